@@ -1,0 +1,143 @@
+// Package errs is Strata's one table of errors: each ErrorCode maps to a gRPC
+// status code and a Kafka error code, and travels as a structured
+// commonv1.ErrorDetail so no caller ever parses message text.
+package errs
+
+import (
+	"errors"
+	"fmt"
+
+	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Code aliases the protobuf enum so callers write errs.InvalidTopic.
+type Code = commonv1.ErrorCode
+
+// Short names for the codes.
+const (
+	InvalidRequest           = commonv1.ErrorCode_ERROR_CODE_INVALID_REQUEST
+	InvalidTopic             = commonv1.ErrorCode_ERROR_CODE_INVALID_TOPIC
+	TopicAlreadyExists       = commonv1.ErrorCode_ERROR_CODE_TOPIC_ALREADY_EXISTS
+	UnknownTopicOrPartition  = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION
+	InvalidPartitions        = commonv1.ErrorCode_ERROR_CODE_INVALID_PARTITIONS
+	InvalidReplicationFactor = commonv1.ErrorCode_ERROR_CODE_INVALID_REPLICATION_FACTOR
+	InvalidConfig            = commonv1.ErrorCode_ERROR_CODE_INVALID_CONFIG
+	NotLeaderOrFollower      = commonv1.ErrorCode_ERROR_CODE_NOT_LEADER_OR_FOLLOWER
+	NotController            = commonv1.ErrorCode_ERROR_CODE_NOT_CONTROLLER
+	UnknownMember            = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_MEMBER
+	StaleEpoch               = commonv1.ErrorCode_ERROR_CODE_STALE_EPOCH
+	LeaseExpired             = commonv1.ErrorCode_ERROR_CODE_LEASE_EXPIRED
+	ConcurrentUpdate         = commonv1.ErrorCode_ERROR_CODE_CONCURRENT_UPDATE
+)
+
+type entry struct {
+	grpc      codes.Code
+	kafka     int16 // Kafka protocol error code
+	retriable bool
+}
+
+// table is the single mapping from Strata codes to gRPC and Kafka codes.
+var table = map[Code]entry{
+	InvalidRequest:           {codes.InvalidArgument, 42, false}, // INVALID_REQUEST
+	InvalidTopic:             {codes.InvalidArgument, 17, false}, // INVALID_TOPIC_EXCEPTION
+	TopicAlreadyExists:       {codes.AlreadyExists, 36, false},   // TOPIC_ALREADY_EXISTS
+	UnknownTopicOrPartition:  {codes.NotFound, 3, true},          // UNKNOWN_TOPIC_OR_PARTITION
+	InvalidPartitions:        {codes.InvalidArgument, 37, false}, // INVALID_PARTITIONS
+	InvalidReplicationFactor: {codes.InvalidArgument, 38, false}, // INVALID_REPLICATION_FACTOR
+	InvalidConfig:            {codes.InvalidArgument, 40, false}, // INVALID_CONFIG
+	NotLeaderOrFollower:      {codes.FailedPrecondition, 6, true},
+	NotController:            {codes.Unavailable, 41, true}, // NOT_CONTROLLER
+	UnknownMember:            {codes.NotFound, 25, false},   // UNKNOWN_MEMBER_ID
+	StaleEpoch:               {codes.FailedPrecondition, 74, false},
+	LeaseExpired:             {codes.NotFound, 89, true}, // STALE_BROKER_EPOCH
+	ConcurrentUpdate:         {codes.Aborted, 7, true},   // REQUEST_TIMED_OUT: retry
+	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
+}
+
+// Error is a Strata error with its structured detail.
+type Error struct {
+	Detail *commonv1.ErrorDetail
+	Msg    string
+}
+
+// New returns an error with code and a readable message.
+func New(code Code, format string, args ...any) *Error {
+	e := table[code]
+	return &Error{
+		Msg: fmt.Sprintf(format, args...),
+		Detail: &commonv1.ErrorDetail{
+			Code:           code,
+			KafkaErrorCode: int32(e.kafka),
+			Retriable:      e.retriable,
+		},
+	}
+}
+
+// Field adds a field violation and returns e.
+func (e *Error) Field(field, description string) *Error {
+	e.Detail.FieldViolations = append(e.Detail.FieldViolations,
+		&commonv1.FieldViolation{Field: field, Description: description})
+	return e
+}
+
+// WithLeader attaches the current leader of a partition and returns e.
+func (e *Error) WithLeader(l *commonv1.LeaderHint) *Error {
+	e.Detail.Leader = l
+	return e
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Code returns the Strata error code.
+func (e *Error) Code() Code { return e.Detail.GetCode() }
+
+// KafkaCode returns the Kafka protocol error code.
+func (e *Error) KafkaCode() int16 { return int16(e.Detail.GetKafkaErrorCode()) }
+
+// GRPCStatus lets grpc-go send e as a status carrying its detail.
+func (e *Error) GRPCStatus() *status.Status {
+	st := status.New(table[e.Code()].grpc, e.Msg)
+	if withDetail, err := st.WithDetails(e.Detail); err == nil {
+		return withDetail
+	}
+	return st
+}
+
+// From recovers a Strata error from err: either an *Error in its chain or a
+// gRPC status with an ErrorDetail. It returns nil when err carries neither.
+func From(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return nil
+	}
+	for _, d := range st.Details() {
+		if detail, ok := d.(*commonv1.ErrorDetail); ok {
+			return &Error{Detail: detail, Msg: st.Message()}
+		}
+	}
+	return nil
+}
+
+// Is reports whether err carries the Strata code.
+func Is(err error, code Code) bool {
+	e := From(err)
+	return e != nil && e.Code() == code
+}
+
+// Message returns the most readable one-line message for err: the server's
+// message for a status error, err.Error() otherwise.
+func Message(err error) string {
+	if st, ok := status.FromError(err); ok {
+		return st.Message()
+	}
+	return err.Error()
+}

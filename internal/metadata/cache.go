@@ -1,0 +1,186 @@
+package metadata
+
+import (
+	"sort"
+	"sync"
+
+	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+type partitionID struct {
+	topic     string
+	partition int32
+}
+
+// Cache is a local copy of the cluster metadata, kept current by applying
+// the controller's watch stream. Records handed out are shared: read them,
+// never modify them.
+type Cache struct {
+	mu          sync.RWMutex
+	revision    int64
+	synced      bool
+	topics      map[string]*metadatav1.TopicRecord
+	partitions  map[partitionID]*metadatav1.PartitionRecord
+	nodes       map[int32]*metadatav1.StorageNodeRecord
+	alive       map[int32]*metadatav1.LivenessRecord
+	gateways    map[int32]*metadatav1.GatewayRecord
+	controllers map[string]*metadatav1.ControllerRecord
+	changed     chan struct{} // closed and replaced on every change
+}
+
+// NewCache returns an empty, unsynced cache.
+func NewCache() *Cache {
+	c := &Cache{changed: make(chan struct{})}
+	c.reset()
+	return c
+}
+
+func (c *Cache) reset() {
+	c.topics = map[string]*metadatav1.TopicRecord{}
+	c.partitions = map[partitionID]*metadatav1.PartitionRecord{}
+	c.nodes = map[int32]*metadatav1.StorageNodeRecord{}
+	c.alive = map[int32]*metadatav1.LivenessRecord{}
+	c.gateways = map[int32]*metadatav1.GatewayRecord{}
+	c.controllers = map[string]*metadatav1.ControllerRecord{}
+}
+
+// Apply applies one watch message. Messages older than the cache are ignored,
+// so a resumed stream that repeats a revision does no harm.
+func (c *Cache) Apply(m *controllerv1.WatchMetadataResponse) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !m.GetSnapshot() && m.GetRevision() <= c.revision {
+		return
+	}
+	if m.GetSnapshot() {
+		c.reset()
+	}
+	for _, r := range m.GetUpserts() {
+		c.upsert(r)
+	}
+	for _, k := range m.GetDeletes() {
+		c.remove(k)
+	}
+	c.revision = m.GetRevision()
+	c.synced = true
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+func (c *Cache) upsert(r *metadatav1.Record) {
+	switch r := r.GetRecord().(type) {
+	case *metadatav1.Record_Topic:
+		c.topics[r.Topic.GetName()] = r.Topic
+	case *metadatav1.Record_Partition:
+		c.partitions[partitionID{r.Partition.GetTopic(), r.Partition.GetPartition()}] = r.Partition
+	case *metadatav1.Record_StorageNode:
+		c.nodes[r.StorageNode.GetNodeId()] = r.StorageNode
+	case *metadatav1.Record_Liveness:
+		c.alive[r.Liveness.GetNodeId()] = r.Liveness
+	case *metadatav1.Record_Gateway:
+		c.gateways[r.Gateway.GetGatewayId()] = r.Gateway
+	case *metadatav1.Record_Controller:
+		c.controllers[r.Controller.GetName()] = r.Controller
+	}
+}
+
+func (c *Cache) remove(k *metadatav1.RecordKey) {
+	switch k := k.GetKey().(type) {
+	case *metadatav1.RecordKey_Topic:
+		delete(c.topics, k.Topic)
+	case *metadatav1.RecordKey_Partition:
+		delete(c.partitions, partitionID{k.Partition.GetTopic(), k.Partition.GetPartition()})
+	case *metadatav1.RecordKey_StorageNode:
+		delete(c.nodes, k.StorageNode)
+	case *metadatav1.RecordKey_Liveness:
+		delete(c.alive, k.Liveness)
+	case *metadatav1.RecordKey_Gateway:
+		delete(c.gateways, k.Gateway)
+	case *metadatav1.RecordKey_Controller:
+		delete(c.controllers, k.Controller)
+	}
+}
+
+// Revision is the last revision applied; 0 before the first snapshot.
+func (c *Cache) Revision() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.revision
+}
+
+// Synced reports whether a snapshot has been applied.
+func (c *Cache) Synced() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.synced
+}
+
+// Changed returns a channel closed at the next change.
+func (c *Cache) Changed() <-chan struct{} {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.changed
+}
+
+// Topic returns a topic record.
+func (c *Cache) Topic(name string) (*metadatav1.TopicRecord, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.topics[name]
+	return t, ok
+}
+
+// Partition returns a partition record.
+func (c *Cache) Partition(topic string, partition int32) (*metadatav1.PartitionRecord, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p, ok := c.partitions[partitionID{topic, partition}]
+	return p, ok
+}
+
+// StorageNode returns a node's registration and whether it is alive.
+func (c *Cache) StorageNode(id int32) (node *metadatav1.StorageNodeRecord, alive bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, alive = c.alive[id]
+	return c.nodes[id], alive
+}
+
+// ReplicasOf returns the partitions that have a replica on node, sorted.
+func (c *Cache) ReplicasOf(node int32) []*metadatav1.PartitionRecord {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []*metadatav1.PartitionRecord
+	for _, p := range c.partitions {
+		for _, r := range p.GetReplicas() {
+			if r == node {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].GetTopic() != out[j].GetTopic() {
+			return out[i].GetTopic() < out[j].GetTopic()
+		}
+		return out[i].GetPartition() < out[j].GetPartition()
+	})
+	return out
+}
+
+// Gateways returns the live gateways sorted by id.
+func (c *Cache) Gateways() []*metadatav1.GatewayRecord {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*metadatav1.GatewayRecord, 0, len(c.gateways))
+	for _, g := range c.gateways {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetGatewayId() < out[j].GetGatewayId() })
+	return out
+}
+
+// Clone returns a deep copy of a record, for callers that must modify it.
+func Clone[M proto.Message](m M) M { return proto.Clone(m).(M) }

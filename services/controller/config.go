@@ -1,0 +1,125 @@
+package controller
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/strata-io/strata/internal/config"
+)
+
+// Config is the controller role's configuration.
+type Config struct {
+	Name          string
+	DataDir       string
+	GRPCAddr      string
+	AdvertiseAddr string
+	HTTPAddr      string
+
+	EtcdPeerAddr            string
+	EtcdClientAddr          string
+	EtcdAdvertisePeer       string
+	EtcdInitialCluster      string
+	EtcdInitialClusterState string
+	EtcdLogLevel            string
+
+	// MemberLeaseTTL is how long a storage node or gateway stays alive
+	// without a heartbeat (Kafka's broker.session.timeout.ms is 9 s).
+	MemberLeaseTTL time.Duration
+	// ElectionTTL bounds how long a dead active controller keeps the role.
+	ElectionTTL time.Duration
+	// MaxPartitions caps the partitions of one topic.
+	MaxPartitions int
+}
+
+// DefaultMaxPartitions is the documented per-topic partition limit.
+const DefaultMaxPartitions = 10000
+
+// RegisterFlags binds the controller's flags to c with their defaults.
+func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Name, "name", "controller-1", "controller name, unique in the cluster (also its etcd member name)")
+	fs.StringVar(&c.DataDir, "data-dir", "./strata-data/controller", "directory for etcd's data")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9190", "gRPC listen address (controller API, admin API, health)")
+	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "gRPC address other roles dial (default: hostname and the grpc-addr port)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8090", "HTTP listen address for /healthz, /readyz and /metrics")
+	fs.StringVar(&c.EtcdPeerAddr, "etcd-peer-addr", "127.0.0.1:2380", "etcd peer listen address")
+	fs.StringVar(&c.EtcdClientAddr, "etcd-client-addr", "127.0.0.1:2379", "etcd client listen address (for etcdctl; roles never use it)")
+	fs.StringVar(&c.EtcdAdvertisePeer, "etcd-advertise-peer", "", "etcd peer URL other controllers dial (default: http:// + etcd-peer-addr)")
+	fs.StringVar(&c.EtcdInitialCluster, "etcd-initial-cluster", "", "name=peerURL,... of every controller when forming a cluster (default: this one alone)")
+	fs.StringVar(&c.EtcdInitialClusterState, "etcd-initial-cluster-state", "new", "new, or existing to join a running cluster")
+	fs.StringVar(&c.EtcdLogLevel, "etcd-log-level", "warn", "log level of the embedded etcd")
+	fs.DurationVar(&c.MemberLeaseTTL, "member-lease-ttl", 10*time.Second, "a storage node or gateway without a heartbeat for this long is dead")
+	fs.DurationVar(&c.ElectionTTL, "election-ttl", 5*time.Second, "session TTL of the active controller; a standby takes over this long after it dies")
+	fs.IntVar(&c.MaxPartitions, "max-partitions", DefaultMaxPartitions, "maximum partitions of one topic")
+}
+
+// Validate checks every field and reports each bad one.
+func (c *Config) Validate() error {
+	var p config.Problems
+	if c.Name == "" || strings.ContainsAny(c.Name, "/=, ") {
+		p.Addf("name", "%q must be non-empty without '/', '=', ',' or spaces", c.Name)
+	}
+	if c.DataDir == "" {
+		p.Addf("data-dir", "must not be empty")
+	}
+	p.Addr("grpc-addr", c.GRPCAddr)
+	p.Addr("http-addr", c.HTTPAddr)
+	p.Addr("etcd-peer-addr", c.EtcdPeerAddr)
+	p.Addr("etcd-client-addr", c.EtcdClientAddr)
+	if c.AdvertiseAddr != "" {
+		p.Addr("advertise-addr", c.AdvertiseAddr)
+	}
+	if c.EtcdInitialClusterState != "new" && c.EtcdInitialClusterState != "existing" {
+		p.Addf("etcd-initial-cluster-state", "%q is not new or existing", c.EtcdInitialClusterState)
+	}
+	for _, m := range splitList(c.EtcdInitialCluster) {
+		if name, url, ok := strings.Cut(m, "="); !ok || name == "" || !strings.HasPrefix(url, "http") {
+			p.Addf("etcd-initial-cluster", "%q is not name=http://host:port", m)
+		}
+	}
+	switch c.EtcdLogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p.Addf("etcd-log-level", "%q is not debug, info, warn or error", c.EtcdLogLevel)
+	}
+	if c.MemberLeaseTTL < 2*time.Second {
+		p.Addf("member-lease-ttl", "%s is shorter than 2s", c.MemberLeaseTTL)
+	}
+	if c.ElectionTTL < time.Second {
+		p.Addf("election-ttl", "%s is shorter than 1s", c.ElectionTTL)
+	}
+	if c.MaxPartitions < 1 || c.MaxPartitions > DefaultMaxPartitionsCeiling {
+		p.Addf("max-partitions", "%d is not between 1 and %d", c.MaxPartitions, DefaultMaxPartitionsCeiling)
+	}
+	return p.Err()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func (c *Config) etcdDir() string { return filepath.Join(c.DataDir, "etcd") }
+
+func (c *Config) peerURL() string {
+	if c.EtcdAdvertisePeer != "" {
+		return c.EtcdAdvertisePeer
+	}
+	return "http://" + c.EtcdPeerAddr
+}
+
+func (c *Config) initialCluster() string {
+	if c.EtcdInitialCluster != "" {
+		return c.EtcdInitialCluster
+	}
+	return c.Name + "=" + c.peerURL()
+}
+
+func (c *Config) String() string { return fmt.Sprintf("controller %s", c.Name) }

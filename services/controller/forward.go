@@ -1,0 +1,83 @@
+package controller
+
+import (
+	"context"
+	"sync"
+
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/rpc"
+	"google.golang.org/grpc"
+	grpcmd "google.golang.org/grpc/metadata"
+)
+
+// writeMethods change metadata, so only the active controller runs them.
+var writeMethods = map[string]bool{
+	"/strata.admin.v1.AdminService/CreateTopic":                   true,
+	"/strata.admin.v1.AdminService/DeleteTopic":                   true,
+	"/strata.admin.v1.AdminService/AddPartitions":                 true,
+	"/strata.admin.v1.AdminService/AlterTopicConfigs":             true,
+	"/strata.controller.v1.ControllerService/RegisterStorageNode": true,
+	"/strata.controller.v1.ControllerService/RegisterGateway":     true,
+}
+
+// forwardedHeader marks a forwarded call, so it is never forwarded twice.
+const forwardedHeader = "strata-forwarded-by"
+
+// forwarder sends write calls that reach a standby to the active controller.
+type forwarder struct {
+	elector *elector
+	mu      sync.Mutex
+	conns   map[string]*grpc.ClientConn
+}
+
+func newForwarder(e *elector) *forwarder {
+	return &forwarder{elector: e, conns: map[string]*grpc.ClientConn{}}
+}
+
+func (f *forwarder) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !writeMethods[info.FullMethod] {
+		return handler(ctx, req)
+	}
+	if _, active := f.elector.fence(); active {
+		return handler(ctx, req)
+	}
+	if md, ok := grpcmd.FromIncomingContext(ctx); ok && len(md.Get(forwardedHeader)) > 0 {
+		return nil, errs.New(errs.NotController, "controller %s is not active (the active role moved); retry", f.elector.name)
+	}
+	leader, err := f.elector.active(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if leader.GetName() == f.elector.name {
+		return nil, errs.New(errs.NotController, "controller %s is between terms; retry", f.elector.name)
+	}
+	conn, err := f.conn(leader.GetAddress())
+	if err != nil {
+		return nil, err
+	}
+	ctx = grpcmd.AppendToOutgoingContext(ctx, forwardedHeader, f.elector.name)
+	return rpc.Forward(ctx, conn, info.FullMethod, req)
+}
+
+func (f *forwarder) conn(addr string) (*grpc.ClientConn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.conns[addr]; ok {
+		return c, nil
+	}
+	c, err := rpc.Dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	f.conns[addr] = c
+	return c, nil
+}
+
+func (f *forwarder) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		c.Close()
+	}
+	f.conns = map[string]*grpc.ClientConn{}
+}

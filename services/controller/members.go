@@ -1,0 +1,272 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/rpc"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// controllerHandler implements the internal ControllerService.
+type controllerHandler struct {
+	controllerv1.UnimplementedControllerServiceServer
+	c *Controller
+}
+
+// maxRegisterAttempts bounds retries of a registration that raced another.
+const maxRegisterAttempts = 5
+
+const maxRackLength = 64
+
+func validAddress(field, addr string) error {
+	if err := rpc.ValidateAddress(addr); err != nil {
+		return errs.New(errs.InvalidRequest, "%s: %v", field, err).Field(field, err.Error())
+	}
+	return nil
+}
+
+func (h *controllerHandler) leaseSeconds() int64 {
+	return int64((h.c.cfg.MemberLeaseTTL + time.Second - 1) / time.Second)
+}
+
+func (h *controllerHandler) heartbeatInterval() int64 {
+	return max(h.c.cfg.MemberLeaseTTL.Milliseconds()/5, 100)
+}
+
+// nextID reads an id counter and returns the next id with the compare and
+// put that claim it.
+func (h *controllerHandler) nextID(ctx context.Context, counter string) (int32, clientv3.Cmp, clientv3.Op, error) {
+	resp, err := h.c.cli.Get(ctx, counter)
+	if err != nil {
+		return 0, clientv3.Cmp{}, clientv3.Op{}, readErr(err)
+	}
+	var last int64
+	var rev int64
+	if len(resp.Kvs) > 0 {
+		rev = resp.Kvs[0].ModRevision
+		if last, err = strconv.ParseInt(string(resp.Kvs[0].Value), 10, 32); err != nil {
+			return 0, clientv3.Cmp{}, clientv3.Op{}, errors.New("corrupt id counter " + counter)
+		}
+	}
+	id := int32(last + 1)
+	return id, clientv3.Compare(clientv3.ModRevision(counter), "=", rev), clientv3.OpPut(counter, strconv.Itoa(int(id))), nil
+}
+
+// registration is one attempt to write a member's records under a new lease.
+type registration struct {
+	cmps     []clientv3.Cmp
+	ops      func(lease clientv3.LeaseID) []clientv3.Op
+	oldLease clientv3.LeaseID
+}
+
+// register grants a lease and applies the attempt built by prepare, retrying
+// when it raced another registration.
+func (h *controllerHandler) register(ctx context.Context, kind string, prepare func() (registration, error)) error {
+	for range maxRegisterAttempts {
+		reg, err := prepare()
+		if err != nil {
+			return err
+		}
+		lease, err := h.c.cli.Grant(ctx, h.leaseSeconds())
+		if err != nil {
+			return errs.New(errs.NotController, "granting a lease: %v", err)
+		}
+		applied, err := h.c.write(ctx, reg.cmps, reg.ops(lease.ID)...)
+		if err != nil || !applied {
+			_, _ = h.c.cli.Revoke(context.WithoutCancel(ctx), lease.ID)
+		}
+		if err != nil {
+			return err
+		}
+		if !applied {
+			continue
+		}
+		if reg.oldLease != 0 {
+			// The earlier incarnation's lease holds nothing now; free it.
+			_, _ = h.c.cli.Revoke(ctx, reg.oldLease)
+		}
+		h.c.metrics.registrations.WithLabelValues(kind).Inc()
+		return nil
+	}
+	return errs.New(errs.ConcurrentUpdate, "registration raced other changes %d times; retry", maxRegisterAttempts)
+}
+
+// existing returns a key's value, mod revision and lease (zero when absent).
+func (h *controllerHandler) existing(ctx context.Context, key string) ([]byte, int64, clientv3.LeaseID, error) {
+	resp, err := h.c.cli.Get(ctx, key)
+	if err != nil {
+		return nil, 0, 0, readErr(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, 0, 0, nil
+	}
+	kv := resp.Kvs[0]
+	return kv.Value, kv.ModRevision, clientv3.LeaseID(kv.Lease), nil
+}
+
+func (h *controllerHandler) RegisterStorageNode(ctx context.Context, req *controllerv1.RegisterStorageNodeRequest) (*controllerv1.RegisterStorageNodeResponse, error) {
+	if err := validAddress("address", req.GetAddress()); err != nil {
+		return nil, err
+	}
+	if req.GetNodeId() < 0 {
+		return nil, errs.New(errs.InvalidRequest, "node_id %d is negative", req.GetNodeId()).Field("node_id", "negative")
+	}
+	if len(req.GetRack()) > maxRackLength {
+		return nil, errs.New(errs.InvalidRequest, "rack is longer than %d bytes", maxRackLength).Field("rack", "too long")
+	}
+	var rec *metadatav1.StorageNodeRecord
+	err := h.register(ctx, "storage", func() (registration, error) {
+		var reg registration
+		id, epoch := req.GetNodeId(), int64(1)
+		if id == 0 {
+			newID, cmp, op, err := h.nextID(ctx, metadata.NodeIDCounter)
+			if err != nil {
+				return reg, err
+			}
+			id = newID
+			reg.cmps = append(reg.cmps, cmp, clientv3.Compare(clientv3.CreateRevision(metadata.NodeKey(id)), "=", 0))
+			reg.ops = func(clientv3.LeaseID) []clientv3.Op { return []clientv3.Op{op} }
+		} else {
+			val, rev, _, err := h.existing(ctx, metadata.NodeKey(id))
+			if err != nil {
+				return reg, err
+			}
+			if val == nil {
+				return reg, errs.New(errs.UnknownMember, "storage node id %d was never allocated by this cluster; "+
+					"a node whose data dir belongs to another cluster must start with an empty one", id)
+			}
+			old := &metadatav1.StorageNodeRecord{}
+			if err := metadata.Unmarshal(val, old); err != nil {
+				return reg, err
+			}
+			epoch = old.GetNodeEpoch() + 1
+			reg.cmps = append(reg.cmps, clientv3.Compare(clientv3.ModRevision(metadata.NodeKey(id)), "=", rev))
+			if _, _, lease, err := h.existing(ctx, metadata.AliveKey(id)); err == nil {
+				reg.oldLease = lease
+			} else {
+				return reg, err
+			}
+			reg.ops = func(clientv3.LeaseID) []clientv3.Op { return nil }
+		}
+		rec = &metadatav1.StorageNodeRecord{NodeId: id, Address: req.GetAddress(), Rack: req.GetRack(), NodeEpoch: epoch, HttpAddress: req.GetHttpAddress()}
+		base := reg.ops
+		reg.ops = func(lease clientv3.LeaseID) []clientv3.Op {
+			return append(base(lease),
+				clientv3.OpPut(metadata.NodeKey(id), string(metadata.Marshal(rec))),
+				clientv3.OpPut(metadata.AliveKey(id), string(metadata.Marshal(&metadatav1.LivenessRecord{NodeId: id, NodeEpoch: epoch})), clientv3.WithLease(lease)))
+		}
+		return reg, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.c.log.Info("storage node registered", "node_id", rec.GetNodeId(), "epoch", rec.GetNodeEpoch(), "address", rec.GetAddress(), "rack", rec.GetRack())
+	return &controllerv1.RegisterStorageNodeResponse{
+		NodeId: rec.GetNodeId(), NodeEpoch: rec.GetNodeEpoch(), ClusterId: h.c.clusterID,
+		HeartbeatIntervalMs: h.heartbeatInterval(), LeaseTtlMs: h.c.cfg.MemberLeaseTTL.Milliseconds(),
+	}, nil
+}
+
+func (h *controllerHandler) RegisterGateway(ctx context.Context, req *controllerv1.RegisterGatewayRequest) (*controllerv1.RegisterGatewayResponse, error) {
+	for field, addr := range map[string]string{"kafka_address": req.GetKafkaAddress(), "grpc_address": req.GetGrpcAddress()} {
+		if err := validAddress(field, addr); err != nil {
+			return nil, err
+		}
+	}
+	if req.GetGatewayId() < 0 {
+		return nil, errs.New(errs.InvalidRequest, "gateway_id %d is negative", req.GetGatewayId()).Field("gateway_id", "negative")
+	}
+	var rec *metadatav1.GatewayRecord
+	err := h.register(ctx, "gateway", func() (registration, error) {
+		var reg registration
+		id, epoch := req.GetGatewayId(), int64(1)
+		var extra []clientv3.Op
+		if id == 0 {
+			newID, cmp, op, err := h.nextID(ctx, metadata.GatewayIDCounter)
+			if err != nil {
+				return reg, err
+			}
+			id, extra = newID, []clientv3.Op{op}
+			reg.cmps = append(reg.cmps, cmp)
+		}
+		val, rev, lease, err := h.existing(ctx, metadata.GatewayKey(id))
+		if err != nil {
+			return reg, err
+		}
+		if val != nil {
+			old := &metadatav1.GatewayRecord{}
+			if err := metadata.Unmarshal(val, old); err == nil {
+				epoch = old.GetGatewayEpoch() + 1
+			}
+			reg.oldLease = lease
+		}
+		reg.cmps = append(reg.cmps, clientv3.Compare(clientv3.ModRevision(metadata.GatewayKey(id)), "=", rev))
+		rec = &metadatav1.GatewayRecord{GatewayId: id, KafkaAddress: req.GetKafkaAddress(), GrpcAddress: req.GetGrpcAddress(),
+			HttpAddress: req.GetHttpAddress(), GatewayEpoch: epoch}
+		reg.ops = func(l clientv3.LeaseID) []clientv3.Op {
+			return append(extra, clientv3.OpPut(metadata.GatewayKey(id), string(metadata.Marshal(rec)), clientv3.WithLease(l)))
+		}
+		return reg, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.c.log.Info("gateway registered", "gateway_id", rec.GetGatewayId(), "kafka", rec.GetKafkaAddress(), "grpc", rec.GetGrpcAddress())
+	return &controllerv1.RegisterGatewayResponse{
+		GatewayId: rec.GetGatewayId(), GatewayEpoch: rec.GetGatewayEpoch(), ClusterId: h.c.clusterID,
+		HeartbeatIntervalMs: h.heartbeatInterval(), LeaseTtlMs: h.c.cfg.MemberLeaseTTL.Milliseconds(),
+	}, nil
+}
+
+// Heartbeat renews the lease behind a member's liveness key. Any controller
+// serves it: leases are cluster-wide in etcd.
+func (h *controllerHandler) Heartbeat(ctx context.Context, req *controllerv1.HeartbeatRequest) (*controllerv1.HeartbeatResponse, error) {
+	var key string
+	var epochOf func([]byte) (int64, error)
+	switch req.GetKind() {
+	case controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE:
+		key = metadata.AliveKey(req.GetId())
+		epochOf = func(b []byte) (int64, error) {
+			r := &metadatav1.LivenessRecord{}
+			return r.GetNodeEpoch(), metadata.Unmarshal(b, r)
+		}
+	case controllerv1.MemberKind_MEMBER_KIND_GATEWAY:
+		key = metadata.GatewayKey(req.GetId())
+		epochOf = func(b []byte) (int64, error) {
+			r := &metadatav1.GatewayRecord{}
+			return r.GetGatewayEpoch(), metadata.Unmarshal(b, r)
+		}
+	default:
+		return nil, errs.New(errs.InvalidRequest, "kind must be storage node or gateway").Field("kind", "unspecified")
+	}
+	val, _, lease, err := h.existing(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if val == nil {
+		return nil, errs.New(errs.LeaseExpired, "%s %d has no live lease; register again", req.GetKind(), req.GetId())
+	}
+	epoch, err := epochOf(val)
+	if err != nil {
+		return nil, err
+	}
+	if epoch != req.GetEpoch() {
+		return nil, errs.New(errs.StaleEpoch, "%s %d epoch %d is stale: epoch %d registered since", req.GetKind(), req.GetId(), req.GetEpoch(), epoch)
+	}
+	resp, err := h.c.cli.KeepAliveOnce(ctx, lease)
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		return nil, errs.New(errs.LeaseExpired, "%s %d lease expired; register again", req.GetKind(), req.GetId())
+	}
+	if err != nil {
+		return nil, errs.New(errs.NotController, "renewing lease: %v", err)
+	}
+	return &controllerv1.HeartbeatResponse{LeaseTtlMs: resp.TTL * 1000}, nil
+}

@@ -1,0 +1,83 @@
+package controller
+
+import (
+	"fmt"
+	"sort"
+)
+
+// placementNode is a live storage node as placement sees it.
+type placementNode struct {
+	id   int32
+	rack string
+}
+
+// load counts the replicas and leaders each node already holds, so new
+// partitions go where there is least.
+type load struct {
+	replicas map[int32]int
+	leaders  map[int32]int
+}
+
+func newLoad() load { return load{replicas: map[int32]int{}, leaders: map[int32]int{}} }
+
+// place assigns replicas for count new partitions numbered from first, with
+// replication factor rf, over nodes. The first replica of each is its
+// leader. Rules, in order: never two replicas of a partition on one node;
+// leaders go to the node leading least; other replicas prefer racks the
+// partition does not use yet, then the node holding fewest replicas. Ties
+// rotate with the partition number so equal nodes take turns.
+func place(nodes []placementNode, l load, first, count, rf int) ([][]int32, error) {
+	if rf < 1 || rf > len(nodes) {
+		return nil, fmt.Errorf("replication factor %d with %d live storage nodes", rf, len(nodes))
+	}
+	sorted := append([]placementNode(nil), nodes...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].id < sorted[j].id })
+	n := len(sorted)
+	out := make([][]int32, 0, count)
+	for p := first; p < first+count; p++ {
+		rank := func(i int) int { return ((i-p)%n + n) % n }
+		used := map[int32]bool{}
+		racks := map[string]bool{}
+		replicas := make([]int32, 0, rf)
+		pick := func(better func(a, b placementNode) int) {
+			best := -1
+			for i, nd := range sorted {
+				if used[nd.id] {
+					continue
+				}
+				if best < 0 {
+					best = i
+					continue
+				}
+				if c := better(nd, sorted[best]); c < 0 || c == 0 && rank(i) < rank(best) {
+					best = i
+				}
+			}
+			nd := sorted[best]
+			used[nd.id] = true
+			racks[nd.rack] = true
+			replicas = append(replicas, nd.id)
+			l.replicas[nd.id]++
+		}
+		pick(func(a, b placementNode) int {
+			if d := l.leaders[a.id] - l.leaders[b.id]; d != 0 {
+				return d
+			}
+			return l.replicas[a.id] - l.replicas[b.id]
+		})
+		l.leaders[replicas[0]]++
+		for len(replicas) < rf {
+			pick(func(a, b placementNode) int {
+				if ra, rb := racks[a.rack] && a.rack != "", racks[b.rack] && b.rack != ""; ra != rb {
+					if ra {
+						return 1
+					}
+					return -1
+				}
+				return l.replicas[a.id] - l.replicas[b.id]
+			})
+		}
+		out = append(out, replicas)
+	}
+	return out, nil
+}

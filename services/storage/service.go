@@ -1,0 +1,245 @@
+// Package storage is the storage role: a node that registers with the
+// controller, follows the cluster metadata, and keeps one directory per
+// partition replica assigned to it.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/fsutil"
+	"github.com/strata-io/strata/internal/httpserver"
+	"github.com/strata-io/strata/internal/member"
+	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/rpc"
+	"google.golang.org/grpc"
+)
+
+// registerTimeout bounds the first registration at start-up.
+const registerTimeout = 60 * time.Second
+
+// Node is a running storage node.
+type Node struct {
+	cfg       Config
+	log       *slog.Logger
+	lock      *fsutil.DirLock
+	ln        net.Listener
+	advertise string
+	grpc      *rpc.Server
+	http      *httpserver.Server
+	conn      *grpc.ClientConn
+	member    *member.Member
+	cache     *metadata.Cache
+	reg       *prometheus.Registry
+	replicasG prometheus.Gauge
+
+	mu         sync.RWMutex
+	replicas   []localReplica
+	appliedRev int64
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	fatal  chan error
+}
+
+// Start registers the node and starts serving. It returns once the node
+// is registered; replica directories follow the metadata from then on.
+func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: log.With("role", "storage"), cache: metadata.NewCache(), reg: httpserver.NewRegistry(), fatal: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.Stop()
+		}
+	}()
+	if n.lock, err = fsutil.LockDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	meta, err := readMeta(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if n.ln, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("grpc listen: %w", err)
+	}
+	n.advertise = config.Advertise(cfg.AdvertiseAddr, n.ln.Addr().String())
+	n.grpc = rpc.NewServer(n.log, n.reg)
+	storagev1.RegisterStorageServiceServer(n.grpc.Server, &handler{n: n})
+	go func() { _ = n.grpc.Serve(n.ln) }()
+	if n.http, err = httpserver.Start(cfg.HTTPAddr, n.reg, n.ready, nil); err != nil {
+		return nil, err
+	}
+	n.replicasG = prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_storage_replicas", Help: "Partition replicas held by this node."})
+	n.reg.MustRegister(n.replicasG)
+
+	if n.conn, err = rpc.Dial(cfg.Controllers...); err != nil {
+		return nil, err
+	}
+	client := controllerv1.NewControllerServiceClient(n.conn)
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	regCtx, regCancel := context.WithTimeout(ctx, registerTimeout)
+	defer regCancel()
+	n.member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE, client, meta.NodeID, n.registerFunc(client, meta), n.log)
+	if err != nil {
+		return nil, err
+	}
+	reg := n.member.Registration()
+	n.log = n.log.With("node_id", reg.ID)
+
+	n.wg.Add(3)
+	go func() {
+		defer n.wg.Done()
+		if err := n.member.Run(ctx); err != nil {
+			n.log.Error("storage node stops", "err", err)
+			n.fatal <- err
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		metadata.Follow(ctx, client, n.cache, n.log)
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.reconcileLoop(ctx)
+	}()
+	n.log.Info("storage node started", "grpc", n.advertise, "http", n.http.Addr(), "epoch", reg.Epoch)
+	return n, nil
+}
+
+// registerFunc registers with the controller and persists the node id and
+// cluster id on first registration, before the node does anything else.
+func (n *Node) registerFunc(client controllerv1.ControllerServiceClient, meta nodeMeta) member.RegisterFunc {
+	return func(ctx context.Context, id int32) (member.Registration, error) {
+		resp, err := client.RegisterStorageNode(ctx, &controllerv1.RegisterStorageNodeRequest{
+			NodeId: id, Address: n.advertise, Rack: n.cfg.Rack, HttpAddress: n.http.Addr(),
+		})
+		if err != nil {
+			return member.Registration{}, err
+		}
+		if meta.ClusterID != "" && meta.ClusterID != resp.GetClusterId() {
+			return member.Registration{}, fmt.Errorf("data dir %s belongs to cluster %s, not %s", n.cfg.DataDir, meta.ClusterID, resp.GetClusterId())
+		}
+		if meta.NodeID == 0 {
+			meta = nodeMeta{NodeID: resp.GetNodeId(), ClusterID: resp.GetClusterId()}
+			if err := writeMeta(n.cfg.DataDir, meta); err != nil {
+				return member.Registration{}, err
+			}
+		}
+		return member.Registration{
+			ID: resp.GetNodeId(), Epoch: resp.GetNodeEpoch(), ClusterID: resp.GetClusterId(),
+			Interval: time.Duration(resp.GetHeartbeatIntervalMs()) * time.Millisecond,
+		}, nil
+	}
+}
+
+// reconcileLoop applies every metadata change to the replica directories.
+func (n *Node) reconcileLoop(ctx context.Context) {
+	for {
+		changed := n.cache.Changed()
+		if n.cache.Synced() {
+			rev := n.cache.Revision()
+			replicas, err := reconcile(n.cfg.DataDir, n.cache.ReplicasOf(n.member.Registration().ID))
+			if err != nil {
+				n.log.Error("reconciling replicas", "err", err)
+			} else {
+				n.mu.Lock()
+				n.replicas, n.appliedRev = replicas, rev
+				n.mu.Unlock()
+				n.replicasG.Set(float64(len(replicas)))
+			}
+			n.grpc.SetReady(n.ready() == nil)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-time.After(30 * time.Second): // retry a failed reconcile
+		}
+	}
+}
+
+func (n *Node) ready() error {
+	if n.member == nil || !n.member.Alive() {
+		return errors.New("not registered")
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.appliedRev == 0 {
+		return errors.New("metadata not applied yet")
+	}
+	return nil
+}
+
+// Fatal delivers an error that should stop the process (the node was fenced).
+func (n *Node) Fatal() <-chan error { return n.fatal }
+
+// Addr is the gRPC address other roles dial.
+func (n *Node) Addr() string { return n.advertise }
+
+// ID is the node id.
+func (n *Node) ID() int32 { return n.member.Registration().ID }
+
+// Stop stops serving, heartbeating and watching. The lease is left to
+// expire; the replication issue adds controlled shutdown.
+func (n *Node) Stop() {
+	if n.grpc != nil {
+		n.grpc.SetReady(false)
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	if n.http != nil {
+		n.http.Stop(2 * time.Second)
+	}
+	if n.grpc != nil {
+		n.grpc.Stop(5 * time.Second)
+	} else if n.ln != nil {
+		n.ln.Close()
+	}
+	if n.conn != nil {
+		n.conn.Close()
+	}
+	n.lock.Unlock()
+	n.log.Info("storage node stopped")
+}
+
+// WaitReady blocks until the node has applied metadata or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	for n.ready() != nil {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("storage node not ready: %w", n.ready())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+type handler struct {
+	storagev1.UnimplementedStorageServiceServer
+	n *Node
+}
+
+func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) (*storagev1.ListReplicasResponse, error) {
+	h.n.mu.RLock()
+	defer h.n.mu.RUnlock()
+	out := &storagev1.ListReplicasResponse{NodeId: h.n.member.Registration().ID, MetadataRevision: h.n.appliedRev}
+	for _, r := range h.n.replicas {
+		out.Replicas = append(out.Replicas, &storagev1.Replica{Topic: r.topic, Partition: r.partition, Dir: filepath.Join(h.n.cfg.DataDir, replicaDir(r.topic, r.partition))})
+	}
+	return out, nil
+}
