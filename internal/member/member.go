@@ -136,3 +136,11 @@ func (m *Member) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Unregister ends the lease now (on a clean shutdown), so the controller
+// sees this member gone at once instead of after the lease TTL.
+func (m *Member) Unregister(ctx context.Context) error {
+	reg := m.Registration()
+	_, err := m.client.Unregister(ctx, &controllerv1.UnregisterRequest{Kind: m.kind, Id: reg.ID, Epoch: reg.Epoch})
+	return err
+}

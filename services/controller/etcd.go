@@ -2,7 +2,9 @@ package controller
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -14,7 +16,7 @@ import (
 // partition record in a single transaction.
 const (
 	etcdMaxTxnOps       = 2*DefaultMaxPartitionsCeiling + 64
-	etcdMaxRequestBytes = 32 << 20
+	etcdMaxRequestBytes = 10 << 20
 	etcdStartTimeout    = 60 * time.Second
 )
 
@@ -23,7 +25,7 @@ const DefaultMaxPartitionsCeiling = 100000
 
 // startEtcd starts the embedded etcd member and returns it with an
 // in-process client (no network hop to our own member).
-func startEtcd(c *Config) (*embed.Etcd, *clientv3.Client, error) {
+func startEtcd(c *Config, log *slog.Logger, closing *atomic.Bool) (*embed.Etcd, *clientv3.Client, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = c.Name
 	cfg.Dir = c.etcdDir()
@@ -47,6 +49,7 @@ func startEtcd(c *Config) (*embed.Etcd, *clientv3.Client, error) {
 	cfg.ClusterState = c.EtcdInitialClusterState
 	cfg.InitialClusterToken = "strata"
 	cfg.LogLevel = c.EtcdLogLevel
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newEtcdLogger(log, c.EtcdLogLevel, closing))
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "1h"
 	cfg.MaxTxnOps = etcdMaxTxnOps

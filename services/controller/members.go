@@ -229,37 +229,9 @@ func (h *controllerHandler) RegisterGateway(ctx context.Context, req *controller
 // Heartbeat renews the lease behind a member's liveness key. Any controller
 // serves it: leases are cluster-wide in etcd.
 func (h *controllerHandler) Heartbeat(ctx context.Context, req *controllerv1.HeartbeatRequest) (*controllerv1.HeartbeatResponse, error) {
-	var key string
-	var epochOf func([]byte) (int64, error)
-	switch req.GetKind() {
-	case controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE:
-		key = metadata.AliveKey(req.GetId())
-		epochOf = func(b []byte) (int64, error) {
-			r := &metadatav1.LivenessRecord{}
-			return r.GetNodeEpoch(), metadata.Unmarshal(b, r)
-		}
-	case controllerv1.MemberKind_MEMBER_KIND_GATEWAY:
-		key = metadata.GatewayKey(req.GetId())
-		epochOf = func(b []byte) (int64, error) {
-			r := &metadatav1.GatewayRecord{}
-			return r.GetGatewayEpoch(), metadata.Unmarshal(b, r)
-		}
-	default:
-		return nil, errs.New(errs.InvalidRequest, "kind must be storage node or gateway").Field("kind", "unspecified")
-	}
-	val, _, lease, err := h.existing(ctx, key)
+	lease, err := h.memberLease(ctx, req.GetKind(), req.GetId(), req.GetEpoch())
 	if err != nil {
 		return nil, err
-	}
-	if val == nil {
-		return nil, errs.New(errs.LeaseExpired, "%s %d has no live lease; register again", req.GetKind(), req.GetId())
-	}
-	epoch, err := epochOf(val)
-	if err != nil {
-		return nil, err
-	}
-	if epoch != req.GetEpoch() {
-		return nil, errs.New(errs.StaleEpoch, "%s %d epoch %d is stale: epoch %d registered since", req.GetKind(), req.GetId(), req.GetEpoch(), epoch)
 	}
 	resp, err := h.c.cli.KeepAliveOnce(ctx, lease)
 	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
@@ -269,4 +241,60 @@ func (h *controllerHandler) Heartbeat(ctx context.Context, req *controllerv1.Hea
 		return nil, errs.New(errs.NotController, "renewing lease: %v", err)
 	}
 	return &controllerv1.HeartbeatResponse{LeaseTtlMs: resp.TTL * 1000}, nil
+}
+
+// Unregister revokes a member's lease, which deletes its liveness key.
+func (h *controllerHandler) Unregister(ctx context.Context, req *controllerv1.UnregisterRequest) (*controllerv1.UnregisterResponse, error) {
+	lease, err := h.memberLease(ctx, req.GetKind(), req.GetId(), req.GetEpoch())
+	if errs.Is(err, errs.LeaseExpired) {
+		return &controllerv1.UnregisterResponse{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.c.cli.Revoke(ctx, lease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		return nil, errs.New(errs.NotController, "revoking lease: %v", err)
+	}
+	h.c.log.Info("member unregistered", "kind", req.GetKind(), "id", req.GetId())
+	return &controllerv1.UnregisterResponse{}, nil
+}
+
+// memberLease returns the lease behind a member's liveness key after
+// checking that epoch is the current incarnation.
+func (h *controllerHandler) memberLease(ctx context.Context, kind controllerv1.MemberKind, id int32, reqEpoch int64) (clientv3.LeaseID, error) {
+	var key string
+	var epochOf func([]byte) (int64, error)
+	switch kind {
+	case controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE:
+		key = metadata.AliveKey(id)
+		epochOf = func(b []byte) (int64, error) {
+			r := &metadatav1.LivenessRecord{}
+			err := metadata.Unmarshal(b, r)
+			return r.GetNodeEpoch(), err
+		}
+	case controllerv1.MemberKind_MEMBER_KIND_GATEWAY:
+		key = metadata.GatewayKey(id)
+		epochOf = func(b []byte) (int64, error) {
+			r := &metadatav1.GatewayRecord{}
+			err := metadata.Unmarshal(b, r)
+			return r.GetGatewayEpoch(), err
+		}
+	default:
+		return 0, errs.New(errs.InvalidRequest, "kind must be storage node or gateway").Field("kind", "unspecified")
+	}
+	val, _, lease, err := h.existing(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	if val == nil {
+		return 0, errs.New(errs.LeaseExpired, "%s %d has no live lease; register again", kind, id)
+	}
+	epoch, err := epochOf(val)
+	if err != nil {
+		return 0, err
+	}
+	if epoch != reqEpoch {
+		return 0, errs.New(errs.StaleEpoch, "%s %d epoch %d is stale: epoch %d registered since", kind, id, reqEpoch, epoch)
+	}
+	return lease, nil
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,8 +44,9 @@ type Controller struct {
 	fwd     *forwarder
 	metrics *metrics
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	etcdClosing atomic.Bool
 }
 
 // Start starts etcd, the gRPC and HTTP servers, and the election.
@@ -63,7 +65,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
 	c.advertise = config.Advertise(cfg.AdvertiseAddr, c.ln.Addr().String())
-	if c.etcd, c.cli, err = startEtcd(&cfg); err != nil {
+	if c.etcd, c.cli, err = startEtcd(&cfg, log, &c.etcdClosing); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -139,6 +141,7 @@ func (c *Controller) Stop() {
 		c.cli.Close()
 	}
 	if c.etcd != nil {
+		c.etcdClosing.Store(true)
 		c.etcd.Close()
 	}
 	c.log.Info("controller stopped")
@@ -162,3 +165,6 @@ func ensureClusterID(ctx context.Context, cli *clientv3.Client) (string, error) 
 	}
 	return string(resp.Responses[0].GetResponseRange().Kvs[0].Value), nil
 }
+
+// Fatal never fires: a controller that loses its etcd session rejoins the election.
+func (c *Controller) Fatal() <-chan error { return nil }

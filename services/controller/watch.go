@@ -7,6 +7,7 @@ import (
 	"github.com/strata-io/strata/internal/metadata"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 )
 
 // errCompacted means the requested history is gone; a snapshot follows.
@@ -97,7 +98,7 @@ func (h *controllerHandler) streamDeltas(stream grpc.ServerStreamingServer[contr
 		}
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return status.FromContextError(ctx.Err()).Err()
 	}
 	return readErr(errors.New("watch closed"))
 }

@@ -152,6 +152,13 @@ func (g *Gateway) Stop() {
 		g.cancel()
 	}
 	g.wg.Wait()
+	if g.member != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := g.member.Unregister(ctx); err != nil {
+			g.log.Debug("unregister failed; the lease will expire instead", "err", err)
+		}
+		cancel()
+	}
 	if g.http != nil {
 		g.http.Stop(2 * time.Second)
 	}

@@ -202,6 +202,13 @@ func (n *Node) Stop() {
 		n.cancel()
 	}
 	n.wg.Wait()
+	if n.member != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := n.member.Unregister(ctx); err != nil {
+			n.log.Debug("unregister failed; the lease will expire instead", "err", err)
+		}
+		cancel()
+	}
 	if n.http != nil {
 		n.http.Stop(2 * time.Second)
 	}

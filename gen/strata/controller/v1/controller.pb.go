@@ -470,6 +470,102 @@ func (x *HeartbeatResponse) GetLeaseTtlMs() int64 {
 	return 0
 }
 
+type UnregisterRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          MemberKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=strata.controller.v1.MemberKind" json:"kind,omitempty"`
+	Id            int32                  `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	Epoch         int64                  `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnregisterRequest) Reset() {
+	*x = UnregisterRequest{}
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnregisterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnregisterRequest) ProtoMessage() {}
+
+func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnregisterRequest.ProtoReflect.Descriptor instead.
+func (*UnregisterRequest) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UnregisterRequest) GetKind() MemberKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MemberKind_MEMBER_KIND_UNSPECIFIED
+}
+
+func (x *UnregisterRequest) GetId() int32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *UnregisterRequest) GetEpoch() int64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+type UnregisterResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnregisterResponse) Reset() {
+	*x = UnregisterResponse{}
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnregisterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnregisterResponse) ProtoMessage() {}
+
+func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnregisterResponse.ProtoReflect.Descriptor instead.
+func (*UnregisterResponse) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{7}
+}
+
 type WatchMetadataRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0 for a snapshot first; otherwise the last revision the caller applied.
@@ -480,7 +576,7 @@ type WatchMetadataRequest struct {
 
 func (x *WatchMetadataRequest) Reset() {
 	*x = WatchMetadataRequest{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[6]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +588,7 @@ func (x *WatchMetadataRequest) String() string {
 func (*WatchMetadataRequest) ProtoMessage() {}
 
 func (x *WatchMetadataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[6]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +601,7 @@ func (x *WatchMetadataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMetadataRequest.ProtoReflect.Descriptor instead.
 func (*WatchMetadataRequest) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{6}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WatchMetadataRequest) GetFromRevision() int64 {
@@ -529,7 +625,7 @@ type WatchMetadataResponse struct {
 
 func (x *WatchMetadataResponse) Reset() {
 	*x = WatchMetadataResponse{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[7]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +637,7 @@ func (x *WatchMetadataResponse) String() string {
 func (*WatchMetadataResponse) ProtoMessage() {}
 
 func (x *WatchMetadataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[7]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +650,7 @@ func (x *WatchMetadataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMetadataResponse.ProtoReflect.Descriptor instead.
 func (*WatchMetadataResponse) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{7}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchMetadataResponse) GetRevision() int64 {
@@ -625,7 +721,12 @@ const file_strata_controller_v1_controller_proto_rawDesc = "" +
 	"\x05epoch\x18\x03 \x01(\x03R\x05epoch\"5\n" +
 	"\x11HeartbeatResponse\x12 \n" +
 	"\flease_ttl_ms\x18\x01 \x01(\x03R\n" +
-	"leaseTtlMs\";\n" +
+	"leaseTtlMs\"o\n" +
+	"\x11UnregisterRequest\x124\n" +
+	"\x04kind\x18\x01 \x01(\x0e2 .strata.controller.v1.MemberKindR\x04kind\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x05R\x02id\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\x03R\x05epoch\"\x14\n" +
+	"\x12UnregisterResponse\";\n" +
 	"\x14WatchMetadataRequest\x12#\n" +
 	"\rfrom_revision\x18\x01 \x01(\x03R\ffromRevision\"\xbe\x01\n" +
 	"\x15WatchMetadataResponse\x12\x1a\n" +
@@ -637,11 +738,13 @@ const file_strata_controller_v1_controller_proto_rawDesc = "" +
 	"MemberKind\x12\x1b\n" +
 	"\x17MEMBER_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18MEMBER_KIND_STORAGE_NODE\x10\x01\x12\x17\n" +
-	"\x13MEMBER_KIND_GATEWAY\x10\x022\xc9\x03\n" +
+	"\x13MEMBER_KIND_GATEWAY\x10\x022\xaa\x04\n" +
 	"\x11ControllerService\x12z\n" +
 	"\x13RegisterStorageNode\x120.strata.controller.v1.RegisterStorageNodeRequest\x1a1.strata.controller.v1.RegisterStorageNodeResponse\x12n\n" +
 	"\x0fRegisterGateway\x12,.strata.controller.v1.RegisterGatewayRequest\x1a-.strata.controller.v1.RegisterGatewayResponse\x12\\\n" +
-	"\tHeartbeat\x12&.strata.controller.v1.HeartbeatRequest\x1a'.strata.controller.v1.HeartbeatResponse\x12j\n" +
+	"\tHeartbeat\x12&.strata.controller.v1.HeartbeatRequest\x1a'.strata.controller.v1.HeartbeatResponse\x12_\n" +
+	"\n" +
+	"Unregister\x12'.strata.controller.v1.UnregisterRequest\x1a(.strata.controller.v1.UnregisterResponse\x12j\n" +
 	"\rWatchMetadata\x12*.strata.controller.v1.WatchMetadataRequest\x1a+.strata.controller.v1.WatchMetadataResponse0\x01B\xe0\x01\n" +
 	"\x18com.strata.controller.v1B\x0fControllerProtoP\x01ZAgithub.com/strata-io/strata/gen/strata/controller/v1;controllerv1\xa2\x02\x03SCX\xaa\x02\x14Strata.Controller.V1\xca\x02\x14Strata\\Controller\\V1\xe2\x02 Strata\\Controller\\V1\\GPBMetadata\xea\x02\x16Strata::Controller::V1b\x06proto3"
 
@@ -658,7 +761,7 @@ func file_strata_controller_v1_controller_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_controller_v1_controller_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_controller_v1_controller_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_strata_controller_v1_controller_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_strata_controller_v1_controller_proto_goTypes = []any{
 	(MemberKind)(0),                     // 0: strata.controller.v1.MemberKind
 	(*RegisterStorageNodeRequest)(nil),  // 1: strata.controller.v1.RegisterStorageNodeRequest
@@ -667,28 +770,33 @@ var file_strata_controller_v1_controller_proto_goTypes = []any{
 	(*RegisterGatewayResponse)(nil),     // 4: strata.controller.v1.RegisterGatewayResponse
 	(*HeartbeatRequest)(nil),            // 5: strata.controller.v1.HeartbeatRequest
 	(*HeartbeatResponse)(nil),           // 6: strata.controller.v1.HeartbeatResponse
-	(*WatchMetadataRequest)(nil),        // 7: strata.controller.v1.WatchMetadataRequest
-	(*WatchMetadataResponse)(nil),       // 8: strata.controller.v1.WatchMetadataResponse
-	(*v1.Record)(nil),                   // 9: strata.metadata.v1.Record
-	(*v1.RecordKey)(nil),                // 10: strata.metadata.v1.RecordKey
+	(*UnregisterRequest)(nil),           // 7: strata.controller.v1.UnregisterRequest
+	(*UnregisterResponse)(nil),          // 8: strata.controller.v1.UnregisterResponse
+	(*WatchMetadataRequest)(nil),        // 9: strata.controller.v1.WatchMetadataRequest
+	(*WatchMetadataResponse)(nil),       // 10: strata.controller.v1.WatchMetadataResponse
+	(*v1.Record)(nil),                   // 11: strata.metadata.v1.Record
+	(*v1.RecordKey)(nil),                // 12: strata.metadata.v1.RecordKey
 }
 var file_strata_controller_v1_controller_proto_depIdxs = []int32{
 	0,  // 0: strata.controller.v1.HeartbeatRequest.kind:type_name -> strata.controller.v1.MemberKind
-	9,  // 1: strata.controller.v1.WatchMetadataResponse.upserts:type_name -> strata.metadata.v1.Record
-	10, // 2: strata.controller.v1.WatchMetadataResponse.deletes:type_name -> strata.metadata.v1.RecordKey
-	1,  // 3: strata.controller.v1.ControllerService.RegisterStorageNode:input_type -> strata.controller.v1.RegisterStorageNodeRequest
-	3,  // 4: strata.controller.v1.ControllerService.RegisterGateway:input_type -> strata.controller.v1.RegisterGatewayRequest
-	5,  // 5: strata.controller.v1.ControllerService.Heartbeat:input_type -> strata.controller.v1.HeartbeatRequest
-	7,  // 6: strata.controller.v1.ControllerService.WatchMetadata:input_type -> strata.controller.v1.WatchMetadataRequest
-	2,  // 7: strata.controller.v1.ControllerService.RegisterStorageNode:output_type -> strata.controller.v1.RegisterStorageNodeResponse
-	4,  // 8: strata.controller.v1.ControllerService.RegisterGateway:output_type -> strata.controller.v1.RegisterGatewayResponse
-	6,  // 9: strata.controller.v1.ControllerService.Heartbeat:output_type -> strata.controller.v1.HeartbeatResponse
-	8,  // 10: strata.controller.v1.ControllerService.WatchMetadata:output_type -> strata.controller.v1.WatchMetadataResponse
-	7,  // [7:11] is the sub-list for method output_type
-	3,  // [3:7] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	0,  // 1: strata.controller.v1.UnregisterRequest.kind:type_name -> strata.controller.v1.MemberKind
+	11, // 2: strata.controller.v1.WatchMetadataResponse.upserts:type_name -> strata.metadata.v1.Record
+	12, // 3: strata.controller.v1.WatchMetadataResponse.deletes:type_name -> strata.metadata.v1.RecordKey
+	1,  // 4: strata.controller.v1.ControllerService.RegisterStorageNode:input_type -> strata.controller.v1.RegisterStorageNodeRequest
+	3,  // 5: strata.controller.v1.ControllerService.RegisterGateway:input_type -> strata.controller.v1.RegisterGatewayRequest
+	5,  // 6: strata.controller.v1.ControllerService.Heartbeat:input_type -> strata.controller.v1.HeartbeatRequest
+	7,  // 7: strata.controller.v1.ControllerService.Unregister:input_type -> strata.controller.v1.UnregisterRequest
+	9,  // 8: strata.controller.v1.ControllerService.WatchMetadata:input_type -> strata.controller.v1.WatchMetadataRequest
+	2,  // 9: strata.controller.v1.ControllerService.RegisterStorageNode:output_type -> strata.controller.v1.RegisterStorageNodeResponse
+	4,  // 10: strata.controller.v1.ControllerService.RegisterGateway:output_type -> strata.controller.v1.RegisterGatewayResponse
+	6,  // 11: strata.controller.v1.ControllerService.Heartbeat:output_type -> strata.controller.v1.HeartbeatResponse
+	8,  // 12: strata.controller.v1.ControllerService.Unregister:output_type -> strata.controller.v1.UnregisterResponse
+	10, // 13: strata.controller.v1.ControllerService.WatchMetadata:output_type -> strata.controller.v1.WatchMetadataResponse
+	9,  // [9:14] is the sub-list for method output_type
+	4,  // [4:9] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_strata_controller_v1_controller_proto_init() }
@@ -702,7 +810,7 @@ func file_strata_controller_v1_controller_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_controller_v1_controller_proto_rawDesc), len(file_strata_controller_v1_controller_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,7 @@ const (
 	ControllerService_RegisterStorageNode_FullMethodName = "/strata.controller.v1.ControllerService/RegisterStorageNode"
 	ControllerService_RegisterGateway_FullMethodName     = "/strata.controller.v1.ControllerService/RegisterGateway"
 	ControllerService_Heartbeat_FullMethodName           = "/strata.controller.v1.ControllerService/Heartbeat"
+	ControllerService_Unregister_FullMethodName          = "/strata.controller.v1.ControllerService/Unregister"
 	ControllerService_WatchMetadata_FullMethodName       = "/strata.controller.v1.ControllerService/WatchMetadata"
 )
 
@@ -49,6 +50,11 @@ type ControllerServiceClient interface {
 	// the lease is gone and the member must register again;
 	// FAILED_PRECONDITION (STALE_EPOCH) when a newer incarnation took over.
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
+	// Unregister ends a member's lease at once on a clean shutdown, so others
+	// see it gone without waiting for the lease to expire. Unregistering a
+	// member whose lease is already gone succeeds. Errors: FAILED_PRECONDITION
+	// (STALE_EPOCH) when a newer incarnation holds the id.
+	Unregister(ctx context.Context, in *UnregisterRequest, opts ...grpc.CallOption) (*UnregisterResponse, error)
 	// WatchMetadata streams the cluster metadata: a full snapshot (snapshot =
 	// true) followed by deltas in revision order, one message per etcd
 	// revision. With from_revision > 0 the stream resumes after that revision
@@ -89,6 +95,16 @@ func (c *controllerServiceClient) Heartbeat(ctx context.Context, in *HeartbeatRe
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(HeartbeatResponse)
 	err := c.cc.Invoke(ctx, ControllerService_Heartbeat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controllerServiceClient) Unregister(ctx context.Context, in *UnregisterRequest, opts ...grpc.CallOption) (*UnregisterResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnregisterResponse)
+	err := c.cc.Invoke(ctx, ControllerService_Unregister_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +154,11 @@ type ControllerServiceServer interface {
 	// the lease is gone and the member must register again;
 	// FAILED_PRECONDITION (STALE_EPOCH) when a newer incarnation took over.
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
+	// Unregister ends a member's lease at once on a clean shutdown, so others
+	// see it gone without waiting for the lease to expire. Unregistering a
+	// member whose lease is already gone succeeds. Errors: FAILED_PRECONDITION
+	// (STALE_EPOCH) when a newer incarnation holds the id.
+	Unregister(context.Context, *UnregisterRequest) (*UnregisterResponse, error)
 	// WatchMetadata streams the cluster metadata: a full snapshot (snapshot =
 	// true) followed by deltas in revision order, one message per etcd
 	// revision. With from_revision > 0 the stream resumes after that revision
@@ -162,6 +183,9 @@ func (UnimplementedControllerServiceServer) RegisterGateway(context.Context, *Re
 }
 func (UnimplementedControllerServiceServer) Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Heartbeat not implemented")
+}
+func (UnimplementedControllerServiceServer) Unregister(context.Context, *UnregisterRequest) (*UnregisterResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unregister not implemented")
 }
 func (UnimplementedControllerServiceServer) WatchMetadata(*WatchMetadataRequest, grpc.ServerStreamingServer[WatchMetadataResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchMetadata not implemented")
@@ -241,6 +265,24 @@ func _ControllerService_Heartbeat_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControllerService_Unregister_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnregisterRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).Unregister(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_Unregister_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).Unregister(ctx, req.(*UnregisterRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ControllerService_WatchMetadata_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchMetadataRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -270,6 +312,10 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Heartbeat",
 			Handler:    _ControllerService_Heartbeat_Handler,
+		},
+		{
+			MethodName: "Unregister",
+			Handler:    _ControllerService_Unregister_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

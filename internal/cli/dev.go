@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/logging"
+	"github.com/strata-io/strata/services/controller"
+	"github.com/strata-io/strata/services/gateway"
+	"github.com/strata-io/strata/services/storage"
+)
+
+// devConfig is what `strata dev` lets a user choose; everything else is
+// fixed so the cluster works with no flags at all.
+type devConfig struct {
+	dataDir      string
+	storageNodes int
+	grpcAddr     string
+	httpAddr     string
+	kafkaAddr    string
+	leaseTTL     time.Duration
+}
+
+func newDevCmd() *cobra.Command {
+	var dc devConfig
+	var lf logFlags
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a whole cluster in one process: controller, storage nodes and a gateway on loopback",
+		Long: "Run a controller (with embedded etcd), storage nodes and a gateway in one process.\n" +
+			"The roles still talk only over gRPC on 127.0.0.1. Data lives under --data-dir, so a\n" +
+			"restart keeps every topic. Stop with Ctrl-C.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := config.Load(cmd.Flags(), lf.config); err != nil {
+				return err
+			}
+			log, err := logging.New(cmd.ErrOrStderr(), lf.format, lf.level)
+			if err != nil {
+				return err
+			}
+			slog.SetDefault(log)
+			svcs, err := startDev(dc, log)
+			if err != nil {
+				return err
+			}
+			gw := svcs[len(svcs)-1].(*gateway.Gateway)
+			fmt.Fprintf(cmd.OutOrStdout(), "Strata dev cluster is up (data in %s)\n"+
+				"  gRPC API  %s    (strata topic list --server %s)\n"+
+				"  HTTP      http://%s/metrics  /healthz  /readyz\n"+
+				"  Kafka     %s (listener arrives with the Kafka protocol issue)\n"+
+				"  controller %s, %d storage nodes\nPress Ctrl-C to stop.\n",
+				dc.dataDir, gw.GRPCAddr(), gw.GRPCAddr(), gw.HTTPAddr(), dc.kafkaAddr,
+				svcs[0].(*controller.Controller).Addr(), dc.storageNodes)
+			return runUntilSignal(svcs...)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&dc.dataDir, "data-dir", "./strata-data", "data directory of the whole dev cluster")
+	fs.IntVar(&dc.storageNodes, "storage-nodes", 3, "number of storage nodes")
+	fs.StringVar(&dc.grpcAddr, "grpc-addr", "127.0.0.1:9191", "gateway gRPC API address")
+	fs.StringVar(&dc.httpAddr, "http-addr", "127.0.0.1:8080", "gateway HTTP address")
+	fs.StringVar(&dc.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "gateway Kafka address")
+	fs.DurationVar(&dc.leaseTTL, "member-lease-ttl", 10*time.Second, "storage node lease TTL")
+	lf.register(fs, true)
+	return cmd
+}
+
+// freeLoopbackAddr returns a loopback address with a port free right now,
+// for listeners (etcd's) that must know their port before binding.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startDev starts the roles in dependency order; the gateway comes last.
+func startDev(dc devConfig, log *slog.Logger) (svcs []service, err error) {
+	defer func() {
+		if err != nil {
+			for i := len(svcs) - 1; i >= 0; i-- {
+				svcs[i].Stop()
+			}
+		}
+	}()
+	if dc.storageNodes < 1 || dc.storageNodes > 16 {
+		return nil, fmt.Errorf("--storage-nodes must be between 1 and 16, got %d", dc.storageNodes)
+	}
+	peer, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	client, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	cc := controller.Config{
+		Name: "dev", DataDir: filepath.Join(dc.dataDir, "controller"),
+		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		EtcdPeerAddr: peer, EtcdClientAddr: client, EtcdInitialClusterState: "new", EtcdLogLevel: "warn",
+		MemberLeaseTTL: dc.leaseTTL, ElectionTTL: 5 * time.Second, MaxPartitions: controller.DefaultMaxPartitions,
+	}
+	ctrl, err := controller.Start(cc, log)
+	if err != nil {
+		return nil, err
+	}
+	svcs = append(svcs, ctrl)
+	nodes := make([]*storage.Node, 0, dc.storageNodes)
+	for i := 1; i <= dc.storageNodes; i++ {
+		n, err := storage.Start(storage.Config{
+			DataDir:  filepath.Join(dc.dataDir, "storage-"+strconv.Itoa(i)),
+			GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Controllers: []string{ctrl.Addr()},
+		}, log)
+		if err != nil {
+			return svcs, err
+		}
+		svcs = append(svcs, n)
+		nodes = append(nodes, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, n := range nodes {
+		if err := n.WaitReady(ctx); err != nil {
+			return svcs, err
+		}
+	}
+	gw, err := gateway.Start(gateway.Config{
+		GRPCAddr: dc.grpcAddr, HTTPAddr: dc.httpAddr, KafkaAddr: dc.kafkaAddr, AdvertiseKafka: dc.kafkaAddr,
+		Controllers: []string{ctrl.Addr()},
+	}, log)
+	if err != nil {
+		return svcs, err
+	}
+	return append(svcs, gw), nil
+}

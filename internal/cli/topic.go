@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+)
+
+type topicSummaryJSON struct {
+	Name              string `json:"name"`
+	Partitions        int32  `json:"partitions"`
+	ReplicationFactor int32  `json:"replication_factor"`
+}
+
+type partitionJSON struct {
+	Partition   int32   `json:"partition"`
+	Leader      int32   `json:"leader"`
+	LeaderEpoch int32   `json:"leader_epoch"`
+	Replicas    []int32 `json:"replicas"`
+	ISR         []int32 `json:"isr"`
+}
+
+type topicJSON struct {
+	Name              string            `json:"name"`
+	TopicID           string            `json:"topic_id"`
+	ReplicationFactor int32             `json:"replication_factor"`
+	Partitions        []partitionJSON   `json:"partitions"`
+	Configs           map[string]string `json:"configs"`
+}
+
+func toTopicJSON(t *adminv1.Topic) topicJSON {
+	out := topicJSON{Name: t.GetName(), TopicID: t.GetTopicId(), ReplicationFactor: t.GetReplicationFactor(),
+		Partitions: []partitionJSON{}, Configs: map[string]string{}}
+	for _, p := range t.GetPartitions() {
+		out.Partitions = append(out.Partitions, partitionJSON{p.GetPartition(), p.GetLeader(), p.GetLeaderEpoch(),
+			nonNil(p.GetReplicas()), nonNil(p.GetIsr())})
+	}
+	for k, v := range t.GetConfigs() {
+		out.Configs[k] = v
+	}
+	return out
+}
+
+func nonNil(s []int32) []int32 {
+	if s == nil {
+		return []int32{}
+	}
+	return s
+}
+
+func joinInts(s []int32) string {
+	parts := make([]string, len(s))
+	for i, v := range s {
+		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseConfigs turns repeated k=v flags into a map.
+func parseConfigs(kvs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--config %q is not key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func newTopicCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{Use: "topic", Short: "Create, list, describe, alter and delete topics"}
+	f.register(cmd)
+
+	var partitions, rf int32
+	var configs []string
+	create := &cobra.Command{
+		Use:   "create NAME --partitions N --replication-factor R [--config k=v]...",
+		Short: "Create a topic",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			cfgs, err := parseConfigs(configs)
+			if err != nil {
+				return err
+			}
+			return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
+				resp, err := c.CreateTopic(ctx, &adminv1.CreateTopicRequest{Name: args[0], Partitions: partitions, ReplicationFactor: rf, Configs: cfgs})
+				if err != nil {
+					return err
+				}
+				if f.json() {
+					return printJSON(f.out, toTopicJSON(resp.GetTopic()))
+				}
+				fmt.Fprintf(f.out, "Created topic %s with %d partitions and replication factor %d.\n", args[0], partitions, rf)
+				return nil
+			})
+		},
+	}
+	create.Flags().Int32Var(&partitions, "partitions", 1, "number of partitions")
+	create.Flags().Int32Var(&rf, "replication-factor", 1, "replicas per partition")
+	create.Flags().StringArrayVar(&configs, "config", nil, "topic config key=value (repeatable)")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List topics",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
+				resp, err := c.ListTopics(ctx, &adminv1.ListTopicsRequest{})
+				if err != nil {
+					return err
+				}
+				if f.json() {
+					out := []topicSummaryJSON{}
+					for _, t := range resp.GetTopics() {
+						out = append(out, topicSummaryJSON{t.GetName(), t.GetPartitionCount(), t.GetReplicationFactor()})
+					}
+					return printJSON(f.out, out)
+				}
+				w := table(f.out)
+				fmt.Fprintln(w, "NAME\tPARTITIONS\tREPLICATION FACTOR")
+				for _, t := range resp.GetTopics() {
+					fmt.Fprintf(w, "%s\t%d\t%d\n", t.GetName(), t.GetPartitionCount(), t.GetReplicationFactor())
+				}
+				return w.Flush()
+			})
+		},
+	}
+
+	describe := &cobra.Command{
+		Use:   "describe NAME",
+		Short: "Show a topic's partitions, leaders, replicas, ISR and configs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
+				resp, err := c.DescribeTopic(ctx, &adminv1.DescribeTopicRequest{Name: args[0]})
+				if err != nil {
+					return err
+				}
+				if f.json() {
+					return printJSON(f.out, toTopicJSON(resp.GetTopic()))
+				}
+				return printTopic(f.out, resp.GetTopic())
+			})
+		},
+	}
+
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a topic and its data",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
+				if _, err := c.DeleteTopic(ctx, &adminv1.DeleteTopicRequest{Name: args[0]}); err != nil {
+					return err
+				}
+				fmt.Fprintf(f.out, "Deleted topic %s.\n", args[0])
+				return nil
+			})
+		},
+	}
+
+	var alterSet, alterRemove []string
+	alter := &cobra.Command{
+		Use:   "alter NAME --config k=v... [--delete-config k]...",
+		Short: "Set or remove topic configs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			set, err := parseConfigs(alterSet)
+			if err != nil {
+				return err
+			}
+			if len(set)+len(alterRemove) == 0 {
+				return fmt.Errorf("nothing to change: give --config k=v or --delete-config k")
+			}
+			return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
+				resp, err := c.AlterTopicConfigs(ctx, &adminv1.AlterTopicConfigsRequest{Name: args[0], Set: set, Remove: alterRemove})
+				if err != nil {
+					return err
+				}
+				if f.json() {
+					return printJSON(f.out, resp.GetConfigs())
+				}
+				fmt.Fprintf(f.out, "Updated topic %s: %s\n", args[0], formatConfigs(resp.GetConfigs()))
+				return nil
+			})
+		},
+	}
+	alter.Flags().StringArrayVar(&alterSet, "config", nil, "config key=value to set (repeatable)")
+	alter.Flags().StringArrayVar(&alterRemove, "delete-config", nil, "config key to return to its default (repeatable)")
+
+	var total int32
+	addParts := &cobra.Command{
+		Use:   "add-partitions NAME --total N",
+		Short: "Grow a topic to N partitions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
+				resp, err := c.AddPartitions(ctx, &adminv1.AddPartitionsRequest{Name: args[0], TotalCount: total})
+				if err != nil {
+					return err
+				}
+				if f.json() {
+					return printJSON(f.out, toTopicJSON(resp.GetTopic()))
+				}
+				fmt.Fprintf(f.out, "Topic %s now has %d partitions.\n", args[0], resp.GetTopic().GetPartitionCount())
+				return nil
+			})
+		},
+	}
+	addParts.Flags().Int32Var(&total, "total", 0, "partition count after the change")
+	_ = addParts.MarkFlagRequired("total")
+
+	cmd.AddCommand(create, list, describe, del, alter, addParts)
+	return cmd
+}
+
+func formatConfigs(m map[string]string) string {
+	if len(m) == 0 {
+		return "(no configs set)"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+func printTopic(out io.Writer, t *adminv1.Topic) error {
+	fmt.Fprintf(out, "Topic: %s  Partitions: %d  Replication factor: %d  Configs: %s\n",
+		t.GetName(), t.GetPartitionCount(), t.GetReplicationFactor(), formatConfigs(t.GetConfigs()))
+	w := table(out)
+	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR")
+	for _, p := range t.GetPartitions() {
+		fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%s\n", p.GetPartition(), p.GetLeader(), p.GetLeaderEpoch(), joinInts(p.GetReplicas()), joinInts(p.GetIsr()))
+	}
+	return w.Flush()
+}

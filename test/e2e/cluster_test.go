@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-io/strata/internal/testutil"
+)
+
+// node is one role process with its addresses.
+type node struct {
+	*proc
+	args    []string
+	grpc    string
+	dataDir string
+}
+
+// restart starts the same process again (same flags, same data dir).
+func (n *node) restart(t *testing.T) {
+	n.proc = start(t, n.name, n.args...)
+}
+
+// cluster is a multi-process Strata cluster on loopback.
+type cluster struct {
+	t           *testing.T
+	dir         string
+	leaseTTL    string
+	controllers []*node
+	storage     []*node
+	gateway     *node
+}
+
+type clusterSpec struct {
+	controllers int
+	storage     int
+	leaseTTL    string // storage node and gateway lease TTL
+}
+
+// newCluster starts controllers, storage nodes and one gateway, and waits
+// until every role reports ready.
+func newCluster(t *testing.T, spec clusterSpec) *cluster {
+	t.Helper()
+	if spec.leaseTTL == "" {
+		spec.leaseTTL = "3s"
+	}
+	c := &cluster{t: t, dir: t.TempDir(), leaseTTL: spec.leaseTTL}
+	type ctrlAddrs struct{ name, grpc, http, peer, client string }
+	addrs := make([]ctrlAddrs, spec.controllers)
+	var initial []string
+	for i := range addrs {
+		a := ctrlAddrs{fmt.Sprintf("c%d", i+1), testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)}
+		addrs[i] = a
+		initial = append(initial, a.name+"=http://"+a.peer)
+	}
+	for _, a := range addrs {
+		dataDir := filepath.Join(c.dir, a.name)
+		args := []string{"controller", "--name", a.name, "--data-dir", dataDir,
+			"--grpc-addr", a.grpc, "--http-addr", a.http, "--etcd-peer-addr", a.peer, "--etcd-client-addr", a.client,
+			"--etcd-initial-cluster", strings.Join(initial, ","), "--member-lease-ttl", spec.leaseTTL, "--election-ttl", "2s"}
+		n := &node{args: args, grpc: a.grpc, dataDir: dataDir}
+		n.proc = start(t, a.name, args...)
+		c.controllers = append(c.controllers, n)
+	}
+	for _, n := range c.controllers {
+		waitHealthy(t, n.grpc, 60*time.Second)
+	}
+	for i := 0; i < spec.storage; i++ {
+		c.addStorage()
+	}
+	for _, n := range c.storage {
+		waitHealthy(t, n.grpc, 30*time.Second)
+	}
+	gw := testutil.FreeAddr(t)
+	args := []string{"gateway", "--grpc-addr", gw, "--http-addr", testutil.FreeAddr(t), "--kafka-addr", testutil.FreeAddr(t),
+		"--controllers", c.controllerAddrs()}
+	c.gateway = &node{args: args, grpc: gw}
+	c.gateway.proc = start(t, "gateway", args...)
+	waitHealthy(t, gw, 30*time.Second)
+	return c
+}
+
+func (c *cluster) controllerAddrs() string {
+	var out []string
+	for _, n := range c.controllers {
+		out = append(out, n.grpc)
+	}
+	return strings.Join(out, ",")
+}
+
+// addStorage starts one more storage node with a fresh data dir.
+func (c *cluster) addStorage() *node {
+	i := len(c.storage) + 1
+	dataDir := filepath.Join(c.dir, fmt.Sprintf("storage-%d", i))
+	grpc := testutil.FreeAddr(c.t)
+	args := []string{"storage", "--data-dir", dataDir, "--grpc-addr", grpc, "--http-addr", testutil.FreeAddr(c.t),
+		"--controllers", c.controllerAddrs()}
+	n := &node{args: args, grpc: grpc, dataDir: dataDir}
+	n.proc = start(c.t, fmt.Sprintf("storage-%d", i), args...)
+	c.storage = append(c.storage, n)
+	return n
+}
+
+// admin runs an admin CLI command against the gateway.
+func (c *cluster) admin(args ...string) string {
+	c.t.Helper()
+	return mustCLI(c.t, append(args, "--server", c.gateway.grpc)...)
+}
+
+func (c *cluster) adminJSON(v any, args ...string) {
+	c.t.Helper()
+	cliJSON(c.t, v, append(args, "--server", c.gateway.grpc)...)
+}
+
+// adminFails runs an admin command that must fail, and returns its one-line error.
+func (c *cluster) adminFails(args ...string) string {
+	c.t.Helper()
+	out, errOut, code := cli(c.t, append(args, "--server", c.gateway.grpc)...)
+	if code == 0 {
+		c.t.Fatalf("strata %v succeeded, want failure; output %q", args, out)
+	}
+	if lines := strings.Count(strings.TrimSpace(errOut), "\n") + 1; lines != 1 {
+		c.t.Errorf("strata %v: error is %d lines, want 1: %q", args, lines, errOut)
+	}
+	return errOut
+}
+
+// JSON shapes of the CLI's --output json.
+type topicSummary struct {
+	Name              string `json:"name"`
+	Partitions        int    `json:"partitions"`
+	ReplicationFactor int    `json:"replication_factor"`
+}
+
+type partitionInfo struct {
+	Partition   int32   `json:"partition"`
+	Leader      int32   `json:"leader"`
+	LeaderEpoch int32   `json:"leader_epoch"`
+	Replicas    []int32 `json:"replicas"`
+	ISR         []int32 `json:"isr"`
+}
+
+type topicInfo struct {
+	Name       string            `json:"name"`
+	Partitions []partitionInfo   `json:"partitions"`
+	Configs    map[string]string `json:"configs"`
+}
+
+type clusterInfo struct {
+	Controllers []struct {
+		ID      string `json:"id"`
+		Address string `json:"address"`
+		Active  bool   `json:"active"`
+	} `json:"controllers"`
+	StorageNodes []struct {
+		ID       int32  `json:"id"`
+		Address  string `json:"address"`
+		Rack     string `json:"rack"`
+		State    string `json:"state"`
+		Replicas int    `json:"replicas"`
+		Leaders  int    `json:"leaders"`
+	} `json:"storage_nodes"`
+	Gateways []struct {
+		ID           int32  `json:"id"`
+		KafkaAddress string `json:"kafka_address"`
+		GRPCAddress  string `json:"grpc_address"`
+	} `json:"gateways"`
+}
