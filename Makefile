@@ -42,7 +42,7 @@ check-generate: generate ## Fail if gen/ differs from what `make generate` write
 
 .PHONY: lint
 lint: tools ## gofmt, go vet, buf lint, buf format, buf breaking.
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	buf lint
 	buf format -d --exit-code

@@ -49,7 +49,6 @@ type proc struct {
 	done chan struct{}
 }
 
-
 // start runs `strata args...`; the process is killed at test cleanup and its
 // output is printed if the test failed.
 func start(t *testing.T, name string, args ...string) *proc {
