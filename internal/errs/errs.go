@@ -30,6 +30,17 @@ const (
 	StaleEpoch               = commonv1.ErrorCode_ERROR_CODE_STALE_EPOCH
 	LeaseExpired             = commonv1.ErrorCode_ERROR_CODE_LEASE_EXPIRED
 	ConcurrentUpdate         = commonv1.ErrorCode_ERROR_CODE_CONCURRENT_UPDATE
+	OffsetOutOfRange         = commonv1.ErrorCode_ERROR_CODE_OFFSET_OUT_OF_RANGE
+	CorruptMessage           = commonv1.ErrorCode_ERROR_CODE_CORRUPT_MESSAGE
+	MessageTooLarge          = commonv1.ErrorCode_ERROR_CODE_MESSAGE_TOO_LARGE
+	InvalidRecord            = commonv1.ErrorCode_ERROR_CODE_INVALID_RECORD
+	InvalidTimestamp         = commonv1.ErrorCode_ERROR_CODE_INVALID_TIMESTAMP
+	UnsupportedCompression   = commonv1.ErrorCode_ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE
+	StorageError             = commonv1.ErrorCode_ERROR_CODE_STORAGE_ERROR
+	FencedLeaderEpoch        = commonv1.ErrorCode_ERROR_CODE_FENCED_LEADER_EPOCH
+	UnknownLeaderEpoch       = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_LEADER_EPOCH
+	InvalidRequiredAcks      = commonv1.ErrorCode_ERROR_CODE_INVALID_REQUIRED_ACKS
+	RequestTimedOut          = commonv1.ErrorCode_ERROR_CODE_REQUEST_TIMED_OUT
 )
 
 type entry struct {
@@ -53,7 +64,48 @@ var table = map[Code]entry{
 	StaleEpoch:               {codes.FailedPrecondition, 74, false},
 	LeaseExpired:             {codes.NotFound, 89, true}, // STALE_BROKER_EPOCH
 	ConcurrentUpdate:         {codes.Aborted, 7, true},   // REQUEST_TIMED_OUT: retry
+	OffsetOutOfRange:         {codes.OutOfRange, 1, false},
+	CorruptMessage:           {codes.InvalidArgument, 2, true}, // retriable in Kafka: a resend may arrive intact
+	MessageTooLarge:          {codes.InvalidArgument, 10, false},
+	InvalidRecord:            {codes.InvalidArgument, 87, false},
+	InvalidTimestamp:         {codes.InvalidArgument, 32, false},
+	UnsupportedCompression:   {codes.InvalidArgument, 76, false},
+	StorageError:             {codes.Internal, 56, true}, // KAFKA_STORAGE_ERROR
+	FencedLeaderEpoch:        {codes.FailedPrecondition, 74, true},
+	UnknownLeaderEpoch:       {codes.FailedPrecondition, 75, true},
+	InvalidRequiredAcks:      {codes.InvalidArgument, 21, false},
+	RequestTimedOut:          {codes.DeadlineExceeded, 7, true},
+
 	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
+}
+
+// byKafka finds the Strata code for a Kafka code, for errors raised in
+// Kafka's own terms (the record batch and log layers).
+var byKafka = func() map[int16]Code {
+	m := map[int16]Code{}
+	for code, e := range table {
+		if _, dup := m[e.kafka]; !dup || code > m[e.kafka] { // the more specific, later code wins
+			m[e.kafka] = code
+		}
+	}
+	return m
+}()
+
+// FromKafka wraps an error that carries a Kafka code (a KafkaCode() int16
+// method, as the storage engine's errors have) into a Strata error. Errors
+// without one become STORAGE_ERROR.
+func FromKafka(err error) *Error {
+	if e := From(err); e != nil {
+		return e
+	}
+	var kc interface{ KafkaCode() int16 }
+	code := StorageError
+	if errors.As(err, &kc) {
+		if c, ok := byKafka[kc.KafkaCode()]; ok {
+			code = c
+		}
+	}
+	return New(code, "%v", err)
 }
 
 // Error is a Strata error with its structured detail.

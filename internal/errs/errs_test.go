@@ -36,3 +36,20 @@ func TestDetailSurvivesTheWire(t *testing.T) {
 		t.Fatal("not-leader must be retriable")
 	}
 }
+
+type kafkaErr int16
+
+func (k kafkaErr) Error() string    { return "engine error" }
+func (k kafkaErr) KafkaCode() int16 { return int16(k) }
+
+func TestFromKafka(t *testing.T) {
+	for kafka, want := range map[int16]Code{1: OffsetOutOfRange, 2: CorruptMessage, 10: MessageTooLarge, 87: InvalidRecord, 7: RequestTimedOut, 9999: StorageError} {
+		got := FromKafka(fmt.Errorf("append: %w", kafkaErr(kafka)))
+		if got.Code() != want {
+			t.Errorf("Kafka %d → %v, want %v", kafka, got.Code(), want)
+		}
+	}
+	if FromKafka(fmt.Errorf("plain")).Code() != StorageError {
+		t.Error("an error without a Kafka code must be a storage error")
+	}
+}

@@ -54,6 +54,28 @@ const (
 	ErrorCode_ERROR_CODE_LEASE_EXPIRED ErrorCode = 12
 	// The metadata changed concurrently; the request may be retried.
 	ErrorCode_ERROR_CODE_CONCURRENT_UPDATE ErrorCode = 13
+	// The requested offset is outside the partition's log.
+	ErrorCode_ERROR_CODE_OFFSET_OUT_OF_RANGE ErrorCode = 14
+	// A record batch failed its CRC or structural checks; nothing was written.
+	ErrorCode_ERROR_CODE_CORRUPT_MESSAGE ErrorCode = 15
+	// A record batch is larger than max.message.bytes, or inflates past it.
+	ErrorCode_ERROR_CODE_MESSAGE_TOO_LARGE ErrorCode = 16
+	// A record inside a batch is malformed; nothing was written.
+	ErrorCode_ERROR_CODE_INVALID_RECORD ErrorCode = 17
+	// A record timestamp is out of the accepted range.
+	ErrorCode_ERROR_CODE_INVALID_TIMESTAMP ErrorCode = 18
+	// The batch uses a compression codec Strata does not know.
+	ErrorCode_ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE ErrorCode = 19
+	// The storage node failed to read or write its disk.
+	ErrorCode_ERROR_CODE_STORAGE_ERROR ErrorCode = 20
+	// The caller's leader epoch is older than the partition's.
+	ErrorCode_ERROR_CODE_FENCED_LEADER_EPOCH ErrorCode = 21
+	// The caller's leader epoch is newer than this node knows.
+	ErrorCode_ERROR_CODE_UNKNOWN_LEADER_EPOCH ErrorCode = 22
+	// acks is not one of none, leader or all.
+	ErrorCode_ERROR_CODE_INVALID_REQUIRED_ACKS ErrorCode = 23
+	// The request did not complete within its timeout.
+	ErrorCode_ERROR_CODE_REQUEST_TIMED_OUT ErrorCode = 24
 )
 
 // Enum value maps for ErrorCode.
@@ -73,22 +95,44 @@ var (
 		11: "ERROR_CODE_STALE_EPOCH",
 		12: "ERROR_CODE_LEASE_EXPIRED",
 		13: "ERROR_CODE_CONCURRENT_UPDATE",
+		14: "ERROR_CODE_OFFSET_OUT_OF_RANGE",
+		15: "ERROR_CODE_CORRUPT_MESSAGE",
+		16: "ERROR_CODE_MESSAGE_TOO_LARGE",
+		17: "ERROR_CODE_INVALID_RECORD",
+		18: "ERROR_CODE_INVALID_TIMESTAMP",
+		19: "ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE",
+		20: "ERROR_CODE_STORAGE_ERROR",
+		21: "ERROR_CODE_FENCED_LEADER_EPOCH",
+		22: "ERROR_CODE_UNKNOWN_LEADER_EPOCH",
+		23: "ERROR_CODE_INVALID_REQUIRED_ACKS",
+		24: "ERROR_CODE_REQUEST_TIMED_OUT",
 	}
 	ErrorCode_value = map[string]int32{
-		"ERROR_CODE_UNSPECIFIED":                0,
-		"ERROR_CODE_INVALID_REQUEST":            1,
-		"ERROR_CODE_INVALID_TOPIC":              2,
-		"ERROR_CODE_TOPIC_ALREADY_EXISTS":       3,
-		"ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION": 4,
-		"ERROR_CODE_INVALID_PARTITIONS":         5,
-		"ERROR_CODE_INVALID_REPLICATION_FACTOR": 6,
-		"ERROR_CODE_INVALID_CONFIG":             7,
-		"ERROR_CODE_NOT_LEADER_OR_FOLLOWER":     8,
-		"ERROR_CODE_NOT_CONTROLLER":             9,
-		"ERROR_CODE_UNKNOWN_MEMBER":             10,
-		"ERROR_CODE_STALE_EPOCH":                11,
-		"ERROR_CODE_LEASE_EXPIRED":              12,
-		"ERROR_CODE_CONCURRENT_UPDATE":          13,
+		"ERROR_CODE_UNSPECIFIED":                  0,
+		"ERROR_CODE_INVALID_REQUEST":              1,
+		"ERROR_CODE_INVALID_TOPIC":                2,
+		"ERROR_CODE_TOPIC_ALREADY_EXISTS":         3,
+		"ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION":   4,
+		"ERROR_CODE_INVALID_PARTITIONS":           5,
+		"ERROR_CODE_INVALID_REPLICATION_FACTOR":   6,
+		"ERROR_CODE_INVALID_CONFIG":               7,
+		"ERROR_CODE_NOT_LEADER_OR_FOLLOWER":       8,
+		"ERROR_CODE_NOT_CONTROLLER":               9,
+		"ERROR_CODE_UNKNOWN_MEMBER":               10,
+		"ERROR_CODE_STALE_EPOCH":                  11,
+		"ERROR_CODE_LEASE_EXPIRED":                12,
+		"ERROR_CODE_CONCURRENT_UPDATE":            13,
+		"ERROR_CODE_OFFSET_OUT_OF_RANGE":          14,
+		"ERROR_CODE_CORRUPT_MESSAGE":              15,
+		"ERROR_CODE_MESSAGE_TOO_LARGE":            16,
+		"ERROR_CODE_INVALID_RECORD":               17,
+		"ERROR_CODE_INVALID_TIMESTAMP":            18,
+		"ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE": 19,
+		"ERROR_CODE_STORAGE_ERROR":                20,
+		"ERROR_CODE_FENCED_LEADER_EPOCH":          21,
+		"ERROR_CODE_UNKNOWN_LEADER_EPOCH":         22,
+		"ERROR_CODE_INVALID_REQUIRED_ACKS":        23,
+		"ERROR_CODE_REQUEST_TIMED_OUT":            24,
 	}
 )
 
@@ -353,7 +397,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\xe3\x03\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\xe6\x06\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -369,7 +413,18 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x12\x1a\n" +
 	"\x16ERROR_CODE_STALE_EPOCH\x10\v\x12\x1c\n" +
 	"\x18ERROR_CODE_LEASE_EXPIRED\x10\f\x12 \n" +
-	"\x1cERROR_CODE_CONCURRENT_UPDATE\x10\rB\xc0\x01\n" +
+	"\x1cERROR_CODE_CONCURRENT_UPDATE\x10\r\x12\"\n" +
+	"\x1eERROR_CODE_OFFSET_OUT_OF_RANGE\x10\x0e\x12\x1e\n" +
+	"\x1aERROR_CODE_CORRUPT_MESSAGE\x10\x0f\x12 \n" +
+	"\x1cERROR_CODE_MESSAGE_TOO_LARGE\x10\x10\x12\x1d\n" +
+	"\x19ERROR_CODE_INVALID_RECORD\x10\x11\x12 \n" +
+	"\x1cERROR_CODE_INVALID_TIMESTAMP\x10\x12\x12+\n" +
+	"'ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE\x10\x13\x12\x1c\n" +
+	"\x18ERROR_CODE_STORAGE_ERROR\x10\x14\x12\"\n" +
+	"\x1eERROR_CODE_FENCED_LEADER_EPOCH\x10\x15\x12#\n" +
+	"\x1fERROR_CODE_UNKNOWN_LEADER_EPOCH\x10\x16\x12$\n" +
+	" ERROR_CODE_INVALID_REQUIRED_ACKS\x10\x17\x12 \n" +
+	"\x1cERROR_CODE_REQUEST_TIMED_OUT\x10\x18B\xc0\x01\n" +
 	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/gen/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (

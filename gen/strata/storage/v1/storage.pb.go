@@ -7,6 +7,7 @@
 package storagev1
 
 import (
+	v1 "github.com/strata-io/strata/gen/strata/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -20,6 +21,62 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// Acks says when a produce is acknowledged.
+type Acks int32
+
+const (
+	Acks_ACKS_UNSPECIFIED Acks = 0
+	// No response at all (Kafka acks=0).
+	Acks_ACKS_NONE Acks = 1
+	// After the leader appended (Kafka acks=1).
+	Acks_ACKS_LEADER Acks = 2
+	// After every in-sync replica has the batch (Kafka acks=all).
+	Acks_ACKS_ALL Acks = 3
+)
+
+// Enum value maps for Acks.
+var (
+	Acks_name = map[int32]string{
+		0: "ACKS_UNSPECIFIED",
+		1: "ACKS_NONE",
+		2: "ACKS_LEADER",
+		3: "ACKS_ALL",
+	}
+	Acks_value = map[string]int32{
+		"ACKS_UNSPECIFIED": 0,
+		"ACKS_NONE":        1,
+		"ACKS_LEADER":      2,
+		"ACKS_ALL":         3,
+	}
+)
+
+func (x Acks) Enum() *Acks {
+	p := new(Acks)
+	*p = x
+	return p
+}
+
+func (x Acks) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Acks) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_storage_v1_storage_proto_enumTypes[0].Descriptor()
+}
+
+func (Acks) Type() protoreflect.EnumType {
+	return &file_strata_storage_v1_storage_proto_enumTypes[0]
+}
+
+func (x Acks) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Acks.Descriptor instead.
+func (Acks) EnumDescriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{0}
+}
 
 type ListReplicasRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -62,7 +119,14 @@ type Replica struct {
 	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
 	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
 	// Directory of the replica under the node's data dir.
-	Dir           string `protobuf:"bytes,3,opt,name=dir,proto3" json:"dir,omitempty"`
+	Dir            string `protobuf:"bytes,3,opt,name=dir,proto3" json:"dir,omitempty"`
+	LogStartOffset int64  `protobuf:"varint,4,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
+	LogEndOffset   int64  `protobuf:"varint,5,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
+	HighWatermark  int64  `protobuf:"varint,6,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	// Bytes on disk.
+	SizeBytes int64 `protobuf:"varint,7,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// Whether this node leads the partition.
+	Leader        bool `protobuf:"varint,8,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -116,6 +180,41 @@ func (x *Replica) GetDir() string {
 		return x.Dir
 	}
 	return ""
+}
+
+func (x *Replica) GetLogStartOffset() int64 {
+	if x != nil {
+		return x.LogStartOffset
+	}
+	return 0
+}
+
+func (x *Replica) GetLogEndOffset() int64 {
+	if x != nil {
+		return x.LogEndOffset
+	}
+	return 0
+}
+
+func (x *Replica) GetHighWatermark() int64 {
+	if x != nil {
+		return x.HighWatermark
+	}
+	return 0
+}
+
+func (x *Replica) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *Replica) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
 }
 
 type ListReplicasResponse struct {
@@ -179,22 +278,837 @@ func (x *ListReplicasResponse) GetReplicas() []*Replica {
 	return nil
 }
 
+type ProduceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Acks  Acks                   `protobuf:"varint,1,opt,name=acks,proto3,enum=strata.storage.v1.Acks" json:"acks,omitempty"`
+	// How long to wait for replication with ACKS_ALL.
+	TimeoutMs     int32               `protobuf:"varint,2,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	Partitions    []*ProducePartition `protobuf:"bytes,3,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceRequest) Reset() {
+	*x = ProduceRequest{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceRequest) ProtoMessage() {}
+
+func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceRequest.ProtoReflect.Descriptor instead.
+func (*ProduceRequest) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ProduceRequest) GetAcks() Acks {
+	if x != nil {
+		return x.Acks
+	}
+	return Acks_ACKS_UNSPECIFIED
+}
+
+func (x *ProduceRequest) GetTimeoutMs() int32 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *ProduceRequest) GetPartitions() []*ProducePartition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type ProducePartition struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// One or more concatenated Kafka v2 record batches.
+	Records       []byte `protobuf:"bytes,3,opt,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProducePartition) Reset() {
+	*x = ProducePartition{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProducePartition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProducePartition) ProtoMessage() {}
+
+func (x *ProducePartition) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProducePartition.ProtoReflect.Descriptor instead.
+func (*ProducePartition) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ProducePartition) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ProducePartition) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ProducePartition) GetRecords() []byte {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+type ProducePartitionResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset on success.
+	Error *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// Offset of the first record appended.
+	BaseOffset     int64 `protobuf:"varint,4,opt,name=base_offset,json=baseOffset,proto3" json:"base_offset,omitempty"`
+	LogStartOffset int64 `protobuf:"varint,5,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ProducePartitionResult) Reset() {
+	*x = ProducePartitionResult{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProducePartitionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProducePartitionResult) ProtoMessage() {}
+
+func (x *ProducePartitionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProducePartitionResult.ProtoReflect.Descriptor instead.
+func (*ProducePartitionResult) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ProducePartitionResult) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ProducePartitionResult) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ProducePartitionResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ProducePartitionResult) GetBaseOffset() int64 {
+	if x != nil {
+		return x.BaseOffset
+	}
+	return 0
+}
+
+func (x *ProducePartitionResult) GetLogStartOffset() int64 {
+	if x != nil {
+		return x.LogStartOffset
+	}
+	return 0
+}
+
+type ProduceResponse struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Partitions    []*ProducePartitionResult `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceResponse) Reset() {
+	*x = ProduceResponse{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceResponse) ProtoMessage() {}
+
+func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceResponse.ProtoReflect.Descriptor instead.
+func (*ProduceResponse) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ProduceResponse) GetPartitions() []*ProducePartitionResult {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type FetchRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MaxWaitMs int32                  `protobuf:"varint,1,opt,name=max_wait_ms,json=maxWaitMs,proto3" json:"max_wait_ms,omitempty"`
+	MinBytes  int32                  `protobuf:"varint,2,opt,name=min_bytes,json=minBytes,proto3" json:"min_bytes,omitempty"`
+	// Cap on the whole response; the first batch is returned even if larger.
+	MaxBytes      int32             `protobuf:"varint,3,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	Partitions    []*FetchPartition `protobuf:"bytes,4,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchRequest) Reset() {
+	*x = FetchRequest{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchRequest) ProtoMessage() {}
+
+func (x *FetchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
+func (*FetchRequest) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FetchRequest) GetMaxWaitMs() int32 {
+	if x != nil {
+		return x.MaxWaitMs
+	}
+	return 0
+}
+
+func (x *FetchRequest) GetMinBytes() int32 {
+	if x != nil {
+		return x.MinBytes
+	}
+	return 0
+}
+
+func (x *FetchRequest) GetMaxBytes() int32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *FetchRequest) GetPartitions() []*FetchPartition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type FetchPartition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	FetchOffset   int64                  `protobuf:"varint,3,opt,name=fetch_offset,json=fetchOffset,proto3" json:"fetch_offset,omitempty"`
+	MaxBytes      int32                  `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchPartition) Reset() {
+	*x = FetchPartition{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchPartition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchPartition) ProtoMessage() {}
+
+func (x *FetchPartition) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchPartition.ProtoReflect.Descriptor instead.
+func (*FetchPartition) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *FetchPartition) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *FetchPartition) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *FetchPartition) GetFetchOffset() int64 {
+	if x != nil {
+		return x.FetchOffset
+	}
+	return 0
+}
+
+func (x *FetchPartition) GetMaxBytes() int32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+type FetchPartitionResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset on success.
+	Error          *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	HighWatermark  int64           `protobuf:"varint,4,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	LogStartOffset int64           `protobuf:"varint,5,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
+	// Whole record batches as stored.
+	Records       []byte `protobuf:"bytes,6,opt,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchPartitionResult) Reset() {
+	*x = FetchPartitionResult{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchPartitionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchPartitionResult) ProtoMessage() {}
+
+func (x *FetchPartitionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchPartitionResult.ProtoReflect.Descriptor instead.
+func (*FetchPartitionResult) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *FetchPartitionResult) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *FetchPartitionResult) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *FetchPartitionResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *FetchPartitionResult) GetHighWatermark() int64 {
+	if x != nil {
+		return x.HighWatermark
+	}
+	return 0
+}
+
+func (x *FetchPartitionResult) GetLogStartOffset() int64 {
+	if x != nil {
+		return x.LogStartOffset
+	}
+	return 0
+}
+
+func (x *FetchPartitionResult) GetRecords() []byte {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+type FetchResponse struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Partitions    []*FetchPartitionResult `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchResponse) Reset() {
+	*x = FetchResponse{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchResponse) ProtoMessage() {}
+
+func (x *FetchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchResponse.ProtoReflect.Descriptor instead.
+func (*FetchResponse) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *FetchResponse) GetPartitions() []*FetchPartitionResult {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type ListOffsetsRequest struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Partitions    []*ListOffsetsPartition `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOffsetsRequest) Reset() {
+	*x = ListOffsetsRequest{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOffsetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOffsetsRequest) ProtoMessage() {}
+
+func (x *ListOffsetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOffsetsRequest.ProtoReflect.Descriptor instead.
+func (*ListOffsetsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListOffsetsRequest) GetPartitions() []*ListOffsetsPartition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type ListOffsetsPartition struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// -1 latest, -2 earliest, -3 max timestamp, otherwise a timestamp in ms.
+	Timestamp     int64 `protobuf:"varint,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOffsetsPartition) Reset() {
+	*x = ListOffsetsPartition{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOffsetsPartition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOffsetsPartition) ProtoMessage() {}
+
+func (x *ListOffsetsPartition) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOffsetsPartition.ProtoReflect.Descriptor instead.
+func (*ListOffsetsPartition) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListOffsetsPartition) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ListOffsetsPartition) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ListOffsetsPartition) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+type ListOffsetsPartitionResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset on success.
+	Error *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// -1 when no record has a timestamp at least the one asked for.
+	Offset        int64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
+	Timestamp     int64 `protobuf:"varint,5,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOffsetsPartitionResult) Reset() {
+	*x = ListOffsetsPartitionResult{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOffsetsPartitionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOffsetsPartitionResult) ProtoMessage() {}
+
+func (x *ListOffsetsPartitionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOffsetsPartitionResult.ProtoReflect.Descriptor instead.
+func (*ListOffsetsPartitionResult) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListOffsetsPartitionResult) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ListOffsetsPartitionResult) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ListOffsetsPartitionResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ListOffsetsPartitionResult) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ListOffsetsPartitionResult) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+type ListOffsetsResponse struct {
+	state         protoimpl.MessageState        `protogen:"open.v1"`
+	Partitions    []*ListOffsetsPartitionResult `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOffsetsResponse) Reset() {
+	*x = ListOffsetsResponse{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOffsetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOffsetsResponse) ProtoMessage() {}
+
+func (x *ListOffsetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOffsetsResponse.ProtoReflect.Descriptor instead.
+func (*ListOffsetsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListOffsetsResponse) GetPartitions() []*ListOffsetsPartitionResult {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
 var File_strata_storage_v1_storage_proto protoreflect.FileDescriptor
 
 const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\n" +
-	"\x1fstrata/storage/v1/storage.proto\x12\x11strata.storage.v1\"\x15\n" +
-	"\x13ListReplicasRequest\"O\n" +
+	"\x1fstrata/storage/v1/storage.proto\x12\x11strata.storage.v1\x1a\x1dstrata/common/v1/errors.proto\"\x15\n" +
+	"\x13ListReplicasRequest\"\xfd\x01\n" +
 	"\aReplica\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x10\n" +
-	"\x03dir\x18\x03 \x01(\tR\x03dir\"\x94\x01\n" +
+	"\x03dir\x18\x03 \x01(\tR\x03dir\x12(\n" +
+	"\x10log_start_offset\x18\x04 \x01(\x03R\x0elogStartOffset\x12$\n" +
+	"\x0elog_end_offset\x18\x05 \x01(\x03R\flogEndOffset\x12%\n" +
+	"\x0ehigh_watermark\x18\x06 \x01(\x03R\rhighWatermark\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\a \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06leader\x18\b \x01(\bR\x06leader\"\x94\x01\n" +
 	"\x14ListReplicasResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12+\n" +
 	"\x11metadata_revision\x18\x02 \x01(\x03R\x10metadataRevision\x126\n" +
-	"\breplicas\x18\x03 \x03(\v2\x1a.strata.storage.v1.ReplicaR\breplicas2q\n" +
+	"\breplicas\x18\x03 \x03(\v2\x1a.strata.storage.v1.ReplicaR\breplicas\"\xa1\x01\n" +
+	"\x0eProduceRequest\x12+\n" +
+	"\x04acks\x18\x01 \x01(\x0e2\x17.strata.storage.v1.AcksR\x04acks\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x02 \x01(\x05R\ttimeoutMs\x12C\n" +
+	"\n" +
+	"partitions\x18\x03 \x03(\v2#.strata.storage.v1.ProducePartitionR\n" +
+	"partitions\"`\n" +
+	"\x10ProducePartition\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x18\n" +
+	"\arecords\x18\x03 \x01(\fR\arecords\"\xcc\x01\n" +
+	"\x16ProducePartitionResult\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12\x1f\n" +
+	"\vbase_offset\x18\x04 \x01(\x03R\n" +
+	"baseOffset\x12(\n" +
+	"\x10log_start_offset\x18\x05 \x01(\x03R\x0elogStartOffset\"\\\n" +
+	"\x0fProduceResponse\x12I\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2).strata.storage.v1.ProducePartitionResultR\n" +
+	"partitions\"\xab\x01\n" +
+	"\fFetchRequest\x12\x1e\n" +
+	"\vmax_wait_ms\x18\x01 \x01(\x05R\tmaxWaitMs\x12\x1b\n" +
+	"\tmin_bytes\x18\x02 \x01(\x05R\bminBytes\x12\x1b\n" +
+	"\tmax_bytes\x18\x03 \x01(\x05R\bmaxBytes\x12A\n" +
+	"\n" +
+	"partitions\x18\x04 \x03(\v2!.strata.storage.v1.FetchPartitionR\n" +
+	"partitions\"\x84\x01\n" +
+	"\x0eFetchPartition\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12!\n" +
+	"\ffetch_offset\x18\x03 \x01(\x03R\vfetchOffset\x12\x1b\n" +
+	"\tmax_bytes\x18\x04 \x01(\x05R\bmaxBytes\"\xea\x01\n" +
+	"\x14FetchPartitionResult\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12%\n" +
+	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\x12(\n" +
+	"\x10log_start_offset\x18\x05 \x01(\x03R\x0elogStartOffset\x12\x18\n" +
+	"\arecords\x18\x06 \x01(\fR\arecords\"X\n" +
+	"\rFetchResponse\x12G\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2'.strata.storage.v1.FetchPartitionResultR\n" +
+	"partitions\"]\n" +
+	"\x12ListOffsetsRequest\x12G\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2'.strata.storage.v1.ListOffsetsPartitionR\n" +
+	"partitions\"h\n" +
+	"\x14ListOffsetsPartition\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1c\n" +
+	"\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\"\xbb\x01\n" +
+	"\x1aListOffsetsPartitionResult\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12\x16\n" +
+	"\x06offset\x18\x04 \x01(\x03R\x06offset\x12\x1c\n" +
+	"\ttimestamp\x18\x05 \x01(\x03R\ttimestamp\"d\n" +
+	"\x13ListOffsetsResponse\x12M\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2-.strata.storage.v1.ListOffsetsPartitionResultR\n" +
+	"partitions*J\n" +
+	"\x04Acks\x12\x14\n" +
+	"\x10ACKS_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tACKS_NONE\x10\x01\x12\x0f\n" +
+	"\vACKS_LEADER\x10\x02\x12\f\n" +
+	"\bACKS_ALL\x10\x032\xed\x02\n" +
 	"\x0eStorageService\x12_\n" +
-	"\fListReplicas\x12&.strata.storage.v1.ListReplicasRequest\x1a'.strata.storage.v1.ListReplicasResponseB\xc8\x01\n" +
+	"\fListReplicas\x12&.strata.storage.v1.ListReplicasRequest\x1a'.strata.storage.v1.ListReplicasResponse\x12P\n" +
+	"\aProduce\x12!.strata.storage.v1.ProduceRequest\x1a\".strata.storage.v1.ProduceResponse\x12J\n" +
+	"\x05Fetch\x12\x1f.strata.storage.v1.FetchRequest\x1a .strata.storage.v1.FetchResponse\x12\\\n" +
+	"\vListOffsets\x12%.strata.storage.v1.ListOffsetsRequest\x1a&.strata.storage.v1.ListOffsetsResponseB\xc8\x01\n" +
 	"\x15com.strata.storage.v1B\fStorageProtoP\x01Z;github.com/strata-io/strata/gen/strata/storage/v1;storagev1\xa2\x02\x03SSX\xaa\x02\x11Strata.Storage.V1\xca\x02\x11Strata\\Storage\\V1\xe2\x02\x1dStrata\\Storage\\V1\\GPBMetadata\xea\x02\x13Strata::Storage::V1b\x06proto3"
 
 var (
@@ -209,21 +1123,52 @@ func file_strata_storage_v1_storage_proto_rawDescGZIP() []byte {
 	return file_strata_storage_v1_storage_proto_rawDescData
 }
 
-var file_strata_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_strata_storage_v1_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_strata_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_strata_storage_v1_storage_proto_goTypes = []any{
-	(*ListReplicasRequest)(nil),  // 0: strata.storage.v1.ListReplicasRequest
-	(*Replica)(nil),              // 1: strata.storage.v1.Replica
-	(*ListReplicasResponse)(nil), // 2: strata.storage.v1.ListReplicasResponse
+	(Acks)(0),                          // 0: strata.storage.v1.Acks
+	(*ListReplicasRequest)(nil),        // 1: strata.storage.v1.ListReplicasRequest
+	(*Replica)(nil),                    // 2: strata.storage.v1.Replica
+	(*ListReplicasResponse)(nil),       // 3: strata.storage.v1.ListReplicasResponse
+	(*ProduceRequest)(nil),             // 4: strata.storage.v1.ProduceRequest
+	(*ProducePartition)(nil),           // 5: strata.storage.v1.ProducePartition
+	(*ProducePartitionResult)(nil),     // 6: strata.storage.v1.ProducePartitionResult
+	(*ProduceResponse)(nil),            // 7: strata.storage.v1.ProduceResponse
+	(*FetchRequest)(nil),               // 8: strata.storage.v1.FetchRequest
+	(*FetchPartition)(nil),             // 9: strata.storage.v1.FetchPartition
+	(*FetchPartitionResult)(nil),       // 10: strata.storage.v1.FetchPartitionResult
+	(*FetchResponse)(nil),              // 11: strata.storage.v1.FetchResponse
+	(*ListOffsetsRequest)(nil),         // 12: strata.storage.v1.ListOffsetsRequest
+	(*ListOffsetsPartition)(nil),       // 13: strata.storage.v1.ListOffsetsPartition
+	(*ListOffsetsPartitionResult)(nil), // 14: strata.storage.v1.ListOffsetsPartitionResult
+	(*ListOffsetsResponse)(nil),        // 15: strata.storage.v1.ListOffsetsResponse
+	(*v1.ErrorDetail)(nil),             // 16: strata.common.v1.ErrorDetail
 }
 var file_strata_storage_v1_storage_proto_depIdxs = []int32{
-	1, // 0: strata.storage.v1.ListReplicasResponse.replicas:type_name -> strata.storage.v1.Replica
-	0, // 1: strata.storage.v1.StorageService.ListReplicas:input_type -> strata.storage.v1.ListReplicasRequest
-	2, // 2: strata.storage.v1.StorageService.ListReplicas:output_type -> strata.storage.v1.ListReplicasResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2,  // 0: strata.storage.v1.ListReplicasResponse.replicas:type_name -> strata.storage.v1.Replica
+	0,  // 1: strata.storage.v1.ProduceRequest.acks:type_name -> strata.storage.v1.Acks
+	5,  // 2: strata.storage.v1.ProduceRequest.partitions:type_name -> strata.storage.v1.ProducePartition
+	16, // 3: strata.storage.v1.ProducePartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	6,  // 4: strata.storage.v1.ProduceResponse.partitions:type_name -> strata.storage.v1.ProducePartitionResult
+	9,  // 5: strata.storage.v1.FetchRequest.partitions:type_name -> strata.storage.v1.FetchPartition
+	16, // 6: strata.storage.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	10, // 7: strata.storage.v1.FetchResponse.partitions:type_name -> strata.storage.v1.FetchPartitionResult
+	13, // 8: strata.storage.v1.ListOffsetsRequest.partitions:type_name -> strata.storage.v1.ListOffsetsPartition
+	16, // 9: strata.storage.v1.ListOffsetsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	14, // 10: strata.storage.v1.ListOffsetsResponse.partitions:type_name -> strata.storage.v1.ListOffsetsPartitionResult
+	1,  // 11: strata.storage.v1.StorageService.ListReplicas:input_type -> strata.storage.v1.ListReplicasRequest
+	4,  // 12: strata.storage.v1.StorageService.Produce:input_type -> strata.storage.v1.ProduceRequest
+	8,  // 13: strata.storage.v1.StorageService.Fetch:input_type -> strata.storage.v1.FetchRequest
+	12, // 14: strata.storage.v1.StorageService.ListOffsets:input_type -> strata.storage.v1.ListOffsetsRequest
+	3,  // 15: strata.storage.v1.StorageService.ListReplicas:output_type -> strata.storage.v1.ListReplicasResponse
+	7,  // 16: strata.storage.v1.StorageService.Produce:output_type -> strata.storage.v1.ProduceResponse
+	11, // 17: strata.storage.v1.StorageService.Fetch:output_type -> strata.storage.v1.FetchResponse
+	15, // 18: strata.storage.v1.StorageService.ListOffsets:output_type -> strata.storage.v1.ListOffsetsResponse
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_strata_storage_v1_storage_proto_init() }
@@ -236,13 +1181,14 @@ func file_strata_storage_v1_storage_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_storage_v1_storage_proto_rawDesc), len(file_strata_storage_v1_storage_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   3,
+			NumEnums:      1,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_strata_storage_v1_storage_proto_goTypes,
 		DependencyIndexes: file_strata_storage_v1_storage_proto_depIdxs,
+		EnumInfos:         file_strata_storage_v1_storage_proto_enumTypes,
 		MessageInfos:      file_strata_storage_v1_storage_proto_msgTypes,
 	}.Build()
 	File_strata_storage_v1_storage_proto = out.File

@@ -20,18 +20,42 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	StorageService_ListReplicas_FullMethodName = "/strata.storage.v1.StorageService/ListReplicas"
+	StorageService_Produce_FullMethodName      = "/strata.storage.v1.StorageService/Produce"
+	StorageService_Fetch_FullMethodName        = "/strata.storage.v1.StorageService/Fetch"
+	StorageService_ListOffsets_FullMethodName  = "/strata.storage.v1.StorageService/ListOffsets"
 )
 
 // StorageServiceClient is the client API for StorageService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// StorageService is the internal API of a storage node. Errors carry a
-// strata.common.v1.ErrorDetail.
+// StorageService is the internal API of a storage node. Calls that span
+// partitions answer per partition: one partition's error (carried as an
+// ErrorDetail with its Kafka code) never fails the others. Whole-call errors
+// are for malformed requests only.
 type StorageServiceClient interface {
 	// ListReplicas lists the partition replicas this node holds on disk, as it
 	// has reconciled them with the metadata it watches. It never fails.
 	ListReplicas(ctx context.Context, in *ListReplicasRequest, opts ...grpc.CallOption) (*ListReplicasResponse, error)
+	// Produce appends Kafka v2 record batches to partitions this node leads.
+	// The node validates each batch (CRC, structure), assigns offsets and
+	// writes it unchanged otherwise; a partition whose batches fail
+	// validation gets CORRUPT_MESSAGE, INVALID_RECORD or MESSAGE_TOO_LARGE and
+	// has nothing written. A partition this node does not lead gets
+	// NOT_LEADER_OR_FOLLOWER with the leader it knows. With ACKS_NONE the
+	// response carries no results. Whole-call errors: INVALID_ARGUMENT
+	// (INVALID_REQUIRED_ACKS, INVALID_REQUEST).
+	Produce(ctx context.Context, in *ProduceRequest, opts ...grpc.CallOption) (*ProduceResponse, error)
+	// Fetch reads whole record batches from partitions this node leads,
+	// starting with the batch that holds fetch_offset and never past the high
+	// watermark. It waits up to max_wait_ms until at least min_bytes are
+	// available, returning as soon as they are. Per-partition errors:
+	// OFFSET_OUT_OF_RANGE, NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION.
+	Fetch(ctx context.Context, in *FetchRequest, opts ...grpc.CallOption) (*FetchResponse, error)
+	// ListOffsets resolves Kafka ListOffsets queries: earliest (-2), latest
+	// (-1), max timestamp (-3), or the first offset whose timestamp is at
+	// least the given one. Per-partition errors as for Fetch.
+	ListOffsets(ctx context.Context, in *ListOffsetsRequest, opts ...grpc.CallOption) (*ListOffsetsResponse, error)
 }
 
 type storageServiceClient struct {
@@ -52,16 +76,67 @@ func (c *storageServiceClient) ListReplicas(ctx context.Context, in *ListReplica
 	return out, nil
 }
 
+func (c *storageServiceClient) Produce(ctx context.Context, in *ProduceRequest, opts ...grpc.CallOption) (*ProduceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProduceResponse)
+	err := c.cc.Invoke(ctx, StorageService_Produce_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storageServiceClient) Fetch(ctx context.Context, in *FetchRequest, opts ...grpc.CallOption) (*FetchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FetchResponse)
+	err := c.cc.Invoke(ctx, StorageService_Fetch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storageServiceClient) ListOffsets(ctx context.Context, in *ListOffsetsRequest, opts ...grpc.CallOption) (*ListOffsetsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOffsetsResponse)
+	err := c.cc.Invoke(ctx, StorageService_ListOffsets_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StorageServiceServer is the server API for StorageService service.
 // All implementations must embed UnimplementedStorageServiceServer
 // for forward compatibility.
 //
-// StorageService is the internal API of a storage node. Errors carry a
-// strata.common.v1.ErrorDetail.
+// StorageService is the internal API of a storage node. Calls that span
+// partitions answer per partition: one partition's error (carried as an
+// ErrorDetail with its Kafka code) never fails the others. Whole-call errors
+// are for malformed requests only.
 type StorageServiceServer interface {
 	// ListReplicas lists the partition replicas this node holds on disk, as it
 	// has reconciled them with the metadata it watches. It never fails.
 	ListReplicas(context.Context, *ListReplicasRequest) (*ListReplicasResponse, error)
+	// Produce appends Kafka v2 record batches to partitions this node leads.
+	// The node validates each batch (CRC, structure), assigns offsets and
+	// writes it unchanged otherwise; a partition whose batches fail
+	// validation gets CORRUPT_MESSAGE, INVALID_RECORD or MESSAGE_TOO_LARGE and
+	// has nothing written. A partition this node does not lead gets
+	// NOT_LEADER_OR_FOLLOWER with the leader it knows. With ACKS_NONE the
+	// response carries no results. Whole-call errors: INVALID_ARGUMENT
+	// (INVALID_REQUIRED_ACKS, INVALID_REQUEST).
+	Produce(context.Context, *ProduceRequest) (*ProduceResponse, error)
+	// Fetch reads whole record batches from partitions this node leads,
+	// starting with the batch that holds fetch_offset and never past the high
+	// watermark. It waits up to max_wait_ms until at least min_bytes are
+	// available, returning as soon as they are. Per-partition errors:
+	// OFFSET_OUT_OF_RANGE, NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION.
+	Fetch(context.Context, *FetchRequest) (*FetchResponse, error)
+	// ListOffsets resolves Kafka ListOffsets queries: earliest (-2), latest
+	// (-1), max timestamp (-3), or the first offset whose timestamp is at
+	// least the given one. Per-partition errors as for Fetch.
+	ListOffsets(context.Context, *ListOffsetsRequest) (*ListOffsetsResponse, error)
 	mustEmbedUnimplementedStorageServiceServer()
 }
 
@@ -74,6 +149,15 @@ type UnimplementedStorageServiceServer struct{}
 
 func (UnimplementedStorageServiceServer) ListReplicas(context.Context, *ListReplicasRequest) (*ListReplicasResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListReplicas not implemented")
+}
+func (UnimplementedStorageServiceServer) Produce(context.Context, *ProduceRequest) (*ProduceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Produce not implemented")
+}
+func (UnimplementedStorageServiceServer) Fetch(context.Context, *FetchRequest) (*FetchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Fetch not implemented")
+}
+func (UnimplementedStorageServiceServer) ListOffsets(context.Context, *ListOffsetsRequest) (*ListOffsetsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOffsets not implemented")
 }
 func (UnimplementedStorageServiceServer) mustEmbedUnimplementedStorageServiceServer() {}
 func (UnimplementedStorageServiceServer) testEmbeddedByValue()                        {}
@@ -114,6 +198,60 @@ func _StorageService_ListReplicas_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StorageService_Produce_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProduceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServiceServer).Produce(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorageService_Produce_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServiceServer).Produce(ctx, req.(*ProduceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StorageService_Fetch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FetchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServiceServer).Fetch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorageService_Fetch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServiceServer).Fetch(ctx, req.(*FetchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StorageService_ListOffsets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOffsetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServiceServer).ListOffsets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorageService_ListOffsets_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServiceServer).ListOffsets(ctx, req.(*ListOffsetsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StorageService_ServiceDesc is the grpc.ServiceDesc for StorageService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +262,18 @@ var StorageService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListReplicas",
 			Handler:    _StorageService_ListReplicas_Handler,
+		},
+		{
+			MethodName: "Produce",
+			Handler:    _StorageService_Produce_Handler,
+		},
+		{
+			MethodName: "Fetch",
+			Handler:    _StorageService_Fetch_Handler,
+		},
+		{
+			MethodName: "ListOffsets",
+			Handler:    _StorageService_ListOffsets_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
