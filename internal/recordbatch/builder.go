@@ -31,6 +31,10 @@ type BatchOptions struct {
 	LogAppendTime        bool
 	// KeepOffsetDeltas keeps each record's OffsetDelta (compaction leaves gaps).
 	KeepOffsetDeltas bool
+	// LastOffsetDelta, with KeepOffsetDeltas, keeps a batch's original offset
+	// range when compaction removed its last records. Ignored if smaller
+	// than the last record's delta.
+	LastOffsetDelta int32
 }
 
 // ProducerOptions returns options for a plain (non-idempotent) producer batch.
@@ -58,6 +62,9 @@ func Build(opts BatchOptions, recs []BuildRecord) ([]byte, error) {
 			}
 		}
 		lastDelta = d
+	}
+	if opts.KeepOffsetDeltas && opts.LastOffsetDelta > lastDelta {
+		lastDelta = opts.LastOffsetDelta
 	}
 	var body []byte
 	for i, r := range recs {
