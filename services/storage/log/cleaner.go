@@ -2,6 +2,7 @@ package log
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -70,6 +71,12 @@ func (l *Log) Compact() (CleanStats, error) {
 			}
 			ns, err := l.cleanSegment(s, km, mapEnd, horizon, &st)
 			if err != nil {
+				var se *swapError
+				if errors.As(err, &se) {
+					l.mu.Lock()
+					l.failed = err
+					l.mu.Unlock()
+				}
 				return st, err
 			}
 			cleanable[i] = ns
@@ -297,6 +304,11 @@ func (l *Log) cleanSegment(s *segment, km *keyMap, mapEnd, horizon int64, st *Cl
 	return ns, l.swapIn(s, ns, swapPath, idx, tidx)
 }
 
+type swapError struct{ err error }
+
+func (e *swapError) Error() string { return e.err.Error() }
+func (e *swapError) Unwrap() error { return e.err }
+
 type offsetPos struct{ off, pos int64 }
 type timeOffset struct{ ts, off int64 }
 
@@ -305,11 +317,11 @@ type timeOffset struct{ ts, off int64 }
 func (l *Log) swapIn(old, ns *segment, swapPath string, idx []offsetPos, tidx []timeOffset) error {
 	l.segMu.Lock()
 	defer l.segMu.Unlock()
+	// A failed swap leaves the in-memory state unknown: fail the log (the
+	// caller records it after releasing segMu, keeping the lock order) and
+	// let Open finish the committed swap.
 	fail := func(err error) error {
-		l.mu.Lock()
-		l.failed = err
-		l.mu.Unlock()
-		return fmt.Errorf("compact swap segment %d: %w", old.base, err)
+		return &swapError{fmt.Errorf("compact swap segment %d: %w", old.base, err)}
 	}
 	if err := old.close(); err != nil {
 		return fail(err)
