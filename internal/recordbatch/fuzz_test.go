@@ -1,0 +1,40 @@
+package recordbatch
+
+import (
+	"testing"
+
+	"github.com/strata-io/strata/internal/codec"
+)
+
+// FuzzParseBatch feeds arbitrary bytes through every parsing entry point.
+// None may panic, and decompression is capped so allocation stays bounded.
+func FuzzParseBatch(f *testing.F) {
+	for _, c := range codecs {
+		b, _ := Build(ProducerOptions(c), testRecords(3))
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = Split(data)
+		_, _ = ParseHeader(data)
+		h, err := ValidateProducer(data)
+		if err != nil {
+			if h2, err := Validate(data); err == nil {
+				h = h2
+			} else {
+				return
+			}
+		}
+		recs, err := Records(nil, data, &h, 1<<20)
+		if err != nil {
+			return
+		}
+		if h.Codec() != codec.None && len(recs) > 1<<20 {
+			t.Fatalf("decompressed %d bytes past cap", len(recs))
+		}
+		it := NewRecordIter(recs, h.RecordCount)
+		for it.Next() {
+			_ = it.Record()
+		}
+	})
+}

@@ -1,0 +1,105 @@
+package recordbatch
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Checksum computes the CRC-32C a batch stores: over attributes..end.
+func Checksum(b []byte) uint32 { return crc32.Checksum(b[offAttributes:], castagnoli) }
+
+// Validate checks one complete batch b (exactly one batch, nothing after it):
+// length, magic, CRC, compression type and record counts. It accepts the
+// shapes a broker may store: compacted batches whose record count is below
+// lastOffsetDelta+1, and empty batches kept by compaction.
+func Validate(b []byte) (Header, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return h, err
+	}
+	if h.Size() != len(b) {
+		return h, fmt.Errorf("batch length %d, have %d bytes: %w", h.Size(), len(b), ErrCorrupt)
+	}
+	if got := Checksum(b); got != h.CRC {
+		return h, fmt.Errorf("crc %08x, computed %08x: %w", h.CRC, got, ErrCorrupt)
+	}
+	if !h.Codec().Valid() {
+		return h, fmt.Errorf("compression %d: %w", h.Codec(), ErrUnsupportedCodec)
+	}
+	if h.RecordCount < 0 || h.LastOffsetDelta < 0 || int64(h.RecordCount)-1 > int64(h.LastOffsetDelta) {
+		return h, fmt.Errorf("record count %d, last offset delta %d: %w", h.RecordCount, h.LastOffsetDelta, ErrCorrupt)
+	}
+	return h, nil
+}
+
+// ValidateProducer applies Validate plus the rules for batches a client
+// produces: at least one record, lastOffsetDelta == recordCount-1, no
+// control batch, and for uncompressed batches every record parses with
+// offset deltas 0..n-1.
+func ValidateProducer(b []byte) (Header, error) {
+	h, err := Validate(b)
+	if err != nil {
+		return h, err
+	}
+	if h.RecordCount == 0 || h.LastOffsetDelta != h.RecordCount-1 {
+		return h, fmt.Errorf("record count %d, last offset delta %d: %w", h.RecordCount, h.LastOffsetDelta, ErrInvalidRecord)
+	}
+	if h.IsControl() {
+		return h, fmt.Errorf("control batch from a producer: %w", ErrInvalidRecord)
+	}
+	if h.MaxTimestamp < h.BaseTimestamp && h.MaxTimestamp != -1 {
+		return h, fmt.Errorf("max timestamp %d below base %d: %w", h.MaxTimestamp, h.BaseTimestamp, ErrInvalidTimestamp)
+	}
+	if h.Codec() != 0 {
+		return h, nil // records are checked when decompressed, off the hot path
+	}
+	it := NewRecordIter(b[HeaderSize:], h.RecordCount)
+	var i int32
+	for it.Next() {
+		if it.Record().OffsetDelta != i {
+			return h, fmt.Errorf("record %d has offset delta %d: %w", i, it.Record().OffsetDelta, ErrInvalidRecord)
+		}
+		i++
+	}
+	if err := it.Err(); err != nil {
+		return h, err
+	}
+	return h, nil
+}
+
+// Next splits the first batch off buf. It returns the batch and the bytes
+// after it; the batch itself is not validated beyond its length field.
+func Next(buf []byte) (batch, rest []byte, err error) {
+	n := PeekSize(buf)
+	if n < 0 {
+		return nil, buf, fmt.Errorf("batch header of %d bytes: %w", len(buf), ErrCorrupt)
+	}
+	if n > len(buf) {
+		return nil, buf, fmt.Errorf("batch of %d bytes, %d left: %w", n, len(buf), ErrCorrupt)
+	}
+	return buf[:n:n], buf[n:], nil
+}
+
+// Split returns the batches concatenated in buf; trailing bytes that do not
+// form a whole batch are an error.
+func Split(buf []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(buf) > 0 {
+		b, rest, err := Next(buf)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, b)
+		buf = rest
+	}
+	return out, nil
+}
+
+// LastOffsetOf reads the last offset of the batch at the start of b
+// (which must hold at least a header) without validating it.
+func LastOffsetOf(b []byte) int64 {
+	return int64(binary.BigEndian.Uint64(b[offBaseOffset:])) + int64(int32(binary.BigEndian.Uint32(b[offLastOffsetDelta:])))
+}

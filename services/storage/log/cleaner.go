@@ -1,0 +1,376 @@
+package log
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/strata-io/strata/internal/recordbatch"
+)
+
+// CleanStats reports what Compact did.
+type CleanStats struct {
+	Passes          int
+	SegmentsCleaned int
+	RecordsRemoved  int64
+	BytesBefore     int64
+	BytesAfter      int64
+}
+
+// Compact runs the log cleaner when the cleanup policy includes compact.
+// It rewrites the sealed segments below the high watermark keeping, per
+// key, only the latest record; tombstones (nil values) older than
+// delete.retention.ms go too. Offsets never change: a batch keeps its base
+// offset and offset range and only loses records, so gaps appear but
+// nothing is reordered. Compressed batches are decompressed (capped),
+// filtered and recompressed with the same codec, one batch at a time.
+//
+// The key map holds at most CleanerKeyMapEntries key hashes (128-bit,
+// seeded per pass); when the dirty part of the log has more keys the
+// cleaner covers it in several passes.
+//
+// Records with a null key are kept: Kafka refuses them on produce for
+// compacted topics, but a log that got them anyway (replicated data, a
+// policy change) should not lose data silently; they are never superseded.
+func (l *Log) Compact() (CleanStats, error) {
+	var st CleanStats
+	if !l.compact {
+		return st, nil
+	}
+	l.maintMu.Lock()
+	defer l.maintMu.Unlock()
+	l.segMu.RLock()
+	hw := l.hw.Load()
+	k := 0 // segments [0,k) are sealed and wholly below the high watermark
+	for k < len(l.segs)-1 && l.segs[k+1].base <= hw {
+		k++
+	}
+	cleanable := append([]*segment(nil), l.segs[:k]...)
+	cleanEnd := l.segs[k].base
+	l.segMu.RUnlock()
+	if k == 0 {
+		return st, nil
+	}
+	for dirty := l.cleanerPoint.Load(); dirty < cleanEnd; st.Passes++ {
+		km := newKeyMap(l.cfg.CleanerKeyMapEntries)
+		mapEnd, err := l.buildKeyMap(cleanable, dirty, cleanEnd, km)
+		if err != nil {
+			return st, err
+		}
+		if mapEnd <= dirty {
+			return st, fmt.Errorf("compact: no progress at offset %d", dirty)
+		}
+		horizon := l.opts.now().UnixMilli() - l.cfg.DeleteRetentionMs
+		for i, s := range cleanable {
+			if s.base >= mapEnd {
+				break
+			}
+			ns, err := l.cleanSegment(s, km, mapEnd, horizon, &st)
+			if err != nil {
+				var se *swapError
+				if errors.As(err, &se) {
+					l.mu.Lock()
+					l.failed = err
+					l.mu.Unlock()
+				}
+				return st, err
+			}
+			cleanable[i] = ns
+			st.SegmentsCleaned++
+		}
+		dirty = mapEnd
+		l.cleanerPoint.Store(mapEnd)
+		l.mu.Lock()
+		err = l.writeCheckpoint()
+		l.mu.Unlock()
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// keyMap maps a 128-bit key hash to the latest offset seen for it.
+type keyMap struct {
+	seeds [2]maphash.Seed
+	m     map[[2]uint64]int64
+	limit int
+}
+
+func newKeyMap(limit int) *keyMap {
+	return &keyMap{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, m: make(map[[2]uint64]int64), limit: limit}
+}
+
+func (km *keyMap) hash(key []byte) [2]uint64 {
+	return [2]uint64{maphash.Bytes(km.seeds[0], key), maphash.Bytes(km.seeds[1], key)}
+}
+
+// buildKeyMap records the latest offset of every key in [dirty, cleanEnd).
+// It returns the offset it got to: less than cleanEnd when the map filled.
+func (l *Log) buildKeyMap(segs []*segment, dirty, cleanEnd int64, km *keyMap) (int64, error) {
+	for _, s := range segs {
+		if s.next.Load() <= dirty {
+			continue
+		}
+		stop := int64(-1)
+		err := l.eachRecord(s, func(h *recordbatch.Header, _ []byte, r *recordbatch.Record, off int64) (bool, error) {
+			if off < dirty || r.Key == nil || h.IsControl() {
+				return true, nil
+			}
+			k := km.hash(r.Key)
+			if _, ok := km.m[k]; !ok && len(km.m) >= km.limit {
+				stop = off
+				return false, nil
+			}
+			km.m[k] = off
+			return true, nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		if stop >= 0 {
+			return stop, nil
+		}
+	}
+	return cleanEnd, nil
+}
+
+// eachRecord calls fn for every record of s in order; fn returns false to
+// stop. raw is the whole batch the record came from.
+func (l *Log) eachRecord(s *segment, fn func(h *recordbatch.Header, raw []byte, r *recordbatch.Record, off int64) (bool, error)) error {
+	return l.eachBatch(s, func(h *recordbatch.Header, raw []byte) (bool, error) {
+		if h.RecordCount == 0 {
+			return true, nil
+		}
+		recs, err := recordbatch.Records(nil, raw, h, l.cfg.MaxDecompressedBytes)
+		if err != nil {
+			return false, err
+		}
+		it := recordbatch.NewRecordIter(recs, h.RecordCount)
+		for it.Next() {
+			ok, err := fn(h, raw, it.Record(), h.BaseOffset+int64(it.Record().OffsetDelta))
+			if err != nil || !ok {
+				return ok, err
+			}
+		}
+		return true, it.Err()
+	})
+}
+
+// eachBatch reads s sequentially, one whole batch at a time.
+func (l *Log) eachBatch(s *segment, fn func(h *recordbatch.Header, raw []byte) (bool, error)) error {
+	size := s.size.Load()
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, size), 256<<10)
+	var raw []byte
+	for pos := int64(0); pos < size; {
+		head, err := r.Peek(recordbatch.LengthFieldEnd)
+		if err != nil {
+			return fmt.Errorf("segment %d at %d: %w", s.base, pos, err)
+		}
+		n := recordbatch.PeekSize(head)
+		if n < 0 || int64(n) > size-pos {
+			return fmt.Errorf("segment %d at %d: %w", s.base, pos, recordbatch.ErrCorrupt)
+		}
+		raw = grow(raw[:0], n)
+		if _, err := io.ReadFull(r, raw); err != nil {
+			return fmt.Errorf("segment %d at %d: %w", s.base, pos, err)
+		}
+		h, err := recordbatch.Validate(raw)
+		if err != nil {
+			return fmt.Errorf("segment %d at %d: %w", s.base, pos, err)
+		}
+		if ok, err := fn(&h, raw); err != nil || !ok {
+			return err
+		}
+		pos += int64(n)
+	}
+	return nil
+}
+
+// cleanSegment rewrites s without superseded records and expired
+// tombstones, then swaps the result in crash-safely:
+//
+//  1. write <base>.log.cleaned and fsync it (a crash discards it);
+//  2. rename it to <base>.log.swap and fsync the directory (commit: a
+//     crash from here on finishes the swap at Open);
+//  3. delete the old indexes, rename .swap over .log, write new indexes
+//     (missing indexes are rebuilt at Open).
+func (l *Log) cleanSegment(s *segment, km *keyMap, mapEnd, horizon int64, st *CleanStats) (*segment, error) {
+	cleanedPath := s.path(logSuffix + cleanedSuffix)
+	f, err := os.OpenFile(cleanedPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("compact: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	ns := &segment{dir: s.dir, base: s.base, created: s.created}
+	ns.maxTS.Store(-1)
+	ns.next.Store(s.base)
+	var idx []offsetPos
+	var tidx []timeOffset
+	var pos int64
+	var keep []recordbatch.BuildRecord
+	var sinceIndex int
+	write := func(b []byte, h *recordbatch.Header) error {
+		if sinceIndex > l.cfg.IndexIntervalBytes {
+			idx = append(idx, offsetPos{h.BaseOffset, pos})
+			if ts := max(ns.maxTS.Load(), h.MaxTimestamp); len(tidx) == 0 || ts > tidx[len(tidx)-1].ts {
+				tidx = append(tidx, timeOffset{ts, h.BaseOffset})
+			}
+			sinceIndex = 0
+		}
+		sinceIndex += len(b)
+		ns.maxTS.Store(max(ns.maxTS.Load(), h.MaxTimestamp))
+		ns.next.Store(h.NextOffset())
+		pos += int64(len(b))
+		_, err := w.Write(b)
+		return err
+	}
+	err = l.eachBatch(s, func(h *recordbatch.Header, raw []byte) (bool, error) {
+		st.BytesBefore += int64(len(raw))
+		if h.IsControl() || h.RecordCount == 0 {
+			return true, write(raw, h)
+		}
+		recs, err := recordbatch.Records(nil, raw, h, l.cfg.MaxDecompressedBytes)
+		if err != nil {
+			return false, err
+		}
+		keep = keep[:0]
+		it := recordbatch.NewRecordIter(recs, h.RecordCount)
+		for it.Next() {
+			r := it.Record()
+			off := h.BaseOffset + int64(r.OffsetDelta)
+			ts := h.BaseTimestamp + r.TimestampDelta
+			if h.LogAppendTime() {
+				ts = h.MaxTimestamp
+			}
+			if r.Key != nil && off < mapEnd {
+				if latest, ok := km.m[km.hash(r.Key)]; ok && off < latest {
+					continue // superseded
+				}
+				if r.Value == nil && ts < horizon {
+					continue // tombstone past delete.retention.ms
+				}
+			}
+			keep = append(keep, recordbatch.BuildRecord{Key: r.Key, Value: r.Value, Headers: append([]recordbatch.RecordHeader(nil), r.Headers...),
+				Timestamp: ts, OffsetDelta: r.OffsetDelta})
+		}
+		if err := it.Err(); err != nil {
+			return false, err
+		}
+		st.RecordsRemoved += int64(int(h.RecordCount) - len(keep))
+		switch {
+		case len(keep) == int(h.RecordCount):
+			return true, write(raw, h)
+		case len(keep) == 0:
+			return true, nil
+		}
+		nb, err := recordbatch.Build(recordbatch.BatchOptions{
+			BaseOffset: h.BaseOffset, PartitionLeaderEpoch: h.PartitionLeaderEpoch, Codec: h.Codec(),
+			ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, BaseSequence: h.BaseSequence,
+			Transactional: h.IsTransactional(), LogAppendTime: h.LogAppendTime(),
+			KeepOffsetDeltas: true, LastOffsetDelta: h.LastOffsetDelta,
+		}, keep)
+		if err != nil {
+			return false, err
+		}
+		nh, _ := recordbatch.ParseHeader(nb)
+		return true, write(nb, &nh)
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(cleanedPath)
+		return nil, fmt.Errorf("compact segment %d: %w", s.base, err)
+	}
+	st.BytesAfter += pos
+	swapPath := s.path(logSuffix + swapSuffix)
+	if err := os.Rename(cleanedPath, swapPath); err != nil {
+		return nil, fmt.Errorf("compact: %w", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return nil, fmt.Errorf("compact: %w", err)
+	}
+	return ns, l.swapIn(s, ns, swapPath, idx, tidx)
+}
+
+type swapError struct{ err error }
+
+func (e *swapError) Error() string { return e.err.Error() }
+func (e *swapError) Unwrap() error { return e.err }
+
+type offsetPos struct{ off, pos int64 }
+type timeOffset struct{ ts, off int64 }
+
+// swapIn replaces old with the committed .swap file. Readers are held off
+// only for the renames and the index writes.
+func (l *Log) swapIn(old, ns *segment, swapPath string, idx []offsetPos, tidx []timeOffset) error {
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
+	// A failed swap leaves the in-memory state unknown: fail the log (the
+	// caller records it after releasing segMu, keeping the lock order) and
+	// let Open finish the committed swap.
+	fail := func(err error) error {
+		return &swapError{fmt.Errorf("compact swap segment %d: %w", old.base, err)}
+	}
+	if err := old.close(); err != nil {
+		return fail(err)
+	}
+	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		if err := os.Remove(old.path(suf)); err != nil && !os.IsNotExist(err) {
+			return fail(err)
+		}
+	}
+	if err := os.Rename(swapPath, old.path(logSuffix)); err != nil {
+		return fail(err)
+	}
+	if err := writeIndexFiles(ns, idx, tidx); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return fail(err)
+	}
+	if err := ns.open(&l.cfg, false); err != nil {
+		return fail(err)
+	}
+	for i, s := range l.segs {
+		if s == old {
+			l.segs[i] = ns
+		}
+	}
+	return nil
+}
+
+func writeIndexFiles(s *segment, idx []offsetPos, tidx []timeOffset) error {
+	ib := make([]byte, 0, len(idx)*offsetEntrySize)
+	for _, e := range idx {
+		ib = appendUint32(appendUint32(ib, uint32(e.off-s.base)), uint32(e.pos))
+	}
+	// The final entry records the segment maximum, as seal does.
+	if m := s.maxTS.Load(); m >= 0 && (len(tidx) == 0 || m > tidx[len(tidx)-1].ts) {
+		tidx = append(tidx, timeOffset{m, s.next.Load() - 1})
+	}
+	tb := make([]byte, 0, len(tidx)*timeEntrySize)
+	for _, e := range tidx {
+		tb = appendUint32(appendUint32(tb, uint32(uint64(e.ts)>>32)), uint32(e.ts))
+		tb = appendUint32(tb, uint32(e.off-s.base))
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, segmentName(s.base, indexSuffix)), ib, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(s.dir, segmentName(s.base, timeIndexSuffix)), tb, 0o644)
+}
+
+func appendUint32(b []byte, v uint32) []byte {
+	return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
