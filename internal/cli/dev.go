@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/logging"
 	"github.com/strata-io/strata/services/controller"
@@ -104,12 +105,10 @@ func startDev(dc devConfig, log *slog.Logger) (svcs []service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cc := controller.Config{
-		Name: "dev", DataDir: filepath.Join(dc.dataDir, "controller"),
-		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		EtcdPeerAddr: peer, EtcdClientAddr: client, EtcdInitialClusterState: "new", EtcdLogLevel: "warn",
-		MemberLeaseTTL: dc.leaseTTL, ElectionTTL: 5 * time.Second, MaxPartitions: controller.DefaultMaxPartitions,
-	}
+	cc := defaults((*controller.Config).RegisterFlags)
+	cc.Name, cc.DataDir = "dev", filepath.Join(dc.dataDir, "controller")
+	cc.GRPCAddr, cc.HTTPAddr, cc.EtcdPeerAddr, cc.EtcdClientAddr = "127.0.0.1:0", "127.0.0.1:0", peer, client
+	cc.MemberLeaseTTL = dc.leaseTTL
 	ctrl, err := controller.Start(cc, log)
 	if err != nil {
 		return nil, err
@@ -117,10 +116,10 @@ func startDev(dc devConfig, log *slog.Logger) (svcs []service, err error) {
 	svcs = append(svcs, ctrl)
 	nodes := make([]*storage.Node, 0, dc.storageNodes)
 	for i := 1; i <= dc.storageNodes; i++ {
-		n, err := storage.Start(storage.Config{
-			DataDir:  filepath.Join(dc.dataDir, "storage-"+strconv.Itoa(i)),
-			GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Controllers: []string{ctrl.Addr()},
-		}, log)
+		sc := defaults((*storage.Config).RegisterFlags)
+		sc.DataDir = filepath.Join(dc.dataDir, "storage-"+strconv.Itoa(i))
+		sc.GRPCAddr, sc.HTTPAddr, sc.Controllers = "127.0.0.1:0", "127.0.0.1:0", []string{ctrl.Addr()}
+		n, err := storage.Start(sc, log)
 		if err != nil {
 			return svcs, err
 		}
@@ -134,12 +133,19 @@ func startDev(dc devConfig, log *slog.Logger) (svcs []service, err error) {
 			return svcs, err
 		}
 	}
-	gw, err := gateway.Start(gateway.Config{
-		GRPCAddr: dc.grpcAddr, HTTPAddr: dc.httpAddr, KafkaAddr: dc.kafkaAddr, AdvertiseKafka: dc.kafkaAddr,
-		Controllers: []string{ctrl.Addr()},
-	}, log)
+	gc := defaults((*gateway.Config).RegisterFlags)
+	gc.GRPCAddr, gc.HTTPAddr, gc.KafkaAddr, gc.AdvertiseKafka = dc.grpcAddr, dc.httpAddr, dc.kafkaAddr, dc.kafkaAddr
+	gc.Controllers = []string{ctrl.Addr()}
+	gw, err := gateway.Start(gc, log)
 	if err != nil {
 		return svcs, err
 	}
 	return append(svcs, gw), nil
+}
+
+// defaults returns a role config holding its flag defaults.
+func defaults[C any](register func(*C, *pflag.FlagSet)) C {
+	var c C
+	register(&c, pflag.NewFlagSet("defaults", pflag.ContinueOnError))
+	return c
 }

@@ -22,6 +22,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// MaxMessageBytes bounds one gRPC message either way: Kafka's
+// socket.request.max.bytes (100 MiB) plus room for framing.
+const MaxMessageBytes = 100<<20 + 1<<20
+
 // Server is a gRPC server with Strata's interceptors and a health service.
 type Server struct {
 	*grpc.Server
@@ -57,6 +61,8 @@ func NewServer(log *slog.Logger, reg prometheus.Registerer, extra ...grpc.UnaryS
 			logging.StreamServerInterceptor(logger, logOpts...),
 			recovery.StreamServerInterceptor(recoverOpt),
 		),
+		grpc.MaxRecvMsgSize(MaxMessageBytes),
+		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	)
 	h := health.NewServer()

@@ -1,6 +1,9 @@
 package storage
 
 import (
+	"math"
+	"time"
+
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
 )
@@ -13,6 +16,15 @@ type Config struct {
 	HTTPAddr      string
 	Controllers   []string
 	Rack          string
+
+	// FlushMessages and FlushMs are the node's flush policy for topics that
+	// set none (Kafka's log.flush.interval.messages and .ms). The default
+	// leaves flushing to the OS, as Kafka does: replication, not fsync,
+	// makes an acknowledged write survive a machine loss.
+	FlushMessages int64
+	FlushMs       int64
+	// RetentionCheckInterval is how often retention and compaction run.
+	RetentionCheckInterval time.Duration
 }
 
 // RegisterFlags binds the storage role's flags to c with their defaults.
@@ -23,6 +35,9 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", ":8091", "HTTP listen address for /healthz, /readyz and /metrics")
 	fs.StringSliceVar(&c.Controllers, "controllers", []string{"localhost:9190"}, "controller gRPC addresses, comma-separated")
 	fs.StringVar(&c.Rack, "rack", "", "rack or zone of this node; replicas of a partition spread over racks")
+	fs.Int64Var(&c.FlushMessages, "log-flush-messages", math.MaxInt64, "fsync a partition after this many messages, for topics without flush.messages (default: leave it to the OS)")
+	fs.Int64Var(&c.FlushMs, "log-flush-ms", math.MaxInt64, "fsync a partition after this many ms, for topics without flush.ms (default: leave it to the OS)")
+	fs.DurationVar(&c.RetentionCheckInterval, "retention-check-interval", 5*time.Minute, "how often retention and compaction run")
 }
 
 // Validate checks every field and reports each bad one.
@@ -41,6 +56,15 @@ func (c *Config) Validate() error {
 	}
 	for _, a := range c.Controllers {
 		p.Addr("controllers", a)
+	}
+	if c.FlushMessages < 1 {
+		p.Addf("log-flush-messages", "%d is less than 1", c.FlushMessages)
+	}
+	if c.FlushMs < 0 {
+		p.Addf("log-flush-ms", "%d is negative", c.FlushMs)
+	}
+	if c.RetentionCheckInterval < 100*time.Millisecond {
+		p.Addf("retention-check-interval", "%s is shorter than 100ms", c.RetentionCheckInterval)
 	}
 	if len(c.Rack) > 64 {
 		p.Addf("rack", "longer than 64 bytes")

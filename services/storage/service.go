@@ -11,6 +11,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/strata-io/strata/internal/member"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/storage/log"
 	"google.golang.org/grpc"
 )
 
@@ -43,9 +45,8 @@ type Node struct {
 	reg       *prometheus.Registry
 	replicasG prometheus.Gauge
 
-	mu         sync.RWMutex
-	replicas   []localReplica
-	appliedRev int64
+	parts      *partitions
+	appliedRev atomic.Int64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -58,7 +59,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: log.With("role", "storage"), cache: metadata.NewCache(), reg: httpserver.NewRegistry(), fatal: make(chan error, 1)}
+	n := &Node{cfg: cfg, log: log.With("role", "storage"), cache: metadata.NewCache(), reg: httpserver.NewRegistry(),
+		fatal: make(chan error, 1), parts: newPartitions(cfg.DataDir)}
 	defer func() {
 		if err != nil {
 			n.Stop()
@@ -99,7 +101,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	reg := n.member.Registration()
 	n.log = n.log.With("node_id", reg.ID)
 
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go func() {
 		defer n.wg.Done()
 		if err := n.member.Run(ctx); err != nil {
@@ -114,6 +116,10 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	go func() {
 		defer n.wg.Done()
 		n.reconcileLoop(ctx)
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.maintain(ctx)
 	}()
 	n.log.Info("storage node started", "grpc", n.advertise, "http", n.http.Addr(), "epoch", reg.Epoch)
 	return n, nil
@@ -151,15 +157,16 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 		changed := n.cache.Changed()
 		if n.cache.Synced() {
 			rev := n.cache.Revision()
-			replicas, err := reconcile(n.cfg.DataDir, n.cache.ReplicasOf(n.member.Registration().ID))
+			want, err := assignmentsFor(n.cache.ReplicasOf(n.member.Registration().ID), n.cache.Topic, n.cfg)
+			if err == nil {
+				err = n.parts.reconcile(want, log.WithLogger(n.log))
+			}
 			if err != nil {
 				n.log.Error("reconciling replicas", "err", err)
 			} else {
-				n.mu.Lock()
-				n.replicas, n.appliedRev = replicas, rev
-				n.mu.Unlock()
-				n.replicasG.Set(float64(len(replicas)))
+				n.appliedRev.Store(rev)
 			}
+			n.replicasG.Set(float64(len(n.parts.all())))
 			n.grpc.SetReady(n.ready() == nil)
 		}
 		select {
@@ -175,9 +182,7 @@ func (n *Node) ready() error {
 	if n.member == nil || !n.member.Alive() {
 		return errors.New("not registered")
 	}
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	if n.appliedRev == 0 {
+	if n.appliedRev.Load() == 0 {
 		return errors.New("metadata not applied yet")
 	}
 	return nil
@@ -220,6 +225,7 @@ func (n *Node) Stop() {
 	if n.conn != nil {
 		n.conn.Close()
 	}
+	n.parts.closeAll()
 	n.lock.Unlock()
 	n.log.Info("storage node stopped")
 }
@@ -242,11 +248,16 @@ type handler struct {
 }
 
 func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) (*storagev1.ListReplicasResponse, error) {
-	h.n.mu.RLock()
-	defer h.n.mu.RUnlock()
-	out := &storagev1.ListReplicasResponse{NodeId: h.n.member.Registration().ID, MetadataRevision: h.n.appliedRev}
-	for _, r := range h.n.replicas {
-		out.Replicas = append(out.Replicas, &storagev1.Replica{Topic: r.topic, Partition: r.partition, Dir: filepath.Join(h.n.cfg.DataDir, replicaDir(r.topic, r.partition))})
+	me := h.n.member.Registration().ID
+	out := &storagev1.ListReplicasResponse{NodeId: me, MetadataRevision: h.n.appliedRev.Load()}
+	for _, p := range h.n.parts.all() {
+		rec, _ := h.n.cache.Partition(p.key.topic, p.key.partition)
+		out.Replicas = append(out.Replicas, &storagev1.Replica{
+			Topic: p.key.topic, Partition: p.key.partition,
+			Dir:            filepath.Join(h.n.cfg.DataDir, replicaDir(p.key.topic, p.key.partition)),
+			LogStartOffset: p.log.LogStartOffset(), LogEndOffset: p.log.LogEndOffset(), HighWatermark: p.log.HighWatermark(),
+			SizeBytes: p.log.Size(), Leader: rec.GetLeader() == me,
+		})
 	}
 	return out, nil
 }

@@ -1,0 +1,211 @@
+package storage
+
+import (
+	"context"
+	"reflect"
+	"time"
+
+	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	"github.com/strata-io/strata/internal/errs"
+)
+
+// Limits of the data-plane calls.
+const (
+	maxFetchWait         = 5 * time.Minute
+	defaultFetchMaxBytes = 50 << 20 // Kafka's fetch.max.bytes
+	maxRequestPartitions = 100000
+)
+
+// leaderFor returns the open replica of a partition this node leads, with
+// the leader epoch to stamp on appends; otherwise the error to report.
+func (n *Node) leaderFor(topic string, partition int32) (*partition, int32, *errs.Error) {
+	rec, ok := n.cache.Partition(topic, partition)
+	if !ok {
+		return nil, 0, errs.New(errs.UnknownTopicOrPartition, "partition %s-%d does not exist", topic, partition)
+	}
+	if me := n.member.Registration().ID; rec.GetLeader() != me {
+		hint := &commonv1.LeaderHint{Topic: topic, Partition: partition, LeaderId: rec.GetLeader(), LeaderEpoch: rec.GetLeaderEpoch()}
+		if node, _ := n.cache.StorageNode(rec.GetLeader()); node != nil {
+			hint.LeaderAddress = node.GetAddress()
+		}
+		return nil, 0, errs.New(errs.NotLeaderOrFollower, "node %d does not lead %s-%d; node %d does at epoch %d",
+			me, topic, partition, rec.GetLeader(), rec.GetLeaderEpoch()).WithLeader(hint)
+	}
+	p, ok := n.parts.get(topic, partition)
+	if !ok {
+		// Assigned in metadata but not opened yet (reconcile is catching up).
+		return nil, 0, errs.New(errs.NotLeaderOrFollower, "partition %s-%d is not open on this node yet", topic, partition)
+	}
+	return p, rec.GetLeaderEpoch(), nil
+}
+
+func tooManyPartitions(n int) error {
+	if n > maxRequestPartitions {
+		return errs.New(errs.InvalidRequest, "%d partitions in one request; the limit is %d", n, maxRequestPartitions)
+	}
+	return nil
+}
+
+func (h *handler) Produce(_ context.Context, req *storagev1.ProduceRequest) (*storagev1.ProduceResponse, error) {
+	switch req.GetAcks() {
+	case storagev1.Acks_ACKS_NONE, storagev1.Acks_ACKS_LEADER:
+	case storagev1.Acks_ACKS_ALL:
+		return nil, errs.New(errs.InvalidRequiredAcks, "acks=all needs replication, which this version does not have yet")
+	default:
+		return nil, errs.New(errs.InvalidRequiredAcks, "acks must be none, leader or all").Field("acks", "unspecified")
+	}
+	if err := tooManyPartitions(len(req.GetPartitions())); err != nil {
+		return nil, err
+	}
+	out := &storagev1.ProduceResponse{Partitions: make([]*storagev1.ProducePartitionResult, 0, len(req.GetPartitions()))}
+	for _, pp := range req.GetPartitions() {
+		res := &storagev1.ProducePartitionResult{Topic: pp.GetTopic(), Partition: pp.GetPartition(), BaseOffset: -1, LogStartOffset: -1}
+		out.Partitions = append(out.Partitions, res)
+		p, epoch, e := h.n.leaderFor(pp.GetTopic(), pp.GetPartition())
+		if e != nil {
+			res.Error = e.Detail
+			continue
+		}
+		base, err := p.log.Append(pp.GetRecords(), epoch)
+		if err != nil {
+			res.Error = errs.FromKafka(err).Detail
+			continue
+		}
+		p.appended()
+		res.BaseOffset, res.LogStartOffset = base, p.log.LogStartOffset()
+	}
+	if req.GetAcks() == storagev1.Acks_ACKS_NONE {
+		return &storagev1.ProduceResponse{}, nil
+	}
+	return out, nil
+}
+
+func (h *handler) Fetch(ctx context.Context, req *storagev1.FetchRequest) (*storagev1.FetchResponse, error) {
+	if err := tooManyPartitions(len(req.GetPartitions())); err != nil {
+		return nil, err
+	}
+	wait := min(time.Duration(max(req.GetMaxWaitMs(), 0))*time.Millisecond, maxFetchWait)
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		resp, size, waitOn, failed := h.fetchOnce(req)
+		if size >= int(req.GetMinBytes()) || failed || len(waitOn) == 0 {
+			return resp, nil
+		}
+		cases := make([]reflect.SelectCase, 0, len(waitOn)+2)
+		cases = append(cases,
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline.C)})
+		for _, ch := range waitOn {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+		}
+		switch chosen, _, _ := reflect.Select(cases); chosen {
+		case 0:
+			return nil, ctx.Err()
+		case 1:
+			resp, _, _, _ = h.fetchOnce(req)
+			return resp, nil
+		}
+	}
+}
+
+// fetchOnce reads every partition once. It returns the bytes read, the
+// channels that signal new data, and whether any partition failed (a
+// failure answers at once, as in Kafka).
+func (h *handler) fetchOnce(req *storagev1.FetchRequest) (*storagev1.FetchResponse, int, []<-chan struct{}, bool) {
+	budget := int(req.GetMaxBytes())
+	if budget <= 0 {
+		budget = defaultFetchMaxBytes
+	}
+	out := &storagev1.FetchResponse{Partitions: make([]*storagev1.FetchPartitionResult, 0, len(req.GetPartitions()))}
+	var waitOn []<-chan struct{}
+	size, failed := 0, false
+	for _, fp := range req.GetPartitions() {
+		res := &storagev1.FetchPartitionResult{Topic: fp.GetTopic(), Partition: fp.GetPartition(), HighWatermark: -1, LogStartOffset: -1}
+		out.Partitions = append(out.Partitions, res)
+		p, _, e := h.n.leaderFor(fp.GetTopic(), fp.GetPartition())
+		if e != nil {
+			res.Error, failed = e.Detail, true
+			continue
+		}
+		waitOn = append(waitOn, p.waitCh())
+		hw := p.log.HighWatermark()
+		res.HighWatermark, res.LogStartOffset = hw, p.log.LogStartOffset()
+		if budget-size <= 0 {
+			continue
+		}
+		limit := budget - size
+		if pm := int(fp.GetMaxBytes()); pm > 0 {
+			limit = min(limit, pm)
+		}
+		data, err := p.log.Read(fp.GetFetchOffset(), limit, hw)
+		if err != nil {
+			res.Error, failed = errs.FromKafka(err).Detail, true
+			continue
+		}
+		res.Records = data
+		size += len(data)
+	}
+	return out, size, waitOn, failed
+}
+
+func (h *handler) ListOffsets(_ context.Context, req *storagev1.ListOffsetsRequest) (*storagev1.ListOffsetsResponse, error) {
+	if err := tooManyPartitions(len(req.GetPartitions())); err != nil {
+		return nil, err
+	}
+	out := &storagev1.ListOffsetsResponse{}
+	for _, lp := range req.GetPartitions() {
+		res := &storagev1.ListOffsetsPartitionResult{Topic: lp.GetTopic(), Partition: lp.GetPartition(), Offset: -1, Timestamp: -1}
+		out.Partitions = append(out.Partitions, res)
+		p, _, e := h.n.leaderFor(lp.GetTopic(), lp.GetPartition())
+		if e != nil {
+			res.Error = e.Detail
+			continue
+		}
+		off, ts, err := p.log.OffsetForTimestamp(lp.GetTimestamp())
+		if err != nil {
+			res.Error = errs.FromKafka(err).Detail
+			continue
+		}
+		res.Offset, res.Timestamp = off, ts
+	}
+	return out, nil
+}
+
+// maintain runs the background work of every replica: the flush.ms timer
+// each second, retention and compaction every retention-check-interval.
+func (n *Node) maintain(ctx context.Context) {
+	flush := time.NewTicker(time.Second)
+	defer flush.Stop()
+	retention := time.NewTicker(n.cfg.RetentionCheckInterval)
+	defer retention.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-flush.C:
+			for _, p := range n.parts.all() {
+				if err := p.log.MaybeFlush(); err != nil {
+					n.log.Error("flush failed", "partition", replicaDir(p.key.topic, p.key.partition), "err", err)
+				}
+			}
+		case <-retention.C:
+			for _, p := range n.parts.all() {
+				n.cleanUp(p)
+			}
+		}
+	}
+}
+
+func (n *Node) cleanUp(p *partition) {
+	name := replicaDir(p.key.topic, p.key.partition)
+	if deleted, err := p.log.DeleteOldSegments(); err != nil {
+		n.log.Warn("retention failed", "partition", name, "err", err)
+	} else if deleted > 0 {
+		n.log.Debug("retention deleted segments", "partition", name, "segments", deleted, "log_start_offset", p.log.LogStartOffset())
+	}
+	if _, err := p.log.Compact(); err != nil {
+		n.log.Warn("compaction failed", "partition", name, "err", err)
+	}
+}

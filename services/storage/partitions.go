@@ -1,0 +1,225 @@
+package storage
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	"github.com/strata-io/strata/internal/fsutil"
+	"github.com/strata-io/strata/services/storage/log"
+)
+
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+// partition is one open replica.
+type partition struct {
+	key     partitionKey
+	topicID string // hex
+	log     *log.Log
+	cfgSig  string // the topic configs the log was opened with
+
+	mu     sync.Mutex
+	notify chan struct{} // closed and replaced after every append
+}
+
+// appended wakes fetches waiting for data on this partition.
+func (p *partition) appended() {
+	p.mu.Lock()
+	close(p.notify)
+	p.notify = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// waitCh is closed at the next append; take it before reading so no append
+// between the read and the wait is missed.
+func (p *partition) waitCh() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.notify
+}
+
+// partitions is the set of open replicas. Readers load the current map
+// without locking; reconcile publishes a new map (copy on write), so the
+// produce and fetch paths share no lock across partitions.
+type partitions struct {
+	dir     string
+	current atomic.Pointer[map[partitionKey]*partition]
+	mu      sync.Mutex // serializes reconcile and close
+}
+
+func newPartitions(dir string) *partitions {
+	ps := &partitions{dir: dir}
+	empty := map[partitionKey]*partition{}
+	ps.current.Store(&empty)
+	return ps
+}
+
+func (ps *partitions) get(topic string, partition int32) (*partition, bool) {
+	p, ok := (*ps.current.Load())[partitionKey{topic, partition}]
+	return p, ok
+}
+
+// all returns the open replicas sorted by topic and partition.
+func (ps *partitions) all() []*partition {
+	m := *ps.current.Load()
+	out := make([]*partition, 0, len(m))
+	for _, p := range m {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].key.topic != out[j].key.topic {
+			return out[i].key.topic < out[j].key.topic
+		}
+		return out[i].key.partition < out[j].key.partition
+	})
+	return out
+}
+
+// assignment is one replica this node should hold.
+type assignment struct {
+	key     partitionKey
+	topicID string
+	cfg     log.Config
+	cfgSig  string
+}
+
+// reconcile opens the logs of new assignments, reopens those whose topic
+// configs changed, closes and deletes replicas no longer assigned (or of an
+// older incarnation of the topic), and deletes stray replica directories.
+func (ps *partitions) reconcile(want []assignment, openOpts ...log.Option) error {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	old := *ps.current.Load()
+	next := make(map[partitionKey]*partition, len(want))
+	var errs []error
+	for _, a := range want {
+		if p, ok := old[a.key]; ok && p.topicID == a.topicID && p.cfgSig == a.cfgSig {
+			next[a.key] = p
+			continue
+		}
+		if p, ok := old[a.key]; ok && p.topicID == a.topicID {
+			// Configs changed: reopen with the new ones (data stays).
+			_ = p.log.Close()
+			delete(old, a.key)
+		}
+		p, err := ps.open(a, openOpts...)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		next[a.key] = p
+	}
+	ps.current.Store(&next)
+	for k, p := range old {
+		if n, ok := next[k]; ok && n == p {
+			continue
+		}
+		_ = p.log.Close()
+	}
+	if err := ps.removeStray(next); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (ps *partitions) open(a assignment, opts ...log.Option) (*partition, error) {
+	dir := filepath.Join(ps.dir, replicaDir(a.key.topic, a.key.partition))
+	have, err := os.ReadFile(filepath.Join(dir, partitionMetaFile))
+	if err == nil && string(have) != "topic_id="+a.topicID+"\n" {
+		// A topic of the same name existed before: its data must go.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("delete old replica %s: %w", dir, err)
+		}
+		err = os.ErrNotExist
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create replica %s: %w", dir, err)
+		}
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, partitionMetaFile), []byte("topic_id="+a.topicID+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+		if err := fsutil.SyncDir(ps.dir); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("replica %s: %w", dir, err)
+	}
+	l, err := log.Open(dir, a.cfg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("open replica %s: %w", dir, err)
+	}
+	return &partition{key: a.key, topicID: a.topicID, log: l, cfgSig: a.cfgSig, notify: make(chan struct{})}, nil
+}
+
+// removeStray deletes replica directories that are not open.
+func (ps *partitions) removeStray(open map[partitionKey]*partition) error {
+	have, err := scanReplicas(ps.dir)
+	if err != nil {
+		return err
+	}
+	for name, r := range have {
+		if _, ok := open[partitionKey{r.topic, r.partition}]; ok {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(ps.dir, name)); err != nil {
+			return fmt.Errorf("delete replica %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// closeAll closes every log (clean shutdown: checkpoints are written).
+func (ps *partitions) closeAll() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, p := range *ps.current.Load() {
+		_ = p.log.Close()
+	}
+	empty := map[partitionKey]*partition{}
+	ps.current.Store(&empty)
+}
+
+// assignmentsFor turns the metadata into what this node should hold.
+func assignmentsFor(recs []*metadatav1.PartitionRecord, topics func(string) (*metadatav1.TopicRecord, bool), node Config) ([]assignment, error) {
+	var out []assignment
+	var errs []error
+	for _, r := range recs {
+		t, ok := topics(r.GetTopic())
+		if !ok {
+			continue // partition records outlive their topic only within one revision
+		}
+		cfg, err := logConfig(t.GetConfigs(), node)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("topic %s: %w", t.GetName(), err))
+			cfg = log.DefaultConfig()
+		}
+		out = append(out, assignment{
+			key:     partitionKey{r.GetTopic(), r.GetPartition()},
+			topicID: hex.EncodeToString(r.GetTopicId()),
+			cfg:     cfg,
+			cfgSig:  fmt.Sprint(sortedConfigs(t.GetConfigs())),
+		})
+	}
+	return out, errors.Join(errs...)
+}
+
+func sortedConfigs(m map[string]string) []string {
+	keys := slices.Sorted(maps.Keys(m))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
