@@ -11,8 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"github.com/strata-io/strata/internal/config"
-	"github.com/strata-io/strata/internal/logging"
 	"github.com/strata-io/strata/services/controller"
 	"github.com/strata-io/strata/services/gateway"
 	"github.com/strata-io/strata/services/storage"
@@ -40,14 +38,10 @@ func newDevCmd() *cobra.Command {
 			"restart keeps every topic. Stop with Ctrl-C.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.Load(cmd.Flags(), lf.config); err != nil {
-				return err
-			}
-			log, err := logging.New(cmd.ErrOrStderr(), lf.format, lf.level)
+			log, err := lf.setup(cmd)
 			if err != nil {
 				return err
 			}
-			slog.SetDefault(log)
 			svcs, err := startDev(dc, log)
 			if err != nil {
 				return err

@@ -33,6 +33,20 @@ func (l *logFlags) register(fs *pflag.FlagSet, withConfig bool) {
 	}
 }
 
+// setup applies the config file and environment to cmd's flags and builds
+// the logger.
+func (l *logFlags) setup(cmd *cobra.Command) (*slog.Logger, error) {
+	if err := config.Load(cmd.Flags(), l.config); err != nil {
+		return nil, err
+	}
+	log, err := logging.New(cmd.ErrOrStderr(), l.format, l.level)
+	if err != nil {
+		return nil, err
+	}
+	slog.SetDefault(log)
+	return log, nil
+}
+
 // roleCmd builds `strata <role>`: flags (also from --config and STRATA_*),
 // start, then run until SIGINT/SIGTERM or a fatal error.
 func roleCmd(use, short string, register func(*pflag.FlagSet), start func(*slog.Logger) (service, error)) *cobra.Command {
@@ -42,14 +56,10 @@ func roleCmd(use, short string, register func(*pflag.FlagSet), start func(*slog.
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.Load(cmd.Flags(), lf.config); err != nil {
-				return err
-			}
-			log, err := logging.New(cmd.ErrOrStderr(), lf.format, lf.level)
+			log, err := lf.setup(cmd)
 			if err != nil {
 				return err
 			}
-			slog.SetDefault(log)
 			svc, err := start(log)
 			if err != nil {
 				return err

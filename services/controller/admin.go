@@ -301,17 +301,9 @@ func (h *adminHandler) DescribeCluster(ctx context.Context, _ *adminv1.DescribeC
 	for _, r := range controllers {
 		out.Controllers = append(out.Controllers, &adminv1.Controller{Name: r.GetName(), Address: r.GetAddress(), Active: r.GetName() == activeName})
 	}
-	nodes, err := list[metadatav1.StorageNodeRecord](ctx, c.cli, metadata.NodesPrefix)
+	nodes, isAlive, err := c.storageNodes(ctx)
 	if err != nil {
 		return nil, err
-	}
-	alive, err := list[metadatav1.LivenessRecord](ctx, c.cli, metadata.AlivePrefix)
-	if err != nil {
-		return nil, err
-	}
-	isAlive := map[int32]bool{}
-	for _, a := range alive {
-		isAlive[a.GetNodeId()] = true
 	}
 	ps, err := c.partitions(ctx, metadata.PartitionsPrefix)
 	if err != nil {

@@ -71,19 +71,28 @@ func (c *Controller) partitions(ctx context.Context, prefix string) ([]*metadata
 	return ps, nil
 }
 
-// liveNodes returns the storage nodes that hold their lease.
-func (c *Controller) liveNodes(ctx context.Context) ([]placementNode, error) {
+// storageNodes returns every registered storage node and which are alive.
+func (c *Controller) storageNodes(ctx context.Context) ([]*metadatav1.StorageNodeRecord, map[int32]bool, error) {
 	nodes, err := list[metadatav1.StorageNodeRecord](ctx, c.cli, metadata.NodesPrefix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	alive, err := list[metadatav1.LivenessRecord](ctx, c.cli, metadata.AlivePrefix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	isAlive := map[int32]bool{}
 	for _, a := range alive {
 		isAlive[a.GetNodeId()] = true
+	}
+	return nodes, isAlive, nil
+}
+
+// liveNodes returns the storage nodes that hold their lease.
+func (c *Controller) liveNodes(ctx context.Context) ([]placementNode, error) {
+	nodes, isAlive, err := c.storageNodes(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var out []placementNode
 	for _, n := range nodes {

@@ -24,7 +24,7 @@ func (n *Node) leaderFor(topic string, partition int32) (*partition, int32, *err
 	if !ok {
 		return nil, 0, errs.New(errs.UnknownTopicOrPartition, "partition %s-%d does not exist", topic, partition)
 	}
-	if me := n.member.Registration().ID; rec.GetLeader() != me {
+	if me := n.Member.Registration().ID; rec.GetLeader() != me {
 		hint := &commonv1.LeaderHint{Topic: topic, Partition: partition, LeaderId: rec.GetLeader(), LeaderEpoch: rec.GetLeaderEpoch()}
 		if node, _ := n.cache.StorageNode(rec.GetLeader()); node != nil {
 			hint.LeaderAddress = node.GetAddress()
@@ -187,7 +187,7 @@ func (n *Node) maintain(ctx context.Context) {
 		case <-flush.C:
 			for _, p := range n.parts.all() {
 				if err := p.log.MaybeFlush(); err != nil {
-					n.log.Error("flush failed", "partition", replicaDir(p.key.topic, p.key.partition), "err", err)
+					n.Log.Error("flush failed", "partition", replicaDir(p.key.topic, p.key.partition), "err", err)
 				}
 			}
 		case <-retention.C:
@@ -201,11 +201,11 @@ func (n *Node) maintain(ctx context.Context) {
 func (n *Node) cleanUp(p *partition) {
 	name := replicaDir(p.key.topic, p.key.partition)
 	if deleted, err := p.log.DeleteOldSegments(); err != nil {
-		n.log.Warn("retention failed", "partition", name, "err", err)
+		n.Log.Warn("retention failed", "partition", name, "err", err)
 	} else if deleted > 0 {
-		n.log.Debug("retention deleted segments", "partition", name, "segments", deleted, "log_start_offset", p.log.LogStartOffset())
+		n.Log.Debug("retention deleted segments", "partition", name, "segments", deleted, "log_start_offset", p.log.LogStartOffset())
 	}
 	if _, err := p.log.Compact(); err != nil {
-		n.log.Warn("compaction failed", "partition", name, "err", err)
+		n.Log.Warn("compaction failed", "partition", name, "err", err)
 	}
 }

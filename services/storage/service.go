@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,9 +21,9 @@ import (
 	"github.com/strata-io/strata/internal/httpserver"
 	"github.com/strata-io/strata/internal/member"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/storage/log"
-	"google.golang.org/grpc"
 )
 
 // registerTimeout bounds the first registration at start-up.
@@ -32,25 +31,17 @@ const registerTimeout = 60 * time.Second
 
 // Node is a running storage node.
 type Node struct {
+	roles.Base
 	cfg       Config
-	log       *slog.Logger
 	lock      *fsutil.DirLock
-	ln        net.Listener
 	advertise string
-	grpc      *rpc.Server
-	http      *httpserver.Server
-	conn      *grpc.ClientConn
-	member    *member.Member
 	cache     *metadata.Cache
 	reg       *prometheus.Registry
 	replicasG prometheus.Gauge
 
 	parts      *partitions
 	appliedRev atomic.Int64
-
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	fatal  chan error
+	fatal      chan error
 }
 
 // Start registers the node and starts serving. It returns once the node
@@ -59,8 +50,9 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: log.With("role", "storage"), cache: metadata.NewCache(), reg: httpserver.NewRegistry(),
+	n := &Node{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry(),
 		fatal: make(chan error, 1), parts: newPartitions(cfg.DataDir)}
+	n.Log = log.With("role", "storage")
 	defer func() {
 		if err != nil {
 			n.Stop()
@@ -73,55 +65,42 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.ln, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+	if n.Listener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
-	n.advertise = config.Advertise(cfg.AdvertiseAddr, n.ln.Addr().String())
-	n.grpc = rpc.NewServer(n.log, n.reg)
-	storagev1.RegisterStorageServiceServer(n.grpc.Server, &handler{n: n})
-	go func() { _ = n.grpc.Serve(n.ln) }()
-	if n.http, err = httpserver.Start(cfg.HTTPAddr, n.reg, n.ready, nil); err != nil {
+	n.advertise = config.Advertise(cfg.AdvertiseAddr, n.Listener.Addr().String())
+	n.GRPC = rpc.NewServer(n.Log, n.reg)
+	storagev1.RegisterStorageServiceServer(n.GRPC.Server, &handler{n: n})
+	go func() { _ = n.GRPC.Serve(n.Listener) }()
+	if n.HTTP, err = httpserver.Start(cfg.HTTPAddr, n.reg, n.ready, nil); err != nil {
 		return nil, err
 	}
 	n.replicasG = prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_storage_replicas", Help: "Partition replicas held by this node."})
 	n.reg.MustRegister(n.replicasG)
 
-	if n.conn, err = rpc.Dial(cfg.Controllers...); err != nil {
+	if n.Conn, err = rpc.Dial(cfg.Controllers...); err != nil {
 		return nil, err
 	}
-	client := controllerv1.NewControllerServiceClient(n.conn)
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel = cancel
-	regCtx, regCancel := context.WithTimeout(ctx, registerTimeout)
+	client := controllerv1.NewControllerServiceClient(n.Conn)
+	regCtx, regCancel := context.WithTimeout(n.Context(), registerTimeout)
 	defer regCancel()
-	n.member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE, client, meta.NodeID, n.registerFunc(client, meta), n.log)
+	n.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE, client, meta.NodeID, n.registerFunc(client, meta), n.Log)
 	if err != nil {
 		return nil, err
 	}
-	reg := n.member.Registration()
-	n.log = n.log.With("node_id", reg.ID)
+	reg := n.Member.Registration()
+	n.Log = n.Log.With("node_id", reg.ID)
 
-	n.wg.Add(4)
-	go func() {
-		defer n.wg.Done()
-		if err := n.member.Run(ctx); err != nil {
-			n.log.Error("storage node stops", "err", err)
+	n.Go(func(ctx context.Context) {
+		if err := n.Member.Run(ctx); err != nil {
+			n.Log.Error("storage node stops", "err", err)
 			n.fatal <- err
 		}
-	}()
-	go func() {
-		defer n.wg.Done()
-		metadata.Follow(ctx, client, n.cache, n.log)
-	}()
-	go func() {
-		defer n.wg.Done()
-		n.reconcileLoop(ctx)
-	}()
-	go func() {
-		defer n.wg.Done()
-		n.maintain(ctx)
-	}()
-	n.log.Info("storage node started", "grpc", n.advertise, "http", n.http.Addr(), "epoch", reg.Epoch)
+	})
+	n.Go(func(ctx context.Context) { metadata.Follow(ctx, client, n.cache, n.Log) })
+	n.Go(n.reconcileLoop)
+	n.Go(n.maintain)
+	n.Log.Info("storage node started", "grpc", n.advertise, "http", n.HTTP.Addr(), "epoch", reg.Epoch)
 	return n, nil
 }
 
@@ -130,7 +109,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 func (n *Node) registerFunc(client controllerv1.ControllerServiceClient, meta nodeMeta) member.RegisterFunc {
 	return func(ctx context.Context, id int32) (member.Registration, error) {
 		resp, err := client.RegisterStorageNode(ctx, &controllerv1.RegisterStorageNodeRequest{
-			NodeId: id, Address: n.advertise, Rack: n.cfg.Rack, HttpAddress: n.http.Addr(),
+			NodeId: id, Address: n.advertise, Rack: n.cfg.Rack, HttpAddress: n.HTTP.Addr(),
 		})
 		if err != nil {
 			return member.Registration{}, err
@@ -157,17 +136,17 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 		changed := n.cache.Changed()
 		if n.cache.Synced() {
 			rev := n.cache.Revision()
-			want, err := assignmentsFor(n.cache.ReplicasOf(n.member.Registration().ID), n.cache.Topic, n.cfg)
+			want, err := assignmentsFor(n.cache.ReplicasOf(n.Member.Registration().ID), n.cache.Topic, n.cfg)
 			if err == nil {
-				err = n.parts.reconcile(want, log.WithLogger(n.log))
+				err = n.parts.reconcile(want, log.WithLogger(n.Log))
 			}
 			if err != nil {
-				n.log.Error("reconciling replicas", "err", err)
+				n.Log.Error("reconciling replicas", "err", err)
 			} else {
 				n.appliedRev.Store(rev)
 			}
 			n.replicasG.Set(float64(len(n.parts.all())))
-			n.grpc.SetReady(n.ready() == nil)
+			n.GRPC.SetReady(n.ready() == nil)
 		}
 		select {
 		case <-ctx.Done():
@@ -179,7 +158,7 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 }
 
 func (n *Node) ready() error {
-	if n.member == nil || !n.member.Alive() {
+	if n.Member == nil || !n.Member.Alive() {
 		return errors.New("not registered")
 	}
 	if n.appliedRev.Load() == 0 {
@@ -195,39 +174,14 @@ func (n *Node) Fatal() <-chan error { return n.fatal }
 func (n *Node) Addr() string { return n.advertise }
 
 // ID is the node id.
-func (n *Node) ID() int32 { return n.member.Registration().ID }
+func (n *Node) ID() int32 { return n.Member.Registration().ID }
 
-// Stop stops serving, heartbeating and watching. The lease is left to
-// expire; the replication issue adds controlled shutdown.
+// Stop stops serving, heartbeating and watching, then closes every log.
 func (n *Node) Stop() {
-	if n.grpc != nil {
-		n.grpc.SetReady(false)
-	}
-	if n.cancel != nil {
-		n.cancel()
-	}
-	n.wg.Wait()
-	if n.member != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if err := n.member.Unregister(ctx); err != nil {
-			n.log.Debug("unregister failed; the lease will expire instead", "err", err)
-		}
-		cancel()
-	}
-	if n.http != nil {
-		n.http.Stop(2 * time.Second)
-	}
-	if n.grpc != nil {
-		n.grpc.Stop(5 * time.Second)
-	} else if n.ln != nil {
-		n.ln.Close()
-	}
-	if n.conn != nil {
-		n.conn.Close()
-	}
+	n.Base.Stop()
 	n.parts.closeAll()
 	n.lock.Unlock()
-	n.log.Info("storage node stopped")
+	n.Log.Info("storage node stopped")
 }
 
 // WaitReady blocks until the node has applied metadata or ctx ends.
@@ -248,7 +202,7 @@ type handler struct {
 }
 
 func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) (*storagev1.ListReplicasResponse, error) {
-	me := h.n.member.Registration().ID
+	me := h.n.Member.Registration().ID
 	out := &storagev1.ListReplicasResponse{NodeId: me, MetadataRevision: h.n.appliedRev.Load()}
 	for _, p := range h.n.parts.all() {
 		rec, _ := h.n.cache.Partition(p.key.topic, p.key.partition)
