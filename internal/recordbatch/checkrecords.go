@@ -15,7 +15,7 @@ func checkRecords(b []byte, count int32) error {
 		}
 		body := b[n : n+int(length)]
 		b = b[n+int(length):]
-		p := 1 // attributes
+		p := 1                                       // attributes
 		if _, n = fastVarint(body[p:], 10); n == 0 { // timestamp delta
 			return fmt.Errorf("record %d: timestamp delta: %w", i, ErrCorrupt)
 		}
