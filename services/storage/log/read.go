@@ -28,6 +28,9 @@ func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int, maxOffset int64
 	}
 	l.segMu.RLock()
 	defer l.segMu.RUnlock()
+	if l.shut.Load() {
+		return dst, ErrClosed
+	}
 	i := l.segmentFor(offset)
 	if i < 0 {
 		// Retention removed the segment after the start check.
