@@ -38,3 +38,33 @@ func FuzzParseBatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckRecords checks that the fast append-path record check agrees
+// with RecordIter on arbitrary record sections.
+func FuzzCheckRecords(f *testing.F) {
+	b, _ := Build(ProducerOptions(codec.None), testRecords(4))
+	f.Add(b[HeaderSize:], int32(4))
+	f.Add([]byte{0x02, 0x00}, int32(1))
+	f.Fuzz(func(t *testing.T, recs []byte, count int32) {
+		if count < 0 || count > 1000 {
+			return
+		}
+		fast := checkRecords(recs, count)
+		it := NewRecordIter(recs, count)
+		var i int32
+		var slow error
+		for it.Next() {
+			if it.Record().OffsetDelta != i {
+				slow = ErrInvalidRecord
+				break
+			}
+			i++
+		}
+		if slow == nil {
+			slow = it.Err()
+		}
+		if (fast == nil) != (slow == nil) {
+			t.Fatalf("checkRecords %v, RecordIter %v", fast, slow)
+		}
+	})
+}

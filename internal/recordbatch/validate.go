@@ -16,15 +16,28 @@ func Checksum(b []byte) uint32 { return crc32.Checksum(b[offAttributes:], castag
 // shapes a broker may store: compacted batches whose record count is below
 // lastOffsetDelta+1, and empty batches kept by compaction.
 func Validate(b []byte) (Header, error) {
+	h, err := validateShape(b)
+	if err != nil {
+		return h, err
+	}
+	if got := Checksum(b); got != h.CRC {
+		return h, crcError(h.CRC, got)
+	}
+	return h, nil
+}
+
+func crcError(want, got uint32) error {
+	return fmt.Errorf("crc %08x, computed %08x: %w", want, got, ErrCorrupt)
+}
+
+// validateShape is Validate without the CRC.
+func validateShape(b []byte) (Header, error) {
 	h, err := ParseHeader(b)
 	if err != nil {
 		return h, err
 	}
 	if h.Size() != len(b) {
 		return h, fmt.Errorf("batch length %d, have %d bytes: %w", h.Size(), len(b), ErrCorrupt)
-	}
-	if got := Checksum(b); got != h.CRC {
-		return h, fmt.Errorf("crc %08x, computed %08x: %w", h.CRC, got, ErrCorrupt)
 	}
 	if !h.Codec().Valid() {
 		return h, fmt.Errorf("compression %d: %w", h.Codec(), ErrUnsupportedCodec)
@@ -40,34 +53,32 @@ func Validate(b []byte) (Header, error) {
 // control batch, and for uncompressed batches every record parses with
 // offset deltas 0..n-1.
 func ValidateProducer(b []byte) (Header, error) {
-	h, err := Validate(b)
+	h, err := validateShape(b)
 	if err != nil {
 		return h, err
 	}
+	err = producerRules(b, &h)
+	if got := Checksum(b); got != h.CRC {
+		// A bad CRC explains any other failure, so it wins.
+		return h, crcError(h.CRC, got)
+	}
+	return h, err
+}
+
+func producerRules(b []byte, h *Header) error {
 	if h.RecordCount == 0 || h.LastOffsetDelta != h.RecordCount-1 {
-		return h, fmt.Errorf("record count %d, last offset delta %d: %w", h.RecordCount, h.LastOffsetDelta, ErrInvalidRecord)
+		return fmt.Errorf("record count %d, last offset delta %d: %w", h.RecordCount, h.LastOffsetDelta, ErrInvalidRecord)
 	}
 	if h.IsControl() {
-		return h, fmt.Errorf("control batch from a producer: %w", ErrInvalidRecord)
+		return fmt.Errorf("control batch from a producer: %w", ErrInvalidRecord)
 	}
 	if h.MaxTimestamp < h.BaseTimestamp && h.MaxTimestamp != -1 {
-		return h, fmt.Errorf("max timestamp %d below base %d: %w", h.MaxTimestamp, h.BaseTimestamp, ErrInvalidTimestamp)
+		return fmt.Errorf("max timestamp %d below base %d: %w", h.MaxTimestamp, h.BaseTimestamp, ErrInvalidTimestamp)
 	}
 	if h.Codec() != 0 {
-		return h, nil // records are checked when decompressed, off the hot path
+		return nil // records are checked when decompressed, off the hot path
 	}
-	it := NewRecordIter(b[HeaderSize:], h.RecordCount)
-	var i int32
-	for it.Next() {
-		if it.Record().OffsetDelta != i {
-			return h, fmt.Errorf("record %d has offset delta %d: %w", i, it.Record().OffsetDelta, ErrInvalidRecord)
-		}
-		i++
-	}
-	if err := it.Err(); err != nil {
-		return h, err
-	}
-	return h, nil
+	return checkRecords(b[HeaderSize:], h.RecordCount)
 }
 
 // Next splits the first batch off buf. It returns the batch and the bytes

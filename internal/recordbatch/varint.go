@@ -6,6 +6,19 @@ import "fmt"
 // int32 and 10 for an int64. Longer or overflowing encodings are rejected.
 
 func readVarlong(b []byte, maxBytes int) (int64, int, error) {
+	// Fast paths: most fields fit in one or two bytes.
+	if len(b) > 0 && b[0] < 0x80 {
+		u := uint64(b[0])
+		return int64(u>>1) ^ -int64(u&1), 1, nil
+	}
+	if len(b) > 1 && b[1] < 0x80 {
+		u := uint64(b[0]&0x7f) | uint64(b[1])<<7
+		return int64(u>>1) ^ -int64(u&1), 2, nil
+	}
+	return readVarlongSlow(b, maxBytes)
+}
+
+func readVarlongSlow(b []byte, maxBytes int) (int64, int, error) {
 	var u uint64
 	var shift uint
 	for i := 0; i < len(b); i++ {

@@ -43,6 +43,9 @@ func (l *Log) Compact() (CleanStats, error) {
 	}
 	l.maintMu.Lock()
 	defer l.maintMu.Unlock()
+	if l.shut.Load() {
+		return st, ErrClosed
+	}
 	l.segMu.RLock()
 	hw := l.hw.Load()
 	k := 0 // segments [0,k) are sealed and wholly below the high watermark

@@ -24,7 +24,7 @@ const (
 // every append when a single copy must survive power loss.
 type Config struct {
 	SegmentBytes         int64  // segment.bytes: roll the active segment past this size
-	SegmentMs            int64  // segment.ms: roll the active segment when it is this old
+	SegmentMs            int64  // segment.ms: roll when the active segment was created this long ago (creation = open or roll time)
 	SegmentIndexBytes    int    // segment.index.bytes: max size of each index file
 	IndexIntervalBytes   int    // index.interval.bytes: bytes between offset index entries
 	MaxMessageBytes      int    // max.message.bytes: largest batch a producer may append

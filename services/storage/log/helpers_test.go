@@ -69,6 +69,7 @@ func crash(l *Log) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
+	l.shut.Store(true)
 	for _, s := range l.segs {
 		for _, ix := range []*mmapIndex{s.idx.mmapIndex, s.tidx.mmapIndex} {
 			if ix.data != nil {

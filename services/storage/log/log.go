@@ -54,6 +54,7 @@ type Log struct {
 	recoveryPoint int64
 	failed        error
 	closed        bool
+	shut          atomic.Bool // closed, for readers (set under segMu)
 
 	ckMu         sync.Mutex // serializes offsets checkpoint writes
 	cleanerPoint atomic.Int64
@@ -299,6 +300,7 @@ func (l *Log) Close() error {
 	l.closed = true
 	l.segMu.Lock()
 	defer l.segMu.Unlock()
+	l.shut.Store(true)
 	var err error
 	if l.failed == nil {
 		err = l.active.seal()

@@ -328,3 +328,18 @@ func TestOffsetsPersistAndClamp(t *testing.T) {
 		t.Fatal("clean shutdown marker survived open")
 	}
 }
+
+func TestUseAfterClose(t *testing.T) {
+	l := openT(t, t.TempDir(), smallConfig())
+	l.Append(batchOf(t, codec.None, 1, 1, 1), 0)
+	l.Close()
+	if _, err := l.Read(0, 100, 1); recordbatch.CodeOf(err) != recordbatch.CodeKafkaStorageError {
+		t.Fatalf("read after close: %v", err)
+	}
+	if _, err := l.Append(batchOf(t, codec.None, 1, 1, 1), 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("append after close: %v", err)
+	}
+	if _, _, err := l.OffsetForTimestamp(0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("list offsets after close: %v", err)
+	}
+}

@@ -32,6 +32,9 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, err e
 	}
 	l.segMu.RLock()
 	defer l.segMu.RUnlock()
+	if l.shut.Load() {
+		return -1, -1, ErrClosed
+	}
 	start := l.logStart.Load()
 	for _, s := range l.segs {
 		if s.maxTS.Load() < ts {
@@ -55,6 +58,9 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, err e
 func (l *Log) offsetOfMaxTimestamp() (int64, int64, error) {
 	l.segMu.RLock()
 	defer l.segMu.RUnlock()
+	if l.shut.Load() {
+		return -1, -1, ErrClosed
+	}
 	var best *segment
 	for _, s := range l.segs {
 		if best == nil || s.maxTS.Load() > best.maxTS.Load() {

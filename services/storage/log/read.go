@@ -28,6 +28,9 @@ func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int, maxOffset int64
 	}
 	l.segMu.RLock()
 	defer l.segMu.RUnlock()
+	if l.shut.Load() {
+		return dst, ErrClosed
+	}
 	i := l.segmentFor(offset)
 	if i < 0 {
 		// Retention removed the segment after the start check.
@@ -36,34 +39,35 @@ func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int, maxOffset int64
 	for ; i < len(l.segs); i++ {
 		s := l.segs[i]
 		end := s.size.Load()
-		pos, err := s.positionOf(offset, end)
+		pos, first, err := s.positionOf(offset, end)
 		if err != nil {
 			return dst, err
 		}
 		if pos >= end {
 			continue // offset lies in a compaction gap at this segment's end
 		}
-		return s.readBatches(dst, pos, end, maxBytes, maxOffset)
+		// KIP-74: the first batch comes whole even past maxBytes, in one read.
+		return s.readBatches(dst, pos, end, max(maxBytes, first), maxOffset)
 	}
 	return dst, nil
 }
 
-// positionOf finds the file position of the first batch whose last offset
-// is ≥ offset: index lookup, then a short header scan.
-func (s *segment) positionOf(offset int64, end int64) (int64, error) {
-	_, pos := s.idx.lookup(offset)
+// positionOf finds the file position and size of the first batch whose
+// last offset is ≥ offset: index lookup, then a short header scan.
+func (s *segment) positionOf(offset int64, end int64) (pos int64, size int, err error) {
+	_, pos = s.idx.lookup(offset)
 	sc := newHeaderScanner(s, pos, end)
 	defer sc.release()
 	for {
 		h, p, ok, err := sc.next()
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if !ok {
-			return end, nil
+			return end, 0, nil
 		}
 		if h.LastOffset() >= offset {
-			return p, nil
+			return p, h.Size(), nil
 		}
 	}
 }

@@ -14,6 +14,9 @@ func (l *Log) DeleteOldSegments() (int, error) {
 	}
 	l.maintMu.Lock()
 	defer l.maintMu.Unlock()
+	if l.shut.Load() {
+		return 0, ErrClosed
+	}
 	now := l.opts.now().UnixMilli()
 	l.segMu.RLock()
 	total := int64(0)
@@ -47,6 +50,9 @@ func (l *Log) DeleteOldSegments() (int, error) {
 func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	l.maintMu.Lock()
 	defer l.maintMu.Unlock()
+	if l.shut.Load() {
+		return l.logStart.Load(), ErrClosed
+	}
 	if offset > l.hw.Load() || offset < 0 {
 		return l.logStart.Load(), fmt.Errorf("delete records before %d, high watermark %d: %w", offset, l.hw.Load(), ErrOffsetOutOfRange)
 	}

@@ -10,7 +10,9 @@ import (
 	"github.com/strata-io/strata/internal/recordbatch"
 )
 
-const scanChunk = 16 << 10
+// scanChunk covers the default index interval plus a few headers, so a
+// lookup usually costs one read.
+const scanChunk = 8 << 10
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, scanChunk); return &b }}
 

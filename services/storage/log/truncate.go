@@ -43,7 +43,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		return fmt.Errorf("truncate: %w", err)
 	}
 	end := s.size.Load()
-	pos, err := s.positionOf(offset, end)
+	pos, _, err := s.positionOf(offset, end)
 	if err != nil {
 		l.failed = err
 		return fmt.Errorf("truncate: %w", err)
