@@ -9,21 +9,21 @@ import (
 	"syscall"
 )
 
+// TempSuffix ends the temp file of an atomic write; a file with it left
+// after a crash is an unfinished write that recovery may delete.
+const TempSuffix = ".tmp"
+
 // WriteFileAtomic replaces path with data so that after a crash the file
-// holds either the old or the new content: write a temp file, fsync it,
-// rename it over path, fsync the directory.
+// holds either the old or the new content: write path.tmp, fsync it, rename
+// it over path, fsync the directory. Writers of one path must not overlap.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	tmp, err := os.OpenFile(path+TempSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}

@@ -3,6 +3,7 @@ package log
 import (
 	"fmt"
 
+	"github.com/strata-io/strata/internal/fsutil"
 	"github.com/strata-io/strata/internal/recordbatch"
 )
 
@@ -169,7 +170,7 @@ func (l *Log) rollLocked(base int64, now timeT) error {
 	if err != nil {
 		return fmt.Errorf("roll: %w", err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := fsutil.SyncDir(l.dir); err != nil {
 		s.remove()
 		return fmt.Errorf("roll: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/strata-io/strata/internal/fsutil"
 	"github.com/strata-io/strata/internal/recordbatch"
 )
 
@@ -301,7 +302,7 @@ func (l *Log) cleanSegment(s *segment, km *keyMap, mapEnd, horizon int64, st *Cl
 	if err := os.Rename(cleanedPath, swapPath); err != nil {
 		return nil, fmt.Errorf("compact: %w", err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := fsutil.SyncDir(l.dir); err != nil {
 		return nil, fmt.Errorf("compact: %w", err)
 	}
 	return ns, l.swapIn(s, ns, swapPath, idx, tidx)
@@ -340,7 +341,7 @@ func (l *Log) swapIn(old, ns *segment, swapPath string, idx []offsetPos, tidx []
 	if err := writeIndexFiles(ns, idx, tidx); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := fsutil.SyncDir(l.dir); err != nil {
 		return fail(err)
 	}
 	if err := ns.open(&l.cfg, false); err != nil {

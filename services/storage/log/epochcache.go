@@ -2,7 +2,10 @@ package log
 
 import (
 	"fmt"
+	"path/filepath"
 	"sync"
+
+	"github.com/strata-io/strata/internal/fsutil"
 )
 
 // epochCache maps leader epoch → first offset written in that epoch
@@ -101,7 +104,7 @@ func (c *epochCache) endOffsetFor(epoch int32, leo int64) (int32, int64) {
 }
 
 func (c *epochCache) persistLocked() error {
-	if err := writeFileAtomic(c.dir, epochCheckpointFile, encodeEpochs(c.entries)); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(c.dir, epochCheckpointFile), encodeEpochs(c.entries), 0o644); err != nil {
 		return fmt.Errorf("leader epoch checkpoint: %w", err)
 	}
 	return nil

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/strata-io/strata/internal/fsutil"
 	"github.com/strata-io/strata/internal/recordbatch"
 )
 
@@ -174,7 +175,7 @@ func (l *Log) load() error {
 	if err := os.Remove(filepath.Join(l.dir, cleanShutdownFile)); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("remove clean shutdown marker: %w", err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := fsutil.SyncDir(l.dir); err != nil {
 		return err
 	}
 	return l.writeCheckpoint()
@@ -235,7 +236,7 @@ func (l *Log) cleanDirectory() ([]int64, error) {
 		name := e.Name()
 		full := filepath.Join(l.dir, name)
 		switch {
-		case strings.HasSuffix(name, ".tmp"), strings.HasSuffix(name, cleanedSuffix), strings.HasSuffix(name, deletedSuffix):
+		case strings.HasSuffix(name, fsutil.TempSuffix), strings.HasSuffix(name, cleanedSuffix), strings.HasSuffix(name, deletedSuffix):
 			// Unfinished atomic write, uncommitted compaction output, half-deleted segment.
 			if err := os.Remove(full); err != nil {
 				return nil, fmt.Errorf("remove %s: %w", name, err)
@@ -315,7 +316,7 @@ func (l *Log) Close() error {
 		}
 	}
 	if err == nil && l.failed == nil {
-		err = writeFileAtomic(l.dir, cleanShutdownFile, nil)
+		err = fsutil.WriteFileAtomic(filepath.Join(l.dir, cleanShutdownFile), nil, 0o644)
 	}
 	if err != nil {
 		return fmt.Errorf("close log %s: %w", l.dir, err)
@@ -334,7 +335,7 @@ func (l *Log) writeCheckpoint() error {
 		RecoveryPoint: l.recoveryPoint,
 		CleanerPoint:  l.cleanerPoint.Load(),
 	}
-	return writeFileAtomic(l.dir, offsetsCheckpointFile, c.encode())
+	return fsutil.WriteFileAtomic(filepath.Join(l.dir, offsetsCheckpointFile), c.encode(), 0o644)
 }
 
 // Checkpoint persists the offsets checkpoint; the owner calls it

@@ -2,6 +2,8 @@ package log
 
 import (
 	"fmt"
+
+	"github.com/strata-io/strata/internal/fsutil"
 )
 
 // TruncateTo removes every batch whose last offset is ≥ offset, across
@@ -145,5 +147,5 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	if err := l.epochs.clear(); err != nil {
 		return err
 	}
-	return syncDir(l.dir)
+	return fsutil.SyncDir(l.dir)
 }
