@@ -47,13 +47,14 @@ func newDevCmd() *cobra.Command {
 				return err
 			}
 			gw := svcs[len(svcs)-1].(*gateway.Gateway)
+			ctrl := svcs[len(svcs)-2].(*controller.Controller)
 			fmt.Fprintf(cmd.OutOrStdout(), "Strata dev cluster is up (data in %s)\n"+
 				"  gRPC API  %s    (strata topic list --server %s)\n"+
 				"  HTTP      http://%s/metrics  /healthz  /readyz\n"+
 				"  Kafka     %s (listener arrives with the Kafka protocol issue)\n"+
 				"  controller %s, %d storage nodes\nPress Ctrl-C to stop.\n",
 				dc.dataDir, gw.GRPCAddr(), gw.GRPCAddr(), gw.HTTPAddr(), dc.kafkaAddr,
-				svcs[0].(*controller.Controller).Addr(), dc.storageNodes)
+				ctrl.Addr(), dc.storageNodes)
 			return runUntilSignal(svcs...)
 		},
 	}
@@ -134,7 +135,11 @@ func startDev(dc devConfig, log *slog.Logger) (svcs []service, err error) {
 	if err != nil {
 		return svcs, err
 	}
-	return append(svcs, gw), nil
+	// Stop order (runUntilSignal stops from the end): gateway, controller,
+	// then storage nodes. With the controller gone first, the whole-cluster
+	// shutdown is not mistaken for storage nodes failing one by one, so no
+	// leaders move and the next start finds the cluster as it left it.
+	return append(append(svcs[1:], ctrl), gw), nil
 }
 
 // defaults returns a role config holding its flag defaults.

@@ -41,6 +41,10 @@ const (
 	UnknownLeaderEpoch       = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_LEADER_EPOCH
 	InvalidRequiredAcks      = commonv1.ErrorCode_ERROR_CODE_INVALID_REQUIRED_ACKS
 	RequestTimedOut          = commonv1.ErrorCode_ERROR_CODE_REQUEST_TIMED_OUT
+	NotEnoughReplicas        = commonv1.ErrorCode_ERROR_CODE_NOT_ENOUGH_REPLICAS
+	NotEnoughReplicasAfter   = commonv1.ErrorCode_ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND
+	LeaderNotAvailable       = commonv1.ErrorCode_ERROR_CODE_LEADER_NOT_AVAILABLE
+	ReassignmentInProgress   = commonv1.ErrorCode_ERROR_CODE_REASSIGNMENT_IN_PROGRESS
 )
 
 type entry struct {
@@ -75,6 +79,10 @@ var table = map[Code]entry{
 	UnknownLeaderEpoch:       {codes.FailedPrecondition, 75, true},
 	InvalidRequiredAcks:      {codes.InvalidArgument, 21, false},
 	RequestTimedOut:          {codes.DeadlineExceeded, 7, true},
+	NotEnoughReplicas:        {codes.Unavailable, 19, true},
+	NotEnoughReplicasAfter:   {codes.Unavailable, 20, true},
+	LeaderNotAvailable:       {codes.Unavailable, 5, true},
+	ReassignmentInProgress:   {codes.FailedPrecondition, 60, false},
 
 	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
 }

@@ -18,6 +18,7 @@ import (
 // knows the fence that every metadata write must pass.
 type elector struct {
 	cli       *clientv3.Client
+	onActive  func(ctx context.Context) // runs while active; ctx ends with the term
 	name      string
 	address   string
 	ttl       time.Duration
@@ -76,10 +77,20 @@ func (e *elector) term(ctx context.Context) error {
 	e.mu.Unlock()
 	e.metrics.active.Set(1)
 	e.log.Info("this controller is now active")
+	termCtx, endTerm := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if e.onActive != nil {
+			e.onActive(termCtx)
+		}
+	}()
 	select {
 	case <-ctx.Done():
 	case <-sess.Done():
 	}
+	endTerm()
+	<-done
 	e.mu.Lock()
 	e.activeKey, e.activeRev = "", 0
 	e.mu.Unlock()

@@ -18,6 +18,12 @@ var writeMethods = map[string]bool{
 	"/strata.admin.v1.AdminService/AlterTopicConfigs":             true,
 	"/strata.controller.v1.ControllerService/RegisterStorageNode": true,
 	"/strata.controller.v1.ControllerService/RegisterGateway":     true,
+	"/strata.controller.v1.ControllerService/AlterPartition":      true,
+	"/strata.controller.v1.ControllerService/ControlledShutdown":  true,
+	"/strata.admin.v1.AdminService/ReassignPartition":             true,
+	"/strata.admin.v1.AdminService/Rebalance":                     true,
+	"/strata.admin.v1.AdminService/DrainNode":                     true,
+	"/strata.admin.v1.AdminService/ElectPreferredLeaders":         true,
 }
 
 // forwardedHeader marks a forwarded call, so it is never forwarded twice.

@@ -3,9 +3,13 @@ package controller
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	active        prometheus.Gauge
-	registrations *prometheus.CounterVec
-	topicOps      *prometheus.CounterVec
+	active            prometheus.Gauge
+	leaderElections   prometheus.Counter
+	offlinePartitions prometheus.Gauge
+	underReplicated   prometheus.Gauge
+	isrChanges        *prometheus.CounterVec
+	registrations     *prometheus.CounterVec
+	topicOps          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -17,6 +21,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		topicOps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_controller_topic_operations_total", Help: "Topic changes applied, by operation."}, []string{"op"}),
 	}
-	reg.MustRegister(m.active, m.registrations, m.topicOps)
+	m.leaderElections = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "strata_controller_leader_elections_total", Help: "Partition leader changes made by this controller."})
+	m.offlinePartitions = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_controller_offline_partitions", Help: "Partitions without a leader, as of the last reconcile."})
+	m.underReplicated = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_controller_under_replicated_partitions", Help: "Partitions whose ISR is smaller than their replica set, as of the last reconcile."})
+	m.isrChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "strata_controller_isr_changes_total", Help: "ISR changes applied for leaders, by direction (shrink, expand)."}, []string{"direction"})
+	reg.MustRegister(m.active, m.registrations, m.topicOps, m.leaderElections, m.offlinePartitions, m.underReplicated, m.isrChanges)
 	return m
 }

@@ -75,6 +75,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	}
 	c.metrics = newMetrics(c.reg)
 	c.elector = newElector(c.cli, cfg.Name, c.advertise, cfg.ElectionTTL, log, c.metrics)
+	c.elector.onActive = c.runPartitionReconciler
 	c.fwd = newForwarder(c.elector)
 	c.grpc = rpc.NewServer(log, c.reg, c.fwd.intercept)
 	adminv1.RegisterAdminServiceServer(c.grpc.Server, &adminHandler{c: c})

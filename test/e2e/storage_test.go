@@ -268,6 +268,15 @@ func TestStorageCrashKeepsAcknowledgedBatches(t *testing.T) {
 	c.storage[0].restart(t)
 	waitHealthy(t, c.storage[0].grpc, 30*time.Second)
 
+	// The client reconnects to the restarted node and the partition gets
+	// its leader back.
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		fr, err := fetch(ctx, leader, "crash", 0, 0, 0, 0)
+		if err == nil && fr.GetError() != nil {
+			err = fmt.Errorf("%v", fr.GetError())
+		}
+		return err
+	})
 	var all []storedBatch
 	offset := int64(0)
 	for {

@@ -216,10 +216,18 @@ type Partition struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Partition int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
 	// Storage node id, -1 when there is no leader.
-	Leader        int32   `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"`
-	LeaderEpoch   int32   `protobuf:"varint,3,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
-	Replicas      []int32 `protobuf:"varint,4,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
-	Isr           []int32 `protobuf:"varint,5,rep,packed,name=isr,proto3" json:"isr,omitempty"`
+	Leader      int32   `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	LeaderEpoch int32   `protobuf:"varint,3,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	Replicas    []int32 `protobuf:"varint,4,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	Isr         []int32 `protobuf:"varint,5,rep,packed,name=isr,proto3" json:"isr,omitempty"`
+	// Set while a reassignment runs.
+	AddingReplicas   []int32 `protobuf:"varint,6,rep,packed,name=adding_replicas,json=addingReplicas,proto3" json:"adding_replicas,omitempty"`
+	RemovingReplicas []int32 `protobuf:"varint,7,rep,packed,name=removing_replicas,json=removingReplicas,proto3" json:"removing_replicas,omitempty"`
+	// From the leader's storage node, when it answers: -1 otherwise.
+	HighWatermark int64 `protobuf:"varint,8,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	LogEndOffset  int64 `protobuf:"varint,9,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
+	// One entry per replica the leader knows, followers included.
+	ReplicaLags   []*ReplicaLag `protobuf:"bytes,10,rep,name=replica_lags,json=replicaLags,proto3" json:"replica_lags,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -289,6 +297,626 @@ func (x *Partition) GetIsr() []int32 {
 	return nil
 }
 
+func (x *Partition) GetAddingReplicas() []int32 {
+	if x != nil {
+		return x.AddingReplicas
+	}
+	return nil
+}
+
+func (x *Partition) GetRemovingReplicas() []int32 {
+	if x != nil {
+		return x.RemovingReplicas
+	}
+	return nil
+}
+
+func (x *Partition) GetHighWatermark() int64 {
+	if x != nil {
+		return x.HighWatermark
+	}
+	return 0
+}
+
+func (x *Partition) GetLogEndOffset() int64 {
+	if x != nil {
+		return x.LogEndOffset
+	}
+	return 0
+}
+
+func (x *Partition) GetReplicaLags() []*ReplicaLag {
+	if x != nil {
+		return x.ReplicaLags
+	}
+	return nil
+}
+
+// ReplicaLag is how far one replica is behind its leader.
+type ReplicaLag struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	NodeId       int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	LogEndOffset int64                  `protobuf:"varint,2,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
+	// Messages behind the leader's log end offset.
+	Lag int64 `protobuf:"varint,3,opt,name=lag,proto3" json:"lag,omitempty"`
+	// Milliseconds since the replica was last caught up (0 for the leader).
+	LagMs         int64 `protobuf:"varint,4,opt,name=lag_ms,json=lagMs,proto3" json:"lag_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaLag) Reset() {
+	*x = ReplicaLag{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaLag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaLag) ProtoMessage() {}
+
+func (x *ReplicaLag) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaLag.ProtoReflect.Descriptor instead.
+func (*ReplicaLag) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ReplicaLag) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *ReplicaLag) GetLogEndOffset() int64 {
+	if x != nil {
+		return x.LogEndOffset
+	}
+	return 0
+}
+
+func (x *ReplicaLag) GetLag() int64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
+func (x *ReplicaLag) GetLagMs() int64 {
+	if x != nil {
+		return x.LagMs
+	}
+	return 0
+}
+
+type PartitionMove struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	FromReplicas  []int32                `protobuf:"varint,3,rep,packed,name=from_replicas,json=fromReplicas,proto3" json:"from_replicas,omitempty"`
+	ToReplicas    []int32                `protobuf:"varint,4,rep,packed,name=to_replicas,json=toReplicas,proto3" json:"to_replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionMove) Reset() {
+	*x = PartitionMove{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionMove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionMove) ProtoMessage() {}
+
+func (x *PartitionMove) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionMove.ProtoReflect.Descriptor instead.
+func (*PartitionMove) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PartitionMove) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *PartitionMove) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PartitionMove) GetFromReplicas() []int32 {
+	if x != nil {
+		return x.FromReplicas
+	}
+	return nil
+}
+
+func (x *PartitionMove) GetToReplicas() []int32 {
+	if x != nil {
+		return x.ToReplicas
+	}
+	return nil
+}
+
+type ReassignPartitionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Replicas      []int32                `protobuf:"varint,3,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReassignPartitionRequest) Reset() {
+	*x = ReassignPartitionRequest{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReassignPartitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReassignPartitionRequest) ProtoMessage() {}
+
+func (x *ReassignPartitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReassignPartitionRequest.ProtoReflect.Descriptor instead.
+func (*ReassignPartitionRequest) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ReassignPartitionRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ReassignPartitionRequest) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReassignPartitionRequest) GetReplicas() []int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+type ReassignPartitionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Move          *PartitionMove         `protobuf:"bytes,1,opt,name=move,proto3" json:"move,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReassignPartitionResponse) Reset() {
+	*x = ReassignPartitionResponse{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReassignPartitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReassignPartitionResponse) ProtoMessage() {}
+
+func (x *ReassignPartitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReassignPartitionResponse.ProtoReflect.Descriptor instead.
+func (*ReassignPartitionResponse) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReassignPartitionResponse) GetMove() *PartitionMove {
+	if x != nil {
+		return x.Move
+	}
+	return nil
+}
+
+type RebalanceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Compute and return the moves without starting them.
+	DryRun        bool `protobuf:"varint,1,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebalanceRequest) Reset() {
+	*x = RebalanceRequest{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebalanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebalanceRequest) ProtoMessage() {}
+
+func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebalanceRequest.ProtoReflect.Descriptor instead.
+func (*RebalanceRequest) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RebalanceRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type RebalanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Moves         []*PartitionMove       `protobuf:"bytes,1,rep,name=moves,proto3" json:"moves,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebalanceResponse) Reset() {
+	*x = RebalanceResponse{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebalanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebalanceResponse) ProtoMessage() {}
+
+func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebalanceResponse.ProtoReflect.Descriptor instead.
+func (*RebalanceResponse) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RebalanceResponse) GetMoves() []*PartitionMove {
+	if x != nil {
+		return x.Moves
+	}
+	return nil
+}
+
+type DrainNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DryRun        bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeRequest) Reset() {
+	*x = DrainNodeRequest{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeRequest) ProtoMessage() {}
+
+func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
+func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DrainNodeRequest) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *DrainNodeRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type DrainNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Moves         []*PartitionMove       `protobuf:"bytes,1,rep,name=moves,proto3" json:"moves,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeResponse) Reset() {
+	*x = DrainNodeResponse{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeResponse) ProtoMessage() {}
+
+func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
+func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DrainNodeResponse) GetMoves() []*PartitionMove {
+	if x != nil {
+		return x.Moves
+	}
+	return nil
+}
+
+type ElectPreferredLeadersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for every topic.
+	Topic         string `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ElectPreferredLeadersRequest) Reset() {
+	*x = ElectPreferredLeadersRequest{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ElectPreferredLeadersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ElectPreferredLeadersRequest) ProtoMessage() {}
+
+func (x *ElectPreferredLeadersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ElectPreferredLeadersRequest.ProtoReflect.Descriptor instead.
+func (*ElectPreferredLeadersRequest) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ElectPreferredLeadersRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+type ElectedLeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Leader        int32                  `protobuf:"varint,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	LeaderEpoch   int32                  `protobuf:"varint,4,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ElectedLeader) Reset() {
+	*x = ElectedLeader{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ElectedLeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ElectedLeader) ProtoMessage() {}
+
+func (x *ElectedLeader) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ElectedLeader.ProtoReflect.Descriptor instead.
+func (*ElectedLeader) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ElectedLeader) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ElectedLeader) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ElectedLeader) GetLeader() int32 {
+	if x != nil {
+		return x.Leader
+	}
+	return 0
+}
+
+func (x *ElectedLeader) GetLeaderEpoch() int32 {
+	if x != nil {
+		return x.LeaderEpoch
+	}
+	return 0
+}
+
+type ElectPreferredLeadersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Elected       []*ElectedLeader       `protobuf:"bytes,1,rep,name=elected,proto3" json:"elected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ElectPreferredLeadersResponse) Reset() {
+	*x = ElectPreferredLeadersResponse{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ElectPreferredLeadersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ElectPreferredLeadersResponse) ProtoMessage() {}
+
+func (x *ElectPreferredLeadersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ElectPreferredLeadersResponse.ProtoReflect.Descriptor instead.
+func (*ElectPreferredLeadersResponse) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ElectPreferredLeadersResponse) GetElected() []*ElectedLeader {
+	if x != nil {
+		return x.Elected
+	}
+	return nil
+}
+
 type CreateTopicRequest struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	Name              string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -303,7 +931,7 @@ type CreateTopicRequest struct {
 
 func (x *CreateTopicRequest) Reset() {
 	*x = CreateTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +943,7 @@ func (x *CreateTopicRequest) String() string {
 func (*CreateTopicRequest) ProtoMessage() {}
 
 func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +956,7 @@ func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicRequest.ProtoReflect.Descriptor instead.
 func (*CreateTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateTopicRequest) GetName() string {
@@ -375,7 +1003,7 @@ type CreateTopicResponse struct {
 
 func (x *CreateTopicResponse) Reset() {
 	*x = CreateTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +1015,7 @@ func (x *CreateTopicResponse) String() string {
 func (*CreateTopicResponse) ProtoMessage() {}
 
 func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +1028,7 @@ func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicResponse.ProtoReflect.Descriptor instead.
 func (*CreateTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateTopicResponse) GetTopic() *Topic {
@@ -419,7 +1047,7 @@ type DeleteTopicRequest struct {
 
 func (x *DeleteTopicRequest) Reset() {
 	*x = DeleteTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -431,7 +1059,7 @@ func (x *DeleteTopicRequest) String() string {
 func (*DeleteTopicRequest) ProtoMessage() {}
 
 func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -444,7 +1072,7 @@ func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteTopicRequest) GetName() string {
@@ -462,7 +1090,7 @@ type DeleteTopicResponse struct {
 
 func (x *DeleteTopicResponse) Reset() {
 	*x = DeleteTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +1102,7 @@ func (x *DeleteTopicResponse) String() string {
 func (*DeleteTopicResponse) ProtoMessage() {}
 
 func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +1115,7 @@ func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 type ListTopicsRequest struct {
@@ -498,7 +1126,7 @@ type ListTopicsRequest struct {
 
 func (x *ListTopicsRequest) Reset() {
 	*x = ListTopicsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +1138,7 @@ func (x *ListTopicsRequest) String() string {
 func (*ListTopicsRequest) ProtoMessage() {}
 
 func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +1151,7 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 type ListTopicsResponse struct {
@@ -535,7 +1163,7 @@ type ListTopicsResponse struct {
 
 func (x *ListTopicsResponse) Reset() {
 	*x = ListTopicsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +1175,7 @@ func (x *ListTopicsResponse) String() string {
 func (*ListTopicsResponse) ProtoMessage() {}
 
 func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +1188,7 @@ func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsResponse.ProtoReflect.Descriptor instead.
 func (*ListTopicsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListTopicsResponse) GetTopics() []*Topic {
@@ -579,7 +1207,7 @@ type DescribeTopicRequest struct {
 
 func (x *DescribeTopicRequest) Reset() {
 	*x = DescribeTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +1219,7 @@ func (x *DescribeTopicRequest) String() string {
 func (*DescribeTopicRequest) ProtoMessage() {}
 
 func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +1232,7 @@ func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DescribeTopicRequest) GetName() string {
@@ -623,7 +1251,7 @@ type DescribeTopicResponse struct {
 
 func (x *DescribeTopicResponse) Reset() {
 	*x = DescribeTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +1263,7 @@ func (x *DescribeTopicResponse) String() string {
 func (*DescribeTopicResponse) ProtoMessage() {}
 
 func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +1276,7 @@ func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DescribeTopicResponse) GetTopic() *Topic {
@@ -670,7 +1298,7 @@ type AddPartitionsRequest struct {
 
 func (x *AddPartitionsRequest) Reset() {
 	*x = AddPartitionsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +1310,7 @@ func (x *AddPartitionsRequest) String() string {
 func (*AddPartitionsRequest) ProtoMessage() {}
 
 func (x *AddPartitionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +1323,7 @@ func (x *AddPartitionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPartitionsRequest.ProtoReflect.Descriptor instead.
 func (*AddPartitionsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AddPartitionsRequest) GetName() string {
@@ -728,7 +1356,7 @@ type AddPartitionsResponse struct {
 
 func (x *AddPartitionsResponse) Reset() {
 	*x = AddPartitionsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1368,7 @@ func (x *AddPartitionsResponse) String() string {
 func (*AddPartitionsResponse) ProtoMessage() {}
 
 func (x *AddPartitionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1381,7 @@ func (x *AddPartitionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPartitionsResponse.ProtoReflect.Descriptor instead.
 func (*AddPartitionsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AddPartitionsResponse) GetTopic() *Topic {
@@ -777,7 +1405,7 @@ type AlterTopicConfigsRequest struct {
 
 func (x *AlterTopicConfigsRequest) Reset() {
 	*x = AlterTopicConfigsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -789,7 +1417,7 @@ func (x *AlterTopicConfigsRequest) String() string {
 func (*AlterTopicConfigsRequest) ProtoMessage() {}
 
 func (x *AlterTopicConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -802,7 +1430,7 @@ func (x *AlterTopicConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTopicConfigsRequest.ProtoReflect.Descriptor instead.
 func (*AlterTopicConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AlterTopicConfigsRequest) GetName() string {
@@ -843,7 +1471,7 @@ type AlterTopicConfigsResponse struct {
 
 func (x *AlterTopicConfigsResponse) Reset() {
 	*x = AlterTopicConfigsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +1483,7 @@ func (x *AlterTopicConfigsResponse) String() string {
 func (*AlterTopicConfigsResponse) ProtoMessage() {}
 
 func (x *AlterTopicConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +1496,7 @@ func (x *AlterTopicConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTopicConfigsResponse.ProtoReflect.Descriptor instead.
 func (*AlterTopicConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AlterTopicConfigsResponse) GetConfigs() map[string]string {
@@ -887,7 +1515,7 @@ type DescribeTopicConfigsRequest struct {
 
 func (x *DescribeTopicConfigsRequest) Reset() {
 	*x = DescribeTopicConfigsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1527,7 @@ func (x *DescribeTopicConfigsRequest) String() string {
 func (*DescribeTopicConfigsRequest) ProtoMessage() {}
 
 func (x *DescribeTopicConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1540,7 @@ func (x *DescribeTopicConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicConfigsRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DescribeTopicConfigsRequest) GetName() string {
@@ -934,7 +1562,7 @@ type ConfigEntry struct {
 
 func (x *ConfigEntry) Reset() {
 	*x = ConfigEntry{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1574,7 @@ func (x *ConfigEntry) String() string {
 func (*ConfigEntry) ProtoMessage() {}
 
 func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1587,7 @@ func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigEntry.ProtoReflect.Descriptor instead.
 func (*ConfigEntry) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConfigEntry) GetName() string {
@@ -999,7 +1627,7 @@ type DescribeTopicConfigsResponse struct {
 
 func (x *DescribeTopicConfigsResponse) Reset() {
 	*x = DescribeTopicConfigsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1639,7 @@ func (x *DescribeTopicConfigsResponse) String() string {
 func (*DescribeTopicConfigsResponse) ProtoMessage() {}
 
 func (x *DescribeTopicConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1652,7 @@ func (x *DescribeTopicConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicConfigsResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DescribeTopicConfigsResponse) GetConfigs() []*ConfigEntry {
@@ -1042,7 +1670,7 @@ type DescribeClusterRequest struct {
 
 func (x *DescribeClusterRequest) Reset() {
 	*x = DescribeClusterRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1682,7 @@ func (x *DescribeClusterRequest) String() string {
 func (*DescribeClusterRequest) ProtoMessage() {}
 
 func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1695,7 @@ func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterRequest.ProtoReflect.Descriptor instead.
 func (*DescribeClusterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 type Controller struct {
@@ -1081,7 +1709,7 @@ type Controller struct {
 
 func (x *Controller) Reset() {
 	*x = Controller{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1721,7 @@ func (x *Controller) String() string {
 func (*Controller) ProtoMessage() {}
 
 func (x *Controller) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1734,7 @@ func (x *Controller) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Controller.ProtoReflect.Descriptor instead.
 func (*Controller) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Controller) GetName() string {
@@ -1145,7 +1773,7 @@ type StorageNode struct {
 
 func (x *StorageNode) Reset() {
 	*x = StorageNode{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1785,7 @@ func (x *StorageNode) String() string {
 func (*StorageNode) ProtoMessage() {}
 
 func (x *StorageNode) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1798,7 @@ func (x *StorageNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageNode.ProtoReflect.Descriptor instead.
 func (*StorageNode) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StorageNode) GetId() int32 {
@@ -1227,7 +1855,7 @@ type Gateway struct {
 
 func (x *Gateway) Reset() {
 	*x = Gateway{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1867,7 @@ func (x *Gateway) String() string {
 func (*Gateway) ProtoMessage() {}
 
 func (x *Gateway) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1880,7 @@ func (x *Gateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gateway.ProtoReflect.Descriptor instead.
 func (*Gateway) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Gateway) GetId() int32 {
@@ -1295,7 +1923,7 @@ type DescribeClusterResponse struct {
 
 func (x *DescribeClusterResponse) Reset() {
 	*x = DescribeClusterResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1935,7 @@ func (x *DescribeClusterResponse) String() string {
 func (*DescribeClusterResponse) ProtoMessage() {}
 
 func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1948,7 @@ func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterResponse.ProtoReflect.Descriptor instead.
 func (*DescribeClusterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DescribeClusterResponse) GetClusterId() string {
@@ -1367,13 +1995,55 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"partitions\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x92\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf5\x02\n" +
 	"\tPartition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x05R\x06leader\x12!\n" +
 	"\fleader_epoch\x18\x03 \x01(\x05R\vleaderEpoch\x12\x1a\n" +
 	"\breplicas\x18\x04 \x03(\x05R\breplicas\x12\x10\n" +
-	"\x03isr\x18\x05 \x03(\x05R\x03isr\"\xa4\x02\n" +
+	"\x03isr\x18\x05 \x03(\x05R\x03isr\x12'\n" +
+	"\x0fadding_replicas\x18\x06 \x03(\x05R\x0eaddingReplicas\x12+\n" +
+	"\x11removing_replicas\x18\a \x03(\x05R\x10removingReplicas\x12%\n" +
+	"\x0ehigh_watermark\x18\b \x01(\x03R\rhighWatermark\x12$\n" +
+	"\x0elog_end_offset\x18\t \x01(\x03R\flogEndOffset\x12>\n" +
+	"\freplica_lags\x18\n" +
+	" \x03(\v2\x1b.strata.admin.v1.ReplicaLagR\vreplicaLags\"t\n" +
+	"\n" +
+	"ReplicaLag\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12$\n" +
+	"\x0elog_end_offset\x18\x02 \x01(\x03R\flogEndOffset\x12\x10\n" +
+	"\x03lag\x18\x03 \x01(\x03R\x03lag\x12\x15\n" +
+	"\x06lag_ms\x18\x04 \x01(\x03R\x05lagMs\"\x89\x01\n" +
+	"\rPartitionMove\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12#\n" +
+	"\rfrom_replicas\x18\x03 \x03(\x05R\ffromReplicas\x12\x1f\n" +
+	"\vto_replicas\x18\x04 \x03(\x05R\n" +
+	"toReplicas\"j\n" +
+	"\x18ReassignPartitionRequest\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1a\n" +
+	"\breplicas\x18\x03 \x03(\x05R\breplicas\"O\n" +
+	"\x19ReassignPartitionResponse\x122\n" +
+	"\x04move\x18\x01 \x01(\v2\x1e.strata.admin.v1.PartitionMoveR\x04move\"+\n" +
+	"\x10RebalanceRequest\x12\x17\n" +
+	"\adry_run\x18\x01 \x01(\bR\x06dryRun\"I\n" +
+	"\x11RebalanceResponse\x124\n" +
+	"\x05moves\x18\x01 \x03(\v2\x1e.strata.admin.v1.PartitionMoveR\x05moves\"D\n" +
+	"\x10DrainNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"I\n" +
+	"\x11DrainNodeResponse\x124\n" +
+	"\x05moves\x18\x01 \x03(\v2\x1e.strata.admin.v1.PartitionMoveR\x05moves\"4\n" +
+	"\x1cElectPreferredLeadersRequest\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\"~\n" +
+	"\rElectedLeader\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\x05R\x06leader\x12!\n" +
+	"\fleader_epoch\x18\x04 \x01(\x05R\vleaderEpoch\"Y\n" +
+	"\x1dElectPreferredLeadersResponse\x128\n" +
+	"\aelected\x18\x01 \x03(\v2\x1e.strata.admin.v1.ElectedLeaderR\aelected\"\xa4\x02\n" +
 	"\x12CreateTopicRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -1457,7 +2127,7 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\fConfigSource\x12\x1d\n" +
 	"\x19CONFIG_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CONFIG_SOURCE_DEFAULT\x10\x01\x12\x17\n" +
-	"\x13CONFIG_SOURCE_TOPIC\x10\x022\xa0\x06\n" +
+	"\x13CONFIG_SOURCE_TOPIC\x10\x022\xac\t\n" +
 	"\fAdminService\x12X\n" +
 	"\vCreateTopic\x12#.strata.admin.v1.CreateTopicRequest\x1a$.strata.admin.v1.CreateTopicResponse\x12X\n" +
 	"\vDeleteTopic\x12#.strata.admin.v1.DeleteTopicRequest\x1a$.strata.admin.v1.DeleteTopicResponse\x12U\n" +
@@ -1466,7 +2136,11 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\rDescribeTopic\x12%.strata.admin.v1.DescribeTopicRequest\x1a&.strata.admin.v1.DescribeTopicResponse\x12^\n" +
 	"\rAddPartitions\x12%.strata.admin.v1.AddPartitionsRequest\x1a&.strata.admin.v1.AddPartitionsResponse\x12j\n" +
 	"\x11AlterTopicConfigs\x12).strata.admin.v1.AlterTopicConfigsRequest\x1a*.strata.admin.v1.AlterTopicConfigsResponse\x12s\n" +
-	"\x14DescribeTopicConfigs\x12,.strata.admin.v1.DescribeTopicConfigsRequest\x1a-.strata.admin.v1.DescribeTopicConfigsResponse\x12d\n" +
+	"\x14DescribeTopicConfigs\x12,.strata.admin.v1.DescribeTopicConfigsRequest\x1a-.strata.admin.v1.DescribeTopicConfigsResponse\x12j\n" +
+	"\x11ReassignPartition\x12).strata.admin.v1.ReassignPartitionRequest\x1a*.strata.admin.v1.ReassignPartitionResponse\x12R\n" +
+	"\tRebalance\x12!.strata.admin.v1.RebalanceRequest\x1a\".strata.admin.v1.RebalanceResponse\x12R\n" +
+	"\tDrainNode\x12!.strata.admin.v1.DrainNodeRequest\x1a\".strata.admin.v1.DrainNodeResponse\x12v\n" +
+	"\x15ElectPreferredLeaders\x12-.strata.admin.v1.ElectPreferredLeadersRequest\x1a..strata.admin.v1.ElectPreferredLeadersResponse\x12d\n" +
 	"\x0fDescribeCluster\x12'.strata.admin.v1.DescribeClusterRequest\x1a(.strata.admin.v1.DescribeClusterResponseB\xb8\x01\n" +
 	"\x13com.strata.admin.v1B\n" +
 	"AdminProtoP\x01Z7github.com/strata-io/strata/gen/strata/admin/v1;adminv1\xa2\x02\x03SAX\xaa\x02\x0fStrata.Admin.V1\xca\x02\x0fStrata\\Admin\\V1\xe2\x02\x1bStrata\\Admin\\V1\\GPBMetadata\xea\x02\x11Strata::Admin::V1b\x06proto3"
@@ -1484,74 +2158,98 @@ func file_strata_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_strata_admin_v1_admin_proto_goTypes = []any{
-	(NodeState)(0),                       // 0: strata.admin.v1.NodeState
-	(ConfigSource)(0),                    // 1: strata.admin.v1.ConfigSource
-	(*Topic)(nil),                        // 2: strata.admin.v1.Topic
-	(*Partition)(nil),                    // 3: strata.admin.v1.Partition
-	(*CreateTopicRequest)(nil),           // 4: strata.admin.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),          // 5: strata.admin.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),           // 6: strata.admin.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),          // 7: strata.admin.v1.DeleteTopicResponse
-	(*ListTopicsRequest)(nil),            // 8: strata.admin.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),           // 9: strata.admin.v1.ListTopicsResponse
-	(*DescribeTopicRequest)(nil),         // 10: strata.admin.v1.DescribeTopicRequest
-	(*DescribeTopicResponse)(nil),        // 11: strata.admin.v1.DescribeTopicResponse
-	(*AddPartitionsRequest)(nil),         // 12: strata.admin.v1.AddPartitionsRequest
-	(*AddPartitionsResponse)(nil),        // 13: strata.admin.v1.AddPartitionsResponse
-	(*AlterTopicConfigsRequest)(nil),     // 14: strata.admin.v1.AlterTopicConfigsRequest
-	(*AlterTopicConfigsResponse)(nil),    // 15: strata.admin.v1.AlterTopicConfigsResponse
-	(*DescribeTopicConfigsRequest)(nil),  // 16: strata.admin.v1.DescribeTopicConfigsRequest
-	(*ConfigEntry)(nil),                  // 17: strata.admin.v1.ConfigEntry
-	(*DescribeTopicConfigsResponse)(nil), // 18: strata.admin.v1.DescribeTopicConfigsResponse
-	(*DescribeClusterRequest)(nil),       // 19: strata.admin.v1.DescribeClusterRequest
-	(*Controller)(nil),                   // 20: strata.admin.v1.Controller
-	(*StorageNode)(nil),                  // 21: strata.admin.v1.StorageNode
-	(*Gateway)(nil),                      // 22: strata.admin.v1.Gateway
-	(*DescribeClusterResponse)(nil),      // 23: strata.admin.v1.DescribeClusterResponse
-	nil,                                  // 24: strata.admin.v1.Topic.ConfigsEntry
-	nil,                                  // 25: strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	nil,                                  // 26: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	nil,                                  // 27: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	(NodeState)(0),                        // 0: strata.admin.v1.NodeState
+	(ConfigSource)(0),                     // 1: strata.admin.v1.ConfigSource
+	(*Topic)(nil),                         // 2: strata.admin.v1.Topic
+	(*Partition)(nil),                     // 3: strata.admin.v1.Partition
+	(*ReplicaLag)(nil),                    // 4: strata.admin.v1.ReplicaLag
+	(*PartitionMove)(nil),                 // 5: strata.admin.v1.PartitionMove
+	(*ReassignPartitionRequest)(nil),      // 6: strata.admin.v1.ReassignPartitionRequest
+	(*ReassignPartitionResponse)(nil),     // 7: strata.admin.v1.ReassignPartitionResponse
+	(*RebalanceRequest)(nil),              // 8: strata.admin.v1.RebalanceRequest
+	(*RebalanceResponse)(nil),             // 9: strata.admin.v1.RebalanceResponse
+	(*DrainNodeRequest)(nil),              // 10: strata.admin.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),             // 11: strata.admin.v1.DrainNodeResponse
+	(*ElectPreferredLeadersRequest)(nil),  // 12: strata.admin.v1.ElectPreferredLeadersRequest
+	(*ElectedLeader)(nil),                 // 13: strata.admin.v1.ElectedLeader
+	(*ElectPreferredLeadersResponse)(nil), // 14: strata.admin.v1.ElectPreferredLeadersResponse
+	(*CreateTopicRequest)(nil),            // 15: strata.admin.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),           // 16: strata.admin.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),            // 17: strata.admin.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),           // 18: strata.admin.v1.DeleteTopicResponse
+	(*ListTopicsRequest)(nil),             // 19: strata.admin.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),            // 20: strata.admin.v1.ListTopicsResponse
+	(*DescribeTopicRequest)(nil),          // 21: strata.admin.v1.DescribeTopicRequest
+	(*DescribeTopicResponse)(nil),         // 22: strata.admin.v1.DescribeTopicResponse
+	(*AddPartitionsRequest)(nil),          // 23: strata.admin.v1.AddPartitionsRequest
+	(*AddPartitionsResponse)(nil),         // 24: strata.admin.v1.AddPartitionsResponse
+	(*AlterTopicConfigsRequest)(nil),      // 25: strata.admin.v1.AlterTopicConfigsRequest
+	(*AlterTopicConfigsResponse)(nil),     // 26: strata.admin.v1.AlterTopicConfigsResponse
+	(*DescribeTopicConfigsRequest)(nil),   // 27: strata.admin.v1.DescribeTopicConfigsRequest
+	(*ConfigEntry)(nil),                   // 28: strata.admin.v1.ConfigEntry
+	(*DescribeTopicConfigsResponse)(nil),  // 29: strata.admin.v1.DescribeTopicConfigsResponse
+	(*DescribeClusterRequest)(nil),        // 30: strata.admin.v1.DescribeClusterRequest
+	(*Controller)(nil),                    // 31: strata.admin.v1.Controller
+	(*StorageNode)(nil),                   // 32: strata.admin.v1.StorageNode
+	(*Gateway)(nil),                       // 33: strata.admin.v1.Gateway
+	(*DescribeClusterResponse)(nil),       // 34: strata.admin.v1.DescribeClusterResponse
+	nil,                                   // 35: strata.admin.v1.Topic.ConfigsEntry
+	nil,                                   // 36: strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	nil,                                   // 37: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	nil,                                   // 38: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
 }
 var file_strata_admin_v1_admin_proto_depIdxs = []int32{
-	24, // 0: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
+	35, // 0: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
 	3,  // 1: strata.admin.v1.Topic.partitions:type_name -> strata.admin.v1.Partition
-	25, // 2: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	2,  // 3: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	2,  // 4: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
-	2,  // 5: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	2,  // 6: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
-	26, // 7: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	27, // 8: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
-	1,  // 9: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
-	17, // 10: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
-	0,  // 11: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
-	20, // 12: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
-	21, // 13: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
-	22, // 14: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
-	4,  // 15: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
-	6,  // 16: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
-	8,  // 17: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
-	10, // 18: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
-	12, // 19: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
-	14, // 20: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
-	16, // 21: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
-	19, // 22: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
-	5,  // 23: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
-	7,  // 24: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
-	9,  // 25: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
-	11, // 26: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
-	13, // 27: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
-	15, // 28: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
-	18, // 29: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
-	23, // 30: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
-	23, // [23:31] is the sub-list for method output_type
-	15, // [15:23] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	4,  // 2: strata.admin.v1.Partition.replica_lags:type_name -> strata.admin.v1.ReplicaLag
+	5,  // 3: strata.admin.v1.ReassignPartitionResponse.move:type_name -> strata.admin.v1.PartitionMove
+	5,  // 4: strata.admin.v1.RebalanceResponse.moves:type_name -> strata.admin.v1.PartitionMove
+	5,  // 5: strata.admin.v1.DrainNodeResponse.moves:type_name -> strata.admin.v1.PartitionMove
+	13, // 6: strata.admin.v1.ElectPreferredLeadersResponse.elected:type_name -> strata.admin.v1.ElectedLeader
+	36, // 7: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	2,  // 8: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	2,  // 9: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
+	2,  // 10: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	2,  // 11: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
+	37, // 12: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	38, // 13: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	1,  // 14: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
+	28, // 15: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
+	0,  // 16: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
+	31, // 17: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
+	32, // 18: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
+	33, // 19: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
+	15, // 20: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
+	17, // 21: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
+	19, // 22: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
+	21, // 23: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
+	23, // 24: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
+	25, // 25: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
+	27, // 26: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
+	6,  // 27: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
+	8,  // 28: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
+	10, // 29: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
+	12, // 30: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
+	30, // 31: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
+	16, // 32: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
+	18, // 33: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
+	20, // 34: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
+	22, // 35: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
+	24, // 36: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
+	26, // 37: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
+	29, // 38: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
+	7,  // 39: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
+	9,  // 40: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
+	11, // 41: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
+	14, // 42: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
+	34, // 43: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
+	32, // [32:44] is the sub-list for method output_type
+	20, // [20:32] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_strata_admin_v1_admin_proto_init() }
@@ -1565,7 +2263,7 @@ func file_strata_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_admin_v1_admin_proto_rawDesc), len(file_strata_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

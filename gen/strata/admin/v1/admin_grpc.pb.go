@@ -19,14 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_CreateTopic_FullMethodName          = "/strata.admin.v1.AdminService/CreateTopic"
-	AdminService_DeleteTopic_FullMethodName          = "/strata.admin.v1.AdminService/DeleteTopic"
-	AdminService_ListTopics_FullMethodName           = "/strata.admin.v1.AdminService/ListTopics"
-	AdminService_DescribeTopic_FullMethodName        = "/strata.admin.v1.AdminService/DescribeTopic"
-	AdminService_AddPartitions_FullMethodName        = "/strata.admin.v1.AdminService/AddPartitions"
-	AdminService_AlterTopicConfigs_FullMethodName    = "/strata.admin.v1.AdminService/AlterTopicConfigs"
-	AdminService_DescribeTopicConfigs_FullMethodName = "/strata.admin.v1.AdminService/DescribeTopicConfigs"
-	AdminService_DescribeCluster_FullMethodName      = "/strata.admin.v1.AdminService/DescribeCluster"
+	AdminService_CreateTopic_FullMethodName           = "/strata.admin.v1.AdminService/CreateTopic"
+	AdminService_DeleteTopic_FullMethodName           = "/strata.admin.v1.AdminService/DeleteTopic"
+	AdminService_ListTopics_FullMethodName            = "/strata.admin.v1.AdminService/ListTopics"
+	AdminService_DescribeTopic_FullMethodName         = "/strata.admin.v1.AdminService/DescribeTopic"
+	AdminService_AddPartitions_FullMethodName         = "/strata.admin.v1.AdminService/AddPartitions"
+	AdminService_AlterTopicConfigs_FullMethodName     = "/strata.admin.v1.AdminService/AlterTopicConfigs"
+	AdminService_DescribeTopicConfigs_FullMethodName  = "/strata.admin.v1.AdminService/DescribeTopicConfigs"
+	AdminService_ReassignPartition_FullMethodName     = "/strata.admin.v1.AdminService/ReassignPartition"
+	AdminService_Rebalance_FullMethodName             = "/strata.admin.v1.AdminService/Rebalance"
+	AdminService_DrainNode_FullMethodName             = "/strata.admin.v1.AdminService/DrainNode"
+	AdminService_ElectPreferredLeaders_FullMethodName = "/strata.admin.v1.AdminService/ElectPreferredLeaders"
+	AdminService_DescribeCluster_FullMethodName       = "/strata.admin.v1.AdminService/DescribeCluster"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -66,6 +70,28 @@ type AdminServiceClient interface {
 	// DescribeTopicConfigs returns every topic config with its effective value
 	// and where it comes from. Errors: NOT_FOUND.
 	DescribeTopicConfigs(ctx context.Context, in *DescribeTopicConfigsRequest, opts ...grpc.CallOption) (*DescribeTopicConfigsResponse, error)
+	// ReassignPartition moves one partition to a new replica list (the first
+	// is the preferred leader). New replicas join first and copy the log; once
+	// every one of them is in the ISR, leadership moves if the leader is not
+	// kept, and the replicas not kept are dropped. Producers and consumers
+	// keep working throughout. It returns when the move has started; describe
+	// the topic to follow it. Errors: NOT_FOUND, INVALID_ARGUMENT
+	// (INVALID_REPLICATION_FACTOR for duplicates, unknown or dead nodes),
+	// FAILED_PRECONDITION (REASSIGNMENT_IN_PROGRESS).
+	ReassignPartition(ctx context.Context, in *ReassignPartitionRequest, opts ...grpc.CallOption) (*ReassignPartitionResponse, error)
+	// Rebalance computes a placement that spreads replicas and leaders
+	// evenly over the live storage nodes (for example after adding one) and
+	// starts the reassignments that reach it, moving as few replicas as it
+	// can. It returns the moves started.
+	Rebalance(ctx context.Context, in *RebalanceRequest, opts ...grpc.CallOption) (*RebalanceResponse, error)
+	// DrainNode moves every replica off a storage node (decommission) and
+	// returns the moves started. Errors: NOT_FOUND (UNKNOWN_MEMBER),
+	// INVALID_ARGUMENT when the other live nodes cannot hold the replicas.
+	DrainNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
+	// ElectPreferredLeaders moves leadership back to each partition's first
+	// replica where it is alive and in the ISR, for one topic or all. It
+	// returns the partitions whose leader changed.
+	ElectPreferredLeaders(ctx context.Context, in *ElectPreferredLeadersRequest, opts ...grpc.CallOption) (*ElectPreferredLeadersResponse, error)
 	// DescribeCluster lists controllers, storage nodes (alive or dead, with
 	// their replica and leader counts) and live gateways.
 	DescribeCluster(ctx context.Context, in *DescribeClusterRequest, opts ...grpc.CallOption) (*DescribeClusterResponse, error)
@@ -149,6 +175,46 @@ func (c *adminServiceClient) DescribeTopicConfigs(ctx context.Context, in *Descr
 	return out, nil
 }
 
+func (c *adminServiceClient) ReassignPartition(ctx context.Context, in *ReassignPartitionRequest, opts ...grpc.CallOption) (*ReassignPartitionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReassignPartitionResponse)
+	err := c.cc.Invoke(ctx, AdminService_ReassignPartition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) Rebalance(ctx context.Context, in *RebalanceRequest, opts ...grpc.CallOption) (*RebalanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RebalanceResponse)
+	err := c.cc.Invoke(ctx, AdminService_Rebalance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) DrainNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DrainNodeResponse)
+	err := c.cc.Invoke(ctx, AdminService_DrainNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ElectPreferredLeaders(ctx context.Context, in *ElectPreferredLeadersRequest, opts ...grpc.CallOption) (*ElectPreferredLeadersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ElectPreferredLeadersResponse)
+	err := c.cc.Invoke(ctx, AdminService_ElectPreferredLeaders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) DescribeCluster(ctx context.Context, in *DescribeClusterRequest, opts ...grpc.CallOption) (*DescribeClusterResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DescribeClusterResponse)
@@ -196,6 +262,28 @@ type AdminServiceServer interface {
 	// DescribeTopicConfigs returns every topic config with its effective value
 	// and where it comes from. Errors: NOT_FOUND.
 	DescribeTopicConfigs(context.Context, *DescribeTopicConfigsRequest) (*DescribeTopicConfigsResponse, error)
+	// ReassignPartition moves one partition to a new replica list (the first
+	// is the preferred leader). New replicas join first and copy the log; once
+	// every one of them is in the ISR, leadership moves if the leader is not
+	// kept, and the replicas not kept are dropped. Producers and consumers
+	// keep working throughout. It returns when the move has started; describe
+	// the topic to follow it. Errors: NOT_FOUND, INVALID_ARGUMENT
+	// (INVALID_REPLICATION_FACTOR for duplicates, unknown or dead nodes),
+	// FAILED_PRECONDITION (REASSIGNMENT_IN_PROGRESS).
+	ReassignPartition(context.Context, *ReassignPartitionRequest) (*ReassignPartitionResponse, error)
+	// Rebalance computes a placement that spreads replicas and leaders
+	// evenly over the live storage nodes (for example after adding one) and
+	// starts the reassignments that reach it, moving as few replicas as it
+	// can. It returns the moves started.
+	Rebalance(context.Context, *RebalanceRequest) (*RebalanceResponse, error)
+	// DrainNode moves every replica off a storage node (decommission) and
+	// returns the moves started. Errors: NOT_FOUND (UNKNOWN_MEMBER),
+	// INVALID_ARGUMENT when the other live nodes cannot hold the replicas.
+	DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
+	// ElectPreferredLeaders moves leadership back to each partition's first
+	// replica where it is alive and in the ISR, for one topic or all. It
+	// returns the partitions whose leader changed.
+	ElectPreferredLeaders(context.Context, *ElectPreferredLeadersRequest) (*ElectPreferredLeadersResponse, error)
 	// DescribeCluster lists controllers, storage nodes (alive or dead, with
 	// their replica and leader counts) and live gateways.
 	DescribeCluster(context.Context, *DescribeClusterRequest) (*DescribeClusterResponse, error)
@@ -229,6 +317,18 @@ func (UnimplementedAdminServiceServer) AlterTopicConfigs(context.Context, *Alter
 }
 func (UnimplementedAdminServiceServer) DescribeTopicConfigs(context.Context, *DescribeTopicConfigsRequest) (*DescribeTopicConfigsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DescribeTopicConfigs not implemented")
+}
+func (UnimplementedAdminServiceServer) ReassignPartition(context.Context, *ReassignPartitionRequest) (*ReassignPartitionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReassignPartition not implemented")
+}
+func (UnimplementedAdminServiceServer) Rebalance(context.Context, *RebalanceRequest) (*RebalanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Rebalance not implemented")
+}
+func (UnimplementedAdminServiceServer) DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DrainNode not implemented")
+}
+func (UnimplementedAdminServiceServer) ElectPreferredLeaders(context.Context, *ElectPreferredLeadersRequest) (*ElectPreferredLeadersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ElectPreferredLeaders not implemented")
 }
 func (UnimplementedAdminServiceServer) DescribeCluster(context.Context, *DescribeClusterRequest) (*DescribeClusterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DescribeCluster not implemented")
@@ -380,6 +480,78 @@ func _AdminService_DescribeTopicConfigs_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ReassignPartition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReassignPartitionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ReassignPartition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ReassignPartition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ReassignPartition(ctx, req.(*ReassignPartitionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_Rebalance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RebalanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).Rebalance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_Rebalance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).Rebalance(ctx, req.(*RebalanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_DrainNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DrainNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).DrainNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_DrainNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).DrainNode(ctx, req.(*DrainNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ElectPreferredLeaders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ElectPreferredLeadersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ElectPreferredLeaders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ElectPreferredLeaders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ElectPreferredLeaders(ctx, req.(*ElectPreferredLeadersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_DescribeCluster_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DescribeClusterRequest)
 	if err := dec(in); err != nil {
@@ -432,6 +604,22 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DescribeTopicConfigs",
 			Handler:    _AdminService_DescribeTopicConfigs_Handler,
+		},
+		{
+			MethodName: "ReassignPartition",
+			Handler:    _AdminService_ReassignPartition_Handler,
+		},
+		{
+			MethodName: "Rebalance",
+			Handler:    _AdminService_Rebalance_Handler,
+		},
+		{
+			MethodName: "DrainNode",
+			Handler:    _AdminService_DrainNode_Handler,
+		},
+		{
+			MethodName: "ElectPreferredLeaders",
+			Handler:    _AdminService_ElectPreferredLeaders_Handler,
 		},
 		{
 			MethodName: "DescribeCluster",

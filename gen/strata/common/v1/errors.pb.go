@@ -76,6 +76,17 @@ const (
 	ErrorCode_ERROR_CODE_INVALID_REQUIRED_ACKS ErrorCode = 23
 	// The request did not complete within its timeout.
 	ErrorCode_ERROR_CODE_REQUEST_TIMED_OUT ErrorCode = 24
+	// acks=all with fewer in-sync replicas than min.insync.replicas; nothing
+	// was appended.
+	ErrorCode_ERROR_CODE_NOT_ENOUGH_REPLICAS ErrorCode = 25
+	// The batch was appended but the ISR shrank below min.insync.replicas
+	// before it was replicated.
+	ErrorCode_ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND ErrorCode = 26
+	// The partition has no leader right now (election in progress or every
+	// in-sync replica is down).
+	ErrorCode_ERROR_CODE_LEADER_NOT_AVAILABLE ErrorCode = 27
+	// A reassignment is already in progress for the partition.
+	ErrorCode_ERROR_CODE_REASSIGNMENT_IN_PROGRESS ErrorCode = 28
 )
 
 // Enum value maps for ErrorCode.
@@ -106,33 +117,41 @@ var (
 		22: "ERROR_CODE_UNKNOWN_LEADER_EPOCH",
 		23: "ERROR_CODE_INVALID_REQUIRED_ACKS",
 		24: "ERROR_CODE_REQUEST_TIMED_OUT",
+		25: "ERROR_CODE_NOT_ENOUGH_REPLICAS",
+		26: "ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+		27: "ERROR_CODE_LEADER_NOT_AVAILABLE",
+		28: "ERROR_CODE_REASSIGNMENT_IN_PROGRESS",
 	}
 	ErrorCode_value = map[string]int32{
-		"ERROR_CODE_UNSPECIFIED":                  0,
-		"ERROR_CODE_INVALID_REQUEST":              1,
-		"ERROR_CODE_INVALID_TOPIC":                2,
-		"ERROR_CODE_TOPIC_ALREADY_EXISTS":         3,
-		"ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION":   4,
-		"ERROR_CODE_INVALID_PARTITIONS":           5,
-		"ERROR_CODE_INVALID_REPLICATION_FACTOR":   6,
-		"ERROR_CODE_INVALID_CONFIG":               7,
-		"ERROR_CODE_NOT_LEADER_OR_FOLLOWER":       8,
-		"ERROR_CODE_NOT_CONTROLLER":               9,
-		"ERROR_CODE_UNKNOWN_MEMBER":               10,
-		"ERROR_CODE_STALE_EPOCH":                  11,
-		"ERROR_CODE_LEASE_EXPIRED":                12,
-		"ERROR_CODE_CONCURRENT_UPDATE":            13,
-		"ERROR_CODE_OFFSET_OUT_OF_RANGE":          14,
-		"ERROR_CODE_CORRUPT_MESSAGE":              15,
-		"ERROR_CODE_MESSAGE_TOO_LARGE":            16,
-		"ERROR_CODE_INVALID_RECORD":               17,
-		"ERROR_CODE_INVALID_TIMESTAMP":            18,
-		"ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE": 19,
-		"ERROR_CODE_STORAGE_ERROR":                20,
-		"ERROR_CODE_FENCED_LEADER_EPOCH":          21,
-		"ERROR_CODE_UNKNOWN_LEADER_EPOCH":         22,
-		"ERROR_CODE_INVALID_REQUIRED_ACKS":        23,
-		"ERROR_CODE_REQUEST_TIMED_OUT":            24,
+		"ERROR_CODE_UNSPECIFIED":                      0,
+		"ERROR_CODE_INVALID_REQUEST":                  1,
+		"ERROR_CODE_INVALID_TOPIC":                    2,
+		"ERROR_CODE_TOPIC_ALREADY_EXISTS":             3,
+		"ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION":       4,
+		"ERROR_CODE_INVALID_PARTITIONS":               5,
+		"ERROR_CODE_INVALID_REPLICATION_FACTOR":       6,
+		"ERROR_CODE_INVALID_CONFIG":                   7,
+		"ERROR_CODE_NOT_LEADER_OR_FOLLOWER":           8,
+		"ERROR_CODE_NOT_CONTROLLER":                   9,
+		"ERROR_CODE_UNKNOWN_MEMBER":                   10,
+		"ERROR_CODE_STALE_EPOCH":                      11,
+		"ERROR_CODE_LEASE_EXPIRED":                    12,
+		"ERROR_CODE_CONCURRENT_UPDATE":                13,
+		"ERROR_CODE_OFFSET_OUT_OF_RANGE":              14,
+		"ERROR_CODE_CORRUPT_MESSAGE":                  15,
+		"ERROR_CODE_MESSAGE_TOO_LARGE":                16,
+		"ERROR_CODE_INVALID_RECORD":                   17,
+		"ERROR_CODE_INVALID_TIMESTAMP":                18,
+		"ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE":     19,
+		"ERROR_CODE_STORAGE_ERROR":                    20,
+		"ERROR_CODE_FENCED_LEADER_EPOCH":              21,
+		"ERROR_CODE_UNKNOWN_LEADER_EPOCH":             22,
+		"ERROR_CODE_INVALID_REQUIRED_ACKS":            23,
+		"ERROR_CODE_REQUEST_TIMED_OUT":                24,
+		"ERROR_CODE_NOT_ENOUGH_REPLICAS":              25,
+		"ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND": 26,
+		"ERROR_CODE_LEADER_NOT_AVAILABLE":             27,
+		"ERROR_CODE_REASSIGNMENT_IN_PROGRESS":         28,
 	}
 )
 
@@ -397,7 +416,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\xe6\x06\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\x89\b\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -424,7 +443,11 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x1eERROR_CODE_FENCED_LEADER_EPOCH\x10\x15\x12#\n" +
 	"\x1fERROR_CODE_UNKNOWN_LEADER_EPOCH\x10\x16\x12$\n" +
 	" ERROR_CODE_INVALID_REQUIRED_ACKS\x10\x17\x12 \n" +
-	"\x1cERROR_CODE_REQUEST_TIMED_OUT\x10\x18B\xc0\x01\n" +
+	"\x1cERROR_CODE_REQUEST_TIMED_OUT\x10\x18\x12\"\n" +
+	"\x1eERROR_CODE_NOT_ENOUGH_REPLICAS\x10\x19\x12/\n" +
+	"+ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND\x10\x1a\x12#\n" +
+	"\x1fERROR_CODE_LEADER_NOT_AVAILABLE\x10\x1b\x12'\n" +
+	"#ERROR_CODE_REASSIGNMENT_IN_PROGRESS\x10\x1cB\xc0\x01\n" +
 	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/gen/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (

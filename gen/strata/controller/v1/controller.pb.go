@@ -566,6 +566,239 @@ func (*UnregisterResponse) Descriptor() ([]byte, []int) {
 	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{7}
 }
 
+type AlterPartitionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The leader asking, with its registration epoch.
+	NodeId         int32   `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	NodeEpoch      int64   `protobuf:"varint,2,opt,name=node_epoch,json=nodeEpoch,proto3" json:"node_epoch,omitempty"`
+	Topic          string  `protobuf:"bytes,3,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition      int32   `protobuf:"varint,4,opt,name=partition,proto3" json:"partition,omitempty"`
+	LeaderEpoch    int32   `protobuf:"varint,5,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	PartitionEpoch int32   `protobuf:"varint,6,opt,name=partition_epoch,json=partitionEpoch,proto3" json:"partition_epoch,omitempty"`
+	NewIsr         []int32 `protobuf:"varint,7,rep,packed,name=new_isr,json=newIsr,proto3" json:"new_isr,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AlterPartitionRequest) Reset() {
+	*x = AlterPartitionRequest{}
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlterPartitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlterPartitionRequest) ProtoMessage() {}
+
+func (x *AlterPartitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlterPartitionRequest.ProtoReflect.Descriptor instead.
+func (*AlterPartitionRequest) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AlterPartitionRequest) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *AlterPartitionRequest) GetNodeEpoch() int64 {
+	if x != nil {
+		return x.NodeEpoch
+	}
+	return 0
+}
+
+func (x *AlterPartitionRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *AlterPartitionRequest) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *AlterPartitionRequest) GetLeaderEpoch() int32 {
+	if x != nil {
+		return x.LeaderEpoch
+	}
+	return 0
+}
+
+func (x *AlterPartitionRequest) GetPartitionEpoch() int32 {
+	if x != nil {
+		return x.PartitionEpoch
+	}
+	return 0
+}
+
+func (x *AlterPartitionRequest) GetNewIsr() []int32 {
+	if x != nil {
+		return x.NewIsr
+	}
+	return nil
+}
+
+type AlterPartitionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     *v1.PartitionRecord    `protobuf:"bytes,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlterPartitionResponse) Reset() {
+	*x = AlterPartitionResponse{}
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlterPartitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlterPartitionResponse) ProtoMessage() {}
+
+func (x *AlterPartitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlterPartitionResponse.ProtoReflect.Descriptor instead.
+func (*AlterPartitionResponse) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AlterPartitionResponse) GetPartition() *v1.PartitionRecord {
+	if x != nil {
+		return x.Partition
+	}
+	return nil
+}
+
+type ControlledShutdownRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	NodeEpoch     int64                  `protobuf:"varint,2,opt,name=node_epoch,json=nodeEpoch,proto3" json:"node_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlledShutdownRequest) Reset() {
+	*x = ControlledShutdownRequest{}
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlledShutdownRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlledShutdownRequest) ProtoMessage() {}
+
+func (x *ControlledShutdownRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlledShutdownRequest.ProtoReflect.Descriptor instead.
+func (*ControlledShutdownRequest) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ControlledShutdownRequest) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *ControlledShutdownRequest) GetNodeEpoch() int64 {
+	if x != nil {
+		return x.NodeEpoch
+	}
+	return 0
+}
+
+type ControlledShutdownResponse struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	RemainingLeaderships int32                  `protobuf:"varint,1,opt,name=remaining_leaderships,json=remainingLeaderships,proto3" json:"remaining_leaderships,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ControlledShutdownResponse) Reset() {
+	*x = ControlledShutdownResponse{}
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlledShutdownResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlledShutdownResponse) ProtoMessage() {}
+
+func (x *ControlledShutdownResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlledShutdownResponse.ProtoReflect.Descriptor instead.
+func (*ControlledShutdownResponse) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ControlledShutdownResponse) GetRemainingLeaderships() int32 {
+	if x != nil {
+		return x.RemainingLeaderships
+	}
+	return 0
+}
+
 type WatchMetadataRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0 for a snapshot first; otherwise the last revision the caller applied.
@@ -576,7 +809,7 @@ type WatchMetadataRequest struct {
 
 func (x *WatchMetadataRequest) Reset() {
 	*x = WatchMetadataRequest{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[8]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +821,7 @@ func (x *WatchMetadataRequest) String() string {
 func (*WatchMetadataRequest) ProtoMessage() {}
 
 func (x *WatchMetadataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[8]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +834,7 @@ func (x *WatchMetadataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMetadataRequest.ProtoReflect.Descriptor instead.
 func (*WatchMetadataRequest) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{8}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchMetadataRequest) GetFromRevision() int64 {
@@ -625,7 +858,7 @@ type WatchMetadataResponse struct {
 
 func (x *WatchMetadataResponse) Reset() {
 	*x = WatchMetadataResponse{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[9]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +870,7 @@ func (x *WatchMetadataResponse) String() string {
 func (*WatchMetadataResponse) ProtoMessage() {}
 
 func (x *WatchMetadataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[9]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +883,7 @@ func (x *WatchMetadataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMetadataResponse.ProtoReflect.Descriptor instead.
 func (*WatchMetadataResponse) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{9}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatchMetadataResponse) GetRevision() int64 {
@@ -726,7 +959,24 @@ const file_strata_controller_v1_controller_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2 .strata.controller.v1.MemberKindR\x04kind\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x05R\x02id\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x03R\x05epoch\"\x14\n" +
-	"\x12UnregisterResponse\";\n" +
+	"\x12UnregisterResponse\"\xe8\x01\n" +
+	"\x15AlterPartitionRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x1d\n" +
+	"\n" +
+	"node_epoch\x18\x02 \x01(\x03R\tnodeEpoch\x12\x14\n" +
+	"\x05topic\x18\x03 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x04 \x01(\x05R\tpartition\x12!\n" +
+	"\fleader_epoch\x18\x05 \x01(\x05R\vleaderEpoch\x12'\n" +
+	"\x0fpartition_epoch\x18\x06 \x01(\x05R\x0epartitionEpoch\x12\x17\n" +
+	"\anew_isr\x18\a \x03(\x05R\x06newIsr\"[\n" +
+	"\x16AlterPartitionResponse\x12A\n" +
+	"\tpartition\x18\x01 \x01(\v2#.strata.metadata.v1.PartitionRecordR\tpartition\"S\n" +
+	"\x19ControlledShutdownRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x1d\n" +
+	"\n" +
+	"node_epoch\x18\x02 \x01(\x03R\tnodeEpoch\"Q\n" +
+	"\x1aControlledShutdownResponse\x123\n" +
+	"\x15remaining_leaderships\x18\x01 \x01(\x05R\x14remainingLeaderships\";\n" +
 	"\x14WatchMetadataRequest\x12#\n" +
 	"\rfrom_revision\x18\x01 \x01(\x03R\ffromRevision\"\xbe\x01\n" +
 	"\x15WatchMetadataResponse\x12\x1a\n" +
@@ -738,13 +988,15 @@ const file_strata_controller_v1_controller_proto_rawDesc = "" +
 	"MemberKind\x12\x1b\n" +
 	"\x17MEMBER_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18MEMBER_KIND_STORAGE_NODE\x10\x01\x12\x17\n" +
-	"\x13MEMBER_KIND_GATEWAY\x10\x022\xaa\x04\n" +
+	"\x13MEMBER_KIND_GATEWAY\x10\x022\x90\x06\n" +
 	"\x11ControllerService\x12z\n" +
 	"\x13RegisterStorageNode\x120.strata.controller.v1.RegisterStorageNodeRequest\x1a1.strata.controller.v1.RegisterStorageNodeResponse\x12n\n" +
 	"\x0fRegisterGateway\x12,.strata.controller.v1.RegisterGatewayRequest\x1a-.strata.controller.v1.RegisterGatewayResponse\x12\\\n" +
 	"\tHeartbeat\x12&.strata.controller.v1.HeartbeatRequest\x1a'.strata.controller.v1.HeartbeatResponse\x12_\n" +
 	"\n" +
-	"Unregister\x12'.strata.controller.v1.UnregisterRequest\x1a(.strata.controller.v1.UnregisterResponse\x12j\n" +
+	"Unregister\x12'.strata.controller.v1.UnregisterRequest\x1a(.strata.controller.v1.UnregisterResponse\x12k\n" +
+	"\x0eAlterPartition\x12+.strata.controller.v1.AlterPartitionRequest\x1a,.strata.controller.v1.AlterPartitionResponse\x12w\n" +
+	"\x12ControlledShutdown\x12/.strata.controller.v1.ControlledShutdownRequest\x1a0.strata.controller.v1.ControlledShutdownResponse\x12j\n" +
 	"\rWatchMetadata\x12*.strata.controller.v1.WatchMetadataRequest\x1a+.strata.controller.v1.WatchMetadataResponse0\x01B\xe0\x01\n" +
 	"\x18com.strata.controller.v1B\x0fControllerProtoP\x01ZAgithub.com/strata-io/strata/gen/strata/controller/v1;controllerv1\xa2\x02\x03SCX\xaa\x02\x14Strata.Controller.V1\xca\x02\x14Strata\\Controller\\V1\xe2\x02 Strata\\Controller\\V1\\GPBMetadata\xea\x02\x16Strata::Controller::V1b\x06proto3"
 
@@ -761,7 +1013,7 @@ func file_strata_controller_v1_controller_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_controller_v1_controller_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_controller_v1_controller_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_strata_controller_v1_controller_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_strata_controller_v1_controller_proto_goTypes = []any{
 	(MemberKind)(0),                     // 0: strata.controller.v1.MemberKind
 	(*RegisterStorageNodeRequest)(nil),  // 1: strata.controller.v1.RegisterStorageNodeRequest
@@ -772,31 +1024,41 @@ var file_strata_controller_v1_controller_proto_goTypes = []any{
 	(*HeartbeatResponse)(nil),           // 6: strata.controller.v1.HeartbeatResponse
 	(*UnregisterRequest)(nil),           // 7: strata.controller.v1.UnregisterRequest
 	(*UnregisterResponse)(nil),          // 8: strata.controller.v1.UnregisterResponse
-	(*WatchMetadataRequest)(nil),        // 9: strata.controller.v1.WatchMetadataRequest
-	(*WatchMetadataResponse)(nil),       // 10: strata.controller.v1.WatchMetadataResponse
-	(*v1.Record)(nil),                   // 11: strata.metadata.v1.Record
-	(*v1.RecordKey)(nil),                // 12: strata.metadata.v1.RecordKey
+	(*AlterPartitionRequest)(nil),       // 9: strata.controller.v1.AlterPartitionRequest
+	(*AlterPartitionResponse)(nil),      // 10: strata.controller.v1.AlterPartitionResponse
+	(*ControlledShutdownRequest)(nil),   // 11: strata.controller.v1.ControlledShutdownRequest
+	(*ControlledShutdownResponse)(nil),  // 12: strata.controller.v1.ControlledShutdownResponse
+	(*WatchMetadataRequest)(nil),        // 13: strata.controller.v1.WatchMetadataRequest
+	(*WatchMetadataResponse)(nil),       // 14: strata.controller.v1.WatchMetadataResponse
+	(*v1.PartitionRecord)(nil),          // 15: strata.metadata.v1.PartitionRecord
+	(*v1.Record)(nil),                   // 16: strata.metadata.v1.Record
+	(*v1.RecordKey)(nil),                // 17: strata.metadata.v1.RecordKey
 }
 var file_strata_controller_v1_controller_proto_depIdxs = []int32{
 	0,  // 0: strata.controller.v1.HeartbeatRequest.kind:type_name -> strata.controller.v1.MemberKind
 	0,  // 1: strata.controller.v1.UnregisterRequest.kind:type_name -> strata.controller.v1.MemberKind
-	11, // 2: strata.controller.v1.WatchMetadataResponse.upserts:type_name -> strata.metadata.v1.Record
-	12, // 3: strata.controller.v1.WatchMetadataResponse.deletes:type_name -> strata.metadata.v1.RecordKey
-	1,  // 4: strata.controller.v1.ControllerService.RegisterStorageNode:input_type -> strata.controller.v1.RegisterStorageNodeRequest
-	3,  // 5: strata.controller.v1.ControllerService.RegisterGateway:input_type -> strata.controller.v1.RegisterGatewayRequest
-	5,  // 6: strata.controller.v1.ControllerService.Heartbeat:input_type -> strata.controller.v1.HeartbeatRequest
-	7,  // 7: strata.controller.v1.ControllerService.Unregister:input_type -> strata.controller.v1.UnregisterRequest
-	9,  // 8: strata.controller.v1.ControllerService.WatchMetadata:input_type -> strata.controller.v1.WatchMetadataRequest
-	2,  // 9: strata.controller.v1.ControllerService.RegisterStorageNode:output_type -> strata.controller.v1.RegisterStorageNodeResponse
-	4,  // 10: strata.controller.v1.ControllerService.RegisterGateway:output_type -> strata.controller.v1.RegisterGatewayResponse
-	6,  // 11: strata.controller.v1.ControllerService.Heartbeat:output_type -> strata.controller.v1.HeartbeatResponse
-	8,  // 12: strata.controller.v1.ControllerService.Unregister:output_type -> strata.controller.v1.UnregisterResponse
-	10, // 13: strata.controller.v1.ControllerService.WatchMetadata:output_type -> strata.controller.v1.WatchMetadataResponse
-	9,  // [9:14] is the sub-list for method output_type
-	4,  // [4:9] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	15, // 2: strata.controller.v1.AlterPartitionResponse.partition:type_name -> strata.metadata.v1.PartitionRecord
+	16, // 3: strata.controller.v1.WatchMetadataResponse.upserts:type_name -> strata.metadata.v1.Record
+	17, // 4: strata.controller.v1.WatchMetadataResponse.deletes:type_name -> strata.metadata.v1.RecordKey
+	1,  // 5: strata.controller.v1.ControllerService.RegisterStorageNode:input_type -> strata.controller.v1.RegisterStorageNodeRequest
+	3,  // 6: strata.controller.v1.ControllerService.RegisterGateway:input_type -> strata.controller.v1.RegisterGatewayRequest
+	5,  // 7: strata.controller.v1.ControllerService.Heartbeat:input_type -> strata.controller.v1.HeartbeatRequest
+	7,  // 8: strata.controller.v1.ControllerService.Unregister:input_type -> strata.controller.v1.UnregisterRequest
+	9,  // 9: strata.controller.v1.ControllerService.AlterPartition:input_type -> strata.controller.v1.AlterPartitionRequest
+	11, // 10: strata.controller.v1.ControllerService.ControlledShutdown:input_type -> strata.controller.v1.ControlledShutdownRequest
+	13, // 11: strata.controller.v1.ControllerService.WatchMetadata:input_type -> strata.controller.v1.WatchMetadataRequest
+	2,  // 12: strata.controller.v1.ControllerService.RegisterStorageNode:output_type -> strata.controller.v1.RegisterStorageNodeResponse
+	4,  // 13: strata.controller.v1.ControllerService.RegisterGateway:output_type -> strata.controller.v1.RegisterGatewayResponse
+	6,  // 14: strata.controller.v1.ControllerService.Heartbeat:output_type -> strata.controller.v1.HeartbeatResponse
+	8,  // 15: strata.controller.v1.ControllerService.Unregister:output_type -> strata.controller.v1.UnregisterResponse
+	10, // 16: strata.controller.v1.ControllerService.AlterPartition:output_type -> strata.controller.v1.AlterPartitionResponse
+	12, // 17: strata.controller.v1.ControllerService.ControlledShutdown:output_type -> strata.controller.v1.ControlledShutdownResponse
+	14, // 18: strata.controller.v1.ControllerService.WatchMetadata:output_type -> strata.controller.v1.WatchMetadataResponse
+	12, // [12:19] is the sub-list for method output_type
+	5,  // [5:12] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_strata_controller_v1_controller_proto_init() }
@@ -810,7 +1072,7 @@ func file_strata_controller_v1_controller_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_controller_v1_controller_proto_rawDesc), len(file_strata_controller_v1_controller_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,8 @@ const (
 	ControllerService_RegisterGateway_FullMethodName     = "/strata.controller.v1.ControllerService/RegisterGateway"
 	ControllerService_Heartbeat_FullMethodName           = "/strata.controller.v1.ControllerService/Heartbeat"
 	ControllerService_Unregister_FullMethodName          = "/strata.controller.v1.ControllerService/Unregister"
+	ControllerService_AlterPartition_FullMethodName      = "/strata.controller.v1.ControllerService/AlterPartition"
+	ControllerService_ControlledShutdown_FullMethodName  = "/strata.controller.v1.ControllerService/ControlledShutdown"
 	ControllerService_WatchMetadata_FullMethodName       = "/strata.controller.v1.ControllerService/WatchMetadata"
 )
 
@@ -55,6 +57,22 @@ type ControllerServiceClient interface {
 	// member whose lease is already gone succeeds. Errors: FAILED_PRECONDITION
 	// (STALE_EPOCH) when a newer incarnation holds the id.
 	Unregister(ctx context.Context, in *UnregisterRequest, opts ...grpc.CallOption) (*UnregisterResponse, error)
+	// AlterPartition changes a partition's in-sync replica set on behalf of
+	// its leader (Kafka's AlterPartition). It applies only if node_id leads
+	// the partition at leader_epoch with the current partition_epoch, so a
+	// stale or deposed leader cannot change the ISR; the new ISR must contain
+	// the leader and only replicas. It returns the updated record. Errors:
+	// FAILED_PRECONDITION (FENCED_LEADER_EPOCH, STALE_EPOCH for an old
+	// partition epoch or node epoch, NOT_LEADER_OR_FOLLOWER), INVALID_ARGUMENT
+	// (INVALID_REQUEST), NOT_FOUND (UNKNOWN_TOPIC_OR_PARTITION).
+	AlterPartition(ctx context.Context, in *AlterPartitionRequest, opts ...grpc.CallOption) (*AlterPartitionResponse, error)
+	// ControlledShutdown prepares a storage node to stop: leadership of every
+	// partition it leads moves to another in-sync replica (leader epoch
+	// bumped) and the node leaves every ISR where another member remains. It
+	// returns how many partitions the node still leads (those with no other
+	// in-sync replica); the node calls again until that is 0 or it gives up.
+	// Errors: FAILED_PRECONDITION (STALE_EPOCH), NOT_FOUND (UNKNOWN_MEMBER).
+	ControlledShutdown(ctx context.Context, in *ControlledShutdownRequest, opts ...grpc.CallOption) (*ControlledShutdownResponse, error)
 	// WatchMetadata streams the cluster metadata: a full snapshot (snapshot =
 	// true) followed by deltas in revision order, one message per etcd
 	// revision. With from_revision > 0 the stream resumes after that revision
@@ -111,6 +129,26 @@ func (c *controllerServiceClient) Unregister(ctx context.Context, in *Unregister
 	return out, nil
 }
 
+func (c *controllerServiceClient) AlterPartition(ctx context.Context, in *AlterPartitionRequest, opts ...grpc.CallOption) (*AlterPartitionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AlterPartitionResponse)
+	err := c.cc.Invoke(ctx, ControllerService_AlterPartition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controllerServiceClient) ControlledShutdown(ctx context.Context, in *ControlledShutdownRequest, opts ...grpc.CallOption) (*ControlledShutdownResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ControlledShutdownResponse)
+	err := c.cc.Invoke(ctx, ControllerService_ControlledShutdown_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *controllerServiceClient) WatchMetadata(ctx context.Context, in *WatchMetadataRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchMetadataResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &ControllerService_ServiceDesc.Streams[0], ControllerService_WatchMetadata_FullMethodName, cOpts...)
@@ -159,6 +197,22 @@ type ControllerServiceServer interface {
 	// member whose lease is already gone succeeds. Errors: FAILED_PRECONDITION
 	// (STALE_EPOCH) when a newer incarnation holds the id.
 	Unregister(context.Context, *UnregisterRequest) (*UnregisterResponse, error)
+	// AlterPartition changes a partition's in-sync replica set on behalf of
+	// its leader (Kafka's AlterPartition). It applies only if node_id leads
+	// the partition at leader_epoch with the current partition_epoch, so a
+	// stale or deposed leader cannot change the ISR; the new ISR must contain
+	// the leader and only replicas. It returns the updated record. Errors:
+	// FAILED_PRECONDITION (FENCED_LEADER_EPOCH, STALE_EPOCH for an old
+	// partition epoch or node epoch, NOT_LEADER_OR_FOLLOWER), INVALID_ARGUMENT
+	// (INVALID_REQUEST), NOT_FOUND (UNKNOWN_TOPIC_OR_PARTITION).
+	AlterPartition(context.Context, *AlterPartitionRequest) (*AlterPartitionResponse, error)
+	// ControlledShutdown prepares a storage node to stop: leadership of every
+	// partition it leads moves to another in-sync replica (leader epoch
+	// bumped) and the node leaves every ISR where another member remains. It
+	// returns how many partitions the node still leads (those with no other
+	// in-sync replica); the node calls again until that is 0 or it gives up.
+	// Errors: FAILED_PRECONDITION (STALE_EPOCH), NOT_FOUND (UNKNOWN_MEMBER).
+	ControlledShutdown(context.Context, *ControlledShutdownRequest) (*ControlledShutdownResponse, error)
 	// WatchMetadata streams the cluster metadata: a full snapshot (snapshot =
 	// true) followed by deltas in revision order, one message per etcd
 	// revision. With from_revision > 0 the stream resumes after that revision
@@ -186,6 +240,12 @@ func (UnimplementedControllerServiceServer) Heartbeat(context.Context, *Heartbea
 }
 func (UnimplementedControllerServiceServer) Unregister(context.Context, *UnregisterRequest) (*UnregisterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Unregister not implemented")
+}
+func (UnimplementedControllerServiceServer) AlterPartition(context.Context, *AlterPartitionRequest) (*AlterPartitionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AlterPartition not implemented")
+}
+func (UnimplementedControllerServiceServer) ControlledShutdown(context.Context, *ControlledShutdownRequest) (*ControlledShutdownResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ControlledShutdown not implemented")
 }
 func (UnimplementedControllerServiceServer) WatchMetadata(*WatchMetadataRequest, grpc.ServerStreamingServer[WatchMetadataResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchMetadata not implemented")
@@ -283,6 +343,42 @@ func _ControllerService_Unregister_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControllerService_AlterPartition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AlterPartitionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).AlterPartition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_AlterPartition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).AlterPartition(ctx, req.(*AlterPartitionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ControllerService_ControlledShutdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ControlledShutdownRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).ControlledShutdown(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_ControlledShutdown_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).ControlledShutdown(ctx, req.(*ControlledShutdownRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ControllerService_WatchMetadata_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchMetadataRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -316,6 +412,14 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Unregister",
 			Handler:    _ControllerService_Unregister_Handler,
+		},
+		{
+			MethodName: "AlterPartition",
+			Handler:    _ControllerService_AlterPartition_Handler,
+		},
+		{
+			MethodName: "ControlledShutdown",
+			Handler:    _ControllerService_ControlledShutdown_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

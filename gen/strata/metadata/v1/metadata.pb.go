@@ -124,8 +124,13 @@ type PartitionRecord struct {
 	Isr         []int32 `protobuf:"varint,7,rep,packed,name=isr,proto3" json:"isr,omitempty"`
 	// Bumped on every change of this record (leader, ISR or replicas).
 	PartitionEpoch int32 `protobuf:"varint,8,opt,name=partition_epoch,json=partitionEpoch,proto3" json:"partition_epoch,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// During a reassignment: replicas being added (also in replicas) and
+	// replicas being removed (also in replicas). The target is replicas
+	// minus removing_replicas.
+	AddingReplicas   []int32 `protobuf:"varint,9,rep,packed,name=adding_replicas,json=addingReplicas,proto3" json:"adding_replicas,omitempty"`
+	RemovingReplicas []int32 `protobuf:"varint,10,rep,packed,name=removing_replicas,json=removingReplicas,proto3" json:"removing_replicas,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PartitionRecord) Reset() {
@@ -212,6 +217,20 @@ func (x *PartitionRecord) GetPartitionEpoch() int32 {
 		return x.PartitionEpoch
 	}
 	return 0
+}
+
+func (x *PartitionRecord) GetAddingReplicas() []int32 {
+	if x != nil {
+		return x.AddingReplicas
+	}
+	return nil
+}
+
+func (x *PartitionRecord) GetRemovingReplicas() []int32 {
+	if x != nil {
+		return x.RemovingReplicas
+	}
+	return nil
 }
 
 // StorageNodeRecord is a registered storage node: /strata/nodes/<id>.
@@ -839,7 +858,7 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fcreated_unix_ms\x18\x06 \x01(\x03R\rcreatedUnixMs\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf2\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
 	"\x0fPartitionRecord\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x19\n" +
@@ -848,7 +867,10 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x06leader\x18\x05 \x01(\x05R\x06leader\x12!\n" +
 	"\fleader_epoch\x18\x06 \x01(\x05R\vleaderEpoch\x12\x10\n" +
 	"\x03isr\x18\a \x03(\x05R\x03isr\x12'\n" +
-	"\x0fpartition_epoch\x18\b \x01(\x05R\x0epartitionEpoch\"\x9c\x01\n" +
+	"\x0fpartition_epoch\x18\b \x01(\x05R\x0epartitionEpoch\x12'\n" +
+	"\x0fadding_replicas\x18\t \x03(\x05R\x0eaddingReplicas\x12+\n" +
+	"\x11removing_replicas\x18\n" +
+	" \x03(\x05R\x10removingReplicas\"\x9c\x01\n" +
 	"\x11StorageNodeRecord\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +

@@ -126,7 +126,9 @@ type Replica struct {
 	// Bytes on disk.
 	SizeBytes int64 `protobuf:"varint,7,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// Whether this node leads the partition.
-	Leader        bool `protobuf:"varint,8,opt,name=leader,proto3" json:"leader,omitempty"`
+	Leader bool `protobuf:"varint,8,opt,name=leader,proto3" json:"leader,omitempty"`
+	// Filled by the leader: every replica's progress.
+	Followers     []*ReplicaProgress `protobuf:"bytes,9,rep,name=followers,proto3" json:"followers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -217,6 +219,82 @@ func (x *Replica) GetLeader() bool {
 	return false
 }
 
+func (x *Replica) GetFollowers() []*ReplicaProgress {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+type ReplicaProgress struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	NodeId       int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	LogEndOffset int64                  `protobuf:"varint,2,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
+	// Milliseconds since the replica was last caught up.
+	CaughtUpMsAgo int64 `protobuf:"varint,3,opt,name=caught_up_ms_ago,json=caughtUpMsAgo,proto3" json:"caught_up_ms_ago,omitempty"`
+	InSync        bool  `protobuf:"varint,4,opt,name=in_sync,json=inSync,proto3" json:"in_sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaProgress) Reset() {
+	*x = ReplicaProgress{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaProgress) ProtoMessage() {}
+
+func (x *ReplicaProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaProgress.ProtoReflect.Descriptor instead.
+func (*ReplicaProgress) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ReplicaProgress) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *ReplicaProgress) GetLogEndOffset() int64 {
+	if x != nil {
+		return x.LogEndOffset
+	}
+	return 0
+}
+
+func (x *ReplicaProgress) GetCaughtUpMsAgo() int64 {
+	if x != nil {
+		return x.CaughtUpMsAgo
+	}
+	return 0
+}
+
+func (x *ReplicaProgress) GetInSync() bool {
+	if x != nil {
+		return x.InSync
+	}
+	return false
+}
+
 type ListReplicasResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -229,7 +307,7 @@ type ListReplicasResponse struct {
 
 func (x *ListReplicasResponse) Reset() {
 	*x = ListReplicasResponse{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[2]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -241,7 +319,7 @@ func (x *ListReplicasResponse) String() string {
 func (*ListReplicasResponse) ProtoMessage() {}
 
 func (x *ListReplicasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[2]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -254,7 +332,7 @@ func (x *ListReplicasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReplicasResponse.ProtoReflect.Descriptor instead.
 func (*ListReplicasResponse) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{2}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListReplicasResponse) GetNodeId() int32 {
@@ -290,7 +368,7 @@ type ProduceRequest struct {
 
 func (x *ProduceRequest) Reset() {
 	*x = ProduceRequest{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[3]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -302,7 +380,7 @@ func (x *ProduceRequest) String() string {
 func (*ProduceRequest) ProtoMessage() {}
 
 func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[3]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -315,7 +393,7 @@ func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceRequest.ProtoReflect.Descriptor instead.
 func (*ProduceRequest) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{3}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ProduceRequest) GetAcks() Acks {
@@ -351,7 +429,7 @@ type ProducePartition struct {
 
 func (x *ProducePartition) Reset() {
 	*x = ProducePartition{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[4]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +441,7 @@ func (x *ProducePartition) String() string {
 func (*ProducePartition) ProtoMessage() {}
 
 func (x *ProducePartition) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[4]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +454,7 @@ func (x *ProducePartition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProducePartition.ProtoReflect.Descriptor instead.
 func (*ProducePartition) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{4}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ProducePartition) GetTopic() string {
@@ -415,7 +493,7 @@ type ProducePartitionResult struct {
 
 func (x *ProducePartitionResult) Reset() {
 	*x = ProducePartitionResult{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[5]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +505,7 @@ func (x *ProducePartitionResult) String() string {
 func (*ProducePartitionResult) ProtoMessage() {}
 
 func (x *ProducePartitionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[5]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +518,7 @@ func (x *ProducePartitionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProducePartitionResult.ProtoReflect.Descriptor instead.
 func (*ProducePartitionResult) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{5}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ProducePartitionResult) GetTopic() string {
@@ -487,7 +565,7 @@ type ProduceResponse struct {
 
 func (x *ProduceResponse) Reset() {
 	*x = ProduceResponse{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[6]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +577,7 @@ func (x *ProduceResponse) String() string {
 func (*ProduceResponse) ProtoMessage() {}
 
 func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[6]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +590,7 @@ func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResponse.ProtoReflect.Descriptor instead.
 func (*ProduceResponse) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{6}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ProduceResponse) GetPartitions() []*ProducePartitionResult {
@@ -535,7 +613,7 @@ type FetchRequest struct {
 
 func (x *FetchRequest) Reset() {
 	*x = FetchRequest{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[7]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +625,7 @@ func (x *FetchRequest) String() string {
 func (*FetchRequest) ProtoMessage() {}
 
 func (x *FetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[7]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +638,7 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{7}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FetchRequest) GetMaxWaitMs() int32 {
@@ -603,7 +681,7 @@ type FetchPartition struct {
 
 func (x *FetchPartition) Reset() {
 	*x = FetchPartition{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[8]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +693,7 @@ func (x *FetchPartition) String() string {
 func (*FetchPartition) ProtoMessage() {}
 
 func (x *FetchPartition) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[8]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +706,7 @@ func (x *FetchPartition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchPartition.ProtoReflect.Descriptor instead.
 func (*FetchPartition) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{8}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FetchPartition) GetTopic() string {
@@ -675,7 +753,7 @@ type FetchPartitionResult struct {
 
 func (x *FetchPartitionResult) Reset() {
 	*x = FetchPartitionResult{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[9]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +765,7 @@ func (x *FetchPartitionResult) String() string {
 func (*FetchPartitionResult) ProtoMessage() {}
 
 func (x *FetchPartitionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[9]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +778,7 @@ func (x *FetchPartitionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchPartitionResult.ProtoReflect.Descriptor instead.
 func (*FetchPartitionResult) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{9}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FetchPartitionResult) GetTopic() string {
@@ -754,7 +832,7 @@ type FetchResponse struct {
 
 func (x *FetchResponse) Reset() {
 	*x = FetchResponse{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[10]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +844,7 @@ func (x *FetchResponse) String() string {
 func (*FetchResponse) ProtoMessage() {}
 
 func (x *FetchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[10]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,10 +857,547 @@ func (x *FetchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchResponse.ProtoReflect.Descriptor instead.
 func (*FetchResponse) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{10}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FetchResponse) GetPartitions() []*FetchPartitionResult {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type ReplicateRequest struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	FollowerId    int32                    `protobuf:"varint,1,opt,name=follower_id,json=followerId,proto3" json:"follower_id,omitempty"`
+	FollowerEpoch int64                    `protobuf:"varint,2,opt,name=follower_epoch,json=followerEpoch,proto3" json:"follower_epoch,omitempty"`
+	MaxWaitMs     int32                    `protobuf:"varint,3,opt,name=max_wait_ms,json=maxWaitMs,proto3" json:"max_wait_ms,omitempty"`
+	MinBytes      int32                    `protobuf:"varint,4,opt,name=min_bytes,json=minBytes,proto3" json:"min_bytes,omitempty"`
+	MaxBytes      int32                    `protobuf:"varint,5,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	Partitions    []*ReplicaFetchPartition `protobuf:"bytes,6,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicateRequest) Reset() {
+	*x = ReplicateRequest{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicateRequest) ProtoMessage() {}
+
+func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicateRequest.ProtoReflect.Descriptor instead.
+func (*ReplicateRequest) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReplicateRequest) GetFollowerId() int32 {
+	if x != nil {
+		return x.FollowerId
+	}
+	return 0
+}
+
+func (x *ReplicateRequest) GetFollowerEpoch() int64 {
+	if x != nil {
+		return x.FollowerEpoch
+	}
+	return 0
+}
+
+func (x *ReplicateRequest) GetMaxWaitMs() int32 {
+	if x != nil {
+		return x.MaxWaitMs
+	}
+	return 0
+}
+
+func (x *ReplicateRequest) GetMinBytes() int32 {
+	if x != nil {
+		return x.MinBytes
+	}
+	return 0
+}
+
+func (x *ReplicateRequest) GetMaxBytes() int32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *ReplicateRequest) GetPartitions() []*ReplicaFetchPartition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type ReplicaFetchPartition struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Everything below it is in the follower's log.
+	FetchOffset int64 `protobuf:"varint,3,opt,name=fetch_offset,json=fetchOffset,proto3" json:"fetch_offset,omitempty"`
+	// The leader epoch the follower believes current.
+	LeaderEpoch   int32 `protobuf:"varint,4,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	MaxBytes      int32 `protobuf:"varint,5,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaFetchPartition) Reset() {
+	*x = ReplicaFetchPartition{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaFetchPartition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaFetchPartition) ProtoMessage() {}
+
+func (x *ReplicaFetchPartition) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaFetchPartition.ProtoReflect.Descriptor instead.
+func (*ReplicaFetchPartition) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReplicaFetchPartition) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ReplicaFetchPartition) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReplicaFetchPartition) GetFetchOffset() int64 {
+	if x != nil {
+		return x.FetchOffset
+	}
+	return 0
+}
+
+func (x *ReplicaFetchPartition) GetLeaderEpoch() int32 {
+	if x != nil {
+		return x.LeaderEpoch
+	}
+	return 0
+}
+
+func (x *ReplicaFetchPartition) GetMaxBytes() int32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+type ReplicaFetchResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset on success.
+	Error          *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	HighWatermark  int64           `protobuf:"varint,4,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	LogStartOffset int64           `protobuf:"varint,5,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
+	LogEndOffset   int64           `protobuf:"varint,6,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
+	// Whole batches as stored, to append unchanged.
+	Records       []byte `protobuf:"bytes,7,opt,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaFetchResult) Reset() {
+	*x = ReplicaFetchResult{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaFetchResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaFetchResult) ProtoMessage() {}
+
+func (x *ReplicaFetchResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaFetchResult.ProtoReflect.Descriptor instead.
+func (*ReplicaFetchResult) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ReplicaFetchResult) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ReplicaFetchResult) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReplicaFetchResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ReplicaFetchResult) GetHighWatermark() int64 {
+	if x != nil {
+		return x.HighWatermark
+	}
+	return 0
+}
+
+func (x *ReplicaFetchResult) GetLogStartOffset() int64 {
+	if x != nil {
+		return x.LogStartOffset
+	}
+	return 0
+}
+
+func (x *ReplicaFetchResult) GetLogEndOffset() int64 {
+	if x != nil {
+		return x.LogEndOffset
+	}
+	return 0
+}
+
+func (x *ReplicaFetchResult) GetRecords() []byte {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+type ReplicateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*ReplicaFetchResult  `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicateResponse) Reset() {
+	*x = ReplicateResponse{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicateResponse) ProtoMessage() {}
+
+func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicateResponse.ProtoReflect.Descriptor instead.
+func (*ReplicateResponse) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReplicateResponse) GetPartitions() []*ReplicaFetchResult {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type OffsetForLeaderEpochRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*EpochQuery          `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OffsetForLeaderEpochRequest) Reset() {
+	*x = OffsetForLeaderEpochRequest{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OffsetForLeaderEpochRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OffsetForLeaderEpochRequest) ProtoMessage() {}
+
+func (x *OffsetForLeaderEpochRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OffsetForLeaderEpochRequest.ProtoReflect.Descriptor instead.
+func (*OffsetForLeaderEpochRequest) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *OffsetForLeaderEpochRequest) GetPartitions() []*EpochQuery {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type EpochQuery struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// The leader epoch the caller believes current.
+	CurrentLeaderEpoch int32 `protobuf:"varint,3,opt,name=current_leader_epoch,json=currentLeaderEpoch,proto3" json:"current_leader_epoch,omitempty"`
+	// The epoch whose end offset is wanted.
+	LeaderEpoch   int32 `protobuf:"varint,4,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EpochQuery) Reset() {
+	*x = EpochQuery{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EpochQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EpochQuery) ProtoMessage() {}
+
+func (x *EpochQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EpochQuery.ProtoReflect.Descriptor instead.
+func (*EpochQuery) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *EpochQuery) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *EpochQuery) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *EpochQuery) GetCurrentLeaderEpoch() int32 {
+	if x != nil {
+		return x.CurrentLeaderEpoch
+	}
+	return 0
+}
+
+func (x *EpochQuery) GetLeaderEpoch() int32 {
+	if x != nil {
+		return x.LeaderEpoch
+	}
+	return 0
+}
+
+type EpochEndOffset struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset on success.
+	Error *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// The largest epoch ≤ the one asked for that the leader has, and where
+	// it ends; -1 and -1 when the leader has none.
+	LeaderEpoch   int32 `protobuf:"varint,4,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	EndOffset     int64 `protobuf:"varint,5,opt,name=end_offset,json=endOffset,proto3" json:"end_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EpochEndOffset) Reset() {
+	*x = EpochEndOffset{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EpochEndOffset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EpochEndOffset) ProtoMessage() {}
+
+func (x *EpochEndOffset) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EpochEndOffset.ProtoReflect.Descriptor instead.
+func (*EpochEndOffset) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *EpochEndOffset) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *EpochEndOffset) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *EpochEndOffset) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *EpochEndOffset) GetLeaderEpoch() int32 {
+	if x != nil {
+		return x.LeaderEpoch
+	}
+	return 0
+}
+
+func (x *EpochEndOffset) GetEndOffset() int64 {
+	if x != nil {
+		return x.EndOffset
+	}
+	return 0
+}
+
+type OffsetForLeaderEpochResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*EpochEndOffset      `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OffsetForLeaderEpochResponse) Reset() {
+	*x = OffsetForLeaderEpochResponse{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OffsetForLeaderEpochResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OffsetForLeaderEpochResponse) ProtoMessage() {}
+
+func (x *OffsetForLeaderEpochResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OffsetForLeaderEpochResponse.ProtoReflect.Descriptor instead.
+func (*OffsetForLeaderEpochResponse) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *OffsetForLeaderEpochResponse) GetPartitions() []*EpochEndOffset {
 	if x != nil {
 		return x.Partitions
 	}
@@ -798,7 +1413,7 @@ type ListOffsetsRequest struct {
 
 func (x *ListOffsetsRequest) Reset() {
 	*x = ListOffsetsRequest{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[11]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +1425,7 @@ func (x *ListOffsetsRequest) String() string {
 func (*ListOffsetsRequest) ProtoMessage() {}
 
 func (x *ListOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[11]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +1438,7 @@ func (x *ListOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*ListOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{11}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListOffsetsRequest) GetPartitions() []*ListOffsetsPartition {
@@ -845,7 +1460,7 @@ type ListOffsetsPartition struct {
 
 func (x *ListOffsetsPartition) Reset() {
 	*x = ListOffsetsPartition{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[12]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1472,7 @@ func (x *ListOffsetsPartition) String() string {
 func (*ListOffsetsPartition) ProtoMessage() {}
 
 func (x *ListOffsetsPartition) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[12]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1485,7 @@ func (x *ListOffsetsPartition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsPartition.ProtoReflect.Descriptor instead.
 func (*ListOffsetsPartition) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{12}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListOffsetsPartition) GetTopic() string {
@@ -909,7 +1524,7 @@ type ListOffsetsPartitionResult struct {
 
 func (x *ListOffsetsPartitionResult) Reset() {
 	*x = ListOffsetsPartitionResult{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[13]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1536,7 @@ func (x *ListOffsetsPartitionResult) String() string {
 func (*ListOffsetsPartitionResult) ProtoMessage() {}
 
 func (x *ListOffsetsPartitionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[13]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1549,7 @@ func (x *ListOffsetsPartitionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsPartitionResult.ProtoReflect.Descriptor instead.
 func (*ListOffsetsPartitionResult) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{13}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListOffsetsPartitionResult) GetTopic() string {
@@ -981,7 +1596,7 @@ type ListOffsetsResponse struct {
 
 func (x *ListOffsetsResponse) Reset() {
 	*x = ListOffsetsResponse{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[14]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1608,7 @@ func (x *ListOffsetsResponse) String() string {
 func (*ListOffsetsResponse) ProtoMessage() {}
 
 func (x *ListOffsetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[14]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1621,7 @@ func (x *ListOffsetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsResponse.ProtoReflect.Descriptor instead.
 func (*ListOffsetsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{14}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListOffsetsResponse) GetPartitions() []*ListOffsetsPartitionResult {
@@ -1021,7 +1636,7 @@ var File_strata_storage_v1_storage_proto protoreflect.FileDescriptor
 const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\n" +
 	"\x1fstrata/storage/v1/storage.proto\x12\x11strata.storage.v1\x1a\x1dstrata/common/v1/errors.proto\"\x15\n" +
-	"\x13ListReplicasRequest\"\xfd\x01\n" +
+	"\x13ListReplicasRequest\"\xbf\x02\n" +
 	"\aReplica\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x10\n" +
@@ -1031,7 +1646,13 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\x0ehigh_watermark\x18\x06 \x01(\x03R\rhighWatermark\x12\x1d\n" +
 	"\n" +
 	"size_bytes\x18\a \x01(\x03R\tsizeBytes\x12\x16\n" +
-	"\x06leader\x18\b \x01(\bR\x06leader\"\x94\x01\n" +
+	"\x06leader\x18\b \x01(\bR\x06leader\x12@\n" +
+	"\tfollowers\x18\t \x03(\v2\".strata.storage.v1.ReplicaProgressR\tfollowers\"\x92\x01\n" +
+	"\x0fReplicaProgress\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12$\n" +
+	"\x0elog_end_offset\x18\x02 \x01(\x03R\flogEndOffset\x12'\n" +
+	"\x10caught_up_ms_ago\x18\x03 \x01(\x03R\rcaughtUpMsAgo\x12\x17\n" +
+	"\ain_sync\x18\x04 \x01(\bR\x06inSync\"\x94\x01\n" +
 	"\x14ListReplicasResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12+\n" +
 	"\x11metadata_revision\x18\x02 \x01(\x03R\x10metadataRevision\x126\n" +
@@ -1080,6 +1701,55 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\rFetchResponse\x12G\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2'.strata.storage.v1.FetchPartitionResultR\n" +
+	"partitions\"\xfe\x01\n" +
+	"\x10ReplicateRequest\x12\x1f\n" +
+	"\vfollower_id\x18\x01 \x01(\x05R\n" +
+	"followerId\x12%\n" +
+	"\x0efollower_epoch\x18\x02 \x01(\x03R\rfollowerEpoch\x12\x1e\n" +
+	"\vmax_wait_ms\x18\x03 \x01(\x05R\tmaxWaitMs\x12\x1b\n" +
+	"\tmin_bytes\x18\x04 \x01(\x05R\bminBytes\x12\x1b\n" +
+	"\tmax_bytes\x18\x05 \x01(\x05R\bmaxBytes\x12H\n" +
+	"\n" +
+	"partitions\x18\x06 \x03(\v2(.strata.storage.v1.ReplicaFetchPartitionR\n" +
+	"partitions\"\xae\x01\n" +
+	"\x15ReplicaFetchPartition\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12!\n" +
+	"\ffetch_offset\x18\x03 \x01(\x03R\vfetchOffset\x12!\n" +
+	"\fleader_epoch\x18\x04 \x01(\x05R\vleaderEpoch\x12\x1b\n" +
+	"\tmax_bytes\x18\x05 \x01(\x05R\bmaxBytes\"\x8e\x02\n" +
+	"\x12ReplicaFetchResult\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12%\n" +
+	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\x12(\n" +
+	"\x10log_start_offset\x18\x05 \x01(\x03R\x0elogStartOffset\x12$\n" +
+	"\x0elog_end_offset\x18\x06 \x01(\x03R\flogEndOffset\x12\x18\n" +
+	"\arecords\x18\a \x01(\fR\arecords\"Z\n" +
+	"\x11ReplicateResponse\x12E\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2%.strata.storage.v1.ReplicaFetchResultR\n" +
+	"partitions\"\\\n" +
+	"\x1bOffsetForLeaderEpochRequest\x12=\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2\x1d.strata.storage.v1.EpochQueryR\n" +
+	"partitions\"\x95\x01\n" +
+	"\n" +
+	"EpochQuery\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x120\n" +
+	"\x14current_leader_epoch\x18\x03 \x01(\x05R\x12currentLeaderEpoch\x12!\n" +
+	"\fleader_epoch\x18\x04 \x01(\x05R\vleaderEpoch\"\xbb\x01\n" +
+	"\x0eEpochEndOffset\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12!\n" +
+	"\fleader_epoch\x18\x04 \x01(\x05R\vleaderEpoch\x12\x1d\n" +
+	"\n" +
+	"end_offset\x18\x05 \x01(\x03R\tendOffset\"a\n" +
+	"\x1cOffsetForLeaderEpochResponse\x12A\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2!.strata.storage.v1.EpochEndOffsetR\n" +
 	"partitions\"]\n" +
 	"\x12ListOffsetsRequest\x12G\n" +
 	"\n" +
@@ -1103,12 +1773,14 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\x10ACKS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tACKS_NONE\x10\x01\x12\x0f\n" +
 	"\vACKS_LEADER\x10\x02\x12\f\n" +
-	"\bACKS_ALL\x10\x032\xed\x02\n" +
+	"\bACKS_ALL\x10\x032\xc2\x04\n" +
 	"\x0eStorageService\x12_\n" +
 	"\fListReplicas\x12&.strata.storage.v1.ListReplicasRequest\x1a'.strata.storage.v1.ListReplicasResponse\x12P\n" +
 	"\aProduce\x12!.strata.storage.v1.ProduceRequest\x1a\".strata.storage.v1.ProduceResponse\x12J\n" +
 	"\x05Fetch\x12\x1f.strata.storage.v1.FetchRequest\x1a .strata.storage.v1.FetchResponse\x12\\\n" +
-	"\vListOffsets\x12%.strata.storage.v1.ListOffsetsRequest\x1a&.strata.storage.v1.ListOffsetsResponseB\xc8\x01\n" +
+	"\vListOffsets\x12%.strata.storage.v1.ListOffsetsRequest\x1a&.strata.storage.v1.ListOffsetsResponse\x12Z\n" +
+	"\tReplicate\x12#.strata.storage.v1.ReplicateRequest\x1a$.strata.storage.v1.ReplicateResponse(\x010\x01\x12w\n" +
+	"\x14OffsetForLeaderEpoch\x12..strata.storage.v1.OffsetForLeaderEpochRequest\x1a/.strata.storage.v1.OffsetForLeaderEpochResponseB\xc8\x01\n" +
 	"\x15com.strata.storage.v1B\fStorageProtoP\x01Z;github.com/strata-io/strata/gen/strata/storage/v1;storagev1\xa2\x02\x03SSX\xaa\x02\x11Strata.Storage.V1\xca\x02\x11Strata\\Storage\\V1\xe2\x02\x1dStrata\\Storage\\V1\\GPBMetadata\xea\x02\x13Strata::Storage::V1b\x06proto3"
 
 var (
@@ -1124,51 +1796,71 @@ func file_strata_storage_v1_storage_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_storage_v1_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_strata_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_strata_storage_v1_storage_proto_goTypes = []any{
-	(Acks)(0),                          // 0: strata.storage.v1.Acks
-	(*ListReplicasRequest)(nil),        // 1: strata.storage.v1.ListReplicasRequest
-	(*Replica)(nil),                    // 2: strata.storage.v1.Replica
-	(*ListReplicasResponse)(nil),       // 3: strata.storage.v1.ListReplicasResponse
-	(*ProduceRequest)(nil),             // 4: strata.storage.v1.ProduceRequest
-	(*ProducePartition)(nil),           // 5: strata.storage.v1.ProducePartition
-	(*ProducePartitionResult)(nil),     // 6: strata.storage.v1.ProducePartitionResult
-	(*ProduceResponse)(nil),            // 7: strata.storage.v1.ProduceResponse
-	(*FetchRequest)(nil),               // 8: strata.storage.v1.FetchRequest
-	(*FetchPartition)(nil),             // 9: strata.storage.v1.FetchPartition
-	(*FetchPartitionResult)(nil),       // 10: strata.storage.v1.FetchPartitionResult
-	(*FetchResponse)(nil),              // 11: strata.storage.v1.FetchResponse
-	(*ListOffsetsRequest)(nil),         // 12: strata.storage.v1.ListOffsetsRequest
-	(*ListOffsetsPartition)(nil),       // 13: strata.storage.v1.ListOffsetsPartition
-	(*ListOffsetsPartitionResult)(nil), // 14: strata.storage.v1.ListOffsetsPartitionResult
-	(*ListOffsetsResponse)(nil),        // 15: strata.storage.v1.ListOffsetsResponse
-	(*v1.ErrorDetail)(nil),             // 16: strata.common.v1.ErrorDetail
+	(Acks)(0),                            // 0: strata.storage.v1.Acks
+	(*ListReplicasRequest)(nil),          // 1: strata.storage.v1.ListReplicasRequest
+	(*Replica)(nil),                      // 2: strata.storage.v1.Replica
+	(*ReplicaProgress)(nil),              // 3: strata.storage.v1.ReplicaProgress
+	(*ListReplicasResponse)(nil),         // 4: strata.storage.v1.ListReplicasResponse
+	(*ProduceRequest)(nil),               // 5: strata.storage.v1.ProduceRequest
+	(*ProducePartition)(nil),             // 6: strata.storage.v1.ProducePartition
+	(*ProducePartitionResult)(nil),       // 7: strata.storage.v1.ProducePartitionResult
+	(*ProduceResponse)(nil),              // 8: strata.storage.v1.ProduceResponse
+	(*FetchRequest)(nil),                 // 9: strata.storage.v1.FetchRequest
+	(*FetchPartition)(nil),               // 10: strata.storage.v1.FetchPartition
+	(*FetchPartitionResult)(nil),         // 11: strata.storage.v1.FetchPartitionResult
+	(*FetchResponse)(nil),                // 12: strata.storage.v1.FetchResponse
+	(*ReplicateRequest)(nil),             // 13: strata.storage.v1.ReplicateRequest
+	(*ReplicaFetchPartition)(nil),        // 14: strata.storage.v1.ReplicaFetchPartition
+	(*ReplicaFetchResult)(nil),           // 15: strata.storage.v1.ReplicaFetchResult
+	(*ReplicateResponse)(nil),            // 16: strata.storage.v1.ReplicateResponse
+	(*OffsetForLeaderEpochRequest)(nil),  // 17: strata.storage.v1.OffsetForLeaderEpochRequest
+	(*EpochQuery)(nil),                   // 18: strata.storage.v1.EpochQuery
+	(*EpochEndOffset)(nil),               // 19: strata.storage.v1.EpochEndOffset
+	(*OffsetForLeaderEpochResponse)(nil), // 20: strata.storage.v1.OffsetForLeaderEpochResponse
+	(*ListOffsetsRequest)(nil),           // 21: strata.storage.v1.ListOffsetsRequest
+	(*ListOffsetsPartition)(nil),         // 22: strata.storage.v1.ListOffsetsPartition
+	(*ListOffsetsPartitionResult)(nil),   // 23: strata.storage.v1.ListOffsetsPartitionResult
+	(*ListOffsetsResponse)(nil),          // 24: strata.storage.v1.ListOffsetsResponse
+	(*v1.ErrorDetail)(nil),               // 25: strata.common.v1.ErrorDetail
 }
 var file_strata_storage_v1_storage_proto_depIdxs = []int32{
-	2,  // 0: strata.storage.v1.ListReplicasResponse.replicas:type_name -> strata.storage.v1.Replica
-	0,  // 1: strata.storage.v1.ProduceRequest.acks:type_name -> strata.storage.v1.Acks
-	5,  // 2: strata.storage.v1.ProduceRequest.partitions:type_name -> strata.storage.v1.ProducePartition
-	16, // 3: strata.storage.v1.ProducePartitionResult.error:type_name -> strata.common.v1.ErrorDetail
-	6,  // 4: strata.storage.v1.ProduceResponse.partitions:type_name -> strata.storage.v1.ProducePartitionResult
-	9,  // 5: strata.storage.v1.FetchRequest.partitions:type_name -> strata.storage.v1.FetchPartition
-	16, // 6: strata.storage.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
-	10, // 7: strata.storage.v1.FetchResponse.partitions:type_name -> strata.storage.v1.FetchPartitionResult
-	13, // 8: strata.storage.v1.ListOffsetsRequest.partitions:type_name -> strata.storage.v1.ListOffsetsPartition
-	16, // 9: strata.storage.v1.ListOffsetsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
-	14, // 10: strata.storage.v1.ListOffsetsResponse.partitions:type_name -> strata.storage.v1.ListOffsetsPartitionResult
-	1,  // 11: strata.storage.v1.StorageService.ListReplicas:input_type -> strata.storage.v1.ListReplicasRequest
-	4,  // 12: strata.storage.v1.StorageService.Produce:input_type -> strata.storage.v1.ProduceRequest
-	8,  // 13: strata.storage.v1.StorageService.Fetch:input_type -> strata.storage.v1.FetchRequest
-	12, // 14: strata.storage.v1.StorageService.ListOffsets:input_type -> strata.storage.v1.ListOffsetsRequest
-	3,  // 15: strata.storage.v1.StorageService.ListReplicas:output_type -> strata.storage.v1.ListReplicasResponse
-	7,  // 16: strata.storage.v1.StorageService.Produce:output_type -> strata.storage.v1.ProduceResponse
-	11, // 17: strata.storage.v1.StorageService.Fetch:output_type -> strata.storage.v1.FetchResponse
-	15, // 18: strata.storage.v1.StorageService.ListOffsets:output_type -> strata.storage.v1.ListOffsetsResponse
-	15, // [15:19] is the sub-list for method output_type
-	11, // [11:15] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	3,  // 0: strata.storage.v1.Replica.followers:type_name -> strata.storage.v1.ReplicaProgress
+	2,  // 1: strata.storage.v1.ListReplicasResponse.replicas:type_name -> strata.storage.v1.Replica
+	0,  // 2: strata.storage.v1.ProduceRequest.acks:type_name -> strata.storage.v1.Acks
+	6,  // 3: strata.storage.v1.ProduceRequest.partitions:type_name -> strata.storage.v1.ProducePartition
+	25, // 4: strata.storage.v1.ProducePartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	7,  // 5: strata.storage.v1.ProduceResponse.partitions:type_name -> strata.storage.v1.ProducePartitionResult
+	10, // 6: strata.storage.v1.FetchRequest.partitions:type_name -> strata.storage.v1.FetchPartition
+	25, // 7: strata.storage.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	11, // 8: strata.storage.v1.FetchResponse.partitions:type_name -> strata.storage.v1.FetchPartitionResult
+	14, // 9: strata.storage.v1.ReplicateRequest.partitions:type_name -> strata.storage.v1.ReplicaFetchPartition
+	25, // 10: strata.storage.v1.ReplicaFetchResult.error:type_name -> strata.common.v1.ErrorDetail
+	15, // 11: strata.storage.v1.ReplicateResponse.partitions:type_name -> strata.storage.v1.ReplicaFetchResult
+	18, // 12: strata.storage.v1.OffsetForLeaderEpochRequest.partitions:type_name -> strata.storage.v1.EpochQuery
+	25, // 13: strata.storage.v1.EpochEndOffset.error:type_name -> strata.common.v1.ErrorDetail
+	19, // 14: strata.storage.v1.OffsetForLeaderEpochResponse.partitions:type_name -> strata.storage.v1.EpochEndOffset
+	22, // 15: strata.storage.v1.ListOffsetsRequest.partitions:type_name -> strata.storage.v1.ListOffsetsPartition
+	25, // 16: strata.storage.v1.ListOffsetsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	23, // 17: strata.storage.v1.ListOffsetsResponse.partitions:type_name -> strata.storage.v1.ListOffsetsPartitionResult
+	1,  // 18: strata.storage.v1.StorageService.ListReplicas:input_type -> strata.storage.v1.ListReplicasRequest
+	5,  // 19: strata.storage.v1.StorageService.Produce:input_type -> strata.storage.v1.ProduceRequest
+	9,  // 20: strata.storage.v1.StorageService.Fetch:input_type -> strata.storage.v1.FetchRequest
+	21, // 21: strata.storage.v1.StorageService.ListOffsets:input_type -> strata.storage.v1.ListOffsetsRequest
+	13, // 22: strata.storage.v1.StorageService.Replicate:input_type -> strata.storage.v1.ReplicateRequest
+	17, // 23: strata.storage.v1.StorageService.OffsetForLeaderEpoch:input_type -> strata.storage.v1.OffsetForLeaderEpochRequest
+	4,  // 24: strata.storage.v1.StorageService.ListReplicas:output_type -> strata.storage.v1.ListReplicasResponse
+	8,  // 25: strata.storage.v1.StorageService.Produce:output_type -> strata.storage.v1.ProduceResponse
+	12, // 26: strata.storage.v1.StorageService.Fetch:output_type -> strata.storage.v1.FetchResponse
+	24, // 27: strata.storage.v1.StorageService.ListOffsets:output_type -> strata.storage.v1.ListOffsetsResponse
+	16, // 28: strata.storage.v1.StorageService.Replicate:output_type -> strata.storage.v1.ReplicateResponse
+	20, // 29: strata.storage.v1.StorageService.OffsetForLeaderEpoch:output_type -> strata.storage.v1.OffsetForLeaderEpochResponse
+	24, // [24:30] is the sub-list for method output_type
+	18, // [18:24] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_strata_storage_v1_storage_proto_init() }
@@ -1182,7 +1874,7 @@ func file_strata_storage_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_storage_v1_storage_proto_rawDesc), len(file_strata_storage_v1_storage_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,10 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	StorageService_ListReplicas_FullMethodName = "/strata.storage.v1.StorageService/ListReplicas"
-	StorageService_Produce_FullMethodName      = "/strata.storage.v1.StorageService/Produce"
-	StorageService_Fetch_FullMethodName        = "/strata.storage.v1.StorageService/Fetch"
-	StorageService_ListOffsets_FullMethodName  = "/strata.storage.v1.StorageService/ListOffsets"
+	StorageService_ListReplicas_FullMethodName         = "/strata.storage.v1.StorageService/ListReplicas"
+	StorageService_Produce_FullMethodName              = "/strata.storage.v1.StorageService/Produce"
+	StorageService_Fetch_FullMethodName                = "/strata.storage.v1.StorageService/Fetch"
+	StorageService_ListOffsets_FullMethodName          = "/strata.storage.v1.StorageService/ListOffsets"
+	StorageService_Replicate_FullMethodName            = "/strata.storage.v1.StorageService/Replicate"
+	StorageService_OffsetForLeaderEpoch_FullMethodName = "/strata.storage.v1.StorageService/OffsetForLeaderEpoch"
 )
 
 // StorageServiceClient is the client API for StorageService service.
@@ -56,6 +58,23 @@ type StorageServiceClient interface {
 	// (-1), max timestamp (-3), or the first offset whose timestamp is at
 	// least the given one. Per-partition errors as for Fetch.
 	ListOffsets(ctx context.Context, in *ListOffsetsRequest, opts ...grpc.CallOption) (*ListOffsetsResponse, error)
+	// Replicate is the follower fetch stream: a follower keeps one open per
+	// leader node and sends a request for all the partitions it follows from
+	// that node whenever it has applied the previous response. The leader
+	// answers each request once, waiting up to max_wait_ms for new data, and
+	// learns each follower's log end offset from its fetch offset (which
+	// moves the high watermark). Per-partition errors:
+	// NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH (the follower is behind on
+	// metadata), UNKNOWN_LEADER_EPOCH (the leader is), OFFSET_OUT_OF_RANGE.
+	// Whole-stream errors: FAILED_PRECONDITION (STALE_EPOCH) for a follower
+	// incarnation that is not the registered one.
+	Replicate(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ReplicateRequest, ReplicateResponse], error)
+	// OffsetForLeaderEpoch returns, for each partition, the end offset of the
+	// given leader epoch in this leader's log: the start offset of the next
+	// higher epoch, or the log end offset for the current one (Kafka KIP-101).
+	// A follower truncates its log to it before fetching, so a divergent tail
+	// never survives. Per-partition errors as for Replicate.
+	OffsetForLeaderEpoch(ctx context.Context, in *OffsetForLeaderEpochRequest, opts ...grpc.CallOption) (*OffsetForLeaderEpochResponse, error)
 }
 
 type storageServiceClient struct {
@@ -106,6 +125,29 @@ func (c *storageServiceClient) ListOffsets(ctx context.Context, in *ListOffsetsR
 	return out, nil
 }
 
+func (c *storageServiceClient) Replicate(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ReplicateRequest, ReplicateResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &StorageService_ServiceDesc.Streams[0], StorageService_Replicate_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ReplicateRequest, ReplicateResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StorageService_ReplicateClient = grpc.BidiStreamingClient[ReplicateRequest, ReplicateResponse]
+
+func (c *storageServiceClient) OffsetForLeaderEpoch(ctx context.Context, in *OffsetForLeaderEpochRequest, opts ...grpc.CallOption) (*OffsetForLeaderEpochResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OffsetForLeaderEpochResponse)
+	err := c.cc.Invoke(ctx, StorageService_OffsetForLeaderEpoch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StorageServiceServer is the server API for StorageService service.
 // All implementations must embed UnimplementedStorageServiceServer
 // for forward compatibility.
@@ -137,6 +179,23 @@ type StorageServiceServer interface {
 	// (-1), max timestamp (-3), or the first offset whose timestamp is at
 	// least the given one. Per-partition errors as for Fetch.
 	ListOffsets(context.Context, *ListOffsetsRequest) (*ListOffsetsResponse, error)
+	// Replicate is the follower fetch stream: a follower keeps one open per
+	// leader node and sends a request for all the partitions it follows from
+	// that node whenever it has applied the previous response. The leader
+	// answers each request once, waiting up to max_wait_ms for new data, and
+	// learns each follower's log end offset from its fetch offset (which
+	// moves the high watermark). Per-partition errors:
+	// NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH (the follower is behind on
+	// metadata), UNKNOWN_LEADER_EPOCH (the leader is), OFFSET_OUT_OF_RANGE.
+	// Whole-stream errors: FAILED_PRECONDITION (STALE_EPOCH) for a follower
+	// incarnation that is not the registered one.
+	Replicate(grpc.BidiStreamingServer[ReplicateRequest, ReplicateResponse]) error
+	// OffsetForLeaderEpoch returns, for each partition, the end offset of the
+	// given leader epoch in this leader's log: the start offset of the next
+	// higher epoch, or the log end offset for the current one (Kafka KIP-101).
+	// A follower truncates its log to it before fetching, so a divergent tail
+	// never survives. Per-partition errors as for Replicate.
+	OffsetForLeaderEpoch(context.Context, *OffsetForLeaderEpochRequest) (*OffsetForLeaderEpochResponse, error)
 	mustEmbedUnimplementedStorageServiceServer()
 }
 
@@ -158,6 +217,12 @@ func (UnimplementedStorageServiceServer) Fetch(context.Context, *FetchRequest) (
 }
 func (UnimplementedStorageServiceServer) ListOffsets(context.Context, *ListOffsetsRequest) (*ListOffsetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOffsets not implemented")
+}
+func (UnimplementedStorageServiceServer) Replicate(grpc.BidiStreamingServer[ReplicateRequest, ReplicateResponse]) error {
+	return status.Error(codes.Unimplemented, "method Replicate not implemented")
+}
+func (UnimplementedStorageServiceServer) OffsetForLeaderEpoch(context.Context, *OffsetForLeaderEpochRequest) (*OffsetForLeaderEpochResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OffsetForLeaderEpoch not implemented")
 }
 func (UnimplementedStorageServiceServer) mustEmbedUnimplementedStorageServiceServer() {}
 func (UnimplementedStorageServiceServer) testEmbeddedByValue()                        {}
@@ -252,6 +317,31 @@ func _StorageService_ListOffsets_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StorageService_Replicate_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(StorageServiceServer).Replicate(&grpc.GenericServerStream[ReplicateRequest, ReplicateResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StorageService_ReplicateServer = grpc.BidiStreamingServer[ReplicateRequest, ReplicateResponse]
+
+func _StorageService_OffsetForLeaderEpoch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OffsetForLeaderEpochRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServiceServer).OffsetForLeaderEpoch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorageService_OffsetForLeaderEpoch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServiceServer).OffsetForLeaderEpoch(ctx, req.(*OffsetForLeaderEpochRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StorageService_ServiceDesc is the grpc.ServiceDesc for StorageService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -275,7 +365,18 @@ var StorageService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListOffsets",
 			Handler:    _StorageService_ListOffsets_Handler,
 		},
+		{
+			MethodName: "OffsetForLeaderEpoch",
+			Handler:    _StorageService_OffsetForLeaderEpoch_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Replicate",
+			Handler:       _StorageService_Replicate_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "strata/storage/v1/storage.proto",
 }
