@@ -51,7 +51,7 @@ func newDevCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "Strata dev cluster is up (data in %s)\n"+
 				"  gRPC API  %s    (strata topic list --server %s)\n"+
 				"  HTTP      http://%s/metrics  /healthz  /readyz\n"+
-				"  Kafka     %s (listener arrives with the Kafka protocol issue)\n"+
+				"  Kafka     %s\n"+
 				"  controller %s, %d storage nodes\nPress Ctrl-C to stop.\n",
 				dc.dataDir, gw.GRPCAddr(), gw.GRPCAddr(), gw.HTTPAddr(), dc.kafkaAddr,
 				ctrl.Addr(), dc.storageNodes)

@@ -4,6 +4,7 @@
 package errs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -45,6 +46,11 @@ const (
 	NotEnoughReplicasAfter   = commonv1.ErrorCode_ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND
 	LeaderNotAvailable       = commonv1.ErrorCode_ERROR_CODE_LEADER_NOT_AVAILABLE
 	ReassignmentInProgress   = commonv1.ErrorCode_ERROR_CODE_REASSIGNMENT_IN_PROGRESS
+	OutOfOrderSequence       = commonv1.ErrorCode_ERROR_CODE_OUT_OF_ORDER_SEQUENCE_NUMBER
+	InvalidProducerEpoch     = commonv1.ErrorCode_ERROR_CODE_INVALID_PRODUCER_EPOCH
+	CoordinatorNotAvailable  = commonv1.ErrorCode_ERROR_CODE_COORDINATOR_NOT_AVAILABLE
+	TransactionsUnsupported  = commonv1.ErrorCode_ERROR_CODE_TRANSACTIONS_UNSUPPORTED
+	UnsupportedVersion       = commonv1.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION
 )
 
 type entry struct {
@@ -83,6 +89,11 @@ var table = map[Code]entry{
 	NotEnoughReplicasAfter:   {codes.Unavailable, 20, true},
 	LeaderNotAvailable:       {codes.Unavailable, 5, true},
 	ReassignmentInProgress:   {codes.FailedPrecondition, 60, false},
+	OutOfOrderSequence:       {codes.FailedPrecondition, 45, false}, // OUT_OF_ORDER_SEQUENCE_NUMBER
+	InvalidProducerEpoch:     {codes.FailedPrecondition, 47, false}, // INVALID_PRODUCER_EPOCH
+	CoordinatorNotAvailable:  {codes.Unavailable, 15, true},         // COORDINATOR_NOT_AVAILABLE
+	TransactionsUnsupported:  {codes.Unimplemented, 53, false},      // TRANSACTIONAL_ID_AUTHORIZATION_FAILED: fatal to the client
+	UnsupportedVersion:       {codes.Unimplemented, 35, false},      // UNSUPPORTED_VERSION
 
 	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
 }
@@ -200,4 +211,26 @@ func Message(err error) string {
 		return st.Message()
 	}
 	return err.Error()
+}
+
+// KafkaCode is the Kafka error code for any error: the code of a Strata
+// error, REQUEST_TIMED_OUT for a deadline, LEADER_NOT_AVAILABLE for an
+// unreachable peer, UNKNOWN_SERVER_ERROR otherwise; 0 for nil.
+func KafkaCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	if e := From(err); e != nil {
+		return e.KafkaCode()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return table[RequestTimedOut].kafka
+	}
+	switch status.Code(err) {
+	case codes.DeadlineExceeded:
+		return table[RequestTimedOut].kafka
+	case codes.Unavailable, codes.Canceled:
+		return table[LeaderNotAvailable].kafka
+	}
+	return -1
 }

@@ -184,3 +184,22 @@ func (c *Cache) Gateways() []*metadatav1.GatewayRecord {
 
 // Clone returns a deep copy of a record, for callers that must modify it.
 func Clone[M proto.Message](m M) M { return proto.Clone(m).(M) }
+
+// Topics returns every topic record sorted by name.
+func (c *Cache) Topics() []*metadatav1.TopicRecord {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*metadatav1.TopicRecord, 0, len(c.topics))
+	for _, t := range c.topics {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out
+}
+
+// LiveStorageNodes returns how many storage nodes are alive.
+func (c *Cache) LiveStorageNodes() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.alive)
+}

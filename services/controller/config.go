@@ -30,6 +30,10 @@ type Config struct {
 	MemberLeaseTTL time.Duration
 	// ElectionTTL bounds how long a dead active controller keeps the role.
 	ElectionTTL time.Duration
+	// GroupInitialRebalanceDelay is Kafka's
+	// group.initial.rebalance.delay.ms: how long the first rebalance of an
+	// empty group waits for more members.
+	GroupInitialRebalanceDelay time.Duration
 	// MaxPartitions caps the partitions of one topic.
 	MaxPartitions int
 }
@@ -51,6 +55,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.EtcdInitialClusterState, "etcd-initial-cluster-state", "new", "new, or existing to join a running cluster")
 	fs.StringVar(&c.EtcdLogLevel, "etcd-log-level", "warn", "log level of the embedded etcd")
 	fs.DurationVar(&c.MemberLeaseTTL, "member-lease-ttl", 10*time.Second, "a storage node or gateway without a heartbeat for this long is dead")
+	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", 3*time.Second,
+		"Kafka group.initial.rebalance.delay.ms: the first rebalance of an empty consumer group waits this long for more members")
 	fs.DurationVar(&c.ElectionTTL, "election-ttl", 5*time.Second, "session TTL of the active controller; a standby takes over this long after it dies")
 	fs.IntVar(&c.MaxPartitions, "max-partitions", DefaultMaxPartitions, "maximum partitions of one topic")
 }
@@ -86,6 +92,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MemberLeaseTTL < 2*time.Second {
 		p.Addf("member-lease-ttl", "%s is shorter than 2s", c.MemberLeaseTTL)
+	}
+	if c.GroupInitialRebalanceDelay < 0 {
+		p.Addf("group-initial-rebalance-delay", "is negative")
 	}
 	if c.ElectionTTL < time.Second {
 		p.Addf("election-ttl", "%s is shorter than 1s", c.ElectionTTL)

@@ -24,6 +24,10 @@ var writeMethods = map[string]bool{
 	"/strata.admin.v1.AdminService/Rebalance":                     true,
 	"/strata.admin.v1.AdminService/DrainNode":                     true,
 	"/strata.admin.v1.AdminService/ElectPreferredLeaders":         true,
+	// Group state lives in memory on the active controller, so every group
+	// call (reads too) runs there.
+	"/strata.controller.v1.GroupCoordinatorService/GroupCall":           true,
+	"/strata.controller.v1.GroupCoordinatorService/AllocateProducerIds": true,
 }
 
 // forwardedHeader marks a forwarded call, so it is never forwarded twice.

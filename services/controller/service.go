@@ -42,6 +42,7 @@ type Controller struct {
 
 	elector *elector
 	fwd     *forwarder
+	groups  *groupCoordinator
 	metrics *metrics
 
 	cancel      context.CancelFunc
@@ -75,11 +76,13 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	}
 	c.metrics = newMetrics(c.reg)
 	c.elector = newElector(c.cli, cfg.Name, c.advertise, cfg.ElectionTTL, log, c.metrics)
-	c.elector.onActive = c.runPartitionReconciler
+	c.groups = newGroupCoordinator(c, cfg.GroupInitialRebalanceDelay)
+	c.elector.onActive = c.whileActive(c.runPartitionReconciler, c.groups.run)
 	c.fwd = newForwarder(c.elector)
 	c.grpc = rpc.NewServer(log, c.reg, c.fwd.intercept)
 	adminv1.RegisterAdminServiceServer(c.grpc.Server, &adminHandler{c: c})
 	controllerv1.RegisterControllerServiceServer(c.grpc.Server, &controllerHandler{c: c})
+	controllerv1.RegisterGroupCoordinatorServiceServer(c.grpc.Server, &groupHandler{c: c, gc: c.groups})
 	go func() { _ = c.grpc.Serve(c.ln) }()
 
 	c.wg.Add(1)
@@ -93,6 +96,22 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.grpc.SetReady(true)
 	log.Info("controller started", "grpc", c.advertise, "http", c.http.Addr(), "cluster_id", c.clusterID)
 	return c, nil
+}
+
+// whileActive runs every task of an active term concurrently until the
+// term ends.
+func (c *Controller) whileActive(tasks ...func(ctx context.Context)) func(ctx context.Context) {
+	return func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for _, task := range tasks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				task(ctx)
+			}()
+		}
+		wg.Wait()
+	}
 }
 
 // ready reports whether this controller can serve: its etcd member has a

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
 )
@@ -14,6 +16,13 @@ type Config struct {
 	AdvertiseKafka string
 	Controllers    []string
 	GatewayID      int32
+
+	// Kafka listener settings (see services/gateway/kafka).
+	AutoCreateTopics         bool
+	DefaultPartitions        int32
+	DefaultReplicationFactor int32
+	KafkaMaxRequestBytes     int32
+	KafkaIdleTimeout         time.Duration
 }
 
 // RegisterFlags binds the gateway's flags to c with their defaults.
@@ -25,6 +34,13 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.AdvertiseKafka, "advertise-kafka", "", "Kafka address advertised to Kafka clients (default: hostname and the kafka-addr port)")
 	fs.StringSliceVar(&c.Controllers, "controllers", []string{"localhost:9190"}, "controller gRPC addresses, comma-separated")
 	fs.Int32Var(&c.GatewayID, "id", 0, "gateway id (0: the controller assigns one)")
+	fs.BoolVar(&c.AutoCreateTopics, "auto-create-topics-enable", false,
+		"Kafka auto.create.topics.enable: create a topic when a client asks for metadata of a missing one")
+	fs.Int32Var(&c.DefaultPartitions, "num-partitions", 1, "Kafka num.partitions: partitions of auto-created topics and of CreateTopics with -1")
+	fs.Int32Var(&c.DefaultReplicationFactor, "default-replication-factor", 0,
+		"Kafka default.replication.factor for auto-created topics and CreateTopics with -1 (0: min(3, live storage nodes))")
+	fs.Int32Var(&c.KafkaMaxRequestBytes, "kafka-max-request-bytes", 100<<20, "Kafka socket.request.max.bytes: the largest request frame accepted")
+	fs.DurationVar(&c.KafkaIdleTimeout, "kafka-idle-timeout", 10*time.Minute, "Kafka connections.max.idle.ms: close connections idle this long")
 }
 
 // Validate checks every field and reports each bad one.
@@ -44,6 +60,18 @@ func (c *Config) Validate() error {
 	}
 	for _, a := range c.Controllers {
 		p.Addr("controllers", a)
+	}
+	if c.DefaultPartitions < 1 {
+		p.Addf("num-partitions", "must be at least 1, got %d", c.DefaultPartitions)
+	}
+	if c.DefaultReplicationFactor < 0 {
+		p.Addf("default-replication-factor", "%d is negative", c.DefaultReplicationFactor)
+	}
+	if c.KafkaMaxRequestBytes < 1024 {
+		p.Addf("kafka-max-request-bytes", "must be at least 1024, got %d", c.KafkaMaxRequestBytes)
+	}
+	if c.KafkaIdleTimeout <= 0 {
+		p.Addf("kafka-idle-timeout", "must be positive")
 	}
 	if c.GatewayID < 0 {
 		p.Addf("id", "%d is negative", c.GatewayID)

@@ -21,6 +21,7 @@ import (
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/gateway/kafka"
 )
 
 const registerTimeout = 60 * time.Second
@@ -33,6 +34,8 @@ type Gateway struct {
 	cache         *metadata.Cache
 	reg           *prometheus.Registry
 	fatal         chan error
+	kafkaLn       net.Listener
+	kafka         *kafka.Server
 }
 
 // Start registers the gateway and starts serving.
@@ -64,11 +67,14 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	client := controllerv1.NewControllerServiceClient(g.Conn)
 	regCtx, regCancel := context.WithTimeout(g.Context(), registerTimeout)
 	defer regCancel()
-	kafka := config.Advertise(cfg.AdvertiseKafka, cfg.KafkaAddr)
+	if g.kafkaLn, err = net.Listen("tcp", cfg.KafkaAddr); err != nil {
+		return nil, fmt.Errorf("kafka listen: %w", err)
+	}
+	kafkaAddr := config.Advertise(cfg.AdvertiseKafka, g.kafkaLn.Addr().String())
 	g.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_GATEWAY, client, cfg.GatewayID,
 		func(ctx context.Context, id int32) (member.Registration, error) {
 			resp, err := client.RegisterGateway(ctx, &controllerv1.RegisterGatewayRequest{
-				GatewayId: id, KafkaAddress: kafka, GrpcAddress: g.advertiseGRPC, HttpAddress: g.HTTP.Addr(),
+				GatewayId: id, KafkaAddress: kafkaAddr, GrpcAddress: g.advertiseGRPC, HttpAddress: g.HTTP.Addr(),
 			})
 			if err != nil {
 				return member.Registration{}, err
@@ -88,7 +94,24 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	})
 	g.Go(func(ctx context.Context) { metadata.Follow(ctx, client, g.cache, g.Log) })
 	g.Go(g.trackReadiness)
-	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr())
+	reg := g.Member.Registration()
+	g.kafka = kafka.NewServer(g.kafkaLn, kafka.Config{
+		MaxRequestBytes:          cfg.KafkaMaxRequestBytes,
+		IdleTimeout:              cfg.KafkaIdleTimeout,
+		AutoCreateTopics:         cfg.AutoCreateTopics,
+		DefaultPartitions:        cfg.DefaultPartitions,
+		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+	}, kafka.Deps{
+		Cache:     g.cache,
+		Admin:     adminv1.NewAdminServiceClient(g.Conn),
+		Groups:    controllerv1.NewGroupCoordinatorServiceClient(g.Conn),
+		NodeID:    reg.ID,
+		Advertise: kafkaAddr,
+		ClusterID: reg.ClusterID,
+		Log:       g.Log,
+	})
+	go g.kafka.Serve()
+	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
 	return g, nil
 }
 
@@ -126,6 +149,14 @@ func (g *Gateway) HTTPAddr() string { return g.HTTP.Addr() }
 
 // Stop stops serving: not ready first, then drain, then close.
 func (g *Gateway) Stop() {
+	if g.GRPC != nil {
+		g.GRPC.SetReady(false)
+	}
+	if g.kafka != nil {
+		g.kafka.Shutdown(5 * time.Second)
+	} else if g.kafkaLn != nil {
+		g.kafkaLn.Close()
+	}
 	g.Base.Stop()
 	g.Log.Info("gateway stopped")
 }

@@ -67,7 +67,7 @@ func (h *handler) Produce(_ context.Context, req *storagev1.ProduceRequest) (*st
 			res.Error = e.Detail
 			continue
 		}
-		base, err := p.log.Append(pp.GetRecords(), epoch)
+		base, err := h.producers.append(p, epoch, pp.GetRecords()) // idempotence checks, then p.log.Append
 		if err != nil {
 			res.Error = errs.FromKafka(err).Detail
 			continue

@@ -198,7 +198,8 @@ func (n *Node) WaitReady(ctx context.Context) error {
 
 type handler struct {
 	storagev1.UnimplementedStorageServiceServer
-	n *Node
+	n         *Node
+	producers producerTable // idempotent producer state (producers.go)
 }
 
 func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) (*storagev1.ListReplicasResponse, error) {

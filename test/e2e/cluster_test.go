@@ -31,6 +31,7 @@ type cluster struct {
 	controllers []*node
 	storage     []*node
 	gateway     *node
+	kafka       string // the gateway's Kafka address
 }
 
 type clusterSpec struct {
@@ -59,7 +60,8 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 		dataDir := filepath.Join(c.dir, a.name)
 		args := []string{"controller", "--name", a.name, "--data-dir", dataDir,
 			"--grpc-addr", a.grpc, "--http-addr", a.http, "--etcd-peer-addr", a.peer, "--etcd-client-addr", a.client,
-			"--etcd-initial-cluster", strings.Join(initial, ","), "--member-lease-ttl", spec.leaseTTL, "--election-ttl", "2s"}
+			"--etcd-initial-cluster", strings.Join(initial, ","), "--member-lease-ttl", spec.leaseTTL, "--election-ttl", "2s",
+			"--group-initial-rebalance-delay", "500ms"}
 		n := &node{args: args, grpc: a.grpc, dataDir: dataDir}
 		n.proc = start(t, a.name, args...)
 		c.controllers = append(c.controllers, n)
@@ -74,8 +76,9 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 		waitHealthy(t, n.grpc, 30*time.Second)
 	}
 	gw := testutil.FreeAddr(t)
-	args := []string{"gateway", "--grpc-addr", gw, "--http-addr", testutil.FreeAddr(t), "--kafka-addr", testutil.FreeAddr(t),
-		"--controllers", c.controllerAddrs()}
+	c.kafka = testutil.FreeAddr(t)
+	args := []string{"gateway", "--grpc-addr", gw, "--http-addr", testutil.FreeAddr(t), "--kafka-addr", c.kafka,
+		"--advertise-kafka", c.kafka, "--controllers", c.controllerAddrs()}
 	c.gateway = &node{args: args, grpc: gw}
 	c.gateway.proc = start(t, "gateway", args...)
 	waitHealthy(t, gw, 30*time.Second)

@@ -87,6 +87,18 @@ const (
 	ErrorCode_ERROR_CODE_LEADER_NOT_AVAILABLE ErrorCode = 27
 	// A reassignment is already in progress for the partition.
 	ErrorCode_ERROR_CODE_REASSIGNMENT_IN_PROGRESS ErrorCode = 28
+	// An idempotent producer's batch sequence does not follow the last one
+	// the partition leader holds for it; nothing was written.
+	ErrorCode_ERROR_CODE_OUT_OF_ORDER_SEQUENCE_NUMBER ErrorCode = 29
+	// The producer's epoch is older than the one the partition leader holds:
+	// a newer incarnation of the producer took over.
+	ErrorCode_ERROR_CODE_INVALID_PRODUCER_EPOCH ErrorCode = 30
+	// The group coordinator is not available (no active controller); retry.
+	ErrorCode_ERROR_CODE_COORDINATOR_NOT_AVAILABLE ErrorCode = 31
+	// Transactions are not supported yet.
+	ErrorCode_ERROR_CODE_TRANSACTIONS_UNSUPPORTED ErrorCode = 32
+	// The request's API key or version is not served.
+	ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION ErrorCode = 33
 )
 
 // Enum value maps for ErrorCode.
@@ -121,6 +133,11 @@ var (
 		26: "ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND",
 		27: "ERROR_CODE_LEADER_NOT_AVAILABLE",
 		28: "ERROR_CODE_REASSIGNMENT_IN_PROGRESS",
+		29: "ERROR_CODE_OUT_OF_ORDER_SEQUENCE_NUMBER",
+		30: "ERROR_CODE_INVALID_PRODUCER_EPOCH",
+		31: "ERROR_CODE_COORDINATOR_NOT_AVAILABLE",
+		32: "ERROR_CODE_TRANSACTIONS_UNSUPPORTED",
+		33: "ERROR_CODE_UNSUPPORTED_VERSION",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":                      0,
@@ -152,6 +169,11 @@ var (
 		"ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND": 26,
 		"ERROR_CODE_LEADER_NOT_AVAILABLE":             27,
 		"ERROR_CODE_REASSIGNMENT_IN_PROGRESS":         28,
+		"ERROR_CODE_OUT_OF_ORDER_SEQUENCE_NUMBER":     29,
+		"ERROR_CODE_INVALID_PRODUCER_EPOCH":           30,
+		"ERROR_CODE_COORDINATOR_NOT_AVAILABLE":        31,
+		"ERROR_CODE_TRANSACTIONS_UNSUPPORTED":         32,
+		"ERROR_CODE_UNSUPPORTED_VERSION":              33,
 	}
 )
 
@@ -416,7 +438,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\x89\b\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\xd4\t\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -447,7 +469,12 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x1eERROR_CODE_NOT_ENOUGH_REPLICAS\x10\x19\x12/\n" +
 	"+ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND\x10\x1a\x12#\n" +
 	"\x1fERROR_CODE_LEADER_NOT_AVAILABLE\x10\x1b\x12'\n" +
-	"#ERROR_CODE_REASSIGNMENT_IN_PROGRESS\x10\x1cB\xc0\x01\n" +
+	"#ERROR_CODE_REASSIGNMENT_IN_PROGRESS\x10\x1c\x12+\n" +
+	"'ERROR_CODE_OUT_OF_ORDER_SEQUENCE_NUMBER\x10\x1d\x12%\n" +
+	"!ERROR_CODE_INVALID_PRODUCER_EPOCH\x10\x1e\x12(\n" +
+	"$ERROR_CODE_COORDINATOR_NOT_AVAILABLE\x10\x1f\x12'\n" +
+	"#ERROR_CODE_TRANSACTIONS_UNSUPPORTED\x10 \x12\"\n" +
+	"\x1eERROR_CODE_UNSUPPORTED_VERSION\x10!B\xc0\x01\n" +
 	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/gen/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (

@@ -1,0 +1,765 @@
+package controller
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/metadata"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// groupHandler serves GroupCoordinatorService.
+type groupHandler struct {
+	controllerv1.UnimplementedGroupCoordinatorServiceServer
+	c  *Controller
+	gc *groupCoordinator
+}
+
+// groupAPIs are the Kafka API keys GroupCall serves.
+var groupAPIs = map[int16]bool{11: true, 14: true, 12: true, 13: true, 8: true, 9: true, 16: true, 15: true, 42: true, 47: true}
+
+func (h *groupHandler) GroupCall(ctx context.Context, req *controllerv1.GroupCallRequest) (*controllerv1.GroupCallResponse, error) {
+	key, version := int16(req.GetApiKey()), int16(req.GetApiVersion())
+	kreq := kmsg.RequestForKey(key)
+	if !groupAPIs[key] || kreq == nil || version < 0 || version > kreq.MaxVersion() {
+		return nil, errs.New(errs.UnsupportedVersion, "API key %d version %d is not a group call", key, version)
+	}
+	kreq.SetVersion(version)
+	if err := kreq.ReadFrom(req.GetBody()); err != nil {
+		return nil, errs.New(errs.InvalidRequest, "malformed %s v%d body: %v", kmsg.NameForKey(key), version, err)
+	}
+	if err := h.gc.lockLoaded(); err != nil {
+		return nil, err
+	}
+	h.gc.mu.Unlock()
+	var resp kmsg.Response
+	switch r := kreq.(type) {
+	case *kmsg.JoinGroupRequest:
+		resp = h.gc.join(ctx, r, req.GetClientId(), req.GetClientHost())
+	case *kmsg.SyncGroupRequest:
+		resp = h.gc.sync(ctx, r)
+	case *kmsg.HeartbeatRequest:
+		resp = h.gc.heartbeat(r)
+	case *kmsg.LeaveGroupRequest:
+		resp = h.gc.leave(ctx, r)
+	case *kmsg.OffsetCommitRequest:
+		resp = h.gc.commit(ctx, r)
+	case *kmsg.OffsetFetchRequest:
+		resp = h.gc.fetchOffsets(ctx, r)
+	case *kmsg.ListGroupsRequest:
+		resp = h.gc.list(r)
+	case *kmsg.DescribeGroupsRequest:
+		resp = h.gc.describe(r)
+	case *kmsg.DeleteGroupsRequest:
+		resp = h.gc.deleteGroups(ctx, r)
+	case *kmsg.OffsetDeleteRequest:
+		resp = h.gc.deleteOffsets(ctx, r)
+	}
+	if resp == nil {
+		return nil, errs.New(errs.NotController, "the group coordinator moved; retry")
+	}
+	resp.SetVersion(version)
+	return &controllerv1.GroupCallResponse{Body: resp.AppendTo(nil)}, nil
+}
+
+func (h *groupHandler) AllocateProducerIds(ctx context.Context, req *controllerv1.AllocateProducerIdsRequest) (*controllerv1.AllocateProducerIdsResponse, error) {
+	n := req.GetCount()
+	if n < 1 || n > maxProducerIDBlock {
+		return nil, errs.New(errs.InvalidRequest, "count must be between 1 and %d, got %d", maxProducerIDBlock, n).Field("count", "out of range")
+	}
+	for range 10 {
+		resp, err := h.c.cli.Get(ctx, producerIDCounter)
+		if err != nil {
+			return nil, errs.New(errs.NotController, "reading the producer id counter: %v", err)
+		}
+		var last int64
+		cmp := clientv3.Compare(clientv3.CreateRevision(producerIDCounter), "=", 0)
+		if len(resp.Kvs) == 1 {
+			last, _ = strconv.ParseInt(string(resp.Kvs[0].Value), 10, 64)
+			cmp = clientv3.Compare(clientv3.ModRevision(producerIDCounter), "=", resp.Kvs[0].ModRevision)
+		}
+		ok, err := h.c.write(ctx, []clientv3.Cmp{cmp}, clientv3.OpPut(producerIDCounter, strconv.FormatInt(last+int64(n), 10)))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return &controllerv1.AllocateProducerIdsResponse{FirstId: last, Count: n}, nil
+		}
+	}
+	return nil, errs.New(errs.ConcurrentUpdate, "the producer id counter kept changing; retry")
+}
+
+func (gc *groupCoordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string) kmsg.Response {
+	if err := gc.lockLoaded(); err != nil {
+		return nil
+	}
+	now := time.Now()
+	resp, wait := gc.joinLocked(ctx, req, clientID, clientHost, now)
+	gc.mu.Unlock()
+	if wait == nil {
+		return resp
+	}
+	select {
+	case r := <-wait:
+		return r
+	case <-ctx.Done():
+		return joinError(kRebalanceInProgress, req.MemberID)
+	}
+}
+
+func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string, now time.Time) (*kmsg.JoinGroupResponse, chan *kmsg.JoinGroupResponse) {
+	session := time.Duration(req.SessionTimeoutMillis) * time.Millisecond
+	rebalance := time.Duration(req.RebalanceTimeoutMillis) * time.Millisecond
+	if req.Version == 0 {
+		rebalance = session
+	}
+	switch {
+	case req.Group == "":
+		return joinError(kInvalidGroupID, req.MemberID), nil
+	case session < groupMinSessionTimeout || session > groupMaxSessionTimeout:
+		return joinError(kInvalidSessionTimeout, req.MemberID), nil
+	case req.ProtocolType == "" || len(req.Protocols) == 0:
+		return joinError(kInconsistentGroupProtocol, req.MemberID), nil
+	}
+	g := gc.groups[req.Group]
+	if g == nil {
+		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
+		gc.groups[req.Group] = g
+	}
+	if len(g.members) > 0 && g.protocolType != req.ProtocolType {
+		return joinError(kInconsistentGroupProtocol, req.MemberID), nil
+	}
+	instance := ""
+	if req.InstanceID != nil {
+		instance = *req.InstanceID
+	}
+	var m *groupMember
+	switch {
+	case req.MemberID == "" && instance != "":
+		for _, o := range g.members {
+			if o.instanceID == instance {
+				m = o
+			}
+		}
+		if m != nil { // a static member restarted: it takes over its old identity
+			old := m.id
+			delete(g.members, old)
+			m.id = newMemberID(clientID)
+			g.members[m.id] = m
+			if g.leader == old {
+				g.leader = m.id
+			}
+			if m.joinWait != nil {
+				m.joinWait <- joinError(kFencedInstanceID, old)
+				m.joinWait = nil
+			}
+			if m.syncWait != nil {
+				m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kFencedInstanceID}
+				m.syncWait = nil
+			}
+			unchanged := g.state == groupStable && string(m.metadataFor(g.protocol)) == string(protocolMetadata(req.Protocols, g.protocol))
+			m.protocols, m.sessionTimeout, m.rebalanceTimeout = req.Protocols, session, rebalance
+			m.deadline = now.Add(session)
+			if unchanged {
+				gc.persist(ctx, g)
+				resp := kmsg.NewPtrJoinGroupResponse()
+				resp.Generation, resp.ProtocolType, resp.Protocol = g.generation, &g.protocolType, &g.protocol
+				resp.LeaderID, resp.MemberID = g.leader, m.id
+				if m.id == g.leader {
+					resp.Members = g.memberList()
+				}
+				return resp, nil
+			}
+		}
+	case req.MemberID == "":
+		id := newMemberID(clientID)
+		if req.Version >= 4 {
+			g.pending[id] = now.Add(session)
+			return joinError(kMemberIDRequired, id), nil
+		}
+		req.MemberID = id
+	default:
+		m = g.members[req.MemberID]
+		if m == nil {
+			if _, ok := g.pending[req.MemberID]; !ok {
+				return joinError(kUnknownMemberID, req.MemberID), nil
+			}
+			delete(g.pending, req.MemberID)
+		} else if m.instanceID != instance {
+			return joinError(kFencedInstanceID, req.MemberID), nil
+		}
+	}
+	if !g.supportsProtocols(req.Protocols, m) {
+		return joinError(kInconsistentGroupProtocol, req.MemberID), nil
+	}
+	if m == nil {
+		id := req.MemberID
+		if id == "" {
+			id = newMemberID(clientID)
+		}
+		m = &groupMember{id: id, instanceID: instance}
+		gc.joinSeq++
+		m.joinSeq = gc.joinSeq
+		g.members[id] = m
+	}
+	changed := string(m.metadataFor(g.protocol)) != string(protocolMetadata(req.Protocols, g.protocol)) || len(m.protocols) == 0
+	m.clientID, m.clientHost, m.protocols, m.sessionTimeout, m.rebalanceTimeout = clientID, clientHost, req.Protocols, session, rebalance
+	g.protocolType = req.ProtocolType
+	if (g.state == groupStable || g.state == groupCompleting) && !changed && m.id != g.leader {
+		// A follower re-joining without changes: nothing to rebalance.
+		m.deadline = now.Add(session)
+		resp := kmsg.NewPtrJoinGroupResponse()
+		resp.Generation, resp.ProtocolType, resp.Protocol = g.generation, &g.protocolType, &g.protocol
+		resp.LeaderID, resp.MemberID = g.leader, m.id
+		return resp, nil
+	}
+	if g.state != groupPreparing {
+		gc.prepareRebalance(g, now)
+	}
+	if m.joinWait != nil {
+		m.joinWait <- joinError(kRebalanceInProgress, m.id)
+	}
+	wait := make(chan *kmsg.JoinGroupResponse, 1)
+	m.joinWait = wait
+	gc.tryCompleteJoin(ctx, g, now)
+	return nil, wait
+}
+
+func protocolMetadata(ps []kmsg.JoinGroupRequestProtocol, name string) []byte {
+	for _, p := range ps {
+		if p.Name == name {
+			return p.Metadata
+		}
+	}
+	return nil
+}
+
+// supportsProtocols reports whether a joining member shares a protocol
+// with every other member.
+func (g *group) supportsProtocols(ps []kmsg.JoinGroupRequestProtocol, self *groupMember) bool {
+	for _, p := range ps {
+		ok := true
+		for _, o := range g.members {
+			if o != self && len(o.protocols) > 0 && protocolMetadata(o.protocols, p.Name) == nil && !hasProtocol(o.protocols, p.Name) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func hasProtocol(ps []kmsg.JoinGroupRequestProtocol, name string) bool {
+	for _, p := range ps {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *group) memberList() []kmsg.JoinGroupResponseMember {
+	var out []kmsg.JoinGroupResponseMember
+	for _, o := range g.members {
+		jm := kmsg.NewJoinGroupResponseMember()
+		jm.MemberID, jm.ProtocolMetadata = o.id, o.metadataFor(g.protocol)
+		if o.instanceID != "" {
+			jm.InstanceID = &o.instanceID
+		}
+		out = append(out, jm)
+	}
+	return out
+}
+
+// member finds a member and checks its instance id and generation.
+func (g *group) member(memberID string, instanceID *string, generation int32) (*groupMember, int16) {
+	if g == nil {
+		return nil, kUnknownMemberID
+	}
+	m := g.members[memberID]
+	if m == nil {
+		return nil, kUnknownMemberID
+	}
+	if instanceID != nil && m.instanceID != *instanceID {
+		return nil, kFencedInstanceID
+	}
+	if generation != g.generation {
+		return m, kIllegalGeneration
+	}
+	return m, kNone
+}
+
+func (gc *groupCoordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest) kmsg.Response {
+	if err := gc.lockLoaded(); err != nil {
+		return nil
+	}
+	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+	g := gc.groups[req.Group]
+	m, code := g.member(req.MemberID, req.InstanceID, req.Generation)
+	if code != kNone {
+		gc.mu.Unlock()
+		resp.ErrorCode = code
+		return resp
+	}
+	if (req.ProtocolType != nil && *req.ProtocolType != g.protocolType) || (req.Protocol != nil && *req.Protocol != g.protocol) {
+		gc.mu.Unlock()
+		resp.ErrorCode = kInconsistentGroupProtocol
+		return resp
+	}
+	now := time.Now()
+	m.deadline = now.Add(m.sessionTimeout)
+	resp.ProtocolType, resp.Protocol = &g.protocolType, &g.protocol
+	switch g.state {
+	case groupPreparing, groupEmpty:
+		gc.mu.Unlock()
+		resp.ErrorCode = kRebalanceInProgress
+		return resp
+	case groupStable:
+		resp.MemberAssignment = m.assignment
+		gc.mu.Unlock()
+		return resp
+	}
+	if m.id == g.leader {
+		for _, a := range req.GroupAssignment {
+			if o := g.members[a.MemberID]; o != nil {
+				o.assignment = a.MemberAssignment
+			}
+		}
+		g.state = groupStable
+		gc.persist(ctx, g)
+		for _, o := range g.members {
+			if o.syncWait != nil {
+				r := kmsg.NewPtrSyncGroupResponse()
+				r.ProtocolType, r.Protocol, r.MemberAssignment = &g.protocolType, &g.protocol, o.assignment
+				o.syncWait <- r
+				o.syncWait = nil
+			}
+		}
+		resp.MemberAssignment = m.assignment
+		gc.mu.Unlock()
+		return resp
+	}
+	if m.syncWait != nil {
+		m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kRebalanceInProgress}
+	}
+	wait := make(chan *kmsg.SyncGroupResponse, 1)
+	m.syncWait = wait
+	gc.mu.Unlock()
+	select {
+	case r := <-wait:
+		resp.ErrorCode, resp.MemberAssignment = r.ErrorCode, r.MemberAssignment
+		if r.ErrorCode != 0 {
+			resp.ProtocolType, resp.Protocol = nil, nil
+		}
+		return resp
+	case <-ctx.Done():
+		resp.ErrorCode = kRebalanceInProgress
+		return resp
+	}
+}
+
+func (gc *groupCoordinator) heartbeat(req *kmsg.HeartbeatRequest) kmsg.Response {
+	if err := gc.lockLoaded(); err != nil {
+		return nil
+	}
+	defer gc.mu.Unlock()
+	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+	g := gc.groups[req.Group]
+	m, code := g.member(req.MemberID, req.InstanceID, req.Generation)
+	if m != nil && m.joinWait == nil {
+		m.deadline = time.Now().Add(m.sessionTimeout)
+	}
+	switch {
+	case code == kIllegalGeneration && g.state == groupPreparing:
+		resp.ErrorCode = kRebalanceInProgress
+	case code != kNone:
+		resp.ErrorCode = code
+	case g.state == groupPreparing:
+		resp.ErrorCode = kRebalanceInProgress
+	}
+	return resp
+}
+
+func (gc *groupCoordinator) leave(ctx context.Context, req *kmsg.LeaveGroupRequest) kmsg.Response {
+	if err := gc.lockLoaded(); err != nil {
+		return nil
+	}
+	defer gc.mu.Unlock()
+	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	g := gc.groups[req.Group]
+	leaving := req.Members
+	if req.Version < 3 {
+		leaving = []kmsg.LeaveGroupRequestMember{{MemberID: req.MemberID}}
+	}
+	removed := false
+	for _, l := range leaving {
+		lr := kmsg.NewLeaveGroupResponseMember()
+		lr.MemberID, lr.InstanceID = l.MemberID, l.InstanceID
+		var m *groupMember
+		if g != nil {
+			if l.InstanceID != nil {
+				for _, o := range g.members {
+					if o.instanceID == *l.InstanceID {
+						m = o
+					}
+				}
+				if m != nil && l.MemberID != "" && m.id != l.MemberID {
+					lr.ErrorCode = kFencedInstanceID
+					resp.Members = append(resp.Members, lr)
+					continue
+				}
+			} else {
+				m = g.members[l.MemberID]
+			}
+		}
+		if m == nil {
+			lr.ErrorCode = kUnknownMemberID
+		} else {
+			gc.removeMember(g, m)
+			removed = true
+		}
+		resp.Members = append(resp.Members, lr)
+	}
+	if req.Version < 3 {
+		resp.ErrorCode = resp.Members[0].ErrorCode
+		resp.Members = nil
+	}
+	if removed {
+		now := time.Now()
+		if g.state != groupPreparing {
+			gc.prepareRebalance(g, now)
+		}
+		gc.tryCompleteJoin(ctx, g, now)
+		if g.state != groupPreparing {
+			gc.persist(ctx, g)
+		}
+	}
+	return resp
+}
+
+func (gc *groupCoordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest) kmsg.Response {
+	if err := gc.lockLoaded(); err != nil {
+		return nil
+	}
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	code := kNone
+	g := gc.groups[req.Group]
+	switch {
+	case req.Group == "":
+		code = kInvalidGroupID
+	case req.Generation < 0 && req.MemberID == "":
+		if g != nil && len(g.members) > 0 {
+			code = kIllegalGeneration
+		}
+	default:
+		var m *groupMember
+		m, code = g.member(req.MemberID, req.InstanceID, req.Generation)
+		if code == kNone {
+			m.deadline = time.Now().Add(m.sessionTimeout)
+			if g.state == groupCompleting {
+				code = kRebalanceInProgress
+			}
+		}
+	}
+	created := false
+	if code == kNone && g == nil {
+		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
+		gc.groups[req.Group] = g
+		created = true
+	}
+	gc.mu.Unlock()
+	var ops []clientv3.Op
+	now := time.Now().UnixMilli()
+	for _, t := range req.Topics {
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetCommitResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, code
+			meta := ""
+			if p.Metadata != nil {
+				meta = *p.Metadata
+			}
+			if code == kNone && len(meta) > maxOffsetMetadata {
+				rp.ErrorCode = kOffsetMetadataTooLarge
+			}
+			if code == kNone && (t.Topic == "" || strings.Contains(t.Topic, "/")) {
+				rp.ErrorCode = kUnknownTopicOrPartition
+			}
+			if rp.ErrorCode == kNone {
+				rec := &controllerv1.OffsetRecord{Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: meta, CommitUnixMs: now}
+				ops = append(ops, clientv3.OpPut(offsetKey(req.Group, t.Topic, p.Partition), string(metadata.Marshal(rec))))
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if len(ops) > 0 {
+		if created {
+			ops = append(ops, clientv3.OpPut(groupMetaKey(req.Group), string(metadata.Marshal(&controllerv1.GroupRecord{Group: req.Group}))))
+		}
+		if _, err := gc.c.write(ctx, nil, ops...); err != nil {
+			code := errs.KafkaCode(err)
+			if errs.Is(err, errs.NotController) {
+				code = 16 // NOT_COORDINATOR: the client finds the coordinator again
+			}
+			for i := range resp.Topics {
+				for j := range resp.Topics[i].Partitions {
+					if resp.Topics[i].Partitions[j].ErrorCode == kNone {
+						resp.Topics[i].Partitions[j].ErrorCode = code
+					}
+				}
+			}
+		}
+	}
+	return resp
+}
+
+// committed reads a group's committed offsets: topic → partition → record.
+func (gc *groupCoordinator) committed(ctx context.Context, group string) (map[string]map[int32]*controllerv1.OffsetRecord, error) {
+	prefix := groupOffsetsPrefix(group)
+	resp, err := gc.c.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[int32]*controllerv1.OffsetRecord{}
+	for _, kv := range resp.Kvs {
+		topic, part, ok := strings.Cut(strings.TrimPrefix(string(kv.Key), prefix), "/")
+		if !ok {
+			continue
+		}
+		p, err := strconv.ParseInt(part, 10, 32)
+		if err != nil {
+			continue
+		}
+		rec := &controllerv1.OffsetRecord{}
+		if metadata.Unmarshal(kv.Value, rec) != nil {
+			continue
+		}
+		if out[topic] == nil {
+			out[topic] = map[int32]*controllerv1.OffsetRecord{}
+		}
+		out[topic][int32(p)] = rec
+	}
+	return out, nil
+}
+
+func (gc *groupCoordinator) fetchOffsets(ctx context.Context, req *kmsg.OffsetFetchRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if req.Version >= 8 {
+		for _, rg := range req.Groups {
+			g := kmsg.NewOffsetFetchResponseGroup()
+			g.Group = rg.Group
+			var topics []offsetFetchTopic
+			if rg.Topics != nil {
+				topics = []offsetFetchTopic{}
+				for _, t := range rg.Topics {
+					topics = append(topics, offsetFetchTopic{t.Topic, t.Partitions})
+				}
+			}
+			res, code := gc.readOffsets(ctx, rg.Group, topics)
+			g.ErrorCode = code
+			for _, t := range res {
+				gt := kmsg.NewOffsetFetchResponseGroupTopic()
+				gt.Topic = t.topic
+				for _, p := range t.parts {
+					gp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					gp.Partition, gp.Offset, gp.LeaderEpoch, gp.Metadata, gp.ErrorCode = p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode
+					gt.Partitions = append(gt.Partitions, gp)
+				}
+				g.Topics = append(g.Topics, gt)
+			}
+			resp.Groups = append(resp.Groups, g)
+		}
+		return resp
+	}
+	var topics []offsetFetchTopic
+	if req.Topics != nil {
+		topics = []offsetFetchTopic{}
+		for _, t := range req.Topics {
+			topics = append(topics, offsetFetchTopic{t.Topic, t.Partitions})
+		}
+	}
+	res, code := gc.readOffsets(ctx, req.Group, topics)
+	resp.ErrorCode = code
+	for _, t := range res {
+		rt := kmsg.NewOffsetFetchResponseTopic()
+		rt.Topic, rt.Partitions = t.topic, t.parts
+		if code != kNone && req.Version < 2 {
+			for i := range rt.Partitions {
+				rt.Partitions[i].ErrorCode = code
+			}
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
+
+type offsetFetchTopic struct {
+	topic string
+	parts []int32
+}
+
+type offsetFetchResult struct {
+	topic string
+	parts []kmsg.OffsetFetchResponseTopicPartition
+}
+
+// readOffsets answers one group's OffsetFetch; topics nil means all.
+func (gc *groupCoordinator) readOffsets(ctx context.Context, group string, topics []offsetFetchTopic) ([]offsetFetchResult, int16) {
+	committed, err := gc.committed(ctx, group)
+	if err != nil {
+		return nil, kCoordinatorNotAvailable
+	}
+	if topics == nil {
+		for t, parts := range committed {
+			ft := offsetFetchTopic{topic: t}
+			for p := range parts {
+				ft.parts = append(ft.parts, p)
+			}
+			topics = append(topics, ft)
+		}
+	}
+	var out []offsetFetchResult
+	for _, t := range topics {
+		r := offsetFetchResult{topic: t.topic}
+		for _, p := range t.parts {
+			rp := kmsg.NewOffsetFetchResponseTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch = p, -1, -1
+			empty := ""
+			rp.Metadata = &empty
+			if rec := committed[t.topic][p]; rec != nil {
+				meta := rec.GetMetadata()
+				rp.Offset, rp.LeaderEpoch, rp.Metadata = rec.GetOffset(), rec.GetLeaderEpoch(), &meta
+			}
+			r.parts = append(r.parts, rp)
+		}
+		out = append(out, r)
+	}
+	return out, kNone
+}
+
+func (gc *groupCoordinator) list(req *kmsg.ListGroupsRequest) kmsg.Response {
+	if err := gc.lockLoaded(); err != nil {
+		return nil
+	}
+	defer gc.mu.Unlock()
+	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	for _, g := range gc.groups {
+		state := g.state.String()
+		if len(req.StatesFilter) > 0 && !contains(req.StatesFilter, state) {
+			continue
+		}
+		lg := kmsg.NewListGroupsResponseGroup()
+		lg.Group, lg.ProtocolType, lg.GroupState = g.id, g.protocolType, state
+		resp.Groups = append(resp.Groups, lg)
+	}
+	return resp
+}
+
+func (gc *groupCoordinator) describe(req *kmsg.DescribeGroupsRequest) kmsg.Response {
+	if err := gc.lockLoaded(); err != nil {
+		return nil
+	}
+	defer gc.mu.Unlock()
+	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+	for _, id := range req.Groups {
+		dg := kmsg.NewDescribeGroupsResponseGroup()
+		dg.Group, dg.State, dg.AuthorizedOperations = id, "Dead", -2147483648
+		if g := gc.groups[id]; g != nil {
+			dg.State, dg.ProtocolType, dg.Protocol = g.state.String(), g.protocolType, g.protocol
+			for _, m := range g.members {
+				dm := kmsg.NewDescribeGroupsResponseGroupMember()
+				dm.MemberID, dm.ClientID, dm.ClientHost = m.id, m.clientID, m.clientHost
+				if m.instanceID != "" {
+					dm.InstanceID = &m.instanceID
+				}
+				dm.ProtocolMetadata, dm.MemberAssignment = m.metadataFor(g.protocol), m.assignment
+				dg.Members = append(dg.Members, dm)
+			}
+		}
+		resp.Groups = append(resp.Groups, dg)
+	}
+	return resp
+}
+
+func (gc *groupCoordinator) deleteGroups(ctx context.Context, req *kmsg.DeleteGroupsRequest) kmsg.Response {
+	if err := gc.lockLoaded(); err != nil {
+		return nil
+	}
+	defer gc.mu.Unlock()
+	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	for _, id := range req.Groups {
+		dg := kmsg.NewDeleteGroupsResponseGroup()
+		dg.Group = id
+		g := gc.groups[id]
+		switch {
+		case g == nil:
+			dg.ErrorCode = kGroupIDNotFound
+		case len(g.members) > 0:
+			dg.ErrorCode = kNonEmptyGroup
+		default:
+			if _, err := gc.c.write(ctx, nil, clientv3.OpDelete(groupKey(id), clientv3.WithPrefix())); err != nil {
+				dg.ErrorCode = errs.KafkaCode(err)
+			} else {
+				delete(gc.groups, id)
+			}
+		}
+		resp.Groups = append(resp.Groups, dg)
+	}
+	return resp
+}
+
+func (gc *groupCoordinator) deleteOffsets(ctx context.Context, req *kmsg.OffsetDeleteRequest) kmsg.Response {
+	if err := gc.lockLoaded(); err != nil {
+		return nil
+	}
+	defer gc.mu.Unlock()
+	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	g := gc.groups[req.Group]
+	if g == nil {
+		resp.ErrorCode = kGroupIDNotFound
+		return resp
+	}
+	subscribed := map[string]bool{}
+	if g.protocolType == "consumer" {
+		for _, m := range g.members {
+			var meta kmsg.ConsumerMemberMetadata
+			if meta.ReadFrom(m.metadataFor(g.protocol)) == nil {
+				for _, t := range meta.Topics {
+					subscribed[t] = true
+				}
+			}
+		}
+	}
+	var ops []clientv3.Op
+	for _, t := range req.Topics {
+		rt := kmsg.NewOffsetDeleteResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
+			rp.Partition = p.Partition
+			if subscribed[t.Topic] {
+				rp.ErrorCode = kGroupSubscribedToTopic
+			} else {
+				ops = append(ops, clientv3.OpDelete(offsetKey(req.Group, t.Topic, p.Partition)))
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if len(ops) > 0 {
+		if _, err := gc.c.write(ctx, nil, ops...); err != nil {
+			resp.ErrorCode = errs.KafkaCode(err)
+		}
+	}
+	return resp
+}

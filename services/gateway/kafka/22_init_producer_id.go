@@ -1,0 +1,72 @@
+package kafka
+
+// InitProducerId, versions 0–4, for idempotent producers. Producer ids come
+// from the controller in blocks (AllocateProducerIds), so no two producers
+// anywhere share one; epoch 0 for a new id. A producer that passes its id
+// and epoch (v3+, KIP-360) gets the epoch bumped, or a new id when the
+// epoch would overflow. A transactional id is refused with
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not supported.
+
+import (
+	"context"
+	"math"
+	"sync"
+
+	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(22, 0, 4, handleInitProducerID) }
+
+// pidBlock is how many ids one controller call allocates.
+const pidBlock = 1000
+
+func handleInitProducerID(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
+	req := r.body.(*kmsg.InitProducerIDRequest)
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		resp.ErrorCode = errs.KafkaCode(errs.New(errs.TransactionsUnsupported, ""))
+		return resp, nil
+	}
+	if req.ProducerID >= 0 && req.ProducerEpoch >= 0 && req.ProducerEpoch < math.MaxInt16-1 {
+		resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch+1
+		return resp, nil
+	}
+	id, err := s.pids.next(ctx)
+	if err != nil {
+		resp.ErrorCode = 15 // COORDINATOR_NOT_AVAILABLE: retriable
+		s.log.Warn("producer id allocation failed", "err", err)
+		return resp, nil
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return resp, nil
+}
+
+// pidAllocator hands out ids from blocks allocated by the controller.
+type pidAllocator struct {
+	groups controllerv1.GroupCoordinatorServiceClient
+	mu     sync.Mutex
+	next_  int64
+	end    int64
+}
+
+func (a *pidAllocator) next(ctx context.Context) (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.next_ >= a.end {
+		var resp *controllerv1.AllocateProducerIdsResponse
+		err := retryController(ctx, func(ctx context.Context) (err error) {
+			resp, err = a.groups.AllocateProducerIds(ctx, &controllerv1.AllocateProducerIdsRequest{Count: pidBlock})
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		a.next_, a.end = resp.GetFirstId(), resp.GetFirstId()+int64(resp.GetCount())
+	}
+	id := a.next_
+	a.next_++
+	return id, nil
+}

@@ -1,0 +1,140 @@
+package kafka
+
+import (
+	"context"
+	"encoding/binary"
+	"reflect"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// request is one decoded request.
+type request struct {
+	key      int16
+	version  int16
+	corr     int32
+	clientID string
+	// body is nil when the key or version is not served; raw is the body
+	// bytes after the header.
+	body kmsg.Request
+	raw  []byte
+}
+
+// handlerFunc serves one request. A nil response sends nothing (acks=0);
+// an error closes the connection.
+type handlerFunc func(ctx context.Context, s *Server, r *request) (kmsg.Response, error)
+
+// api is one registered API key.
+type api struct {
+	key, min, max int16
+	handle        handlerFunc
+}
+
+// apis is the registry; each API file adds itself in init.
+var apis = map[int16]api{}
+
+// register adds an API key with the versions it serves.
+func register(key, minVersion, maxVersion int16, h handlerFunc) {
+	if _, dup := apis[key]; dup {
+		panic("kafka: API key registered twice: " + apiName(key))
+	}
+	if kmax := kmsg.RequestForKey(key).MaxVersion(); maxVersion > kmax {
+		panic("kafka: " + apiName(key) + " registered past kmsg's max version")
+	}
+	apis[key] = api{key: key, min: minVersion, max: maxVersion, handle: h}
+}
+
+// servedAPIs lists the registry sorted by key.
+func servedAPIs() []api {
+	out := make([]api, 0, len(apis))
+	for _, a := range apis {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
+func apiName(key int16) string { return kmsg.NameForKey(key) }
+
+// parseRequest decodes a frame (without its size prefix). A request whose
+// key or version is not served comes back with a nil body; only a frame
+// whose header does not decode is an error.
+func parseRequest(frame []byte) (*request, error) {
+	r := kbin.Reader{Src: frame}
+	req := &request{key: r.Int16(), version: r.Int16(), corr: r.Int32()}
+	if cid := r.NullableString(); cid != nil {
+		req.clientID = *cid
+	}
+	if !r.Ok() {
+		return nil, closeReason("malformed request header")
+	}
+	a, served := apis[req.key]
+	if !served || req.version < a.min || req.version > a.max {
+		req.raw = r.Src
+		return req, nil
+	}
+	body := kmsg.RequestForKey(req.key)
+	body.SetVersion(req.version)
+	if body.IsFlexible() { // request header v2 (ApiVersions v3+ too; only its response header stays v0)
+		skipTags(&r)
+		if !r.Ok() {
+			return nil, closeReason("malformed tagged fields in the %s request header", apiName(req.key))
+		}
+	}
+	req.raw = r.Src
+	if err := body.ReadFrom(r.Src); err != nil {
+		return nil, closeReason("malformed %s v%d request: %v", apiName(req.key), req.version, err)
+	}
+	req.body = body
+	return req, nil
+}
+
+// skipTags skips a tagged-field section, stopping at the first short read
+// (kmsg.SkipTags would loop over a huge bogus count).
+func skipTags(r *kbin.Reader) {
+	for n := r.Uvarint(); n > 0 && r.Ok(); n-- {
+		r.Uvarint()
+		r.Span(int(r.Uvarint()))
+	}
+}
+
+// dispatch runs the handler for a served request and answers every other
+// one with UNSUPPORTED_VERSION where the response has a place for it.
+func (s *Server) dispatch(ctx context.Context, req *request) (kmsg.Response, error) {
+	if req.body != nil {
+		return apis[req.key].handle(ctx, s, req)
+	}
+	if req.key == 18 { // ApiVersions: answer with a v0 body listing the ranges
+		return unsupportedAPIVersions(), nil
+	}
+	kr := kmsg.ResponseForKey(req.key)
+	if kr == nil || req.version < 0 || req.version > kr.MaxVersion() {
+		return nil, closeReason("unknown API key %d version %d", req.key, req.version)
+	}
+	kr.SetVersion(req.version)
+	f := reflect.ValueOf(kr).Elem().FieldByName("ErrorCode")
+	if !f.IsValid() || f.Kind() != reflect.Int16 {
+		return nil, closeReason("%s v%d is not served and its response has no error code", apiName(req.key), req.version)
+	}
+	f.SetInt(35) // UNSUPPORTED_VERSION
+	if m := reflect.ValueOf(kr).Elem().FieldByName("ErrorMessage"); m.IsValid() && m.Kind() == reflect.Pointer {
+		msg := apiName(req.key) + " is not served by Strata at this version"
+		m.Set(reflect.ValueOf(&msg))
+	}
+	return kr, nil
+}
+
+// encodeResponse frames a response: size, correlation id, header tags
+// (flexible versions other than ApiVersions), body.
+func encodeResponse(req *request, resp kmsg.Response) []byte {
+	out := make([]byte, 8, 64)
+	binary.BigEndian.PutUint32(out[4:], uint32(req.corr))
+	if resp.IsFlexible() && resp.Key() != 18 {
+		out = append(out, 0)
+	}
+	out = resp.AppendTo(out)
+	binary.BigEndian.PutUint32(out, uint32(len(out)-4))
+	return out
+}

@@ -1,0 +1,363 @@
+// Package kafka is the gateway's Kafka wire-protocol listener. Every request
+// and response is a franz-go kmsg type; each API lives in its own file
+// (00_produce.go, 01_fetch.go, …) that registers the versions it serves, and
+// the ApiVersions response is built from that registry.
+//
+// Connections: one goroutine reads a connection's requests and starts a
+// goroutine per request; a second writes the responses in request order.
+// Produce requests of one connection run one after another, in order (as a
+// Kafka broker does), so pipelined idempotent batches reach the partition
+// leaders in sequence order; everything else runs concurrently. Different
+// connections never wait on each other.
+package kafka
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/metadata"
+)
+
+// Limits and defaults of the listener.
+const (
+	// DefaultMaxRequestBytes is Kafka's socket.request.max.bytes.
+	DefaultMaxRequestBytes = 100 << 20
+	// maxNonProduceRequestBytes caps every request other than Produce:
+	// they are small, and a small cap bounds what a hostile array count
+	// can make the decoder allocate.
+	maxNonProduceRequestBytes = 8 << 20
+	// DefaultIdleTimeout is Kafka's connections.max.idle.ms.
+	DefaultIdleTimeout = 10 * time.Minute
+	// maxInFlight bounds the requests one connection may have in flight
+	// before the reader stops reading (Kafka's max.in.flight is 5).
+	maxInFlight = 32
+	// readChunk is how much of a large frame is allocated ahead of the
+	// bytes actually received, so a huge size prefix followed by a stall
+	// holds little memory.
+	readChunk = 1 << 20
+	// writeTimeout bounds one response write to a slow client.
+	writeTimeout = 30 * time.Second
+)
+
+// Config configures the listener.
+type Config struct {
+	// MaxRequestBytes is the largest request frame accepted.
+	MaxRequestBytes int32
+	// IdleTimeout closes connections without requests for this long.
+	IdleTimeout time.Duration
+	// AutoCreateTopics is auto.create.topics.enable: Metadata and Produce
+	// for a missing topic create it (default false).
+	AutoCreateTopics bool
+	// DefaultPartitions is num.partitions for auto-created topics and
+	// CreateTopics with -1 partitions.
+	DefaultPartitions int32
+	// DefaultReplicationFactor is default.replication.factor (0: the
+	// smaller of 3 and the live storage nodes).
+	DefaultReplicationFactor int32
+}
+
+// Deps is what the listener needs from the gateway.
+type Deps struct {
+	Cache  *metadata.Cache
+	Admin  adminv1.AdminServiceClient
+	Groups controllerv1.GroupCoordinatorServiceClient
+	// NodeID is this gateway's id (its broker id).
+	NodeID int32
+	// Advertise is this gateway's advertised Kafka host:port.
+	Advertise string
+	ClusterID string
+	Log       *slog.Logger
+}
+
+// Server is a running Kafka listener.
+type Server struct {
+	cfg     Config
+	d       Deps
+	log     *slog.Logger
+	ln      net.Listener
+	storage *storagePool
+	pids    *pidAllocator
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	wg     sync.WaitGroup
+}
+
+// NewServer returns a server for ln; call Serve to accept connections.
+func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.DefaultPartitions <= 0 {
+		cfg.DefaultPartitions = 1
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, storage: newStoragePool(),
+		conns: map[*conn]struct{}{}}
+	s.pids = &pidAllocator{groups: d.Groups}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Serve accepts connections until Shutdown.
+func (s *Server) Serve() {
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				s.log.Warn("accept failed", "err", err)
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return
+		}
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.ctx.Err() != nil {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Shutdown stops accepting, stops reading new requests, lets requests in
+// flight answer for up to grace, then closes every connection.
+func (s *Server) Shutdown(grace time.Duration) {
+	s.mu.Lock()
+	s.cancel()
+	s.ln.Close()
+	for c := range s.conns {
+		c.drain()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		s.mu.Lock()
+		for c := range s.conns {
+			c.cancel()
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+	s.storage.close()
+}
+
+// conn is one client connection.
+type conn struct {
+	s        *Server
+	nc       net.Conn
+	ctx      context.Context
+	cancel   context.CancelFunc
+	queue    chan *pending
+	draining chan struct{}
+	once     sync.Once
+	// lastProduce is closed when the connection's latest produce is done.
+	lastProduce chan struct{}
+}
+
+// pending is one request awaiting its response bytes (nil: no response).
+type pending struct {
+	done chan []byte
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc, queue: make(chan *pending, maxInFlight), draining: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background()) // cancelled when the connection ends
+	c.ctx = context.WithValue(c.ctx, connKey{}, c)
+	c.lastProduce = make(chan struct{})
+	close(c.lastProduce)
+	return c
+}
+
+// drain stops reading: the read loop ends at its next read, and the
+// responses in flight are still written.
+func (c *conn) drain() {
+	c.once.Do(func() { close(c.draining) })
+	_ = c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) serve() {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	close(c.queue)
+	<-writerDone
+	c.cancel()
+	c.nc.Close()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		c.s.log.Debug("kafka connection closed", "remote", c.nc.RemoteAddr().String(), "reason", err)
+	}
+}
+
+// errClose is a reason to close a connection, logged at info.
+type errClose struct{ msg string }
+
+func (e *errClose) Error() string { return e.msg }
+
+func closeReason(format string, args ...any) error { return &errClose{fmt.Sprintf(format, args...)} }
+
+func (c *conn) readLoop() error {
+	var sizeBuf [4]byte
+	for {
+		select {
+		case <-c.draining:
+			return nil
+		default:
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		if _, err := io.ReadFull(c.nc, sizeBuf[:]); err != nil {
+			return c.readErr(err)
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || size > c.s.cfg.MaxRequestBytes {
+			return c.logClose(closeReason("request size %d is outside 8..%d bytes", size, c.s.cfg.MaxRequestBytes))
+		}
+		// Every request other than Produce must also be small; peek at the
+		// key first, then read the rest as it arrives.
+		frame, err := readFrame(c.nc, int(size), c.s.cfg.IdleTimeout)
+		if err != nil {
+			return c.readErr(err)
+		}
+		if key := int16(binary.BigEndian.Uint16(frame)); key != 0 && size > maxNonProduceRequestBytes {
+			return c.logClose(closeReason("%s request of %d bytes is over the %d-byte limit", apiName(key), size, maxNonProduceRequestBytes))
+		}
+		req, err := parseRequest(frame)
+		if err != nil {
+			return c.logClose(err)
+		}
+		p := &pending{done: make(chan []byte, 1)}
+		c.queue <- p
+		if req.key == 0 {
+			prev, mine := c.lastProduce, make(chan struct{})
+			c.lastProduce = mine
+			go func() {
+				defer close(mine)
+				select {
+				case <-prev:
+				case <-c.ctx.Done():
+					p.done <- nil
+					return
+				}
+				p.done <- c.handle(req)
+			}()
+			continue
+		}
+		go func() { p.done <- c.handle(req) }()
+	}
+}
+
+func (c *conn) readErr(err error) error {
+	select {
+	case <-c.draining:
+		return nil
+	default:
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return c.logClose(closeReason("idle for %v", c.s.cfg.IdleTimeout))
+	}
+	return err
+}
+
+func (c *conn) logClose(err error) error {
+	c.s.log.Info("closing kafka connection", "remote", c.nc.RemoteAddr().String(), "reason", err.Error())
+	return err
+}
+
+// readFrame reads a frame of size bytes, allocating as the bytes arrive.
+func readFrame(r net.Conn, size int, idle time.Duration) ([]byte, error) {
+	buf := make([]byte, 0, min(size, readChunk))
+	for len(buf) < size {
+		n := min(size-len(buf), readChunk)
+		if cap(buf)-len(buf) < n {
+			grown := make([]byte, len(buf), min(size, max(2*cap(buf), len(buf)+n)))
+			copy(grown, buf)
+			buf = grown
+		}
+		_ = r.SetReadDeadline(time.Now().Add(idle))
+		if _, err := io.ReadFull(r, buf[len(buf):len(buf)+n]); err != nil {
+			return nil, err
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return buf, nil
+}
+
+func (c *conn) writeLoop() {
+	failed := false
+	for p := range c.queue {
+		var out []byte
+		select {
+		case out = <-p.done:
+		case <-c.ctx.Done():
+			failed = true
+		}
+		if failed || out == nil {
+			continue
+		}
+		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := c.nc.Write(out); err != nil {
+			failed = true
+			c.cancel()
+			c.nc.Close()
+		}
+	}
+}
+
+// handle runs one request and returns the framed response, or nil for no
+// response (acks=0, or a request that closes the connection).
+func (c *conn) handle(req *request) (out []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.log.Error("kafka handler panicked", "api", apiName(req.key), "version", req.version, "panic", r)
+			out = nil
+			c.cancel()
+			c.nc.Close()
+		}
+	}()
+	resp, err := c.s.dispatch(c.ctx, req)
+	if err != nil {
+		c.s.log.Info("closing kafka connection", "remote", c.nc.RemoteAddr().String(), "api", apiName(req.key), "reason", err.Error())
+		c.cancel()
+		c.nc.Close()
+		return nil
+	}
+	if resp == nil {
+		return nil
+	}
+	return encodeResponse(req, resp)
+}
