@@ -286,4 +286,3 @@ func TestKafkaIdempotentProduce(t *testing.T) {
 		return nil
 	})
 }
-
