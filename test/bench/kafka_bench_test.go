@@ -1,0 +1,223 @@
+// Package bench drives real Kafka clients against `strata dev` and, in the
+// same run, against franz-go's in-memory kfake broker as the baseline.
+// Run with `make bench-kafka`.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func freeAddr(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startDev builds and runs `strata dev`, returning its Kafka and gRPC addresses.
+func startDev(b *testing.B) (kafka, grpcAddr string) {
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "strata")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/strata")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		b.Fatal(err)
+	}
+	kafka, grpcAddr = freeAddr(b), freeAddr(b)
+	cmd := exec.Command(bin, "dev", "--data-dir", filepath.Join(dir, "data"), "--grpc-addr", grpcAddr,
+		"--http-addr", freeAddr(b), "--kafka-addr", kafka, "--log-level", "warn")
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "Press Ctrl-C") {
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return kafka, grpcAddr
+}
+
+type workload struct {
+	records, size int
+}
+
+type result struct {
+	produceRate, consumeRate float64 // records/s
+	produceMBs, consumeMBs   float64
+	p50, p99                 time.Duration
+	err                      error
+}
+
+func createTopic(ctx context.Context, cl *kgo.Client, name string, rf int16) error {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic, t.NumPartitions, t.ReplicationFactor = name, 6, rf
+	req.Topics = append(req.Topics, t)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return err
+	}
+	if c := resp.Topics[0].ErrorCode; c != 0 && c != 36 {
+		return fmt.Errorf("create topic %s: error %d", name, c)
+	}
+	return nil
+}
+
+func run(addr, topic string, rf int16, acks kgo.Acks, idempotent bool, w workload) result {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.RequiredAcks(acks), kgo.ProducerBatchMaxBytes(1 << 20), kgo.MaxBufferedRecords(100000)}
+	if !idempotent {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return result{err: err}
+	}
+	defer cl.Close()
+	if err := createTopic(ctx, cl, topic, rf); err != nil {
+		return result{err: err}
+	}
+	values := make([]byte, w.size*1024)
+	_, _ = rand.Read(values)
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range w.records {
+		off := (i * 7919) % (len(values) - w.size)
+		wg.Add(1)
+		cl.Produce(ctx, &kgo.Record{Value: values[off : off+w.size]}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if e := firstErr.Load(); e != nil {
+		return result{err: e.(error)}
+	}
+	r := result{produceRate: float64(w.records) / elapsed.Seconds()}
+	r.produceMBs = r.produceRate * float64(w.size) / 1e6
+
+	// Latency at a fixed 20,000 records/s for 3 s.
+	var mu sync.Mutex
+	var lats []time.Duration
+	tick := time.NewTicker(time.Millisecond)
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		<-tick.C
+		for range 20 {
+			sent := time.Now()
+			wg.Add(1)
+			cl.Produce(ctx, &kgo.Record{Value: values[:w.size]}, func(_ *kgo.Record, err error) {
+				mu.Lock()
+				lats = append(lats, time.Since(sent))
+				mu.Unlock()
+				wg.Done()
+			})
+		}
+	}
+	tick.Stop()
+	wg.Wait()
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	if len(lats) > 0 {
+		r.p50, r.p99 = lats[len(lats)/2], lats[len(lats)*99/100]
+	}
+
+	// Consume everything back.
+	total := w.records + len(lats)
+	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(50<<20))
+	if err != nil {
+		return result{err: err}
+	}
+	defer cons.Close()
+	start = time.Now()
+	got := 0
+	for got < total && ctx.Err() == nil {
+		fs := cons.PollFetches(ctx)
+		got += fs.NumRecords()
+	}
+	elapsed = time.Since(start)
+	r.consumeRate = float64(got) / elapsed.Seconds()
+	r.consumeMBs = r.consumeRate * float64(w.size) / 1e6
+	return r
+}
+
+// BenchmarkKafka prints one table; its iterations are not meaningful (run
+// with -benchtime 1x).
+func BenchmarkKafka(b *testing.B) {
+	strata, _ := startDev(b)
+	fake, err := kfake.NewCluster(kfake.NumBrokers(3))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fake.Close()
+	fakeAddr := fake.ListenAddrs()[0]
+	workloads := []workload{{1_000_000, 100}, {200_000, 1024}}
+	if os.Getenv("BENCH_QUICK") != "" {
+		workloads = []workload{{100_000, 100}, {20_000, 1024}}
+	}
+	type mode struct {
+		name       string
+		rf         int16
+		acks       kgo.Acks
+		idempotent bool
+	}
+	modes := []mode{{"RF=1 acks=1", 1, kgo.LeaderAck(), false}, {"RF=3 acks=all", 3, kgo.AllISRAcks(), true}}
+	for range b.N {
+		fmt.Printf("\n%-14s %-9s %-7s %12s %9s %12s %9s %9s %9s %s\n", "mode", "records", "target", "produce r/s", "MB/s", "consume r/s", "MB/s", "p50", "p99", "vs kfake (produce)")
+		for _, m := range modes {
+			for i, w := range workloads {
+				topic := fmt.Sprintf("bench-%d-%d", m.rf, i)
+				base := run(fakeAddr, topic, m.rf, m.acks, m.idempotent, w)
+				got := run(strata, topic, m.rf, m.acks, m.idempotent, w)
+				for _, row := range []struct {
+					name string
+					r    result
+				}{{"kfake", base}, {"strata", got}} {
+					if row.r.err != nil {
+						fmt.Printf("%-14s %-9s %-7s error: %v\n", m.name, fmt.Sprintf("%dx%dB", w.records, w.size), row.name, row.r.err)
+						continue
+					}
+					ratio := ""
+					if row.name == "strata" && base.err == nil {
+						ratio = fmt.Sprintf("%.2f", row.r.produceRate/base.produceRate)
+					}
+					fmt.Printf("%-14s %-9s %-7s %12.0f %9.1f %12.0f %9.1f %9v %9v %s\n", m.name, fmt.Sprintf("%dx%dB", w.records, w.size), row.name,
+						row.r.produceRate, row.r.produceMBs, row.r.consumeRate, row.r.consumeMBs, row.r.p50.Round(10*time.Microsecond), row.r.p99.Round(10*time.Microsecond), ratio)
+				}
+			}
+		}
+	}
+}
