@@ -32,6 +32,9 @@ type Config struct {
 	ElectionTTL time.Duration
 	// MaxPartitions caps the partitions of one topic.
 	MaxPartitions int
+	// LeaderImbalanceCheckInterval is how often the active controller
+	// moves leadership back to preferred replicas (0: never).
+	LeaderImbalanceCheckInterval time.Duration
 }
 
 // DefaultMaxPartitions is the documented per-topic partition limit.
@@ -53,6 +56,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.MemberLeaseTTL, "member-lease-ttl", 10*time.Second, "a storage node or gateway without a heartbeat for this long is dead")
 	fs.DurationVar(&c.ElectionTTL, "election-ttl", 5*time.Second, "session TTL of the active controller; a standby takes over this long after it dies")
 	fs.IntVar(&c.MaxPartitions, "max-partitions", DefaultMaxPartitions, "maximum partitions of one topic")
+	fs.DurationVar(&c.LeaderImbalanceCheckInterval, "leader-imbalance-check-interval", 5*time.Minute,
+		"how often leadership moves back to each partition's preferred (first) replica when it is alive and in sync; 0 turns it off")
 }
 
 // Validate checks every field and reports each bad one.
@@ -92,6 +97,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPartitions < 1 || c.MaxPartitions > DefaultMaxPartitionsCeiling {
 		p.Addf("max-partitions", "%d is not between 1 and %d", c.MaxPartitions, DefaultMaxPartitionsCeiling)
+	}
+	if c.LeaderImbalanceCheckInterval < 0 {
+		p.Addf("leader-imbalance-check-interval", "%s is negative", c.LeaderImbalanceCheckInterval)
 	}
 	return p.Err()
 }

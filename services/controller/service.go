@@ -40,9 +40,10 @@ type Controller struct {
 	clusterID string
 	advertise string
 
-	elector *elector
-	fwd     *forwarder
-	metrics *metrics
+	elector      *elector
+	fwd          *forwarder
+	metrics      *metrics
+	shuttingDown shutdownSet
 
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
@@ -75,7 +76,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	}
 	c.metrics = newMetrics(c.reg)
 	c.elector = newElector(c.cli, cfg.Name, c.advertise, cfg.ElectionTTL, log, c.metrics)
-	c.elector.onActive = c.runPartitionReconciler
+	c.elector.onActive = c.runActive
 	c.fwd = newForwarder(c.elector)
 	c.grpc = rpc.NewServer(log, c.reg, c.fwd.intercept)
 	adminv1.RegisterAdminServiceServer(c.grpc.Server, &adminHandler{c: c})
