@@ -181,6 +181,9 @@ func (h *adminHandler) ReassignPartition(ctx context.Context, req *adminv1.Reass
 	if err := validName(req.GetTopic()); err != nil {
 		return nil, err
 	}
+	if _, _, err := h.c.topic(ctx, req.GetTopic()); err != nil {
+		return nil, err
+	}
 	registered, alive, err := h.c.registeredNodes(ctx)
 	if err != nil {
 		return nil, err

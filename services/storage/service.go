@@ -178,6 +178,7 @@ func (n *Node) ID() int32 { return n.Member.Registration().ID }
 
 // Stop stops serving, heartbeating and watching, then closes every log.
 func (n *Node) Stop() {
+	n.controlledShutdown()
 	n.Base.Stop()
 	n.parts.closeAll()
 	n.lock.Unlock()
