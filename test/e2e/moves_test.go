@@ -387,3 +387,37 @@ func TestSigtermMovesLeadershipBeforeTheNodeStops(t *testing.T) {
 		}
 	}
 }
+
+func TestRebalanceSpreadsOntoANewNode(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 1, storage: 3})
+	c.admin("topic", "create", "spread", "--partitions", "6", "--replication-factor", "3")
+	n4 := c.addStorage()
+	waitHealthy(t, n4.grpc, 20*time.Second)
+	id4 := nodeIDAt(t, c, n4)
+
+	var moves movesOut
+	c.adminJSON(&moves, "cluster", "rebalance")
+	// 18 replicas over 4 nodes: the new node takes 4 or 5, so at least 4 move.
+	if len(moves.Moves) < 4 {
+		t.Fatalf("rebalance started %d moves: %+v", len(moves.Moves), moves)
+	}
+	for _, p := range describePartitions(t, c, "spread") {
+		for _, a := range p.AddingReplicas {
+			waitInISR(t, c, "spread", p.Partition, a)
+		}
+	}
+	testutil.WaitFor(t, 15*time.Second, func() error {
+		var cl clusterInfo
+		c.adminJSON(&cl, "cluster", "describe")
+		for _, n := range cl.StorageNodes {
+			if n.Replicas < 4 || n.Replicas > 5 {
+				return fmt.Errorf("node %d holds %d replicas, want 4 or 5 (new node %d): %+v", n.ID, n.Replicas, id4, cl.StorageNodes)
+			}
+		}
+		return nil
+	})
+	// Balanced now: the next run has nothing to move.
+	if out := c.admin("cluster", "rebalance", "--dry-run"); !strings.Contains(out, "Nothing to move") {
+		t.Errorf("rebalance of a balanced cluster: %q", out)
+	}
+}
