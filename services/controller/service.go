@@ -44,6 +44,7 @@ type Controller struct {
 	fwd     *forwarder
 	metrics *metrics
 
+	ctx         context.Context // ends when the controller stops
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	etcdClosing atomic.Bool
@@ -69,7 +70,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
+	c.ctx, c.cancel = ctx, cancel
 	if c.clusterID, err = ensureClusterID(ctx, c.cli); err != nil {
 		return nil, err
 	}
