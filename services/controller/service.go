@@ -45,6 +45,7 @@ type Controller struct {
 	metrics      *metrics
 	shuttingDown shutdownSet
 
+	ctx         context.Context // ends when the controller stops
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	etcdClosing atomic.Bool
@@ -70,7 +71,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
+	c.ctx, c.cancel = ctx, cancel
 	if c.clusterID, err = ensureClusterID(ctx, c.cli); err != nil {
 		return nil, err
 	}

@@ -37,7 +37,8 @@ type Node struct {
 	advertise string
 	cache     *metadata.Cache
 	reg       *prometheus.Registry
-	replicasG prometheus.Gauge
+	metrics   *metrics
+	fetchers  *fetchers
 
 	parts      *partitions
 	appliedRev atomic.Int64
@@ -75,8 +76,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	if n.HTTP, err = httpserver.Start(cfg.HTTPAddr, n.reg, n.ready, nil); err != nil {
 		return nil, err
 	}
-	n.replicasG = prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_storage_replicas", Help: "Partition replicas held by this node."})
-	n.reg.MustRegister(n.replicasG)
+	n.metrics = newMetrics(n.reg)
+	n.fetchers = newFetchers(n)
 
 	if n.Conn, err = rpc.Dial(cfg.Controllers...); err != nil {
 		return nil, err
@@ -100,6 +101,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	n.Go(func(ctx context.Context) { metadata.Follow(ctx, client, n.cache, n.Log) })
 	n.Go(n.reconcileLoop)
 	n.Go(n.maintain)
+	n.Go(n.watchReplicaLag)
 	n.Log.Info("storage node started", "grpc", n.advertise, "http", n.HTTP.Addr(), "epoch", reg.Epoch)
 	return n, nil
 }
@@ -145,7 +147,8 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 			} else {
 				n.appliedRev.Store(rev)
 			}
-			n.replicasG.Set(float64(len(n.parts.all())))
+			n.applyRoles()
+			n.metrics.replicas.Set(float64(len(n.parts.all())))
 			n.GRPC.SetReady(n.ready() == nil)
 		}
 		select {
@@ -174,12 +177,17 @@ func (n *Node) Fatal() <-chan error { return n.fatal }
 func (n *Node) Addr() string { return n.advertise }
 
 // ID is the node id.
-func (n *Node) ID() int32 { return n.Member.Registration().ID }
+func (n *Node) ID() int32 { return n.id() }
+
+func (n *Node) id() int32 { return n.Member.Registration().ID }
 
 // Stop stops serving, heartbeating and watching, then closes every log.
 func (n *Node) Stop() {
 	n.controlledShutdown()
 	n.Base.Stop()
+	if n.fetchers != nil {
+		n.fetchers.close()
+	}
 	n.parts.closeAll()
 	n.lock.Unlock()
 	n.Log.Info("storage node stopped")
@@ -212,7 +220,15 @@ func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) 
 			Dir:            filepath.Join(h.n.cfg.DataDir, replicaDir(p.key.topic, p.key.partition)),
 			LogStartOffset: p.log.LogStartOffset(), LogEndOffset: p.log.LogEndOffset(), HighWatermark: p.log.HighWatermark(),
 			SizeBytes: p.log.Size(), Leader: rec.GetLeader() == me,
+			Followers: leaderProgress(p),
 		})
 	}
 	return out, nil
+}
+
+func leaderProgress(p *partition) []*storagev1.ReplicaProgress {
+	if ls := p.leader.Load(); ls != nil {
+		return ls.progress()
+	}
+	return nil
 }
