@@ -104,9 +104,10 @@ func fillPartition(p *adminv1.Partition, r *storagev1.Replica) {
 		if f.GetNodeId() == p.GetLeader() {
 			continue
 		}
+		// A follower that has not fetched yet reports -1: it lacks the whole log.
 		p.ReplicaLags = append(p.ReplicaLags, &adminv1.ReplicaLag{
 			NodeId: f.GetNodeId(), LogEndOffset: f.GetLogEndOffset(),
-			Lag: max(0, leo-f.GetLogEndOffset()), LagMs: f.GetCaughtUpMsAgo(),
+			Lag: max(0, leo-max(0, f.GetLogEndOffset())), LagMs: f.GetCaughtUpMsAgo(),
 		})
 	}
 }
