@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/topicconfig"
 )
 
 // Config is the controller role's configuration.
@@ -32,6 +33,9 @@ type Config struct {
 	ElectionTTL time.Duration
 	// MaxPartitions caps the partitions of one topic.
 	MaxPartitions int
+	// DefaultTopicConfigs are stamped on new topics that do not set them
+	// (like Kafka's broker-level topic defaults), e.g. min.insync.replicas=2.
+	DefaultTopicConfigs []string
 }
 
 // DefaultMaxPartitions is the documented per-topic partition limit.
@@ -53,6 +57,20 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.MemberLeaseTTL, "member-lease-ttl", 10*time.Second, "a storage node or gateway without a heartbeat for this long is dead")
 	fs.DurationVar(&c.ElectionTTL, "election-ttl", 5*time.Second, "session TTL of the active controller; a standby takes over this long after it dies")
 	fs.IntVar(&c.MaxPartitions, "max-partitions", DefaultMaxPartitions, "maximum partitions of one topic")
+	fs.StringSliceVar(&c.DefaultTopicConfigs, "default-topic-config", nil, "key=value set on new topics that do not set key (repeatable), e.g. min.insync.replicas=2")
+}
+
+// defaultTopicConfigs parses DefaultTopicConfigs.
+func (c *Config) defaultTopicConfigs() (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range c.DefaultTopicConfigs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, topicconfig.Validate(out)
 }
 
 // Validate checks every field and reports each bad one.
@@ -92,6 +110,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPartitions < 1 || c.MaxPartitions > DefaultMaxPartitionsCeiling {
 		p.Addf("max-partitions", "%d is not between 1 and %d", c.MaxPartitions, DefaultMaxPartitionsCeiling)
+	}
+	if _, err := c.defaultTopicConfigs(); err != nil {
+		p.Addf("default-topic-config", "%v", err)
 	}
 	return p.Err()
 }
