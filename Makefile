@@ -62,6 +62,9 @@ test: ## Unit and multi-process integration tests (replays fuzz corpora).
 	$(GO) test $(GOTEST_FLAGS) ./...
 
 .PHONY: bench
+bench-replication: ## Produce throughput RF=3 acks=all vs RF=1 acks=1, and latency at 5k records/s, on strata dev.
+	$(GO) test -run '^$$' -bench BenchmarkReplication -benchtime 1x ./test/bench/
+
 bench: ## Benchmarks of the storage engine.
 	$(GO) test -run '^$$' -bench . -benchmem ./services/storage/...
 

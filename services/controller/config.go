@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/topicconfig"
 )
 
 // Config is the controller role's configuration.
@@ -35,6 +36,9 @@ type Config struct {
 	// LeaderImbalanceCheckInterval is how often the active controller
 	// moves leadership back to preferred replicas (0: never).
 	LeaderImbalanceCheckInterval time.Duration
+	// DefaultTopicConfigs are stamped on new topics that do not set them
+	// (like Kafka's broker-level topic defaults), e.g. min.insync.replicas=2.
+	DefaultTopicConfigs []string
 }
 
 // DefaultMaxPartitions is the documented per-topic partition limit.
@@ -58,6 +62,20 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxPartitions, "max-partitions", DefaultMaxPartitions, "maximum partitions of one topic")
 	fs.DurationVar(&c.LeaderImbalanceCheckInterval, "leader-imbalance-check-interval", 5*time.Minute,
 		"how often leadership moves back to each partition's preferred (first) replica when it is alive and in sync; 0 turns it off")
+	fs.StringSliceVar(&c.DefaultTopicConfigs, "default-topic-config", nil, "key=value set on new topics that do not set key (repeatable), e.g. min.insync.replicas=2")
+}
+
+// defaultTopicConfigs parses DefaultTopicConfigs.
+func (c *Config) defaultTopicConfigs() (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range c.DefaultTopicConfigs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, topicconfig.Validate(out)
 }
 
 // Validate checks every field and reports each bad one.
@@ -100,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaderImbalanceCheckInterval < 0 {
 		p.Addf("leader-imbalance-check-interval", "%s is negative", c.LeaderImbalanceCheckInterval)
+	}
+	if _, err := c.defaultTopicConfigs(); err != nil {
+		p.Addf("default-topic-config", "%v", err)
 	}
 	return p.Err()
 }

@@ -8,6 +8,7 @@ type metrics struct {
 	isrChanges      *prometheus.CounterVec
 	followerLag     *prometheus.GaugeVec
 	truncations     prometheus.Counter
+	maxLagMs        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -23,6 +24,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		truncations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "strata_storage_divergent_truncations_total", Help: "Follower logs truncated by the leader-epoch check."}),
 	}
-	reg.MustRegister(m.replicas, m.underReplicated, m.isrChanges, m.followerLag, m.truncations)
+	m.maxLagMs = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_storage_max_follower_lag_ms", Help: "Longest time any follower of a partition led here has not been caught up."})
+	reg.MustRegister(m.replicas, m.underReplicated, m.isrChanges, m.followerLag, m.truncations, m.maxLagMs)
 	return m
 }

@@ -56,15 +56,19 @@ func (n *Node) watchReplicaLag(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		under := 0
+		under, maxLag := 0, int64(0)
 		for _, p := range n.parts.all() {
 			if ls := p.leader.Load(); ls != nil {
 				ls.checkLag(n.cfg.ReplicaLagTimeMax)
 				if ls.underReplicated() {
 					under++
 				}
+				for _, f := range ls.progress() {
+					maxLag = max(maxLag, f.GetCaughtUpMsAgo())
+				}
 			}
 		}
 		n.metrics.underReplicated.Set(float64(under))
+		n.metrics.maxLagMs.Set(float64(maxLag))
 	}
 }

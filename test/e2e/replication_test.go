@@ -438,3 +438,60 @@ func TestReplicationTruncatesDivergentTail(t *testing.T) {
 		t.Errorf("the old leader did not report truncating its divergent tail")
 	}
 }
+
+func TestReplicationPausedLeaderIsFenced(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 1, storage: 3})
+	c.admin("topic", "create", "pause", "--partitions", "1", "--replication-factor", "3", "--config", "min.insync.replicas=2")
+	rn := nodesByID(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	h := &historyProducer{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.run(ctx, t, c, rn, "pause", stop)
+	}()
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if n := h.ackedCount(); n < 50 {
+			return fmt.Errorf("%d acknowledged", n)
+		}
+		return nil
+	})
+	p, _ := describePartition(t, c, "pause", 0)
+	old := p.Leader
+	oldEpoch := p.LeaderEpoch
+
+	// Freeze the leader past its lease: the controller elects another.
+	rn.byID[old].pause()
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		p, err := describePartition(t, c, "pause", 0)
+		if err == nil && (p.Leader == old || p.Leader < 0 || p.LeaderEpoch <= oldEpoch) {
+			err = fmt.Errorf("leader %d epoch %d", p.Leader, p.LeaderEpoch)
+		}
+		return err
+	})
+	before := h.ackedCount()
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if n := h.ackedCount(); n < before+30 {
+			return fmt.Errorf("%d acknowledged under the new leader", n-before)
+		}
+		return nil
+	})
+
+	// The old leader wakes up: fenced by the new epoch, it follows and rejoins.
+	rn.byID[old].resume()
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		p, err := describePartition(t, c, "pause", 0)
+		if err == nil && (len(p.ISR) != 3 || p.Leader == old) {
+			err = fmt.Errorf("leader %d ISR %v", p.Leader, p.ISR)
+		}
+		return err
+	})
+	close(stop)
+	<-done
+	p, _ = describePartition(t, c, "pause", 0)
+	checkHistory(t, h, readAll(ctx, t, rn.clients[p.Leader], "pause"))
+	replicasIdentical(t, rn, "pause")
+}
