@@ -66,11 +66,12 @@ type historyProducer struct {
 	mu        sync.Mutex
 	acked     map[string]int64 // batch prefix → base offset
 	ambiguous map[string]bool
-	notEnough int // NOT_ENOUGH_REPLICAS answers (definitely not written)
+	refused   map[string]string // definitely not written, with the error
+	notEnough int               // NOT_ENOUGH_REPLICAS answers
 }
 
 func (h *historyProducer) run(ctx context.Context, t *testing.T, c *cluster, rn replicaNodes, topic string, stop <-chan struct{}) {
-	h.acked, h.ambiguous = map[string]int64{}, map[string]bool{}
+	h.acked, h.ambiguous, h.refused = map[string]int64{}, map[string]bool{}, map[string]string{}
 	leader := int32(-1)
 	for i := 0; ; i++ {
 		select {
@@ -102,12 +103,14 @@ func (h *historyProducer) run(ctx context.Context, t *testing.T, c *cluster, rn 
 		default:
 			e := resp.GetPartitions()[0].GetError()
 			switch e.GetCode() {
-			case commonv1.ErrorCode_ERROR_CODE_NOT_LEADER_OR_FOLLOWER:
-				leader = -1 // definitely not written
 			case commonv1.ErrorCode_ERROR_CODE_NOT_ENOUGH_REPLICAS:
-				h.notEnough++
+				h.notEnough++ // refused before the append
+				h.refused[prefix] = e.GetCode().String()
 			default:
-				h.ambiguous[prefix] = true // timed out or ISR shrank after the append
+				// Timed out, the ISR shrank, or leadership moved after the
+				// append (Kafka answers NOT_LEADER_OR_FOLLOWER then too):
+				// the batch may or may not survive.
+				h.ambiguous[prefix] = true
 				leader = -1
 			}
 		}
@@ -159,8 +162,11 @@ func checkHistory(t *testing.T, h *historyProducer, log []storedBatch) {
 			t.Fatalf("offsets go backwards at %d (I4)", b.base)
 		}
 		seen[prefix], prev = b.base, b.base
+		if why, ok := h.refused[prefix]; ok {
+			t.Fatalf("batch %s is in the log but was refused with %s (I6)", prefix, why)
+		}
 		if _, ok := h.acked[prefix]; !ok && !h.ambiguous[prefix] {
-			t.Fatalf("batch %s is in the log but was never sent or was refused (I6)", prefix)
+			t.Fatalf("batch %s is in the log but was never sent", prefix)
 		}
 	}
 	for prefix, off := range h.acked {
