@@ -78,23 +78,40 @@ func (h *controllerHandler) ControlledShutdown(ctx context.Context, req *control
 		return nil, err
 	}
 	c.shuttingDown.add(req.GetNodeId(), req.GetNodeEpoch())
-	_, alive, err := c.storageNodes(ctx)
+	remaining, err := c.moveOffNode(ctx, req.GetNodeId(), fmt.Sprintf("controlled shutdown of node %d", req.GetNodeId()), false)
 	if err != nil {
 		return nil, err
 	}
+	c.log.Info("controlled shutdown", "node", req.GetNodeId(), "remaining_leaderships", remaining)
+	return &controllerv1.ControlledShutdownResponse{RemainingLeaderships: remaining}, nil
+}
+
+// moveOffNode moves every leadership of node to another live in-sync
+// replica and takes node out of the ISRs where others remain. With
+// bumpStuck, a partition no one else can lead gets a new leader epoch under
+// the same leader, so its followers check their logs against it again. It
+// returns how many partitions node still leads.
+func (c *Controller) moveOffNode(ctx context.Context, node int32, why string, bumpStuck bool) (int32, error) {
+	_, alive, err := c.storageNodes(ctx)
+	if err != nil {
+		return 0, err
+	}
 	resp, err := c.cli.Get(ctx, metadata.PartitionsPrefix, clientv3.WithPrefix())
 	if err != nil {
-		return nil, readErr(err)
+		return 0, readErr(err)
 	}
 	remaining := int32(0)
 	for _, kv := range resp.Kvs {
 		rec := &metadatav1.PartitionRecord{}
 		if err := metadata.Unmarshal(kv.Value, rec); err != nil {
-			return nil, fmt.Errorf("%s: %w", kv.Key, err)
+			return 0, fmt.Errorf("%s: %w", kv.Key, err)
 		}
-		next, stillLeads := withoutNode(rec, req.GetNodeId(), alive)
+		next, stillLeads := withoutNode(rec, node, alive)
 		if stillLeads {
 			remaining++
+			if bumpStuck {
+				next = withLeader(rec, node, rec.GetIsr())
+			}
 		}
 		if next == rec {
 			continue
@@ -103,17 +120,16 @@ func (h *controllerHandler) ControlledShutdown(ctx context.Context, req *control
 		applied, err := c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)},
 			clientv3.OpPut(string(kv.Key), string(metadata.Marshal(next))))
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		if !applied {
-			// Changed under us: count it if we led it; the node calls again.
-			if rec.GetLeader() == req.GetNodeId() {
+			// Changed under us: count it if node led it; callers retry.
+			if rec.GetLeader() == node {
 				remaining++
 			}
 			continue
 		}
-		c.logPartitionChange(rec, next, []string{fmt.Sprintf("controlled shutdown of node %d", req.GetNodeId())})
+		c.logPartitionChange(rec, next, []string{why})
 	}
-	c.log.Info("controlled shutdown", "node", req.GetNodeId(), "remaining_leaderships", remaining)
-	return &controllerv1.ControlledShutdownResponse{RemainingLeaderships: remaining}, nil
+	return remaining, nil
 }

@@ -137,7 +137,7 @@ func (ps *partitions) reconcile(want []assignment, openOpts ...log.Option) error
 		}
 		if p, ok := old[a.key]; ok && p.topicID == a.topicID {
 			// Configs changed: reopen with the new ones (data stays).
-			p.close()
+			_ = p.close()
 			delete(old, a.key)
 		}
 		p, err := ps.open(a, openOpts...)
@@ -152,7 +152,7 @@ func (ps *partitions) reconcile(want []assignment, openOpts ...log.Option) error
 		if n, ok := next[k]; ok && n == p {
 			continue
 		}
-		p.close()
+		_ = p.close()
 	}
 	if err := ps.removeStray(next); err != nil {
 		errs = append(errs, err)
@@ -193,14 +193,15 @@ func (ps *partitions) open(a assignment, opts ...log.Option) (*partition, error)
 }
 
 // close ends the partition's roles and closes its log.
-func (p *partition) close() {
+func (p *partition) close() error {
 	if ls := p.leader.Swap(nil); ls != nil {
 		ls.resign()
 	}
 	p.follow.Store(nil)
-	_ = p.log.Close()
+	err := p.log.Close()
 	p.appends.fire()
 	p.hwMoves.fire()
+	return err
 }
 
 // removeStray deletes replica directories that are not open.
@@ -220,15 +221,20 @@ func (ps *partitions) removeStray(open map[partitionKey]*partition) error {
 	return nil
 }
 
-// closeAll closes every log (clean shutdown: checkpoints are written).
-func (ps *partitions) closeAll() {
+// closeAll closes every log (clean shutdown: checkpoints are written) and
+// reports whether every one closed cleanly.
+func (ps *partitions) closeAll() bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	ok := true
 	for _, p := range *ps.current.Load() {
-		p.close()
+		if p.close() != nil {
+			ok = false
+		}
 	}
 	empty := map[partitionKey]*partition{}
 	ps.current.Store(&empty)
+	return ok
 }
 
 // assignmentsFor turns the metadata into what this node should hold.

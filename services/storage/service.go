@@ -66,6 +66,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	clean := takeCleanShutdown(cfg.DataDir)
 	if n.Listener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
@@ -85,7 +86,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	client := controllerv1.NewControllerServiceClient(n.Conn)
 	regCtx, regCancel := context.WithTimeout(n.Context(), registerTimeout)
 	defer regCancel()
-	n.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE, client, meta.NodeID, n.registerFunc(client, meta), n.Log)
+	n.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE, client, meta.NodeID, n.registerFunc(client, meta, clean), n.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +109,12 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 
 // registerFunc registers with the controller and persists the node id and
 // cluster id on first registration, before the node does anything else.
-func (n *Node) registerFunc(client controllerv1.ControllerServiceClient, meta nodeMeta) member.RegisterFunc {
+func (n *Node) registerFunc(client controllerv1.ControllerServiceClient, meta nodeMeta, clean bool) member.RegisterFunc {
 	return func(ctx context.Context, id int32) (member.Registration, error) {
 		resp, err := client.RegisterStorageNode(ctx, &controllerv1.RegisterStorageNodeRequest{
-			NodeId: id, Address: n.advertise, Rack: n.cfg.Rack, HttpAddress: n.HTTP.Addr(),
+			NodeId: id, Address: n.advertise, Rack: n.cfg.Rack, HttpAddress: n.HTTP.Addr(), CleanRestart: clean,
 		})
+		clean = false // a re-registration after a lost lease is not a clean restart
 		if err != nil {
 			return member.Registration{}, err
 		}
@@ -188,7 +190,11 @@ func (n *Node) Stop() {
 	if n.fetchers != nil {
 		n.fetchers.close()
 	}
-	n.parts.closeAll()
+	if n.parts.closeAll() && n.Member != nil {
+		if err := markCleanShutdown(n.cfg.DataDir); err != nil {
+			n.Log.Warn("could not mark the clean shutdown", "err", err)
+		}
+	}
 	n.lock.Unlock()
 	n.Log.Info("storage node stopped")
 }
