@@ -114,10 +114,10 @@ func (n *Node) registerFunc(client controllerv1.ControllerServiceClient, meta no
 		resp, err := client.RegisterStorageNode(ctx, &controllerv1.RegisterStorageNodeRequest{
 			NodeId: id, Address: n.advertise, Rack: n.cfg.Rack, HttpAddress: n.HTTP.Addr(), CleanRestart: clean,
 		})
-		clean = false // a re-registration after a lost lease is not a clean restart
 		if err != nil {
 			return member.Registration{}, err
 		}
+		clean = false // a re-registration after a lost lease is not a clean restart
 		if meta.ClusterID != "" && meta.ClusterID != resp.GetClusterId() {
 			return member.Registration{}, fmt.Errorf("data dir %s belongs to cluster %s, not %s", n.cfg.DataDir, meta.ClusterID, resp.GetClusterId())
 		}
