@@ -343,6 +343,23 @@ func TestRebalanceSpreadsOntoANewNode(t *testing.T) {
 	waitHealthy(t, n4.grpc, 20*time.Second)
 	id4 := nodeIDAt(t, c, n4)
 
+	// acks=all produces to partition 0 run through the whole rebalance.
+	rn := nodesByID(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h := &historyProducer{}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		h.run(ctx, t, c, rn, "spread", stop)
+	}()
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		if h.ackedCount() < 20 {
+			return fmt.Errorf("%d acknowledged", h.ackedCount())
+		}
+		return nil
+	})
+
 	var moves movesOut
 	c.adminJSON(&moves, "cluster", "rebalance")
 	// 18 replicas over 4 nodes: the new node takes 4 or 5, so at least 4 move.
@@ -368,4 +385,25 @@ func TestRebalanceSpreadsOntoANewNode(t *testing.T) {
 	if out := c.admin("cluster", "rebalance", "--dry-run"); !strings.Contains(out, "Nothing to move") {
 		t.Errorf("rebalance of a balanced cluster: %q", out)
 	}
+
+	// Writes went on throughout, and nothing acknowledged was lost.
+	before := h.ackedCount()
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		if h.ackedCount() < before+20 {
+			return fmt.Errorf("writes stalled after the rebalance")
+		}
+		return nil
+	})
+	close(stop)
+	<-done
+	p, err := describePartition(t, c, "spread", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHistory(t, h, readAll(ctx, t, rn.clients[p.Leader], "spread"))
+	holders := replicaNodes{byID: map[int32]*node{}, clients: rn.clients}
+	for _, r := range p.Replicas {
+		holders.byID[r] = rn.byID[r]
+	}
+	replicasIdentical(t, holders, "spread")
 }
