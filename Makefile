@@ -61,7 +61,14 @@ run: ## Start a local dev cluster (controller, 3 storage nodes, gateway) in ./st
 test: ## Unit and multi-process integration tests (replays fuzz corpora).
 	$(GO) test $(GOTEST_FLAGS) ./...
 
+.PHONY: test-faults
+test-faults: ## Long fault suite (random kills, pauses, SIGTERMs under acks=all load; several minutes).
+	$(GO) test -count=1 -timeout 30m -tags faults -run 'TestSoak' -v ./test/e2e/
+
 .PHONY: bench
+bench-replication: ## Produce throughput RF=3 acks=all vs RF=1 acks=1, and latency at 5k records/s, on strata dev.
+	$(GO) test -run '^$$' -bench BenchmarkReplication -benchtime 1x ./test/bench/
+
 bench: ## Benchmarks of the storage engine.
 	$(GO) test -run '^$$' -bench . -benchmem ./services/storage/...
 

@@ -57,7 +57,7 @@ func toClusterJSON(r *adminv1.DescribeClusterResponse) clusterJSON {
 
 func newClusterCmd() *cobra.Command {
 	var f clientFlags
-	cmd := &cobra.Command{Use: "cluster", Short: "Inspect the cluster"}
+	cmd := &cobra.Command{Use: "cluster", Short: "Inspect the cluster, balance it, drain nodes and elect preferred leaders"}
 	f.register(cmd)
 	describe := &cobra.Command{
 		Use:   "describe",
@@ -95,6 +95,6 @@ func newClusterCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(describe)
+	cmd.AddCommand(describe, newRebalanceCmd(&f), newDrainCmd(&f), newElectLeadersCmd(&f))
 	return cmd
 }

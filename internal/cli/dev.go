@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -139,7 +140,34 @@ func startDev(dc devConfig, log *slog.Logger) (svcs []service, err error) {
 	// then storage nodes. With the controller gone first, the whole-cluster
 	// shutdown is not mistaken for storage nodes failing one by one, so no
 	// leaders move and the next start finds the cluster as it left it.
-	return append(append(svcs[1:], ctrl), gw), nil
+	return []service{together(svcs[1:]), ctrl, gw}, nil
+}
+
+// together stops several services at once.
+type together []service
+
+func (t together) Stop() {
+	var wg sync.WaitGroup
+	for _, s := range t {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Stop()
+		}()
+	}
+	wg.Wait()
+}
+
+func (t together) Fatal() <-chan error {
+	out := make(chan error, len(t))
+	for _, s := range t {
+		go func(ch <-chan error) {
+			if err, ok := <-ch; ok && ch != nil {
+				out <- err
+			}
+		}(s.Fatal())
+	}
+	return out
 }
 
 // defaults returns a role config holding its flag defaults.

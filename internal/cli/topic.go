@@ -18,11 +18,23 @@ type topicSummaryJSON struct {
 }
 
 type partitionJSON struct {
-	Partition   int32   `json:"partition"`
-	Leader      int32   `json:"leader"`
-	LeaderEpoch int32   `json:"leader_epoch"`
-	Replicas    []int32 `json:"replicas"`
-	ISR         []int32 `json:"isr"`
+	Partition        int32            `json:"partition"`
+	Leader           int32            `json:"leader"`
+	LeaderEpoch      int32            `json:"leader_epoch"`
+	Replicas         []int32          `json:"replicas"`
+	ISR              []int32          `json:"isr"`
+	AddingReplicas   []int32          `json:"adding_replicas"`
+	RemovingReplicas []int32          `json:"removing_replicas"`
+	HighWatermark    int64            `json:"high_watermark"`
+	LogEndOffset     int64            `json:"log_end_offset"`
+	ReplicaLags      []replicaLagJSON `json:"replica_lags"`
+}
+
+type replicaLagJSON struct {
+	NodeID       int32 `json:"node_id"`
+	LogEndOffset int64 `json:"log_end_offset"`
+	Lag          int64 `json:"lag"`
+	LagMs        int64 `json:"lag_ms"`
 }
 
 type topicJSON struct {
@@ -37,8 +49,14 @@ func toTopicJSON(t *adminv1.Topic) topicJSON {
 	out := topicJSON{Name: t.GetName(), TopicID: t.GetTopicId(), ReplicationFactor: t.GetReplicationFactor(),
 		Partitions: []partitionJSON{}, Configs: map[string]string{}}
 	for _, p := range t.GetPartitions() {
-		out.Partitions = append(out.Partitions, partitionJSON{p.GetPartition(), p.GetLeader(), p.GetLeaderEpoch(),
-			nonNil(p.GetReplicas()), nonNil(p.GetIsr())})
+		pj := partitionJSON{Partition: p.GetPartition(), Leader: p.GetLeader(), LeaderEpoch: p.GetLeaderEpoch(),
+			Replicas: nonNil(p.GetReplicas()), ISR: nonNil(p.GetIsr()),
+			AddingReplicas: nonNil(p.GetAddingReplicas()), RemovingReplicas: nonNil(p.GetRemovingReplicas()),
+			HighWatermark: p.GetHighWatermark(), LogEndOffset: p.GetLogEndOffset(), ReplicaLags: []replicaLagJSON{}}
+		for _, l := range p.GetReplicaLags() {
+			pj.ReplicaLags = append(pj.ReplicaLags, replicaLagJSON{l.GetNodeId(), l.GetLogEndOffset(), l.GetLag(), l.GetLagMs()})
+		}
+		out.Partitions = append(out.Partitions, pj)
 	}
 	for k, v := range t.GetConfigs() {
 		out.Configs[k] = v
@@ -218,7 +236,7 @@ func newTopicCmd() *cobra.Command {
 	addParts.Flags().Int32Var(&total, "total", 0, "partition count after the change")
 	_ = addParts.MarkFlagRequired("total")
 
-	cmd.AddCommand(create, list, describe, del, alter, addParts)
+	cmd.AddCommand(create, list, describe, del, alter, addParts, newReassignCmd(&f))
 	return cmd
 }
 
@@ -242,9 +260,48 @@ func printTopic(out io.Writer, t *adminv1.Topic) error {
 	fmt.Fprintf(out, "Topic: %s  Partitions: %d  Replication factor: %d  Configs: %s\n",
 		t.GetName(), t.GetPartitionCount(), t.GetReplicationFactor(), formatConfigs(t.GetConfigs()))
 	w := table(out)
-	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR")
+	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tHW\tLEO\tFOLLOWER LAG\tMOVING")
 	for _, p := range t.GetPartitions() {
-		fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%s\n", p.GetPartition(), p.GetLeader(), p.GetLeaderEpoch(), joinInts(p.GetReplicas()), joinInts(p.GetIsr()))
+		fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetPartition(), p.GetLeader(), p.GetLeaderEpoch(),
+			joinInts(p.GetReplicas()), joinInts(p.GetIsr()), offset(p.GetHighWatermark()), offset(p.GetLogEndOffset()),
+			followerLag(p), moving(p))
 	}
 	return w.Flush()
+}
+
+// offset prints an offset, "-" when the leader did not answer.
+func offset(o int64) string {
+	if o < 0 {
+		return "-"
+	}
+	return fmt.Sprint(o)
+}
+
+// followerLag prints node:messages for each follower the leader reports.
+func followerLag(p *adminv1.Partition) string {
+	var parts []string
+	for _, l := range p.GetReplicaLags() {
+		if l.GetNodeId() != p.GetLeader() {
+			parts = append(parts, fmt.Sprintf("%d:%d", l.GetNodeId(), l.GetLag()))
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
+}
+
+// moving prints a running reassignment as +adding -removing.
+func moving(p *adminv1.Partition) string {
+	if len(p.GetAddingReplicas())+len(p.GetRemovingReplicas()) == 0 {
+		return "-"
+	}
+	var parts []string
+	if a := p.GetAddingReplicas(); len(a) > 0 {
+		parts = append(parts, "+"+joinInts(a))
+	}
+	if r := p.GetRemovingReplicas(); len(r) > 0 {
+		parts = append(parts, "-"+joinInts(r))
+	}
+	return strings.Join(parts, " ")
 }

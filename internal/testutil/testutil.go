@@ -3,7 +3,10 @@
 package testutil
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -27,13 +30,32 @@ func WaitFor(t testing.TB, timeout time.Duration, f func() error) {
 	}
 }
 
-// FreeAddr returns a loopback address whose port was free a moment ago.
+var (
+	portsMu sync.Mutex
+	given   = map[int]bool{}
+)
+
+// FreeAddr returns a loopback address whose port was free a moment ago. It
+// picks ports below Linux's ephemeral range (32768+), so outgoing
+// connections of the processes under test cannot take them before the
+// listener binds, and never hands out one port twice in a process.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := 15000 + rand.IntN(17000)
+		if given[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		given[port] = true
+		return ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port found")
+	return ""
 }

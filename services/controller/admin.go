@@ -106,12 +106,16 @@ func (h *adminHandler) CreateTopic(ctx context.Context, req *adminv1.CreateTopic
 	}
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
+	configs, _ := h.c.cfg.defaultTopicConfigs() // validated at start-up
+	for k, v := range req.GetConfigs() {
+		configs[k] = v
+	}
 	t := &metadatav1.TopicRecord{
 		Name:              req.GetName(),
 		TopicId:           id,
 		PartitionCount:    req.GetPartitions(),
 		ReplicationFactor: req.GetReplicationFactor(),
-		Configs:           req.GetConfigs(),
+		Configs:           configs,
 		CreatedUnixMs:     time.Now().UnixMilli(),
 	}
 	ops, recs := partitionOps(t, 0, assign)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/topicconfig"
 )
 
 // Config is the controller role's configuration.
@@ -36,6 +37,12 @@ type Config struct {
 	GroupInitialRebalanceDelay time.Duration
 	// MaxPartitions caps the partitions of one topic.
 	MaxPartitions int
+	// LeaderImbalanceCheckInterval is how often the active controller
+	// moves leadership back to preferred replicas (0: never).
+	LeaderImbalanceCheckInterval time.Duration
+	// DefaultTopicConfigs are stamped on new topics that do not set them
+	// (like Kafka's broker-level topic defaults), e.g. min.insync.replicas=2.
+	DefaultTopicConfigs []string
 }
 
 // DefaultMaxPartitions is the documented per-topic partition limit.
@@ -59,6 +66,22 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 		"Kafka group.initial.rebalance.delay.ms: the first rebalance of an empty consumer group waits this long for more members")
 	fs.DurationVar(&c.ElectionTTL, "election-ttl", 5*time.Second, "session TTL of the active controller; a standby takes over this long after it dies")
 	fs.IntVar(&c.MaxPartitions, "max-partitions", DefaultMaxPartitions, "maximum partitions of one topic")
+	fs.DurationVar(&c.LeaderImbalanceCheckInterval, "leader-imbalance-check-interval", 5*time.Minute,
+		"how often leadership moves back to each partition's preferred (first) replica when it is alive and in sync; 0 turns it off")
+	fs.StringSliceVar(&c.DefaultTopicConfigs, "default-topic-config", nil, "key=value set on new topics that do not set key (repeatable), e.g. min.insync.replicas=2")
+}
+
+// defaultTopicConfigs parses DefaultTopicConfigs.
+func (c *Config) defaultTopicConfigs() (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range c.DefaultTopicConfigs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, topicconfig.Validate(out)
 }
 
 // Validate checks every field and reports each bad one.
@@ -101,6 +124,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPartitions < 1 || c.MaxPartitions > DefaultMaxPartitionsCeiling {
 		p.Addf("max-partitions", "%d is not between 1 and %d", c.MaxPartitions, DefaultMaxPartitionsCeiling)
+	}
+	if c.LeaderImbalanceCheckInterval < 0 {
+		p.Addf("leader-imbalance-check-interval", "%s is negative", c.LeaderImbalanceCheckInterval)
+	}
+	if _, err := c.defaultTopicConfigs(); err != nil {
+		p.Addf("default-topic-config", "%v", err)
 	}
 	return p.Err()
 }

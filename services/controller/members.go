@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -169,6 +170,14 @@ func (h *controllerHandler) RegisterStorageNode(ctx context.Context, req *contro
 		return nil, err
 	}
 	h.c.log.Info("storage node registered", "node_id", rec.GetNodeId(), "epoch", rec.GetNodeEpoch(), "address", rec.GetAddress(), "rack", rec.GetRack())
+	if rec.GetNodeEpoch() > 1 && !req.GetCleanRestart() {
+		// A new incarnation may have lost what the old one had not flushed:
+		// its leaderships move (or get a new epoch, so followers re-check
+		// their logs) and it rejoins ISRs only once caught up again.
+		if _, err := h.c.moveOffNode(ctx, rec.GetNodeId(), fmt.Sprintf("node %d restarted (epoch %d)", rec.GetNodeId(), rec.GetNodeEpoch()), true); err != nil {
+			h.c.log.Warn("fencing a restarted node's partitions failed; the reconciler retries", "node_id", rec.GetNodeId(), "err", err)
+		}
+	}
 	return &controllerv1.RegisterStorageNodeResponse{
 		NodeId: rec.GetNodeId(), NodeEpoch: rec.GetNodeEpoch(), ClusterId: h.c.clusterID,
 		HeartbeatIntervalMs: h.heartbeatInterval(), LeaseTtlMs: h.c.cfg.MemberLeaseTTL.Milliseconds(),

@@ -1,9 +1,196 @@
 package controller
 
-import metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+import (
+	"context"
+	"fmt"
+	"slices"
 
-// advanceReassignment moves a running reassignment one step forward.
-// (Placeholder until reassignment lands: nothing to do.)
-func (c *Controller) advanceReassignment(rec *metadatav1.PartitionRecord, _ *clusterView) (*metadatav1.PartitionRecord, string) {
-	return rec, ""
+	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/metadata"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// A reassignment moves a partition from its current replicas to a target
+// list in two writes, as Kafka's KIP-455 does:
+//
+//  1. start: replicas = target ∪ current (target order first), adding =
+//     target − current, removing = current − target. New replicas start
+//     fetching at once and the leader adds them to the ISR when caught up.
+//  2. finish (advanceReassignment, on every reconcile pass and ISR change):
+//     once every adding replica is in the ISR, move leadership if the leader
+//     is being removed, then replicas = target, ISR = ISR ∩ target.
+//
+// The target is always replicas − removing, so a controller that takes over
+// half way finishes the move from the record alone.
+
+// inReassignment reports whether a move is under way on rec.
+func inReassignment(rec *metadatav1.PartitionRecord) bool {
+	return len(rec.GetAddingReplicas()) > 0 || len(rec.GetRemovingReplicas()) > 0
+}
+
+// startReassignment returns rec moving to target (not yet written). A
+// target with the same replicas in another order is applied at once: there
+// is nothing to copy, only the preferred leader changes.
+func startReassignment(rec *metadatav1.PartitionRecord, target []int32) *metadatav1.PartitionRecord {
+	cur := rec.GetReplicas()
+	next := metadata.Clone(rec)
+	next.Replicas = slices.Clone(target)
+	next.AddingReplicas, next.RemovingReplicas = nil, nil
+	for _, r := range target {
+		if !slices.Contains(cur, r) {
+			next.AddingReplicas = append(next.AddingReplicas, r)
+		}
+	}
+	for _, r := range cur {
+		if !slices.Contains(target, r) {
+			next.Replicas = append(next.Replicas, r)
+			next.RemovingReplicas = append(next.RemovingReplicas, r)
+		}
+	}
+	next.PartitionEpoch = rec.GetPartitionEpoch() + 1
+	return next
+}
+
+// advanceReassignment finishes a running reassignment once every adding
+// replica is in the ISR. It waits (returns rec unchanged) while one is not,
+// or while no live in-sync target replica could lead.
+func (c *Controller) advanceReassignment(rec *metadatav1.PartitionRecord, v *clusterView) (*metadatav1.PartitionRecord, string) {
+	return finishReassignment(rec, v.alive)
+}
+
+// finishReassignment is advanceReassignment without the controller, so the
+// state machine is testable on its own.
+func finishReassignment(rec *metadatav1.PartitionRecord, alive map[int32]bool) (*metadatav1.PartitionRecord, string) {
+	if !inReassignment(rec) {
+		return rec, ""
+	}
+	isr := rec.GetIsr()
+	for _, r := range rec.GetAddingReplicas() {
+		if !slices.Contains(isr, r) {
+			return rec, ""
+		}
+	}
+	target := targetReplicas(rec)
+	var keptISR []int32
+	for _, r := range isr {
+		if slices.Contains(target, r) {
+			keptISR = append(keptISR, r)
+		}
+	}
+	if len(keptISR) == 0 {
+		return rec, "" // dropping the old replicas now would leave no in-sync copy
+	}
+	next := metadata.Clone(rec)
+	why := fmt.Sprintf("reassignment to %v finished", target)
+	if !slices.Contains(target, rec.GetLeader()) {
+		leader := int32(-1)
+		for _, r := range target {
+			if alive[r] && slices.Contains(keptISR, r) {
+				leader = r
+				break
+			}
+		}
+		if leader < 0 {
+			return rec, "" // the leader is leaving and no in-sync target replica is alive yet
+		}
+		next.Leader, next.LeaderEpoch = leader, rec.GetLeaderEpoch()+1
+		why += fmt.Sprintf("; leadership moved from %d to %d", rec.GetLeader(), leader)
+	}
+	next.Replicas, next.Isr = slices.Clone(target), keptISR
+	next.AddingReplicas, next.RemovingReplicas = nil, nil
+	return next, why
+}
+
+// validTarget checks a reassignment target: at least one replica, no
+// duplicates, every node registered and alive.
+func validTarget(target []int32, registered, alive map[int32]bool) error {
+	if len(target) == 0 {
+		return errs.New(errs.InvalidReplicationFactor, "a partition needs at least one replica").Field("replicas", "empty")
+	}
+	seen := map[int32]bool{}
+	for _, r := range target {
+		switch {
+		case seen[r]:
+			return errs.New(errs.InvalidReplicationFactor, "node %d appears twice in %v", r, target).Field("replicas", "duplicate node")
+		case !registered[r]:
+			return errs.New(errs.InvalidReplicationFactor, "node %d is not a registered storage node", r).Field("replicas", "unknown node")
+		case !alive[r]:
+			return errs.New(errs.InvalidReplicationFactor, "node %d is not alive", r).Field("replicas", "dead node")
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
+// registeredNodes returns the registered node ids and which are alive.
+func (c *Controller) registeredNodes(ctx context.Context) (registered, alive map[int32]bool, err error) {
+	nodes, alive, err := c.storageNodes(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	registered = map[int32]bool{}
+	for _, n := range nodes {
+		registered[n.GetNodeId()] = true
+	}
+	return registered, alive, nil
+}
+
+// reassign validates and starts one reassignment, guarded by the
+// partition's mod revision.
+func (c *Controller) reassign(ctx context.Context, topic string, partition int32, target []int32, registered, alive map[int32]bool) (*adminv1.PartitionMove, error) {
+	if err := validTarget(target, registered, alive); err != nil {
+		return nil, err
+	}
+	rec, rev, err := c.partition(ctx, topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	if inReassignment(rec) {
+		return nil, errs.New(errs.ReassignmentInProgress, "partition %s-%d is already moving to %v", topic, partition, targetReplicas(rec))
+	}
+	move := &adminv1.PartitionMove{Topic: topic, Partition: partition, FromReplicas: rec.GetReplicas(), ToReplicas: slices.Clone(target)}
+	if slices.Equal(rec.GetReplicas(), target) {
+		return move, nil
+	}
+	next := startReassignment(rec, target)
+	if v, err := c.viewNow(ctx, alive); err == nil {
+		// A reorder or a pure shrink may be finished already.
+		if n, _ := c.advanceReassignment(next, v); n != next {
+			n.PartitionEpoch = next.GetPartitionEpoch()
+			next = n
+		}
+	}
+	key := metadata.PartitionKey(topic, partition)
+	applied, err := c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
+		clientv3.OpPut(key, string(metadata.Marshal(next))))
+	if err != nil {
+		return nil, err
+	}
+	if !applied {
+		return nil, errs.New(errs.ConcurrentUpdate, "partition %s-%d changed while starting the move; retry", topic, partition)
+	}
+	c.metrics.topicOps.WithLabelValues("reassign").Inc()
+	c.log.Info("reassignment started", "topic", topic, "partition", partition, "from", rec.GetReplicas(), "to", target,
+		"adding", next.GetAddingReplicas(), "removing", next.GetRemovingReplicas())
+	return move, nil
+}
+
+func (h *adminHandler) ReassignPartition(ctx context.Context, req *adminv1.ReassignPartitionRequest) (*adminv1.ReassignPartitionResponse, error) {
+	if err := validName(req.GetTopic()); err != nil {
+		return nil, err
+	}
+	if _, _, err := h.c.topic(ctx, req.GetTopic()); err != nil {
+		return nil, err
+	}
+	registered, alive, err := h.c.registeredNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	move, err := h.c.reassign(ctx, req.GetTopic(), req.GetPartition(), req.GetReplicas(), registered, alive)
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.ReassignPartitionResponse{Move: move}, nil
 }

@@ -40,11 +40,13 @@ type Controller struct {
 	clusterID string
 	advertise string
 
-	elector *elector
-	fwd     *forwarder
-	groups  *groupCoordinator
-	metrics *metrics
+	elector      *elector
+	fwd          *forwarder
+	metrics      *metrics
+	shuttingDown shutdownSet
+	groups       *groupCoordinator
 
+	ctx         context.Context // ends when the controller stops
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	etcdClosing atomic.Bool
@@ -70,14 +72,14 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
+	c.ctx, c.cancel = ctx, cancel
 	if c.clusterID, err = ensureClusterID(ctx, c.cli); err != nil {
 		return nil, err
 	}
 	c.metrics = newMetrics(c.reg)
 	c.elector = newElector(c.cli, cfg.Name, c.advertise, cfg.ElectionTTL, log, c.metrics)
 	c.groups = newGroupCoordinator(c, cfg.GroupInitialRebalanceDelay)
-	c.elector.onActive = c.whileActive(c.runPartitionReconciler, c.groups.run)
+	c.elector.onActive = c.whileActive(c.runActive, c.groups.run)
 	c.fwd = newForwarder(c.elector)
 	c.grpc = rpc.NewServer(log, c.reg, c.fwd.intercept)
 	adminv1.RegisterAdminServiceServer(c.grpc.Server, &adminHandler{c: c})

@@ -132,6 +132,11 @@ func toAdminTopic(t *metadatav1.TopicRecord, ps []*metadatav1.PartitionRecord) *
 			LeaderEpoch: p.GetLeaderEpoch(),
 			Replicas:    p.GetReplicas(),
 			Isr:         p.GetIsr(),
+			// Progress (offsets, lag) is the gateway's to fill from the leaders.
+			AddingReplicas:   p.GetAddingReplicas(),
+			RemovingReplicas: p.GetRemovingReplicas(),
+			HighWatermark:    -1,
+			LogEndOffset:     -1,
 		})
 	}
 	return out

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"errors"
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
@@ -10,12 +11,26 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// ctxStream is a stream with a narrower context.
+type ctxStream struct {
+	grpc.ServerStreamingServer[controllerv1.WatchMetadataResponse]
+	ctx context.Context
+}
+
+func (s ctxStream) Context() context.Context { return s.ctx }
+
 // errCompacted means the requested history is gone; a snapshot follows.
 var errCompacted = errors.New("watch history compacted")
 
 // WatchMetadata streams a snapshot and then one message per etcd revision.
 // Any controller serves it from its own etcd member.
 func (h *controllerHandler) WatchMetadata(req *controllerv1.WatchMetadataRequest, stream grpc.ServerStreamingServer[controllerv1.WatchMetadataResponse]) error {
+	// A stopping controller ends its streams instead of waiting on them;
+	// watchers reconnect to another controller.
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	defer context.AfterFunc(h.c.ctx, cancel)()
+	stream = ctxStream{stream, ctx}
 	from := req.GetFromRevision()
 	for {
 		if from <= 0 {

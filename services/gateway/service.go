@@ -57,7 +57,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
 	g.advertiseGRPC = config.Advertise(cfg.AdvertiseGRPC, g.Listener.Addr().String())
-	g.GRPC = rpc.NewServer(g.Log, g.reg, forwardAdmin(g.Conn))
+	g.GRPC = rpc.NewServer(g.Log, g.reg, g.describeProgress, forwardAdmin(g.Conn))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
 	go func() { _ = g.GRPC.Serve(g.Listener) }()
 	if g.HTTP, err = httpserver.Start(cfg.HTTPAddr, g.reg, g.ready, nil); err != nil {

@@ -25,6 +25,9 @@ type Config struct {
 	FlushMs       int64
 	// RetentionCheckInterval is how often retention and compaction run.
 	RetentionCheckInterval time.Duration
+	// ReplicaLagTimeMax is how long a follower may go without catching up
+	// before its leader drops it from the ISR (replica.lag.time.max.ms).
+	ReplicaLagTimeMax time.Duration
 }
 
 // RegisterFlags binds the storage role's flags to c with their defaults.
@@ -38,6 +41,7 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&c.FlushMessages, "log-flush-messages", math.MaxInt64, "fsync a partition after this many messages, for topics without flush.messages (default: leave it to the OS)")
 	fs.Int64Var(&c.FlushMs, "log-flush-ms", math.MaxInt64, "fsync a partition after this many ms, for topics without flush.ms (default: leave it to the OS)")
 	fs.DurationVar(&c.RetentionCheckInterval, "retention-check-interval", 5*time.Minute, "how often retention and compaction run")
+	fs.DurationVar(&c.ReplicaLagTimeMax, "replica-lag-time-max", 30*time.Second, "a follower not caught up for this long leaves the ISR (Kafka's replica.lag.time.max.ms)")
 }
 
 // Validate checks every field and reports each bad one.
@@ -65,6 +69,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetentionCheckInterval < 100*time.Millisecond {
 		p.Addf("retention-check-interval", "%s is shorter than 100ms", c.RetentionCheckInterval)
+	}
+	if c.ReplicaLagTimeMax < 100*time.Millisecond {
+		p.Addf("replica-lag-time-max", "%s is shorter than 100ms", c.ReplicaLagTimeMax)
 	}
 	if len(c.Rack) > 64 {
 		p.Addf("rack", "longer than 64 bytes")

@@ -8,6 +8,7 @@ import (
 	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/recordbatch"
 )
 
 // Limits of the data-plane calls.
@@ -15,6 +16,9 @@ const (
 	maxFetchWait         = 5 * time.Minute
 	defaultFetchMaxBytes = 50 << 20 // Kafka's fetch.max.bytes
 	maxRequestPartitions = 100000
+	// defaultProduceTimeout applies to acks=all without a timeout (Kafka's
+	// request.timeout.ms default).
+	defaultProduceTimeout = 30 * time.Second
 )
 
 // leaderFor returns the open replica of a partition this node leads, with
@@ -47,11 +51,10 @@ func tooManyPartitions(n int) error {
 	return nil
 }
 
-func (h *handler) Produce(_ context.Context, req *storagev1.ProduceRequest) (*storagev1.ProduceResponse, error) {
+func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*storagev1.ProduceResponse, error) {
+	acksAll := req.GetAcks() == storagev1.Acks_ACKS_ALL
 	switch req.GetAcks() {
-	case storagev1.Acks_ACKS_NONE, storagev1.Acks_ACKS_LEADER:
-	case storagev1.Acks_ACKS_ALL:
-		return nil, errs.New(errs.InvalidRequiredAcks, "acks=all needs replication, which this version does not have yet")
+	case storagev1.Acks_ACKS_NONE, storagev1.Acks_ACKS_LEADER, storagev1.Acks_ACKS_ALL:
 	default:
 		return nil, errs.New(errs.InvalidRequiredAcks, "acks must be none, leader or all").Field("acks", "unspecified")
 	}
@@ -59,6 +62,12 @@ func (h *handler) Produce(_ context.Context, req *storagev1.ProduceRequest) (*st
 		return nil, err
 	}
 	out := &storagev1.ProduceResponse{Partitions: make([]*storagev1.ProducePartitionResult, 0, len(req.GetPartitions()))}
+	type pending struct {
+		res  *storagev1.ProducePartitionResult
+		ls   *leaderState
+		last int64
+	}
+	var waits []pending
 	for _, pp := range req.GetPartitions() {
 		res := &storagev1.ProducePartitionResult{Topic: pp.GetTopic(), Partition: pp.GetPartition(), BaseOffset: -1, LogStartOffset: -1}
 		out.Partitions = append(out.Partitions, res)
@@ -67,13 +76,36 @@ func (h *handler) Produce(_ context.Context, req *storagev1.ProduceRequest) (*st
 			res.Error = e.Detail
 			continue
 		}
+		ls := p.leader.Load()
+		if ls == nil || ls.epoch != epoch {
+			res.Error = errs.New(errs.NotLeaderOrFollower, "leadership of %s is changing", replicaDir(pp.GetTopic(), pp.GetPartition())).Detail
+			continue
+		}
+		if isr := ls.isrSize(); acksAll && isr < p.minISR {
+			res.Error = errs.New(errs.NotEnoughReplicas, "%s has %d in-sync replicas, fewer than min.insync.replicas %d; nothing was written",
+				replicaDir(pp.GetTopic(), pp.GetPartition()), isr, p.minISR).Detail
+			continue
+		}
 		base, err := h.producers.append(p, epoch, pp.GetRecords()) // idempotence checks, then p.log.Append
 		if err != nil {
 			res.Error = errs.FromKafka(err).Detail
 			continue
 		}
-		p.appended()
+		p.appends.fire()
+		ls.advanceHighWatermark()
 		res.BaseOffset, res.LogStartOffset = base, p.log.LogStartOffset()
+		if acksAll {
+			waits = append(waits, pending{res, ls, lastOffset(pp.GetRecords())})
+		}
+	}
+	timeout := time.Duration(req.GetTimeoutMs()) * time.Millisecond
+	if timeout <= 0 {
+		timeout = defaultProduceTimeout
+	}
+	for _, w := range waits {
+		if e := w.ls.waitReplicated(ctx, w.last, timeout); e != nil {
+			w.res.Error = e.Detail
+		}
 	}
 	if req.GetAcks() == storagev1.Acks_ACKS_NONE {
 		return &storagev1.ProduceResponse{}, nil
@@ -81,10 +113,27 @@ func (h *handler) Produce(_ context.Context, req *storagev1.ProduceRequest) (*st
 	return out, nil
 }
 
+// lastOffset is the last offset of appended (offset-patched) batches.
+func lastOffset(batches []byte) int64 {
+	last := int64(-1)
+	for rest := batches; len(rest) > 0; {
+		b, r, err := recordbatch.Next(rest)
+		if err != nil {
+			break
+		}
+		last = recordbatch.LastOffsetOf(b)
+		rest = r
+	}
+	return last
+}
+
 func (h *handler) Fetch(ctx context.Context, req *storagev1.FetchRequest) (*storagev1.FetchResponse, error) {
 	if err := tooManyPartitions(len(req.GetPartitions())); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(h.n.Context(), cancel)() // a stopping node answers at once
 	wait := min(time.Duration(max(req.GetMaxWaitMs(), 0))*time.Millisecond, maxFetchWait)
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
@@ -129,7 +178,7 @@ func (h *handler) fetchOnce(req *storagev1.FetchRequest) (*storagev1.FetchRespon
 			res.Error, failed = e.Detail, true
 			continue
 		}
-		waitOn = append(waitOn, p.waitCh())
+		waitOn = append(waitOn, p.hwMoves.ch())
 		hw := p.log.HighWatermark()
 		res.HighWatermark, res.LogStartOffset = hw, p.log.LogStartOffset()
 		if budget-size <= 0 {

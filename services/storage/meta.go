@@ -55,3 +55,21 @@ func writeMeta(dir string, m nodeMeta) error {
 	body := fmt.Sprintf("# Written by strata storage. Do not edit.\nnode.id=%d\ncluster.id=%s\n", m.NodeID, m.ClusterID)
 	return fsutil.WriteFileAtomic(filepath.Join(dir, metaFile), []byte(body), 0o644)
 }
+
+// cleanShutdownFile marks a node that stopped with every log closed; it is
+// removed at start, so a crash afterwards leaves no marker.
+const cleanShutdownFile = "clean-shutdown"
+
+// takeCleanShutdown reports whether the last stop was clean and clears the
+// marker.
+func takeCleanShutdown(dir string) bool {
+	path := filepath.Join(dir, cleanShutdownFile)
+	if _, err := os.Stat(path); err != nil {
+		return false
+	}
+	return os.Remove(path) == nil && fsutil.SyncDir(dir) == nil
+}
+
+func markCleanShutdown(dir string) error {
+	return fsutil.WriteFileAtomic(filepath.Join(dir, cleanShutdownFile), nil, 0o644)
+}

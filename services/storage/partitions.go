@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/fsutil"
+	"github.com/strata-io/strata/internal/topicconfig"
 	"github.com/strata-io/strata/services/storage/log"
 )
 
@@ -28,25 +30,49 @@ type partition struct {
 	topicID string // hex
 	log     *log.Log
 	cfgSig  string // the topic configs the log was opened with
+	minISR  int    // min.insync.replicas
 
-	mu     sync.Mutex
-	notify chan struct{} // closed and replaced after every append
+	// leader is set while this node leads the partition.
+	leader atomic.Pointer[leaderState]
+	// follow is the follower-side state while this node follows it.
+	follow atomic.Pointer[followState]
+
+	appends signal // after every append: wakes replica fetches
+	hwMoves signal // after every high watermark move: wakes consumer fetches
 }
 
-// appended wakes fetches waiting for data on this partition.
-func (p *partition) appended() {
-	p.mu.Lock()
-	close(p.notify)
-	p.notify = make(chan struct{})
-	p.mu.Unlock()
+// signal is a broadcast: wait on ch(), fire() wakes every waiter.
+type signal struct {
+	mu sync.Mutex
+	c  chan struct{}
 }
 
-// waitCh is closed at the next append; take it before reading so no append
-// between the read and the wait is missed.
-func (p *partition) waitCh() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.notify
+// ch is closed at the next fire; take it before checking the condition so
+// no fire between the check and the wait is missed.
+func (s *signal) ch() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c == nil {
+		s.c = make(chan struct{})
+	}
+	return s.c
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	if s.c != nil {
+		close(s.c)
+		s.c = nil
+	}
+	s.mu.Unlock()
+}
+
+// setHighWatermark moves the log's high watermark and wakes consumers.
+func (p *partition) setHighWatermark(hw int64) {
+	if hw != p.log.HighWatermark() {
+		p.log.SetHighWatermark(hw)
+		p.hwMoves.fire()
+	}
 }
 
 // partitions is the set of open replicas. Readers load the current map
@@ -92,6 +118,7 @@ type assignment struct {
 	topicID string
 	cfg     log.Config
 	cfgSig  string
+	minISR  int
 }
 
 // reconcile opens the logs of new assignments, reopens those whose topic
@@ -110,7 +137,7 @@ func (ps *partitions) reconcile(want []assignment, openOpts ...log.Option) error
 		}
 		if p, ok := old[a.key]; ok && p.topicID == a.topicID {
 			// Configs changed: reopen with the new ones (data stays).
-			_ = p.log.Close()
+			_ = p.close()
 			delete(old, a.key)
 		}
 		p, err := ps.open(a, openOpts...)
@@ -125,7 +152,7 @@ func (ps *partitions) reconcile(want []assignment, openOpts ...log.Option) error
 		if n, ok := next[k]; ok && n == p {
 			continue
 		}
-		_ = p.log.Close()
+		_ = p.close()
 	}
 	if err := ps.removeStray(next); err != nil {
 		errs = append(errs, err)
@@ -156,11 +183,25 @@ func (ps *partitions) open(a assignment, opts ...log.Option) (*partition, error)
 	} else if err != nil {
 		return nil, fmt.Errorf("replica %s: %w", dir, err)
 	}
-	l, err := log.Open(dir, a.cfg, opts...)
+	// Replication owns the high watermark: it is what the ISR has, not
+	// what the leader wrote.
+	l, err := log.Open(dir, a.cfg, append(opts, log.WithManualHighWatermark())...)
 	if err != nil {
 		return nil, fmt.Errorf("open replica %s: %w", dir, err)
 	}
-	return &partition{key: a.key, topicID: a.topicID, log: l, cfgSig: a.cfgSig, notify: make(chan struct{})}, nil
+	return &partition{key: a.key, topicID: a.topicID, log: l, cfgSig: a.cfgSig, minISR: a.minISR}, nil
+}
+
+// close ends the partition's roles and closes its log.
+func (p *partition) close() error {
+	if ls := p.leader.Swap(nil); ls != nil {
+		ls.resign()
+	}
+	p.follow.Store(nil)
+	err := p.log.Close()
+	p.appends.fire()
+	p.hwMoves.fire()
+	return err
 }
 
 // removeStray deletes replica directories that are not open.
@@ -180,15 +221,20 @@ func (ps *partitions) removeStray(open map[partitionKey]*partition) error {
 	return nil
 }
 
-// closeAll closes every log (clean shutdown: checkpoints are written).
-func (ps *partitions) closeAll() {
+// closeAll closes every log (clean shutdown: checkpoints are written) and
+// reports whether every one closed cleanly.
+func (ps *partitions) closeAll() bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	ok := true
 	for _, p := range *ps.current.Load() {
-		_ = p.log.Close()
+		if p.close() != nil {
+			ok = false
+		}
 	}
 	empty := map[partitionKey]*partition{}
 	ps.current.Store(&empty)
+	return ok
 }
 
 // assignmentsFor turns the metadata into what this node should hold.
@@ -200,6 +246,7 @@ func assignmentsFor(recs []*metadatav1.PartitionRecord, topics func(string) (*me
 		if !ok {
 			continue // partition records outlive their topic only within one revision
 		}
+		minISR, _ := strconv.Atoi(topicconfig.Effective(t.GetConfigs(), "min.insync.replicas"))
 		cfg, err := logConfig(t.GetConfigs(), node)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("topic %s: %w", t.GetName(), err))
@@ -210,6 +257,7 @@ func assignmentsFor(recs []*metadatav1.PartitionRecord, topics func(string) (*me
 			topicID: hex.EncodeToString(r.GetTopicId()),
 			cfg:     cfg,
 			cfgSig:  fmt.Sprint(sortedConfigs(t.GetConfigs())),
+			minISR:  max(minISR, 1),
 		})
 	}
 	return out, errors.Join(errs...)

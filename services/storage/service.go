@@ -37,7 +37,8 @@ type Node struct {
 	advertise string
 	cache     *metadata.Cache
 	reg       *prometheus.Registry
-	replicasG prometheus.Gauge
+	metrics   *metrics
+	fetchers  *fetchers
 
 	parts      *partitions
 	appliedRev atomic.Int64
@@ -65,6 +66,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	clean := takeCleanShutdown(cfg.DataDir)
 	if n.Listener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
@@ -75,8 +77,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	if n.HTTP, err = httpserver.Start(cfg.HTTPAddr, n.reg, n.ready, nil); err != nil {
 		return nil, err
 	}
-	n.replicasG = prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_storage_replicas", Help: "Partition replicas held by this node."})
-	n.reg.MustRegister(n.replicasG)
+	n.metrics = newMetrics(n.reg)
+	n.fetchers = newFetchers(n)
 
 	if n.Conn, err = rpc.Dial(cfg.Controllers...); err != nil {
 		return nil, err
@@ -84,7 +86,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	client := controllerv1.NewControllerServiceClient(n.Conn)
 	regCtx, regCancel := context.WithTimeout(n.Context(), registerTimeout)
 	defer regCancel()
-	n.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE, client, meta.NodeID, n.registerFunc(client, meta), n.Log)
+	n.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE, client, meta.NodeID, n.registerFunc(client, meta, clean), n.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -100,20 +102,22 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	n.Go(func(ctx context.Context) { metadata.Follow(ctx, client, n.cache, n.Log) })
 	n.Go(n.reconcileLoop)
 	n.Go(n.maintain)
+	n.Go(n.watchReplicaLag)
 	n.Log.Info("storage node started", "grpc", n.advertise, "http", n.HTTP.Addr(), "epoch", reg.Epoch)
 	return n, nil
 }
 
 // registerFunc registers with the controller and persists the node id and
 // cluster id on first registration, before the node does anything else.
-func (n *Node) registerFunc(client controllerv1.ControllerServiceClient, meta nodeMeta) member.RegisterFunc {
+func (n *Node) registerFunc(client controllerv1.ControllerServiceClient, meta nodeMeta, clean bool) member.RegisterFunc {
 	return func(ctx context.Context, id int32) (member.Registration, error) {
 		resp, err := client.RegisterStorageNode(ctx, &controllerv1.RegisterStorageNodeRequest{
-			NodeId: id, Address: n.advertise, Rack: n.cfg.Rack, HttpAddress: n.HTTP.Addr(),
+			NodeId: id, Address: n.advertise, Rack: n.cfg.Rack, HttpAddress: n.HTTP.Addr(), CleanRestart: clean,
 		})
 		if err != nil {
 			return member.Registration{}, err
 		}
+		clean = false // a re-registration after a lost lease is not a clean restart
 		if meta.ClusterID != "" && meta.ClusterID != resp.GetClusterId() {
 			return member.Registration{}, fmt.Errorf("data dir %s belongs to cluster %s, not %s", n.cfg.DataDir, meta.ClusterID, resp.GetClusterId())
 		}
@@ -145,7 +149,8 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 			} else {
 				n.appliedRev.Store(rev)
 			}
-			n.replicasG.Set(float64(len(n.parts.all())))
+			n.applyRoles()
+			n.metrics.replicas.Set(float64(len(n.parts.all())))
 			n.GRPC.SetReady(n.ready() == nil)
 		}
 		select {
@@ -174,12 +179,22 @@ func (n *Node) Fatal() <-chan error { return n.fatal }
 func (n *Node) Addr() string { return n.advertise }
 
 // ID is the node id.
-func (n *Node) ID() int32 { return n.Member.Registration().ID }
+func (n *Node) ID() int32 { return n.id() }
+
+func (n *Node) id() int32 { return n.Member.Registration().ID }
 
 // Stop stops serving, heartbeating and watching, then closes every log.
 func (n *Node) Stop() {
+	n.controlledShutdown()
 	n.Base.Stop()
-	n.parts.closeAll()
+	if n.fetchers != nil {
+		n.fetchers.close()
+	}
+	if n.parts.closeAll() && n.Member != nil {
+		if err := markCleanShutdown(n.cfg.DataDir); err != nil {
+			n.Log.Warn("could not mark the clean shutdown", "err", err)
+		}
+	}
 	n.lock.Unlock()
 	n.Log.Info("storage node stopped")
 }
@@ -212,7 +227,15 @@ func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) 
 			Dir:            filepath.Join(h.n.cfg.DataDir, replicaDir(p.key.topic, p.key.partition)),
 			LogStartOffset: p.log.LogStartOffset(), LogEndOffset: p.log.LogEndOffset(), HighWatermark: p.log.HighWatermark(),
 			SizeBytes: p.log.Size(), Leader: rec.GetLeader() == me,
+			Followers: leaderProgress(p),
 		})
 	}
 	return out, nil
+}
+
+func leaderProgress(p *partition) []*storagev1.ReplicaProgress {
+	if ls := p.leader.Load(); ls != nil {
+		return ls.progress()
+	}
+	return nil
 }

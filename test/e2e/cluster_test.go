@@ -99,7 +99,7 @@ func (c *cluster) addStorage() *node {
 	dataDir := filepath.Join(c.dir, fmt.Sprintf("storage-%d", i))
 	grpc := testutil.FreeAddr(c.t)
 	args := []string{"storage", "--data-dir", dataDir, "--grpc-addr", grpc, "--http-addr", testutil.FreeAddr(c.t),
-		"--controllers", c.controllerAddrs()}
+		"--controllers", c.controllerAddrs(), "--replica-lag-time-max", "2s"}
 	n := &node{args: args, grpc: grpc, dataDir: dataDir}
 	n.proc = start(c.t, fmt.Sprintf("storage-%d", i), args...)
 	c.storage = append(c.storage, n)

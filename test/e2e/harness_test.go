@@ -153,3 +153,15 @@ func jsonUnmarshal(s string, v any) error {
 	}
 	return nil
 }
+
+// pause freezes the process (SIGSTOP) until resume; the cleanup resumes it
+// so it can be killed.
+func (p *proc) pause() {
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		p.t.Fatalf("SIGSTOP %s: %v", p.name, err)
+	}
+	p.t.Cleanup(p.resume)
+}
+
+// resume continues a paused process (SIGCONT).
+func (p *proc) resume() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }

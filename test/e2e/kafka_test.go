@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-io/strata/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // kafkaCluster starts a cluster with one controller, three storage nodes
-// and a gateway, and creates the topics (name → partitions), RF 1.
-//
-// acks=all needs replication, which is not on this branch yet: topics are
-// RF 1, where acks=all is the leader's ack, so the clients' defaults
-// (idempotent producer, acks=all) work unchanged.
+// and a gateway, and creates the topics (name → partitions) with
+// replication factor 3, so the clients' defaults (idempotent producer,
+// acks=all) wait for the ISR.
 func kafkaCluster(t *testing.T, topics map[string]int) *cluster {
 	t.Helper()
 	c := newCluster(t, clusterSpec{controllers: 1, storage: 3})
@@ -27,9 +27,45 @@ func kafkaCluster(t *testing.T, topics map[string]int) *cluster {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		c.admin("topic", "create", name, "--partitions", fmt.Sprint(topics[name]), "--replication-factor", "1")
+		c.admin("topic", "create", name, "--partitions", fmt.Sprint(topics[name]), "--replication-factor", "3")
 	}
+	waitTopicsReady(t, c, topics)
 	return c
+}
+
+// waitTopicsReady waits until every partition answers ListOffsets through
+// the gateway (its leader has opened it).
+func waitTopicsReady(t *testing.T, c *cluster, topics map[string]int) {
+	t.Helper()
+	cl := franzClient(t, c)
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		req := kmsg.NewPtrListOffsetsRequest()
+		for name, n := range topics {
+			rt := kmsg.NewListOffsetsRequestTopic()
+			rt.Topic = name
+			for p := range n {
+				rp := kmsg.NewListOffsetsRequestTopicPartition()
+				rp.Partition, rp.Timestamp = int32(p), -1
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				if rp.ErrorCode != 0 {
+					return fmt.Errorf("%s-%d: error %d", rt.Topic, rp.Partition, rp.ErrorCode)
+				}
+			}
+		}
+		return nil
+	})
+	cl.Close()
 }
 
 func franzClient(t *testing.T, c *cluster, opts ...kgo.Opt) *kgo.Client {

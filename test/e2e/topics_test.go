@@ -176,3 +176,27 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Fatalf("bad requests changed the topic: %+v", topic)
 	}
 }
+
+func TestDefaultTopicConfigsApplyToNewTopics(t *testing.T) {
+	dir := t.TempDir()
+	grpcAddr := testutil.FreeAddr(t)
+	start(t, "controller", "controller", "--name", "c1", "--data-dir", dir, "--grpc-addr", grpcAddr,
+		"--http-addr", testutil.FreeAddr(t), "--etcd-peer-addr", testutil.FreeAddr(t), "--etcd-client-addr", testutil.FreeAddr(t),
+		"--default-topic-config", "min.insync.replicas=2", "--default-topic-config", "retention.ms=1000")
+	waitHealthy(t, grpcAddr, 60*time.Second)
+	storageAddr := testutil.FreeAddr(t)
+	start(t, "storage", "storage", "--data-dir", t.TempDir(), "--grpc-addr", storageAddr,
+		"--http-addr", testutil.FreeAddr(t), "--controllers", grpcAddr)
+	waitHealthy(t, storageAddr, 30*time.Second)
+	// The controller serves the admin API too, so no gateway is needed here.
+	mustCLI(t, "topic", "create", "a", "--config", "retention.ms=5", "--server", grpcAddr)
+	var topic topicInfo
+	cliJSON(t, &topic, "topic", "describe", "a", "--server", grpcAddr)
+	if topic.Configs["min.insync.replicas"] != "2" || topic.Configs["retention.ms"] != "5" {
+		t.Fatalf("configs %v: want the cluster default min.insync.replicas=2 and the topic's own retention.ms=5", topic.Configs)
+	}
+	_, errOut, code := cli(t, "controller", "--default-topic-config", "min.insync.replicas=0", "--data-dir", t.TempDir())
+	if code == 0 || !strings.Contains(errOut, "default-topic-config") {
+		t.Fatalf("a bad default config was accepted: %q", errOut)
+	}
+}

@@ -7,9 +7,9 @@ package kafka
 // partitions by storage leader, sends one storage Produce per leader in
 // parallel, and retries a partition once, after a metadata refresh, when
 // its leader moved. acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS);
-// acks=0 gets no response at all. acks=-1 on a topic with replication
-// factor 1 is acks=1: the leader is the whole ISR. Transactional produce
-// is refused (transactions are not supported yet).
+// acks=0 gets no response at all; acks=-1 waits for the ISR on the storage
+// leader (min.insync.replicas applies there). Transactional produce is
+// refused (transactions are not supported yet).
 
 import (
 	"context"
@@ -140,13 +140,6 @@ func (s *Server) produceTo(ctx context.Context, addr string, acks int16, timeout
 		sreq.Acks = storagev1.Acks_ACKS_LEADER
 	default:
 		sreq.Acks = storagev1.Acks_ACKS_ALL
-		allRF1 := true
-		for _, it := range group {
-			allRF1 = allRF1 && it.leader.rf == 1
-		}
-		if allRF1 { // the leader is the whole ISR: acks=all is acks=1
-			sreq.Acks = storagev1.Acks_ACKS_LEADER
-		}
 	}
 	for i, it := range group {
 		sreq.Partitions[i] = &storagev1.ProducePartition{Topic: it.topic, Partition: it.partition, Records: it.records}

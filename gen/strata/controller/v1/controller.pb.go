@@ -77,9 +77,13 @@ type RegisterStorageNodeRequest struct {
 	// 0 on first start; afterwards the id persisted in the node's data dir.
 	NodeId int32 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	// gRPC address other roles use to reach this node.
-	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
-	Rack          string `protobuf:"bytes,3,opt,name=rack,proto3" json:"rack,omitempty"`
-	HttpAddress   string `protobuf:"bytes,4,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
+	Address     string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Rack        string `protobuf:"bytes,3,opt,name=rack,proto3" json:"rack,omitempty"`
+	HttpAddress string `protobuf:"bytes,4,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
+	// The node's previous incarnation shut down cleanly (every log flushed
+	// and closed). Otherwise it may have lost unflushed records, so the
+	// controller moves its leaderships to other in-sync replicas.
+	CleanRestart  bool `protobuf:"varint,5,opt,name=clean_restart,json=cleanRestart,proto3" json:"clean_restart,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -140,6 +144,13 @@ func (x *RegisterStorageNodeRequest) GetHttpAddress() string {
 		return x.HttpAddress
 	}
 	return ""
+}
+
+func (x *RegisterStorageNodeRequest) GetCleanRestart() bool {
+	if x != nil {
+		return x.CleanRestart
+	}
+	return false
 }
 
 type RegisterStorageNodeResponse struct {
@@ -918,12 +929,13 @@ var File_strata_controller_v1_controller_proto protoreflect.FileDescriptor
 
 const file_strata_controller_v1_controller_proto_rawDesc = "" +
 	"\n" +
-	"%strata/controller/v1/controller.proto\x12\x14strata.controller.v1\x1a!strata/metadata/v1/metadata.proto\"\x86\x01\n" +
+	"%strata/controller/v1/controller.proto\x12\x14strata.controller.v1\x1a!strata/metadata/v1/metadata.proto\"\xab\x01\n" +
 	"\x1aRegisterStorageNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
 	"\x04rack\x18\x03 \x01(\tR\x04rack\x12!\n" +
-	"\fhttp_address\x18\x04 \x01(\tR\vhttpAddress\"\xca\x01\n" +
+	"\fhttp_address\x18\x04 \x01(\tR\vhttpAddress\x12#\n" +
+	"\rclean_restart\x18\x05 \x01(\bR\fcleanRestart\"\xca\x01\n" +
 	"\x1bRegisterStorageNodeResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x1d\n" +
 	"\n" +

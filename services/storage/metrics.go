@@ -1,0 +1,31 @@
+package storage
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	replicas        prometheus.Gauge
+	underReplicated prometheus.Gauge
+	isrChanges      *prometheus.CounterVec
+	followerLag     *prometheus.GaugeVec
+	truncations     prometheus.Counter
+	maxLagMs        prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		replicas: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "strata_storage_replicas", Help: "Partition replicas held by this node."}),
+		underReplicated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "strata_storage_under_replicated_partitions", Help: "Partitions led here whose ISR is smaller than their replica set."}),
+		isrChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_storage_isr_changes_total", Help: "ISR changes this node made as leader, by direction (shrink, expand)."}, []string{"direction"}),
+		followerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strata_storage_replica_lag_messages", Help: "Messages this follower is behind its leader, per partition."}, []string{"partition"}),
+		truncations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_storage_divergent_truncations_total", Help: "Follower logs truncated by the leader-epoch check."}),
+	}
+	m.maxLagMs = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_storage_max_follower_lag_ms", Help: "Longest time any follower of a partition led here has not been caught up."})
+	reg.MustRegister(m.replicas, m.underReplicated, m.isrChanges, m.followerLag, m.truncations, m.maxLagMs)
+	return m
+}

@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"time"
+
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	"github.com/strata-io/strata/internal/errs"
+	"google.golang.org/grpc"
+)
+
+// Leader side of replication: serve follower fetch streams and epoch
+// queries.
+
+const maxReplicaFetchWait = 5 * time.Second
+
+// Replicate serves one follower's fetch stream: one response per request.
+func (h *handler) Replicate(stream grpc.BidiStreamingServer[storagev1.ReplicateRequest, storagev1.ReplicateResponse]) error {
+	// End with the node, not only with the follower, so a stopping node
+	// does not wait on its followers' streams.
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	stop := context.AfterFunc(h.n.Context(), cancel)
+	defer stop()
+	for ctx.Err() == nil {
+		req, err := stream.Recv()
+		if err != nil {
+			return nil // the follower went away or moved on
+		}
+		if node, _ := h.n.cache.StorageNode(req.GetFollowerId()); node != nil && node.GetNodeEpoch() > req.GetFollowerEpoch() {
+			return errs.New(errs.StaleEpoch, "follower %d epoch %d is stale (registered epoch %d)", req.GetFollowerId(), req.GetFollowerEpoch(), node.GetNodeEpoch())
+		}
+		resp, err := h.n.serveReplicaFetch(ctx, req)
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(resp); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// serveReplicaFetch records each partition's fetch offset as the follower's
+// log end offset, then returns data, waiting up to max_wait_ms when there
+// is none.
+func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRequest) (*storagev1.ReplicateResponse, error) {
+	if err := tooManyPartitions(len(req.GetPartitions())); err != nil {
+		return nil, err
+	}
+	wait := min(time.Duration(max(req.GetMaxWaitMs(), 0))*time.Millisecond, maxReplicaFetchWait)
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for first := true; ; first = false {
+		resp := &storagev1.ReplicateResponse{}
+		var waitOn []<-chan struct{}
+		size, failed := 0, false
+		budget := max(int(req.GetMaxBytes()), 1)
+		for _, fp := range req.GetPartitions() {
+			res := &storagev1.ReplicaFetchResult{Topic: fp.GetTopic(), Partition: fp.GetPartition(), HighWatermark: -1, LogStartOffset: -1, LogEndOffset: -1}
+			resp.Partitions = append(resp.Partitions, res)
+			ls, e := n.leaderOf(fp.GetTopic(), fp.GetPartition(), fp.GetLeaderEpoch(), req.GetFollowerId())
+			if e != nil {
+				res.Error, failed = e.Detail, true
+				continue
+			}
+			p := ls.p
+			waitOn = append(waitOn, p.appends.ch())
+			if first {
+				ls.followerFetched(req.GetFollowerId(), fp.GetFetchOffset())
+			}
+			res.HighWatermark, res.LogStartOffset, res.LogEndOffset = p.log.HighWatermark(), p.log.LogStartOffset(), p.log.LogEndOffset()
+			if budget-size <= 0 {
+				continue
+			}
+			data, err := p.log.Read(fp.GetFetchOffset(), min(budget-size, max(int(fp.GetMaxBytes()), 1)), res.LogEndOffset)
+			if err != nil {
+				res.Error, failed = errs.FromKafka(err).Detail, true
+				continue
+			}
+			res.Records = data
+			size += len(data)
+		}
+		if size > 0 || failed || len(waitOn) == 0 {
+			return resp, nil
+		}
+		cases := []reflect.SelectCase{
+			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline.C)},
+		}
+		for _, ch := range waitOn {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+		}
+		if chosen, _, _ := reflect.Select(cases); chosen <= 1 {
+			return resp, nil // nothing new: the follower learns the high watermark
+		}
+	}
+}
+
+// leaderOf returns this node's leadership of a partition for a follower
+// fetching at leaderEpoch, or the error that tells the follower what to do.
+func (n *Node) leaderOf(topic string, partition int32, leaderEpoch int32, follower int32) (*leaderState, *errs.Error) {
+	p, epoch, e := n.leaderFor(topic, partition)
+	if e != nil {
+		return nil, e
+	}
+	ls := p.leader.Load()
+	switch {
+	case ls == nil || ls.epoch != epoch:
+		return nil, errs.New(errs.NotLeaderOrFollower, "leadership of %s is changing", replicaDir(topic, partition))
+	case leaderEpoch < epoch:
+		return nil, errs.New(errs.FencedLeaderEpoch, "follower epoch %d is older than the leader's %d", leaderEpoch, epoch)
+	case leaderEpoch > epoch:
+		return nil, errs.New(errs.UnknownLeaderEpoch, "follower epoch %d is newer than the leader's %d", leaderEpoch, epoch)
+	}
+	if rec, _ := n.cache.Partition(topic, partition); follower >= 0 && !slices.Contains(rec.GetReplicas(), follower) {
+		return nil, errs.New(errs.NotLeaderOrFollower, "node %d is not a replica of %s", follower, replicaDir(topic, partition))
+	}
+	return ls, nil
+}
+
+// OffsetForLeaderEpoch answers followers' divergence checks (KIP-101).
+func (h *handler) OffsetForLeaderEpoch(_ context.Context, req *storagev1.OffsetForLeaderEpochRequest) (*storagev1.OffsetForLeaderEpochResponse, error) {
+	if err := tooManyPartitions(len(req.GetPartitions())); err != nil {
+		return nil, err
+	}
+	out := &storagev1.OffsetForLeaderEpochResponse{}
+	for _, q := range req.GetPartitions() {
+		res := &storagev1.EpochEndOffset{Topic: q.GetTopic(), Partition: q.GetPartition(), LeaderEpoch: -1, EndOffset: -1}
+		out.Partitions = append(out.Partitions, res)
+		ls, e := h.n.leaderOf(q.GetTopic(), q.GetPartition(), q.GetCurrentLeaderEpoch(), -1)
+		if e != nil {
+			res.Error = e.Detail
+			continue
+		}
+		res.LeaderEpoch, res.EndOffset = ls.p.log.EndOffsetForEpoch(q.GetLeaderEpoch())
+	}
+	return out, nil
+}

@@ -1,0 +1,88 @@
+//go:build faults
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/strata-io/strata/internal/testutil"
+)
+
+// TestSoakRandomFaults runs acks=all produces for a few minutes while
+// random faults hit the storage nodes — SIGKILL and restart, SIGSTOP past
+// the lease and resume, SIGTERM and restart — one at a time with recovery
+// in between, then checks the whole history (I1–I7). Run: make test-faults.
+func TestSoakRandomFaults(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 3, storage: 3})
+	c.admin("topic", "create", "soak", "--partitions", "1", "--replication-factor", "3", "--config", "min.insync.replicas=2")
+	rn := nodesByID(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	h := &historyProducer{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.run(ctx, t, c, rn, "soak", stop)
+	}()
+	healthy := func() {
+		testutil.WaitFor(t, 60*time.Second, func() error {
+			p, err := describePartition(t, c, "soak", 0)
+			if err == nil && (len(p.ISR) != 3 || p.Leader < 0) {
+				err = fmt.Errorf("leader %d ISR %v", p.Leader, p.ISR)
+			}
+			return err
+		})
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	end := time.Now().Add(3 * time.Minute)
+	for round := 0; time.Now().Before(end); round++ {
+		healthy()
+		p, _ := describePartition(t, c, "soak", 0)
+		victim := p.Replicas[rng.IntN(len(p.Replicas))]
+		if rng.IntN(2) == 0 {
+			victim = p.Leader
+		}
+		n := rn.byID[victim]
+		switch fault := rng.IntN(3); fault {
+		case 0:
+			t.Logf("round %d: SIGKILL node %d (leader %d)", round, victim, p.Leader)
+			n.kill()
+			n.restart(t)
+		case 1:
+			t.Logf("round %d: SIGSTOP node %d past its lease (leader %d)", round, victim, p.Leader)
+			n.pause()
+			testutil.WaitFor(t, 30*time.Second, func() error {
+				st, err := nodeState(t, c, victim)
+				if err == nil && st != "dead" {
+					err = fmt.Errorf("node %d is %s", victim, st)
+				}
+				return err
+			})
+			n.resume()
+		case 2:
+			t.Logf("round %d: SIGTERM node %d (leader %d)", round, victim, p.Leader)
+			n.signal(syscall.SIGTERM)
+			n.restart(t)
+		}
+		before := h.ackedCount()
+		testutil.WaitFor(t, 60*time.Second, func() error {
+			if h.ackedCount() < before+20 {
+				return fmt.Errorf("writes did not resume after the fault (I8)")
+			}
+			return nil
+		})
+	}
+	close(stop)
+	<-done
+	healthy()
+	p, _ := describePartition(t, c, "soak", 0)
+	checkHistory(t, h, readAll(ctx, t, rn.clients[p.Leader], "soak"))
+	replicasIdentical(t, rn, "soak")
+}
