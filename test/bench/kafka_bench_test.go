@@ -24,7 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func freeAddr(b *testing.B) string {
+func kafkaFreeAddr(b *testing.B) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -33,8 +33,8 @@ func freeAddr(b *testing.B) string {
 	return ln.Addr().String()
 }
 
-// startDev builds and runs `strata dev`, returning its Kafka and gRPC addresses.
-func startDev(b *testing.B) (kafka, grpcAddr string) {
+// startKafkaDev builds and runs `strata dev`, returning its Kafka and gRPC addresses.
+func startKafkaDev(b *testing.B) (kafka, grpcAddr string) {
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "strata")
 	build := exec.Command("go", "build", "-o", bin, "../../cmd/strata")
@@ -42,9 +42,9 @@ func startDev(b *testing.B) (kafka, grpcAddr string) {
 	if err := build.Run(); err != nil {
 		b.Fatal(err)
 	}
-	kafka, grpcAddr = freeAddr(b), freeAddr(b)
+	kafka, grpcAddr = kafkaFreeAddr(b), kafkaFreeAddr(b)
 	cmd := exec.Command(bin, "dev", "--data-dir", filepath.Join(dir, "data"), "--grpc-addr", grpcAddr,
-		"--http-addr", freeAddr(b), "--kafka-addr", kafka, "--log-level", "warn")
+		"--http-addr", kafkaFreeAddr(b), "--kafka-addr", kafka, "--log-level", "warn")
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -64,18 +64,18 @@ func startDev(b *testing.B) (kafka, grpcAddr string) {
 	return kafka, grpcAddr
 }
 
-type workload struct {
+type kafkaWorkload struct {
 	records, size int
 }
 
-type result struct {
+type kafkaResult struct {
 	produceRate, consumeRate float64 // records/s
 	produceMBs, consumeMBs   float64
 	p50, p99                 time.Duration
 	err                      error
 }
 
-func createTopic(ctx context.Context, cl *kgo.Client, name string, rf int16) error {
+func kafkaCreateTopic(ctx context.Context, cl *kgo.Client, name string, rf int16) error {
 	req := kmsg.NewPtrCreateTopicsRequest()
 	t := kmsg.NewCreateTopicsRequestTopic()
 	t.Topic, t.NumPartitions, t.ReplicationFactor = name, 6, rf
@@ -90,7 +90,7 @@ func createTopic(ctx context.Context, cl *kgo.Client, name string, rf int16) err
 	return nil
 }
 
-func run(addr, topic string, rf int16, acks kgo.Acks, idempotent bool, w workload) result {
+func runKafka(addr, topic string, rf int16, acks kgo.Acks, idempotent bool, w kafkaWorkload) kafkaResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()),
@@ -100,11 +100,11 @@ func run(addr, topic string, rf int16, acks kgo.Acks, idempotent bool, w workloa
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return result{err: err}
+		return kafkaResult{err: err}
 	}
 	defer cl.Close()
-	if err := createTopic(ctx, cl, topic, rf); err != nil {
-		return result{err: err}
+	if err := kafkaCreateTopic(ctx, cl, topic, rf); err != nil {
+		return kafkaResult{err: err}
 	}
 	values := make([]byte, w.size*1024)
 	_, _ = rand.Read(values)
@@ -124,9 +124,9 @@ func run(addr, topic string, rf int16, acks kgo.Acks, idempotent bool, w workloa
 	wg.Wait()
 	elapsed := time.Since(start)
 	if e := firstErr.Load(); e != nil {
-		return result{err: e.(error)}
+		return kafkaResult{err: e.(error)}
 	}
-	r := result{produceRate: float64(w.records) / elapsed.Seconds()}
+	r := kafkaResult{produceRate: float64(w.records) / elapsed.Seconds()}
 	r.produceMBs = r.produceRate * float64(w.size) / 1e6
 
 	// Latency at a fixed 20,000 records/s for 3 s.
@@ -159,7 +159,7 @@ func run(addr, topic string, rf int16, acks kgo.Acks, idempotent bool, w workloa
 	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxBytes(50<<20))
 	if err != nil {
-		return result{err: err}
+		return kafkaResult{err: err}
 	}
 	defer cons.Close()
 	start = time.Now()
@@ -177,16 +177,16 @@ func run(addr, topic string, rf int16, acks kgo.Acks, idempotent bool, w workloa
 // BenchmarkKafka prints one table; its iterations are not meaningful (run
 // with -benchtime 1x).
 func BenchmarkKafka(b *testing.B) {
-	strata, _ := startDev(b)
+	strata, _ := startKafkaDev(b)
 	fake, err := kfake.NewCluster(kfake.NumBrokers(3))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer fake.Close()
 	fakeAddr := fake.ListenAddrs()[0]
-	workloads := []workload{{1_000_000, 100}, {200_000, 1024}}
+	workloads := []kafkaWorkload{{1_000_000, 100}, {200_000, 1024}}
 	if os.Getenv("BENCH_QUICK") != "" {
-		workloads = []workload{{100_000, 100}, {20_000, 1024}}
+		workloads = []kafkaWorkload{{100_000, 100}, {20_000, 1024}}
 	}
 	type mode struct {
 		name       string
@@ -200,11 +200,11 @@ func BenchmarkKafka(b *testing.B) {
 		for _, m := range modes {
 			for i, w := range workloads {
 				topic := fmt.Sprintf("bench-%d-%d", m.rf, i)
-				base := run(fakeAddr, topic, m.rf, m.acks, m.idempotent, w)
-				got := run(strata, topic, m.rf, m.acks, m.idempotent, w)
+				base := runKafka(fakeAddr, topic, m.rf, m.acks, m.idempotent, w)
+				got := runKafka(strata, topic, m.rf, m.acks, m.idempotent, w)
 				for _, row := range []struct {
 					name string
-					r    result
+					r    kafkaResult
 				}{{"kfake", base}, {"strata", got}} {
 					if row.r.err != nil {
 						fmt.Printf("%-14s %-9s %-7s error: %v\n", m.name, fmt.Sprintf("%dx%dB", w.records, w.size), row.name, row.r.err)
