@@ -75,7 +75,6 @@ bench: ## Benchmarks of the storage engine.
 .PHONY: bench-kafka
 bench-kafka: ## franz-go against `strata dev` and kfake in the same run (BENCH_QUICK=1 for a short run).
 	$(GO) test -run '^$$' -bench BenchmarkKafka -benchtime 1x -timeout 30m ./test/bench/
-	$(GO) test -run '^$$' -bench . -benchmem ./services/gateway/kafka/
 
 .PHONY: fmt
 fmt: tools ## Format Go and proto sources.
