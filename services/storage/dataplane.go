@@ -95,7 +95,7 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 		ls.advanceHighWatermark()
 		res.BaseOffset, res.LogStartOffset = base, p.log.LogStartOffset()
 		if acksAll {
-			waits = append(waits, pending{res, ls, lastOffset(pp.GetRecords())})
+			waits = append(waits, pending{res, ls, base + offsetSpan(pp.GetRecords())})
 		}
 	}
 	timeout := time.Duration(req.GetTimeoutMs()) * time.Millisecond
@@ -113,18 +113,26 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 	return out, nil
 }
 
-// lastOffset is the last offset of appended (offset-patched) batches.
-func lastOffset(batches []byte) int64 {
-	last := int64(-1)
+// offsetSpan is the last offset of batches minus the first batch's base
+// offset. It holds whether or not the log patched the offsets, so it also
+// serves a duplicate that was answered with its original offset: acks=all
+// then waits for that original to be replicated.
+func offsetSpan(batches []byte) int64 {
+	first, last := int64(-1), int64(-1)
 	for rest := batches; len(rest) > 0; {
 		b, r, err := recordbatch.Next(rest)
 		if err != nil {
 			break
 		}
+		if first < 0 {
+			if h, err := recordbatch.ParseHeader(b); err == nil {
+				first = h.BaseOffset
+			}
+		}
 		last = recordbatch.LastOffsetOf(b)
 		rest = r
 	}
-	return last
+	return max(last-first, 0)
 }
 
 func (h *handler) Fetch(ctx context.Context, req *storagev1.FetchRequest) (*storagev1.FetchResponse, error) {
