@@ -76,6 +76,10 @@ bench: ## Benchmarks of the storage engine.
 bench-kafka: ## franz-go against `strata dev` and kfake in the same run (BENCH_QUICK=1 for a short run).
 	$(GO) test -run '^$$' -bench BenchmarkKafka -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: bench-gateway
+bench-gateway: ## allocs/op and ns/op of the gateway's Kafka produce handling (storage stubbed), 10 vs 1000 records per batch.
+	$(GO) test -run '^$$' -bench BenchmarkGatewayProduce -benchmem ./services/gateway/kafka/
+
 .PHONY: fmt
 fmt: tools ## Format Go and proto sources.
 	gofmt -w $$(git ls-files '*.go')

@@ -15,6 +15,13 @@ import (
 	"google.golang.org/grpc"
 )
 
+// storageClients hands out a client for a storage node address: the pool of
+// gRPC connections in production, an in-process stub in benchmarks.
+type storageClients interface {
+	client(addr string) (storagev1.StorageServiceClient, error)
+	close()
+}
+
 // storagePool keeps one gRPC connection per storage node address.
 type storagePool struct {
 	mu    sync.Mutex

@@ -84,7 +84,7 @@ type Server struct {
 	d       Deps
 	log     *slog.Logger
 	ln      net.Listener
-	storage *storagePool
+	storage storageClients
 	pids    *pidAllocator
 
 	ctx    context.Context
