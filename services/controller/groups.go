@@ -228,6 +228,8 @@ func (gc *groupCoordinator) unload() {
 	gc.groups, gc.loaded = map[string]*group{}, false
 }
 
+// newMemberID is a fresh member id: the static member's group.instance.id
+// or else the client id, then a random suffix (as Kafka forms them).
 func newMemberID(clientID string) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"strconv"
 	"strings"
@@ -147,9 +148,9 @@ func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupR
 			}
 		}
 		if m != nil { // a static member restarted: it takes over its old identity
-			old := m.id
+			old, oldLeader := m.id, g.leader
 			delete(g.members, old)
-			m.id = newMemberID(clientID)
+			m.id = newMemberID(instance)
 			g.members[m.id] = m
 			if g.leader == old {
 				g.leader = m.id
@@ -162,14 +163,24 @@ func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupR
 				m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kFencedInstanceID}
 				m.syncWait = nil
 			}
-			unchanged := g.state == groupStable && string(m.metadataFor(g.protocol)) == string(protocolMetadata(req.Protocols, g.protocol))
+			// As Kafka does (KIP-345), a stable group whose protocol the
+			// member still supports keeps its generation and assignment:
+			// only the protocol is compared, not the metadata, which for
+			// cooperative assignors carries the owned partitions and
+			// generation that a restarted client no longer knows.
+			unchanged := g.state == groupStable && g.protocolType == req.ProtocolType && hasProtocol(req.Protocols, g.protocol)
 			m.protocols, m.sessionTimeout, m.rebalanceTimeout = req.Protocols, session, rebalance
+			m.clientID, m.clientHost = clientID, clientHost
 			m.deadline = now.Add(session)
 			if unchanged {
 				gc.persist(ctx, g)
 				resp := kmsg.NewPtrJoinGroupResponse()
 				resp.Generation, resp.ProtocolType, resp.Protocol = g.generation, &g.protocolType, &g.protocol
-				resp.LeaderID, resp.MemberID = g.leader, m.id
+				// The leader id is the one before the restart, so a
+				// restarted leader does not compute an assignment that a
+				// stable group would not hand out (Kafka does the same;
+				// clients recognise their old id by the instance prefix).
+				resp.LeaderID, resp.MemberID = oldLeader, m.id
 				if m.id == g.leader {
 					resp.Members = g.memberList()
 				}
@@ -178,6 +189,9 @@ func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupR
 		}
 	case req.MemberID == "":
 		id := newMemberID(clientID)
+		if instance != "" {
+			id = newMemberID(instance)
+		}
 		if req.Version >= 4 {
 			g.pending[id] = now.Add(session)
 			return joinError(kMemberIDRequired, id), nil
@@ -200,7 +214,7 @@ func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupR
 	if m == nil {
 		id := req.MemberID
 		if id == "" {
-			id = newMemberID(clientID)
+			id = newMemberID(cmp.Or(instance, clientID))
 		}
 		m = &groupMember{id: id, instanceID: instance}
 		gc.joinSeq++
