@@ -8,7 +8,9 @@ package kafka
 // and fetched in parallel, each leader long-polling up to max_wait_ms; as
 // soon as the responses in hand reach min_bytes the others are cut short
 // and asked once more without waiting, so the answer is prompt and carries
-// every partition's high watermark. The whole response keeps to max_bytes
+// every partition's high watermark. A partition whose storage node is no
+// longer its leader is asked once more of the new leader, without waiting
+// (FENCED_LEADER_EPOCH if the client named the old leader epoch). The whole response keeps to max_bytes
 // except for its first batch (KIP-74). A current_leader_epoch older than
 // the partition's gets FENCED_LEADER_EPOCH, a newer one
 // UNKNOWN_LEADER_EPOCH. read_committed sees what read_uncommitted sees:
@@ -40,8 +42,10 @@ type fetchItem struct {
 	partition int32
 	offset    int64
 	maxBytes  int32
+	epoch     int32 // the client's current_leader_epoch; -1 unknown
 	resp      *kmsg.FetchResponseTopicPartition
 	leader    leader
+	notLeader *errs.Error // the storage node's NOT_LEADER_OR_FOLLOWER, if any
 }
 
 func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
@@ -78,7 +82,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 				continue
 			}
 			items = append(items, &fetchItem{topic: rt.Topic, partition: rp.Partition, offset: rp.FetchOffset,
-				maxBytes: rp.PartitionMaxBytes, resp: p, leader: l})
+				maxBytes: rp.PartitionMaxBytes, epoch: rp.CurrentLeaderEpoch, resp: p, leader: l})
 		}
 	}
 	maxBytes := req.MaxBytes
@@ -105,8 +109,46 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 	return resp, nil
 }
 
-// fetch fills items from their leaders.
+// fetch fills items from their leaders, then retries once, without
+// waiting, those whose leader refused with NOT_LEADER_OR_FOLLOWER, after
+// the metadata cache (or the refusal's hint) names the new leader. A client
+// that sent its current_leader_epoch gets FENCED_LEADER_EPOCH instead when
+// the new leader's epoch differs, as from Kafka: it must refresh its
+// metadata rather than read from a leader it does not know.
 func (s *Server) fetch(ctx context.Context, wait time.Duration, minBytes, maxBytes int32, items []*fetchItem) {
+	s.fetchOnce(ctx, wait, minBytes, maxBytes, items)
+	retry := map[string][]*fetchItem{}
+	for _, it := range items {
+		if it.notLeader == nil {
+			continue
+		}
+		l, code := s.awaitLeaderChange(ctx, it.topic, it.partition, it.leader, it.notLeader)
+		it.notLeader = nil
+		switch {
+		case code != 0:
+			it.resp.ErrorCode = code
+		case it.epoch >= 0 && l.epoch != it.epoch:
+			it.resp.ErrorCode = errFencedLeaderEpoch
+		default:
+			it.resp.ErrorCode = 0
+			it.leader = l
+			retry[l.addr] = append(retry[l.addr], it)
+		}
+	}
+	if len(retry) > 0 && ctx.Err() == nil {
+		s.fetchRound(ctx, ctx, 0, 0, maxBytes, retry)
+		for _, group := range retry {
+			for _, it := range group {
+				if it.notLeader != nil {
+					it.resp.ErrorCode, it.notLeader = errNotLeader, nil
+				}
+			}
+		}
+	}
+}
+
+// fetchOnce fills items from their leaders.
+func (s *Server) fetchOnce(ctx context.Context, wait time.Duration, minBytes, maxBytes int32, items []*fetchItem) {
 	byLeader := map[string][]*fetchItem{}
 	for _, it := range items {
 		byLeader[it.leader.addr] = append(byLeader[it.leader.addr], it)
@@ -173,8 +215,12 @@ func (s *Server) fetchFrom(pollCtx, ctx context.Context, addr string, wait time.
 		if errs.Is(err, errs.NotLeaderOrFollower) {
 			code = errNotLeader
 		}
+		e := errs.From(err)
 		for _, it := range group {
 			it.resp.ErrorCode = code
+			if e != nil && e.Code() == errs.NotLeaderOrFollower {
+				it.notLeader = e
+			}
 		}
 		return 0, true
 	}
@@ -199,6 +245,9 @@ func (s *Server) fetchFrom(pollCtx, ctx context.Context, addr string, wait time.
 		p.HighWatermark, p.LastStableOffset, p.LogStartOffset = res.GetHighWatermark(), res.GetHighWatermark(), res.GetLogStartOffset()
 		if d := res.GetError(); d != nil {
 			p.ErrorCode = int16(d.GetKafkaErrorCode())
+			if d.GetCode() == errs.NotLeaderOrFollower {
+				group[i].notLeader = &errs.Error{Detail: d}
+			}
 			continue
 		}
 		if recs := res.GetRecords(); len(recs) > 0 {

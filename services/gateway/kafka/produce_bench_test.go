@@ -22,19 +22,26 @@ import (
 // replaces the gRPC connections to the storage nodes.
 type stubStorage struct {
 	produce func(*storagev1.ProduceRequest) // observes each call; may be nil
+	// fetch answers Fetch calls by node address; nil panics.
+	fetch func(addr string, in *storagev1.FetchRequest) (*storagev1.FetchResponse, error)
 }
 
-func (s *stubStorage) client(string) (storagev1.StorageServiceClient, error) {
-	return stubClient{s: s}, nil
+func (s *stubStorage) client(addr string) (storagev1.StorageServiceClient, error) {
+	return stubClient{s: s, addr: addr}, nil
 }
 
 func (s *stubStorage) close() {}
 
-// stubClient implements StorageServiceClient's Produce; the other methods
-// are not called on the produce path (the nil embedded interface panics).
+// stubClient implements StorageServiceClient's Produce and Fetch; the other
+// methods are not called (the nil embedded interface panics).
 type stubClient struct {
 	storagev1.StorageServiceClient
-	s *stubStorage
+	s    *stubStorage
+	addr string
+}
+
+func (c stubClient) Fetch(_ context.Context, in *storagev1.FetchRequest, _ ...grpc.CallOption) (*storagev1.FetchResponse, error) {
+	return c.s.fetch(c.addr, in)
 }
 
 func (c stubClient) Produce(_ context.Context, in *storagev1.ProduceRequest, _ ...grpc.CallOption) (*storagev1.ProduceResponse, error) {
