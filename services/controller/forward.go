@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"sync"
 
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
@@ -36,13 +35,10 @@ const forwardedHeader = "strata-forwarded-by"
 // forwarder sends write calls that reach a standby to the active controller.
 type forwarder struct {
 	elector *elector
-	mu      sync.Mutex
-	conns   map[string]*grpc.ClientConn
+	conns   rpc.Pool
 }
 
-func newForwarder(e *elector) *forwarder {
-	return &forwarder{elector: e, conns: map[string]*grpc.ClientConn{}}
-}
+func newForwarder(e *elector) *forwarder { return &forwarder{elector: e} }
 
 func (f *forwarder) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if !writeMethods[info.FullMethod] {
@@ -61,7 +57,7 @@ func (f *forwarder) intercept(ctx context.Context, req any, info *grpc.UnaryServ
 	if leader.GetName() == f.elector.name {
 		return nil, errs.New(errs.NotController, "controller %s is between terms; retry", f.elector.name)
 	}
-	conn, err := f.conn(leader.GetAddress())
+	conn, err := f.conns.Get(leader.GetAddress())
 	if err != nil {
 		return nil, err
 	}
@@ -69,25 +65,4 @@ func (f *forwarder) intercept(ctx context.Context, req any, info *grpc.UnaryServ
 	return rpc.Forward(ctx, conn, info.FullMethod, req)
 }
 
-func (f *forwarder) conn(addr string) (*grpc.ClientConn, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if c, ok := f.conns[addr]; ok {
-		return c, nil
-	}
-	c, err := rpc.Dial(addr)
-	if err != nil {
-		return nil, err
-	}
-	f.conns[addr] = c
-	return c, nil
-}
-
-func (f *forwarder) close() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.conns {
-		c.Close()
-	}
-	f.conns = map[string]*grpc.ClientConn{}
-}
+func (f *forwarder) close() { f.conns.Close() }

@@ -8,7 +8,6 @@ import (
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
-	"google.golang.org/grpc"
 )
 
 // Follower side of replication. A follower keeps one Replicate stream per
@@ -37,11 +36,11 @@ type fetchers struct {
 	n       *Node
 	mu      sync.Mutex
 	running map[int32]bool
-	conns   map[string]*grpc.ClientConn
+	conns   rpc.Pool
 }
 
 func newFetchers(n *Node) *fetchers {
-	return &fetchers{n: n, running: map[int32]bool{}, conns: map[string]*grpc.ClientConn{}}
+	return &fetchers{n: n, running: map[int32]bool{}}
 }
 
 // ensure starts a fetch loop for every leader that has none.
@@ -78,28 +77,7 @@ func (f *fetchers) followed(leader int32) []*partition {
 	return out
 }
 
-func (f *fetchers) conn(addr string) (*grpc.ClientConn, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if c, ok := f.conns[addr]; ok {
-		return c, nil
-	}
-	c, err := rpc.Dial(addr)
-	if err != nil {
-		return nil, err
-	}
-	f.conns[addr] = c
-	return c, nil
-}
-
-func (f *fetchers) close() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.conns {
-		c.Close()
-	}
-	f.conns = map[string]*grpc.ClientConn{}
-}
+func (f *fetchers) close() { f.conns.Close() }
 
 // run is the fetch loop for one leader node; it ends when this node
 // follows nothing there.
@@ -129,7 +107,7 @@ func (f *fetchers) session(ctx context.Context, leader int32) error {
 	if node == nil {
 		return errs.New(errs.UnknownMember, "leader %d has no address yet", leader)
 	}
-	conn, err := f.conn(node.GetAddress())
+	conn, err := f.conns.Get(node.GetAddress())
 	if err != nil {
 		return err
 	}

@@ -347,18 +347,8 @@ func TestRebalanceSpreadsOntoANewNode(t *testing.T) {
 	rn := nodesByID(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	h := &historyProducer{}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		h.run(ctx, t, c, rn, "spread", stop)
-	}()
-	testutil.WaitFor(t, 20*time.Second, func() error {
-		if h.ackedCount() < 20 {
-			return fmt.Errorf("%d acknowledged", h.ackedCount())
-		}
-		return nil
-	})
+	h, stopHistory := startHistory(ctx, t, c, rn, "spread")
+	h.waitAcked(t, 0, 20)
 
 	var moves movesOut
 	c.adminJSON(&moves, "cluster", "rebalance")
@@ -387,15 +377,8 @@ func TestRebalanceSpreadsOntoANewNode(t *testing.T) {
 	}
 
 	// Writes went on throughout, and nothing acknowledged was lost.
-	before := h.ackedCount()
-	testutil.WaitFor(t, 20*time.Second, func() error {
-		if h.ackedCount() < before+20 {
-			return fmt.Errorf("writes stalled after the rebalance")
-		}
-		return nil
-	})
-	close(stop)
-	<-done
+	h.waitAcked(t, h.ackedCount(), 20)
+	stopHistory()
 	p, err := describePartition(t, c, "spread", 0)
 	if err != nil {
 		t.Fatal(err)

@@ -118,6 +118,33 @@ func (h *historyProducer) run(ctx context.Context, t *testing.T, c *cluster, rn 
 	}
 }
 
+// startHistory runs a historyProducer on partition 0 of topic until the
+// returned stop function is called (stop waits for it to finish).
+func startHistory(ctx context.Context, t *testing.T, c *cluster, rn replicaNodes, topic string) (*historyProducer, func()) {
+	h := &historyProducer{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.run(ctx, t, c, rn, topic, stop)
+	}()
+	return h, func() {
+		close(stop)
+		<-done
+	}
+}
+
+// waitAcked waits until at least n more batches than from are acknowledged.
+func (h *historyProducer) waitAcked(t *testing.T, from, n int) {
+	t.Helper()
+	testutil.WaitFor(t, 60*time.Second, func() error {
+		if got := h.ackedCount() - from; got < n {
+			return fmt.Errorf("%d of %d batches acknowledged (writes must resume, I8)", got, n)
+		}
+		return nil
+	})
+}
+
 func (h *historyProducer) ackedCount() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -225,19 +252,8 @@ func TestReplicationAcksAllSurvivesLeaderKill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	h := &historyProducer{}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.run(ctx, t, c, rn, "repl", stop)
-	}()
-	testutil.WaitFor(t, 30*time.Second, func() error {
-		if n := h.ackedCount(); n < 50 {
-			return fmt.Errorf("%d acknowledged", n)
-		}
-		return nil
-	})
+	h, stopHistory := startHistory(ctx, t, c, rn, "repl")
+	h.waitAcked(t, 0, 50)
 	p, err := describePartition(t, c, "repl", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -261,8 +277,7 @@ func TestReplicationAcksAllSurvivesLeaderKill(t *testing.T) {
 		}
 		return nil
 	})
-	close(stop)
-	<-done
+	stopHistory()
 
 	// The old leader returns as a follower and catches up.
 	rn.byID[old].restart(t)
@@ -452,19 +467,8 @@ func TestReplicationPausedLeaderIsFenced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	h := &historyProducer{}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.run(ctx, t, c, rn, "pause", stop)
-	}()
-	testutil.WaitFor(t, 30*time.Second, func() error {
-		if n := h.ackedCount(); n < 50 {
-			return fmt.Errorf("%d acknowledged", n)
-		}
-		return nil
-	})
+	h, stopHistory := startHistory(ctx, t, c, rn, "pause")
+	h.waitAcked(t, 0, 50)
 	p, _ := describePartition(t, c, "pause", 0)
 	old := p.Leader
 	oldEpoch := p.LeaderEpoch
@@ -478,13 +482,7 @@ func TestReplicationPausedLeaderIsFenced(t *testing.T) {
 		}
 		return err
 	})
-	before := h.ackedCount()
-	testutil.WaitFor(t, 30*time.Second, func() error {
-		if n := h.ackedCount(); n < before+30 {
-			return fmt.Errorf("%d acknowledged under the new leader", n-before)
-		}
-		return nil
-	})
+	h.waitAcked(t, h.ackedCount(), 30)
 
 	// The old leader wakes up: fenced by the new epoch, it follows and rejoins.
 	rn.byID[old].resume()
@@ -495,8 +493,7 @@ func TestReplicationPausedLeaderIsFenced(t *testing.T) {
 		}
 		return err
 	})
-	close(stop)
-	<-done
+	stopHistory()
 	p, _ = describePartition(t, c, "pause", 0)
 	checkHistory(t, h, readAll(ctx, t, rn.clients[p.Leader], "pause"))
 	replicasIdentical(t, rn, "pause")

@@ -24,13 +24,7 @@ func TestSoakRandomFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	h := &historyProducer{}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.run(ctx, t, c, rn, "soak", stop)
-	}()
+	h, stopHistory := startHistory(ctx, t, c, rn, "soak")
 	healthy := func() {
 		testutil.WaitFor(t, 60*time.Second, func() error {
 			p, err := describePartition(t, c, "soak", 0)
@@ -71,16 +65,9 @@ func TestSoakRandomFaults(t *testing.T) {
 			n.signal(syscall.SIGTERM)
 			n.restart(t)
 		}
-		before := h.ackedCount()
-		testutil.WaitFor(t, 60*time.Second, func() error {
-			if h.ackedCount() < before+20 {
-				return fmt.Errorf("writes did not resume after the fault (I8)")
-			}
-			return nil
-		})
+		h.waitAcked(t, h.ackedCount(), 20)
 	}
-	close(stop)
-	<-done
+	stopHistory()
 	healthy()
 	p, _ := describePartition(t, c, "soak", 0)
 	checkHistory(t, h, readAll(ctx, t, rn.clients[p.Leader], "soak"))
