@@ -5,14 +5,12 @@ import (
 	"hash/fnv"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
-	"google.golang.org/grpc"
 )
 
 // storageClients hands out a client for a storage node address: the pool of
@@ -23,35 +21,19 @@ type storageClients interface {
 }
 
 // storagePool keeps one gRPC connection per storage node address.
-type storagePool struct {
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
-}
+type storagePool struct{ conns rpc.Pool }
 
-func newStoragePool() *storagePool { return &storagePool{conns: map[string]*grpc.ClientConn{}} }
+func newStoragePool() *storagePool { return &storagePool{} }
 
 func (p *storagePool) client(addr string) (storagev1.StorageServiceClient, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.conns[addr]; ok {
-		return storagev1.NewStorageServiceClient(c), nil
-	}
-	c, err := rpc.Dial(addr)
+	c, err := p.conns.Get(addr)
 	if err != nil {
 		return nil, err
 	}
-	p.conns[addr] = c
 	return storagev1.NewStorageServiceClient(c), nil
 }
 
-func (p *storagePool) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = map[string]*grpc.ClientConn{}
-}
+func (p *storagePool) close() { p.conns.Close() }
 
 // leader is where one partition's requests go.
 type leader struct {
