@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,8 +27,9 @@ import (
 )
 
 type topicInfo struct {
-	Name              string `json:"name"`
-	ReplicationFactor int    `json:"replication_factor"`
+	Name              string            `json:"name"`
+	ReplicationFactor int               `json:"replication_factor"`
+	Configs           map[string]string `json:"configs"`
 	Partitions        []struct {
 		Partition int     `json:"partition"`
 		Leader    int32   `json:"leader"`
@@ -157,13 +159,13 @@ func TestComposeClusterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	project := "strata-smoke-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	grpcPort := freePort(t)
+	grpcPort, kafkaPort := freePort(t), freePort(t)
 	e := &env{
 		t:    t,
 		root: root,
 		compose: append(composeCommand(t), "-p", project,
 			"-f", filepath.Join(root, "deploy/compose/docker-compose.yml")),
-		environ: []string{"STRATA_GRPC_PORT=" + grpcPort, "STRATA_HTTP_PORT=" + freePort(t), "STRATA_KAFKA_PORT=" + freePort(t)},
+		environ: []string{"STRATA_GRPC_PORT=" + grpcPort, "STRATA_HTTP_PORT=" + freePort(t), "STRATA_KAFKA_PORT=" + kafkaPort},
 		strata:  filepath.Join(t.TempDir(), "strata"),
 		server:  "127.0.0.1:" + grpcPort,
 	}
@@ -238,6 +240,28 @@ func TestComposeClusterFailover(t *testing.T) {
 	}
 	if len(leaders) != 3 {
 		t.Errorf("leaders on %d nodes, want all 3: %+v", len(leaders), topic.Partitions)
+	}
+	if topic.Configs["min.insync.replicas"] != "2" {
+		t.Errorf("configs %v: the compose controllers stamp min.insync.replicas=2 on new topics", topic.Configs)
+	}
+
+	// A Kafka client on the host produces (acks=all) and consumes through the
+	// gateway's published Kafka port.
+	if _, err := exec.LookPath("kcat"); err != nil {
+		t.Log("kcat not installed (apt-get install kcat); skipping the Kafka round trip")
+	} else {
+		broker := "localhost:" + kafkaPort
+		produce := exec.Command("kcat", "-b", broker, "-t", "orders", "-P", "-z", "zstd", "-X", "acks=all")
+		produce.Stdin = strings.NewReader("one\ntwo\nthree\n")
+		if out, err := produce.CombinedOutput(); err != nil {
+			t.Fatalf("kcat produce: %v: %s", err, out)
+		}
+		out := e.must("kcat", "-b", broker, "-t", "orders", "-C", "-o", "beginning", "-e", "-q")
+		got := strings.Fields(out)
+		sort.Strings(got)
+		if strings.Join(got, ",") != "one,three,two" {
+			t.Fatalf("kcat consumed %q", out)
+		}
 	}
 
 	var cl clusterInfo
