@@ -1,5 +1,7 @@
 package codec
 
+import "github.com/twmb/franz-go/pkg/kerr"
+
 // Error is a codec failure that maps to a Kafka error code.
 type Error struct {
 	Code int16
@@ -13,9 +15,9 @@ func (e *Error) KafkaCode() int16 { return e.Code }
 
 var (
 	// ErrTooLarge means the output would exceed the caller's cap (MESSAGE_TOO_LARGE).
-	ErrTooLarge = &Error{Code: 10, Msg: "decompressed size over limit"}
+	ErrTooLarge = &Error{Code: kerr.MessageTooLarge.Code, Msg: "decompressed size over limit"}
 	// ErrUnsupported means an unknown compression type (UNSUPPORTED_COMPRESSION_TYPE).
-	ErrUnsupported = &Error{Code: 76, Msg: "unsupported compression type"}
+	ErrUnsupported = &Error{Code: kerr.UnsupportedCompressionType.Code, Msg: "unsupported compression type"}
 	// ErrCorrupt means the compressed payload is malformed (CORRUPT_MESSAGE).
-	ErrCorrupt = &Error{Code: 2, Msg: "corrupt compressed payload"}
+	ErrCorrupt = &Error{Code: kerr.CorruptMessage.Code, Msg: "corrupt compressed payload"}
 )

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -59,41 +60,42 @@ type entry struct {
 	retriable bool
 }
 
-// table is the single mapping from Strata codes to gRPC and Kafka codes.
+// table is the single mapping from Strata codes to gRPC and Kafka codes
+// (the Kafka numbers come from franz-go's kerr).
 var table = map[Code]entry{
-	InvalidRequest:           {codes.InvalidArgument, 42, false}, // INVALID_REQUEST
-	InvalidTopic:             {codes.InvalidArgument, 17, false}, // INVALID_TOPIC_EXCEPTION
-	TopicAlreadyExists:       {codes.AlreadyExists, 36, false},   // TOPIC_ALREADY_EXISTS
-	UnknownTopicOrPartition:  {codes.NotFound, 3, true},          // UNKNOWN_TOPIC_OR_PARTITION
-	InvalidPartitions:        {codes.InvalidArgument, 37, false}, // INVALID_PARTITIONS
-	InvalidReplicationFactor: {codes.InvalidArgument, 38, false}, // INVALID_REPLICATION_FACTOR
-	InvalidConfig:            {codes.InvalidArgument, 40, false}, // INVALID_CONFIG
-	NotLeaderOrFollower:      {codes.FailedPrecondition, 6, true},
-	NotController:            {codes.Unavailable, 41, true}, // NOT_CONTROLLER
-	UnknownMember:            {codes.NotFound, 25, false},   // UNKNOWN_MEMBER_ID
-	StaleEpoch:               {codes.FailedPrecondition, 74, false},
-	LeaseExpired:             {codes.NotFound, 89, true}, // STALE_BROKER_EPOCH
-	ConcurrentUpdate:         {codes.Aborted, 7, true},   // REQUEST_TIMED_OUT: retry
-	OffsetOutOfRange:         {codes.OutOfRange, 1, false},
-	CorruptMessage:           {codes.InvalidArgument, 2, true}, // retriable in Kafka: a resend may arrive intact
-	MessageTooLarge:          {codes.InvalidArgument, 10, false},
-	InvalidRecord:            {codes.InvalidArgument, 87, false},
-	InvalidTimestamp:         {codes.InvalidArgument, 32, false},
-	UnsupportedCompression:   {codes.InvalidArgument, 76, false},
-	StorageError:             {codes.Internal, 56, true}, // KAFKA_STORAGE_ERROR
-	FencedLeaderEpoch:        {codes.FailedPrecondition, 74, true},
-	UnknownLeaderEpoch:       {codes.FailedPrecondition, 75, true},
-	InvalidRequiredAcks:      {codes.InvalidArgument, 21, false},
-	RequestTimedOut:          {codes.DeadlineExceeded, 7, true},
-	NotEnoughReplicas:        {codes.Unavailable, 19, true},
-	NotEnoughReplicasAfter:   {codes.Unavailable, 20, true},
-	LeaderNotAvailable:       {codes.Unavailable, 5, true},
-	ReassignmentInProgress:   {codes.FailedPrecondition, 60, false},
-	OutOfOrderSequence:       {codes.FailedPrecondition, 45, false}, // OUT_OF_ORDER_SEQUENCE_NUMBER
-	InvalidProducerEpoch:     {codes.FailedPrecondition, 47, false}, // INVALID_PRODUCER_EPOCH
-	CoordinatorNotAvailable:  {codes.Unavailable, 15, true},         // COORDINATOR_NOT_AVAILABLE
-	TransactionsUnsupported:  {codes.Unimplemented, 53, false},      // TRANSACTIONAL_ID_AUTHORIZATION_FAILED: fatal to the client
-	UnsupportedVersion:       {codes.Unimplemented, 35, false},      // UNSUPPORTED_VERSION
+	InvalidRequest:           {codes.InvalidArgument, kerr.InvalidRequest.Code, false},
+	InvalidTopic:             {codes.InvalidArgument, kerr.InvalidTopicException.Code, false},
+	TopicAlreadyExists:       {codes.AlreadyExists, kerr.TopicAlreadyExists.Code, false},
+	UnknownTopicOrPartition:  {codes.NotFound, kerr.UnknownTopicOrPartition.Code, true},
+	InvalidPartitions:        {codes.InvalidArgument, kerr.InvalidPartitions.Code, false},
+	InvalidReplicationFactor: {codes.InvalidArgument, kerr.InvalidReplicationFactor.Code, false},
+	InvalidConfig:            {codes.InvalidArgument, kerr.InvalidConfig.Code, false},
+	NotLeaderOrFollower:      {codes.FailedPrecondition, kerr.NotLeaderForPartition.Code, true},
+	NotController:            {codes.Unavailable, kerr.NotController.Code, true},
+	UnknownMember:            {codes.NotFound, kerr.UnknownMemberID.Code, false},
+	StaleEpoch:               {codes.FailedPrecondition, kerr.FencedLeaderEpoch.Code, false},
+	LeaseExpired:             {codes.NotFound, kerr.StaleBrokerEpoch.Code, true},
+	ConcurrentUpdate:         {codes.Aborted, kerr.RequestTimedOut.Code, true}, // the client retries
+	OffsetOutOfRange:         {codes.OutOfRange, kerr.OffsetOutOfRange.Code, false},
+	CorruptMessage:           {codes.InvalidArgument, kerr.CorruptMessage.Code, true}, // retriable in Kafka: a resend may arrive intact
+	MessageTooLarge:          {codes.InvalidArgument, kerr.MessageTooLarge.Code, false},
+	InvalidRecord:            {codes.InvalidArgument, kerr.InvalidRecord.Code, false},
+	InvalidTimestamp:         {codes.InvalidArgument, kerr.InvalidTimestamp.Code, false},
+	UnsupportedCompression:   {codes.InvalidArgument, kerr.UnsupportedCompressionType.Code, false},
+	StorageError:             {codes.Internal, kerr.KafkaStorageError.Code, true},
+	FencedLeaderEpoch:        {codes.FailedPrecondition, kerr.FencedLeaderEpoch.Code, true},
+	UnknownLeaderEpoch:       {codes.FailedPrecondition, kerr.UnknownLeaderEpoch.Code, true},
+	InvalidRequiredAcks:      {codes.InvalidArgument, kerr.InvalidRequiredAcks.Code, false},
+	RequestTimedOut:          {codes.DeadlineExceeded, kerr.RequestTimedOut.Code, true},
+	NotEnoughReplicas:        {codes.Unavailable, kerr.NotEnoughReplicas.Code, true},
+	NotEnoughReplicasAfter:   {codes.Unavailable, kerr.NotEnoughReplicasAfterAppend.Code, true},
+	LeaderNotAvailable:       {codes.Unavailable, kerr.LeaderNotAvailable.Code, true},
+	ReassignmentInProgress:   {codes.FailedPrecondition, kerr.ReassignmentInProgress.Code, false},
+	OutOfOrderSequence:       {codes.FailedPrecondition, kerr.OutOfOrderSequenceNumber.Code, false},
+	InvalidProducerEpoch:     {codes.FailedPrecondition, kerr.InvalidProducerEpoch.Code, false},
+	CoordinatorNotAvailable:  {codes.Unavailable, kerr.CoordinatorNotAvailable.Code, true},
+	TransactionsUnsupported:  {codes.Unimplemented, kerr.TransactionalIDAuthorizationFailed.Code, false}, // fatal to the client: transactions are not served
+	UnsupportedVersion:       {codes.Unimplemented, kerr.UnsupportedVersion.Code, false},
 
 	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
 }

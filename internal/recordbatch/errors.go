@@ -1,18 +1,22 @@
 package recordbatch
 
-import "errors"
+import (
+	"errors"
 
-// Kafka protocol error codes the storage engine reports.
-const (
-	CodeUnknown                    int16 = -1
-	CodeOffsetOutOfRange           int16 = 1
-	CodeCorruptMessage             int16 = 2
-	CodeMessageTooLarge            int16 = 10
-	CodeInvalidTimestamp           int16 = 32
-	CodeKafkaStorageError          int16 = 56
-	CodeFencedLeaderEpoch          int16 = 74
-	CodeUnsupportedCompressionType int16 = 76
-	CodeInvalidRecord              int16 = 87
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Kafka protocol error codes the storage engine reports (numbers from kerr).
+var (
+	CodeUnknown                    = kerr.UnknownServerError.Code
+	CodeOffsetOutOfRange           = kerr.OffsetOutOfRange.Code
+	CodeCorruptMessage             = kerr.CorruptMessage.Code
+	CodeMessageTooLarge            = kerr.MessageTooLarge.Code
+	CodeInvalidTimestamp           = kerr.InvalidTimestamp.Code
+	CodeKafkaStorageError          = kerr.KafkaStorageError.Code
+	CodeFencedLeaderEpoch          = kerr.FencedLeaderEpoch.Code
+	CodeUnsupportedCompressionType = kerr.UnsupportedCompressionType.Code
+	CodeInvalidRecord              = kerr.InvalidRecord.Code
 )
 
 // Error is a failure that maps to a Kafka error code. Wrap it with

@@ -31,6 +31,7 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -44,25 +45,6 @@ const (
 	maxProducerIDBlock     = 100000
 	groupsPrefix           = metadata.Prefix + "groups/"
 	producerIDCounter      = metadata.Prefix + "counters/producer-id"
-)
-
-// Kafka error codes of the group protocol.
-const (
-	kNone                      int16 = 0
-	kUnknownTopicOrPartition   int16 = 3
-	kOffsetMetadataTooLarge    int16 = 12
-	kCoordinatorNotAvailable   int16 = 15
-	kIllegalGeneration         int16 = 22
-	kInconsistentGroupProtocol int16 = 23
-	kInvalidGroupID            int16 = 24
-	kUnknownMemberID           int16 = 25
-	kInvalidSessionTimeout     int16 = 26
-	kRebalanceInProgress       int16 = 27
-	kNonEmptyGroup             int16 = 68
-	kGroupIDNotFound           int16 = 69
-	kMemberIDRequired          int16 = 79
-	kFencedInstanceID          int16 = 82
-	kGroupSubscribedToTopic    int16 = 86
 )
 
 type groupState int
@@ -221,7 +203,7 @@ func (gc *groupCoordinator) unload() {
 				m.joinWait <- joinError(16, m.id)
 			}
 			if m.syncWait != nil {
-				m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: 16}
+				m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kerr.NotCoordinator.Code}
 			}
 		}
 	}
@@ -288,11 +270,11 @@ func (gc *groupCoordinator) expire(ctx context.Context, now time.Time) {
 
 func (gc *groupCoordinator) removeMember(g *group, m *groupMember) {
 	if m.joinWait != nil {
-		m.joinWait <- joinError(kUnknownMemberID, m.id)
+		m.joinWait <- joinError(kerr.UnknownMemberID.Code, m.id)
 		m.joinWait = nil
 	}
 	if m.syncWait != nil {
-		m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kUnknownMemberID}
+		m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kerr.UnknownMemberID.Code}
 		m.syncWait = nil
 	}
 	delete(g.members, m.id)
@@ -307,7 +289,7 @@ func (gc *groupCoordinator) prepareRebalance(g *group, now time.Time) {
 	for _, m := range g.members {
 		longest = max(longest, m.rebalanceTimeout)
 		if m.syncWait != nil {
-			m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kRebalanceInProgress}
+			m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kerr.RebalanceInProgress.Code}
 			m.syncWait = nil
 		}
 	}

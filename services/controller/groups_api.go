@@ -10,6 +10,7 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -109,7 +110,7 @@ func (gc *groupCoordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest
 	case r := <-wait:
 		return r
 	case <-ctx.Done():
-		return joinError(kRebalanceInProgress, req.MemberID)
+		return joinError(kerr.RebalanceInProgress.Code, req.MemberID)
 	}
 }
 
@@ -121,11 +122,11 @@ func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupR
 	}
 	switch {
 	case req.Group == "":
-		return joinError(kInvalidGroupID, req.MemberID), nil
+		return joinError(kerr.InvalidGroupID.Code, req.MemberID), nil
 	case session < groupMinSessionTimeout || session > groupMaxSessionTimeout:
-		return joinError(kInvalidSessionTimeout, req.MemberID), nil
+		return joinError(kerr.InvalidSessionTimeout.Code, req.MemberID), nil
 	case req.ProtocolType == "" || len(req.Protocols) == 0:
-		return joinError(kInconsistentGroupProtocol, req.MemberID), nil
+		return joinError(kerr.InconsistentGroupProtocol.Code, req.MemberID), nil
 	}
 	g := gc.groups[req.Group]
 	if g == nil {
@@ -133,7 +134,7 @@ func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupR
 		gc.groups[req.Group] = g
 	}
 	if len(g.members) > 0 && g.protocolType != req.ProtocolType {
-		return joinError(kInconsistentGroupProtocol, req.MemberID), nil
+		return joinError(kerr.InconsistentGroupProtocol.Code, req.MemberID), nil
 	}
 	instance := ""
 	if req.InstanceID != nil {
@@ -156,11 +157,11 @@ func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupR
 				g.leader = m.id
 			}
 			if m.joinWait != nil {
-				m.joinWait <- joinError(kFencedInstanceID, old)
+				m.joinWait <- joinError(kerr.FencedInstanceID.Code, old)
 				m.joinWait = nil
 			}
 			if m.syncWait != nil {
-				m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kFencedInstanceID}
+				m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kerr.FencedInstanceID.Code}
 				m.syncWait = nil
 			}
 			// As Kafka does (KIP-345), a stable group whose protocol the
@@ -194,22 +195,22 @@ func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupR
 		}
 		if req.Version >= 4 {
 			g.pending[id] = now.Add(session)
-			return joinError(kMemberIDRequired, id), nil
+			return joinError(kerr.MemberIDRequired.Code, id), nil
 		}
 		req.MemberID = id
 	default:
 		m = g.members[req.MemberID]
 		if m == nil {
 			if _, ok := g.pending[req.MemberID]; !ok {
-				return joinError(kUnknownMemberID, req.MemberID), nil
+				return joinError(kerr.UnknownMemberID.Code, req.MemberID), nil
 			}
 			delete(g.pending, req.MemberID)
 		} else if m.instanceID != instance {
-			return joinError(kFencedInstanceID, req.MemberID), nil
+			return joinError(kerr.FencedInstanceID.Code, req.MemberID), nil
 		}
 	}
 	if !g.supportsProtocols(req.Protocols, m) {
-		return joinError(kInconsistentGroupProtocol, req.MemberID), nil
+		return joinError(kerr.InconsistentGroupProtocol.Code, req.MemberID), nil
 	}
 	if m == nil {
 		id := req.MemberID
@@ -236,7 +237,7 @@ func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupR
 		gc.prepareRebalance(g, now)
 	}
 	if m.joinWait != nil {
-		m.joinWait <- joinError(kRebalanceInProgress, m.id)
+		m.joinWait <- joinError(kerr.RebalanceInProgress.Code, m.id)
 	}
 	wait := make(chan *kmsg.JoinGroupResponse, 1)
 	m.joinWait = wait
@@ -296,19 +297,19 @@ func (g *group) memberList() []kmsg.JoinGroupResponseMember {
 // member finds a member and checks its instance id and generation.
 func (g *group) member(memberID string, instanceID *string, generation int32) (*groupMember, int16) {
 	if g == nil {
-		return nil, kUnknownMemberID
+		return nil, kerr.UnknownMemberID.Code
 	}
 	m := g.members[memberID]
 	if m == nil {
-		return nil, kUnknownMemberID
+		return nil, kerr.UnknownMemberID.Code
 	}
 	if instanceID != nil && m.instanceID != *instanceID {
-		return nil, kFencedInstanceID
+		return nil, kerr.FencedInstanceID.Code
 	}
 	if generation != g.generation {
-		return m, kIllegalGeneration
+		return m, kerr.IllegalGeneration.Code
 	}
-	return m, kNone
+	return m, 0
 }
 
 func (gc *groupCoordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest) kmsg.Response {
@@ -318,14 +319,14 @@ func (gc *groupCoordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
 	g := gc.groups[req.Group]
 	m, code := g.member(req.MemberID, req.InstanceID, req.Generation)
-	if code != kNone {
+	if code != 0 {
 		gc.mu.Unlock()
 		resp.ErrorCode = code
 		return resp
 	}
 	if (req.ProtocolType != nil && *req.ProtocolType != g.protocolType) || (req.Protocol != nil && *req.Protocol != g.protocol) {
 		gc.mu.Unlock()
-		resp.ErrorCode = kInconsistentGroupProtocol
+		resp.ErrorCode = kerr.InconsistentGroupProtocol.Code
 		return resp
 	}
 	now := time.Now()
@@ -334,7 +335,7 @@ func (gc *groupCoordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest
 	switch g.state {
 	case groupPreparing, groupEmpty:
 		gc.mu.Unlock()
-		resp.ErrorCode = kRebalanceInProgress
+		resp.ErrorCode = kerr.RebalanceInProgress.Code
 		return resp
 	case groupStable:
 		resp.MemberAssignment = m.assignment
@@ -362,7 +363,7 @@ func (gc *groupCoordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest
 		return resp
 	}
 	if m.syncWait != nil {
-		m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kRebalanceInProgress}
+		m.syncWait <- &kmsg.SyncGroupResponse{ErrorCode: kerr.RebalanceInProgress.Code}
 	}
 	wait := make(chan *kmsg.SyncGroupResponse, 1)
 	m.syncWait = wait
@@ -375,7 +376,7 @@ func (gc *groupCoordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest
 		}
 		return resp
 	case <-ctx.Done():
-		resp.ErrorCode = kRebalanceInProgress
+		resp.ErrorCode = kerr.RebalanceInProgress.Code
 		return resp
 	}
 }
@@ -392,12 +393,12 @@ func (gc *groupCoordinator) heartbeat(req *kmsg.HeartbeatRequest) kmsg.Response 
 		m.deadline = time.Now().Add(m.sessionTimeout)
 	}
 	switch {
-	case code == kIllegalGeneration && g.state == groupPreparing:
-		resp.ErrorCode = kRebalanceInProgress
-	case code != kNone:
+	case code == kerr.IllegalGeneration.Code && g.state == groupPreparing:
+		resp.ErrorCode = kerr.RebalanceInProgress.Code
+	case code != 0:
 		resp.ErrorCode = code
 	case g.state == groupPreparing:
-		resp.ErrorCode = kRebalanceInProgress
+		resp.ErrorCode = kerr.RebalanceInProgress.Code
 	}
 	return resp
 }
@@ -426,7 +427,7 @@ func (gc *groupCoordinator) leave(ctx context.Context, req *kmsg.LeaveGroupReque
 					}
 				}
 				if m != nil && l.MemberID != "" && m.id != l.MemberID {
-					lr.ErrorCode = kFencedInstanceID
+					lr.ErrorCode = kerr.FencedInstanceID.Code
 					resp.Members = append(resp.Members, lr)
 					continue
 				}
@@ -435,7 +436,7 @@ func (gc *groupCoordinator) leave(ctx context.Context, req *kmsg.LeaveGroupReque
 			}
 		}
 		if m == nil {
-			lr.ErrorCode = kUnknownMemberID
+			lr.ErrorCode = kerr.UnknownMemberID.Code
 		} else {
 			gc.removeMember(g, m)
 			removed = true
@@ -464,27 +465,27 @@ func (gc *groupCoordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRe
 		return nil
 	}
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-	code := kNone
+	code := int16(0)
 	g := gc.groups[req.Group]
 	switch {
 	case req.Group == "":
-		code = kInvalidGroupID
+		code = kerr.InvalidGroupID.Code
 	case req.Generation < 0 && req.MemberID == "":
 		if g != nil && len(g.members) > 0 {
-			code = kIllegalGeneration
+			code = kerr.IllegalGeneration.Code
 		}
 	default:
 		var m *groupMember
 		m, code = g.member(req.MemberID, req.InstanceID, req.Generation)
-		if code == kNone {
+		if code == 0 {
 			m.deadline = time.Now().Add(m.sessionTimeout)
 			if g.state == groupCompleting {
-				code = kRebalanceInProgress
+				code = kerr.RebalanceInProgress.Code
 			}
 		}
 	}
 	created := false
-	if code == kNone && g == nil {
+	if code == 0 && g == nil {
 		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 		gc.groups[req.Group] = g
 		created = true
@@ -502,13 +503,13 @@ func (gc *groupCoordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRe
 			if p.Metadata != nil {
 				meta = *p.Metadata
 			}
-			if code == kNone && len(meta) > maxOffsetMetadata {
-				rp.ErrorCode = kOffsetMetadataTooLarge
+			if code == 0 && len(meta) > maxOffsetMetadata {
+				rp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
 			}
-			if code == kNone && (t.Topic == "" || strings.Contains(t.Topic, "/")) {
-				rp.ErrorCode = kUnknownTopicOrPartition
+			if code == 0 && (t.Topic == "" || strings.Contains(t.Topic, "/")) {
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			}
-			if rp.ErrorCode == kNone {
+			if rp.ErrorCode == 0 {
 				rec := &controllerv1.OffsetRecord{Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: meta, CommitUnixMs: now}
 				ops = append(ops, clientv3.OpPut(offsetKey(req.Group, t.Topic, p.Partition), string(metadata.Marshal(rec))))
 			}
@@ -527,7 +528,7 @@ func (gc *groupCoordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRe
 			}
 			for i := range resp.Topics {
 				for j := range resp.Topics[i].Partitions {
-					if resp.Topics[i].Partitions[j].ErrorCode == kNone {
+					if resp.Topics[i].Partitions[j].ErrorCode == 0 {
 						resp.Topics[i].Partitions[j].ErrorCode = code
 					}
 				}
@@ -607,7 +608,7 @@ func (gc *groupCoordinator) fetchOffsets(ctx context.Context, req *kmsg.OffsetFe
 	for _, t := range res {
 		rt := kmsg.NewOffsetFetchResponseTopic()
 		rt.Topic, rt.Partitions = t.topic, t.parts
-		if code != kNone && req.Version < 2 {
+		if code != 0 && req.Version < 2 {
 			for i := range rt.Partitions {
 				rt.Partitions[i].ErrorCode = code
 			}
@@ -631,7 +632,7 @@ type offsetFetchResult struct {
 func (gc *groupCoordinator) readOffsets(ctx context.Context, group string, topics []offsetFetchTopic) ([]offsetFetchResult, int16) {
 	committed, err := gc.committed(ctx, group)
 	if err != nil {
-		return nil, kCoordinatorNotAvailable
+		return nil, kerr.CoordinatorNotAvailable.Code
 	}
 	if topics == nil {
 		for t, parts := range committed {
@@ -658,7 +659,7 @@ func (gc *groupCoordinator) readOffsets(ctx context.Context, group string, topic
 		}
 		out = append(out, r)
 	}
-	return out, kNone
+	return out, 0
 }
 
 func (gc *groupCoordinator) list(req *kmsg.ListGroupsRequest) kmsg.Response {
@@ -717,9 +718,9 @@ func (gc *groupCoordinator) deleteGroups(ctx context.Context, req *kmsg.DeleteGr
 		g := gc.groups[id]
 		switch {
 		case g == nil:
-			dg.ErrorCode = kGroupIDNotFound
+			dg.ErrorCode = kerr.GroupIDNotFound.Code
 		case len(g.members) > 0:
-			dg.ErrorCode = kNonEmptyGroup
+			dg.ErrorCode = kerr.NonEmptyGroup.Code
 		default:
 			if _, err := gc.c.write(ctx, nil, clientv3.OpDelete(groupKey(id), clientv3.WithPrefix())); err != nil {
 				dg.ErrorCode = errs.KafkaCode(err)
@@ -740,7 +741,7 @@ func (gc *groupCoordinator) deleteOffsets(ctx context.Context, req *kmsg.OffsetD
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
 	g := gc.groups[req.Group]
 	if g == nil {
-		resp.ErrorCode = kGroupIDNotFound
+		resp.ErrorCode = kerr.GroupIDNotFound.Code
 		return resp
 	}
 	subscribed := map[string]bool{}
@@ -762,7 +763,7 @@ func (gc *groupCoordinator) deleteOffsets(ctx context.Context, req *kmsg.OffsetD
 			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			rp.Partition = p.Partition
 			if subscribed[t.Topic] {
-				rp.ErrorCode = kGroupSubscribedToTopic
+				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
 			} else {
 				ops = append(ops, clientv3.OpDelete(offsetKey(req.Group, t.Topic, p.Partition)))
 			}

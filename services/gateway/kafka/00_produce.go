@@ -18,6 +18,7 @@ import (
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -40,7 +41,7 @@ func handleProduce(ctx context.Context, s *Server, r *request) (kmsg.Response, e
 	case req.TransactionID != nil:
 		code = errs.KafkaCode(errs.New(errs.TransactionsUnsupported, ""))
 	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
-		code = 21 // INVALID_REQUIRED_ACKS
+		code = kerr.InvalidRequiredAcks.Code
 	}
 	var items []*produceItem
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))

@@ -24,17 +24,15 @@ import (
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func init() { register(1, 4, 12, handleFetch) }
 
 const (
-	maxFetchWait            = 5 * time.Minute
-	defaultFetchMaxBytes    = 50 << 20
-	errFetchSessionNotFound = 70
-	errFencedLeaderEpoch    = 74
-	errUnknownLeaderEpoch   = 75
+	maxFetchWait         = 5 * time.Minute
+	defaultFetchMaxBytes = 50 << 20
 )
 
 type fetchItem struct {
@@ -53,7 +51,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	resp.SessionID = 0
 	if req.SessionID != 0 {
-		resp.ErrorCode = errFetchSessionNotFound
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
 	}
 	var items []*fetchItem
@@ -72,9 +70,9 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 			l, code := s.leaderOf(rt.Topic, rp.Partition)
 			if code == 0 && rp.CurrentLeaderEpoch >= 0 {
 				if rp.CurrentLeaderEpoch < l.epoch {
-					code = errFencedLeaderEpoch
+					code = kerr.FencedLeaderEpoch.Code
 				} else if rp.CurrentLeaderEpoch > l.epoch {
-					code = errUnknownLeaderEpoch
+					code = kerr.UnknownLeaderEpoch.Code
 				}
 			}
 			if code != 0 {
@@ -128,7 +126,7 @@ func (s *Server) fetch(ctx context.Context, wait time.Duration, minBytes, maxByt
 		case code != 0:
 			it.resp.ErrorCode = code
 		case it.epoch >= 0 && l.epoch != it.epoch:
-			it.resp.ErrorCode = errFencedLeaderEpoch
+			it.resp.ErrorCode = kerr.FencedLeaderEpoch.Code
 		default:
 			it.resp.ErrorCode = 0
 			it.leader = l

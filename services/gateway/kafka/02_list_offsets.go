@@ -13,6 +13,7 @@ import (
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -43,9 +44,9 @@ func handleListOffsets(ctx context.Context, s *Server, r *request) (kmsg.Respons
 			l, code := s.leaderOf(rt.Topic, rp.Partition)
 			if code == 0 && rp.CurrentLeaderEpoch >= 0 {
 				if rp.CurrentLeaderEpoch < l.epoch {
-					code = errFencedLeaderEpoch
+					code = kerr.FencedLeaderEpoch.Code
 				} else if rp.CurrentLeaderEpoch > l.epoch {
-					code = errUnknownLeaderEpoch
+					code = kerr.UnknownLeaderEpoch.Code
 				}
 			}
 			if code != 0 {

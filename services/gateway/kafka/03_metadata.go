@@ -18,6 +18,7 @@ import (
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/topicconfig"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -57,7 +58,7 @@ func handleMetadata(ctx context.Context, s *Server, r *request) (kmsg.Response, 
 		mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
 		mt.ErrorCode = errUnknownTopicOrPartition
 		if name != "" && topicconfig.ValidateName(name) != nil {
-			mt.ErrorCode = 17 // INVALID_TOPIC_EXCEPTION
+			mt.ErrorCode = kerr.InvalidTopicException.Code
 		} else if name != "" && autoCreate {
 			mt.ErrorCode = s.autoCreate(ctx, name)
 		}

@@ -8,6 +8,7 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -30,7 +31,7 @@ func handleAPIVersions(_ context.Context, _ *Server, r *request) (kmsg.Response,
 func unsupportedAPIVersions() kmsg.Response {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
-	resp.ErrorCode = 35 // UNSUPPORTED_VERSION
+	resp.ErrorCode = kerr.UnsupportedVersion.Code
 	resp.ApiKeys = apiVersionKeys()
 	return resp
 }

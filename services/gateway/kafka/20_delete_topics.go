@@ -7,6 +7,7 @@ import (
 	"context"
 
 	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -37,7 +38,7 @@ func handleDeleteTopics(ctx context.Context, s *Server, r *request) (kmsg.Respon
 				name := rec.GetName()
 				rt.Topic = &name
 			} else {
-				rt.ErrorCode = 100 // UNKNOWN_TOPIC_ID
+				rt.ErrorCode = kerr.UnknownTopicID.Code
 				resp.Topics = append(resp.Topics, rt)
 				continue
 			}

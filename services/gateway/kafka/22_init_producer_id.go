@@ -14,6 +14,7 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -36,7 +37,7 @@ func handleInitProducerID(ctx context.Context, s *Server, r *request) (kmsg.Resp
 	}
 	id, err := s.pids.next(ctx)
 	if err != nil {
-		resp.ErrorCode = 15 // COORDINATOR_NOT_AVAILABLE: retriable
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code // retriable
 		s.log.Warn("producer id allocation failed", "err", err)
 		return resp, nil
 	}

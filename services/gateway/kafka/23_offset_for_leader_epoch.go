@@ -11,6 +11,7 @@ import (
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -41,10 +42,10 @@ func (s *Server) epochEnd(ctx context.Context, topic string, rp kmsg.OffsetForLe
 		return code
 	}
 	if rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < l.epoch {
-		return errFencedLeaderEpoch
+		return kerr.FencedLeaderEpoch.Code
 	}
 	if rp.CurrentLeaderEpoch > l.epoch {
-		return errUnknownLeaderEpoch
+		return kerr.UnknownLeaderEpoch.Code
 	}
 	client, err := s.storage.client(l.addr)
 	if err != nil {

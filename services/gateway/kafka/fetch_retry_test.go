@@ -8,6 +8,7 @@ import (
 	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -24,7 +25,7 @@ func TestFetchRetriesTheNewLeader(t *testing.T) {
 		recs  bool
 	}{
 		{"no leader epoch", -1, 0, true},
-		{"old leader epoch", 1, errFencedLeaderEpoch, false},
+		{"old leader epoch", 1, kerr.FencedLeaderEpoch.Code, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
