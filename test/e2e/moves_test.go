@@ -190,10 +190,15 @@ func TestReassignCopiesRecordsToTheNewReplica(t *testing.T) {
 		}
 		return nil
 	})
-	p := describePartitions(t, c, "copied")[0]
-	if p.LogEndOffset != 50 || p.HighWatermark != 50 {
-		t.Errorf("new leader %d: LEO %d HW %d, want 50 and 50 (old leader %d)", id4, p.LogEndOffset, p.HighWatermark, leaderID)
-	}
+	// A new leader learns the high watermark from its followers' next
+	// fetches (as in Kafka), so it may trail for a moment.
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		p := describePartitions(t, c, "copied")[0]
+		if p.LogEndOffset != 50 || p.HighWatermark != 50 {
+			return fmt.Errorf("new leader %d: LEO %d HW %d, want 50 and 50 (old leader %d)", id4, p.LogEndOffset, p.HighWatermark, leaderID)
+		}
+		return nil
+	})
 	conn, err := rpc.Dial(n4.grpc)
 	if err != nil {
 		t.Fatal(err)
