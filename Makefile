@@ -61,6 +61,11 @@ run: ## Start a local dev cluster (controller, 3 storage nodes, gateway) in ./st
 test: ## Unit and multi-process integration tests (replays fuzz corpora).
 	$(GO) test $(GOTEST_FLAGS) ./...
 
+.PHONY: test-race
+test-race: ## Unit tests and the multi-process tests with the race detector in every process.
+	$(GO) test -race $(GOTEST_FLAGS) ./internal/... ./services/...
+	STRATA_E2E_RACE=1 $(GO) test $(GOTEST_FLAGS) ./test/e2e/
+
 .PHONY: test-faults
 test-faults: ## Long fault suite (random kills, pauses, SIGTERMs under acks=all load; several minutes).
 	$(GO) test -count=1 -timeout 30m -tags faults -run 'TestSoak' -v ./test/e2e/

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,16 +39,17 @@ func (g *Gateway) describeProgress(ctx context.Context, req any, info *grpc.Unar
 // fillProgress asks every leader of t's partitions, in parallel, for its
 // replicas and copies their offsets and follower lag into t.
 func (g *Gateway) fillProgress(ctx context.Context, t *adminv1.Topic) {
-	leaders := map[int32]*storagev1.ListReplicasResponse{}
+	var ids []int32
 	for _, p := range t.GetPartitions() {
 		p.HighWatermark, p.LogEndOffset = -1, -1
-		if p.GetLeader() >= 0 {
-			leaders[p.GetLeader()] = nil
+		if p.GetLeader() >= 0 && !slices.Contains(ids, p.GetLeader()) {
+			ids = append(ids, p.GetLeader())
 		}
 	}
+	leaders := map[int32]*storagev1.ListReplicasResponse{} // written by the goroutines below
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for id := range leaders {
+	for _, id := range ids {
 		node, alive := g.cache.StorageNode(id)
 		if node == nil || !alive {
 			continue

@@ -127,18 +127,23 @@ type assignment struct {
 func (ps *partitions) reconcile(want []assignment, openOpts ...log.Option) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	// The published map is read without locks: build a new one and never
+	// modify the old.
 	old := *ps.current.Load()
 	next := make(map[partitionKey]*partition, len(want))
+	closed := map[partitionKey]bool{}
 	var errs []error
 	for _, a := range want {
-		if p, ok := old[a.key]; ok && p.topicID == a.topicID && p.cfgSig == a.cfgSig {
+		p, ok := old[a.key]
+		if ok && p.topicID == a.topicID && p.cfgSig == a.cfgSig {
 			next[a.key] = p
 			continue
 		}
-		if p, ok := old[a.key]; ok && p.topicID == a.topicID {
-			// Configs changed: reopen with the new ones (data stays).
+		if ok {
+			// Configs changed (reopen, data stays) or the topic was created
+			// again (open deletes the old data): close the old log first.
 			_ = p.close()
-			delete(old, a.key)
+			closed[a.key] = true
 		}
 		p, err := ps.open(a, openOpts...)
 		if err != nil {
@@ -149,7 +154,7 @@ func (ps *partitions) reconcile(want []assignment, openOpts ...log.Option) error
 	}
 	ps.current.Store(&next)
 	for k, p := range old {
-		if n, ok := next[k]; ok && n == p {
+		if n, ok := next[k]; closed[k] || ok && n == p {
 			continue
 		}
 		_ = p.close()

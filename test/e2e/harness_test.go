@@ -29,7 +29,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	strataBin = filepath.Join(dir, "strata")
-	build := exec.Command("go", "build", "-o", strataBin, "../../cmd/strata")
+	args := []string{"build", "-o", strataBin}
+	if os.Getenv("STRATA_E2E_RACE") != "" {
+		// make test-race: the processes under test run with the race detector.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../../cmd/strata")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building strata:", err)
@@ -66,6 +71,9 @@ func start(t *testing.T, name string, args ...string) *proc {
 	}()
 	t.Cleanup(func() {
 		p.kill()
+		if strings.Contains(out.String(), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race", name)
+		}
 		if t.Failed() {
 			t.Logf("--- output of %s ---\n%s", name, out.String())
 		}
