@@ -60,6 +60,8 @@ func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, name: name, log: &bytes.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(strataBin, args...)
+	// If the test binary itself dies, its processes die with it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out := &lockedWriter{w: p.log}
 	p.cmd.Stdout, p.cmd.Stderr = out, out
 	if err := p.cmd.Start(); err != nil {
