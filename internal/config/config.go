@@ -120,6 +120,17 @@ func (p *Problems) Addr(field, v string) {
 	}
 }
 
+// Controllers checks a role's --controllers list: at least one, each
+// host:port.
+func (p *Problems) Controllers(addrs []string) {
+	if len(addrs) == 0 {
+		p.Addf("controllers", "at least one controller address is needed")
+	}
+	for _, a := range addrs {
+		p.Addr("controllers", a)
+	}
+}
+
 // Err returns the collected problems as one error, or nil.
 func (p *Problems) Err() error {
 	if len(p.errs) == 0 {

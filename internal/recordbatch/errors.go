@@ -3,6 +3,7 @@ package recordbatch
 import (
 	"errors"
 
+	"github.com/strata-io/strata/internal/codec"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -19,17 +20,10 @@ var (
 	CodeInvalidRecord              = kerr.InvalidRecord.Code
 )
 
-// Error is a failure that maps to a Kafka error code. Wrap it with
+// Error is a failure that maps to a Kafka error code: the codec package's
+// type, so batch and compression errors are one kind. Wrap it with
 // fmt.Errorf("...: %w", err) for context; CodeOf still finds the code.
-type Error struct {
-	Code int16
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// KafkaCode returns the Kafka protocol error code for e.
-func (e *Error) KafkaCode() int16 { return e.Code }
+type Error = codec.Error
 
 var (
 	ErrCorrupt          = &Error{Code: CodeCorruptMessage, Msg: "corrupt record batch"}

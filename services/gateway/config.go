@@ -55,12 +55,7 @@ func (c *Config) Validate() error {
 	if c.AdvertiseKafka != "" {
 		p.Addr("advertise-kafka", c.AdvertiseKafka)
 	}
-	if len(c.Controllers) == 0 {
-		p.Addf("controllers", "at least one controller address is needed")
-	}
-	for _, a := range c.Controllers {
-		p.Addr("controllers", a)
-	}
+	p.Controllers(c.Controllers)
 	if c.DefaultPartitions < 1 {
 		p.Addf("num-partitions", "must be at least 1, got %d", c.DefaultPartitions)
 	}

@@ -8,7 +8,6 @@ import (
 
 	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
-	"github.com/strata-io/strata/internal/rpc"
 	"google.golang.org/grpc"
 )
 
@@ -57,7 +56,7 @@ func (g *Gateway) fillProgress(ctx context.Context, t *adminv1.Topic) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := listReplicas(ctx, node.GetAddress())
+			resp, err := g.listReplicas(ctx, node.GetAddress())
 			if err != nil {
 				g.Log.Debug("no replication progress from storage node", "node", id, "err", err)
 				return
@@ -75,12 +74,11 @@ func (g *Gateway) fillProgress(ctx context.Context, t *adminv1.Topic) {
 	}
 }
 
-func listReplicas(ctx context.Context, addr string) (*storagev1.ListReplicasResponse, error) {
-	conn, err := rpc.Dial(addr)
+func (g *Gateway) listReplicas(ctx context.Context, addr string) (*storagev1.ListReplicasResponse, error) {
+	conn, err := g.storage.Get(addr)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, progressTimeout)
 	defer cancel()
 	return storagev1.NewStorageServiceClient(conn).ListReplicas(ctx, &storagev1.ListReplicasRequest{})

@@ -36,6 +36,7 @@ type Gateway struct {
 	fatal         chan error
 	kafkaLn       net.Listener
 	kafka         *kafka.Server
+	storage       rpc.Pool // connections to storage nodes, for Kafka and describe progress
 }
 
 // Start registers the gateway and starts serving.
@@ -109,6 +110,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		Advertise: kafkaAddr,
 		ClusterID: reg.ClusterID,
 		Log:       g.Log,
+		Storage:   &g.storage,
 	})
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
@@ -158,5 +160,6 @@ func (g *Gateway) Stop() {
 		g.kafkaLn.Close()
 	}
 	g.Base.Stop()
+	g.storage.Close()
 	g.Log.Info("gateway stopped")
 }

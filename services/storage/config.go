@@ -55,12 +55,7 @@ func (c *Config) Validate() error {
 	if c.AdvertiseAddr != "" {
 		p.Addr("advertise-addr", c.AdvertiseAddr)
 	}
-	if len(c.Controllers) == 0 {
-		p.Addf("controllers", "at least one controller address is needed")
-	}
-	for _, a := range c.Controllers {
-		p.Addr("controllers", a)
-	}
+	p.Controllers(c.Controllers)
 	if c.FlushMessages < 1 {
 		p.Addf("log-flush-messages", "%d is less than 1", c.FlushMessages)
 	}

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"reflect"
 	"time"
 
 	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
@@ -150,17 +149,10 @@ func (h *handler) Fetch(ctx context.Context, req *storagev1.FetchRequest) (*stor
 		if size >= int(req.GetMinBytes()) || failed || len(waitOn) == 0 {
 			return resp, nil
 		}
-		cases := make([]reflect.SelectCase, 0, len(waitOn)+2)
-		cases = append(cases,
-			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline.C)})
-		for _, ch := range waitOn {
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
-		}
-		switch chosen, _, _ := reflect.Select(cases); chosen {
-		case 0:
+		switch waitAny(ctx, deadline.C, waitOn) {
+		case waitCancelled:
 			return nil, ctx.Err()
-		case 1:
+		case waitTimedOut:
 			resp, _, _, _ = h.fetchOnce(req)
 			return resp, nil
 		}

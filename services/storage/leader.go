@@ -145,13 +145,18 @@ func (ls *leaderState) maybeExpand(id int32) {
 	ls.alter(isr, "expand")
 }
 
-// checkLag drops followers that have not caught up within the lag time.
-func (ls *leaderState) checkLag(maxLag time.Duration) {
+// checkLag drops followers that have not caught up within the lag time
+// and returns the longest time any follower has not been caught up.
+func (ls *leaderState) checkLag(maxLag time.Duration) time.Duration {
 	now := time.Now()
 	ls.mu.Lock()
+	var longest time.Duration
+	for _, f := range ls.followers {
+		longest = max(longest, now.Sub(f.caughtUp))
+	}
 	if ls.altering || ls.resigned {
 		ls.mu.Unlock()
-		return
+		return longest
 	}
 	var keep []int32
 	for _, r := range ls.isr {
@@ -165,6 +170,7 @@ func (ls *leaderState) checkLag(maxLag time.Duration) {
 	if shrink {
 		ls.alter(keep, "shrink")
 	}
+	return longest
 }
 
 // alter sends an ISR change to the controller, one at a time per

@@ -1,17 +1,20 @@
 package storage
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/fsutil"
@@ -65,6 +68,35 @@ func (s *signal) fire() {
 		s.c = nil
 	}
 	s.mu.Unlock()
+}
+
+// waitResult says why waitAny returned.
+type waitResult int
+
+const (
+	waitCancelled waitResult = iota // ctx ended
+	waitTimedOut                    // the deadline passed
+	waitSignalled                   // one of the signals fired
+)
+
+// waitAny blocks until ctx ends, deadline fires or any of chans closes: the
+// long-poll of consumer and replica fetches over many partitions.
+func waitAny(ctx context.Context, deadline <-chan time.Time, chans []<-chan struct{}) waitResult {
+	cases := make([]reflect.SelectCase, 0, len(chans)+2)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)})
+	for _, ch := range chans {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+	}
+	switch chosen, _, _ := reflect.Select(cases); chosen {
+	case 0:
+		return waitCancelled
+	case 1:
+		return waitTimedOut
+	default:
+		return waitSignalled
+	}
 }
 
 // setHighWatermark moves the log's high watermark and wakes consumers.
@@ -216,7 +248,7 @@ func (ps *partitions) removeStray(open map[partitionKey]*partition) error {
 		return err
 	}
 	for name, r := range have {
-		if _, ok := open[partitionKey{r.topic, r.partition}]; ok {
+		if _, ok := open[r]; ok {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(ps.dir, name)); err != nil {

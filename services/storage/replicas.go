@@ -32,24 +32,19 @@ func parseReplicaDir(name string) (topic string, partition int32, ok bool) {
 	return name[:i], int32(n), true
 }
 
-type localReplica struct {
-	topic     string
-	partition int32
-}
-
 // scanReplicas lists the replica directories under dir.
-func scanReplicas(dir string) (map[string]localReplica, error) {
+func scanReplicas(dir string) (map[string]partitionKey, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", dir, err)
 	}
-	out := map[string]localReplica{}
+	out := map[string]partitionKey{}
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
 		}
 		if topic, p, ok := parseReplicaDir(e.Name()); ok {
-			out[e.Name()] = localReplica{topic: topic, partition: p}
+			out[e.Name()] = partitionKey{topic: topic, partition: p}
 		}
 	}
 	return out, nil

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"reflect"
 	"slices"
 	"time"
 
@@ -86,14 +85,7 @@ func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRe
 		if size > 0 || failed || len(waitOn) == 0 {
 			return resp, nil
 		}
-		cases := []reflect.SelectCase{
-			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline.C)},
-		}
-		for _, ch := range waitOn {
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
-		}
-		if chosen, _, _ := reflect.Select(cases); chosen <= 1 {
+		if waitAny(ctx, deadline.C, waitOn) != waitSignalled {
 			return resp, nil // nothing new: the follower learns the high watermark
 		}
 	}

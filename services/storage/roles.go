@@ -56,19 +56,16 @@ func (n *Node) watchReplicaLag(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		under, maxLag := 0, int64(0)
+		under, maxLag := 0, time.Duration(0)
 		for _, p := range n.parts.all() {
 			if ls := p.leader.Load(); ls != nil {
-				ls.checkLag(n.cfg.ReplicaLagTimeMax)
+				maxLag = max(maxLag, ls.checkLag(n.cfg.ReplicaLagTimeMax))
 				if ls.underReplicated() {
 					under++
-				}
-				for _, f := range ls.progress() {
-					maxLag = max(maxLag, f.GetCaughtUpMsAgo())
 				}
 			}
 		}
 		n.metrics.underReplicated.Set(float64(under))
-		n.metrics.maxLagMs.Set(float64(maxLag))
+		n.metrics.maxLagMs.Set(float64(maxLag.Milliseconds()))
 	}
 }

@@ -30,8 +30,6 @@ func (s *stubStorage) client(addr string) (storagev1.StorageServiceClient, error
 	return stubClient{s: s, addr: addr}, nil
 }
 
-func (s *stubStorage) close() {}
-
 // stubClient implements StorageServiceClient's Produce and Fetch; the other
 // methods are not called (the nil embedded interface panics).
 type stubClient struct {

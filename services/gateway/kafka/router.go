@@ -13,17 +13,14 @@ import (
 	"github.com/strata-io/strata/internal/rpc"
 )
 
-// storageClients hands out a client for a storage node address: the pool of
-// gRPC connections in production, an in-process stub in benchmarks.
+// storageClients hands out a client for a storage node address: the
+// gateway's connection pool in production, an in-process stub in benchmarks.
 type storageClients interface {
 	client(addr string) (storagev1.StorageServiceClient, error)
-	close()
 }
 
-// storagePool keeps one gRPC connection per storage node address.
-type storagePool struct{ conns rpc.Pool }
-
-func newStoragePool() *storagePool { return &storagePool{} }
+// storagePool serves clients from the gateway's pool of connections.
+type storagePool struct{ conns *rpc.Pool }
 
 func (p *storagePool) client(addr string) (storagev1.StorageServiceClient, error) {
 	c, err := p.conns.Get(addr)
@@ -32,8 +29,6 @@ func (p *storagePool) client(addr string) (storagev1.StorageServiceClient, error
 	}
 	return storagev1.NewStorageServiceClient(c), nil
 }
-
-func (p *storagePool) close() { p.conns.Close() }
 
 // leader is where one partition's requests go.
 type leader struct {

@@ -25,6 +25,7 @@ import (
 	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/rpc"
 )
 
 // Limits and defaults of the listener.
@@ -76,6 +77,9 @@ type Deps struct {
 	Advertise string
 	ClusterID string
 	Log       *slog.Logger
+	// Storage holds the connections to storage nodes; the caller owns and
+	// closes it.
+	Storage *rpc.Pool
 }
 
 // Server is a running Kafka listener.
@@ -108,7 +112,10 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, storage: newStoragePool(),
+	if d.Storage == nil {
+		d.Storage = &rpc.Pool{}
+	}
+	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, storage: &storagePool{conns: d.Storage},
 		conns: map[*conn]struct{}{}}
 	s.pids = &pidAllocator{groups: d.Groups}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -170,7 +177,6 @@ func (s *Server) Shutdown(grace time.Duration) {
 		s.mu.Unlock()
 		<-done
 	}
-	s.storage.close()
 }
 
 // conn is one client connection.
