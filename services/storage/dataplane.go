@@ -8,6 +8,7 @@ import (
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/recordbatch"
+	"google.golang.org/grpc/status"
 )
 
 // Limits of the data-plane calls.
@@ -138,6 +139,7 @@ func (h *handler) Fetch(ctx context.Context, req *storagev1.FetchRequest) (*stor
 	if err := tooManyPartitions(len(req.GetPartitions())); err != nil {
 		return nil, err
 	}
+	reqCtx := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(h.n.Context(), cancel)() // a stopping node answers at once
@@ -151,7 +153,10 @@ func (h *handler) Fetch(ctx context.Context, req *storagev1.FetchRequest) (*stor
 		}
 		switch waitAny(ctx, deadline.C, waitOn) {
 		case waitCancelled:
-			return nil, ctx.Err()
+			if err := reqCtx.Err(); err != nil {
+				return nil, status.FromContextError(err).Err()
+			}
+			return resp, nil // the node is stopping: answer with what there is
 		case waitTimedOut:
 			resp, _, _, _ = h.fetchOnce(req)
 			return resp, nil
