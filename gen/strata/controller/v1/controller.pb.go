@@ -72,6 +72,180 @@ func (MemberKind) EnumDescriptor() ([]byte, []int) {
 	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{0}
 }
 
+type ReportReplicaStatesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	NodeEpoch     int64                  `protobuf:"varint,2,opt,name=node_epoch,json=nodeEpoch,proto3" json:"node_epoch,omitempty"`
+	Replicas      []*ReplicaState        `protobuf:"bytes,3,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportReplicaStatesRequest) Reset() {
+	*x = ReportReplicaStatesRequest{}
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportReplicaStatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportReplicaStatesRequest) ProtoMessage() {}
+
+func (x *ReportReplicaStatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportReplicaStatesRequest.ProtoReflect.Descriptor instead.
+func (*ReportReplicaStatesRequest) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ReportReplicaStatesRequest) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *ReportReplicaStatesRequest) GetNodeEpoch() int64 {
+	if x != nil {
+		return x.NodeEpoch
+	}
+	return 0
+}
+
+func (x *ReportReplicaStatesRequest) GetReplicas() []*ReplicaState {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+// ReplicaState is one replica's health on the reporting node.
+type ReplicaState struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	TopicId   []byte                 `protobuf:"bytes,3,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
+	Offline   bool                   `protobuf:"varint,4,opt,name=offline,proto3" json:"offline,omitempty"`
+	// Why it is offline, for operators (e.g. the I/O error).
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaState) Reset() {
+	*x = ReplicaState{}
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaState) ProtoMessage() {}
+
+func (x *ReplicaState) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaState.ProtoReflect.Descriptor instead.
+func (*ReplicaState) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReplicaState) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ReplicaState) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReplicaState) GetTopicId() []byte {
+	if x != nil {
+		return x.TopicId
+	}
+	return nil
+}
+
+func (x *ReplicaState) GetOffline() bool {
+	if x != nil {
+		return x.Offline
+	}
+	return false
+}
+
+func (x *ReplicaState) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ReportReplicaStatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportReplicaStatesResponse) Reset() {
+	*x = ReportReplicaStatesResponse{}
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportReplicaStatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportReplicaStatesResponse) ProtoMessage() {}
+
+func (x *ReportReplicaStatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportReplicaStatesResponse.ProtoReflect.Descriptor instead.
+func (*ReportReplicaStatesResponse) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{2}
+}
+
 type RegisterStorageNodeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0 on first start; afterwards the id persisted in the node's data dir.
@@ -90,7 +264,7 @@ type RegisterStorageNodeRequest struct {
 
 func (x *RegisterStorageNodeRequest) Reset() {
 	*x = RegisterStorageNodeRequest{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[0]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +276,7 @@ func (x *RegisterStorageNodeRequest) String() string {
 func (*RegisterStorageNodeRequest) ProtoMessage() {}
 
 func (x *RegisterStorageNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[0]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +289,7 @@ func (x *RegisterStorageNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterStorageNodeRequest.ProtoReflect.Descriptor instead.
 func (*RegisterStorageNodeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{0}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RegisterStorageNodeRequest) GetNodeId() int32 {
@@ -167,7 +341,7 @@ type RegisterStorageNodeResponse struct {
 
 func (x *RegisterStorageNodeResponse) Reset() {
 	*x = RegisterStorageNodeResponse{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[1]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -179,7 +353,7 @@ func (x *RegisterStorageNodeResponse) String() string {
 func (*RegisterStorageNodeResponse) ProtoMessage() {}
 
 func (x *RegisterStorageNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[1]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -192,7 +366,7 @@ func (x *RegisterStorageNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterStorageNodeResponse.ProtoReflect.Descriptor instead.
 func (*RegisterStorageNodeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{1}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RegisterStorageNodeResponse) GetNodeId() int32 {
@@ -243,7 +417,7 @@ type RegisterGatewayRequest struct {
 
 func (x *RegisterGatewayRequest) Reset() {
 	*x = RegisterGatewayRequest{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[2]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +429,7 @@ func (x *RegisterGatewayRequest) String() string {
 func (*RegisterGatewayRequest) ProtoMessage() {}
 
 func (x *RegisterGatewayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[2]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +442,7 @@ func (x *RegisterGatewayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterGatewayRequest.ProtoReflect.Descriptor instead.
 func (*RegisterGatewayRequest) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{2}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RegisterGatewayRequest) GetGatewayId() int32 {
@@ -312,7 +486,7 @@ type RegisterGatewayResponse struct {
 
 func (x *RegisterGatewayResponse) Reset() {
 	*x = RegisterGatewayResponse{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[3]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -324,7 +498,7 @@ func (x *RegisterGatewayResponse) String() string {
 func (*RegisterGatewayResponse) ProtoMessage() {}
 
 func (x *RegisterGatewayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[3]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -337,7 +511,7 @@ func (x *RegisterGatewayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterGatewayResponse.ProtoReflect.Descriptor instead.
 func (*RegisterGatewayResponse) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{3}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RegisterGatewayResponse) GetGatewayId() int32 {
@@ -387,7 +561,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[4]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +573,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[4]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +586,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{4}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HeartbeatRequest) GetKind() MemberKind {
@@ -446,7 +620,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[5]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +632,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[5]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +645,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{5}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HeartbeatResponse) GetLeaseTtlMs() int64 {
@@ -492,7 +666,7 @@ type UnregisterRequest struct {
 
 func (x *UnregisterRequest) Reset() {
 	*x = UnregisterRequest{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[6]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +678,7 @@ func (x *UnregisterRequest) String() string {
 func (*UnregisterRequest) ProtoMessage() {}
 
 func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[6]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +691,7 @@ func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterRequest.ProtoReflect.Descriptor instead.
 func (*UnregisterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{6}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UnregisterRequest) GetKind() MemberKind {
@@ -549,7 +723,7 @@ type UnregisterResponse struct {
 
 func (x *UnregisterResponse) Reset() {
 	*x = UnregisterResponse{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[7]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +735,7 @@ func (x *UnregisterResponse) String() string {
 func (*UnregisterResponse) ProtoMessage() {}
 
 func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[7]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +748,7 @@ func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterResponse.ProtoReflect.Descriptor instead.
 func (*UnregisterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{7}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{10}
 }
 
 type AlterPartitionRequest struct {
@@ -593,7 +767,7 @@ type AlterPartitionRequest struct {
 
 func (x *AlterPartitionRequest) Reset() {
 	*x = AlterPartitionRequest{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[8]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +779,7 @@ func (x *AlterPartitionRequest) String() string {
 func (*AlterPartitionRequest) ProtoMessage() {}
 
 func (x *AlterPartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[8]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +792,7 @@ func (x *AlterPartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterPartitionRequest.ProtoReflect.Descriptor instead.
 func (*AlterPartitionRequest) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{8}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AlterPartitionRequest) GetNodeId() int32 {
@@ -679,7 +853,7 @@ type AlterPartitionResponse struct {
 
 func (x *AlterPartitionResponse) Reset() {
 	*x = AlterPartitionResponse{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[9]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +865,7 @@ func (x *AlterPartitionResponse) String() string {
 func (*AlterPartitionResponse) ProtoMessage() {}
 
 func (x *AlterPartitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[9]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +878,7 @@ func (x *AlterPartitionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterPartitionResponse.ProtoReflect.Descriptor instead.
 func (*AlterPartitionResponse) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{9}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AlterPartitionResponse) GetPartition() *v1.PartitionRecord {
@@ -724,7 +898,7 @@ type ControlledShutdownRequest struct {
 
 func (x *ControlledShutdownRequest) Reset() {
 	*x = ControlledShutdownRequest{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[10]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +910,7 @@ func (x *ControlledShutdownRequest) String() string {
 func (*ControlledShutdownRequest) ProtoMessage() {}
 
 func (x *ControlledShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[10]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +923,7 @@ func (x *ControlledShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlledShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ControlledShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{10}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ControlledShutdownRequest) GetNodeId() int32 {
@@ -775,7 +949,7 @@ type ControlledShutdownResponse struct {
 
 func (x *ControlledShutdownResponse) Reset() {
 	*x = ControlledShutdownResponse{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[11]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +961,7 @@ func (x *ControlledShutdownResponse) String() string {
 func (*ControlledShutdownResponse) ProtoMessage() {}
 
 func (x *ControlledShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[11]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +974,7 @@ func (x *ControlledShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlledShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ControlledShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{11}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ControlledShutdownResponse) GetRemainingLeaderships() int32 {
@@ -820,7 +994,7 @@ type WatchMetadataRequest struct {
 
 func (x *WatchMetadataRequest) Reset() {
 	*x = WatchMetadataRequest{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[12]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1006,7 @@ func (x *WatchMetadataRequest) String() string {
 func (*WatchMetadataRequest) ProtoMessage() {}
 
 func (x *WatchMetadataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[12]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1019,7 @@ func (x *WatchMetadataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMetadataRequest.ProtoReflect.Descriptor instead.
 func (*WatchMetadataRequest) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{12}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchMetadataRequest) GetFromRevision() int64 {
@@ -869,7 +1043,7 @@ type WatchMetadataResponse struct {
 
 func (x *WatchMetadataResponse) Reset() {
 	*x = WatchMetadataResponse{}
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[13]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1055,7 @@ func (x *WatchMetadataResponse) String() string {
 func (*WatchMetadataResponse) ProtoMessage() {}
 
 func (x *WatchMetadataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_controller_proto_msgTypes[13]
+	mi := &file_strata_controller_v1_controller_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1068,7 @@ func (x *WatchMetadataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMetadataResponse.ProtoReflect.Descriptor instead.
 func (*WatchMetadataResponse) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{13}
+	return file_strata_controller_v1_controller_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchMetadataResponse) GetRevision() int64 {
@@ -929,7 +1103,19 @@ var File_strata_controller_v1_controller_proto protoreflect.FileDescriptor
 
 const file_strata_controller_v1_controller_proto_rawDesc = "" +
 	"\n" +
-	"%strata/controller/v1/controller.proto\x12\x14strata.controller.v1\x1a!strata/metadata/v1/metadata.proto\"\xab\x01\n" +
+	"%strata/controller/v1/controller.proto\x12\x14strata.controller.v1\x1a!strata/metadata/v1/metadata.proto\"\x94\x01\n" +
+	"\x1aReportReplicaStatesRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x1d\n" +
+	"\n" +
+	"node_epoch\x18\x02 \x01(\x03R\tnodeEpoch\x12>\n" +
+	"\breplicas\x18\x03 \x03(\v2\".strata.controller.v1.ReplicaStateR\breplicas\"\x8f\x01\n" +
+	"\fReplicaState\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x19\n" +
+	"\btopic_id\x18\x03 \x01(\fR\atopicId\x12\x18\n" +
+	"\aoffline\x18\x04 \x01(\bR\aoffline\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\x1d\n" +
+	"\x1bReportReplicaStatesResponse\"\xab\x01\n" +
 	"\x1aRegisterStorageNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
@@ -1000,7 +1186,7 @@ const file_strata_controller_v1_controller_proto_rawDesc = "" +
 	"MemberKind\x12\x1b\n" +
 	"\x17MEMBER_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18MEMBER_KIND_STORAGE_NODE\x10\x01\x12\x17\n" +
-	"\x13MEMBER_KIND_GATEWAY\x10\x022\x90\x06\n" +
+	"\x13MEMBER_KIND_GATEWAY\x10\x022\x8c\a\n" +
 	"\x11ControllerService\x12z\n" +
 	"\x13RegisterStorageNode\x120.strata.controller.v1.RegisterStorageNodeRequest\x1a1.strata.controller.v1.RegisterStorageNodeResponse\x12n\n" +
 	"\x0fRegisterGateway\x12,.strata.controller.v1.RegisterGatewayRequest\x1a-.strata.controller.v1.RegisterGatewayResponse\x12\\\n" +
@@ -1009,7 +1195,8 @@ const file_strata_controller_v1_controller_proto_rawDesc = "" +
 	"Unregister\x12'.strata.controller.v1.UnregisterRequest\x1a(.strata.controller.v1.UnregisterResponse\x12k\n" +
 	"\x0eAlterPartition\x12+.strata.controller.v1.AlterPartitionRequest\x1a,.strata.controller.v1.AlterPartitionResponse\x12w\n" +
 	"\x12ControlledShutdown\x12/.strata.controller.v1.ControlledShutdownRequest\x1a0.strata.controller.v1.ControlledShutdownResponse\x12j\n" +
-	"\rWatchMetadata\x12*.strata.controller.v1.WatchMetadataRequest\x1a+.strata.controller.v1.WatchMetadataResponse0\x01B\xe0\x01\n" +
+	"\rWatchMetadata\x12*.strata.controller.v1.WatchMetadataRequest\x1a+.strata.controller.v1.WatchMetadataResponse0\x01\x12z\n" +
+	"\x13ReportReplicaStates\x120.strata.controller.v1.ReportReplicaStatesRequest\x1a1.strata.controller.v1.ReportReplicaStatesResponseB\xe0\x01\n" +
 	"\x18com.strata.controller.v1B\x0fControllerProtoP\x01ZAgithub.com/strata-io/strata/gen/strata/controller/v1;controllerv1\xa2\x02\x03SCX\xaa\x02\x14Strata.Controller.V1\xca\x02\x14Strata\\Controller\\V1\xe2\x02 Strata\\Controller\\V1\\GPBMetadata\xea\x02\x16Strata::Controller::V1b\x06proto3"
 
 var (
@@ -1025,52 +1212,58 @@ func file_strata_controller_v1_controller_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_controller_v1_controller_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_controller_v1_controller_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_strata_controller_v1_controller_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_strata_controller_v1_controller_proto_goTypes = []any{
 	(MemberKind)(0),                     // 0: strata.controller.v1.MemberKind
-	(*RegisterStorageNodeRequest)(nil),  // 1: strata.controller.v1.RegisterStorageNodeRequest
-	(*RegisterStorageNodeResponse)(nil), // 2: strata.controller.v1.RegisterStorageNodeResponse
-	(*RegisterGatewayRequest)(nil),      // 3: strata.controller.v1.RegisterGatewayRequest
-	(*RegisterGatewayResponse)(nil),     // 4: strata.controller.v1.RegisterGatewayResponse
-	(*HeartbeatRequest)(nil),            // 5: strata.controller.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),           // 6: strata.controller.v1.HeartbeatResponse
-	(*UnregisterRequest)(nil),           // 7: strata.controller.v1.UnregisterRequest
-	(*UnregisterResponse)(nil),          // 8: strata.controller.v1.UnregisterResponse
-	(*AlterPartitionRequest)(nil),       // 9: strata.controller.v1.AlterPartitionRequest
-	(*AlterPartitionResponse)(nil),      // 10: strata.controller.v1.AlterPartitionResponse
-	(*ControlledShutdownRequest)(nil),   // 11: strata.controller.v1.ControlledShutdownRequest
-	(*ControlledShutdownResponse)(nil),  // 12: strata.controller.v1.ControlledShutdownResponse
-	(*WatchMetadataRequest)(nil),        // 13: strata.controller.v1.WatchMetadataRequest
-	(*WatchMetadataResponse)(nil),       // 14: strata.controller.v1.WatchMetadataResponse
-	(*v1.PartitionRecord)(nil),          // 15: strata.metadata.v1.PartitionRecord
-	(*v1.Record)(nil),                   // 16: strata.metadata.v1.Record
-	(*v1.RecordKey)(nil),                // 17: strata.metadata.v1.RecordKey
+	(*ReportReplicaStatesRequest)(nil),  // 1: strata.controller.v1.ReportReplicaStatesRequest
+	(*ReplicaState)(nil),                // 2: strata.controller.v1.ReplicaState
+	(*ReportReplicaStatesResponse)(nil), // 3: strata.controller.v1.ReportReplicaStatesResponse
+	(*RegisterStorageNodeRequest)(nil),  // 4: strata.controller.v1.RegisterStorageNodeRequest
+	(*RegisterStorageNodeResponse)(nil), // 5: strata.controller.v1.RegisterStorageNodeResponse
+	(*RegisterGatewayRequest)(nil),      // 6: strata.controller.v1.RegisterGatewayRequest
+	(*RegisterGatewayResponse)(nil),     // 7: strata.controller.v1.RegisterGatewayResponse
+	(*HeartbeatRequest)(nil),            // 8: strata.controller.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),           // 9: strata.controller.v1.HeartbeatResponse
+	(*UnregisterRequest)(nil),           // 10: strata.controller.v1.UnregisterRequest
+	(*UnregisterResponse)(nil),          // 11: strata.controller.v1.UnregisterResponse
+	(*AlterPartitionRequest)(nil),       // 12: strata.controller.v1.AlterPartitionRequest
+	(*AlterPartitionResponse)(nil),      // 13: strata.controller.v1.AlterPartitionResponse
+	(*ControlledShutdownRequest)(nil),   // 14: strata.controller.v1.ControlledShutdownRequest
+	(*ControlledShutdownResponse)(nil),  // 15: strata.controller.v1.ControlledShutdownResponse
+	(*WatchMetadataRequest)(nil),        // 16: strata.controller.v1.WatchMetadataRequest
+	(*WatchMetadataResponse)(nil),       // 17: strata.controller.v1.WatchMetadataResponse
+	(*v1.PartitionRecord)(nil),          // 18: strata.metadata.v1.PartitionRecord
+	(*v1.Record)(nil),                   // 19: strata.metadata.v1.Record
+	(*v1.RecordKey)(nil),                // 20: strata.metadata.v1.RecordKey
 }
 var file_strata_controller_v1_controller_proto_depIdxs = []int32{
-	0,  // 0: strata.controller.v1.HeartbeatRequest.kind:type_name -> strata.controller.v1.MemberKind
-	0,  // 1: strata.controller.v1.UnregisterRequest.kind:type_name -> strata.controller.v1.MemberKind
-	15, // 2: strata.controller.v1.AlterPartitionResponse.partition:type_name -> strata.metadata.v1.PartitionRecord
-	16, // 3: strata.controller.v1.WatchMetadataResponse.upserts:type_name -> strata.metadata.v1.Record
-	17, // 4: strata.controller.v1.WatchMetadataResponse.deletes:type_name -> strata.metadata.v1.RecordKey
-	1,  // 5: strata.controller.v1.ControllerService.RegisterStorageNode:input_type -> strata.controller.v1.RegisterStorageNodeRequest
-	3,  // 6: strata.controller.v1.ControllerService.RegisterGateway:input_type -> strata.controller.v1.RegisterGatewayRequest
-	5,  // 7: strata.controller.v1.ControllerService.Heartbeat:input_type -> strata.controller.v1.HeartbeatRequest
-	7,  // 8: strata.controller.v1.ControllerService.Unregister:input_type -> strata.controller.v1.UnregisterRequest
-	9,  // 9: strata.controller.v1.ControllerService.AlterPartition:input_type -> strata.controller.v1.AlterPartitionRequest
-	11, // 10: strata.controller.v1.ControllerService.ControlledShutdown:input_type -> strata.controller.v1.ControlledShutdownRequest
-	13, // 11: strata.controller.v1.ControllerService.WatchMetadata:input_type -> strata.controller.v1.WatchMetadataRequest
-	2,  // 12: strata.controller.v1.ControllerService.RegisterStorageNode:output_type -> strata.controller.v1.RegisterStorageNodeResponse
-	4,  // 13: strata.controller.v1.ControllerService.RegisterGateway:output_type -> strata.controller.v1.RegisterGatewayResponse
-	6,  // 14: strata.controller.v1.ControllerService.Heartbeat:output_type -> strata.controller.v1.HeartbeatResponse
-	8,  // 15: strata.controller.v1.ControllerService.Unregister:output_type -> strata.controller.v1.UnregisterResponse
-	10, // 16: strata.controller.v1.ControllerService.AlterPartition:output_type -> strata.controller.v1.AlterPartitionResponse
-	12, // 17: strata.controller.v1.ControllerService.ControlledShutdown:output_type -> strata.controller.v1.ControlledShutdownResponse
-	14, // 18: strata.controller.v1.ControllerService.WatchMetadata:output_type -> strata.controller.v1.WatchMetadataResponse
-	12, // [12:19] is the sub-list for method output_type
-	5,  // [5:12] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	2,  // 0: strata.controller.v1.ReportReplicaStatesRequest.replicas:type_name -> strata.controller.v1.ReplicaState
+	0,  // 1: strata.controller.v1.HeartbeatRequest.kind:type_name -> strata.controller.v1.MemberKind
+	0,  // 2: strata.controller.v1.UnregisterRequest.kind:type_name -> strata.controller.v1.MemberKind
+	18, // 3: strata.controller.v1.AlterPartitionResponse.partition:type_name -> strata.metadata.v1.PartitionRecord
+	19, // 4: strata.controller.v1.WatchMetadataResponse.upserts:type_name -> strata.metadata.v1.Record
+	20, // 5: strata.controller.v1.WatchMetadataResponse.deletes:type_name -> strata.metadata.v1.RecordKey
+	4,  // 6: strata.controller.v1.ControllerService.RegisterStorageNode:input_type -> strata.controller.v1.RegisterStorageNodeRequest
+	6,  // 7: strata.controller.v1.ControllerService.RegisterGateway:input_type -> strata.controller.v1.RegisterGatewayRequest
+	8,  // 8: strata.controller.v1.ControllerService.Heartbeat:input_type -> strata.controller.v1.HeartbeatRequest
+	10, // 9: strata.controller.v1.ControllerService.Unregister:input_type -> strata.controller.v1.UnregisterRequest
+	12, // 10: strata.controller.v1.ControllerService.AlterPartition:input_type -> strata.controller.v1.AlterPartitionRequest
+	14, // 11: strata.controller.v1.ControllerService.ControlledShutdown:input_type -> strata.controller.v1.ControlledShutdownRequest
+	16, // 12: strata.controller.v1.ControllerService.WatchMetadata:input_type -> strata.controller.v1.WatchMetadataRequest
+	1,  // 13: strata.controller.v1.ControllerService.ReportReplicaStates:input_type -> strata.controller.v1.ReportReplicaStatesRequest
+	5,  // 14: strata.controller.v1.ControllerService.RegisterStorageNode:output_type -> strata.controller.v1.RegisterStorageNodeResponse
+	7,  // 15: strata.controller.v1.ControllerService.RegisterGateway:output_type -> strata.controller.v1.RegisterGatewayResponse
+	9,  // 16: strata.controller.v1.ControllerService.Heartbeat:output_type -> strata.controller.v1.HeartbeatResponse
+	11, // 17: strata.controller.v1.ControllerService.Unregister:output_type -> strata.controller.v1.UnregisterResponse
+	13, // 18: strata.controller.v1.ControllerService.AlterPartition:output_type -> strata.controller.v1.AlterPartitionResponse
+	15, // 19: strata.controller.v1.ControllerService.ControlledShutdown:output_type -> strata.controller.v1.ControlledShutdownResponse
+	17, // 20: strata.controller.v1.ControllerService.WatchMetadata:output_type -> strata.controller.v1.WatchMetadataResponse
+	3,  // 21: strata.controller.v1.ControllerService.ReportReplicaStates:output_type -> strata.controller.v1.ReportReplicaStatesResponse
+	14, // [14:22] is the sub-list for method output_type
+	6,  // [6:14] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_strata_controller_v1_controller_proto_init() }
@@ -1084,7 +1277,7 @@ func file_strata_controller_v1_controller_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_controller_v1_controller_proto_rawDesc), len(file_strata_controller_v1_controller_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	ControllerService_AlterPartition_FullMethodName      = "/strata.controller.v1.ControllerService/AlterPartition"
 	ControllerService_ControlledShutdown_FullMethodName  = "/strata.controller.v1.ControllerService/ControlledShutdown"
 	ControllerService_WatchMetadata_FullMethodName       = "/strata.controller.v1.ControllerService/WatchMetadata"
+	ControllerService_ReportReplicaStates_FullMethodName = "/strata.controller.v1.ControllerService/ReportReplicaStates"
 )
 
 // ControllerServiceClient is the client API for ControllerService service.
@@ -79,6 +80,16 @@ type ControllerServiceClient interface {
 	// without a snapshot, unless the history was compacted, in which case it
 	// starts with a snapshot. The stream ends only on error or cancel.
 	WatchMetadata(ctx context.Context, in *WatchMetadataRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchMetadataResponse], error)
+	// ReportReplicaStates tells the controller which of a storage node's
+	// replicas are offline after a storage fault (disk full, I/O error, failed
+	// fsync, a config the log cannot apply) and which are back online (Kafka's
+	// log-directory failure handling, KIP-112). An offline replica leaves the
+	// ISR (never the last member), loses its leadership to another live
+	// in-sync replica, and is never elected; an online replica rejoins the ISR
+	// through normal catch-up. States are matched by topic id, so a report
+	// about an older incarnation of a topic changes nothing. Errors:
+	// FAILED_PRECONDITION (STALE_EPOCH), NOT_FOUND (UNKNOWN_MEMBER).
+	ReportReplicaStates(ctx context.Context, in *ReportReplicaStatesRequest, opts ...grpc.CallOption) (*ReportReplicaStatesResponse, error)
 }
 
 type controllerServiceClient struct {
@@ -168,6 +179,16 @@ func (c *controllerServiceClient) WatchMetadata(ctx context.Context, in *WatchMe
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ControllerService_WatchMetadataClient = grpc.ServerStreamingClient[WatchMetadataResponse]
 
+func (c *controllerServiceClient) ReportReplicaStates(ctx context.Context, in *ReportReplicaStatesRequest, opts ...grpc.CallOption) (*ReportReplicaStatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportReplicaStatesResponse)
+	err := c.cc.Invoke(ctx, ControllerService_ReportReplicaStates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControllerServiceServer is the server API for ControllerService service.
 // All implementations must embed UnimplementedControllerServiceServer
 // for forward compatibility.
@@ -219,6 +240,16 @@ type ControllerServiceServer interface {
 	// without a snapshot, unless the history was compacted, in which case it
 	// starts with a snapshot. The stream ends only on error or cancel.
 	WatchMetadata(*WatchMetadataRequest, grpc.ServerStreamingServer[WatchMetadataResponse]) error
+	// ReportReplicaStates tells the controller which of a storage node's
+	// replicas are offline after a storage fault (disk full, I/O error, failed
+	// fsync, a config the log cannot apply) and which are back online (Kafka's
+	// log-directory failure handling, KIP-112). An offline replica leaves the
+	// ISR (never the last member), loses its leadership to another live
+	// in-sync replica, and is never elected; an online replica rejoins the ISR
+	// through normal catch-up. States are matched by topic id, so a report
+	// about an older incarnation of a topic changes nothing. Errors:
+	// FAILED_PRECONDITION (STALE_EPOCH), NOT_FOUND (UNKNOWN_MEMBER).
+	ReportReplicaStates(context.Context, *ReportReplicaStatesRequest) (*ReportReplicaStatesResponse, error)
 	mustEmbedUnimplementedControllerServiceServer()
 }
 
@@ -249,6 +280,9 @@ func (UnimplementedControllerServiceServer) ControlledShutdown(context.Context, 
 }
 func (UnimplementedControllerServiceServer) WatchMetadata(*WatchMetadataRequest, grpc.ServerStreamingServer[WatchMetadataResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchMetadata not implemented")
+}
+func (UnimplementedControllerServiceServer) ReportReplicaStates(context.Context, *ReportReplicaStatesRequest) (*ReportReplicaStatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportReplicaStates not implemented")
 }
 func (UnimplementedControllerServiceServer) mustEmbedUnimplementedControllerServiceServer() {}
 func (UnimplementedControllerServiceServer) testEmbeddedByValue()                           {}
@@ -390,6 +424,24 @@ func _ControllerService_WatchMetadata_Handler(srv interface{}, stream grpc.Serve
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ControllerService_WatchMetadataServer = grpc.ServerStreamingServer[WatchMetadataResponse]
 
+func _ControllerService_ReportReplicaStates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportReplicaStatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).ReportReplicaStates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_ReportReplicaStates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).ReportReplicaStates(ctx, req.(*ReportReplicaStatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ControllerService_ServiceDesc is the grpc.ServiceDesc for ControllerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -420,6 +472,10 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ControlledShutdown",
 			Handler:    _ControllerService_ControlledShutdown_Handler,
+		},
+		{
+			MethodName: "ReportReplicaStates",
+			Handler:    _ControllerService_ReportReplicaStates_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

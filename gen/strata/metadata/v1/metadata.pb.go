@@ -129,8 +129,11 @@ type PartitionRecord struct {
 	// minus removing_replicas.
 	AddingReplicas   []int32 `protobuf:"varint,9,rep,packed,name=adding_replicas,json=addingReplicas,proto3" json:"adding_replicas,omitempty"`
 	RemovingReplicas []int32 `protobuf:"varint,10,rep,packed,name=removing_replicas,json=removingReplicas,proto3" json:"removing_replicas,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Replicas whose storage node reported them offline after a storage
+	// fault (KIP-112); they are out of the ISR and never elected.
+	OfflineReplicas []int32 `protobuf:"varint,11,rep,packed,name=offline_replicas,json=offlineReplicas,proto3" json:"offline_replicas,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PartitionRecord) Reset() {
@@ -229,6 +232,13 @@ func (x *PartitionRecord) GetAddingReplicas() []int32 {
 func (x *PartitionRecord) GetRemovingReplicas() []int32 {
 	if x != nil {
 		return x.RemovingReplicas
+	}
+	return nil
+}
+
+func (x *PartitionRecord) GetOfflineReplicas() []int32 {
+	if x != nil {
+		return x.OfflineReplicas
 	}
 	return nil
 }
@@ -858,7 +868,7 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fcreated_unix_ms\x18\x06 \x01(\x03R\rcreatedUnixMs\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf3\x02\n" +
 	"\x0fPartitionRecord\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x19\n" +
@@ -870,7 +880,8 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fpartition_epoch\x18\b \x01(\x05R\x0epartitionEpoch\x12'\n" +
 	"\x0fadding_replicas\x18\t \x03(\x05R\x0eaddingReplicas\x12+\n" +
 	"\x11removing_replicas\x18\n" +
-	" \x03(\x05R\x10removingReplicas\"\x9c\x01\n" +
+	" \x03(\x05R\x10removingReplicas\x12)\n" +
+	"\x10offline_replicas\x18\v \x03(\x05R\x0fofflineReplicas\"\x9c\x01\n" +
 	"\x11StorageNodeRecord\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +

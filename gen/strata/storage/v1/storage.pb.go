@@ -128,7 +128,10 @@ type Replica struct {
 	// Whether this node leads the partition.
 	Leader bool `protobuf:"varint,8,opt,name=leader,proto3" json:"leader,omitempty"`
 	// Filled by the leader: every replica's progress.
-	Followers     []*ReplicaProgress `protobuf:"bytes,9,rep,name=followers,proto3" json:"followers,omitempty"`
+	Followers []*ReplicaProgress `protobuf:"bytes,9,rep,name=followers,proto3" json:"followers,omitempty"`
+	// The replica is offline after a storage fault; offline_reason says why.
+	Offline       bool   `protobuf:"varint,10,opt,name=offline,proto3" json:"offline,omitempty"`
+	OfflineReason string `protobuf:"bytes,11,opt,name=offline_reason,json=offlineReason,proto3" json:"offline_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -224,6 +227,20 @@ func (x *Replica) GetFollowers() []*ReplicaProgress {
 		return x.Followers
 	}
 	return nil
+}
+
+func (x *Replica) GetOffline() bool {
+	if x != nil {
+		return x.Offline
+	}
+	return false
+}
+
+func (x *Replica) GetOfflineReason() string {
+	if x != nil {
+		return x.OfflineReason
+	}
+	return ""
 }
 
 type ReplicaProgress struct {
@@ -1636,7 +1653,7 @@ var File_strata_storage_v1_storage_proto protoreflect.FileDescriptor
 const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\n" +
 	"\x1fstrata/storage/v1/storage.proto\x12\x11strata.storage.v1\x1a\x1dstrata/common/v1/errors.proto\"\x15\n" +
-	"\x13ListReplicasRequest\"\xbf\x02\n" +
+	"\x13ListReplicasRequest\"\x80\x03\n" +
 	"\aReplica\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x10\n" +
@@ -1647,7 +1664,10 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\n" +
 	"size_bytes\x18\a \x01(\x03R\tsizeBytes\x12\x16\n" +
 	"\x06leader\x18\b \x01(\bR\x06leader\x12@\n" +
-	"\tfollowers\x18\t \x03(\v2\".strata.storage.v1.ReplicaProgressR\tfollowers\"\x92\x01\n" +
+	"\tfollowers\x18\t \x03(\v2\".strata.storage.v1.ReplicaProgressR\tfollowers\x12\x18\n" +
+	"\aoffline\x18\n" +
+	" \x01(\bR\aoffline\x12%\n" +
+	"\x0eoffline_reason\x18\v \x01(\tR\rofflineReason\"\x92\x01\n" +
 	"\x0fReplicaProgress\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12$\n" +
 	"\x0elog_end_offset\x18\x02 \x01(\x03R\flogEndOffset\x12'\n" +
