@@ -23,7 +23,7 @@ const (
 
 // leaderFor returns the open replica of a partition this node leads, with
 // the leader epoch to stamp on appends; otherwise the error to report.
-func (n *Node) leaderFor(topic string, partition int32) (*partition, int32, *errs.Error) {
+func (n *Node) leaderFor(topic string, partition int32) (*replica, int32, *errs.Error) {
 	rec, ok := n.cache.Partition(topic, partition)
 	if !ok {
 		return nil, 0, errs.New(errs.UnknownTopicOrPartition, "partition %s-%d does not exist", topic, partition)
@@ -40,6 +40,9 @@ func (n *Node) leaderFor(topic string, partition int32) (*partition, int32, *err
 	if !ok {
 		// Assigned in metadata but not opened yet (reconcile is catching up).
 		return nil, 0, errs.New(errs.NotLeaderOrFollower, "partition %s-%d is not open on this node yet", topic, partition)
+	}
+	if e := p.offlineErr(); e != nil {
+		return nil, 0, e // the controller is moving leadership away
 	}
 	return p, rec.GetLeaderEpoch(), nil
 }
@@ -86,7 +89,7 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 				replicaDir(pp.GetTopic(), pp.GetPartition()), isr, p.minISR).Detail
 			continue
 		}
-		base, err := h.producers.append(p, epoch, pp.GetRecords()) // idempotence checks, then p.log.Append
+		base, err := p.appendProduced(epoch, pp.GetRecords()) // idempotence checks, then the log's Append
 		if err != nil {
 			res.Error = errs.FromKafka(err).Detail
 			continue
@@ -194,7 +197,7 @@ func (h *handler) fetchOnce(req *storagev1.FetchRequest) (*storagev1.FetchRespon
 			limit = min(limit, pm)
 		}
 		data, err := p.log.Read(fp.GetFetchOffset(), limit, hw)
-		if err != nil {
+		if err = p.check(err); err != nil {
 			res.Error, failed = errs.FromKafka(err).Detail, true
 			continue
 		}
@@ -218,7 +221,7 @@ func (h *handler) ListOffsets(_ context.Context, req *storagev1.ListOffsetsReque
 			continue
 		}
 		off, ts, err := p.log.OffsetForTimestamp(lp.GetTimestamp())
-		if err != nil {
+		if err = p.check(err); err != nil {
 			res.Error = errs.FromKafka(err).Detail
 			continue
 		}
@@ -239,27 +242,27 @@ func (n *Node) maintain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-flush.C:
-			for _, p := range n.parts.all() {
-				if err := p.log.MaybeFlush(); err != nil {
-					n.Log.Error("flush failed", "partition", replicaDir(p.key.topic, p.key.partition), "err", err)
+			for _, p := range n.parts.online() {
+				if err := p.check(p.log.MaybeFlush()); err != nil {
+					n.Log.Error("flush failed", "partition", p.name(), "err", err)
 				}
 			}
 		case <-retention.C:
-			for _, p := range n.parts.all() {
+			for _, p := range n.parts.online() {
 				n.cleanUp(p)
 			}
 		}
 	}
 }
 
-func (n *Node) cleanUp(p *partition) {
-	name := replicaDir(p.key.topic, p.key.partition)
-	if deleted, err := p.log.DeleteOldSegments(); err != nil {
+func (n *Node) cleanUp(p *replica) {
+	name := p.name()
+	if deleted, err := p.log.DeleteOldSegments(); p.check(err) != nil {
 		n.Log.Warn("retention failed", "partition", name, "err", err)
 	} else if deleted > 0 {
 		n.Log.Debug("retention deleted segments", "partition", name, "segments", deleted, "log_start_offset", p.log.LogStartOffset())
 	}
-	if _, err := p.log.Compact(); err != nil {
+	if _, err := p.log.Compact(); p.check(err) != nil {
 		n.Log.Warn("compaction failed", "partition", name, "err", err)
 	}
 }

@@ -2,12 +2,14 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/internal/topicconfig"
 )
 
 // Follower side of replication. A follower keeps one Replicate stream per
@@ -31,16 +33,46 @@ type followState struct {
 	truncated bool // the divergence check ran for this epoch
 }
 
-// fetchers runs one fetch loop per leader node this node follows.
+// fetchers runs exactly one fetch loop per leader node this node follows.
 type fetchers struct {
 	n       *Node
 	mu      sync.Mutex
-	running map[int32]bool
+	running map[int32]*fetchLoop
 	conns   rpc.Pool
+	refused epochLatch // the leader epoch a refused truncation was last logged at, per partition
 }
 
+// epochLatch remembers one leader epoch per partition, so a refusal is
+// logged once per leadership rather than on every fetch.
+type epochLatch struct {
+	mu sync.Mutex
+	m  map[partitionKey]int32
+}
+
+// Swap stores epoch for key and returns the previous one (-1 if none).
+func (l *epochLatch) Swap(key partitionKey, epoch int32) int32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[partitionKey]int32{}
+	}
+	prev, ok := l.m[key]
+	l.m[key] = epoch
+	if !ok {
+		return -1
+	}
+	return prev
+}
+
+// fetchLoop identifies one fetch loop; a loop runs only while it is the
+// one registered for its leader.
+type fetchLoop struct{ leader int32 }
+
+// errLoopEnded ends a fetch session whose loop has nothing left to fetch.
+var errLoopEnded = errors.New("nothing followed from this leader")
+
 func newFetchers(n *Node) *fetchers {
-	return &fetchers{n: n, running: map[int32]bool{}}
+	return &fetchers{n: n, running: map[int32]*fetchLoop{}}
 }
 
 // ensure starts a fetch loop for every leader that has none.
@@ -48,50 +80,67 @@ func (f *fetchers) ensure(leaders map[int32]bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for id := range leaders {
-		if !f.running[id] {
-			f.running[id] = true
-			f.n.Go(func(ctx context.Context) { f.run(ctx, id) })
+		if f.running[id] == nil {
+			loop := &fetchLoop{leader: id}
+			f.running[id] = loop
+			f.n.metrics.fetchLoops.Inc()
+			f.n.Go(func(ctx context.Context) {
+				defer f.n.metrics.fetchLoops.Dec()
+				f.run(ctx, loop)
+			})
 		}
 	}
 }
 
-// followed returns the partitions followed from leader, or stops the loop
-// (under the lock, so ensure never misses a restart) when there are none.
-func (f *fetchers) followed(leader int32) []*partition {
-	var out []*partition
-	for _, p := range f.n.parts.all() {
-		if fs := p.follow.Load(); fs != nil && fs.leaderID == leader {
-			out = append(out, p)
-		}
-	}
-	if len(out) == 0 {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, p := range f.n.parts.all() {
-			if fs := p.follow.Load(); fs != nil && fs.leaderID == leader {
-				return []*partition{p}
+// followed returns the partitions loop fetches from its leader. When there
+// are none it unregisters the loop (under the lock, so ensure starts a new
+// one for a later follow) and returns errLoopEnded: the loop must end.
+func (f *fetchers) followed(loop *fetchLoop) ([]*replica, error) {
+	collect := func() []*replica {
+		var out []*replica
+		for _, p := range f.n.parts.online() {
+			if fs := p.follow.Load(); fs != nil && fs.leaderID == loop.leader {
+				out = append(out, p)
 			}
 		}
-		delete(f.running, leader)
+		return out
 	}
-	return out
+	if out := collect(); len(out) > 0 {
+		return out, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if out := collect(); len(out) > 0 {
+		return out, nil
+	}
+	if f.running[loop.leader] == loop {
+		delete(f.running, loop.leader)
+	}
+	return nil, errLoopEnded
+}
+
+// loops is how many fetch loops are registered.
+func (f *fetchers) loops() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.running)
 }
 
 func (f *fetchers) close() { f.conns.Close() }
 
 // run is the fetch loop for one leader node; it ends when this node
 // follows nothing there.
-func (f *fetchers) run(ctx context.Context, leader int32) {
+func (f *fetchers) run(ctx context.Context, loop *fetchLoop) {
 	for ctx.Err() == nil {
-		if len(f.followed(leader)) == 0 {
+		if _, err := f.followed(loop); err != nil {
 			return
 		}
-		err := f.session(ctx, leader)
-		if ctx.Err() != nil {
+		err := f.session(ctx, loop)
+		if ctx.Err() != nil || errors.Is(err, errLoopEnded) {
 			return
 		}
 		if err != nil {
-			f.n.Log.Debug("replica fetch session ended", "leader", leader, "err", err)
+			f.n.Log.Debug("replica fetch session ended", "leader", loop.leader, "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -102,7 +151,8 @@ func (f *fetchers) run(ctx context.Context, leader int32) {
 }
 
 // session runs one Replicate stream to the leader until an error.
-func (f *fetchers) session(ctx context.Context, leader int32) error {
+func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
+	leader := loop.leader
 	node, _ := f.n.cache.StorageNode(leader)
 	if node == nil {
 		return errs.New(errs.UnknownMember, "leader %d has no address yet", leader)
@@ -121,9 +171,9 @@ func (f *fetchers) session(ctx context.Context, leader int32) error {
 	defer func() { _ = stream.CloseSend() }()
 	reg := f.n.Member.Registration()
 	for {
-		parts := f.followed(leader)
-		if len(parts) == 0 {
-			return nil
+		parts, err := f.followed(loop)
+		if err != nil {
+			return err
 		}
 		f.truncateDiverged(ctx, client, parts)
 		req := &storagev1.ReplicateRequest{FollowerId: reg.ID, FollowerEpoch: reg.Epoch, MaxWaitMs: int32(replicaFetchWait.Milliseconds()),
@@ -173,7 +223,6 @@ func (f *fetchers) applyFetched(resp *storagev1.ReplicateResponse, states map[pa
 		if !found || p.follow.Load() != states[key] {
 			continue // the partition changed role meanwhile
 		}
-		name := replicaDir(key.topic, key.partition)
 		if e := r.GetError(); e != nil {
 			if e.GetCode() == errs.OffsetOutOfRange {
 				f.outOfRange(p, r)
@@ -181,14 +230,14 @@ func (f *fetchers) applyFetched(resp *storagev1.ReplicateResponse, states map[pa
 			continue
 		}
 		if len(r.GetRecords()) > 0 {
-			if err := p.log.AppendReplicated(r.GetRecords()); err != nil {
-				f.n.Log.Warn("appending replicated batches failed", "partition", name, "err", err)
+			if err := p.check(p.log.AppendReplicated(r.GetRecords())); err != nil {
+				f.n.Log.Warn("appending replicated batches failed", "partition", p.name(), "err", err)
 				continue
 			}
 			p.appends.fire()
 		}
 		p.setHighWatermark(min(r.GetHighWatermark(), p.log.LogEndOffset()))
-		f.n.metrics.followerLag.WithLabelValues(name).Set(float64(max(r.GetLogEndOffset()-p.log.LogEndOffset(), 0)))
+		f.n.metrics.followerLag.WithLabelValues(p.name()).Set(float64(max(r.GetLogEndOffset()-p.log.LogEndOffset(), 0)))
 		ok = true
 	}
 	return ok
@@ -196,28 +245,53 @@ func (f *fetchers) applyFetched(resp *storagev1.ReplicateResponse, states map[pa
 
 // outOfRange repairs a follower log the leader cannot continue: behind the
 // leader's log start (retention deleted what it needs) it starts over there;
-// ahead of the leader's end it truncates to it.
-func (f *fetchers) outOfRange(p *partition, r *storagev1.ReplicaFetchResult) {
-	name := replicaDir(p.key.topic, p.key.partition)
+// ahead of the leader's end it truncates to it — but never below its own
+// high watermark on the leader's word alone.
+func (f *fetchers) outOfRange(p *replica, r *storagev1.ReplicaFetchResult) {
 	leo := p.log.LogEndOffset()
 	var err error
 	switch {
 	case leo < r.GetLogStartOffset():
-		f.n.Log.Info("follower behind the leader's log start; starting over", "partition", name, "at", r.GetLogStartOffset())
+		f.n.Log.Info("follower behind the leader's log start; starting over", "partition", p.name(), "at", r.GetLogStartOffset())
 		err = p.log.TruncateFullyAndStartAt(r.GetLogStartOffset())
 	case r.GetLogEndOffset() >= 0 && leo > r.GetLogEndOffset():
-		f.n.Log.Warn("follower ahead of the leader; truncating", "partition", name, "from", leo, "to", r.GetLogEndOffset())
+		if !f.mayTruncate(p, r.GetLogEndOffset(), "the leader's log ends before this replica's") {
+			return
+		}
+		f.n.Log.Warn("follower ahead of the leader; truncating uncommitted records", "partition", p.name(), "from", leo, "to", r.GetLogEndOffset())
 		err = p.log.TruncateTo(r.GetLogEndOffset())
 	}
-	if err != nil {
-		f.n.Log.Error("repairing follower log failed", "partition", name, "err", err)
+	if err = p.check(err); err != nil {
+		f.n.Log.Error("repairing follower log failed", "partition", p.name(), "err", err)
 	}
+}
+
+// mayTruncate refuses, loudly, a truncation below the replica's high
+// watermark: everything below it was in every in-sync replica, so a leader
+// elected from the ISR has it, and a leader that lacks it lost committed
+// data. Only a topic that allows unclean leader election accepts that.
+func (f *fetchers) mayTruncate(p *replica, to int64, why string) bool {
+	hw := p.log.HighWatermark()
+	if to >= hw {
+		return true
+	}
+	if t, ok := f.n.cache.Topic(p.key.topic); ok && topicconfig.Effective(t.GetConfigs(), "unclean.leader.election.enable") == "true" {
+		f.n.Log.Warn("truncating below the high watermark: unclean leader election is enabled", "partition", p.name(), "to", to, "high_watermark", hw)
+		return true
+	}
+	f.n.metrics.refusedTruncations.Inc()
+	if fs := p.follow.Load(); fs != nil && f.refused.Swap(p.key, fs.epoch) != fs.epoch {
+		f.n.Log.Error("REFUSING TO TRUNCATE below the high watermark: the leader lacks committed records; this replica keeps them",
+			"partition", p.name(), "reason", why, "to", to, "high_watermark", hw, "log_end_offset", p.log.LogEndOffset(),
+			"leader", fs.leaderID, "leader_epoch", fs.epoch)
+	}
+	return false
 }
 
 // truncateDiverged runs the KIP-101 check for partitions that have not had
 // it under their current leader epoch: ask the leader where this log's last
 // epoch ends in its log, and cut everything past that.
-func (f *fetchers) truncateDiverged(ctx context.Context, client storagev1.StorageServiceClient, parts []*partition) {
+func (f *fetchers) truncateDiverged(ctx context.Context, client storagev1.StorageServiceClient, parts []*replica) {
 	req := &storagev1.OffsetForLeaderEpochRequest{}
 	pending := map[partitionKey]*followState{}
 	for _, p := range parts {
@@ -264,10 +338,13 @@ func (f *fetchers) truncateDiverged(ctx context.Context, client storagev1.Storag
 			}
 		}
 		if target < leo {
-			f.n.Log.Info("truncating divergent tail", "partition", replicaDir(key.topic, key.partition), "from", leo, "to", target,
+			if !f.mayTruncate(p, target, "the leader's epoch ends before this replica's high watermark") {
+				continue
+			}
+			f.n.Log.Info("truncating divergent tail", "partition", p.name(), "from", leo, "to", target,
 				"leader", fs.leaderID, "leader_epoch", fs.epoch)
-			if err := p.log.TruncateTo(target); err != nil {
-				f.n.Log.Error("truncation failed", "partition", replicaDir(key.topic, key.partition), "err", err)
+			if err := p.check(p.log.TruncateTo(target)); err != nil {
+				f.n.Log.Error("truncation failed", "partition", p.name(), "err", err)
 				continue
 			}
 			f.n.metrics.truncations.Inc()

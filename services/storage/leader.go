@@ -17,8 +17,7 @@ import (
 // caught up, and the ISR as the controller last confirmed it. The high
 // watermark is the smallest log end offset over the ISR.
 type leaderState struct {
-	n     *Node
-	p     *partition
+	p     *replica
 	epoch int32 // leader epoch of this leadership
 	// startOffset is the log end offset when this leadership began: a
 	// follower rejoins the ISR only once it has reached it.
@@ -29,7 +28,12 @@ type leaderState struct {
 	isr            []int32
 	followers      map[int32]*followerProgress
 	altering       bool // an AlterPartition is in flight
-	resigned       bool
+	// adding holds the followers an in-flight expansion adds: until the
+	// controller confirms it, the high watermark counts them too (Kafka's
+	// maximal ISR), so a replica the controller may elect as soon as it
+	// confirms has everything below the high watermark.
+	adding   []int32
+	resigned bool
 }
 
 type followerProgress struct {
@@ -39,8 +43,8 @@ type followerProgress struct {
 	leaderLEOAtHim int64 // leader LEO at the previous fetch
 }
 
-func newLeaderState(n *Node, p *partition, rec *metadatav1.PartitionRecord) *leaderState {
-	ls := &leaderState{n: n, p: p, epoch: rec.GetLeaderEpoch(), startOffset: p.log.LogEndOffset(), followers: map[int32]*followerProgress{}}
+func newLeaderState(p *replica, rec *metadatav1.PartitionRecord) *leaderState {
+	ls := &leaderState{p: p, epoch: rec.GetLeaderEpoch(), startOffset: p.log.LogEndOffset(), followers: map[int32]*followerProgress{}}
 	ls.apply(rec)
 	return ls
 }
@@ -53,7 +57,7 @@ func (ls *leaderState) apply(rec *metadatav1.PartitionRecord) {
 		ls.isr = slices.Clone(rec.GetIsr())
 	}
 	now := time.Now()
-	me := ls.n.id()
+	me, _ := ls.p.host.registration()
 	for _, r := range rec.GetReplicas() {
 		if _, ok := ls.followers[r]; !ok && r != me {
 			// A new follower gets the full lag time to show up.
@@ -85,12 +89,12 @@ func (ls *leaderState) isrSize() int {
 }
 
 // advanceHighWatermark moves the high watermark to the smallest log end
-// offset over the ISR; it never moves back.
+// offset over the ISR and the followers being added; it never moves back.
 func (ls *leaderState) advanceHighWatermark() {
 	ls.mu.Lock()
 	hw := ls.p.log.LogEndOffset()
-	me := ls.n.id()
-	for _, r := range ls.isr {
+	me, _ := ls.p.host.registration()
+	for _, r := range slices.Concat(ls.isr, ls.adding) {
 		if r == me {
 			continue
 		}
@@ -184,29 +188,33 @@ func (ls *leaderState) alter(isr []int32, direction string) {
 	}
 	ls.altering = true
 	pe := ls.partitionEpoch
+	for _, r := range isr {
+		if !slices.Contains(ls.isr, r) {
+			ls.adding = append(ls.adding, r)
+		}
+	}
 	ls.mu.Unlock()
 	go func() {
-		defer func() {
+		done := func() {
 			ls.mu.Lock()
-			ls.altering = false
+			ls.altering, ls.adding = false, nil
 			ls.mu.Unlock()
-		}()
-		reg := ls.n.Member.Registration()
-		ctx, cancel := context.WithTimeout(ls.n.Context(), 5*time.Second)
+		}
+		id, epoch := ls.p.host.registration()
+		ctx, cancel := context.WithTimeout(ls.p.host.context(), 5*time.Second)
 		defer cancel()
-		resp, err := controllerv1.NewControllerServiceClient(ls.n.Conn).AlterPartition(ctx, &controllerv1.AlterPartitionRequest{
-			NodeId: reg.ID, NodeEpoch: reg.Epoch, Topic: ls.p.key.topic, Partition: ls.p.key.partition,
+		resp, err := ls.p.host.controller().AlterPartition(ctx, &controllerv1.AlterPartitionRequest{
+			NodeId: id, NodeEpoch: epoch, Topic: ls.p.key.topic, Partition: ls.p.key.partition,
 			LeaderEpoch: ls.epoch, PartitionEpoch: pe, NewIsr: isr,
 		})
 		if err != nil {
-			ls.n.Log.Debug("ISR change refused", "partition", replicaDir(ls.p.key.topic, ls.p.key.partition), "direction", direction, "err", err)
+			done()
+			ls.p.host.logger().Debug("ISR change refused", "partition", ls.p.name(), "direction", direction, "err", err)
 			return
 		}
-		ls.n.metrics.isrChanges.WithLabelValues(direction).Inc()
-		ls.mu.Lock()
-		ls.altering = false
-		ls.mu.Unlock()
-		ls.apply(resp.GetPartition())
+		ls.p.host.isrChanged(direction)
+		ls.apply(resp.GetPartition()) // the confirmed ISR replaces the pending additions
+		done()
 	}()
 }
 
@@ -245,7 +253,8 @@ func (ls *leaderState) progress() []*storagev1.ReplicaProgress {
 	now := time.Now()
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	out := []*storagev1.ReplicaProgress{{NodeId: ls.n.id(), LogEndOffset: ls.p.log.LogEndOffset(), InSync: true}}
+	me, _ := ls.p.host.registration()
+	out := []*storagev1.ReplicaProgress{{NodeId: me, LogEndOffset: ls.p.log.LogEndOffset(), InSync: true}}
 	for id, f := range ls.followers {
 		out = append(out, &storagev1.ReplicaProgress{NodeId: id, LogEndOffset: f.leo,
 			CaughtUpMsAgo: now.Sub(f.caughtUp).Milliseconds(), InSync: slices.Contains(ls.isr, id)})

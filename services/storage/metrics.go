@@ -3,12 +3,15 @@ package storage
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	replicas        prometheus.Gauge
-	underReplicated prometheus.Gauge
-	isrChanges      *prometheus.CounterVec
-	followerLag     *prometheus.GaugeVec
-	truncations     prometheus.Counter
-	maxLagMs        prometheus.Gauge
+	replicas           prometheus.Gauge
+	underReplicated    prometheus.Gauge
+	isrChanges         *prometheus.CounterVec
+	followerLag        *prometheus.GaugeVec
+	truncations        prometheus.Counter
+	maxLagMs           prometheus.Gauge
+	fetchLoops         prometheus.Gauge
+	offline            prometheus.Gauge
+	refusedTruncations prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -26,6 +29,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.maxLagMs = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "strata_storage_max_follower_lag_ms", Help: "Longest time any follower of a partition led here has not been caught up."})
-	reg.MustRegister(m.replicas, m.underReplicated, m.isrChanges, m.followerLag, m.truncations, m.maxLagMs)
+	m.fetchLoops = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_storage_replica_fetch_loops", Help: "Replica fetch loops running (one per leader node followed)."})
+	m.offline = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_storage_offline_replicas", Help: "Replicas on this node that are offline after a storage fault."})
+	m.refusedTruncations = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "strata_storage_refused_truncations_total", Help: "Truncations below the high watermark this follower refused (the leader lacked committed records)."})
+	reg.MustRegister(m.replicas, m.underReplicated, m.isrChanges, m.followerLag, m.truncations, m.maxLagMs, m.fetchLoops, m.offline, m.refusedTruncations)
 	return m
 }

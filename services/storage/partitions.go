@@ -1,17 +1,16 @@
 package storage
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,111 +26,32 @@ type partitionKey struct {
 	partition int32
 }
 
-// partition is one open replica.
-type partition struct {
-	key     partitionKey
-	topicID string // hex
-	log     *log.Log
-	cfgSig  string // the topic configs the log was opened with
-	minISR  int    // min.insync.replicas
-
-	// leader is set while this node leads the partition.
-	leader atomic.Pointer[leaderState]
-	// follow is the follower-side state while this node follows it.
-	follow atomic.Pointer[followState]
-
-	appends signal // after every append: wakes replica fetches
-	hwMoves signal // after every high watermark move: wakes consumer fetches
-}
-
-// signal is a broadcast: wait on ch(), fire() wakes every waiter.
-type signal struct {
-	mu sync.Mutex
-	c  chan struct{}
-}
-
-// ch is closed at the next fire; take it before checking the condition so
-// no fire between the check and the wait is missed.
-func (s *signal) ch() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.c == nil {
-		s.c = make(chan struct{})
-	}
-	return s.c
-}
-
-func (s *signal) fire() {
-	s.mu.Lock()
-	if s.c != nil {
-		close(s.c)
-		s.c = nil
-	}
-	s.mu.Unlock()
-}
-
-// waitResult says why waitAny returned.
-type waitResult int
-
-const (
-	waitCancelled waitResult = iota // ctx ended
-	waitTimedOut                    // the deadline passed
-	waitSignalled                   // one of the signals fired
-)
-
-// waitAny blocks until ctx ends, deadline fires or any of chans closes: the
-// long-poll of consumer and replica fetches over many partitions.
-func waitAny(ctx context.Context, deadline <-chan time.Time, chans []<-chan struct{}) waitResult {
-	cases := make([]reflect.SelectCase, 0, len(chans)+2)
-	cases = append(cases,
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)})
-	for _, ch := range chans {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
-	}
-	switch chosen, _, _ := reflect.Select(cases); chosen {
-	case 0:
-		return waitCancelled
-	case 1:
-		return waitTimedOut
-	default:
-		return waitSignalled
-	}
-}
-
-// setHighWatermark moves the log's high watermark and wakes consumers.
-func (p *partition) setHighWatermark(hw int64) {
-	if hw != p.log.HighWatermark() {
-		p.log.SetHighWatermark(hw)
-		p.hwMoves.fire()
-	}
-}
-
-// partitions is the set of open replicas. Readers load the current map
-// without locking; reconcile publishes a new map (copy on write), so the
-// produce and fetch paths share no lock across partitions.
+// partitions is the set of replicas on this node, online or offline.
+// Readers load the current map without locking; reconcile publishes a new
+// map (copy on write), so the produce and fetch paths share no lock across
+// partitions.
 type partitions struct {
 	dir     string
-	current atomic.Pointer[map[partitionKey]*partition]
+	current atomic.Pointer[map[partitionKey]*replica]
 	mu      sync.Mutex // serializes reconcile and close
 }
 
 func newPartitions(dir string) *partitions {
 	ps := &partitions{dir: dir}
-	empty := map[partitionKey]*partition{}
+	empty := map[partitionKey]*replica{}
 	ps.current.Store(&empty)
 	return ps
 }
 
-func (ps *partitions) get(topic string, partition int32) (*partition, bool) {
+func (ps *partitions) get(topic string, partition int32) (*replica, bool) {
 	p, ok := (*ps.current.Load())[partitionKey{topic, partition}]
 	return p, ok
 }
 
-// all returns the open replicas sorted by topic and partition.
-func (ps *partitions) all() []*partition {
+// all returns the replicas sorted by topic and partition.
+func (ps *partitions) all() []*replica {
 	m := *ps.current.Load()
-	out := make([]*partition, 0, len(m))
+	out := make([]*replica, 0, len(m))
 	for _, p := range m {
 		out = append(out, p)
 	}
@@ -144,43 +64,55 @@ func (ps *partitions) all() []*partition {
 	return out
 }
 
+// online returns the replicas whose log is open and healthy.
+func (ps *partitions) online() []*replica {
+	out := ps.all()
+	return slices.DeleteFunc(out, func(r *replica) bool { return r.offline.Load() != nil })
+}
+
 // assignment is one replica this node should hold.
 type assignment struct {
 	key     partitionKey
 	topicID string
 	cfg     log.Config
+	cfgErr  error // the topic's configs cannot be applied: the replica stays offline
 	cfgSig  string
 	minISR  int
 }
 
+// keeper says which replica directories metadata still wants on this node;
+// everything else under the data dir is deleted only when keep says no.
+type keeper func(topic string, partition int32, topicID string) bool
+
 // reconcile opens the logs of new assignments, reopens those whose topic
-// configs changed, closes and deletes replicas no longer assigned (or of an
-// older incarnation of the topic), and deletes stray replica directories.
-func (ps *partitions) reconcile(want []assignment, openOpts ...log.Option) error {
+// configs changed, closes replicas no longer assigned, and deletes the
+// directories metadata no longer wants. A log that fails to open stays in
+// the set as an offline replica: its directory is never deleted for it.
+func (ps *partitions) reconcile(want []assignment, keep keeper, host replicaHost, openOpts ...log.Option) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	// The published map is read without locks: build a new one and never
 	// modify the old.
 	old := *ps.current.Load()
-	next := make(map[partitionKey]*partition, len(want))
+	next := make(map[partitionKey]*replica, len(want))
 	closed := map[partitionKey]bool{}
 	var errs []error
 	for _, a := range want {
 		p, ok := old[a.key]
-		if ok && p.topicID == a.topicID && p.cfgSig == a.cfgSig {
+		if ok && p.topicID == a.topicID && p.keepAsIs(a.cfgSig) {
 			next[a.key] = p
 			continue
 		}
 		if ok {
-			// Configs changed (reopen, data stays) or the topic was created
-			// again (open deletes the old data): close the old log first.
+			// Configs changed (reopen, data stays), the topic was created
+			// again (open deletes the old data), or a failed open is retried:
+			// close the old replica first.
 			_ = p.close()
 			closed[a.key] = true
 		}
-		p, err := ps.open(a, openOpts...)
+		p, err := ps.open(a, host, openOpts...)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
 		next[a.key] = p
 	}
@@ -191,25 +123,60 @@ func (ps *partitions) reconcile(want []assignment, openOpts ...log.Option) error
 		}
 		_ = p.close()
 	}
-	if err := ps.removeStray(next); err != nil {
+	if err := ps.removeUnwanted(next, keep); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-func (ps *partitions) open(a assignment, opts ...log.Option) (*partition, error) {
+// openRetryEvery spaces the attempts to open a replica that failed to.
+const openRetryEvery = 10 * time.Second
+
+// keepAsIs says whether reconcile leaves the replica alone: it is healthy
+// with the wanted configs, or it failed while open (only a restart clears
+// that), or its failed open was tried too recently to try again.
+func (r *replica) keepAsIs(cfgSig string) bool {
+	o := r.offline.Load()
+	switch {
+	case o == nil:
+		return r.cfgSig == cfgSig
+	case !o.atOpen:
+		return true
+	default:
+		return r.cfgSig == cfgSig && time.Since(o.since) < openRetryEvery
+	}
+}
+
+// open opens an assignment's log. On failure it returns the replica
+// offline, with the error; the directory and its data stay.
+func (ps *partitions) open(a assignment, host replicaHost, opts ...log.Option) (*replica, error) {
+	r := &replica{key: a.key, topicID: a.topicID, cfgSig: a.cfgSig, minISR: a.minISR, host: host}
+	err := a.cfgErr
+	if err == nil {
+		r.log, err = ps.openLog(a, r, opts...)
+	}
+	if err != nil {
+		err = fmt.Errorf("replica %s: %w", r.name(), err)
+		r.fail(err, true)
+		return r, err
+	}
+	return r, nil
+}
+
+func (ps *partitions) openLog(a assignment, r *replica, opts ...log.Option) (*log.Log, error) {
 	dir := filepath.Join(ps.dir, replicaDir(a.key.topic, a.key.partition))
-	have, err := os.ReadFile(filepath.Join(dir, partitionMetaFile))
-	if err == nil && string(have) != "topic_id="+a.topicID+"\n" {
-		// A topic of the same name existed before: its data must go.
+	have, err := readTopicID(dir)
+	if err == nil && have != a.topicID {
+		// Metadata says the topic was created again under this name (a new
+		// topic id): the old incarnation's data must go.
 		if err := os.RemoveAll(dir); err != nil {
-			return nil, fmt.Errorf("delete old replica %s: %w", dir, err)
+			return nil, fmt.Errorf("delete the replica of an older topic incarnation %s: %w", dir, err)
 		}
 		err = os.ErrNotExist
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create replica %s: %w", dir, err)
+			return nil, fmt.Errorf("create %s: %w", dir, err)
 		}
 		if err := fsutil.WriteFileAtomic(filepath.Join(dir, partitionMetaFile), []byte("topic_id="+a.topicID+"\n"), 0o644); err != nil {
 			return nil, err
@@ -218,37 +185,47 @@ func (ps *partitions) open(a assignment, opts ...log.Option) (*partition, error)
 			return nil, err
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("replica %s: %w", dir, err)
+		return nil, err
 	}
 	// Replication owns the high watermark: it is what the ISR has, not
 	// what the leader wrote.
-	l, err := log.Open(dir, a.cfg, append(opts, log.WithManualHighWatermark())...)
+	return log.Open(dir, a.cfg, append(opts, log.WithManualHighWatermark())...)
+}
+
+// readTopicID reads the topic id a replica directory belongs to.
+func readTopicID(dir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, partitionMetaFile))
 	if err != nil {
-		return nil, fmt.Errorf("open replica %s: %w", dir, err)
+		return "", err
 	}
-	return &partition{key: a.key, topicID: a.topicID, log: l, cfgSig: a.cfgSig, minISR: a.minISR}, nil
+	id, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "topic_id=")
+	if !ok || id == "" {
+		return "", fmt.Errorf("%s in %s: no topic_id", partitionMetaFile, dir)
+	}
+	return id, nil
 }
 
-// close ends the partition's roles and closes its log.
-func (p *partition) close() error {
-	if ls := p.leader.Swap(nil); ls != nil {
-		ls.resign()
-	}
-	p.follow.Store(nil)
-	err := p.log.Close()
-	p.appends.fire()
-	p.hwMoves.fire()
-	return err
-}
-
-// removeStray deletes replica directories that are not open.
-func (ps *partitions) removeStray(open map[partitionKey]*partition) error {
+// removeUnwanted deletes replica directories that are not in the set and
+// that metadata no longer wants here (topic deleted, recreated under a new
+// id, or this node removed from the replica set). A directory whose owner
+// cannot be read is kept.
+func (ps *partitions) removeUnwanted(open map[partitionKey]*replica, keep keeper) error {
 	have, err := scanReplicas(ps.dir)
 	if err != nil {
 		return err
 	}
-	for name, r := range have {
-		if _, ok := open[r]; ok {
+	for name, k := range have {
+		if _, ok := open[k]; ok {
+			continue
+		}
+		id, err := readTopicID(filepath.Join(ps.dir, name))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			id = "" // created but never initialised
+		case err != nil:
+			continue
+		}
+		if keep(k.topic, k.partition, id) {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(ps.dir, name)); err != nil {
@@ -259,25 +236,26 @@ func (ps *partitions) removeStray(open map[partitionKey]*partition) error {
 }
 
 // closeAll closes every log (clean shutdown: checkpoints are written) and
-// reports whether every one closed cleanly.
+// reports whether every one closed cleanly and none was offline.
 func (ps *partitions) closeAll() bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ok := true
 	for _, p := range *ps.current.Load() {
-		if p.close() != nil {
+		if p.close() != nil || p.offline.Load() != nil {
 			ok = false
 		}
 	}
-	empty := map[partitionKey]*partition{}
+	empty := map[partitionKey]*replica{}
 	ps.current.Store(&empty)
 	return ok
 }
 
-// assignmentsFor turns the metadata into what this node should hold.
-func assignmentsFor(recs []*metadatav1.PartitionRecord, topics func(string) (*metadatav1.TopicRecord, bool), node Config) ([]assignment, error) {
+// assignmentsFor turns the metadata into what this node should hold. A
+// topic whose configs the log cannot apply yields offline assignments, so
+// it never blocks the others.
+func assignmentsFor(recs []*metadatav1.PartitionRecord, topics func(string) (*metadatav1.TopicRecord, bool), node Config) []assignment {
 	var out []assignment
-	var errs []error
 	for _, r := range recs {
 		t, ok := topics(r.GetTopic())
 		if !ok {
@@ -286,18 +264,18 @@ func assignmentsFor(recs []*metadatav1.PartitionRecord, topics func(string) (*me
 		minISR, _ := strconv.Atoi(topicconfig.Effective(t.GetConfigs(), "min.insync.replicas"))
 		cfg, err := logConfig(t.GetConfigs(), node)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("topic %s: %w", t.GetName(), err))
-			cfg = log.DefaultConfig()
+			err = fmt.Errorf("topic %s: the log cannot apply its configs: %w", t.GetName(), err)
 		}
 		out = append(out, assignment{
 			key:     partitionKey{r.GetTopic(), r.GetPartition()},
 			topicID: hex.EncodeToString(r.GetTopicId()),
 			cfg:     cfg,
+			cfgErr:  err,
 			cfgSig:  fmt.Sprint(sortedConfigs(t.GetConfigs())),
 			minISR:  max(minISR, 1),
 		})
 	}
-	return out, errors.Join(errs...)
+	return out
 }
 
 func sortedConfigs(m map[string]string) []string {

@@ -20,7 +20,7 @@ package storage
 // the log start — the first time an idempotent batch reaches the partition
 // after it was opened or after this node became its leader (a new leader
 // epoch), so it survives restarts and failovers without a snapshot file.
-// The check, the append and the update run under one lock per partition;
+// The check, the append and the update run under one lock per replica;
 // batches without a producer id never take it.
 
 import (
@@ -47,57 +47,37 @@ type producerEntry struct {
 	batches []producerBatch // oldest first, at most producerWindow
 }
 
-// partProducers is the producer state of one partition replica.
+// partProducers is the producer state of one replica.
 type partProducers struct {
 	mu        sync.Mutex
-	p         *partition // the replica the state was built from
-	epoch     int32      // the leader epoch it was built at
+	epoch     int32 // the leader epoch it was built at
 	producers map[int64]*producerEntry
 }
 
-// producerTable holds the state of every partition this node led.
-type producerTable struct {
-	mu    sync.Mutex
-	parts map[partitionKey]*partProducers
-}
-
-func (t *producerTable) get(key partitionKey) *partProducers {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.parts == nil {
-		t.parts = map[partitionKey]*partProducers{}
-	}
-	pp := t.parts[key]
-	if pp == nil {
-		pp = &partProducers{}
-		t.parts[key] = pp
-	}
-	return pp
-}
-
-// append appends one partition's batches, applying the idempotence checks
-// when they carry a producer id. It returns the base offset of the write
-// (or of the original write, for a duplicate).
-func (t *producerTable) append(p *partition, leaderEpoch int32, records []byte) (int64, error) {
+// appendProduced appends one partition's batches as its leader, applying
+// the idempotence checks when they carry a producer id. It returns the
+// base offset of the write (or of the original write, for a duplicate).
+func (r *replica) appendProduced(leaderEpoch int32, records []byte) (int64, error) {
 	batch, rest, err := recordbatch.Next(records)
 	if err != nil {
-		return p.log.Append(records, leaderEpoch) // the log reports the bad batch
+		return r.log.Append(records, leaderEpoch) // the log reports the bad batch
 	}
 	h, err := recordbatch.ParseHeader(batch)
 	if err != nil || h.ProducerID < 0 {
-		return p.log.Append(records, leaderEpoch)
+		base, err := r.log.Append(records, leaderEpoch)
+		return base, r.check(err)
 	}
 	if len(rest) > 0 {
 		return -1, errs.New(errs.InvalidRecord, "an idempotent produce must carry exactly one record batch per partition")
 	}
-	pp := t.get(p.key)
+	pp := &r.producers
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
-	if pp.p != p || pp.epoch != leaderEpoch || pp.producers == nil {
-		if err := pp.rebuild(p); err != nil {
-			return -1, errs.New(errs.StorageError, "rebuilding producer state: %v", err)
+	if pp.epoch != leaderEpoch || pp.producers == nil {
+		if err := pp.rebuild(r); err != nil {
+			return -1, errs.New(errs.StorageError, "rebuilding producer state: %v", r.check(err))
 		}
-		pp.p, pp.epoch = p, leaderEpoch
+		pp.epoch = leaderEpoch
 	}
 	lastSeq := h.BaseSequence + h.LastOffsetDelta
 	e := pp.producers[h.ProducerID]
@@ -122,9 +102,9 @@ func (t *producerTable) append(p *partition, leaderEpoch int32, records []byte) 
 			}
 		}
 	}
-	base, err := p.log.Append(records, leaderEpoch)
+	base, err := r.log.Append(records, leaderEpoch)
 	if err != nil {
-		return base, err
+		return base, r.check(err)
 	}
 	pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, lastSeq, base})
 	return base, nil
@@ -150,7 +130,7 @@ func (pp *partProducers) record(id int64, epoch int16, b producerBatch) {
 }
 
 // rebuild scans the log for batches with producer ids.
-func (pp *partProducers) rebuild(p *partition) error {
+func (pp *partProducers) rebuild(p *replica) error {
 	pp.producers = map[int64]*producerEntry{}
 	off, end := p.log.LogStartOffset(), p.log.LogEndOffset()
 	for off < end {

@@ -28,8 +28,8 @@ func (h *handler) Replicate(stream grpc.BidiStreamingServer[storagev1.ReplicateR
 		if err != nil {
 			return nil // the follower went away or moved on
 		}
-		if node, _ := h.n.cache.StorageNode(req.GetFollowerId()); node != nil && node.GetNodeEpoch() > req.GetFollowerEpoch() {
-			return errs.New(errs.StaleEpoch, "follower %d epoch %d is stale (registered epoch %d)", req.GetFollowerId(), req.GetFollowerEpoch(), node.GetNodeEpoch())
+		if err := h.n.checkFollower(req.GetFollowerId(), req.GetFollowerEpoch()); err != nil {
+			return err
 		}
 		resp, err := h.n.serveReplicaFetch(ctx, req)
 		if err != nil {
@@ -67,15 +67,22 @@ func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRe
 			}
 			p := ls.p
 			waitOn = append(waitOn, p.appends.ch())
+			res.HighWatermark, res.LogStartOffset, res.LogEndOffset = p.log.HighWatermark(), p.log.LogStartOffset(), p.log.LogEndOffset()
+			if fp.GetFetchOffset() > res.LogEndOffset || fp.GetFetchOffset() < 0 {
+				// A follower cannot have what the leader never wrote: never
+				// count it as the follower's log end.
+				res.Error, failed = errs.New(errs.OffsetOutOfRange, "fetch offset %d is outside the leader's log [%d, %d]",
+					fp.GetFetchOffset(), res.LogStartOffset, res.LogEndOffset).Detail, true
+				continue
+			}
 			if first {
 				ls.followerFetched(req.GetFollowerId(), fp.GetFetchOffset())
 			}
-			res.HighWatermark, res.LogStartOffset, res.LogEndOffset = p.log.HighWatermark(), p.log.LogStartOffset(), p.log.LogEndOffset()
 			if budget-size <= 0 {
 				continue
 			}
 			data, err := p.log.Read(fp.GetFetchOffset(), min(budget-size, max(int(fp.GetMaxBytes()), 1)), res.LogEndOffset)
-			if err != nil {
+			if err = p.check(err); err != nil {
 				res.Error, failed = errs.FromKafka(err).Detail, true
 				continue
 			}
@@ -107,10 +114,27 @@ func (n *Node) leaderOf(topic string, partition int32, leaderEpoch int32, follow
 	case leaderEpoch > epoch:
 		return nil, errs.New(errs.UnknownLeaderEpoch, "follower epoch %d is newer than the leader's %d", leaderEpoch, epoch)
 	}
-	if rec, _ := n.cache.Partition(topic, partition); follower >= 0 && !slices.Contains(rec.GetReplicas(), follower) {
-		return nil, errs.New(errs.NotLeaderOrFollower, "node %d is not a replica of %s", follower, replicaDir(topic, partition))
+	if rec, _ := n.cache.Partition(topic, partition); follower != anyReader && (follower == n.id() || !slices.Contains(rec.GetReplicas(), follower)) {
+		return nil, errs.New(errs.NotLeaderOrFollower, "node %d is not a follower of %s", follower, replicaDir(topic, partition))
 	}
 	return ls, nil
+}
+
+// anyReader stands for a caller that only reads epoch boundaries
+// (OffsetForLeaderEpoch); it never passes as a follower on Replicate.
+const anyReader = int32(-1 << 31)
+
+// checkFollower refuses a replica fetch from anything but a registered
+// storage node at exactly its current registration epoch.
+func (n *Node) checkFollower(id int32, epoch int64) error {
+	node, _ := n.cache.StorageNode(id)
+	switch {
+	case node == nil:
+		return errs.New(errs.UnknownMember, "follower %d is not a registered storage node", id)
+	case node.GetNodeEpoch() != epoch:
+		return errs.New(errs.StaleEpoch, "follower %d epoch %d is not its registered epoch %d", id, epoch, node.GetNodeEpoch())
+	}
+	return nil
 }
 
 // OffsetForLeaderEpoch answers followers' divergence checks (KIP-101).
@@ -122,7 +146,7 @@ func (h *handler) OffsetForLeaderEpoch(_ context.Context, req *storagev1.OffsetF
 	for _, q := range req.GetPartitions() {
 		res := &storagev1.EpochEndOffset{Topic: q.GetTopic(), Partition: q.GetPartition(), LeaderEpoch: -1, EndOffset: -1}
 		out.Partitions = append(out.Partitions, res)
-		ls, e := h.n.leaderOf(q.GetTopic(), q.GetPartition(), q.GetCurrentLeaderEpoch(), -1)
+		ls, e := h.n.leaderOf(q.GetTopic(), q.GetPartition(), q.GetCurrentLeaderEpoch(), anyReader)
 		if e != nil {
 			res.Error = e.Detail
 			continue

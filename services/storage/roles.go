@@ -11,7 +11,7 @@ import (
 func (n *Node) applyRoles() {
 	me := n.id()
 	leaders := map[int32]bool{}
-	for _, p := range n.parts.all() {
+	for _, p := range n.parts.online() {
 		rec, ok := n.cache.Partition(p.key.topic, p.key.partition)
 		if !ok {
 			continue
@@ -22,9 +22,13 @@ func (n *Node) applyRoles() {
 				ls.apply(rec)
 				continue
 			}
-			ls := newLeaderState(n, p, rec)
+			ls := newLeaderState(p, rec)
 			if old := p.leader.Swap(ls); old != nil {
 				old.resign()
+			}
+			if p.offline.Load() != nil && p.leader.CompareAndSwap(ls, nil) {
+				ls.resign() // it failed meanwhile
+				continue
 			}
 			n.Log.Debug("leading", "partition", replicaDir(p.key.topic, p.key.partition), "leader_epoch", rec.GetLeaderEpoch())
 			continue
@@ -57,7 +61,7 @@ func (n *Node) watchReplicaLag(ctx context.Context) {
 		case <-tick.C:
 		}
 		under, maxLag := 0, time.Duration(0)
-		for _, p := range n.parts.all() {
+		for _, p := range n.parts.online() {
 			if ls := p.leader.Load(); ls != nil {
 				maxLag = max(maxLag, ls.checkLag(n.cfg.ReplicaLagTimeMax))
 				if ls.underReplicated() {

@@ -43,6 +43,8 @@ type Node struct {
 	parts      *partitions
 	appliedRev atomic.Int64
 	fatal      chan error
+	// stateChanged wakes the reporter of replica states (offline.go).
+	stateChanged signal
 }
 
 // Start registers the node and starts serving. It returns once the node
@@ -101,6 +103,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	})
 	n.Go(func(ctx context.Context) { metadata.Follow(ctx, client, n.cache, n.Log) })
 	n.Go(n.reconcileLoop)
+	n.Go(n.reportReplicaStates)
 	n.Go(n.maintain)
 	n.Go(n.watchReplicaLag)
 	n.Log.Info("storage node started", "grpc", n.advertise, "http", n.HTTP.Addr(), "epoch", reg.Epoch)
@@ -140,17 +143,16 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 		changed := n.cache.Changed()
 		if n.cache.Synced() {
 			rev := n.cache.Revision()
-			want, err := assignmentsFor(n.cache.ReplicasOf(n.Member.Registration().ID), n.cache.Topic, n.cfg)
-			if err == nil {
-				err = n.parts.reconcile(want, log.WithLogger(n.Log))
+			want := assignmentsFor(n.cache.ReplicasOf(n.id()), n.cache.Topic, n.cfg)
+			// A replica that cannot open is offline and reported; the
+			// others are applied all the same.
+			if err := n.parts.reconcile(want, n.wanted, n, log.WithLogger(n.Log)); err != nil {
+				n.Log.Debug("some replicas did not open", "err", err)
 			}
-			if err != nil {
-				n.Log.Error("reconciling replicas", "err", err)
-			} else {
-				n.appliedRev.Store(rev)
-			}
+			n.appliedRev.Store(rev)
 			n.applyRoles()
 			n.metrics.replicas.Set(float64(len(n.parts.all())))
+			n.stateChanged.fire()
 			n.GRPC.SetReady(n.ready() == nil)
 		}
 		select {
@@ -213,8 +215,7 @@ func (n *Node) WaitReady(ctx context.Context) error {
 
 type handler struct {
 	storagev1.UnimplementedStorageServiceServer
-	n         *Node
-	producers producerTable // idempotent producer state (producers.go)
+	n *Node
 }
 
 func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) (*storagev1.ListReplicasResponse, error) {
@@ -222,18 +223,24 @@ func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) 
 	out := &storagev1.ListReplicasResponse{NodeId: me, MetadataRevision: h.n.appliedRev.Load()}
 	for _, p := range h.n.parts.all() {
 		rec, _ := h.n.cache.Partition(p.key.topic, p.key.partition)
-		out.Replicas = append(out.Replicas, &storagev1.Replica{
+		r := &storagev1.Replica{
 			Topic: p.key.topic, Partition: p.key.partition,
-			Dir:            filepath.Join(h.n.cfg.DataDir, replicaDir(p.key.topic, p.key.partition)),
-			LogStartOffset: p.log.LogStartOffset(), LogEndOffset: p.log.LogEndOffset(), HighWatermark: p.log.HighWatermark(),
-			SizeBytes: p.log.Size(), Leader: rec.GetLeader() == me,
-			Followers: leaderProgress(p),
-		})
+			Dir:            filepath.Join(h.n.cfg.DataDir, p.name()),
+			LogStartOffset: -1, LogEndOffset: -1, HighWatermark: -1,
+			Leader: rec.GetLeader() == me && p.leader.Load() != nil, Followers: leaderProgress(p),
+		}
+		if p.log != nil {
+			r.LogStartOffset, r.LogEndOffset, r.HighWatermark, r.SizeBytes = p.log.LogStartOffset(), p.log.LogEndOffset(), p.log.HighWatermark(), p.log.Size()
+		}
+		if o := p.offline.Load(); o != nil {
+			r.Offline, r.OfflineReason = true, o.err.Error()
+		}
+		out.Replicas = append(out.Replicas, r)
 	}
 	return out, nil
 }
 
-func leaderProgress(p *partition) []*storagev1.ReplicaProgress {
+func leaderProgress(p *replica) []*storagev1.ReplicaProgress {
 	if ls := p.leader.Load(); ls != nil {
 		return ls.progress()
 	}
