@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/strata-io/strata/internal/topicconfig"
@@ -16,6 +17,13 @@ import (
 // log.flush.interval.* settings.
 func logConfig(topic map[string]string, node Config) (log.Config, error) {
 	cfg := log.DefaultConfig()
+	// compression.type does not reach the log (batches are always stored as
+	// produced); topics created before only producer was accepted may hold
+	// another value, which must not cost them their other configs.
+	if _, ok := topic["compression.type"]; ok {
+		topic = maps.Clone(topic)
+		delete(topic, "compression.type")
+	}
 	if err := topicconfig.Validate(topic); err != nil {
 		return cfg, fmt.Errorf("topic configs: %w", err)
 	}

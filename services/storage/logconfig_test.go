@@ -75,11 +75,16 @@ func TestLogConfigRefusesWhatTopicconfigRefuses(t *testing.T) {
 	for k, v := range map[string]string{
 		"segment.index.bytes": "9223372036854775807",
 		"segment.bytes":       "4294967296",
-		"compression.type":    "gzip",
+		"retention.ms":        "-2",
 	} {
 		if _, err := logConfig(map[string]string{k: v}, node); err == nil {
 			t.Errorf("%s=%s accepted", k, v)
 		}
+	}
+	// A topic from before compression.type was limited to producer keeps
+	// its other configs.
+	if cfg, err := logConfig(map[string]string{"compression.type": "gzip", "cleanup.policy": "compact"}, node); err != nil || cfg.CleanupPolicy != "compact" {
+		t.Errorf("old compression.type: %v %q", err, cfg.CleanupPolicy)
 	}
 	cfg, err := logConfig(map[string]string{"message.timestamp.type": "LogAppendTime", "min.compaction.lag.ms": "5",
 		"max.compaction.lag.ms": "6", "min.cleanable.dirty.ratio": "0.25", "message.timestamp.after.max.ms": "7",
