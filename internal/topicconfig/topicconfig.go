@@ -4,6 +4,7 @@ package topicconfig
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,34 +32,102 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// Spec describes one topic config.
+// Limits of the integer configs: what the storage node's log can apply.
+// The controller refuses anything outside them, and the log's own
+// Config.Validate checks the same numbers, so a config the controller
+// accepts never fails on the replicas.
+const (
+	// MinSegmentBytes is Kafka's minimum: the smallest legal batch header.
+	MinSegmentBytes = 14
+	// MaxSegmentBytes: index entries hold uint32 positions.
+	MaxSegmentBytes = math.MaxInt32
+	// MinSegmentIndexBytes leaves room for four time index entries (12
+	// bytes each): an active segment needs two free entries in each index.
+	MinSegmentIndexBytes = 48
+	// MaxSegmentIndexBytes bounds each preallocated (sparse, mmapped) index
+	// of an active segment: 1 GiB holds an offset entry for every batch of
+	// a 2 GiB segment of small batches.
+	MaxSegmentIndexBytes = 1 << 30
+	// MaxIndexIntervalBytes and MaxMessageBytes: sizes within one segment.
+	MaxIndexIntervalBytes = math.MaxInt32
+	MaxMessageBytes       = math.MaxInt32
+	// MaxMinInsyncReplicas: replica counts are int32.
+	MaxMinInsyncReplicas = math.MaxInt32
+)
+
+// Spec describes one topic config. Integer configs have Integer set and
+// accept exactly [Min, Max].
 type Spec struct {
 	Name    string
 	Default string
 	Doc     string
+	Integer bool
+	Min     int64
+	Max     int64
 	check   func(string) error
 }
 
-// Validate checks a value for this config.
-func (s Spec) Validate(v string) error { return s.check(v) }
-
-func intAtLeast(min int64) func(string) error {
-	return func(v string) error {
+// Validate checks a value for this config; the error does not repeat the
+// config's name.
+func (s Spec) Validate(v string) error {
+	if s.Integer {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return fmt.Errorf("%q is not an integer", v)
+			return fmt.Errorf("%q is not an integer in [%d, %d]", v, s.Min, s.Max)
 		}
-		if n < min {
-			return fmt.Errorf("%d is less than %d", n, min)
-		}
-		return nil
+		return s.ValidateInt(n)
 	}
+	return s.check(v)
+}
+
+// ValidateInt checks the value of an integer config.
+func (s Spec) ValidateInt(n int64) error {
+	if !s.Integer {
+		return fmt.Errorf("not an integer config")
+	}
+	if n < s.Min || n > s.Max {
+		return fmt.Errorf("%d is outside [%d, %d]", n, s.Min, s.Max)
+	}
+	return nil
+}
+
+// CheckInt checks the value of the integer config name; the error names
+// the config and its range. The log engine validates its settings with it.
+func CheckInt(name string, n int64) error {
+	s, ok := byName[name]
+	if !ok {
+		return fmt.Errorf("unknown config %q", name)
+	}
+	if err := s.ValidateInt(n); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// Check checks the value of config name; the error names the config.
+func Check(name, v string) error {
+	s, ok := byName[name]
+	if !ok {
+		return fmt.Errorf("unknown config %q", name)
+	}
+	if err := s.Validate(v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func integer(name, def, doc string, min, max int64) Spec {
+	return Spec{Name: name, Default: def, Doc: doc, Integer: true, Min: min, Max: max}
+}
+
+func other(name, def, doc string, check func(string) error) Spec {
+	return Spec{Name: name, Default: def, Doc: doc, check: check}
 }
 
 func ratio(v string) error {
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || f > 1 {
-		return fmt.Errorf("%q is not a number between 0 and 1", v)
+	if err != nil || !(f >= 0 && f <= 1) {
+		return fmt.Errorf("%q is not a number in [0, 1]", v)
 	}
 	return nil
 }
@@ -76,6 +145,13 @@ func oneOf(allowed ...string) func(string) error {
 
 func boolean(v string) error { return oneOf("true", "false")(v) }
 
+func compressionType(v string) error {
+	if v == "producer" {
+		return nil
+	}
+	return fmt.Errorf("%q is not supported: broker-side recompression is not supported, batches are stored as the producer compressed them (use producer)", v)
+}
+
 func cleanupPolicy(v string) error {
 	parts := strings.Split(v, ",")
 	seen := map[string]bool{}
@@ -89,26 +165,30 @@ func cleanupPolicy(v string) error {
 	return nil
 }
 
+const maxLong = math.MaxInt64
+
 // specs lists every topic config Strata accepts, with Kafka's defaults.
 var specs = []Spec{
-	{"cleanup.policy", "delete", "delete old segments, compact to the latest value per key, or both", cleanupPolicy},
-	{"compression.type", "producer", "codec of stored batches; producer keeps what the producer sent", oneOf("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")},
-	{"delete.retention.ms", "86400000", "how long tombstones stay in a compacted topic", intAtLeast(0)},
-	{"flush.messages", "9223372036854775807", "fsync after this many messages (default: leave it to the OS; replication gives durability)", intAtLeast(1)},
-	{"flush.ms", "9223372036854775807", "fsync after this many milliseconds (default: leave it to the OS)", intAtLeast(0)},
-	{"index.interval.bytes", "4096", "bytes of log between offset index entries", intAtLeast(0)},
-	{"max.compaction.lag.ms", "9223372036854775807", "longest a record stays uncompacted", intAtLeast(1)},
-	{"max.message.bytes", "1048588", "largest record batch accepted", intAtLeast(0)},
-	{"message.timestamp.type", "CreateTime", "CreateTime keeps the producer's timestamps, LogAppendTime sets the broker's", oneOf("CreateTime", "LogAppendTime")},
-	{"min.cleanable.dirty.ratio", "0.5", "share of uncleaned log that triggers compaction", ratio},
-	{"min.compaction.lag.ms", "0", "shortest time a record stays uncompacted", intAtLeast(0)},
-	{"min.insync.replicas", "1", "in-sync replicas required for acks=all produces", intAtLeast(1)},
-	{"retention.bytes", "-1", "partition size beyond which old segments are deleted (-1: no limit)", intAtLeast(-1)},
-	{"retention.ms", "604800000", "age beyond which old segments are deleted (-1: no limit)", intAtLeast(-1)},
-	{"segment.bytes", "1073741824", "segment file size that triggers a roll", intAtLeast(14)},
-	{"segment.index.bytes", "10485760", "maximum size of a segment's offset index", intAtLeast(8)},
-	{"segment.ms", "604800000", "segment age that triggers a roll", intAtLeast(1)},
-	{"unclean.leader.election.enable", "false", "allow an out-of-sync replica to become leader, losing data", boolean},
+	other("cleanup.policy", "delete", "delete old segments, compact to the latest value per key, or both", cleanupPolicy),
+	other("compression.type", "producer", "codec of stored batches: only producer (keep what the producer sent); broker-side recompression is not supported", compressionType),
+	integer("delete.retention.ms", "86400000", "how long tombstones stay in a compacted topic", 0, maxLong),
+	integer("flush.messages", "9223372036854775807", "fsync after this many messages (default: leave it to the OS; replication gives durability)", 1, maxLong),
+	integer("flush.ms", "9223372036854775807", "fsync after this many milliseconds (default: leave it to the OS)", 0, maxLong),
+	integer("index.interval.bytes", "4096", "bytes of log between offset index entries", 0, MaxIndexIntervalBytes),
+	integer("max.compaction.lag.ms", "9223372036854775807", "longest a record stays uncompacted: past it the log is compacted whatever its dirty ratio", 1, maxLong),
+	integer("max.message.bytes", "1048588", "largest record batch accepted", 0, MaxMessageBytes),
+	integer("message.timestamp.after.max.ms", "9223372036854775807", "with CreateTime, refuse (INVALID_TIMESTAMP) a record timestamped more than this far after the broker's clock", 0, maxLong),
+	integer("message.timestamp.before.max.ms", "9223372036854775807", "with CreateTime, refuse (INVALID_TIMESTAMP) a record timestamped more than this far before the broker's clock", 0, maxLong),
+	other("message.timestamp.type", "CreateTime", "CreateTime keeps the producer's timestamps, LogAppendTime sets the broker's", oneOf("CreateTime", "LogAppendTime")),
+	other("min.cleanable.dirty.ratio", "0.5", "share of the log not yet compacted (bytes) that triggers compaction", ratio),
+	integer("min.compaction.lag.ms", "0", "shortest time a record stays uncompacted", 0, maxLong),
+	integer("min.insync.replicas", "1", "in-sync replicas required for acks=all produces", 1, MaxMinInsyncReplicas),
+	integer("retention.bytes", "-1", "partition size beyond which old segments are deleted (-1: no limit)", -1, maxLong),
+	integer("retention.ms", "604800000", "age beyond which old segments are deleted (-1: no limit)", -1, maxLong),
+	integer("segment.bytes", "1073741824", "segment file size that triggers a roll", MinSegmentBytes, MaxSegmentBytes),
+	integer("segment.index.bytes", "10485760", "maximum size of each of a segment's indexes (preallocated while the segment is active)", MinSegmentIndexBytes, MaxSegmentIndexBytes),
+	integer("segment.ms", "604800000", "segment age that triggers a roll", 1, maxLong),
+	other("unclean.leader.election.enable", "false", "allow an out-of-sync replica to become leader, losing data", boolean),
 }
 
 var byName = func() map[string]Spec {
@@ -142,7 +222,7 @@ func Validate(configs map[string]string) error {
 			problems = append(problems, fmt.Sprintf("unknown config %q", k))
 			continue
 		}
-		if err := s.check(configs[k]); err != nil {
+		if err := s.Validate(configs[k]); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", k, err))
 		}
 	}

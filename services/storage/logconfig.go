@@ -2,7 +2,7 @@ package storage
 
 import (
 	"fmt"
-	"math"
+	"maps"
 	"strconv"
 
 	"github.com/strata-io/strata/internal/topicconfig"
@@ -10,20 +10,29 @@ import (
 )
 
 // logConfig turns a topic's configs (explicit ones; defaults fill the rest)
-// into the log engine's settings. The node's flush defaults apply where the
-// topic sets no flush policy, like Kafka's log.flush.interval.* settings.
+// into the log engine's settings. The configs are validated by the same
+// rules the controller applies (package topicconfig) before conversion, so
+// every value the controller accepts converts. The node's flush defaults
+// apply where the topic sets no flush policy, like Kafka's
+// log.flush.interval.* settings.
 func logConfig(topic map[string]string, node Config) (log.Config, error) {
 	cfg := log.DefaultConfig()
+	// compression.type does not reach the log (batches are always stored as
+	// produced); topics created before only producer was accepted may hold
+	// another value, which must not cost them their other configs.
+	if _, ok := topic["compression.type"]; ok {
+		topic = maps.Clone(topic)
+		delete(topic, "compression.type")
+	}
+	if err := topicconfig.Validate(topic); err != nil {
+		return cfg, fmt.Errorf("topic configs: %w", err)
+	}
 	get := func(name string) string { return topicconfig.Effective(topic, name) }
-	var err error
 	num := func(name string) int64 {
-		v, perr := strconv.ParseInt(get(name), 10, 64)
-		if perr != nil && err == nil {
-			err = fmt.Errorf("topic config %s=%q: %w", name, get(name), perr)
-		}
+		v, _ := strconv.ParseInt(get(name), 10, 64) // validated above
 		return v
 	}
-	cfg.SegmentBytes = min(num("segment.bytes"), math.MaxInt32)
+	cfg.SegmentBytes = num("segment.bytes")
 	cfg.SegmentMs = num("segment.ms")
 	cfg.SegmentIndexBytes = int(num("segment.index.bytes"))
 	cfg.IndexIntervalBytes = int(num("index.interval.bytes"))
@@ -40,8 +49,11 @@ func logConfig(topic map[string]string, node Config) (log.Config, error) {
 	if _, ok := topic["flush.ms"]; ok {
 		cfg.FlushMs = num("flush.ms")
 	}
-	if err != nil {
-		return cfg, err
-	}
+	cfg.LogAppendTime = get("message.timestamp.type") == "LogAppendTime"
+	cfg.TimestampBeforeMaxMs = num("message.timestamp.before.max.ms")
+	cfg.TimestampAfterMaxMs = num("message.timestamp.after.max.ms")
+	cfg.MinCompactionLagMs = num("min.compaction.lag.ms")
+	cfg.MaxCompactionLagMs = num("max.compaction.lag.ms")
+	cfg.MinCleanableDirtyRatio, _ = strconv.ParseFloat(get("min.cleanable.dirty.ratio"), 64)
 	return cfg, cfg.Validate()
 }

@@ -2,6 +2,7 @@ package log
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/strata-io/strata/internal/fsutil"
 	"github.com/strata-io/strata/internal/recordbatch"
@@ -12,9 +13,18 @@ import (
 // written, so a rejected call leaves the log unchanged. Offsets are assigned
 // by patching each batch's base offset and leader epoch in place (both lie
 // outside the CRC). It returns the base offset of the first batch.
+//
+// With message.timestamp.type=CreateTime and a message.timestamp.before or
+// after bound set, every record's timestamp is checked against the clock
+// (compressed batches are decompressed for it) and a call holding one out
+// of bounds fails with INVALID_TIMESTAMP. With LogAppendTime each batch gets
+// the append time as its max timestamp and the timestamp-type bit (both
+// inside the CRC, which is recomputed), as Kafka stamps them.
 func (l *Log) Append(batches []byte, leaderEpoch int32) (int64, error) {
 	var maxTS int64 = -1
 	var records int64
+	checkTS := !l.cfg.LogAppendTime && (l.cfg.TimestampBeforeMaxMs < math.MaxInt64 || l.cfg.TimestampAfterMaxMs < math.MaxInt64)
+	var scratch []byte
 	var lastDelta int64 // offsets the whole call spans, minus one
 	for rest := batches; len(rest) > 0; {
 		b, r, err := recordbatch.Next(rest)
@@ -27,6 +37,11 @@ func (l *Log) Append(batches []byte, leaderEpoch int32) (int64, error) {
 		h, err := recordbatch.ValidateProducer(b)
 		if err != nil {
 			return -1, fmt.Errorf("append: %w", err)
+		}
+		if checkTS {
+			if scratch, err = l.checkTimestamps(scratch, b, &h, l.opts.now().UnixMilli()); err != nil {
+				return -1, fmt.Errorf("append: %w", err)
+			}
 		}
 		maxTS = max(maxTS, h.MaxTimestamp)
 		records += int64(h.RecordCount)
@@ -50,10 +65,14 @@ func (l *Log) Append(batches []byte, leaderEpoch int32) (int64, error) {
 	}
 	first := l.leo.Load()
 	next := first
+	appendTime := l.opts.now().UnixMilli()
 	for rest := batches; len(rest) > 0; {
 		n := recordbatch.PeekSize(rest)
 		recordbatch.SetBaseOffset(rest, next)
 		recordbatch.SetPartitionLeaderEpoch(rest, leaderEpoch)
+		if l.cfg.LogAppendTime {
+			recordbatch.SetLogAppendTime(rest[:n], appendTime)
+		}
 		next = recordbatch.LastOffsetOf(rest) + 1
 		rest = rest[n:]
 	}
@@ -61,6 +80,36 @@ func (l *Log) Append(batches []byte, leaderEpoch int32) (int64, error) {
 		return -1, err
 	}
 	return first, nil
+}
+
+// checkTimestamps refuses a batch with a record timestamp further from now
+// than message.timestamp.before.max.ms / after.max.ms allow (-1, no
+// timestamp, passes, as in Kafka). scratch is reused for decompression.
+func (l *Log) checkTimestamps(scratch, b []byte, h *recordbatch.Header, now int64) ([]byte, error) {
+	recs, err := recordbatch.Records(scratch, b, h, l.cfg.MaxDecompressedBytes)
+	if err != nil {
+		return scratch, err
+	}
+	if h.Codec() != 0 {
+		scratch = recs
+	}
+	it := recordbatch.NewRecordIter(recs, h.RecordCount)
+	for it.Next() {
+		ts := h.BaseTimestamp + it.Record().TimestampDelta
+		if ts == -1 {
+			continue
+		}
+		// Unsigned differences cannot overflow for any pair of int64s.
+		if ts < now && uint64(now)-uint64(ts) > uint64(l.cfg.TimestampBeforeMaxMs) {
+			return scratch, fmt.Errorf("record timestamp %d is more than message.timestamp.before.max.ms=%d before the broker's time %d: %w",
+				ts, l.cfg.TimestampBeforeMaxMs, now, recordbatch.ErrInvalidTimestamp)
+		}
+		if ts > now && uint64(ts)-uint64(now) > uint64(l.cfg.TimestampAfterMaxMs) {
+			return scratch, fmt.Errorf("record timestamp %d is more than message.timestamp.after.max.ms=%d after the broker's time %d: %w",
+				ts, l.cfg.TimestampAfterMaxMs, now, recordbatch.ErrInvalidTimestamp)
+		}
+	}
+	return scratch, it.Err()
 }
 
 // AppendReplicated writes batches fetched from the leader with their

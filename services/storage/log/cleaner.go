@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -34,6 +35,10 @@ type CleanStats struct {
 // seeded per pass); when the dirty part of the log has more keys the
 // cleaner covers it in several passes.
 //
+// Which part is cleaned, and when, follows Kafka's topic configs (see
+// dueForCleaning): min.compaction.lag.ms, min.cleanable.dirty.ratio and
+// max.compaction.lag.ms.
+//
 // Records with a null key are kept: Kafka refuses them on produce for
 // compacted topics, but a log that got them anyway (replicated data, a
 // policy change) should not lose data silently; they are never superseded.
@@ -56,7 +61,8 @@ func (l *Log) Compact() (CleanStats, error) {
 	cleanable := append([]*segment(nil), l.segs[:k]...)
 	cleanEnd := l.segs[k].base
 	l.segMu.RUnlock()
-	if k == 0 {
+	cleanable, cleanEnd = l.dueForCleaning(cleanable, cleanEnd, l.cleanerPoint.Load(), l.opts.now().UnixMilli())
+	if len(cleanable) == 0 {
 		return st, nil
 	}
 	for dirty := l.cleanerPoint.Load(); dirty < cleanEnd; st.Passes++ {
@@ -96,6 +102,61 @@ func (l *Log) Compact() (CleanStats, error) {
 		}
 	}
 	return st, nil
+}
+
+// dueForCleaning decides what a compaction may clean, given the sealed
+// segments below the high watermark (segs, ending at cleanEnd) and the
+// cleaner point dirty, as Kafka's cleaner manager does:
+//
+//   - min.compaction.lag.ms: the cleanable range ends at the first dirty
+//     segment holding a record younger than the lag;
+//   - min.cleanable.dirty.ratio: the log is cleaned only when the dirty
+//     bytes (segments from the one holding dirty up to the range's end) are
+//     at least that share of the bytes up to the range's end;
+//   - max.compaction.lag.ms: past it (measured from the first dirty
+//     segment's first batch) the log is cleaned whatever its ratio.
+//
+// It returns the segments to work on (none: nothing to do) and their end.
+func (l *Log) dueForCleaning(segs []*segment, cleanEnd, dirty, now int64) ([]*segment, int64) {
+	first := len(segs) // first segment holding dirty data
+	for i, s := range segs {
+		if s.next.Load() > dirty {
+			first = i
+			break
+		}
+	}
+	if lag := l.cfg.MinCompactionLagMs; lag > 0 {
+		for i := first; i < len(segs); i++ {
+			if segs[i].largestTimestamp() > now-lag {
+				segs, cleanEnd = segs[:i], segs[i].base
+				break
+			}
+		}
+	}
+	if first >= len(segs) {
+		return nil, cleanEnd
+	}
+	var cleanBytes, dirtyBytes int64
+	for i, s := range segs {
+		if i < first {
+			cleanBytes += s.size.Load()
+		} else {
+			dirtyBytes += s.size.Load()
+		}
+	}
+	if dirtyBytes == 0 {
+		return nil, cleanEnd
+	}
+	if float64(dirtyBytes) >= l.cfg.MinCleanableDirtyRatio*float64(cleanBytes+dirtyBytes) {
+		return segs, cleanEnd
+	}
+	if lag := l.cfg.MaxCompactionLagMs; lag < math.MaxInt64 {
+		var buf [recordbatch.HeaderSize]byte
+		if h, err := segs[first].headerAt(0, buf[:]); err == nil && h.MaxTimestamp >= 0 && now-h.MaxTimestamp > lag {
+			return segs, cleanEnd
+		}
+	}
+	return nil, cleanEnd
 }
 
 // keyMap maps a 128-bit key hash to the latest offset seen for it.

@@ -3,7 +3,10 @@ package log
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
+
+	"github.com/strata-io/strata/internal/topicconfig"
 )
 
 // Cleanup policies (cleanup.policy).
@@ -36,6 +39,13 @@ type Config struct {
 	FlushMs              int64  // flush.ms: fsync when the last flush is this old
 	MaxDecompressedBytes int    // cap on a decompressed batch when the log must look inside one
 	CleanerKeyMapEntries int    // keys one compaction pass may track; more keys take several passes
+
+	LogAppendTime          bool    // message.timestamp.type=LogAppendTime: the leader stamps each batch with its clock
+	TimestampBeforeMaxMs   int64   // message.timestamp.before.max.ms: with CreateTime, oldest record timestamp accepted, relative to now
+	TimestampAfterMaxMs    int64   // message.timestamp.after.max.ms: with CreateTime, newest record timestamp accepted, relative to now
+	MinCompactionLagMs     int64   // min.compaction.lag.ms: segments holding a record younger than this are not compacted
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms: dirty data older than this is compacted whatever the dirty ratio
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio: compact once this share of the bytes is dirty
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -54,33 +64,49 @@ func DefaultConfig() Config {
 		FlushMs:              math.MaxInt64,
 		MaxDecompressedBytes: 64 << 20,
 		CleanerKeyMapEntries: 1 << 20,
+
+		TimestampBeforeMaxMs:   math.MaxInt64,
+		TimestampAfterMaxMs:    math.MaxInt64,
+		MinCompactionLagMs:     0,
+		MaxCompactionLagMs:     math.MaxInt64,
+		MinCleanableDirtyRatio: 0.5,
 	}
 }
 
-// Validate reports the first setting out of range.
+// The time index needs room for the entries an active segment keeps free.
+const _ = uint(topicconfig.MinSegmentIndexBytes - 4*timeEntrySize)
+
+// Validate reports the first setting out of range. The topic-level
+// settings are checked against the ranges of package topicconfig, the ones
+// the controller enforces, so the two cannot disagree.
 func (c Config) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"segment.bytes", c.SegmentBytes},
+		{"segment.ms", c.SegmentMs},
+		{"segment.index.bytes", int64(c.SegmentIndexBytes)},
+		{"index.interval.bytes", int64(c.IndexIntervalBytes)},
+		{"max.message.bytes", int64(c.MaxMessageBytes)},
+		{"retention.ms", c.RetentionMs},
+		{"retention.bytes", c.RetentionBytes},
+		{"delete.retention.ms", c.DeleteRetentionMs},
+		{"flush.messages", c.FlushMessages},
+		{"flush.ms", c.FlushMs},
+		{"message.timestamp.before.max.ms", c.TimestampBeforeMaxMs},
+		{"message.timestamp.after.max.ms", c.TimestampAfterMaxMs},
+		{"min.compaction.lag.ms", c.MinCompactionLagMs},
+		{"max.compaction.lag.ms", c.MaxCompactionLagMs},
+	} {
+		if err := topicconfig.CheckInt(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if err := topicconfig.Check("min.cleanable.dirty.ratio", strconv.FormatFloat(c.MinCleanableDirtyRatio, 'g', -1, 64)); err != nil {
+		return err
+	}
 	switch {
-	case c.SegmentBytes < 14 || c.SegmentBytes > math.MaxInt32:
-		// Index positions are uint32, so a segment cannot pass 2 GiB.
-		return fmt.Errorf("segment.bytes %d outside [14, 2^31-1]", c.SegmentBytes)
-	case c.SegmentMs < 1:
-		return fmt.Errorf("segment.ms %d below 1", c.SegmentMs)
-	case c.SegmentIndexBytes < 4*timeEntrySize:
-		return fmt.Errorf("segment.index.bytes %d below %d", c.SegmentIndexBytes, 4*timeEntrySize)
-	case c.IndexIntervalBytes < 0:
-		return fmt.Errorf("index.interval.bytes %d negative", c.IndexIntervalBytes)
-	case c.MaxMessageBytes < 0:
-		return fmt.Errorf("max.message.bytes %d negative", c.MaxMessageBytes)
-	case c.RetentionMs < -1:
-		return fmt.Errorf("retention.ms %d below -1", c.RetentionMs)
-	case c.RetentionBytes < -1:
-		return fmt.Errorf("retention.bytes %d below -1", c.RetentionBytes)
-	case c.DeleteRetentionMs < 0:
-		return fmt.Errorf("delete.retention.ms %d negative", c.DeleteRetentionMs)
-	case c.FlushMessages < 1:
-		return fmt.Errorf("flush.messages %d below 1", c.FlushMessages)
-	case c.FlushMs < 0:
-		return fmt.Errorf("flush.ms %d negative", c.FlushMs)
 	case c.MaxDecompressedBytes < 1:
 		return fmt.Errorf("max decompressed bytes %d below 1", c.MaxDecompressedBytes)
 	case c.CleanerKeyMapEntries < 1:

@@ -128,7 +128,7 @@ func (s *segment) roomFor(size int, lastOffset int64, cfg *Config, now time.Time
 		return lastOffset-s.base <= math.MaxUint32 && s.idx.free() >= 2 && s.tidx.free() >= 2
 	}
 	return s.size.Load()+int64(size) <= cfg.SegmentBytes &&
-		now.Sub(s.created) < time.Duration(cfg.SegmentMs)*time.Millisecond &&
+		now.Sub(s.created).Milliseconds() < cfg.SegmentMs &&
 		lastOffset-s.base <= math.MaxUint32 &&
 		s.idx.free() >= 2 && s.tidx.free() >= 2 // one for the batch, one for the seal entry
 }

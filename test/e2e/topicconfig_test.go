@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-io/strata/internal/topicconfig"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// A config the storage nodes' log cannot apply is refused up front, with
+// the key and its range, by both admin APIs.
+func TestTopicConfigOutOfRangeRefused(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 1, storage: 1})
+	c.admin("topic", "create", "cfg", "--partitions", "1", "--replication-factor", "1")
+	indexRange := fmt.Sprintf("[%d, %d]", topicconfig.MinSegmentIndexBytes, topicconfig.MaxSegmentIndexBytes)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"topic", "create", "t", "--config", "segment.index.bytes=8"}, "segment.index.bytes: 8 is outside " + indexRange},
+		{[]string{"topic", "create", "t", "--config", "segment.index.bytes=9223372036854775807"}, "segment.index.bytes: 9223372036854775807 is outside " + indexRange},
+		{[]string{"topic", "create", "t", "--config", "compression.type=zstd"}, "recompression is not supported"},
+		{[]string{"topic", "alter", "cfg", "--config", "segment.bytes=4294967296"}, "segment.bytes: 4294967296 is outside [14, 2147483647]"},
+	} {
+		if msg := c.adminFails(tc.args...); !strings.Contains(msg, tc.want) {
+			t.Errorf("strata %v: error %q does not say %q", tc.args, msg, tc.want)
+		}
+	}
+
+	adm := kadm.NewClient(franzClient(t, c))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bad := map[string]*string{"segment.index.bytes": kadm.StringPtr("8")}
+	ct, err := adm.CreateTopic(ctx, 1, 1, bad, "k") // err repeats the topic's error
+	if ct.Topic != "k" {
+		t.Fatal(err)
+	}
+	if !errors.Is(ct.Err, kerr.InvalidConfig) || !strings.Contains(ct.ErrMessage, "segment.index.bytes: 8 is outside "+indexRange) {
+		t.Errorf("CreateTopics: %v %q, want INVALID_CONFIG naming the range", ct.Err, ct.ErrMessage)
+	}
+	check := func(api string, rs kadm.AlterConfigsResponses, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := rs.On("cfg", nil)
+		if !errors.Is(r.Err, kerr.InvalidConfig) || !strings.Contains(r.ErrMessage, "max.message.bytes: -1 is outside [0, 2147483647]") {
+			t.Errorf("%s: %v %q, want INVALID_CONFIG naming the range", api, r.Err, r.ErrMessage)
+		}
+	}
+	set := []kadm.AlterConfig{{Name: "max.message.bytes", Value: kadm.StringPtr("-1")}}
+	rs, err := adm.AlterTopicConfigsState(ctx, set, "cfg")
+	check("AlterConfigs", rs, err)
+	rs, err = adm.AlterTopicConfigs(ctx, set, "cfg")
+	check("IncrementalAlterConfigs", rs, err)
+
+	var topic topicInfo
+	c.adminJSON(&topic, "topic", "describe", "cfg")
+	if len(topic.Configs) != 0 {
+		t.Errorf("refused alters changed the configs: %v", topic.Configs)
+	}
+}
+
+// message.timestamp.type=LogAppendTime gives consumers the broker's
+// timestamps; message.timestamp.after.max.ms refuses records from the
+// future with INVALID_TIMESTAMP.
+func TestTopicTimestampConfigs(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 1, storage: 1})
+	c.admin("topic", "create", "lat", "--partitions", "1", "--replication-factor", "1", "--config", "message.timestamp.type=LogAppendTime")
+	c.admin("topic", "create", "future", "--partitions", "1", "--replication-factor", "1", "--config", "message.timestamp.after.max.ms=60000")
+	waitTopicsReady(t, c, map[string]int{"lat": 1, "future": 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	p := franzClient(t, c)
+	before := time.Now().Add(-time.Second)
+	old := time.UnixMilli(1_000_000)
+	if err := p.ProduceSync(ctx, &kgo.Record{Topic: "lat", Value: []byte("a"), Timestamp: old}, &kgo.Record{Topic: "lat", Value: []byte("b"), Timestamp: old}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().Add(time.Second)
+	cons := franzClient(t, c, kgo.ConsumeTopics("lat"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []*kgo.Record
+	for len(got) < 2 {
+		fs := cons.PollFetches(ctx)
+		if err := fs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fs.Records()...)
+	}
+	for _, r := range got {
+		if r.Attrs.TimestampType() != 1 || r.Timestamp.Before(before) || r.Timestamp.After(after) {
+			t.Errorf("record %d: timestamp %v type %d, want the broker's time (type 1) in [%v, %v]", r.Offset, r.Timestamp, r.Attrs.TimestampType(), before, after)
+		}
+	}
+
+	err := p.ProduceSync(ctx, &kgo.Record{Topic: "future", Value: []byte("x"), Timestamp: time.Now().Add(time.Hour)}).FirstErr()
+	if !errors.Is(err, kerr.InvalidTimestamp) {
+		t.Errorf("record an hour ahead: %v, want INVALID_TIMESTAMP", err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Topic: "future", Value: []byte("y"), Timestamp: time.Now()}).FirstErr(); err != nil {
+		t.Errorf("record at the broker's time: %v", err)
+	}
+}
