@@ -17,12 +17,18 @@ const TempSuffix = ".tmp"
 // holds either the old or the new content: write path.tmp, fsync it, rename
 // it over path, fsync the directory. Writers of one path must not overlap.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return WriteFileAtomicFS(OS, path, data, perm)
+}
+
+// WriteFileAtomicFS is WriteFileAtomic through fsys.
+func WriteFileAtomicFS(fsys FS, path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.OpenFile(path+TempSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	tmpName := path + TempSuffix
+	tmp, err := fsys.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
+	defer fsys.Remove(tmpName) // no-op after the rename
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
@@ -34,15 +40,18 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := fsys.Rename(tmpName, path); err != nil {
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
-	return SyncDir(dir)
+	return SyncDirFS(fsys, dir)
 }
 
 // SyncDir fsyncs a directory so renames and creations in it are durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
+func SyncDir(dir string) error { return SyncDirFS(OS, dir) }
+
+// SyncDirFS is SyncDir through fsys.
+func SyncDirFS(fsys FS, dir string) error {
+	d, err := fsys.OpenFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open dir %s: %w", dir, err)
 	}

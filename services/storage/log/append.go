@@ -176,9 +176,9 @@ func (l *Log) writeLocked(batches []byte, first, last int64, records int64) erro
 	if _, err := s.f.WriteAt(batches, pos); err != nil {
 		// Cut any partial write so the file keeps only whole batches.
 		if terr := s.f.Truncate(pos); terr != nil {
-			l.failed = terr
+			err = fmt.Errorf("%w (and cutting the partial write: %v)", err, terr)
 		}
-		return fmt.Errorf("append at %d: %w: %v", pos, ErrStorage, err)
+		return fmt.Errorf("append at %d: %w", pos, l.fail(err))
 	}
 	p := pos
 	for rest := batches; len(rest) > 0; {
@@ -209,19 +209,18 @@ func (l *Log) rollLocked(base int64, now timeT) error {
 		l.segs = l.segs[:len(l.segs)-1]
 		l.segMu.Unlock()
 		if err := old.remove(); err != nil {
-			l.failed = err
-			return fmt.Errorf("roll: %w", err)
+			return fmt.Errorf("roll: %w", l.fail(err))
 		}
 	} else if err := old.seal(); err != nil {
-		return fmt.Errorf("roll: %w", err)
+		return fmt.Errorf("roll: %w", l.fail(err))
 	}
-	s, err := createSegment(l.dir, base, &l.cfg, now)
+	s, err := createSegment(l.fs, l.dir, base, &l.cfg, now)
 	if err != nil {
-		return fmt.Errorf("roll: %w", err)
+		return fmt.Errorf("roll: %w", l.fail(err))
 	}
-	if err := fsutil.SyncDir(l.dir); err != nil {
+	if err := fsutil.SyncDirFS(l.fs, l.dir); err != nil {
 		s.remove()
-		return fmt.Errorf("roll: %w", err)
+		return fmt.Errorf("roll: %w", l.fail(err))
 	}
 	l.segMu.Lock()
 	l.segs = append(l.segs, s)

@@ -3,11 +3,14 @@ package log
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/strata-io/strata/internal/fsutil"
 )
 
 const (
@@ -32,10 +35,10 @@ func (c offsetsCheckpoint) encode() []byte {
 
 // readOffsetsCheckpoint returns ok=false when the file is missing or
 // unreadable; the caller then falls back to values derived from segments.
-func readOffsetsCheckpoint(dir string) (offsetsCheckpoint, bool, error) {
+func readOffsetsCheckpoint(fsys fsutil.FS, dir string) (offsetsCheckpoint, bool, error) {
 	var c offsetsCheckpoint
-	data, err := os.ReadFile(filepath.Join(dir, offsetsCheckpointFile))
-	if os.IsNotExist(err) {
+	data, err := fsutil.ReadFile(fsys, filepath.Join(dir, offsetsCheckpointFile))
+	if errors.Is(err, fs.ErrNotExist) {
 		return c, false, nil
 	}
 	if err != nil {
@@ -75,10 +78,11 @@ func encodeEpochs(es []epochEntry) []byte {
 	return b
 }
 
-func readEpochs(dir string) ([]epochEntry, error) {
-	data, err := os.ReadFile(filepath.Join(dir, epochCheckpointFile))
-	if os.IsNotExist(err) {
-		return nil, nil
+// readEpochs fails with fs.ErrNotExist when there is no checkpoint.
+func readEpochs(fsys fsutil.FS, dir string) ([]epochEntry, error) {
+	data, err := fsutil.ReadFile(fsys, filepath.Join(dir, epochCheckpointFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read leader epoch checkpoint: %w", err)

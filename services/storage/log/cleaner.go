@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -52,6 +53,9 @@ func (l *Log) Compact() (CleanStats, error) {
 	if l.shut.Load() {
 		return st, ErrClosed
 	}
+	if err := l.Err(); err != nil {
+		return st, err
+	}
 	l.segMu.RLock()
 	hw := l.hw.Load()
 	k := 0 // segments [0,k) are sealed and wholly below the high watermark
@@ -69,7 +73,7 @@ func (l *Log) Compact() (CleanStats, error) {
 		km := newKeyMap(l.cfg.CleanerKeyMapEntries)
 		mapEnd, err := l.buildKeyMap(cleanable, dirty, cleanEnd, km)
 		if err != nil {
-			return st, err
+			return st, l.failIO(err)
 		}
 		if mapEnd <= dirty {
 			return st, fmt.Errorf("compact: no progress at offset %d", dirty)
@@ -83,11 +87,9 @@ func (l *Log) Compact() (CleanStats, error) {
 			if err != nil {
 				var se *swapError
 				if errors.As(err, &se) {
-					l.mu.Lock()
-					l.failed = err
-					l.mu.Unlock()
+					return st, l.fail(err)
 				}
-				return st, err
+				return st, l.failIO(err)
 			}
 			cleanable[i] = ns
 			st.SegmentsCleaned++
@@ -266,12 +268,12 @@ func (l *Log) eachBatch(s *segment, fn func(h *recordbatch.Header, raw []byte) (
 //     (missing indexes are rebuilt at Open).
 func (l *Log) cleanSegment(s *segment, km *keyMap, mapEnd, horizon int64, st *CleanStats) (*segment, error) {
 	cleanedPath := s.path(logSuffix + cleanedSuffix)
-	f, err := os.OpenFile(cleanedPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := l.fs.OpenFile(cleanedPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("compact: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 256<<10)
-	ns := &segment{dir: s.dir, base: s.base, created: s.created}
+	ns := &segment{fs: s.fs, dir: s.dir, base: s.base, created: s.created}
 	ns.maxTS.Store(-1)
 	ns.next.Store(s.base)
 	var idx []offsetPos
@@ -355,15 +357,15 @@ func (l *Log) cleanSegment(s *segment, km *keyMap, mapEnd, horizon int64, st *Cl
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(cleanedPath)
+		l.fs.Remove(cleanedPath)
 		return nil, fmt.Errorf("compact segment %d: %w", s.base, err)
 	}
 	st.BytesAfter += pos
 	swapPath := s.path(logSuffix + swapSuffix)
-	if err := os.Rename(cleanedPath, swapPath); err != nil {
+	if err := l.fs.Rename(cleanedPath, swapPath); err != nil {
 		return nil, fmt.Errorf("compact: %w", err)
 	}
-	if err := fsutil.SyncDir(l.dir); err != nil {
+	if err := fsutil.SyncDirFS(l.fs, l.dir); err != nil {
 		return nil, fmt.Errorf("compact: %w", err)
 	}
 	return ns, l.swapIn(s, ns, swapPath, idx, tidx)
@@ -392,17 +394,17 @@ func (l *Log) swapIn(old, ns *segment, swapPath string, idx []offsetPos, tidx []
 		return fail(err)
 	}
 	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
-		if err := os.Remove(old.path(suf)); err != nil && !os.IsNotExist(err) {
+		if err := l.fs.Remove(old.path(suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fail(err)
 		}
 	}
-	if err := os.Rename(swapPath, old.path(logSuffix)); err != nil {
+	if err := l.fs.Rename(swapPath, old.path(logSuffix)); err != nil {
 		return fail(err)
 	}
 	if err := writeIndexFiles(ns, idx, tidx); err != nil {
 		return fail(err)
 	}
-	if err := fsutil.SyncDir(l.dir); err != nil {
+	if err := fsutil.SyncDirFS(l.fs, l.dir); err != nil {
 		return fail(err)
 	}
 	if err := ns.open(&l.cfg, false); err != nil {
@@ -430,10 +432,10 @@ func writeIndexFiles(s *segment, idx []offsetPos, tidx []timeOffset) error {
 		tb = appendUint32(appendUint32(tb, uint32(uint64(e.ts)>>32)), uint32(e.ts))
 		tb = appendUint32(tb, uint32(e.off-s.base))
 	}
-	if err := os.WriteFile(filepath.Join(s.dir, segmentName(s.base, indexSuffix)), ib, 0o644); err != nil {
+	if err := fsutil.WriteFile(s.fs, filepath.Join(s.dir, segmentName(s.base, indexSuffix)), ib, 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(s.dir, segmentName(s.base, timeIndexSuffix)), tb, 0o644)
+	return fsutil.WriteFile(s.fs, filepath.Join(s.dir, segmentName(s.base, timeIndexSuffix)), tb, 0o644)
 }
 
 func appendUint32(b []byte, v uint32) []byte {

@@ -13,8 +13,11 @@ import (
 // diverges from a new leader's and truncate there.
 type epochCache struct {
 	mu      sync.Mutex
+	fs      fsutil.FS
 	dir     string
 	entries []epochEntry
+	// fail turns a persist error into the caller's error (the log fails).
+	fail func(error) error
 }
 
 // latest returns the newest epoch, or -1 when none was assigned.
@@ -104,8 +107,12 @@ func (c *epochCache) endOffsetFor(epoch int32, leo int64) (int32, int64) {
 }
 
 func (c *epochCache) persistLocked() error {
-	if err := fsutil.WriteFileAtomic(filepath.Join(c.dir, epochCheckpointFile), encodeEpochs(c.entries), 0o644); err != nil {
-		return fmt.Errorf("leader epoch checkpoint: %w", err)
+	if err := fsutil.WriteFileAtomicFS(c.fs, filepath.Join(c.dir, epochCheckpointFile), encodeEpochs(c.entries), 0o644); err != nil {
+		err = fmt.Errorf("leader epoch checkpoint: %w", err)
+		if c.fail != nil {
+			err = c.fail(err)
+		}
+		return err
 	}
 	return nil
 }

@@ -31,9 +31,10 @@ func (l *Log) MaybeFlush() error {
 }
 
 func (l *Log) flushLocked(now time.Time) error {
+	// A failed fsync fails the log for good: the kernel may have dropped
+	// the dirty pages, so a retry that succeeds proves nothing.
 	if err := l.active.sync(); err != nil {
-		l.failed = err
-		return fmt.Errorf("flush: %w: %v", ErrStorage, err)
+		return fmt.Errorf("flush: %w", l.fail(err))
 	}
 	l.unflushed = 0
 	l.lastFlush = now

@@ -16,7 +16,10 @@
 package log
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/strata-io/strata/internal/fsutil"
@@ -35,6 +39,7 @@ type Log struct {
 	dir  string
 	cfg  Config
 	opts options
+	fs   fsutil.FS
 
 	maintMu sync.Mutex
 	mu      sync.Mutex
@@ -53,13 +58,17 @@ type Log struct {
 	unflushed     int64
 	lastFlush     time.Time
 	recoveryPoint int64
-	failed        error
 	closed        bool
 	shut          atomic.Bool // closed, for readers (set under segMu)
 
 	ckMu         sync.Mutex // serializes offsets checkpoint writes
 	cleanerPoint atomic.Int64
 	compact, del bool
+
+	// failure is set once, by fail, on the first I/O error; from then on
+	// the log refuses reads and writes. onFail is armed once Open succeeds.
+	failure atomic.Pointer[error]
+	onFail  func(error)
 }
 
 // Open opens (creating if needed) the partition log in dir, recovering
@@ -72,9 +81,15 @@ func Open(dir string, cfg Config, opt ...Option) (*Log, error) {
 	for _, o := range opt {
 		o(&l.opts)
 	}
+	l.fs = l.opts.fs
 	l.compact, l.del, _ = parsePolicy(cfg.CleanupPolicy)
-	l.epochs.dir = dir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	l.epochs.fs, l.epochs.dir = l.fs, dir
+	// Checkpoint writes during load are optimisations: see the end of load.
+	l.epochs.fail = func(err error) error {
+		l.opts.logger.Warn("leader epoch checkpoint not written at open", "dir", dir, "err", err)
+		return nil
+	}
+	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	if err := l.load(); err != nil {
@@ -83,6 +98,8 @@ func Open(dir string, cfg Config, opt ...Option) (*Log, error) {
 		}
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
+	l.epochs.fail = l.fail
+	l.onFail = l.opts.onFail
 	return l, nil
 }
 
@@ -92,15 +109,16 @@ func (l *Log) load() error {
 	if err != nil {
 		return err
 	}
-	ck, _, err := readOffsetsCheckpoint(l.dir)
+	ck, _, err := readOffsetsCheckpoint(l.fs, l.dir)
 	if err != nil {
 		return err
 	}
-	_, statErr := os.Stat(filepath.Join(l.dir, cleanShutdownFile))
+	_, statErr := l.fs.Stat(filepath.Join(l.dir, cleanShutdownFile))
 	clean := statErr == nil
-	if l.epochs.entries, err = readEpochs(l.dir); err != nil {
-		l.opts.logger.Warn("discarding leader epoch checkpoint", "dir", l.dir, "err", err)
-		l.epochs.entries = nil
+	l.epochs.entries, err = readEpochs(l.fs, l.dir)
+	rebuildEpochs := err != nil
+	if rebuildEpochs && !errors.Is(err, fs.ErrNotExist) {
+		l.opts.logger.Warn("rebuilding leader epoch checkpoint from the log", "dir", l.dir, "err", err)
 	}
 	now := l.opts.now()
 	var prevNext int64
@@ -108,7 +126,7 @@ func (l *Log) load() error {
 		last := i == len(bases)-1
 		// Segments that may hold unflushed data are re-validated.
 		needRecovery := !clean && (last || bases[i+1] > ck.RecoveryPoint)
-		s := &segment{dir: l.dir, base: base, created: now}
+		s := &segment{fs: l.fs, dir: l.dir, base: base, created: now}
 		if err := s.open(&l.cfg, last || needRecovery); err != nil {
 			return err
 		}
@@ -150,8 +168,13 @@ func (l *Log) load() error {
 			break
 		}
 	}
+	if rebuildEpochs {
+		if l.epochs.entries, err = epochsFromBatches(l.segs); err != nil {
+			return err
+		}
+	}
 	if len(l.segs) == 0 {
-		s, err := createSegment(l.dir, ck.LogStart, &l.cfg, now)
+		s, err := createSegment(l.fs, l.dir, ck.LogStart, &l.cfg, now)
 		if err != nil {
 			return err
 		}
@@ -172,13 +195,58 @@ func (l *Log) load() error {
 	if err := l.epochs.truncateFromEnd(l.leo.Load()); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(l.dir, cleanShutdownFile)); err != nil && !os.IsNotExist(err) {
+	if rebuildEpochs && len(l.epochs.entries) > 0 {
+		l.epochs.mu.Lock()
+		err := l.epochs.persistLocked()
+		l.epochs.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	if err := l.fs.Remove(filepath.Join(l.dir, cleanShutdownFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove clean shutdown marker: %w", err)
 	}
-	if err := fsutil.SyncDir(l.dir); err != nil {
+	if err := fsutil.SyncDirFS(l.fs, l.dir); err != nil {
 		return err
 	}
-	return l.writeCheckpoint()
+	// A failed checkpoint write (offsets here, leader epochs above) does
+	// not fail Open and does not fail the log: the checkpoints are
+	// optimisations. The file on disk is whole (atomic writes) and still
+	// safe to use: with an older recovery point recovery re-validates more,
+	// stale epochs past the log end are dropped at every Open. Refusing to
+	// open a full disk would take readable data offline; the first append
+	// that cannot be written fails the log instead. Nothing in Open deletes
+	// or truncates data because of an I/O error (only a torn tail that
+	// fails its CRC is cut); a failed Open leaves the directory as it was.
+	if err := l.writeCheckpointFile(); err != nil {
+		l.opts.logger.Warn("offsets checkpoint not written at open", "dir", l.dir, "err", err)
+	}
+	return nil
+}
+
+// epochsFromBatches rebuilds the leader epoch cache from the batch headers
+// (each batch's partition leader epoch and base offset), as assign would
+// have built it, when the checkpoint is missing or corrupt.
+func epochsFromBatches(segs []*segment) ([]epochEntry, error) {
+	var es []epochEntry
+	for _, s := range segs {
+		sc := newHeaderScanner(s, 0, s.size.Load())
+		for {
+			h, _, ok, err := sc.next()
+			if err != nil {
+				sc.release()
+				return nil, fmt.Errorf("rebuild leader epochs: %w", err)
+			}
+			if !ok {
+				break
+			}
+			if n := len(es); n == 0 || h.PartitionLeaderEpoch > es[n-1].Epoch {
+				es = append(es, epochEntry{Epoch: h.PartitionLeaderEpoch, StartOffset: h.BaseOffset})
+			}
+		}
+		sc.release()
+	}
+	return es, nil
 }
 
 // applyLogStart sets the log start offset at load: at least the checkpoint
@@ -193,7 +261,7 @@ func (l *Log) applyLogStart(ckStart int64) error {
 				return err
 			}
 		}
-		s, err := createSegment(l.dir, start, &l.cfg, l.opts.now())
+		s, err := createSegment(l.fs, l.dir, start, &l.cfg, l.opts.now())
 		if err != nil {
 			return err
 		}
@@ -215,7 +283,7 @@ func (l *Log) applyLogStart(ckStart int64) error {
 func (l *Log) dropSegmentsAfter(i int, bases []int64) error {
 	for j := len(bases) - 1; j > i; j-- {
 		for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
-			if err := os.Remove(filepath.Join(l.dir, segmentName(bases[j], suf))); err != nil && !os.IsNotExist(err) {
+			if err := l.fs.Remove(filepath.Join(l.dir, segmentName(bases[j], suf))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("drop segment %d: %w", bases[j], err)
 			}
 		}
@@ -226,7 +294,7 @@ func (l *Log) dropSegmentsAfter(i int, bases []int64) error {
 // cleanDirectory finishes or discards interrupted file operations and
 // returns the base offsets of the segments present, sorted.
 func (l *Log) cleanDirectory() ([]int64, error) {
-	ents, err := os.ReadDir(l.dir)
+	ents, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", l.dir, err)
 	}
@@ -238,7 +306,7 @@ func (l *Log) cleanDirectory() ([]int64, error) {
 		switch {
 		case strings.HasSuffix(name, fsutil.TempSuffix), strings.HasSuffix(name, cleanedSuffix), strings.HasSuffix(name, deletedSuffix):
 			// Unfinished atomic write, uncommitted compaction output, half-deleted segment.
-			if err := os.Remove(full); err != nil {
+			if err := l.fs.Remove(full); err != nil {
 				return nil, fmt.Errorf("remove %s: %w", name, err)
 			}
 		case strings.HasSuffix(name, logSuffix+swapSuffix):
@@ -248,11 +316,11 @@ func (l *Log) cleanDirectory() ([]int64, error) {
 				continue
 			}
 			for _, suf := range []string{indexSuffix, timeIndexSuffix} {
-				if err := os.Remove(filepath.Join(l.dir, segmentName(base, suf))); err != nil && !os.IsNotExist(err) {
+				if err := l.fs.Remove(filepath.Join(l.dir, segmentName(base, suf))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return nil, fmt.Errorf("finish swap: %w", err)
 				}
 			}
-			if err := os.Rename(full, filepath.Join(l.dir, segmentName(base, logSuffix))); err != nil {
+			if err := l.fs.Rename(full, filepath.Join(l.dir, segmentName(base, logSuffix))); err != nil {
 				return nil, fmt.Errorf("finish swap: %w", err)
 			}
 			logs[base] = true
@@ -267,7 +335,7 @@ func (l *Log) cleanDirectory() ([]int64, error) {
 	for _, name := range indexes {
 		base, ok := parseBase(strings.TrimSuffix(strings.TrimSuffix(name, timeIndexSuffix), indexSuffix))
 		if ok && !logs[base] {
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil {
 				return nil, fmt.Errorf("remove orphan index: %w", err)
 			}
 		}
@@ -303,11 +371,13 @@ func (l *Log) Close() error {
 	defer l.segMu.Unlock()
 	l.shut.Store(true)
 	var err error
-	if l.failed == nil {
+	if l.Err() == nil {
 		err = l.active.seal()
 		if err == nil {
 			l.recoveryPoint = l.leo.Load()
 			err = l.writeCheckpoint()
+		} else {
+			err = l.fail(err)
 		}
 	}
 	for _, s := range l.segs {
@@ -315,8 +385,9 @@ func (l *Log) Close() error {
 			err = cerr
 		}
 	}
-	if err == nil && l.failed == nil {
-		err = fsutil.WriteFileAtomic(filepath.Join(l.dir, cleanShutdownFile), nil, 0o644)
+	// A failed log gets no clean-shutdown marker: the next Open re-validates.
+	if err == nil && l.Err() == nil {
+		err = fsutil.WriteFileAtomicFS(l.fs, filepath.Join(l.dir, cleanShutdownFile), nil, 0o644)
 	}
 	if err != nil {
 		return fmt.Errorf("close log %s: %w", l.dir, err)
@@ -325,8 +396,16 @@ func (l *Log) Close() error {
 }
 
 // writeCheckpoint persists log start, high watermark, recovery point and
-// cleaner point.
+// cleaner point; a failed write fails the log.
 func (l *Log) writeCheckpoint() error {
+	if err := l.writeCheckpointFile(); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
+// writeCheckpointFile is writeCheckpoint without failing the log.
+func (l *Log) writeCheckpointFile() error {
 	l.ckMu.Lock()
 	defer l.ckMu.Unlock()
 	c := offsetsCheckpoint{
@@ -335,7 +414,10 @@ func (l *Log) writeCheckpoint() error {
 		RecoveryPoint: l.recoveryPoint,
 		CleanerPoint:  l.cleanerPoint.Load(),
 	}
-	return fsutil.WriteFileAtomic(filepath.Join(l.dir, offsetsCheckpointFile), c.encode(), 0o644)
+	if err := fsutil.WriteFileAtomicFS(l.fs, filepath.Join(l.dir, offsetsCheckpointFile), c.encode(), 0o644); err != nil {
+		return fmt.Errorf("offsets checkpoint: %w", err)
+	}
+	return nil
 }
 
 // Checkpoint persists the offsets checkpoint; the owner calls it
@@ -343,6 +425,9 @@ func (l *Log) writeCheckpoint() error {
 func (l *Log) Checkpoint() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := l.check(); err != nil {
+		return err
+	}
 	return l.writeCheckpoint()
 }
 
@@ -409,10 +494,55 @@ func (l *Log) check() error {
 	if l.closed {
 		return ErrClosed
 	}
-	if l.failed != nil {
-		return fmt.Errorf("log %s failed earlier: %w: %v", l.dir, ErrStorage, l.failed)
+	return l.Err()
+}
+
+// Err is nil while the log is healthy and otherwise the I/O error that
+// failed it, wrapped so that recordbatch.CodeOf gives KAFKA_STORAGE_ERROR.
+// A failed log stays failed (a failed fsync is never retried as if the
+// data were safe): it refuses appends, reads and maintenance, and Close
+// leaves no clean-shutdown marker, so the next Open re-validates.
+func (l *Log) Err() error {
+	if p := l.failure.Load(); p != nil {
+		return *p
 	}
 	return nil
+}
+
+// fail puts the log in its failed state (the first error sticks and runs
+// the failure hook, from its own goroutine since callers hold locks) and
+// returns cause as KAFKA_STORAGE_ERROR. Safe with or without any lock.
+func (l *Log) fail(cause error) error {
+	err := fmt.Errorf("log %s failed: %w: %w", l.dir, ErrStorage, cause)
+	if l.failure.CompareAndSwap(nil, &err) {
+		l.opts.logger.Error("log failed; it serves nothing until reopened", "dir", l.dir, "err", cause)
+		if l.onFail != nil {
+			go l.onFail(err)
+		}
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStorage, cause)
+}
+
+// failIO fails the log when err comes from the file system (not from a
+// check of the data, which carries its own Kafka code) and returns the
+// error to give the caller.
+func (l *Log) failIO(err error) error {
+	if err != nil && isIOError(err) {
+		return l.fail(err)
+	}
+	return err
+}
+
+// isIOError reports whether err came from a file operation: a system call
+// error or a read that ended before the published end of a segment.
+func isIOError(err error) bool {
+	var errno syscall.Errno
+	var pe *fs.PathError
+	var le *os.LinkError
+	var se *os.SyscallError
+	return errors.As(err, &errno) || errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &se) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // segmentFor returns the index of the last segment with base ≤ offset, or

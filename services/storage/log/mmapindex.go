@@ -5,7 +5,7 @@ import (
 	"os"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
+	"github.com/strata-io/strata/internal/fsutil"
 )
 
 // mmapIndex is a file of fixed-size entries mapped into memory. Memory use
@@ -16,6 +16,7 @@ import (
 // One writer appends under the log's append lock and publishes the entry
 // count atomically; readers only look at entries below the published count.
 type mmapIndex struct {
+	fs         fsutil.FS
 	path       string
 	entrySize  int
 	maxEntries int
@@ -26,8 +27,8 @@ type mmapIndex struct {
 
 // openIndex maps path. sizeOK is false when the file length is not a whole
 // number of entries (the caller rebuilds the index).
-func openIndex(path string, entrySize, maxBytes int, writable bool) (ix *mmapIndex, sizeOK bool, err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+func openIndex(fsys fsutil.FS, path string, entrySize, maxBytes int, writable bool) (ix *mmapIndex, sizeOK bool, err error) {
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, false, fmt.Errorf("open index: %w", err)
 	}
@@ -37,7 +38,7 @@ func openIndex(path string, entrySize, maxBytes int, writable bool) (ix *mmapInd
 		return nil, false, fmt.Errorf("stat index: %w", err)
 	}
 	size := st.Size()
-	ix = &mmapIndex{path: path, entrySize: entrySize, maxEntries: maxBytes / entrySize}
+	ix = &mmapIndex{fs: fsys, path: path, entrySize: entrySize, maxEntries: maxBytes / entrySize}
 	sizeOK = size%int64(entrySize) == 0
 	entries := min(size/int64(entrySize), int64(ix.maxEntries))
 	if !sizeOK {
@@ -51,11 +52,7 @@ func openIndex(path string, entrySize, maxBytes int, writable bool) (ix *mmapInd
 		}
 	}
 	if mapLen > 0 {
-		prot := unix.PROT_READ
-		if writable {
-			prot |= unix.PROT_WRITE
-		}
-		ix.data, err = unix.Mmap(int(f.Fd()), 0, mapLen, prot, unix.MAP_SHARED)
+		ix.data, err = fsys.Mmap(f, mapLen, writable)
 		if err != nil {
 			return nil, false, fmt.Errorf("mmap index: %w", err)
 		}
@@ -98,7 +95,7 @@ func (ix *mmapIndex) flush() error {
 	if !ix.writable || len(ix.data) == 0 {
 		return nil
 	}
-	if err := unix.Msync(ix.data, unix.MS_SYNC); err != nil {
+	if err := ix.fs.Msync(ix.data); err != nil {
 		return fmt.Errorf("msync %s: %w", ix.path, err)
 	}
 	return nil
@@ -113,7 +110,7 @@ func (ix *mmapIndex) seal() error {
 	if err := ix.flush(); err != nil {
 		return err
 	}
-	if err := os.Truncate(ix.path, int64(ix.len()*ix.entrySize)); err != nil {
+	if err := ix.fs.Truncate(ix.path, int64(ix.len()*ix.entrySize)); err != nil {
 		return fmt.Errorf("trim index: %w", err)
 	}
 	ix.writable = false
@@ -124,7 +121,7 @@ func (ix *mmapIndex) seal() error {
 func (ix *mmapIndex) close() error {
 	err := ix.seal()
 	if ix.data != nil {
-		if uerr := unix.Munmap(ix.data); uerr != nil && err == nil {
+		if uerr := ix.fs.Munmap(ix.data); uerr != nil && err == nil {
 			err = fmt.Errorf("munmap %s: %w", ix.path, uerr)
 		}
 		ix.data = nil

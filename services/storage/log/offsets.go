@@ -90,14 +90,14 @@ func (l *Log) firstRecordAtOrAfter(s *segment, pos int64, batchOK func(*recordba
 	for {
 		h, p, ok, err := sc.next()
 		if err != nil || !ok {
-			return -1, -1, err
+			return -1, -1, l.failIO(err)
 		}
 		if !batchOK(&h) || h.RecordCount == 0 {
 			continue
 		}
 		raw = grow(raw[:0], h.Size())
 		if _, err := s.f.ReadAt(raw, p); err != nil {
-			return -1, -1, fmt.Errorf("read batch at %d: %w", p, err)
+			return -1, -1, l.failIO(fmt.Errorf("read batch at %d: %w", p, err))
 		}
 		recs, err := recordbatch.Records(scratch, raw, &h, l.cfg.MaxDecompressedBytes)
 		if err != nil {

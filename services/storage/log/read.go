@@ -18,6 +18,9 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) ([]byte, error) 
 
 // ReadAppend is Read appending into dst, so a caller can reuse buffers.
 func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int, maxOffset int64) ([]byte, error) {
+	if err := l.Err(); err != nil {
+		return dst, err
+	}
 	leo := l.leo.Load()
 	if offset < l.logStart.Load() || offset > leo {
 		return dst, fmt.Errorf("read at %d, log holds [%d, %d): %w", offset, l.logStart.Load(), leo, ErrOffsetOutOfRange)
@@ -41,13 +44,14 @@ func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int, maxOffset int64
 		end := s.size.Load()
 		pos, first, err := s.positionOf(offset, end)
 		if err != nil {
-			return dst, err
+			return dst, l.failIO(err)
 		}
 		if pos >= end {
 			continue // offset lies in a compaction gap at this segment's end
 		}
 		// KIP-74: the first batch comes whole even past maxBytes, in one read.
-		return s.readBatches(dst, pos, end, max(maxBytes, first), maxOffset)
+		dst, err = s.readBatches(dst, pos, end, max(maxBytes, first), maxOffset)
+		return dst, l.failIO(err)
 	}
 	return dst, nil
 }

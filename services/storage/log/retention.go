@@ -17,6 +17,9 @@ func (l *Log) DeleteOldSegments() (int, error) {
 	if l.shut.Load() {
 		return 0, ErrClosed
 	}
+	if err := l.Err(); err != nil {
+		return 0, err
+	}
 	now := l.opts.now().UnixMilli()
 	l.segMu.RLock()
 	total := int64(0)
@@ -52,6 +55,9 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	defer l.maintMu.Unlock()
 	if l.shut.Load() {
 		return l.logStart.Load(), ErrClosed
+	}
+	if err := l.Err(); err != nil {
+		return l.logStart.Load(), err
 	}
 	if offset > l.hw.Load() || offset < 0 {
 		return l.logStart.Load(), fmt.Errorf("delete records before %d, high watermark %d: %w", offset, l.hw.Load(), ErrOffsetOutOfRange)
@@ -95,7 +101,7 @@ func (l *Log) advanceStartLocked(start int64) error {
 	l.segMu.Unlock()
 	for _, s := range doomed {
 		if err := s.remove(); err != nil {
-			return fmt.Errorf("delete segment %d: %w", s.base, err)
+			return fmt.Errorf("delete segment %d: %w", s.base, l.fail(err))
 		}
 	}
 	return nil

@@ -77,7 +77,8 @@ func (s *segment) recover(cfg *Config, minNext int64) (int64, error) {
 	for size-pos >= recordbatch.LengthFieldEnd {
 		head, err := r.Peek(recordbatch.LengthFieldEnd)
 		if err != nil {
-			break
+			// Never a reason to cut: the bytes are there, reading them failed.
+			return 0, fmt.Errorf("read segment %d at %d: %w", s.base, pos, err)
 		}
 		n := recordbatch.PeekSize(head)
 		// The claim is checked against the file before any allocation.

@@ -1,15 +1,17 @@
 package log
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
 
+	"github.com/strata-io/strata/internal/fsutil"
 	"github.com/strata-io/strata/internal/recordbatch"
-	"golang.org/x/sys/unix"
 )
 
 // File name suffixes of one segment.
@@ -28,9 +30,10 @@ func segmentName(base int64, suffix string) string { return fmt.Sprintf("%020d%s
 // log's append lock) writes at size and then publishes size, next and
 // maxTS; readers use only published values.
 type segment struct {
+	fs      fsutil.FS
 	dir     string
 	base    int64
-	f       *os.File
+	f       fsutil.File
 	idx     *offsetIndex
 	tidx    *timeIndex
 	created time.Time
@@ -48,11 +51,11 @@ func (s *segment) path(suffix string) string {
 }
 
 // createSegment makes an empty segment at base with writable indexes.
-func createSegment(dir string, base int64, cfg *Config, now time.Time) (*segment, error) {
-	s := &segment{dir: dir, base: base, created: now}
+func createSegment(fsys fsutil.FS, dir string, base int64, cfg *Config, now time.Time) (*segment, error) {
+	s := &segment{fs: fsys, dir: dir, base: base, created: now}
 	// A stale file at this name can only be leftover garbage: start clean.
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		if err := os.Remove(s.path(suf)); err != nil && !os.IsNotExist(err) {
+		if err := s.fs.Remove(s.path(suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("remove stale %s: %w", suf, err)
 		}
 	}
@@ -67,7 +70,7 @@ func createSegment(dir string, base int64, cfg *Config, now time.Time) (*segment
 // open opens the files; it reports index files of a bad size by leaving
 // them empty, which makes the caller rebuild them.
 func (s *segment) open(cfg *Config, writable bool) error {
-	f, err := os.OpenFile(s.path(logSuffix), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := s.fs.OpenFile(s.path(logSuffix), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("open segment: %w", err)
 	}
@@ -86,11 +89,11 @@ func (s *segment) open(cfg *Config, writable bool) error {
 }
 
 func (s *segment) openIndexes(cfg *Config, writable bool) error {
-	ix, _, err := openIndex(s.path(indexSuffix), offsetEntrySize, cfg.SegmentIndexBytes, writable)
+	ix, _, err := openIndex(s.fs, s.path(indexSuffix), offsetEntrySize, cfg.SegmentIndexBytes, writable)
 	if err != nil {
 		return err
 	}
-	tx, _, err := openIndex(s.path(timeIndexSuffix), timeEntrySize, cfg.SegmentIndexBytes, writable)
+	tx, _, err := openIndex(s.fs, s.path(timeIndexSuffix), timeEntrySize, cfg.SegmentIndexBytes, writable)
 	if err != nil {
 		ix.close()
 		return err
@@ -169,7 +172,7 @@ func (s *segment) unseal(cfg *Config) error {
 }
 
 func (s *segment) sync() error {
-	if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+	if err := s.f.Datasync(); err != nil {
 		return fmt.Errorf("fdatasync %s: %w", s.f.Name(), err)
 	}
 	return nil
@@ -191,7 +194,7 @@ func (s *segment) close() error {
 func (s *segment) remove() error {
 	err := s.close()
 	for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
-		if rerr := os.Remove(s.path(suf)); rerr != nil && !os.IsNotExist(rerr) && err == nil {
+		if rerr := s.fs.Remove(s.path(suf)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 			err = fmt.Errorf("remove segment file: %w", rerr)
 		}
 	}

@@ -33,42 +33,36 @@ func (l *Log) TruncateTo(offset int64) error {
 	for len(l.segs)-1 > i {
 		last := l.segs[len(l.segs)-1]
 		if err := last.remove(); err != nil {
-			l.failed = err
-			return fmt.Errorf("truncate: %w", err)
+			return fmt.Errorf("truncate: %w", l.fail(err))
 		}
 		l.segs = l.segs[:len(l.segs)-1]
 	}
 	s := l.segs[i]
 	l.active = s
 	if err := s.unseal(&l.cfg); err != nil {
-		l.failed = err
-		return fmt.Errorf("truncate: %w", err)
+		return fmt.Errorf("truncate: %w", l.fail(err))
 	}
 	end := s.size.Load()
 	pos, _, err := s.positionOf(offset, end)
 	if err != nil {
-		l.failed = err
-		return fmt.Errorf("truncate: %w", err)
+		return fmt.Errorf("truncate: %w", l.fail(err))
 	}
 	newEnd := offset
 	if pos < end {
 		h, err := s.headerAt(pos, make([]byte, 61))
 		if err != nil {
-			l.failed = err
-			return fmt.Errorf("truncate: %w", err)
+			return fmt.Errorf("truncate: %w", l.fail(err))
 		}
 		newEnd = min(offset, h.BaseOffset)
 		if err := s.f.Truncate(pos); err != nil {
-			l.failed = err
-			return fmt.Errorf("truncate segment: %w", err)
+			return fmt.Errorf("truncate segment: %w", l.fail(err))
 		}
 	}
 	s.size.Store(pos)
 	s.idx.truncateToPos(pos)
 	s.tidx.truncateToOffset(newEnd)
 	if err := s.reloadTailAfterTruncate(&l.cfg, newEnd); err != nil {
-		l.failed = err
-		return fmt.Errorf("truncate: %w", err)
+		return fmt.Errorf("truncate: %w", l.fail(err))
 	}
 	return l.afterTruncateLocked(newEnd)
 }
@@ -130,15 +124,13 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	for len(l.segs) > 0 {
 		last := l.segs[len(l.segs)-1]
 		if err := last.remove(); err != nil {
-			l.failed = err
-			return fmt.Errorf("truncate fully: %w", err)
+			return fmt.Errorf("truncate fully: %w", l.fail(err))
 		}
 		l.segs = l.segs[:len(l.segs)-1]
 	}
-	s, err := createSegment(l.dir, offset, &l.cfg, l.opts.now())
+	s, err := createSegment(l.fs, l.dir, offset, &l.cfg, l.opts.now())
 	if err != nil {
-		l.failed = err
-		return fmt.Errorf("truncate fully: %w", err)
+		return fmt.Errorf("truncate fully: %w", l.fail(err))
 	}
 	l.segs = []*segment{s}
 	l.active = s
@@ -147,5 +139,8 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	if err := l.epochs.clear(); err != nil {
 		return err
 	}
-	return fsutil.SyncDir(l.dir)
+	if err := fsutil.SyncDirFS(l.fs, l.dir); err != nil {
+		return l.fail(err)
+	}
+	return nil
 }
