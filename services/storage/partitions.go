@@ -189,7 +189,8 @@ func (ps *partitions) openLog(a assignment, r *replica, opts ...log.Option) (*lo
 	}
 	// Replication owns the high watermark: it is what the ISR has, not
 	// what the leader wrote.
-	return log.Open(dir, a.cfg, append(opts, log.WithManualHighWatermark())...)
+	return log.Open(dir, a.cfg, append(opts, log.WithManualHighWatermark(),
+		log.WithFailureHook(func(err error) { r.fail(err, false) }))...)
 }
 
 // readTopicID reads the topic id a replica directory belongs to.

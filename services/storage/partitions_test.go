@@ -7,12 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/codec"
+	"github.com/strata-io/strata/internal/fsutil"
 	"github.com/strata-io/strata/internal/recordbatch"
 	"github.com/strata-io/strata/services/storage/log"
+	"github.com/strata-io/strata/services/storage/log/faultfs"
 )
 
 // testHost is a replicaHost for replicas outside a running node.
@@ -183,5 +186,41 @@ func TestFailedLogTakesReplicaOfflineOnce(t *testing.T) {
 	}
 	if again, _ := ps.get("t", 0); again != r {
 		t.Fatal("a replica that failed while open was reopened")
+	}
+}
+
+func TestDiskFullTakesReplicaOfflineAndKeepsEveryAcknowledgedRecord(t *testing.T) {
+	dir := t.TempDir()
+	ffs := faultfs.New(fsutil.OS)
+	host := &testHost{}
+	ps := newPartitions(dir)
+	if err := ps.reconcile([]assignment{testAssignment("t", 0, "aa")}, keepAll, host, log.WithFS(ffs)); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := ps.get("t", 0)
+	for i := 0; i < 10; i++ {
+		if _, err := r.appendProduced(0, batch(t, "acked")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ffs.Inject(faultfs.Rule{Op: faultfs.Write, Name: "*.log", Err: syscall.ENOSPC})
+	_, err := r.appendProduced(0, batch(t, "refused"))
+	if recordbatch.CodeOf(err) != recordbatch.CodeKafkaStorageError {
+		t.Fatalf("append on a full disk: %v, want KAFKA_STORAGE_ERROR", err)
+	}
+	if r.offlineErr() == nil || host.failed.Load() != 1 {
+		t.Fatalf("offline %v, host told %d times", r.offlineErr(), host.failed.Load())
+	}
+	ps.closeAll()
+	ffs.Clear()
+	// Restarted with space freed: every acknowledged record is there.
+	ps = newPartitions(dir)
+	if err := ps.reconcile([]assignment{testAssignment("t", 0, "aa")}, keepAll, host); err != nil {
+		t.Fatal(err)
+	}
+	defer ps.closeAll()
+	r, _ = ps.get("t", 0)
+	if got := r.log.LogEndOffset(); got != 10 {
+		t.Fatalf("log end %d after restart, want the 10 acknowledged records", got)
 	}
 }
