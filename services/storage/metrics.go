@@ -9,6 +9,11 @@ type metrics struct {
 	followerLag     *prometheus.GaugeVec
 	truncations     prometheus.Counter
 	maxLagMs        prometheus.Gauge
+
+	// Disk usage (diskusage.go).
+	logDirFree    *prometheus.GaugeVec
+	logDirTotal   *prometheus.GaugeVec
+	partitionSize *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -26,6 +31,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.maxLagMs = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "strata_storage_max_follower_lag_ms", Help: "Longest time any follower of a partition led here has not been caught up."})
-	reg.MustRegister(m.replicas, m.underReplicated, m.isrChanges, m.followerLag, m.truncations, m.maxLagMs)
+	m.logDirFree = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "strata_storage_log_dir_free_bytes", Help: "Free bytes (usable without root) of the file system holding the log dir."}, []string{"dir"})
+	m.logDirTotal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "strata_storage_log_dir_total_bytes", Help: "Size in bytes of the file system holding the log dir."}, []string{"dir"})
+	m.partitionSize = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "strata_storage_partition_size_bytes", Help: "Bytes of the segments of each partition replica held here."}, []string{"topic", "partition"})
+	reg.MustRegister(m.replicas, m.underReplicated, m.isrChanges, m.followerLag, m.truncations, m.maxLagMs,
+		m.logDirFree, m.logDirTotal, m.partitionSize)
 	return m
 }

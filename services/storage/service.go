@@ -103,6 +103,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	n.Go(n.reconcileLoop)
 	n.Go(n.maintain)
 	n.Go(n.watchReplicaLag)
+	n.Go(n.watchDisk)
 	n.Log.Info("storage node started", "grpc", n.advertise, "http", n.HTTP.Addr(), "epoch", reg.Epoch)
 	return n, nil
 }
@@ -230,6 +231,7 @@ func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) 
 			Followers: leaderProgress(p),
 		})
 	}
+	h.n.fillDiskUsage(out)
 	return out, nil
 }
 
