@@ -22,6 +22,12 @@ type storageNodeJSON struct {
 	State    string `json:"state"`
 	Replicas int32  `json:"replicas"`
 	Leaders  int32  `json:"leaders"`
+	// Disk usage, when the node answered the gateway.
+	LogDir           string `json:"log_dir,omitempty"`
+	LogDirFreeBytes  uint64 `json:"log_dir_free_bytes"`
+	LogDirTotalBytes uint64 `json:"log_dir_total_bytes"`
+	PartitionBytes   uint64 `json:"partition_bytes"`
+	LowDiskSpace     bool   `json:"low_disk_space"`
 }
 
 type gatewayJSON struct {
@@ -47,7 +53,11 @@ func toClusterJSON(r *adminv1.DescribeClusterResponse) clusterJSON {
 		out.Controllers = append(out.Controllers, controllerJSON{c.GetName(), c.GetAddress(), c.GetActive()})
 	}
 	for _, n := range r.GetStorageNodes() {
-		out.StorageNodes = append(out.StorageNodes, storageNodeJSON{n.GetId(), n.GetAddress(), n.GetRack(), nodeState(n.GetState()), n.GetReplicas(), n.GetLeaders()})
+		out.StorageNodes = append(out.StorageNodes, storageNodeJSON{
+			ID: n.GetId(), Address: n.GetAddress(), Rack: n.GetRack(), State: nodeState(n.GetState()), Replicas: n.GetReplicas(), Leaders: n.GetLeaders(),
+			LogDir: n.GetLogDir(), LogDirFreeBytes: n.GetLogDirFreeBytes(), LogDirTotalBytes: n.GetLogDirTotalBytes(),
+			PartitionBytes: n.GetPartitionBytes(), LowDiskSpace: n.GetLowDiskSpace(),
+		})
 	}
 	for _, g := range r.GetGateways() {
 		out.Gateways = append(out.Gateways, gatewayJSON{g.GetId(), g.GetKafkaAddress(), g.GetGrpcAddress()})
@@ -79,13 +89,13 @@ func newClusterCmd() *cobra.Command {
 				for _, c := range cl.Controllers {
 					fmt.Fprintf(w, "%s\t%s\t%v\n", c.ID, c.Address, c.Active)
 				}
-				fmt.Fprintln(w, "\nSTORAGE NODE\tADDRESS\tRACK\tSTATE\tREPLICAS\tLEADERS")
+				fmt.Fprintln(w, "\nSTORAGE NODE\tADDRESS\tRACK\tSTATE\tREPLICAS\tLEADERS\tLOG DIR\tFREE / TOTAL\tPARTITIONS")
 				for _, n := range cl.StorageNodes {
 					rack := n.Rack
 					if rack == "" {
 						rack = "-"
 					}
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\n", n.ID, n.Address, rack, n.State, n.Replicas, n.Leaders)
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", n.ID, n.Address, rack, n.State, n.Replicas, n.Leaders, diskColumns(n))
 				}
 				fmt.Fprintln(w, "\nGATEWAY\tKAFKA\tGRPC")
 				for _, g := range cl.Gateways {
@@ -97,4 +107,31 @@ func newClusterCmd() *cobra.Command {
 	}
 	cmd.AddCommand(describe, newRebalanceCmd(&f), newDrainCmd(&f), newElectLeadersCmd(&f))
 	return cmd
+}
+
+// diskColumns renders a node's log dir, free / total space (marked LOW
+// below its warning threshold) and partition bytes; "-" when unknown.
+func diskColumns(n storageNodeJSON) string {
+	if n.LogDirTotalBytes == 0 {
+		return "-\t-\t-"
+	}
+	space := humanBytes(n.LogDirFreeBytes) + " / " + humanBytes(n.LogDirTotalBytes)
+	if n.LowDiskSpace {
+		space += " LOW"
+	}
+	return n.LogDir + "\t" + space + "\t" + humanBytes(n.PartitionBytes)
+}
+
+// humanBytes renders b in binary units with one decimal: 1.5 GiB.
+func humanBytes(b uint64) string {
+	const unit = 1024
+	if b < unit {
+		return fmt.Sprintf("%d B", b)
+	}
+	div, exp := uint64(unit), 0
+	for n := b / unit; n >= unit && exp < 5; n /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
 }

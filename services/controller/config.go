@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,16 @@ type Config struct {
 	EtcdInitialCluster      string
 	EtcdInitialClusterState string
 	EtcdLogLevel            string
+	// EtcdQuotaBytes is the etcd backend quota: past it etcd raises a
+	// NOSPACE alarm and refuses writes (etcdmaint.go recovers).
+	EtcdQuotaBytes int64
+	// EtcdAutoCompactionMode and EtcdAutoCompactionRetention are etcd's
+	// auto-compaction: periodic with a duration, or revision with a count.
+	EtcdAutoCompactionMode      string
+	EtcdAutoCompactionRetention string
+	// EtcdDefragInterval is how often at most the member is defragmented
+	// (when half its file is free); 0 turns it off.
+	EtcdDefragInterval time.Duration
 
 	// MemberLeaseTTL is how long a storage node or gateway stays alive
 	// without a heartbeat (Kafka's broker.session.timeout.ms is 9 s).
@@ -45,6 +56,13 @@ type Config struct {
 	DefaultTopicConfigs []string
 }
 
+// defaultEtcdQuotaBytes is the default --etcd-quota-bytes: 2 GiB, etcd's
+// own default, made explicit.
+const defaultEtcdQuotaBytes = 2 << 30
+
+// etcdMaxQuotaBytes is the largest quota etcd recommends (8 GiB).
+const etcdMaxQuotaBytes = 8 << 30
+
 // DefaultMaxPartitions is the documented per-topic partition limit.
 const DefaultMaxPartitions = 10000
 
@@ -61,6 +79,10 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.EtcdInitialCluster, "etcd-initial-cluster", "", "name=peerURL,... of every controller when forming a cluster (default: this one alone)")
 	fs.StringVar(&c.EtcdInitialClusterState, "etcd-initial-cluster-state", "new", "new, or existing to join a running cluster")
 	fs.StringVar(&c.EtcdLogLevel, "etcd-log-level", "warn", "log level of the embedded etcd")
+	fs.Int64Var(&c.EtcdQuotaBytes, "etcd-quota-bytes", defaultEtcdQuotaBytes, "etcd backend quota; past it metadata writes fail until compaction and defragmentation free space")
+	fs.StringVar(&c.EtcdAutoCompactionMode, "etcd-auto-compaction-mode", "periodic", "etcd auto-compaction: periodic (keep --etcd-auto-compaction-retention of history) or revision (keep that many revisions)")
+	fs.StringVar(&c.EtcdAutoCompactionRetention, "etcd-auto-compaction-retention", "1h", "history etcd keeps: a duration (periodic) or a revision count (revision)")
+	fs.DurationVar(&c.EtcdDefragInterval, "etcd-defrag-interval", time.Hour, "how often at most this controller defragments its etcd member, when half the db file is free; 0 turns it off")
 	fs.DurationVar(&c.MemberLeaseTTL, "member-lease-ttl", 10*time.Second, "a storage node or gateway without a heartbeat for this long is dead")
 	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", 3*time.Second,
 		"Kafka group.initial.rebalance.delay.ms: the first rebalance of an empty consumer group waits this long for more members")
@@ -112,6 +134,24 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		p.Addf("etcd-log-level", "%q is not debug, info, warn or error", c.EtcdLogLevel)
+	}
+	if c.EtcdQuotaBytes < 16<<20 || c.EtcdQuotaBytes > etcdMaxQuotaBytes {
+		p.Addf("etcd-quota-bytes", "%d is not between 16 MiB and 8 GiB", c.EtcdQuotaBytes)
+	}
+	switch c.EtcdAutoCompactionMode {
+	case "periodic":
+		if d, err := time.ParseDuration(c.EtcdAutoCompactionRetention); err != nil || d < time.Second {
+			p.Addf("etcd-auto-compaction-retention", "%q is not a duration of at least 1s (periodic mode)", c.EtcdAutoCompactionRetention)
+		}
+	case "revision":
+		if n, err := strconv.ParseInt(c.EtcdAutoCompactionRetention, 10, 64); err != nil || n < 1 {
+			p.Addf("etcd-auto-compaction-retention", "%q is not a positive revision count (revision mode)", c.EtcdAutoCompactionRetention)
+		}
+	default:
+		p.Addf("etcd-auto-compaction-mode", "%q is not periodic or revision", c.EtcdAutoCompactionMode)
+	}
+	if c.EtcdDefragInterval < 0 {
+		p.Addf("etcd-defrag-interval", "%s is negative", c.EtcdDefragInterval)
 	}
 	if c.MemberLeaseTTL < 2*time.Second {
 		p.Addf("member-lease-ttl", "%s is shorter than 2s", c.MemberLeaseTTL)

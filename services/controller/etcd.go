@@ -50,8 +50,9 @@ func startEtcd(c *Config, log *slog.Logger, closing *atomic.Bool) (*embed.Etcd, 
 	cfg.InitialClusterToken = "strata"
 	cfg.LogLevel = c.EtcdLogLevel
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newEtcdLogger(log, c.EtcdLogLevel, closing))
-	cfg.AutoCompactionMode = "periodic"
-	cfg.AutoCompactionRetention = "1h"
+	cfg.AutoCompactionMode = c.EtcdAutoCompactionMode
+	cfg.AutoCompactionRetention = c.EtcdAutoCompactionRetention
+	cfg.QuotaBackendBytes = c.EtcdQuotaBytes
 	cfg.MaxTxnOps = etcdMaxTxnOps
 	cfg.MaxRequestBytes = etcdMaxRequestBytes
 

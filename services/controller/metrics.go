@@ -10,6 +10,11 @@ type metrics struct {
 	isrChanges        *prometheus.CounterVec
 	registrations     *prometheus.CounterVec
 	topicOps          *prometheus.CounterVec
+
+	// This controller's etcd member (etcdmaint.go).
+	etcdDBSize  prometheus.Gauge
+	etcdDBFile  prometheus.Gauge
+	etcdNoSpace prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,6 +34,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "strata_controller_under_replicated_partitions", Help: "Partitions whose ISR is smaller than their replica set, as of the last reconcile."})
 	m.isrChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "strata_controller_isr_changes_total", Help: "ISR changes applied for leaders, by direction (shrink, expand)."}, []string{"direction"})
-	reg.MustRegister(m.active, m.registrations, m.topicOps, m.leaderElections, m.offlinePartitions, m.underReplicated, m.isrChanges)
+	m.etcdDBSize = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_controller_etcd_db_size_bytes", Help: "Bytes in use in this controller's etcd db (what counts against --etcd-quota-bytes after a defragmentation)."})
+	m.etcdDBFile = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_controller_etcd_db_file_bytes", Help: "Size of this controller's etcd db file, free pages included (what the quota is checked against)."})
+	m.etcdNoSpace = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_controller_etcd_nospace_alarm", Help: "1 while this controller's etcd member has a NOSPACE alarm (metadata writes fail)."})
+	reg.MustRegister(m.active, m.registrations, m.topicOps, m.leaderElections, m.offlinePartitions, m.underReplicated, m.isrChanges,
+		m.etcdDBSize, m.etcdDBFile, m.etcdNoSpace)
 	return m
 }

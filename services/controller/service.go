@@ -87,10 +87,14 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	controllerv1.RegisterGroupCoordinatorServiceServer(c.grpc.Server, &groupHandler{c: c, gc: c.groups})
 	go func() { _ = c.grpc.Serve(c.ln) }()
 
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
 		c.elector.run(ctx)
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.maintainEtcd(ctx)
 	}()
 	if c.http, err = httpserver.Start(cfg.HTTPAddr, c.reg, c.ready, nil); err != nil {
 		return nil, err

@@ -22,15 +22,23 @@ const progressTimeout = time.Second
 
 var describeTopicMethod = adminPrefix + "DescribeTopic"
 
-// describeProgress fills replication progress into DescribeTopic responses.
-// It sits in front of forwardAdmin in the interceptor chain.
+// describeProgress fills replication progress into DescribeTopic responses
+// and disk usage into DescribeCluster responses (diskusage.go). It sits in
+// front of forwardAdmin in the interceptor chain.
 func (g *Gateway) describeProgress(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	out, err := handler(ctx, req)
-	if err != nil || info.FullMethod != describeTopicMethod {
+	if err != nil {
 		return out, err
 	}
-	if resp, ok := out.(*adminv1.DescribeTopicResponse); ok && resp.GetTopic() != nil {
-		g.fillProgress(ctx, resp.GetTopic())
+	switch resp := out.(type) {
+	case *adminv1.DescribeTopicResponse:
+		if info.FullMethod == describeTopicMethod && resp.GetTopic() != nil {
+			g.fillProgress(ctx, resp.GetTopic())
+		}
+	case *adminv1.DescribeClusterResponse:
+		if info.FullMethod == describeClusterMethod {
+			g.fillDiskUsage(ctx, resp)
+		}
 	}
 	return out, nil
 }

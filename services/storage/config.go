@@ -28,7 +28,13 @@ type Config struct {
 	// ReplicaLagTimeMax is how long a follower may go without catching up
 	// before its leader drops it from the ISR (replica.lag.time.max.ms).
 	ReplicaLagTimeMax time.Duration
+	// DiskFreeWarnBytes is the free space of the data dir's file system
+	// below which the node logs a warning and describe marks it.
+	DiskFreeWarnBytes uint64
 }
+
+// defaultDiskFreeWarnBytes is the default --disk-free-warn-bytes: 1 GiB.
+const defaultDiskFreeWarnBytes = 1 << 30
 
 // RegisterFlags binds the storage role's flags to c with their defaults.
 func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
@@ -42,6 +48,7 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&c.FlushMs, "log-flush-ms", math.MaxInt64, "fsync a partition after this many ms, for topics without flush.ms (default: leave it to the OS)")
 	fs.DurationVar(&c.RetentionCheckInterval, "retention-check-interval", 5*time.Minute, "how often retention and compaction run")
 	fs.DurationVar(&c.ReplicaLagTimeMax, "replica-lag-time-max", 30*time.Second, "a follower not caught up for this long leaves the ISR (Kafka's replica.lag.time.max.ms)")
+	fs.Uint64Var(&c.DiskFreeWarnBytes, "disk-free-warn-bytes", defaultDiskFreeWarnBytes, "warn (log, metrics, cluster describe) when the data dir's file system has fewer free bytes than this")
 }
 
 // Validate checks every field and reports each bad one.

@@ -12,6 +12,11 @@ type metrics struct {
 	fetchLoops         prometheus.Gauge
 	offline            prometheus.Gauge
 	refusedTruncations prometheus.Counter
+
+	// Disk usage (diskusage.go).
+	logDirFree    *prometheus.GaugeVec
+	logDirTotal   *prometheus.GaugeVec
+	partitionSize *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,6 +40,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "strata_storage_offline_replicas", Help: "Replicas on this node that are offline after a storage fault."})
 	m.refusedTruncations = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "strata_storage_refused_truncations_total", Help: "Truncations below the high watermark this follower refused (the leader lacked committed records)."})
-	reg.MustRegister(m.replicas, m.underReplicated, m.isrChanges, m.followerLag, m.truncations, m.maxLagMs, m.fetchLoops, m.offline, m.refusedTruncations)
+	m.logDirFree = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "strata_storage_log_dir_free_bytes", Help: "Free bytes (usable without root) of the file system holding the log dir."}, []string{"dir"})
+	m.logDirTotal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "strata_storage_log_dir_total_bytes", Help: "Size in bytes of the file system holding the log dir."}, []string{"dir"})
+	m.partitionSize = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "strata_storage_partition_size_bytes", Help: "Bytes of the segments of each partition replica held here."}, []string{"topic", "partition"})
+	reg.MustRegister(m.replicas, m.underReplicated, m.isrChanges, m.followerLag, m.truncations, m.maxLagMs,
+		m.fetchLoops, m.offline, m.refusedTruncations, m.logDirFree, m.logDirTotal, m.partitionSize)
 	return m
 }

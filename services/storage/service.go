@@ -106,6 +106,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	n.Go(n.reportReplicaStates)
 	n.Go(n.maintain)
 	n.Go(n.watchReplicaLag)
+	n.Go(n.watchDisk)
 	n.Log.Info("storage node started", "grpc", n.advertise, "http", n.HTTP.Addr(), "epoch", reg.Epoch)
 	return n, nil
 }
@@ -237,6 +238,7 @@ func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) 
 		}
 		out.Replicas = append(out.Replicas, r)
 	}
+	h.n.fillDiskUsage(out)
 	return out, nil
 }
 

@@ -1765,8 +1765,17 @@ type StorageNode struct {
 	Rack    string                 `protobuf:"bytes,3,opt,name=rack,proto3" json:"rack,omitempty"`
 	State   NodeState              `protobuf:"varint,4,opt,name=state,proto3,enum=strata.admin.v1.NodeState" json:"state,omitempty"`
 	// Replicas and leaders this node holds.
-	Replicas      int32 `protobuf:"varint,5,opt,name=replicas,proto3" json:"replicas,omitempty"`
-	Leaders       int32 `protobuf:"varint,6,opt,name=leaders,proto3" json:"leaders,omitempty"`
+	Replicas int32 `protobuf:"varint,5,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	Leaders  int32 `protobuf:"varint,6,opt,name=leaders,proto3" json:"leaders,omitempty"`
+	// Disk usage the node reported when the gateway asked it (empty and 0
+	// when it did not answer): its log directory, the free and total bytes of
+	// that file system, and the bytes its partition replicas take.
+	LogDir           string `protobuf:"bytes,20,opt,name=log_dir,json=logDir,proto3" json:"log_dir,omitempty"`
+	LogDirFreeBytes  uint64 `protobuf:"varint,21,opt,name=log_dir_free_bytes,json=logDirFreeBytes,proto3" json:"log_dir_free_bytes,omitempty"`
+	LogDirTotalBytes uint64 `protobuf:"varint,22,opt,name=log_dir_total_bytes,json=logDirTotalBytes,proto3" json:"log_dir_total_bytes,omitempty"`
+	PartitionBytes   uint64 `protobuf:"varint,23,opt,name=partition_bytes,json=partitionBytes,proto3" json:"partition_bytes,omitempty"`
+	// Free bytes are below the node's --disk-free-warn-bytes.
+	LowDiskSpace  bool `protobuf:"varint,24,opt,name=low_disk_space,json=lowDiskSpace,proto3" json:"low_disk_space,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1841,6 +1850,41 @@ func (x *StorageNode) GetLeaders() int32 {
 		return x.Leaders
 	}
 	return 0
+}
+
+func (x *StorageNode) GetLogDir() string {
+	if x != nil {
+		return x.LogDir
+	}
+	return ""
+}
+
+func (x *StorageNode) GetLogDirFreeBytes() uint64 {
+	if x != nil {
+		return x.LogDirFreeBytes
+	}
+	return 0
+}
+
+func (x *StorageNode) GetLogDirTotalBytes() uint64 {
+	if x != nil {
+		return x.LogDirTotalBytes
+	}
+	return 0
+}
+
+func (x *StorageNode) GetPartitionBytes() uint64 {
+	if x != nil {
+		return x.PartitionBytes
+	}
+	return 0
+}
+
+func (x *StorageNode) GetLowDiskSpace() bool {
+	if x != nil {
+		return x.LowDiskSpace
+	}
+	return false
 }
 
 type Gateway struct {
@@ -2101,14 +2145,19 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"Controller\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x16\n" +
-	"\x06active\x18\x03 \x01(\bR\x06active\"\xb3\x01\n" +
+	"\x06active\x18\x03 \x01(\bR\x06active\"\xf7\x02\n" +
 	"\vStorageNode\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
 	"\x04rack\x18\x03 \x01(\tR\x04rack\x120\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x1a.strata.admin.v1.NodeStateR\x05state\x12\x1a\n" +
 	"\breplicas\x18\x05 \x01(\x05R\breplicas\x12\x18\n" +
-	"\aleaders\x18\x06 \x01(\x05R\aleaders\"\x84\x01\n" +
+	"\aleaders\x18\x06 \x01(\x05R\aleaders\x12\x17\n" +
+	"\alog_dir\x18\x14 \x01(\tR\x06logDir\x12+\n" +
+	"\x12log_dir_free_bytes\x18\x15 \x01(\x04R\x0flogDirFreeBytes\x12-\n" +
+	"\x13log_dir_total_bytes\x18\x16 \x01(\x04R\x10logDirTotalBytes\x12'\n" +
+	"\x0fpartition_bytes\x18\x17 \x01(\x04R\x0epartitionBytes\x12$\n" +
+	"\x0elow_disk_space\x18\x18 \x01(\bR\flowDiskSpace\"\x84\x01\n" +
 	"\aGateway\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12#\n" +
 	"\rkafka_address\x18\x02 \x01(\tR\fkafkaAddress\x12!\n" +

@@ -93,7 +93,8 @@ type AdminServiceClient interface {
 	// returns the partitions whose leader changed.
 	ElectPreferredLeaders(ctx context.Context, in *ElectPreferredLeadersRequest, opts ...grpc.CallOption) (*ElectPreferredLeadersResponse, error)
 	// DescribeCluster lists controllers, storage nodes (alive or dead, with
-	// their replica and leader counts) and live gateways.
+	// their replica and leader counts) and live gateways. Answered through a
+	// gateway, each live storage node's disk usage is filled in too.
 	DescribeCluster(ctx context.Context, in *DescribeClusterRequest, opts ...grpc.CallOption) (*DescribeClusterResponse, error)
 }
 
@@ -285,7 +286,8 @@ type AdminServiceServer interface {
 	// returns the partitions whose leader changed.
 	ElectPreferredLeaders(context.Context, *ElectPreferredLeadersRequest) (*ElectPreferredLeadersResponse, error)
 	// DescribeCluster lists controllers, storage nodes (alive or dead, with
-	// their replica and leader counts) and live gateways.
+	// their replica and leader counts) and live gateways. Answered through a
+	// gateway, each live storage node's disk usage is filled in too.
 	DescribeCluster(context.Context, *DescribeClusterRequest) (*DescribeClusterResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }

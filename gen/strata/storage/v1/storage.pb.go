@@ -318,8 +318,15 @@ type ListReplicasResponse struct {
 	// The metadata revision the node has applied.
 	MetadataRevision int64      `protobuf:"varint,2,opt,name=metadata_revision,json=metadataRevision,proto3" json:"metadata_revision,omitempty"`
 	Replicas         []*Replica `protobuf:"bytes,3,rep,name=replicas,proto3" json:"replicas,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The node's log directory (its data dir) and the free and total bytes of
+	// the file system it is on, read when the call is answered.
+	LogDir           string `protobuf:"bytes,20,opt,name=log_dir,json=logDir,proto3" json:"log_dir,omitempty"`
+	LogDirFreeBytes  uint64 `protobuf:"varint,21,opt,name=log_dir_free_bytes,json=logDirFreeBytes,proto3" json:"log_dir_free_bytes,omitempty"`
+	LogDirTotalBytes uint64 `protobuf:"varint,22,opt,name=log_dir_total_bytes,json=logDirTotalBytes,proto3" json:"log_dir_total_bytes,omitempty"`
+	// Free bytes below which the node warns (--disk-free-warn-bytes).
+	DiskFreeWarnBytes uint64 `protobuf:"varint,23,opt,name=disk_free_warn_bytes,json=diskFreeWarnBytes,proto3" json:"disk_free_warn_bytes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ListReplicasResponse) Reset() {
@@ -371,6 +378,34 @@ func (x *ListReplicasResponse) GetReplicas() []*Replica {
 		return x.Replicas
 	}
 	return nil
+}
+
+func (x *ListReplicasResponse) GetLogDir() string {
+	if x != nil {
+		return x.LogDir
+	}
+	return ""
+}
+
+func (x *ListReplicasResponse) GetLogDirFreeBytes() uint64 {
+	if x != nil {
+		return x.LogDirFreeBytes
+	}
+	return 0
+}
+
+func (x *ListReplicasResponse) GetLogDirTotalBytes() uint64 {
+	if x != nil {
+		return x.LogDirTotalBytes
+	}
+	return 0
+}
+
+func (x *ListReplicasResponse) GetDiskFreeWarnBytes() uint64 {
+	if x != nil {
+		return x.DiskFreeWarnBytes
+	}
+	return 0
 }
 
 type ProduceRequest struct {
@@ -1672,11 +1707,15 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12$\n" +
 	"\x0elog_end_offset\x18\x02 \x01(\x03R\flogEndOffset\x12'\n" +
 	"\x10caught_up_ms_ago\x18\x03 \x01(\x03R\rcaughtUpMsAgo\x12\x17\n" +
-	"\ain_sync\x18\x04 \x01(\bR\x06inSync\"\x94\x01\n" +
+	"\ain_sync\x18\x04 \x01(\bR\x06inSync\"\xba\x02\n" +
 	"\x14ListReplicasResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12+\n" +
 	"\x11metadata_revision\x18\x02 \x01(\x03R\x10metadataRevision\x126\n" +
-	"\breplicas\x18\x03 \x03(\v2\x1a.strata.storage.v1.ReplicaR\breplicas\"\xa1\x01\n" +
+	"\breplicas\x18\x03 \x03(\v2\x1a.strata.storage.v1.ReplicaR\breplicas\x12\x17\n" +
+	"\alog_dir\x18\x14 \x01(\tR\x06logDir\x12+\n" +
+	"\x12log_dir_free_bytes\x18\x15 \x01(\x04R\x0flogDirFreeBytes\x12-\n" +
+	"\x13log_dir_total_bytes\x18\x16 \x01(\x04R\x10logDirTotalBytes\x12/\n" +
+	"\x14disk_free_warn_bytes\x18\x17 \x01(\x04R\x11diskFreeWarnBytes\"\xa1\x01\n" +
 	"\x0eProduceRequest\x12+\n" +
 	"\x04acks\x18\x01 \x01(\x0e2\x17.strata.storage.v1.AcksR\x04acks\x12\x1d\n" +
 	"\n" +
