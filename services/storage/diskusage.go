@@ -83,6 +83,9 @@ func (n *Node) refreshDiskMetrics(w *diskWatcher, reported map[partitionKey]bool
 	}
 	seen := map[partitionKey]bool{}
 	for _, p := range n.parts.all() {
+		if p.log == nil {
+			continue // offline before its log opened: no size to tell
+		}
 		seen[p.key] = true
 		m.partitionSize.WithLabelValues(p.key.topic, strconv.Itoa(int(p.key.partition))).Set(float64(p.log.Size()))
 	}
