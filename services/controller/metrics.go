@@ -6,6 +6,7 @@ type metrics struct {
 	active            prometheus.Gauge
 	leaderElections   prometheus.Counter
 	offlinePartitions prometheus.Gauge
+	offlineReplicas   prometheus.Gauge
 	underReplicated   prometheus.Gauge
 	isrChanges        *prometheus.CounterVec
 	registrations     *prometheus.CounterVec
@@ -25,10 +26,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "strata_controller_leader_elections_total", Help: "Partition leader changes made by this controller."})
 	m.offlinePartitions = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "strata_controller_offline_partitions", Help: "Partitions without a leader, as of the last reconcile."})
+	m.offlineReplicas = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_controller_offline_replicas", Help: "Replicas their storage node reported offline after a storage fault, over all partitions, as of the last reconcile."})
 	m.underReplicated = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "strata_controller_under_replicated_partitions", Help: "Partitions whose ISR is smaller than their replica set, as of the last reconcile."})
 	m.isrChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "strata_controller_isr_changes_total", Help: "ISR changes applied for leaders, by direction (shrink, expand)."}, []string{"direction"})
-	reg.MustRegister(m.active, m.registrations, m.topicOps, m.leaderElections, m.offlinePartitions, m.underReplicated, m.isrChanges)
+	reg.MustRegister(m.active, m.registrations, m.topicOps, m.leaderElections, m.offlinePartitions, m.offlineReplicas, m.underReplicated, m.isrChanges)
 	return m
 }

@@ -227,9 +227,12 @@ type Partition struct {
 	HighWatermark int64 `protobuf:"varint,8,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
 	LogEndOffset  int64 `protobuf:"varint,9,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
 	// One entry per replica the leader knows, followers included.
-	ReplicaLags   []*ReplicaLag `protobuf:"bytes,10,rep,name=replica_lags,json=replicaLags,proto3" json:"replica_lags,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ReplicaLags []*ReplicaLag `protobuf:"bytes,10,rep,name=replica_lags,json=replicaLags,proto3" json:"replica_lags,omitempty"`
+	// Replicas their storage node reported offline after a storage fault:
+	// out of the ISR and never elected until reported online again.
+	OfflineReplicas []int32 `protobuf:"varint,40,rep,packed,name=offline_replicas,json=offlineReplicas,proto3" json:"offline_replicas,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Partition) Reset() {
@@ -328,6 +331,13 @@ func (x *Partition) GetLogEndOffset() int64 {
 func (x *Partition) GetReplicaLags() []*ReplicaLag {
 	if x != nil {
 		return x.ReplicaLags
+	}
+	return nil
+}
+
+func (x *Partition) GetOfflineReplicas() []int32 {
+	if x != nil {
+		return x.OfflineReplicas
 	}
 	return nil
 }
@@ -1765,10 +1775,13 @@ type StorageNode struct {
 	Rack    string                 `protobuf:"bytes,3,opt,name=rack,proto3" json:"rack,omitempty"`
 	State   NodeState              `protobuf:"varint,4,opt,name=state,proto3,enum=strata.admin.v1.NodeState" json:"state,omitempty"`
 	// Replicas and leaders this node holds.
-	Replicas      int32 `protobuf:"varint,5,opt,name=replicas,proto3" json:"replicas,omitempty"`
-	Leaders       int32 `protobuf:"varint,6,opt,name=leaders,proto3" json:"leaders,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Replicas int32 `protobuf:"varint,5,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	Leaders  int32 `protobuf:"varint,6,opt,name=leaders,proto3" json:"leaders,omitempty"`
+	// Of those replicas, how many the node reported offline after a storage
+	// fault.
+	OfflineReplicas int32 `protobuf:"varint,40,opt,name=offline_replicas,json=offlineReplicas,proto3" json:"offline_replicas,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StorageNode) Reset() {
@@ -1839,6 +1852,13 @@ func (x *StorageNode) GetReplicas() int32 {
 func (x *StorageNode) GetLeaders() int32 {
 	if x != nil {
 		return x.Leaders
+	}
+	return 0
+}
+
+func (x *StorageNode) GetOfflineReplicas() int32 {
+	if x != nil {
+		return x.OfflineReplicas
 	}
 	return 0
 }
@@ -1995,7 +2015,7 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"partitions\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf5\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa0\x03\n" +
 	"\tPartition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x05R\x06leader\x12!\n" +
@@ -2007,7 +2027,8 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x0ehigh_watermark\x18\b \x01(\x03R\rhighWatermark\x12$\n" +
 	"\x0elog_end_offset\x18\t \x01(\x03R\flogEndOffset\x12>\n" +
 	"\freplica_lags\x18\n" +
-	" \x03(\v2\x1b.strata.admin.v1.ReplicaLagR\vreplicaLags\"t\n" +
+	" \x03(\v2\x1b.strata.admin.v1.ReplicaLagR\vreplicaLags\x12)\n" +
+	"\x10offline_replicas\x18( \x03(\x05R\x0fofflineReplicas\"t\n" +
 	"\n" +
 	"ReplicaLag\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12$\n" +
@@ -2101,14 +2122,15 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"Controller\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x16\n" +
-	"\x06active\x18\x03 \x01(\bR\x06active\"\xb3\x01\n" +
+	"\x06active\x18\x03 \x01(\bR\x06active\"\xde\x01\n" +
 	"\vStorageNode\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
 	"\x04rack\x18\x03 \x01(\tR\x04rack\x120\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x1a.strata.admin.v1.NodeStateR\x05state\x12\x1a\n" +
 	"\breplicas\x18\x05 \x01(\x05R\breplicas\x12\x18\n" +
-	"\aleaders\x18\x06 \x01(\x05R\aleaders\"\x84\x01\n" +
+	"\aleaders\x18\x06 \x01(\x05R\aleaders\x12)\n" +
+	"\x10offline_replicas\x18( \x01(\x05R\x0fofflineReplicas\"\x84\x01\n" +
 	"\aGateway\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12#\n" +
 	"\rkafka_address\x18\x02 \x01(\tR\fkafkaAddress\x12!\n" +
