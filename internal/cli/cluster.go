@@ -22,6 +22,8 @@ type storageNodeJSON struct {
 	State    string `json:"state"`
 	Replicas int32  `json:"replicas"`
 	Leaders  int32  `json:"leaders"`
+	// Replicas the node reported offline after a storage fault.
+	OfflineReplicas int32 `json:"offline_replicas"`
 }
 
 type gatewayJSON struct {
@@ -47,7 +49,7 @@ func toClusterJSON(r *adminv1.DescribeClusterResponse) clusterJSON {
 		out.Controllers = append(out.Controllers, controllerJSON{c.GetName(), c.GetAddress(), c.GetActive()})
 	}
 	for _, n := range r.GetStorageNodes() {
-		out.StorageNodes = append(out.StorageNodes, storageNodeJSON{n.GetId(), n.GetAddress(), n.GetRack(), nodeState(n.GetState()), n.GetReplicas(), n.GetLeaders()})
+		out.StorageNodes = append(out.StorageNodes, storageNodeJSON{n.GetId(), n.GetAddress(), n.GetRack(), nodeState(n.GetState()), n.GetReplicas(), n.GetLeaders(), n.GetOfflineReplicas()})
 	}
 	for _, g := range r.GetGateways() {
 		out.Gateways = append(out.Gateways, gatewayJSON{g.GetId(), g.GetKafkaAddress(), g.GetGrpcAddress()})
@@ -79,13 +81,13 @@ func newClusterCmd() *cobra.Command {
 				for _, c := range cl.Controllers {
 					fmt.Fprintf(w, "%s\t%s\t%v\n", c.ID, c.Address, c.Active)
 				}
-				fmt.Fprintln(w, "\nSTORAGE NODE\tADDRESS\tRACK\tSTATE\tREPLICAS\tLEADERS")
+				fmt.Fprintln(w, "\nSTORAGE NODE\tADDRESS\tRACK\tSTATE\tREPLICAS\tLEADERS\tOFFLINE")
 				for _, n := range cl.StorageNodes {
 					rack := n.Rack
 					if rack == "" {
 						rack = "-"
 					}
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\n", n.ID, n.Address, rack, n.State, n.Replicas, n.Leaders)
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\n", n.ID, n.Address, rack, n.State, n.Replicas, n.Leaders, n.OfflineReplicas)
 				}
 				fmt.Fprintln(w, "\nGATEWAY\tKAFKA\tGRPC")
 				for _, g := range cl.Gateways {
