@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
@@ -100,7 +101,7 @@ func (c *Controller) moveOffOffline(rec *metadatav1.PartitionRecord, v *clusterV
 	if len(reasons) == 0 {
 		return rec, ""
 	}
-	return next, fmt.Sprint(reasons)
+	return next, strings.Join(reasons, "; ")
 }
 
 func (h *controllerHandler) ReportReplicaStates(ctx context.Context, req *controllerv1.ReportReplicaStatesRequest) (*controllerv1.ReportReplicaStatesResponse, error) {
