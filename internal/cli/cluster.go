@@ -28,6 +28,8 @@ type storageNodeJSON struct {
 	LogDirTotalBytes uint64 `json:"log_dir_total_bytes"`
 	PartitionBytes   uint64 `json:"partition_bytes"`
 	LowDiskSpace     bool   `json:"low_disk_space"`
+	// Replicas the node reported offline after a storage fault.
+	OfflineReplicas int32 `json:"offline_replicas"`
 }
 
 type gatewayJSON struct {
@@ -56,7 +58,7 @@ func toClusterJSON(r *adminv1.DescribeClusterResponse) clusterJSON {
 		out.StorageNodes = append(out.StorageNodes, storageNodeJSON{
 			ID: n.GetId(), Address: n.GetAddress(), Rack: n.GetRack(), State: nodeState(n.GetState()), Replicas: n.GetReplicas(), Leaders: n.GetLeaders(),
 			LogDir: n.GetLogDir(), LogDirFreeBytes: n.GetLogDirFreeBytes(), LogDirTotalBytes: n.GetLogDirTotalBytes(),
-			PartitionBytes: n.GetPartitionBytes(), LowDiskSpace: n.GetLowDiskSpace(),
+			PartitionBytes: n.GetPartitionBytes(), LowDiskSpace: n.GetLowDiskSpace(), OfflineReplicas: n.GetOfflineReplicas(),
 		})
 	}
 	for _, g := range r.GetGateways() {
@@ -89,13 +91,13 @@ func newClusterCmd() *cobra.Command {
 				for _, c := range cl.Controllers {
 					fmt.Fprintf(w, "%s\t%s\t%v\n", c.ID, c.Address, c.Active)
 				}
-				fmt.Fprintln(w, "\nSTORAGE NODE\tADDRESS\tRACK\tSTATE\tREPLICAS\tLEADERS\tLOG DIR\tFREE / TOTAL\tPARTITIONS")
+				fmt.Fprintln(w, "\nSTORAGE NODE\tADDRESS\tRACK\tSTATE\tREPLICAS\tLEADERS\tOFFLINE\tLOG DIR\tFREE / TOTAL\tPARTITIONS")
 				for _, n := range cl.StorageNodes {
 					rack := n.Rack
 					if rack == "" {
 						rack = "-"
 					}
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", n.ID, n.Address, rack, n.State, n.Replicas, n.Leaders, diskColumns(n))
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", n.ID, n.Address, rack, n.State, n.Replicas, n.Leaders, n.OfflineReplicas, diskColumns(n))
 				}
 				fmt.Fprintln(w, "\nGATEWAY\tKAFKA\tGRPC")
 				for _, g := range cl.Gateways {

@@ -25,6 +25,7 @@ type partitionJSON struct {
 	ISR              []int32          `json:"isr"`
 	AddingReplicas   []int32          `json:"adding_replicas"`
 	RemovingReplicas []int32          `json:"removing_replicas"`
+	OfflineReplicas  []int32          `json:"offline_replicas"`
 	HighWatermark    int64            `json:"high_watermark"`
 	LogEndOffset     int64            `json:"log_end_offset"`
 	ReplicaLags      []replicaLagJSON `json:"replica_lags"`
@@ -52,7 +53,8 @@ func toTopicJSON(t *adminv1.Topic) topicJSON {
 		pj := partitionJSON{Partition: p.GetPartition(), Leader: p.GetLeader(), LeaderEpoch: p.GetLeaderEpoch(),
 			Replicas: nonNil(p.GetReplicas()), ISR: nonNil(p.GetIsr()),
 			AddingReplicas: nonNil(p.GetAddingReplicas()), RemovingReplicas: nonNil(p.GetRemovingReplicas()),
-			HighWatermark: p.GetHighWatermark(), LogEndOffset: p.GetLogEndOffset(), ReplicaLags: []replicaLagJSON{}}
+			OfflineReplicas: nonNil(p.GetOfflineReplicas()), HighWatermark: p.GetHighWatermark(), LogEndOffset: p.GetLogEndOffset(),
+			ReplicaLags: []replicaLagJSON{}}
 		for _, l := range p.GetReplicaLags() {
 			pj.ReplicaLags = append(pj.ReplicaLags, replicaLagJSON{l.GetNodeId(), l.GetLogEndOffset(), l.GetLag(), l.GetLagMs()})
 		}
@@ -260,11 +262,11 @@ func printTopic(out io.Writer, t *adminv1.Topic) error {
 	fmt.Fprintf(out, "Topic: %s  Partitions: %d  Replication factor: %d  Configs: %s\n",
 		t.GetName(), t.GetPartitionCount(), t.GetReplicationFactor(), formatConfigs(t.GetConfigs()))
 	w := table(out)
-	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tHW\tLEO\tFOLLOWER LAG\tMOVING")
+	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tOFFLINE\tHW\tLEO\tFOLLOWER LAG\tMOVING")
 	for _, p := range t.GetPartitions() {
-		fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetPartition(), p.GetLeader(), p.GetLeaderEpoch(),
-			joinInts(p.GetReplicas()), joinInts(p.GetIsr()), offset(p.GetHighWatermark()), offset(p.GetLogEndOffset()),
-			followerLag(p), moving(p))
+		fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetPartition(), p.GetLeader(), p.GetLeaderEpoch(),
+			joinInts(p.GetReplicas()), joinInts(p.GetIsr()), offlineReplicas(p),
+			offset(p.GetHighWatermark()), offset(p.GetLogEndOffset()), followerLag(p), moving(p))
 	}
 	return w.Flush()
 }
@@ -275,6 +277,14 @@ func offset(o int64) string {
 		return "-"
 	}
 	return fmt.Sprint(o)
+}
+
+// offlineReplicas prints the replicas their nodes reported offline.
+func offlineReplicas(p *adminv1.Partition) string {
+	if len(p.GetOfflineReplicas()) == 0 {
+		return "-"
+	}
+	return joinInts(p.GetOfflineReplicas())
 }
 
 // followerLag prints node:messages for each follower the leader reports.

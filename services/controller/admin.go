@@ -314,6 +314,12 @@ func (h *adminHandler) DescribeCluster(ctx context.Context, _ *adminv1.DescribeC
 		return nil, err
 	}
 	l := clusterLoad(ps)
+	offline := map[int32]int32{}
+	for _, p := range ps {
+		for _, r := range p.GetOfflineReplicas() {
+			offline[r]++
+		}
+	}
 	for _, n := range nodes {
 		state := adminv1.NodeState_NODE_STATE_DEAD
 		if isAlive[n.GetNodeId()] {
@@ -322,6 +328,7 @@ func (h *adminHandler) DescribeCluster(ctx context.Context, _ *adminv1.DescribeC
 		out.StorageNodes = append(out.StorageNodes, &adminv1.StorageNode{
 			Id: n.GetNodeId(), Address: n.GetAddress(), Rack: n.GetRack(), State: state,
 			Replicas: int32(l.replicas[n.GetNodeId()]), Leaders: int32(l.leaders[n.GetNodeId()]),
+			OfflineReplicas: offline[n.GetNodeId()],
 		})
 	}
 	sort.Slice(out.StorageNodes, func(i, j int) bool { return out.StorageNodes[i].GetId() < out.StorageNodes[j].GetId() })

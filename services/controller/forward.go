@@ -19,6 +19,7 @@ var writeMethods = map[string]bool{
 	"/strata.controller.v1.ControllerService/RegisterGateway":     true,
 	"/strata.controller.v1.ControllerService/AlterPartition":      true,
 	"/strata.controller.v1.ControllerService/ControlledShutdown":  true,
+	"/strata.controller.v1.ControllerService/ReportReplicaStates": true,
 	"/strata.admin.v1.AdminService/ReassignPartition":             true,
 	"/strata.admin.v1.AdminService/Rebalance":                     true,
 	"/strata.admin.v1.AdminService/DrainNode":                     true,

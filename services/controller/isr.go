@@ -47,8 +47,14 @@ func (h *controllerHandler) AlterPartition(ctx context.Context, req *controllerv
 		return nil, err
 	}
 	for _, r := range isr {
-		if !alive[r] && !slices.Contains(rec.GetIsr(), r) {
+		if slices.Contains(rec.GetIsr(), r) {
+			continue
+		}
+		if !alive[r] {
 			return nil, errs.New(errs.InvalidRequest, "node %d is not alive and cannot join the ISR", r).Field("new_isr", "dead node")
+		}
+		if slices.Contains(rec.GetOfflineReplicas(), r) {
+			return nil, errs.New(errs.InvalidRequest, "the replica on node %d is offline and cannot join the ISR", r).Field("new_isr", "offline replica")
 		}
 	}
 	next := metadata.Clone(rec)

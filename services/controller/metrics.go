@@ -6,6 +6,7 @@ type metrics struct {
 	active            prometheus.Gauge
 	leaderElections   prometheus.Counter
 	offlinePartitions prometheus.Gauge
+	offlineReplicas   prometheus.Gauge
 	underReplicated   prometheus.Gauge
 	isrChanges        *prometheus.CounterVec
 	registrations     *prometheus.CounterVec
@@ -30,6 +31,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "strata_controller_leader_elections_total", Help: "Partition leader changes made by this controller."})
 	m.offlinePartitions = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "strata_controller_offline_partitions", Help: "Partitions without a leader, as of the last reconcile."})
+	m.offlineReplicas = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_controller_offline_replicas", Help: "Replicas their storage node reported offline after a storage fault, over all partitions, as of the last reconcile."})
 	m.underReplicated = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "strata_controller_under_replicated_partitions", Help: "Partitions whose ISR is smaller than their replica set, as of the last reconcile."})
 	m.isrChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -40,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "strata_controller_etcd_db_file_bytes", Help: "Size of this controller's etcd db file, free pages included (what the quota is checked against)."})
 	m.etcdNoSpace = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "strata_controller_etcd_nospace_alarm", Help: "1 while this controller's etcd member has a NOSPACE alarm (metadata writes fail)."})
-	reg.MustRegister(m.active, m.registrations, m.topicOps, m.leaderElections, m.offlinePartitions, m.underReplicated, m.isrChanges,
+	reg.MustRegister(m.active, m.registrations, m.topicOps, m.leaderElections, m.offlinePartitions, m.offlineReplicas, m.underReplicated, m.isrChanges,
 		m.etcdDBSize, m.etcdDBFile, m.etcdNoSpace)
 	return m
 }

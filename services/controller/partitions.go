@@ -36,6 +36,7 @@ type partitionStep func(c *Controller, rec *metadatav1.PartitionRecord, v *clust
 
 // partitionSteps are the rules of the reconcile loop.
 var partitionSteps = []partitionStep{
+	(*Controller).moveOffOffline,
 	(*Controller).electIfLeaderDead,
 	(*Controller).dropDeadFromISR,
 	(*Controller).advanceReassignment,
@@ -76,7 +77,7 @@ func (c *Controller) reconcilePartitions(ctx context.Context) error {
 	if err != nil {
 		return readErr(err)
 	}
-	offline, underReplicated := 0, 0
+	offline, offlineReplicas, underReplicated := 0, 0, 0
 	for _, kv := range resp.Kvs {
 		rec := &metadatav1.PartitionRecord{}
 		if err := metadata.Unmarshal(kv.Value, rec); err != nil {
@@ -102,11 +103,13 @@ func (c *Controller) reconcilePartitions(ctx context.Context) error {
 		if next.GetLeader() < 0 {
 			offline++
 		}
+		offlineReplicas += len(next.GetOfflineReplicas())
 		if len(next.GetIsr()) < len(next.GetReplicas())-len(next.GetAddingReplicas()) {
 			underReplicated++
 		}
 	}
 	c.metrics.offlinePartitions.Set(float64(offline))
+	c.metrics.offlineReplicas.Set(float64(offlineReplicas))
 	c.metrics.underReplicated.Set(float64(underReplicated))
 	return nil
 }
@@ -124,24 +127,21 @@ func (c *Controller) logPartitionChange(old, rec *metadatav1.PartitionRecord, re
 }
 
 // electIfLeaderDead gives a partition whose leader is dead (or missing) a
-// new leader: the first replica, in preference order, that is alive and in
-// the ISR. With none, the partition stays leaderless and keeps its last
+// new leader: the first replica, in preference order, that is alive, in
+// the ISR and not offline. With none, the partition stays leaderless and keeps its last
 // ISR, so the old leader takes over again when it returns — unless the
-// topic allows unclean election, which picks any live replica and may lose
-// acknowledged data.
+// topic allows unclean election, which picks any live replica that is not
+// offline and may lose acknowledged data.
 func (c *Controller) electIfLeaderDead(rec *metadatav1.PartitionRecord, v *clusterView) (*metadatav1.PartitionRecord, string) {
 	if rec.GetLeader() >= 0 && v.alive[rec.GetLeader()] {
 		return rec, ""
 	}
-	target := targetReplicas(rec)
-	for _, r := range append(slices.Clone(target), rec.GetReplicas()...) {
-		if v.alive[r] && slices.Contains(rec.GetIsr(), r) {
-			return withLeader(rec, r, rec.GetIsr()), fmt.Sprintf("leader %d is not alive; elected %d from the ISR", rec.GetLeader(), r)
-		}
+	if r := pickLeader(rec, rec.GetIsr(), v.alive); r >= 0 {
+		return withLeader(rec, r, rec.GetIsr()), fmt.Sprintf("leader %d is not alive; elected %d from the ISR", rec.GetLeader(), r)
 	}
 	if t := v.topics[rec.GetTopic()]; t != nil && topicconfig.Effective(t.GetConfigs(), "unclean.leader.election.enable") == "true" {
 		for _, r := range rec.GetReplicas() {
-			if v.alive[r] {
+			if v.alive[r] && !slices.Contains(rec.GetOfflineReplicas(), r) {
 				c.log.Warn("UNCLEAN LEADER ELECTION: no in-sync replica is alive; electing an out-of-sync replica, acknowledged records may be lost",
 					"topic", rec.GetTopic(), "partition", rec.GetPartition(), "new_leader", r, "last_isr", rec.GetIsr())
 				return withLeader(rec, r, []int32{r}), fmt.Sprintf("unclean election of %d", r)

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
@@ -17,7 +16,7 @@ import (
 // without a balancer the nodes that stayed up lead everything. Like Kafka's
 // auto.leader.rebalance, the active controller moves it back periodically
 // and on demand (ElectPreferredLeaders), only to a preferred replica that
-// is alive and in the ISR, so no data is at risk.
+// is alive, in the ISR and not offline, so no data is at risk.
 
 // preferredLeader returns rec led by its preferred replica, or rec itself
 // when it already is or the preferred replica cannot lead now.
@@ -27,7 +26,7 @@ func preferredLeader(rec *metadatav1.PartitionRecord, alive map[int32]bool, skip
 		return rec
 	}
 	p := target[0]
-	if p == rec.GetLeader() || !alive[p] || !slices.Contains(rec.GetIsr(), p) || skip(p) {
+	if p == rec.GetLeader() || !canLead(rec, p, rec.GetIsr(), alive) || skip(p) {
 		return rec
 	}
 	next := withLeader(rec, p, rec.GetIsr())

@@ -20,7 +20,8 @@ import (
 //     fetching at once and the leader adds them to the ISR when caught up.
 //  2. finish (advanceReassignment, on every reconcile pass and ISR change):
 //     once every adding replica is in the ISR, move leadership if the leader
-//     is being removed, then replicas = target, ISR = ISR ∩ target.
+//     is being removed (to a live, in-sync, not offline target replica),
+//     then replicas = target, ISR = ISR ∩ target, offline = offline ∩ target.
 //
 // The target is always replicas − removing, so a controller that takes over
 // half way finishes the move from the record alone.
@@ -85,13 +86,7 @@ func finishReassignment(rec *metadatav1.PartitionRecord, alive map[int32]bool) (
 	next := metadata.Clone(rec)
 	why := fmt.Sprintf("reassignment to %v finished", target)
 	if !slices.Contains(target, rec.GetLeader()) {
-		leader := int32(-1)
-		for _, r := range target {
-			if alive[r] && slices.Contains(keptISR, r) {
-				leader = r
-				break
-			}
-		}
+		leader := pickLeader(rec, keptISR, alive)
 		if leader < 0 {
 			return rec, "" // the leader is leaving and no in-sync target replica is alive yet
 		}
@@ -100,6 +95,8 @@ func finishReassignment(rec *metadatav1.PartitionRecord, alive map[int32]bool) (
 	}
 	next.Replicas, next.Isr = slices.Clone(target), keptISR
 	next.AddingReplicas, next.RemovingReplicas = nil, nil
+	// A removed replica's offline state goes with it.
+	next.OfflineReplicas = slices.DeleteFunc(next.OfflineReplicas, func(r int32) bool { return !slices.Contains(target, r) })
 	return next, why
 }
 

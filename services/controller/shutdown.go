@@ -51,16 +51,14 @@ func (s *shutdownSet) skipper(nodes []*metadatav1.StorageNodeRecord) func(int32)
 }
 
 // withoutNode returns rec with node's leadership moved to another live
-// in-sync replica (preferred order) and node out of the ISR, as far as
+// in-sync replica that is not offline (preferred order) and node out of the ISR, as far as
 // that keeps someone in sync. stillLeads is true when no one could take
 // over.
 func withoutNode(rec *metadatav1.PartitionRecord, node int32, alive map[int32]bool) (next *metadatav1.PartitionRecord, stillLeads bool) {
 	isr := slices.DeleteFunc(slices.Clone(rec.GetIsr()), func(r int32) bool { return r == node })
 	if rec.GetLeader() == node {
-		for _, r := range append(targetReplicas(rec), rec.GetReplicas()...) {
-			if r != node && alive[r] && slices.Contains(isr, r) {
-				return withLeader(rec, r, isr), false
-			}
+		if r := pickLeader(rec, isr, alive); r >= 0 {
+			return withLeader(rec, r, isr), false
 		}
 		return rec, true
 	}

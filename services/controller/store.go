@@ -135,6 +135,7 @@ func toAdminTopic(t *metadatav1.TopicRecord, ps []*metadatav1.PartitionRecord) *
 			// Progress (offsets, lag) is the gateway's to fill from the leaders.
 			AddingReplicas:   p.GetAddingReplicas(),
 			RemovingReplicas: p.GetRemovingReplicas(),
+			OfflineReplicas:  p.GetOfflineReplicas(),
 			HighWatermark:    -1,
 			LogEndOffset:     -1,
 		})

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/internal/testutil"
 )
 
 // nodeEpochs reads every storage node's registration epoch from the
@@ -169,4 +171,19 @@ func readReplicaHW(ctx context.Context, t *testing.T, client storagev1.StorageSe
 		t.Fatal(err)
 	}
 	return res.GetHighWatermark()
+}
+
+// waitFullISR waits until partition 0 of topic has n in-sync replicas.
+func waitFullISR(t *testing.T, c *cluster, topic string, n int) {
+	t.Helper()
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		p, err := describePartition(t, c, topic, 0)
+		if err != nil {
+			return err
+		}
+		if len(p.ISR) != n || p.Leader < 0 {
+			return fmt.Errorf("ISR %v, leader %d; want %d in sync", p.ISR, p.Leader, n)
+		}
+		return nil
+	})
 }

@@ -3,8 +3,10 @@ package kafka
 // Metadata, versions 0–12. Brokers are the live gateways (their advertised
 // Kafka addresses); each partition's leader is a gateway chosen by
 // gatewayFor, and any gateway serves any partition. Replicas and ISR list
-// gateways too (as many as the replication factor, at most every gateway),
-// and the leader epoch is the storage leader's, which clients use to fence
+// gateways too (as many as the replication factor, at most every gateway);
+// so do offline replicas (as many as the storage replicas reported offline
+// after a storage fault, taken from the end of the replica list), and the
+// leader epoch is the storage leader's, which clients use to fence
 // stale fetches. A missing topic gets UNKNOWN_TOPIC_OR_PARTITION unless
 // auto.create.topics.enable is on (and the client allows it), in which
 // case it is created and answered LEADER_NOT_AVAILABLE until it appears.
@@ -118,6 +120,8 @@ func (s *Server) topicMetadata(t *metadatav1.TopicRecord, brokers []broker) kmsg
 		}
 		isr := min(max(len(rec.GetIsr()), 1), n)
 		mp.ISR = mp.Replicas[:isr]
+		offline := min(len(rec.GetOfflineReplicas()), n)
+		mp.OfflineReplicas = mp.Replicas[n-offline:]
 		mp.Leader = brokers[first].id
 		mp.LeaderEpoch = rec.GetLeaderEpoch()
 		if rec.GetLeader() < 0 {

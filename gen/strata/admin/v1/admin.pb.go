@@ -227,9 +227,12 @@ type Partition struct {
 	HighWatermark int64 `protobuf:"varint,8,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
 	LogEndOffset  int64 `protobuf:"varint,9,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
 	// One entry per replica the leader knows, followers included.
-	ReplicaLags   []*ReplicaLag `protobuf:"bytes,10,rep,name=replica_lags,json=replicaLags,proto3" json:"replica_lags,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ReplicaLags []*ReplicaLag `protobuf:"bytes,10,rep,name=replica_lags,json=replicaLags,proto3" json:"replica_lags,omitempty"`
+	// Replicas their storage node reported offline after a storage fault:
+	// out of the ISR and never elected until reported online again.
+	OfflineReplicas []int32 `protobuf:"varint,40,rep,packed,name=offline_replicas,json=offlineReplicas,proto3" json:"offline_replicas,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Partition) Reset() {
@@ -328,6 +331,13 @@ func (x *Partition) GetLogEndOffset() int64 {
 func (x *Partition) GetReplicaLags() []*ReplicaLag {
 	if x != nil {
 		return x.ReplicaLags
+	}
+	return nil
+}
+
+func (x *Partition) GetOfflineReplicas() []int32 {
+	if x != nil {
+		return x.OfflineReplicas
 	}
 	return nil
 }
@@ -1775,9 +1785,12 @@ type StorageNode struct {
 	LogDirTotalBytes uint64 `protobuf:"varint,22,opt,name=log_dir_total_bytes,json=logDirTotalBytes,proto3" json:"log_dir_total_bytes,omitempty"`
 	PartitionBytes   uint64 `protobuf:"varint,23,opt,name=partition_bytes,json=partitionBytes,proto3" json:"partition_bytes,omitempty"`
 	// Free bytes are below the node's --disk-free-warn-bytes.
-	LowDiskSpace  bool `protobuf:"varint,24,opt,name=low_disk_space,json=lowDiskSpace,proto3" json:"low_disk_space,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LowDiskSpace bool `protobuf:"varint,24,opt,name=low_disk_space,json=lowDiskSpace,proto3" json:"low_disk_space,omitempty"`
+	// Of those replicas, how many the node reported offline after a storage
+	// fault.
+	OfflineReplicas int32 `protobuf:"varint,40,opt,name=offline_replicas,json=offlineReplicas,proto3" json:"offline_replicas,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StorageNode) Reset() {
@@ -1885,6 +1898,13 @@ func (x *StorageNode) GetLowDiskSpace() bool {
 		return x.LowDiskSpace
 	}
 	return false
+}
+
+func (x *StorageNode) GetOfflineReplicas() int32 {
+	if x != nil {
+		return x.OfflineReplicas
+	}
+	return 0
 }
 
 type Gateway struct {
@@ -2039,7 +2059,7 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"partitions\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf5\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa0\x03\n" +
 	"\tPartition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x05R\x06leader\x12!\n" +
@@ -2051,7 +2071,8 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x0ehigh_watermark\x18\b \x01(\x03R\rhighWatermark\x12$\n" +
 	"\x0elog_end_offset\x18\t \x01(\x03R\flogEndOffset\x12>\n" +
 	"\freplica_lags\x18\n" +
-	" \x03(\v2\x1b.strata.admin.v1.ReplicaLagR\vreplicaLags\"t\n" +
+	" \x03(\v2\x1b.strata.admin.v1.ReplicaLagR\vreplicaLags\x12)\n" +
+	"\x10offline_replicas\x18( \x03(\x05R\x0fofflineReplicas\"t\n" +
 	"\n" +
 	"ReplicaLag\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12$\n" +
@@ -2145,7 +2166,7 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"Controller\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x16\n" +
-	"\x06active\x18\x03 \x01(\bR\x06active\"\xf7\x02\n" +
+	"\x06active\x18\x03 \x01(\bR\x06active\"\xa2\x03\n" +
 	"\vStorageNode\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
@@ -2157,7 +2178,8 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x12log_dir_free_bytes\x18\x15 \x01(\x04R\x0flogDirFreeBytes\x12-\n" +
 	"\x13log_dir_total_bytes\x18\x16 \x01(\x04R\x10logDirTotalBytes\x12'\n" +
 	"\x0fpartition_bytes\x18\x17 \x01(\x04R\x0epartitionBytes\x12$\n" +
-	"\x0elow_disk_space\x18\x18 \x01(\bR\flowDiskSpace\"\x84\x01\n" +
+	"\x0elow_disk_space\x18\x18 \x01(\bR\flowDiskSpace\x12)\n" +
+	"\x10offline_replicas\x18( \x01(\x05R\x0fofflineReplicas\"\x84\x01\n" +
 	"\aGateway\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12#\n" +
 	"\rkafka_address\x18\x02 \x01(\tR\fkafkaAddress\x12!\n" +
