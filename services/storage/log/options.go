@@ -13,6 +13,8 @@ type options struct {
 	now      func() time.Time
 	logger   *slog.Logger
 	manualHW bool
+
+	beforeDecode func() // tests: runs after a timestamp lookup copied a batch out
 }
 
 func defaultOptions() options {
