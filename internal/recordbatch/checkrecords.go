@@ -1,13 +1,22 @@
 package recordbatch
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // checkRecords is the append-path twin of RecordIter: it verifies the same
-// structure (lengths within bounds, varints at most 5 or 10 bytes, offset
-// deltas 0..n-1, no bytes left over) without decoding fields, because it
-// runs on every produced batch. RecordIter remains the reference; a fuzz
-// test checks that both agree.
-func checkRecords(b []byte, count int32) error {
+// structure (h.RecordCount records, lengths within bounds, varints at most
+// 5 or 10 bytes, offset deltas 0..n-1, header counts and lengths within the
+// bytes present, no bytes left over) without decoding fields, because it
+// runs on every produced batch. It also checks each record's timestamp
+// (base + delta) does not overflow and, for a create-time batch with a max
+// timestamp, is not above it: the time index and ListOffsets trust the
+// header's max timestamp. RecordIter remains the reference; a fuzz test
+// checks that both agree.
+func checkRecords(b []byte, h *Header) error {
+	count := h.RecordCount
+	checkMax := h.MaxTimestamp != -1 && !h.LogAppendTime()
 	for i := int32(0); i < count; i++ {
 		length, n := fastVarint(b, 5)
 		if n == 0 || length < 1 || length > int64(len(b)-n) {
@@ -15,9 +24,16 @@ func checkRecords(b []byte, count int32) error {
 		}
 		body := b[n : n+int(length)]
 		b = b[n+int(length):]
-		p := 1                                       // attributes
-		if _, n = fastVarint(body[p:], 10); n == 0 { // timestamp delta
+		p := 1 // attributes
+		tsd, n := fastVarint(body[p:], 10)
+		if n == 0 {
 			return fmt.Errorf("record %d: timestamp delta: %w", i, ErrCorrupt)
+		}
+		if (tsd > 0 && h.BaseTimestamp > math.MaxInt64-tsd) || (tsd < 0 && h.BaseTimestamp < math.MinInt64-tsd) {
+			return fmt.Errorf("record %d: timestamp delta %d overflows base %d: %w", i, tsd, h.BaseTimestamp, ErrInvalidTimestamp)
+		}
+		if ts := h.BaseTimestamp + tsd; checkMax && ts > h.MaxTimestamp {
+			return fmt.Errorf("record %d: timestamp %d above the batch's max %d: %w", i, ts, h.MaxTimestamp, ErrInvalidTimestamp)
 		}
 		p += n
 		d, n := fastVarint(body[p:], 5)

@@ -18,6 +18,10 @@ var (
 	CodeFencedLeaderEpoch          = kerr.FencedLeaderEpoch.Code
 	CodeUnsupportedCompressionType = kerr.UnsupportedCompressionType.Code
 	CodeInvalidRecord              = kerr.InvalidRecord.Code
+	// CodeTransactionalIDAuthorizationFailed is Kafka's answer to
+	// transactional records without a transactional id; Strata, which has
+	// no transactions yet, gives it to every transactional batch.
+	CodeTransactionalIDAuthorizationFailed = kerr.TransactionalIDAuthorizationFailed.Code
 )
 
 // Error is a failure that maps to a Kafka error code: the codec package's
@@ -31,6 +35,7 @@ var (
 	ErrTooLarge         = &Error{Code: CodeMessageTooLarge, Msg: "record batch too large"}
 	ErrUnsupportedCodec = &Error{Code: CodeUnsupportedCompressionType, Msg: "unsupported compression type"}
 	ErrInvalidTimestamp = &Error{Code: CodeInvalidTimestamp, Msg: "invalid timestamp"}
+	ErrTransactional    = &Error{Code: CodeTransactionalIDAuthorizationFailed, Msg: "transactional batch refused: transactions are not supported"}
 )
 
 // CodeOf returns the Kafka error code carried by err: 0 for nil, -1 (UNKNOWN)

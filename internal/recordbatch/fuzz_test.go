@@ -17,7 +17,8 @@ func FuzzParseBatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = Split(data)
 		_, _ = ParseHeader(data)
-		h, err := ValidateProducer(data)
+		h, err := ValidateProducer(data, 1<<20)
+		accepted := err == nil
 		if err != nil {
 			if h2, err := Validate(data); err == nil {
 				h = h2
@@ -27,14 +28,26 @@ func FuzzParseBatch(f *testing.F) {
 		}
 		recs, err := Records(nil, data, &h, 1<<20)
 		if err != nil {
+			if accepted {
+				t.Fatalf("accepted batch does not decompress: %v", err)
+			}
 			return
 		}
 		if h.Codec() != codec.None && len(recs) > 1<<20 {
 			t.Fatalf("decompressed %d bytes past cap", len(recs))
 		}
+		// What ValidateProducer accepts, every reader can decode.
 		it := NewRecordIter(recs, h.RecordCount)
+		var n int32
 		for it.Next() {
-			_ = it.Record()
+			r := it.Record()
+			if accepted && (r.OffsetDelta != n || h.BaseTimestamp+r.TimestampDelta > h.MaxTimestamp && h.MaxTimestamp != -1) {
+				t.Fatalf("accepted record %d: %+v", n, r)
+			}
+			n++
+		}
+		if accepted && (it.Err() != nil || n != h.RecordCount) {
+			t.Fatalf("accepted batch: %d of %d records, %v", n, h.RecordCount, it.Err())
 		}
 	})
 }
@@ -49,7 +62,7 @@ func FuzzCheckRecords(f *testing.F) {
 		if count < 0 || count > 1000 {
 			return
 		}
-		fast := checkRecords(recs, count)
+		fast := checkRecords(recs, &Header{RecordCount: count, MaxTimestamp: -1})
 		it := NewRecordIter(recs, count)
 		var i int32
 		var slow error

@@ -34,7 +34,7 @@ func TestBuildParseRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := ValidateProducer(b)
+		h, err := ValidateProducer(b, 1<<20)
 		if err != nil {
 			t.Fatalf("%v: %v", c, err)
 		}
@@ -76,7 +76,7 @@ func TestKmsgBatch(t *testing.T) {
 	raw := kb.AppendTo(nil)
 	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
 	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
-	if _, err := ValidateProducer(raw); err != nil {
+	if _, err := ValidateProducer(raw, 1<<20); err != nil {
 		t.Fatal(err)
 	}
 	// And our batches decode with kmsg.
@@ -111,7 +111,7 @@ func TestRejects(t *testing.T) {
 		}), CodeCorruptMessage},
 	}
 	for _, c := range cases {
-		_, err := ValidateProducer(c.b)
+		_, err := ValidateProducer(c.b, 1<<20)
 		if CodeOf(err) != c.code {
 			t.Errorf("%s: code %d (%v), want %d", c.name, CodeOf(err), err, c.code)
 		}

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"sync"
+
+	"github.com/strata-io/strata/internal/codec"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -48,26 +51,32 @@ func validateShape(b []byte) (Header, error) {
 	return h, nil
 }
 
-// ValidateProducer applies Validate plus the rules for batches a client
-// produces: at least one record, lastOffsetDelta == recordCount-1, no
-// control batch, and for uncompressed batches every record parses with
-// offset deltas 0..n-1.
-func ValidateProducer(b []byte) (Header, error) {
+// ValidateProducer checks a batch a client produced, whole: Validate plus
+// the producer rules (at least one record, lastOffsetDelta ==
+// recordCount-1, neither a control nor a transactional batch, max
+// timestamp not below base) and every record, decompressing a compressed
+// batch into a pooled buffer of at most maxDecompressed bytes (see
+// checkRecords). A batch it accepts can be decoded by every later reader:
+// the cleaner, timestamp lookups and consumers.
+func ValidateProducer(b []byte, maxDecompressed int) (Header, error) {
 	h, err := validateShape(b)
 	if err != nil {
 		return h, err
 	}
-	err = producerRules(b, &h)
+	// A bad CRC explains any other failure, so it is checked first; it also
+	// spares the decompression of a damaged payload.
 	if got := Checksum(b); got != h.CRC {
-		// A bad CRC explains any other failure, so it wins.
 		return h, crcError(h.CRC, got)
 	}
-	return h, err
+	return h, producerRules(b, &h, maxDecompressed)
 }
 
-func producerRules(b []byte, h *Header) error {
+func producerRules(b []byte, h *Header, maxDecompressed int) error {
 	if h.RecordCount == 0 || h.LastOffsetDelta != h.RecordCount-1 {
 		return fmt.Errorf("record count %d, last offset delta %d: %w", h.RecordCount, h.LastOffsetDelta, ErrInvalidRecord)
+	}
+	if h.IsTransactional() {
+		return fmt.Errorf("transactional batch from producer %d: %w", h.ProducerID, ErrTransactional)
 	}
 	if h.IsControl() {
 		return fmt.Errorf("control batch from a producer: %w", ErrInvalidRecord)
@@ -75,10 +84,62 @@ func producerRules(b []byte, h *Header) error {
 	if h.MaxTimestamp < h.BaseTimestamp && h.MaxTimestamp != -1 {
 		return fmt.Errorf("max timestamp %d below base %d: %w", h.MaxTimestamp, h.BaseTimestamp, ErrInvalidTimestamp)
 	}
-	if h.Codec() != 0 {
-		return nil // records are checked when decompressed, off the hot path
+	body := b[HeaderSize:]
+	if h.Codec() == codec.None {
+		return checkRecords(body, h)
 	}
-	return checkRecords(b[HeaderSize:], h.RecordCount)
+	buf := getRecordsBuf()
+	recs, err := codec.Decompress((*buf)[:0], h.Codec(), body, maxDecompressed)
+	if err != nil {
+		err = fmt.Errorf("%v records: %w", h.Codec(), err)
+	} else if err = checkRecords(recs, h); err != nil {
+		err = fmt.Errorf("%v records: %w", h.Codec(), err)
+	}
+	putRecordsBuf(buf, recs)
+	return err
+}
+
+// maxPooledRecords bounds the decompression buffers kept for reuse, so one
+// large batch does not pin its memory.
+const maxPooledRecords = 4 << 20
+
+var recordsPool sync.Pool // *[]byte
+
+func getRecordsBuf() *[]byte {
+	if b, ok := recordsPool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 64<<10)
+	return &b
+}
+
+// putRecordsBuf returns buf to the pool, keeping the capacity used grew.
+func putRecordsBuf(buf *[]byte, used []byte) {
+	if cap(used) > maxPooledRecords {
+		return
+	}
+	if cap(used) > cap(*buf) {
+		*buf = used[:0]
+	}
+	recordsPool.Put(buf)
+}
+
+// AnyTransactional reports whether one of the concatenated batches in buf
+// has the transactional attribute (a request-level check, as Kafka's
+// RequestUtils.hasTransactionalRecords). It stops at the first incomplete
+// batch; validation reports those.
+func AnyTransactional(buf []byte) bool {
+	for len(buf) >= HeaderSize {
+		if h := binary.BigEndian.Uint16(buf[offAttributes:]); h&attrTransactional != 0 {
+			return true
+		}
+		n := PeekSize(buf)
+		if n < 0 || n > len(buf) {
+			return false
+		}
+		buf = buf[n:]
+	}
+	return false
 }
 
 // Next splits the first batch off buf. It returns the batch and the bytes

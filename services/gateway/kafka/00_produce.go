@@ -9,7 +9,11 @@ package kafka
 // its leader moved. acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS);
 // acks=0 gets no response at all; acks=-1 waits for the ISR on the storage
 // leader (min.insync.replicas applies there). Transactional produce is
-// refused (transactions are not supported yet).
+// refused (transactions are not supported yet): a transactional id, or a
+// batch with the transactional attribute, fails every partition with
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka answers transactional
+// records sent without a transactional id. The storage leader refuses such
+// batches too (recordbatch.ValidateProducer), for the gRPC path.
 
 import (
 	"context"
@@ -18,6 +22,7 @@ import (
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/recordbatch"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -38,7 +43,7 @@ func handleProduce(ctx context.Context, s *Server, r *request) (kmsg.Response, e
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var code int16
 	switch {
-	case req.TransactionID != nil:
+	case req.TransactionID != nil || hasTransactionalRecords(req):
 		code = errs.KafkaCode(errs.New(errs.TransactionsUnsupported, ""))
 	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
 		code = kerr.InvalidRequiredAcks.Code
@@ -70,6 +75,19 @@ func handleProduce(ctx context.Context, s *Server, r *request) (kmsg.Response, e
 		return nil, nil
 	}
 	return resp, nil
+}
+
+// hasTransactionalRecords reports a batch with the transactional attribute
+// anywhere in the request (Kafka's RequestUtils.hasTransactionalRecords).
+func hasTransactionalRecords(req *kmsg.ProduceRequest) bool {
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			if recordbatch.AnyTransactional(req.Topics[i].Partitions[j].Records) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // produce routes items to their leaders, in parallel, retrying once those

@@ -34,7 +34,7 @@ func (l *Log) Append(batches []byte, leaderEpoch int32) (int64, error) {
 		if len(b) > l.cfg.MaxMessageBytes {
 			return -1, fmt.Errorf("append: batch of %d bytes over max.message.bytes %d: %w", len(b), l.cfg.MaxMessageBytes, recordbatch.ErrTooLarge)
 		}
-		h, err := recordbatch.ValidateProducer(b)
+		h, err := recordbatch.ValidateProducer(b, l.cfg.MaxDecompressedBytes)
 		if err != nil {
 			return -1, fmt.Errorf("append: %w", err)
 		}

@@ -12,7 +12,8 @@
 //
 // Readers never take mu: they bound themselves by the published log end
 // offset and segment sizes, so an append blocks a read only while the
-// segment list changes (roll, retention, truncation).
+// segment list changes (roll, retention, truncation). Nothing decompresses
+// under segMu: a timestamp lookup copies its candidate batch out first.
 package log
 
 import (

@@ -30,74 +30,53 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, err e
 	case ts < 0:
 		return -1, -1, fmt.Errorf("list offsets for timestamp %d: %w", ts, recordbatch.ErrInvalidTimestamp)
 	}
-	l.segMu.RLock()
-	defer l.segMu.RUnlock()
-	if l.shut.Load() {
-		return -1, -1, ErrClosed
-	}
 	start := l.logStart.Load()
-	for _, s := range l.segs {
-		if s.maxTS.Load() < ts {
-			continue
-		}
-		pos := int64(0)
-		if o, ok := s.tidx.lookupBefore(ts); ok {
-			_, pos = s.idx.lookup(o)
-		}
-		off, rts, err := l.firstRecordAtOrAfter(s, pos, func(h *recordbatch.Header) bool { return h.MaxTimestamp >= ts },
-			func(rts int64, off int64) bool { return rts >= ts && off >= start })
-		if err != nil || off >= 0 {
-			return off, rts, err
-		}
-	}
-	return -1, -1, nil
+	return l.findRecord(ts,
+		func(s *segment) bool { return s.maxTS.Load() >= ts },
+		func(h *recordbatch.Header) bool { return h.MaxTimestamp >= ts },
+		func(rts int64, off int64) bool { return rts >= ts && off >= start })
 }
 
 // offsetOfMaxTimestamp finds the first record carrying the log's largest
 // timestamp.
 func (l *Log) offsetOfMaxTimestamp() (int64, int64, error) {
 	l.segMu.RLock()
-	defer l.segMu.RUnlock()
 	if l.shut.Load() {
+		l.segMu.RUnlock()
 		return -1, -1, ErrClosed
 	}
-	var best *segment
+	want := int64(-1)
 	for _, s := range l.segs {
-		if best == nil || s.maxTS.Load() > best.maxTS.Load() {
-			best = s
-		}
+		want = max(want, s.maxTS.Load())
 	}
-	if best == nil || best.maxTS.Load() < 0 {
+	l.segMu.RUnlock()
+	if want < 0 {
 		return -1, -1, nil
 	}
-	want := best.maxTS.Load()
-	pos := int64(0)
-	if o, ok := best.tidx.lookupBefore(want); ok {
-		_, pos = best.idx.lookup(o)
-	}
-	return l.firstRecordAtOrAfter(best, pos, func(h *recordbatch.Header) bool { return h.MaxTimestamp == want },
+	return l.findRecord(want,
+		func(s *segment) bool { return s.maxTS.Load() >= want },
+		func(h *recordbatch.Header) bool { return h.MaxTimestamp == want },
 		func(rts int64, _ int64) bool { return rts == want })
 }
 
-// firstRecordAtOrAfter scans batches from pos for the first one matching
-// batchOK, then returns the first of its records matching recOK. Compressed
-// batches are decompressed (capped); this is not on the produce/fetch path.
-func (l *Log) firstRecordAtOrAfter(s *segment, pos int64, batchOK func(*recordbatch.Header) bool, recOK func(ts, off int64) bool) (int64, int64, error) {
-	end := s.size.Load()
-	sc := newHeaderScanner(s, pos, end)
-	defer sc.release()
+// findRecord returns the first record matching recOK in the first batch
+// matching batchOK of the segments matching segOK, searching from the time
+// index entry for ts. Each candidate batch is copied out under segMu and
+// decompressed and scanned after segMu is released: decompression takes
+// far longer than the copy, and a held read lock would stall a roll or
+// retention (and every reader queued behind them). When a batch has no
+// matching record the search resumes after it, from its offset, since the
+// segment list may have changed meanwhile.
+func (l *Log) findRecord(ts int64, segOK func(*segment) bool, batchOK func(*recordbatch.Header) bool, recOK func(ts, off int64) bool) (int64, int64, error) {
 	var raw, scratch []byte
+	from := int64(-1) // the next batch starts at or after this offset
 	for {
-		h, p, ok, err := sc.next()
-		if err != nil || !ok {
-			return -1, -1, l.failIO(err)
+		h, found, err := l.copyCandidate(&raw, ts, from, segOK, batchOK)
+		if err != nil || !found {
+			return -1, -1, err
 		}
-		if !batchOK(&h) || h.RecordCount == 0 {
-			continue
-		}
-		raw = grow(raw[:0], h.Size())
-		if _, err := s.f.ReadAt(raw, p); err != nil {
-			return -1, -1, l.failIO(fmt.Errorf("read batch at %d: %w", p, err))
+		if l.opts.beforeDecode != nil {
+			l.opts.beforeDecode()
 		}
 		recs, err := recordbatch.Records(scratch, raw, &h, l.cfg.MaxDecompressedBytes)
 		if err != nil {
@@ -121,5 +100,53 @@ func (l *Log) firstRecordAtOrAfter(s *segment, pos int64, batchOK func(*recordba
 		if err := it.Err(); err != nil {
 			return -1, -1, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 		}
+		from = h.NextOffset()
 	}
+}
+
+// copyCandidate reads into *raw the first batch with records that starts at
+// or after offset from, lies in a segment matching segOK and matches
+// batchOK, scanning each segment from its time index entry for ts. It
+// holds segMu only for the header scan and the copy.
+func (l *Log) copyCandidate(raw *[]byte, ts, from int64, segOK func(*segment) bool, batchOK func(*recordbatch.Header) bool) (recordbatch.Header, bool, error) {
+	l.segMu.RLock()
+	defer l.segMu.RUnlock()
+	if l.shut.Load() {
+		return recordbatch.Header{}, false, ErrClosed
+	}
+	for _, s := range l.segs {
+		if !segOK(s) || s.next.Load() <= from {
+			continue
+		}
+		pos := int64(0)
+		if o, ok := s.tidx.lookupBefore(ts); ok {
+			_, pos = s.idx.lookup(o)
+		}
+		if from > s.base {
+			_, p := s.idx.lookup(from)
+			pos = max(pos, p)
+		}
+		end := s.size.Load()
+		sc := newHeaderScanner(s, pos, end)
+		for {
+			h, p, ok, err := sc.next()
+			if err != nil || !ok {
+				sc.release()
+				if err != nil {
+					return h, false, l.failIO(err)
+				}
+				break
+			}
+			if h.BaseOffset < from || !batchOK(&h) || h.RecordCount == 0 {
+				continue
+			}
+			sc.release()
+			*raw = grow((*raw)[:0], h.Size())
+			if _, err := s.f.ReadAt(*raw, p); err != nil {
+				return h, false, l.failIO(fmt.Errorf("read batch at %d: %w", p, err))
+			}
+			return h, true, nil
+		}
+	}
+	return recordbatch.Header{}, false, nil
 }

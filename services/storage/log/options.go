@@ -17,6 +17,8 @@ type options struct {
 	manualHW bool
 	fs       fsutil.FS
 	onFail   func(error)
+
+	beforeDecode func() // tests: runs after a timestamp lookup copied a batch out
 }
 
 func defaultOptions() options {
