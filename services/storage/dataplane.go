@@ -72,7 +72,7 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 	}
 	var waits []pending
 	for _, pp := range req.GetPartitions() {
-		res := &storagev1.ProducePartitionResult{Topic: pp.GetTopic(), Partition: pp.GetPartition(), BaseOffset: -1, LogStartOffset: -1}
+		res := &storagev1.ProducePartitionResult{Topic: pp.GetTopic(), Partition: pp.GetPartition(), BaseOffset: -1, LogStartOffset: -1, LogAppendTimeMs: -1}
 		out.Partitions = append(out.Partitions, res)
 		p, epoch, e := h.n.leaderFor(pp.GetTopic(), pp.GetPartition())
 		if e != nil {
@@ -97,6 +97,9 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 		p.appends.fire()
 		ls.advanceHighWatermark()
 		res.BaseOffset, res.LogStartOffset = base, p.log.LogStartOffset()
+		if h, err := recordbatch.ParseHeader(pp.GetRecords()); err == nil && h.LogAppendTime() && h.BaseOffset == base {
+			res.LogAppendTimeMs = h.MaxTimestamp // the log stamped the request's batches in place
+		}
 		if acksAll {
 			waits = append(waits, pending{res, ls, base + offsetSpan(pp.GetRecords())})
 		}

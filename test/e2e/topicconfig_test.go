@@ -8,10 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-io/strata/internal/codec"
+	"github.com/strata-io/strata/internal/recordbatch"
 	"github.com/strata-io/strata/internal/topicconfig"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // A config the storage nodes' log cannot apply is refused up front, with
@@ -86,6 +89,26 @@ func TestTopicTimestampConfigs(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := time.Now().Add(time.Second)
+	// The produce response carries the broker's time too (log_append_time).
+	batch, err := recordbatch.Build(recordbatch.ProducerOptions(codec.None), []recordbatch.BuildRecord{{Value: []byte("c"), Timestamp: old.UnixMilli()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	preq := kmsg.NewPtrProduceRequest()
+	preq.Acks, preq.TimeoutMillis = -1, 5000
+	pt := kmsg.NewProduceRequestTopic()
+	pt.Topic = "lat"
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pp.Records = batch
+	pt.Partitions = append(pt.Partitions, pp)
+	preq.Topics = append(preq.Topics, pt)
+	presp, err := preq.RequestWith(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := presp.Topics[0].Partitions[0]; got.ErrorCode != 0 || got.LogAppendTime < before.UnixMilli() || got.LogAppendTime > time.Now().Add(time.Second).UnixMilli() {
+		t.Errorf("produce answered error %d, log_append_time %d; want the broker's time", got.ErrorCode, got.LogAppendTime)
+	}
 	cons := franzClient(t, c, kgo.ConsumeTopics("lat"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	var got []*kgo.Record
 	for len(got) < 2 {
@@ -101,7 +124,7 @@ func TestTopicTimestampConfigs(t *testing.T) {
 		}
 	}
 
-	err := p.ProduceSync(ctx, &kgo.Record{Topic: "future", Value: []byte("x"), Timestamp: time.Now().Add(time.Hour)}).FirstErr()
+	err = p.ProduceSync(ctx, &kgo.Record{Topic: "future", Value: []byte("x"), Timestamp: time.Now().Add(time.Hour)}).FirstErr()
 	if !errors.Is(err, kerr.InvalidTimestamp) {
 		t.Errorf("record an hour ahead: %v, want INVALID_TIMESTAMP", err)
 	}

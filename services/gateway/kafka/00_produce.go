@@ -203,7 +203,7 @@ func (s *Server) produceTo(ctx context.Context, addr string, acks int16, timeout
 			it.resp.ErrorCode = int16(d.GetKafkaErrorCode())
 			continue
 		}
-		it.resp.BaseOffset, it.resp.LogStartOffset = res.GetBaseOffset(), res.GetLogStartOffset()
+		it.resp.BaseOffset, it.resp.LogStartOffset, it.resp.LogAppendTime = res.GetBaseOffset(), res.GetLogStartOffset(), res.GetLogAppendTimeMs()
 	}
 	return retry
 }

@@ -539,8 +539,12 @@ type ProducePartitionResult struct {
 	// Offset of the first record appended.
 	BaseOffset     int64 `protobuf:"varint,4,opt,name=base_offset,json=baseOffset,proto3" json:"base_offset,omitempty"`
 	LogStartOffset int64 `protobuf:"varint,5,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The broker time stamped on the batches when the topic uses
+	// message.timestamp.type=LogAppendTime; -1 otherwise (and for a
+	// duplicate of an earlier write).
+	LogAppendTimeMs int64 `protobuf:"varint,6,opt,name=log_append_time_ms,json=logAppendTimeMs,proto3" json:"log_append_time_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ProducePartitionResult) Reset() {
@@ -604,6 +608,13 @@ func (x *ProducePartitionResult) GetBaseOffset() int64 {
 func (x *ProducePartitionResult) GetLogStartOffset() int64 {
 	if x != nil {
 		return x.LogStartOffset
+	}
+	return 0
+}
+
+func (x *ProducePartitionResult) GetLogAppendTimeMs() int64 {
+	if x != nil {
+		return x.LogAppendTimeMs
 	}
 	return 0
 }
@@ -1726,14 +1737,15 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\x10ProducePartition\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x18\n" +
-	"\arecords\x18\x03 \x01(\fR\arecords\"\xcc\x01\n" +
+	"\arecords\x18\x03 \x01(\fR\arecords\"\xf9\x01\n" +
 	"\x16ProducePartitionResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
 	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12\x1f\n" +
 	"\vbase_offset\x18\x04 \x01(\x03R\n" +
 	"baseOffset\x12(\n" +
-	"\x10log_start_offset\x18\x05 \x01(\x03R\x0elogStartOffset\"\\\n" +
+	"\x10log_start_offset\x18\x05 \x01(\x03R\x0elogStartOffset\x12+\n" +
+	"\x12log_append_time_ms\x18\x06 \x01(\x03R\x0flogAppendTimeMs\"\\\n" +
 	"\x0fProduceResponse\x12I\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2).strata.storage.v1.ProducePartitionResultR\n" +
