@@ -150,37 +150,29 @@ func (h *handler) Fetch(ctx context.Context, req *storagev1.FetchRequest) (*stor
 	defer cancel()
 	defer context.AfterFunc(h.n.Context(), cancel)() // a stopping node answers at once
 	wait := min(time.Duration(max(req.GetMaxWaitMs(), 0))*time.Millisecond, maxFetchWait)
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	for {
-		resp, size, waitOn, failed := h.fetchOnce(req)
-		if size >= int(req.GetMinBytes()) || failed || len(waitOn) == 0 {
-			return resp, nil
-		}
-		switch waitAny(ctx, deadline.C, waitOn) {
-		case waitCancelled:
-			if err := reqCtx.Err(); err != nil {
-				return nil, status.FromContextError(err).Err()
-			}
-			return resp, nil // the node is stopping: answer with what there is
-		case waitTimedOut:
-			resp, _, _, _ = h.fetchOnce(req)
-			return resp, nil
-		}
+	var resp *storagev1.FetchResponse
+	res := longPoll(ctx, wait, int(req.GetMinBytes()), func(bool) (size int, waitOn []<-chan struct{}, failed bool) {
+		resp, size, waitOn, failed = h.fetchOnce(req)
+		return size, waitOn, failed
+	})
+	if err := reqCtx.Err(); res == waitCancelled && err != nil {
+		return nil, status.FromContextError(err).Err()
 	}
+	return resp, nil // a stopping node answers with what there is
 }
 
 // fetchOnce reads every partition once. It returns the bytes read, the
 // channels that signal new data, and whether any partition failed (a
 // failure answers at once, as in Kafka).
 func (h *handler) fetchOnce(req *storagev1.FetchRequest) (*storagev1.FetchResponse, int, []<-chan struct{}, bool) {
-	budget := int(req.GetMaxBytes())
-	if budget <= 0 {
-		budget = defaultFetchMaxBytes
+	maxBytes := int(req.GetMaxBytes())
+	if maxBytes <= 0 {
+		maxBytes = defaultFetchMaxBytes
 	}
+	budget := fetchBudget{left: maxBytes}
 	out := &storagev1.FetchResponse{Partitions: make([]*storagev1.FetchPartitionResult, 0, len(req.GetPartitions()))}
 	var waitOn []<-chan struct{}
-	size, failed := 0, false
+	failed := false
 	for _, fp := range req.GetPartitions() {
 		res := &storagev1.FetchPartitionResult{Topic: fp.GetTopic(), Partition: fp.GetPartition(), HighWatermark: -1, LogStartOffset: -1}
 		out.Partitions = append(out.Partitions, res)
@@ -192,22 +184,14 @@ func (h *handler) fetchOnce(req *storagev1.FetchRequest) (*storagev1.FetchRespon
 		waitOn = append(waitOn, p.hwMoves.ch())
 		hw := p.log.HighWatermark()
 		res.HighWatermark, res.LogStartOffset = hw, p.log.LogStartOffset()
-		if budget-size <= 0 {
-			continue
-		}
-		limit := budget - size
-		if pm := int(fp.GetMaxBytes()); pm > 0 {
-			limit = min(limit, pm)
-		}
-		data, err := p.log.Read(fp.GetFetchOffset(), limit, hw)
-		if err = p.check(err); err != nil {
+		data, err := budget.read(p, fp.GetFetchOffset(), int(fp.GetMaxBytes()), hw)
+		if err != nil {
 			res.Error, failed = errs.FromKafka(err).Detail, true
 			continue
 		}
 		res.Records = data
-		size += len(data)
 	}
-	return out, size, waitOn, failed
+	return out, maxBytes - budget.left, waitOn, failed
 }
 
 func (h *handler) ListOffsets(_ context.Context, req *storagev1.ListOffsetsRequest) (*storagev1.ListOffsetsResponse, error) {

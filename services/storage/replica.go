@@ -202,3 +202,47 @@ func waitAny(ctx context.Context, deadline <-chan time.Time, chans []<-chan stru
 		return waitSignalled
 	}
 }
+
+// fetchBudget is what one fetch may still read over all its partitions.
+type fetchBudget struct{ left int }
+
+// read reads r's log from offset, below upTo, within the budget and the
+// partition's own limit (≤ 0: none). An exhausted budget reads nothing.
+func (b *fetchBudget) read(r *replica, offset int64, partMax int, upTo int64) ([]byte, error) {
+	if b.left <= 0 {
+		return nil, nil
+	}
+	limit := b.left
+	if partMax > 0 {
+		limit = min(limit, partMax)
+	}
+	data, err := r.log.Read(offset, limit, upTo)
+	if err = r.check(err); err != nil {
+		return nil, err
+	}
+	b.left -= len(data)
+	return data, nil
+}
+
+// longPoll runs one read pass over a fetch's partitions, then more each
+// time one of the pass's signals fires, until a pass reads at least
+// minBytes, fails, has nothing to wait on, ctx ends or wait passes; after
+// a timeout it runs a last pass so the answer is current. Consumer and
+// replica fetches share it.
+func longPoll(ctx context.Context, wait time.Duration, minBytes int, pass func(first bool) (size int, waitOn []<-chan struct{}, failed bool)) waitResult {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for first := true; ; first = false {
+		size, waitOn, failed := pass(first)
+		if size >= minBytes || failed || len(waitOn) == 0 {
+			return waitSignalled
+		}
+		switch res := waitAny(ctx, deadline.C, waitOn); res {
+		case waitTimedOut:
+			pass(false)
+			return res
+		case waitCancelled:
+			return res
+		}
+	}
+}

@@ -50,13 +50,12 @@ func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRe
 		return nil, err
 	}
 	wait := min(time.Duration(max(req.GetMaxWaitMs(), 0))*time.Millisecond, maxReplicaFetchWait)
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	for first := true; ; first = false {
-		resp := &storagev1.ReplicateResponse{}
+	var resp *storagev1.ReplicateResponse
+	longPoll(ctx, wait, 1, func(first bool) (int, []<-chan struct{}, bool) {
+		resp = &storagev1.ReplicateResponse{}
 		var waitOn []<-chan struct{}
-		size, failed := 0, false
-		budget := max(int(req.GetMaxBytes()), 1)
+		failed := false
+		budget := fetchBudget{left: max(int(req.GetMaxBytes()), 1)}
 		for _, fp := range req.GetPartitions() {
 			res := &storagev1.ReplicaFetchResult{Topic: fp.GetTopic(), Partition: fp.GetPartition(), HighWatermark: -1, LogStartOffset: -1, LogEndOffset: -1}
 			resp.Partitions = append(resp.Partitions, res)
@@ -78,24 +77,16 @@ func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRe
 			if first {
 				ls.followerFetched(req.GetFollowerId(), fp.GetFetchOffset())
 			}
-			if budget-size <= 0 {
-				continue
-			}
-			data, err := p.log.Read(fp.GetFetchOffset(), min(budget-size, max(int(fp.GetMaxBytes()), 1)), res.LogEndOffset)
-			if err = p.check(err); err != nil {
+			data, err := budget.read(p, fp.GetFetchOffset(), max(int(fp.GetMaxBytes()), 1), res.LogEndOffset)
+			if err != nil {
 				res.Error, failed = errs.FromKafka(err).Detail, true
 				continue
 			}
 			res.Records = data
-			size += len(data)
 		}
-		if size > 0 || failed || len(waitOn) == 0 {
-			return resp, nil
-		}
-		if waitAny(ctx, deadline.C, waitOn) != waitSignalled {
-			return resp, nil // nothing new: the follower learns the high watermark
-		}
-	}
+		return max(int(req.GetMaxBytes()), 1) - budget.left, waitOn, failed
+	})
+	return resp, nil // after a timeout, with nothing new: the follower learns the high watermark
 }
 
 // leaderOf returns this node's leadership of a partition for a follower
