@@ -18,17 +18,18 @@ type topicSummaryJSON struct {
 }
 
 type partitionJSON struct {
-	Partition        int32            `json:"partition"`
-	Leader           int32            `json:"leader"`
-	LeaderEpoch      int32            `json:"leader_epoch"`
-	Replicas         []int32          `json:"replicas"`
-	ISR              []int32          `json:"isr"`
-	AddingReplicas   []int32          `json:"adding_replicas"`
-	RemovingReplicas []int32          `json:"removing_replicas"`
-	OfflineReplicas  []int32          `json:"offline_replicas"`
-	HighWatermark    int64            `json:"high_watermark"`
-	LogEndOffset     int64            `json:"log_end_offset"`
-	ReplicaLags      []replicaLagJSON `json:"replica_lags"`
+	Partition        int32             `json:"partition"`
+	Leader           int32             `json:"leader"`
+	LeaderEpoch      int32             `json:"leader_epoch"`
+	Replicas         []int32           `json:"replicas"`
+	ISR              []int32           `json:"isr"`
+	AddingReplicas   []int32           `json:"adding_replicas"`
+	RemovingReplicas []int32           `json:"removing_replicas"`
+	OfflineReplicas  []int32           `json:"offline_replicas"`
+	OfflineReasons   map[string]string `json:"offline_reasons"` // node id → reason
+	HighWatermark    int64             `json:"high_watermark"`
+	LogEndOffset     int64             `json:"log_end_offset"`
+	ReplicaLags      []replicaLagJSON  `json:"replica_lags"`
 }
 
 type replicaLagJSON struct {
@@ -54,7 +55,10 @@ func toTopicJSON(t *adminv1.Topic) topicJSON {
 			Replicas: nonNil(p.GetReplicas()), ISR: nonNil(p.GetIsr()),
 			AddingReplicas: nonNil(p.GetAddingReplicas()), RemovingReplicas: nonNil(p.GetRemovingReplicas()),
 			OfflineReplicas: nonNil(p.GetOfflineReplicas()), HighWatermark: p.GetHighWatermark(), LogEndOffset: p.GetLogEndOffset(),
-			ReplicaLags: []replicaLagJSON{}}
+			ReplicaLags: []replicaLagJSON{}, OfflineReasons: map[string]string{}}
+		for _, o := range p.GetOfflineReasons() {
+			pj.OfflineReasons[fmt.Sprint(o.GetNodeId())] = o.GetReason()
+		}
 		for _, l := range p.GetReplicaLags() {
 			pj.ReplicaLags = append(pj.ReplicaLags, replicaLagJSON{l.GetNodeId(), l.GetLogEndOffset(), l.GetLag(), l.GetLagMs()})
 		}
@@ -268,7 +272,15 @@ func printTopic(out io.Writer, t *adminv1.Topic) error {
 			joinInts(p.GetReplicas()), joinInts(p.GetIsr()), offlineReplicas(p),
 			offset(p.GetHighWatermark()), offset(p.GetLogEndOffset()), followerLag(p), moving(p))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for _, p := range t.GetPartitions() {
+		for _, o := range p.GetOfflineReasons() {
+			fmt.Fprintf(out, "Partition %d: replica on node %d is offline: %s\n", p.GetPartition(), o.GetNodeId(), o.GetReason())
+		}
+	}
+	return nil
 }
 
 // offset prints an offset, "-" when the leader did not answer.

@@ -49,11 +49,14 @@ func (g *Gateway) fillProgress(ctx context.Context, t *adminv1.Topic) {
 	var ids []int32
 	for _, p := range t.GetPartitions() {
 		p.HighWatermark, p.LogEndOffset = -1, -1
-		if p.GetLeader() >= 0 && !slices.Contains(ids, p.GetLeader()) {
-			ids = append(ids, p.GetLeader())
+		// Leaders know progress; nodes with offline replicas know why.
+		for _, id := range append([]int32{p.GetLeader()}, p.GetOfflineReplicas()...) {
+			if id >= 0 && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
 		}
 	}
-	leaders := map[int32]*storagev1.ListReplicasResponse{} // written by the goroutines below
+	leaders := map[int32]*storagev1.ListReplicasResponse{} // by node; written by the goroutines below
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, id := range ids {
@@ -78,6 +81,11 @@ func (g *Gateway) fillProgress(ctx context.Context, t *adminv1.Topic) {
 	for _, p := range t.GetPartitions() {
 		if r := findReplica(leaders[p.GetLeader()], t.GetName(), p.GetPartition()); r != nil {
 			fillPartition(p, r)
+		}
+		for _, id := range p.GetOfflineReplicas() {
+			if r := findReplica(leaders[id], t.GetName(), p.GetPartition()); r.GetOffline() {
+				p.OfflineReasons = append(p.OfflineReasons, &adminv1.OfflineReplica{NodeId: id, Reason: r.GetOfflineReason()})
+			}
 		}
 	}
 }

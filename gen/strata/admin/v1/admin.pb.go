@@ -231,8 +231,11 @@ type Partition struct {
 	// Replicas their storage node reported offline after a storage fault:
 	// out of the ISR and never elected until reported online again.
 	OfflineReplicas []int32 `protobuf:"varint,40,rep,packed,name=offline_replicas,json=offlineReplicas,proto3" json:"offline_replicas,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Why each offline replica is offline, from its storage node when it
+	// answers.
+	OfflineReasons []*OfflineReplica `protobuf:"bytes,41,rep,name=offline_reasons,json=offlineReasons,proto3" json:"offline_reasons,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Partition) Reset() {
@@ -342,6 +345,66 @@ func (x *Partition) GetOfflineReplicas() []int32 {
 	return nil
 }
 
+func (x *Partition) GetOfflineReasons() []*OfflineReplica {
+	if x != nil {
+		return x.OfflineReasons
+	}
+	return nil
+}
+
+// OfflineReplica is one offline replica and its node's reason.
+type OfflineReplica struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfflineReplica) Reset() {
+	*x = OfflineReplica{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfflineReplica) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfflineReplica) ProtoMessage() {}
+
+func (x *OfflineReplica) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfflineReplica.ProtoReflect.Descriptor instead.
+func (*OfflineReplica) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *OfflineReplica) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *OfflineReplica) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // ReplicaLag is how far one replica is behind its leader.
 type ReplicaLag struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -357,7 +420,7 @@ type ReplicaLag struct {
 
 func (x *ReplicaLag) Reset() {
 	*x = ReplicaLag{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +432,7 @@ func (x *ReplicaLag) String() string {
 func (*ReplicaLag) ProtoMessage() {}
 
 func (x *ReplicaLag) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +445,7 @@ func (x *ReplicaLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaLag.ProtoReflect.Descriptor instead.
 func (*ReplicaLag) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ReplicaLag) GetNodeId() int32 {
@@ -425,7 +488,7 @@ type PartitionMove struct {
 
 func (x *PartitionMove) Reset() {
 	*x = PartitionMove{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +500,7 @@ func (x *PartitionMove) String() string {
 func (*PartitionMove) ProtoMessage() {}
 
 func (x *PartitionMove) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +513,7 @@ func (x *PartitionMove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionMove.ProtoReflect.Descriptor instead.
 func (*PartitionMove) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PartitionMove) GetTopic() string {
@@ -492,7 +555,7 @@ type ReassignPartitionRequest struct {
 
 func (x *ReassignPartitionRequest) Reset() {
 	*x = ReassignPartitionRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +567,7 @@ func (x *ReassignPartitionRequest) String() string {
 func (*ReassignPartitionRequest) ProtoMessage() {}
 
 func (x *ReassignPartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +580,7 @@ func (x *ReassignPartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignPartitionRequest.ProtoReflect.Descriptor instead.
 func (*ReassignPartitionRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ReassignPartitionRequest) GetTopic() string {
@@ -550,7 +613,7 @@ type ReassignPartitionResponse struct {
 
 func (x *ReassignPartitionResponse) Reset() {
 	*x = ReassignPartitionResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +625,7 @@ func (x *ReassignPartitionResponse) String() string {
 func (*ReassignPartitionResponse) ProtoMessage() {}
 
 func (x *ReassignPartitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +638,7 @@ func (x *ReassignPartitionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignPartitionResponse.ProtoReflect.Descriptor instead.
 func (*ReassignPartitionResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReassignPartitionResponse) GetMove() *PartitionMove {
@@ -595,7 +658,7 @@ type RebalanceRequest struct {
 
 func (x *RebalanceRequest) Reset() {
 	*x = RebalanceRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +670,7 @@ func (x *RebalanceRequest) String() string {
 func (*RebalanceRequest) ProtoMessage() {}
 
 func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +683,7 @@ func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebalanceRequest.ProtoReflect.Descriptor instead.
 func (*RebalanceRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RebalanceRequest) GetDryRun() bool {
@@ -639,7 +702,7 @@ type RebalanceResponse struct {
 
 func (x *RebalanceResponse) Reset() {
 	*x = RebalanceResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +714,7 @@ func (x *RebalanceResponse) String() string {
 func (*RebalanceResponse) ProtoMessage() {}
 
 func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +727,7 @@ func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebalanceResponse.ProtoReflect.Descriptor instead.
 func (*RebalanceResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RebalanceResponse) GetMoves() []*PartitionMove {
@@ -684,7 +747,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +759,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +772,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DrainNodeRequest) GetNodeId() int32 {
@@ -735,7 +798,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +810,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +823,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DrainNodeResponse) GetMoves() []*PartitionMove {
@@ -780,7 +843,7 @@ type ElectPreferredLeadersRequest struct {
 
 func (x *ElectPreferredLeadersRequest) Reset() {
 	*x = ElectPreferredLeadersRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +855,7 @@ func (x *ElectPreferredLeadersRequest) String() string {
 func (*ElectPreferredLeadersRequest) ProtoMessage() {}
 
 func (x *ElectPreferredLeadersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +868,7 @@ func (x *ElectPreferredLeadersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectPreferredLeadersRequest.ProtoReflect.Descriptor instead.
 func (*ElectPreferredLeadersRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ElectPreferredLeadersRequest) GetTopic() string {
@@ -827,7 +890,7 @@ type ElectedLeader struct {
 
 func (x *ElectedLeader) Reset() {
 	*x = ElectedLeader{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +902,7 @@ func (x *ElectedLeader) String() string {
 func (*ElectedLeader) ProtoMessage() {}
 
 func (x *ElectedLeader) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +915,7 @@ func (x *ElectedLeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectedLeader.ProtoReflect.Descriptor instead.
 func (*ElectedLeader) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ElectedLeader) GetTopic() string {
@@ -892,7 +955,7 @@ type ElectPreferredLeadersResponse struct {
 
 func (x *ElectPreferredLeadersResponse) Reset() {
 	*x = ElectPreferredLeadersResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +967,7 @@ func (x *ElectPreferredLeadersResponse) String() string {
 func (*ElectPreferredLeadersResponse) ProtoMessage() {}
 
 func (x *ElectPreferredLeadersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +980,7 @@ func (x *ElectPreferredLeadersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectPreferredLeadersResponse.ProtoReflect.Descriptor instead.
 func (*ElectPreferredLeadersResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ElectPreferredLeadersResponse) GetElected() []*ElectedLeader {
@@ -941,7 +1004,7 @@ type CreateTopicRequest struct {
 
 func (x *CreateTopicRequest) Reset() {
 	*x = CreateTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1016,7 @@ func (x *CreateTopicRequest) String() string {
 func (*CreateTopicRequest) ProtoMessage() {}
 
 func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1029,7 @@ func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicRequest.ProtoReflect.Descriptor instead.
 func (*CreateTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateTopicRequest) GetName() string {
@@ -1013,7 +1076,7 @@ type CreateTopicResponse struct {
 
 func (x *CreateTopicResponse) Reset() {
 	*x = CreateTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1088,7 @@ func (x *CreateTopicResponse) String() string {
 func (*CreateTopicResponse) ProtoMessage() {}
 
 func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1101,7 @@ func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicResponse.ProtoReflect.Descriptor instead.
 func (*CreateTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateTopicResponse) GetTopic() *Topic {
@@ -1057,7 +1120,7 @@ type DeleteTopicRequest struct {
 
 func (x *DeleteTopicRequest) Reset() {
 	*x = DeleteTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1132,7 @@ func (x *DeleteTopicRequest) String() string {
 func (*DeleteTopicRequest) ProtoMessage() {}
 
 func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1145,7 @@ func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteTopicRequest) GetName() string {
@@ -1100,7 +1163,7 @@ type DeleteTopicResponse struct {
 
 func (x *DeleteTopicResponse) Reset() {
 	*x = DeleteTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1175,7 @@ func (x *DeleteTopicResponse) String() string {
 func (*DeleteTopicResponse) ProtoMessage() {}
 
 func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1188,7 @@ func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 type ListTopicsRequest struct {
@@ -1136,7 +1199,7 @@ type ListTopicsRequest struct {
 
 func (x *ListTopicsRequest) Reset() {
 	*x = ListTopicsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1211,7 @@ func (x *ListTopicsRequest) String() string {
 func (*ListTopicsRequest) ProtoMessage() {}
 
 func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1224,7 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 type ListTopicsResponse struct {
@@ -1173,7 +1236,7 @@ type ListTopicsResponse struct {
 
 func (x *ListTopicsResponse) Reset() {
 	*x = ListTopicsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1248,7 @@ func (x *ListTopicsResponse) String() string {
 func (*ListTopicsResponse) ProtoMessage() {}
 
 func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1261,7 @@ func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsResponse.ProtoReflect.Descriptor instead.
 func (*ListTopicsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListTopicsResponse) GetTopics() []*Topic {
@@ -1217,7 +1280,7 @@ type DescribeTopicRequest struct {
 
 func (x *DescribeTopicRequest) Reset() {
 	*x = DescribeTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1292,7 @@ func (x *DescribeTopicRequest) String() string {
 func (*DescribeTopicRequest) ProtoMessage() {}
 
 func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1305,7 @@ func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DescribeTopicRequest) GetName() string {
@@ -1261,7 +1324,7 @@ type DescribeTopicResponse struct {
 
 func (x *DescribeTopicResponse) Reset() {
 	*x = DescribeTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1336,7 @@ func (x *DescribeTopicResponse) String() string {
 func (*DescribeTopicResponse) ProtoMessage() {}
 
 func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1349,7 @@ func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DescribeTopicResponse) GetTopic() *Topic {
@@ -1308,7 +1371,7 @@ type AddPartitionsRequest struct {
 
 func (x *AddPartitionsRequest) Reset() {
 	*x = AddPartitionsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1383,7 @@ func (x *AddPartitionsRequest) String() string {
 func (*AddPartitionsRequest) ProtoMessage() {}
 
 func (x *AddPartitionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1396,7 @@ func (x *AddPartitionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPartitionsRequest.ProtoReflect.Descriptor instead.
 func (*AddPartitionsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AddPartitionsRequest) GetName() string {
@@ -1366,7 +1429,7 @@ type AddPartitionsResponse struct {
 
 func (x *AddPartitionsResponse) Reset() {
 	*x = AddPartitionsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1441,7 @@ func (x *AddPartitionsResponse) String() string {
 func (*AddPartitionsResponse) ProtoMessage() {}
 
 func (x *AddPartitionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1454,7 @@ func (x *AddPartitionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPartitionsResponse.ProtoReflect.Descriptor instead.
 func (*AddPartitionsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AddPartitionsResponse) GetTopic() *Topic {
@@ -1415,7 +1478,7 @@ type AlterTopicConfigsRequest struct {
 
 func (x *AlterTopicConfigsRequest) Reset() {
 	*x = AlterTopicConfigsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1490,7 @@ func (x *AlterTopicConfigsRequest) String() string {
 func (*AlterTopicConfigsRequest) ProtoMessage() {}
 
 func (x *AlterTopicConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1503,7 @@ func (x *AlterTopicConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTopicConfigsRequest.ProtoReflect.Descriptor instead.
 func (*AlterTopicConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AlterTopicConfigsRequest) GetName() string {
@@ -1481,7 +1544,7 @@ type AlterTopicConfigsResponse struct {
 
 func (x *AlterTopicConfigsResponse) Reset() {
 	*x = AlterTopicConfigsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1556,7 @@ func (x *AlterTopicConfigsResponse) String() string {
 func (*AlterTopicConfigsResponse) ProtoMessage() {}
 
 func (x *AlterTopicConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1569,7 @@ func (x *AlterTopicConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTopicConfigsResponse.ProtoReflect.Descriptor instead.
 func (*AlterTopicConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AlterTopicConfigsResponse) GetConfigs() map[string]string {
@@ -1525,7 +1588,7 @@ type DescribeTopicConfigsRequest struct {
 
 func (x *DescribeTopicConfigsRequest) Reset() {
 	*x = DescribeTopicConfigsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1600,7 @@ func (x *DescribeTopicConfigsRequest) String() string {
 func (*DescribeTopicConfigsRequest) ProtoMessage() {}
 
 func (x *DescribeTopicConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1613,7 @@ func (x *DescribeTopicConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicConfigsRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DescribeTopicConfigsRequest) GetName() string {
@@ -1572,7 +1635,7 @@ type ConfigEntry struct {
 
 func (x *ConfigEntry) Reset() {
 	*x = ConfigEntry{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +1647,7 @@ func (x *ConfigEntry) String() string {
 func (*ConfigEntry) ProtoMessage() {}
 
 func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +1660,7 @@ func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigEntry.ProtoReflect.Descriptor instead.
 func (*ConfigEntry) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConfigEntry) GetName() string {
@@ -1637,7 +1700,7 @@ type DescribeTopicConfigsResponse struct {
 
 func (x *DescribeTopicConfigsResponse) Reset() {
 	*x = DescribeTopicConfigsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +1712,7 @@ func (x *DescribeTopicConfigsResponse) String() string {
 func (*DescribeTopicConfigsResponse) ProtoMessage() {}
 
 func (x *DescribeTopicConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +1725,7 @@ func (x *DescribeTopicConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicConfigsResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DescribeTopicConfigsResponse) GetConfigs() []*ConfigEntry {
@@ -1680,7 +1743,7 @@ type DescribeClusterRequest struct {
 
 func (x *DescribeClusterRequest) Reset() {
 	*x = DescribeClusterRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +1755,7 @@ func (x *DescribeClusterRequest) String() string {
 func (*DescribeClusterRequest) ProtoMessage() {}
 
 func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +1768,7 @@ func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterRequest.ProtoReflect.Descriptor instead.
 func (*DescribeClusterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 type Controller struct {
@@ -1719,7 +1782,7 @@ type Controller struct {
 
 func (x *Controller) Reset() {
 	*x = Controller{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +1794,7 @@ func (x *Controller) String() string {
 func (*Controller) ProtoMessage() {}
 
 func (x *Controller) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +1807,7 @@ func (x *Controller) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Controller.ProtoReflect.Descriptor instead.
 func (*Controller) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Controller) GetName() string {
@@ -1795,7 +1858,7 @@ type StorageNode struct {
 
 func (x *StorageNode) Reset() {
 	*x = StorageNode{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1807,7 +1870,7 @@ func (x *StorageNode) String() string {
 func (*StorageNode) ProtoMessage() {}
 
 func (x *StorageNode) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +1883,7 @@ func (x *StorageNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageNode.ProtoReflect.Descriptor instead.
 func (*StorageNode) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StorageNode) GetId() int32 {
@@ -1919,7 +1982,7 @@ type Gateway struct {
 
 func (x *Gateway) Reset() {
 	*x = Gateway{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +1994,7 @@ func (x *Gateway) String() string {
 func (*Gateway) ProtoMessage() {}
 
 func (x *Gateway) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2007,7 @@ func (x *Gateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gateway.ProtoReflect.Descriptor instead.
 func (*Gateway) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Gateway) GetId() int32 {
@@ -1987,7 +2050,7 @@ type DescribeClusterResponse struct {
 
 func (x *DescribeClusterResponse) Reset() {
 	*x = DescribeClusterResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2062,7 @@ func (x *DescribeClusterResponse) String() string {
 func (*DescribeClusterResponse) ProtoMessage() {}
 
 func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2075,7 @@ func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterResponse.ProtoReflect.Descriptor instead.
 func (*DescribeClusterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DescribeClusterResponse) GetClusterId() string {
@@ -2059,7 +2122,7 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"partitions\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa0\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xea\x03\n" +
 	"\tPartition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x05R\x06leader\x12!\n" +
@@ -2072,7 +2135,11 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x0elog_end_offset\x18\t \x01(\x03R\flogEndOffset\x12>\n" +
 	"\freplica_lags\x18\n" +
 	" \x03(\v2\x1b.strata.admin.v1.ReplicaLagR\vreplicaLags\x12)\n" +
-	"\x10offline_replicas\x18( \x03(\x05R\x0fofflineReplicas\"t\n" +
+	"\x10offline_replicas\x18( \x03(\x05R\x0fofflineReplicas\x12H\n" +
+	"\x0foffline_reasons\x18) \x03(\v2\x1f.strata.admin.v1.OfflineReplicaR\x0eofflineReasons\"A\n" +
+	"\x0eOfflineReplica\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"t\n" +
 	"\n" +
 	"ReplicaLag\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12$\n" +
@@ -2229,98 +2296,100 @@ func file_strata_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_strata_admin_v1_admin_proto_goTypes = []any{
 	(NodeState)(0),                        // 0: strata.admin.v1.NodeState
 	(ConfigSource)(0),                     // 1: strata.admin.v1.ConfigSource
 	(*Topic)(nil),                         // 2: strata.admin.v1.Topic
 	(*Partition)(nil),                     // 3: strata.admin.v1.Partition
-	(*ReplicaLag)(nil),                    // 4: strata.admin.v1.ReplicaLag
-	(*PartitionMove)(nil),                 // 5: strata.admin.v1.PartitionMove
-	(*ReassignPartitionRequest)(nil),      // 6: strata.admin.v1.ReassignPartitionRequest
-	(*ReassignPartitionResponse)(nil),     // 7: strata.admin.v1.ReassignPartitionResponse
-	(*RebalanceRequest)(nil),              // 8: strata.admin.v1.RebalanceRequest
-	(*RebalanceResponse)(nil),             // 9: strata.admin.v1.RebalanceResponse
-	(*DrainNodeRequest)(nil),              // 10: strata.admin.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),             // 11: strata.admin.v1.DrainNodeResponse
-	(*ElectPreferredLeadersRequest)(nil),  // 12: strata.admin.v1.ElectPreferredLeadersRequest
-	(*ElectedLeader)(nil),                 // 13: strata.admin.v1.ElectedLeader
-	(*ElectPreferredLeadersResponse)(nil), // 14: strata.admin.v1.ElectPreferredLeadersResponse
-	(*CreateTopicRequest)(nil),            // 15: strata.admin.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),           // 16: strata.admin.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),            // 17: strata.admin.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),           // 18: strata.admin.v1.DeleteTopicResponse
-	(*ListTopicsRequest)(nil),             // 19: strata.admin.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),            // 20: strata.admin.v1.ListTopicsResponse
-	(*DescribeTopicRequest)(nil),          // 21: strata.admin.v1.DescribeTopicRequest
-	(*DescribeTopicResponse)(nil),         // 22: strata.admin.v1.DescribeTopicResponse
-	(*AddPartitionsRequest)(nil),          // 23: strata.admin.v1.AddPartitionsRequest
-	(*AddPartitionsResponse)(nil),         // 24: strata.admin.v1.AddPartitionsResponse
-	(*AlterTopicConfigsRequest)(nil),      // 25: strata.admin.v1.AlterTopicConfigsRequest
-	(*AlterTopicConfigsResponse)(nil),     // 26: strata.admin.v1.AlterTopicConfigsResponse
-	(*DescribeTopicConfigsRequest)(nil),   // 27: strata.admin.v1.DescribeTopicConfigsRequest
-	(*ConfigEntry)(nil),                   // 28: strata.admin.v1.ConfigEntry
-	(*DescribeTopicConfigsResponse)(nil),  // 29: strata.admin.v1.DescribeTopicConfigsResponse
-	(*DescribeClusterRequest)(nil),        // 30: strata.admin.v1.DescribeClusterRequest
-	(*Controller)(nil),                    // 31: strata.admin.v1.Controller
-	(*StorageNode)(nil),                   // 32: strata.admin.v1.StorageNode
-	(*Gateway)(nil),                       // 33: strata.admin.v1.Gateway
-	(*DescribeClusterResponse)(nil),       // 34: strata.admin.v1.DescribeClusterResponse
-	nil,                                   // 35: strata.admin.v1.Topic.ConfigsEntry
-	nil,                                   // 36: strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	nil,                                   // 37: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	nil,                                   // 38: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	(*OfflineReplica)(nil),                // 4: strata.admin.v1.OfflineReplica
+	(*ReplicaLag)(nil),                    // 5: strata.admin.v1.ReplicaLag
+	(*PartitionMove)(nil),                 // 6: strata.admin.v1.PartitionMove
+	(*ReassignPartitionRequest)(nil),      // 7: strata.admin.v1.ReassignPartitionRequest
+	(*ReassignPartitionResponse)(nil),     // 8: strata.admin.v1.ReassignPartitionResponse
+	(*RebalanceRequest)(nil),              // 9: strata.admin.v1.RebalanceRequest
+	(*RebalanceResponse)(nil),             // 10: strata.admin.v1.RebalanceResponse
+	(*DrainNodeRequest)(nil),              // 11: strata.admin.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),             // 12: strata.admin.v1.DrainNodeResponse
+	(*ElectPreferredLeadersRequest)(nil),  // 13: strata.admin.v1.ElectPreferredLeadersRequest
+	(*ElectedLeader)(nil),                 // 14: strata.admin.v1.ElectedLeader
+	(*ElectPreferredLeadersResponse)(nil), // 15: strata.admin.v1.ElectPreferredLeadersResponse
+	(*CreateTopicRequest)(nil),            // 16: strata.admin.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),           // 17: strata.admin.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),            // 18: strata.admin.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),           // 19: strata.admin.v1.DeleteTopicResponse
+	(*ListTopicsRequest)(nil),             // 20: strata.admin.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),            // 21: strata.admin.v1.ListTopicsResponse
+	(*DescribeTopicRequest)(nil),          // 22: strata.admin.v1.DescribeTopicRequest
+	(*DescribeTopicResponse)(nil),         // 23: strata.admin.v1.DescribeTopicResponse
+	(*AddPartitionsRequest)(nil),          // 24: strata.admin.v1.AddPartitionsRequest
+	(*AddPartitionsResponse)(nil),         // 25: strata.admin.v1.AddPartitionsResponse
+	(*AlterTopicConfigsRequest)(nil),      // 26: strata.admin.v1.AlterTopicConfigsRequest
+	(*AlterTopicConfigsResponse)(nil),     // 27: strata.admin.v1.AlterTopicConfigsResponse
+	(*DescribeTopicConfigsRequest)(nil),   // 28: strata.admin.v1.DescribeTopicConfigsRequest
+	(*ConfigEntry)(nil),                   // 29: strata.admin.v1.ConfigEntry
+	(*DescribeTopicConfigsResponse)(nil),  // 30: strata.admin.v1.DescribeTopicConfigsResponse
+	(*DescribeClusterRequest)(nil),        // 31: strata.admin.v1.DescribeClusterRequest
+	(*Controller)(nil),                    // 32: strata.admin.v1.Controller
+	(*StorageNode)(nil),                   // 33: strata.admin.v1.StorageNode
+	(*Gateway)(nil),                       // 34: strata.admin.v1.Gateway
+	(*DescribeClusterResponse)(nil),       // 35: strata.admin.v1.DescribeClusterResponse
+	nil,                                   // 36: strata.admin.v1.Topic.ConfigsEntry
+	nil,                                   // 37: strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	nil,                                   // 38: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	nil,                                   // 39: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
 }
 var file_strata_admin_v1_admin_proto_depIdxs = []int32{
-	35, // 0: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
+	36, // 0: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
 	3,  // 1: strata.admin.v1.Topic.partitions:type_name -> strata.admin.v1.Partition
-	4,  // 2: strata.admin.v1.Partition.replica_lags:type_name -> strata.admin.v1.ReplicaLag
-	5,  // 3: strata.admin.v1.ReassignPartitionResponse.move:type_name -> strata.admin.v1.PartitionMove
-	5,  // 4: strata.admin.v1.RebalanceResponse.moves:type_name -> strata.admin.v1.PartitionMove
-	5,  // 5: strata.admin.v1.DrainNodeResponse.moves:type_name -> strata.admin.v1.PartitionMove
-	13, // 6: strata.admin.v1.ElectPreferredLeadersResponse.elected:type_name -> strata.admin.v1.ElectedLeader
-	36, // 7: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	2,  // 8: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	2,  // 9: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
-	2,  // 10: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	2,  // 11: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
-	37, // 12: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	38, // 13: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
-	1,  // 14: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
-	28, // 15: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
-	0,  // 16: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
-	31, // 17: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
-	32, // 18: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
-	33, // 19: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
-	15, // 20: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
-	17, // 21: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
-	19, // 22: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
-	21, // 23: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
-	23, // 24: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
-	25, // 25: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
-	27, // 26: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
-	6,  // 27: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
-	8,  // 28: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
-	10, // 29: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
-	12, // 30: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
-	30, // 31: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
-	16, // 32: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
-	18, // 33: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
-	20, // 34: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
-	22, // 35: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
-	24, // 36: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
-	26, // 37: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
-	29, // 38: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
-	7,  // 39: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
-	9,  // 40: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
-	11, // 41: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
-	14, // 42: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
-	34, // 43: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
-	32, // [32:44] is the sub-list for method output_type
-	20, // [20:32] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	5,  // 2: strata.admin.v1.Partition.replica_lags:type_name -> strata.admin.v1.ReplicaLag
+	4,  // 3: strata.admin.v1.Partition.offline_reasons:type_name -> strata.admin.v1.OfflineReplica
+	6,  // 4: strata.admin.v1.ReassignPartitionResponse.move:type_name -> strata.admin.v1.PartitionMove
+	6,  // 5: strata.admin.v1.RebalanceResponse.moves:type_name -> strata.admin.v1.PartitionMove
+	6,  // 6: strata.admin.v1.DrainNodeResponse.moves:type_name -> strata.admin.v1.PartitionMove
+	14, // 7: strata.admin.v1.ElectPreferredLeadersResponse.elected:type_name -> strata.admin.v1.ElectedLeader
+	37, // 8: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	2,  // 9: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	2,  // 10: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
+	2,  // 11: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	2,  // 12: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
+	38, // 13: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	39, // 14: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	1,  // 15: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
+	29, // 16: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
+	0,  // 17: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
+	32, // 18: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
+	33, // 19: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
+	34, // 20: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
+	16, // 21: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
+	18, // 22: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
+	20, // 23: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
+	22, // 24: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
+	24, // 25: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
+	26, // 26: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
+	28, // 27: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
+	7,  // 28: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
+	9,  // 29: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
+	11, // 30: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
+	13, // 31: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
+	31, // 32: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
+	17, // 33: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
+	19, // 34: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
+	21, // 35: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
+	23, // 36: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
+	25, // 37: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
+	27, // 38: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
+	30, // 39: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
+	8,  // 40: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
+	10, // 41: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
+	12, // 42: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
+	15, // 43: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
+	35, // 44: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
+	33, // [33:45] is the sub-list for method output_type
+	21, // [21:33] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_strata_admin_v1_admin_proto_init() }
@@ -2334,7 +2403,7 @@ func file_strata_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_admin_v1_admin_proto_rawDesc), len(file_strata_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   37,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
