@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/internal/testutil"
 	"github.com/strata-io/strata/internal/topicconfig"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -131,4 +133,67 @@ func TestTopicTimestampConfigs(t *testing.T) {
 	if err := p.ProduceSync(ctx, &kgo.Record{Topic: "future", Value: []byte("y"), Timestamp: time.Now()}).FirstErr(); err != nil {
 		t.Errorf("record at the broker's time: %v", err)
 	}
+}
+
+// Every integer config at its min and max is accepted, and at min−1 and
+// max+1 refused with INVALID_CONFIG naming the key and its range, through
+// the CLI and through Kafka's IncrementalAlterConfigs; the topic stays
+// writable throughout.
+func TestEveryTopicConfigBoundary(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 1, storage: 1})
+	c.admin("topic", "create", "bounds", "--partitions", "1", "--replication-factor", "1")
+	adm := kadm.NewClient(franzClient(t, c))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	alter := func(name string, v int64) error {
+		rs, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: name, Value: kadm.StringPtr(fmt.Sprint(v))}}, "bounds")
+		if err != nil {
+			return err
+		}
+		r, _ := rs.On("bounds", nil)
+		if r.Err != nil {
+			return fmt.Errorf("%w: %s", r.Err, r.ErrMessage)
+		}
+		return nil
+	}
+	tried := 0
+	for _, s := range topicconfig.All() {
+		if !s.Integer {
+			continue
+		}
+		tried++
+		rangeText := fmt.Sprintf("is outside [%d, %d]", s.Min, s.Max)
+		for _, v := range []int64{s.Min, s.Max} {
+			if err := alter(s.Name, v); err != nil {
+				t.Errorf("Kafka %s=%d: %v, want accepted", s.Name, v, err)
+			}
+			c.admin("topic", "alter", "bounds", "--config", fmt.Sprintf("%s=%d", s.Name, v))
+		}
+		var outside []int64
+		if s.Min > math.MinInt64 {
+			outside = append(outside, s.Min-1)
+		}
+		if s.Max < math.MaxInt64 {
+			outside = append(outside, s.Max+1)
+		}
+		for _, v := range outside {
+			if err := alter(s.Name, v); !errors.Is(err, kerr.InvalidConfig) || !strings.Contains(err.Error(), s.Name) || !strings.Contains(err.Error(), rangeText) {
+				t.Errorf("Kafka %s=%d: %v, want INVALID_CONFIG naming the key and %q", s.Name, v, err, rangeText)
+			}
+			if msg := c.adminFails("topic", "alter", "bounds", "--config", fmt.Sprintf("%s=%d", s.Name, v)); !strings.Contains(msg, s.Name) || !strings.Contains(msg, rangeText) {
+				t.Errorf("strata topic alter %s=%d: %q, want the key and %q", s.Name, v, msg, rangeText)
+			}
+		}
+		// Back to the default, so the next key is tried on a usable topic.
+		if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: s.Name}}, "bounds"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tried < 10 {
+		t.Fatalf("only %d integer configs tried", tried)
+	}
+	p := franzClient(t, c)
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		return p.ProduceSync(ctx, &kgo.Record{Topic: "bounds", Value: []byte("still writable")}).FirstErr()
+	})
 }
