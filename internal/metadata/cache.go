@@ -21,6 +21,7 @@ type Cache struct {
 	mu          sync.RWMutex
 	revision    int64
 	synced      bool
+	incomplete  bool // the last snapshot left records out
 	topics      map[string]*metadatav1.TopicRecord
 	partitions  map[partitionID]*metadatav1.PartitionRecord
 	nodes       map[int32]*metadatav1.StorageNodeRecord
@@ -56,6 +57,7 @@ func (c *Cache) Apply(m *controllerv1.WatchMetadataResponse) {
 	}
 	if m.GetSnapshot() {
 		c.reset()
+		c.incomplete = m.GetIncomplete()
 	}
 	for _, r := range m.GetUpserts() {
 		c.upsert(r)
@@ -115,6 +117,15 @@ func (c *Cache) Synced() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.synced
+}
+
+// Complete reports whether the cache holds every record: synced, from a
+// snapshot that left nothing out. Only then may a record's absence be
+// taken as its deletion.
+func (c *Cache) Complete() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.synced && !c.incomplete
 }
 
 // Changed returns a channel closed at the next change.

@@ -77,3 +77,24 @@ func TestCacheAppliesSnapshotsAndDeltasInOrder(t *testing.T) {
 		t.Fatal("snapshot not applied")
 	}
 }
+
+// A snapshot that left records out makes the cache incomplete until a full
+// snapshot arrives: absence then proves nothing.
+func TestIncompleteSnapshotIsNotComplete(t *testing.T) {
+	c := NewCache()
+	if c.Complete() {
+		t.Fatal("an unsynced cache is complete")
+	}
+	c.Apply(&controllerv1.WatchMetadataResponse{Revision: 5, Snapshot: true, Incomplete: true})
+	if !c.Synced() || c.Complete() {
+		t.Fatalf("after an incomplete snapshot: synced %v complete %v", c.Synced(), c.Complete())
+	}
+	c.Apply(&controllerv1.WatchMetadataResponse{Revision: 6, Upserts: []*metadatav1.Record{{Record: &metadatav1.Record_Topic{Topic: &metadatav1.TopicRecord{Name: "t"}}}}})
+	if c.Complete() {
+		t.Fatal("a delta made an incomplete cache complete")
+	}
+	c.Apply(&controllerv1.WatchMetadataResponse{Revision: 7, Snapshot: true})
+	if !c.Complete() {
+		t.Fatal("a full snapshot did not make the cache complete")
+	}
+}

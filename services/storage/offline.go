@@ -43,6 +43,9 @@ func (n *Node) replicaFailed(*replica) { n.stateChanged.fire() }
 // node: its topic exists with the same id and lists this node. Only a "no"
 // from metadata deletes data.
 func (n *Node) wanted(topic string, partition int32, topicID string) bool {
+	if !n.cache.Complete() {
+		return true // a partial view proves no deletion
+	}
 	t, ok := n.cache.Topic(topic)
 	if !ok {
 		return false // the topic was deleted

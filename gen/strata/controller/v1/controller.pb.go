@@ -1034,9 +1034,13 @@ type WatchMetadataResponse struct {
 	// The etcd revision this message brings the caller to.
 	Revision int64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
 	// True when upserts are a full snapshot replacing all earlier state.
-	Snapshot      bool            `protobuf:"varint,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
-	Upserts       []*v1.Record    `protobuf:"bytes,3,rep,name=upserts,proto3" json:"upserts,omitempty"`
-	Deletes       []*v1.RecordKey `protobuf:"bytes,4,rep,name=deletes,proto3" json:"deletes,omitempty"`
+	Snapshot bool            `protobuf:"varint,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Upserts  []*v1.Record    `protobuf:"bytes,3,rep,name=upserts,proto3" json:"upserts,omitempty"`
+	Deletes  []*v1.RecordKey `protobuf:"bytes,4,rep,name=deletes,proto3" json:"deletes,omitempty"`
+	// Set on a snapshot that left out records it could not decode: the
+	// receiver must not take a record missing from it as deleted (a storage
+	// node deletes no replica data while its snapshot is incomplete).
+	Incomplete    bool `protobuf:"varint,5,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1097,6 +1101,13 @@ func (x *WatchMetadataResponse) GetDeletes() []*v1.RecordKey {
 		return x.Deletes
 	}
 	return nil
+}
+
+func (x *WatchMetadataResponse) GetIncomplete() bool {
+	if x != nil {
+		return x.Incomplete
+	}
+	return false
 }
 
 var File_strata_controller_v1_controller_proto protoreflect.FileDescriptor
@@ -1176,12 +1187,15 @@ const file_strata_controller_v1_controller_proto_rawDesc = "" +
 	"\x1aControlledShutdownResponse\x123\n" +
 	"\x15remaining_leaderships\x18\x01 \x01(\x05R\x14remainingLeaderships\";\n" +
 	"\x14WatchMetadataRequest\x12#\n" +
-	"\rfrom_revision\x18\x01 \x01(\x03R\ffromRevision\"\xbe\x01\n" +
+	"\rfrom_revision\x18\x01 \x01(\x03R\ffromRevision\"\xde\x01\n" +
 	"\x15WatchMetadataResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x12\x1a\n" +
 	"\bsnapshot\x18\x02 \x01(\bR\bsnapshot\x124\n" +
 	"\aupserts\x18\x03 \x03(\v2\x1a.strata.metadata.v1.RecordR\aupserts\x127\n" +
-	"\adeletes\x18\x04 \x03(\v2\x1d.strata.metadata.v1.RecordKeyR\adeletes*`\n" +
+	"\adeletes\x18\x04 \x03(\v2\x1d.strata.metadata.v1.RecordKeyR\adeletes\x12\x1e\n" +
+	"\n" +
+	"incomplete\x18\x05 \x01(\bR\n" +
+	"incomplete*`\n" +
 	"\n" +
 	"MemberKind\x12\x1b\n" +
 	"\x17MEMBER_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
