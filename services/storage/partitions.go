@@ -109,6 +109,16 @@ func (ps *partitions) reconcile(want []assignment, keep keeper, host replicaHost
 			// close the old replica first.
 			_ = p.close()
 			closed[a.key] = true
+			if err := p.failedLog(); err != nil && p.topicID == a.topicID {
+				// The log failed while closing for the new configs (a
+				// checkpoint or index it could not write): like any log
+				// that failed while open, it stays offline until the node
+				// restarts instead of being reopened as if its data were
+				// safe. Its hook may not have run yet: fail it now.
+				p.fail(err, false)
+				next[a.key] = p
+				continue
+			}
 		}
 		p, err := ps.open(a, host, openOpts...)
 		if err != nil {
@@ -145,6 +155,14 @@ func (r *replica) keepAsIs(cfgSig string) bool {
 	default:
 		return r.cfgSig == cfgSig && time.Since(o.since) < openRetryEvery
 	}
+}
+
+// failedLog is the error that failed the replica's open log, or nil.
+func (r *replica) failedLog() error {
+	if r.log == nil {
+		return nil
+	}
+	return r.log.Err()
 }
 
 // open opens an assignment's log. On failure it returns the replica

@@ -224,3 +224,58 @@ func TestDiskFullTakesReplicaOfflineAndKeepsEveryAcknowledgedRecord(t *testing.T
 		t.Fatalf("log end %d after restart, want the 10 acknowledged records", got)
 	}
 }
+
+// A config change reopens every log; on a full disk the close fails (here
+// the final time index entry cannot be backed, as on a full tmpfs). The
+// process survives, the replica goes offline once and is not reopened as if
+// its data were safe; after a restart every record is there.
+func TestConfigChangeOnAFailingDiskKeepsTheReplicaOffline(t *testing.T) {
+	dir := t.TempDir()
+	host := &testHost{}
+	ps := newPartitions(dir)
+	if err := ps.reconcile([]assignment{testAssignment("t", 0, "aa")}, keepAll, host); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := ps.get("t", 0)
+	for i := 0; i < 5; i++ {
+		if _, err := r.appendProduced(0, batch(t, "acked")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := segmentFiles(t, dir)
+	if err := os.Truncate(filepath.Join(dir, "t-0", "00000000000000000000.timeindex"), 0); err != nil {
+		t.Fatal(err)
+	}
+	changed := testAssignment("t", 0, "aa")
+	changed.cfgSig = "[retention.ms=3600000]"
+	if err := ps.reconcile([]assignment{changed}, keepAll, host); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := ps.get("t", 0)
+	if again != r || r.offlineErr() == nil || r.offline.Load().atOpen {
+		t.Fatalf("after a failed close: same replica %v, offline %v; want the failed replica kept offline", again == r, r.offline.Load())
+	}
+	if host.failed.Load() != 1 {
+		t.Fatalf("host told %d times, want 1", host.failed.Load())
+	}
+	// Later reconciles leave it offline until the node restarts.
+	if err := ps.reconcile([]assignment{changed}, keepAll, host); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := ps.get("t", 0); again != r {
+		t.Fatal("a replica whose log failed while closing was reopened")
+	}
+	ps.closeAll()
+	if after := segmentFiles(t, dir); len(after) != len(before) {
+		t.Fatalf("segments before %v, after %v", before, after)
+	}
+	ps = newPartitions(dir)
+	if err := ps.reconcile([]assignment{changed}, keepAll, &testHost{}); err != nil {
+		t.Fatal(err)
+	}
+	defer ps.closeAll()
+	r, _ = ps.get("t", 0)
+	if r.offlineErr() != nil || r.log.LogEndOffset() != 5 {
+		t.Fatalf("after restart: offline %v, log end %d, want online with 5", r.offlineErr(), r.log.LogEndOffset())
+	}
+}

@@ -93,10 +93,28 @@ func (c *cluster) controllerAddrs() string {
 	return strings.Join(out, ",")
 }
 
-// addStorage starts one more storage node with a fresh data dir.
-func (c *cluster) addStorage() *node {
+// storageOpt changes how addStorage starts a node.
+type storageOpt func(*storageOpts)
+
+type storageOpts struct {
+	dataDir string
+}
+
+// withDataDir starts the node on a data dir the test prepared (a small
+// tmpfs, say) instead of a fresh one under the cluster's directory.
+func withDataDir(dir string) storageOpt {
+	return func(o *storageOpts) { o.dataDir = dir }
+}
+
+// addStorage starts one more storage node, with a fresh data dir unless an
+// option names one.
+func (c *cluster) addStorage(opts ...storageOpt) *node {
 	i := len(c.storage) + 1
-	dataDir := filepath.Join(c.dir, fmt.Sprintf("storage-%d", i))
+	o := storageOpts{dataDir: filepath.Join(c.dir, fmt.Sprintf("storage-%d", i))}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dataDir := o.dataDir
 	grpc := testutil.FreeAddr(c.t)
 	args := []string{"storage", "--data-dir", dataDir, "--grpc-addr", grpc, "--http-addr", testutil.FreeAddr(c.t),
 		"--controllers", c.controllerAddrs(), "--replica-lag-time-max", "2s"}

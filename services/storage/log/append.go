@@ -180,10 +180,19 @@ func (l *Log) writeLocked(batches []byte, first, last int64, records int64) erro
 		}
 		return fmt.Errorf("append at %d: %w", pos, l.fail(err))
 	}
-	p := pos
+	p, nIdx, nTime := pos, s.idx.len(), s.tidx.len()
 	for rest := batches; len(rest) > 0; {
 		n := recordbatch.PeekSize(rest)
-		s.indexBatch(int64FromBE(rest), maxTimestampOf(rest), p, n, l.cfg.IndexIntervalBytes)
+		if err := s.indexBatch(int64FromBE(rest), maxTimestampOf(rest), p, n, l.cfg.IndexIntervalBytes); err != nil {
+			// Nothing of this write is published: drop its index entries
+			// and its bytes, as for a failed write.
+			s.idx.truncate(nIdx)
+			s.tidx.truncate(nTime)
+			if terr := s.f.Truncate(pos); terr != nil {
+				err = fmt.Errorf("%w (and cutting the unindexed write: %v)", err, terr)
+			}
+			return fmt.Errorf("append at %d: %w", pos, l.fail(err))
+		}
 		p += int64(n)
 		rest = rest[n:]
 	}

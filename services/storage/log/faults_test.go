@@ -424,3 +424,35 @@ func TestLeaderEpochCheckpointRebuilt(t *testing.T) {
 		})
 	}
 }
+
+// An index page the file system cannot back (a sparse preallocated index on
+// a full disk) faults with SIGBUS when written; it must fail the log, not
+// kill the process. Cutting the empty index files under their mappings
+// makes the kernel answer the same way.
+func TestFaultUnbackedIndexPageFailsTheLog(t *testing.T) {
+	dir := t.TempDir()
+	fl := openFault(t, dir, smallConfig(), faultfs.New(nil))
+	// One batch past the index interval: the next append writes the first
+	// index entries.
+	if _, err := fl.Append(batchOf(t, codec.None, 3, 200, 1000), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, want := readAll(t, fl.Log)
+	before := dirSizes(t, dir)
+	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		if err := os.Truncate(filepath.Join(dir, segmentName(0, suf)), 0); err != nil {
+			t.Fatal(err)
+		}
+		delete(before, segmentName(0, suf)) // cut by the test itself
+	}
+	leo, size := fl.LogEndOffset(), fl.Size()
+	_, err := fl.Append(batchOf(t, codec.None, 3, 200, 2000), 0)
+	fl.assertFailed(t, err, errMappedWrite)
+	if fl.LogEndOffset() != leo || fl.Size() != size {
+		t.Fatalf("log end %d, size %d after a failed append, want %d, %d", fl.LogEndOffset(), fl.Size(), leo, size)
+	}
+	if got := dirSizes(t, dir)[segmentName(0, logSuffix)]; got != size {
+		t.Fatalf("the unindexed write was not cut: %d bytes, want %d", got, size)
+	}
+	fl.reopenCheck(t, before, want)
+}

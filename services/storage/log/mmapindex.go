@@ -1,8 +1,11 @@
 package log
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/strata-io/strata/internal/fsutil"
@@ -76,13 +79,30 @@ func (ix *mmapIndex) free() int {
 	return ix.maxEntries - ix.len()
 }
 
-// slot returns the space for the next entry; commit publishes it.
-func (ix *mmapIndex) slot() []byte {
-	n := ix.len()
-	return ix.data[n*ix.entrySize : (n+1)*ix.entrySize]
-}
+// errMappedWrite is why writing a mapped index page faulted: the file
+// system could not back the page (a full disk) or could not read it (EIO).
+var errMappedWrite = errors.New("memory fault writing the mapped page (disk full or I/O error)")
 
-func (ix *mmapIndex) commit() { ix.n.Add(1) }
+// put fills the next entry and publishes it. The preallocated file is
+// sparse, so the first write to each page makes the file system allocate
+// it; on a full disk the kernel answers with SIGBUS, which would kill the
+// whole process. With SetPanicOnFault the fault is an error of this index
+// (and so of this log) instead; the entry is not published.
+func (ix *mmapIndex) put(fill func(e []byte)) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			err = &fs.PathError{Op: "write", Path: ix.path, Err: errMappedWrite}
+		}
+	}()
+	n := ix.len()
+	fill(ix.data[n*ix.entrySize : (n+1)*ix.entrySize])
+	ix.n.Add(1)
+	return nil
+}
 
 // truncate keeps the first k entries.
 func (ix *mmapIndex) truncate(k int) {

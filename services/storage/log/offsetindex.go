@@ -31,11 +31,11 @@ func (x *offsetIndex) lookup(target int64) (offset int64, pos int64) {
 	return x.at(i - 1)
 }
 
-func (x *offsetIndex) add(offset int64, pos int64) {
-	e := x.slot()
-	binary.BigEndian.PutUint32(e, uint32(offset-x.base))
-	binary.BigEndian.PutUint32(e[4:], uint32(pos))
-	x.commit()
+func (x *offsetIndex) add(offset int64, pos int64) error {
+	return x.put(func(e []byte) {
+		binary.BigEndian.PutUint32(e, uint32(offset-x.base))
+		binary.BigEndian.PutUint32(e[4:], uint32(pos))
+	})
 }
 
 // truncateToPos drops entries at or past file position pos.

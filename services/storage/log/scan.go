@@ -95,7 +95,9 @@ func (s *segment) recover(cfg *Config, minNext int64) (int64, error) {
 		if err != nil || h.BaseOffset < expect || h.LastOffset()-s.base > math.MaxUint32 {
 			break
 		}
-		s.indexBatch(h.BaseOffset, h.MaxTimestamp, pos, n, cfg.IndexIntervalBytes)
+		if err := s.indexBatch(h.BaseOffset, h.MaxTimestamp, pos, n, cfg.IndexIntervalBytes); err != nil {
+			return 0, fmt.Errorf("index segment %d at %d: %w", s.base, pos, err) // never a reason to cut
+		}
 		pos += int64(n)
 		expect = h.NextOffset()
 	}

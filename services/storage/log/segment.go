@@ -110,18 +110,24 @@ func (s *segment) resetIndexes() {
 	s.sinceIndex = 0
 }
 
-// indexBatch records a batch written at pos in the indexes.
-func (s *segment) indexBatch(base, maxTS int64, pos int64, size int, interval int) {
+// indexBatch records a batch written at pos in the indexes. An error is a
+// page of an index the file system cannot back (see mmapIndex.put).
+func (s *segment) indexBatch(base, maxTS int64, pos int64, size int, interval int) error {
 	if maxTS > s.maxTS.Load() {
 		s.maxTS.Store(maxTS)
 	}
 	if s.sinceIndex > interval && s.idx.free() > 0 {
-		s.idx.add(base, pos)
-		s.tidx.maybeAdd(s.maxTS.Load(), base)
+		if err := s.idx.add(base, pos); err != nil {
+			return err
+		}
+		if err := s.tidx.maybeAdd(s.maxTS.Load(), base); err != nil {
+			return err
+		}
 		s.sinceIndex = 0
 	}
 	s.sinceIndex += size
 	s.lastBase = base
+	return nil
 }
 
 // roomFor reports whether a write of size bytes ending at lastOffset fits
@@ -140,7 +146,9 @@ func (s *segment) roomFor(size int, lastOffset int64, cfg *Config, now time.Time
 // index entry so the time index knows the segment's maximum, fsync, trim.
 func (s *segment) seal() error {
 	if s.tidx.writable && s.maxTS.Load() > s.tidx.lastTS() && s.next.Load() > s.base {
-		s.tidx.maybeAdd(s.maxTS.Load(), s.next.Load()-1)
+		if err := s.tidx.maybeAdd(s.maxTS.Load(), s.next.Load()-1); err != nil {
+			return err
+		}
 	}
 	if err := s.sync(); err != nil {
 		return err

@@ -31,14 +31,14 @@ func (x *timeIndex) lastTS() int64 {
 }
 
 // maybeAdd appends (ts, offset) if ts grows the index.
-func (x *timeIndex) maybeAdd(ts int64, offset int64) {
+func (x *timeIndex) maybeAdd(ts int64, offset int64) error {
 	if ts <= x.lastTS() || x.free() == 0 {
-		return
+		return nil
 	}
-	e := x.slot()
-	binary.BigEndian.PutUint64(e, uint64(ts))
-	binary.BigEndian.PutUint32(e[8:], uint32(offset-x.base))
-	x.commit()
+	return x.put(func(e []byte) {
+		binary.BigEndian.PutUint64(e, uint64(ts))
+		binary.BigEndian.PutUint32(e[8:], uint32(offset-x.base))
+	})
 }
 
 // lookupBefore returns the offset of the last entry with timestamp < ts.
