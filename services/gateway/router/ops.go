@@ -1,0 +1,183 @@
+package router
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+)
+
+// callSlack is added to a call's own timeout or long-poll wait for the
+// deadline of the storage call, so the storage node answers first.
+const callSlack = 30 * time.Second
+
+// ProduceItem is one partition's batches in a routed produce.
+type ProduceItem struct {
+	Part
+	Records []byte
+	// Result is the leader's answer (nil with ACKS_NONE or on Err).
+	Result *storagev1.ProducePartitionResult
+}
+
+// Produce appends each item's batches on its partition's leader.
+func (r *Router) Produce(ctx context.Context, acks storagev1.Acks, timeout time.Duration, items []*ProduceItem) {
+	Do(ctx, r, "produce", items, func(ctx context.Context, c storagev1.StorageServiceClient, group []*ProduceItem, _ int) {
+		req := &storagev1.ProduceRequest{Acks: acks, TimeoutMs: int32(timeout / time.Millisecond),
+			Partitions: make([]*storagev1.ProducePartition, len(group))}
+		for i, it := range group {
+			req.Partitions[i] = &storagev1.ProducePartition{Topic: it.Topic, Partition: it.Partition, Records: it.Records}
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout+callSlack)
+		defer cancel()
+		resp, err := c.Produce(cctx, req)
+		if err != nil {
+			Fail(group, err)
+			return
+		}
+		for i, res := range resp.GetPartitions() {
+			if i < len(group) {
+				group[i].Result, group[i].Err = res, FromDetail(res.GetError())
+			}
+		}
+	})
+}
+
+// FetchItem is one partition's read in a routed fetch.
+type FetchItem struct {
+	Part
+	Offset   int64
+	MaxBytes int32
+	// Result is the leader's answer (nil on Err).
+	Result *storagev1.FetchPartitionResult
+	short  bool // a long poll cut short: read again without waiting
+}
+
+// Fetch reads every item from its leader, long-polling up to wait for
+// minBytes. With several leaders, as soon as the bytes in hand reach
+// minBytes the other polls are cut short and asked once more without
+// waiting, so the answer is prompt and carries every high watermark. A
+// partition whose leader moved is read once more from the new one, without
+// waiting.
+func (r *Router) Fetch(ctx context.Context, wait time.Duration, minBytes, maxBytes int32, items []*FetchItem) {
+	pollCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var mu sync.Mutex
+	got := 0
+	Do(ctx, r, "fetch", items, func(ctx context.Context, c storagev1.StorageServiceClient, group []*FetchItem, attempt int) {
+		if attempt > 0 {
+			fetchFrom(ctx, ctx, c, 0, 0, maxBytes, group)
+			return
+		}
+		n, ok := fetchFrom(pollCtx, ctx, c, wait, minBytes, maxBytes, group)
+		mu.Lock()
+		defer mu.Unlock()
+		if got += n; got >= int(minBytes) && ok {
+			stop()
+		}
+	})
+	var short []*FetchItem
+	for _, it := range items {
+		if it.short {
+			it.short, it.Err = false, nil
+			short = append(short, it)
+		}
+	}
+	if len(short) > 0 && ctx.Err() == nil {
+		Do(ctx, r, "fetch", short, func(ctx context.Context, c storagev1.StorageServiceClient, group []*FetchItem, _ int) {
+			fetchFrom(ctx, ctx, c, 0, 0, maxBytes, group)
+		})
+	}
+}
+
+// fetchFrom runs one storage Fetch; ok is false when pollCtx cut it short
+// (the items are marked short then).
+func fetchFrom(pollCtx, ctx context.Context, c storagev1.StorageServiceClient, wait time.Duration, minBytes, maxBytes int32, group []*FetchItem) (n int, ok bool) {
+	req := &storagev1.FetchRequest{MaxWaitMs: int32(wait / time.Millisecond), MinBytes: minBytes, MaxBytes: maxBytes,
+		Partitions: make([]*storagev1.FetchPartition, len(group))}
+	for i, it := range group {
+		req.Partitions[i] = &storagev1.FetchPartition{Topic: it.Topic, Partition: it.Partition, FetchOffset: it.Offset, MaxBytes: it.MaxBytes}
+	}
+	cctx, cancel := context.WithTimeout(pollCtx, wait+callSlack)
+	defer cancel()
+	resp, err := c.Fetch(cctx, req)
+	if err != nil {
+		if pollCtx.Err() != nil && ctx.Err() == nil {
+			for _, it := range group {
+				it.short = true
+			}
+			return 0, false
+		}
+		Fail(group, err)
+		return 0, true
+	}
+	for i, res := range resp.GetPartitions() {
+		if i < len(group) {
+			group[i].Result, group[i].Err = res, FromDetail(res.GetError())
+			n += len(res.GetRecords())
+		}
+	}
+	return n, true
+}
+
+// ListItem is one partition's offset lookup.
+type ListItem struct {
+	Part
+	// Timestamp is -2 for the earliest offset, -1 for the latest, -3 for
+	// the offset of the largest timestamp, or a time in ms.
+	Timestamp int64
+	Result    *storagev1.ListOffsetsPartitionResult
+}
+
+// ListOffsets looks every item up on its leader.
+func (r *Router) ListOffsets(ctx context.Context, items []*ListItem) {
+	Do(ctx, r, "list_offsets", items, func(ctx context.Context, c storagev1.StorageServiceClient, group []*ListItem, _ int) {
+		req := &storagev1.ListOffsetsRequest{Partitions: make([]*storagev1.ListOffsetsPartition, len(group))}
+		for i, it := range group {
+			req.Partitions[i] = &storagev1.ListOffsetsPartition{Topic: it.Topic, Partition: it.Partition, Timestamp: it.Timestamp}
+		}
+		resp, err := c.ListOffsets(ctx, req)
+		if err != nil {
+			Fail(group, err)
+			return
+		}
+		for i, res := range resp.GetPartitions() {
+			if i < len(group) {
+				group[i].Result, group[i].Err = res, FromDetail(res.GetError())
+			}
+		}
+	})
+}
+
+// EpochItem asks where a leader epoch ends in a partition's log (KIP-320).
+type EpochItem struct {
+	Part
+	LeaderEpoch int32
+	Result      *storagev1.EpochEndOffset
+}
+
+// OffsetForLeaderEpoch asks every item's leader.
+func (r *Router) OffsetForLeaderEpoch(ctx context.Context, items []*EpochItem) {
+	Do(ctx, r, "offset_for_leader_epoch", items, func(ctx context.Context, c storagev1.StorageServiceClient, group []*EpochItem, _ int) {
+		req := &storagev1.OffsetForLeaderEpochRequest{Partitions: make([]*storagev1.EpochQuery, len(group))}
+		for i, it := range group {
+			// The caller's epoch was checked against the leader's; a caller
+			// without one asks at the leader's current epoch.
+			current := it.ClientEpoch
+			if current < 0 {
+				current = it.Leader.Epoch
+			}
+			req.Partitions[i] = &storagev1.EpochQuery{Topic: it.Topic, Partition: it.Partition, CurrentLeaderEpoch: current, LeaderEpoch: it.LeaderEpoch}
+		}
+		resp, err := c.OffsetForLeaderEpoch(ctx, req)
+		if err != nil {
+			Fail(group, err)
+			return
+		}
+		for i, res := range resp.GetPartitions() {
+			if i < len(group) {
+				group[i].Result, group[i].Err = res, FromDetail(res.GetError())
+			}
+		}
+	})
+}
