@@ -1,0 +1,174 @@
+package stream
+
+import (
+	"fmt"
+
+	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	"github.com/strata-io/strata/internal/codec"
+	"github.com/strata-io/strata/internal/recordbatch"
+)
+
+// recordOverhead bounds what a record adds to a batch beyond its key, value
+// and header bytes: the varints of its length, attributes, timestamp and
+// offset deltas, key and value lengths and header count.
+const recordOverhead = 5 + 1 + 10 + 5 + 5 + 5 + 5
+
+// headerOverhead bounds the varints of one header's key and value lengths.
+const headerOverhead = 10
+
+// recordSize bounds the bytes r takes in an uncompressed batch.
+func recordSize(r *streamv1.ProduceRecord) int {
+	n := recordOverhead + len(r.GetKey()) + len(r.GetValue())
+	for _, h := range r.GetHeaders() {
+		n += headerOverhead + len(h.GetKey()) + len(h.GetValue())
+	}
+	return n
+}
+
+// buildBatches encodes one partition's records, in order, as concatenated
+// v2 batches of a plain producer compressed with c. Records without a
+// timestamp get now. It writes one batch unless the records would make an
+// (uncompressed) batch larger than maxBatch bytes; then it cuts them into
+// as few batches as fit. The storage leader appends them all or none, at
+// consecutive offsets.
+func buildBatches(recs []*streamv1.ProduceRecord, now int64, c codec.Codec, maxBatch int) ([]byte, error) {
+	var out []byte
+	chunk := make([]recordbatch.BuildRecord, 0, len(recs))
+	size := recordbatch.HeaderSize
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		b, err := recordbatch.Build(recordbatch.ProducerOptions(c), chunk)
+		if err != nil {
+			return err
+		}
+		out = append(out, b...)
+		chunk, size = chunk[:0], recordbatch.HeaderSize
+		return nil
+	}
+	for _, r := range recs {
+		n := recordSize(r)
+		if len(chunk) > 0 && size+n > maxBatch {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		chunk = append(chunk, buildRecord(r, now))
+		size += n
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func buildRecord(r *streamv1.ProduceRecord, now int64) recordbatch.BuildRecord {
+	br := recordbatch.BuildRecord{Key: r.Key, Value: r.Value, Timestamp: now}
+	if r.TimestampMs != nil {
+		br.Timestamp = *r.TimestampMs
+	}
+	if len(r.GetHeaders()) > 0 {
+		br.Headers = make([]recordbatch.RecordHeader, len(r.GetHeaders()))
+		for i, h := range r.GetHeaders() {
+			br.Headers[i] = recordbatch.RecordHeader{Key: []byte(h.GetKey()), Value: h.Value}
+		}
+	}
+	return br
+}
+
+// budget is what is left of a fetch response's limits, shared by its
+// partitions in request order.
+type budget struct {
+	bytes   int
+	records int // < 0: no cap
+	taken   int // records in the response so far
+}
+
+// allows reports whether a record of size bytes still fits; the first
+// record of a response always does.
+func (b *budget) allows(size int) bool {
+	if b.taken == 0 {
+		return true
+	}
+	return b.records != 0 && size <= b.bytes
+}
+
+func (b *budget) take(size int) {
+	b.taken++
+	b.bytes -= size
+	if b.records > 0 {
+		b.records--
+	}
+}
+
+// decodeBatches turns stored batches into records at or after from, within
+// the budget. next is where the following fetch starts: past the last
+// record taken, or past a whole batch read to its end (which skips
+// transaction markers and compaction gaps). Each batch's CRC is checked and
+// a compressed one is inflated to at most maxInflated bytes. A batch that
+// fails stops the decoding: the error is returned with the records before
+// it (the next fetch, starting there, reports it alone).
+func decodeBatches(data []byte, from int64, b *budget, maxInflated int) (recs []*streamv1.Record, next int64, err error) {
+	next = from
+	for len(data) > 0 {
+		raw, rest, err := recordbatch.Next(data)
+		if err != nil {
+			return recs, next, err
+		}
+		data = rest
+		h, err := recordbatch.Validate(raw)
+		if err != nil {
+			return recs, next, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+		}
+		if h.NextOffset() <= next {
+			continue
+		}
+		if h.IsControl() {
+			next = h.NextOffset()
+			continue
+		}
+		body, err := recordbatch.Records(nil, raw, &h, maxInflated)
+		if err != nil {
+			return recs, next, err
+		}
+		tsType := streamv1.TimestampType_TIMESTAMP_TYPE_CREATE_TIME
+		if h.LogAppendTime() {
+			tsType = streamv1.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME
+		}
+		it := recordbatch.NewRecordIter(body, h.RecordCount)
+		for it.Next() {
+			r := it.Record()
+			off := h.BaseOffset + int64(r.OffsetDelta)
+			if off < next {
+				continue
+			}
+			size := len(r.Key) + len(r.Value)
+			for _, hd := range r.Headers {
+				size += len(hd.Key) + len(hd.Value)
+			}
+			if !b.allows(size) {
+				return recs, next, nil
+			}
+			b.take(size)
+			out := &streamv1.Record{Offset: off, TimestampMs: h.BaseTimestamp + r.TimestampDelta, TimestampType: tsType,
+				Key: r.Key, Value: r.Value}
+			if h.LogAppendTime() {
+				out.TimestampMs = h.MaxTimestamp
+			}
+			if len(r.Headers) > 0 {
+				out.Headers = make([]*streamv1.Header, len(r.Headers))
+				for i, hd := range r.Headers {
+					out.Headers[i] = &streamv1.Header{Key: string(hd.Key), Value: hd.Value}
+				}
+			}
+			recs = append(recs, out)
+			next = off + 1
+		}
+		if err := it.Err(); err != nil {
+			return recs, next, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+		}
+		next = max(next, h.NextOffset())
+	}
+	return recs, next, nil
+}

@@ -1,0 +1,248 @@
+package stream
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	"github.com/strata-io/strata/internal/codec"
+	"github.com/strata-io/strata/internal/recordbatch"
+	"google.golang.org/protobuf/proto"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func sampleRecords() []*streamv1.ProduceRecord {
+	return []*streamv1.ProduceRecord{
+		{Key: []byte("k1"), Value: []byte("v1"), TimestampMs: ptr(int64(1_700_000_000_000)),
+			Headers: []*streamv1.Header{{Key: "h", Value: []byte("1")}, {Key: "h", Value: []byte("2")}, {Key: "null"}, {Key: "empty", Value: []byte{}}}},
+		{Value: []byte("null key")},                      // null key, default timestamp
+		{Key: []byte{}, Value: []byte{}},                 // empty key and value
+		{Key: []byte("tombstone")},                       // null value
+		{Key: []byte("old"), TimestampMs: ptr(int64(0))}, // the epoch itself
+		{Key: bytes.Repeat([]byte("x"), 5000), Value: bytes.Repeat([]byte("y"), 20000), TimestampMs: ptr(int64(1_700_000_000_005))},
+	}
+}
+
+const testNow = 1_700_000_000_100
+
+// want is what a fetch returns for recs written at base.
+func want(recs []*streamv1.ProduceRecord, base int64) []*streamv1.Record {
+	out := make([]*streamv1.Record, len(recs))
+	for i, r := range recs {
+		ts := int64(testNow)
+		if r.TimestampMs != nil {
+			ts = *r.TimestampMs
+		}
+		out[i] = &streamv1.Record{Offset: base + int64(i), TimestampMs: ts, TimestampType: streamv1.TimestampType_TIMESTAMP_TYPE_CREATE_TIME,
+			Key: r.Key, Value: r.Value, Headers: r.Headers}
+	}
+	return out
+}
+
+// stored patches built batches as the storage leader does: consecutive
+// base offsets from base.
+func stored(t *testing.T, batches []byte, base int64) []byte {
+	t.Helper()
+	next := base
+	for rest := batches; len(rest) > 0; {
+		b, r, err := recordbatch.Next(rest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := recordbatch.ValidateProducer(b, 1<<20); err != nil {
+			t.Fatalf("built batch does not pass the leader's checks: %v", err)
+		}
+		recordbatch.SetBaseOffset(b, next)
+		next = recordbatch.LastOffsetOf(b) + 1
+		rest = r
+	}
+	return batches
+}
+
+func equal(t *testing.T, got, want []*streamv1.Record) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !proto.Equal(got[i], want[i]) {
+			t.Fatalf("record %d:\n got %v\nwant %v", i, got[i], want[i])
+		}
+		// proto.Equal does not tell a null from an empty optional bytes.
+		for _, f := range []struct {
+			name string
+			g, w []byte
+		}{{"key", got[i].Key, want[i].Key}, {"value", got[i].Value, want[i].Value}} {
+			if (f.g == nil) != (f.w == nil) {
+				t.Fatalf("record %d: %s null=%v, want null=%v", i, f.name, f.g == nil, f.w == nil)
+			}
+		}
+		for j, h := range want[i].Headers {
+			if (got[i].Headers[j].Value == nil) != (h.Value == nil) {
+				t.Fatalf("record %d header %d: null value mismatch", i, j)
+			}
+		}
+	}
+}
+
+func TestRoundTripEveryCodec(t *testing.T) {
+	for _, c := range []codec.Codec{codec.None, codec.Gzip, codec.Snappy, codec.LZ4, codec.Zstd} {
+		t.Run(c.String(), func(t *testing.T) {
+			recs := sampleRecords()
+			b, err := buildBatches(recs, testNow, c, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(mustSplit(t, b)); n != 1 {
+				t.Fatalf("%d batches, want 1", n)
+			}
+			h, _ := recordbatch.ParseHeader(b)
+			if h.Codec() != c {
+				t.Fatalf("batch codec %v, want %v", h.Codec(), c)
+			}
+			data := stored(t, b, 42)
+			got, next, err := decodeBatches(data, 42, &budget{bytes: 1 << 20, records: -1}, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equal(t, got, want(recs, 42))
+			if next != 42+int64(len(recs)) {
+				t.Fatalf("next offset %d", next)
+			}
+		})
+	}
+}
+
+func mustSplit(t *testing.T, b []byte) [][]byte {
+	t.Helper()
+	bs, err := recordbatch.Split(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bs
+}
+
+// Records of one partition that do not fit one max.message.bytes batch are
+// cut into several, each within the limit, at consecutive offsets.
+func TestBuildSplitsAtMaxMessageBytes(t *testing.T) {
+	var recs []*streamv1.ProduceRecord
+	for i := range 100 {
+		recs = append(recs, &streamv1.ProduceRecord{Key: []byte(fmt.Sprint(i)), Value: bytes.Repeat([]byte{byte(i)}, 1000)})
+	}
+	const limit = 10_000
+	b, err := buildBatches(recs, testNow, codec.None, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := mustSplit(t, b)
+	if len(batches) < 10 {
+		t.Fatalf("%d batches for 100 KB under a 10 KB limit", len(batches))
+	}
+	for i, bt := range batches {
+		if len(bt) > limit {
+			t.Fatalf("batch %d is %d bytes, over %d", i, len(bt), limit)
+		}
+	}
+	got, next, err := decodeBatches(stored(t, b, 0), 0, &budget{bytes: 1 << 20, records: -1}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, got, want(recs, 0))
+	if next != 100 {
+		t.Fatalf("next %d", next)
+	}
+}
+
+func TestDecodeStartsAtOffsetAndKeepsLimits(t *testing.T) {
+	recs := sampleRecords()[:5]
+	b, err := buildBatches(recs, testNow, codec.Zstd, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := stored(t, b, 10)
+	// From the middle of the batch: the records below are left out.
+	got, next, err := decodeBatches(data, 12, &budget{bytes: 1 << 20, records: -1}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, got, want(recs, 10)[2:])
+	if next != 15 {
+		t.Fatalf("next %d, want 15", next)
+	}
+	// max records across the response.
+	bd := &budget{bytes: 1 << 20, records: 2}
+	got, next, _ = decodeBatches(data, 10, bd, 1<<20)
+	if len(got) != 2 || next != 12 {
+		t.Fatalf("max 2 records: got %d, next %d", len(got), next)
+	}
+	if got, next, _ = decodeBatches(data, 12, bd, 1<<20); len(got) != 0 || next != 12 {
+		t.Fatalf("spent budget: got %d records, next %d", len(got), next)
+	}
+	// max bytes: the first record always, then only what fits.
+	got, next, _ = decodeBatches(data, 10, &budget{bytes: 1, records: -1}, 1<<20)
+	if len(got) != 1 || next != 11 {
+		t.Fatalf("max 1 byte: got %d, next %d", len(got), next)
+	}
+	// A batch that inflates past the cap is refused.
+	if _, _, err := decodeBatches(data, 10, &budget{bytes: 1 << 20, records: -1}, 8); err == nil {
+		t.Fatal("inflated past the cap without an error")
+	}
+}
+
+func TestDecodeSkipsControlBatches(t *testing.T) {
+	ctrl, err := recordbatch.Build(recordbatch.BatchOptions{BaseOffset: 0, ProducerID: 7, ProducerEpoch: 0, BaseSequence: -1,
+		Control: true, Transactional: true}, []recordbatch.BuildRecord{{Key: []byte{0, 0, 0, 1}, Value: []byte{0, 0, 0, 0, 0, 0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := sampleRecords()[:2]
+	data, err := buildBatches(recs, testNow, codec.None, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordbatch.SetBaseOffset(data, 1)
+	got, next, err := decodeBatches(append(ctrl, data...), 0, &budget{bytes: 1 << 20, records: -1}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, got, want(recs, 1))
+	if next != 3 {
+		t.Fatalf("next %d", next)
+	}
+	// Only a marker: next moves past it.
+	if got, next, _ := decodeBatches(ctrl, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20); len(got) != 0 || next != 1 {
+		t.Fatalf("marker only: %d records, next %d", len(got), next)
+	}
+}
+
+func TestDecodeLogAppendTime(t *testing.T) {
+	opts := recordbatch.ProducerOptions(codec.None)
+	opts.LogAppendTime = true
+	b, err := recordbatch.Build(opts, []recordbatch.BuildRecord{{Value: []byte("a"), Timestamp: 5}, {Value: []byte("b"), Timestamp: 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordbatch.SetLogAppendTime(b, 1234)
+	got, _, err := decodeBatches(b, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if r.TimestampMs != 1234 || r.TimestampType != streamv1.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME {
+			t.Fatalf("record %d: timestamp %d %v", r.Offset, r.TimestampMs, r.TimestampType)
+		}
+	}
+}
+
+func TestDecodeRefusesABadCRC(t *testing.T) {
+	b, err := buildBatches(sampleRecords()[:1], testNow, codec.None, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff
+	if _, _, err := decodeBatches(b, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20); err == nil {
+		t.Fatal("a damaged batch decoded")
+	}
+}

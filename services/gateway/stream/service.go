@@ -1,0 +1,489 @@
+// Package stream serves the public data plane, strata.stream.v1.StreamService,
+// on the gateway's gRPC port: Produce turns records into v2 record batches
+// (the storage format) and Fetch turns stored batches back into records, so
+// gRPC clients and Kafka clients read and write the same logs. Partition
+// work goes through the gateway's one router (services/gateway/router),
+// the same as the Kafka listener's.
+//
+// Errors are data: a bad request fails the call (INVALID_ARGUMENT naming
+// the field, NOT_FOUND for a topic or partition that does not exist) and
+// writes nothing; any other failure is reported in the entry of the record
+// or partition it concerns.
+package stream
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	"github.com/strata-io/strata/internal/codec"
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/internal/topicconfig"
+	"github.com/strata-io/strata/services/gateway/router"
+)
+
+// Limits and defaults of the service.
+const (
+	// MaxProduceRecords bounds the records of one Produce call; larger
+	// volumes take several calls (or, later, ProduceStream).
+	MaxProduceRecords = 10_000
+	// MaxPartitions bounds the partitions of one Fetch or ListOffsets call.
+	MaxPartitions = 1_000
+	// DefaultProduceTimeout is the ACKS_ALL replication wait when the
+	// request sets none (Kafka's request.timeout.ms default).
+	DefaultProduceTimeout = 30 * time.Second
+	// MaxProduceTimeout and MaxFetchWait bound the waits a client may ask
+	// for (the storage node's own long-poll cap).
+	MaxProduceTimeout = 5 * time.Minute
+	MaxFetchWait      = 5 * time.Minute
+	// DefaultFetchMaxBytes and MaxFetchMaxBytes bound the record bytes of
+	// one Fetch answer (keys, values, headers): the default stays under
+	// gRPC's default 4 MiB receive limit of generated clients.
+	DefaultFetchMaxBytes = 1 << 20
+	MaxFetchMaxBytes     = 64 << 20
+	// maxInflatedBatch caps a compressed batch inflated for a fetch, as the
+	// storage node caps it on append.
+	maxInflatedBatch = 64 << 20
+	// deadlineMargin is kept from the client's deadline when a long poll is
+	// bounded by it, so the answer arrives before the client gives up.
+	deadlineMargin = 200 * time.Millisecond
+)
+
+// Service implements streamv1.StreamServiceServer.
+type Service struct {
+	streamv1.UnimplementedStreamServiceServer
+	cache  *metadata.Cache
+	router *router.Router
+	now    func() time.Time
+}
+
+// New returns the service over the gateway's metadata cache and router.
+func New(cache *metadata.Cache, r *router.Router) *Service {
+	return &Service{cache: cache, router: r, now: time.Now}
+}
+
+// Produce implements StreamService.Produce.
+func (s *Service) Produce(ctx context.Context, req *streamv1.ProduceRequest) (*streamv1.ProduceResponse, error) {
+	topic, e := s.lookupTopic(req.GetTopic(), "topic")
+	if e != nil {
+		return nil, e
+	}
+	acks, e := storageAcks(req.GetAcks())
+	if e != nil {
+		return nil, e
+	}
+	c, e := codecOf(req.GetCompression())
+	if e != nil {
+		return nil, e
+	}
+	timeout := DefaultProduceTimeout
+	if d := req.GetTimeout(); d != nil {
+		if timeout = d.AsDuration(); !d.IsValid() || timeout <= 0 || timeout > MaxProduceTimeout {
+			return nil, invalid("timeout", "must be positive and at most %v", MaxProduceTimeout)
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = max(min(timeout, time.Until(dl)-deadlineMargin), time.Millisecond)
+	}
+	recs := req.GetRecords()
+	switch {
+	case len(recs) == 0:
+		return nil, invalid("records", "at least one record is required")
+	case len(recs) > MaxProduceRecords:
+		return nil, invalid("records", "%d records, more than the limit of %d in one call", len(recs), MaxProduceRecords)
+	}
+	maxBatch := maxMessageBytes(topic)
+	n := topic.GetPartitionCount()
+	for i, r := range recs {
+		if e := checkRecord(i, r, n, maxBatch); e != nil {
+			return nil, e
+		}
+	}
+
+	// Place every record, then write each partition's records as one
+	// append, in request order.
+	sticky := int32(-1)
+	byPartition := map[int32][]int{}
+	var order []int32
+	for i, r := range recs {
+		var p int32
+		switch {
+		case r.Partition != nil:
+			p = *r.Partition
+		case r.Key != nil:
+			p = keyPartition(r.Key, n)
+		default:
+			if sticky < 0 {
+				sticky = stickyPartition(n, func(p int32) bool {
+					_, e := s.router.LeaderOf(topic.GetName(), p)
+					return e == nil
+				})
+			}
+			p = sticky
+		}
+		if _, ok := byPartition[p]; !ok {
+			order = append(order, p)
+		}
+		byPartition[p] = append(byPartition[p], i)
+	}
+	now := s.now().UnixMilli()
+	items := make([]*router.ProduceItem, 0, len(order))
+	for _, p := range order {
+		part := make([]*streamv1.ProduceRecord, len(byPartition[p]))
+		for j, i := range byPartition[p] {
+			part[j] = recs[i]
+		}
+		batches, err := buildBatches(part, now, c, maxBatch)
+		if err != nil {
+			return nil, errs.New(errs.InvalidRecord, "records of partition %d: %v", p, err)
+		}
+		items = append(items, &router.ProduceItem{Part: router.Part{Topic: topic.GetName(), Partition: p, ClientEpoch: -1}, Records: batches})
+	}
+	s.router.Produce(ctx, acks, timeout, items)
+
+	resp := &streamv1.ProduceResponse{Results: make([]*streamv1.ProduceResult, len(recs))}
+	for _, it := range items {
+		for j, i := range byPartition[it.Partition] {
+			res := &streamv1.ProduceResult{Partition: it.Partition, Offset: -1, TimestampMs: now}
+			if ts := recs[i].TimestampMs; ts != nil {
+				res.TimestampMs = *ts
+			}
+			switch {
+			case it.Err != nil:
+				res.Error, res.ErrorMessage = it.Err.Detail, it.Err.Error()
+			case it.Result != nil:
+				res.Offset = it.Result.GetBaseOffset() + int64(j)
+				if t := it.Result.GetLogAppendTimeMs(); t >= 0 {
+					res.TimestampMs = t
+				}
+			}
+			resp.Results[i] = res
+		}
+	}
+	return resp, nil
+}
+
+// checkRecord validates record i of a produce to a topic of n partitions.
+func checkRecord(i int, r *streamv1.ProduceRecord, n int32, maxBatch int) *errs.Error {
+	field := func(name string) string { return fmt.Sprintf("records[%d]%s", i, name) }
+	if r.Partition != nil && (*r.Partition < 0 || *r.Partition >= n) {
+		return errs.New(errs.UnknownTopicOrPartition, "records[%d]: partition %d does not exist (the topic has %d)", i, *r.Partition, n).
+			Field(field(".partition"), fmt.Sprintf("must be in [0, %d)", n))
+	}
+	if r.TimestampMs != nil && *r.TimestampMs < 0 {
+		return errs.New(errs.InvalidTimestamp, "records[%d]: timestamp %d is negative", i, *r.TimestampMs).
+			Field(field(".timestamp_ms"), "must not be negative")
+	}
+	for j, h := range r.GetHeaders() {
+		if h.GetKey() == "" {
+			return invalid(field(fmt.Sprintf(".headers[%d].key", j)), "header key must not be empty")
+		}
+	}
+	if size := recordSize(r) + recordbatch.HeaderSize; size > maxBatch {
+		return errs.New(errs.MessageTooLarge, "records[%d]: %d bytes, more than the topic's max.message.bytes %d", i, size, maxBatch).
+			Field(field(""), fmt.Sprintf("%d bytes with its batch header; max.message.bytes is %d", size, maxBatch))
+	}
+	return nil
+}
+
+// Fetch implements StreamService.Fetch.
+func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*streamv1.FetchResponse, error) {
+	parts := req.GetPartitions()
+	if e := s.checkPartitions(len(parts), func(i int) (string, int32) { return parts[i].GetTopic(), parts[i].GetPartition() }); e != nil {
+		return nil, e
+	}
+	for i, fp := range parts {
+		field := fmt.Sprintf("partitions[%d]", i)
+		switch st := fp.GetStart().(type) {
+		case nil:
+			return nil, invalid(field, "a start is required: offset, position or timestamp_ms")
+		case *streamv1.FetchPartition_Offset:
+			if st.Offset < 0 {
+				return nil, invalid(field+".offset", "must not be negative, got %d", st.Offset)
+			}
+		case *streamv1.FetchPartition_Position:
+			if e := checkPosition(field+".position", st.Position); e != nil {
+				return nil, e
+			}
+		case *streamv1.FetchPartition_TimestampMs:
+			if st.TimestampMs < 0 {
+				return nil, invalid(field+".timestamp_ms", "must not be negative")
+			}
+		}
+	}
+	wait := time.Duration(0)
+	if d := req.GetMaxWait(); d != nil {
+		if wait = d.AsDuration(); !d.IsValid() || wait < 0 || wait > MaxFetchWait {
+			return nil, invalid("max_wait", "must be between 0 and %v", MaxFetchWait)
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		wait = max(min(wait, time.Until(dl)-deadlineMargin), 0)
+	}
+	minBytes, maxBytes, maxRecords := req.GetMinBytes(), req.GetMaxBytes(), req.GetMaxRecords()
+	switch {
+	case minBytes < 0:
+		return nil, invalid("min_bytes", "must not be negative")
+	case maxBytes < 0 || maxBytes > MaxFetchMaxBytes:
+		return nil, invalid("max_bytes", "must be between 0 (the default, %d) and %d", DefaultFetchMaxBytes, MaxFetchMaxBytes)
+	case maxRecords < 0:
+		return nil, invalid("max_records", "must not be negative")
+	}
+	if maxBytes == 0 {
+		maxBytes = DefaultFetchMaxBytes
+	}
+
+	resp := &streamv1.FetchResponse{Partitions: make([]*streamv1.FetchPartitionResult, len(parts))}
+	for i, fp := range parts {
+		resp.Partitions[i] = &streamv1.FetchPartitionResult{Topic: fp.GetTopic(), Partition: fp.GetPartition(),
+			NextOffset: -1, HighWatermark: -1, LogStartOffset: -1}
+	}
+	// Positions and timestamps become offsets first.
+	offsets := make([]int64, len(parts))
+	var lookups []*router.ListItem
+	var lookupOf []int
+	for i, fp := range parts {
+		switch st := fp.GetStart().(type) {
+		case *streamv1.FetchPartition_Offset:
+			offsets[i] = st.Offset
+			continue
+		case *streamv1.FetchPartition_Position:
+			lookups = append(lookups, listItem(fp.GetTopic(), fp.GetPartition(), positionTimestamp(st.Position)))
+		case *streamv1.FetchPartition_TimestampMs:
+			lookups = append(lookups, listItem(fp.GetTopic(), fp.GetPartition(), st.TimestampMs))
+		}
+		lookupOf = append(lookupOf, i)
+	}
+	if len(lookups) > 0 {
+		s.router.ListOffsets(ctx, lookups)
+		var later []*router.ListItem // timestamps after every record: start at the end
+		var laterOf []int
+		for j, it := range lookups {
+			i := lookupOf[j]
+			switch {
+			case it.Err != nil:
+				setError(resp.Partitions[i], it.Err)
+				offsets[i] = -1
+			case it.Result.GetOffset() < 0:
+				later = append(later, listItem(it.Topic, it.Partition, latestTimestamp))
+				laterOf = append(laterOf, i)
+			default:
+				offsets[i] = it.Result.GetOffset()
+			}
+		}
+		if len(later) > 0 {
+			s.router.ListOffsets(ctx, later)
+			for j, it := range later {
+				if i := laterOf[j]; it.Err != nil {
+					setError(resp.Partitions[i], it.Err)
+					offsets[i] = -1
+				} else {
+					offsets[i] = it.Result.GetOffset()
+				}
+			}
+		}
+	}
+
+	var items []*router.FetchItem
+	var itemOf []int
+	for i, fp := range parts {
+		if offsets[i] < 0 {
+			continue
+		}
+		resp.Partitions[i].NextOffset = offsets[i]
+		items = append(items, &router.FetchItem{Part: router.Part{Topic: fp.GetTopic(), Partition: fp.GetPartition(), ClientEpoch: -1},
+			Offset: offsets[i], MaxBytes: maxBytes})
+		itemOf = append(itemOf, i)
+	}
+	if len(items) > 0 {
+		s.router.Fetch(ctx, wait, max(minBytes, 1), maxBytes, items)
+	}
+	b := &budget{bytes: int(maxBytes), records: -1}
+	if maxRecords > 0 {
+		b.records = int(maxRecords)
+	}
+	for j, it := range items {
+		out := resp.Partitions[itemOf[j]]
+		if res := it.Result; res != nil {
+			out.HighWatermark, out.LogStartOffset = res.GetHighWatermark(), res.GetLogStartOffset()
+		}
+		if it.Err != nil {
+			e := it.Err
+			if e.Code() == errs.OffsetOutOfRange {
+				e = &errs.Error{Detail: e.Detail, Msg: fmt.Sprintf("offset %d of %s-%d is outside the log [%d, %d]", it.Offset, it.Topic, it.Partition,
+					out.LogStartOffset, out.HighWatermark)}
+			}
+			setError(out, e)
+			continue
+		}
+		recs, next, err := decodeBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch)
+		out.Records, out.NextOffset = recs, next
+		if err != nil && len(recs) == 0 {
+			setError(out, errs.New(errs.CorruptMessage, "%s-%d at offset %d: %v", it.Topic, it.Partition, next, err))
+		}
+	}
+	return resp, nil
+}
+
+// ListOffsets implements StreamService.ListOffsets.
+func (s *Service) ListOffsets(ctx context.Context, req *streamv1.ListOffsetsRequest) (*streamv1.ListOffsetsResponse, error) {
+	parts := req.GetPartitions()
+	if e := s.checkPartitions(len(parts), func(i int) (string, int32) { return parts[i].GetTopic(), parts[i].GetPartition() }); e != nil {
+		return nil, e
+	}
+	items := make([]*router.ListItem, len(parts))
+	for i, lp := range parts {
+		field := fmt.Sprintf("partitions[%d]", i)
+		var ts int64
+		switch q := lp.GetQuery().(type) {
+		case nil:
+			return nil, invalid(field, "a query is required: position or timestamp_ms")
+		case *streamv1.ListOffsetsPartition_Position:
+			if e := checkPosition(field+".position", q.Position); e != nil {
+				return nil, e
+			}
+			ts = positionTimestamp(q.Position)
+		case *streamv1.ListOffsetsPartition_TimestampMs:
+			if q.TimestampMs < 0 {
+				return nil, invalid(field+".timestamp_ms", "must not be negative")
+			}
+			ts = q.TimestampMs
+		}
+		items[i] = listItem(lp.GetTopic(), lp.GetPartition(), ts)
+	}
+	s.router.ListOffsets(ctx, items)
+	resp := &streamv1.ListOffsetsResponse{Partitions: make([]*streamv1.ListOffsetsResult, len(items))}
+	for i, it := range items {
+		out := &streamv1.ListOffsetsResult{Topic: it.Topic, Partition: it.Partition, Offset: -1, TimestampMs: -1}
+		if it.Err != nil {
+			out.Error, out.ErrorMessage = it.Err.Detail, it.Err.Error()
+		} else {
+			out.Offset, out.TimestampMs = it.Result.GetOffset(), it.Result.GetTimestamp()
+		}
+		resp.Partitions[i] = out
+	}
+	return resp, nil
+}
+
+// Storage ListOffsets timestamps of the log's ends.
+const (
+	latestTimestamp   = -1
+	earliestTimestamp = -2
+)
+
+func positionTimestamp(p streamv1.LogPosition) int64 {
+	if p == streamv1.LogPosition_LOG_POSITION_EARLIEST {
+		return earliestTimestamp
+	}
+	return latestTimestamp
+}
+
+func checkPosition(field string, p streamv1.LogPosition) *errs.Error {
+	switch p {
+	case streamv1.LogPosition_LOG_POSITION_EARLIEST, streamv1.LogPosition_LOG_POSITION_LATEST:
+		return nil
+	}
+	return invalid(field, "must be LOG_POSITION_EARLIEST or LOG_POSITION_LATEST, got %v", p)
+}
+
+func listItem(topic string, partition int32, ts int64) *router.ListItem {
+	return &router.ListItem{Part: router.Part{Topic: topic, Partition: partition, ClientEpoch: -1}, Timestamp: ts}
+}
+
+// checkPartitions validates the partition list of a Fetch or ListOffsets:
+// not empty, not too long, every topic and partition known, none twice.
+func (s *Service) checkPartitions(n int, at func(int) (string, int32)) *errs.Error {
+	switch {
+	case n == 0:
+		return invalid("partitions", "at least one partition is required")
+	case n > MaxPartitions:
+		return invalid("partitions", "%d partitions, more than the limit of %d in one call", n, MaxPartitions)
+	}
+	type key struct {
+		topic     string
+		partition int32
+	}
+	seen := make(map[key]int, n)
+	for i := range n {
+		name, p := at(i)
+		field := fmt.Sprintf("partitions[%d]", i)
+		t, e := s.lookupTopic(name, field+".topic")
+		if e != nil {
+			return e
+		}
+		if p < 0 || p >= t.GetPartitionCount() {
+			return errs.New(errs.UnknownTopicOrPartition, "%s: partition %d of topic %q does not exist (it has %d)", field, p, name, t.GetPartitionCount()).
+				Field(field+".partition", fmt.Sprintf("must be in [0, %d)", t.GetPartitionCount()))
+		}
+		if j, dup := seen[key{name, p}]; dup {
+			return invalid(field, "%s-%d is already partitions[%d]", name, p, j)
+		}
+		seen[key{name, p}] = i
+	}
+	return nil
+}
+
+// lookupTopic checks a topic name and finds the topic in the metadata.
+func (s *Service) lookupTopic(name, field string) (*metadatav1.TopicRecord, *errs.Error) {
+	if err := topicconfig.ValidateName(name); err != nil {
+		return nil, errs.New(errs.InvalidTopic, "%s: %v", field, err).Field(field, err.Error())
+	}
+	t, ok := s.cache.Topic(name)
+	if !ok {
+		return nil, errs.New(errs.UnknownTopicOrPartition, "topic %q does not exist", name).Field(field, "no such topic")
+	}
+	return t, nil
+}
+
+// maxMessageBytes is the topic's max.message.bytes: the largest batch its
+// leader accepts.
+func maxMessageBytes(t *metadatav1.TopicRecord) int {
+	n, err := strconv.ParseInt(topicconfig.Effective(t.GetConfigs(), "max.message.bytes"), 10, 64)
+	if err != nil || n <= 0 {
+		return 1048588 // Kafka's default; the controller validated the config
+	}
+	return int(n)
+}
+
+func storageAcks(a streamv1.Acks) (storagev1.Acks, *errs.Error) {
+	switch a {
+	case streamv1.Acks_ACKS_UNSPECIFIED, streamv1.Acks_ACKS_ALL:
+		return storagev1.Acks_ACKS_ALL, nil
+	case streamv1.Acks_ACKS_LEADER:
+		return storagev1.Acks_ACKS_LEADER, nil
+	case streamv1.Acks_ACKS_NONE:
+		return storagev1.Acks_ACKS_NONE, nil
+	}
+	return 0, errs.New(errs.InvalidRequiredAcks, "acks %d is not one of none, leader or all", a).Field("acks", "unknown value")
+}
+
+func codecOf(c streamv1.Compression) (codec.Codec, *errs.Error) {
+	switch c {
+	case streamv1.Compression_COMPRESSION_UNSPECIFIED, streamv1.Compression_COMPRESSION_NONE:
+		return codec.None, nil
+	case streamv1.Compression_COMPRESSION_GZIP:
+		return codec.Gzip, nil
+	case streamv1.Compression_COMPRESSION_SNAPPY:
+		return codec.Snappy, nil
+	case streamv1.Compression_COMPRESSION_LZ4:
+		return codec.LZ4, nil
+	case streamv1.Compression_COMPRESSION_ZSTD:
+		return codec.Zstd, nil
+	}
+	return 0, errs.New(errs.UnsupportedCompression, "compression %d is unknown", c).Field("compression", "unknown value")
+}
+
+func invalid(field, format string, args ...any) *errs.Error {
+	msg := fmt.Sprintf(format, args...)
+	return errs.New(errs.InvalidRequest, "%s: %s", field, msg).Field(field, msg)
+}
+
+func setError(out *streamv1.FetchPartitionResult, e *errs.Error) {
+	out.Error, out.ErrorMessage = e.Detail, e.Error()
+}
