@@ -27,7 +27,7 @@ type Config struct {
 
 // RegisterFlags binds the gateway's flags to c with their defaults.
 func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9191", "public gRPC API listen address (admin API, health)")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9191", "public gRPC API listen address (admin and data APIs, health, reflection)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "HTTP listen address for /healthz, /readyz and /metrics")
 	fs.StringVar(&c.KafkaAddr, "kafka-addr", ":9092", "Kafka protocol listen address")
 	fs.StringVar(&c.AdvertiseGRPC, "advertise-grpc", "", "gRPC address clients dial (default: hostname and the grpc-addr port)")

@@ -1,7 +1,8 @@
 // Package gateway is the gateway role: the stateless front door. It
 // registers with the controller, follows the cluster metadata, and serves
-// the public gRPC API (admin calls forwarded to the controller) and HTTP
-// health and metrics.
+// the public gRPC API (admin calls forwarded to the controller, the data
+// plane of services/gateway/stream, server reflection) and HTTP health and
+// metrics.
 package gateway
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
 	"github.com/strata-io/strata/internal/member"
@@ -22,6 +24,9 @@ import (
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/gateway/kafka"
+	"github.com/strata-io/strata/services/gateway/router"
+	"github.com/strata-io/strata/services/gateway/stream"
+	"google.golang.org/grpc/reflection"
 )
 
 const registerTimeout = 60 * time.Second
@@ -37,6 +42,9 @@ type Gateway struct {
 	kafkaLn       net.Listener
 	kafka         *kafka.Server
 	storage       rpc.Pool // connections to storage nodes, for Kafka and describe progress
+	// router is the one routing layer to the storage leaders, built once
+	// in Start (it registers its metrics) and shared by both protocols.
+	router *router.Router
 }
 
 // Start registers the gateway and starts serving.
@@ -45,6 +53,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry(), fatal: make(chan error, 1)}
+	g.router = router.New(g.cache, router.Pool{Conns: &g.storage}, g.reg)
 	g.Log = log.With("role", "gateway")
 	defer func() {
 		if err != nil {
@@ -60,6 +69,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.advertiseGRPC = config.Advertise(cfg.AdvertiseGRPC, g.Listener.Addr().String())
 	g.GRPC = rpc.NewServer(g.Log, g.reg, g.describeProgress, forwardAdmin(g.Conn))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
+	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router))
+	reflection.Register(g.GRPC.Server) // grpcurl and GUI clients work without the .proto files
 	go func() { _ = g.GRPC.Serve(g.Listener) }()
 	if g.HTTP, err = httpserver.Start(cfg.HTTPAddr, g.reg, g.ready, nil); err != nil {
 		return nil, err
