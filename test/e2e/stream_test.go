@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -593,5 +596,70 @@ func TestStreamListOffsets(t *testing.T) {
 	}
 	if p := fr.GetPartitions()[0]; len(p.GetRecords()) != 3 || p.GetRecords()[0].GetOffset() != 0 {
 		t.Fatalf("fetch from earliest: %d records", len(p.GetRecords()))
+	}
+}
+
+// TestStreamGrpcurlExamples runs grpcurl against the gateway: `list` shows
+// the service (reflection is on), and every ```sh block of docs/grpc.md
+// that is a grpcurl command runs as written, against this cluster's
+// gateway instead of localhost:9191.
+func TestStreamGrpcurlExamples(t *testing.T) {
+	bin, err := filepath.Abs("../../bin/grpcurl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("grpcurl is not installed (%v): run `make tools`", err)
+	}
+	doc, err := os.ReadFile("../../docs/grpc.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var examples []string
+	for _, block := range strings.Split(string(doc), "```sh\n")[1:] {
+		cmd, _, _ := strings.Cut(block, "```")
+		if strings.HasPrefix(cmd, "grpcurl ") {
+			examples = append(examples, cmd)
+		}
+	}
+	if len(examples) < 5 {
+		t.Fatalf("docs/grpc.md has %d grpcurl examples, want list, describe, Produce, Fetch, ListOffsets", len(examples))
+	}
+	c := newCluster(t, clusterSpec{controllers: 1, storage: 1})
+	c.admin("topic", "create", "orders", "--partitions", "3", "--replication-factor", "1")
+	waitTopicsReady(t, c, map[string]int{"orders": 3})
+	checks := map[string][]string{
+		" list":                 {"strata.stream.v1.StreamService", "strata.admin.v1.AdminService", "grpc.health.v1.Health"},
+		" describe":             {"rpc Produce", "rpc Fetch", "rpc ListOffsets"},
+		"StreamService/Produce": {`"offset": "0"`, `"offset": "1"`},
+		// The first record went to partition 0: hello, with its header.
+		"StreamService/Fetch":       {`"value": "aGVsbG8="`, `"key": "source"`, `"highWatermark"`, `"TIMESTAMP_TYPE_CREATE_TIME"`},
+		"StreamService/ListOffsets": {`"partitions"`, `"offset"`},
+	}
+	for _, ex := range examples {
+		cmd := strings.ReplaceAll(ex, "localhost:9191", c.gateway.grpc)
+		sh := exec.Command("bash", "-euo", "pipefail", "-c", cmd)
+		sh.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+		out, err := sh.CombinedOutput()
+		first, _, _ := strings.Cut(ex, "\n")
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", first, err, out)
+		}
+		t.Logf("$ %s\n%s", strings.TrimSpace(ex), out)
+		checked := false
+		for key, wants := range checks {
+			if !strings.Contains(ex, key) {
+				continue
+			}
+			checked = true
+			for _, w := range wants {
+				if !strings.Contains(string(out), w) {
+					t.Fatalf("%s: output lacks %s:\n%s", first, w, out)
+				}
+			}
+		}
+		if !checked {
+			t.Fatalf("no check for the example %s", first)
+		}
 	}
 }
