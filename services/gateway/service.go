@@ -22,6 +22,7 @@ import (
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/gateway/kafka"
+	"github.com/strata-io/strata/services/gateway/router"
 )
 
 const registerTimeout = 60 * time.Second
@@ -37,6 +38,9 @@ type Gateway struct {
 	kafkaLn       net.Listener
 	kafka         *kafka.Server
 	storage       rpc.Pool // connections to storage nodes, for Kafka and describe progress
+	// router routes partition work to storage leaders, for the Kafka
+	// listener and the public gRPC API alike.
+	router *router.Router
 }
 
 // Start registers the gateway and starts serving.
@@ -45,6 +49,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry(), fatal: make(chan error, 1)}
+	g.router = router.New(g.cache, router.Pool{Conns: &g.storage}, g.reg)
 	g.Log = log.With("role", "gateway")
 	defer func() {
 		if err != nil {
@@ -111,6 +116,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		ClusterID: reg.ClusterID,
 		Log:       g.Log,
 		Storage:   &g.storage,
+		Router:    g.router,
 	})
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
