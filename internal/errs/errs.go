@@ -138,12 +138,14 @@ type Error struct {
 // New returns an error with code and a readable message.
 func New(code Code, format string, args ...any) *Error {
 	e := table[code]
+	msg := fmt.Sprintf(format, args...)
 	return &Error{
-		Msg: fmt.Sprintf(format, args...),
+		Msg: msg,
 		Detail: &commonv1.ErrorDetail{
 			Code:           code,
 			KafkaErrorCode: int32(e.kafka),
 			Retriable:      e.retriable,
+			Message:        msg,
 		},
 	}
 }

@@ -216,7 +216,10 @@ type ErrorDetail struct {
 	// Set with request validation errors: one entry per bad field.
 	FieldViolations []*FieldViolation `protobuf:"bytes,4,rep,name=field_violations,json=fieldViolations,proto3" json:"field_violations,omitempty"`
 	// Whether the same request may succeed if retried later.
-	Retriable     bool `protobuf:"varint,5,opt,name=retriable,proto3" json:"retriable,omitempty"`
+	Retriable bool `protobuf:"varint,5,opt,name=retriable,proto3" json:"retriable,omitempty"`
+	// A readable description, so an error carried in a response entry (not
+	// in a call's status) explains itself too.
+	Message       string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -284,6 +287,13 @@ func (x *ErrorDetail) GetRetriable() bool {
 		return x.Retriable
 	}
 	return false
+}
+
+func (x *ErrorDetail) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
 }
 
 // LeaderHint names the current leader of one partition.
@@ -422,13 +432,14 @@ var File_strata_common_v1_errors_proto protoreflect.FileDescriptor
 
 const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/common/v1/errors.proto\x12\x10strata.common.v1\"\x89\x02\n" +
+	"\x1dstrata/common/v1/errors.proto\x12\x10strata.common.v1\"\xa3\x02\n" +
 	"\vErrorDetail\x12/\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1b.strata.common.v1.ErrorCodeR\x04code\x12(\n" +
 	"\x10kafka_error_code\x18\x02 \x01(\x05R\x0ekafkaErrorCode\x124\n" +
 	"\x06leader\x18\x03 \x01(\v2\x1c.strata.common.v1.LeaderHintR\x06leader\x12K\n" +
 	"\x10field_violations\x18\x04 \x03(\v2 .strata.common.v1.FieldViolationR\x0ffieldViolations\x12\x1c\n" +
-	"\tretriable\x18\x05 \x01(\bR\tretriable\"\xa7\x01\n" +
+	"\tretriable\x18\x05 \x01(\bR\tretriable\x12\x18\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"\xa7\x01\n" +
 	"\n" +
 	"LeaderHint\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
