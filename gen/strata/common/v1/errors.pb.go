@@ -99,6 +99,19 @@ const (
 	ErrorCode_ERROR_CODE_TRANSACTIONS_UNSUPPORTED ErrorCode = 32
 	// The request's API key or version is not served.
 	ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION ErrorCode = 33
+	// Consumer groups (numbered from 50).
+	// The group has members; the change needs an empty group.
+	ErrorCode_ERROR_CODE_NON_EMPTY_GROUP ErrorCode = 50
+	// No such group.
+	ErrorCode_ERROR_CODE_GROUP_ID_NOT_FOUND ErrorCode = 51
+	// The group still consumes the partition whose offset was to be deleted.
+	ErrorCode_ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC ErrorCode = 52
+	// A commit from an old generation of the group.
+	ErrorCode_ERROR_CODE_ILLEGAL_GENERATION ErrorCode = 53
+	// An empty or otherwise invalid group id.
+	ErrorCode_ERROR_CODE_INVALID_GROUP_ID ErrorCode = 54
+	// The group is rebalancing; retry after it completes.
+	ErrorCode_ERROR_CODE_REBALANCE_IN_PROGRESS ErrorCode = 55
 )
 
 // Enum value maps for ErrorCode.
@@ -138,6 +151,12 @@ var (
 		31: "ERROR_CODE_COORDINATOR_NOT_AVAILABLE",
 		32: "ERROR_CODE_TRANSACTIONS_UNSUPPORTED",
 		33: "ERROR_CODE_UNSUPPORTED_VERSION",
+		50: "ERROR_CODE_NON_EMPTY_GROUP",
+		51: "ERROR_CODE_GROUP_ID_NOT_FOUND",
+		52: "ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC",
+		53: "ERROR_CODE_ILLEGAL_GENERATION",
+		54: "ERROR_CODE_INVALID_GROUP_ID",
+		55: "ERROR_CODE_REBALANCE_IN_PROGRESS",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":                      0,
@@ -174,6 +193,12 @@ var (
 		"ERROR_CODE_COORDINATOR_NOT_AVAILABLE":        31,
 		"ERROR_CODE_TRANSACTIONS_UNSUPPORTED":         32,
 		"ERROR_CODE_UNSUPPORTED_VERSION":              33,
+		"ERROR_CODE_NON_EMPTY_GROUP":                  50,
+		"ERROR_CODE_GROUP_ID_NOT_FOUND":               51,
+		"ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC":        52,
+		"ERROR_CODE_ILLEGAL_GENERATION":               53,
+		"ERROR_CODE_INVALID_GROUP_ID":                 54,
+		"ERROR_CODE_REBALANCE_IN_PROGRESS":            55,
 	}
 )
 
@@ -449,7 +474,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\xd4\t\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\xab\v\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -485,7 +510,13 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"!ERROR_CODE_INVALID_PRODUCER_EPOCH\x10\x1e\x12(\n" +
 	"$ERROR_CODE_COORDINATOR_NOT_AVAILABLE\x10\x1f\x12'\n" +
 	"#ERROR_CODE_TRANSACTIONS_UNSUPPORTED\x10 \x12\"\n" +
-	"\x1eERROR_CODE_UNSUPPORTED_VERSION\x10!B\xc0\x01\n" +
+	"\x1eERROR_CODE_UNSUPPORTED_VERSION\x10!\x12\x1e\n" +
+	"\x1aERROR_CODE_NON_EMPTY_GROUP\x102\x12!\n" +
+	"\x1dERROR_CODE_GROUP_ID_NOT_FOUND\x103\x12(\n" +
+	"$ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC\x104\x12!\n" +
+	"\x1dERROR_CODE_ILLEGAL_GENERATION\x105\x12\x1f\n" +
+	"\x1bERROR_CODE_INVALID_GROUP_ID\x106\x12$\n" +
+	" ERROR_CODE_REBALANCE_IN_PROGRESS\x107B\xc0\x01\n" +
 	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/gen/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (
