@@ -52,6 +52,12 @@ const (
 	CoordinatorNotAvailable  = commonv1.ErrorCode_ERROR_CODE_COORDINATOR_NOT_AVAILABLE
 	TransactionsUnsupported  = commonv1.ErrorCode_ERROR_CODE_TRANSACTIONS_UNSUPPORTED
 	UnsupportedVersion       = commonv1.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION
+	NonEmptyGroup            = commonv1.ErrorCode_ERROR_CODE_NON_EMPTY_GROUP
+	GroupIDNotFound          = commonv1.ErrorCode_ERROR_CODE_GROUP_ID_NOT_FOUND
+	GroupSubscribedToTopic   = commonv1.ErrorCode_ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC
+	IllegalGeneration        = commonv1.ErrorCode_ERROR_CODE_ILLEGAL_GENERATION
+	InvalidGroupID           = commonv1.ErrorCode_ERROR_CODE_INVALID_GROUP_ID
+	RebalanceInProgress      = commonv1.ErrorCode_ERROR_CODE_REBALANCE_IN_PROGRESS
 )
 
 type entry struct {
@@ -96,6 +102,12 @@ var table = map[Code]entry{
 	CoordinatorNotAvailable:  {codes.Unavailable, kerr.CoordinatorNotAvailable.Code, true},
 	TransactionsUnsupported:  {codes.Unimplemented, kerr.TransactionalIDAuthorizationFailed.Code, false}, // fatal to the client: transactions are not served
 	UnsupportedVersion:       {codes.Unimplemented, kerr.UnsupportedVersion.Code, false},
+	NonEmptyGroup:            {codes.FailedPrecondition, kerr.NonEmptyGroup.Code, false},
+	GroupIDNotFound:          {codes.NotFound, kerr.GroupIDNotFound.Code, false},
+	GroupSubscribedToTopic:   {codes.FailedPrecondition, kerr.GroupSubscribedToTopic.Code, false},
+	IllegalGeneration:        {codes.FailedPrecondition, kerr.IllegalGeneration.Code, false},
+	InvalidGroupID:           {codes.InvalidArgument, kerr.InvalidGroupID.Code, false},
+	RebalanceInProgress:      {codes.Unavailable, kerr.RebalanceInProgress.Code, true},
 
 	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
 }
@@ -111,6 +123,22 @@ var byKafka = func() map[int16]Code {
 	}
 	return m
 }()
+
+// FromKafkaCode is the Strata error for a Kafka error code (0: nil), with
+// msg; a code without a Strata counterpart keeps its Kafka code under
+// ERROR_CODE_UNSPECIFIED.
+func FromKafkaCode(code int16, msg string) *Error {
+	if code == 0 {
+		return nil
+	}
+	c, ok := byKafka[code]
+	if !ok {
+		e := New(commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED, "%s", msg)
+		e.Detail.KafkaErrorCode = int32(code)
+		return e
+	}
+	return New(c, "%s", msg)
+}
 
 // FromKafka wraps an error that carries a Kafka code (a KafkaCode() int16
 // method, as the storage engine's errors have) into a Strata error. Errors
@@ -138,12 +166,14 @@ type Error struct {
 // New returns an error with code and a readable message.
 func New(code Code, format string, args ...any) *Error {
 	e := table[code]
+	msg := fmt.Sprintf(format, args...)
 	return &Error{
-		Msg: fmt.Sprintf(format, args...),
+		Msg: msg,
 		Detail: &commonv1.ErrorDetail{
 			Code:           code,
 			KafkaErrorCode: int32(e.kafka),
 			Retriable:      e.retriable,
+			Message:        msg,
 		},
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/gateway/groups"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/strata-io/strata/services/gateway/stream"
@@ -42,8 +43,8 @@ type Gateway struct {
 	kafkaLn       net.Listener
 	kafka         *kafka.Server
 	storage       rpc.Pool // connections to storage nodes, for Kafka and describe progress
-	// router is the one routing layer to the storage leaders, built once
-	// in Start (it registers its metrics) and shared by both protocols.
+	// router routes partition work to storage leaders, for the Kafka
+	// listener and the public gRPC API alike.
 	router *router.Router
 }
 
@@ -70,6 +71,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.GRPC = rpc.NewServer(g.Log, g.reg, g.describeProgress, forwardAdmin(g.Conn))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
 	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router))
+	streamv1.RegisterGroupServiceServer(g.GRPC.Server, groups.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn), g.router, g.cache))
 	reflection.Register(g.GRPC.Server) // grpcurl and GUI clients work without the .proto files
 	go func() { _ = g.GRPC.Serve(g.Listener) }()
 	if g.HTTP, err = httpserver.Start(cfg.HTTPAddr, g.reg, g.ready, nil); err != nil {
@@ -122,6 +124,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		ClusterID: reg.ClusterID,
 		Log:       g.Log,
 		Storage:   &g.storage,
+		Router:    g.router,
 	})
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)

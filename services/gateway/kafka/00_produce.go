@@ -3,10 +3,9 @@ package kafka
 // Produce, versions 3–11: v2 record batches only. v0–2 carry the magic 0/1
 // message sets that Strata does not store (Kafka 4 dropped them too), and
 // v12+ (implicit transaction partitions, KIP-890) and topic-id versions are
-// not advertised. Batches pass through as bytes: the gateway groups the
-// partitions by storage leader, sends one storage Produce per leader in
-// parallel, and retries a partition once, after a metadata refresh, when
-// its leader moved. acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS);
+// not advertised. Batches pass through as bytes to the router
+// (services/gateway/router), which sends one storage Produce per leader in
+// parallel and retries a partition once when its leader moved. acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS);
 // acks=0 gets no response at all; acks=-1 waits for the ISR on the storage
 // leader (min.insync.replicas applies there). Transactional produce is
 // refused (transactions are not supported yet): a transactional id, or a
@@ -17,12 +16,12 @@ package kafka
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -35,7 +34,6 @@ type produceItem struct {
 	partition int32
 	records   []byte
 	resp      *kmsg.ProduceResponseTopicPartition
-	leader    leader
 }
 
 func handleProduce(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
@@ -90,120 +88,28 @@ func hasTransactionalRecords(req *kmsg.ProduceRequest) bool {
 	return false
 }
 
-// produce routes items to their leaders, in parallel, retrying once those
-// whose leader moved.
+// produce sends items to their leaders through the router.
 func (s *Server) produce(ctx context.Context, acks int16, timeout time.Duration, items []*produceItem) {
-	byLeader := map[string][]*produceItem{}
-	for _, it := range items {
-		l, code := s.leaderOf(it.topic, it.partition)
-		if code != 0 {
-			it.resp.ErrorCode = code
-			continue
-		}
-		it.leader = l
-		byLeader[l.addr] = append(byLeader[l.addr], it)
+	routed := make([]*router.ProduceItem, len(items))
+	for i, it := range items {
+		routed[i] = &router.ProduceItem{Part: router.Part{Topic: it.topic, Partition: it.partition, ClientEpoch: -1}, Records: it.records}
 	}
-	retry := s.produceRound(ctx, acks, timeout, byLeader)
-	if len(retry) == 0 {
-		return
-	}
-	byLeader = map[string][]*produceItem{}
-	for _, rt := range retry {
-		l, code := s.awaitLeaderChange(ctx, rt.item.topic, rt.item.partition, rt.item.leader, rt.err)
-		if code != 0 {
-			rt.item.resp.ErrorCode = code
-			continue
-		}
-		rt.item.leader = l
-		byLeader[l.addr] = append(byLeader[l.addr], rt.item)
-	}
-	for _, rt := range s.produceRound(ctx, acks, timeout, byLeader) {
-		rt.item.resp.ErrorCode = rt.err.KafkaCode()
-	}
-}
-
-type produceRetry struct {
-	item *produceItem
-	err  *errs.Error
-}
-
-// produceRound sends one storage Produce per leader and returns the items
-// refused with NOT_LEADER_OR_FOLLOWER.
-func (s *Server) produceRound(ctx context.Context, acks int16, timeout time.Duration, byLeader map[string][]*produceItem) []produceRetry {
-	var (
-		mu    sync.Mutex
-		retry []produceRetry
-		wg    sync.WaitGroup
-	)
-	for addr, group := range byLeader {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out := s.produceTo(ctx, addr, acks, timeout, group)
-			mu.Lock()
-			retry = append(retry, out...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return retry
-}
-
-func (s *Server) produceTo(ctx context.Context, addr string, acks int16, timeout time.Duration, group []*produceItem) []produceRetry {
-	sreq := &storagev1.ProduceRequest{TimeoutMs: int32(timeout / time.Millisecond),
-		Partitions: make([]*storagev1.ProducePartition, len(group))}
+	sacks := storagev1.Acks_ACKS_ALL
 	switch acks {
 	case 0:
-		sreq.Acks = storagev1.Acks_ACKS_NONE
+		sacks = storagev1.Acks_ACKS_NONE
 	case 1:
-		sreq.Acks = storagev1.Acks_ACKS_LEADER
-	default:
-		sreq.Acks = storagev1.Acks_ACKS_ALL
+		sacks = storagev1.Acks_ACKS_LEADER
 	}
-	for i, it := range group {
-		sreq.Partitions[i] = &storagev1.ProducePartition{Topic: it.topic, Partition: it.partition, Records: it.records}
-	}
-	var retry []produceRetry
-	fail := func(err error) []produceRetry {
-		code := errs.KafkaCode(err)
-		for _, it := range group {
-			it.resp.ErrorCode = code
-		}
-		return nil
-	}
-	client, err := s.storage.client(addr)
-	if err != nil {
-		return fail(err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
-	defer cancel()
-	sresp, err := client.Produce(cctx, sreq)
-	if err != nil {
-		if e := errs.From(err); e != nil && e.Code() == errs.NotLeaderOrFollower {
-			for _, it := range group {
-				retry = append(retry, produceRetry{it, e})
-			}
-			return retry
-		}
-		return fail(err)
-	}
-	if acks == 0 {
-		return nil
-	}
-	for i, res := range sresp.GetPartitions() {
-		if i >= len(group) {
-			break
-		}
-		it := group[i]
-		if d := res.GetError(); d != nil {
-			if d.GetCode() == errs.NotLeaderOrFollower {
-				retry = append(retry, produceRetry{it, &errs.Error{Detail: d}})
-				continue
-			}
-			it.resp.ErrorCode = int16(d.GetKafkaErrorCode())
+	s.router.Produce(ctx, sacks, timeout, routed)
+	for i, ri := range routed {
+		p := items[i].resp
+		if ri.Err != nil {
+			p.ErrorCode = ri.Err.KafkaCode()
 			continue
 		}
-		it.resp.BaseOffset, it.resp.LogStartOffset, it.resp.LogAppendTime = res.GetBaseOffset(), res.GetLogStartOffset(), res.GetLogAppendTimeMs()
+		if res := ri.Result; res != nil {
+			p.BaseOffset, p.LogStartOffset, p.LogAppendTime = res.GetBaseOffset(), res.GetLogStartOffset(), res.GetLogAppendTimeMs()
+		}
 	}
-	return retry
 }

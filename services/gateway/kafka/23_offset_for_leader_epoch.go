@@ -1,20 +1,15 @@
 package kafka
 
 // OffsetForLeaderEpoch, versions 0–4 (consumers validating their position
-// after a leader change, KIP-320). Asked of the partition's storage leader;
-// while a storage node does not serve the call yet, the answer is the
-// current leader epoch ending at the high watermark for any epoch up to
-// the current one (no log is truncated then), and -1/-1 for a newer one.
+// after a leader change, KIP-320), asked of each partition's storage leader
+// through the router. A current_leader_epoch older than the leader's is
+// FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH.
 
 import (
 	"context"
 
-	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
-	"github.com/strata-io/strata/internal/errs"
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
@@ -22,66 +17,32 @@ func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
 func handleOffsetForLeaderEpoch(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	var items []*router.EpochItem
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			items = append(items, &router.EpochItem{Part: router.Part{Topic: rt.Topic, Partition: rp.Partition, ClientEpoch: rp.CurrentLeaderEpoch},
+				LeaderEpoch: rp.LeaderEpoch})
+		}
+	}
+	s.router.OffsetForLeaderEpoch(ctx, items)
+	next := items
 	for _, rt := range req.Topics {
 		t := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		t.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
+		for range rt.Partitions {
+			it := next[0]
+			next = next[1:]
 			p := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
-			p.Partition, p.LeaderEpoch, p.EndOffset = rp.Partition, -1, -1
-			p.ErrorCode = s.epochEnd(ctx, rt.Topic, rp, &p)
+			p.Partition, p.LeaderEpoch, p.EndOffset = it.Partition, -1, -1
+			switch {
+			case it.Err != nil:
+				p.ErrorCode = it.Err.KafkaCode()
+			case it.Result != nil:
+				p.LeaderEpoch, p.EndOffset = it.Result.GetLeaderEpoch(), it.Result.GetEndOffset()
+			}
 			t.Partitions = append(t.Partitions, p)
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
 	return resp, nil
-}
-
-func (s *Server) epochEnd(ctx context.Context, topic string, rp kmsg.OffsetForLeaderEpochRequestTopicPartition, out *kmsg.OffsetForLeaderEpochResponseTopicPartition) int16 {
-	l, code := s.leaderOf(topic, rp.Partition)
-	if code != 0 {
-		return code
-	}
-	if rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < l.epoch {
-		return kerr.FencedLeaderEpoch.Code
-	}
-	if rp.CurrentLeaderEpoch > l.epoch {
-		return kerr.UnknownLeaderEpoch.Code
-	}
-	client, err := s.storage.client(l.addr)
-	if err != nil {
-		return errs.KafkaCode(err)
-	}
-	sresp, err := client.OffsetForLeaderEpoch(ctx, &storagev1.OffsetForLeaderEpochRequest{Partitions: []*storagev1.EpochQuery{{
-		Topic: topic, Partition: rp.Partition, CurrentLeaderEpoch: rp.CurrentLeaderEpoch, LeaderEpoch: rp.LeaderEpoch}}})
-	if status.Code(err) == codes.Unimplemented {
-		if rp.LeaderEpoch > l.epoch {
-			return 0
-		}
-		lresp, err := client.ListOffsets(ctx, &storagev1.ListOffsetsRequest{Partitions: []*storagev1.ListOffsetsPartition{{
-			Topic: topic, Partition: rp.Partition, Timestamp: -1}}})
-		if err != nil {
-			return errs.KafkaCode(err)
-		}
-		if len(lresp.GetPartitions()) != 1 {
-			return -1
-		}
-		res := lresp.GetPartitions()[0]
-		if d := res.GetError(); d != nil {
-			return int16(d.GetKafkaErrorCode())
-		}
-		out.LeaderEpoch, out.EndOffset = l.epoch, res.GetOffset()
-		return 0
-	}
-	if err != nil {
-		return errs.KafkaCode(err)
-	}
-	if len(sresp.GetPartitions()) != 1 {
-		return -1
-	}
-	res := sresp.GetPartitions()[0]
-	if d := res.GetError(); d != nil {
-		return int16(d.GetKafkaErrorCode())
-	}
-	out.LeaderEpoch, out.EndOffset = res.GetLeaderEpoch(), res.GetEndOffset()
-	return 0
 }

@@ -2,39 +2,12 @@ package kafka
 
 import (
 	"context"
-	"time"
 
-	"github.com/strata-io/strata/internal/errs"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"github.com/strata-io/strata/services/gateway/router"
 )
 
-// controllerRetryFor bounds how long a call to the controller waits out an
-// election, so a controller failover looks like a slow call.
-const controllerRetryFor = 15 * time.Second
-
-// retryController runs call until it succeeds, fails for a reason other
-// than a missing active controller, or controllerRetryFor passes.
+// retryController runs a call to the controller, waiting out an election
+// (router.CallController).
 func retryController(ctx context.Context, call func(ctx context.Context) error) error {
-	deadline := time.Now().Add(controllerRetryFor)
-	backoff := 50 * time.Millisecond
-	for {
-		err := call(ctx)
-		if err == nil || !controllerRetriable(err) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
-}
-
-func controllerRetriable(err error) bool {
-	if errs.Is(err, errs.NotController) {
-		return true
-	}
-	return errs.From(err) == nil && status.Code(err) == codes.Unavailable
+	return router.CallController(ctx, call)
 }

@@ -38,7 +38,7 @@ func TestFetchRetriesTheNewLeader(t *testing.T) {
 				for _, p := range in.GetPartitions() {
 					res := &storagev1.FetchPartitionResult{Topic: p.GetTopic(), Partition: p.GetPartition(), HighWatermark: 3}
 					if addr == "storage-1:7000" { // partition 0's old leader
-						res.Error = &commonv1.ErrorDetail{Code: errs.NotLeaderOrFollower, KafkaErrorCode: errNotLeader,
+						res.Error = &commonv1.ErrorDetail{Code: errs.NotLeaderOrFollower, KafkaErrorCode: int32(kerr.NotLeaderForPartition.Code),
 							Leader: &commonv1.LeaderHint{LeaderId: 2, LeaderEpoch: 2, LeaderAddress: "storage-2:7000"}}
 					} else {
 						res.Records = batch

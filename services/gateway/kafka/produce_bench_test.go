@@ -14,6 +14,7 @@ import (
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"google.golang.org/grpc"
 )
@@ -26,7 +27,7 @@ type stubStorage struct {
 	fetch func(addr string, in *storagev1.FetchRequest) (*storagev1.FetchResponse, error)
 }
 
-func (s *stubStorage) client(addr string) (storagev1.StorageServiceClient, error) {
+func (s *stubStorage) Client(addr string) (storagev1.StorageServiceClient, error) {
 	return stubClient{s: s, addr: addr}, nil
 }
 
@@ -72,7 +73,7 @@ func benchServer(tb testing.TB, topic string, parts int, st *stubStorage) *Serve
 	}
 	cache.Apply(&controllerv1.WatchMetadataResponse{Revision: 1, Snapshot: true, Upserts: ups})
 	s := NewServer(nil, Config{}, Deps{Cache: cache})
-	s.storage = st
+	s.router = router.New(cache, st, nil)
 	tb.Cleanup(s.cancel)
 	return s
 }

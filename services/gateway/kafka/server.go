@@ -26,6 +26,7 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/gateway/router"
 )
 
 // Limits and defaults of the listener.
@@ -80,16 +81,19 @@ type Deps struct {
 	// Storage holds the connections to storage nodes; the caller owns and
 	// closes it.
 	Storage *rpc.Pool
+	// Router routes partition work to storage leaders; nil builds one over
+	// Cache and Storage (without metrics).
+	Router *router.Router
 }
 
 // Server is a running Kafka listener.
 type Server struct {
-	cfg     Config
-	d       Deps
-	log     *slog.Logger
-	ln      net.Listener
-	storage storageClients
-	pids    *pidAllocator
+	cfg    Config
+	d      Deps
+	log    *slog.Logger
+	ln     net.Listener
+	router *router.Router
+	pids   *pidAllocator
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -115,7 +119,10 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if d.Storage == nil {
 		d.Storage = &rpc.Pool{}
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, storage: &storagePool{conns: d.Storage},
+	if d.Router == nil {
+		d.Router = router.New(d.Cache, router.Pool{Conns: d.Storage}, nil)
+	}
+	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, router: d.Router,
 		conns: map[*conn]struct{}{}}
 	s.pids = &pidAllocator{groups: d.Groups}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

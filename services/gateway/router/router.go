@@ -214,7 +214,11 @@ func FromDetail(d *commonv1.ErrorDetail) *errs.Error {
 	if d == nil {
 		return nil
 	}
-	return &errs.Error{Detail: d, Msg: d.GetCode().String()}
+	msg := d.GetMessage()
+	if msg == "" {
+		msg = d.GetCode().String()
+	}
+	return &errs.Error{Detail: d, Msg: msg}
 }
 
 // awaitLeaderChange waits briefly for the metadata cache to move a

@@ -99,6 +99,19 @@ const (
 	ErrorCode_ERROR_CODE_TRANSACTIONS_UNSUPPORTED ErrorCode = 32
 	// The request's API key or version is not served.
 	ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION ErrorCode = 33
+	// Consumer groups (numbered from 50).
+	// The group has members; the change needs an empty group.
+	ErrorCode_ERROR_CODE_NON_EMPTY_GROUP ErrorCode = 50
+	// No such group.
+	ErrorCode_ERROR_CODE_GROUP_ID_NOT_FOUND ErrorCode = 51
+	// The group still consumes the partition whose offset was to be deleted.
+	ErrorCode_ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC ErrorCode = 52
+	// A commit from an old generation of the group.
+	ErrorCode_ERROR_CODE_ILLEGAL_GENERATION ErrorCode = 53
+	// An empty or otherwise invalid group id.
+	ErrorCode_ERROR_CODE_INVALID_GROUP_ID ErrorCode = 54
+	// The group is rebalancing; retry after it completes.
+	ErrorCode_ERROR_CODE_REBALANCE_IN_PROGRESS ErrorCode = 55
 )
 
 // Enum value maps for ErrorCode.
@@ -138,6 +151,12 @@ var (
 		31: "ERROR_CODE_COORDINATOR_NOT_AVAILABLE",
 		32: "ERROR_CODE_TRANSACTIONS_UNSUPPORTED",
 		33: "ERROR_CODE_UNSUPPORTED_VERSION",
+		50: "ERROR_CODE_NON_EMPTY_GROUP",
+		51: "ERROR_CODE_GROUP_ID_NOT_FOUND",
+		52: "ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC",
+		53: "ERROR_CODE_ILLEGAL_GENERATION",
+		54: "ERROR_CODE_INVALID_GROUP_ID",
+		55: "ERROR_CODE_REBALANCE_IN_PROGRESS",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":                      0,
@@ -174,6 +193,12 @@ var (
 		"ERROR_CODE_COORDINATOR_NOT_AVAILABLE":        31,
 		"ERROR_CODE_TRANSACTIONS_UNSUPPORTED":         32,
 		"ERROR_CODE_UNSUPPORTED_VERSION":              33,
+		"ERROR_CODE_NON_EMPTY_GROUP":                  50,
+		"ERROR_CODE_GROUP_ID_NOT_FOUND":               51,
+		"ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC":        52,
+		"ERROR_CODE_ILLEGAL_GENERATION":               53,
+		"ERROR_CODE_INVALID_GROUP_ID":                 54,
+		"ERROR_CODE_REBALANCE_IN_PROGRESS":            55,
 	}
 )
 
@@ -216,7 +241,10 @@ type ErrorDetail struct {
 	// Set with request validation errors: one entry per bad field.
 	FieldViolations []*FieldViolation `protobuf:"bytes,4,rep,name=field_violations,json=fieldViolations,proto3" json:"field_violations,omitempty"`
 	// Whether the same request may succeed if retried later.
-	Retriable     bool `protobuf:"varint,5,opt,name=retriable,proto3" json:"retriable,omitempty"`
+	Retriable bool `protobuf:"varint,5,opt,name=retriable,proto3" json:"retriable,omitempty"`
+	// A readable description, so an error carried in a response entry (not
+	// in a call's status) explains itself too.
+	Message       string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -284,6 +312,13 @@ func (x *ErrorDetail) GetRetriable() bool {
 		return x.Retriable
 	}
 	return false
+}
+
+func (x *ErrorDetail) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
 }
 
 // LeaderHint names the current leader of one partition.
@@ -422,13 +457,14 @@ var File_strata_common_v1_errors_proto protoreflect.FileDescriptor
 
 const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/common/v1/errors.proto\x12\x10strata.common.v1\"\x89\x02\n" +
+	"\x1dstrata/common/v1/errors.proto\x12\x10strata.common.v1\"\xa3\x02\n" +
 	"\vErrorDetail\x12/\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1b.strata.common.v1.ErrorCodeR\x04code\x12(\n" +
 	"\x10kafka_error_code\x18\x02 \x01(\x05R\x0ekafkaErrorCode\x124\n" +
 	"\x06leader\x18\x03 \x01(\v2\x1c.strata.common.v1.LeaderHintR\x06leader\x12K\n" +
 	"\x10field_violations\x18\x04 \x03(\v2 .strata.common.v1.FieldViolationR\x0ffieldViolations\x12\x1c\n" +
-	"\tretriable\x18\x05 \x01(\bR\tretriable\"\xa7\x01\n" +
+	"\tretriable\x18\x05 \x01(\bR\tretriable\x12\x18\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"\xa7\x01\n" +
 	"\n" +
 	"LeaderHint\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
@@ -438,7 +474,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\xd4\t\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\xab\v\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -474,7 +510,13 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"!ERROR_CODE_INVALID_PRODUCER_EPOCH\x10\x1e\x12(\n" +
 	"$ERROR_CODE_COORDINATOR_NOT_AVAILABLE\x10\x1f\x12'\n" +
 	"#ERROR_CODE_TRANSACTIONS_UNSUPPORTED\x10 \x12\"\n" +
-	"\x1eERROR_CODE_UNSUPPORTED_VERSION\x10!B\xc0\x01\n" +
+	"\x1eERROR_CODE_UNSUPPORTED_VERSION\x10!\x12\x1e\n" +
+	"\x1aERROR_CODE_NON_EMPTY_GROUP\x102\x12!\n" +
+	"\x1dERROR_CODE_GROUP_ID_NOT_FOUND\x103\x12(\n" +
+	"$ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC\x104\x12!\n" +
+	"\x1dERROR_CODE_ILLEGAL_GENERATION\x105\x12\x1f\n" +
+	"\x1bERROR_CODE_INVALID_GROUP_ID\x106\x12$\n" +
+	" ERROR_CODE_REBALANCE_IN_PROGRESS\x107B\xc0\x01\n" +
 	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/gen/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (
