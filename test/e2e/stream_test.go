@@ -53,7 +53,7 @@ func produceOK(t *testing.T, sc streamv1.StreamServiceClient, req *streamv1.Prod
 	}
 	for i, r := range resp.GetResults() {
 		if r.GetError() != nil {
-			t.Fatalf("record %d: %v %s", i, r.GetError().GetCode(), r.GetErrorMessage())
+			t.Fatalf("record %d: %v %s", i, r.GetError().GetCode(), r.GetError().GetMessage())
 		}
 	}
 	return resp.GetResults()
@@ -73,7 +73,7 @@ func fetchAll(t *testing.T, sc streamv1.StreamServiceClient, topic string, parti
 		}
 		p := resp.GetPartitions()[0]
 		if p.GetError() != nil {
-			t.Fatalf("fetch %s-%d at %d: %v %s", topic, partition, from, p.GetError().GetCode(), p.GetErrorMessage())
+			t.Fatalf("fetch %s-%d at %d: %v %s", topic, partition, from, p.GetError().GetCode(), p.GetError().GetMessage())
 		}
 		recs = append(recs, p.GetRecords()...)
 		from = p.GetNextOffset()
@@ -503,8 +503,8 @@ func TestStreamFetchOutOfRange(t *testing.T) {
 		if p.GetLogStartOffset() != 0 || p.GetHighWatermark() != 5 || len(p.GetRecords()) != 0 {
 			t.Fatalf("fetch at %d: range [%d, %d], %d records; want [0, 5]", off, p.GetLogStartOffset(), p.GetHighWatermark(), len(p.GetRecords()))
 		}
-		if !strings.Contains(p.GetErrorMessage(), "[0, 5]") {
-			t.Fatalf("fetch at %d: message %q does not give the range", off, p.GetErrorMessage())
+		if !strings.Contains(p.GetError().GetMessage(), "[0, 5]") {
+			t.Fatalf("fetch at %d: message %q does not give the range", off, p.GetError().GetMessage())
 		}
 	}
 	// At the high watermark: no records, no error.
@@ -629,7 +629,7 @@ func TestStreamGrpcurlExamples(t *testing.T) {
 	c.admin("topic", "create", "orders", "--partitions", "3", "--replication-factor", "1")
 	waitTopicsReady(t, c, map[string]int{"orders": 3})
 	checks := map[string][]string{
-		" list":                 {"strata.stream.v1.StreamService", "strata.admin.v1.AdminService", "grpc.health.v1.Health"},
+		" list":                 {"strata.stream.v1.StreamService", "strata.stream.v1.GroupService", "strata.admin.v1.AdminService", "grpc.health.v1.Health"},
 		" describe":             {"rpc Produce", "rpc Fetch", "rpc ListOffsets"},
 		"StreamService/Produce": {`"offset": "0"`, `"offset": "1"`},
 		// The first record went to partition 0: hello, with its header.

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"time"
 
+	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
@@ -26,6 +27,7 @@ import (
 	"github.com/strata-io/strata/internal/recordbatch"
 	"github.com/strata-io/strata/internal/topicconfig"
 	"github.com/strata-io/strata/services/gateway/router"
+	"google.golang.org/protobuf/proto"
 )
 
 // Limits and defaults of the service.
@@ -156,7 +158,7 @@ func (s *Service) Produce(ctx context.Context, req *streamv1.ProduceRequest) (*s
 			}
 			switch {
 			case it.Err != nil:
-				res.Error, res.ErrorMessage = it.Err.Detail, it.Err.Error()
+				res.Error = detail(it.Err)
 			case it.Result != nil:
 				res.Offset = it.Result.GetBaseOffset() + int64(j)
 				if t := it.Result.GetLogAppendTimeMs(); t >= 0 {
@@ -362,7 +364,7 @@ func (s *Service) ListOffsets(ctx context.Context, req *streamv1.ListOffsetsRequ
 	for i, it := range items {
 		out := &streamv1.ListOffsetsResult{Topic: it.Topic, Partition: it.Partition, Offset: -1, TimestampMs: -1}
 		if it.Err != nil {
-			out.Error, out.ErrorMessage = it.Err.Detail, it.Err.Error()
+			out.Error = detail(it.Err)
 		} else {
 			out.Offset, out.TimestampMs = it.Result.GetOffset(), it.Result.GetTimestamp()
 		}
@@ -484,6 +486,15 @@ func invalid(field, format string, args ...any) *errs.Error {
 	return errs.New(errs.InvalidRequest, "%s: %s", field, msg).Field(field, msg)
 }
 
-func setError(out *streamv1.FetchPartitionResult, e *errs.Error) {
-	out.Error, out.ErrorMessage = e.Detail, e.Error()
+func setError(out *streamv1.FetchPartitionResult, e *errs.Error) { out.Error = detail(e) }
+
+// detail is e's detail carrying e's message (a copy when the detail came
+// without it, so a detail shared by several entries is never changed).
+func detail(e *errs.Error) *commonv1.ErrorDetail {
+	if e.Detail.GetMessage() == e.Error() {
+		return e.Detail
+	}
+	d := proto.Clone(e.Detail).(*commonv1.ErrorDetail)
+	d.Message = e.Error()
+	return d
 }

@@ -480,10 +480,8 @@ type ProduceResult struct {
 	// The record's timestamp as stored: the append time on LogAppendTime
 	// topics, the record's own (or the default) timestamp otherwise.
 	TimestampMs int64 `protobuf:"varint,3,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
-	// Unset on success.
-	Error *v1.ErrorDetail `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
-	// A readable description of error.
-	ErrorMessage  string `protobuf:"bytes,5,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	// Unset on success; its message explains the failure.
+	Error         *v1.ErrorDetail `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -544,13 +542,6 @@ func (x *ProduceResult) GetError() *v1.ErrorDetail {
 		return x.Error
 	}
 	return nil
-}
-
-func (x *ProduceResult) GetErrorMessage() string {
-	if x != nil {
-		return x.ErrorMessage
-	}
-	return ""
 }
 
 type ProduceResponse struct {
@@ -900,19 +891,17 @@ type FetchPartitionResult struct {
 	// Unset on success. OFFSET_OUT_OF_RANGE comes with the valid range in
 	// log_start_offset and high_watermark.
 	Error *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
-	// A readable description of error.
-	ErrorMessage string `protobuf:"bytes,4,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
 	// In offset order, all at or after the start offset.
-	Records []*Record `protobuf:"bytes,5,rep,name=records,proto3" json:"records,omitempty"`
+	Records []*Record `protobuf:"bytes,4,rep,name=records,proto3" json:"records,omitempty"`
 	// Where to fetch next: past the last record returned (and past any
 	// transaction markers or compacted gaps read), or the start offset when
 	// nothing was read.
-	NextOffset int64 `protobuf:"varint,6,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	NextOffset int64 `protobuf:"varint,5,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
 	// The offset after the last committed record; -1 when unknown (on some
 	// errors).
-	HighWatermark int64 `protobuf:"varint,7,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	HighWatermark int64 `protobuf:"varint,6,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
 	// The oldest offset still in the log; -1 when unknown.
-	LogStartOffset int64 `protobuf:"varint,8,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
+	LogStartOffset int64 `protobuf:"varint,7,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -966,13 +955,6 @@ func (x *FetchPartitionResult) GetError() *v1.ErrorDetail {
 		return x.Error
 	}
 	return nil
-}
-
-func (x *FetchPartitionResult) GetErrorMessage() string {
-	if x != nil {
-		return x.ErrorMessage
-	}
-	return ""
 }
 
 func (x *FetchPartitionResult) GetRecords() []*Record {
@@ -1203,13 +1185,11 @@ type ListOffsetsResult struct {
 	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
 	// Unset on success.
 	Error *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
-	// A readable description of error.
-	ErrorMessage string `protobuf:"bytes,4,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
 	// The offset found; -1 for a timestamp later than every record's.
-	Offset int64 `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
+	Offset int64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
 	// With a timestamp query, the timestamp of the record found; -1
 	// otherwise.
-	TimestampMs   int64 `protobuf:"varint,6,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
+	TimestampMs   int64 `protobuf:"varint,5,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1263,13 +1243,6 @@ func (x *ListOffsetsResult) GetError() *v1.ErrorDetail {
 		return x.Error
 	}
 	return nil
-}
-
-func (x *ListOffsetsResult) GetErrorMessage() string {
-	if x != nil {
-		return x.ErrorMessage
-	}
-	return ""
 }
 
 func (x *ListOffsetsResult) GetOffset() int64 {
@@ -1356,13 +1329,12 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordR\arecords\x12*\n" +
 	"\x04acks\x18\x03 \x01(\x0e2\x16.strata.stream.v1.AcksR\x04acks\x123\n" +
 	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12?\n" +
-	"\vcompression\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.CompressionR\vcompression\"\xc2\x01\n" +
+	"\vcompression\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.CompressionR\vcompression\"\x9d\x01\n" +
 	"\rProduceResult\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12!\n" +
 	"\ftimestamp_ms\x18\x03 \x01(\x03R\vtimestampMs\x123\n" +
-	"\x05error\x18\x04 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12#\n" +
-	"\rerror_message\x18\x05 \x01(\tR\ferrorMessage\"L\n" +
+	"\x05error\x18\x04 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\"L\n" +
 	"\x0fProduceResponse\x129\n" +
 	"\aresults\x18\x01 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults\"\xc9\x01\n" +
 	"\x0eFetchPartition\x12\x14\n" +
@@ -1389,17 +1361,16 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x05value\x18\x05 \x01(\fH\x01R\x05value\x88\x01\x01\x122\n" +
 	"\aheaders\x18\x06 \x03(\v2\x18.strata.stream.v1.HeaderR\aheadersB\x06\n" +
 	"\x04_keyB\b\n" +
-	"\x06_value\"\xca\x02\n" +
+	"\x06_value\"\xa5\x02\n" +
 	"\x14FetchPartitionResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
-	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12#\n" +
-	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage\x122\n" +
-	"\arecords\x18\x05 \x03(\v2\x18.strata.stream.v1.RecordR\arecords\x12\x1f\n" +
-	"\vnext_offset\x18\x06 \x01(\x03R\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x122\n" +
+	"\arecords\x18\x04 \x03(\v2\x18.strata.stream.v1.RecordR\arecords\x12\x1f\n" +
+	"\vnext_offset\x18\x05 \x01(\x03R\n" +
 	"nextOffset\x12%\n" +
-	"\x0ehigh_watermark\x18\a \x01(\x03R\rhighWatermark\x12(\n" +
-	"\x10log_start_offset\x18\b \x01(\x03R\x0elogStartOffset\"W\n" +
+	"\x0ehigh_watermark\x18\x06 \x01(\x03R\rhighWatermark\x12(\n" +
+	"\x10log_start_offset\x18\a \x01(\x03R\x0elogStartOffset\"W\n" +
 	"\rFetchResponse\x12F\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2&.strata.stream.v1.FetchPartitionResultR\n" +
@@ -1413,14 +1384,13 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x12ListOffsetsRequest\x12F\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2&.strata.stream.v1.ListOffsetsPartitionR\n" +
-	"partitions\"\xdc\x01\n" +
+	"partitions\"\xb7\x01\n" +
 	"\x11ListOffsetsResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
-	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12#\n" +
-	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage\x12\x16\n" +
-	"\x06offset\x18\x05 \x01(\x03R\x06offset\x12!\n" +
-	"\ftimestamp_ms\x18\x06 \x01(\x03R\vtimestampMs\"Z\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12\x16\n" +
+	"\x06offset\x18\x04 \x01(\x03R\x06offset\x12!\n" +
+	"\ftimestamp_ms\x18\x05 \x01(\x03R\vtimestampMs\"Z\n" +
 	"\x13ListOffsetsResponse\x12C\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2#.strata.stream.v1.ListOffsetsResultR\n" +

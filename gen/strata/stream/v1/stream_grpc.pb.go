@@ -40,8 +40,8 @@ const (
 // names a topic or partition that does not exist, DEADLINE_EXCEEDED or
 // CANCELLED when the client gave up. Every other failure belongs to one
 // record or one partition and is reported in that entry of the response,
-// with a strata.common.v1.ErrorDetail (Strata code, Kafka code, retriable,
-// leader hint); the other entries are unaffected.
+// with a strata.common.v1.ErrorDetail (Strata code, Kafka code, message,
+// retriable, leader hint); the other entries are unaffected.
 type StreamServiceClient interface {
 	// Produce appends records to one topic and answers one result per record,
 	// in request order. A record without a partition goes where Apache
@@ -131,8 +131,8 @@ func (c *streamServiceClient) ListOffsets(ctx context.Context, in *ListOffsetsRe
 // names a topic or partition that does not exist, DEADLINE_EXCEEDED or
 // CANCELLED when the client gave up. Every other failure belongs to one
 // record or one partition and is reported in that entry of the response,
-// with a strata.common.v1.ErrorDetail (Strata code, Kafka code, retriable,
-// leader hint); the other entries are unaffected.
+// with a strata.common.v1.ErrorDetail (Strata code, Kafka code, message,
+// retriable, leader hint); the other entries are unaffected.
 type StreamServiceServer interface {
 	// Produce appends records to one topic and answers one result per record,
 	// in request order. A record without a partition goes where Apache
