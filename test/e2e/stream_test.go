@@ -663,3 +663,63 @@ func TestStreamGrpcurlExamples(t *testing.T) {
 		}
 	}
 }
+
+// A partition whose leader is down fails its own records and reads; the
+// other partitions of the same calls are written and read.
+func TestStreamPartitionFailureIsolated(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 1, storage: 3, leaseTTL: "30s"})
+	c.admin("topic", "create", "split", "--partitions", "3", "--replication-factor", "1")
+	waitTopicsReady(t, c, map[string]int{"split": 3})
+	sc := streamClient(t, c)
+	var ti topicInfo
+	c.adminJSON(&ti, "topic", "describe", "split")
+	var ci clusterInfo
+	c.adminJSON(&ci, "cluster", "describe")
+	down := ti.Partitions[0].Leader
+	for _, n := range ci.StorageNodes {
+		if n.ID == down {
+			for _, s := range c.storage {
+				if s.grpc == n.Address {
+					s.kill()
+				}
+			}
+		}
+	}
+	lost := map[int32]bool{}
+	for _, p := range ti.Partitions {
+		lost[p.Partition] = p.Leader == down
+	}
+	var recs []*streamv1.ProduceRecord
+	for i := range 9 {
+		recs = append(recs, &streamv1.ProduceRecord{Partition: ptr(int32(i % 3)), Value: []byte(fmt.Sprint(i))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := sc.Produce(ctx, &streamv1.ProduceRequest{Topic: "split", Records: recs, Acks: streamv1.Acks_ACKS_LEADER})
+	if err != nil {
+		t.Fatalf("produce with one leader down failed as a call: %v", err)
+	}
+	for i, r := range resp.GetResults() {
+		switch {
+		case lost[r.GetPartition()] && (r.GetError() == nil || !r.GetError().GetRetriable() || r.GetOffset() != -1):
+			t.Fatalf("record %d to the lost partition %d: offset %d, error %v", i, r.GetPartition(), r.GetOffset(), r.GetError())
+		case !lost[r.GetPartition()] && (r.GetError() != nil || r.GetOffset() != int64(i/3)):
+			t.Fatalf("record %d to partition %d: offset %d, error %v", i, r.GetPartition(), r.GetOffset(), r.GetError())
+		}
+		if r.GetError() != nil {
+			t.Logf("record %d: %v (Kafka %d): %s", i, r.GetError().GetCode(), r.GetError().GetKafkaErrorCode(), r.GetError().GetMessage())
+		}
+	}
+	fr, err := sc.Fetch(ctx, &streamv1.FetchRequest{Partitions: []*streamv1.FetchPartition{
+		{Topic: "split", Partition: 0, Start: &streamv1.FetchPartition_Offset{Offset: 0}},
+		{Topic: "split", Partition: 1, Start: &streamv1.FetchPartition_Offset{Offset: 0}},
+		{Topic: "split", Partition: 2, Start: &streamv1.FetchPartition_Offset{Offset: 0}}}})
+	if err != nil {
+		t.Fatalf("fetch with one leader down failed as a call: %v", err)
+	}
+	for _, p := range fr.GetPartitions() {
+		if lost[p.GetPartition()] != (p.GetError() != nil) || (!lost[p.GetPartition()] && len(p.GetRecords()) != 3) {
+			t.Fatalf("partition %d (lost %v): error %v, %d records", p.GetPartition(), lost[p.GetPartition()], p.GetError(), len(p.GetRecords()))
+		}
+	}
+}
