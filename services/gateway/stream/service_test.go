@@ -1,0 +1,213 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/services/gateway/router"
+	"google.golang.org/grpc"
+)
+
+// memStorage is an in-process storage leader for every partition: it
+// appends produced batches (patching offsets as the log does) and serves
+// fetches from them.
+type memStorage struct {
+	mu    sync.Mutex
+	logs  map[int32][]byte
+	next  map[int32]int64
+	calls int
+}
+
+func (m *memStorage) Client(string) (storagev1.StorageServiceClient, error) {
+	return memClient{memStorage: m}, nil
+}
+
+type memClient struct {
+	storagev1.StorageServiceClient // the calls not served panic
+	*memStorage
+}
+
+func (m memClient) Produce(_ context.Context, in *storagev1.ProduceRequest, _ ...grpc.CallOption) (*storagev1.ProduceResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls++
+	out := &storagev1.ProduceResponse{}
+	for _, p := range in.GetPartitions() {
+		base := m.next[p.GetPartition()]
+		next := base
+		for rest := p.GetRecords(); len(rest) > 0; {
+			b, r, err := recordbatch.Next(rest)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := recordbatch.ValidateProducer(b, 1<<20); err != nil {
+				return nil, err
+			}
+			recordbatch.SetBaseOffset(b, next)
+			next = recordbatch.LastOffsetOf(b) + 1
+			rest = r
+		}
+		m.logs[p.GetPartition()] = append(m.logs[p.GetPartition()], p.GetRecords()...)
+		m.next[p.GetPartition()] = next
+		out.Partitions = append(out.Partitions, &storagev1.ProducePartitionResult{Topic: p.GetTopic(), Partition: p.GetPartition(),
+			BaseOffset: base, LogAppendTimeMs: -1})
+	}
+	return out, nil
+}
+
+func (m memClient) Fetch(_ context.Context, in *storagev1.FetchRequest, _ ...grpc.CallOption) (*storagev1.FetchResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls++
+	out := &storagev1.FetchResponse{}
+	for _, p := range in.GetPartitions() {
+		hw := m.next[p.GetPartition()]
+		res := &storagev1.FetchPartitionResult{Topic: p.GetTopic(), Partition: p.GetPartition(), HighWatermark: hw}
+		if p.GetFetchOffset() > hw {
+			res.Error = errs.New(errs.OffsetOutOfRange, "out of range").Detail
+		} else {
+			res.Records = m.logs[p.GetPartition()] // whole log: the decoder skips what lies below the offset
+		}
+		out.Partitions = append(out.Partitions, res)
+	}
+	return out, nil
+}
+
+// newTestService serves topic "t" of n partitions; partition `leaderless`
+// (if not -1) has no leader.
+func newTestService(n, leaderless int32) (*Service, *memStorage) {
+	c := metadata.NewCache()
+	ups := []*metadatav1.Record{
+		{Record: &metadatav1.Record_StorageNode{StorageNode: &metadatav1.StorageNodeRecord{NodeId: 1, Address: "storage-1:7000"}}},
+		{Record: &metadatav1.Record_Topic{Topic: &metadatav1.TopicRecord{Name: "t", PartitionCount: n, ReplicationFactor: 1}}},
+	}
+	for p := range n {
+		leader := int32(1)
+		if p == leaderless {
+			leader = -1
+		}
+		ups = append(ups, &metadatav1.Record{Record: &metadatav1.Record_Partition{Partition: &metadatav1.PartitionRecord{
+			Topic: "t", Partition: p, Leader: leader, Replicas: []int32{1}}}})
+	}
+	c.Apply(&controllerv1.WatchMetadataResponse{Revision: 1, Snapshot: true, Upserts: ups})
+	m := &memStorage{logs: map[int32][]byte{}, next: map[int32]int64{}}
+	return New(c, router.New(c, m, nil)), m
+}
+
+func TestServiceProducePlacesAndReportsPerRecord(t *testing.T) {
+	s, m := newTestService(4, 1)
+	var recs []*streamv1.ProduceRecord
+	for i := range 40 {
+		r := &streamv1.ProduceRecord{Value: []byte(fmt.Sprint(i))}
+		switch i % 4 {
+		case 0:
+			r.Key = []byte(fmt.Sprintf("key-%d", i))
+		case 1:
+			r.Partition = ptr(int32(3))
+		}
+		recs = append(recs, r)
+	}
+	resp, err := s.Produce(context.Background(), &streamv1.ProduceRequest{Topic: "t", Records: recs, Compression: streamv1.Compression_COMPRESSION_SNAPPY})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := map[int32]int64{}
+	sticky := int32(-1)
+	failed := 0
+	for i, r := range resp.GetResults() {
+		rec := recs[i]
+		want := r.GetPartition()
+		switch {
+		case rec.Partition != nil:
+			want = *rec.Partition
+		case rec.Key != nil:
+			want = keyPartition(rec.Key, 4)
+		default:
+			if sticky < 0 {
+				sticky = r.GetPartition()
+			}
+			want = sticky
+		}
+		if r.GetPartition() != want {
+			t.Fatalf("record %d: partition %d, want %d", i, r.GetPartition(), want)
+		}
+		if r.GetPartition() == 1 { // keyed records hashed to the leaderless partition fail alone
+			if r.GetError().GetCode() != errs.LeaderNotAvailable || r.GetOffset() != -1 {
+				t.Fatalf("record %d on the leaderless partition: %v offset %d", i, r.GetError(), r.GetOffset())
+			}
+			failed++
+			continue
+		}
+		if r.GetError() != nil || r.GetOffset() != next[r.GetPartition()] {
+			t.Fatalf("record %d: partition %d offset %d error %v, want offset %d", i, r.GetPartition(), r.GetOffset(), r.GetError(), next[r.GetPartition()])
+		}
+		next[r.GetPartition()]++
+	}
+	if failed == 0 {
+		t.Fatal("no key hashed to the leaderless partition: pick other keys")
+	}
+	if sticky == 1 {
+		t.Fatal("keyless records went to the partition without a leader")
+	}
+	if m.calls != 1 {
+		t.Fatalf("%d storage calls for one leader, want 1", m.calls)
+	}
+
+	// Fetch every partition back through the service.
+	fr, err := s.Fetch(context.Background(), &streamv1.FetchRequest{Partitions: []*streamv1.FetchPartition{
+		{Topic: "t", Partition: 0, Start: &streamv1.FetchPartition_Offset{Offset: 0}},
+		{Topic: "t", Partition: 2, Start: &streamv1.FetchPartition_Offset{Offset: 1}},
+		{Topic: "t", Partition: 3, Start: &streamv1.FetchPartition_Offset{Offset: 0}},
+		{Topic: "t", Partition: 1, Start: &streamv1.FetchPartition_Offset{Offset: 0}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range fr.GetPartitions() {
+		if p.GetPartition() == 1 {
+			if p.GetError().GetCode() != errs.LeaderNotAvailable {
+				t.Fatalf("leaderless partition: %v", p.GetError())
+			}
+			continue
+		}
+		from := int64(0)
+		if p.GetPartition() == 2 {
+			from = 1
+		}
+		if p.GetError() != nil || int64(len(p.GetRecords())) != next[p.GetPartition()]-from || p.GetNextOffset() != next[p.GetPartition()] {
+			t.Fatalf("partition %d: error %v, %d records, next %d; wrote %d", p.GetPartition(), p.GetError(), len(p.GetRecords()), p.GetNextOffset(), next[p.GetPartition()])
+		}
+		for j, r := range p.GetRecords() {
+			if r.GetOffset() != from+int64(j) {
+				t.Fatalf("partition %d record %d: offset %d", p.GetPartition(), j, r.GetOffset())
+			}
+		}
+	}
+}
+
+func TestServiceBadRequestWritesNothing(t *testing.T) {
+	s, m := newTestService(2, -1)
+	good := &streamv1.ProduceRecord{Value: []byte("v")}
+	for _, req := range []*streamv1.ProduceRequest{
+		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {Partition: ptr(int32(2))}}},
+		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {Headers: []*streamv1.Header{{}}}}},
+		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {Value: make([]byte, 2<<20)}}},
+		{Topic: "nope", Records: []*streamv1.ProduceRecord{good}},
+	} {
+		if _, err := s.Produce(context.Background(), req); errs.From(err) == nil {
+			t.Fatalf("%v: %v, want a Strata error", req, err)
+		}
+	}
+	if m.calls != 0 {
+		t.Fatalf("%d storage calls for bad requests", m.calls)
+	}
+}
