@@ -76,7 +76,7 @@ var table = map[Code]entry{
 	InvalidPartitions:        {codes.InvalidArgument, kerr.InvalidPartitions.Code, false},
 	InvalidReplicationFactor: {codes.InvalidArgument, kerr.InvalidReplicationFactor.Code, false},
 	InvalidConfig:            {codes.InvalidArgument, kerr.InvalidConfig.Code, false},
-	NotLeaderOrFollower:      {codes.FailedPrecondition, kerr.NotLeaderForPartition.Code, true},
+	NotLeaderOrFollower:      {codes.Unavailable, kerr.NotLeaderForPartition.Code, true},
 	NotController:            {codes.Unavailable, kerr.NotController.Code, true},
 	UnknownMember:            {codes.NotFound, kerr.UnknownMemberID.Code, false},
 	StaleEpoch:               {codes.FailedPrecondition, kerr.FencedLeaderEpoch.Code, false},

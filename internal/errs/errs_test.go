@@ -22,7 +22,7 @@ func TestDetailSurvivesTheWire(t *testing.T) {
 		WithLeader(&commonv1.LeaderHint{Topic: "orders", Partition: 1, LeaderId: 2, LeaderEpoch: 7})
 	// What a gRPC client receives: a status rebuilt from its proto form.
 	received := status.ErrorProto(orig.GRPCStatus().Proto())
-	if status.Code(received) != codes.FailedPrecondition {
+	if status.Code(received) != codes.Unavailable { // retriable, as the leader moved
 		t.Fatalf("grpc code = %v", status.Code(received))
 	}
 	got := From(fmt.Errorf("produce: %w", received))
