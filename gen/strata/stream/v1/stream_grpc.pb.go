@@ -53,7 +53,10 @@ type StreamServiceClient interface {
 	// NOT_ENOUGH_REPLICAS, NOT_LEADER_OR_FOLLOWER after the one retry,
 	// REQUEST_TIMED_OUT) fails only that partition's records. Acknowledged
 	// records (acks leader or all) are durable as Kafka's are with the same
-	// acks. Call errors: INVALID_ARGUMENT (empty or too many records, bad
+	// acks. Produce is not idempotent: a retry after an outcome the client
+	// could not learn (REQUEST_TIMED_OUT, DEADLINE_EXCEEDED, a lost
+	// connection) may write the records twice. Call errors: INVALID_ARGUMENT
+	// (empty or too many records, bad
 	// topic name, empty header key, negative timestamp, record larger than
 	// the topic's max.message.bytes, unknown acks or compression), NOT_FOUND
 	// (unknown topic or partition).
@@ -144,7 +147,10 @@ type StreamServiceServer interface {
 	// NOT_ENOUGH_REPLICAS, NOT_LEADER_OR_FOLLOWER after the one retry,
 	// REQUEST_TIMED_OUT) fails only that partition's records. Acknowledged
 	// records (acks leader or all) are durable as Kafka's are with the same
-	// acks. Call errors: INVALID_ARGUMENT (empty or too many records, bad
+	// acks. Produce is not idempotent: a retry after an outcome the client
+	// could not learn (REQUEST_TIMED_OUT, DEADLINE_EXCEEDED, a lost
+	// connection) may write the records twice. Call errors: INVALID_ARGUMENT
+	// (empty or too many records, bad
 	// topic name, empty header key, negative timestamp, record larger than
 	// the topic's max.message.bytes, unknown acks or compression), NOT_FOUND
 	// (unknown topic or partition).
