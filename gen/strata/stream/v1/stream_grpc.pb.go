@@ -56,10 +56,9 @@ type StreamServiceClient interface {
 	// acks. Produce is not idempotent: a retry after an outcome the client
 	// could not learn (REQUEST_TIMED_OUT, DEADLINE_EXCEEDED, a lost
 	// connection) may write the records twice. Call errors: INVALID_ARGUMENT
-	// (empty or too many records, bad
-	// topic name, empty header key, negative timestamp, record larger than
-	// the topic's max.message.bytes, unknown acks or compression), NOT_FOUND
-	// (unknown topic or partition).
+	// (empty or too many records, bad topic name, empty header key, negative
+	// timestamp, record larger than the topic's max.message.bytes, unknown
+	// acks or compression), NOT_FOUND (unknown topic or partition).
 	Produce(ctx context.Context, in *ProduceRequest, opts ...grpc.CallOption) (*ProduceResponse, error)
 	// Fetch reads one or more partitions from a position (an offset, the
 	// earliest or latest offset, or the first offset at or after a
@@ -150,10 +149,9 @@ type StreamServiceServer interface {
 	// acks. Produce is not idempotent: a retry after an outcome the client
 	// could not learn (REQUEST_TIMED_OUT, DEADLINE_EXCEEDED, a lost
 	// connection) may write the records twice. Call errors: INVALID_ARGUMENT
-	// (empty or too many records, bad
-	// topic name, empty header key, negative timestamp, record larger than
-	// the topic's max.message.bytes, unknown acks or compression), NOT_FOUND
-	// (unknown topic or partition).
+	// (empty or too many records, bad topic name, empty header key, negative
+	// timestamp, record larger than the topic's max.message.bytes, unknown
+	// acks or compression), NOT_FOUND (unknown topic or partition).
 	Produce(context.Context, *ProduceRequest) (*ProduceResponse, error)
 	// Fetch reads one or more partitions from a position (an offset, the
 	// earliest or latest offset, or the first offset at or after a
