@@ -58,6 +58,7 @@ const (
 	IllegalGeneration        = commonv1.ErrorCode_ERROR_CODE_ILLEGAL_GENERATION
 	InvalidGroupID           = commonv1.ErrorCode_ERROR_CODE_INVALID_GROUP_ID
 	RebalanceInProgress      = commonv1.ErrorCode_ERROR_CODE_REBALANCE_IN_PROGRESS
+	Throttled                = commonv1.ErrorCode_ERROR_CODE_THROTTLED
 )
 
 type entry struct {
@@ -108,6 +109,7 @@ var table = map[Code]entry{
 	IllegalGeneration:        {codes.FailedPrecondition, kerr.IllegalGeneration.Code, false},
 	InvalidGroupID:           {codes.InvalidArgument, kerr.InvalidGroupID.Code, false},
 	RebalanceInProgress:      {codes.Unavailable, kerr.RebalanceInProgress.Code, true},
+	Throttled:                {codes.ResourceExhausted, kerr.ThrottlingQuotaExceeded.Code, true},
 
 	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/gateway/groups"
 	"github.com/strata-io/strata/services/gateway/kafka"
+	"github.com/strata-io/strata/services/gateway/pids"
 	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/strata-io/strata/services/gateway/stream"
 	"google.golang.org/grpc/reflection"
@@ -46,6 +47,8 @@ type Gateway struct {
 	// router routes partition work to storage leaders, for the Kafka
 	// listener and the public gRPC API alike.
 	router *router.Router
+	// pids allocates idempotent producer ids for Kafka and gRPC producers.
+	pids *pids.Allocator
 }
 
 // Start registers the gateway and starts serving.
@@ -70,7 +73,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.advertiseGRPC = config.Advertise(cfg.AdvertiseGRPC, g.Listener.Addr().String())
 	g.GRPC = rpc.NewServer(g.Log, g.reg, g.describeProgress, forwardAdmin(g.Conn))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
-	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router))
+	g.pids = pids.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn))
+	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router, g.pids))
 	streamv1.RegisterGroupServiceServer(g.GRPC.Server, groups.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn), g.router, g.cache))
 	reflection.Register(g.GRPC.Server) // grpcurl and GUI clients work without the .proto files
 	go func() { _ = g.GRPC.Serve(g.Listener) }()
@@ -125,6 +129,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		Log:       g.Log,
 		Storage:   &g.storage,
 		Router:    g.router,
+		PIDs:      g.pids,
 	})
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)

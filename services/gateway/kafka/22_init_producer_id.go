@@ -10,18 +10,13 @@ package kafka
 import (
 	"context"
 	"math"
-	"sync"
 
-	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func init() { register(22, 0, 4, handleInitProducerID) }
-
-// pidBlock is how many ids one controller call allocates.
-const pidBlock = 1000
 
 func handleInitProducerID(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.InitProducerIDRequest)
@@ -35,7 +30,7 @@ func handleInitProducerID(ctx context.Context, s *Server, r *request) (kmsg.Resp
 		resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch+1
 		return resp, nil
 	}
-	id, err := s.pids.next(ctx)
+	id, err := s.pids.Next(ctx)
 	if err != nil {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code // retriable
 		s.log.Warn("producer id allocation failed", "err", err)
@@ -43,31 +38,4 @@ func handleInitProducerID(ctx context.Context, s *Server, r *request) (kmsg.Resp
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0
 	return resp, nil
-}
-
-// pidAllocator hands out ids from blocks allocated by the controller.
-type pidAllocator struct {
-	groups controllerv1.GroupCoordinatorServiceClient
-	mu     sync.Mutex
-	next_  int64
-	end    int64
-}
-
-func (a *pidAllocator) next(ctx context.Context) (int64, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.next_ >= a.end {
-		var resp *controllerv1.AllocateProducerIdsResponse
-		err := retryController(ctx, func(ctx context.Context) (err error) {
-			resp, err = a.groups.AllocateProducerIds(ctx, &controllerv1.AllocateProducerIdsRequest{Count: pidBlock})
-			return err
-		})
-		if err != nil {
-			return 0, err
-		}
-		a.next_, a.end = resp.GetFirstId(), resp.GetFirstId()+int64(resp.GetCount())
-	}
-	id := a.next_
-	a.next_++
-	return id, nil
 }

@@ -26,6 +26,7 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/gateway/pids"
 	"github.com/strata-io/strata/services/gateway/router"
 )
 
@@ -84,6 +85,8 @@ type Deps struct {
 	// Router routes partition work to storage leaders; nil builds one over
 	// Cache and Storage (without metrics).
 	Router *router.Router
+	// PIDs allocates idempotent producer ids; nil builds one over Groups.
+	PIDs *pids.Allocator
 }
 
 // Server is a running Kafka listener.
@@ -93,7 +96,7 @@ type Server struct {
 	log    *slog.Logger
 	ln     net.Listener
 	router *router.Router
-	pids   *pidAllocator
+	pids   *pids.Allocator
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -124,7 +127,10 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, router: d.Router,
 		conns: map[*conn]struct{}{}}
-	s.pids = &pidAllocator{groups: d.Groups}
+	if d.PIDs == nil {
+		d.PIDs = pids.New(d.Groups)
+	}
+	s.pids = d.PIDs
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }

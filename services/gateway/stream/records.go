@@ -33,34 +33,42 @@ func recordSize(r *streamv1.ProduceRecord) int {
 // consecutive offsets.
 func buildBatches(recs []*streamv1.ProduceRecord, now int64, c codec.Codec, maxBatch int) ([]byte, error) {
 	var out []byte
-	chunk := make([]recordbatch.BuildRecord, 0, len(recs))
-	size := recordbatch.HeaderSize
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		b, err := recordbatch.Build(recordbatch.ProducerOptions(c), chunk)
+	for _, chunk := range chunkRecords(recs, maxBatch) {
+		b, err := buildBatch(chunk, now, recordbatch.ProducerOptions(c))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out = append(out, b...)
-		chunk, size = chunk[:0], recordbatch.HeaderSize
-		return nil
-	}
-	for _, r := range recs {
-		n := recordSize(r)
-		if len(chunk) > 0 && size+n > maxBatch {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-		}
-		chunk = append(chunk, buildRecord(r, now))
-		size += n
-	}
-	if err := flush(); err != nil {
-		return nil, err
 	}
 	return out, nil
+}
+
+// chunkRecords cuts records, in order, into as few runs as fit in batches
+// of maxBatch bytes (uncompressed).
+func chunkRecords(recs []*streamv1.ProduceRecord, maxBatch int) [][]*streamv1.ProduceRecord {
+	var out [][]*streamv1.ProduceRecord
+	start, size := 0, recordbatch.HeaderSize
+	for i, r := range recs {
+		n := recordSize(r)
+		if i > start && size+n > maxBatch {
+			out = append(out, recs[start:i])
+			start, size = i, recordbatch.HeaderSize
+		}
+		size += n
+	}
+	if start < len(recs) {
+		out = append(out, recs[start:])
+	}
+	return out
+}
+
+// buildBatch encodes records as one batch with opts.
+func buildBatch(recs []*streamv1.ProduceRecord, now int64, opts recordbatch.BatchOptions) ([]byte, error) {
+	chunk := make([]recordbatch.BuildRecord, len(recs))
+	for i, r := range recs {
+		chunk[i] = buildRecord(r, now)
+	}
+	return recordbatch.Build(opts, chunk)
 }
 
 func buildRecord(r *streamv1.ProduceRecord, now int64) recordbatch.BuildRecord {

@@ -26,6 +26,7 @@ import (
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/recordbatch"
 	"github.com/strata-io/strata/internal/topicconfig"
+	"github.com/strata-io/strata/services/gateway/pids"
 	"github.com/strata-io/strata/services/gateway/router"
 	"google.golang.org/protobuf/proto"
 )
@@ -62,12 +63,14 @@ type Service struct {
 	streamv1.UnimplementedStreamServiceServer
 	cache  *metadata.Cache
 	router *router.Router
+	pids   *pids.Allocator
 	now    func() time.Time
 }
 
-// New returns the service over the gateway's metadata cache and router.
-func New(cache *metadata.Cache, r *router.Router) *Service {
-	return &Service{cache: cache, router: r, now: time.Now}
+// New returns the service over the gateway's metadata cache, router and
+// producer id allocator (for idempotent ProduceStream sessions).
+func New(cache *metadata.Cache, r *router.Router, p *pids.Allocator) *Service {
+	return &Service{cache: cache, router: r, pids: p, now: time.Now}
 }
 
 // Produce implements StreamService.Produce.
@@ -94,46 +97,14 @@ func (s *Service) Produce(ctx context.Context, req *streamv1.ProduceRequest) (*s
 		timeout = max(min(timeout, time.Until(dl)-deadlineMargin), time.Millisecond)
 	}
 	recs := req.GetRecords()
-	switch {
-	case len(recs) == 0:
-		return nil, invalid("records", "at least one record is required")
-	case len(recs) > MaxProduceRecords:
-		return nil, invalid("records", "%d records, more than the limit of %d in one call", len(recs), MaxProduceRecords)
+	if e := checkRecords(topic, recs); e != nil {
+		return nil, e
 	}
 	maxBatch := maxMessageBytes(topic)
-	n := topic.GetPartitionCount()
-	for i, r := range recs {
-		if e := checkRecord(i, r, n, maxBatch); e != nil {
-			return nil, e
-		}
-	}
 
 	// Place every record, then write each partition's records as one
 	// append, in request order.
-	sticky := int32(-1)
-	byPartition := map[int32][]int{}
-	var order []int32
-	for i, r := range recs {
-		var p int32
-		switch {
-		case r.Partition != nil:
-			p = *r.Partition
-		case r.Key != nil:
-			p = keyPartition(r.Key, n)
-		default:
-			if sticky < 0 {
-				sticky = stickyPartition(n, func(p int32) bool {
-					_, e := s.router.LeaderOf(topic.GetName(), p)
-					return e == nil
-				})
-			}
-			p = sticky
-		}
-		if _, ok := byPartition[p]; !ok {
-			order = append(order, p)
-		}
-		byPartition[p] = append(byPartition[p], i)
-	}
+	order, byPartition := s.place(topic, recs)
 	now := s.now().UnixMilli()
 	items := make([]*router.ProduceItem, 0, len(order))
 	for _, p := range order {
@@ -169,6 +140,56 @@ func (s *Service) Produce(ctx context.Context, req *streamv1.ProduceRequest) (*s
 		}
 	}
 	return resp, nil
+}
+
+// place picks each record's partition: its own, the murmur2 of its key,
+// or, for every keyless record of the request, one sticky partition with
+// a leader. It returns the partitions in first-use order and each one's
+// record indexes in request order.
+func (s *Service) place(topic *metadatav1.TopicRecord, recs []*streamv1.ProduceRecord) ([]int32, map[int32][]int) {
+	n := topic.GetPartitionCount()
+	sticky := int32(-1)
+	byPartition := map[int32][]int{}
+	var order []int32
+	for i, r := range recs {
+		var p int32
+		switch {
+		case r.Partition != nil:
+			p = *r.Partition
+		case r.Key != nil:
+			p = keyPartition(r.Key, n)
+		default:
+			if sticky < 0 {
+				sticky = stickyPartition(n, func(p int32) bool {
+					_, e := s.router.LeaderOf(topic.GetName(), p)
+					return e == nil
+				})
+			}
+			p = sticky
+		}
+		if _, ok := byPartition[p]; !ok {
+			order = append(order, p)
+		}
+		byPartition[p] = append(byPartition[p], i)
+	}
+	return order, byPartition
+}
+
+// checkRecords validates the records of a produce to topic.
+func checkRecords(topic *metadatav1.TopicRecord, recs []*streamv1.ProduceRecord) *errs.Error {
+	switch {
+	case len(recs) == 0:
+		return invalid("records", "at least one record is required")
+	case len(recs) > MaxProduceRecords:
+		return invalid("records", "%d records, more than the limit of %d in one call", len(recs), MaxProduceRecords)
+	}
+	maxBatch, n := maxMessageBytes(topic), topic.GetPartitionCount()
+	for i, r := range recs {
+		if e := checkRecord(i, r, n, maxBatch); e != nil {
+			return e
+		}
+	}
+	return nil
 }
 
 // checkRecord validates record i of a produce to a topic of n partitions.

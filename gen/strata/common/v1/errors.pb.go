@@ -112,6 +112,8 @@ const (
 	ErrorCode_ERROR_CODE_INVALID_GROUP_ID ErrorCode = 54
 	// The group is rebalancing; retry after it completes.
 	ErrorCode_ERROR_CODE_REBALANCE_IN_PROGRESS ErrorCode = 55
+	// Back-pressure: too much is in flight; retry after retry_after_ms.
+	ErrorCode_ERROR_CODE_THROTTLED ErrorCode = 60
 )
 
 // Enum value maps for ErrorCode.
@@ -157,6 +159,7 @@ var (
 		53: "ERROR_CODE_ILLEGAL_GENERATION",
 		54: "ERROR_CODE_INVALID_GROUP_ID",
 		55: "ERROR_CODE_REBALANCE_IN_PROGRESS",
+		60: "ERROR_CODE_THROTTLED",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":                      0,
@@ -199,6 +202,7 @@ var (
 		"ERROR_CODE_ILLEGAL_GENERATION":               53,
 		"ERROR_CODE_INVALID_GROUP_ID":                 54,
 		"ERROR_CODE_REBALANCE_IN_PROGRESS":            55,
+		"ERROR_CODE_THROTTLED":                        60,
 	}
 )
 
@@ -244,7 +248,9 @@ type ErrorDetail struct {
 	Retriable bool `protobuf:"varint,5,opt,name=retriable,proto3" json:"retriable,omitempty"`
 	// A readable description, so an error carried in a response entry (not
 	// in a call's status) explains itself too.
-	Message       string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	// With ERROR_CODE_THROTTLED: how long to wait before trying again.
+	RetryAfterMs  int64 `protobuf:"varint,7,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -319,6 +325,13 @@ func (x *ErrorDetail) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *ErrorDetail) GetRetryAfterMs() int64 {
+	if x != nil {
+		return x.RetryAfterMs
+	}
+	return 0
 }
 
 // LeaderHint names the current leader of one partition.
@@ -457,14 +470,15 @@ var File_strata_common_v1_errors_proto protoreflect.FileDescriptor
 
 const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/common/v1/errors.proto\x12\x10strata.common.v1\"\xa3\x02\n" +
+	"\x1dstrata/common/v1/errors.proto\x12\x10strata.common.v1\"\xc9\x02\n" +
 	"\vErrorDetail\x12/\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1b.strata.common.v1.ErrorCodeR\x04code\x12(\n" +
 	"\x10kafka_error_code\x18\x02 \x01(\x05R\x0ekafkaErrorCode\x124\n" +
 	"\x06leader\x18\x03 \x01(\v2\x1c.strata.common.v1.LeaderHintR\x06leader\x12K\n" +
 	"\x10field_violations\x18\x04 \x03(\v2 .strata.common.v1.FieldViolationR\x0ffieldViolations\x12\x1c\n" +
 	"\tretriable\x18\x05 \x01(\bR\tretriable\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessage\"\xa7\x01\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\x12$\n" +
+	"\x0eretry_after_ms\x18\a \x01(\x03R\fretryAfterMs\"\xa7\x01\n" +
 	"\n" +
 	"LeaderHint\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
@@ -474,7 +488,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\xab\v\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\xc5\v\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -516,7 +530,8 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"$ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC\x104\x12!\n" +
 	"\x1dERROR_CODE_ILLEGAL_GENERATION\x105\x12\x1f\n" +
 	"\x1bERROR_CODE_INVALID_GROUP_ID\x106\x12$\n" +
-	" ERROR_CODE_REBALANCE_IN_PROGRESS\x107B\xc0\x01\n" +
+	" ERROR_CODE_REBALANCE_IN_PROGRESS\x107\x12\x18\n" +
+	"\x14ERROR_CODE_THROTTLED\x10<B\xc0\x01\n" +
 	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/gen/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (

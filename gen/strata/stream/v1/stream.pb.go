@@ -1304,6 +1304,430 @@ func (x *ListOffsetsResponse) GetPartitions() []*ListOffsetsResult {
 	return nil
 }
 
+type ProduceStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*ProduceStreamRequest_Open
+	//	*ProduceStreamRequest_Batch
+	Message       isProduceStreamRequest_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceStreamRequest) Reset() {
+	*x = ProduceStreamRequest{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamRequest) ProtoMessage() {}
+
+func (x *ProduceStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamRequest.ProtoReflect.Descriptor instead.
+func (*ProduceStreamRequest) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ProduceStreamRequest) GetMessage() isProduceStreamRequest_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *ProduceStreamRequest) GetOpen() *ProduceStreamOpen {
+	if x != nil {
+		if x, ok := x.Message.(*ProduceStreamRequest_Open); ok {
+			return x.Open
+		}
+	}
+	return nil
+}
+
+func (x *ProduceStreamRequest) GetBatch() *ProduceStreamBatch {
+	if x != nil {
+		if x, ok := x.Message.(*ProduceStreamRequest_Batch); ok {
+			return x.Batch
+		}
+	}
+	return nil
+}
+
+type isProduceStreamRequest_Message interface {
+	isProduceStreamRequest_Message()
+}
+
+type ProduceStreamRequest_Open struct {
+	// The first message of a session, and only the first.
+	Open *ProduceStreamOpen `protobuf:"bytes,1,opt,name=open,proto3,oneof"`
+}
+
+type ProduceStreamRequest_Batch struct {
+	Batch *ProduceStreamBatch `protobuf:"bytes,2,opt,name=batch,proto3,oneof"`
+}
+
+func (*ProduceStreamRequest_Open) isProduceStreamRequest_Message() {}
+
+func (*ProduceStreamRequest_Batch) isProduceStreamRequest_Message() {}
+
+type ProduceStreamOpen struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Topic       string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Acks        Acks                   `protobuf:"varint,2,opt,name=acks,proto3,enum=strata.stream.v1.Acks" json:"acks,omitempty"`
+	Compression Compression            `protobuf:"varint,3,opt,name=compression,proto3,enum=strata.stream.v1.Compression" json:"compression,omitempty"`
+	// As ProduceRequest.timeout, for every request of the session.
+	Timeout *durationpb.Duration `protobuf:"bytes,4,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// Turns idempotence off (needed for ACKS_NONE and ACKS_LEADER).
+	DisableIdempotence bool `protobuf:"varint,5,opt,name=disable_idempotence,json=disableIdempotence,proto3" json:"disable_idempotence,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ProduceStreamOpen) Reset() {
+	*x = ProduceStreamOpen{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamOpen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamOpen) ProtoMessage() {}
+
+func (x *ProduceStreamOpen) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamOpen.ProtoReflect.Descriptor instead.
+func (*ProduceStreamOpen) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ProduceStreamOpen) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ProduceStreamOpen) GetAcks() Acks {
+	if x != nil {
+		return x.Acks
+	}
+	return Acks_ACKS_UNSPECIFIED
+}
+
+func (x *ProduceStreamOpen) GetCompression() Compression {
+	if x != nil {
+		return x.Compression
+	}
+	return Compression_COMPRESSION_UNSPECIFIED
+}
+
+func (x *ProduceStreamOpen) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *ProduceStreamOpen) GetDisableIdempotence() bool {
+	if x != nil {
+		return x.DisableIdempotence
+	}
+	return false
+}
+
+type ProduceStreamBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Echoed in the ack; the client's own numbering.
+	RequestId uint64 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// At least one, at most 10,000 records, as Produce.
+	Records       []*ProduceRecord `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceStreamBatch) Reset() {
+	*x = ProduceStreamBatch{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamBatch) ProtoMessage() {}
+
+func (x *ProduceStreamBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamBatch.ProtoReflect.Descriptor instead.
+func (*ProduceStreamBatch) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ProduceStreamBatch) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
+	}
+	return 0
+}
+
+func (x *ProduceStreamBatch) GetRecords() []*ProduceRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+type ProduceStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*ProduceStreamResponse_Opened
+	//	*ProduceStreamResponse_Ack
+	Message       isProduceStreamResponse_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceStreamResponse) Reset() {
+	*x = ProduceStreamResponse{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamResponse) ProtoMessage() {}
+
+func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamResponse.ProtoReflect.Descriptor instead.
+func (*ProduceStreamResponse) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ProduceStreamResponse) GetMessage() isProduceStreamResponse_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *ProduceStreamResponse) GetOpened() *ProduceStreamOpened {
+	if x != nil {
+		if x, ok := x.Message.(*ProduceStreamResponse_Opened); ok {
+			return x.Opened
+		}
+	}
+	return nil
+}
+
+func (x *ProduceStreamResponse) GetAck() *ProduceStreamAck {
+	if x != nil {
+		if x, ok := x.Message.(*ProduceStreamResponse_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+type isProduceStreamResponse_Message interface {
+	isProduceStreamResponse_Message()
+}
+
+type ProduceStreamResponse_Opened struct {
+	Opened *ProduceStreamOpened `protobuf:"bytes,1,opt,name=opened,proto3,oneof"`
+}
+
+type ProduceStreamResponse_Ack struct {
+	Ack *ProduceStreamAck `protobuf:"bytes,2,opt,name=ack,proto3,oneof"`
+}
+
+func (*ProduceStreamResponse_Opened) isProduceStreamResponse_Message() {}
+
+func (*ProduceStreamResponse_Ack) isProduceStreamResponse_Message() {}
+
+type ProduceStreamOpened struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session's idempotent producer id and epoch; -1 without idempotence.
+	ProducerId    int64 `protobuf:"varint,1,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	ProducerEpoch int32 `protobuf:"varint,2,opt,name=producer_epoch,json=producerEpoch,proto3" json:"producer_epoch,omitempty"`
+	// Bytes of records the client may have sent and not yet seen
+	// acknowledged; more is refused with RESOURCE_EXHAUSTED.
+	MaxInFlightBytes int64 `protobuf:"varint,3,opt,name=max_in_flight_bytes,json=maxInFlightBytes,proto3" json:"max_in_flight_bytes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ProduceStreamOpened) Reset() {
+	*x = ProduceStreamOpened{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamOpened) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamOpened) ProtoMessage() {}
+
+func (x *ProduceStreamOpened) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamOpened.ProtoReflect.Descriptor instead.
+func (*ProduceStreamOpened) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ProduceStreamOpened) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *ProduceStreamOpened) GetProducerEpoch() int32 {
+	if x != nil {
+		return x.ProducerEpoch
+	}
+	return 0
+}
+
+func (x *ProduceStreamOpened) GetMaxInFlightBytes() int64 {
+	if x != nil {
+		return x.MaxInFlightBytes
+	}
+	return 0
+}
+
+type ProduceStreamAck struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId uint64                 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Set when the whole request was refused and nothing of it was written:
+	// INVALID_ARGUMENT (a bad record, naming the field) or RESOURCE_EXHAUSTED
+	// (THROTTLED, with retry_after_ms). Results are empty then.
+	Error *v1.ErrorDetail `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// One per record, in request order, as ProduceResponse.results.
+	Results       []*ProduceResult `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceStreamAck) Reset() {
+	*x = ProduceStreamAck{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamAck) ProtoMessage() {}
+
+func (x *ProduceStreamAck) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamAck.ProtoReflect.Descriptor instead.
+func (*ProduceStreamAck) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ProduceStreamAck) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
+	}
+	return 0
+}
+
+func (x *ProduceStreamAck) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ProduceStreamAck) GetResults() []*ProduceResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 var File_strata_stream_v1_stream_proto protoreflect.FileDescriptor
 
 const file_strata_stream_v1_stream_proto_rawDesc = "" +
@@ -1394,7 +1818,35 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x13ListOffsetsResponse\x12C\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2#.strata.stream.v1.ListOffsetsResultR\n" +
-	"partitions*J\n" +
+	"partitions\"\x9a\x01\n" +
+	"\x14ProduceStreamRequest\x129\n" +
+	"\x04open\x18\x01 \x01(\v2#.strata.stream.v1.ProduceStreamOpenH\x00R\x04open\x12<\n" +
+	"\x05batch\x18\x02 \x01(\v2$.strata.stream.v1.ProduceStreamBatchH\x00R\x05batchB\t\n" +
+	"\amessage\"\xfc\x01\n" +
+	"\x11ProduceStreamOpen\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12*\n" +
+	"\x04acks\x18\x02 \x01(\x0e2\x16.strata.stream.v1.AcksR\x04acks\x12?\n" +
+	"\vcompression\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.CompressionR\vcompression\x123\n" +
+	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12/\n" +
+	"\x13disable_idempotence\x18\x05 \x01(\bR\x12disableIdempotence\"n\n" +
+	"\x12ProduceStreamBatch\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\x129\n" +
+	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordR\arecords\"\x9b\x01\n" +
+	"\x15ProduceStreamResponse\x12?\n" +
+	"\x06opened\x18\x01 \x01(\v2%.strata.stream.v1.ProduceStreamOpenedH\x00R\x06opened\x126\n" +
+	"\x03ack\x18\x02 \x01(\v2\".strata.stream.v1.ProduceStreamAckH\x00R\x03ackB\t\n" +
+	"\amessage\"\x8c\x01\n" +
+	"\x13ProduceStreamOpened\x12\x1f\n" +
+	"\vproducer_id\x18\x01 \x01(\x03R\n" +
+	"producerId\x12%\n" +
+	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch\x12-\n" +
+	"\x13max_in_flight_bytes\x18\x03 \x01(\x03R\x10maxInFlightBytes\"\xa1\x01\n" +
+	"\x10ProduceStreamAck\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\x123\n" +
+	"\x05error\x18\x02 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x129\n" +
+	"\aresults\x18\x03 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults*J\n" +
 	"\x04Acks\x12\x14\n" +
 	"\x10ACKS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tACKS_NONE\x10\x01\x12\x0f\n" +
@@ -1414,11 +1866,12 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\rTimestampType\x12\x1e\n" +
 	"\x1aTIMESTAMP_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aTIMESTAMP_TYPE_CREATE_TIME\x10\x01\x12\"\n" +
-	"\x1eTIMESTAMP_TYPE_LOG_APPEND_TIME\x10\x022\x85\x02\n" +
+	"\x1eTIMESTAMP_TYPE_LOG_APPEND_TIME\x10\x022\xeb\x02\n" +
 	"\rStreamService\x12N\n" +
 	"\aProduce\x12 .strata.stream.v1.ProduceRequest\x1a!.strata.stream.v1.ProduceResponse\x12H\n" +
 	"\x05Fetch\x12\x1e.strata.stream.v1.FetchRequest\x1a\x1f.strata.stream.v1.FetchResponse\x12Z\n" +
-	"\vListOffsets\x12$.strata.stream.v1.ListOffsetsRequest\x1a%.strata.stream.v1.ListOffsetsResponseB\xc0\x01\n" +
+	"\vListOffsets\x12$.strata.stream.v1.ListOffsetsRequest\x1a%.strata.stream.v1.ListOffsetsResponse\x12d\n" +
+	"\rProduceStream\x12&.strata.stream.v1.ProduceStreamRequest\x1a'.strata.stream.v1.ProduceStreamResponse(\x010\x01B\xc0\x01\n" +
 	"\x14com.strata.stream.v1B\vStreamProtoP\x01Z9github.com/strata-io/strata/gen/strata/stream/v1;streamv1\xa2\x02\x03SSX\xaa\x02\x10Strata.Stream.V1\xca\x02\x10Strata\\Stream\\V1\xe2\x02\x1cStrata\\Stream\\V1\\GPBMetadata\xea\x02\x12Strata::Stream::V1b\x06proto3"
 
 var (
@@ -1434,60 +1887,78 @@ func file_strata_stream_v1_stream_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_stream_v1_stream_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_strata_stream_v1_stream_proto_goTypes = []any{
-	(Acks)(0),                    // 0: strata.stream.v1.Acks
-	(Compression)(0),             // 1: strata.stream.v1.Compression
-	(LogPosition)(0),             // 2: strata.stream.v1.LogPosition
-	(TimestampType)(0),           // 3: strata.stream.v1.TimestampType
-	(*Header)(nil),               // 4: strata.stream.v1.Header
-	(*ProduceRecord)(nil),        // 5: strata.stream.v1.ProduceRecord
-	(*ProduceRequest)(nil),       // 6: strata.stream.v1.ProduceRequest
-	(*ProduceResult)(nil),        // 7: strata.stream.v1.ProduceResult
-	(*ProduceResponse)(nil),      // 8: strata.stream.v1.ProduceResponse
-	(*FetchPartition)(nil),       // 9: strata.stream.v1.FetchPartition
-	(*FetchRequest)(nil),         // 10: strata.stream.v1.FetchRequest
-	(*Record)(nil),               // 11: strata.stream.v1.Record
-	(*FetchPartitionResult)(nil), // 12: strata.stream.v1.FetchPartitionResult
-	(*FetchResponse)(nil),        // 13: strata.stream.v1.FetchResponse
-	(*ListOffsetsPartition)(nil), // 14: strata.stream.v1.ListOffsetsPartition
-	(*ListOffsetsRequest)(nil),   // 15: strata.stream.v1.ListOffsetsRequest
-	(*ListOffsetsResult)(nil),    // 16: strata.stream.v1.ListOffsetsResult
-	(*ListOffsetsResponse)(nil),  // 17: strata.stream.v1.ListOffsetsResponse
-	(*durationpb.Duration)(nil),  // 18: google.protobuf.Duration
-	(*v1.ErrorDetail)(nil),       // 19: strata.common.v1.ErrorDetail
+	(Acks)(0),                     // 0: strata.stream.v1.Acks
+	(Compression)(0),              // 1: strata.stream.v1.Compression
+	(LogPosition)(0),              // 2: strata.stream.v1.LogPosition
+	(TimestampType)(0),            // 3: strata.stream.v1.TimestampType
+	(*Header)(nil),                // 4: strata.stream.v1.Header
+	(*ProduceRecord)(nil),         // 5: strata.stream.v1.ProduceRecord
+	(*ProduceRequest)(nil),        // 6: strata.stream.v1.ProduceRequest
+	(*ProduceResult)(nil),         // 7: strata.stream.v1.ProduceResult
+	(*ProduceResponse)(nil),       // 8: strata.stream.v1.ProduceResponse
+	(*FetchPartition)(nil),        // 9: strata.stream.v1.FetchPartition
+	(*FetchRequest)(nil),          // 10: strata.stream.v1.FetchRequest
+	(*Record)(nil),                // 11: strata.stream.v1.Record
+	(*FetchPartitionResult)(nil),  // 12: strata.stream.v1.FetchPartitionResult
+	(*FetchResponse)(nil),         // 13: strata.stream.v1.FetchResponse
+	(*ListOffsetsPartition)(nil),  // 14: strata.stream.v1.ListOffsetsPartition
+	(*ListOffsetsRequest)(nil),    // 15: strata.stream.v1.ListOffsetsRequest
+	(*ListOffsetsResult)(nil),     // 16: strata.stream.v1.ListOffsetsResult
+	(*ListOffsetsResponse)(nil),   // 17: strata.stream.v1.ListOffsetsResponse
+	(*ProduceStreamRequest)(nil),  // 18: strata.stream.v1.ProduceStreamRequest
+	(*ProduceStreamOpen)(nil),     // 19: strata.stream.v1.ProduceStreamOpen
+	(*ProduceStreamBatch)(nil),    // 20: strata.stream.v1.ProduceStreamBatch
+	(*ProduceStreamResponse)(nil), // 21: strata.stream.v1.ProduceStreamResponse
+	(*ProduceStreamOpened)(nil),   // 22: strata.stream.v1.ProduceStreamOpened
+	(*ProduceStreamAck)(nil),      // 23: strata.stream.v1.ProduceStreamAck
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
+	(*v1.ErrorDetail)(nil),        // 25: strata.common.v1.ErrorDetail
 }
 var file_strata_stream_v1_stream_proto_depIdxs = []int32{
 	4,  // 0: strata.stream.v1.ProduceRecord.headers:type_name -> strata.stream.v1.Header
 	5,  // 1: strata.stream.v1.ProduceRequest.records:type_name -> strata.stream.v1.ProduceRecord
 	0,  // 2: strata.stream.v1.ProduceRequest.acks:type_name -> strata.stream.v1.Acks
-	18, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
+	24, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
 	1,  // 4: strata.stream.v1.ProduceRequest.compression:type_name -> strata.stream.v1.Compression
-	19, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
+	25, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
 	7,  // 6: strata.stream.v1.ProduceResponse.results:type_name -> strata.stream.v1.ProduceResult
 	2,  // 7: strata.stream.v1.FetchPartition.position:type_name -> strata.stream.v1.LogPosition
 	9,  // 8: strata.stream.v1.FetchRequest.partitions:type_name -> strata.stream.v1.FetchPartition
-	18, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
+	24, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
 	3,  // 10: strata.stream.v1.Record.timestamp_type:type_name -> strata.stream.v1.TimestampType
 	4,  // 11: strata.stream.v1.Record.headers:type_name -> strata.stream.v1.Header
-	19, // 12: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	25, // 12: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	11, // 13: strata.stream.v1.FetchPartitionResult.records:type_name -> strata.stream.v1.Record
 	12, // 14: strata.stream.v1.FetchResponse.partitions:type_name -> strata.stream.v1.FetchPartitionResult
 	2,  // 15: strata.stream.v1.ListOffsetsPartition.position:type_name -> strata.stream.v1.LogPosition
 	14, // 16: strata.stream.v1.ListOffsetsRequest.partitions:type_name -> strata.stream.v1.ListOffsetsPartition
-	19, // 17: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
+	25, // 17: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
 	16, // 18: strata.stream.v1.ListOffsetsResponse.partitions:type_name -> strata.stream.v1.ListOffsetsResult
-	6,  // 19: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
-	10, // 20: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
-	15, // 21: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
-	8,  // 22: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
-	13, // 23: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
-	17, // 24: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
-	22, // [22:25] is the sub-list for method output_type
-	19, // [19:22] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	19, // 19: strata.stream.v1.ProduceStreamRequest.open:type_name -> strata.stream.v1.ProduceStreamOpen
+	20, // 20: strata.stream.v1.ProduceStreamRequest.batch:type_name -> strata.stream.v1.ProduceStreamBatch
+	0,  // 21: strata.stream.v1.ProduceStreamOpen.acks:type_name -> strata.stream.v1.Acks
+	1,  // 22: strata.stream.v1.ProduceStreamOpen.compression:type_name -> strata.stream.v1.Compression
+	24, // 23: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
+	5,  // 24: strata.stream.v1.ProduceStreamBatch.records:type_name -> strata.stream.v1.ProduceRecord
+	22, // 25: strata.stream.v1.ProduceStreamResponse.opened:type_name -> strata.stream.v1.ProduceStreamOpened
+	23, // 26: strata.stream.v1.ProduceStreamResponse.ack:type_name -> strata.stream.v1.ProduceStreamAck
+	25, // 27: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
+	7,  // 28: strata.stream.v1.ProduceStreamAck.results:type_name -> strata.stream.v1.ProduceResult
+	6,  // 29: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
+	10, // 30: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
+	15, // 31: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
+	18, // 32: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
+	8,  // 33: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
+	13, // 34: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
+	17, // 35: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
+	21, // 36: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
+	33, // [33:37] is the sub-list for method output_type
+	29, // [29:33] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_strata_stream_v1_stream_proto_init() }
@@ -1507,13 +1978,21 @@ func file_strata_stream_v1_stream_proto_init() {
 		(*ListOffsetsPartition_Position)(nil),
 		(*ListOffsetsPartition_TimestampMs)(nil),
 	}
+	file_strata_stream_v1_stream_proto_msgTypes[14].OneofWrappers = []any{
+		(*ProduceStreamRequest_Open)(nil),
+		(*ProduceStreamRequest_Batch)(nil),
+	}
+	file_strata_stream_v1_stream_proto_msgTypes[17].OneofWrappers = []any{
+		(*ProduceStreamResponse_Opened)(nil),
+		(*ProduceStreamResponse_Ack)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_stream_v1_stream_proto_rawDesc), len(file_strata_stream_v1_stream_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   14,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

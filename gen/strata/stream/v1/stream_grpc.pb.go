@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	StreamService_Produce_FullMethodName     = "/strata.stream.v1.StreamService/Produce"
-	StreamService_Fetch_FullMethodName       = "/strata.stream.v1.StreamService/Fetch"
-	StreamService_ListOffsets_FullMethodName = "/strata.stream.v1.StreamService/ListOffsets"
+	StreamService_Produce_FullMethodName       = "/strata.stream.v1.StreamService/Produce"
+	StreamService_Fetch_FullMethodName         = "/strata.stream.v1.StreamService/Fetch"
+	StreamService_ListOffsets_FullMethodName   = "/strata.stream.v1.StreamService/ListOffsets"
+	StreamService_ProduceStream_FullMethodName = "/strata.stream.v1.StreamService/ProduceStream"
 )
 
 // StreamServiceClient is the client API for StreamService service.
@@ -77,6 +78,33 @@ type StreamServiceClient interface {
 	// will be), or the first offset whose record timestamp is at or after a
 	// time. Call errors: INVALID_ARGUMENT, NOT_FOUND, as Fetch.
 	ListOffsets(ctx context.Context, in *ListOffsetsRequest, opts ...grpc.CallOption) (*ListOffsetsResponse, error)
+	// ProduceStream is a long-lived producer session for high throughput. The
+	// first message opens it (topic, acks, compression, timeout); the server
+	// answers with the session's producer id and its in-flight byte budget.
+	// Then each request carries a client-chosen request_id and records, and
+	// each gets exactly one ack, in request order, with one result per record
+	// as Produce gives. Requests are written in order, so per partition the
+	// records of a later request get larger offsets.
+	//
+	// Idempotent by default (Kafka's enable.idempotence): the gateway stamps
+	// every batch with the session's producer id, epoch and per-partition
+	// sequence numbers, and resends a batch whose outcome it could not learn
+	// (leader moved, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+	// with the same sequence until it is acknowledged or the request's
+	// timeout passes, so a record the session acknowledges was written once.
+	// Idempotence needs ACKS_ALL (as in Kafka); disable_idempotence allows
+	// other acks.
+	//
+	// Back-pressure is explicit: while the records of unacknowledged requests
+	// exceed max_in_flight_bytes, a new request is answered at once (in
+	// order) with RESOURCE_EXHAUSTED (THROTTLED) and retry_after_ms in its
+	// ack's error, and nothing of it is written; the session goes on. A bad
+	// request is answered the same way with INVALID_ARGUMENT naming the
+	// field. The stream itself ends with an error only when the first
+	// message is not a valid open (INVALID_ARGUMENT, NOT_FOUND for an unknown
+	// topic) or the client breaks the protocol; it ends OK when the client
+	// closes its side, after every request was acknowledged.
+	ProduceStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ProduceStreamRequest, ProduceStreamResponse], error)
 }
 
 type streamServiceClient struct {
@@ -116,6 +144,19 @@ func (c *streamServiceClient) ListOffsets(ctx context.Context, in *ListOffsetsRe
 	}
 	return out, nil
 }
+
+func (c *streamServiceClient) ProduceStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ProduceStreamRequest, ProduceStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &StreamService_ServiceDesc.Streams[0], StreamService_ProduceStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ProduceStreamRequest, ProduceStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StreamService_ProduceStreamClient = grpc.BidiStreamingClient[ProduceStreamRequest, ProduceStreamResponse]
 
 // StreamServiceServer is the server API for StreamService service.
 // All implementations must embed UnimplementedStreamServiceServer
@@ -170,6 +211,33 @@ type StreamServiceServer interface {
 	// will be), or the first offset whose record timestamp is at or after a
 	// time. Call errors: INVALID_ARGUMENT, NOT_FOUND, as Fetch.
 	ListOffsets(context.Context, *ListOffsetsRequest) (*ListOffsetsResponse, error)
+	// ProduceStream is a long-lived producer session for high throughput. The
+	// first message opens it (topic, acks, compression, timeout); the server
+	// answers with the session's producer id and its in-flight byte budget.
+	// Then each request carries a client-chosen request_id and records, and
+	// each gets exactly one ack, in request order, with one result per record
+	// as Produce gives. Requests are written in order, so per partition the
+	// records of a later request get larger offsets.
+	//
+	// Idempotent by default (Kafka's enable.idempotence): the gateway stamps
+	// every batch with the session's producer id, epoch and per-partition
+	// sequence numbers, and resends a batch whose outcome it could not learn
+	// (leader moved, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+	// with the same sequence until it is acknowledged or the request's
+	// timeout passes, so a record the session acknowledges was written once.
+	// Idempotence needs ACKS_ALL (as in Kafka); disable_idempotence allows
+	// other acks.
+	//
+	// Back-pressure is explicit: while the records of unacknowledged requests
+	// exceed max_in_flight_bytes, a new request is answered at once (in
+	// order) with RESOURCE_EXHAUSTED (THROTTLED) and retry_after_ms in its
+	// ack's error, and nothing of it is written; the session goes on. A bad
+	// request is answered the same way with INVALID_ARGUMENT naming the
+	// field. The stream itself ends with an error only when the first
+	// message is not a valid open (INVALID_ARGUMENT, NOT_FOUND for an unknown
+	// topic) or the client breaks the protocol; it ends OK when the client
+	// closes its side, after every request was acknowledged.
+	ProduceStream(grpc.BidiStreamingServer[ProduceStreamRequest, ProduceStreamResponse]) error
 	mustEmbedUnimplementedStreamServiceServer()
 }
 
@@ -188,6 +256,9 @@ func (UnimplementedStreamServiceServer) Fetch(context.Context, *FetchRequest) (*
 }
 func (UnimplementedStreamServiceServer) ListOffsets(context.Context, *ListOffsetsRequest) (*ListOffsetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOffsets not implemented")
+}
+func (UnimplementedStreamServiceServer) ProduceStream(grpc.BidiStreamingServer[ProduceStreamRequest, ProduceStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method ProduceStream not implemented")
 }
 func (UnimplementedStreamServiceServer) mustEmbedUnimplementedStreamServiceServer() {}
 func (UnimplementedStreamServiceServer) testEmbeddedByValue()                       {}
@@ -264,6 +335,13 @@ func _StreamService_ListOffsets_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StreamService_ProduceStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(StreamServiceServer).ProduceStream(&grpc.GenericServerStream[ProduceStreamRequest, ProduceStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StreamService_ProduceStreamServer = grpc.BidiStreamingServer[ProduceStreamRequest, ProduceStreamResponse]
+
 // StreamService_ServiceDesc is the grpc.ServiceDesc for StreamService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -284,6 +362,13 @@ var StreamService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _StreamService_ListOffsets_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ProduceStream",
+			Handler:       _StreamService_ProduceStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "strata/stream/v1/stream.proto",
 }

@@ -1,0 +1,353 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"sync/atomic"
+	"time"
+
+	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	"github.com/strata-io/strata/internal/codec"
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/services/gateway/router"
+	"google.golang.org/grpc"
+)
+
+// Limits of a ProduceStream session.
+const (
+	// StreamInFlightBytes is the record bytes a session may have sent and
+	// not yet seen acknowledged.
+	StreamInFlightBytes = 64 << 20
+	// streamQueue bounds the requests read ahead of the writer (their
+	// records within StreamInFlightBytes; refused ones hold none); past it
+	// the reader stops reading and gRPC's flow control holds the client.
+	streamQueue = 1024
+	// throttleRetryAfter is what a refused request is told to wait.
+	throttleRetryAfter = 20 * time.Millisecond
+	// resendBackoff spaces the resends of a batch whose outcome is unknown.
+	resendBackoff = 25 * time.Millisecond
+)
+
+// streamRequest is one request of a session, as the reader queued it.
+type streamRequest struct {
+	id      uint64
+	records []*streamv1.ProduceRecord
+	size    int64       // counted in flight until acknowledged
+	refused *errs.Error // answered without writing
+}
+
+// ProduceStream implements StreamService.ProduceStream: a reader goroutine
+// checks and queues requests (refusing, in order, those past the in-flight
+// budget), and the handler writes them one after another and acknowledges
+// each in request order.
+func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.ProduceStreamRequest, streamv1.ProduceStreamResponse]) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	open := first.GetOpen()
+	if open == nil {
+		return invalid("open", "the first message of a session must open it")
+	}
+	sess, e := s.openSession(ctx, open)
+	if e != nil {
+		return e
+	}
+	if err := stream.Send(&streamv1.ProduceStreamResponse{Message: &streamv1.ProduceStreamResponse_Opened{Opened: &streamv1.ProduceStreamOpened{
+		ProducerId: sess.pid, ProducerEpoch: int32(sess.epoch), MaxInFlightBytes: StreamInFlightBytes}}}); err != nil {
+		return err
+	}
+	queue := make(chan *streamRequest, streamQueue)
+	var inFlight atomic.Int64
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(queue)
+		readErr <- sess.read(ctx, stream, queue, &inFlight)
+	}()
+	for r := range queue {
+		ack := &streamv1.ProduceStreamAck{RequestId: r.id}
+		if r.refused != nil {
+			ack.Error = detail(r.refused)
+		} else {
+			ack.Results = sess.write(ctx, r.records)
+			inFlight.Add(-r.size)
+		}
+		if err := stream.Send(&streamv1.ProduceStreamResponse{Message: &streamv1.ProduceStreamResponse_Ack{Ack: ack}}); err != nil {
+			return err
+		}
+	}
+	return <-readErr
+}
+
+// session is one ProduceStream's producer.
+type session struct {
+	s          *Service
+	topic      string
+	acks       storagev1.Acks
+	codec      codec.Codec
+	timeout    time.Duration
+	idempotent bool
+	pid        int64
+	epoch      int16
+	seq        map[int32]int32 // next sequence per partition
+}
+
+func (s *Service) openSession(ctx context.Context, open *streamv1.ProduceStreamOpen) (*session, *errs.Error) {
+	t, e := s.lookupTopic(open.GetTopic(), "open.topic")
+	if e != nil {
+		return nil, e
+	}
+	sess := &session{s: s, topic: t.GetName(), timeout: DefaultProduceTimeout, idempotent: !open.GetDisableIdempotence(), pid: -1, epoch: -1}
+	if sess.acks, e = storageAcks(open.GetAcks()); e != nil {
+		return nil, e
+	}
+	if sess.codec, e = codecOf(open.GetCompression()); e != nil {
+		return nil, e
+	}
+	if d := open.GetTimeout(); d != nil {
+		if sess.timeout = d.AsDuration(); !d.IsValid() || sess.timeout <= 0 || sess.timeout > MaxProduceTimeout {
+			return nil, invalid("open.timeout", "must be positive and at most %v", MaxProduceTimeout)
+		}
+	}
+	if sess.idempotent {
+		if sess.acks != storagev1.Acks_ACKS_ALL {
+			return nil, invalid("open.acks", "an idempotent session needs ACKS_ALL (as Kafka's enable.idempotence); set disable_idempotence for other acks")
+		}
+		if e := sess.newProducer(ctx); e != nil {
+			return nil, e
+		}
+	}
+	return sess, nil
+}
+
+// newProducer takes a fresh producer id: every partition starts again at
+// sequence 0 (a storage leader lets a producer it does not know start
+// anywhere).
+func (sess *session) newProducer(ctx context.Context) *errs.Error {
+	if sess.s.pids == nil {
+		return errs.New(errs.CoordinatorNotAvailable, "no producer id allocator")
+	}
+	id, err := sess.s.pids.Next(ctx)
+	if err != nil {
+		return errs.New(errs.CoordinatorNotAvailable, "allocating a producer id: %s", errs.Message(err))
+	}
+	sess.pid, sess.epoch, sess.seq = id, 0, map[int32]int32{}
+	return nil
+}
+
+// read queues the session's requests until the client closes its side
+// (nil) or breaks the protocol.
+func (sess *session) read(ctx context.Context, stream grpc.BidiStreamingServer[streamv1.ProduceStreamRequest, streamv1.ProduceStreamResponse],
+	queue chan<- *streamRequest, inFlight *atomic.Int64) error {
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		b := m.GetBatch()
+		if b == nil {
+			return invalid("batch", "after the open, every message must be a batch")
+		}
+		r := &streamRequest{id: b.GetRequestId(), records: b.GetRecords()}
+		if t, e := sess.s.lookupTopic(sess.topic, "topic"); e != nil {
+			r.refused = e
+		} else if e := checkRecords(t, r.records); e != nil {
+			r.refused = e
+		} else {
+			r.size = int64(recordsSize(r.records))
+			// A request larger than the whole budget passes when nothing
+			// else is in flight, so no request is refused forever.
+			if n := inFlight.Load(); n > 0 && n+r.size > StreamInFlightBytes {
+				r.refused, r.size = throttled(n), 0
+			} else {
+				inFlight.Add(r.size)
+			}
+		}
+		if r.refused != nil {
+			r.records = nil // answered without them
+		}
+		select {
+		case queue <- r:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func throttled(inFlight int64) *errs.Error {
+	e := errs.New(errs.Throttled, "%d bytes of records are in flight, the session's budget is %d: retry after %v",
+		inFlight, StreamInFlightBytes, throttleRetryAfter)
+	e.Detail.RetryAfterMs = throttleRetryAfter.Milliseconds()
+	return e
+}
+
+func recordsSize(recs []*streamv1.ProduceRecord) int {
+	n := 0
+	for _, r := range recs {
+		n += recordSize(r)
+	}
+	return n
+}
+
+// pending is one partition's batches of a request, sent one per round so
+// an idempotent producer's sequences reach the leader in order.
+type pending struct {
+	partition int32
+	indexes   []int // the records' positions in the request
+	chunks    [][]*streamv1.ProduceRecord
+	bases     []int64 // each chunk's base offset once written
+	err       *errs.Error
+}
+
+// write appends one request's records and returns one result per record.
+func (sess *session) write(ctx context.Context, recs []*streamv1.ProduceRecord) []*streamv1.ProduceResult {
+	now := sess.s.now().UnixMilli()
+	out := make([]*streamv1.ProduceResult, len(recs))
+	t, ok := sess.s.cache.Topic(sess.topic)
+	if !ok {
+		fail := errs.New(errs.UnknownTopicOrPartition, "topic %q does not exist", sess.topic)
+		for i := range out {
+			out[i] = &streamv1.ProduceResult{Partition: -1, Offset: -1, TimestampMs: now, Error: detail(fail)}
+		}
+		return out
+	}
+	order, byPartition := sess.s.place(t, recs)
+	maxBatch := maxMessageBytes(t)
+	var parts []*pending
+	for _, p := range order {
+		pp := &pending{partition: p, indexes: byPartition[p]}
+		chunk := make([]*streamv1.ProduceRecord, len(pp.indexes))
+		for j, i := range pp.indexes {
+			chunk[j] = recs[i]
+		}
+		pp.chunks = chunkRecords(chunk, maxBatch)
+		parts = append(parts, pp)
+	}
+	for round := 0; ; round++ {
+		var items []*router.ProduceItem
+		var of []*pending
+		for _, pp := range parts {
+			if pp.err != nil || round >= len(pp.chunks) {
+				continue
+			}
+			batch, err := sess.batch(t, pp.partition, pp.chunks[round], now)
+			if err != nil {
+				pp.err = errs.New(errs.InvalidRecord, "records of partition %d: %v", pp.partition, err)
+				continue
+			}
+			items = append(items, &router.ProduceItem{Part: router.Part{Topic: sess.topic, Partition: pp.partition, ClientEpoch: -1}, Records: batch})
+			of = append(of, pp)
+		}
+		if len(items) == 0 {
+			break
+		}
+		sess.send(ctx, items)
+		reset := false
+		for k, it := range items {
+			pp := of[k]
+			switch {
+			case it.Err == nil:
+				pp.bases = append(pp.bases, it.Result.GetBaseOffset())
+				if sess.idempotent {
+					sess.seq[pp.partition] = nextSequence(sess.seq[pp.partition], len(pp.chunks[round]))
+				}
+			default:
+				pp.err = it.Err
+				// An outcome that stayed unknown, or sequences the leader
+				// no longer agrees with: start over under a new producer
+				// id, so no later batch can be taken for a duplicate.
+				reset = reset || it.Err.Detail.GetRetriable() || it.Err.Code() == errs.OutOfOrderSequence || it.Err.Code() == errs.InvalidProducerEpoch
+			}
+		}
+		if reset && sess.idempotent {
+			if e := sess.newProducer(ctx); e != nil {
+				for _, pp := range parts {
+					if pp.err == nil && len(pp.bases) < len(pp.chunks) {
+						pp.err = e
+					}
+				}
+			}
+		}
+	}
+	for _, pp := range parts {
+		j := 0
+		for c, chunk := range pp.chunks {
+			for k := range chunk {
+				i := pp.indexes[j]
+				j++
+				res := &streamv1.ProduceResult{Partition: pp.partition, Offset: -1, TimestampMs: now}
+				if ts := recs[i].TimestampMs; ts != nil {
+					res.TimestampMs = *ts
+				}
+				switch {
+				case c < len(pp.bases) && sess.acks != storagev1.Acks_ACKS_NONE:
+					res.Offset = pp.bases[c] + int64(k)
+				case c >= len(pp.bases) && pp.err != nil:
+					res.Error = detail(pp.err)
+				}
+				out[i] = res
+			}
+		}
+	}
+	return out
+}
+
+// batch encodes one chunk for a partition, stamped with the session's
+// producer id and the partition's next sequence when idempotent.
+func (sess *session) batch(t *metadatav1.TopicRecord, partition int32, chunk []*streamv1.ProduceRecord, now int64) ([]byte, error) {
+	opts := recordbatch.ProducerOptions(sess.codec)
+	if sess.idempotent {
+		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = sess.pid, sess.epoch, sess.seq[partition]
+	}
+	return buildBatch(chunk, now, opts)
+}
+
+// send writes the items; an idempotent session resends, with the same
+// sequences, every item that failed retriably, until it succeeds or the
+// session's timeout passes. A resent batch the leader already holds is
+// answered with its original offset, so it is never written twice.
+func (sess *session) send(ctx context.Context, items []*router.ProduceItem) {
+	deadline := time.Now().Add(sess.timeout)
+	for todo := items; ; {
+		sess.s.router.Produce(ctx, sess.acks, max(time.Until(deadline), time.Millisecond), todo)
+		if !sess.idempotent {
+			return
+		}
+		var again []*router.ProduceItem
+		for _, it := range todo {
+			if it.Err != nil && it.Err.Detail.GetRetriable() {
+				again = append(again, it)
+			}
+		}
+		if len(again) == 0 || time.Until(deadline) < resendBackoff || ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(resendBackoff):
+		}
+		for _, it := range again {
+			it.Err, it.Result = nil, nil
+		}
+		todo = again
+	}
+}
+
+// nextSequence advances a sequence by n records, wrapping as Kafka's do.
+func nextSequence(seq int32, n int) int32 {
+	next := int64(seq) + int64(n)
+	if next > math.MaxInt32 {
+		next -= math.MaxInt32 + 1
+	}
+	return int32(next)
+}
