@@ -31,6 +31,10 @@ const (
 	throttleRetryAfter = 20 * time.Millisecond
 	// resendBackoff spaces the resends of a batch whose outcome is unknown.
 	resendBackoff = 25 * time.Millisecond
+	// maxCoalesced and maxCoalescedBytes bound the queued requests written
+	// together in one append per partition.
+	maxCoalesced      = 32
+	maxCoalescedBytes = 8 << 20
 )
 
 // streamRequest is one request of a session, as the reader queued it.
@@ -70,19 +74,65 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 		defer close(queue)
 		readErr <- sess.read(ctx, stream, queue, &inFlight)
 	}()
-	for r := range queue {
-		ack := &streamv1.ProduceStreamAck{RequestId: r.id}
-		if r.refused != nil {
-			ack.Error = detail(r.refused)
-		} else {
-			ack.Results = sess.write(ctx, r.records)
-			inFlight.Add(-r.size)
+	var held *streamRequest // taken from the queue but not yet answered
+	closed := false         // the reader is done
+	for {
+		r := held
+		if held = nil; r == nil {
+			if closed {
+				return <-readErr
+			}
+			var ok bool
+			if r, ok = <-queue; !ok {
+				return <-readErr
+			}
 		}
-		if err := stream.Send(&streamv1.ProduceStreamResponse{Message: &streamv1.ProduceStreamResponse_Ack{Ack: ack}}); err != nil {
-			return err
+		if r.refused != nil {
+			if err := sendAck(stream, &streamv1.ProduceStreamAck{RequestId: r.id, Error: detail(r.refused)}); err != nil {
+				return err
+			}
+			continue
+		}
+		// Write the requests waiting behind this one with it, as one
+		// append per partition: under load a session then pays one round
+		// trip per group of requests, and per partition the records keep
+		// their request order.
+		run, size := []*streamRequest{r}, r.size
+	drain:
+		for !closed && len(run) < maxCoalesced && size < maxCoalescedBytes {
+			select {
+			case next, ok := <-queue:
+				switch {
+				case !ok:
+					closed = true
+				case next.refused != nil:
+					held = next
+					break drain
+				default:
+					run, size = append(run, next), size+next.size
+				}
+			default:
+				break drain
+			}
+		}
+		var all []*streamv1.ProduceRecord
+		for _, q := range run {
+			all = append(all, q.records...)
+		}
+		results := sess.write(ctx, all)
+		for _, q := range run {
+			ack := &streamv1.ProduceStreamAck{RequestId: q.id, Results: results[:len(q.records)]}
+			results = results[len(q.records):]
+			inFlight.Add(-q.size)
+			if err := sendAck(stream, ack); err != nil {
+				return err
+			}
 		}
 	}
-	return <-readErr
+}
+
+func sendAck(stream grpc.BidiStreamingServer[streamv1.ProduceStreamRequest, streamv1.ProduceStreamResponse], ack *streamv1.ProduceStreamAck) error {
+	return stream.Send(&streamv1.ProduceStreamResponse{Message: &streamv1.ProduceStreamResponse_Ack{Ack: ack}})
 }
 
 // session is one ProduceStream's producer.

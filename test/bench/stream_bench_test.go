@@ -1,0 +1,294 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	"github.com/strata-io/strata/internal/rpc"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// BenchmarkStreamVsKafka measures, against one `strata dev` in one run and
+// over several rounds, producing 1 KiB records over gRPC ProduceStream (the
+// generated client) beside franz-go over the Kafka protocol, RF=1
+// acks=leader and RF=3 acks=all, and the acks=all latency of 100-byte
+// records at 20,000 records/s over both. Run with `make bench-stream`.
+func BenchmarkStreamVsKafka(b *testing.B) {
+	kafka, grpcAddr := startKafkaDev(b)
+	conn, err := rpc.Dial(grpcAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	sc := streamv1.NewStreamServiceClient(conn)
+	const records, size, rounds = 100_000, 1024, 3
+	value := make([]byte, size)
+	_, _ = rand.Read(value)
+	type mode struct {
+		name  string
+		rf    int16
+		kacks kgo.Acks
+		sacks streamv1.Acks
+	}
+	modes := []mode{{"RF=1 acks=leader", 1, kgo.LeaderAck(), streamv1.Acks_ACKS_LEADER}, {"RF=3 acks=all", 3, kgo.AllISRAcks(), streamv1.Acks_ACKS_ALL}}
+	for range b.N {
+		fmt.Printf("\n%-17s %-6s %14s %14s %8s\n", "mode", "round", "kafka MB/s", "grpc MB/s", "grpc/kafka")
+		for _, m := range modes {
+			topic := fmt.Sprintf("stream-bench-%d", m.rf)
+			if err := benchTopic(kafka, topic, m.rf); err != nil {
+				b.Fatal(err)
+			}
+			for r := range rounds {
+				k, err := kafkaProduce(kafka, topic, m.kacks, records, value)
+				if err != nil {
+					b.Fatal(err)
+				}
+				g, err := streamProduce(sc, topic, m.sacks, records, value, 500)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fmt.Printf("%-17s %-6d %14.1f %14.1f %8.2f\n", m.name, r+1, k*size/1e6, g*size/1e6, g/k)
+			}
+		}
+		topic := "stream-bench-latency"
+		if err := benchTopic(kafka, topic, 3); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Printf("\n%-30s %-6s %10s %10s %10s %10s\n", "latency 20k rec/s 100 B", "round", "kafka p50", "kafka p99", "grpc p50", "grpc p99")
+		for r := range rounds {
+			k50, k99, err := kafkaLatency(kafka, topic, value[:100])
+			if err != nil {
+				b.Fatal(err)
+			}
+			g50, g99, err := streamLatency(sc, topic, value[:100])
+			if err != nil {
+				b.Fatal(err)
+			}
+			fmt.Printf("%-30s %-6d %10v %10v %10v %10v\n", "RF=3 acks=all linger 0", r+1, k50, k99, g50, g99)
+		}
+	}
+}
+
+// benchTopic creates a topic of 6 partitions and waits until every
+// partition answers ListOffsets (its leader opened it), then warms it up.
+func benchTopic(addr, topic string, rf int16) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := kafkaCreateTopic(ctx, cl, topic, rf); err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		req := kmsg.NewPtrListOffsetsRequest()
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		for p := range int32(6) {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp = p, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		ready := err == nil
+		if ready {
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					ready = ready && p.ErrorCode == 0
+				}
+			}
+		}
+		if ready {
+			return cl.ProduceSync(ctx, &kgo.Record{Value: []byte("warm-up")}).FirstErr()
+		}
+		time.Sleep(50 * time.Millisecond) // waiting for leaders; not synchronisation of the measurement
+	}
+	return ctx.Err()
+}
+
+// kafkaProduce sends n records with franz-go and returns records/s.
+func kafkaProduce(addr, topic string, acks kgo.Acks, n int, value []byte) (float64, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(acks),
+		kgo.ProducerBatchMaxBytes(1 << 20), kgo.MaxBufferedRecords(100000), kgo.ProducerBatchCompression(kgo.NoCompression())}
+	if acks != kgo.AllISRAcks() {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	start := time.Now()
+	for range n {
+		wg.Add(1)
+		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				first = err
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds(), first
+}
+
+// streamProduce sends n records over one ProduceStream session in requests
+// of per records (all sent ahead, acknowledged in order) and returns
+// records/s.
+func streamProduce(sc streamv1.StreamServiceClient, topic string, acks streamv1.Acks, n int, value []byte, per int) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st, err := sc.ProduceStream(ctx)
+	if err != nil {
+		return 0, err
+	}
+	open := &streamv1.ProduceStreamOpen{Topic: topic, Acks: acks, DisableIdempotence: acks != streamv1.Acks_ACKS_ALL}
+	if err := st.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Open{Open: open}}); err != nil {
+		return 0, err
+	}
+	opened, err := st.Recv()
+	if err != nil {
+		return 0, err
+	}
+	requests := n / per
+	recs := make([]*streamv1.ProduceRecord, per)
+	for i := range recs {
+		recs[i] = &streamv1.ProduceRecord{Value: value}
+	}
+	// Keep within the session's in-flight budget, as a client must.
+	slots := make(chan struct{}, max(1, min(64, int(opened.GetOpened().GetMaxInFlightBytes())/(per*(len(value)+64)))))
+	start := time.Now()
+	go func() {
+		for i := range requests {
+			slots <- struct{}{}
+			if st.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Batch{Batch: &streamv1.ProduceStreamBatch{RequestId: uint64(i), Records: recs}}}) != nil {
+				return
+			}
+		}
+		_ = st.CloseSend()
+	}()
+	for range requests {
+		m, err := st.Recv()
+		if err != nil {
+			return 0, err
+		}
+		<-slots
+		if e := m.GetAck().GetError(); e != nil {
+			return 0, fmt.Errorf("request refused: %s", e.GetMessage())
+		}
+		for _, r := range m.GetAck().GetResults() {
+			if r.GetError() != nil {
+				return 0, fmt.Errorf("record failed: %s", r.GetError().GetMessage())
+			}
+		}
+	}
+	return float64(requests*per) / time.Since(start).Seconds(), nil
+}
+
+// percentiles returns the p50 and p99 of latencies.
+func percentiles(lats []time.Duration) (time.Duration, time.Duration) {
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	if len(lats) == 0 {
+		return 0, 0
+	}
+	return lats[len(lats)/2].Round(10 * time.Microsecond), lats[len(lats)*99/100].Round(10 * time.Microsecond)
+}
+
+// kafkaLatency sends 20 records every millisecond for 3 s with franz-go
+// and returns the p50 and p99 of the time to each acknowledgement.
+func kafkaLatency(addr, topic string, value []byte) (time.Duration, time.Duration, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var lats []time.Duration
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		<-tick.C
+		for range 20 {
+			sent := time.Now()
+			wg.Add(1)
+			cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, _ error) {
+				mu.Lock()
+				lats = append(lats, time.Since(sent))
+				mu.Unlock()
+				wg.Done()
+			})
+		}
+	}
+	wg.Wait()
+	p50, p99 := percentiles(lats)
+	return p50, p99, nil
+}
+
+// streamLatency sends a request of 20 records every millisecond over one
+// idempotent ProduceStream session.
+func streamLatency(sc streamv1.StreamServiceClient, topic string, value []byte) (time.Duration, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := sc.ProduceStream(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := st.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Open{Open: &streamv1.ProduceStreamOpen{Topic: topic}}}); err != nil {
+		return 0, 0, err
+	}
+	if _, err := st.Recv(); err != nil {
+		return 0, 0, err
+	}
+	recs := make([]*streamv1.ProduceRecord, 20)
+	for i := range recs {
+		recs[i] = &streamv1.ProduceRecord{Value: value}
+	}
+	var sentAt sync.Map
+	n := 0
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); n++ {
+			<-tick.C
+			sentAt.Store(uint64(n), time.Now())
+			if st.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Batch{Batch: &streamv1.ProduceStreamBatch{RequestId: uint64(n), Records: recs}}}) != nil {
+				return
+			}
+		}
+		_ = st.CloseSend()
+	}()
+	var lats []time.Duration
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			break // the session ended after the last ack
+		}
+		if t, ok := sentAt.Load(m.GetAck().GetRequestId()); ok {
+			d := time.Since(t.(time.Time))
+			for range len(m.GetAck().GetResults()) {
+				lats = append(lats, d)
+			}
+		}
+	}
+	p50, p99 := percentiles(lats)
+	return p50, p99, nil
+}
