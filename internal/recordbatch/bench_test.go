@@ -58,3 +58,19 @@ func BenchmarkValidateProducer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBuild encodes 500 records of 1 KiB into one uncompressed batch
+// (the gateway's gRPC produce path).
+func BenchmarkBuild(b *testing.B) {
+	recs := make([]BuildRecord, 500)
+	for i := range recs {
+		recs[i] = BuildRecord{Value: make([]byte, 1024), Timestamp: int64(i)}
+	}
+	b.SetBytes(500 * 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Build(ProducerOptions(codec.None), recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -66,20 +66,25 @@ func Build(opts BatchOptions, recs []BuildRecord) ([]byte, error) {
 	if opts.KeepOffsetDeltas && opts.LastOffsetDelta > lastDelta {
 		lastDelta = opts.LastOffsetDelta
 	}
-	var body []byte
+	// Size the records first, so they are encoded once, in place.
+	bodySize := 0
 	for i, r := range recs {
-		d := int32(i)
-		if opts.KeepOffsetDeltas {
-			d = r.OffsetDelta
-		}
-		body = appendRecord(body, r, d, r.Timestamp-baseTS)
+		n := recordSize(r, offsetDeltaOf(opts, r, i), r.Timestamp-baseTS)
+		bodySize += varlongLen(int64(n)) + n
 	}
-	b := make([]byte, HeaderSize, HeaderSize+len(body))
+	var b []byte
 	if opts.Codec == codec.None {
-		b = append(b, body...)
+		b = make([]byte, HeaderSize, HeaderSize+bodySize)
+		for i, r := range recs {
+			b = appendRecord(b, r, offsetDeltaOf(opts, r, i), r.Timestamp-baseTS)
+		}
 	} else {
+		body := make([]byte, 0, bodySize)
+		for i, r := range recs {
+			body = appendRecord(body, r, offsetDeltaOf(opts, r, i), r.Timestamp-baseTS)
+		}
 		var err error
-		if b, err = codec.Compress(b, opts.Codec, body); err != nil {
+		if b, err = codec.Compress(make([]byte, HeaderSize, HeaderSize+bodySize/2), opts.Codec, body); err != nil {
 			return nil, fmt.Errorf("build: %w", err)
 		}
 	}
@@ -110,13 +115,26 @@ func Build(opts BatchOptions, recs []BuildRecord) ([]byte, error) {
 	return b, nil
 }
 
-func appendRecord(b []byte, r BuildRecord, offsetDelta int32, tsDelta int64) []byte {
+// offsetDeltaOf is record i's offset delta in a built batch.
+func offsetDeltaOf(opts BatchOptions, r BuildRecord, i int) int32 {
+	if opts.KeepOffsetDeltas {
+		return r.OffsetDelta
+	}
+	return int32(i)
+}
+
+// recordSize is the encoded size of a record after its length prefix.
+func recordSize(r BuildRecord, offsetDelta int32, tsDelta int64) int {
 	size := 1 + varlongLen(tsDelta) + varlongLen(int64(offsetDelta)) +
 		bytesLen(r.Key) + bytesLen(r.Value) + varlongLen(int64(len(r.Headers)))
 	for _, h := range r.Headers {
 		size += bytesLen(h.Key) + bytesLen(h.Value)
 	}
-	b = appendVarlong(b, int64(size))
+	return size
+}
+
+func appendRecord(b []byte, r BuildRecord, offsetDelta int32, tsDelta int64) []byte {
+	b = appendVarlong(b, int64(recordSize(r, offsetDelta, tsDelta)))
 	b = append(b, 0) // record attributes are unused
 	b = appendVarlong(b, tsDelta)
 	b = appendVarlong(b, int64(offsetDelta))
