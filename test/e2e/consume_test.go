@@ -107,6 +107,12 @@ func (c *grpcConsumer) owned() []int32 {
 	return out
 }
 
+func (c *grpcConsumer) assignedGeneration() int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.assigned.GetGeneration()
+}
+
 func (c *grpcConsumer) received() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -482,5 +488,61 @@ func TestStreamConsumeBadInput(t *testing.T) {
 	res := m.commit(7, "bad", map[int32]int64{5: 1})
 	if len(res.GetResults()) != 1 || res.GetResults()[0].GetError().GetCode() != errs.IllegalGeneration {
 		t.Fatalf("commit of an unowned partition: %v", res)
+	}
+}
+
+// A static member (instance_id) whose stream breaks and reconnects within
+// the session timeout gets its partitions back in the same generation,
+// without a rebalance: the other member keeps its own throughout.
+func TestStreamConsumeStaticMemberReconnectKeepsPartitions(t *testing.T) {
+	c := kafkaCluster(t, map[string]int{"static": 4})
+	sc := streamClient(t, c)
+	produceKeyed(t, sc, "static", "s", 40)
+
+	open := consumeOpen("statics", "static")
+	open.InstanceId = ptr("worker-1")
+	open.SessionTimeout = durationpb.New(20 * time.Second)
+	s1 := openConsumer(t, sc, "s1", open)
+	other := consumeOpen("statics", "static")
+	other.SessionTimeout = durationpb.New(20 * time.Second)
+	b := openConsumer(t, sc, "b", other)
+	waitSplit(t, 4, s1, b)
+	before, gen := s1.owned(), s1.assignedGeneration()
+	s1.credit(1000, 1<<20)
+	b.credit(1000, 1<<20)
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if n := s1.received() + b.received(); n != 40 {
+			return fmt.Errorf("received %d of 40", n)
+		}
+		return nil
+	})
+	s1.commitReceived(1, "static")
+
+	s1.cancel()
+	<-s1.done
+	s2 := openConsumer(t, sc, "s2", open)
+	testutil.WaitFor(t, 15*time.Second, func() error {
+		if o := s2.owned(); !slices.Equal(o, before) {
+			return fmt.Errorf("the reconnected member owns %v, before %v", o, before)
+		}
+		return nil
+	})
+	if g := s2.assignedGeneration(); g != gen {
+		t.Errorf("reconnected in generation %d, was %d", g, gen)
+	}
+	s2.credit(1000, 1<<20)
+	produceKeyed(t, sc, "static", "t", 40)
+	counts := partitionCounts(t, sc, "static", 4)
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if n := s1.received() + s2.received() + b.received(); n != 80 {
+			return fmt.Errorf("received %d of 80", n)
+		}
+		return nil
+	})
+	checkExactlyOnce(t, counts, s1, s2, b)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.revokes != 0 {
+		t.Errorf("the other member was revoked %d times", b.revokes)
 	}
 }
