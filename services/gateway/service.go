@@ -74,7 +74,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.GRPC = rpc.NewServer(g.Log, g.reg, g.describeProgress, forwardAdmin(g.Conn))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
 	g.pids = pids.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn))
-	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router, g.pids))
+	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router, g.pids, controllerv1.NewGroupCoordinatorServiceClient(g.Conn)))
 	streamv1.RegisterGroupServiceServer(g.GRPC.Server, groups.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn), g.router, g.cache))
 	reflection.Register(g.GRPC.Server) // grpcurl and GUI clients work without the .proto files
 	go func() { _ = g.GRPC.Serve(g.Listener) }()

@@ -1,62 +1,24 @@
 // Package groups serves the public GroupService: typed administration of
 // the consumer groups Kafka clients join. It speaks to the controller's
 // group coordinator with the same Kafka request bodies the Kafka listener
-// forwards (GroupCall), so both surfaces see one set of groups, and asks
+// forwards (groupcall), so both surfaces see one set of groups, and asks
 // partition leaders for log offsets through the gateway's router.
 package groups
 
 import (
 	"context"
-	"fmt"
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
-	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/services/gateway/router"
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/strata-io/strata/services/gateway/groupcall"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // clientID names the gateway in the coordinator's view of the calls.
 const clientID = "strata-gateway"
 
-// call sends one Kafka group request to the coordinator, waiting out a
-// controller election, and decodes the answer.
+// call sends one Kafka group request to the coordinator as the gateway.
 func call[Resp kmsg.Response](ctx context.Context, c controllerv1.GroupCoordinatorServiceClient, req kmsg.Request) (Resp, error) {
-	var zero Resp
-	var out *controllerv1.GroupCallResponse
-	err := router.CallController(ctx, func(ctx context.Context) (err error) {
-		out, err = c.GroupCall(ctx, &controllerv1.GroupCallRequest{ApiKey: int32(req.Key()), ApiVersion: int32(req.GetVersion()),
-			Body: req.AppendTo(nil), ClientId: clientID})
-		return err
-	})
-	if err != nil {
-		if errs.From(err) == nil {
-			return zero, errs.New(errs.CoordinatorNotAvailable, "the group coordinator is not reachable: %s", errs.Message(err))
-		}
-		return zero, err
-	}
-	resp := req.ResponseKind()
-	if err := resp.ReadFrom(out.GetBody()); err != nil {
-		return zero, errs.New(errs.CoordinatorNotAvailable, "undecodable answer from the group coordinator: %v", err)
-	}
-	typed, ok := resp.(Resp)
-	if !ok {
-		return zero, fmt.Errorf("group call answered %T", resp)
-	}
-	return typed, nil
+	return groupcall.Call[Resp](ctx, c, clientID, req)
 }
 
-// kafkaErr is the error of a Kafka error code in an answer, or nil.
-func kafkaErr(code int16, format string, args ...any) *errs.Error {
-	if code == 0 {
-		return nil
-	}
-	return errs.FromKafkaCode(code, fmt.Sprintf(format, args...)+": "+kafkaName(code))
-}
-
-func kafkaName(code int16) string {
-	if e := kerr.ErrorForCode(code); e != nil {
-		return e.Error()
-	}
-	return fmt.Sprintf("Kafka error %d", code)
-}
+var kafkaErr = groupcall.KafkaErr

@@ -9,6 +9,10 @@
 // the field, NOT_FOUND for a topic or partition that does not exist) and
 // writes nothing; any other failure is reported in the entry of the record
 // or partition it concerns.
+//
+// Consume makes the gateway a member of a consumer group on the client's
+// behalf, through the controller's group coordinator (groupcall), so gRPC
+// and Kafka members share groups.
 package stream
 
 import (
@@ -18,6 +22,7 @@ import (
 	"time"
 
 	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
@@ -64,13 +69,15 @@ type Service struct {
 	cache  *metadata.Cache
 	router *router.Router
 	pids   *pids.Allocator
+	groups controllerv1.GroupCoordinatorServiceClient
 	now    func() time.Time
 }
 
-// New returns the service over the gateway's metadata cache, router and
-// producer id allocator (for idempotent ProduceStream sessions).
-func New(cache *metadata.Cache, r *router.Router, p *pids.Allocator) *Service {
-	return &Service{cache: cache, router: r, pids: p, now: time.Now}
+// New returns the service over the gateway's metadata cache, router,
+// producer id allocator (for idempotent ProduceStream sessions) and the
+// controller's group coordinator (for Consume members).
+func New(cache *metadata.Cache, r *router.Router, p *pids.Allocator, groups controllerv1.GroupCoordinatorServiceClient) *Service {
+	return &Service{cache: cache, router: r, pids: p, groups: groups, now: time.Now}
 }
 
 // Produce implements StreamService.Produce.

@@ -100,7 +100,7 @@ func newTestService(n, leaderless int32) (*Service, *memStorage) {
 	}
 	c.Apply(&controllerv1.WatchMetadataResponse{Revision: 1, Snapshot: true, Upserts: ups})
 	m := &memStorage{logs: map[int32][]byte{}, next: map[int32]int64{}}
-	return New(c, router.New(c, m, nil), nil), m
+	return New(c, router.New(c, m, nil), nil, nil), m
 }
 
 func TestServiceProducePlacesAndReportsPerRecord(t *testing.T) {

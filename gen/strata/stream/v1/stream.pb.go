@@ -1728,11 +1728,733 @@ func (x *ProduceStreamAck) GetResults() []*ProduceResult {
 	return nil
 }
 
+type ConsumeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*ConsumeRequest_Open
+	//	*ConsumeRequest_Credit
+	//	*ConsumeRequest_Commit
+	Message       isConsumeRequest_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeRequest) Reset() {
+	*x = ConsumeRequest{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeRequest) ProtoMessage() {}
+
+func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
+func (*ConsumeRequest) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ConsumeRequest) GetMessage() isConsumeRequest_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *ConsumeRequest) GetOpen() *ConsumeOpen {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeRequest_Open); ok {
+			return x.Open
+		}
+	}
+	return nil
+}
+
+func (x *ConsumeRequest) GetCredit() *ConsumeCredit {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeRequest_Credit); ok {
+			return x.Credit
+		}
+	}
+	return nil
+}
+
+func (x *ConsumeRequest) GetCommit() *ConsumeCommit {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeRequest_Commit); ok {
+			return x.Commit
+		}
+	}
+	return nil
+}
+
+type isConsumeRequest_Message interface {
+	isConsumeRequest_Message()
+}
+
+type ConsumeRequest_Open struct {
+	// The first message of a stream, and only the first.
+	Open *ConsumeOpen `protobuf:"bytes,1,opt,name=open,proto3,oneof"`
+}
+
+type ConsumeRequest_Credit struct {
+	Credit *ConsumeCredit `protobuf:"bytes,2,opt,name=credit,proto3,oneof"`
+}
+
+type ConsumeRequest_Commit struct {
+	Commit *ConsumeCommit `protobuf:"bytes,3,opt,name=commit,proto3,oneof"`
+}
+
+func (*ConsumeRequest_Open) isConsumeRequest_Message() {}
+
+func (*ConsumeRequest_Credit) isConsumeRequest_Message() {}
+
+func (*ConsumeRequest_Commit) isConsumeRequest_Message() {}
+
+type ConsumeOpen struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The consumer group; required.
+	GroupId string `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	// The topics to consume; at least one, each existing.
+	Topics []string `protobuf:"bytes,2,rep,name=topics,proto3" json:"topics,omitempty"`
+	// A member id the coordinator gave before (a reconnect of a dynamic
+	// member within its session); unset for a new member.
+	MemberId *string `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3,oneof" json:"member_id,omitempty"`
+	// Kafka's group.instance.id: a static member keeps its assignment across
+	// a reconnect within the session timeout.
+	InstanceId *string `protobuf:"bytes,4,opt,name=instance_id,json=instanceId,proto3,oneof" json:"instance_id,omitempty"`
+	// Where to start a partition the group has no committed offset for;
+	// LOG_POSITION_UNSPECIFIED is LATEST (Kafka's auto.offset.reset).
+	StartPosition LogPosition `protobuf:"varint,5,opt,name=start_position,json=startPosition,proto3,enum=strata.stream.v1.LogPosition" json:"start_position,omitempty"`
+	// Kafka's session.timeout.ms (also the rebalance timeout): between 6s and
+	// 30m; unset is 45s.
+	SessionTimeout *durationpb.Duration `protobuf:"bytes,6,opt,name=session_timeout,json=sessionTimeout,proto3" json:"session_timeout,omitempty"`
+	// Shown to group tools as the member's client id; unset is
+	// "strata-grpc".
+	ClientId      string `protobuf:"bytes,7,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeOpen) Reset() {
+	*x = ConsumeOpen{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeOpen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeOpen) ProtoMessage() {}
+
+func (x *ConsumeOpen) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeOpen.ProtoReflect.Descriptor instead.
+func (*ConsumeOpen) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ConsumeOpen) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *ConsumeOpen) GetTopics() []string {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *ConsumeOpen) GetMemberId() string {
+	if x != nil && x.MemberId != nil {
+		return *x.MemberId
+	}
+	return ""
+}
+
+func (x *ConsumeOpen) GetInstanceId() string {
+	if x != nil && x.InstanceId != nil {
+		return *x.InstanceId
+	}
+	return ""
+}
+
+func (x *ConsumeOpen) GetStartPosition() LogPosition {
+	if x != nil {
+		return x.StartPosition
+	}
+	return LogPosition_LOG_POSITION_UNSPECIFIED
+}
+
+func (x *ConsumeOpen) GetSessionTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.SessionTimeout
+	}
+	return nil
+}
+
+func (x *ConsumeOpen) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+// ConsumeCredit adds to what the server may send; both are cumulative.
+type ConsumeCredit struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records int64                  `protobuf:"varint,1,opt,name=records,proto3" json:"records,omitempty"`
+	// Key, value and header bytes.
+	Bytes         int64 `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeCredit) Reset() {
+	*x = ConsumeCredit{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeCredit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeCredit) ProtoMessage() {}
+
+func (x *ConsumeCredit) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeCredit.ProtoReflect.Descriptor instead.
+func (*ConsumeCredit) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ConsumeCredit) GetRecords() int64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *ConsumeCredit) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+type ConsumeCommit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Echoed in the commit_result; the client's own numbering.
+	CommitId      uint64           `protobuf:"varint,1,opt,name=commit_id,json=commitId,proto3" json:"commit_id,omitempty"`
+	Offsets       []*ConsumeOffset `protobuf:"bytes,2,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeCommit) Reset() {
+	*x = ConsumeCommit{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeCommit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeCommit) ProtoMessage() {}
+
+func (x *ConsumeCommit) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeCommit.ProtoReflect.Descriptor instead.
+func (*ConsumeCommit) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ConsumeCommit) GetCommitId() uint64 {
+	if x != nil {
+		return x.CommitId
+	}
+	return 0
+}
+
+func (x *ConsumeCommit) GetOffsets() []*ConsumeOffset {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+type ConsumeOffset struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// The next offset to read (Kafka's convention: last processed + 1).
+	Offset        int64  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	Metadata      string `protobuf:"bytes,4,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeOffset) Reset() {
+	*x = ConsumeOffset{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeOffset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeOffset) ProtoMessage() {}
+
+func (x *ConsumeOffset) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeOffset.ProtoReflect.Descriptor instead.
+func (*ConsumeOffset) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ConsumeOffset) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ConsumeOffset) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ConsumeOffset) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ConsumeOffset) GetMetadata() string {
+	if x != nil {
+		return x.Metadata
+	}
+	return ""
+}
+
+type ConsumeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*ConsumeResponse_Assigned
+	//	*ConsumeResponse_Revoked
+	//	*ConsumeResponse_Records
+	//	*ConsumeResponse_CommitResult
+	Message       isConsumeResponse_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeResponse) Reset() {
+	*x = ConsumeResponse{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeResponse) ProtoMessage() {}
+
+func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
+func (*ConsumeResponse) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ConsumeResponse) GetMessage() isConsumeResponse_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *ConsumeResponse) GetAssigned() *ConsumeAssigned {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeResponse_Assigned); ok {
+			return x.Assigned
+		}
+	}
+	return nil
+}
+
+func (x *ConsumeResponse) GetRevoked() *ConsumeRevoked {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeResponse_Revoked); ok {
+			return x.Revoked
+		}
+	}
+	return nil
+}
+
+func (x *ConsumeResponse) GetRecords() *ConsumeRecords {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeResponse_Records); ok {
+			return x.Records
+		}
+	}
+	return nil
+}
+
+func (x *ConsumeResponse) GetCommitResult() *ConsumeCommitResult {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeResponse_CommitResult); ok {
+			return x.CommitResult
+		}
+	}
+	return nil
+}
+
+type isConsumeResponse_Message interface {
+	isConsumeResponse_Message()
+}
+
+type ConsumeResponse_Assigned struct {
+	Assigned *ConsumeAssigned `protobuf:"bytes,1,opt,name=assigned,proto3,oneof"`
+}
+
+type ConsumeResponse_Revoked struct {
+	Revoked *ConsumeRevoked `protobuf:"bytes,2,opt,name=revoked,proto3,oneof"`
+}
+
+type ConsumeResponse_Records struct {
+	Records *ConsumeRecords `protobuf:"bytes,3,opt,name=records,proto3,oneof"`
+}
+
+type ConsumeResponse_CommitResult struct {
+	CommitResult *ConsumeCommitResult `protobuf:"bytes,4,opt,name=commit_result,json=commitResult,proto3,oneof"`
+}
+
+func (*ConsumeResponse_Assigned) isConsumeResponse_Message() {}
+
+func (*ConsumeResponse_Revoked) isConsumeResponse_Message() {}
+
+func (*ConsumeResponse_Records) isConsumeResponse_Message() {}
+
+func (*ConsumeResponse_CommitResult) isConsumeResponse_Message() {}
+
+type ConsumeAssigned struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Generation int32                  `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
+	MemberId   string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// The member's full current assignment.
+	Partitions    []*TopicPartitions `protobuf:"bytes,3,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeAssigned) Reset() {
+	*x = ConsumeAssigned{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeAssigned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeAssigned) ProtoMessage() {}
+
+func (x *ConsumeAssigned) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeAssigned.ProtoReflect.Descriptor instead.
+func (*ConsumeAssigned) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ConsumeAssigned) GetGeneration() int32 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *ConsumeAssigned) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ConsumeAssigned) GetPartitions() []*TopicPartitions {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type ConsumeRevoked struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Partitions taken away: stop processing them; commits for them fail.
+	Partitions    []*TopicPartitions `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeRevoked) Reset() {
+	*x = ConsumeRevoked{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeRevoked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeRevoked) ProtoMessage() {}
+
+func (x *ConsumeRevoked) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeRevoked.ProtoReflect.Descriptor instead.
+func (*ConsumeRevoked) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ConsumeRevoked) GetPartitions() []*TopicPartitions {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type ConsumeRecords struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// In offset order, continuing where the previous records of the
+	// partition stopped.
+	Records       []*Record `protobuf:"bytes,3,rep,name=records,proto3" json:"records,omitempty"`
+	HighWatermark int64     `protobuf:"varint,4,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeRecords) Reset() {
+	*x = ConsumeRecords{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeRecords) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeRecords) ProtoMessage() {}
+
+func (x *ConsumeRecords) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeRecords.ProtoReflect.Descriptor instead.
+func (*ConsumeRecords) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ConsumeRecords) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ConsumeRecords) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ConsumeRecords) GetRecords() []*Record {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *ConsumeRecords) GetHighWatermark() int64 {
+	if x != nil {
+		return x.HighWatermark
+	}
+	return 0
+}
+
+type ConsumeCommitResult struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	CommitId uint64                 `protobuf:"varint,1,opt,name=commit_id,json=commitId,proto3" json:"commit_id,omitempty"`
+	// One per offset of the commit, in its order.
+	Results       []*PartitionResult `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeCommitResult) Reset() {
+	*x = ConsumeCommitResult{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeCommitResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeCommitResult) ProtoMessage() {}
+
+func (x *ConsumeCommitResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeCommitResult.ProtoReflect.Descriptor instead.
+func (*ConsumeCommitResult) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ConsumeCommitResult) GetCommitId() uint64 {
+	if x != nil {
+		return x.CommitId
+	}
+	return 0
+}
+
+func (x *ConsumeCommitResult) GetResults() []*PartitionResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 var File_strata_stream_v1_stream_proto protoreflect.FileDescriptor
 
 const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/stream/v1/stream.proto\x12\x10strata.stream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dstrata/common/v1/errors.proto\"?\n" +
+	"\x1dstrata/stream/v1/stream.proto\x12\x10strata.stream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dstrata/common/v1/errors.proto\x1a\x1dstrata/stream/v1/groups.proto\"?\n" +
 	"\x06Header\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x19\n" +
 	"\x05value\x18\x02 \x01(\fH\x00R\x05value\x88\x01\x01B\b\n" +
@@ -1846,7 +2568,61 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x123\n" +
 	"\x05error\x18\x02 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x129\n" +
-	"\aresults\x18\x03 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults*J\n" +
+	"\aresults\x18\x03 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults\"\xc6\x01\n" +
+	"\x0eConsumeRequest\x123\n" +
+	"\x04open\x18\x01 \x01(\v2\x1d.strata.stream.v1.ConsumeOpenH\x00R\x04open\x129\n" +
+	"\x06credit\x18\x02 \x01(\v2\x1f.strata.stream.v1.ConsumeCreditH\x00R\x06credit\x129\n" +
+	"\x06commit\x18\x03 \x01(\v2\x1f.strata.stream.v1.ConsumeCommitH\x00R\x06commitB\t\n" +
+	"\amessage\"\xcd\x02\n" +
+	"\vConsumeOpen\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x16\n" +
+	"\x06topics\x18\x02 \x03(\tR\x06topics\x12 \n" +
+	"\tmember_id\x18\x03 \x01(\tH\x00R\bmemberId\x88\x01\x01\x12$\n" +
+	"\vinstance_id\x18\x04 \x01(\tH\x01R\n" +
+	"instanceId\x88\x01\x01\x12D\n" +
+	"\x0estart_position\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.LogPositionR\rstartPosition\x12B\n" +
+	"\x0fsession_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x0esessionTimeout\x12\x1b\n" +
+	"\tclient_id\x18\a \x01(\tR\bclientIdB\f\n" +
+	"\n" +
+	"_member_idB\x0e\n" +
+	"\f_instance_id\"?\n" +
+	"\rConsumeCredit\x12\x18\n" +
+	"\arecords\x18\x01 \x01(\x03R\arecords\x12\x14\n" +
+	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\"g\n" +
+	"\rConsumeCommit\x12\x1b\n" +
+	"\tcommit_id\x18\x01 \x01(\x04R\bcommitId\x129\n" +
+	"\aoffsets\x18\x02 \x03(\v2\x1f.strata.stream.v1.ConsumeOffsetR\aoffsets\"w\n" +
+	"\rConsumeOffset\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x1a\n" +
+	"\bmetadata\x18\x04 \x01(\tR\bmetadata\"\xa7\x02\n" +
+	"\x0fConsumeResponse\x12?\n" +
+	"\bassigned\x18\x01 \x01(\v2!.strata.stream.v1.ConsumeAssignedH\x00R\bassigned\x12<\n" +
+	"\arevoked\x18\x02 \x01(\v2 .strata.stream.v1.ConsumeRevokedH\x00R\arevoked\x12<\n" +
+	"\arecords\x18\x03 \x01(\v2 .strata.stream.v1.ConsumeRecordsH\x00R\arecords\x12L\n" +
+	"\rcommit_result\x18\x04 \x01(\v2%.strata.stream.v1.ConsumeCommitResultH\x00R\fcommitResultB\t\n" +
+	"\amessage\"\x91\x01\n" +
+	"\x0fConsumeAssigned\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x01 \x01(\x05R\n" +
+	"generation\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12A\n" +
+	"\n" +
+	"partitions\x18\x03 \x03(\v2!.strata.stream.v1.TopicPartitionsR\n" +
+	"partitions\"S\n" +
+	"\x0eConsumeRevoked\x12A\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2!.strata.stream.v1.TopicPartitionsR\n" +
+	"partitions\"\x9f\x01\n" +
+	"\x0eConsumeRecords\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x122\n" +
+	"\arecords\x18\x03 \x03(\v2\x18.strata.stream.v1.RecordR\arecords\x12%\n" +
+	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\"o\n" +
+	"\x13ConsumeCommitResult\x12\x1b\n" +
+	"\tcommit_id\x18\x01 \x01(\x04R\bcommitId\x12;\n" +
+	"\aresults\x18\x02 \x03(\v2!.strata.stream.v1.PartitionResultR\aresults*J\n" +
 	"\x04Acks\x12\x14\n" +
 	"\x10ACKS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tACKS_NONE\x10\x01\x12\x0f\n" +
@@ -1866,12 +2642,13 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\rTimestampType\x12\x1e\n" +
 	"\x1aTIMESTAMP_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aTIMESTAMP_TYPE_CREATE_TIME\x10\x01\x12\"\n" +
-	"\x1eTIMESTAMP_TYPE_LOG_APPEND_TIME\x10\x022\xeb\x02\n" +
+	"\x1eTIMESTAMP_TYPE_LOG_APPEND_TIME\x10\x022\xbf\x03\n" +
 	"\rStreamService\x12N\n" +
 	"\aProduce\x12 .strata.stream.v1.ProduceRequest\x1a!.strata.stream.v1.ProduceResponse\x12H\n" +
 	"\x05Fetch\x12\x1e.strata.stream.v1.FetchRequest\x1a\x1f.strata.stream.v1.FetchResponse\x12Z\n" +
 	"\vListOffsets\x12$.strata.stream.v1.ListOffsetsRequest\x1a%.strata.stream.v1.ListOffsetsResponse\x12d\n" +
-	"\rProduceStream\x12&.strata.stream.v1.ProduceStreamRequest\x1a'.strata.stream.v1.ProduceStreamResponse(\x010\x01B\xc0\x01\n" +
+	"\rProduceStream\x12&.strata.stream.v1.ProduceStreamRequest\x1a'.strata.stream.v1.ProduceStreamResponse(\x010\x01\x12R\n" +
+	"\aConsume\x12 .strata.stream.v1.ConsumeRequest\x1a!.strata.stream.v1.ConsumeResponse(\x010\x01B\xc0\x01\n" +
 	"\x14com.strata.stream.v1B\vStreamProtoP\x01Z9github.com/strata-io/strata/gen/strata/stream/v1;streamv1\xa2\x02\x03SSX\xaa\x02\x10Strata.Stream.V1\xca\x02\x10Strata\\Stream\\V1\xe2\x02\x1cStrata\\Stream\\V1\\GPBMetadata\xea\x02\x12Strata::Stream::V1b\x06proto3"
 
 var (
@@ -1887,7 +2664,7 @@ func file_strata_stream_v1_stream_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_stream_v1_stream_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(Acks)(0),                     // 0: strata.stream.v1.Acks
 	(Compression)(0),              // 1: strata.stream.v1.Compression
@@ -1913,52 +2690,80 @@ var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(*ProduceStreamResponse)(nil), // 21: strata.stream.v1.ProduceStreamResponse
 	(*ProduceStreamOpened)(nil),   // 22: strata.stream.v1.ProduceStreamOpened
 	(*ProduceStreamAck)(nil),      // 23: strata.stream.v1.ProduceStreamAck
-	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
-	(*v1.ErrorDetail)(nil),        // 25: strata.common.v1.ErrorDetail
+	(*ConsumeRequest)(nil),        // 24: strata.stream.v1.ConsumeRequest
+	(*ConsumeOpen)(nil),           // 25: strata.stream.v1.ConsumeOpen
+	(*ConsumeCredit)(nil),         // 26: strata.stream.v1.ConsumeCredit
+	(*ConsumeCommit)(nil),         // 27: strata.stream.v1.ConsumeCommit
+	(*ConsumeOffset)(nil),         // 28: strata.stream.v1.ConsumeOffset
+	(*ConsumeResponse)(nil),       // 29: strata.stream.v1.ConsumeResponse
+	(*ConsumeAssigned)(nil),       // 30: strata.stream.v1.ConsumeAssigned
+	(*ConsumeRevoked)(nil),        // 31: strata.stream.v1.ConsumeRevoked
+	(*ConsumeRecords)(nil),        // 32: strata.stream.v1.ConsumeRecords
+	(*ConsumeCommitResult)(nil),   // 33: strata.stream.v1.ConsumeCommitResult
+	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
+	(*v1.ErrorDetail)(nil),        // 35: strata.common.v1.ErrorDetail
+	(*TopicPartitions)(nil),       // 36: strata.stream.v1.TopicPartitions
+	(*PartitionResult)(nil),       // 37: strata.stream.v1.PartitionResult
 }
 var file_strata_stream_v1_stream_proto_depIdxs = []int32{
 	4,  // 0: strata.stream.v1.ProduceRecord.headers:type_name -> strata.stream.v1.Header
 	5,  // 1: strata.stream.v1.ProduceRequest.records:type_name -> strata.stream.v1.ProduceRecord
 	0,  // 2: strata.stream.v1.ProduceRequest.acks:type_name -> strata.stream.v1.Acks
-	24, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
+	34, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
 	1,  // 4: strata.stream.v1.ProduceRequest.compression:type_name -> strata.stream.v1.Compression
-	25, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
+	35, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
 	7,  // 6: strata.stream.v1.ProduceResponse.results:type_name -> strata.stream.v1.ProduceResult
 	2,  // 7: strata.stream.v1.FetchPartition.position:type_name -> strata.stream.v1.LogPosition
 	9,  // 8: strata.stream.v1.FetchRequest.partitions:type_name -> strata.stream.v1.FetchPartition
-	24, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
+	34, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
 	3,  // 10: strata.stream.v1.Record.timestamp_type:type_name -> strata.stream.v1.TimestampType
 	4,  // 11: strata.stream.v1.Record.headers:type_name -> strata.stream.v1.Header
-	25, // 12: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	35, // 12: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	11, // 13: strata.stream.v1.FetchPartitionResult.records:type_name -> strata.stream.v1.Record
 	12, // 14: strata.stream.v1.FetchResponse.partitions:type_name -> strata.stream.v1.FetchPartitionResult
 	2,  // 15: strata.stream.v1.ListOffsetsPartition.position:type_name -> strata.stream.v1.LogPosition
 	14, // 16: strata.stream.v1.ListOffsetsRequest.partitions:type_name -> strata.stream.v1.ListOffsetsPartition
-	25, // 17: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
+	35, // 17: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
 	16, // 18: strata.stream.v1.ListOffsetsResponse.partitions:type_name -> strata.stream.v1.ListOffsetsResult
 	19, // 19: strata.stream.v1.ProduceStreamRequest.open:type_name -> strata.stream.v1.ProduceStreamOpen
 	20, // 20: strata.stream.v1.ProduceStreamRequest.batch:type_name -> strata.stream.v1.ProduceStreamBatch
 	0,  // 21: strata.stream.v1.ProduceStreamOpen.acks:type_name -> strata.stream.v1.Acks
 	1,  // 22: strata.stream.v1.ProduceStreamOpen.compression:type_name -> strata.stream.v1.Compression
-	24, // 23: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
+	34, // 23: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
 	5,  // 24: strata.stream.v1.ProduceStreamBatch.records:type_name -> strata.stream.v1.ProduceRecord
 	22, // 25: strata.stream.v1.ProduceStreamResponse.opened:type_name -> strata.stream.v1.ProduceStreamOpened
 	23, // 26: strata.stream.v1.ProduceStreamResponse.ack:type_name -> strata.stream.v1.ProduceStreamAck
-	25, // 27: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
+	35, // 27: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
 	7,  // 28: strata.stream.v1.ProduceStreamAck.results:type_name -> strata.stream.v1.ProduceResult
-	6,  // 29: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
-	10, // 30: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
-	15, // 31: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
-	18, // 32: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
-	8,  // 33: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
-	13, // 34: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
-	17, // 35: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
-	21, // 36: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
-	33, // [33:37] is the sub-list for method output_type
-	29, // [29:33] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	25, // 29: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
+	26, // 30: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
+	27, // 31: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
+	2,  // 32: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
+	34, // 33: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
+	28, // 34: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
+	30, // 35: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
+	31, // 36: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
+	32, // 37: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
+	33, // 38: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
+	36, // 39: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
+	36, // 40: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
+	11, // 41: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
+	37, // 42: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
+	6,  // 43: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
+	10, // 44: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
+	15, // 45: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
+	18, // 46: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
+	24, // 47: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
+	8,  // 48: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
+	13, // 49: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
+	17, // 50: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
+	21, // 51: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
+	29, // 52: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
+	48, // [48:53] is the sub-list for method output_type
+	43, // [43:48] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_strata_stream_v1_stream_proto_init() }
@@ -1966,6 +2771,7 @@ func file_strata_stream_v1_stream_proto_init() {
 	if File_strata_stream_v1_stream_proto != nil {
 		return
 	}
+	file_strata_stream_v1_groups_proto_init()
 	file_strata_stream_v1_stream_proto_msgTypes[0].OneofWrappers = []any{}
 	file_strata_stream_v1_stream_proto_msgTypes[1].OneofWrappers = []any{}
 	file_strata_stream_v1_stream_proto_msgTypes[5].OneofWrappers = []any{
@@ -1986,13 +2792,25 @@ func file_strata_stream_v1_stream_proto_init() {
 		(*ProduceStreamResponse_Opened)(nil),
 		(*ProduceStreamResponse_Ack)(nil),
 	}
+	file_strata_stream_v1_stream_proto_msgTypes[20].OneofWrappers = []any{
+		(*ConsumeRequest_Open)(nil),
+		(*ConsumeRequest_Credit)(nil),
+		(*ConsumeRequest_Commit)(nil),
+	}
+	file_strata_stream_v1_stream_proto_msgTypes[21].OneofWrappers = []any{}
+	file_strata_stream_v1_stream_proto_msgTypes[25].OneofWrappers = []any{
+		(*ConsumeResponse_Assigned)(nil),
+		(*ConsumeResponse_Revoked)(nil),
+		(*ConsumeResponse_Records)(nil),
+		(*ConsumeResponse_CommitResult)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_stream_v1_stream_proto_rawDesc), len(file_strata_stream_v1_stream_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   20,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

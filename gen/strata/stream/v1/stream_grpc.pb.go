@@ -23,6 +23,7 @@ const (
 	StreamService_Fetch_FullMethodName         = "/strata.stream.v1.StreamService/Fetch"
 	StreamService_ListOffsets_FullMethodName   = "/strata.stream.v1.StreamService/ListOffsets"
 	StreamService_ProduceStream_FullMethodName = "/strata.stream.v1.StreamService/ProduceStream"
+	StreamService_Consume_FullMethodName       = "/strata.stream.v1.StreamService/Consume"
 )
 
 // StreamServiceClient is the client API for StreamService service.
@@ -105,6 +106,44 @@ type StreamServiceClient interface {
 	// topic) or the client breaks the protocol; it ends OK when the client
 	// closes its side, after every request was acknowledged.
 	ProduceStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ProduceStreamRequest, ProduceStreamResponse], error)
+	// Consume is one member of a consumer group for as long as the stream
+	// lives. The first message opens it (group, topics, optional member and
+	// instance id, start position, session timeout); the gateway joins the
+	// group through the same coordinator Kafka clients use, with protocol
+	// type "consumer" and the eager assignors "range" then "roundrobin", so
+	// one group can mix gRPC and Kafka members (a Kafka member must offer one
+	// of them: Java's default list includes range; franz-go needs
+	// kgo.Balancers(kgo.RangeBalancer())). When the coordinator makes it the
+	// leader, the gateway computes the assignment for all members.
+	//
+	// The server sends `assigned` with the member's full assignment after
+	// every rebalance, and `revoked` before a rebalance takes partitions away
+	// (all of them: the protocols are eager); after `revoked` the client must
+	// stop processing those partitions, and commits for them fail. Records
+	// come in `records` messages, per partition in offset order, starting at
+	// the group's committed offset (or start_position without one), and
+	// only within the credit the client grants: `credit` adds records and
+	// bytes (key, value and header bytes) to what may be sent, cumulatively;
+	// with no credit nothing is sent (the first record of a message may take
+	// the byte credit below zero, so a record larger than the credit is not
+	// stuck). `commit` commits offsets with the member's generation; each is
+	// answered with one `commit_result`, with one entry per offset
+	// (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID or REBALANCE_IN_PROGRESS for a
+	// partition the member no longer owns).
+	//
+	// The stream is the member's liveness: the gateway heartbeats for it, and
+	// when the stream ends the member leaves the group at once, except a
+	// static member (instance_id), which stays in the group until its session
+	// timeout passes, so a reconnect with the same instance_id within it
+	// keeps its assignment without a rebalance, as in Kafka. Call errors,
+	// ending the stream: INVALID_ARGUMENT (no open first, empty group_id, no
+	// topics, bad session_timeout or start_position, naming the field),
+	// NOT_FOUND (unknown topic), UNKNOWN with the Kafka code in the
+	// ErrorDetail (FENCED_INSTANCE_ID: another stream took over the instance
+	// id; INCONSISTENT_GROUP_PROTOCOL: the group's members offer no common
+	// assignor), UNAVAILABLE (COORDINATOR_NOT_AVAILABLE after waiting out an
+	// election for the session timeout).
+	Consume(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConsumeRequest, ConsumeResponse], error)
 }
 
 type streamServiceClient struct {
@@ -157,6 +196,19 @@ func (c *streamServiceClient) ProduceStream(ctx context.Context, opts ...grpc.Ca
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type StreamService_ProduceStreamClient = grpc.BidiStreamingClient[ProduceStreamRequest, ProduceStreamResponse]
+
+func (c *streamServiceClient) Consume(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConsumeRequest, ConsumeResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &StreamService_ServiceDesc.Streams[1], StreamService_Consume_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ConsumeRequest, ConsumeResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StreamService_ConsumeClient = grpc.BidiStreamingClient[ConsumeRequest, ConsumeResponse]
 
 // StreamServiceServer is the server API for StreamService service.
 // All implementations must embed UnimplementedStreamServiceServer
@@ -238,6 +290,44 @@ type StreamServiceServer interface {
 	// topic) or the client breaks the protocol; it ends OK when the client
 	// closes its side, after every request was acknowledged.
 	ProduceStream(grpc.BidiStreamingServer[ProduceStreamRequest, ProduceStreamResponse]) error
+	// Consume is one member of a consumer group for as long as the stream
+	// lives. The first message opens it (group, topics, optional member and
+	// instance id, start position, session timeout); the gateway joins the
+	// group through the same coordinator Kafka clients use, with protocol
+	// type "consumer" and the eager assignors "range" then "roundrobin", so
+	// one group can mix gRPC and Kafka members (a Kafka member must offer one
+	// of them: Java's default list includes range; franz-go needs
+	// kgo.Balancers(kgo.RangeBalancer())). When the coordinator makes it the
+	// leader, the gateway computes the assignment for all members.
+	//
+	// The server sends `assigned` with the member's full assignment after
+	// every rebalance, and `revoked` before a rebalance takes partitions away
+	// (all of them: the protocols are eager); after `revoked` the client must
+	// stop processing those partitions, and commits for them fail. Records
+	// come in `records` messages, per partition in offset order, starting at
+	// the group's committed offset (or start_position without one), and
+	// only within the credit the client grants: `credit` adds records and
+	// bytes (key, value and header bytes) to what may be sent, cumulatively;
+	// with no credit nothing is sent (the first record of a message may take
+	// the byte credit below zero, so a record larger than the credit is not
+	// stuck). `commit` commits offsets with the member's generation; each is
+	// answered with one `commit_result`, with one entry per offset
+	// (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID or REBALANCE_IN_PROGRESS for a
+	// partition the member no longer owns).
+	//
+	// The stream is the member's liveness: the gateway heartbeats for it, and
+	// when the stream ends the member leaves the group at once, except a
+	// static member (instance_id), which stays in the group until its session
+	// timeout passes, so a reconnect with the same instance_id within it
+	// keeps its assignment without a rebalance, as in Kafka. Call errors,
+	// ending the stream: INVALID_ARGUMENT (no open first, empty group_id, no
+	// topics, bad session_timeout or start_position, naming the field),
+	// NOT_FOUND (unknown topic), UNKNOWN with the Kafka code in the
+	// ErrorDetail (FENCED_INSTANCE_ID: another stream took over the instance
+	// id; INCONSISTENT_GROUP_PROTOCOL: the group's members offer no common
+	// assignor), UNAVAILABLE (COORDINATOR_NOT_AVAILABLE after waiting out an
+	// election for the session timeout).
+	Consume(grpc.BidiStreamingServer[ConsumeRequest, ConsumeResponse]) error
 	mustEmbedUnimplementedStreamServiceServer()
 }
 
@@ -259,6 +349,9 @@ func (UnimplementedStreamServiceServer) ListOffsets(context.Context, *ListOffset
 }
 func (UnimplementedStreamServiceServer) ProduceStream(grpc.BidiStreamingServer[ProduceStreamRequest, ProduceStreamResponse]) error {
 	return status.Error(codes.Unimplemented, "method ProduceStream not implemented")
+}
+func (UnimplementedStreamServiceServer) Consume(grpc.BidiStreamingServer[ConsumeRequest, ConsumeResponse]) error {
+	return status.Error(codes.Unimplemented, "method Consume not implemented")
 }
 func (UnimplementedStreamServiceServer) mustEmbedUnimplementedStreamServiceServer() {}
 func (UnimplementedStreamServiceServer) testEmbeddedByValue()                       {}
@@ -342,6 +435,13 @@ func _StreamService_ProduceStream_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type StreamService_ProduceStreamServer = grpc.BidiStreamingServer[ProduceStreamRequest, ProduceStreamResponse]
 
+func _StreamService_Consume_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(StreamServiceServer).Consume(&grpc.GenericServerStream[ConsumeRequest, ConsumeResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StreamService_ConsumeServer = grpc.BidiStreamingServer[ConsumeRequest, ConsumeResponse]
+
 // StreamService_ServiceDesc is the grpc.ServiceDesc for StreamService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -366,6 +466,12 @@ var StreamService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ProduceStream",
 			Handler:       _StreamService_ProduceStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Consume",
+			Handler:       _StreamService_Consume_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
 		},

@@ -1,0 +1,722 @@
+package stream
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/services/gateway/groupcall"
+	"github.com/strata-io/strata/services/gateway/router"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"google.golang.org/grpc"
+)
+
+// Limits and defaults of a Consume stream.
+const (
+	// DefaultSessionTimeout is Kafka 3's session.timeout.ms default.
+	DefaultSessionTimeout = 45 * time.Second
+	// MinSessionTimeout and MaxSessionTimeout are the coordinator's
+	// group.min.session.timeout.ms and group.max.session.timeout.ms.
+	MinSessionTimeout = 6 * time.Second
+	MaxSessionTimeout = 30 * time.Minute
+	// maxHeartbeatInterval is Kafka's heartbeat.interval.ms default: a
+	// member heartbeats every session/3, at most this long apart, so it
+	// learns of a rebalance soon.
+	maxHeartbeatInterval = 3 * time.Second
+	// consumeFetchWait is how long one fetch of a member long-polls.
+	consumeFetchWait = 5 * time.Second
+	// consumeRetryBackoff spaces fetches after failed ones, and join
+	// attempts after a coordinator that could not be reached.
+	consumeRetryBackoff = 100 * time.Millisecond
+	// leaveTimeout bounds the LeaveGroup sent when a stream ends.
+	leaveTimeout = 5 * time.Second
+	// defaultConsumeClientID is the member's client id when the open has
+	// none.
+	defaultConsumeClientID = "strata-grpc"
+	// maxGroupIDLength bounds a group id, as GroupService does.
+	maxGroupIDLength = 255
+)
+
+// Kafka request versions a Consume member sends the coordinator (the first
+// with static membership; JoinGroup v4+ asks for a member id first).
+const (
+	joinGroupVersion    = 5
+	syncGroupVersion    = 3
+	heartbeatVersion    = 3
+	leaveGroupVersion   = 3
+	offsetCommitVersion = 7
+	offsetFetchVersion  = 7
+)
+
+// consumerProtocol is the group protocol type of Kafka consumers.
+const consumerProtocol = "consumer"
+
+// balancers are the assignors a member offers, in preference order: eager
+// ones only, since a member gives up all its partitions on a rebalance.
+var balancers = []kgo.GroupBalancer{kgo.RangeBalancer(), kgo.RoundRobinBalancer()}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// member is one Consume stream's group member.
+type member struct {
+	s        *Service
+	stream   grpc.BidiStreamingServer[streamv1.ConsumeRequest, streamv1.ConsumeResponse]
+	group    string
+	topics   []string
+	instance *string
+	start    streamv1.LogPosition
+	session  time.Duration
+	clientID string
+
+	sendMu sync.Mutex
+
+	credit credit
+
+	mu         sync.Mutex // guards the fields below
+	memberID   string
+	generation int32
+	owned      map[tp]bool // nil while not stable
+}
+
+// Consume implements StreamService.Consume: the handler goroutine is the
+// member (join, sync, heartbeat, rejoin); a reader goroutine takes credit
+// and answers commits; a fetcher goroutine per generation reads the
+// assigned partitions within the credit.
+func (s *Service) Consume(stream grpc.BidiStreamingServer[streamv1.ConsumeRequest, streamv1.ConsumeResponse]) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	open := first.GetOpen()
+	if open == nil {
+		return invalid("open", "the first message of a stream must open it")
+	}
+	m, e := s.openMember(stream, open)
+	if e != nil {
+		return e
+	}
+	// The reader ends the member when the client closes its side (nil) or
+	// breaks the protocol; it cannot be waited for, as its Recv returns
+	// only once the handler has.
+	readDone := make(chan error, 1)
+	go func() {
+		readDone <- m.read(ctx)
+		cancel()
+	}()
+	err = m.run(ctx)
+	cancel()
+	if m.instance == nil {
+		m.leave()
+	}
+	select {
+	case rerr := <-readDone:
+		return rerr
+	default:
+	}
+	if ctx.Err() != nil && stream.Context().Err() != nil {
+		return stream.Context().Err()
+	}
+	return err
+}
+
+func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeRequest, streamv1.ConsumeResponse], open *streamv1.ConsumeOpen) (*member, *errs.Error) {
+	switch id := open.GetGroupId(); {
+	case id == "":
+		return nil, errs.New(errs.InvalidGroupID, "open.group_id is empty").Field("open.group_id", "must not be empty")
+	case len(id) > maxGroupIDLength:
+		return nil, errs.New(errs.InvalidGroupID, "open.group_id is %d bytes, more than %d", len(id), maxGroupIDLength).Field("open.group_id", "too long")
+	}
+	if len(open.GetTopics()) == 0 {
+		return nil, invalid("open.topics", "at least one topic is required")
+	}
+	m := &member{s: s, stream: stream, group: open.GetGroupId(), instance: open.InstanceId, start: open.GetStartPosition(),
+		session: DefaultSessionTimeout, clientID: cmp.Or(open.GetClientId(), defaultConsumeClientID), memberID: open.GetMemberId()}
+	m.credit.more = make(chan struct{}, 1)
+	seen := map[string]bool{}
+	for i, name := range open.GetTopics() {
+		t, e := s.lookupTopic(name, fmt.Sprintf("open.topics[%d]", i))
+		if e != nil {
+			return nil, e
+		}
+		if !seen[t.GetName()] {
+			seen[t.GetName()] = true
+			m.topics = append(m.topics, t.GetName())
+		}
+	}
+	if m.instance != nil && *m.instance == "" {
+		return nil, invalid("open.instance_id", "must not be empty when set")
+	}
+	if m.start == streamv1.LogPosition_LOG_POSITION_UNSPECIFIED {
+		m.start = streamv1.LogPosition_LOG_POSITION_LATEST
+	} else if e := checkPosition("open.start_position", m.start); e != nil {
+		return nil, e
+	}
+	if d := open.GetSessionTimeout(); d != nil {
+		if m.session = d.AsDuration(); !d.IsValid() || m.session < MinSessionTimeout || m.session > MaxSessionTimeout {
+			return nil, invalid("open.session_timeout", "must be between %v and %v", MinSessionTimeout, MaxSessionTimeout)
+		}
+	}
+	return m, nil
+}
+
+// send sends one message; the member, its fetcher and its reader share
+// the stream.
+func (m *member) send(r *streamv1.ConsumeResponse) error {
+	m.sendMu.Lock()
+	defer m.sendMu.Unlock()
+	return m.stream.Send(r)
+}
+
+// read takes the client's credit and commits until the client closes its
+// side (nil) or breaks the protocol.
+func (m *member) read(ctx context.Context) error {
+	for {
+		r, err := m.stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch msg := r.GetMessage().(type) {
+		case *streamv1.ConsumeRequest_Credit:
+			if msg.Credit.GetRecords() < 0 || msg.Credit.GetBytes() < 0 {
+				return invalid("credit", "records and bytes must not be negative")
+			}
+			m.credit.add(msg.Credit.GetRecords(), msg.Credit.GetBytes())
+		case *streamv1.ConsumeRequest_Commit:
+			res := m.commit(ctx, msg.Commit)
+			if err := m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_CommitResult{CommitResult: res}}); err != nil {
+				return err
+			}
+		default:
+			return invalid("message", "after the open, every message must be credit or a commit")
+		}
+	}
+}
+
+// run is the member's life: join and sync, fetch the assignment while
+// heartbeating, and join again on a rebalance, until ctx ends or the
+// coordinator answers something fatal.
+func (m *member) run(ctx context.Context) error {
+	for {
+		assignment, err := m.join(ctx)
+		if err != nil {
+			return err
+		}
+		if err := m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Assigned{Assigned: &streamv1.ConsumeAssigned{
+			Generation: m.gen(), MemberId: m.id(), Partitions: topicPartitions(assignment)}}}); err != nil {
+			return err
+		}
+		fctx, stop := context.WithCancel(ctx)
+		fetchDone := make(chan error, 1)
+		go func() { fetchDone <- m.fetch(fctx, assignment) }()
+		err = m.heartbeat(ctx, fetchDone)
+		stop()
+		if ferr := <-fetchDone; err == nil {
+			err = ferr
+		}
+		m.mu.Lock()
+		m.owned = nil
+		m.mu.Unlock()
+		if len(assignment) > 0 && ctx.Err() == nil {
+			if serr := m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Revoked{Revoked: &streamv1.ConsumeRevoked{
+				Partitions: topicPartitions(assignment)}}}); serr != nil {
+				return serr
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (m *member) gen() int32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.generation
+}
+
+func (m *member) id() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.memberID
+}
+
+// join joins the group until it has a generation and an assignment.
+func (m *member) join(ctx context.Context) ([]tp, error) {
+	unreachableSince := time.Time{}
+	for {
+		assignment, retry, err := m.joinOnce(ctx)
+		switch {
+		case err == nil && !retry:
+			return assignment, nil
+		case err != nil && !retry:
+			return nil, err
+		case err != nil: // the coordinator is not reachable
+			if unreachableSince.IsZero() {
+				unreachableSince = time.Now()
+			} else if time.Since(unreachableSince) > m.session {
+				return nil, err
+			}
+			if !sleep(ctx, consumeRetryBackoff) {
+				return nil, ctx.Err()
+			}
+		}
+	}
+}
+
+// joinOnce runs one JoinGroup and SyncGroup. retry is set when the member
+// should join again (with err when the coordinator could not be reached).
+func (m *member) joinOnce(ctx context.Context) (assignment []tp, retry bool, err error) {
+	req := kmsg.NewPtrJoinGroupRequest()
+	req.SetVersion(joinGroupVersion)
+	req.Group, req.MemberID, req.InstanceID, req.ProtocolType = m.group, m.id(), m.instance, consumerProtocol
+	req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = int32(m.session.Milliseconds()), int32(m.session.Milliseconds())
+	for _, b := range balancers {
+		p := kmsg.NewJoinGroupRequestProtocol()
+		p.Name, p.Metadata = b.ProtocolName(), b.JoinGroupMetadata(m.topics, nil, m.gen())
+		req.Protocols = append(req.Protocols, p)
+	}
+	resp, err := groupcall.Call[*kmsg.JoinGroupResponse](ctx, m.s.groups, m.clientID, req)
+	if err != nil {
+		return nil, ctx.Err() == nil && errs.From(err) != nil && errs.From(err).Detail.GetRetriable(), err
+	}
+	switch resp.ErrorCode {
+	case 0:
+	case kerr.MemberIDRequired.Code:
+		m.setMember(resp.MemberID, -1)
+		return nil, true, nil
+	case kerr.UnknownMemberID.Code:
+		m.setMember("", -1)
+		return nil, true, nil
+	case kerr.RebalanceInProgress.Code, kerr.IllegalGeneration.Code:
+		return nil, true, nil
+	case kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code, kerr.CoordinatorLoadInProgress.Code:
+		return nil, true, groupcall.KafkaErr(resp.ErrorCode, "join group %q", m.group)
+	default:
+		return nil, false, groupcall.KafkaErr(resp.ErrorCode, "join group %q", m.group)
+	}
+	m.setMember(resp.MemberID, resp.Generation)
+	protocol := ""
+	if resp.Protocol != nil {
+		protocol = *resp.Protocol
+	}
+	balancer := balancerOf(protocol)
+	if balancer == nil {
+		return nil, false, inconsistent("group %q chose protocol %q, which this member does not offer", m.group, protocol)
+	}
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.SetVersion(syncGroupVersion)
+	sync.Group, sync.Generation, sync.MemberID, sync.InstanceID = m.group, resp.Generation, resp.MemberID, m.instance
+	if resp.LeaderID == resp.MemberID && len(resp.Members) > 0 {
+		if sync.GroupAssignment, err = m.balance(balancer, resp.Members); err != nil {
+			return nil, false, err
+		}
+	}
+	sresp, err := groupcall.Call[*kmsg.SyncGroupResponse](ctx, m.s.groups, m.clientID, sync)
+	if err != nil {
+		return nil, ctx.Err() == nil && errs.From(err) != nil && errs.From(err).Detail.GetRetriable(), err
+	}
+	switch sresp.ErrorCode {
+	case 0:
+	case kerr.UnknownMemberID.Code:
+		m.setMember("", -1)
+		return nil, true, nil
+	case kerr.RebalanceInProgress.Code, kerr.IllegalGeneration.Code:
+		return nil, true, nil
+	default:
+		return nil, false, groupcall.KafkaErr(sresp.ErrorCode, "sync group %q", m.group)
+	}
+	byTopic := map[string][]int32{}
+	if len(sresp.MemberAssignment) > 0 {
+		if byTopic, err = balancer.ParseSyncAssignment(sresp.MemberAssignment); err != nil {
+			return nil, false, inconsistent("group %q: undecodable assignment: %v", m.group, err)
+		}
+	}
+	owned := map[tp]bool{}
+	for topic, parts := range byTopic {
+		for _, p := range parts {
+			owned[tp{topic, p}] = true
+			assignment = append(assignment, tp{topic, p})
+		}
+	}
+	slices.SortFunc(assignment, func(a, b tp) int { return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition)) })
+	m.mu.Lock()
+	m.owned = owned
+	m.mu.Unlock()
+	return assignment, false, nil
+}
+
+func (m *member) setMember(id string, generation int32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.memberID, m.generation = id, generation
+}
+
+func balancerOf(protocol string) kgo.GroupBalancer {
+	for _, b := range balancers {
+		if b.ProtocolName() == protocol {
+			return b
+		}
+	}
+	return nil
+}
+
+// balance computes the leader's assignment of every member's topics with
+// the partition counts of the metadata cache.
+func (m *member) balance(b kgo.GroupBalancer, members []kmsg.JoinGroupResponseMember) ([]kmsg.SyncGroupRequestGroupAssignment, error) {
+	mb, topics, err := b.MemberBalancer(members)
+	if err != nil {
+		return nil, inconsistent("group %q: members' metadata: %v", m.group, err)
+	}
+	counts := map[string]int32{}
+	for topic := range topics {
+		if t, ok := m.s.cache.Topic(topic); ok {
+			counts[topic] = t.GetPartitionCount()
+		}
+	}
+	var plan kgo.IntoSyncAssignment
+	if be, ok := mb.(kgo.GroupMemberBalancerOrError); ok {
+		if plan, err = be.BalanceOrError(counts); err != nil {
+			return nil, inconsistent("group %q: balancing: %v", m.group, err)
+		}
+	} else {
+		plan = mb.Balance(counts)
+	}
+	return plan.IntoSyncAssignment(), nil
+}
+
+// heartbeat keeps the member in its generation until a rebalance (nil:
+// join again), the stream's end or a fatal answer.
+func (m *member) heartbeat(ctx context.Context, fetchDone <-chan error) error {
+	t := time.NewTicker(min(m.session/3, maxHeartbeatInterval))
+	defer t.Stop()
+	for {
+		select {
+		case err := <-fetchDone:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		req := kmsg.NewPtrHeartbeatRequest()
+		req.SetVersion(heartbeatVersion)
+		req.Group, req.Generation, req.MemberID, req.InstanceID = m.group, m.gen(), m.id(), m.instance
+		resp, err := groupcall.Call[*kmsg.HeartbeatResponse](ctx, m.s.groups, m.clientID, req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue // a coordinator failover: the next heartbeat may reach the new one
+		}
+		switch resp.ErrorCode {
+		case 0:
+		case kerr.RebalanceInProgress.Code, kerr.IllegalGeneration.Code:
+			return nil
+		case kerr.UnknownMemberID.Code:
+			m.setMember("", -1)
+			return nil
+		case kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code, kerr.CoordinatorLoadInProgress.Code:
+		default:
+			return groupcall.KafkaErr(resp.ErrorCode, "heartbeat of group %q", m.group)
+		}
+	}
+}
+
+// leave takes a dynamic member out of the group when its stream ends, so
+// its partitions move at once rather than after the session timeout.
+func (m *member) leave() {
+	id := m.id()
+	if id == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.SetVersion(leaveGroupVersion)
+	req.Group = m.group
+	lm := kmsg.NewLeaveGroupRequestMember()
+	lm.MemberID = id
+	req.Members = append(req.Members, lm)
+	_, _ = groupcall.Call[*kmsg.LeaveGroupResponse](ctx, m.s.groups, m.clientID, req)
+}
+
+// commit commits offsets with the member's generation. A partition the
+// member does not own now (revoked, or never assigned) is refused in its
+// entry without asking the coordinator.
+func (m *member) commit(ctx context.Context, c *streamv1.ConsumeCommit) *streamv1.ConsumeCommitResult {
+	out := &streamv1.ConsumeCommitResult{CommitId: c.GetCommitId(), Results: make([]*streamv1.PartitionResult, len(c.GetOffsets()))}
+	m.mu.Lock()
+	owned, generation, id := m.owned, m.generation, m.memberID
+	m.mu.Unlock()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.SetVersion(offsetCommitVersion)
+	req.Group, req.Generation, req.MemberID, req.InstanceID = m.group, generation, id, m.instance
+	type at struct{ topic, part int }
+	where := make([]at, len(c.GetOffsets()))
+	idx := map[string]int{}
+	for i, o := range c.GetOffsets() {
+		out.Results[i] = &streamv1.PartitionResult{Topic: o.GetTopic(), Partition: o.GetPartition()}
+		where[i] = at{-1, -1}
+		switch {
+		case o.GetOffset() < 0:
+			out.Results[i].Error = detail(invalid(fmt.Sprintf("commit.offsets[%d].offset", i), "must not be negative, got %d", o.GetOffset()))
+			continue
+		case !owned[tp{o.GetTopic(), o.GetPartition()}]:
+			out.Results[i].Error = detail(errs.New(errs.IllegalGeneration, "%s-%d is not assigned to this member in generation %d", o.GetTopic(), o.GetPartition(), generation))
+			continue
+		}
+		ti, ok := idx[o.GetTopic()]
+		if !ok {
+			ti = len(req.Topics)
+			idx[o.GetTopic()] = ti
+			req.Topics = append(req.Topics, kmsg.OffsetCommitRequestTopic{Topic: o.GetTopic()})
+		}
+		md := o.GetMetadata()
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.Metadata, rp.LeaderEpoch = o.GetPartition(), o.GetOffset(), &md, -1
+		req.Topics[ti].Partitions = append(req.Topics[ti].Partitions, rp)
+		where[i] = at{ti, len(req.Topics[ti].Partitions) - 1}
+	}
+	if len(req.Topics) == 0 {
+		return out
+	}
+	resp, err := groupcall.Call[*kmsg.OffsetCommitResponse](ctx, m.s.groups, m.clientID, req)
+	for i, o := range c.GetOffsets() {
+		w := where[i]
+		switch {
+		case w.topic < 0:
+		case err != nil:
+			e := errs.From(err)
+			if e == nil {
+				e = errs.New(errs.CoordinatorNotAvailable, "commit %s-%d: %v", o.GetTopic(), o.GetPartition(), err)
+			}
+			out.Results[i].Error = detail(e)
+		case w.topic < len(resp.Topics) && w.part < len(resp.Topics[w.topic].Partitions):
+			if e := groupcall.KafkaErr(resp.Topics[w.topic].Partitions[w.part].ErrorCode, "commit %s-%d", o.GetTopic(), o.GetPartition()); e != nil {
+				out.Results[i].Error = detail(e)
+			}
+		default:
+			out.Results[i].Error = detail(errs.New(errs.CoordinatorNotAvailable, "the coordinator did not answer for %s-%d", o.GetTopic(), o.GetPartition()))
+		}
+	}
+	return out
+}
+
+func topicPartitions(parts []tp) []*streamv1.TopicPartitions {
+	var out []*streamv1.TopicPartitions
+	for _, p := range parts {
+		if n := len(out); n == 0 || out[n-1].Topic != p.topic {
+			out = append(out, &streamv1.TopicPartitions{Topic: p.topic})
+		}
+		last := out[len(out)-1]
+		last.Partitions = append(last.Partitions, p.partition)
+	}
+	return out
+}
+
+// credit is what the client allows the server to send.
+type credit struct {
+	mu      sync.Mutex
+	records int64
+	bytes   int64
+	more    chan struct{} // signalled when credit is added
+}
+
+func (c *credit) add(records, bytes int64) {
+	c.mu.Lock()
+	c.records, c.bytes = c.records+records, c.bytes+bytes
+	c.mu.Unlock()
+	select {
+	case c.more <- struct{}{}:
+	default:
+	}
+}
+
+// wait returns the credit once there is some of both kinds.
+func (c *credit) wait(ctx context.Context) (records, bytes int64, err error) {
+	for {
+		c.mu.Lock()
+		records, bytes = c.records, c.bytes
+		c.mu.Unlock()
+		if records > 0 && bytes > 0 {
+			return records, bytes, nil
+		}
+		select {
+		case <-c.more:
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		}
+	}
+}
+
+func (c *credit) take(records, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.records, c.bytes = c.records-records, c.bytes-bytes
+}
+
+// fetch reads the assignment from the group's committed offsets (or the
+// start position) within the credit, until ctx ends. Its error ends the
+// stream (a failed send); read failures are retried.
+func (m *member) fetch(ctx context.Context, assignment []tp) error {
+	if len(assignment) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	pos, err := m.startOffsets(ctx, assignment)
+	if err != nil {
+		<-ctx.Done() // cancelled: the member is rejoining or ending
+		return nil
+	}
+	first := 0 // rotates, so a busy partition does not starve the others
+	for {
+		records, bytes, err := m.credit.wait(ctx)
+		if err != nil {
+			return nil
+		}
+		var reset []tp
+		for _, p := range assignment {
+			if pos[p] < 0 {
+				reset = append(reset, p)
+			}
+		}
+		if len(reset) > 0 {
+			m.resolveStart(ctx, reset, pos)
+		}
+		maxBytes := int32(min(bytes, DefaultFetchMaxBytes))
+		var items []*router.FetchItem
+		for i := range assignment {
+			p := assignment[(first+i)%len(assignment)]
+			if pos[p] >= 0 {
+				items = append(items, &router.FetchItem{Part: router.Part{Topic: p.topic, Partition: p.partition, ClientEpoch: -1},
+					Offset: pos[p], MaxBytes: maxBytes})
+			}
+		}
+		first++
+		if len(items) == 0 {
+			if !sleep(ctx, consumeRetryBackoff) {
+				return nil
+			}
+			continue
+		}
+		m.s.router.Fetch(ctx, consumeFetchWait, 1, maxBytes, items)
+		if ctx.Err() != nil {
+			return nil
+		}
+		b := &budget{bytes: int(min(bytes, MaxFetchMaxBytes)), records: int(min(records, MaxProduceRecords))}
+		startBytes, failed := b.bytes, 0
+		for _, it := range items {
+			p := tp{it.Topic, it.Partition}
+			if it.Err != nil {
+				failed++
+				if it.Err.Code() == errs.OffsetOutOfRange {
+					pos[p] = -1 // start again from the start position, as auto.offset.reset
+				}
+				continue
+			}
+			taken := b.taken
+			recs, next, derr := decodeBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch)
+			if derr != nil && len(recs) == 0 {
+				failed++
+				continue
+			}
+			pos[p] = next
+			if len(recs) == 0 {
+				continue
+			}
+			m.credit.take(int64(b.taken-taken), 0)
+			if err := m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Records{Records: &streamv1.ConsumeRecords{
+				Topic: it.Topic, Partition: it.Partition, Records: recs, HighWatermark: it.Result.GetHighWatermark()}}}); err != nil {
+				return err
+			}
+		}
+		m.credit.take(0, int64(startBytes-b.bytes))
+		if failed == len(items) && !sleep(ctx, consumeRetryBackoff) {
+			return nil
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-time.After(d):
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// startOffsets is where the member starts each partition: the group's
+// committed offset, or -1 (the start position, resolved when fetching).
+func (m *member) startOffsets(ctx context.Context, assignment []tp) (map[tp]int64, error) {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.SetVersion(offsetFetchVersion)
+	req.Group = m.group
+	idx := map[string]int{}
+	for _, p := range assignment {
+		i, ok := idx[p.topic]
+		if !ok {
+			i = len(req.Topics)
+			idx[p.topic] = i
+			req.Topics = append(req.Topics, kmsg.OffsetFetchRequestTopic{Topic: p.topic})
+		}
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p.partition)
+	}
+	pos := make(map[tp]int64, len(assignment))
+	for _, p := range assignment {
+		pos[p] = -1
+	}
+	for {
+		resp, err := groupcall.Call[*kmsg.OffsetFetchResponse](ctx, m.s.groups, m.clientID, req) // retried until ctx ends
+		if err == nil && resp.ErrorCode == 0 {
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if _, ok := pos[tp{t.Topic, p.Partition}]; ok && p.ErrorCode == 0 && p.Offset >= 0 {
+						pos[tp{t.Topic, p.Partition}] = p.Offset
+					}
+				}
+			}
+			return pos, nil
+		}
+		if !sleep(ctx, consumeRetryBackoff) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// resolveStart sets the partitions' positions from the start position;
+// those it cannot look up stay -1 and are tried again.
+func (m *member) resolveStart(ctx context.Context, parts []tp, pos map[tp]int64) {
+	items := make([]*router.ListItem, len(parts))
+	for i, p := range parts {
+		items[i] = listItem(p.topic, p.partition, positionTimestamp(m.start))
+	}
+	m.s.router.ListOffsets(ctx, items)
+	for i, it := range items {
+		if it.Err == nil && it.Result.GetOffset() >= 0 {
+			pos[parts[i]] = it.Result.GetOffset()
+		}
+	}
+}
+
+// inconsistent is INCONSISTENT_GROUP_PROTOCOL (a Kafka code without a
+// Strata counterpart), with msg.
+func inconsistent(format string, args ...any) *errs.Error {
+	return errs.FromKafkaCode(kerr.InconsistentGroupProtocol.Code, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,81 @@
+package stream
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	"github.com/strata-io/strata/internal/errs"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+func TestConsumeOpenDefaultsAndRefusals(t *testing.T) {
+	s, _ := newTestService(2, -1)
+	m, e := s.openMember(nil, &streamv1.ConsumeOpen{GroupId: "g", Topics: []string{"t", "t"}})
+	if e != nil {
+		t.Fatal(e)
+	}
+	if m.session != DefaultSessionTimeout || m.start != streamv1.LogPosition_LOG_POSITION_LATEST || m.clientID != defaultConsumeClientID ||
+		len(m.topics) != 1 || m.instance != nil {
+		t.Errorf("defaults: session %v start %v client %q topics %v instance %v", m.session, m.start, m.clientID, m.topics, m.instance)
+	}
+	empty := ""
+	for _, tc := range []struct {
+		name  string
+		open  *streamv1.ConsumeOpen
+		code  errs.Code
+		field string
+	}{
+		{"empty group", &streamv1.ConsumeOpen{Topics: []string{"t"}}, errs.InvalidGroupID, "open.group_id"},
+		{"no topics", &streamv1.ConsumeOpen{GroupId: "g"}, errs.InvalidRequest, "open.topics"},
+		{"bad topic name", &streamv1.ConsumeOpen{GroupId: "g", Topics: []string{"t", "a b"}}, errs.InvalidTopic, "open.topics[1]"},
+		{"unknown topic", &streamv1.ConsumeOpen{GroupId: "g", Topics: []string{"nope"}}, errs.UnknownTopicOrPartition, "open.topics[0]"},
+		{"empty instance", &streamv1.ConsumeOpen{GroupId: "g", Topics: []string{"t"}, InstanceId: &empty}, errs.InvalidRequest, "open.instance_id"},
+		{"bad position", &streamv1.ConsumeOpen{GroupId: "g", Topics: []string{"t"}, StartPosition: 7}, errs.InvalidRequest, "open.start_position"},
+		{"short session", &streamv1.ConsumeOpen{GroupId: "g", Topics: []string{"t"}, SessionTimeout: durationpb.New(time.Second)},
+			errs.InvalidRequest, "open.session_timeout"},
+	} {
+		_, e := s.openMember(nil, tc.open)
+		switch {
+		case e == nil:
+			t.Errorf("%s: accepted", tc.name)
+		case e.Code() != tc.code || len(e.Detail.GetFieldViolations()) == 0 || e.Detail.GetFieldViolations()[0].GetField() != tc.field:
+			t.Errorf("%s: %v %v, want %v naming %s", tc.name, e.Code(), e.Detail.GetFieldViolations(), tc.code, tc.field)
+		}
+	}
+}
+
+func TestConsumeCreditWaitsForBothKinds(t *testing.T) {
+	var c credit
+	c.more = make(chan struct{}, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	c.add(5, 0)
+	if _, _, err := c.wait(ctx); err == nil {
+		t.Fatal("wait returned with records but no bytes")
+	}
+	got := make(chan [2]int64, 1)
+	go func() {
+		r, b, _ := c.wait(context.Background())
+		got <- [2]int64{r, b}
+	}()
+	c.add(0, 100)
+	if g := <-got; g != [2]int64{5, 100} {
+		t.Fatalf("credit %v, want [5 100]", g)
+	}
+	c.take(5, 120) // the first record may overdraw the bytes
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	c.add(1, 10)
+	if _, _, err := c.wait(ctx2); err == nil {
+		t.Fatal("wait returned while the bytes are still overdrawn")
+	}
+}
+
+func TestConsumeTopicPartitionsGroupsByTopic(t *testing.T) {
+	got := topicPartitions([]tp{{"a", 0}, {"a", 2}, {"b", 1}})
+	if len(got) != 2 || got[0].GetTopic() != "a" || len(got[0].GetPartitions()) != 2 || got[1].GetTopic() != "b" || got[1].GetPartitions()[0] != 1 {
+		t.Fatalf("%v", got)
+	}
+}
