@@ -546,3 +546,58 @@ func TestStreamConsumeStaticMemberReconnectKeepsPartitions(t *testing.T) {
 		t.Errorf("the other member was revoked %d times", b.revokes)
 	}
 }
+
+// A storage leader is SIGKILLed while a gRPC member consumes: the member's
+// fetches follow the new leaders, and every record — produced before and
+// after the kill — reaches it exactly once.
+func TestStreamConsumeSurvivesStorageLeaderKill(t *testing.T) {
+	c := kafkaCluster(t, map[string]int{"events": 3})
+	sc := streamClient(t, c)
+	rn := nodesByID(t, c)
+	produceKeyed(t, sc, "events", "before", 300)
+	m := openConsumer(t, sc, "m", consumeOpen("audit", "events"))
+	m.credit(1_000_000, 64<<20)
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if n := m.received(); n < 300 {
+			return fmt.Errorf("received %d of 300", n)
+		}
+		return nil
+	})
+	m.commitReceived(1, "events")
+	p, err := describePartition(t, c, "events", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn.byID[p.Leader].kill()
+	// Produce more once every partition has a live leader again.
+	testutil.WaitFor(t, 45*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req := &streamv1.ProduceRequest{Topic: "events"}
+		for i := range 300 {
+			req.Records = append(req.Records, &streamv1.ProduceRecord{Key: fmt.Appendf(nil, "after-key-%d", i), Value: fmt.Appendf(nil, "after-%d", i)})
+		}
+		resp, err := sc.Produce(ctx, req)
+		if err != nil {
+			return err
+		}
+		for _, r := range resp.GetResults() {
+			if r.GetError() != nil {
+				return fmt.Errorf("partition %d: %s", r.GetPartition(), r.GetError().GetMessage())
+			}
+		}
+		return nil
+	})
+	counts := partitionCounts(t, sc, "events", 3)
+	total := int64(0)
+	for _, n := range counts {
+		total += n
+	}
+	testutil.WaitFor(t, 45*time.Second, func() error {
+		if n := m.received(); int64(n) < total {
+			return fmt.Errorf("received %d of %d after the leader's death", n, total)
+		}
+		return nil
+	})
+	checkExactlyOnce(t, counts, m)
+}

@@ -630,7 +630,7 @@ func TestStreamGrpcurlExamples(t *testing.T) {
 	waitTopicsReady(t, c, map[string]int{"orders": 3})
 	checks := map[string][]string{
 		" list":                 {"strata.stream.v1.StreamService", "strata.stream.v1.GroupService", "strata.admin.v1.AdminService", "grpc.health.v1.Health"},
-		" describe":             {"rpc Produce", "rpc Fetch", "rpc ListOffsets"},
+		" describe":             {"rpc Produce", "rpc Fetch", "rpc ListOffsets", "rpc ProduceStream", "rpc Consume"},
 		"StreamService/Produce": {`"offset": "0"`, `"offset": "1"`},
 		// The first record went to partition 0: hello, with its header.
 		"StreamService/Fetch":       {`"value": "aGVsbG8="`, `"key": "source"`, `"highWatermark"`, `"TIMESTAMP_TYPE_CREATE_TIME"`},
