@@ -601,3 +601,72 @@ func TestStreamConsumeSurvivesStorageLeaderKill(t *testing.T) {
 	})
 	checkExactlyOnce(t, counts, m)
 }
+
+// Three gRPC members and a franz-go member share one group; when one gRPC
+// member dies (its stream breaks), its partitions move to the others within
+// the session timeout, and the group still covers every partition once.
+func TestStreamConsumeThreeGRPCAndFranzGoOneDies(t *testing.T) {
+	c := kafkaCluster(t, map[string]int{"shared": 8})
+	sc, gc := streamClient(t, c), groupClient(t, c)
+	var gs []*grpcConsumer
+	for i := range 3 {
+		gs = append(gs, openConsumer(t, sc, fmt.Sprint("g", i), consumeOpen("four", "shared")))
+	}
+	fc := franzClient(t, c, kgo.ConsumerGroup("four"), kgo.ConsumeTopics("shared"), kgo.Balancers(kgo.RangeBalancer()),
+		kgo.SessionTimeout(6*time.Second), kgo.ClientID("franz"))
+	ctx, cancel := context.WithCancel(context.Background())
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for ctx.Err() == nil {
+			fc.PollFetches(ctx)
+		}
+	}()
+	defer func() { cancel(); <-polled }()
+
+	// split waits until the group is stable with n members whose
+	// assignments cover all 8 partitions once, and returns them.
+	split := func(n int) map[string][]int32 {
+		t.Helper()
+		var owners map[string][]int32
+		testutil.WaitFor(t, 45*time.Second, func() error {
+			d, err := gc.DescribeGroup(context.Background(), &streamv1.DescribeGroupRequest{GroupId: "four"})
+			if err != nil {
+				return err
+			}
+			if d.GetState() != "Stable" || len(d.GetMembers()) != n {
+				return fmt.Errorf("state %s with %d members, want Stable with %d", d.GetState(), len(d.GetMembers()), n)
+			}
+			owners = map[string][]int32{}
+			var all []int32
+			for _, m := range d.GetMembers() {
+				for _, tp := range m.GetAssignment() {
+					owners[m.GetMemberId()] = append(owners[m.GetMemberId()], tp.GetPartitions()...)
+					all = append(all, tp.GetPartitions()...)
+				}
+			}
+			slices.Sort(all)
+			if len(all) != 8 || len(slices.Compact(slices.Clone(all))) != 8 {
+				return fmt.Errorf("assignments %v do not cover 8 partitions once", owners)
+			}
+			return nil
+		})
+		return owners
+	}
+	split(4)
+	dead := gs[1]
+	start := time.Now()
+	dead.cancel()
+	split(3)
+	if took := time.Since(start); took > 6*time.Second {
+		t.Fatalf("partitions moved after %v, more than the 6s session timeout", took)
+	}
+	for _, g := range []*grpcConsumer{gs[0], gs[2]} {
+		testutil.WaitFor(t, 20*time.Second, func() error {
+			if len(g.owned()) == 0 {
+				return fmt.Errorf("%s owns nothing after the rebalance", g.name)
+			}
+			return nil
+		})
+	}
+}
