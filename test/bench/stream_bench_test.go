@@ -18,7 +18,8 @@ import (
 // BenchmarkStreamVsKafka measures, against one `strata dev` in one run and
 // over several rounds, producing 1 KiB records over gRPC ProduceStream (the
 // generated client) beside franz-go over the Kafka protocol, RF=1
-// acks=leader and RF=3 acks=all, and the acks=all latency of 100-byte
+// acks=leader and RF=3 acks=all; consuming them with a gRPC Consume member
+// beside a franz-go group consumer; and the acks=all latency of 100-byte
 // records at 20,000 records/s over both. Run with `make bench-stream`.
 func BenchmarkStreamVsKafka(b *testing.B) {
 	kafka, grpcAddr := startKafkaDev(b)
@@ -56,6 +57,20 @@ func BenchmarkStreamVsKafka(b *testing.B) {
 				}
 				fmt.Printf("%-17s %-6d %14.1f %14.1f %8.2f\n", m.name, r+1, k*size/1e6, g*size/1e6, g/k)
 			}
+		}
+		// Consume what the RF=3 rounds wrote (2 × rounds × records, 1 KiB).
+		fmt.Printf("\n%-17s %-6s %14s %14s %8s\n", "consume 1 KiB", "round", "kafka MB/s", "grpc MB/s", "grpc/kafka")
+		for r := range rounds {
+			n := 2 * rounds * records
+			k, err := kafkaConsume(kafka, "stream-bench-3", fmt.Sprint("bench-kafka-", r), n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			g, err := streamConsume(sc, "stream-bench-3", fmt.Sprint("bench-grpc-", r), n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fmt.Printf("%-17s %-6d %14.1f %14.1f %8.2f\n", "RF=3 group", r+1, k*size/1e6, g*size/1e6, g/k)
 		}
 		topic := "stream-bench-latency"
 		if err := benchTopic(kafka, topic, 3); err != nil {
@@ -291,4 +306,60 @@ func streamLatency(sc streamv1.StreamServiceClient, topic string, value []byte) 
 	}
 	p50, p99 := percentiles(lats)
 	return p50, p99, nil
+}
+
+// kafkaConsume reads n records of topic with a franz-go group consumer
+// from the start and returns records/s.
+func kafkaConsume(addr, topic, group string, n int) (float64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(50<<20), kgo.DisableAutoCommit())
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	got := 0
+	var start time.Time
+	for got < n && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		if got == 0 && fs.NumRecords() > 0 {
+			start = time.Now() // from the first record: joining is not reading
+		}
+		got += fs.NumRecords()
+	}
+	return float64(got) / time.Since(start).Seconds(), ctx.Err()
+}
+
+// streamConsume reads n records of topic through a gRPC Consume member
+// from the start and returns records/s.
+func streamConsume(sc streamv1.StreamServiceClient, topic, group string, n int) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st, err := sc.Consume(ctx)
+	if err != nil {
+		return 0, err
+	}
+	open := &streamv1.ConsumeOpen{GroupId: group, Topics: []string{topic}, StartPosition: streamv1.LogPosition_LOG_POSITION_EARLIEST}
+	if err := st.Send(&streamv1.ConsumeRequest{Message: &streamv1.ConsumeRequest_Open{Open: open}}); err != nil {
+		return 0, err
+	}
+	if err := st.Send(&streamv1.ConsumeRequest{Message: &streamv1.ConsumeRequest_Credit{Credit: &streamv1.ConsumeCredit{Records: int64(n) * 2, Bytes: 1 << 40}}}); err != nil {
+		return 0, err
+	}
+	got := 0
+	var start time.Time
+	for got < n {
+		m, err := st.Recv()
+		if err != nil {
+			return 0, err
+		}
+		if recs := m.GetRecords(); recs != nil {
+			if got == 0 {
+				start = time.Now()
+			}
+			got += len(recs.GetRecords())
+		}
+	}
+	return float64(got) / time.Since(start).Seconds(), nil
 }
