@@ -57,3 +57,32 @@ func kafkaName(code int16) string {
 	}
 	return fmt.Sprintf("Kafka error %d", code)
 }
+
+// offsetFetchVersion is the OffsetFetch version the gateway asks at (one
+// group per request, as before KIP-709).
+const offsetFetchVersion = 7
+
+// OffsetFetchRequest asks for group's committed offsets of the n
+// partitions at(0..n-1) names, grouped by topic; n < 0 asks for all of
+// them.
+func OffsetFetchRequest(group string, n int, at func(i int) (topic string, partition int32)) *kmsg.OffsetFetchRequest {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.SetVersion(offsetFetchVersion)
+	req.Group = group
+	if n < 0 {
+		return req // null topics: every committed offset
+	}
+	req.Topics = []kmsg.OffsetFetchRequestTopic{}
+	idx := map[string]int{}
+	for i := range n {
+		topic, partition := at(i)
+		j, ok := idx[topic]
+		if !ok {
+			j = len(req.Topics)
+			idx[topic] = j
+			req.Topics = append(req.Topics, kmsg.OffsetFetchRequestTopic{Topic: topic})
+		}
+		req.Topics[j].Partitions = append(req.Topics[j].Partitions, partition)
+	}
+	return req
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/topicconfig"
+	"github.com/strata-io/strata/services/gateway/groupcall"
 	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -21,7 +22,6 @@ import (
 const (
 	listGroupsVersion     = 4
 	describeGroupsVersion = 5
-	offsetFetchVersion    = 7
 	offsetCommitVersion   = 8
 	deleteGroupsVersion   = 2
 	offsetDeleteVersion   = 0
@@ -191,22 +191,11 @@ func detail(e *errs.Error) *commonv1.ErrorDetail {
 
 // committed reads the group's committed offsets (all of them for nil).
 func (s *Service) committed(ctx context.Context, id string, parts []tp) ([]*streamv1.CommittedOffset, error) {
-	req := kmsg.NewPtrOffsetFetchRequest()
-	req.SetVersion(offsetFetchVersion)
-	req.Group = id
-	if parts != nil {
-		req.Topics = []kmsg.OffsetFetchRequestTopic{}
-		idx := map[string]int{}
-		for _, p := range parts {
-			i, ok := idx[p.topic]
-			if !ok {
-				i = len(req.Topics)
-				idx[p.topic] = i
-				req.Topics = append(req.Topics, kmsg.OffsetFetchRequestTopic{Topic: p.topic})
-			}
-			req.Topics[i].Partitions = append(req.Topics[i].Partitions, p.partition)
-		}
+	n := len(parts)
+	if parts == nil {
+		n = -1
 	}
+	req := groupcall.OffsetFetchRequest(id, n, func(i int) (string, int32) { return parts[i].topic, parts[i].partition })
 	resp, err := call[*kmsg.OffsetFetchResponse](ctx, s.groups, req)
 	if err != nil {
 		return nil, err

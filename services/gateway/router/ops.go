@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 )
 
@@ -35,11 +36,7 @@ func (r *Router) Produce(ctx context.Context, acks storagev1.Acks, timeout time.
 			Fail(group, err)
 			return
 		}
-		for i, res := range resp.GetPartitions() {
-			if i < len(group) {
-				group[i].Result, group[i].Err = res, FromDetail(res.GetError())
-			}
-		}
+		fill(group, resp.GetPartitions())
 	})
 }
 
@@ -141,11 +138,7 @@ func (r *Router) ListOffsets(ctx context.Context, items []*ListItem) {
 			Fail(group, err)
 			return
 		}
-		for i, res := range resp.GetPartitions() {
-			if i < len(group) {
-				group[i].Result, group[i].Err = res, FromDetail(res.GetError())
-			}
-		}
+		fill(group, resp.GetPartitions())
 	})
 }
 
@@ -174,10 +167,27 @@ func (r *Router) OffsetForLeaderEpoch(ctx context.Context, items []*EpochItem) {
 			Fail(group, err)
 			return
 		}
-		for i, res := range resp.GetPartitions() {
-			if i < len(group) {
-				group[i].Result, group[i].Err = res, FromDetail(res.GetError())
-			}
-		}
+		fill(group, resp.GetPartitions())
 	})
+}
+
+// resulted is an item whose storage answer is one partition's result.
+type resulted[R any] interface {
+	Routed
+	setResult(R)
+}
+
+func (it *ProduceItem) setResult(r *storagev1.ProducePartitionResult)  { it.Result = r }
+func (it *ListItem) setResult(r *storagev1.ListOffsetsPartitionResult) { it.Result = r }
+func (it *EpochItem) setResult(r *storagev1.EpochEndOffset)            { it.Result = r }
+
+// fill records a storage answer's per-partition results, in request
+// order, on the group's items, with each result's error.
+func fill[R interface{ GetError() *commonv1.ErrorDetail }, T resulted[R]](group []T, results []R) {
+	for i, res := range results {
+		if i < len(group) {
+			group[i].setResult(res)
+			group[i].RoutingPart().Err = FromDetail(res.GetError())
+		}
+	}
 }

@@ -54,7 +54,6 @@ const (
 	heartbeatVersion    = 3
 	leaveGroupVersion   = 3
 	offsetCommitVersion = 7
-	offsetFetchVersion  = 7
 )
 
 // consumerProtocol is the group protocol type of Kafka consumers.
@@ -665,19 +664,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // startOffsets is where the member starts each partition: the group's
 // committed offset, or -1 (the start position, resolved when fetching).
 func (m *member) startOffsets(ctx context.Context, assignment []tp) (map[tp]int64, error) {
-	req := kmsg.NewPtrOffsetFetchRequest()
-	req.SetVersion(offsetFetchVersion)
-	req.Group = m.group
-	idx := map[string]int{}
-	for _, p := range assignment {
-		i, ok := idx[p.topic]
-		if !ok {
-			i = len(req.Topics)
-			idx[p.topic] = i
-			req.Topics = append(req.Topics, kmsg.OffsetFetchRequestTopic{Topic: p.topic})
-		}
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p.partition)
-	}
+	req := groupcall.OffsetFetchRequest(m.group, len(assignment), func(i int) (string, int32) { return assignment[i].topic, assignment[i].partition })
 	pos := make(map[tp]int64, len(assignment))
 	for _, p := range assignment {
 		pos[p] = -1
