@@ -170,19 +170,27 @@ func TestStreamProduceStreamSurvivesLeaderKill(t *testing.T) {
 	}
 	st, _ := streamSession(t, ctx, sc, &streamv1.ProduceStreamOpen{Topic: "durable", Timeout: durationpb.New(20 * time.Second)})
 	done := make(chan *ackLog, 1)
-	go func() { done <- streamValues(t, st, "k", 400, 50, false) }()
-	// Kill the leader once some of the stream is in.
+	go func() { done <- streamValues(t, st, "k", 2000, 50, false) }()
+	// Kill the leader once some of the stream is in, well before its end.
+	var before int64
 	testutil.WaitFor(t, 30*time.Second, func() error {
-		if hw := readReplicaHW(ctx, t, rn.clients[p.Leader], "durable"); hw < 2000 {
-			return fmt.Errorf("high watermark %d", hw)
+		if before = readReplicaHW(ctx, t, rn.clients[p.Leader], "durable"); before < 2000 {
+			return fmt.Errorf("high watermark %d", before)
 		}
 		return nil
 	})
 	rn.byID[p.Leader].kill()
 	log := <-done
-	if len(log.acked) == 0 {
-		t.Fatal("nothing acknowledged")
+	if int64(len(log.acked)) <= before {
+		t.Fatalf("%d acknowledged, no more than before the kill (%d): the stream did not go on", len(log.acked), before)
 	}
+	// Read back from the new leader.
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if q, err := describePartition(t, c, "durable", 0); err != nil || q.Leader < 0 || q.Leader == p.Leader {
+			return fmt.Errorf("leader %d (old %d): %v", q.Leader, p.Leader, err)
+		}
+		return nil
+	})
 	checkStreamed(t, sc, "durable", 1, log)
 }
 
