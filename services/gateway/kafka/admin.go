@@ -6,12 +6,13 @@ import (
 	"encoding/hex"
 
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/services/gateway/router"
 )
 
 // adminCall runs a call to the controller's admin API, waiting out an
 // election, and returns the Kafka error code and message of its failure.
 func adminCall(ctx context.Context, call func(ctx context.Context) error) (int16, *string) {
-	err := retryController(ctx, call)
+	err := router.CallController(ctx, call)
 	if err == nil {
 		return 0, nil
 	}

@@ -6,6 +6,7 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -23,7 +24,7 @@ func (s *Server) forwardGroup(ctx context.Context, r *request, fail func(resp km
 		host = "/" + host
 	}
 	var out *controllerv1.GroupCallResponse
-	err := retryController(ctx, func(ctx context.Context) (err error) {
+	err := router.CallController(ctx, func(ctx context.Context) (err error) {
 		out, err = s.d.Groups.GroupCall(ctx, &controllerv1.GroupCallRequest{ApiKey: int32(r.key), ApiVersion: int32(r.version),
 			Body: r.raw, ClientId: r.clientID, ClientHost: host})
 		return err
