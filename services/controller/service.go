@@ -23,6 +23,9 @@ import (
 	"github.com/strata-io/strata/internal/httpserver"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/controller/groups"
+	"github.com/strata-io/strata/services/controller/mdstore"
+	"github.com/strata-io/strata/services/controller/pid"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 )
@@ -44,7 +47,9 @@ type Controller struct {
 	fwd          *forwarder
 	metrics      *metrics
 	shuttingDown shutdownSet
-	groups       *groupCoordinator
+	store        *mdstore.Etcd
+	groups       *groups.Coordinator
+	pids         *pid.Allocator
 
 	ctx         context.Context // ends when the controller stops
 	cancel      context.CancelFunc
@@ -78,13 +83,15 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	}
 	c.metrics = newMetrics(c.reg)
 	c.elector = newElector(c.cli, cfg.Name, c.advertise, cfg.ElectionTTL, log, c.metrics)
-	c.groups = newGroupCoordinator(c, cfg.GroupInitialRebalanceDelay)
-	c.elector.onActive = c.whileActive(c.runActive, c.groups.run)
+	c.store = mdstore.NewEtcd(c.cli, cfg.Name, c.elector.fence)
+	c.groups = groups.New(c.store, log, cfg.GroupInitialRebalanceDelay)
+	c.pids = pid.New(c.store)
+	c.elector.onActive = c.whileActive(c.runActive, c.groups.Run)
 	c.fwd = newForwarder(c.elector)
 	c.grpc = rpc.NewServer(log, c.reg, c.fwd.intercept)
 	adminv1.RegisterAdminServiceServer(c.grpc.Server, &adminHandler{c: c})
 	controllerv1.RegisterControllerServiceServer(c.grpc.Server, &controllerHandler{c: c})
-	controllerv1.RegisterGroupCoordinatorServiceServer(c.grpc.Server, &groupHandler{c: c, gc: c.groups})
+	controllerv1.RegisterGroupCoordinatorServiceServer(c.grpc.Server, &groupHandler{gc: c.groups, pids: c.pids})
 	go func() { _ = c.grpc.Serve(c.ln) }()
 
 	c.wg.Add(2)

@@ -1,4 +1,4 @@
-package controller
+package groups
 
 import (
 	"cmp"
@@ -10,93 +10,54 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// groupHandler serves GroupCoordinatorService.
-type groupHandler struct {
-	controllerv1.UnimplementedGroupCoordinatorServiceServer
-	c  *Controller
-	gc *groupCoordinator
-}
+// APIs are the Kafka API keys Handle serves.
+var APIs = map[int16]bool{11: true, 14: true, 12: true, 13: true, 8: true, 9: true, 16: true, 15: true, 42: true, 47: true}
 
-// groupAPIs are the Kafka API keys GroupCall serves.
-var groupAPIs = map[int16]bool{11: true, 14: true, 12: true, 13: true, 8: true, 9: true, 16: true, 15: true, 42: true, 47: true}
-
-func (h *groupHandler) GroupCall(ctx context.Context, req *controllerv1.GroupCallRequest) (*controllerv1.GroupCallResponse, error) {
-	key, version := int16(req.GetApiKey()), int16(req.GetApiVersion())
-	kreq := kmsg.RequestForKey(key)
-	if !groupAPIs[key] || kreq == nil || version < 0 || version > kreq.MaxVersion() {
-		return nil, errs.New(errs.UnsupportedVersion, "API key %d version %d is not a group call", key, version)
-	}
-	kreq.SetVersion(version)
-	if err := kreq.ReadFrom(req.GetBody()); err != nil {
-		return nil, errs.New(errs.InvalidRequest, "malformed %s v%d body: %v", kmsg.NameForKey(key), version, err)
-	}
-	if err := h.gc.lockLoaded(); err != nil {
+// Handle serves one decoded group request. It fails with NOT_CONTROLLER
+// while the groups are not loaded (before the first load of a term, or
+// after the term ended).
+func (gc *Coordinator) Handle(ctx context.Context, kreq kmsg.Request, clientID, clientHost string) (kmsg.Response, error) {
+	if err := gc.lockLoaded(); err != nil {
 		return nil, err
 	}
-	h.gc.mu.Unlock()
+	gc.mu.Unlock()
 	var resp kmsg.Response
 	switch r := kreq.(type) {
 	case *kmsg.JoinGroupRequest:
-		resp = h.gc.join(ctx, r, req.GetClientId(), req.GetClientHost())
+		resp = gc.join(ctx, r, clientID, clientHost)
 	case *kmsg.SyncGroupRequest:
-		resp = h.gc.sync(ctx, r)
+		resp = gc.sync(ctx, r)
 	case *kmsg.HeartbeatRequest:
-		resp = h.gc.heartbeat(r)
+		resp = gc.heartbeat(r)
 	case *kmsg.LeaveGroupRequest:
-		resp = h.gc.leave(ctx, r)
+		resp = gc.leave(ctx, r)
 	case *kmsg.OffsetCommitRequest:
-		resp = h.gc.commit(ctx, r)
+		resp = gc.commit(ctx, r)
 	case *kmsg.OffsetFetchRequest:
-		resp = h.gc.fetchOffsets(ctx, r)
+		resp = gc.fetchOffsets(ctx, r)
 	case *kmsg.ListGroupsRequest:
-		resp = h.gc.list(r)
+		resp = gc.list(r)
 	case *kmsg.DescribeGroupsRequest:
-		resp = h.gc.describe(r)
+		resp = gc.describe(r)
 	case *kmsg.DeleteGroupsRequest:
-		resp = h.gc.deleteGroups(ctx, r)
+		resp = gc.deleteGroups(ctx, r)
 	case *kmsg.OffsetDeleteRequest:
-		resp = h.gc.deleteOffsets(ctx, r)
+		resp = gc.deleteOffsets(ctx, r)
+	default:
+		return nil, errs.New(errs.UnsupportedVersion, "%s is not a group call", kmsg.NameForKey(kreq.Key()))
 	}
 	if resp == nil {
 		return nil, errs.New(errs.NotController, "the group coordinator moved; retry")
 	}
-	resp.SetVersion(version)
-	return &controllerv1.GroupCallResponse{Body: resp.AppendTo(nil)}, nil
+	return resp, nil
 }
 
-func (h *groupHandler) AllocateProducerIds(ctx context.Context, req *controllerv1.AllocateProducerIdsRequest) (*controllerv1.AllocateProducerIdsResponse, error) {
-	n := req.GetCount()
-	if n < 1 || n > maxProducerIDBlock {
-		return nil, errs.New(errs.InvalidRequest, "count must be between 1 and %d, got %d", maxProducerIDBlock, n).Field("count", "out of range")
-	}
-	for range 10 {
-		resp, err := h.c.cli.Get(ctx, producerIDCounter)
-		if err != nil {
-			return nil, errs.New(errs.NotController, "reading the producer id counter: %v", err)
-		}
-		var last int64
-		cmp := clientv3.Compare(clientv3.CreateRevision(producerIDCounter), "=", 0)
-		if len(resp.Kvs) == 1 {
-			last, _ = strconv.ParseInt(string(resp.Kvs[0].Value), 10, 64)
-			cmp = clientv3.Compare(clientv3.ModRevision(producerIDCounter), "=", resp.Kvs[0].ModRevision)
-		}
-		ok, err := h.c.write(ctx, []clientv3.Cmp{cmp}, clientv3.OpPut(producerIDCounter, strconv.FormatInt(last+int64(n), 10)))
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			return &controllerv1.AllocateProducerIdsResponse{FirstId: last, Count: n}, nil
-		}
-	}
-	return nil, errs.New(errs.ConcurrentUpdate, "the producer id counter kept changing; retry")
-}
-
-func (gc *groupCoordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string) kmsg.Response {
+func (gc *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string) kmsg.Response {
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
@@ -114,7 +75,7 @@ func (gc *groupCoordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest
 	}
 }
 
-func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string, now time.Time) (*kmsg.JoinGroupResponse, chan *kmsg.JoinGroupResponse) {
+func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string, now time.Time) (*kmsg.JoinGroupResponse, chan *kmsg.JoinGroupResponse) {
 	session := time.Duration(req.SessionTimeoutMillis) * time.Millisecond
 	rebalance := time.Duration(req.RebalanceTimeoutMillis) * time.Millisecond
 	if req.Version == 0 {
@@ -199,6 +160,9 @@ func (gc *groupCoordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupR
 		}
 		req.MemberID = id
 	default:
+		if fenced(g, req.MemberID, instance) {
+			return joinError(kerr.FencedInstanceID.Code, req.MemberID), nil
+		}
 		m = g.members[req.MemberID]
 		if m == nil {
 			if _, ok := g.pending[req.MemberID]; !ok {
@@ -294,10 +258,31 @@ func (g *group) memberList() []kmsg.JoinGroupResponseMember {
 	return out
 }
 
+// fenced reports whether a static member (a non-empty group.instance.id)
+// now belongs to another member id: the caller is an older incarnation
+// that a restart with the same instance id replaced, and gets
+// FENCED_INSTANCE_ID rather than UNKNOWN_MEMBER_ID, so it stops instead of
+// rejoining and replacing the newer one in turn (Kafka's
+// isStaticMemberFenced, KIP-345).
+func fenced(g *group, memberID, instanceID string) bool {
+	if instanceID == "" {
+		return false
+	}
+	for _, o := range g.members {
+		if o.instanceID == instanceID {
+			return o.id != memberID
+		}
+	}
+	return false
+}
+
 // member finds a member and checks its instance id and generation.
 func (g *group) member(memberID string, instanceID *string, generation int32) (*groupMember, int16) {
 	if g == nil {
 		return nil, kerr.UnknownMemberID.Code
+	}
+	if instanceID != nil && fenced(g, memberID, *instanceID) {
+		return nil, kerr.FencedInstanceID.Code
 	}
 	m := g.members[memberID]
 	if m == nil {
@@ -312,7 +297,7 @@ func (g *group) member(memberID string, instanceID *string, generation int32) (*
 	return m, 0
 }
 
-func (gc *groupCoordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest) kmsg.Response {
+func (gc *Coordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest) kmsg.Response {
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
@@ -381,7 +366,7 @@ func (gc *groupCoordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest
 	}
 }
 
-func (gc *groupCoordinator) heartbeat(req *kmsg.HeartbeatRequest) kmsg.Response {
+func (gc *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) kmsg.Response {
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
@@ -403,7 +388,7 @@ func (gc *groupCoordinator) heartbeat(req *kmsg.HeartbeatRequest) kmsg.Response 
 	return resp
 }
 
-func (gc *groupCoordinator) leave(ctx context.Context, req *kmsg.LeaveGroupRequest) kmsg.Response {
+func (gc *Coordinator) leave(ctx context.Context, req *kmsg.LeaveGroupRequest) kmsg.Response {
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
@@ -460,7 +445,7 @@ func (gc *groupCoordinator) leave(ctx context.Context, req *kmsg.LeaveGroupReque
 	return resp
 }
 
-func (gc *groupCoordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest) kmsg.Response {
+func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest) kmsg.Response {
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
@@ -491,7 +476,7 @@ func (gc *groupCoordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRe
 		created = true
 	}
 	gc.mu.Unlock()
-	var ops []clientv3.Op
+	var ops []mdstore.Op
 	now := time.Now().UnixMilli()
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetCommitResponseTopic()
@@ -511,7 +496,7 @@ func (gc *groupCoordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRe
 			}
 			if rp.ErrorCode == 0 {
 				rec := &controllerv1.OffsetRecord{Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: meta, CommitUnixMs: now}
-				ops = append(ops, clientv3.OpPut(offsetKey(req.Group, t.Topic, p.Partition), string(metadata.Marshal(rec))))
+				ops = append(ops, mdstore.Put(offsetKey(req.Group, t.Topic, p.Partition), metadata.Marshal(rec)))
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -519,9 +504,9 @@ func (gc *groupCoordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRe
 	}
 	if len(ops) > 0 {
 		if created {
-			ops = append(ops, clientv3.OpPut(groupMetaKey(req.Group), string(metadata.Marshal(&controllerv1.GroupRecord{Group: req.Group}))))
+			ops = append(ops, mdstore.Put(groupMetaKey(req.Group), metadata.Marshal(&controllerv1.GroupRecord{Group: req.Group})))
 		}
-		if _, err := gc.c.write(ctx, nil, ops...); err != nil {
+		if _, err := gc.store.Write(ctx, nil, ops...); err != nil {
 			code := errs.KafkaCode(err)
 			if errs.Is(err, errs.NotController) {
 				code = 16 // NOT_COORDINATOR: the client finds the coordinator again
@@ -539,14 +524,14 @@ func (gc *groupCoordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRe
 }
 
 // committed reads a group's committed offsets: topic → partition → record.
-func (gc *groupCoordinator) committed(ctx context.Context, group string) (map[string]map[int32]*controllerv1.OffsetRecord, error) {
+func (gc *Coordinator) committed(ctx context.Context, group string) (map[string]map[int32]*controllerv1.OffsetRecord, error) {
 	prefix := groupOffsetsPrefix(group)
-	resp, err := gc.c.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	kvs, err := gc.store.List(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]map[int32]*controllerv1.OffsetRecord{}
-	for _, kv := range resp.Kvs {
+	for _, kv := range kvs {
 		topic, part, ok := strings.Cut(strings.TrimPrefix(string(kv.Key), prefix), "/")
 		if !ok {
 			continue
@@ -567,7 +552,7 @@ func (gc *groupCoordinator) committed(ctx context.Context, group string) (map[st
 	return out, nil
 }
 
-func (gc *groupCoordinator) fetchOffsets(ctx context.Context, req *kmsg.OffsetFetchRequest) kmsg.Response {
+func (gc *Coordinator) fetchOffsets(ctx context.Context, req *kmsg.OffsetFetchRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if req.Version >= 8 {
 		for _, rg := range req.Groups {
@@ -629,7 +614,7 @@ type offsetFetchResult struct {
 }
 
 // readOffsets answers one group's OffsetFetch; topics nil means all.
-func (gc *groupCoordinator) readOffsets(ctx context.Context, group string, topics []offsetFetchTopic) ([]offsetFetchResult, int16) {
+func (gc *Coordinator) readOffsets(ctx context.Context, group string, topics []offsetFetchTopic) ([]offsetFetchResult, int16) {
 	committed, err := gc.committed(ctx, group)
 	if err != nil {
 		return nil, kerr.CoordinatorNotAvailable.Code
@@ -662,7 +647,7 @@ func (gc *groupCoordinator) readOffsets(ctx context.Context, group string, topic
 	return out, 0
 }
 
-func (gc *groupCoordinator) list(req *kmsg.ListGroupsRequest) kmsg.Response {
+func (gc *Coordinator) list(req *kmsg.ListGroupsRequest) kmsg.Response {
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
@@ -680,7 +665,7 @@ func (gc *groupCoordinator) list(req *kmsg.ListGroupsRequest) kmsg.Response {
 	return resp
 }
 
-func (gc *groupCoordinator) describe(req *kmsg.DescribeGroupsRequest) kmsg.Response {
+func (gc *Coordinator) describe(req *kmsg.DescribeGroupsRequest) kmsg.Response {
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
@@ -706,7 +691,7 @@ func (gc *groupCoordinator) describe(req *kmsg.DescribeGroupsRequest) kmsg.Respo
 	return resp
 }
 
-func (gc *groupCoordinator) deleteGroups(ctx context.Context, req *kmsg.DeleteGroupsRequest) kmsg.Response {
+func (gc *Coordinator) deleteGroups(ctx context.Context, req *kmsg.DeleteGroupsRequest) kmsg.Response {
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
@@ -722,7 +707,7 @@ func (gc *groupCoordinator) deleteGroups(ctx context.Context, req *kmsg.DeleteGr
 		case len(g.members) > 0:
 			dg.ErrorCode = kerr.NonEmptyGroup.Code
 		default:
-			if _, err := gc.c.write(ctx, nil, clientv3.OpDelete(groupKey(id), clientv3.WithPrefix())); err != nil {
+			if _, err := gc.store.Write(ctx, nil, mdstore.DeletePrefix(groupKey(id))); err != nil {
 				dg.ErrorCode = errs.KafkaCode(err)
 			} else {
 				delete(gc.groups, id)
@@ -733,7 +718,7 @@ func (gc *groupCoordinator) deleteGroups(ctx context.Context, req *kmsg.DeleteGr
 	return resp
 }
 
-func (gc *groupCoordinator) deleteOffsets(ctx context.Context, req *kmsg.OffsetDeleteRequest) kmsg.Response {
+func (gc *Coordinator) deleteOffsets(ctx context.Context, req *kmsg.OffsetDeleteRequest) kmsg.Response {
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
@@ -755,7 +740,7 @@ func (gc *groupCoordinator) deleteOffsets(ctx context.Context, req *kmsg.OffsetD
 			}
 		}
 	}
-	var ops []clientv3.Op
+	var ops []mdstore.Op
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetDeleteResponseTopic()
 		rt.Topic = t.Topic
@@ -765,14 +750,14 @@ func (gc *groupCoordinator) deleteOffsets(ctx context.Context, req *kmsg.OffsetD
 			if subscribed[t.Topic] {
 				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
 			} else {
-				ops = append(ops, clientv3.OpDelete(offsetKey(req.Group, t.Topic, p.Partition)))
+				ops = append(ops, mdstore.Delete(offsetKey(req.Group, t.Topic, p.Partition)))
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	if len(ops) > 0 {
-		if _, err := gc.c.write(ctx, nil, ops...); err != nil {
+		if _, err := gc.store.Write(ctx, nil, ops...); err != nil {
 			resp.ErrorCode = errs.KafkaCode(err)
 		}
 	}

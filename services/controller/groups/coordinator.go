@@ -1,7 +1,5 @@
-package controller
-
-// The Kafka group coordinator (classic protocol) and producer-id
-// allocation. See proto/strata/controller/v1/groups.proto.
+// Package groups is the Kafka group coordinator (classic protocol) of the
+// active controller. See proto/strata/controller/v1/groups.proto.
 //
 // State: groups live in memory on the active controller — members, their
 // sessions, the rebalance in progress — because they change with timers.
@@ -13,14 +11,16 @@ package controller
 // wait out); members of a stable group keep their generation and
 // assignment and get fresh session timers.
 //
-// Lock order: groupCoordinator.mu, then etcd calls only for the writes
+// Lock order: Coordinator.mu, then etcd calls only for the writes
 // that must be ordered with the state change (group metadata); offset
 // commits validate under the lock and write after releasing it.
+package groups
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/url"
 	"sort"
 	"strconv"
@@ -31,9 +31,9 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Group coordinator limits and defaults (Kafka's broker defaults).
@@ -42,9 +42,7 @@ const (
 	groupMaxSessionTimeout = 30 * time.Minute // group.max.session.timeout.ms
 	groupTick              = 100 * time.Millisecond
 	maxOffsetMetadata      = 4096 // offset.metadata.max.bytes
-	maxProducerIDBlock     = 100000
 	groupsPrefix           = metadata.Prefix + "groups/"
-	producerIDCounter      = metadata.Prefix + "counters/producer-id"
 )
 
 type groupState int
@@ -93,8 +91,10 @@ type group struct {
 	delayUntil        time.Time // initial rebalance delay of a group that was empty
 }
 
-type groupCoordinator struct {
-	c            *Controller
+// Coordinator is the group coordinator of the active controller.
+type Coordinator struct {
+	store        mdstore.Store
+	log          *slog.Logger
 	initialDelay time.Duration
 
 	mu      sync.Mutex
@@ -103,8 +103,10 @@ type groupCoordinator struct {
 	joinSeq int64
 }
 
-func newGroupCoordinator(c *Controller, initialDelay time.Duration) *groupCoordinator {
-	return &groupCoordinator{c: c, initialDelay: initialDelay, groups: map[string]*group{}}
+// New returns a coordinator over store; initialDelay is Kafka's
+// group.initial.rebalance.delay.ms.
+func New(store mdstore.Store, log *slog.Logger, initialDelay time.Duration) *Coordinator {
+	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{}}
 }
 
 func groupKey(id string) string           { return groupsPrefix + url.PathEscape(id) + "/" }
@@ -114,12 +116,12 @@ func offsetKey(id, topic string, p int32) string {
 	return groupOffsetsPrefix(id) + topic + "/" + strconv.Itoa(int(p))
 }
 
-// run serves groups while this controller is active: load, then expire
+// Run serves groups while this controller is active: load, then expire
 // sessions and rebalance deadlines until the term ends.
-func (gc *groupCoordinator) run(ctx context.Context) {
+func (gc *Coordinator) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		if err := gc.load(ctx); err != nil {
-			gc.c.log.Warn("loading consumer groups failed; retrying", "err", err)
+			gc.log.Warn("loading consumer groups failed; retrying", "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
@@ -141,14 +143,14 @@ func (gc *groupCoordinator) run(ctx context.Context) {
 	}
 }
 
-func (gc *groupCoordinator) load(ctx context.Context) error {
-	resp, err := gc.c.cli.Get(ctx, groupsPrefix, clientv3.WithPrefix())
+func (gc *Coordinator) load(ctx context.Context) error {
+	kvs, err := gc.store.List(ctx, groupsPrefix)
 	if err != nil {
 		return err
 	}
 	groups := map[string]*group{}
 	now := time.Now()
-	for _, kv := range resp.Kvs {
+	for _, kv := range kvs {
 		rest := strings.TrimPrefix(string(kv.Key), groupsPrefix)
 		esc, tail, _ := strings.Cut(rest, "/")
 		id, err := url.PathUnescape(esc)
@@ -165,7 +167,7 @@ func (gc *groupCoordinator) load(ctx context.Context) error {
 		}
 		rec := &controllerv1.GroupRecord{}
 		if err := metadata.Unmarshal(kv.Value, rec); err != nil {
-			gc.c.log.Warn("bad group record", "group", id, "err", err)
+			gc.log.Warn("bad group record", "group", id, "err", err)
 			continue
 		}
 		g.protocolType, g.protocol, g.generation, g.leader = rec.GetProtocolType(), rec.GetProtocol(), rec.GetGeneration(), rec.GetLeader()
@@ -188,13 +190,13 @@ func (gc *groupCoordinator) load(ctx context.Context) error {
 	gc.mu.Lock()
 	gc.groups, gc.loaded = groups, true
 	gc.mu.Unlock()
-	gc.c.log.Info("consumer groups loaded", "groups", len(groups))
+	gc.log.Info("consumer groups loaded", "groups", len(groups))
 	return nil
 }
 
 // unload drops the in-memory state at the end of a term; waiting calls get
 // NOT_COORDINATOR so their clients find the coordinator again.
-func (gc *groupCoordinator) unload() {
+func (gc *Coordinator) unload() {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
 	for _, g := range gc.groups {
@@ -229,7 +231,7 @@ func joinError(code int16, memberID string) *kmsg.JoinGroupResponse {
 
 // expire removes members whose session ended and completes rebalances
 // whose deadline passed.
-func (gc *groupCoordinator) expire(ctx context.Context, now time.Time) {
+func (gc *Coordinator) expire(ctx context.Context, now time.Time) {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
 	for _, g := range gc.groups {
@@ -241,7 +243,7 @@ func (gc *groupCoordinator) expire(ctx context.Context, now time.Time) {
 		changed := false
 		for id, m := range g.members {
 			if m.joinWait == nil && now.After(m.deadline) {
-				gc.c.log.Info("group member session expired", "group", g.id, "member", id)
+				gc.log.Info("group member session expired", "group", g.id, "member", id)
 				gc.removeMember(g, m)
 				changed = true
 			}
@@ -253,7 +255,7 @@ func (gc *groupCoordinator) expire(ctx context.Context, now time.Time) {
 			if now.After(g.rebalanceDeadline) {
 				for _, m := range g.members {
 					if m.joinWait == nil {
-						gc.c.log.Info("group member did not rejoin in time", "group", g.id, "member", m.id)
+						gc.log.Info("group member did not rejoin in time", "group", g.id, "member", m.id)
 						gc.removeMember(g, m)
 					}
 				}
@@ -268,7 +270,7 @@ func (gc *groupCoordinator) expire(ctx context.Context, now time.Time) {
 	}
 }
 
-func (gc *groupCoordinator) removeMember(g *group, m *groupMember) {
+func (gc *Coordinator) removeMember(g *group, m *groupMember) {
 	if m.joinWait != nil {
 		m.joinWait <- joinError(kerr.UnknownMemberID.Code, m.id)
 		m.joinWait = nil
@@ -280,7 +282,7 @@ func (gc *groupCoordinator) removeMember(g *group, m *groupMember) {
 	delete(g.members, m.id)
 }
 
-func (gc *groupCoordinator) prepareRebalance(g *group, now time.Time) {
+func (gc *Coordinator) prepareRebalance(g *group, now time.Time) {
 	if g.state == groupEmpty && gc.initialDelay > 0 {
 		g.delayUntil = now.Add(gc.initialDelay)
 	}
@@ -296,7 +298,7 @@ func (gc *groupCoordinator) prepareRebalance(g *group, now time.Time) {
 	g.rebalanceDeadline = now.Add(max(longest, gc.initialDelay))
 }
 
-func (gc *groupCoordinator) tryCompleteJoin(ctx context.Context, g *group, now time.Time) {
+func (gc *Coordinator) tryCompleteJoin(ctx context.Context, g *group, now time.Time) {
 	if g.state != groupPreparing || now.Before(g.delayUntil) {
 		return
 	}
@@ -310,7 +312,7 @@ func (gc *groupCoordinator) tryCompleteJoin(ctx context.Context, g *group, now t
 
 // completeJoin ends the join phase: a new generation, a protocol everyone
 // supports, a leader, and an answer to every waiting JoinGroup.
-func (gc *groupCoordinator) completeJoin(ctx context.Context, g *group, now time.Time) {
+func (gc *Coordinator) completeJoin(ctx context.Context, g *group, now time.Time) {
 	g.generation++
 	g.delayUntil = time.Time{}
 	if len(g.members) == 0 {
@@ -404,7 +406,7 @@ func contains(list []string, s string) bool {
 }
 
 // persist writes the group's metadata (fenced); called with mu held.
-func (gc *groupCoordinator) persist(ctx context.Context, g *group) {
+func (gc *Coordinator) persist(ctx context.Context, g *group) {
 	rec := &controllerv1.GroupRecord{Group: g.id, ProtocolType: g.protocolType, Protocol: g.protocol, Generation: g.generation, Leader: g.leader}
 	ids := make([]string, 0, len(g.members))
 	for id := range g.members {
@@ -423,13 +425,13 @@ func (gc *groupCoordinator) persist(ctx context.Context, g *group) {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := gc.c.write(wctx, nil, clientv3.OpPut(groupMetaKey(g.id), string(metadata.Marshal(rec)))); err != nil {
-		gc.c.log.Warn("persisting group metadata failed", "group", g.id, "err", err)
+	if _, err := gc.store.Write(wctx, nil, mdstore.Put(groupMetaKey(g.id), metadata.Marshal(rec))); err != nil {
+		gc.log.Warn("persisting group metadata failed", "group", g.id, "err", err)
 	}
 }
 
 // lockLoaded takes mu if the groups are loaded; otherwise NOT_CONTROLLER.
-func (gc *groupCoordinator) lockLoaded() error {
+func (gc *Coordinator) lockLoaded() error {
 	gc.mu.Lock()
 	if !gc.loaded {
 		gc.mu.Unlock()

@@ -1,0 +1,140 @@
+package groups
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/strata-io/strata/services/controller/mdstore"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// loaded is a coordinator over an in-memory store, loaded as on an active
+// controller (no timers run: tests drive it by calls).
+func loaded(t *testing.T, store mdstore.Store) *Coordinator {
+	t.Helper()
+	gc := New(store, slog.New(slog.NewTextHandler(io.Discard, nil)), 0)
+	if err := gc.load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return gc
+}
+
+func call[R kmsg.Response](t *testing.T, gc *Coordinator, req kmsg.Request) R {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := gc.Handle(ctx, req, "client", "/127.0.0.1")
+	if err != nil {
+		t.Fatalf("%s: %v", kmsg.NameForKey(req.Key()), err)
+	}
+	return resp.(R)
+}
+
+func joinReq(group, member string, instance *string) *kmsg.JoinGroupRequest {
+	r := kmsg.NewPtrJoinGroupRequest()
+	r.Version = 5
+	r.Group, r.MemberID, r.InstanceID = group, member, instance
+	r.SessionTimeoutMillis, r.RebalanceTimeoutMillis = 10000, 10000
+	r.ProtocolType = "consumer"
+	r.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 1}}}
+	return r
+}
+
+// stableStatic makes a stable group of one static member and returns its
+// member id.
+func stableStatic(t *testing.T, gc *Coordinator, group, instance string) string {
+	t.Helper()
+	j := call[*kmsg.JoinGroupResponse](t, gc, joinReq(group, "", &instance))
+	if j.ErrorCode != 0 || j.Generation != 1 || j.LeaderID != j.MemberID {
+		t.Fatalf("join = code %d generation %d leader %q member %q", j.ErrorCode, j.Generation, j.LeaderID, j.MemberID)
+	}
+	s := kmsg.NewPtrSyncGroupRequest()
+	s.Version = 3
+	s.Group, s.MemberID, s.InstanceID, s.Generation = group, j.MemberID, &instance, j.Generation
+	s.GroupAssignment = []kmsg.SyncGroupRequestGroupAssignment{{MemberID: j.MemberID, MemberAssignment: []byte("a")}}
+	if sr := call[*kmsg.SyncGroupResponse](t, gc, s); sr.ErrorCode != 0 || string(sr.MemberAssignment) != "a" {
+		t.Fatalf("sync = %d %q", sr.ErrorCode, sr.MemberAssignment)
+	}
+	return j.MemberID
+}
+
+func heartbeat(t *testing.T, gc *Coordinator, group, member string, instance *string, gen int32) int16 {
+	h := kmsg.NewPtrHeartbeatRequest()
+	h.Version = 3
+	h.Group, h.MemberID, h.InstanceID, h.Generation = group, member, instance, gen
+	return call[*kmsg.HeartbeatResponse](t, gc, h).ErrorCode
+}
+
+// Two consumers with one group.instance.id: the newer takes over and the
+// older is fenced on every call, instead of rejoining and replacing the
+// newer one in turn.
+func TestStaticMemberReplacedIsFenced(t *testing.T) {
+	gc := loaded(t, mdstore.NewMemory())
+	inst := "instance-1"
+	old := stableStatic(t, gc, "g", inst)
+
+	j := call[*kmsg.JoinGroupResponse](t, gc, joinReq("g", "", &inst))
+	if j.ErrorCode != 0 || j.MemberID == old || j.Generation != 1 {
+		t.Fatalf("takeover join = code %d member %q generation %d", j.ErrorCode, j.MemberID, j.Generation)
+	}
+	if code := heartbeat(t, gc, "g", j.MemberID, &inst, 1); code != 0 {
+		t.Fatalf("new member heartbeat = %v", kerr.ErrorForCode(code))
+	}
+	if code := heartbeat(t, gc, "g", old, &inst, 1); code != kerr.FencedInstanceID.Code {
+		t.Fatalf("old member heartbeat = %v, want FENCED_INSTANCE_ID", kerr.ErrorForCode(code))
+	}
+	if r := call[*kmsg.JoinGroupResponse](t, gc, joinReq("g", old, &inst)); r.ErrorCode != kerr.FencedInstanceID.Code {
+		t.Fatalf("old member rejoin = %v, want FENCED_INSTANCE_ID", kerr.ErrorForCode(r.ErrorCode))
+	}
+	c := kmsg.NewPtrOffsetCommitRequest()
+	c.Version = 7
+	c.Group, c.MemberID, c.InstanceID, c.Generation = "g", old, &inst, 1
+	c.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 5}}}}
+	if r := call[*kmsg.OffsetCommitResponse](t, gc, c); r.Topics[0].Partitions[0].ErrorCode != kerr.FencedInstanceID.Code {
+		t.Fatalf("old member commit = %v", kerr.ErrorForCode(r.Topics[0].Partitions[0].ErrorCode))
+	}
+	// The new member still holds the group, stable, at generation 1.
+	if code := heartbeat(t, gc, "g", j.MemberID, &inst, 1); code != 0 {
+		t.Fatalf("new member heartbeat after the fenced calls = %v", kerr.ErrorForCode(code))
+	}
+}
+
+// Committed offsets and the group metadata are in the store: a new
+// coordinator (a failover) serves the stable group without a rebalance.
+func TestGroupSurvivesReload(t *testing.T) {
+	store := mdstore.NewMemory()
+	gc := loaded(t, store)
+	inst := "i"
+	member := stableStatic(t, gc, "g", inst)
+	c := kmsg.NewPtrOffsetCommitRequest()
+	c.Version = 7
+	c.Group, c.MemberID, c.InstanceID, c.Generation = "g", member, &inst, 1
+	c.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 3, Offset: 42, LeaderEpoch: -1}}}}
+	if r := call[*kmsg.OffsetCommitResponse](t, gc, c); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("commit = %v", kerr.ErrorForCode(r.Topics[0].Partitions[0].ErrorCode))
+	}
+
+	gc2 := loaded(t, store)
+	if code := heartbeat(t, gc2, "g", member, &inst, 1); code != 0 {
+		t.Fatalf("heartbeat after reload = %v", kerr.ErrorForCode(code))
+	}
+	f := kmsg.NewPtrOffsetFetchRequest()
+	f.Version = 5
+	f.Group = "g"
+	f.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{3}}}
+	r := call[*kmsg.OffsetFetchResponse](t, gc2, f)
+	if len(r.Topics) != 1 || r.Topics[0].Partitions[0].Offset != 42 {
+		t.Fatalf("offset fetch = %+v", r.Topics)
+	}
+}
+
+func TestNotLoadedIsNotController(t *testing.T) {
+	gc := New(mdstore.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), 0)
+	if _, err := gc.Handle(context.Background(), joinReq("g", "", nil), "c", "h"); err == nil {
+		t.Fatal("an unloaded coordinator answered")
+	}
+}
