@@ -19,46 +19,51 @@ type Code = commonv1.ErrorCode
 
 // Short names for the codes.
 const (
-	InvalidRequest           = commonv1.ErrorCode_ERROR_CODE_INVALID_REQUEST
-	InvalidTopic             = commonv1.ErrorCode_ERROR_CODE_INVALID_TOPIC
-	TopicAlreadyExists       = commonv1.ErrorCode_ERROR_CODE_TOPIC_ALREADY_EXISTS
-	UnknownTopicOrPartition  = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION
-	InvalidPartitions        = commonv1.ErrorCode_ERROR_CODE_INVALID_PARTITIONS
-	InvalidReplicationFactor = commonv1.ErrorCode_ERROR_CODE_INVALID_REPLICATION_FACTOR
-	InvalidConfig            = commonv1.ErrorCode_ERROR_CODE_INVALID_CONFIG
-	NotLeaderOrFollower      = commonv1.ErrorCode_ERROR_CODE_NOT_LEADER_OR_FOLLOWER
-	NotController            = commonv1.ErrorCode_ERROR_CODE_NOT_CONTROLLER
-	UnknownMember            = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_MEMBER
-	StaleEpoch               = commonv1.ErrorCode_ERROR_CODE_STALE_EPOCH
-	LeaseExpired             = commonv1.ErrorCode_ERROR_CODE_LEASE_EXPIRED
-	ConcurrentUpdate         = commonv1.ErrorCode_ERROR_CODE_CONCURRENT_UPDATE
-	OffsetOutOfRange         = commonv1.ErrorCode_ERROR_CODE_OFFSET_OUT_OF_RANGE
-	CorruptMessage           = commonv1.ErrorCode_ERROR_CODE_CORRUPT_MESSAGE
-	MessageTooLarge          = commonv1.ErrorCode_ERROR_CODE_MESSAGE_TOO_LARGE
-	InvalidRecord            = commonv1.ErrorCode_ERROR_CODE_INVALID_RECORD
-	InvalidTimestamp         = commonv1.ErrorCode_ERROR_CODE_INVALID_TIMESTAMP
-	UnsupportedCompression   = commonv1.ErrorCode_ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE
-	StorageError             = commonv1.ErrorCode_ERROR_CODE_STORAGE_ERROR
-	FencedLeaderEpoch        = commonv1.ErrorCode_ERROR_CODE_FENCED_LEADER_EPOCH
-	UnknownLeaderEpoch       = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_LEADER_EPOCH
-	InvalidRequiredAcks      = commonv1.ErrorCode_ERROR_CODE_INVALID_REQUIRED_ACKS
-	RequestTimedOut          = commonv1.ErrorCode_ERROR_CODE_REQUEST_TIMED_OUT
-	NotEnoughReplicas        = commonv1.ErrorCode_ERROR_CODE_NOT_ENOUGH_REPLICAS
-	NotEnoughReplicasAfter   = commonv1.ErrorCode_ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND
-	LeaderNotAvailable       = commonv1.ErrorCode_ERROR_CODE_LEADER_NOT_AVAILABLE
-	ReassignmentInProgress   = commonv1.ErrorCode_ERROR_CODE_REASSIGNMENT_IN_PROGRESS
-	OutOfOrderSequence       = commonv1.ErrorCode_ERROR_CODE_OUT_OF_ORDER_SEQUENCE_NUMBER
-	InvalidProducerEpoch     = commonv1.ErrorCode_ERROR_CODE_INVALID_PRODUCER_EPOCH
-	CoordinatorNotAvailable  = commonv1.ErrorCode_ERROR_CODE_COORDINATOR_NOT_AVAILABLE
-	TransactionsUnsupported  = commonv1.ErrorCode_ERROR_CODE_TRANSACTIONS_UNSUPPORTED
-	UnsupportedVersion       = commonv1.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION
-	NonEmptyGroup            = commonv1.ErrorCode_ERROR_CODE_NON_EMPTY_GROUP
-	GroupIDNotFound          = commonv1.ErrorCode_ERROR_CODE_GROUP_ID_NOT_FOUND
-	GroupSubscribedToTopic   = commonv1.ErrorCode_ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC
-	IllegalGeneration        = commonv1.ErrorCode_ERROR_CODE_ILLEGAL_GENERATION
-	InvalidGroupID           = commonv1.ErrorCode_ERROR_CODE_INVALID_GROUP_ID
-	RebalanceInProgress      = commonv1.ErrorCode_ERROR_CODE_REBALANCE_IN_PROGRESS
-	Throttled                = commonv1.ErrorCode_ERROR_CODE_THROTTLED
+	InvalidRequest            = commonv1.ErrorCode_ERROR_CODE_INVALID_REQUEST
+	InvalidTopic              = commonv1.ErrorCode_ERROR_CODE_INVALID_TOPIC
+	TopicAlreadyExists        = commonv1.ErrorCode_ERROR_CODE_TOPIC_ALREADY_EXISTS
+	UnknownTopicOrPartition   = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION
+	InvalidPartitions         = commonv1.ErrorCode_ERROR_CODE_INVALID_PARTITIONS
+	InvalidReplicationFactor  = commonv1.ErrorCode_ERROR_CODE_INVALID_REPLICATION_FACTOR
+	InvalidConfig             = commonv1.ErrorCode_ERROR_CODE_INVALID_CONFIG
+	NotLeaderOrFollower       = commonv1.ErrorCode_ERROR_CODE_NOT_LEADER_OR_FOLLOWER
+	NotController             = commonv1.ErrorCode_ERROR_CODE_NOT_CONTROLLER
+	UnknownMember             = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_MEMBER
+	StaleEpoch                = commonv1.ErrorCode_ERROR_CODE_STALE_EPOCH
+	LeaseExpired              = commonv1.ErrorCode_ERROR_CODE_LEASE_EXPIRED
+	ConcurrentUpdate          = commonv1.ErrorCode_ERROR_CODE_CONCURRENT_UPDATE
+	OffsetOutOfRange          = commonv1.ErrorCode_ERROR_CODE_OFFSET_OUT_OF_RANGE
+	CorruptMessage            = commonv1.ErrorCode_ERROR_CODE_CORRUPT_MESSAGE
+	MessageTooLarge           = commonv1.ErrorCode_ERROR_CODE_MESSAGE_TOO_LARGE
+	InvalidRecord             = commonv1.ErrorCode_ERROR_CODE_INVALID_RECORD
+	InvalidTimestamp          = commonv1.ErrorCode_ERROR_CODE_INVALID_TIMESTAMP
+	UnsupportedCompression    = commonv1.ErrorCode_ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE
+	StorageError              = commonv1.ErrorCode_ERROR_CODE_STORAGE_ERROR
+	FencedLeaderEpoch         = commonv1.ErrorCode_ERROR_CODE_FENCED_LEADER_EPOCH
+	UnknownLeaderEpoch        = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_LEADER_EPOCH
+	InvalidRequiredAcks       = commonv1.ErrorCode_ERROR_CODE_INVALID_REQUIRED_ACKS
+	RequestTimedOut           = commonv1.ErrorCode_ERROR_CODE_REQUEST_TIMED_OUT
+	NotEnoughReplicas         = commonv1.ErrorCode_ERROR_CODE_NOT_ENOUGH_REPLICAS
+	NotEnoughReplicasAfter    = commonv1.ErrorCode_ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND
+	LeaderNotAvailable        = commonv1.ErrorCode_ERROR_CODE_LEADER_NOT_AVAILABLE
+	ReassignmentInProgress    = commonv1.ErrorCode_ERROR_CODE_REASSIGNMENT_IN_PROGRESS
+	OutOfOrderSequence        = commonv1.ErrorCode_ERROR_CODE_OUT_OF_ORDER_SEQUENCE_NUMBER
+	InvalidProducerEpoch      = commonv1.ErrorCode_ERROR_CODE_INVALID_PRODUCER_EPOCH
+	CoordinatorNotAvailable   = commonv1.ErrorCode_ERROR_CODE_COORDINATOR_NOT_AVAILABLE
+	TransactionsUnsupported   = commonv1.ErrorCode_ERROR_CODE_TRANSACTIONS_UNSUPPORTED
+	UnsupportedVersion        = commonv1.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION
+	NonEmptyGroup             = commonv1.ErrorCode_ERROR_CODE_NON_EMPTY_GROUP
+	GroupIDNotFound           = commonv1.ErrorCode_ERROR_CODE_GROUP_ID_NOT_FOUND
+	GroupSubscribedToTopic    = commonv1.ErrorCode_ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC
+	IllegalGeneration         = commonv1.ErrorCode_ERROR_CODE_ILLEGAL_GENERATION
+	InvalidGroupID            = commonv1.ErrorCode_ERROR_CODE_INVALID_GROUP_ID
+	RebalanceInProgress       = commonv1.ErrorCode_ERROR_CODE_REBALANCE_IN_PROGRESS
+	Throttled                 = commonv1.ErrorCode_ERROR_CODE_THROTTLED
+	InvalidTxnState           = commonv1.ErrorCode_ERROR_CODE_INVALID_TXN_STATE
+	ProducerFenced            = commonv1.ErrorCode_ERROR_CODE_PRODUCER_FENCED
+	InvalidProducerIDMapping  = commonv1.ErrorCode_ERROR_CODE_INVALID_PRODUCER_ID_MAPPING
+	ConcurrentTransactions    = commonv1.ErrorCode_ERROR_CODE_CONCURRENT_TRANSACTIONS
+	InvalidTransactionTimeout = commonv1.ErrorCode_ERROR_CODE_INVALID_TRANSACTION_TIMEOUT
 )
 
 type entry struct {
@@ -70,46 +75,51 @@ type entry struct {
 // table is the single mapping from Strata codes to gRPC and Kafka codes
 // (the Kafka numbers come from franz-go's kerr).
 var table = map[Code]entry{
-	InvalidRequest:           {codes.InvalidArgument, kerr.InvalidRequest.Code, false},
-	InvalidTopic:             {codes.InvalidArgument, kerr.InvalidTopicException.Code, false},
-	TopicAlreadyExists:       {codes.AlreadyExists, kerr.TopicAlreadyExists.Code, false},
-	UnknownTopicOrPartition:  {codes.NotFound, kerr.UnknownTopicOrPartition.Code, true},
-	InvalidPartitions:        {codes.InvalidArgument, kerr.InvalidPartitions.Code, false},
-	InvalidReplicationFactor: {codes.InvalidArgument, kerr.InvalidReplicationFactor.Code, false},
-	InvalidConfig:            {codes.InvalidArgument, kerr.InvalidConfig.Code, false},
-	NotLeaderOrFollower:      {codes.Unavailable, kerr.NotLeaderForPartition.Code, true},
-	NotController:            {codes.Unavailable, kerr.NotController.Code, true},
-	UnknownMember:            {codes.NotFound, kerr.UnknownMemberID.Code, false},
-	StaleEpoch:               {codes.FailedPrecondition, kerr.FencedLeaderEpoch.Code, false},
-	LeaseExpired:             {codes.NotFound, kerr.StaleBrokerEpoch.Code, true},
-	ConcurrentUpdate:         {codes.Aborted, kerr.RequestTimedOut.Code, true}, // the client retries
-	OffsetOutOfRange:         {codes.OutOfRange, kerr.OffsetOutOfRange.Code, false},
-	CorruptMessage:           {codes.InvalidArgument, kerr.CorruptMessage.Code, true}, // retriable in Kafka: a resend may arrive intact
-	MessageTooLarge:          {codes.InvalidArgument, kerr.MessageTooLarge.Code, false},
-	InvalidRecord:            {codes.InvalidArgument, kerr.InvalidRecord.Code, false},
-	InvalidTimestamp:         {codes.InvalidArgument, kerr.InvalidTimestamp.Code, false},
-	UnsupportedCompression:   {codes.InvalidArgument, kerr.UnsupportedCompressionType.Code, false},
-	StorageError:             {codes.Internal, kerr.KafkaStorageError.Code, true},
-	FencedLeaderEpoch:        {codes.FailedPrecondition, kerr.FencedLeaderEpoch.Code, true},
-	UnknownLeaderEpoch:       {codes.FailedPrecondition, kerr.UnknownLeaderEpoch.Code, true},
-	InvalidRequiredAcks:      {codes.InvalidArgument, kerr.InvalidRequiredAcks.Code, false},
-	RequestTimedOut:          {codes.DeadlineExceeded, kerr.RequestTimedOut.Code, true},
-	NotEnoughReplicas:        {codes.Unavailable, kerr.NotEnoughReplicas.Code, true},
-	NotEnoughReplicasAfter:   {codes.Unavailable, kerr.NotEnoughReplicasAfterAppend.Code, true},
-	LeaderNotAvailable:       {codes.Unavailable, kerr.LeaderNotAvailable.Code, true},
-	ReassignmentInProgress:   {codes.FailedPrecondition, kerr.ReassignmentInProgress.Code, false},
-	OutOfOrderSequence:       {codes.FailedPrecondition, kerr.OutOfOrderSequenceNumber.Code, false},
-	InvalidProducerEpoch:     {codes.FailedPrecondition, kerr.InvalidProducerEpoch.Code, false},
-	CoordinatorNotAvailable:  {codes.Unavailable, kerr.CoordinatorNotAvailable.Code, true},
-	TransactionsUnsupported:  {codes.Unimplemented, kerr.TransactionalIDAuthorizationFailed.Code, false}, // fatal to the client: transactions are not served
-	UnsupportedVersion:       {codes.Unimplemented, kerr.UnsupportedVersion.Code, false},
-	NonEmptyGroup:            {codes.FailedPrecondition, kerr.NonEmptyGroup.Code, false},
-	GroupIDNotFound:          {codes.NotFound, kerr.GroupIDNotFound.Code, false},
-	GroupSubscribedToTopic:   {codes.FailedPrecondition, kerr.GroupSubscribedToTopic.Code, false},
-	IllegalGeneration:        {codes.FailedPrecondition, kerr.IllegalGeneration.Code, false},
-	InvalidGroupID:           {codes.InvalidArgument, kerr.InvalidGroupID.Code, false},
-	RebalanceInProgress:      {codes.Unavailable, kerr.RebalanceInProgress.Code, true},
-	Throttled:                {codes.ResourceExhausted, kerr.ThrottlingQuotaExceeded.Code, true},
+	InvalidRequest:            {codes.InvalidArgument, kerr.InvalidRequest.Code, false},
+	InvalidTopic:              {codes.InvalidArgument, kerr.InvalidTopicException.Code, false},
+	TopicAlreadyExists:        {codes.AlreadyExists, kerr.TopicAlreadyExists.Code, false},
+	UnknownTopicOrPartition:   {codes.NotFound, kerr.UnknownTopicOrPartition.Code, true},
+	InvalidPartitions:         {codes.InvalidArgument, kerr.InvalidPartitions.Code, false},
+	InvalidReplicationFactor:  {codes.InvalidArgument, kerr.InvalidReplicationFactor.Code, false},
+	InvalidConfig:             {codes.InvalidArgument, kerr.InvalidConfig.Code, false},
+	NotLeaderOrFollower:       {codes.Unavailable, kerr.NotLeaderForPartition.Code, true},
+	NotController:             {codes.Unavailable, kerr.NotController.Code, true},
+	UnknownMember:             {codes.NotFound, kerr.UnknownMemberID.Code, false},
+	StaleEpoch:                {codes.FailedPrecondition, kerr.FencedLeaderEpoch.Code, false},
+	LeaseExpired:              {codes.NotFound, kerr.StaleBrokerEpoch.Code, true},
+	ConcurrentUpdate:          {codes.Aborted, kerr.RequestTimedOut.Code, true}, // the client retries
+	OffsetOutOfRange:          {codes.OutOfRange, kerr.OffsetOutOfRange.Code, false},
+	CorruptMessage:            {codes.InvalidArgument, kerr.CorruptMessage.Code, true}, // retriable in Kafka: a resend may arrive intact
+	MessageTooLarge:           {codes.InvalidArgument, kerr.MessageTooLarge.Code, false},
+	InvalidRecord:             {codes.InvalidArgument, kerr.InvalidRecord.Code, false},
+	InvalidTimestamp:          {codes.InvalidArgument, kerr.InvalidTimestamp.Code, false},
+	UnsupportedCompression:    {codes.InvalidArgument, kerr.UnsupportedCompressionType.Code, false},
+	StorageError:              {codes.Internal, kerr.KafkaStorageError.Code, true},
+	FencedLeaderEpoch:         {codes.FailedPrecondition, kerr.FencedLeaderEpoch.Code, true},
+	UnknownLeaderEpoch:        {codes.FailedPrecondition, kerr.UnknownLeaderEpoch.Code, true},
+	InvalidRequiredAcks:       {codes.InvalidArgument, kerr.InvalidRequiredAcks.Code, false},
+	RequestTimedOut:           {codes.DeadlineExceeded, kerr.RequestTimedOut.Code, true},
+	NotEnoughReplicas:         {codes.Unavailable, kerr.NotEnoughReplicas.Code, true},
+	NotEnoughReplicasAfter:    {codes.Unavailable, kerr.NotEnoughReplicasAfterAppend.Code, true},
+	LeaderNotAvailable:        {codes.Unavailable, kerr.LeaderNotAvailable.Code, true},
+	ReassignmentInProgress:    {codes.FailedPrecondition, kerr.ReassignmentInProgress.Code, false},
+	OutOfOrderSequence:        {codes.FailedPrecondition, kerr.OutOfOrderSequenceNumber.Code, false},
+	InvalidProducerEpoch:      {codes.FailedPrecondition, kerr.InvalidProducerEpoch.Code, false},
+	CoordinatorNotAvailable:   {codes.Unavailable, kerr.CoordinatorNotAvailable.Code, true},
+	TransactionsUnsupported:   {codes.Unimplemented, kerr.TransactionalIDAuthorizationFailed.Code, false}, // fatal to the client: transactions are not served
+	UnsupportedVersion:        {codes.Unimplemented, kerr.UnsupportedVersion.Code, false},
+	NonEmptyGroup:             {codes.FailedPrecondition, kerr.NonEmptyGroup.Code, false},
+	GroupIDNotFound:           {codes.NotFound, kerr.GroupIDNotFound.Code, false},
+	GroupSubscribedToTopic:    {codes.FailedPrecondition, kerr.GroupSubscribedToTopic.Code, false},
+	IllegalGeneration:         {codes.FailedPrecondition, kerr.IllegalGeneration.Code, false},
+	InvalidGroupID:            {codes.InvalidArgument, kerr.InvalidGroupID.Code, false},
+	RebalanceInProgress:       {codes.Unavailable, kerr.RebalanceInProgress.Code, true},
+	Throttled:                 {codes.ResourceExhausted, kerr.ThrottlingQuotaExceeded.Code, true},
+	InvalidTxnState:           {codes.FailedPrecondition, kerr.InvalidTxnState.Code, false},
+	ProducerFenced:            {codes.FailedPrecondition, kerr.ProducerFenced.Code, false},
+	InvalidProducerIDMapping:  {codes.FailedPrecondition, kerr.InvalidProducerIDMapping.Code, false},
+	ConcurrentTransactions:    {codes.Unavailable, kerr.ConcurrentTransactions.Code, true},
+	InvalidTransactionTimeout: {codes.InvalidArgument, kerr.InvalidTransactionTimeout.Code, false},
 
 	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
 }

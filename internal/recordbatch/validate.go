@@ -75,8 +75,8 @@ func producerRules(b []byte, h *Header, maxDecompressed int) error {
 	if h.RecordCount == 0 || h.LastOffsetDelta != h.RecordCount-1 {
 		return fmt.Errorf("record count %d, last offset delta %d: %w", h.RecordCount, h.LastOffsetDelta, ErrInvalidRecord)
 	}
-	if h.IsTransactional() {
-		return fmt.Errorf("transactional batch from producer %d: %w", h.ProducerID, ErrTransactional)
+	if h.IsTransactional() && h.ProducerID < 0 {
+		return fmt.Errorf("transactional batch without a producer id: %w", ErrInvalidRecord)
 	}
 	if h.IsControl() {
 		return fmt.Errorf("control batch from a producer: %w", ErrInvalidRecord)

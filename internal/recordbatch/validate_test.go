@@ -127,9 +127,10 @@ func TestValidateProducerAttributes(t *testing.T) {
 			{"idempotent", func(o *BatchOptions) { o.ProducerID, o.ProducerEpoch, o.BaseSequence = 7, 0, 0 }, 0},
 			{"transactional", func(o *BatchOptions) {
 				o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Transactional = 7, 0, 0, true
-			}, CodeTransactionalIDAuthorizationFailed},
+			}, 0}, // the partition leader checks that its transaction is open
+			{"transactional without producer id", func(o *BatchOptions) { o.Transactional = true }, CodeInvalidRecord},
 			{"control", func(o *BatchOptions) { o.Control = true }, CodeInvalidRecord},
-			{"transactional control", func(o *BatchOptions) { o.Control, o.Transactional = true, true }, CodeTransactionalIDAuthorizationFailed},
+			{"transactional control", func(o *BatchOptions) { o.ProducerID, o.Control, o.Transactional = 7, true, true }, CodeInvalidRecord},
 		} {
 			opts := ProducerOptions(c)
 			tc.opts(&opts)
@@ -166,5 +167,30 @@ func TestValidateProducerTimestampOverflow(t *testing.T) {
 	binary.BigEndian.PutUint32(b[offCRC:], Checksum(b))
 	if _, err := ValidateProducer(b, 1<<20); CodeOf(err) != CodeInvalidTimestamp {
 		t.Fatalf("overflow: code %d (%v)", CodeOf(err), err)
+	}
+}
+
+func TestControlBatchRoundTrip(t *testing.T) {
+	for _, commit := range []bool{true, false} {
+		b, err := BuildControl(9, 3, commit, 5, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := Validate(b)
+		if err != nil || !h.IsControl() || !h.IsTransactional() || h.ProducerID != 9 || h.ProducerEpoch != 3 {
+			t.Fatalf("header %+v, %v", h, err)
+		}
+		typ, err := ControlType(b)
+		want := ControlAbort
+		if commit {
+			want = ControlCommit
+		}
+		if err != nil || typ != want {
+			t.Fatalf("type %d, %v; want %d", typ, err, want)
+		}
+	}
+	plain, _ := Build(ProducerOptions(codec.None), testRecords(1))
+	if _, err := ControlType(plain); err == nil {
+		t.Fatal("a plain batch read as a control batch")
 	}
 }

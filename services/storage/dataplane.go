@@ -173,8 +173,9 @@ func (h *handler) fetchOnce(req *storagev1.FetchRequest) (*storagev1.FetchRespon
 	out := &storagev1.FetchResponse{Partitions: make([]*storagev1.FetchPartitionResult, 0, len(req.GetPartitions()))}
 	var waitOn []<-chan struct{}
 	failed := false
+	committed := req.GetIsolationLevel() == storagev1.IsolationLevel_ISOLATION_LEVEL_READ_COMMITTED
 	for _, fp := range req.GetPartitions() {
-		res := &storagev1.FetchPartitionResult{Topic: fp.GetTopic(), Partition: fp.GetPartition(), HighWatermark: -1, LogStartOffset: -1}
+		res := &storagev1.FetchPartitionResult{Topic: fp.GetTopic(), Partition: fp.GetPartition(), HighWatermark: -1, LogStartOffset: -1, LastStableOffset: -1}
 		out.Partitions = append(out.Partitions, res)
 		p, _, e := h.n.leaderFor(fp.GetTopic(), fp.GetPartition())
 		if e != nil {
@@ -182,16 +183,42 @@ func (h *handler) fetchOnce(req *storagev1.FetchRequest) (*storagev1.FetchRespon
 			continue
 		}
 		waitOn = append(waitOn, p.hwMoves.ch())
-		hw := p.log.HighWatermark()
-		res.HighWatermark, res.LogStartOffset = hw, p.log.LogStartOffset()
-		data, err := budget.read(p, fp.GetFetchOffset(), int(fp.GetMaxBytes()), hw)
+		hw, lso := p.log.HighWatermark(), p.log.LastStableOffset()
+		res.HighWatermark, res.LogStartOffset, res.LastStableOffset = hw, p.log.LogStartOffset(), lso
+		upTo := hw
+		if committed {
+			upTo = lso
+		}
+		data, err := budget.read(p, fp.GetFetchOffset(), int(fp.GetMaxBytes()), upTo)
 		if err != nil {
 			res.Error, failed = errs.FromKafka(err).Detail, true
 			continue
 		}
 		res.Records = data
+		if committed && len(data) > 0 {
+			res.AbortedTransactions = abortedIn(p, fp.GetFetchOffset(), data)
+		}
 	}
 	return out, maxBytes - budget.left, waitOn, failed
+}
+
+// abortedIn lists the aborted transactions overlapping the batches read
+// from offset, which a read_committed reader drops.
+func abortedIn(p *replica, from int64, data []byte) []*storagev1.AbortedTxn {
+	end := from
+	for rest := data; len(rest) > 0; {
+		b, r, err := recordbatch.Next(rest)
+		if err != nil {
+			break
+		}
+		end = recordbatch.LastOffsetOf(b) + 1
+		rest = r
+	}
+	var out []*storagev1.AbortedTxn
+	for _, a := range p.log.AbortedTxns(from, end) {
+		out = append(out, &storagev1.AbortedTxn{ProducerId: a.ProducerID, FirstOffset: a.FirstOffset, LastOffset: a.LastOffset})
+	}
+	return out
 }
 
 func (h *handler) ListOffsets(_ context.Context, req *storagev1.ListOffsetsRequest) (*storagev1.ListOffsetsResponse, error) {
@@ -211,6 +238,15 @@ func (h *handler) ListOffsets(_ context.Context, req *storagev1.ListOffsetsReque
 		if err = p.check(err); err != nil {
 			res.Error = errs.FromKafka(err).Detail
 			continue
+		}
+		if req.GetIsolationLevel() == storagev1.IsolationLevel_ISOLATION_LEVEL_READ_COMMITTED && off >= 0 {
+			// Kafka: latest is the LSO, and a timestamp lookup never
+			// answers past it.
+			if lp.GetTimestamp() == -1 {
+				off = p.log.LastStableOffset()
+			} else if lso := p.log.LastStableOffset(); off > lso {
+				off, ts = -1, -1
+			}
 		}
 		res.Offset, res.Timestamp = off, ts
 	}

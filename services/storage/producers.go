@@ -16,6 +16,15 @@ package storage
 // A producer the partition has no state for may start at any sequence (as
 // in Kafka since KIP-360, its state may have been removed with old data).
 //
+// Transactions: a transactional batch is accepted only while its producer
+// has a transaction open on the partition at its epoch — registered by the
+// transaction coordinator (a BEGIN marker, sent when AddPartitionsToTxn
+// adds the partition) or already open in the log (after a leader change).
+// Otherwise INVALID_TXN_STATE, and a non-transactional batch from a
+// producer with an open transaction gets the same. A COMMIT or ABORT
+// marker closes the transaction and raises the producer's epoch to the
+// marker's, fencing older epochs (INVALID_PRODUCER_EPOCH).
+//
 // The state is built from the log — every batch with a producer id, from
 // the log start — the first time an idempotent batch reaches the partition
 // after it was opened or after this node became its leader (a new leader
@@ -26,6 +35,7 @@ package storage
 import (
 	"sync"
 
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/recordbatch"
 )
@@ -52,6 +62,20 @@ type partProducers struct {
 	mu        sync.Mutex
 	epoch     int32 // the leader epoch it was built at
 	producers map[int64]*producerEntry
+	begun     map[int64]int16 // transactions the coordinator opened: producer id → epoch
+}
+
+// ensure rebuilds the state when it is missing or from another leader
+// epoch. Called with mu held.
+func (pp *partProducers) ensure(r *replica, leaderEpoch int32) error {
+	if pp.epoch == leaderEpoch && pp.producers != nil {
+		return nil
+	}
+	if err := pp.rebuild(r); err != nil {
+		return errs.New(errs.StorageError, "rebuilding producer state: %v", r.check(err))
+	}
+	pp.epoch, pp.begun = leaderEpoch, map[int64]int16{}
+	return nil
 }
 
 // appendProduced appends one partition's batches as its leader, applying
@@ -73,14 +97,14 @@ func (r *replica) appendProduced(leaderEpoch int32, records []byte) (int64, erro
 	pp := &r.producers
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
-	if pp.epoch != leaderEpoch || pp.producers == nil {
-		if err := pp.rebuild(r); err != nil {
-			return -1, errs.New(errs.StorageError, "rebuilding producer state: %v", r.check(err))
-		}
-		pp.epoch = leaderEpoch
+	if err := pp.ensure(r, leaderEpoch); err != nil {
+		return -1, err
 	}
 	lastSeq := h.BaseSequence + h.LastOffsetDelta
 	e := pp.producers[h.ProducerID]
+	if err := pp.checkTxn(r, &h, e); err != nil {
+		return -1, err
+	}
 	if e != nil {
 		switch {
 		case h.ProducerEpoch < e.epoch:
@@ -108,6 +132,74 @@ func (r *replica) appendProduced(leaderEpoch int32, records []byte) (int64, erro
 	}
 	pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, lastSeq, base})
 	return base, nil
+}
+
+// checkTxn applies the transaction rules to a batch of producer e.
+func (pp *partProducers) checkTxn(r *replica, h *recordbatch.Header, e *producerEntry) error {
+	_, open := r.log.OngoingTxn(h.ProducerID)
+	if !h.IsTransactional() {
+		if open {
+			return errs.New(errs.InvalidTxnState, "producer %d has a transaction open on %s; expected a transactional batch", h.ProducerID, r.name())
+		}
+		return nil
+	}
+	if e != nil && h.ProducerEpoch < e.epoch {
+		return errs.New(errs.InvalidProducerEpoch, "producer %d epoch %d is older than the current %d", h.ProducerID, h.ProducerEpoch, e.epoch)
+	}
+	if epoch, ok := pp.begun[h.ProducerID]; ok {
+		if h.ProducerEpoch < epoch {
+			return errs.New(errs.InvalidProducerEpoch, "producer %d epoch %d is older than its transaction's %d", h.ProducerID, h.ProducerEpoch, epoch)
+		}
+		if h.ProducerEpoch == epoch {
+			return nil
+		}
+	}
+	if open && e != nil && e.epoch == h.ProducerEpoch {
+		return nil // opened in the log, under an earlier leader
+	}
+	return errs.New(errs.InvalidTxnState, "producer %d epoch %d has no transaction open on %s (AddPartitionsToTxn first)", h.ProducerID, h.ProducerEpoch, r.name())
+}
+
+// writeMarker applies one transaction coordinator step as the leader:
+// BEGIN registers the open transaction; COMMIT and ABORT write the control
+// batch and return its offset.
+func (r *replica) writeMarker(leaderEpoch int32, m *storagev1.TxnMarker) (int64, error) {
+	if m.GetProducerId() < 0 || m.GetProducerEpoch() < 0 || m.GetProducerEpoch() > 1<<15-1 {
+		return -1, errs.New(errs.InvalidRequest, "producer id %d epoch %d out of range", m.GetProducerId(), m.GetProducerEpoch())
+	}
+	pid, epoch := m.GetProducerId(), int16(m.GetProducerEpoch())
+	pp := &r.producers
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if err := pp.ensure(r, leaderEpoch); err != nil {
+		return -1, err
+	}
+	if e := pp.producers[pid]; e != nil && epoch < e.epoch {
+		return -1, errs.New(errs.InvalidProducerEpoch, "marker for producer %d epoch %d, which is older than the current %d", pid, epoch, e.epoch)
+	}
+	switch m.GetType() {
+	case storagev1.TxnMarkerType_TXN_MARKER_TYPE_BEGIN:
+		pp.begun[pid] = epoch
+		return -1, nil
+	case storagev1.TxnMarkerType_TXN_MARKER_TYPE_COMMIT, storagev1.TxnMarkerType_TXN_MARKER_TYPE_ABORT:
+	default:
+		return -1, errs.New(errs.InvalidRequest, "unknown marker type %v", m.GetType())
+	}
+	off, err := r.log.AppendControl(pid, epoch, m.GetType() == storagev1.TxnMarkerType_TXN_MARKER_TYPE_COMMIT, m.GetCoordinatorEpoch(), leaderEpoch)
+	if err != nil {
+		return -1, r.check(err)
+	}
+	delete(pp.begun, pid)
+	pp.bumpEpoch(pid, epoch)
+	return off, nil
+}
+
+// bumpEpoch records that the producer is at epoch (a marker's): a newer
+// epoch starts its sequences afresh.
+func (pp *partProducers) bumpEpoch(id int64, epoch int16) {
+	if e := pp.producers[id]; e == nil || e.epoch != epoch {
+		pp.producers[id] = &producerEntry{epoch: epoch}
+	}
 }
 
 func nextSeq(s int32) int32 {
@@ -152,7 +244,10 @@ func (pp *partProducers) rebuild(p *replica) error {
 				return err
 			}
 			off = max(off, h.NextOffset())
-			if h.ProducerID >= 0 && !h.IsControl() {
+			switch {
+			case h.ProducerID >= 0 && h.IsControl():
+				pp.bumpEpoch(h.ProducerID, h.ProducerEpoch)
+			case h.ProducerID >= 0:
 				pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, h.BaseSequence + h.LastOffsetDelta, h.BaseOffset})
 			}
 		}

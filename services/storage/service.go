@@ -227,11 +227,12 @@ func (h *handler) ListReplicas(context.Context, *storagev1.ListReplicasRequest) 
 		r := &storagev1.Replica{
 			Topic: p.key.topic, Partition: p.key.partition,
 			Dir:            filepath.Join(h.n.cfg.DataDir, p.name()),
-			LogStartOffset: -1, LogEndOffset: -1, HighWatermark: -1,
+			LogStartOffset: -1, LogEndOffset: -1, HighWatermark: -1, LastStableOffset: -1,
 			Leader: rec.GetLeader() == me && p.leader.Load() != nil, Followers: leaderProgress(p),
 		}
 		if p.log != nil {
 			r.LogStartOffset, r.LogEndOffset, r.HighWatermark, r.SizeBytes = p.log.LogStartOffset(), p.log.LogEndOffset(), p.log.HighWatermark(), p.log.Size()
+			r.LastStableOffset = p.log.LastStableOffset()
 		}
 		if o := p.offline.Load(); o != nil {
 			r.Offline, r.OfflineReason = true, o.err.Error()

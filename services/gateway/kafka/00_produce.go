@@ -7,12 +7,13 @@ package kafka
 // (services/gateway/router), which sends one storage Produce per leader in
 // parallel and retries a partition once when its leader moved. acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS);
 // acks=0 gets no response at all; acks=-1 waits for the ISR on the storage
-// leader (min.insync.replicas applies there). Transactional produce is
-// refused (transactions are not supported yet): a transactional id, or a
-// batch with the transactional attribute, fails every partition with
-// TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka answers transactional
-// records sent without a transactional id. The storage leader refuses such
-// batches too (recordbatch.ValidateProducer), for the gRPC path.
+// leader (min.insync.replicas applies there). Transactional records sent
+// without a transactional id fail every partition with
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as in Kafka. With one, the storage
+// leader accepts a transactional batch only while the transaction
+// coordinator has the partition in the producer's open transaction
+// (AddPartitionsToTxn), else INVALID_TXN_STATE; an older producer epoch
+// gets INVALID_PRODUCER_EPOCH (services/storage/producers.go).
 
 import (
 	"context"
@@ -41,7 +42,7 @@ func handleProduce(ctx context.Context, s *Server, r *request) (kmsg.Response, e
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var code int16
 	switch {
-	case req.TransactionID != nil || hasTransactionalRecords(req):
+	case req.TransactionID == nil && hasTransactionalRecords(req):
 		code = errs.KafkaCode(errs.New(errs.TransactionsUnsupported, ""))
 	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
 		code = kerr.InvalidRequiredAcks.Code

@@ -53,6 +53,12 @@ func (l *Log) Append(batches []byte, leaderEpoch int32) (int64, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.appendLocked(batches, leaderEpoch, lastDelta, records)
+}
+
+// appendLocked assigns offsets to validated batches spanning lastDelta+1
+// offsets and writes them. Called with mu held.
+func (l *Log) appendLocked(batches []byte, leaderEpoch int32, lastDelta, records int64) (int64, error) {
 	if err := l.check(); err != nil {
 		return -1, err
 	}
@@ -196,6 +202,11 @@ func (l *Log) writeLocked(batches []byte, first, last int64, records int64) erro
 		p += int64(n)
 		rest = rest[n:]
 	}
+	if err := l.txn.applyAll(batches); err != nil {
+		// Only a damaged control batch fails here, and every batch was
+		// validated: the data is written, its transaction state is not.
+		l.opts.logger.Warn("transaction state not updated", "dir", l.dir, "err", err)
+	}
 	s.size.Store(p)
 	s.next.Store(last + 1)
 	l.leo.Store(last + 1)
@@ -222,6 +233,9 @@ func (l *Log) rollLocked(base int64, now timeT) error {
 		}
 	} else if err := old.seal(); err != nil {
 		return fmt.Errorf("roll: %w", l.fail(err))
+	} else if err := l.writeTxnIndex(old); err != nil {
+		// Not fatal: a sealed segment without one is scanned at the next Open.
+		l.opts.logger.Warn("transaction index not written", "segment", old.base, "err", err)
 	}
 	s, err := createSegment(l.fs, l.dir, base, &l.cfg, now)
 	if err != nil {

@@ -54,6 +54,7 @@ type Log struct {
 	hw       atomic.Int64
 
 	epochs epochCache
+	txn    txnState // open and aborted transactions (txn.go)
 
 	// Guarded by mu.
 	unflushed     int64
@@ -196,6 +197,9 @@ func (l *Log) load() error {
 	if err := l.epochs.truncateFromEnd(l.leo.Load()); err != nil {
 		return err
 	}
+	if err := l.rebuildTxnLocked(); err != nil {
+		return err
+	}
 	if rebuildEpochs && len(l.epochs.entries) > 0 {
 		l.epochs.mu.Lock()
 		err := l.epochs.persistLocked()
@@ -329,12 +333,12 @@ func (l *Log) cleanDirectory() ([]int64, error) {
 			if base, ok := parseBase(strings.TrimSuffix(name, logSuffix)); ok {
 				logs[base] = true
 			}
-		case strings.HasSuffix(name, indexSuffix), strings.HasSuffix(name, timeIndexSuffix):
+		case strings.HasSuffix(name, indexSuffix), strings.HasSuffix(name, timeIndexSuffix), strings.HasSuffix(name, txnIndexSuffix):
 			indexes = append(indexes, name)
 		}
 	}
 	for _, name := range indexes {
-		base, ok := parseBase(strings.TrimSuffix(strings.TrimSuffix(name, timeIndexSuffix), indexSuffix))
+		base, ok := parseBase(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, timeIndexSuffix), indexSuffix), txnIndexSuffix))
 		if ok && !logs[base] {
 			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil {
 				return nil, fmt.Errorf("remove orphan index: %w", err)

@@ -92,6 +92,7 @@ func (l *Log) advanceStartLocked(start int64) error {
 	if err := l.epochs.truncateFromStart(start); err != nil {
 		return err
 	}
+	l.trimAbortedBelow(start)
 	l.segMu.Lock()
 	var doomed []*segment
 	for len(l.segs) > 1 && l.segs[1].base <= start {

@@ -54,7 +54,7 @@ func (s *segment) path(suffix string) string {
 func createSegment(fsys fsutil.FS, dir string, base int64, cfg *Config, now time.Time) (*segment, error) {
 	s := &segment{fs: fsys, dir: dir, base: base, created: now}
 	// A stale file at this name can only be leftover garbage: start clean.
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := s.fs.Remove(s.path(suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("remove stale %s: %w", suf, err)
 		}
@@ -201,7 +201,7 @@ func (s *segment) close() error {
 // crash in between leaves either a whole segment or only orphan indexes.
 func (s *segment) remove() error {
 	err := s.close()
-	for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+	for _, suf := range []string{txnIndexSuffix, indexSuffix, timeIndexSuffix, logSuffix} {
 		if rerr := s.fs.Remove(s.path(suf)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 			err = fmt.Errorf("remove segment file: %w", rerr)
 		}

@@ -89,6 +89,9 @@ func (l *Log) afterTruncateLocked(newEnd int64) error {
 	if err := l.epochs.truncateFromEnd(newEnd); err != nil {
 		return err
 	}
+	if err := l.rebuildTxnLocked(); err != nil {
+		return l.fail(err)
+	}
 	return l.writeCheckpoint()
 }
 
@@ -136,6 +139,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.active = s
 	l.leo.Store(offset)
 	l.unflushed = 0
+	l.txn.reset()
 	if err := l.epochs.clear(); err != nil {
 		return err
 	}

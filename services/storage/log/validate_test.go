@@ -148,7 +148,7 @@ func TestCompactionAfterRefusedBatch(t *testing.T) {
 	}
 }
 
-func TestAppendRefusesTransactionalAndControl(t *testing.T) {
+func TestAppendRefusesControlAndTransactionalWithoutProducer(t *testing.T) {
 	l := openT(t, t.TempDir(), smallConfig())
 	defer l.Close()
 	recs := []recordbatch.BuildRecord{{Value: []byte("v"), Timestamp: 1}}
@@ -157,9 +157,7 @@ func TestAppendRefusesTransactionalAndControl(t *testing.T) {
 		opts func(*recordbatch.BatchOptions)
 		code int16
 	}{
-		{"transactional", func(o *recordbatch.BatchOptions) {
-			o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Transactional = 1, 0, 0, true
-		}, recordbatch.CodeTransactionalIDAuthorizationFailed},
+		{"transactional without producer id", func(o *recordbatch.BatchOptions) { o.Transactional = true }, recordbatch.CodeInvalidRecord},
 		{"control", func(o *recordbatch.BatchOptions) { o.Control = true }, recordbatch.CodeInvalidRecord},
 	} {
 		for _, c := range []codec.Codec{codec.None, codec.Zstd} {

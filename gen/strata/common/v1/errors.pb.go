@@ -114,6 +114,19 @@ const (
 	ErrorCode_ERROR_CODE_REBALANCE_IN_PROGRESS ErrorCode = 55
 	// Back-pressure: too much is in flight; retry after retry_after_ms.
 	ErrorCode_ERROR_CODE_THROTTLED ErrorCode = 60
+	// Transactions (numbered from 70).
+	// The request does not fit the transaction's state (Kafka INVALID_TXN_STATE):
+	// e.g. a transactional batch from a producer with no transaction open on
+	// the partition, or EndTxn with no transaction.
+	ErrorCode_ERROR_CODE_INVALID_TXN_STATE ErrorCode = 70
+	// A newer producer with the same transactional id fenced this one.
+	ErrorCode_ERROR_CODE_PRODUCER_FENCED ErrorCode = 71
+	// The producer id does not belong to the transactional id.
+	ErrorCode_ERROR_CODE_INVALID_PRODUCER_ID_MAPPING ErrorCode = 72
+	// The previous transaction of the id is still completing; retry.
+	ErrorCode_ERROR_CODE_CONCURRENT_TRANSACTIONS ErrorCode = 73
+	// transaction.timeout.ms is out of range (above transaction.max.timeout.ms).
+	ErrorCode_ERROR_CODE_INVALID_TRANSACTION_TIMEOUT ErrorCode = 74
 )
 
 // Enum value maps for ErrorCode.
@@ -160,6 +173,11 @@ var (
 		54: "ERROR_CODE_INVALID_GROUP_ID",
 		55: "ERROR_CODE_REBALANCE_IN_PROGRESS",
 		60: "ERROR_CODE_THROTTLED",
+		70: "ERROR_CODE_INVALID_TXN_STATE",
+		71: "ERROR_CODE_PRODUCER_FENCED",
+		72: "ERROR_CODE_INVALID_PRODUCER_ID_MAPPING",
+		73: "ERROR_CODE_CONCURRENT_TRANSACTIONS",
+		74: "ERROR_CODE_INVALID_TRANSACTION_TIMEOUT",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":                      0,
@@ -203,6 +221,11 @@ var (
 		"ERROR_CODE_INVALID_GROUP_ID":                 54,
 		"ERROR_CODE_REBALANCE_IN_PROGRESS":            55,
 		"ERROR_CODE_THROTTLED":                        60,
+		"ERROR_CODE_INVALID_TXN_STATE":                70,
+		"ERROR_CODE_PRODUCER_FENCED":                  71,
+		"ERROR_CODE_INVALID_PRODUCER_ID_MAPPING":      72,
+		"ERROR_CODE_CONCURRENT_TRANSACTIONS":          73,
+		"ERROR_CODE_INVALID_TRANSACTION_TIMEOUT":      74,
 	}
 )
 
@@ -488,7 +511,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\xc5\v\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\x87\r\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -531,7 +554,12 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x1dERROR_CODE_ILLEGAL_GENERATION\x105\x12\x1f\n" +
 	"\x1bERROR_CODE_INVALID_GROUP_ID\x106\x12$\n" +
 	" ERROR_CODE_REBALANCE_IN_PROGRESS\x107\x12\x18\n" +
-	"\x14ERROR_CODE_THROTTLED\x10<B\xc0\x01\n" +
+	"\x14ERROR_CODE_THROTTLED\x10<\x12 \n" +
+	"\x1cERROR_CODE_INVALID_TXN_STATE\x10F\x12\x1e\n" +
+	"\x1aERROR_CODE_PRODUCER_FENCED\x10G\x12*\n" +
+	"&ERROR_CODE_INVALID_PRODUCER_ID_MAPPING\x10H\x12&\n" +
+	"\"ERROR_CODE_CONCURRENT_TRANSACTIONS\x10I\x12*\n" +
+	"&ERROR_CODE_INVALID_TRANSACTION_TIMEOUT\x10JB\xc0\x01\n" +
 	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/gen/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (

@@ -78,6 +78,110 @@ func (Acks) EnumDescriptor() ([]byte, []int) {
 	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{0}
 }
 
+// IsolationLevel is Kafka's isolation_level of Fetch and ListOffsets.
+type IsolationLevel int32
+
+const (
+	// Everything below the high watermark, aborted data included.
+	IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED IsolationLevel = 0
+	// Only below the last stable offset; the aborted transactions of the
+	// range are listed for the reader to skip.
+	IsolationLevel_ISOLATION_LEVEL_READ_COMMITTED IsolationLevel = 1
+)
+
+// Enum value maps for IsolationLevel.
+var (
+	IsolationLevel_name = map[int32]string{
+		0: "ISOLATION_LEVEL_UNSPECIFIED",
+		1: "ISOLATION_LEVEL_READ_COMMITTED",
+	}
+	IsolationLevel_value = map[string]int32{
+		"ISOLATION_LEVEL_UNSPECIFIED":    0,
+		"ISOLATION_LEVEL_READ_COMMITTED": 1,
+	}
+)
+
+func (x IsolationLevel) Enum() *IsolationLevel {
+	p := new(IsolationLevel)
+	*p = x
+	return p
+}
+
+func (x IsolationLevel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (IsolationLevel) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_storage_v1_storage_proto_enumTypes[1].Descriptor()
+}
+
+func (IsolationLevel) Type() protoreflect.EnumType {
+	return &file_strata_storage_v1_storage_proto_enumTypes[1]
+}
+
+func (x IsolationLevel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use IsolationLevel.Descriptor instead.
+func (IsolationLevel) EnumDescriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{1}
+}
+
+// TxnMarkerType is the step a WriteTxnMarkers entry asks for.
+type TxnMarkerType int32
+
+const (
+	TxnMarkerType_TXN_MARKER_TYPE_UNSPECIFIED TxnMarkerType = 0
+	// Register an open transaction; nothing is written.
+	TxnMarkerType_TXN_MARKER_TYPE_BEGIN  TxnMarkerType = 1
+	TxnMarkerType_TXN_MARKER_TYPE_COMMIT TxnMarkerType = 2
+	TxnMarkerType_TXN_MARKER_TYPE_ABORT  TxnMarkerType = 3
+)
+
+// Enum value maps for TxnMarkerType.
+var (
+	TxnMarkerType_name = map[int32]string{
+		0: "TXN_MARKER_TYPE_UNSPECIFIED",
+		1: "TXN_MARKER_TYPE_BEGIN",
+		2: "TXN_MARKER_TYPE_COMMIT",
+		3: "TXN_MARKER_TYPE_ABORT",
+	}
+	TxnMarkerType_value = map[string]int32{
+		"TXN_MARKER_TYPE_UNSPECIFIED": 0,
+		"TXN_MARKER_TYPE_BEGIN":       1,
+		"TXN_MARKER_TYPE_COMMIT":      2,
+		"TXN_MARKER_TYPE_ABORT":       3,
+	}
+)
+
+func (x TxnMarkerType) Enum() *TxnMarkerType {
+	p := new(TxnMarkerType)
+	*p = x
+	return p
+}
+
+func (x TxnMarkerType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TxnMarkerType) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_storage_v1_storage_proto_enumTypes[2].Descriptor()
+}
+
+func (TxnMarkerType) Type() protoreflect.EnumType {
+	return &file_strata_storage_v1_storage_proto_enumTypes[2]
+}
+
+func (x TxnMarkerType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TxnMarkerType.Descriptor instead.
+func (TxnMarkerType) EnumDescriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{2}
+}
+
 type ListReplicasRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -123,6 +227,8 @@ type Replica struct {
 	LogStartOffset int64  `protobuf:"varint,4,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
 	LogEndOffset   int64  `protobuf:"varint,5,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
 	HighWatermark  int64  `protobuf:"varint,6,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	// Below it no transaction is open (Kafka's last stable offset).
+	LastStableOffset int64 `protobuf:"varint,12,opt,name=last_stable_offset,json=lastStableOffset,proto3" json:"last_stable_offset,omitempty"`
 	// Bytes on disk.
 	SizeBytes int64 `protobuf:"varint,7,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// Whether this node leads the partition.
@@ -204,6 +310,13 @@ func (x *Replica) GetLogEndOffset() int64 {
 func (x *Replica) GetHighWatermark() int64 {
 	if x != nil {
 		return x.HighWatermark
+	}
+	return 0
+}
+
+func (x *Replica) GetLastStableOffset() int64 {
+	if x != nil {
+		return x.LastStableOffset
 	}
 	return 0
 }
@@ -664,9 +777,10 @@ func (x *ProduceResponse) GetPartitions() []*ProducePartitionResult {
 }
 
 type FetchRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	MaxWaitMs int32                  `protobuf:"varint,1,opt,name=max_wait_ms,json=maxWaitMs,proto3" json:"max_wait_ms,omitempty"`
-	MinBytes  int32                  `protobuf:"varint,2,opt,name=min_bytes,json=minBytes,proto3" json:"min_bytes,omitempty"`
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	IsolationLevel IsolationLevel         `protobuf:"varint,5,opt,name=isolation_level,json=isolationLevel,proto3,enum=strata.storage.v1.IsolationLevel" json:"isolation_level,omitempty"`
+	MaxWaitMs      int32                  `protobuf:"varint,1,opt,name=max_wait_ms,json=maxWaitMs,proto3" json:"max_wait_ms,omitempty"`
+	MinBytes       int32                  `protobuf:"varint,2,opt,name=min_bytes,json=minBytes,proto3" json:"min_bytes,omitempty"`
 	// Cap on the whole response; the first batch is returned even if larger.
 	MaxBytes      int32             `protobuf:"varint,3,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
 	Partitions    []*FetchPartition `protobuf:"bytes,4,rep,name=partitions,proto3" json:"partitions,omitempty"`
@@ -702,6 +816,13 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
 	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *FetchRequest) GetIsolationLevel() IsolationLevel {
+	if x != nil {
+		return x.IsolationLevel
+	}
+	return IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED
 }
 
 func (x *FetchRequest) GetMaxWaitMs() int32 {
@@ -809,9 +930,12 @@ type FetchPartitionResult struct {
 	HighWatermark  int64           `protobuf:"varint,4,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
 	LogStartOffset int64           `protobuf:"varint,5,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
 	// Whole record batches as stored.
-	Records       []byte `protobuf:"bytes,6,opt,name=records,proto3" json:"records,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Records          []byte `protobuf:"bytes,6,opt,name=records,proto3" json:"records,omitempty"`
+	LastStableOffset int64  `protobuf:"varint,7,opt,name=last_stable_offset,json=lastStableOffset,proto3" json:"last_stable_offset,omitempty"`
+	// With READ_COMMITTED: the aborted transactions that overlap the records.
+	AbortedTransactions []*AbortedTxn `protobuf:"bytes,8,rep,name=aborted_transactions,json=abortedTransactions,proto3" json:"aborted_transactions,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *FetchPartitionResult) Reset() {
@@ -886,6 +1010,82 @@ func (x *FetchPartitionResult) GetRecords() []byte {
 	return nil
 }
 
+func (x *FetchPartitionResult) GetLastStableOffset() int64 {
+	if x != nil {
+		return x.LastStableOffset
+	}
+	return 0
+}
+
+func (x *FetchPartitionResult) GetAbortedTransactions() []*AbortedTxn {
+	if x != nil {
+		return x.AbortedTransactions
+	}
+	return nil
+}
+
+// AbortedTxn is an aborted transaction on one partition: producer_id's
+// records from first_offset up to the abort marker at last_offset.
+type AbortedTxn struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProducerId    int64                  `protobuf:"varint,1,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	FirstOffset   int64                  `protobuf:"varint,2,opt,name=first_offset,json=firstOffset,proto3" json:"first_offset,omitempty"`
+	LastOffset    int64                  `protobuf:"varint,3,opt,name=last_offset,json=lastOffset,proto3" json:"last_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortedTxn) Reset() {
+	*x = AbortedTxn{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortedTxn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortedTxn) ProtoMessage() {}
+
+func (x *AbortedTxn) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortedTxn.ProtoReflect.Descriptor instead.
+func (*AbortedTxn) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AbortedTxn) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *AbortedTxn) GetFirstOffset() int64 {
+	if x != nil {
+		return x.FirstOffset
+	}
+	return 0
+}
+
+func (x *AbortedTxn) GetLastOffset() int64 {
+	if x != nil {
+		return x.LastOffset
+	}
+	return 0
+}
+
 type FetchResponse struct {
 	state         protoimpl.MessageState  `protogen:"open.v1"`
 	Partitions    []*FetchPartitionResult `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
@@ -895,7 +1095,7 @@ type FetchResponse struct {
 
 func (x *FetchResponse) Reset() {
 	*x = FetchResponse{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[11]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1107,7 @@ func (x *FetchResponse) String() string {
 func (*FetchResponse) ProtoMessage() {}
 
 func (x *FetchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[11]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1120,7 @@ func (x *FetchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchResponse.ProtoReflect.Descriptor instead.
 func (*FetchResponse) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{11}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *FetchResponse) GetPartitions() []*FetchPartitionResult {
@@ -944,7 +1144,7 @@ type ReplicateRequest struct {
 
 func (x *ReplicateRequest) Reset() {
 	*x = ReplicateRequest{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[12]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1156,7 @@ func (x *ReplicateRequest) String() string {
 func (*ReplicateRequest) ProtoMessage() {}
 
 func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[12]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1169,7 @@ func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicateRequest.ProtoReflect.Descriptor instead.
 func (*ReplicateRequest) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{12}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReplicateRequest) GetFollowerId() int32 {
@@ -1029,7 +1229,7 @@ type ReplicaFetchPartition struct {
 
 func (x *ReplicaFetchPartition) Reset() {
 	*x = ReplicaFetchPartition{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[13]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1241,7 @@ func (x *ReplicaFetchPartition) String() string {
 func (*ReplicaFetchPartition) ProtoMessage() {}
 
 func (x *ReplicaFetchPartition) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[13]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1254,7 @@ func (x *ReplicaFetchPartition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaFetchPartition.ProtoReflect.Descriptor instead.
 func (*ReplicaFetchPartition) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{13}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReplicaFetchPartition) GetTopic() string {
@@ -1109,7 +1309,7 @@ type ReplicaFetchResult struct {
 
 func (x *ReplicaFetchResult) Reset() {
 	*x = ReplicaFetchResult{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[14]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1321,7 @@ func (x *ReplicaFetchResult) String() string {
 func (*ReplicaFetchResult) ProtoMessage() {}
 
 func (x *ReplicaFetchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[14]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1334,7 @@ func (x *ReplicaFetchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaFetchResult.ProtoReflect.Descriptor instead.
 func (*ReplicaFetchResult) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{14}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReplicaFetchResult) GetTopic() string {
@@ -1195,7 +1395,7 @@ type ReplicateResponse struct {
 
 func (x *ReplicateResponse) Reset() {
 	*x = ReplicateResponse{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[15]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1407,7 @@ func (x *ReplicateResponse) String() string {
 func (*ReplicateResponse) ProtoMessage() {}
 
 func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[15]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1420,7 @@ func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicateResponse.ProtoReflect.Descriptor instead.
 func (*ReplicateResponse) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{15}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReplicateResponse) GetPartitions() []*ReplicaFetchResult {
@@ -1239,7 +1439,7 @@ type OffsetForLeaderEpochRequest struct {
 
 func (x *OffsetForLeaderEpochRequest) Reset() {
 	*x = OffsetForLeaderEpochRequest{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[16]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1451,7 @@ func (x *OffsetForLeaderEpochRequest) String() string {
 func (*OffsetForLeaderEpochRequest) ProtoMessage() {}
 
 func (x *OffsetForLeaderEpochRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[16]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1464,7 @@ func (x *OffsetForLeaderEpochRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetForLeaderEpochRequest.ProtoReflect.Descriptor instead.
 func (*OffsetForLeaderEpochRequest) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{16}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OffsetForLeaderEpochRequest) GetPartitions() []*EpochQuery {
@@ -1288,7 +1488,7 @@ type EpochQuery struct {
 
 func (x *EpochQuery) Reset() {
 	*x = EpochQuery{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[17]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1500,7 @@ func (x *EpochQuery) String() string {
 func (*EpochQuery) ProtoMessage() {}
 
 func (x *EpochQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[17]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1513,7 @@ func (x *EpochQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EpochQuery.ProtoReflect.Descriptor instead.
 func (*EpochQuery) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{17}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EpochQuery) GetTopic() string {
@@ -1360,7 +1560,7 @@ type EpochEndOffset struct {
 
 func (x *EpochEndOffset) Reset() {
 	*x = EpochEndOffset{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[18]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1572,7 @@ func (x *EpochEndOffset) String() string {
 func (*EpochEndOffset) ProtoMessage() {}
 
 func (x *EpochEndOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[18]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1585,7 @@ func (x *EpochEndOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EpochEndOffset.ProtoReflect.Descriptor instead.
 func (*EpochEndOffset) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{18}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EpochEndOffset) GetTopic() string {
@@ -1432,7 +1632,7 @@ type OffsetForLeaderEpochResponse struct {
 
 func (x *OffsetForLeaderEpochResponse) Reset() {
 	*x = OffsetForLeaderEpochResponse{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[19]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1644,7 @@ func (x *OffsetForLeaderEpochResponse) String() string {
 func (*OffsetForLeaderEpochResponse) ProtoMessage() {}
 
 func (x *OffsetForLeaderEpochResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[19]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1657,7 @@ func (x *OffsetForLeaderEpochResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetForLeaderEpochResponse.ProtoReflect.Descriptor instead.
 func (*OffsetForLeaderEpochResponse) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{19}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *OffsetForLeaderEpochResponse) GetPartitions() []*EpochEndOffset {
@@ -1468,15 +1668,17 @@ func (x *OffsetForLeaderEpochResponse) GetPartitions() []*EpochEndOffset {
 }
 
 type ListOffsetsRequest struct {
-	state         protoimpl.MessageState  `protogen:"open.v1"`
-	Partitions    []*ListOffsetsPartition `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState  `protogen:"open.v1"`
+	Partitions []*ListOffsetsPartition `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// READ_COMMITTED answers latest (-1) with the last stable offset.
+	IsolationLevel IsolationLevel `protobuf:"varint,2,opt,name=isolation_level,json=isolationLevel,proto3,enum=strata.storage.v1.IsolationLevel" json:"isolation_level,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ListOffsetsRequest) Reset() {
 	*x = ListOffsetsRequest{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[20]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1690,7 @@ func (x *ListOffsetsRequest) String() string {
 func (*ListOffsetsRequest) ProtoMessage() {}
 
 func (x *ListOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[20]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1703,7 @@ func (x *ListOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*ListOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{20}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListOffsetsRequest) GetPartitions() []*ListOffsetsPartition {
@@ -1509,6 +1711,13 @@ func (x *ListOffsetsRequest) GetPartitions() []*ListOffsetsPartition {
 		return x.Partitions
 	}
 	return nil
+}
+
+func (x *ListOffsetsRequest) GetIsolationLevel() IsolationLevel {
+	if x != nil {
+		return x.IsolationLevel
+	}
+	return IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED
 }
 
 type ListOffsetsPartition struct {
@@ -1523,7 +1732,7 @@ type ListOffsetsPartition struct {
 
 func (x *ListOffsetsPartition) Reset() {
 	*x = ListOffsetsPartition{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[21]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1744,7 @@ func (x *ListOffsetsPartition) String() string {
 func (*ListOffsetsPartition) ProtoMessage() {}
 
 func (x *ListOffsetsPartition) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[21]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1757,7 @@ func (x *ListOffsetsPartition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsPartition.ProtoReflect.Descriptor instead.
 func (*ListOffsetsPartition) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{21}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListOffsetsPartition) GetTopic() string {
@@ -1587,7 +1796,7 @@ type ListOffsetsPartitionResult struct {
 
 func (x *ListOffsetsPartitionResult) Reset() {
 	*x = ListOffsetsPartitionResult{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[22]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1808,7 @@ func (x *ListOffsetsPartitionResult) String() string {
 func (*ListOffsetsPartitionResult) ProtoMessage() {}
 
 func (x *ListOffsetsPartitionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[22]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1821,7 @@ func (x *ListOffsetsPartitionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsPartitionResult.ProtoReflect.Descriptor instead.
 func (*ListOffsetsPartitionResult) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{22}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListOffsetsPartitionResult) GetTopic() string {
@@ -1659,7 +1868,7 @@ type ListOffsetsResponse struct {
 
 func (x *ListOffsetsResponse) Reset() {
 	*x = ListOffsetsResponse{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[23]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1880,7 @@ func (x *ListOffsetsResponse) String() string {
 func (*ListOffsetsResponse) ProtoMessage() {}
 
 func (x *ListOffsetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[23]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1893,7 @@ func (x *ListOffsetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsResponse.ProtoReflect.Descriptor instead.
 func (*ListOffsetsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{23}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListOffsetsResponse) GetPartitions() []*ListOffsetsPartitionResult {
@@ -1694,19 +1903,272 @@ func (x *ListOffsetsResponse) GetPartitions() []*ListOffsetsPartitionResult {
 	return nil
 }
 
+type WriteTxnMarkersRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Markers []*TxnMarker           `protobuf:"bytes,1,rep,name=markers,proto3" json:"markers,omitempty"`
+	// How long a COMMIT or ABORT waits for the in-sync replicas.
+	TimeoutMs     int32 `protobuf:"varint,2,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteTxnMarkersRequest) Reset() {
+	*x = WriteTxnMarkersRequest{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteTxnMarkersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteTxnMarkersRequest) ProtoMessage() {}
+
+func (x *WriteTxnMarkersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteTxnMarkersRequest.ProtoReflect.Descriptor instead.
+func (*WriteTxnMarkersRequest) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WriteTxnMarkersRequest) GetMarkers() []*TxnMarker {
+	if x != nil {
+		return x.Markers
+	}
+	return nil
+}
+
+func (x *WriteTxnMarkersRequest) GetTimeoutMs() int32 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+type TxnMarker struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	ProducerId    int64                  `protobuf:"varint,3,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	ProducerEpoch int32                  `protobuf:"varint,4,opt,name=producer_epoch,json=producerEpoch,proto3" json:"producer_epoch,omitempty"`
+	Type          TxnMarkerType          `protobuf:"varint,5,opt,name=type,proto3,enum=strata.storage.v1.TxnMarkerType" json:"type,omitempty"`
+	// The coordinator's epoch, stored in the control record.
+	CoordinatorEpoch int32 `protobuf:"varint,6,opt,name=coordinator_epoch,json=coordinatorEpoch,proto3" json:"coordinator_epoch,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *TxnMarker) Reset() {
+	*x = TxnMarker{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnMarker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnMarker) ProtoMessage() {}
+
+func (x *TxnMarker) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnMarker.ProtoReflect.Descriptor instead.
+func (*TxnMarker) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *TxnMarker) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *TxnMarker) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *TxnMarker) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *TxnMarker) GetProducerEpoch() int32 {
+	if x != nil {
+		return x.ProducerEpoch
+	}
+	return 0
+}
+
+func (x *TxnMarker) GetType() TxnMarkerType {
+	if x != nil {
+		return x.Type
+	}
+	return TxnMarkerType_TXN_MARKER_TYPE_UNSPECIFIED
+}
+
+func (x *TxnMarker) GetCoordinatorEpoch() int32 {
+	if x != nil {
+		return x.CoordinatorEpoch
+	}
+	return 0
+}
+
+type TxnMarkerResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset on success.
+	Error *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// The offset of the control batch written (-1 for BEGIN).
+	Offset        int64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnMarkerResult) Reset() {
+	*x = TxnMarkerResult{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnMarkerResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnMarkerResult) ProtoMessage() {}
+
+func (x *TxnMarkerResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnMarkerResult.ProtoReflect.Descriptor instead.
+func (*TxnMarkerResult) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *TxnMarkerResult) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *TxnMarkerResult) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *TxnMarkerResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *TxnMarkerResult) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+type WriteTxnMarkersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*TxnMarkerResult     `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteTxnMarkersResponse) Reset() {
+	*x = WriteTxnMarkersResponse{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteTxnMarkersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteTxnMarkersResponse) ProtoMessage() {}
+
+func (x *WriteTxnMarkersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteTxnMarkersResponse.ProtoReflect.Descriptor instead.
+func (*WriteTxnMarkersResponse) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *WriteTxnMarkersResponse) GetResults() []*TxnMarkerResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 var File_strata_storage_v1_storage_proto protoreflect.FileDescriptor
 
 const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\n" +
 	"\x1fstrata/storage/v1/storage.proto\x12\x11strata.storage.v1\x1a\x1dstrata/common/v1/errors.proto\"\x15\n" +
-	"\x13ListReplicasRequest\"\x80\x03\n" +
+	"\x13ListReplicasRequest\"\xae\x03\n" +
 	"\aReplica\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x10\n" +
 	"\x03dir\x18\x03 \x01(\tR\x03dir\x12(\n" +
 	"\x10log_start_offset\x18\x04 \x01(\x03R\x0elogStartOffset\x12$\n" +
 	"\x0elog_end_offset\x18\x05 \x01(\x03R\flogEndOffset\x12%\n" +
-	"\x0ehigh_watermark\x18\x06 \x01(\x03R\rhighWatermark\x12\x1d\n" +
+	"\x0ehigh_watermark\x18\x06 \x01(\x03R\rhighWatermark\x12,\n" +
+	"\x12last_stable_offset\x18\f \x01(\x03R\x10lastStableOffset\x12\x1d\n" +
 	"\n" +
 	"size_bytes\x18\a \x01(\x03R\tsizeBytes\x12\x16\n" +
 	"\x06leader\x18\b \x01(\bR\x06leader\x12@\n" +
@@ -1749,8 +2211,9 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\x0fProduceResponse\x12I\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2).strata.storage.v1.ProducePartitionResultR\n" +
-	"partitions\"\xab\x01\n" +
-	"\fFetchRequest\x12\x1e\n" +
+	"partitions\"\xf7\x01\n" +
+	"\fFetchRequest\x12J\n" +
+	"\x0fisolation_level\x18\x05 \x01(\x0e2!.strata.storage.v1.IsolationLevelR\x0eisolationLevel\x12\x1e\n" +
 	"\vmax_wait_ms\x18\x01 \x01(\x05R\tmaxWaitMs\x12\x1b\n" +
 	"\tmin_bytes\x18\x02 \x01(\x05R\bminBytes\x12\x1b\n" +
 	"\tmax_bytes\x18\x03 \x01(\x05R\bmaxBytes\x12A\n" +
@@ -1761,14 +2224,23 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12!\n" +
 	"\ffetch_offset\x18\x03 \x01(\x03R\vfetchOffset\x12\x1b\n" +
-	"\tmax_bytes\x18\x04 \x01(\x05R\bmaxBytes\"\xea\x01\n" +
+	"\tmax_bytes\x18\x04 \x01(\x05R\bmaxBytes\"\xea\x02\n" +
 	"\x14FetchPartitionResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
 	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12%\n" +
 	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\x12(\n" +
 	"\x10log_start_offset\x18\x05 \x01(\x03R\x0elogStartOffset\x12\x18\n" +
-	"\arecords\x18\x06 \x01(\fR\arecords\"X\n" +
+	"\arecords\x18\x06 \x01(\fR\arecords\x12,\n" +
+	"\x12last_stable_offset\x18\a \x01(\x03R\x10lastStableOffset\x12P\n" +
+	"\x14aborted_transactions\x18\b \x03(\v2\x1d.strata.storage.v1.AbortedTxnR\x13abortedTransactions\"q\n" +
+	"\n" +
+	"AbortedTxn\x12\x1f\n" +
+	"\vproducer_id\x18\x01 \x01(\x03R\n" +
+	"producerId\x12!\n" +
+	"\ffirst_offset\x18\x02 \x01(\x03R\vfirstOffset\x12\x1f\n" +
+	"\vlast_offset\x18\x03 \x01(\x03R\n" +
+	"lastOffset\"X\n" +
 	"\rFetchResponse\x12G\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2'.strata.storage.v1.FetchPartitionResultR\n" +
@@ -1821,11 +2293,12 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\x1cOffsetForLeaderEpochResponse\x12A\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2!.strata.storage.v1.EpochEndOffsetR\n" +
-	"partitions\"]\n" +
+	"partitions\"\xa9\x01\n" +
 	"\x12ListOffsetsRequest\x12G\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2'.strata.storage.v1.ListOffsetsPartitionR\n" +
-	"partitions\"h\n" +
+	"partitions\x12J\n" +
+	"\x0fisolation_level\x18\x02 \x01(\x0e2!.strata.storage.v1.IsolationLevelR\x0eisolationLevel\"h\n" +
 	"\x14ListOffsetsPartition\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1c\n" +
@@ -1839,19 +2312,47 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\x13ListOffsetsResponse\x12M\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2-.strata.storage.v1.ListOffsetsPartitionResultR\n" +
-	"partitions*J\n" +
+	"partitions\"o\n" +
+	"\x16WriteTxnMarkersRequest\x126\n" +
+	"\amarkers\x18\x01 \x03(\v2\x1c.strata.storage.v1.TxnMarkerR\amarkers\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x02 \x01(\x05R\ttimeoutMs\"\xea\x01\n" +
+	"\tTxnMarker\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1f\n" +
+	"\vproducer_id\x18\x03 \x01(\x03R\n" +
+	"producerId\x12%\n" +
+	"\x0eproducer_epoch\x18\x04 \x01(\x05R\rproducerEpoch\x124\n" +
+	"\x04type\x18\x05 \x01(\x0e2 .strata.storage.v1.TxnMarkerTypeR\x04type\x12+\n" +
+	"\x11coordinator_epoch\x18\x06 \x01(\x05R\x10coordinatorEpoch\"\x92\x01\n" +
+	"\x0fTxnMarkerResult\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12\x16\n" +
+	"\x06offset\x18\x04 \x01(\x03R\x06offset\"W\n" +
+	"\x17WriteTxnMarkersResponse\x12<\n" +
+	"\aresults\x18\x01 \x03(\v2\".strata.storage.v1.TxnMarkerResultR\aresults*J\n" +
 	"\x04Acks\x12\x14\n" +
 	"\x10ACKS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tACKS_NONE\x10\x01\x12\x0f\n" +
 	"\vACKS_LEADER\x10\x02\x12\f\n" +
-	"\bACKS_ALL\x10\x032\xc2\x04\n" +
+	"\bACKS_ALL\x10\x03*U\n" +
+	"\x0eIsolationLevel\x12\x1f\n" +
+	"\x1bISOLATION_LEVEL_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eISOLATION_LEVEL_READ_COMMITTED\x10\x01*\x82\x01\n" +
+	"\rTxnMarkerType\x12\x1f\n" +
+	"\x1bTXN_MARKER_TYPE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15TXN_MARKER_TYPE_BEGIN\x10\x01\x12\x1a\n" +
+	"\x16TXN_MARKER_TYPE_COMMIT\x10\x02\x12\x19\n" +
+	"\x15TXN_MARKER_TYPE_ABORT\x10\x032\xac\x05\n" +
 	"\x0eStorageService\x12_\n" +
 	"\fListReplicas\x12&.strata.storage.v1.ListReplicasRequest\x1a'.strata.storage.v1.ListReplicasResponse\x12P\n" +
 	"\aProduce\x12!.strata.storage.v1.ProduceRequest\x1a\".strata.storage.v1.ProduceResponse\x12J\n" +
 	"\x05Fetch\x12\x1f.strata.storage.v1.FetchRequest\x1a .strata.storage.v1.FetchResponse\x12\\\n" +
 	"\vListOffsets\x12%.strata.storage.v1.ListOffsetsRequest\x1a&.strata.storage.v1.ListOffsetsResponse\x12Z\n" +
 	"\tReplicate\x12#.strata.storage.v1.ReplicateRequest\x1a$.strata.storage.v1.ReplicateResponse(\x010\x01\x12w\n" +
-	"\x14OffsetForLeaderEpoch\x12..strata.storage.v1.OffsetForLeaderEpochRequest\x1a/.strata.storage.v1.OffsetForLeaderEpochResponseB\xc8\x01\n" +
+	"\x14OffsetForLeaderEpoch\x12..strata.storage.v1.OffsetForLeaderEpochRequest\x1a/.strata.storage.v1.OffsetForLeaderEpochResponse\x12h\n" +
+	"\x0fWriteTxnMarkers\x12).strata.storage.v1.WriteTxnMarkersRequest\x1a*.strata.storage.v1.WriteTxnMarkersResponseB\xc8\x01\n" +
 	"\x15com.strata.storage.v1B\fStorageProtoP\x01Z;github.com/strata-io/strata/gen/strata/storage/v1;storagev1\xa2\x02\x03SSX\xaa\x02\x11Strata.Storage.V1\xca\x02\x11Strata\\Storage\\V1\xe2\x02\x1dStrata\\Storage\\V1\\GPBMetadata\xea\x02\x13Strata::Storage::V1b\x06proto3"
 
 var (
@@ -1866,72 +2367,88 @@ func file_strata_storage_v1_storage_proto_rawDescGZIP() []byte {
 	return file_strata_storage_v1_storage_proto_rawDescData
 }
 
-var file_strata_storage_v1_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_strata_storage_v1_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_strata_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_strata_storage_v1_storage_proto_goTypes = []any{
 	(Acks)(0),                            // 0: strata.storage.v1.Acks
-	(*ListReplicasRequest)(nil),          // 1: strata.storage.v1.ListReplicasRequest
-	(*Replica)(nil),                      // 2: strata.storage.v1.Replica
-	(*ReplicaProgress)(nil),              // 3: strata.storage.v1.ReplicaProgress
-	(*ListReplicasResponse)(nil),         // 4: strata.storage.v1.ListReplicasResponse
-	(*ProduceRequest)(nil),               // 5: strata.storage.v1.ProduceRequest
-	(*ProducePartition)(nil),             // 6: strata.storage.v1.ProducePartition
-	(*ProducePartitionResult)(nil),       // 7: strata.storage.v1.ProducePartitionResult
-	(*ProduceResponse)(nil),              // 8: strata.storage.v1.ProduceResponse
-	(*FetchRequest)(nil),                 // 9: strata.storage.v1.FetchRequest
-	(*FetchPartition)(nil),               // 10: strata.storage.v1.FetchPartition
-	(*FetchPartitionResult)(nil),         // 11: strata.storage.v1.FetchPartitionResult
-	(*FetchResponse)(nil),                // 12: strata.storage.v1.FetchResponse
-	(*ReplicateRequest)(nil),             // 13: strata.storage.v1.ReplicateRequest
-	(*ReplicaFetchPartition)(nil),        // 14: strata.storage.v1.ReplicaFetchPartition
-	(*ReplicaFetchResult)(nil),           // 15: strata.storage.v1.ReplicaFetchResult
-	(*ReplicateResponse)(nil),            // 16: strata.storage.v1.ReplicateResponse
-	(*OffsetForLeaderEpochRequest)(nil),  // 17: strata.storage.v1.OffsetForLeaderEpochRequest
-	(*EpochQuery)(nil),                   // 18: strata.storage.v1.EpochQuery
-	(*EpochEndOffset)(nil),               // 19: strata.storage.v1.EpochEndOffset
-	(*OffsetForLeaderEpochResponse)(nil), // 20: strata.storage.v1.OffsetForLeaderEpochResponse
-	(*ListOffsetsRequest)(nil),           // 21: strata.storage.v1.ListOffsetsRequest
-	(*ListOffsetsPartition)(nil),         // 22: strata.storage.v1.ListOffsetsPartition
-	(*ListOffsetsPartitionResult)(nil),   // 23: strata.storage.v1.ListOffsetsPartitionResult
-	(*ListOffsetsResponse)(nil),          // 24: strata.storage.v1.ListOffsetsResponse
-	(*v1.ErrorDetail)(nil),               // 25: strata.common.v1.ErrorDetail
+	(IsolationLevel)(0),                  // 1: strata.storage.v1.IsolationLevel
+	(TxnMarkerType)(0),                   // 2: strata.storage.v1.TxnMarkerType
+	(*ListReplicasRequest)(nil),          // 3: strata.storage.v1.ListReplicasRequest
+	(*Replica)(nil),                      // 4: strata.storage.v1.Replica
+	(*ReplicaProgress)(nil),              // 5: strata.storage.v1.ReplicaProgress
+	(*ListReplicasResponse)(nil),         // 6: strata.storage.v1.ListReplicasResponse
+	(*ProduceRequest)(nil),               // 7: strata.storage.v1.ProduceRequest
+	(*ProducePartition)(nil),             // 8: strata.storage.v1.ProducePartition
+	(*ProducePartitionResult)(nil),       // 9: strata.storage.v1.ProducePartitionResult
+	(*ProduceResponse)(nil),              // 10: strata.storage.v1.ProduceResponse
+	(*FetchRequest)(nil),                 // 11: strata.storage.v1.FetchRequest
+	(*FetchPartition)(nil),               // 12: strata.storage.v1.FetchPartition
+	(*FetchPartitionResult)(nil),         // 13: strata.storage.v1.FetchPartitionResult
+	(*AbortedTxn)(nil),                   // 14: strata.storage.v1.AbortedTxn
+	(*FetchResponse)(nil),                // 15: strata.storage.v1.FetchResponse
+	(*ReplicateRequest)(nil),             // 16: strata.storage.v1.ReplicateRequest
+	(*ReplicaFetchPartition)(nil),        // 17: strata.storage.v1.ReplicaFetchPartition
+	(*ReplicaFetchResult)(nil),           // 18: strata.storage.v1.ReplicaFetchResult
+	(*ReplicateResponse)(nil),            // 19: strata.storage.v1.ReplicateResponse
+	(*OffsetForLeaderEpochRequest)(nil),  // 20: strata.storage.v1.OffsetForLeaderEpochRequest
+	(*EpochQuery)(nil),                   // 21: strata.storage.v1.EpochQuery
+	(*EpochEndOffset)(nil),               // 22: strata.storage.v1.EpochEndOffset
+	(*OffsetForLeaderEpochResponse)(nil), // 23: strata.storage.v1.OffsetForLeaderEpochResponse
+	(*ListOffsetsRequest)(nil),           // 24: strata.storage.v1.ListOffsetsRequest
+	(*ListOffsetsPartition)(nil),         // 25: strata.storage.v1.ListOffsetsPartition
+	(*ListOffsetsPartitionResult)(nil),   // 26: strata.storage.v1.ListOffsetsPartitionResult
+	(*ListOffsetsResponse)(nil),          // 27: strata.storage.v1.ListOffsetsResponse
+	(*WriteTxnMarkersRequest)(nil),       // 28: strata.storage.v1.WriteTxnMarkersRequest
+	(*TxnMarker)(nil),                    // 29: strata.storage.v1.TxnMarker
+	(*TxnMarkerResult)(nil),              // 30: strata.storage.v1.TxnMarkerResult
+	(*WriteTxnMarkersResponse)(nil),      // 31: strata.storage.v1.WriteTxnMarkersResponse
+	(*v1.ErrorDetail)(nil),               // 32: strata.common.v1.ErrorDetail
 }
 var file_strata_storage_v1_storage_proto_depIdxs = []int32{
-	3,  // 0: strata.storage.v1.Replica.followers:type_name -> strata.storage.v1.ReplicaProgress
-	2,  // 1: strata.storage.v1.ListReplicasResponse.replicas:type_name -> strata.storage.v1.Replica
+	5,  // 0: strata.storage.v1.Replica.followers:type_name -> strata.storage.v1.ReplicaProgress
+	4,  // 1: strata.storage.v1.ListReplicasResponse.replicas:type_name -> strata.storage.v1.Replica
 	0,  // 2: strata.storage.v1.ProduceRequest.acks:type_name -> strata.storage.v1.Acks
-	6,  // 3: strata.storage.v1.ProduceRequest.partitions:type_name -> strata.storage.v1.ProducePartition
-	25, // 4: strata.storage.v1.ProducePartitionResult.error:type_name -> strata.common.v1.ErrorDetail
-	7,  // 5: strata.storage.v1.ProduceResponse.partitions:type_name -> strata.storage.v1.ProducePartitionResult
-	10, // 6: strata.storage.v1.FetchRequest.partitions:type_name -> strata.storage.v1.FetchPartition
-	25, // 7: strata.storage.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
-	11, // 8: strata.storage.v1.FetchResponse.partitions:type_name -> strata.storage.v1.FetchPartitionResult
-	14, // 9: strata.storage.v1.ReplicateRequest.partitions:type_name -> strata.storage.v1.ReplicaFetchPartition
-	25, // 10: strata.storage.v1.ReplicaFetchResult.error:type_name -> strata.common.v1.ErrorDetail
-	15, // 11: strata.storage.v1.ReplicateResponse.partitions:type_name -> strata.storage.v1.ReplicaFetchResult
-	18, // 12: strata.storage.v1.OffsetForLeaderEpochRequest.partitions:type_name -> strata.storage.v1.EpochQuery
-	25, // 13: strata.storage.v1.EpochEndOffset.error:type_name -> strata.common.v1.ErrorDetail
-	19, // 14: strata.storage.v1.OffsetForLeaderEpochResponse.partitions:type_name -> strata.storage.v1.EpochEndOffset
-	22, // 15: strata.storage.v1.ListOffsetsRequest.partitions:type_name -> strata.storage.v1.ListOffsetsPartition
-	25, // 16: strata.storage.v1.ListOffsetsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
-	23, // 17: strata.storage.v1.ListOffsetsResponse.partitions:type_name -> strata.storage.v1.ListOffsetsPartitionResult
-	1,  // 18: strata.storage.v1.StorageService.ListReplicas:input_type -> strata.storage.v1.ListReplicasRequest
-	5,  // 19: strata.storage.v1.StorageService.Produce:input_type -> strata.storage.v1.ProduceRequest
-	9,  // 20: strata.storage.v1.StorageService.Fetch:input_type -> strata.storage.v1.FetchRequest
-	21, // 21: strata.storage.v1.StorageService.ListOffsets:input_type -> strata.storage.v1.ListOffsetsRequest
-	13, // 22: strata.storage.v1.StorageService.Replicate:input_type -> strata.storage.v1.ReplicateRequest
-	17, // 23: strata.storage.v1.StorageService.OffsetForLeaderEpoch:input_type -> strata.storage.v1.OffsetForLeaderEpochRequest
-	4,  // 24: strata.storage.v1.StorageService.ListReplicas:output_type -> strata.storage.v1.ListReplicasResponse
-	8,  // 25: strata.storage.v1.StorageService.Produce:output_type -> strata.storage.v1.ProduceResponse
-	12, // 26: strata.storage.v1.StorageService.Fetch:output_type -> strata.storage.v1.FetchResponse
-	24, // 27: strata.storage.v1.StorageService.ListOffsets:output_type -> strata.storage.v1.ListOffsetsResponse
-	16, // 28: strata.storage.v1.StorageService.Replicate:output_type -> strata.storage.v1.ReplicateResponse
-	20, // 29: strata.storage.v1.StorageService.OffsetForLeaderEpoch:output_type -> strata.storage.v1.OffsetForLeaderEpochResponse
-	24, // [24:30] is the sub-list for method output_type
-	18, // [18:24] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	8,  // 3: strata.storage.v1.ProduceRequest.partitions:type_name -> strata.storage.v1.ProducePartition
+	32, // 4: strata.storage.v1.ProducePartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	9,  // 5: strata.storage.v1.ProduceResponse.partitions:type_name -> strata.storage.v1.ProducePartitionResult
+	1,  // 6: strata.storage.v1.FetchRequest.isolation_level:type_name -> strata.storage.v1.IsolationLevel
+	12, // 7: strata.storage.v1.FetchRequest.partitions:type_name -> strata.storage.v1.FetchPartition
+	32, // 8: strata.storage.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	14, // 9: strata.storage.v1.FetchPartitionResult.aborted_transactions:type_name -> strata.storage.v1.AbortedTxn
+	13, // 10: strata.storage.v1.FetchResponse.partitions:type_name -> strata.storage.v1.FetchPartitionResult
+	17, // 11: strata.storage.v1.ReplicateRequest.partitions:type_name -> strata.storage.v1.ReplicaFetchPartition
+	32, // 12: strata.storage.v1.ReplicaFetchResult.error:type_name -> strata.common.v1.ErrorDetail
+	18, // 13: strata.storage.v1.ReplicateResponse.partitions:type_name -> strata.storage.v1.ReplicaFetchResult
+	21, // 14: strata.storage.v1.OffsetForLeaderEpochRequest.partitions:type_name -> strata.storage.v1.EpochQuery
+	32, // 15: strata.storage.v1.EpochEndOffset.error:type_name -> strata.common.v1.ErrorDetail
+	22, // 16: strata.storage.v1.OffsetForLeaderEpochResponse.partitions:type_name -> strata.storage.v1.EpochEndOffset
+	25, // 17: strata.storage.v1.ListOffsetsRequest.partitions:type_name -> strata.storage.v1.ListOffsetsPartition
+	1,  // 18: strata.storage.v1.ListOffsetsRequest.isolation_level:type_name -> strata.storage.v1.IsolationLevel
+	32, // 19: strata.storage.v1.ListOffsetsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	26, // 20: strata.storage.v1.ListOffsetsResponse.partitions:type_name -> strata.storage.v1.ListOffsetsPartitionResult
+	29, // 21: strata.storage.v1.WriteTxnMarkersRequest.markers:type_name -> strata.storage.v1.TxnMarker
+	2,  // 22: strata.storage.v1.TxnMarker.type:type_name -> strata.storage.v1.TxnMarkerType
+	32, // 23: strata.storage.v1.TxnMarkerResult.error:type_name -> strata.common.v1.ErrorDetail
+	30, // 24: strata.storage.v1.WriteTxnMarkersResponse.results:type_name -> strata.storage.v1.TxnMarkerResult
+	3,  // 25: strata.storage.v1.StorageService.ListReplicas:input_type -> strata.storage.v1.ListReplicasRequest
+	7,  // 26: strata.storage.v1.StorageService.Produce:input_type -> strata.storage.v1.ProduceRequest
+	11, // 27: strata.storage.v1.StorageService.Fetch:input_type -> strata.storage.v1.FetchRequest
+	24, // 28: strata.storage.v1.StorageService.ListOffsets:input_type -> strata.storage.v1.ListOffsetsRequest
+	16, // 29: strata.storage.v1.StorageService.Replicate:input_type -> strata.storage.v1.ReplicateRequest
+	20, // 30: strata.storage.v1.StorageService.OffsetForLeaderEpoch:input_type -> strata.storage.v1.OffsetForLeaderEpochRequest
+	28, // 31: strata.storage.v1.StorageService.WriteTxnMarkers:input_type -> strata.storage.v1.WriteTxnMarkersRequest
+	6,  // 32: strata.storage.v1.StorageService.ListReplicas:output_type -> strata.storage.v1.ListReplicasResponse
+	10, // 33: strata.storage.v1.StorageService.Produce:output_type -> strata.storage.v1.ProduceResponse
+	15, // 34: strata.storage.v1.StorageService.Fetch:output_type -> strata.storage.v1.FetchResponse
+	27, // 35: strata.storage.v1.StorageService.ListOffsets:output_type -> strata.storage.v1.ListOffsetsResponse
+	19, // 36: strata.storage.v1.StorageService.Replicate:output_type -> strata.storage.v1.ReplicateResponse
+	23, // 37: strata.storage.v1.StorageService.OffsetForLeaderEpoch:output_type -> strata.storage.v1.OffsetForLeaderEpochResponse
+	31, // 38: strata.storage.v1.StorageService.WriteTxnMarkers:output_type -> strata.storage.v1.WriteTxnMarkersResponse
+	32, // [32:39] is the sub-list for method output_type
+	25, // [25:32] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_strata_storage_v1_storage_proto_init() }
@@ -1944,8 +2461,8 @@ func file_strata_storage_v1_storage_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_storage_v1_storage_proto_rawDesc), len(file_strata_storage_v1_storage_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   24,
+			NumEnums:      3,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

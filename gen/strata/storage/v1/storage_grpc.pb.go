@@ -25,6 +25,7 @@ const (
 	StorageService_ListOffsets_FullMethodName          = "/strata.storage.v1.StorageService/ListOffsets"
 	StorageService_Replicate_FullMethodName            = "/strata.storage.v1.StorageService/Replicate"
 	StorageService_OffsetForLeaderEpoch_FullMethodName = "/strata.storage.v1.StorageService/OffsetForLeaderEpoch"
+	StorageService_WriteTxnMarkers_FullMethodName      = "/strata.storage.v1.StorageService/WriteTxnMarkers"
 )
 
 // StorageServiceClient is the client API for StorageService service.
@@ -75,6 +76,13 @@ type StorageServiceClient interface {
 	// A follower truncates its log to it before fetching, so a divergent tail
 	// never survives. Per-partition errors as for Replicate.
 	OffsetForLeaderEpoch(ctx context.Context, in *OffsetForLeaderEpochRequest, opts ...grpc.CallOption) (*OffsetForLeaderEpochResponse, error)
+	// WriteTxnMarkers is the transaction coordinator's step on each partition
+	// leader (Kafka's WriteTxnMarkers): BEGIN registers that a producer opened
+	// a transaction on the partition (its transactional batches are refused
+	// without one, INVALID_TXN_STATE); COMMIT and ABORT append the control
+	// batch that ends it and wait until the in-sync replicas have it.
+	// Retrying a marker is safe. Errors per marker.
+	WriteTxnMarkers(ctx context.Context, in *WriteTxnMarkersRequest, opts ...grpc.CallOption) (*WriteTxnMarkersResponse, error)
 }
 
 type storageServiceClient struct {
@@ -148,6 +156,16 @@ func (c *storageServiceClient) OffsetForLeaderEpoch(ctx context.Context, in *Off
 	return out, nil
 }
 
+func (c *storageServiceClient) WriteTxnMarkers(ctx context.Context, in *WriteTxnMarkersRequest, opts ...grpc.CallOption) (*WriteTxnMarkersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WriteTxnMarkersResponse)
+	err := c.cc.Invoke(ctx, StorageService_WriteTxnMarkers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StorageServiceServer is the server API for StorageService service.
 // All implementations must embed UnimplementedStorageServiceServer
 // for forward compatibility.
@@ -196,6 +214,13 @@ type StorageServiceServer interface {
 	// A follower truncates its log to it before fetching, so a divergent tail
 	// never survives. Per-partition errors as for Replicate.
 	OffsetForLeaderEpoch(context.Context, *OffsetForLeaderEpochRequest) (*OffsetForLeaderEpochResponse, error)
+	// WriteTxnMarkers is the transaction coordinator's step on each partition
+	// leader (Kafka's WriteTxnMarkers): BEGIN registers that a producer opened
+	// a transaction on the partition (its transactional batches are refused
+	// without one, INVALID_TXN_STATE); COMMIT and ABORT append the control
+	// batch that ends it and wait until the in-sync replicas have it.
+	// Retrying a marker is safe. Errors per marker.
+	WriteTxnMarkers(context.Context, *WriteTxnMarkersRequest) (*WriteTxnMarkersResponse, error)
 	mustEmbedUnimplementedStorageServiceServer()
 }
 
@@ -223,6 +248,9 @@ func (UnimplementedStorageServiceServer) Replicate(grpc.BidiStreamingServer[Repl
 }
 func (UnimplementedStorageServiceServer) OffsetForLeaderEpoch(context.Context, *OffsetForLeaderEpochRequest) (*OffsetForLeaderEpochResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method OffsetForLeaderEpoch not implemented")
+}
+func (UnimplementedStorageServiceServer) WriteTxnMarkers(context.Context, *WriteTxnMarkersRequest) (*WriteTxnMarkersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WriteTxnMarkers not implemented")
 }
 func (UnimplementedStorageServiceServer) mustEmbedUnimplementedStorageServiceServer() {}
 func (UnimplementedStorageServiceServer) testEmbeddedByValue()                        {}
@@ -342,6 +370,24 @@ func _StorageService_OffsetForLeaderEpoch_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StorageService_WriteTxnMarkers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WriteTxnMarkersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServiceServer).WriteTxnMarkers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorageService_WriteTxnMarkers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServiceServer).WriteTxnMarkers(ctx, req.(*WriteTxnMarkersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StorageService_ServiceDesc is the grpc.ServiceDesc for StorageService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -368,6 +414,10 @@ var StorageService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "OffsetForLeaderEpoch",
 			Handler:    _StorageService_OffsetForLeaderEpoch_Handler,
+		},
+		{
+			MethodName: "WriteTxnMarkers",
+			Handler:    _StorageService_WriteTxnMarkers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,130 @@
+package log
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/strata-io/strata/internal/codec"
+	"github.com/strata-io/strata/internal/recordbatch"
+)
+
+func txnBatch(t *testing.T, pid int64, seq int32, n int) []byte {
+	t.Helper()
+	o := recordbatch.ProducerOptions(codec.None)
+	o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Transactional = pid, 0, seq, true
+	recs := make([]recordbatch.BuildRecord, n)
+	for i := range recs {
+		recs[i] = recordbatch.BuildRecord{Value: []byte("v"), Timestamp: 1}
+	}
+	b, err := recordbatch.Build(o, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustAppend(t *testing.T, l *Log, b []byte) int64 {
+	t.Helper()
+	off, err := l.Append(b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return off
+}
+
+func mustMarker(t *testing.T, l *Log, pid int64, commit bool) int64 {
+	t.Helper()
+	off, err := l.AppendControl(pid, 0, commit, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return off
+}
+
+// The LSO stalls at the first offset of the oldest open transaction and
+// moves when markers end them; aborts are indexed, commits are not; the
+// state survives a reopen and rolls (from the .txnindex files) and a
+// truncation.
+func TestTxnStateLSOAndAbortedIndex(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig()
+	cfg.SegmentBytes = 400 // a roll every few batches
+	l := openT(t, dir, cfg)
+	mustAppend(t, l, batchOf(t, codec.None, 1, 10, 1)) // 0
+	a := mustAppend(t, l, txnBatch(t, 7, 0, 2))        // 1-2, producer 7 opens
+	mustAppend(t, l, batchOf(t, codec.None, 1, 10, 1)) // 3
+	b := mustAppend(t, l, txnBatch(t, 8, 0, 1))        // 4, producer 8 opens
+	if lso := l.LastStableOffset(); lso != a {
+		t.Fatalf("LSO with two open transactions = %d, want %d", lso, a)
+	}
+	mustAppend(t, l, txnBatch(t, 7, 2, 1)) // 5, still producer 7's transaction
+	abort := mustMarker(t, l, 7, false)    // 6
+	if lso := l.LastStableOffset(); lso != b {
+		t.Fatalf("LSO after the abort = %d, want %d", lso, b)
+	}
+	mustMarker(t, l, 8, true) // 7
+	if lso, hw := l.LastStableOffset(), l.HighWatermark(); lso != hw {
+		t.Fatalf("LSO with nothing open = %d, want the high watermark %d", lso, hw)
+	}
+	c := mustAppend(t, l, txnBatch(t, 9, 0, 1)) // 8, left open
+	want := []AbortedTxn{{ProducerID: 7, FirstOffset: a, LastOffset: abort}}
+	if got := l.AbortedTxns(0, 100); !reflect.DeepEqual(got, want) {
+		t.Fatalf("aborted = %+v, want %+v", got, want)
+	}
+	if got := l.AbortedTxns(abort+1, 100); len(got) != 0 {
+		t.Fatalf("aborted after the marker = %+v", got)
+	}
+	if got := l.AbortedTxns(0, a); len(got) != 0 {
+		t.Fatalf("aborted before the transaction = %+v", got)
+	}
+	if l.NumSegments() < 2 {
+		t.Fatalf("%d segments: the test wants rolls", l.NumSegments())
+	}
+	idx, _ := filepath.Glob(filepath.Join(dir, "*"+txnIndexSuffix))
+	if len(idx) == 0 {
+		t.Fatal("no .txnindex written at a roll")
+	}
+	check := func(l *Log, what string) {
+		t.Helper()
+		if got := l.AbortedTxns(0, 100); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: aborted = %+v, want %+v", what, got, want)
+		}
+		if first, ok := l.OngoingTxn(9); !ok || first != c {
+			t.Fatalf("%s: producer 9 open at %d %v, want %d", what, first, ok, c)
+		}
+		if lso := l.LastStableOffset(); lso != c {
+			t.Fatalf("%s: LSO = %d, want %d", what, lso, c)
+		}
+	}
+	check(l, "before reopen")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, dir, cfg)
+	check(l, "after a clean reopen")
+	l.Close()
+	// Damaged and missing indexes are rebuilt by scanning.
+	os.WriteFile(idx[0], []byte("junk"), 0o644)
+	if len(idx) > 1 {
+		os.Remove(idx[1])
+	}
+	l = openT(t, dir, cfg)
+	check(l, "after rebuilding the indexes")
+
+	// Truncating below the abort marker reopens producer 7's transaction.
+	if err := l.TruncateTo(abort); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.AbortedTxns(0, 100); len(got) != 0 {
+		t.Fatalf("aborted after truncation = %+v", got)
+	}
+	if first, ok := l.OngoingTxn(7); !ok || first != a {
+		t.Fatalf("producer 7 after truncation: %d %v", first, ok)
+	}
+	if _, ok := l.OngoingTxn(9); ok {
+		t.Fatal("producer 9's truncated transaction is still open")
+	}
+	l.Close()
+}
