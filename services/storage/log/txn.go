@@ -316,5 +316,5 @@ func (l *Log) AppendControl(producerID int64, producerEpoch int16, commit bool, 
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.appendLocked(b, leaderEpoch, 0, 1)
+	return l.appendLocked(b, leaderEpoch, 1, 1) // one offset, one record
 }

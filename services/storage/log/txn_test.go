@@ -36,9 +36,13 @@ func mustAppend(t *testing.T, l *Log, b []byte) int64 {
 
 func mustMarker(t *testing.T, l *Log, pid int64, commit bool) int64 {
 	t.Helper()
+	end := l.LogEndOffset()
 	off, err := l.AppendControl(pid, 0, commit, 0, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if off != end || l.LogEndOffset() != end+1 {
+		t.Fatalf("marker at %d, log end %d → %d", off, end, l.LogEndOffset())
 	}
 	return off
 }
