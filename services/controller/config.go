@@ -46,6 +46,9 @@ type Config struct {
 	// group.initial.rebalance.delay.ms: how long the first rebalance of an
 	// empty group waits for more members.
 	GroupInitialRebalanceDelay time.Duration
+	// TransactionMaxTimeout is Kafka's transaction.max.timeout.ms: the
+	// largest transaction.timeout.ms a transactional producer may ask for.
+	TransactionMaxTimeout time.Duration
 	// MaxPartitions caps the partitions of one topic.
 	MaxPartitions int
 	// LeaderImbalanceCheckInterval is how often the active controller
@@ -86,6 +89,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.MemberLeaseTTL, "member-lease-ttl", 10*time.Second, "a storage node or gateway without a heartbeat for this long is dead")
 	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", 3*time.Second,
 		"Kafka group.initial.rebalance.delay.ms: the first rebalance of an empty consumer group waits this long for more members")
+	fs.DurationVar(&c.TransactionMaxTimeout, "transaction-max-timeout", 15*time.Minute,
+		"Kafka transaction.max.timeout.ms: the longest transaction.timeout.ms a transactional producer may ask for")
 	fs.DurationVar(&c.ElectionTTL, "election-ttl", 5*time.Second, "session TTL of the active controller; a standby takes over this long after it dies")
 	fs.IntVar(&c.MaxPartitions, "max-partitions", DefaultMaxPartitions, "maximum partitions of one topic")
 	fs.DurationVar(&c.LeaderImbalanceCheckInterval, "leader-imbalance-check-interval", 5*time.Minute,
@@ -158,6 +163,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GroupInitialRebalanceDelay < 0 {
 		p.Addf("group-initial-rebalance-delay", "is negative")
+	}
+	if c.TransactionMaxTimeout < time.Second || c.TransactionMaxTimeout > 24*time.Hour {
+		p.Addf("transaction-max-timeout", "%s is outside 1s to 24h", c.TransactionMaxTimeout)
 	}
 	if c.ElectionTTL < time.Second {
 		p.Addf("election-ttl", "%s is shorter than 1s", c.ElectionTTL)

@@ -26,6 +26,7 @@ import (
 	"github.com/strata-io/strata/services/controller/groups"
 	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/strata-io/strata/services/controller/pid"
+	"github.com/strata-io/strata/services/controller/txn"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 )
@@ -50,6 +51,8 @@ type Controller struct {
 	store        *mdstore.Etcd
 	groups       *groups.Coordinator
 	pids         *pid.Allocator
+	txns         *txn.Coordinator
+	markers      *txnMarkers
 
 	ctx         context.Context // ends when the controller stops
 	cancel      context.CancelFunc
@@ -86,12 +89,15 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.store = mdstore.NewEtcd(c.cli, cfg.Name, c.elector.fence)
 	c.groups = groups.New(c.store, log, cfg.GroupInitialRebalanceDelay)
 	c.pids = pid.New(c.store)
-	c.elector.onActive = c.whileActive(c.runActive, c.groups.Run)
+	c.markers = &txnMarkers{c: c}
+	c.txns = txn.New(txn.Config{Store: c.store, Log: log, PIDs: c.pids, Groups: c.groups, OffsetOp: groups.OffsetOp,
+		Markers: c.markers, Topics: c.markers, MaxTimeout: cfg.TransactionMaxTimeout, MaxOffsetMetadata: groups.MaxOffsetMetadata})
+	c.elector.onActive = c.whileActive(c.runActive, c.groups.Run, c.txns.Run)
 	c.fwd = newForwarder(c.elector)
 	c.grpc = rpc.NewServer(log, c.reg, c.fwd.intercept)
 	adminv1.RegisterAdminServiceServer(c.grpc.Server, &adminHandler{c: c})
 	controllerv1.RegisterControllerServiceServer(c.grpc.Server, &controllerHandler{c: c})
-	controllerv1.RegisterGroupCoordinatorServiceServer(c.grpc.Server, &groupHandler{gc: c.groups, pids: c.pids})
+	controllerv1.RegisterGroupCoordinatorServiceServer(c.grpc.Server, &groupHandler{gc: c.groups, tc: c.txns, pids: c.pids})
 	go func() { _ = c.grpc.Serve(c.ln) }()
 
 	c.wg.Add(2)
@@ -169,6 +175,9 @@ func (c *Controller) Stop() {
 	}
 	if c.fwd != nil {
 		c.fwd.close()
+	}
+	if c.markers != nil {
+		c.markers.conns.Close()
 	}
 	if c.cli != nil {
 		c.cli.Close()

@@ -1,15 +1,16 @@
 package kafka
 
-// FindCoordinator, versions 0–4 (v4 batches keys). The group coordinator
-// lives with the controller and every gateway forwards group calls to it,
-// so each gateway names itself as the coordinator of every group.
-// Transaction coordinators (key type 1) are refused: transactions are not
-// supported yet.
+// FindCoordinator, versions 0–4 (v4 batches keys). The group and
+// transaction coordinators live with the controller and every gateway
+// forwards their calls to it, so each gateway names itself as the
+// coordinator of every group (key type 0) and transactional id (key type
+// 1). An empty key is INVALID_GROUP_ID or INVALID_REQUEST; other key
+// types are INVALID_REQUEST.
 
 import (
 	"context"
 
-	"github.com/strata-io/strata/internal/errs"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -20,13 +21,16 @@ func handleFindCoordinator(_ context.Context, s *Server, r *request) (kmsg.Respo
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	self, _ := toBrokerSelf(s)
 	answer := func(key string) (int16, *string) {
-		if req.CoordinatorType != 0 {
-			msg := "transactions are not supported"
-			return errs.KafkaCode(errs.New(errs.TransactionsUnsupported, "")), &msg
-		}
-		if key == "" && req.CoordinatorType == 0 {
+		switch {
+		case req.CoordinatorType != 0 && req.CoordinatorType != 1:
+			msg := "unknown coordinator key type"
+			return kerr.InvalidRequest.Code, &msg
+		case key == "" && req.CoordinatorType == 0:
 			msg := "empty group id"
-			return 24, &msg // INVALID_GROUP_ID
+			return kerr.InvalidGroupID.Code, &msg
+		case key == "":
+			msg := "empty transactional id"
+			return kerr.InvalidRequest.Code, &msg
 		}
 		return 0, nil
 	}

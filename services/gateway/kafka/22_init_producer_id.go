@@ -1,17 +1,21 @@
 package kafka
 
-// InitProducerId, versions 0–4, for idempotent producers. Producer ids come
-// from the controller in blocks (AllocateProducerIds), so no two producers
-// anywhere share one; epoch 0 for a new id. A producer that passes its id
-// and epoch (v3+, KIP-360) gets the epoch bumped, or a new id when the
-// epoch would overflow. A transactional id is refused with
-// TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not supported.
+// InitProducerId, versions 0–4. Without a transactional id (idempotent
+// producers) producer ids come from the controller in blocks
+// (AllocateProducerIds), so no two producers anywhere share one; epoch 0
+// for a new id. A producer that passes its id and epoch (v3+, KIP-360)
+// gets the epoch bumped, or a new id when the epoch would overflow. With a
+// transactional id the request goes unchanged to the transaction
+// coordinator on the active controller (services/controller/txn), which
+// keeps one producer id per transactional id, bumps its epoch on every
+// InitProducerId (fencing the previous producer and aborting its open
+// transaction) and checks transaction.timeout.ms against
+// transaction.max.timeout.ms. v5 (KIP-890) is not advertised.
 
 import (
 	"context"
 	"math"
 
-	"github.com/strata-io/strata/internal/errs"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -23,8 +27,10 @@ func handleInitProducerID(ctx context.Context, s *Server, r *request) (kmsg.Resp
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		resp.ErrorCode = errs.KafkaCode(errs.New(errs.TransactionsUnsupported, ""))
-		return resp, nil
+		return s.forwardGroup(ctx, r, func(resp kmsg.Response, code int16) {
+			out := resp.(*kmsg.InitProducerIDResponse)
+			out.ProducerID, out.ProducerEpoch, out.ErrorCode = -1, -1, code
+		})
 	}
 	if req.ProducerID >= 0 && req.ProducerEpoch >= 0 && req.ProducerEpoch < math.MaxInt16-1 {
 		resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch+1

@@ -1,0 +1,50 @@
+package groups
+
+import (
+	"time"
+
+	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// What the transaction coordinator needs from the groups: TxnOffsetCommit
+// checks the member as OffsetCommit does, and the offsets of a committed
+// transaction are written with its completion, in one store transaction.
+
+// CheckMember is the member check of a TxnOffsetCommit (v3+ carries the
+// member id, instance id and generation; older versions pass -1 and "",
+// which skip it). It returns a Kafka error code, 0 when the member may
+// commit; NOT_COORDINATOR while the groups are not loaded.
+func (gc *Coordinator) CheckMember(group, memberID string, instanceID *string, generation int32) int16 {
+	if group == "" {
+		return kerr.InvalidGroupID.Code
+	}
+	if err := gc.lockLoaded(); err != nil {
+		return kerr.NotCoordinator.Code
+	}
+	defer gc.mu.Unlock()
+	g := gc.groups[group]
+	if generation < 0 && memberID == "" {
+		if g != nil && len(g.members) > 0 && g.state != groupEmpty {
+			return kerr.IllegalGeneration.Code
+		}
+		return 0
+	}
+	m, code := g.member(memberID, instanceID, generation)
+	if code == 0 {
+		m.deadline = time.Now().Add(m.sessionTimeout)
+	}
+	return code
+}
+
+// OffsetOp is the store write that commits an offset to a group's
+// topic-partition, as OffsetCommit writes them.
+func OffsetOp(group, topic string, partition int32, offset int64, leaderEpoch int32, meta string) mdstore.Op {
+	rec := &controllerv1.OffsetRecord{Offset: offset, LeaderEpoch: leaderEpoch, Metadata: meta, CommitUnixMs: time.Now().UnixMilli()}
+	return mdstore.Put(offsetKey(group, topic, partition), metadata.Marshal(rec))
+}
+
+// MaxOffsetMetadata is offset.metadata.max.bytes.
+const MaxOffsetMetadata = maxOffsetMetadata
