@@ -14,9 +14,9 @@ package kafka
 // named the old leader epoch). The whole response keeps to max_bytes
 // except for its first batch (KIP-74). A current_leader_epoch older than
 // the partition's gets FENCED_LEADER_EPOCH, a newer one
-// UNKNOWN_LEADER_EPOCH. read_committed sees what read_uncommitted sees:
-// there are no transactions, so the last stable offset is the high
-// watermark.
+// UNKNOWN_LEADER_EPOCH. isolation_level=read_committed reads stop at the
+// partition's last stable offset and carry the aborted transactions of
+// the range, which the client drops (docs/transactions.md).
 
 import (
 	"context"
@@ -57,7 +57,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 			p.Partition, p.HighWatermark, p.LastStableOffset, p.LogStartOffset = rp.Partition, -1, -1, -1
 			p.RecordBatches = []byte{} // never null: librdkafka refuses a null record set
 			items = append(items, &router.FetchItem{Part: router.Part{Topic: rt.Topic, Partition: rp.Partition, ClientEpoch: rp.CurrentLeaderEpoch},
-				Offset: rp.FetchOffset, MaxBytes: rp.PartitionMaxBytes})
+				Offset: rp.FetchOffset, MaxBytes: rp.PartitionMaxBytes, Committed: req.IsolationLevel == 1})
 			resps = append(resps, p)
 		}
 	}
@@ -74,7 +74,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 	for i, it := range items {
 		p := resps[i]
 		if res := it.Result; res != nil {
-			p.HighWatermark, p.LastStableOffset, p.LogStartOffset = res.GetHighWatermark(), res.GetHighWatermark(), res.GetLogStartOffset()
+			p.HighWatermark, p.LastStableOffset, p.LogStartOffset = res.GetHighWatermark(), res.GetLastStableOffset(), res.GetLogStartOffset()
 		}
 		if it.Err != nil {
 			p.ErrorCode = it.Err.KafkaCode()
@@ -86,6 +86,11 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 		}
 		p.RecordBatches = it.Result.GetRecords()
 		used += n
+		for _, a := range it.Result.GetAbortedTransactions() {
+			at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+			at.ProducerID, at.FirstOffset = a.GetProducerId(), a.GetFirstOffset()
+			p.AbortedTransactions = append(p.AbortedTransactions, at)
+		}
 	}
 	return resp, nil
 }

@@ -5,8 +5,9 @@ package kafka
 // through the router (grouped by leader, in parallel, retried once on a
 // new leader). v0 answers in the old
 // offsets array. The returned leader epoch is -1 (unknown), which clients
-// treat as "do not validate". read_committed equals read_uncommitted (no
-// transactions). Current leader epochs are fenced as in Fetch.
+// treat as "do not validate". With isolation_level=read_committed (v2+)
+// latest is the last stable offset and no lookup answers past it. Current
+// leader epochs are fenced as in Fetch.
 
 import (
 	"context"
@@ -34,7 +35,7 @@ func handleListOffsets(ctx context.Context, s *Server, r *request) (kmsg.Respons
 			p.Default()
 			p.Partition, p.Offset, p.Timestamp, p.LeaderEpoch = rp.Partition, -1, -1, -1
 			items = append(items, &router.ListItem{Part: router.Part{Topic: rt.Topic, Partition: rp.Partition, ClientEpoch: rp.CurrentLeaderEpoch},
-				Timestamp: rp.Timestamp})
+				Timestamp: rp.Timestamp, Committed: req.Version >= 2 && req.IsolationLevel == 1})
 			resps = append(resps, p)
 		}
 	}

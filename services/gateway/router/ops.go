@@ -45,6 +45,10 @@ type FetchItem struct {
 	Part
 	Offset   int64
 	MaxBytes int32
+	// Committed reads with isolation_level=read_committed: up to the last
+	// stable offset, with the aborted transactions of the range. The
+	// items of one Fetch call share it.
+	Committed bool
 	// Result is the leader's answer (nil on Err).
 	Result *storagev1.FetchPartitionResult
 	short  bool // a long poll cut short: read again without waiting
@@ -94,6 +98,9 @@ func fetchFrom(pollCtx, ctx context.Context, c storagev1.StorageServiceClient, w
 		Partitions: make([]*storagev1.FetchPartition, len(group))}
 	for i, it := range group {
 		req.Partitions[i] = &storagev1.FetchPartition{Topic: it.Topic, Partition: it.Partition, FetchOffset: it.Offset, MaxBytes: it.MaxBytes}
+		if it.Committed {
+			req.IsolationLevel = storagev1.IsolationLevel_ISOLATION_LEVEL_READ_COMMITTED
+		}
 	}
 	cctx, cancel := context.WithTimeout(pollCtx, wait+callSlack)
 	defer cancel()
@@ -123,6 +130,9 @@ type ListItem struct {
 	// Timestamp is -2 for the earliest offset, -1 for the latest, -3 for
 	// the offset of the largest timestamp, or a time in ms.
 	Timestamp int64
+	// Committed answers latest with the last stable offset
+	// (isolation_level=read_committed). The items of one call share it.
+	Committed bool
 	Result    *storagev1.ListOffsetsPartitionResult
 }
 
@@ -132,6 +142,9 @@ func (r *Router) ListOffsets(ctx context.Context, items []*ListItem) {
 		req := &storagev1.ListOffsetsRequest{Partitions: make([]*storagev1.ListOffsetsPartition, len(group))}
 		for i, it := range group {
 			req.Partitions[i] = &storagev1.ListOffsetsPartition{Topic: it.Topic, Partition: it.Partition, Timestamp: it.Timestamp}
+			if it.Committed {
+				req.IsolationLevel = storagev1.IsolationLevel_ISOLATION_LEVEL_READ_COMMITTED
+			}
 		}
 		resp, err := c.ListOffsets(ctx, req)
 		if err != nil {
