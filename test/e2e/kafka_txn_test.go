@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -530,5 +531,51 @@ func TestKafkaTxnSarama(t *testing.T) {
 				t.Fatalf("sarama read_committed read %v", got)
 			}
 		})
+	}
+}
+
+// A transaction open when the active controller (of three) is killed is
+// committed through the next one: the coordinator's state is in etcd.
+func TestKafkaTxnSurvivesControllerFailover(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 3, storage: 3})
+	c.admin("topic", "create", "txfail", "--partitions", "2", "--replication-factor", "3")
+	waitTopicsReady(t, c, map[string]int{"txfail": 2})
+	p := franzClient(t, c, kgo.TransactionalID("failover-txn"), kgo.TransactionTimeout(60*time.Second), kgo.DefaultProduceTopic("txfail"))
+	txnProduce(t, p, "txfail", true, values("before", 10)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	open := values("open", 10)
+	for _, v := range open {
+		if err := p.ProduceSync(ctx, kgo.StringRecord(v)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var cl clusterInfo
+	c.adminJSON(&cl, "cluster", "describe")
+	var victim *node
+	for _, ctrl := range cl.Controllers {
+		for _, n := range c.controllers {
+			if ctrl.Active && n.name == ctrl.ID {
+				victim = n
+			}
+		}
+	}
+	if victim == nil {
+		t.Fatalf("no active controller among %+v", cl.Controllers)
+	}
+	victim.signal(syscall.SIGKILL)
+
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("commit across the failover: %v", err)
+	}
+	after := values("after", 5)
+	txnProduce(t, p, "txfail", true, after...)
+	sentinels(t, c, "txfail", 2)
+	if got, want := readTxn(t, c, "txfail", 2, true), sortedConcat(values("before", 10), open, after); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("read_committed read\n%v\nwant\n%v", got, want)
 	}
 }
