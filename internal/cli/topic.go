@@ -28,6 +28,7 @@ type partitionJSON struct {
 	OfflineReplicas  []int32           `json:"offline_replicas"`
 	OfflineReasons   map[string]string `json:"offline_reasons"` // node id → reason
 	HighWatermark    int64             `json:"high_watermark"`
+	LastStableOffset int64             `json:"last_stable_offset"`
 	LogEndOffset     int64             `json:"log_end_offset"`
 	ReplicaLags      []replicaLagJSON  `json:"replica_lags"`
 }
@@ -55,7 +56,8 @@ func toTopicJSON(t *adminv1.Topic) topicJSON {
 			Replicas: nonNil(p.GetReplicas()), ISR: nonNil(p.GetIsr()),
 			AddingReplicas: nonNil(p.GetAddingReplicas()), RemovingReplicas: nonNil(p.GetRemovingReplicas()),
 			OfflineReplicas: nonNil(p.GetOfflineReplicas()), HighWatermark: p.GetHighWatermark(), LogEndOffset: p.GetLogEndOffset(),
-			ReplicaLags: []replicaLagJSON{}, OfflineReasons: map[string]string{}}
+			LastStableOffset: p.GetLastStableOffset(),
+			ReplicaLags:      []replicaLagJSON{}, OfflineReasons: map[string]string{}}
 		for _, o := range p.GetOfflineReasons() {
 			pj.OfflineReasons[fmt.Sprint(o.GetNodeId())] = o.GetReason()
 		}
@@ -266,11 +268,11 @@ func printTopic(out io.Writer, t *adminv1.Topic) error {
 	fmt.Fprintf(out, "Topic: %s  Partitions: %d  Replication factor: %d  Configs: %s\n",
 		t.GetName(), t.GetPartitionCount(), t.GetReplicationFactor(), formatConfigs(t.GetConfigs()))
 	w := table(out)
-	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tOFFLINE\tHW\tLEO\tFOLLOWER LAG\tMOVING")
+	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tOFFLINE\tHW\tLSO\tLEO\tFOLLOWER LAG\tMOVING")
 	for _, p := range t.GetPartitions() {
-		fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetPartition(), p.GetLeader(), p.GetLeaderEpoch(),
+		fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetPartition(), p.GetLeader(), p.GetLeaderEpoch(),
 			joinInts(p.GetReplicas()), joinInts(p.GetIsr()), offlineReplicas(p),
-			offset(p.GetHighWatermark()), offset(p.GetLogEndOffset()), followerLag(p), moving(p))
+			offset(p.GetHighWatermark()), offset(p.GetLastStableOffset()), offset(p.GetLogEndOffset()), followerLag(p), moving(p))
 	}
 	if err := w.Flush(); err != nil {
 		return err

@@ -138,6 +138,7 @@ func toAdminTopic(t *metadatav1.TopicRecord, ps []*metadatav1.PartitionRecord) *
 			OfflineReplicas:  p.GetOfflineReplicas(),
 			HighWatermark:    -1,
 			LogEndOffset:     -1,
+			LastStableOffset: -1,
 		})
 	}
 	return out

@@ -48,7 +48,7 @@ func (g *Gateway) describeProgress(ctx context.Context, req any, info *grpc.Unar
 func (g *Gateway) fillProgress(ctx context.Context, t *adminv1.Topic) {
 	var ids []int32
 	for _, p := range t.GetPartitions() {
-		p.HighWatermark, p.LogEndOffset = -1, -1
+		p.HighWatermark, p.LogEndOffset, p.LastStableOffset = -1, -1, -1
 		// Leaders know progress; nodes with offline replicas know why.
 		for _, id := range append([]int32{p.GetLeader()}, p.GetOfflineReplicas()...) {
 			if id >= 0 && !slices.Contains(ids, id) {
@@ -114,7 +114,7 @@ func findReplica(resp *storagev1.ListReplicasResponse, topic string, partition i
 // tracks.
 func fillPartition(p *adminv1.Partition, r *storagev1.Replica) {
 	leo := r.GetLogEndOffset()
-	p.HighWatermark, p.LogEndOffset = r.GetHighWatermark(), leo
+	p.HighWatermark, p.LogEndOffset, p.LastStableOffset = r.GetHighWatermark(), leo, r.GetLastStableOffset()
 	p.ReplicaLags = []*adminv1.ReplicaLag{{NodeId: p.GetLeader(), LogEndOffset: leo}}
 	for _, f := range r.GetFollowers() {
 		if f.GetNodeId() == p.GetLeader() {

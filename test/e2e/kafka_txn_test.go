@@ -168,6 +168,20 @@ func TestKafkaTxnLastStableOffset(t *testing.T) {
 	if hw != 2 || lso != 0 {
 		t.Fatalf("with a transaction open: high watermark %d, LSO %d; want 2 and 0", hw, lso)
 	}
+	// topic describe shows both.
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		var info struct {
+			Partitions []struct {
+				HighWatermark    int64 `json:"high_watermark"`
+				LastStableOffset int64 `json:"last_stable_offset"`
+			} `json:"partitions"`
+		}
+		c.adminJSON(&info, "topic", "describe", "lso")
+		if len(info.Partitions) != 1 || info.Partitions[0].HighWatermark != 2 || info.Partitions[0].LastStableOffset != 0 {
+			return fmt.Errorf("topic describe: %+v", info.Partitions)
+		}
+		return nil
+	})
 	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}

@@ -226,6 +226,9 @@ type Partition struct {
 	// From the leader's storage node, when it answers: -1 otherwise.
 	HighWatermark int64 `protobuf:"varint,8,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
 	LogEndOffset  int64 `protobuf:"varint,9,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
+	// The last stable offset: below it no transaction is open
+	// (read_committed consumers read up to it); -1 when unknown.
+	LastStableOffset int64 `protobuf:"varint,11,opt,name=last_stable_offset,json=lastStableOffset,proto3" json:"last_stable_offset,omitempty"`
 	// One entry per replica the leader knows, followers included.
 	ReplicaLags []*ReplicaLag `protobuf:"bytes,10,rep,name=replica_lags,json=replicaLags,proto3" json:"replica_lags,omitempty"`
 	// Replicas their storage node reported offline after a storage fault:
@@ -327,6 +330,13 @@ func (x *Partition) GetHighWatermark() int64 {
 func (x *Partition) GetLogEndOffset() int64 {
 	if x != nil {
 		return x.LogEndOffset
+	}
+	return 0
+}
+
+func (x *Partition) GetLastStableOffset() int64 {
+	if x != nil {
+		return x.LastStableOffset
 	}
 	return 0
 }
@@ -2122,7 +2132,7 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"partitions\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xea\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x98\x04\n" +
 	"\tPartition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x05R\x06leader\x12!\n" +
@@ -2132,7 +2142,8 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x0fadding_replicas\x18\x06 \x03(\x05R\x0eaddingReplicas\x12+\n" +
 	"\x11removing_replicas\x18\a \x03(\x05R\x10removingReplicas\x12%\n" +
 	"\x0ehigh_watermark\x18\b \x01(\x03R\rhighWatermark\x12$\n" +
-	"\x0elog_end_offset\x18\t \x01(\x03R\flogEndOffset\x12>\n" +
+	"\x0elog_end_offset\x18\t \x01(\x03R\flogEndOffset\x12,\n" +
+	"\x12last_stable_offset\x18\v \x01(\x03R\x10lastStableOffset\x12>\n" +
 	"\freplica_lags\x18\n" +
 	" \x03(\v2\x1b.strata.admin.v1.ReplicaLagR\vreplicaLags\x12)\n" +
 	"\x10offline_replicas\x18( \x03(\x05R\x0fofflineReplicas\x12H\n" +
