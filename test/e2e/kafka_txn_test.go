@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
 	"github.com/strata-io/strata/internal/testutil"
@@ -116,6 +117,43 @@ func TestKafkaTxnFranzCommitAbort(t *testing.T) {
 	}
 	if got, want := readTxn(t, c, "txn", 3, false), sortedConcat(first, aborted, second); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("read_uncommitted read\n%v\nwant\n%v", got, want)
+	}
+	// gRPC Fetch reads committed records by default.
+	sc := streamClient(t, c)
+	for _, tc := range []struct {
+		level streamv1.IsolationLevel
+		want  []string
+	}{{streamv1.IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED, sortedConcat(first, second)},
+		{streamv1.IsolationLevel_ISOLATION_LEVEL_READ_UNCOMMITTED, sortedConcat(first, aborted, second)}} {
+		req := &streamv1.FetchRequest{IsolationLevel: tc.level}
+		for p := range 3 {
+			req.Partitions = append(req.Partitions, &streamv1.FetchPartition{Topic: "txn", Partition: int32(p),
+				Start: &streamv1.FetchPartition_Offset{Offset: 0}})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := sc.Fetch(ctx, req)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, pr := range resp.GetPartitions() {
+			if pr.GetError() != nil {
+				t.Fatalf("gRPC fetch %s-%d: %v", pr.GetTopic(), pr.GetPartition(), pr.GetError())
+			}
+			if pr.GetLastStableOffset() != pr.GetHighWatermark() {
+				t.Errorf("partition %d: LSO %d, high watermark %d with nothing open", pr.GetPartition(), pr.GetLastStableOffset(), pr.GetHighWatermark())
+			}
+			for _, r := range pr.GetRecords() {
+				if v := string(r.GetValue()); v != "sentinel" {
+					got = append(got, v)
+				}
+			}
+		}
+		sort.Strings(got)
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Fatalf("gRPC fetch at %v read\n%v\nwant\n%v", tc.level, got, tc.want)
+		}
 	}
 }
 

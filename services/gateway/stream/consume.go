@@ -78,6 +78,8 @@ type member struct {
 	start    streamv1.LogPosition
 	session  time.Duration
 	clientID string
+	// committed reads with isolation level READ_COMMITTED (the default).
+	committed bool
 
 	sendMu sync.Mutex
 
@@ -142,8 +144,17 @@ func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeReq
 	if len(open.GetTopics()) == 0 {
 		return nil, invalid("open.topics", "at least one topic is required")
 	}
+	committed := true
+	switch open.GetIsolationLevel() {
+	case streamv1.IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED, streamv1.IsolationLevel_ISOLATION_LEVEL_READ_COMMITTED:
+	case streamv1.IsolationLevel_ISOLATION_LEVEL_READ_UNCOMMITTED:
+		committed = false
+	default:
+		return nil, invalid("open.isolation_level", "unknown isolation level %d", open.GetIsolationLevel())
+	}
 	m := &member{s: s, stream: stream, group: open.GetGroupId(), instance: open.InstanceId, start: open.GetStartPosition(),
-		session: DefaultSessionTimeout, clientID: cmp.Or(open.GetClientId(), defaultConsumeClientID), memberID: open.GetMemberId()}
+		session: DefaultSessionTimeout, clientID: cmp.Or(open.GetClientId(), defaultConsumeClientID), memberID: open.GetMemberId(),
+		committed: committed}
 	m.credit.more = make(chan struct{}, 1)
 	seen := map[string]bool{}
 	for i, name := range open.GetTopics() {
@@ -604,7 +615,7 @@ func (m *member) fetch(ctx context.Context, assignment []tp) error {
 			p := assignment[(first+i)%len(assignment)]
 			if pos[p] >= 0 {
 				items = append(items, &router.FetchItem{Part: router.Part{Topic: p.topic, Partition: p.partition, ClientEpoch: -1},
-					Offset: pos[p], MaxBytes: maxBytes})
+					Offset: pos[p], MaxBytes: maxBytes, Committed: m.committed})
 			}
 		}
 		first++
@@ -630,7 +641,7 @@ func (m *member) fetch(ctx context.Context, assignment []tp) error {
 				continue
 			}
 			taken := b.taken
-			recs, next, derr := decodeBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch)
+			recs, next, derr := decodeBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch, it.Result.GetAbortedTransactions())
 			if derr != nil && len(recs) == 0 {
 				failed++
 				continue
@@ -692,7 +703,7 @@ func (m *member) startOffsets(ctx context.Context, assignment []tp) (map[tp]int6
 func (m *member) resolveStart(ctx context.Context, parts []tp, pos map[tp]int64) {
 	items := make([]*router.ListItem, len(parts))
 	for i, p := range parts {
-		items[i] = listItem(p.topic, p.partition, positionTimestamp(m.start))
+		items[i] = committedItem(listItem(p.topic, p.partition, positionTimestamp(m.start)), m.committed)
 	}
 	m.s.router.ListOffsets(ctx, items)
 	for i, it := range items {

@@ -1,8 +1,11 @@
 package stream
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
@@ -117,8 +120,15 @@ func (b *budget) take(size int) {
 // a compressed one is inflated to at most maxInflated bytes. A batch that
 // fails stops the decoding: the error is returned with the records before
 // it (the next fetch, starting there, reports it alone).
-func decodeBatches(data []byte, from int64, b *budget, maxInflated int) (recs []*streamv1.Record, next int64, err error) {
+//
+// aborted are the aborted transactions of the range (a read_committed
+// fetch): their producers' transactional batches are skipped from each
+// transaction's first offset up to its abort marker, as Kafka consumers
+// do.
+func decodeBatches(data []byte, from int64, b *budget, maxInflated int, aborted []*storagev1.AbortedTxn) (recs []*streamv1.Record, next int64, err error) {
 	next = from
+	pending := slices.SortedFunc(slices.Values(aborted), func(a, b *storagev1.AbortedTxn) int { return cmp.Compare(a.GetFirstOffset(), b.GetFirstOffset()) })
+	abortedBy := map[int64]bool{} // producers inside an aborted transaction
 	for len(data) > 0 {
 		raw, rest, err := recordbatch.Next(data)
 		if err != nil {
@@ -129,10 +139,19 @@ func decodeBatches(data []byte, from int64, b *budget, maxInflated int) (recs []
 		if err != nil {
 			return recs, next, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 		}
+		for len(pending) > 0 && pending[0].GetFirstOffset() <= h.LastOffset() {
+			abortedBy[pending[0].GetProducerId()] = true
+			pending = pending[1:]
+		}
+		if h.IsControl() {
+			if typ, err := recordbatch.ControlType(raw); err == nil && typ == recordbatch.ControlAbort {
+				delete(abortedBy, h.ProducerID)
+			}
+		}
 		if h.NextOffset() <= next {
 			continue
 		}
-		if h.IsControl() {
+		if h.IsControl() || (h.IsTransactional() && abortedBy[h.ProducerID]) {
 			next = h.NextOffset()
 			continue
 		}

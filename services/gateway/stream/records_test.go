@@ -3,6 +3,8 @@ package stream
 import (
 	"bytes"
 	"fmt"
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	"strings"
 	"testing"
 
 	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
@@ -103,7 +105,7 @@ func TestRoundTripEveryCodec(t *testing.T) {
 				t.Fatalf("batch codec %v, want %v", h.Codec(), c)
 			}
 			data := stored(t, b, 42)
-			got, next, err := decodeBatches(data, 42, &budget{bytes: 1 << 20, records: -1}, 1<<20)
+			got, next, err := decodeBatches(data, 42, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +147,7 @@ func TestBuildSplitsAtMaxMessageBytes(t *testing.T) {
 			t.Fatalf("batch %d is %d bytes, over %d", i, len(bt), limit)
 		}
 	}
-	got, next, err := decodeBatches(stored(t, b, 0), 0, &budget{bytes: 1 << 20, records: -1}, 1<<20)
+	got, next, err := decodeBatches(stored(t, b, 0), 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestDecodeStartsAtOffsetAndKeepsLimits(t *testing.T) {
 	}
 	data := stored(t, b, 10)
 	// From the middle of the batch: the records below are left out.
-	got, next, err := decodeBatches(data, 12, &budget{bytes: 1 << 20, records: -1}, 1<<20)
+	got, next, err := decodeBatches(data, 12, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,20 +175,20 @@ func TestDecodeStartsAtOffsetAndKeepsLimits(t *testing.T) {
 	}
 	// max records across the response.
 	bd := &budget{bytes: 1 << 20, records: 2}
-	got, next, _ = decodeBatches(data, 10, bd, 1<<20)
+	got, next, _ = decodeBatches(data, 10, bd, 1<<20, nil)
 	if len(got) != 2 || next != 12 {
 		t.Fatalf("max 2 records: got %d, next %d", len(got), next)
 	}
-	if got, next, _ = decodeBatches(data, 12, bd, 1<<20); len(got) != 0 || next != 12 {
+	if got, next, _ = decodeBatches(data, 12, bd, 1<<20, nil); len(got) != 0 || next != 12 {
 		t.Fatalf("spent budget: got %d records, next %d", len(got), next)
 	}
 	// max bytes: the first record always, then only what fits.
-	got, next, _ = decodeBatches(data, 10, &budget{bytes: 1, records: -1}, 1<<20)
+	got, next, _ = decodeBatches(data, 10, &budget{bytes: 1, records: -1}, 1<<20, nil)
 	if len(got) != 1 || next != 11 {
 		t.Fatalf("max 1 byte: got %d, next %d", len(got), next)
 	}
 	// A batch that inflates past the cap is refused.
-	if _, _, err := decodeBatches(data, 10, &budget{bytes: 1 << 20, records: -1}, 8); err == nil {
+	if _, _, err := decodeBatches(data, 10, &budget{bytes: 1 << 20, records: -1}, 8, nil); err == nil {
 		t.Fatal("inflated past the cap without an error")
 	}
 }
@@ -203,7 +205,7 @@ func TestDecodeSkipsControlBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	recordbatch.SetBaseOffset(data, 1)
-	got, next, err := decodeBatches(append(ctrl, data...), 0, &budget{bytes: 1 << 20, records: -1}, 1<<20)
+	got, next, err := decodeBatches(append(ctrl, data...), 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +214,7 @@ func TestDecodeSkipsControlBatches(t *testing.T) {
 		t.Fatalf("next %d", next)
 	}
 	// Only a marker: next moves past it.
-	if got, next, _ := decodeBatches(ctrl, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20); len(got) != 0 || next != 1 {
+	if got, next, _ := decodeBatches(ctrl, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil); len(got) != 0 || next != 1 {
 		t.Fatalf("marker only: %d records, next %d", len(got), next)
 	}
 }
@@ -225,7 +227,7 @@ func TestDecodeLogAppendTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	recordbatch.SetLogAppendTime(b, 1234)
-	got, _, err := decodeBatches(b, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20)
+	got, _, err := decodeBatches(b, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +244,50 @@ func TestDecodeRefusesABadCRC(t *testing.T) {
 		t.Fatal(err)
 	}
 	b[len(b)-1] ^= 0xff
-	if _, _, err := decodeBatches(b, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20); err == nil {
+	if _, _, err := decodeBatches(b, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil); err == nil {
 		t.Fatal("a damaged batch decoded")
+	}
+}
+
+// A read_committed fetch drops the batches of aborted transactions (from
+// their first offset to their abort marker) and keeps committed ones.
+func TestDecodeSkipsAbortedTransactions(t *testing.T) {
+	txnBatch := func(pid int64, base int64, value string) []byte {
+		o := recordbatch.ProducerOptions(codec.None)
+		o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Transactional, o.BaseOffset = pid, 0, 0, true, base
+		b, err := recordbatch.Build(o, []recordbatch.BuildRecord{{Value: []byte(value), Timestamp: testNow}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	marker := func(pid int64, base int64, commit bool) []byte {
+		b, err := recordbatch.BuildControl(pid, 0, commit, 0, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recordbatch.SetBaseOffset(b, base)
+		return b
+	}
+	// 0: 7 aborted, 1: 8 committed, 2: 7 aborted, 3: abort 7, 4: commit 8, 5: 7 again (committed later).
+	var data []byte
+	for _, b := range [][]byte{txnBatch(7, 0, "a0"), txnBatch(8, 1, "c1"), txnBatch(7, 2, "a2"), marker(7, 3, false),
+		marker(8, 4, true), txnBatch(7, 5, "c5")} {
+		data = append(data, b...)
+	}
+	aborted := []*storagev1.AbortedTxn{{ProducerId: 7, FirstOffset: 0, LastOffset: 3}}
+	got, next, err := decodeBatches(data, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, aborted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals []string
+	for _, r := range got {
+		vals = append(vals, string(r.GetValue()))
+	}
+	if strings.Join(vals, ",") != "c1,c5" || next != 6 {
+		t.Fatalf("read_committed decoded %v, next %d", vals, next)
+	}
+	if got, _, _ := decodeBatches(data, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil); len(got) != 4 {
+		t.Fatalf("read_uncommitted decoded %d records, want 4", len(got))
 	}
 }

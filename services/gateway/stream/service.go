@@ -268,11 +268,19 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 	if maxBytes == 0 {
 		maxBytes = DefaultFetchMaxBytes
 	}
+	var committed bool
+	switch req.GetIsolationLevel() {
+	case streamv1.IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED, streamv1.IsolationLevel_ISOLATION_LEVEL_READ_COMMITTED:
+		committed = true
+	case streamv1.IsolationLevel_ISOLATION_LEVEL_READ_UNCOMMITTED:
+	default:
+		return nil, invalid("isolation_level", "unknown isolation level %d", req.GetIsolationLevel())
+	}
 
 	resp := &streamv1.FetchResponse{Partitions: make([]*streamv1.FetchPartitionResult, len(parts))}
 	for i, fp := range parts {
 		resp.Partitions[i] = &streamv1.FetchPartitionResult{Topic: fp.GetTopic(), Partition: fp.GetPartition(),
-			NextOffset: -1, HighWatermark: -1, LogStartOffset: -1}
+			NextOffset: -1, HighWatermark: -1, LogStartOffset: -1, LastStableOffset: -1}
 	}
 	// Positions and timestamps become offsets first.
 	offsets := make([]int64, len(parts))
@@ -284,9 +292,9 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 			offsets[i] = st.Offset
 			continue
 		case *streamv1.FetchPartition_Position:
-			lookups = append(lookups, listItem(fp.GetTopic(), fp.GetPartition(), positionTimestamp(st.Position)))
+			lookups = append(lookups, committedItem(listItem(fp.GetTopic(), fp.GetPartition(), positionTimestamp(st.Position)), committed))
 		case *streamv1.FetchPartition_TimestampMs:
-			lookups = append(lookups, listItem(fp.GetTopic(), fp.GetPartition(), st.TimestampMs))
+			lookups = append(lookups, committedItem(listItem(fp.GetTopic(), fp.GetPartition(), st.TimestampMs), committed))
 		}
 		lookupOf = append(lookupOf, i)
 	}
@@ -301,7 +309,7 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 				setError(resp.Partitions[i], it.Err)
 				offsets[i] = -1
 			case it.Result.GetOffset() < 0:
-				later = append(later, listItem(it.Topic, it.Partition, latestTimestamp))
+				later = append(later, committedItem(listItem(it.Topic, it.Partition, latestTimestamp), committed))
 				laterOf = append(laterOf, i)
 			default:
 				offsets[i] = it.Result.GetOffset()
@@ -328,7 +336,7 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 		}
 		resp.Partitions[i].NextOffset = offsets[i]
 		items = append(items, &router.FetchItem{Part: router.Part{Topic: fp.GetTopic(), Partition: fp.GetPartition(), ClientEpoch: -1},
-			Offset: offsets[i], MaxBytes: maxBytes})
+			Offset: offsets[i], MaxBytes: maxBytes, Committed: committed})
 		itemOf = append(itemOf, i)
 	}
 	if len(items) > 0 {
@@ -341,7 +349,7 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 	for j, it := range items {
 		out := resp.Partitions[itemOf[j]]
 		if res := it.Result; res != nil {
-			out.HighWatermark, out.LogStartOffset = res.GetHighWatermark(), res.GetLogStartOffset()
+			out.HighWatermark, out.LogStartOffset, out.LastStableOffset = res.GetHighWatermark(), res.GetLogStartOffset(), res.GetLastStableOffset()
 		}
 		if it.Err != nil {
 			e := it.Err
@@ -352,7 +360,7 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 			setError(out, e)
 			continue
 		}
-		recs, next, err := decodeBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch)
+		recs, next, err := decodeBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch, it.Result.GetAbortedTransactions())
 		out.Records, out.NextOffset = recs, next
 		if err != nil && len(recs) == 0 {
 			setError(out, errs.New(errs.CorruptMessage, "%s-%d at offset %d: %v", it.Topic, it.Partition, next, err))
@@ -420,6 +428,13 @@ func checkPosition(field string, p streamv1.LogPosition) *errs.Error {
 		return nil
 	}
 	return invalid(field, "must be LOG_POSITION_EARLIEST or LOG_POSITION_LATEST, got %v", p)
+}
+
+// committedItem makes a lookup answer latest with the last stable offset
+// when the reader reads committed records.
+func committedItem(it *router.ListItem, committed bool) *router.ListItem {
+	it.Committed = committed
+	return it
 }
 
 func listItem(topic string, partition int32, ts int64) *router.ListItem {

@@ -196,6 +196,60 @@ func (LogPosition) EnumDescriptor() ([]byte, []int) {
 	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{2}
 }
 
+// IsolationLevel is Kafka's isolation.level for readers.
+type IsolationLevel int32
+
+const (
+	// READ_COMMITTED.
+	IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED IsolationLevel = 0
+	// Only committed records: reads stop at the last stable offset (the first
+	// offset of the oldest open transaction) and skip aborted transactions.
+	IsolationLevel_ISOLATION_LEVEL_READ_COMMITTED IsolationLevel = 1
+	// Every record below the high watermark, aborted ones included.
+	IsolationLevel_ISOLATION_LEVEL_READ_UNCOMMITTED IsolationLevel = 2
+)
+
+// Enum value maps for IsolationLevel.
+var (
+	IsolationLevel_name = map[int32]string{
+		0: "ISOLATION_LEVEL_UNSPECIFIED",
+		1: "ISOLATION_LEVEL_READ_COMMITTED",
+		2: "ISOLATION_LEVEL_READ_UNCOMMITTED",
+	}
+	IsolationLevel_value = map[string]int32{
+		"ISOLATION_LEVEL_UNSPECIFIED":      0,
+		"ISOLATION_LEVEL_READ_COMMITTED":   1,
+		"ISOLATION_LEVEL_READ_UNCOMMITTED": 2,
+	}
+)
+
+func (x IsolationLevel) Enum() *IsolationLevel {
+	p := new(IsolationLevel)
+	*p = x
+	return p
+}
+
+func (x IsolationLevel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (IsolationLevel) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_stream_v1_stream_proto_enumTypes[3].Descriptor()
+}
+
+func (IsolationLevel) Type() protoreflect.EnumType {
+	return &file_strata_stream_v1_stream_proto_enumTypes[3]
+}
+
+func (x IsolationLevel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use IsolationLevel.Descriptor instead.
+func (IsolationLevel) EnumDescriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{3}
+}
+
 // TimestampType says where a record's timestamp comes from.
 type TimestampType int32
 
@@ -232,11 +286,11 @@ func (x TimestampType) String() string {
 }
 
 func (TimestampType) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_stream_v1_stream_proto_enumTypes[3].Descriptor()
+	return file_strata_stream_v1_stream_proto_enumTypes[4].Descriptor()
 }
 
 func (TimestampType) Type() protoreflect.EnumType {
-	return &file_strata_stream_v1_stream_proto_enumTypes[3]
+	return &file_strata_stream_v1_stream_proto_enumTypes[4]
 }
 
 func (x TimestampType) Number() protoreflect.EnumNumber {
@@ -245,7 +299,7 @@ func (x TimestampType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TimestampType.Descriptor instead.
 func (TimestampType) EnumDescriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{3}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{4}
 }
 
 // Header is one record header. Headers keep their order and may repeat a
@@ -727,9 +781,11 @@ type FetchRequest struct {
 	// record is returned even if larger. 0 is 1 MiB; at most 64 MiB.
 	MaxBytes int32 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
 	// Cap on the records of the whole response; 0 is no cap beyond max_bytes.
-	MaxRecords    int32 `protobuf:"varint,5,opt,name=max_records,json=maxRecords,proto3" json:"max_records,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxRecords int32 `protobuf:"varint,5,opt,name=max_records,json=maxRecords,proto3" json:"max_records,omitempty"`
+	// Which records of transactions to read; unset is READ_COMMITTED.
+	IsolationLevel IsolationLevel `protobuf:"varint,6,opt,name=isolation_level,json=isolationLevel,proto3,enum=strata.stream.v1.IsolationLevel" json:"isolation_level,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *FetchRequest) Reset() {
@@ -795,6 +851,13 @@ func (x *FetchRequest) GetMaxRecords() int32 {
 		return x.MaxRecords
 	}
 	return 0
+}
+
+func (x *FetchRequest) GetIsolationLevel() IsolationLevel {
+	if x != nil {
+		return x.IsolationLevel
+	}
+	return IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED
 }
 
 // Record is one record read from a partition.
@@ -902,8 +965,11 @@ type FetchPartitionResult struct {
 	HighWatermark int64 `protobuf:"varint,6,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
 	// The oldest offset still in the log; -1 when unknown.
 	LogStartOffset int64 `protobuf:"varint,7,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Below it no transaction is open; READ_COMMITTED reads stop there. -1
+	// when unknown.
+	LastStableOffset int64 `protobuf:"varint,8,opt,name=last_stable_offset,json=lastStableOffset,proto3" json:"last_stable_offset,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *FetchPartitionResult) Reset() {
@@ -981,6 +1047,13 @@ func (x *FetchPartitionResult) GetHighWatermark() int64 {
 func (x *FetchPartitionResult) GetLogStartOffset() int64 {
 	if x != nil {
 		return x.LogStartOffset
+	}
+	return 0
+}
+
+func (x *FetchPartitionResult) GetLastStableOffset() int64 {
+	if x != nil {
+		return x.LastStableOffset
 	}
 	return 0
 }
@@ -1847,9 +1920,11 @@ type ConsumeOpen struct {
 	SessionTimeout *durationpb.Duration `protobuf:"bytes,6,opt,name=session_timeout,json=sessionTimeout,proto3" json:"session_timeout,omitempty"`
 	// Shown to group tools as the member's client id; unset is
 	// "strata-grpc".
-	ClientId      string `protobuf:"bytes,7,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClientId string `protobuf:"bytes,7,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// Which records of transactions to read; unset is READ_COMMITTED.
+	IsolationLevel IsolationLevel `protobuf:"varint,8,opt,name=isolation_level,json=isolationLevel,proto3,enum=strata.stream.v1.IsolationLevel" json:"isolation_level,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ConsumeOpen) Reset() {
@@ -1929,6 +2004,13 @@ func (x *ConsumeOpen) GetClientId() string {
 		return x.ClientId
 	}
 	return ""
+}
+
+func (x *ConsumeOpen) GetIsolationLevel() IsolationLevel {
+	if x != nil {
+		return x.IsolationLevel
+	}
+	return IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED
 }
 
 // ConsumeCredit adds to what the server may send; both are cumulative.
@@ -2489,7 +2571,7 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x06offset\x18\x03 \x01(\x03H\x00R\x06offset\x12;\n" +
 	"\bposition\x18\x04 \x01(\x0e2\x1d.strata.stream.v1.LogPositionH\x00R\bposition\x12#\n" +
 	"\ftimestamp_ms\x18\x05 \x01(\x03H\x00R\vtimestampMsB\a\n" +
-	"\x05start\"\xe1\x01\n" +
+	"\x05start\"\xac\x02\n" +
 	"\fFetchRequest\x12@\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2 .strata.stream.v1.FetchPartitionR\n" +
@@ -2498,7 +2580,8 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\tmin_bytes\x18\x03 \x01(\x05R\bminBytes\x12\x1b\n" +
 	"\tmax_bytes\x18\x04 \x01(\x05R\bmaxBytes\x12\x1f\n" +
 	"\vmax_records\x18\x05 \x01(\x05R\n" +
-	"maxRecords\"\x83\x02\n" +
+	"maxRecords\x12I\n" +
+	"\x0fisolation_level\x18\x06 \x01(\x0e2 .strata.stream.v1.IsolationLevelR\x0eisolationLevel\"\x83\x02\n" +
 	"\x06Record\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12!\n" +
 	"\ftimestamp_ms\x18\x02 \x01(\x03R\vtimestampMs\x12F\n" +
@@ -2507,7 +2590,7 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x05value\x18\x05 \x01(\fH\x01R\x05value\x88\x01\x01\x122\n" +
 	"\aheaders\x18\x06 \x03(\v2\x18.strata.stream.v1.HeaderR\aheadersB\x06\n" +
 	"\x04_keyB\b\n" +
-	"\x06_value\"\xa5\x02\n" +
+	"\x06_value\"\xd3\x02\n" +
 	"\x14FetchPartitionResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
@@ -2516,7 +2599,8 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\vnext_offset\x18\x05 \x01(\x03R\n" +
 	"nextOffset\x12%\n" +
 	"\x0ehigh_watermark\x18\x06 \x01(\x03R\rhighWatermark\x12(\n" +
-	"\x10log_start_offset\x18\a \x01(\x03R\x0elogStartOffset\"W\n" +
+	"\x10log_start_offset\x18\a \x01(\x03R\x0elogStartOffset\x12,\n" +
+	"\x12last_stable_offset\x18\b \x01(\x03R\x10lastStableOffset\"W\n" +
 	"\rFetchResponse\x12F\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2&.strata.stream.v1.FetchPartitionResultR\n" +
@@ -2573,7 +2657,7 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x04open\x18\x01 \x01(\v2\x1d.strata.stream.v1.ConsumeOpenH\x00R\x04open\x129\n" +
 	"\x06credit\x18\x02 \x01(\v2\x1f.strata.stream.v1.ConsumeCreditH\x00R\x06credit\x129\n" +
 	"\x06commit\x18\x03 \x01(\v2\x1f.strata.stream.v1.ConsumeCommitH\x00R\x06commitB\t\n" +
-	"\amessage\"\xcd\x02\n" +
+	"\amessage\"\x98\x03\n" +
 	"\vConsumeOpen\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x16\n" +
 	"\x06topics\x18\x02 \x03(\tR\x06topics\x12 \n" +
@@ -2582,7 +2666,8 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"instanceId\x88\x01\x01\x12D\n" +
 	"\x0estart_position\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.LogPositionR\rstartPosition\x12B\n" +
 	"\x0fsession_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x0esessionTimeout\x12\x1b\n" +
-	"\tclient_id\x18\a \x01(\tR\bclientIdB\f\n" +
+	"\tclient_id\x18\a \x01(\tR\bclientId\x12I\n" +
+	"\x0fisolation_level\x18\b \x01(\x0e2 .strata.stream.v1.IsolationLevelR\x0eisolationLevelB\f\n" +
 	"\n" +
 	"_member_idB\x0e\n" +
 	"\f_instance_id\"?\n" +
@@ -2638,7 +2723,11 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\vLogPosition\x12\x1c\n" +
 	"\x18LOG_POSITION_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15LOG_POSITION_EARLIEST\x10\x01\x12\x17\n" +
-	"\x13LOG_POSITION_LATEST\x10\x02*s\n" +
+	"\x13LOG_POSITION_LATEST\x10\x02*{\n" +
+	"\x0eIsolationLevel\x12\x1f\n" +
+	"\x1bISOLATION_LEVEL_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eISOLATION_LEVEL_READ_COMMITTED\x10\x01\x12$\n" +
+	" ISOLATION_LEVEL_READ_UNCOMMITTED\x10\x02*s\n" +
 	"\rTimestampType\x12\x1e\n" +
 	"\x1aTIMESTAMP_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aTIMESTAMP_TYPE_CREATE_TIME\x10\x01\x12\"\n" +
@@ -2663,107 +2752,110 @@ func file_strata_stream_v1_stream_proto_rawDescGZIP() []byte {
 	return file_strata_stream_v1_stream_proto_rawDescData
 }
 
-var file_strata_stream_v1_stream_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_strata_stream_v1_stream_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
 var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(Acks)(0),                     // 0: strata.stream.v1.Acks
 	(Compression)(0),              // 1: strata.stream.v1.Compression
 	(LogPosition)(0),              // 2: strata.stream.v1.LogPosition
-	(TimestampType)(0),            // 3: strata.stream.v1.TimestampType
-	(*Header)(nil),                // 4: strata.stream.v1.Header
-	(*ProduceRecord)(nil),         // 5: strata.stream.v1.ProduceRecord
-	(*ProduceRequest)(nil),        // 6: strata.stream.v1.ProduceRequest
-	(*ProduceResult)(nil),         // 7: strata.stream.v1.ProduceResult
-	(*ProduceResponse)(nil),       // 8: strata.stream.v1.ProduceResponse
-	(*FetchPartition)(nil),        // 9: strata.stream.v1.FetchPartition
-	(*FetchRequest)(nil),          // 10: strata.stream.v1.FetchRequest
-	(*Record)(nil),                // 11: strata.stream.v1.Record
-	(*FetchPartitionResult)(nil),  // 12: strata.stream.v1.FetchPartitionResult
-	(*FetchResponse)(nil),         // 13: strata.stream.v1.FetchResponse
-	(*ListOffsetsPartition)(nil),  // 14: strata.stream.v1.ListOffsetsPartition
-	(*ListOffsetsRequest)(nil),    // 15: strata.stream.v1.ListOffsetsRequest
-	(*ListOffsetsResult)(nil),     // 16: strata.stream.v1.ListOffsetsResult
-	(*ListOffsetsResponse)(nil),   // 17: strata.stream.v1.ListOffsetsResponse
-	(*ProduceStreamRequest)(nil),  // 18: strata.stream.v1.ProduceStreamRequest
-	(*ProduceStreamOpen)(nil),     // 19: strata.stream.v1.ProduceStreamOpen
-	(*ProduceStreamBatch)(nil),    // 20: strata.stream.v1.ProduceStreamBatch
-	(*ProduceStreamResponse)(nil), // 21: strata.stream.v1.ProduceStreamResponse
-	(*ProduceStreamOpened)(nil),   // 22: strata.stream.v1.ProduceStreamOpened
-	(*ProduceStreamAck)(nil),      // 23: strata.stream.v1.ProduceStreamAck
-	(*ConsumeRequest)(nil),        // 24: strata.stream.v1.ConsumeRequest
-	(*ConsumeOpen)(nil),           // 25: strata.stream.v1.ConsumeOpen
-	(*ConsumeCredit)(nil),         // 26: strata.stream.v1.ConsumeCredit
-	(*ConsumeCommit)(nil),         // 27: strata.stream.v1.ConsumeCommit
-	(*ConsumeOffset)(nil),         // 28: strata.stream.v1.ConsumeOffset
-	(*ConsumeResponse)(nil),       // 29: strata.stream.v1.ConsumeResponse
-	(*ConsumeAssigned)(nil),       // 30: strata.stream.v1.ConsumeAssigned
-	(*ConsumeRevoked)(nil),        // 31: strata.stream.v1.ConsumeRevoked
-	(*ConsumeRecords)(nil),        // 32: strata.stream.v1.ConsumeRecords
-	(*ConsumeCommitResult)(nil),   // 33: strata.stream.v1.ConsumeCommitResult
-	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
-	(*v1.ErrorDetail)(nil),        // 35: strata.common.v1.ErrorDetail
-	(*TopicPartitions)(nil),       // 36: strata.stream.v1.TopicPartitions
-	(*PartitionResult)(nil),       // 37: strata.stream.v1.PartitionResult
+	(IsolationLevel)(0),           // 3: strata.stream.v1.IsolationLevel
+	(TimestampType)(0),            // 4: strata.stream.v1.TimestampType
+	(*Header)(nil),                // 5: strata.stream.v1.Header
+	(*ProduceRecord)(nil),         // 6: strata.stream.v1.ProduceRecord
+	(*ProduceRequest)(nil),        // 7: strata.stream.v1.ProduceRequest
+	(*ProduceResult)(nil),         // 8: strata.stream.v1.ProduceResult
+	(*ProduceResponse)(nil),       // 9: strata.stream.v1.ProduceResponse
+	(*FetchPartition)(nil),        // 10: strata.stream.v1.FetchPartition
+	(*FetchRequest)(nil),          // 11: strata.stream.v1.FetchRequest
+	(*Record)(nil),                // 12: strata.stream.v1.Record
+	(*FetchPartitionResult)(nil),  // 13: strata.stream.v1.FetchPartitionResult
+	(*FetchResponse)(nil),         // 14: strata.stream.v1.FetchResponse
+	(*ListOffsetsPartition)(nil),  // 15: strata.stream.v1.ListOffsetsPartition
+	(*ListOffsetsRequest)(nil),    // 16: strata.stream.v1.ListOffsetsRequest
+	(*ListOffsetsResult)(nil),     // 17: strata.stream.v1.ListOffsetsResult
+	(*ListOffsetsResponse)(nil),   // 18: strata.stream.v1.ListOffsetsResponse
+	(*ProduceStreamRequest)(nil),  // 19: strata.stream.v1.ProduceStreamRequest
+	(*ProduceStreamOpen)(nil),     // 20: strata.stream.v1.ProduceStreamOpen
+	(*ProduceStreamBatch)(nil),    // 21: strata.stream.v1.ProduceStreamBatch
+	(*ProduceStreamResponse)(nil), // 22: strata.stream.v1.ProduceStreamResponse
+	(*ProduceStreamOpened)(nil),   // 23: strata.stream.v1.ProduceStreamOpened
+	(*ProduceStreamAck)(nil),      // 24: strata.stream.v1.ProduceStreamAck
+	(*ConsumeRequest)(nil),        // 25: strata.stream.v1.ConsumeRequest
+	(*ConsumeOpen)(nil),           // 26: strata.stream.v1.ConsumeOpen
+	(*ConsumeCredit)(nil),         // 27: strata.stream.v1.ConsumeCredit
+	(*ConsumeCommit)(nil),         // 28: strata.stream.v1.ConsumeCommit
+	(*ConsumeOffset)(nil),         // 29: strata.stream.v1.ConsumeOffset
+	(*ConsumeResponse)(nil),       // 30: strata.stream.v1.ConsumeResponse
+	(*ConsumeAssigned)(nil),       // 31: strata.stream.v1.ConsumeAssigned
+	(*ConsumeRevoked)(nil),        // 32: strata.stream.v1.ConsumeRevoked
+	(*ConsumeRecords)(nil),        // 33: strata.stream.v1.ConsumeRecords
+	(*ConsumeCommitResult)(nil),   // 34: strata.stream.v1.ConsumeCommitResult
+	(*durationpb.Duration)(nil),   // 35: google.protobuf.Duration
+	(*v1.ErrorDetail)(nil),        // 36: strata.common.v1.ErrorDetail
+	(*TopicPartitions)(nil),       // 37: strata.stream.v1.TopicPartitions
+	(*PartitionResult)(nil),       // 38: strata.stream.v1.PartitionResult
 }
 var file_strata_stream_v1_stream_proto_depIdxs = []int32{
-	4,  // 0: strata.stream.v1.ProduceRecord.headers:type_name -> strata.stream.v1.Header
-	5,  // 1: strata.stream.v1.ProduceRequest.records:type_name -> strata.stream.v1.ProduceRecord
+	5,  // 0: strata.stream.v1.ProduceRecord.headers:type_name -> strata.stream.v1.Header
+	6,  // 1: strata.stream.v1.ProduceRequest.records:type_name -> strata.stream.v1.ProduceRecord
 	0,  // 2: strata.stream.v1.ProduceRequest.acks:type_name -> strata.stream.v1.Acks
-	34, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
+	35, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
 	1,  // 4: strata.stream.v1.ProduceRequest.compression:type_name -> strata.stream.v1.Compression
-	35, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
-	7,  // 6: strata.stream.v1.ProduceResponse.results:type_name -> strata.stream.v1.ProduceResult
+	36, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
+	8,  // 6: strata.stream.v1.ProduceResponse.results:type_name -> strata.stream.v1.ProduceResult
 	2,  // 7: strata.stream.v1.FetchPartition.position:type_name -> strata.stream.v1.LogPosition
-	9,  // 8: strata.stream.v1.FetchRequest.partitions:type_name -> strata.stream.v1.FetchPartition
-	34, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
-	3,  // 10: strata.stream.v1.Record.timestamp_type:type_name -> strata.stream.v1.TimestampType
-	4,  // 11: strata.stream.v1.Record.headers:type_name -> strata.stream.v1.Header
-	35, // 12: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
-	11, // 13: strata.stream.v1.FetchPartitionResult.records:type_name -> strata.stream.v1.Record
-	12, // 14: strata.stream.v1.FetchResponse.partitions:type_name -> strata.stream.v1.FetchPartitionResult
-	2,  // 15: strata.stream.v1.ListOffsetsPartition.position:type_name -> strata.stream.v1.LogPosition
-	14, // 16: strata.stream.v1.ListOffsetsRequest.partitions:type_name -> strata.stream.v1.ListOffsetsPartition
-	35, // 17: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
-	16, // 18: strata.stream.v1.ListOffsetsResponse.partitions:type_name -> strata.stream.v1.ListOffsetsResult
-	19, // 19: strata.stream.v1.ProduceStreamRequest.open:type_name -> strata.stream.v1.ProduceStreamOpen
-	20, // 20: strata.stream.v1.ProduceStreamRequest.batch:type_name -> strata.stream.v1.ProduceStreamBatch
-	0,  // 21: strata.stream.v1.ProduceStreamOpen.acks:type_name -> strata.stream.v1.Acks
-	1,  // 22: strata.stream.v1.ProduceStreamOpen.compression:type_name -> strata.stream.v1.Compression
-	34, // 23: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
-	5,  // 24: strata.stream.v1.ProduceStreamBatch.records:type_name -> strata.stream.v1.ProduceRecord
-	22, // 25: strata.stream.v1.ProduceStreamResponse.opened:type_name -> strata.stream.v1.ProduceStreamOpened
-	23, // 26: strata.stream.v1.ProduceStreamResponse.ack:type_name -> strata.stream.v1.ProduceStreamAck
-	35, // 27: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
-	7,  // 28: strata.stream.v1.ProduceStreamAck.results:type_name -> strata.stream.v1.ProduceResult
-	25, // 29: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
-	26, // 30: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
-	27, // 31: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
-	2,  // 32: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
-	34, // 33: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
-	28, // 34: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
-	30, // 35: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
-	31, // 36: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
-	32, // 37: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
-	33, // 38: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
-	36, // 39: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
-	36, // 40: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
-	11, // 41: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
-	37, // 42: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
-	6,  // 43: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
-	10, // 44: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
-	15, // 45: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
-	18, // 46: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
-	24, // 47: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
-	8,  // 48: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
-	13, // 49: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
-	17, // 50: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
-	21, // 51: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
-	29, // 52: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
-	48, // [48:53] is the sub-list for method output_type
-	43, // [43:48] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	10, // 8: strata.stream.v1.FetchRequest.partitions:type_name -> strata.stream.v1.FetchPartition
+	35, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
+	3,  // 10: strata.stream.v1.FetchRequest.isolation_level:type_name -> strata.stream.v1.IsolationLevel
+	4,  // 11: strata.stream.v1.Record.timestamp_type:type_name -> strata.stream.v1.TimestampType
+	5,  // 12: strata.stream.v1.Record.headers:type_name -> strata.stream.v1.Header
+	36, // 13: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	12, // 14: strata.stream.v1.FetchPartitionResult.records:type_name -> strata.stream.v1.Record
+	13, // 15: strata.stream.v1.FetchResponse.partitions:type_name -> strata.stream.v1.FetchPartitionResult
+	2,  // 16: strata.stream.v1.ListOffsetsPartition.position:type_name -> strata.stream.v1.LogPosition
+	15, // 17: strata.stream.v1.ListOffsetsRequest.partitions:type_name -> strata.stream.v1.ListOffsetsPartition
+	36, // 18: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
+	17, // 19: strata.stream.v1.ListOffsetsResponse.partitions:type_name -> strata.stream.v1.ListOffsetsResult
+	20, // 20: strata.stream.v1.ProduceStreamRequest.open:type_name -> strata.stream.v1.ProduceStreamOpen
+	21, // 21: strata.stream.v1.ProduceStreamRequest.batch:type_name -> strata.stream.v1.ProduceStreamBatch
+	0,  // 22: strata.stream.v1.ProduceStreamOpen.acks:type_name -> strata.stream.v1.Acks
+	1,  // 23: strata.stream.v1.ProduceStreamOpen.compression:type_name -> strata.stream.v1.Compression
+	35, // 24: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
+	6,  // 25: strata.stream.v1.ProduceStreamBatch.records:type_name -> strata.stream.v1.ProduceRecord
+	23, // 26: strata.stream.v1.ProduceStreamResponse.opened:type_name -> strata.stream.v1.ProduceStreamOpened
+	24, // 27: strata.stream.v1.ProduceStreamResponse.ack:type_name -> strata.stream.v1.ProduceStreamAck
+	36, // 28: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
+	8,  // 29: strata.stream.v1.ProduceStreamAck.results:type_name -> strata.stream.v1.ProduceResult
+	26, // 30: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
+	27, // 31: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
+	28, // 32: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
+	2,  // 33: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
+	35, // 34: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
+	3,  // 35: strata.stream.v1.ConsumeOpen.isolation_level:type_name -> strata.stream.v1.IsolationLevel
+	29, // 36: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
+	31, // 37: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
+	32, // 38: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
+	33, // 39: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
+	34, // 40: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
+	37, // 41: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
+	37, // 42: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
+	12, // 43: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
+	38, // 44: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
+	7,  // 45: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
+	11, // 46: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
+	16, // 47: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
+	19, // 48: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
+	25, // 49: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
+	9,  // 50: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
+	14, // 51: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
+	18, // 52: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
+	22, // 53: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
+	30, // 54: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
+	50, // [50:55] is the sub-list for method output_type
+	45, // [45:50] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_strata_stream_v1_stream_proto_init() }
@@ -2809,7 +2901,7 @@ func file_strata_stream_v1_stream_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_stream_v1_stream_proto_rawDesc), len(file_strata_stream_v1_stream_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      5,
 			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
