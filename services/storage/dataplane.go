@@ -89,7 +89,7 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 				replicaDir(pp.GetTopic(), pp.GetPartition()), isr, p.minISR).Detail
 			continue
 		}
-		base, err := p.appendProduced(epoch, pp.GetRecords()) // idempotence checks, then the log's Append
+		base, err := p.appendProducedTxn(epoch, pp.GetRecords(), pp.GetTransactionalId()) // idempotence and transaction checks, then the log's Append
 		if err != nil {
 			res.Error = errs.FromKafka(err).Detail
 			continue

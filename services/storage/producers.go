@@ -82,6 +82,13 @@ func (pp *partProducers) ensure(r *replica, leaderEpoch int32) error {
 // the idempotence checks when they carry a producer id. It returns the
 // base offset of the write (or of the original write, for a duplicate).
 func (r *replica) appendProduced(leaderEpoch int32, records []byte) (int64, error) {
+	return r.appendProducedTxn(leaderEpoch, records, "")
+}
+
+// appendProducedTxn is appendProduced for a produce that named its
+// transactional id (needed to verify a transaction this leader has no
+// BEGIN for).
+func (r *replica) appendProducedTxn(leaderEpoch int32, records []byte, txnID string) (int64, error) {
 	batch, rest, err := recordbatch.Next(records)
 	if err != nil {
 		return r.log.Append(records, leaderEpoch) // the log reports the bad batch
@@ -102,7 +109,7 @@ func (r *replica) appendProduced(leaderEpoch int32, records []byte) (int64, erro
 	}
 	lastSeq := h.BaseSequence + h.LastOffsetDelta
 	e := pp.producers[h.ProducerID]
-	if err := pp.checkTxn(r, &h, e); err != nil {
+	if err := pp.checkTxn(r, &h, e, txnID); err != nil {
 		return -1, err
 	}
 	if e != nil {
@@ -135,7 +142,7 @@ func (r *replica) appendProduced(leaderEpoch int32, records []byte) (int64, erro
 }
 
 // checkTxn applies the transaction rules to a batch of producer e.
-func (pp *partProducers) checkTxn(r *replica, h *recordbatch.Header, e *producerEntry) error {
+func (pp *partProducers) checkTxn(r *replica, h *recordbatch.Header, e *producerEntry, txnID string) error {
 	_, open := r.log.OngoingTxn(h.ProducerID)
 	if !h.IsTransactional() {
 		if open {
@@ -156,6 +163,19 @@ func (pp *partProducers) checkTxn(r *replica, h *recordbatch.Header, e *producer
 	}
 	if open && e != nil && e.epoch == h.ProducerEpoch {
 		return nil // opened in the log, under an earlier leader
+	}
+	// This node may have become leader after the coordinator's BEGIN went
+	// to the previous one: ask the coordinator (KIP-890's verification).
+	if v, ok := r.host.(txnVerifier); ok && txnID != "" {
+		err := v.verifyTxn(txnID, h.ProducerID, h.ProducerEpoch, r.key.topic, r.key.partition)
+		if err == nil {
+			pp.begun[h.ProducerID] = h.ProducerEpoch
+			return nil
+		}
+		if e := errs.From(err); e != nil {
+			return e
+		}
+		return errs.New(errs.RequestTimedOut, "verifying producer %d's transaction on %s with the coordinator: %v", h.ProducerID, r.name(), err)
 	}
 	return errs.New(errs.InvalidTxnState, "producer %d epoch %d has no transaction open on %s (AddPartitionsToTxn first)", h.ProducerID, h.ProducerEpoch, r.name())
 }
@@ -192,6 +212,14 @@ func (r *replica) writeMarker(leaderEpoch int32, m *storagev1.TxnMarker) (int64,
 	delete(pp.begun, pid)
 	pp.bumpEpoch(pid, epoch)
 	return off, nil
+}
+
+// txnVerifier asks the transaction coordinator whether a partition is in a
+// producer's open transaction (a node implements it; test hosts need not).
+type txnVerifier interface {
+	// verifyTxn returns nil when it is, the Kafka error (as *errs.Error)
+	// when it is not, any other error when the coordinator did not answer.
+	verifyTxn(txnID string, producerID int64, epoch int16, topic string, partition int32) error
 }
 
 // bumpEpoch records that the producer is at epoch (a marker's): a newer

@@ -631,3 +631,66 @@ func TestKafkaTxnSurvivesControllerFailover(t *testing.T) {
 		t.Fatalf("read_committed read\n%v\nwant\n%v", got, want)
 	}
 }
+
+// The storage leader changes after AddPartitionsToTxn registered the
+// transaction with the old one: the new leader verifies the producer's
+// transaction with the coordinator and takes its batches.
+func TestKafkaTxnLeaderChangeAfterAddPartitions(t *testing.T) {
+	c := kafkaCluster(t, map[string]int{"moved": 1})
+	rn := nodesByID(t, c)
+	cl := franzClient(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	id := "moved-txn"
+	var init *kmsg.InitProducerIDResponse
+	testutil.WaitFor(t, 20*time.Second, func() (err error) {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.Version, req.TransactionalID, req.TransactionTimeoutMillis = 4, &id, 60000
+		if init, err = req.RequestWith(ctx, cl); err == nil && init.ErrorCode != 0 {
+			err = kerr.ErrorForCode(init.ErrorCode)
+		}
+		return err
+	})
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.Version, add.TransactionalID, add.ProducerID, add.ProducerEpoch = 3, id, init.ProducerID, init.ProducerEpoch
+	add.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "moved", Partitions: []int32{0}}}
+	addResp, err := add.RequestWith(ctx, cl)
+	if err != nil || addResp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("add partitions: %v %+v", err, addResp)
+	}
+	p, err := describePartition(t, c, "moved", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn.byID[p.Leader].signal(syscall.SIGKILL)
+
+	o := recordbatch.ProducerOptions(codec.None)
+	o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Transactional = init.ProducerID, init.ProducerEpoch, 0, true
+	batch, err := recordbatch.Build(o, []recordbatch.BuildRecord{{Value: []byte("after-move"), Timestamp: time.Now().UnixMilli()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 60*time.Second, func() error {
+		prod := kmsg.NewPtrProduceRequest()
+		prod.Version, prod.Acks, prod.TimeoutMillis, prod.TransactionID = 7, -1, 5000, &id
+		prod.Topics = []kmsg.ProduceRequestTopic{{Topic: "moved", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: batch}}}}
+		resp, err := prod.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		code := resp.Topics[0].Partitions[0].ErrorCode
+		if code == kerr.InvalidTxnState.Code {
+			t.Fatalf("the new leader refused the transaction's batch: %v", kerr.ErrorForCode(code))
+		}
+		return kerr.ErrorForCode(code) // retriable ones while the leader moves
+	})
+	end := kmsg.NewPtrEndTxnRequest()
+	end.Version, end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = 3, id, init.ProducerID, init.ProducerEpoch, true
+	if endResp, err := end.RequestWith(ctx, cl); err != nil || endResp.ErrorCode != 0 {
+		t.Fatalf("commit: %v %+v", err, endResp)
+	}
+	sentinels(t, c, "moved", 1)
+	if got := readTxn(t, c, "moved", 1, true); strings.Join(got, ",") != "after-move" {
+		t.Fatalf("read_committed read %v", got)
+	}
+}

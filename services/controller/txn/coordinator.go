@@ -456,6 +456,9 @@ func (c *Coordinator) open(rec *controllerv1.TxnRecord) {
 }
 
 func (c *Coordinator) addPartitions(ctx context.Context, req *kmsg.AddPartitionsToTxnRequest) (kmsg.Response, error) {
+	if req.Version >= 4 {
+		return c.verifyPartitions(req)
+	}
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
 	fill := func(code func(topic string, p int32) int16) {
 		resp.Topics = resp.Topics[:0]
@@ -544,6 +547,51 @@ func (c *Coordinator) addPartitions(ctx context.Context, req *kmsg.AddPartitions
 	}
 	err = c.save(ctx, rec)
 	all(code(err))
+	return resp, nil
+}
+
+// verifyPartitions answers a storage leader's question (AddPartitionsToTxn
+// v4 with verify_only, as KIP-890 brokers ask it): is each partition in
+// the producer's open transaction at this epoch? Gateways never forward
+// v4 from clients (it is not advertised); adding through v4 is refused.
+func (c *Coordinator) verifyPartitions(req *kmsg.AddPartitionsToTxnRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	for _, tx := range req.Transactions {
+		rt := kmsg.NewAddPartitionsToTxnResponseTransaction()
+		rt.TransactionalID = tx.TransactionalID
+		code := int16(0)
+		var rec *controllerv1.TxnRecord
+		switch {
+		case !tx.VerifyOnly:
+			code = kerr.InvalidRequest.Code
+		case !validID(tx.TransactionalID):
+			code = kerr.InvalidRequest.Code
+		default:
+			unlock, r, err := c.lockID(tx.TransactionalID)
+			if err != nil {
+				return nil, err
+			}
+			unlock()
+			rec = r
+			if code = checkProducer(rec, tx.ProducerID, tx.ProducerEpoch, req.Key(), req.Version); code == 0 && rec.GetState() != controllerv1.TxnState_TXN_STATE_ONGOING {
+				code = kerr.InvalidTxnState.Code
+			}
+		}
+		for _, t := range tx.Topics {
+			tt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+			tt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
+				rp.Partition, rp.ErrorCode = p, code
+				if code == 0 && !hasPartition(rec, t.Topic, p) {
+					rp.ErrorCode = kerr.InvalidTxnState.Code
+				}
+				tt.Partitions = append(tt.Partitions, rp)
+			}
+			rt.Topics = append(rt.Topics, tt)
+		}
+		resp.Transactions = append(resp.Transactions, rt)
+	}
 	return resp, nil
 }
 

@@ -343,3 +343,25 @@ func TestDescribeAndList(t *testing.T) {
 		t.Fatalf("list = %+v", lr)
 	}
 }
+
+// A storage leader's verification (AddPartitionsToTxn v4, verify_only):
+// yes for a partition of the open transaction, INVALID_TXN_STATE for one
+// not added, PRODUCER_FENCED for an old epoch; adding through v4 is refused.
+func TestVerifyOnly(t *testing.T) {
+	h := newHarness(t, mdstore.NewMemory(), newLeaders())
+	ip := h.init("tx")
+	wantCode(t, h.add("tx", ip.ProducerID, ip.ProducerEpoch, 1), 0, "add")
+	verify := func(epoch int16, p int32, only bool) int16 {
+		r := kmsg.NewPtrAddPartitionsToTxnRequest()
+		r.Version = 4
+		tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+		tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = "tx", ip.ProducerID, epoch, only
+		tx.Topics = []kmsg.AddPartitionsToTxnRequestTransactionTopic{{Topic: "t", Partitions: []int32{p}}}
+		r.Transactions = []kmsg.AddPartitionsToTxnRequestTransaction{tx}
+		return do[*kmsg.AddPartitionsToTxnResponse](h, r).Transactions[0].Topics[0].Partitions[0].ErrorCode
+	}
+	wantCode(t, verify(ip.ProducerEpoch, 1, true), 0, "a partition of the transaction")
+	wantCode(t, verify(ip.ProducerEpoch, 2, true), kerr.InvalidTxnState.Code, "a partition not added")
+	wantCode(t, verify(ip.ProducerEpoch-1, 1, true), kerr.ProducerFenced.Code, "an old epoch")
+	wantCode(t, verify(ip.ProducerEpoch, 1, false), kerr.InvalidRequest.Code, "adding through v4")
+}

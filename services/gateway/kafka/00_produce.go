@@ -34,6 +34,7 @@ type produceItem struct {
 	topic     string
 	partition int32
 	records   []byte
+	txnID     string
 	resp      *kmsg.ProduceResponseTopicPartition
 }
 
@@ -63,7 +64,11 @@ func handleProduce(ctx context.Context, s *Server, r *request) (kmsg.Response, e
 				p.ErrorCode = code
 				continue
 			}
-			items = append(items, &produceItem{topic: rt.Topic, partition: rp.Partition, records: rp.Records, resp: p})
+			it := &produceItem{topic: rt.Topic, partition: rp.Partition, records: rp.Records, resp: p}
+			if req.TransactionID != nil {
+				it.txnID = *req.TransactionID
+			}
+			items = append(items, it)
 		}
 	}
 	if len(items) > 0 {
@@ -93,7 +98,8 @@ func hasTransactionalRecords(req *kmsg.ProduceRequest) bool {
 func (s *Server) produce(ctx context.Context, acks int16, timeout time.Duration, items []*produceItem) {
 	routed := make([]*router.ProduceItem, len(items))
 	for i, it := range items {
-		routed[i] = &router.ProduceItem{Part: router.Part{Topic: it.topic, Partition: it.partition, ClientEpoch: -1}, Records: it.records}
+		routed[i] = &router.ProduceItem{Part: router.Part{Topic: it.topic, Partition: it.partition, ClientEpoch: -1}, Records: it.records,
+			TransactionalID: it.txnID}
 	}
 	sacks := storagev1.Acks_ACKS_ALL
 	switch acks {

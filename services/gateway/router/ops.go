@@ -17,6 +17,8 @@ const callSlack = 30 * time.Second
 type ProduceItem struct {
 	Part
 	Records []byte
+	// TransactionalID is the Kafka producer's, for transactional batches.
+	TransactionalID string
 	// Result is the leader's answer (nil with ACKS_NONE or on Err).
 	Result *storagev1.ProducePartitionResult
 }
@@ -27,7 +29,7 @@ func (r *Router) Produce(ctx context.Context, acks storagev1.Acks, timeout time.
 		req := &storagev1.ProduceRequest{Acks: acks, TimeoutMs: int32(timeout / time.Millisecond),
 			Partitions: make([]*storagev1.ProducePartition, len(group))}
 		for i, it := range group {
-			req.Partitions[i] = &storagev1.ProducePartition{Topic: it.Topic, Partition: it.Partition, Records: it.Records}
+			req.Partitions[i] = &storagev1.ProducePartition{Topic: it.Topic, Partition: it.Partition, Records: it.Records, TransactionalId: it.TransactionalID}
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout+callSlack)
 		defer cancel()

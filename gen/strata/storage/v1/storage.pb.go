@@ -587,9 +587,14 @@ type ProducePartition struct {
 	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
 	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
 	// One or more concatenated Kafka v2 record batches.
-	Records       []byte `protobuf:"bytes,3,opt,name=records,proto3" json:"records,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Records []byte `protobuf:"bytes,3,opt,name=records,proto3" json:"records,omitempty"`
+	// The Kafka produce request's transactional id, for transactional
+	// batches: a leader that has no BEGIN for the producer (it became leader
+	// after AddPartitionsToTxn) asks the transaction coordinator whether the
+	// partition is in the producer's open transaction.
+	TransactionalId string `protobuf:"bytes,4,opt,name=transactional_id,json=transactionalId,proto3" json:"transactional_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ProducePartition) Reset() {
@@ -641,6 +646,13 @@ func (x *ProducePartition) GetRecords() []byte {
 		return x.Records
 	}
 	return nil
+}
+
+func (x *ProducePartition) GetTransactionalId() string {
+	if x != nil {
+		return x.TransactionalId
+	}
+	return ""
 }
 
 type ProducePartitionResult struct {
@@ -2195,11 +2207,12 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"timeout_ms\x18\x02 \x01(\x05R\ttimeoutMs\x12C\n" +
 	"\n" +
 	"partitions\x18\x03 \x03(\v2#.strata.storage.v1.ProducePartitionR\n" +
-	"partitions\"`\n" +
+	"partitions\"\x8b\x01\n" +
 	"\x10ProducePartition\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x18\n" +
-	"\arecords\x18\x03 \x01(\fR\arecords\"\xf9\x01\n" +
+	"\arecords\x18\x03 \x01(\fR\arecords\x12)\n" +
+	"\x10transactional_id\x18\x04 \x01(\tR\x0ftransactionalId\"\xf9\x01\n" +
 	"\x16ProducePartitionResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
