@@ -92,6 +92,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.markers = &txnMarkers{c: c}
 	c.txns = txn.New(txn.Config{Store: c.store, Log: log, PIDs: c.pids, Groups: c.groups, OffsetOp: groups.OffsetOp,
 		Markers: c.markers, Topics: c.markers, MaxTimeout: cfg.TransactionMaxTimeout, MaxOffsetMetadata: groups.MaxOffsetMetadata})
+	c.groups.SetPendingOffsets(c.txns.PendingOffsets)
 	c.elector.onActive = c.whileActive(c.runActive, c.groups.Run, c.txns.Run)
 	c.fwd = newForwarder(c.elector)
 	c.grpc = rpc.NewServer(log, c.reg, c.fwd.intercept)

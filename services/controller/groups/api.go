@@ -565,7 +565,7 @@ func (gc *Coordinator) fetchOffsets(ctx context.Context, req *kmsg.OffsetFetchRe
 					topics = append(topics, offsetFetchTopic{t.Topic, t.Partitions})
 				}
 			}
-			res, code := gc.readOffsets(ctx, rg.Group, topics)
+			res, code := gc.readOffsets(ctx, rg.Group, topics, req.RequireStable)
 			g.ErrorCode = code
 			for _, t := range res {
 				gt := kmsg.NewOffsetFetchResponseGroupTopic()
@@ -588,7 +588,7 @@ func (gc *Coordinator) fetchOffsets(ctx context.Context, req *kmsg.OffsetFetchRe
 			topics = append(topics, offsetFetchTopic{t.Topic, t.Partitions})
 		}
 	}
-	res, code := gc.readOffsets(ctx, req.Group, topics)
+	res, code := gc.readOffsets(ctx, req.Group, topics, req.Version >= 7 && req.RequireStable)
 	resp.ErrorCode = code
 	for _, t := range res {
 		rt := kmsg.NewOffsetFetchResponseTopic()
@@ -613,8 +613,10 @@ type offsetFetchResult struct {
 	parts []kmsg.OffsetFetchResponseTopicPartition
 }
 
-// readOffsets answers one group's OffsetFetch; topics nil means all.
-func (gc *Coordinator) readOffsets(ctx context.Context, group string, topics []offsetFetchTopic) ([]offsetFetchResult, int16) {
+// readOffsets answers one group's OffsetFetch; topics nil means all. With
+// requireStable (KIP-447), a partition with an offset pending in an open
+// transaction gets UNSTABLE_OFFSET_COMMIT, which the client retries.
+func (gc *Coordinator) readOffsets(ctx context.Context, group string, topics []offsetFetchTopic, requireStable bool) ([]offsetFetchResult, int16) {
 	committed, err := gc.committed(ctx, group)
 	if err != nil {
 		return nil, kerr.CoordinatorNotAvailable.Code
@@ -628,6 +630,10 @@ func (gc *Coordinator) readOffsets(ctx context.Context, group string, topics []o
 			topics = append(topics, ft)
 		}
 	}
+	var pending map[string]map[int32]bool
+	if requireStable && gc.pending != nil {
+		pending = gc.pending(group)
+	}
 	var out []offsetFetchResult
 	for _, t := range topics {
 		r := offsetFetchResult{topic: t.topic}
@@ -639,6 +645,9 @@ func (gc *Coordinator) readOffsets(ctx context.Context, group string, topics []o
 			if rec := committed[t.topic][p]; rec != nil {
 				meta := rec.GetMetadata()
 				rp.Offset, rp.LeaderEpoch, rp.Metadata = rec.GetOffset(), rec.GetLeaderEpoch(), &meta
+			}
+			if pending[t.topic][p] {
+				rp.ErrorCode = kerr.UnstableOffsetCommit.Code
 			}
 			r.parts = append(r.parts, rp)
 		}

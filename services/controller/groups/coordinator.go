@@ -96,6 +96,9 @@ type Coordinator struct {
 	store        mdstore.Store
 	log          *slog.Logger
 	initialDelay time.Duration
+	// pending returns a group's partitions with offsets pending in open
+	// transactions (SetPendingOffsets); nil: none.
+	pending func(group string) map[string]map[int32]bool
 
 	mu      sync.Mutex
 	loaded  bool

@@ -138,3 +138,31 @@ func TestNotLoadedIsNotController(t *testing.T) {
 		t.Fatal("an unloaded coordinator answered")
 	}
 }
+
+// OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for a
+// partition whose offset is pending in an open transaction (KIP-447).
+func TestRequireStableOffsets(t *testing.T) {
+	gc := loaded(t, mdstore.NewMemory())
+	gc.SetPendingOffsets(func(group string) map[string]map[int32]bool {
+		if group == "g" {
+			return map[string]map[int32]bool{"t": {0: true}}
+		}
+		return nil
+	})
+	for _, stable := range []bool{true, false} {
+		f := kmsg.NewPtrOffsetFetchRequest()
+		f.Version, f.Group, f.RequireStable = 7, "g", stable
+		f.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0, 1}}}
+		r := call[*kmsg.OffsetFetchResponse](t, gc, f)
+		want := int16(0)
+		if stable {
+			want = kerr.UnstableOffsetCommit.Code
+		}
+		if got := r.Topics[0].Partitions[0].ErrorCode; got != want {
+			t.Errorf("require_stable %v, pending partition: %v", stable, kerr.ErrorForCode(got))
+		}
+		if got := r.Topics[0].Partitions[1].ErrorCode; got != 0 {
+			t.Errorf("require_stable %v, settled partition: %v", stable, kerr.ErrorForCode(got))
+		}
+	}
+}

@@ -46,5 +46,12 @@ func OffsetOp(group, topic string, partition int32, offset int64, leaderEpoch in
 	return mdstore.Put(offsetKey(group, topic, partition), metadata.Marshal(rec))
 }
 
+// SetPendingOffsets tells the coordinator where to learn which offsets are
+// pending in open transactions, so OffsetFetch with require_stable answers
+// UNSTABLE_OFFSET_COMMIT for them (KIP-447). Call it before Run.
+func (gc *Coordinator) SetPendingOffsets(pending func(group string) map[string]map[int32]bool) {
+	gc.pending = pending
+}
+
 // MaxOffsetMetadata is offset.metadata.max.bytes.
 const MaxOffsetMetadata = maxOffsetMetadata

@@ -1022,3 +1022,31 @@ func (c *Coordinator) list(req *kmsg.ListTransactionsRequest) (kmsg.Response, er
 	}
 	return resp, nil
 }
+
+// PendingOffsets returns the partitions of group with offsets sent by
+// TxnOffsetCommit in transactions not yet complete (for OffsetFetch's
+// require_stable).
+func (c *Coordinator) PendingOffsets(group string) map[string]map[int32]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out map[string]map[int32]bool
+	for _, rec := range c.txns {
+		st := rec.GetState()
+		if st != controllerv1.TxnState_TXN_STATE_ONGOING && !preparing(st) {
+			continue
+		}
+		for _, o := range rec.GetOffsets() {
+			if o.GetGroup() != group {
+				continue
+			}
+			if out == nil {
+				out = map[string]map[int32]bool{}
+			}
+			if out[o.GetTopic()] == nil {
+				out[o.GetTopic()] = map[int32]bool{}
+			}
+			out[o.GetTopic()][o.GetPartition()] = true
+		}
+	}
+	return out
+}

@@ -200,6 +200,9 @@ func TestCommitWritesMarkersAndOffsets(t *testing.T) {
 	if kv, _ := h.store.Get(context.Background(), "/offsets/g/t/0"); kv != nil {
 		t.Fatal("the offset is visible before the commit")
 	}
+	if p := h.c.PendingOffsets("g"); !p["t"][0] || len(h.c.PendingOffsets("other")) != 0 {
+		t.Fatalf("pending offsets = %v", p)
+	}
 	wantCode(t, h.end("tx", pid, epoch, true), 0, "commit")
 	if st := h.state("tx"); st != controllerv1.TxnState_TXN_STATE_COMPLETE_COMMIT {
 		t.Fatalf("state after commit = %v", st)
@@ -211,6 +214,9 @@ func TestCommitWritesMarkersAndOffsets(t *testing.T) {
 	}
 	if kv, _ := h.store.Get(context.Background(), "/offsets/g/t/0"); kv == nil || string(kv.Value) != "5" {
 		t.Fatalf("offset after commit = %+v", kv)
+	}
+	if p := h.c.PendingOffsets("g"); len(p) != 0 {
+		t.Fatalf("pending offsets after the commit = %v", p)
 	}
 	wantCode(t, h.end("tx", pid, epoch, true), 0, "a retried commit")
 	wantCode(t, h.end("tx", pid, epoch, false), kerr.InvalidTxnState.Code, "abort after the commit")
