@@ -51,6 +51,10 @@ const (
 	// against their timeout (Kafka's
 	// transaction.abort.timed.out.transaction.cleanup.interval.ms is 10 s).
 	DefaultExpiryCheck = time.Second
+	// DefaultIDExpiration is transactional.id.expiration.ms: a
+	// transactional id with no transaction open and no request for this
+	// long is forgotten.
+	DefaultIDExpiration = 7 * 24 * time.Hour
 	// maxTxnPartitions bounds the partitions of one transaction.
 	maxTxnPartitions = 10000
 	// maxTxnOffsets bounds the offsets one transaction commits.
@@ -128,6 +132,8 @@ type Config struct {
 	MaxTimeout time.Duration
 	// ExpiryCheck is the expiry scan interval (DefaultExpiryCheck if 0).
 	ExpiryCheck time.Duration
+	// IDExpiration is transactional.id.expiration.ms (DefaultIDExpiration if 0).
+	IDExpiration time.Duration
 	// MaxOffsetMetadata is offset.metadata.max.bytes.
 	MaxOffsetMetadata int
 	// Now is the clock (time.Now if nil).
@@ -154,6 +160,9 @@ func New(cfg Config) *Coordinator {
 	}
 	if cfg.ExpiryCheck <= 0 {
 		cfg.ExpiryCheck = DefaultExpiryCheck
+	}
+	if cfg.IDExpiration <= 0 {
+		cfg.IDExpiration = DefaultIDExpiration
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -887,17 +896,24 @@ func (c *Coordinator) complete(ctx context.Context, id string) {
 }
 
 // expire aborts open transactions past their timeout, fencing their
-// producers (Kafka bumps the epoch too).
+// producers (Kafka bumps the epoch too), and forgets transactional ids idle
+// for longer than transactional.id.expiration.ms.
 func (c *Coordinator) expire(ctx context.Context) {
 	now := c.cfg.Now().UnixMilli()
 	c.mu.Lock()
-	var due []string
+	var due, idle []string
 	for id, rec := range c.txns {
-		if rec.GetState() == controllerv1.TxnState_TXN_STATE_ONGOING && now-rec.GetStartUnixMs() > int64(rec.GetTimeoutMs()) {
+		switch st := rec.GetState(); {
+		case st == controllerv1.TxnState_TXN_STATE_ONGOING && now-rec.GetStartUnixMs() > int64(rec.GetTimeoutMs()):
 			due = append(due, id)
+		case st != controllerv1.TxnState_TXN_STATE_ONGOING && !preparing(st) && now-rec.GetUpdateUnixMs() > c.cfg.IDExpiration.Milliseconds():
+			idle = append(idle, id)
 		}
 	}
 	c.mu.Unlock()
+	for _, id := range idle {
+		c.forget(ctx, id, now)
+	}
 	for _, id := range due {
 		unlock, rec, err := c.lockID(id)
 		if err != nil {
@@ -911,6 +927,28 @@ func (c *Coordinator) expire(ctx context.Context) {
 		}
 		unlock()
 	}
+}
+
+// forget deletes an idle transactional id's record; a producer that comes
+// back with it starts over with a new producer id.
+func (c *Coordinator) forget(ctx context.Context, id string, now int64) {
+	unlock, rec, err := c.lockID(id)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	st := rec.GetState()
+	if rec == nil || st == controllerv1.TxnState_TXN_STATE_ONGOING || preparing(st) || now-rec.GetUpdateUnixMs() <= c.cfg.IDExpiration.Milliseconds() {
+		return
+	}
+	if _, err := c.cfg.Store.Write(ctx, nil, mdstore.Delete(recordKey(id))); err != nil {
+		c.cfg.Log.Warn("forgetting an idle transactional id failed", "transactional_id", id, "err", err)
+		return
+	}
+	c.mu.Lock()
+	delete(c.txns, id)
+	c.mu.Unlock()
+	c.cfg.Log.Info("forgot an idle transactional id", "transactional_id", id, "producer_id", rec.GetProducerId())
 }
 
 // stateName is Kafka's name of a state (DescribeTransactions, ListTransactions).

@@ -371,3 +371,27 @@ func TestVerifyOnly(t *testing.T) {
 	wantCode(t, verify(ip.ProducerEpoch-1, 1, true), kerr.ProducerFenced.Code, "an old epoch")
 	wantCode(t, verify(ip.ProducerEpoch, 1, false), kerr.InvalidRequest.Code, "adding through v4")
 }
+
+// A transactional id idle past transactional.id.expiration.ms is
+// forgotten; one with a transaction open is not.
+func TestIdleIDExpires(t *testing.T) {
+	h := newHarness(t, mdstore.NewMemory(), newLeaders())
+	h.init("idle")
+	open := h.init("open")
+	wantCode(t, h.add("open", open.ProducerID, open.ProducerEpoch, 0), 0, "add")
+	h.advance(DefaultIDExpiration + time.Hour)
+	testutil.WaitFor(t, 5*time.Second, func() error {
+		txns, _ := h.c.snapshot()
+		if _, ok := txns["idle"]; ok {
+			return fmt.Errorf("idle id still known")
+		}
+		return nil
+	})
+	if kv, _ := h.store.Get(context.Background(), recordKey("idle")); kv != nil {
+		t.Fatal("the idle id's record is still stored")
+	}
+	// The open one timed out instead (aborted now, so not idle).
+	if st := h.state("open"); st != controllerv1.TxnState_TXN_STATE_COMPLETE_ABORT && st != controllerv1.TxnState_TXN_STATE_PREPARE_ABORT {
+		t.Fatalf("open transaction after the expiry: %v", st)
+	}
+}

@@ -132,3 +132,22 @@ func TestTxnStateLSOAndAbortedIndex(t *testing.T) {
 	}
 	l.Close()
 }
+
+// FuzzDecodeTxnIndex: a .txnindex of any content is refused or decoded,
+// never a panic or an allocation past its size.
+func FuzzDecodeTxnIndex(f *testing.F) {
+	var st txnState
+	st.reset()
+	st.ongoing[3] = 40
+	st.aborted = []AbortedTxn{{ProducerID: 1, FirstOffset: 2, LastOffset: 9}}
+	good := st.encodeIndex(0, 100)
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add([]byte("STXN\x01\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ab, open, err := decodeIndex(b)
+		if err == nil && len(ab)*24+len(open)*16 > len(b) {
+			t.Fatalf("decoded %d aborted and %d open from %d bytes", len(ab), len(open), len(b))
+		}
+	})
+}
