@@ -81,7 +81,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.groups = newGroupCoordinator(c, cfg.GroupInitialRebalanceDelay)
 	c.elector.onActive = c.whileActive(c.runActive, c.groups.run)
 	c.fwd = newForwarder(c.elector)
-	c.grpc = rpc.NewServer(log, c.reg, c.fwd.intercept)
+	c.grpc = rpc.NewServer(log, c.reg, rpc.WithUnary(c.fwd.intercept))
 	adminv1.RegisterAdminServiceServer(c.grpc.Server, &adminHandler{c: c})
 	controllerv1.RegisterControllerServiceServer(c.grpc.Server, &controllerHandler{c: c})
 	controllerv1.RegisterGroupCoordinatorServiceServer(c.grpc.Server, &groupHandler{c: c, gc: c.groups})

@@ -24,10 +24,6 @@ import (
 const (
 	// DefaultSessionTimeout is Kafka 3's session.timeout.ms default.
 	DefaultSessionTimeout = 45 * time.Second
-	// MinSessionTimeout and MaxSessionTimeout are the coordinator's
-	// group.min.session.timeout.ms and group.max.session.timeout.ms.
-	MinSessionTimeout = 6 * time.Second
-	MaxSessionTimeout = 30 * time.Minute
 	// maxHeartbeatInterval is Kafka's heartbeat.interval.ms default: a
 	// member heartbeats every session/3, at most this long apart, so it
 	// learns of a rebalance soon.
@@ -139,9 +135,6 @@ func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeReq
 	case len(id) > maxGroupIDLength:
 		return nil, errs.New(errs.InvalidGroupID, "open.group_id is %d bytes, more than %d", len(id), maxGroupIDLength).Field("open.group_id", "too long")
 	}
-	if len(open.GetTopics()) == 0 {
-		return nil, invalid("open.topics", "at least one topic is required")
-	}
 	m := &member{s: s, stream: stream, group: open.GetGroupId(), instance: open.InstanceId, start: open.GetStartPosition(),
 		session: DefaultSessionTimeout, clientID: cmp.Or(open.GetClientId(), defaultConsumeClientID), memberID: open.GetMemberId()}
 	m.credit.more = make(chan struct{}, 1)
@@ -156,18 +149,11 @@ func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeReq
 			m.topics = append(m.topics, t.GetName())
 		}
 	}
-	if m.instance != nil && *m.instance == "" {
-		return nil, invalid("open.instance_id", "must not be empty when set")
-	}
 	if m.start == streamv1.LogPosition_LOG_POSITION_UNSPECIFIED {
 		m.start = streamv1.LogPosition_LOG_POSITION_LATEST
-	} else if e := checkPosition("open.start_position", m.start); e != nil {
-		return nil, e
 	}
 	if d := open.GetSessionTimeout(); d != nil {
-		if m.session = d.AsDuration(); !d.IsValid() || m.session < MinSessionTimeout || m.session > MaxSessionTimeout {
-			return nil, invalid("open.session_timeout", "must be between %v and %v", MinSessionTimeout, MaxSessionTimeout)
-		}
+		m.session = d.AsDuration()
 	}
 	return m, nil
 }
@@ -193,9 +179,6 @@ func (m *member) read(ctx context.Context) error {
 		}
 		switch msg := r.GetMessage().(type) {
 		case *streamv1.ConsumeRequest_Credit:
-			if msg.Credit.GetRecords() < 0 || msg.Credit.GetBytes() < 0 {
-				return invalid("credit", "records and bytes must not be negative")
-			}
 			m.credit.add(msg.Credit.GetRecords(), msg.Credit.GetBytes())
 		case *streamv1.ConsumeRequest_Commit:
 			res := m.commit(ctx, msg.Commit)

@@ -14,6 +14,7 @@ import (
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/gateway/router"
 	"google.golang.org/grpc"
 )
@@ -58,6 +59,9 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 	open := first.GetOpen()
 	if open == nil {
 		return invalid("open", "the first message of a session must open it")
+	}
+	if e := rpc.Validate(first); e != nil {
+		return e
 	}
 	sess, e := s.openSession(ctx, open)
 	if e != nil {
@@ -161,9 +165,7 @@ func (s *Service) openSession(ctx context.Context, open *streamv1.ProduceStreamO
 		return nil, e
 	}
 	if d := open.GetTimeout(); d != nil {
-		if sess.timeout = d.AsDuration(); !d.IsValid() || sess.timeout <= 0 || sess.timeout > MaxProduceTimeout {
-			return nil, invalid("open.timeout", "must be positive and at most %v", MaxProduceTimeout)
-		}
+		sess.timeout = d.AsDuration()
 	}
 	if sess.idempotent {
 		if sess.acks != storagev1.Acks_ACKS_ALL {
@@ -208,7 +210,9 @@ func (sess *session) read(ctx context.Context, stream grpc.BidiStreamingServer[s
 			return invalid("batch", "after the open, every message must be a batch")
 		}
 		r := &streamRequest{id: b.GetRequestId(), records: b.GetRecords()}
-		if t, e := sess.s.lookupTopic(sess.topic, "topic"); e != nil {
+		if e := rpc.Validate(b); e != nil {
+			r.refused = e
+		} else if t, e := sess.s.lookupTopic(sess.topic, "topic"); e != nil {
 			r.refused = e
 		} else if e := checkRecords(t, r.records); e != nil {
 			r.refused = e

@@ -7,6 +7,7 @@
 package streamv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	v1 "github.com/strata-io/strata/gen/strata/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -2454,50 +2455,53 @@ var File_strata_stream_v1_stream_proto protoreflect.FileDescriptor
 
 const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/stream/v1/stream.proto\x12\x10strata.stream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dstrata/common/v1/errors.proto\x1a\x1dstrata/stream/v1/groups.proto\"?\n" +
-	"\x06Header\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x19\n" +
+	"\x1dstrata/stream/v1/stream.proto\x12\x10strata.stream.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dstrata/common/v1/errors.proto\x1a\x1dstrata/stream/v1/groups.proto\"H\n" +
+	"\x06Header\x12\x19\n" +
+	"\x03key\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x03key\x12\x19\n" +
 	"\x05value\x18\x02 \x01(\fH\x00R\x05value\x88\x01\x01B\b\n" +
-	"\x06_value\"\xf1\x01\n" +
+	"\x06_value\"\xfa\x01\n" +
 	"\rProduceRecord\x12!\n" +
 	"\tpartition\x18\x01 \x01(\x05H\x00R\tpartition\x88\x01\x01\x12\x15\n" +
 	"\x03key\x18\x02 \x01(\fH\x01R\x03key\x88\x01\x01\x12\x19\n" +
 	"\x05value\x18\x03 \x01(\fH\x02R\x05value\x88\x01\x01\x122\n" +
-	"\aheaders\x18\x04 \x03(\v2\x18.strata.stream.v1.HeaderR\aheaders\x12&\n" +
-	"\ftimestamp_ms\x18\x05 \x01(\x03H\x03R\vtimestampMs\x88\x01\x01B\f\n" +
+	"\aheaders\x18\x04 \x03(\v2\x18.strata.stream.v1.HeaderR\aheaders\x12/\n" +
+	"\ftimestamp_ms\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x03R\vtimestampMs\x88\x01\x01B\f\n" +
 	"\n" +
 	"_partitionB\x06\n" +
 	"\x04_keyB\b\n" +
 	"\x06_valueB\x0f\n" +
-	"\r_timestamp_ms\"\x83\x02\n" +
+	"\r_timestamp_ms\"\xb3\x02\n" +
 	"\x0eProduceRequest\x12\x14\n" +
-	"\x05topic\x18\x01 \x01(\tR\x05topic\x129\n" +
-	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordR\arecords\x12*\n" +
-	"\x04acks\x18\x03 \x01(\x0e2\x16.strata.stream.v1.AcksR\x04acks\x123\n" +
-	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12?\n" +
-	"\vcompression\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.CompressionR\vcompression\"\x9d\x01\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12F\n" +
+	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\v\xbaH\b\x92\x01\x05\b\x01\x10\x90NR\arecords\x124\n" +
+	"\x04acks\x18\x03 \x01(\x0e2\x16.strata.stream.v1.AcksB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04acks\x12B\n" +
+	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
+	"\xaa\x01\a\"\x03\b\xac\x02*\x00R\atimeout\x12I\n" +
+	"\vcompression\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.CompressionB\b\xbaH\x05\x82\x01\x02\x10\x01R\vcompression\"\x9d\x01\n" +
 	"\rProduceResult\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12!\n" +
 	"\ftimestamp_ms\x18\x03 \x01(\x03R\vtimestampMs\x123\n" +
 	"\x05error\x18\x04 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\"L\n" +
 	"\x0fProduceResponse\x129\n" +
-	"\aresults\x18\x01 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults\"\xc9\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults\"\xee\x01\n" +
 	"\x0eFetchPartition\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x18\n" +
-	"\x06offset\x18\x03 \x01(\x03H\x00R\x06offset\x12;\n" +
-	"\bposition\x18\x04 \x01(\x0e2\x1d.strata.stream.v1.LogPositionH\x00R\bposition\x12#\n" +
-	"\ftimestamp_ms\x18\x05 \x01(\x03H\x00R\vtimestampMsB\a\n" +
-	"\x05start\"\xe1\x01\n" +
-	"\fFetchRequest\x12@\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12!\n" +
+	"\x06offset\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\x06offset\x12G\n" +
+	"\bposition\x18\x04 \x01(\x0e2\x1d.strata.stream.v1.LogPositionB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00H\x00R\bposition\x12,\n" +
+	"\ftimestamp_ms\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\vtimestampMsB\x0e\n" +
+	"\x05start\x12\x05\xbaH\x02\b\x01\"\x9d\x02\n" +
+	"\fFetchRequest\x12M\n" +
 	"\n" +
-	"partitions\x18\x01 \x03(\v2 .strata.stream.v1.FetchPartitionR\n" +
-	"partitions\x124\n" +
-	"\bmax_wait\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\amaxWait\x12\x1b\n" +
-	"\tmin_bytes\x18\x03 \x01(\x05R\bminBytes\x12\x1b\n" +
-	"\tmax_bytes\x18\x04 \x01(\x05R\bmaxBytes\x12\x1f\n" +
-	"\vmax_records\x18\x05 \x01(\x05R\n" +
+	"partitions\x18\x01 \x03(\v2 .strata.stream.v1.FetchPartitionB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\n" +
+	"partitions\x12C\n" +
+	"\bmax_wait\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
+	"\xaa\x01\a\"\x03\b\xac\x022\x00R\amaxWait\x12$\n" +
+	"\tmin_bytes\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bminBytes\x12)\n" +
+	"\tmax_bytes\x18\x04 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\x80\x80 (\x00R\bmaxBytes\x12(\n" +
+	"\vmax_records\x18\x05 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\n" +
 	"maxRecords\"\x83\x02\n" +
 	"\x06Record\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12!\n" +
@@ -2520,16 +2524,17 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\rFetchResponse\x12F\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2&.strata.stream.v1.FetchPartitionResultR\n" +
-	"partitions\"\xb5\x01\n" +
+	"partitions\"\xd1\x01\n" +
 	"\x14ListOffsetsPartition\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12;\n" +
-	"\bposition\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.LogPositionH\x00R\bposition\x12#\n" +
-	"\ftimestamp_ms\x18\x04 \x01(\x03H\x00R\vtimestampMsB\a\n" +
-	"\x05query\"\\\n" +
-	"\x12ListOffsetsRequest\x12F\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12G\n" +
+	"\bposition\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.LogPositionB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00H\x00R\bposition\x12,\n" +
+	"\ftimestamp_ms\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\vtimestampMsB\x0e\n" +
+	"\x05query\x12\x05\xbaH\x02\b\x01\"i\n" +
+	"\x12ListOffsetsRequest\x12S\n" +
 	"\n" +
-	"partitions\x18\x01 \x03(\v2&.strata.stream.v1.ListOffsetsPartitionR\n" +
+	"partitions\x18\x01 \x03(\v2&.strata.stream.v1.ListOffsetsPartitionB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\n" +
 	"partitions\"\xb7\x01\n" +
 	"\x11ListOffsetsResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
@@ -2544,17 +2549,18 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x14ProduceStreamRequest\x129\n" +
 	"\x04open\x18\x01 \x01(\v2#.strata.stream.v1.ProduceStreamOpenH\x00R\x04open\x12<\n" +
 	"\x05batch\x18\x02 \x01(\v2$.strata.stream.v1.ProduceStreamBatchH\x00R\x05batchB\t\n" +
-	"\amessage\"\xfc\x01\n" +
+	"\amessage\"\x9f\x02\n" +
 	"\x11ProduceStreamOpen\x12\x14\n" +
-	"\x05topic\x18\x01 \x01(\tR\x05topic\x12*\n" +
-	"\x04acks\x18\x02 \x01(\x0e2\x16.strata.stream.v1.AcksR\x04acks\x12?\n" +
-	"\vcompression\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.CompressionR\vcompression\x123\n" +
-	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12/\n" +
-	"\x13disable_idempotence\x18\x05 \x01(\bR\x12disableIdempotence\"n\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x124\n" +
+	"\x04acks\x18\x02 \x01(\x0e2\x16.strata.stream.v1.AcksB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04acks\x12I\n" +
+	"\vcompression\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.CompressionB\b\xbaH\x05\x82\x01\x02\x10\x01R\vcompression\x12B\n" +
+	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
+	"\xaa\x01\a\"\x03\b\xac\x02*\x00R\atimeout\x12/\n" +
+	"\x13disable_idempotence\x18\x05 \x01(\bR\x12disableIdempotence\"{\n" +
 	"\x12ProduceStreamBatch\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\x04R\trequestId\x129\n" +
-	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordR\arecords\"\x9b\x01\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\x12F\n" +
+	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\v\xbaH\b\x92\x01\x05\b\x01\x10\x90NR\arecords\"\x9b\x01\n" +
 	"\x15ProduceStreamResponse\x12?\n" +
 	"\x06opened\x18\x01 \x01(\v2%.strata.stream.v1.ProduceStreamOpenedH\x00R\x06opened\x126\n" +
 	"\x03ack\x18\x02 \x01(\v2\".strata.stream.v1.ProduceStreamAckH\x00R\x03ackB\t\n" +
@@ -2573,22 +2579,22 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x04open\x18\x01 \x01(\v2\x1d.strata.stream.v1.ConsumeOpenH\x00R\x04open\x129\n" +
 	"\x06credit\x18\x02 \x01(\v2\x1f.strata.stream.v1.ConsumeCreditH\x00R\x06credit\x129\n" +
 	"\x06commit\x18\x03 \x01(\v2\x1f.strata.stream.v1.ConsumeCommitH\x00R\x06commitB\t\n" +
-	"\amessage\"\xcd\x02\n" +
+	"\amessage\"\xfb\x02\n" +
 	"\vConsumeOpen\x12\x19\n" +
-	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x16\n" +
-	"\x06topics\x18\x02 \x03(\tR\x06topics\x12 \n" +
-	"\tmember_id\x18\x03 \x01(\tH\x00R\bmemberId\x88\x01\x01\x12$\n" +
-	"\vinstance_id\x18\x04 \x01(\tH\x01R\n" +
-	"instanceId\x88\x01\x01\x12D\n" +
-	"\x0estart_position\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.LogPositionR\rstartPosition\x12B\n" +
-	"\x0fsession_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x0esessionTimeout\x12\x1b\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12 \n" +
+	"\x06topics\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\b\x01R\x06topics\x12 \n" +
+	"\tmember_id\x18\x03 \x01(\tH\x00R\bmemberId\x88\x01\x01\x12-\n" +
+	"\vinstance_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x10\x01H\x01R\n" +
+	"instanceId\x88\x01\x01\x12N\n" +
+	"\x0estart_position\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.LogPositionB\b\xbaH\x05\x82\x01\x02\x10\x01R\rstartPosition\x12S\n" +
+	"\x0fsession_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x03\b\x88\x0e2\x02\b\x06R\x0esessionTimeout\x12\x1b\n" +
 	"\tclient_id\x18\a \x01(\tR\bclientIdB\f\n" +
 	"\n" +
 	"_member_idB\x0e\n" +
-	"\f_instance_id\"?\n" +
-	"\rConsumeCredit\x12\x18\n" +
-	"\arecords\x18\x01 \x01(\x03R\arecords\x12\x14\n" +
-	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\"g\n" +
+	"\f_instance_id\"Q\n" +
+	"\rConsumeCredit\x12!\n" +
+	"\arecords\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\arecords\x12\x1d\n" +
+	"\x05bytes\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x05bytes\"g\n" +
 	"\rConsumeCommit\x12\x1b\n" +
 	"\tcommit_id\x18\x01 \x01(\x04R\bcommitId\x129\n" +
 	"\aoffsets\x18\x02 \x03(\v2\x1f.strata.stream.v1.ConsumeOffsetR\aoffsets\"w\n" +
