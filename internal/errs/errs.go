@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"

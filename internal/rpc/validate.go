@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
 	"github.com/strata-io/strata/internal/errs"
 )
 

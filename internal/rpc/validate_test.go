@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
 )
 

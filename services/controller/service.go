@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"

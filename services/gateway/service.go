@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
 	"github.com/strata-io/strata/internal/member"

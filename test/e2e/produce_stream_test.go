@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/testutil"
 	"google.golang.org/grpc/codes"

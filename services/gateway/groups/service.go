@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"time"
 
-	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/topicconfig"

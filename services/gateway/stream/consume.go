@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/services/gateway/groupcall"
 	"github.com/strata-io/strata/services/gateway/router"

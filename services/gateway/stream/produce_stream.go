@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/recordbatch"

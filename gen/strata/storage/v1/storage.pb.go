@@ -7,7 +7,7 @@
 package storagev1
 
 import (
-	v1 "github.com/strata-io/strata/gen/strata/common/v1"
+	v1 "github.com/strata-io/strata/api/strata/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"

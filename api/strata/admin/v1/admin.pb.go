@@ -2281,7 +2281,7 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x15ElectPreferredLeaders\x12-.strata.admin.v1.ElectPreferredLeadersRequest\x1a..strata.admin.v1.ElectPreferredLeadersResponse\x12d\n" +
 	"\x0fDescribeCluster\x12'.strata.admin.v1.DescribeClusterRequest\x1a(.strata.admin.v1.DescribeClusterResponseB\xb8\x01\n" +
 	"\x13com.strata.admin.v1B\n" +
-	"AdminProtoP\x01Z7github.com/strata-io/strata/gen/strata/admin/v1;adminv1\xa2\x02\x03SAX\xaa\x02\x0fStrata.Admin.V1\xca\x02\x0fStrata\\Admin\\V1\xe2\x02\x1bStrata\\Admin\\V1\\GPBMetadata\xea\x02\x11Strata::Admin::V1b\x06proto3"
+	"AdminProtoP\x01Z7github.com/strata-io/strata/api/strata/admin/v1;adminv1\xa2\x02\x03SAX\xaa\x02\x0fStrata.Admin.V1\xca\x02\x0fStrata\\Admin\\V1\xe2\x02\x1bStrata\\Admin\\V1\\GPBMetadata\xea\x02\x11Strata::Admin::V1b\x06proto3"
 
 var (
 	file_strata_admin_v1_admin_proto_rawDescOnce sync.Once

@@ -532,7 +532,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x1bERROR_CODE_INVALID_GROUP_ID\x106\x12$\n" +
 	" ERROR_CODE_REBALANCE_IN_PROGRESS\x107\x12\x18\n" +
 	"\x14ERROR_CODE_THROTTLED\x10<B\xc0\x01\n" +
-	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/gen/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
+	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/api/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (
 	file_strata_common_v1_errors_proto_rawDescOnce sync.Once

@@ -8,7 +8,7 @@ package streamv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
-	v1 "github.com/strata-io/strata/gen/strata/common/v1"
+	v1 "github.com/strata-io/strata/api/strata/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -1532,7 +1532,7 @@ const file_strata_stream_v1_groups_proto_rawDesc = "" +
 	"\fResetOffsets\x12%.strata.stream.v1.ResetOffsetsRequest\x1a&.strata.stream.v1.ResetOffsetsResponse\x12Z\n" +
 	"\vDeleteGroup\x12$.strata.stream.v1.DeleteGroupRequest\x1a%.strata.stream.v1.DeleteGroupResponse\x12`\n" +
 	"\rDeleteOffsets\x12&.strata.stream.v1.DeleteOffsetsRequest\x1a'.strata.stream.v1.DeleteOffsetsResponseB\xc0\x01\n" +
-	"\x14com.strata.stream.v1B\vGroupsProtoP\x01Z9github.com/strata-io/strata/gen/strata/stream/v1;streamv1\xa2\x02\x03SSX\xaa\x02\x10Strata.Stream.V1\xca\x02\x10Strata\\Stream\\V1\xe2\x02\x1cStrata\\Stream\\V1\\GPBMetadata\xea\x02\x12Strata::Stream::V1b\x06proto3"
+	"\x14com.strata.stream.v1B\vGroupsProtoP\x01Z9github.com/strata-io/strata/api/strata/stream/v1;streamv1\xa2\x02\x03SSX\xaa\x02\x10Strata.Stream.V1\xca\x02\x10Strata\\Stream\\V1\xe2\x02\x1cStrata\\Stream\\V1\\GPBMetadata\xea\x02\x12Strata::Stream::V1b\x06proto3"
 
 var (
 	file_strata_stream_v1_groups_proto_rawDescOnce sync.Once
