@@ -139,4 +139,9 @@ func TestValidateNamesNestedFields(t *testing.T) {
 	if e := Validate(&streamv1.ProduceStreamBatch{Records: []*streamv1.ProduceRecord{{}}}); e != nil {
 		t.Fatalf("valid batch: %v", e)
 	}
+	open := &streamv1.ConsumeRequest{Message: &streamv1.ConsumeRequest_Open{Open: &streamv1.ConsumeOpen{
+		GroupId: "g", Topics: []string{"t"}, Assignors: []string{"cooperative-sticky", "sticky"}}}}
+	if e := Validate(open); e == nil || e.Detail.GetFieldViolations()[0].GetField() != "open.assignors[1]" {
+		t.Fatalf("unknown assignor: %v", e)
+	}
 }

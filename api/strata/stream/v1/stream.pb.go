@@ -1848,7 +1848,14 @@ type ConsumeOpen struct {
 	SessionTimeout *durationpb.Duration `protobuf:"bytes,6,opt,name=session_timeout,json=sessionTimeout,proto3" json:"session_timeout,omitempty"`
 	// Shown to group tools as the member's client id; unset is
 	// "strata-grpc".
-	ClientId      string `protobuf:"bytes,7,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientId string `protobuf:"bytes,7,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The assignors the member offers, in preference order (Kafka's
+	// partition.assignment.strategy): "range", "roundrobin" (eager: every
+	// partition is revoked on a rebalance) and "cooperative-sticky"
+	// (KIP-429: a member keeps consuming the partitions it keeps, and only
+	// those that move are revoked). Unset is all three in that order. The
+	// coordinator picks one that every member of the group offers.
+	Assignors     []string `protobuf:"bytes,8,rep,name=assignors,proto3" json:"assignors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1930,6 +1937,13 @@ func (x *ConsumeOpen) GetClientId() string {
 		return x.ClientId
 	}
 	return ""
+}
+
+func (x *ConsumeOpen) GetAssignors() []string {
+	if x != nil {
+		return x.Assignors
+	}
+	return nil
 }
 
 // ConsumeCredit adds to what the server may send; both are cumulative.
@@ -2579,7 +2593,7 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x04open\x18\x01 \x01(\v2\x1d.strata.stream.v1.ConsumeOpenH\x00R\x04open\x129\n" +
 	"\x06credit\x18\x02 \x01(\v2\x1f.strata.stream.v1.ConsumeCreditH\x00R\x06credit\x129\n" +
 	"\x06commit\x18\x03 \x01(\v2\x1f.strata.stream.v1.ConsumeCommitH\x00R\x06commitB\t\n" +
-	"\amessage\"\xfb\x02\n" +
+	"\amessage\"\xce\x03\n" +
 	"\vConsumeOpen\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12 \n" +
 	"\x06topics\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\b\x01R\x06topics\x12 \n" +
@@ -2588,7 +2602,9 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"instanceId\x88\x01\x01\x12N\n" +
 	"\x0estart_position\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.LogPositionB\b\xbaH\x05\x82\x01\x02\x10\x01R\rstartPosition\x12S\n" +
 	"\x0fsession_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x03\b\x88\x0e2\x02\b\x06R\x0esessionTimeout\x12\x1b\n" +
-	"\tclient_id\x18\a \x01(\tR\bclientIdB\f\n" +
+	"\tclient_id\x18\a \x01(\tR\bclientId\x12Q\n" +
+	"\tassignors\x18\b \x03(\tB3\xbaH0\x92\x01-\x10\x03\")r'R\x05rangeR\n" +
+	"roundrobinR\x12cooperative-stickyR\tassignorsB\f\n" +
 	"\n" +
 	"_member_idB\x0e\n" +
 	"\f_instance_id\"Q\n" +
