@@ -38,9 +38,10 @@ import (
 
 // Limits and defaults of the service.
 const (
-	// Request limits (records per call, partitions per call, waits, fetch
-	// bytes) are buf.validate rules in stream.proto; MaxProduceRecords and
-	// MaxFetchMaxBytes repeat two of them for the Consume fetcher.
+	// MaxProduceRecords bounds the records of one Produce call or
+	// ProduceStream batch. The other request limits (partitions per call,
+	// waits, fetch bytes) are buf.validate rules in stream.proto;
+	// MaxFetchMaxBytes repeats one for the Consume fetcher.
 	MaxProduceRecords = 10_000
 	// DefaultProduceTimeout is the ACKS_ALL replication wait when the
 	// request sets none (Kafka's request.timeout.ms default).
@@ -175,9 +176,15 @@ func (s *Service) place(topic *metadatav1.TopicRecord, recs []*streamv1.ProduceR
 	return order, byPartition
 }
 
-// checkRecords checks the records of a produce to topic against the topic
-// (the request's own rules are checked before: see rpc.WithValidation).
+// checkRecords validates the records of a produce to topic, in one pass
+// (protovalidate leaves records to it: see stream.proto).
 func checkRecords(topic *metadatav1.TopicRecord, recs []*streamv1.ProduceRecord) *errs.Error {
+	switch {
+	case len(recs) == 0:
+		return invalid("records", "at least one record is required")
+	case len(recs) > MaxProduceRecords:
+		return invalid("records", "%d records, more than the limit of %d in one call", len(recs), MaxProduceRecords)
+	}
 	maxBatch, n := maxMessageBytes(topic), topic.GetPartitionCount()
 	for i, r := range recs {
 		if e := checkRecord(i, r, n, maxBatch); e != nil {
@@ -193,6 +200,15 @@ func checkRecord(i int, r *streamv1.ProduceRecord, n int32, maxBatch int) *errs.
 	if r.Partition != nil && (*r.Partition < 0 || *r.Partition >= n) {
 		return errs.New(errs.UnknownTopicOrPartition, "records[%d]: partition %d does not exist (the topic has %d)", i, *r.Partition, n).
 			Field(field(".partition"), fmt.Sprintf("must be in [0, %d)", n))
+	}
+	if r.TimestampMs != nil && *r.TimestampMs < 0 {
+		return errs.New(errs.InvalidTimestamp, "records[%d]: timestamp %d is negative", i, *r.TimestampMs).
+			Field(field(".timestamp_ms"), "must not be negative")
+	}
+	for j, h := range r.GetHeaders() {
+		if h.GetKey() == "" {
+			return invalid(field(fmt.Sprintf(".headers[%d].key", j)), "header key must not be empty")
+		}
 	}
 	if size := recordSize(r) + recordbatch.HeaderSize; size > maxBatch {
 		return errs.New(errs.MessageTooLarge, "records[%d]: %d bytes, more than the topic's max.message.bytes %d", i, size, maxBatch).

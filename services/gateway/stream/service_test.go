@@ -199,6 +199,9 @@ func TestServiceBadRequestWritesNothing(t *testing.T) {
 	good := &streamv1.ProduceRecord{Value: []byte("v")}
 	for _, req := range []*streamv1.ProduceRequest{
 		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {Partition: ptr(int32(2))}}},
+		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {Headers: []*streamv1.Header{{}}}}},
+		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {TimestampMs: ptr(int64(-1))}}},
+		{Topic: "t"},
 		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {Value: make([]byte, 2<<20)}}},
 		{Topic: "nope", Records: []*streamv1.ProduceRecord{good}},
 	} {

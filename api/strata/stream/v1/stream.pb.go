@@ -394,7 +394,9 @@ func (x *ProduceRecord) GetTimestampMs() int64 {
 type ProduceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Topic string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	// At least one, at most 10,000 records.
+	// At least one, at most 10,000 records. The handler checks them in its
+	// one pass over the records (see ProduceRecord), not protovalidate,
+	// whose walk over every record costs more than building their batch.
 	Records []*ProduceRecord `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	Acks    Acks             `protobuf:"varint,3,opt,name=acks,proto3,enum=strata.stream.v1.Acks" json:"acks,omitempty"`
 	// How long the leader waits for the in-sync replicas with ACKS_ALL before
@@ -1470,7 +1472,7 @@ type ProduceStreamBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Echoed in the ack; the client's own numbering.
 	RequestId uint64 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// At least one, at most 10,000 records, as Produce.
+	// At least one, at most 10,000 records, checked as Produce's.
 	Records       []*ProduceRecord `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2469,25 +2471,25 @@ var File_strata_stream_v1_stream_proto protoreflect.FileDescriptor
 
 const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/stream/v1/stream.proto\x12\x10strata.stream.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dstrata/common/v1/errors.proto\x1a\x1dstrata/stream/v1/groups.proto\"H\n" +
-	"\x06Header\x12\x19\n" +
-	"\x03key\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x03key\x12\x19\n" +
+	"\x1dstrata/stream/v1/stream.proto\x12\x10strata.stream.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dstrata/common/v1/errors.proto\x1a\x1dstrata/stream/v1/groups.proto\"?\n" +
+	"\x06Header\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x19\n" +
 	"\x05value\x18\x02 \x01(\fH\x00R\x05value\x88\x01\x01B\b\n" +
-	"\x06_value\"\xfa\x01\n" +
+	"\x06_value\"\xf1\x01\n" +
 	"\rProduceRecord\x12!\n" +
 	"\tpartition\x18\x01 \x01(\x05H\x00R\tpartition\x88\x01\x01\x12\x15\n" +
 	"\x03key\x18\x02 \x01(\fH\x01R\x03key\x88\x01\x01\x12\x19\n" +
 	"\x05value\x18\x03 \x01(\fH\x02R\x05value\x88\x01\x01\x122\n" +
-	"\aheaders\x18\x04 \x03(\v2\x18.strata.stream.v1.HeaderR\aheaders\x12/\n" +
-	"\ftimestamp_ms\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x03R\vtimestampMs\x88\x01\x01B\f\n" +
+	"\aheaders\x18\x04 \x03(\v2\x18.strata.stream.v1.HeaderR\aheaders\x12&\n" +
+	"\ftimestamp_ms\x18\x05 \x01(\x03H\x03R\vtimestampMs\x88\x01\x01B\f\n" +
 	"\n" +
 	"_partitionB\x06\n" +
 	"\x04_keyB\b\n" +
 	"\x06_valueB\x0f\n" +
-	"\r_timestamp_ms\"\xb3\x02\n" +
+	"\r_timestamp_ms\"\xae\x02\n" +
 	"\x0eProduceRequest\x12\x14\n" +
-	"\x05topic\x18\x01 \x01(\tR\x05topic\x12F\n" +
-	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\v\xbaH\b\x92\x01\x05\b\x01\x10\x90NR\arecords\x124\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12A\n" +
+	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\x06\xbaH\x03\xd8\x01\x03R\arecords\x124\n" +
 	"\x04acks\x18\x03 \x01(\x0e2\x16.strata.stream.v1.AcksB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04acks\x12B\n" +
 	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
 	"\xaa\x01\a\"\x03\b\xac\x02*\x00R\atimeout\x12I\n" +
@@ -2570,11 +2572,11 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\vcompression\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.CompressionB\b\xbaH\x05\x82\x01\x02\x10\x01R\vcompression\x12B\n" +
 	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
 	"\xaa\x01\a\"\x03\b\xac\x02*\x00R\atimeout\x12/\n" +
-	"\x13disable_idempotence\x18\x05 \x01(\bR\x12disableIdempotence\"{\n" +
+	"\x13disable_idempotence\x18\x05 \x01(\bR\x12disableIdempotence\"v\n" +
 	"\x12ProduceStreamBatch\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\x04R\trequestId\x12F\n" +
-	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\v\xbaH\b\x92\x01\x05\b\x01\x10\x90NR\arecords\"\x9b\x01\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\x12A\n" +
+	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\x06\xbaH\x03\xd8\x01\x03R\arecords\"\x9b\x01\n" +
 	"\x15ProduceStreamResponse\x12?\n" +
 	"\x06opened\x18\x01 \x01(\v2%.strata.stream.v1.ProduceStreamOpenedH\x00R\x06opened\x126\n" +
 	"\x03ack\x18\x02 \x01(\v2\".strata.stream.v1.ProduceStreamAckH\x00R\x03ackB\t\n" +
