@@ -1,0 +1,358 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/internal/testutil"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Kafka admin APIs (DeleteRecords, DescribeProducers, DescribeLogDirs,
+// broker DescribeConfigs, ElectLeaders, partition reassignments) driven by
+// real clients against a multi-process cluster.
+
+// replicaOn returns one partition's replica as a storage node reports it.
+func replicaOn(n *node, topic string, partition int32) (*storagev1.Replica, error) {
+	conn, err := rpc.Dial(n.grpc)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := storagev1.NewStorageServiceClient(conn).ListReplicas(ctx, &storagev1.ListReplicasRequest{})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range resp.GetReplicas() {
+		if r.GetTopic() == topic && r.GetPartition() == partition {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("node %s holds no replica of %s-%d", n.grpc, topic, partition)
+}
+
+// waitLogStart waits until the replica on n starts at want.
+func waitLogStart(t *testing.T, n *node, topic string, partition int32, want int64, timeout time.Duration) {
+	t.Helper()
+	testutil.WaitFor(t, timeout, func() error {
+		r, err := replicaOn(n, topic, partition)
+		if err != nil {
+			return err
+		}
+		if r.GetLogStartOffset() != want {
+			return fmt.Errorf("replica on %s starts at %d, want %d", n.grpc, r.GetLogStartOffset(), want)
+		}
+		return nil
+	})
+}
+
+func produceN(t *testing.T, cl *kgo.Client, topic string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var rs []*kgo.Record
+	for i := range n {
+		rs = append(rs, &kgo.Record{Topic: topic, Value: []byte(strconv.Itoa(i))})
+	}
+	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatalf("produce %d records to %s: %v", n, topic, err)
+	}
+}
+
+// fetchAt fetches one partition at offset and returns the partition's error.
+func fetchAt(ctx context.Context, cl *kgo.Client, topic string, partition int32, offset int64) (*kmsg.FetchResponseTopicPartition, error) {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 11, 100, 1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = partition, offset, 1<<20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return nil, fmt.Errorf("fetch answered %+v", resp)
+	}
+	return &resp.Topics[0].Partitions[0], nil
+}
+
+// DeleteRecords moves the log start on every replica, survives restarts,
+// and a follower that was down honours it when it returns.
+func TestKafkaDeleteRecords(t *testing.T) {
+	c := kafkaCluster(t, map[string]int{"dr": 1})
+	cl := franzClient(t, c, kgo.DefaultProduceTopic("dr"))
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	produceN(t, cl, "dr", 100)
+
+	del := func(offset int64) kadm.DeleteRecordsResponse {
+		t.Helper()
+		os := kadm.Offsets{}
+		os.Add(kadm.Offset{Topic: "dr", Partition: 0, At: offset})
+		rs, err := adm.DeleteRecords(ctx, os)
+		if err != nil {
+			t.Fatalf("delete records before %d: %v", offset, err)
+		}
+		r, ok := rs.Lookup("dr", 0)
+		if !ok {
+			t.Fatalf("delete records before %d: no answer for dr-0: %+v", offset, rs)
+		}
+		return r
+	}
+	if r := del(40); r.Err != nil || r.LowWatermark != 40 {
+		t.Fatalf("delete before 40: low watermark %d, %v; want 40", r.LowWatermark, r.Err)
+	}
+	// The low watermark counts every live replica: all of them start at 40.
+	for _, n := range c.storage {
+		if r, err := replicaOn(n, "dr", 0); err != nil || r.GetLogStartOffset() != 40 {
+			t.Errorf("replica on %s: %v, %v; want log start 40", n.grpc, r, err)
+		}
+	}
+	if r := del(1000); !errors.Is(r.Err, kerr.OffsetOutOfRange) {
+		t.Errorf("delete beyond the high watermark: %v, want OFFSET_OUT_OF_RANGE", r.Err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, "dr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := starts.Lookup("dr", 0); o.Err != nil || o.Offset != 40 {
+		t.Errorf("ListOffsets earliest: %+v, want 40", o)
+	}
+	if p, err := fetchAt(ctx, cl, "dr", 0, 10); err != nil || p.ErrorCode != kerr.OffsetOutOfRange.Code || p.LogStartOffset != 40 {
+		t.Errorf("fetch below the log start: %+v %v, want OFFSET_OUT_OF_RANGE with log start 40", p, err)
+	}
+	if p, err := fetchAt(ctx, cl, "dr", 0, 40); err != nil || p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
+		t.Errorf("fetch at the log start: %+v %v, want records", p, err)
+	}
+
+	// A follower is down while more records are deleted; when it returns
+	// it starts at the new log start too.
+	var leader, follower *node
+	for _, p := range describePartitions(t, c, "dr") {
+		leader = nodeWithID(t, c, p.Leader)
+		for _, r := range p.Replicas {
+			if r != p.Leader {
+				follower = nodeWithID(t, c, r)
+				break
+			}
+		}
+	}
+	follower.kill()
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		var ci clusterInfo
+		c.adminJSON(&ci, "cluster", "describe")
+		for _, s := range ci.StorageNodes {
+			if s.Address == follower.grpc && s.State != "dead" {
+				return fmt.Errorf("storage node %s is %s", s.Address, s.State)
+			}
+		}
+		return nil
+	})
+	produceN(t, cl, "dr", 50)
+	if r := del(-1); r.Err != nil || r.LowWatermark != 150 {
+		t.Fatalf("delete before the high watermark (-1): %d, %v; want 150", r.LowWatermark, r.Err)
+	}
+	follower.restart(t)
+	waitLogStart(t, follower, "dr", 0, 150, 30*time.Second)
+
+	// The log start is checkpointed: the leader keeps it across a restart.
+	leader.kill()
+	leader.restart(t)
+	waitHealthy(t, leader.grpc, 30*time.Second)
+	waitLogStart(t, leader, "dr", 0, 150, 30*time.Second)
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		starts, err := adm.ListStartOffsets(ctx, "dr")
+		if err != nil {
+			return err
+		}
+		if o, _ := starts.Lookup("dr", 0); o.Err != nil || o.Offset != 150 {
+			return fmt.Errorf("ListOffsets earliest after restarts: %+v, want 150", o)
+		}
+		return nil
+	})
+}
+
+// DescribeProducers reports the idempotent producers of each partition
+// leader; DescribeLogDirs the replicas' sizes on every storage node; a
+// broker's DescribeConfigs Kafka's broker configs.
+func TestKafkaDescribeProducersLogDirsAndBrokerConfigs(t *testing.T) {
+	c := kafkaCluster(t, map[string]int{"dp": 2})
+	cl := franzClient(t, c, kgo.DefaultProduceTopic("dp"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	before := time.Now().Add(-time.Second).UnixMilli()
+	var rs []*kgo.Record
+	for i := range 30 {
+		rs = append(rs, &kgo.Record{Topic: "dp", Partition: 0, Value: []byte(strings.Repeat("v", 100) + strconv.Itoa(i))})
+	}
+	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	pid, epoch, err := cl.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid < 0 {
+		t.Fatalf("the producer is not idempotent: id %d", pid)
+	}
+
+	// DescribeProducers.
+	dps, err := adm.DescribeProducers(ctx, kadm.TopicsSet{"dp": {0: {}, 1: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, ok := dps["dp"].Partitions[0]
+	if !ok || p0.Err != nil || len(p0.ActiveProducers) != 1 {
+		t.Fatalf("describe producers of dp-0: %+v", dps)
+	}
+	for _, ap := range p0.ActiveProducers {
+		if ap.ProducerID != pid || ap.ProducerEpoch != epoch || ap.LastSequence != 29 || ap.LastTimestamp < before ||
+			ap.CoordinatorEpoch != -1 || ap.CurrentTxnStartOffset != -1 {
+			t.Errorf("producer of dp-0: %+v, want id %d epoch %d last sequence 29", ap, pid, epoch)
+		}
+	}
+	if p1 := dps["dp"].Partitions[1]; p1.Err != nil || len(p1.ActiveProducers) != 0 {
+		t.Errorf("dp-1 has no producers: %+v", p1)
+	}
+
+	// DescribeLogDirs: each storage node has one dir holding both
+	// partitions; dp-0's replicas hold the records.
+	all, err := adm.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 {
+		t.Fatalf("log dirs from %d brokers, want the one gateway: %+v", len(all), all)
+	}
+	for _, dirs := range all {
+		if len(dirs) != 3 {
+			t.Fatalf("%d log dirs, want one per storage node: %+v", len(dirs), dirs)
+		}
+		for name, d := range dirs {
+			if d.Err != nil || !strings.HasPrefix(name, "storage-") {
+				t.Errorf("log dir %q: %+v", name, d)
+			}
+			if p, ok := d.Topics["dp"][0]; !ok || p.Size < 30*100 {
+				t.Errorf("log dir %q: dp-0 %+v, want at least 3000 bytes", name, p)
+			}
+			if _, ok := d.Topics["dp"][1]; !ok {
+				t.Errorf("log dir %q lacks dp-1", name)
+			}
+		}
+	}
+	// sarama (v4 requests) sees the volumes' total and usable bytes.
+	scfg := sarama.NewConfig()
+	scfg.Version = sarama.V3_6_0_0
+	sadm, err := sarama.NewClusterAdmin([]string{c.kafka}, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sadm.Close()
+	sdirs, err := sadm.DescribeLogDirs(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for broker, dirs := range sdirs {
+		for _, d := range dirs {
+			if d.ErrorCode != 0 || d.TotalBytes <= 0 || d.UsableBytes <= 0 || d.UsableBytes > d.TotalBytes {
+				t.Errorf("sarama: broker %d log dir %+v, want total and usable bytes", broker, d)
+			}
+		}
+	}
+	// A dead storage node's dir is KAFKA_STORAGE_ERROR.
+	c.storage[2].kill()
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		all, err := adm.DescribeAllLogDirs(ctx, kadm.TopicsSet{"dp": {0: {}}})
+		if err != nil {
+			return err
+		}
+		failed := 0
+		for _, dirs := range all {
+			for _, d := range dirs {
+				if errors.Is(d.Err, kerr.KafkaStorageError) {
+					failed++
+				}
+			}
+		}
+		if failed != 1 {
+			return fmt.Errorf("%d dirs with KAFKA_STORAGE_ERROR, want 1: %+v", failed, all)
+		}
+		return nil
+	})
+
+	// Broker configs.
+	brokers, err := adm.ListBrokers(ctx)
+	if err != nil || len(brokers) != 1 {
+		t.Fatalf("brokers: %v %v", brokers, err)
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.IncludeDocumentation = true
+	res := kmsg.NewDescribeConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeBroker, strconv.Itoa(int(brokers[0].NodeID))
+	req.Resources = append(req.Resources, res)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Resources) != 1 || resp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("describe broker configs: %+v %v", resp, err)
+	}
+	got := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+	for _, cfg := range resp.Resources[0].Configs {
+		got[cfg.Name] = cfg
+	}
+	for name, want := range map[string]struct {
+		value string
+		typ   kmsg.ConfigType
+	}{
+		"log.cleaner.backoff.ms":     {"300000", kmsg.ConfigTypeLong},
+		"log.retention.ms":           {"604800000", kmsg.ConfigTypeLong},
+		"num.partitions":             {"1", kmsg.ConfigTypeInt},
+		"default.replication.factor": {"3", kmsg.ConfigTypeInt},
+		"auto.create.topics.enable":  {"false", kmsg.ConfigTypeBoolean},
+		"message.max.bytes":          {"1048588", kmsg.ConfigTypeInt},
+		"log.cleanup.policy":         {"delete", kmsg.ConfigTypeList},
+	} {
+		cfg, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("broker config %s missing", name)
+		case cfg.Value == nil || *cfg.Value != want.value || cfg.ConfigType != want.typ || !cfg.ReadOnly ||
+			cfg.Documentation == nil || *cfg.Documentation == "":
+			t.Errorf("broker config %s: %+v, want %s of type %v, read-only, documented", name, cfg, want.value, want.typ)
+		}
+	}
+	if cfg := got["num.partitions"]; cfg.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Errorf("num.partitions source %v, want DEFAULT_CONFIG", cfg.Source)
+	}
+	// Topic configs carry their type too.
+	treq := kmsg.NewPtrDescribeConfigsRequest()
+	tres := kmsg.NewDescribeConfigsRequestResource()
+	tres.ResourceType, tres.ResourceName, tres.ConfigNames = kmsg.ConfigResourceTypeTopic, "dp", []string{"retention.ms", "segment.bytes", "cleanup.policy"}
+	treq.Resources = append(treq.Resources, tres)
+	tresp, err := treq.RequestWith(ctx, cl)
+	if err != nil || len(tresp.Resources) != 1 || len(tresp.Resources[0].Configs) != 3 {
+		t.Fatalf("describe topic configs: %+v %v", tresp, err)
+	}
+	wantType := map[string]kmsg.ConfigType{"retention.ms": kmsg.ConfigTypeLong, "segment.bytes": kmsg.ConfigTypeInt, "cleanup.policy": kmsg.ConfigTypeList}
+	for _, cfg := range tresp.Resources[0].Configs {
+		if cfg.ConfigType != wantType[cfg.Name] {
+			t.Errorf("topic config %s has type %v, want %v", cfg.Name, cfg.ConfigType, wantType[cfg.Name])
+		}
+	}
+}
