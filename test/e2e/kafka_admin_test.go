@@ -194,7 +194,7 @@ func TestKafkaDeleteRecords(t *testing.T) {
 // broker's DescribeConfigs Kafka's broker configs.
 func TestKafkaDescribeProducersLogDirsAndBrokerConfigs(t *testing.T) {
 	c := kafkaCluster(t, map[string]int{"dp": 2})
-	cl := franzClient(t, c, kgo.DefaultProduceTopic("dp"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl := franzClient(t, c, kgo.DefaultProduceTopic("dp"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
