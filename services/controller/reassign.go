@@ -191,3 +191,63 @@ func (h *adminHandler) ReassignPartition(ctx context.Context, req *adminv1.Reass
 	}
 	return &adminv1.ReassignPartitionResponse{Move: move}, nil
 }
+
+// revertReassignment returns rec with its running reassignment cancelled
+// (Kafka's PartitionReassignmentRevert): replicas and ISR without the
+// adding replicas, offline replicas without them too, and, if an adding
+// replica led, the first original replica that can lead — or no leader
+// when none can (leader epoch bumped either way). The replicas being
+// removed stay: they are original replicas.
+func revertReassignment(rec *metadatav1.PartitionRecord, alive map[int32]bool) (*metadatav1.PartitionRecord, error) {
+	name := fmt.Sprintf("%s-%d", rec.GetTopic(), rec.GetPartition())
+	if !inReassignment(rec) {
+		return nil, errs.New(errs.NoReassignmentInProgress, "partition %s is not being reassigned", name)
+	}
+	adding := rec.GetAddingReplicas()
+	notAdding := func(r int32) bool { return !slices.Contains(adding, r) }
+	next := metadata.Clone(rec)
+	next.Replicas = slices.DeleteFunc(slices.Clone(rec.GetReplicas()), func(r int32) bool { return !notAdding(r) })
+	next.Isr = slices.DeleteFunc(slices.Clone(rec.GetIsr()), func(r int32) bool { return !notAdding(r) })
+	next.OfflineReplicas = slices.DeleteFunc(slices.Clone(rec.GetOfflineReplicas()), func(r int32) bool { return !notAdding(r) })
+	next.AddingReplicas, next.RemovingReplicas = nil, nil
+	if len(next.Isr) == 0 {
+		return nil, errs.New(errs.InvalidReplicaAssignment,
+			"cannot cancel the reassignment of %s: no original replica is in the ISR %v, reverting would lose records; let it finish or move it again", name, rec.GetIsr())
+	}
+	if !slices.Contains(next.Replicas, rec.GetLeader()) {
+		next.Leader, next.LeaderEpoch = pickLeader(next, next.Isr, alive), rec.GetLeaderEpoch()+1
+	}
+	next.PartitionEpoch = rec.GetPartitionEpoch() + 1
+	return next, nil
+}
+
+func (h *adminHandler) CancelReassignment(ctx context.Context, req *adminv1.CancelReassignmentRequest) (*adminv1.CancelReassignmentResponse, error) {
+	if err := validName(req.GetTopic()); err != nil {
+		return nil, err
+	}
+	_, alive, err := h.c.storageNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rec, rev, err := h.c.partition(ctx, req.GetTopic(), req.GetPartition())
+	if err != nil {
+		return nil, err
+	}
+	next, err := revertReassignment(rec, alive)
+	if err != nil {
+		return nil, err
+	}
+	key := metadata.PartitionKey(req.GetTopic(), req.GetPartition())
+	applied, err := h.c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
+		clientv3.OpPut(key, string(metadata.Marshal(next))))
+	if err != nil {
+		return nil, err
+	}
+	if !applied {
+		return nil, errs.New(errs.ConcurrentUpdate, "partition %s-%d changed while cancelling its move; retry", req.GetTopic(), req.GetPartition())
+	}
+	h.c.metrics.topicOps.WithLabelValues("cancel_reassignment").Inc()
+	h.c.logPartitionChange(rec, next, []string{fmt.Sprintf("reassignment to %v cancelled; reverted to %v", targetReplicas(rec), next.GetReplicas())})
+	return &adminv1.CancelReassignmentResponse{Cancelled: &adminv1.PartitionMove{Topic: req.GetTopic(), Partition: req.GetPartition(),
+		FromReplicas: next.GetReplicas(), ToReplicas: targetReplicas(rec)}}, nil
+}

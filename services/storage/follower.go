@@ -293,6 +293,12 @@ func (f *fetchers) mayTruncate(p *replica, to int64, why string) bool {
 		f.n.Log.Warn("truncating below the high watermark: unclean leader election is enabled", "partition", p.name(), "to", to, "high_watermark", hw)
 		return true
 	}
+	if rec, ok := f.n.cache.Partition(p.key.topic, p.key.partition); ok && rec.GetUncleanLeaderEpoch() > 0 {
+		if fs := p.follow.Load(); fs != nil && fs.epoch == rec.GetUncleanLeaderEpoch() {
+			f.n.Log.Warn("truncating below the high watermark: the leader was elected uncleanly on request", "partition", p.name(), "to", to, "high_watermark", hw)
+			return true
+		}
+	}
 	f.n.metrics.refusedTruncations.Inc()
 	if fs := p.follow.Load(); fs != nil && f.refused.Swap(p.key, fs.epoch) != fs.epoch {
 		f.n.Log.Error("REFUSING TO TRUNCATE below the high watermark: the leader lacks committed records; this replica keeps them",
