@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	kafkago "github.com/segmentio/kafka-go"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
@@ -354,5 +356,266 @@ func TestKafkaDescribeProducersLogDirsAndBrokerConfigs(t *testing.T) {
 		if cfg.ConfigType != wantType[cfg.Name] {
 			t.Errorf("topic config %s has type %v, want %v", cfg.Name, cfg.ConfigType, wantType[cfg.Name])
 		}
+	}
+}
+
+// electResult runs one kadm election of one partition.
+func electResult(t *testing.T, adm *kadm.Client, how kadm.ElectLeadersHow, topic string, partition int32) kadm.ElectLeadersResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rs, err := adm.ElectLeaders(ctx, how, kadm.TopicsSet{topic: {partition: {}}})
+	if err != nil {
+		t.Fatalf("elect leaders %s-%d: %v", topic, partition, err)
+	}
+	r, ok := rs[topic][partition]
+	if !ok {
+		t.Fatalf("elect leaders %s-%d: no result in %+v", topic, partition, rs)
+	}
+	return r
+}
+
+// waitLeader waits until the partition's leader satisfies ok.
+func waitLeader(t *testing.T, c *cluster, topic string, partition int32, what string, ok func(leader int32) bool) movingPartition {
+	t.Helper()
+	var got movingPartition
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		for _, p := range describePartitions(t, c, topic) {
+			if p.Partition == partition {
+				got = p
+				if ok(p.Leader) {
+					return nil
+				}
+				return fmt.Errorf("%s-%d led by %d, want %s", topic, partition, p.Leader, what)
+			}
+		}
+		return fmt.Errorf("no partition %s-%d", topic, partition)
+	})
+	return got
+}
+
+// ElectLeaders: preferred elections (kadm, kafka-go), Kafka's errors, and
+// an unclean election that revives a partition whose in-sync replica is
+// gone, after which the old leader truncates to the new leader's log.
+func TestKafkaElectLeaders(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 1, storage: 3, leaseTTL: "2s"})
+	c.admin("topic", "create", "el", "--partitions", "2", "--replication-factor", "3")
+	c.admin("topic", "create", "uc", "--partitions", "1", "--replication-factor", "2")
+	waitTopicsReady(t, c, map[string]int{"el": 2, "uc": 1})
+	cl := franzClient(t, c)
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	// Every partition is led by its preferred replica: an election of
+	// everything lists nothing, one of el-0 says it is not needed.
+	all, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for topic, ps := range all {
+		for p, r := range ps {
+			t.Errorf("election of everything listed %s-%d: %+v", topic, p, r)
+		}
+	}
+	if r := electResult(t, adm, kadm.ElectPreferredReplica, "el", 0); !errors.Is(r.Err, kerr.ElectionNotNeeded) {
+		t.Errorf("preferred election of a partition its preferred replica leads: %v, want ELECTION_NOT_NEEDED", r.Err)
+	}
+	if r := electResult(t, adm, kadm.ElectPreferredReplica, "nope", 0); !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
+		t.Errorf("election of an unknown topic: %v, want UNKNOWN_TOPIC_OR_PARTITION", r.Err)
+	}
+
+	// The preferred replica dies: not available; it returns: kafka-go's
+	// ElectLeaders moves leadership back.
+	p0 := describePartitions(t, c, "el")[0]
+	preferred := p0.Replicas[0]
+	victim := nodeWithID(t, c, preferred)
+	victim.kill()
+	waitLeader(t, c, "el", 0, "another replica", func(l int32) bool { return l >= 0 && l != preferred })
+	if r := electResult(t, adm, kadm.ElectPreferredReplica, "el", 0); !errors.Is(r.Err, kerr.PreferredLeaderNotAvailable) {
+		t.Errorf("preferred election with the preferred replica dead: %v, want PREFERRED_LEADER_NOT_AVAILABLE", r.Err)
+	}
+	victim.restart(t)
+	waitHealthy(t, victim.grpc, 30*time.Second)
+	waitInISR(t, c, "el", 0, preferred)
+	kc := &kafkago.Client{Addr: kafkago.TCP(c.kafka), Timeout: 30 * time.Second}
+	kr, err := kc.ElectLeaders(ctx, &kafkago.ElectLeadersRequest{Topic: "el", Partitions: []int{0}, Timeout: 10 * time.Second})
+	if err != nil || kr.Error != nil || len(kr.PartitionResults) != 1 || kr.PartitionResults[0].Error != nil {
+		t.Fatalf("kafka-go elect leaders: %+v %v", kr, err)
+	}
+	waitLeader(t, c, "el", 0, "the preferred replica", func(l int32) bool { return l == preferred })
+
+	// Unclean: uc-0's followers leave the ISR, its leader dies: no leader.
+	uc := describePartitions(t, c, "uc")[0]
+	leaderNode, follower := nodeWithID(t, c, uc.Leader), nodeWithID(t, c, otherReplica(uc))
+	if r := electResult(t, adm, kadm.ElectLiveReplica, "uc", 0); !errors.Is(r.Err, kerr.ElectionNotNeeded) {
+		t.Errorf("unclean election with a live leader: %v, want ELECTION_NOT_NEEDED", r.Err)
+	}
+	follower.kill()
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if p := describePartitions(t, c, "uc")[0]; len(p.ISR) != 1 {
+			return fmt.Errorf("ISR of uc-0 is %v", p.ISR)
+		}
+		return nil
+	})
+	pc := franzClient(t, c, kgo.DefaultProduceTopic("uc"))
+	produceN(t, pc, "uc", 20) // only the leader has these
+	leaderNode.kill()
+	waitLeader(t, c, "uc", 0, "none", func(l int32) bool { return l < 0 })
+	if r := electResult(t, adm, kadm.ElectLiveReplica, "uc", 0); !errors.Is(r.Err, kerr.EligibleLeadersNotAvailable) {
+		t.Errorf("unclean election with every replica dead: %v, want ELIGIBLE_LEADERS_NOT_AVAILABLE", r.Err)
+	}
+	follower.restart(t)
+	waitHealthy(t, follower.grpc, 30*time.Second)
+	followerID := otherReplica(uc)
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		r := electResult(t, adm, kadm.ElectLiveReplica, "uc", 0)
+		if r.Err != nil {
+			return fmt.Errorf("unclean election: %v %s", r.Err, r.ErrMessage)
+		}
+		return nil
+	})
+	waitLeader(t, c, "uc", 0, "the out-of-sync replica", func(l int32) bool { return l == followerID })
+	produceN(t, pc, "uc", 5)
+	// The old leader returns and truncates the records the new leader never
+	// had, although they were below its high watermark.
+	leaderNode.restart(t)
+	waitHealthy(t, leaderNode.grpc, 30*time.Second)
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		oldR, err := replicaOn(leaderNode, "uc", 0)
+		if err != nil {
+			return err
+		}
+		newR, err := replicaOn(follower, "uc", 0)
+		if err != nil {
+			return err
+		}
+		if oldR.GetLogEndOffset() != newR.GetLogEndOffset() || newR.GetLogEndOffset() != 5 {
+			return fmt.Errorf("old leader ends at %d, new leader at %d, want both 5", oldR.GetLogEndOffset(), newR.GetLogEndOffset())
+		}
+		return nil
+	})
+}
+
+// otherReplica is a replica of p that does not lead it.
+func otherReplica(p movingPartition) int32 {
+	for _, r := range p.Replicas {
+		if r != p.Leader {
+			return r
+		}
+	}
+	return -1
+}
+
+// AlterPartitionReassignments starts and cancels moves (kadm), and
+// ListPartitionReassignments shows them (sarama and a null topic list).
+func TestKafkaPartitionReassignments(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 1, storage: 3, leaseTTL: "5s"})
+	c.admin("topic", "create", "mv", "--partitions", "1", "--replication-factor", "1")
+	waitTopicsReady(t, c, map[string]int{"mv": 1})
+	cl := franzClient(t, c, kgo.DefaultProduceTopic("mv"))
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	produceN(t, cl, "mv", 50)
+	from := describePartitions(t, c, "mv")[0].Replicas[0]
+	var to int32 = -1
+	var toNode *node
+	for _, n := range c.storage {
+		if id := nodeIDAt(t, c, n); id != from {
+			to, toNode = id, n
+			break
+		}
+	}
+	alter := func(replicas []int32) error {
+		t.Helper()
+		var req kadm.AlterPartitionAssignmentsReq
+		req.Assign("mv", 0, replicas)
+		rs, err := adm.AlterPartitionAssignments(ctx, req)
+		if err != nil {
+			t.Fatalf("alter partition assignments: %v", err)
+		}
+		r, ok := rs["mv"][0]
+		if !ok {
+			t.Fatalf("alter partition assignments: no answer for mv-0: %+v", rs)
+		}
+		return r.Err
+	}
+	if err := alter(nil); !errors.Is(err, kerr.NoReassignmentInProgress) {
+		t.Errorf("cancel without a move: %v, want NO_REASSIGNMENT_IN_PROGRESS", err)
+	}
+	for _, bad := range [][]int32{{to, to}, {99}} {
+		if err := alter(bad); !errors.Is(err, kerr.InvalidReplicaAssignment) {
+			t.Errorf("reassign to %v: %v, want INVALID_REPLICA_ASSIGNMENT", bad, err)
+		}
+	}
+
+	// The target node is stopped (still registered alive), so the move
+	// cannot finish: it is listed, then cancelled back to the original.
+	toNode.pause()
+	if err := alter([]int32{to}); err != nil {
+		t.Fatalf("reassign to %d: %v", to, err)
+	}
+	if err := alter([]int32{from}); !errors.Is(err, kerr.ReassignmentInProgress) {
+		t.Errorf("second reassignment of a moving partition: %v, want REASSIGNMENT_IN_PROGRESS", err)
+	}
+	scfg := sarama.NewConfig()
+	scfg.Version = sarama.V3_6_0_0
+	sadm, err := sarama.NewClusterAdmin([]string{c.kafka}, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sadm.Close()
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		st, err := sadm.ListPartitionReassignments("mv", []int32{0})
+		if err != nil {
+			return err
+		}
+		s := st["mv"][0]
+		if s == nil || !slices.Equal(s.Replicas, []int32{to, from}) || !slices.Equal(s.AddingReplicas, []int32{to}) || !slices.Equal(s.RemovingReplicas, []int32{from}) {
+			return fmt.Errorf("sarama lists %+v, want replicas [%d %d] adding [%d] removing [%d]", s, to, from, to, from)
+		}
+		return nil
+	})
+	listAll := func() []kmsg.ListPartitionReassignmentsResponseTopic {
+		req := kmsg.NewPtrListPartitionReassignmentsRequest() // null topics: every moving partition
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("list reassignments: %+v %v", resp, err)
+		}
+		return resp.Topics
+	}
+	if ts := listAll(); len(ts) != 1 || ts[0].Topic != "mv" || len(ts[0].Partitions) != 1 {
+		t.Errorf("list of every reassignment: %+v", ts)
+	}
+	if err := alter(nil); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		if ts := listAll(); len(ts) != 0 {
+			return fmt.Errorf("still listed after the cancel: %+v", ts)
+		}
+		return nil
+	})
+	if p := describePartitions(t, c, "mv")[0]; !slices.Equal(p.Replicas, []int32{from}) || p.Leader != from {
+		t.Errorf("after the cancel: %+v, want back on %d", p, from)
+	}
+	toNode.resume()
+
+	// A move that runs to completion.
+	waitHealthy(t, toNode.grpc, 30*time.Second)
+	testutil.WaitFor(t, 30*time.Second, func() error { return alter([]int32{to}) })
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if p := describePartitions(t, c, "mv")[0]; !slices.Equal(p.Replicas, []int32{to}) || p.Leader != to {
+			return fmt.Errorf("mv-0 is %+v, want moved to %d", p, to)
+		}
+		return nil
+	})
+	if ts := listAll(); len(ts) != 0 {
+		t.Errorf("a finished move is still listed: %+v", ts)
+	}
+	consumer := franzClient(t, c, kgo.ConsumeTopics("mv"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if got := consumeN(t, consumer, 50, 30*time.Second); len(got) != 50 {
+		t.Errorf("consumed %d records after the move, want 50", len(got))
 	}
 }
