@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -460,7 +461,9 @@ func TestKafkaElectLeaders(t *testing.T) {
 	})
 	pc := franzClient(t, c, kgo.DefaultProduceTopic("uc"))
 	produceN(t, pc, "uc", 20) // only the leader has these
-	leaderNode.kill()
+	// A clean stop checkpoints its high watermark (20): the truncation
+	// below must go under it.
+	leaderNode.signal(syscall.SIGTERM)
 	waitLeader(t, c, "uc", 0, "none", func(l int32) bool { return l < 0 })
 	if r := electResult(t, adm, kadm.ElectLiveReplica, "uc", 0); !errors.Is(r.Err, kerr.EligibleLeadersNotAvailable) {
 		t.Errorf("unclean election with every replica dead: %v, want ELIGIBLE_LEADERS_NOT_AVAILABLE", r.Err)
