@@ -622,3 +622,59 @@ func TestKafkaPartitionReassignments(t *testing.T) {
 		t.Errorf("consumed %d records after the move, want 50", len(got))
 	}
 }
+
+// A replica its node took offline after a storage fault (a full disk) is
+// its own log dir with KAFKA_STORAGE_ERROR; the node's other replicas stay
+// in its healthy dir.
+func TestKafkaDescribeLogDirsOfflineReplica(t *testing.T) {
+	c := tmpfsCluster(t, 3)
+	c.admin("topic", "create", "full", "--partitions", "1", "--replication-factor", "3")
+	c.admin("topic", "create", "idle", "--partitions", "1", "--replication-factor", "3")
+	waitTopicsReady(t, c, map[string]int{"full": 1, "idle": 1})
+	waitOnline(t, c, "full", 3)
+	p, err := describeFault(t, c, "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn := nodesByID(t, c)
+	leader := rn.byID[p.Leader]
+	fillDisk(t, leader.dataDir)
+	cl := franzClient(t, c, kgo.DefaultProduceTopic("full"), kgo.RecordRetries(20))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// The leader cannot store the records: it takes its replica offline and
+	// the produce goes on with a new leader.
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(strings.Repeat("x", 1000))}).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	waitOffline(t, c, "full", p.Leader, 15*time.Second)
+	adm := kadm.NewClient(cl)
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		all, err := adm.DescribeAllLogDirs(ctx, nil)
+		if err != nil {
+			return err
+		}
+		prefix := fmt.Sprintf("storage-%d:", p.Leader)
+		var offline, healthy *kadm.DescribedLogDir
+		for _, dirs := range all {
+			for name, d := range dirs {
+				if !strings.HasPrefix(name, prefix) {
+					continue
+				}
+				if d.Err != nil {
+					offline = &d
+				} else {
+					healthy = &d
+				}
+			}
+		}
+		switch {
+		case offline == nil || !errors.Is(offline.Err, kerr.KafkaStorageError) || !strings.HasSuffix(offline.Dir, "full-0"):
+			return fmt.Errorf("no KAFKA_STORAGE_ERROR dir for full-0 on node %d: %+v", p.Leader, all)
+		case healthy == nil || len(healthy.Topics["idle"]) != 1 || len(healthy.Topics["full"]) != 0:
+			return fmt.Errorf("node %d's healthy dir should hold idle-0 only: %+v", p.Leader, healthy)
+		}
+		return nil
+	})
+	freeDisk(t, leader.dataDir)
+}
