@@ -83,11 +83,30 @@ func printMoveTable(out io.Writer, moves []*adminv1.PartitionMove) error {
 func newReassignCmd(f *clientFlags) *cobra.Command {
 	var partition int32
 	var replicas string
+	var cancel bool
 	cmd := &cobra.Command{
-		Use:   "reassign NAME --partition P --replicas 4,2,3",
-		Short: "Move a partition to a new replica list (the first is the preferred leader)",
+		Use:   "reassign NAME --partition P (--replicas 4,2,3 | --cancel)",
+		Short: "Move a partition to a new replica list (the first is the preferred leader), or cancel its running move",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if cancel == (replicas != "") {
+				return fmt.Errorf("give either --replicas or --cancel")
+			}
+			if cancel {
+				return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
+					resp, err := c.CancelReassignment(ctx, &adminv1.CancelReassignmentRequest{Topic: args[0], Partition: partition})
+					if err != nil {
+						return err
+					}
+					m := resp.GetCancelled()
+					if f.json() {
+						return printJSON(f.out, toMoveJSON(m))
+					}
+					fmt.Fprintf(f.out, "Cancelled the move of %s-%d to %s; it is back on %s.\n",
+						m.GetTopic(), m.GetPartition(), joinInts(m.GetToReplicas()), joinInts(m.GetFromReplicas()))
+					return nil
+				})
+			}
 			ids, err := parseNodeIDs(replicas)
 			if err != nil {
 				return err
@@ -109,8 +128,8 @@ func newReassignCmd(f *clientFlags) *cobra.Command {
 	}
 	cmd.Flags().Int32Var(&partition, "partition", 0, "partition number")
 	cmd.Flags().StringVar(&replicas, "replicas", "", "new replica list, comma-separated node ids")
+	cmd.Flags().BoolVar(&cancel, "cancel", false, "cancel the partition's running move: back to its original replicas")
 	_ = cmd.MarkFlagRequired("partition")
-	_ = cmd.MarkFlagRequired("replicas")
 	return cmd
 }
 
