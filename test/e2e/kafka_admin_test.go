@@ -547,6 +547,9 @@ func TestKafkaPartitionReassignments(t *testing.T) {
 	if err := alter(nil); !errors.Is(err, kerr.NoReassignmentInProgress) {
 		t.Errorf("cancel without a move: %v, want NO_REASSIGNMENT_IN_PROGRESS", err)
 	}
+	if msg := c.adminFails("topic", "reassign", "mv", "--partition", "0", "--cancel"); !strings.Contains(msg, "not being reassigned") {
+		t.Errorf("strata topic reassign --cancel without a move: %q", msg)
+	}
 	for _, bad := range [][]int32{{to, to}, {99}} {
 		if err := alter(bad); !errors.Is(err, kerr.InvalidReplicaAssignment) {
 			t.Errorf("reassign to %v: %v, want INVALID_REPLICA_ASSIGNMENT", bad, err)
@@ -602,6 +605,15 @@ func TestKafkaPartitionReassignments(t *testing.T) {
 	})
 	if p := describePartitions(t, c, "mv")[0]; !slices.Equal(p.Replicas, []int32{from}) || p.Leader != from {
 		t.Errorf("after the cancel: %+v, want back on %d", p, from)
+	}
+	toNode.resume()
+
+	// The CLI cancels a stuck move the same way.
+	waitHealthy(t, toNode.grpc, 30*time.Second)
+	toNode.pause()
+	testutil.WaitFor(t, 10*time.Second, func() error { return alter([]int32{to}) })
+	if out := c.admin("topic", "reassign", "mv", "--partition", "0", "--cancel"); !strings.Contains(out, fmt.Sprintf("back on %d", from)) {
+		t.Fatalf("strata topic reassign --cancel: %q", out)
 	}
 	toNode.resume()
 
