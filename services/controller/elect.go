@@ -100,7 +100,13 @@ func (h *adminHandler) ElectLeaders(ctx context.Context, req *adminv1.ElectLeade
 			targets = append(targets, electTarget{string(kv.Key), rec, kv.ModRevision})
 		}
 	} else {
+		seen := map[string]bool{}
 		for _, tp := range req.GetPartitions() {
+			key := metadata.PartitionKey(tp.GetTopic(), tp.GetPartition())
+			if seen[key] {
+				continue // asked twice: elect once, answer once
+			}
+			seen[key] = true
 			res := &adminv1.ElectionResult{Topic: tp.GetTopic(), Partition: tp.GetPartition(), Leader: -1, LeaderEpoch: -1}
 			if err := validName(tp.GetTopic()); err != nil {
 				res.Error = errs.New(errs.UnknownTopicOrPartition, "%v", err).Detail
@@ -116,7 +122,7 @@ func (h *adminHandler) ElectLeaders(ctx context.Context, req *adminv1.ElectLeade
 				}
 				return nil, err
 			}
-			targets = append(targets, electTarget{metadata.PartitionKey(tp.GetTopic(), tp.GetPartition()), rec, rev})
+			targets = append(targets, electTarget{key, rec, rev})
 		}
 	}
 	for _, tg := range targets {
