@@ -135,8 +135,15 @@ func (c *Controller) registeredNodes(ctx context.Context) (registered, alive map
 }
 
 // reassign validates and starts one reassignment, guarded by the
-// partition's mod revision.
+// partition's mod revision; a partition already moving is refused.
 func (c *Controller) reassign(ctx context.Context, topic string, partition int32, target []int32, registered, alive map[int32]bool) (*adminv1.PartitionMove, error) {
+	return c.startMove(ctx, topic, partition, target, registered, alive, false)
+}
+
+// startMove is reassign; with replace, a running move is replaced as in
+// Kafka: reverted to its original replicas (revertReassignment), then
+// moved from there to the new target in the same write.
+func (c *Controller) startMove(ctx context.Context, topic string, partition int32, target []int32, registered, alive map[int32]bool, replace bool) (*adminv1.PartitionMove, error) {
 	if err := validTarget(target, registered, alive); err != nil {
 		return nil, err
 	}
@@ -144,20 +151,28 @@ func (c *Controller) reassign(ctx context.Context, topic string, partition int32
 	if err != nil {
 		return nil, err
 	}
+	from := rec
 	if inReassignment(rec) {
-		return nil, errs.New(errs.ReassignmentInProgress, "partition %s-%d is already moving to %v", topic, partition, targetReplicas(rec))
-	}
-	move := &adminv1.PartitionMove{Topic: topic, Partition: partition, FromReplicas: rec.GetReplicas(), ToReplicas: slices.Clone(target)}
-	if slices.Equal(rec.GetReplicas(), target) {
-		return move, nil
-	}
-	next := startReassignment(rec, target)
-	if v, err := c.viewNow(ctx, alive); err == nil {
-		// A reorder or a pure shrink may be finished already.
-		if n, _ := c.advanceReassignment(next, v); n != next {
-			n.PartitionEpoch = next.GetPartitionEpoch()
-			next = n
+		if !replace {
+			return nil, errs.New(errs.ReassignmentInProgress, "partition %s-%d is already moving to %v", topic, partition, targetReplicas(rec))
 		}
+		if from, err = revertReassignment(rec, alive); err != nil {
+			return nil, err
+		}
+	}
+	move := &adminv1.PartitionMove{Topic: topic, Partition: partition, FromReplicas: from.GetReplicas(), ToReplicas: slices.Clone(target)}
+	next := from
+	if !slices.Equal(from.GetReplicas(), target) {
+		next = startReassignment(from, target)
+		if v, err := c.viewNow(ctx, alive); err == nil {
+			// A reorder or a pure shrink may be finished already.
+			if n, _ := c.advanceReassignment(next, v); n != next {
+				n.PartitionEpoch = next.GetPartitionEpoch()
+				next = n
+			}
+		}
+	} else if from == rec {
+		return move, nil
 	}
 	key := metadata.PartitionKey(topic, partition)
 	applied, err := c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
@@ -169,7 +184,11 @@ func (c *Controller) reassign(ctx context.Context, topic string, partition int32
 		return nil, errs.New(errs.ConcurrentUpdate, "partition %s-%d changed while starting the move; retry", topic, partition)
 	}
 	c.metrics.topicOps.WithLabelValues("reassign").Inc()
-	c.log.Info("reassignment started", "topic", topic, "partition", partition, "from", rec.GetReplicas(), "to", target,
+	if from != rec {
+		c.log.Info("running reassignment replaced", "topic", topic, "partition", partition, "was_moving_to", targetReplicas(rec),
+			"original", from.GetReplicas())
+	}
+	c.log.Info("reassignment started", "topic", topic, "partition", partition, "from", from.GetReplicas(), "to", target,
 		"adding", next.GetAddingReplicas(), "removing", next.GetRemovingReplicas())
 	return move, nil
 }
@@ -185,7 +204,7 @@ func (h *adminHandler) ReassignPartition(ctx context.Context, req *adminv1.Reass
 	if err != nil {
 		return nil, err
 	}
-	move, err := h.c.reassign(ctx, req.GetTopic(), req.GetPartition(), req.GetReplicas(), registered, alive)
+	move, err := h.c.startMove(ctx, req.GetTopic(), req.GetPartition(), req.GetReplicas(), registered, alive, req.GetReplace())
 	if err != nil {
 		return nil, err
 	}

@@ -6,11 +6,12 @@ package kafka
 // reassignment (ReassignPartition: the new replicas copy the log, join the
 // ISR, then the old ones leave); a null list cancels the running one
 // (CancelReassignment: back to the original replicas, as Kafka reverts).
-// Per partition: INVALID_REPLICA_ASSIGNMENT for an empty list, duplicates,
-// or unknown or dead nodes; REASSIGNMENT_IN_PROGRESS for a partition that
-// is already moving (cancel it first: Strata does not replace a running
-// reassignment); NO_REASSIGNMENT_IN_PROGRESS for a cancel with none;
-// UNKNOWN_TOPIC_OR_PARTITION. v1 without allow_replication_factor_change
+// A partition already moving has its move replaced, as in Kafka: reverted
+// to its original replicas, then moved from there to the new list. Per
+// partition: INVALID_REPLICA_ASSIGNMENT for an empty list, duplicates, or
+// unknown or dead nodes (or a running move that cannot be reverted: no
+// original replica in the ISR); NO_REASSIGNMENT_IN_PROGRESS for a cancel
+// with none; UNKNOWN_TOPIC_OR_PARTITION. v1 without allow_replication_factor_change
 // refuses a list that changes the partition's replica count with
 // INVALID_REPLICATION_FACTOR (KIP-860).
 
@@ -64,7 +65,7 @@ func (s *Server) alterReassignment(ctx context.Context, topic string, partition 
 		}
 	}
 	code, msg := adminCall(ctx, func(ctx context.Context) error {
-		_, err := s.d.Admin.ReassignPartition(ctx, &adminv1.ReassignPartitionRequest{Topic: topic, Partition: partition, Replicas: replicas})
+		_, err := s.d.Admin.ReassignPartition(ctx, &adminv1.ReassignPartitionRequest{Topic: topic, Partition: partition, Replicas: replicas, Replace: true})
 		return err
 	})
 	if code == kerr.InvalidReplicationFactor.Code {

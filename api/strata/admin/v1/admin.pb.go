@@ -927,10 +927,15 @@ func (x *PartitionMove) GetToReplicas() []int32 {
 }
 
 type ReassignPartitionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	Replicas      []int32                `protobuf:"varint,3,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Replicas  []int32                `protobuf:"varint,3,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	// Replace a running reassignment instead of refusing it, as Kafka's
+	// AlterPartitionReassignments does: the running move is reverted to its
+	// original replicas (see CancelReassignment) and the new one starts from
+	// there.
+	Replace       bool `protobuf:"varint,4,opt,name=replace,proto3" json:"replace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -984,6 +989,13 @@ func (x *ReassignPartitionRequest) GetReplicas() []int32 {
 		return x.Replicas
 	}
 	return nil
+}
+
+func (x *ReassignPartitionRequest) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
 }
 
 type ReassignPartitionResponse struct {
@@ -2555,11 +2567,12 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12#\n" +
 	"\rfrom_replicas\x18\x03 \x03(\x05R\ffromReplicas\x12\x1f\n" +
 	"\vto_replicas\x18\x04 \x03(\x05R\n" +
-	"toReplicas\"j\n" +
+	"toReplicas\"\x84\x01\n" +
 	"\x18ReassignPartitionRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1a\n" +
-	"\breplicas\x18\x03 \x03(\x05R\breplicas\"O\n" +
+	"\breplicas\x18\x03 \x03(\x05R\breplicas\x12\x18\n" +
+	"\areplace\x18\x04 \x01(\bR\areplace\"O\n" +
 	"\x19ReassignPartitionResponse\x122\n" +
 	"\x04move\x18\x01 \x01(\v2\x1e.strata.admin.v1.PartitionMoveR\x04move\"+\n" +
 	"\x10RebalanceRequest\x12\x17\n" +

@@ -79,7 +79,7 @@ type AdminServiceClient interface {
 	// keep working throughout. It returns when the move has started; describe
 	// the topic to follow it. Errors: NOT_FOUND, INVALID_ARGUMENT
 	// (INVALID_REPLICATION_FACTOR for duplicates, unknown or dead nodes),
-	// FAILED_PRECONDITION (REASSIGNMENT_IN_PROGRESS).
+	// FAILED_PRECONDITION (REASSIGNMENT_IN_PROGRESS, unless replace is set).
 	ReassignPartition(ctx context.Context, in *ReassignPartitionRequest, opts ...grpc.CallOption) (*ReassignPartitionResponse, error)
 	// Rebalance computes a placement that spreads replicas and leaders
 	// evenly over the live storage nodes (for example after adding one) and
@@ -310,7 +310,7 @@ type AdminServiceServer interface {
 	// keep working throughout. It returns when the move has started; describe
 	// the topic to follow it. Errors: NOT_FOUND, INVALID_ARGUMENT
 	// (INVALID_REPLICATION_FACTOR for duplicates, unknown or dead nodes),
-	// FAILED_PRECONDITION (REASSIGNMENT_IN_PROGRESS).
+	// FAILED_PRECONDITION (REASSIGNMENT_IN_PROGRESS, unless replace is set).
 	ReassignPartition(context.Context, *ReassignPartitionRequest) (*ReassignPartitionResponse, error)
 	// Rebalance computes a placement that spreads replicas and leaders
 	// evenly over the live storage nodes (for example after adding one) and
