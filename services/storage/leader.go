@@ -276,15 +276,15 @@ func (ls *leaderState) underReplicated() bool {
 	return len(ls.isr) < len(ls.followers)+1
 }
 
-// lowWatermark is the smallest log start offset over this leader and its
-// live followers (Kafka's low watermark); a live follower that has not
-// fetched in this leadership yet counts as -1.
-func (ls *leaderState) lowWatermark(alive func(int32) bool) int64 {
+// lowWatermark is the smallest log start offset over this leader and the
+// followers counts accepts (Kafka's low watermark: the live ones); such a
+// follower that has not fetched in this leadership yet counts as -1.
+func (ls *leaderState) lowWatermark(counts func(int32) bool) int64 {
 	low := ls.p.log.LogStartOffset()
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	for id, f := range ls.followers {
-		if alive(id) {
+		if counts(id) {
 			low = min(low, f.logStart)
 		}
 	}

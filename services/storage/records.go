@@ -16,9 +16,9 @@ import (
 // before any segment goes, so it survives a crash), wakes the followers'
 // fetches, which carry the new log start back to them, and waits until
 // each live follower reports a log start at least the new one (the low
-// watermark, as Kafka's DelayedDeleteRecords does). Followers apply it in
-// followLogStart; one that was away and is behind the new start restarts
-// its log there (outOfRange).
+// watermark, as Kafka's DelayedDeleteRecords does; offline replicas do not
+// count). Followers apply it in followLogStart; one that was away and is
+// behind the new start restarts its log there (outOfRange).
 
 // Limits of DeleteRecords.
 const (
@@ -41,6 +41,7 @@ func (h *handler) DeleteRecords(ctx context.Context, req *storagev1.DeleteRecord
 		res    *storagev1.DeleteRecordsPartitionResult
 		ls     *leaderState
 		target int64
+		counts func(int32) bool
 	}
 	out := &storagev1.DeleteRecordsResponse{}
 	var waits []pending
@@ -74,24 +75,34 @@ func (h *handler) DeleteRecords(ctx context.Context, req *storagev1.DeleteRecord
 		h.n.Log.Info("records deleted", "partition", p.name(), "before", offset, "log_start_offset", start)
 		p.appends.fire() // followers long-polling learn the new log start now
 		p.hwMoves.fire() // consumers long-polling below it get OFFSET_OUT_OF_RANGE
-		waits = append(waits, pending{res, ls, offset})
-	}
-	alive := func(id int32) bool {
-		_, ok := h.n.cache.StorageNode(id)
-		return ok
+		waits = append(waits, pending{res, ls, offset, h.n.countsForLowWatermark(dp.GetTopic(), dp.GetPartition())})
 	}
 	for _, w := range waits {
-		w.res.LowWatermark, w.res.Error = w.ls.waitLowWatermark(ctx, w.target, alive, deadline.C)
+		w.res.LowWatermark, w.res.Error = w.ls.waitLowWatermark(ctx, w.target, w.counts, deadline.C)
 	}
 	return out, nil
 }
 
+// countsForLowWatermark says which replicas of a partition the low
+// watermark waits for: those on live nodes that are not offline (an
+// offline replica does not fetch until its node restarts, and then
+// follows the new log start anyway).
+func (n *Node) countsForLowWatermark(topic string, partition int32) func(int32) bool {
+	return func(id int32) bool {
+		if _, alive := n.cache.StorageNode(id); !alive {
+			return false
+		}
+		rec, ok := n.cache.Partition(topic, partition)
+		return !ok || !isOfflineIn(rec, id)
+	}
+}
+
 // waitLowWatermark waits until the low watermark reaches target, this node
 // stops leading, ctx ends or deadline fires.
-func (ls *leaderState) waitLowWatermark(ctx context.Context, target int64, alive func(int32) bool, deadline <-chan time.Time) (int64, *commonv1.ErrorDetail) {
+func (ls *leaderState) waitLowWatermark(ctx context.Context, target int64, counts func(int32) bool, deadline <-chan time.Time) (int64, *commonv1.ErrorDetail) {
 	for {
 		startCh, hwCh := ls.p.startMoves.ch(), ls.p.hwMoves.ch()
-		low := ls.lowWatermark(alive)
+		low := ls.lowWatermark(counts)
 		ls.mu.Lock()
 		resigned := ls.resigned
 		ls.mu.Unlock()
