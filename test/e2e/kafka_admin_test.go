@@ -468,6 +468,12 @@ func TestKafkaElectLeaders(t *testing.T) {
 	if r := electResult(t, adm, kadm.ElectLiveReplica, "uc", 0); !errors.Is(r.Err, kerr.EligibleLeadersNotAvailable) {
 		t.Errorf("unclean election with every replica dead: %v, want ELIGIBLE_LEADERS_NOT_AVAILABLE", r.Err)
 	}
+	if out := c.admin("cluster", "elect-leaders", "--unclean", "--topic", "uc"); !strings.Contains(out, "is alive and online") {
+		t.Errorf("strata cluster elect-leaders --unclean with every replica dead: %q", out)
+	}
+	if msg := c.adminFails("cluster", "elect-leaders", "--unclean"); !strings.Contains(msg, "needs --topic") {
+		t.Errorf("strata cluster elect-leaders --unclean without a topic: %q", msg)
+	}
 	follower.restart(t)
 	waitHealthy(t, follower.grpc, 30*time.Second)
 	followerID := otherReplica(uc)
