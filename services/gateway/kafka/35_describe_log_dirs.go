@@ -118,6 +118,9 @@ func addLogDirPartition(ts []kmsg.DescribeLogDirsResponseDirTopic, topic string,
 
 // listReplicas asks one storage node for its replicas.
 func (s *Server) listReplicas(ctx context.Context, addr string) (*storagev1.ListReplicasResponse, error) {
+	if s.d.Storage == nil {
+		return nil, fmt.Errorf("no storage connections")
+	}
 	conn, err := s.d.Storage.Get(addr)
 	if err != nil {
 		return nil, fmt.Errorf("connect to storage node %s: %w", addr, err)
