@@ -59,6 +59,12 @@ const (
 	InvalidGroupID           = commonv1.ErrorCode_ERROR_CODE_INVALID_GROUP_ID
 	RebalanceInProgress      = commonv1.ErrorCode_ERROR_CODE_REBALANCE_IN_PROGRESS
 	Throttled                = commonv1.ErrorCode_ERROR_CODE_THROTTLED
+
+	ElectionNotNeeded           = commonv1.ErrorCode_ERROR_CODE_ELECTION_NOT_NEEDED
+	PreferredLeaderNotAvailable = commonv1.ErrorCode_ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE
+	EligibleLeadersNotAvailable = commonv1.ErrorCode_ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE
+	NoReassignmentInProgress    = commonv1.ErrorCode_ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS
+	InvalidReplicaAssignment    = commonv1.ErrorCode_ERROR_CODE_INVALID_REPLICA_ASSIGNMENT
 )
 
 type entry struct {
@@ -110,6 +116,12 @@ var table = map[Code]entry{
 	InvalidGroupID:           {codes.InvalidArgument, kerr.InvalidGroupID.Code, false},
 	RebalanceInProgress:      {codes.Unavailable, kerr.RebalanceInProgress.Code, true},
 	Throttled:                {codes.ResourceExhausted, kerr.ThrottlingQuotaExceeded.Code, true},
+
+	ElectionNotNeeded:           {codes.FailedPrecondition, kerr.ElectionNotNeeded.Code, false},
+	PreferredLeaderNotAvailable: {codes.Unavailable, kerr.PreferredLeaderNotAvailable.Code, true},
+	EligibleLeadersNotAvailable: {codes.Unavailable, kerr.EligibleLeadersNotAvailable.Code, true},
+	NoReassignmentInProgress:    {codes.FailedPrecondition, kerr.NoReassignmentInProgress.Code, false},
+	InvalidReplicaAssignment:    {codes.InvalidArgument, kerr.InvalidReplicaAssignment.Code, false},
 
 	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
 }

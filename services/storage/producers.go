@@ -24,6 +24,8 @@ package storage
 // batches without a producer id never take it.
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 
 	"github.com/strata-io/strata/internal/errs"
@@ -46,6 +48,7 @@ const rebuildReadBytes = 4 << 20
 type producerBatch struct {
 	firstSeq, lastSeq int32
 	base              int64
+	maxTimestamp      int64 // the batch's max timestamp as stored
 }
 
 type producerEntry struct {
@@ -98,9 +101,13 @@ func (r *replica) appendProduced(leaderEpoch int32, records []byte) (int64, erro
 	if err != nil {
 		return base, r.check(err)
 	}
+	stored, err := batchHeaders(records) // LogAppendTime stamps the batches in place
+	if err != nil || len(stored) != len(hs) {
+		stored = hs
+	}
 	off := base
-	for _, h := range hs {
-		pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, h.BaseSequence + h.LastOffsetDelta, off})
+	for i, h := range hs {
+		pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, h.BaseSequence + h.LastOffsetDelta, off, stored[i].MaxTimestamp})
 		off += int64(h.LastOffsetDelta) + 1
 	}
 	return base, nil
@@ -182,6 +189,38 @@ func (pp *partProducers) record(id int64, epoch int16, b producerBatch) {
 	}
 }
 
+// producerInfo is one producer's state as DescribeProducers reports it.
+type producerInfo struct {
+	id            int64
+	epoch         int16
+	lastSeq       int32
+	lastTimestamp int64
+}
+
+// describe returns the producers the leader holds state for, sorted by
+// id, building the state first as an idempotent produce would.
+func (r *replica) describeProducers(leaderEpoch int32) ([]producerInfo, error) {
+	pp := &r.producers
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.epoch != leaderEpoch || pp.producers == nil {
+		if err := pp.rebuild(r); err != nil {
+			return nil, errs.New(errs.StorageError, "rebuilding producer state: %v", r.check(err))
+		}
+		pp.epoch = leaderEpoch
+	}
+	out := make([]producerInfo, 0, len(pp.producers))
+	for id, e := range pp.producers {
+		info := producerInfo{id: id, epoch: e.epoch, lastSeq: -1, lastTimestamp: -1}
+		if n := len(e.batches); n > 0 {
+			info.lastSeq, info.lastTimestamp = e.batches[n-1].lastSeq, e.batches[n-1].maxTimestamp
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b producerInfo) int { return cmp.Compare(a.id, b.id) })
+	return out, nil
+}
+
 // rebuild scans the log for batches with producer ids.
 func (pp *partProducers) rebuild(p *replica) error {
 	pp.producers = map[int64]*producerEntry{}
@@ -206,7 +245,7 @@ func (pp *partProducers) rebuild(p *replica) error {
 			}
 			off = max(off, h.NextOffset())
 			if h.ProducerID >= 0 && !h.IsControl() {
-				pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, h.BaseSequence + h.LastOffsetDelta, h.BaseOffset})
+				pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, h.BaseSequence + h.LastOffsetDelta, h.BaseOffset, h.MaxTimestamp})
 			}
 		}
 	}

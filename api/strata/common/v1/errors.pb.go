@@ -114,6 +114,18 @@ const (
 	ErrorCode_ERROR_CODE_REBALANCE_IN_PROGRESS ErrorCode = 55
 	// Back-pressure: too much is in flight; retry after retry_after_ms.
 	ErrorCode_ERROR_CODE_THROTTLED ErrorCode = 60
+	// Admin elections and reassignments (Kafka's ElectLeaders and
+	// AlterPartitionReassignments).
+	// The partition already has the leader the election would give it.
+	ErrorCode_ERROR_CODE_ELECTION_NOT_NEEDED ErrorCode = 80
+	// The preferred replica is dead, out of the ISR or offline.
+	ErrorCode_ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE ErrorCode = 81
+	// No replica could be elected (unclean election: none is alive).
+	ErrorCode_ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE ErrorCode = 82
+	// A cancellation found no reassignment running.
+	ErrorCode_ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS ErrorCode = 83
+	// A replica list Kafka would refuse as a replica assignment.
+	ErrorCode_ERROR_CODE_INVALID_REPLICA_ASSIGNMENT ErrorCode = 84
 )
 
 // Enum value maps for ErrorCode.
@@ -160,6 +172,11 @@ var (
 		54: "ERROR_CODE_INVALID_GROUP_ID",
 		55: "ERROR_CODE_REBALANCE_IN_PROGRESS",
 		60: "ERROR_CODE_THROTTLED",
+		80: "ERROR_CODE_ELECTION_NOT_NEEDED",
+		81: "ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE",
+		82: "ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE",
+		83: "ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS",
+		84: "ERROR_CODE_INVALID_REPLICA_ASSIGNMENT",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":                      0,
@@ -203,6 +220,11 @@ var (
 		"ERROR_CODE_INVALID_GROUP_ID":                 54,
 		"ERROR_CODE_REBALANCE_IN_PROGRESS":            55,
 		"ERROR_CODE_THROTTLED":                        60,
+		"ERROR_CODE_ELECTION_NOT_NEEDED":              80,
+		"ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE":   81,
+		"ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE":   82,
+		"ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS":      83,
+		"ERROR_CODE_INVALID_REPLICA_ASSIGNMENT":       84,
 	}
 )
 
@@ -488,7 +510,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\xc5\v\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\x9e\r\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -531,7 +553,12 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x1dERROR_CODE_ILLEGAL_GENERATION\x105\x12\x1f\n" +
 	"\x1bERROR_CODE_INVALID_GROUP_ID\x106\x12$\n" +
 	" ERROR_CODE_REBALANCE_IN_PROGRESS\x107\x12\x18\n" +
-	"\x14ERROR_CODE_THROTTLED\x10<B\xc0\x01\n" +
+	"\x14ERROR_CODE_THROTTLED\x10<\x12\"\n" +
+	"\x1eERROR_CODE_ELECTION_NOT_NEEDED\x10P\x12-\n" +
+	")ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE\x10Q\x12-\n" +
+	")ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE\x10R\x12*\n" +
+	"&ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS\x10S\x12)\n" +
+	"%ERROR_CODE_INVALID_REPLICA_ASSIGNMENT\x10TB\xc0\x01\n" +
 	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/api/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (

@@ -1021,10 +1021,14 @@ type ReplicaFetchPartition struct {
 	// Everything below it is in the follower's log.
 	FetchOffset int64 `protobuf:"varint,3,opt,name=fetch_offset,json=fetchOffset,proto3" json:"fetch_offset,omitempty"`
 	// The leader epoch the follower believes current.
-	LeaderEpoch   int32 `protobuf:"varint,4,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
-	MaxBytes      int32 `protobuf:"varint,5,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LeaderEpoch int32 `protobuf:"varint,4,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	MaxBytes    int32 `protobuf:"varint,5,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// The follower's log start offset: the leader's low watermark (for
+	// DeleteRecords) is the smallest over the replicas. 0 from followers that
+	// predate it.
+	LogStartOffset int64 `protobuf:"varint,6,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReplicaFetchPartition) Reset() {
@@ -1088,6 +1092,13 @@ func (x *ReplicaFetchPartition) GetLeaderEpoch() int32 {
 func (x *ReplicaFetchPartition) GetMaxBytes() int32 {
 	if x != nil {
 		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *ReplicaFetchPartition) GetLogStartOffset() int64 {
+	if x != nil {
+		return x.LogStartOffset
 	}
 	return 0
 }
@@ -1694,6 +1705,513 @@ func (x *ListOffsetsResponse) GetPartitions() []*ListOffsetsPartitionResult {
 	return nil
 }
 
+type DeleteRecordsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How long to wait for the followers to apply the new log starts.
+	TimeoutMs     int32                     `protobuf:"varint,1,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	Partitions    []*DeleteRecordsPartition `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRecordsRequest) Reset() {
+	*x = DeleteRecordsRequest{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRecordsRequest) ProtoMessage() {}
+
+func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRecordsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DeleteRecordsRequest) GetTimeoutMs() int32 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *DeleteRecordsRequest) GetPartitions() []*DeleteRecordsPartition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type DeleteRecordsPartition struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Records below it are deleted; -1 means the high watermark.
+	Offset        int64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRecordsPartition) Reset() {
+	*x = DeleteRecordsPartition{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRecordsPartition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRecordsPartition) ProtoMessage() {}
+
+func (x *DeleteRecordsPartition) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRecordsPartition.ProtoReflect.Descriptor instead.
+func (*DeleteRecordsPartition) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeleteRecordsPartition) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *DeleteRecordsPartition) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *DeleteRecordsPartition) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+type DeleteRecordsPartitionResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset on success.
+	Error *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// The smallest log start offset over the live replicas; -1 on error.
+	LowWatermark  int64 `protobuf:"varint,4,opt,name=low_watermark,json=lowWatermark,proto3" json:"low_watermark,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRecordsPartitionResult) Reset() {
+	*x = DeleteRecordsPartitionResult{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRecordsPartitionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRecordsPartitionResult) ProtoMessage() {}
+
+func (x *DeleteRecordsPartitionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRecordsPartitionResult.ProtoReflect.Descriptor instead.
+func (*DeleteRecordsPartitionResult) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DeleteRecordsPartitionResult) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *DeleteRecordsPartitionResult) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *DeleteRecordsPartitionResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *DeleteRecordsPartitionResult) GetLowWatermark() int64 {
+	if x != nil {
+		return x.LowWatermark
+	}
+	return 0
+}
+
+type DeleteRecordsResponse struct {
+	state         protoimpl.MessageState          `protogen:"open.v1"`
+	Partitions    []*DeleteRecordsPartitionResult `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRecordsResponse) Reset() {
+	*x = DeleteRecordsResponse{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRecordsResponse) ProtoMessage() {}
+
+func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRecordsResponse.ProtoReflect.Descriptor instead.
+func (*DeleteRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DeleteRecordsResponse) GetPartitions() []*DeleteRecordsPartitionResult {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type DescribeProducersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*PartitionRef        `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeProducersRequest) Reset() {
+	*x = DescribeProducersRequest{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeProducersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeProducersRequest) ProtoMessage() {}
+
+func (x *DescribeProducersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeProducersRequest.ProtoReflect.Descriptor instead.
+func (*DescribeProducersRequest) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DescribeProducersRequest) GetPartitions() []*PartitionRef {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type PartitionRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionRef) Reset() {
+	*x = PartitionRef{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionRef) ProtoMessage() {}
+
+func (x *PartitionRef) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionRef.ProtoReflect.Descriptor instead.
+func (*PartitionRef) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *PartitionRef) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *PartitionRef) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+type ProducerState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProducerId    int64                  `protobuf:"varint,1,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	ProducerEpoch int32                  `protobuf:"varint,2,opt,name=producer_epoch,json=producerEpoch,proto3" json:"producer_epoch,omitempty"`
+	// The last sequence number written, -1 when none is known.
+	LastSequence int32 `protobuf:"varint,3,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
+	// The largest timestamp of the producer's last batch, in ms.
+	LastTimestampMs int64 `protobuf:"varint,4,opt,name=last_timestamp_ms,json=lastTimestampMs,proto3" json:"last_timestamp_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ProducerState) Reset() {
+	*x = ProducerState{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProducerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProducerState) ProtoMessage() {}
+
+func (x *ProducerState) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProducerState.ProtoReflect.Descriptor instead.
+func (*ProducerState) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ProducerState) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *ProducerState) GetProducerEpoch() int32 {
+	if x != nil {
+		return x.ProducerEpoch
+	}
+	return 0
+}
+
+func (x *ProducerState) GetLastSequence() int32 {
+	if x != nil {
+		return x.LastSequence
+	}
+	return 0
+}
+
+func (x *ProducerState) GetLastTimestampMs() int64 {
+	if x != nil {
+		return x.LastTimestampMs
+	}
+	return 0
+}
+
+type DescribeProducersPartitionResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset on success.
+	Error         *v1.ErrorDetail  `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Producers     []*ProducerState `protobuf:"bytes,4,rep,name=producers,proto3" json:"producers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeProducersPartitionResult) Reset() {
+	*x = DescribeProducersPartitionResult{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeProducersPartitionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeProducersPartitionResult) ProtoMessage() {}
+
+func (x *DescribeProducersPartitionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeProducersPartitionResult.ProtoReflect.Descriptor instead.
+func (*DescribeProducersPartitionResult) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DescribeProducersPartitionResult) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *DescribeProducersPartitionResult) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *DescribeProducersPartitionResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *DescribeProducersPartitionResult) GetProducers() []*ProducerState {
+	if x != nil {
+		return x.Producers
+	}
+	return nil
+}
+
+type DescribeProducersResponse struct {
+	state         protoimpl.MessageState              `protogen:"open.v1"`
+	Partitions    []*DescribeProducersPartitionResult `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeProducersResponse) Reset() {
+	*x = DescribeProducersResponse{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeProducersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeProducersResponse) ProtoMessage() {}
+
+func (x *DescribeProducersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeProducersResponse.ProtoReflect.Descriptor instead.
+func (*DescribeProducersResponse) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DescribeProducersResponse) GetPartitions() []*DescribeProducersPartitionResult {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
 var File_strata_storage_v1_storage_proto protoreflect.FileDescriptor
 
 const file_strata_storage_v1_storage_proto_rawDesc = "" +
@@ -1782,13 +2300,14 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\tmax_bytes\x18\x05 \x01(\x05R\bmaxBytes\x12H\n" +
 	"\n" +
 	"partitions\x18\x06 \x03(\v2(.strata.storage.v1.ReplicaFetchPartitionR\n" +
-	"partitions\"\xae\x01\n" +
+	"partitions\"\xd8\x01\n" +
 	"\x15ReplicaFetchPartition\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12!\n" +
 	"\ffetch_offset\x18\x03 \x01(\x03R\vfetchOffset\x12!\n" +
 	"\fleader_epoch\x18\x04 \x01(\x05R\vleaderEpoch\x12\x1b\n" +
-	"\tmax_bytes\x18\x05 \x01(\x05R\bmaxBytes\"\x8e\x02\n" +
+	"\tmax_bytes\x18\x05 \x01(\x05R\bmaxBytes\x12(\n" +
+	"\x10log_start_offset\x18\x06 \x01(\x03R\x0elogStartOffset\"\x8e\x02\n" +
 	"\x12ReplicaFetchResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
@@ -1839,19 +2358,62 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\x13ListOffsetsResponse\x12M\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2-.strata.storage.v1.ListOffsetsPartitionResultR\n" +
+	"partitions\"\x80\x01\n" +
+	"\x14DeleteRecordsRequest\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x01 \x01(\x05R\ttimeoutMs\x12I\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2).strata.storage.v1.DeleteRecordsPartitionR\n" +
+	"partitions\"d\n" +
+	"\x16DeleteRecordsPartition\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\"\xac\x01\n" +
+	"\x1cDeleteRecordsPartitionResult\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12#\n" +
+	"\rlow_watermark\x18\x04 \x01(\x03R\flowWatermark\"h\n" +
+	"\x15DeleteRecordsResponse\x12O\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2/.strata.storage.v1.DeleteRecordsPartitionResultR\n" +
+	"partitions\"[\n" +
+	"\x18DescribeProducersRequest\x12?\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2\x1f.strata.storage.v1.PartitionRefR\n" +
+	"partitions\"B\n" +
+	"\fPartitionRef\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xa8\x01\n" +
+	"\rProducerState\x12\x1f\n" +
+	"\vproducer_id\x18\x01 \x01(\x03R\n" +
+	"producerId\x12%\n" +
+	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch\x12#\n" +
+	"\rlast_sequence\x18\x03 \x01(\x05R\flastSequence\x12*\n" +
+	"\x11last_timestamp_ms\x18\x04 \x01(\x03R\x0flastTimestampMs\"\xcb\x01\n" +
+	" DescribeProducersPartitionResult\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12>\n" +
+	"\tproducers\x18\x04 \x03(\v2 .strata.storage.v1.ProducerStateR\tproducers\"p\n" +
+	"\x19DescribeProducersResponse\x12S\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v23.strata.storage.v1.DescribeProducersPartitionResultR\n" +
 	"partitions*J\n" +
 	"\x04Acks\x12\x14\n" +
 	"\x10ACKS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tACKS_NONE\x10\x01\x12\x0f\n" +
 	"\vACKS_LEADER\x10\x02\x12\f\n" +
-	"\bACKS_ALL\x10\x032\xc2\x04\n" +
+	"\bACKS_ALL\x10\x032\x96\x06\n" +
 	"\x0eStorageService\x12_\n" +
 	"\fListReplicas\x12&.strata.storage.v1.ListReplicasRequest\x1a'.strata.storage.v1.ListReplicasResponse\x12P\n" +
 	"\aProduce\x12!.strata.storage.v1.ProduceRequest\x1a\".strata.storage.v1.ProduceResponse\x12J\n" +
 	"\x05Fetch\x12\x1f.strata.storage.v1.FetchRequest\x1a .strata.storage.v1.FetchResponse\x12\\\n" +
 	"\vListOffsets\x12%.strata.storage.v1.ListOffsetsRequest\x1a&.strata.storage.v1.ListOffsetsResponse\x12Z\n" +
 	"\tReplicate\x12#.strata.storage.v1.ReplicateRequest\x1a$.strata.storage.v1.ReplicateResponse(\x010\x01\x12w\n" +
-	"\x14OffsetForLeaderEpoch\x12..strata.storage.v1.OffsetForLeaderEpochRequest\x1a/.strata.storage.v1.OffsetForLeaderEpochResponseB\xc8\x01\n" +
+	"\x14OffsetForLeaderEpoch\x12..strata.storage.v1.OffsetForLeaderEpochRequest\x1a/.strata.storage.v1.OffsetForLeaderEpochResponse\x12b\n" +
+	"\rDeleteRecords\x12'.strata.storage.v1.DeleteRecordsRequest\x1a(.strata.storage.v1.DeleteRecordsResponse\x12n\n" +
+	"\x11DescribeProducers\x12+.strata.storage.v1.DescribeProducersRequest\x1a,.strata.storage.v1.DescribeProducersResponseB\xc8\x01\n" +
 	"\x15com.strata.storage.v1B\fStorageProtoP\x01Z;github.com/strata-io/strata/gen/strata/storage/v1;storagev1\xa2\x02\x03SSX\xaa\x02\x11Strata.Storage.V1\xca\x02\x11Strata\\Storage\\V1\xe2\x02\x1dStrata\\Storage\\V1\\GPBMetadata\xea\x02\x13Strata::Storage::V1b\x06proto3"
 
 var (
@@ -1867,71 +2429,91 @@ func file_strata_storage_v1_storage_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_storage_v1_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_strata_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_strata_storage_v1_storage_proto_goTypes = []any{
-	(Acks)(0),                            // 0: strata.storage.v1.Acks
-	(*ListReplicasRequest)(nil),          // 1: strata.storage.v1.ListReplicasRequest
-	(*Replica)(nil),                      // 2: strata.storage.v1.Replica
-	(*ReplicaProgress)(nil),              // 3: strata.storage.v1.ReplicaProgress
-	(*ListReplicasResponse)(nil),         // 4: strata.storage.v1.ListReplicasResponse
-	(*ProduceRequest)(nil),               // 5: strata.storage.v1.ProduceRequest
-	(*ProducePartition)(nil),             // 6: strata.storage.v1.ProducePartition
-	(*ProducePartitionResult)(nil),       // 7: strata.storage.v1.ProducePartitionResult
-	(*ProduceResponse)(nil),              // 8: strata.storage.v1.ProduceResponse
-	(*FetchRequest)(nil),                 // 9: strata.storage.v1.FetchRequest
-	(*FetchPartition)(nil),               // 10: strata.storage.v1.FetchPartition
-	(*FetchPartitionResult)(nil),         // 11: strata.storage.v1.FetchPartitionResult
-	(*FetchResponse)(nil),                // 12: strata.storage.v1.FetchResponse
-	(*ReplicateRequest)(nil),             // 13: strata.storage.v1.ReplicateRequest
-	(*ReplicaFetchPartition)(nil),        // 14: strata.storage.v1.ReplicaFetchPartition
-	(*ReplicaFetchResult)(nil),           // 15: strata.storage.v1.ReplicaFetchResult
-	(*ReplicateResponse)(nil),            // 16: strata.storage.v1.ReplicateResponse
-	(*OffsetForLeaderEpochRequest)(nil),  // 17: strata.storage.v1.OffsetForLeaderEpochRequest
-	(*EpochQuery)(nil),                   // 18: strata.storage.v1.EpochQuery
-	(*EpochEndOffset)(nil),               // 19: strata.storage.v1.EpochEndOffset
-	(*OffsetForLeaderEpochResponse)(nil), // 20: strata.storage.v1.OffsetForLeaderEpochResponse
-	(*ListOffsetsRequest)(nil),           // 21: strata.storage.v1.ListOffsetsRequest
-	(*ListOffsetsPartition)(nil),         // 22: strata.storage.v1.ListOffsetsPartition
-	(*ListOffsetsPartitionResult)(nil),   // 23: strata.storage.v1.ListOffsetsPartitionResult
-	(*ListOffsetsResponse)(nil),          // 24: strata.storage.v1.ListOffsetsResponse
-	(*v1.ErrorDetail)(nil),               // 25: strata.common.v1.ErrorDetail
+	(Acks)(0),                                // 0: strata.storage.v1.Acks
+	(*ListReplicasRequest)(nil),              // 1: strata.storage.v1.ListReplicasRequest
+	(*Replica)(nil),                          // 2: strata.storage.v1.Replica
+	(*ReplicaProgress)(nil),                  // 3: strata.storage.v1.ReplicaProgress
+	(*ListReplicasResponse)(nil),             // 4: strata.storage.v1.ListReplicasResponse
+	(*ProduceRequest)(nil),                   // 5: strata.storage.v1.ProduceRequest
+	(*ProducePartition)(nil),                 // 6: strata.storage.v1.ProducePartition
+	(*ProducePartitionResult)(nil),           // 7: strata.storage.v1.ProducePartitionResult
+	(*ProduceResponse)(nil),                  // 8: strata.storage.v1.ProduceResponse
+	(*FetchRequest)(nil),                     // 9: strata.storage.v1.FetchRequest
+	(*FetchPartition)(nil),                   // 10: strata.storage.v1.FetchPartition
+	(*FetchPartitionResult)(nil),             // 11: strata.storage.v1.FetchPartitionResult
+	(*FetchResponse)(nil),                    // 12: strata.storage.v1.FetchResponse
+	(*ReplicateRequest)(nil),                 // 13: strata.storage.v1.ReplicateRequest
+	(*ReplicaFetchPartition)(nil),            // 14: strata.storage.v1.ReplicaFetchPartition
+	(*ReplicaFetchResult)(nil),               // 15: strata.storage.v1.ReplicaFetchResult
+	(*ReplicateResponse)(nil),                // 16: strata.storage.v1.ReplicateResponse
+	(*OffsetForLeaderEpochRequest)(nil),      // 17: strata.storage.v1.OffsetForLeaderEpochRequest
+	(*EpochQuery)(nil),                       // 18: strata.storage.v1.EpochQuery
+	(*EpochEndOffset)(nil),                   // 19: strata.storage.v1.EpochEndOffset
+	(*OffsetForLeaderEpochResponse)(nil),     // 20: strata.storage.v1.OffsetForLeaderEpochResponse
+	(*ListOffsetsRequest)(nil),               // 21: strata.storage.v1.ListOffsetsRequest
+	(*ListOffsetsPartition)(nil),             // 22: strata.storage.v1.ListOffsetsPartition
+	(*ListOffsetsPartitionResult)(nil),       // 23: strata.storage.v1.ListOffsetsPartitionResult
+	(*ListOffsetsResponse)(nil),              // 24: strata.storage.v1.ListOffsetsResponse
+	(*DeleteRecordsRequest)(nil),             // 25: strata.storage.v1.DeleteRecordsRequest
+	(*DeleteRecordsPartition)(nil),           // 26: strata.storage.v1.DeleteRecordsPartition
+	(*DeleteRecordsPartitionResult)(nil),     // 27: strata.storage.v1.DeleteRecordsPartitionResult
+	(*DeleteRecordsResponse)(nil),            // 28: strata.storage.v1.DeleteRecordsResponse
+	(*DescribeProducersRequest)(nil),         // 29: strata.storage.v1.DescribeProducersRequest
+	(*PartitionRef)(nil),                     // 30: strata.storage.v1.PartitionRef
+	(*ProducerState)(nil),                    // 31: strata.storage.v1.ProducerState
+	(*DescribeProducersPartitionResult)(nil), // 32: strata.storage.v1.DescribeProducersPartitionResult
+	(*DescribeProducersResponse)(nil),        // 33: strata.storage.v1.DescribeProducersResponse
+	(*v1.ErrorDetail)(nil),                   // 34: strata.common.v1.ErrorDetail
 }
 var file_strata_storage_v1_storage_proto_depIdxs = []int32{
 	3,  // 0: strata.storage.v1.Replica.followers:type_name -> strata.storage.v1.ReplicaProgress
 	2,  // 1: strata.storage.v1.ListReplicasResponse.replicas:type_name -> strata.storage.v1.Replica
 	0,  // 2: strata.storage.v1.ProduceRequest.acks:type_name -> strata.storage.v1.Acks
 	6,  // 3: strata.storage.v1.ProduceRequest.partitions:type_name -> strata.storage.v1.ProducePartition
-	25, // 4: strata.storage.v1.ProducePartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	34, // 4: strata.storage.v1.ProducePartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	7,  // 5: strata.storage.v1.ProduceResponse.partitions:type_name -> strata.storage.v1.ProducePartitionResult
 	10, // 6: strata.storage.v1.FetchRequest.partitions:type_name -> strata.storage.v1.FetchPartition
-	25, // 7: strata.storage.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	34, // 7: strata.storage.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	11, // 8: strata.storage.v1.FetchResponse.partitions:type_name -> strata.storage.v1.FetchPartitionResult
 	14, // 9: strata.storage.v1.ReplicateRequest.partitions:type_name -> strata.storage.v1.ReplicaFetchPartition
-	25, // 10: strata.storage.v1.ReplicaFetchResult.error:type_name -> strata.common.v1.ErrorDetail
+	34, // 10: strata.storage.v1.ReplicaFetchResult.error:type_name -> strata.common.v1.ErrorDetail
 	15, // 11: strata.storage.v1.ReplicateResponse.partitions:type_name -> strata.storage.v1.ReplicaFetchResult
 	18, // 12: strata.storage.v1.OffsetForLeaderEpochRequest.partitions:type_name -> strata.storage.v1.EpochQuery
-	25, // 13: strata.storage.v1.EpochEndOffset.error:type_name -> strata.common.v1.ErrorDetail
+	34, // 13: strata.storage.v1.EpochEndOffset.error:type_name -> strata.common.v1.ErrorDetail
 	19, // 14: strata.storage.v1.OffsetForLeaderEpochResponse.partitions:type_name -> strata.storage.v1.EpochEndOffset
 	22, // 15: strata.storage.v1.ListOffsetsRequest.partitions:type_name -> strata.storage.v1.ListOffsetsPartition
-	25, // 16: strata.storage.v1.ListOffsetsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	34, // 16: strata.storage.v1.ListOffsetsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	23, // 17: strata.storage.v1.ListOffsetsResponse.partitions:type_name -> strata.storage.v1.ListOffsetsPartitionResult
-	1,  // 18: strata.storage.v1.StorageService.ListReplicas:input_type -> strata.storage.v1.ListReplicasRequest
-	5,  // 19: strata.storage.v1.StorageService.Produce:input_type -> strata.storage.v1.ProduceRequest
-	9,  // 20: strata.storage.v1.StorageService.Fetch:input_type -> strata.storage.v1.FetchRequest
-	21, // 21: strata.storage.v1.StorageService.ListOffsets:input_type -> strata.storage.v1.ListOffsetsRequest
-	13, // 22: strata.storage.v1.StorageService.Replicate:input_type -> strata.storage.v1.ReplicateRequest
-	17, // 23: strata.storage.v1.StorageService.OffsetForLeaderEpoch:input_type -> strata.storage.v1.OffsetForLeaderEpochRequest
-	4,  // 24: strata.storage.v1.StorageService.ListReplicas:output_type -> strata.storage.v1.ListReplicasResponse
-	8,  // 25: strata.storage.v1.StorageService.Produce:output_type -> strata.storage.v1.ProduceResponse
-	12, // 26: strata.storage.v1.StorageService.Fetch:output_type -> strata.storage.v1.FetchResponse
-	24, // 27: strata.storage.v1.StorageService.ListOffsets:output_type -> strata.storage.v1.ListOffsetsResponse
-	16, // 28: strata.storage.v1.StorageService.Replicate:output_type -> strata.storage.v1.ReplicateResponse
-	20, // 29: strata.storage.v1.StorageService.OffsetForLeaderEpoch:output_type -> strata.storage.v1.OffsetForLeaderEpochResponse
-	24, // [24:30] is the sub-list for method output_type
-	18, // [18:24] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	26, // 18: strata.storage.v1.DeleteRecordsRequest.partitions:type_name -> strata.storage.v1.DeleteRecordsPartition
+	34, // 19: strata.storage.v1.DeleteRecordsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	27, // 20: strata.storage.v1.DeleteRecordsResponse.partitions:type_name -> strata.storage.v1.DeleteRecordsPartitionResult
+	30, // 21: strata.storage.v1.DescribeProducersRequest.partitions:type_name -> strata.storage.v1.PartitionRef
+	34, // 22: strata.storage.v1.DescribeProducersPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	31, // 23: strata.storage.v1.DescribeProducersPartitionResult.producers:type_name -> strata.storage.v1.ProducerState
+	32, // 24: strata.storage.v1.DescribeProducersResponse.partitions:type_name -> strata.storage.v1.DescribeProducersPartitionResult
+	1,  // 25: strata.storage.v1.StorageService.ListReplicas:input_type -> strata.storage.v1.ListReplicasRequest
+	5,  // 26: strata.storage.v1.StorageService.Produce:input_type -> strata.storage.v1.ProduceRequest
+	9,  // 27: strata.storage.v1.StorageService.Fetch:input_type -> strata.storage.v1.FetchRequest
+	21, // 28: strata.storage.v1.StorageService.ListOffsets:input_type -> strata.storage.v1.ListOffsetsRequest
+	13, // 29: strata.storage.v1.StorageService.Replicate:input_type -> strata.storage.v1.ReplicateRequest
+	17, // 30: strata.storage.v1.StorageService.OffsetForLeaderEpoch:input_type -> strata.storage.v1.OffsetForLeaderEpochRequest
+	25, // 31: strata.storage.v1.StorageService.DeleteRecords:input_type -> strata.storage.v1.DeleteRecordsRequest
+	29, // 32: strata.storage.v1.StorageService.DescribeProducers:input_type -> strata.storage.v1.DescribeProducersRequest
+	4,  // 33: strata.storage.v1.StorageService.ListReplicas:output_type -> strata.storage.v1.ListReplicasResponse
+	8,  // 34: strata.storage.v1.StorageService.Produce:output_type -> strata.storage.v1.ProduceResponse
+	12, // 35: strata.storage.v1.StorageService.Fetch:output_type -> strata.storage.v1.FetchResponse
+	24, // 36: strata.storage.v1.StorageService.ListOffsets:output_type -> strata.storage.v1.ListOffsetsResponse
+	16, // 37: strata.storage.v1.StorageService.Replicate:output_type -> strata.storage.v1.ReplicateResponse
+	20, // 38: strata.storage.v1.StorageService.OffsetForLeaderEpoch:output_type -> strata.storage.v1.OffsetForLeaderEpochResponse
+	28, // 39: strata.storage.v1.StorageService.DeleteRecords:output_type -> strata.storage.v1.DeleteRecordsResponse
+	33, // 40: strata.storage.v1.StorageService.DescribeProducers:output_type -> strata.storage.v1.DescribeProducersResponse
+	33, // [33:41] is the sub-list for method output_type
+	25, // [25:33] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_strata_storage_v1_storage_proto_init() }
@@ -1945,7 +2527,7 @@ func file_strata_storage_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_storage_v1_storage_proto_rawDesc), len(file_strata_storage_v1_storage_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
