@@ -12,6 +12,10 @@ GRPCURL_VERSION := v1.9.3
 
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
+# Go modules besides the server's: the generated public API (api/), which
+# clients import without the server.
+SUBMODULES := api
+
 .DEFAULT_GOAL := help
 
 .PHONY: help
@@ -31,22 +35,23 @@ $(BIN)/grpcurl:
 tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/grpcurl ## Install pinned buf, protoc plugins and grpcurl into ./bin.
 
 .PHONY: generate
-generate: tools ## Regenerate gen/ from proto/ (buf, local plugins).
-	rm -rf gen
+generate: tools ## Regenerate gen/ and api/ from proto/ (buf, local plugins).
+	rm -rf gen api/strata
 	buf generate
 
 .PHONY: check-generate
-check-generate: generate ## Fail if gen/ differs from what `make generate` writes.
-	@git add -N gen >/dev/null 2>&1 || true
-	@if ! git diff --quiet --exit-code -- gen; then \
-		echo "gen/ is stale: run 'make generate' and commit the result"; git diff --stat -- gen; exit 1; fi
-	@if [ -n "$$(git ls-files --others --exclude-standard gen)" ]; then \
-		echo "gen/ has uncommitted files:"; git ls-files --others --exclude-standard gen; exit 1; fi
+check-generate: generate ## Fail if gen/ or api/ differs from what `make generate` writes.
+	@git add -N gen api >/dev/null 2>&1 || true
+	@if ! git diff --quiet --exit-code -- gen api; then \
+		echo "generated code is stale: run 'make generate' and commit the result"; git diff --stat -- gen api; exit 1; fi
+	@if [ -n "$$(git ls-files --others --exclude-standard gen api)" ]; then \
+		echo "generated code has uncommitted files:"; git ls-files --others --exclude-standard gen api; exit 1; fi
 
 .PHONY: lint
 lint: tools ## gofmt, go vet, buf lint, buf format, buf breaking.
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@for m in $(SUBMODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...) || exit 1; done
 	buf lint
 	buf format -d --exit-code
 	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:buf.yaml 2>/dev/null; then \
@@ -61,7 +66,8 @@ run: ## Start a local dev cluster (controller, 3 storage nodes, gateway) in ./st
 	$(GO) run ./cmd/strata dev
 
 .PHONY: test
-test: ## Unit and multi-process integration tests (replays fuzz corpora).
+test: ## Unit and multi-process integration tests (replays fuzz corpora), in every module.
+	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test $(GOTEST_FLAGS) ./...) || exit 1; done
 	$(GO) test $(GOTEST_FLAGS) ./...
 
 .PHONY: test-race

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
 )

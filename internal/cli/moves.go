@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 )
 
 // Commands that move replicas and leadership: topic reassign, cluster
@@ -83,11 +83,30 @@ func printMoveTable(out io.Writer, moves []*adminv1.PartitionMove) error {
 func newReassignCmd(f *clientFlags) *cobra.Command {
 	var partition int32
 	var replicas string
+	var cancel bool
 	cmd := &cobra.Command{
-		Use:   "reassign NAME --partition P --replicas 4,2,3",
-		Short: "Move a partition to a new replica list (the first is the preferred leader)",
+		Use:   "reassign NAME --partition P (--replicas 4,2,3 | --cancel)",
+		Short: "Move a partition to a new replica list (the first is the preferred leader), or cancel its running move",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if cancel == (replicas != "") {
+				return fmt.Errorf("give either --replicas or --cancel")
+			}
+			if cancel {
+				return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
+					resp, err := c.CancelReassignment(ctx, &adminv1.CancelReassignmentRequest{Topic: args[0], Partition: partition})
+					if err != nil {
+						return err
+					}
+					m := resp.GetCancelled()
+					if f.json() {
+						return printJSON(f.out, toMoveJSON(m))
+					}
+					fmt.Fprintf(f.out, "Cancelled the move of %s-%d to %s; it is back on %s.\n",
+						m.GetTopic(), m.GetPartition(), joinInts(m.GetToReplicas()), joinInts(m.GetFromReplicas()))
+					return nil
+				})
+			}
 			ids, err := parseNodeIDs(replicas)
 			if err != nil {
 				return err
@@ -109,8 +128,8 @@ func newReassignCmd(f *clientFlags) *cobra.Command {
 	}
 	cmd.Flags().Int32Var(&partition, "partition", 0, "partition number")
 	cmd.Flags().StringVar(&replicas, "replicas", "", "new replica list, comma-separated node ids")
+	cmd.Flags().BoolVar(&cancel, "cancel", false, "cancel the partition's running move: back to its original replicas")
 	_ = cmd.MarkFlagRequired("partition")
-	_ = cmd.MarkFlagRequired("replicas")
 	return cmd
 }
 
@@ -160,11 +179,19 @@ func newDrainCmd(f *clientFlags) *cobra.Command {
 
 func newElectLeadersCmd(f *clientFlags) *cobra.Command {
 	var topic string
+	var partitions []int32
+	var unclean bool
 	cmd := &cobra.Command{
-		Use:   "elect-leaders [--topic T]",
-		Short: "Move leadership back to each partition's preferred replica where it is alive and in sync",
+		Use:   "elect-leaders [--topic T] [--unclean --topic T [--partition P ...]]",
+		Short: "Move leadership back to each partition's preferred replica where it is alive and in sync, or (--unclean) give leaderless partitions a leader",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if unclean {
+				return f.electUnclean(topic, partitions)
+			}
+			if len(partitions) > 0 {
+				return fmt.Errorf("--partition goes with --unclean")
+			}
 			return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
 				resp, err := c.ElectPreferredLeaders(ctx, &adminv1.ElectPreferredLeadersRequest{Topic: topic})
 				if err != nil {
@@ -192,5 +219,62 @@ func newElectLeadersCmd(f *clientFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&topic, "topic", "", "only this topic (default: every topic)")
+	cmd.Flags().BoolVar(&unclean, "unclean", false, "unclean election of a topic's partitions without a live leader: an out-of-sync replica may lead, losing acknowledged records")
+	cmd.Flags().Int32SliceVar(&partitions, "partition", nil, "with --unclean: only these partitions (default: every partition of the topic)")
 	return cmd
+}
+
+// electUnclean runs an unclean election of a topic's partitions (all of
+// them when none is named) and prints each partition's outcome.
+func (f *clientFlags) electUnclean(topic string, partitions []int32) error {
+	if topic == "" {
+		return fmt.Errorf("--unclean needs --topic: an unclean election may lose records, so name what it may touch")
+	}
+	return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
+		if len(partitions) == 0 {
+			d, err := c.DescribeTopic(ctx, &adminv1.DescribeTopicRequest{Name: topic})
+			if err != nil {
+				return err
+			}
+			for p := range d.GetTopic().GetPartitionCount() {
+				partitions = append(partitions, p)
+			}
+		}
+		req := &adminv1.ElectLeadersRequest{Type: adminv1.ElectionType_ELECTION_TYPE_UNCLEAN}
+		for _, p := range partitions {
+			req.Partitions = append(req.Partitions, &adminv1.TopicPartition{Topic: topic, Partition: p})
+		}
+		resp, err := c.ElectLeaders(ctx, req)
+		if err != nil {
+			return err
+		}
+		type resultJSON struct {
+			Topic       string `json:"topic"`
+			Partition   int32  `json:"partition"`
+			Leader      int32  `json:"leader"`
+			LeaderEpoch int32  `json:"leader_epoch"`
+			Error       string `json:"error,omitempty"`
+		}
+		var out []resultJSON
+		for _, r := range resp.GetResults() {
+			res := resultJSON{r.GetTopic(), r.GetPartition(), r.GetLeader(), r.GetLeaderEpoch(), ""}
+			if e := r.GetError(); e != nil {
+				res.Error = e.GetMessage()
+			}
+			out = append(out, res)
+		}
+		if f.json() {
+			return printJSON(f.out, map[string]any{"results": out})
+		}
+		w := table(f.out)
+		fmt.Fprintln(w, "TOPIC\tPARTITION\tLEADER\tEPOCH\tRESULT")
+		for _, r := range out {
+			result := "elected"
+			if r.Error != "" {
+				result = r.Error
+			}
+			fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\n", r.Topic, r.Partition, r.Leader, r.LeaderEpoch, result)
+		}
+		return w.Flush()
+	})
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 )
 
 func TestDescribeShowsOfflineReplicas(t *testing.T) {

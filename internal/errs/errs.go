@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -64,6 +64,12 @@ const (
 	InvalidProducerIDMapping  = commonv1.ErrorCode_ERROR_CODE_INVALID_PRODUCER_ID_MAPPING
 	ConcurrentTransactions    = commonv1.ErrorCode_ERROR_CODE_CONCURRENT_TRANSACTIONS
 	InvalidTransactionTimeout = commonv1.ErrorCode_ERROR_CODE_INVALID_TRANSACTION_TIMEOUT
+
+	ElectionNotNeeded           = commonv1.ErrorCode_ERROR_CODE_ELECTION_NOT_NEEDED
+	PreferredLeaderNotAvailable = commonv1.ErrorCode_ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE
+	EligibleLeadersNotAvailable = commonv1.ErrorCode_ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE
+	NoReassignmentInProgress    = commonv1.ErrorCode_ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS
+	InvalidReplicaAssignment    = commonv1.ErrorCode_ERROR_CODE_INVALID_REPLICA_ASSIGNMENT
 )
 
 type entry struct {
@@ -120,6 +126,12 @@ var table = map[Code]entry{
 	InvalidProducerIDMapping:  {codes.FailedPrecondition, kerr.InvalidProducerIDMapping.Code, false},
 	ConcurrentTransactions:    {codes.Unavailable, kerr.ConcurrentTransactions.Code, true},
 	InvalidTransactionTimeout: {codes.InvalidArgument, kerr.InvalidTransactionTimeout.Code, false},
+
+	ElectionNotNeeded:           {codes.FailedPrecondition, kerr.ElectionNotNeeded.Code, false},
+	PreferredLeaderNotAvailable: {codes.Unavailable, kerr.PreferredLeaderNotAvailable.Code, true},
+	EligibleLeadersNotAvailable: {codes.Unavailable, kerr.EligibleLeadersNotAvailable.Code, true},
+	NoReassignmentInProgress:    {codes.FailedPrecondition, kerr.NoReassignmentInProgress.Code, false},
+	InvalidReplicaAssignment:    {codes.InvalidArgument, kerr.InvalidReplicaAssignment.Code, false},
 
 	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )

@@ -214,3 +214,20 @@ func (c *Cache) LiveStorageNodes() int {
 	defer c.mu.RUnlock()
 	return len(c.alive)
 }
+
+// StorageNodes returns every registered storage node sorted by id, and
+// which of them are alive.
+func (c *Cache) StorageNodes() ([]*metadatav1.StorageNodeRecord, map[int32]bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*metadatav1.StorageNodeRecord, 0, len(c.nodes))
+	alive := make(map[int32]bool, len(c.alive))
+	for id, n := range c.nodes {
+		out = append(out, n)
+		if _, ok := c.alive[id]; ok {
+			alive[id] = true
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetNodeId() < out[j].GetNodeId() })
+	return out, alive
+}

@@ -20,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // MaxMessageBytes bounds one gRPC message either way: Kafka's
@@ -32,10 +33,36 @@ type Server struct {
 	Health *health.Server
 }
 
+// ServerOption adds to what NewServer sets up.
+type ServerOption func(*serverOptions)
+
+type serverOptions struct {
+	unary    []grpc.UnaryServerInterceptor
+	validate bool
+	skip     []protoreflect.MessageType
+}
+
+// WithUnary adds unary interceptors, run after Strata's own.
+func WithUnary(i ...grpc.UnaryServerInterceptor) ServerOption {
+	return func(o *serverOptions) { o.unary = append(o.unary, i...) }
+}
+
+// WithValidation checks every request against the buf.validate rules of
+// its .proto before the handler (and the WithUnary interceptors) run,
+// except the messages named in skip, which their handlers check with
+// Validate.
+func WithValidation(skip ...protoreflect.MessageType) ServerOption {
+	return func(o *serverOptions) { o.validate, o.skip = true, skip }
+}
+
 // NewServer builds a server that logs finished calls (at debug for success,
 // warn for server faults), counts them in reg, and turns panics into
-// INTERNAL errors. Extra unary interceptors run after those.
-func NewServer(log *slog.Logger, reg prometheus.Registerer, extra ...grpc.UnaryServerInterceptor) *Server {
+// INTERNAL errors.
+func NewServer(log *slog.Logger, reg prometheus.Registerer, opts ...ServerOption) *Server {
+	var o serverOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	reg.MustRegister(metrics)
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
@@ -49,18 +76,23 @@ func NewServer(log *slog.Logger, reg prometheus.Registerer, extra ...grpc.UnaryS
 		log.ErrorContext(ctx, "panic in gRPC handler", "panic", p, "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})
-	unary := append([]grpc.UnaryServerInterceptor{
+	unary := []grpc.UnaryServerInterceptor{
 		metrics.UnaryServerInterceptor(),
 		logging.UnaryServerInterceptor(logger, logOpts...),
 		recovery.UnaryServerInterceptor(recoverOpt),
-	}, extra...)
+	}
+	stream := []grpc.StreamServerInterceptor{
+		metrics.StreamServerInterceptor(),
+		logging.StreamServerInterceptor(logger, logOpts...),
+		recovery.StreamServerInterceptor(recoverOpt),
+	}
+	if o.validate {
+		u, s := validationInterceptors(o.skip...)
+		unary, stream = append(unary, u), append(stream, s)
+	}
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(
-			metrics.StreamServerInterceptor(),
-			logging.StreamServerInterceptor(logger, logOpts...),
-			recovery.StreamServerInterceptor(recoverOpt),
-		),
+		grpc.ChainUnaryInterceptor(append(unary, o.unary...)...),
+		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),

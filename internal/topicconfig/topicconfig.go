@@ -61,6 +61,9 @@ type Spec struct {
 	Name    string
 	Default string
 	Doc     string
+	// Type is Kafka's ConfigType name of the config: BOOLEAN, STRING, INT,
+	// LONG, DOUBLE or LIST (DescribeConfigs v3+ reports it).
+	Type    string
 	Integer bool
 	Min     int64
 	Max     int64
@@ -116,12 +119,18 @@ func Check(name, v string) error {
 	return nil
 }
 
+// integer is an INT config (a 32-bit value in Kafka) when max fits 32
+// bits, else a LONG.
 func integer(name, def, doc string, min, max int64) Spec {
-	return Spec{Name: name, Default: def, Doc: doc, Integer: true, Min: min, Max: max}
+	typ := "LONG"
+	if max <= math.MaxInt32 {
+		typ = "INT"
+	}
+	return Spec{Name: name, Default: def, Doc: doc, Type: typ, Integer: true, Min: min, Max: max}
 }
 
-func other(name, def, doc string, check func(string) error) Spec {
-	return Spec{Name: name, Default: def, Doc: doc, check: check}
+func other(name, def, doc, typ string, check func(string) error) Spec {
+	return Spec{Name: name, Default: def, Doc: doc, Type: typ, check: check}
 }
 
 func ratio(v string) error {
@@ -169,8 +178,8 @@ const maxLong = math.MaxInt64
 
 // specs lists every topic config Strata accepts, with Kafka's defaults.
 var specs = []Spec{
-	other("cleanup.policy", "delete", "delete old segments, compact to the latest value per key, or both", cleanupPolicy),
-	other("compression.type", "producer", "codec of stored batches: only producer (keep what the producer sent); broker-side recompression is not supported", compressionType),
+	other("cleanup.policy", "delete", "delete old segments, compact to the latest value per key, or both", "LIST", cleanupPolicy),
+	other("compression.type", "producer", "codec of stored batches: only producer (keep what the producer sent); broker-side recompression is not supported", "STRING", compressionType),
 	integer("delete.retention.ms", "86400000", "how long tombstones stay in a compacted topic", 0, maxLong),
 	integer("flush.messages", "9223372036854775807", "fsync after this many messages (default: leave it to the OS; replication gives durability)", 1, maxLong),
 	integer("flush.ms", "9223372036854775807", "fsync after this many milliseconds (default: leave it to the OS)", 0, maxLong),
@@ -179,8 +188,8 @@ var specs = []Spec{
 	integer("max.message.bytes", "1048588", "largest record batch accepted", 0, MaxMessageBytes),
 	integer("message.timestamp.after.max.ms", "9223372036854775807", "with CreateTime, refuse (INVALID_TIMESTAMP) a record timestamped more than this far after the broker's clock", 0, maxLong),
 	integer("message.timestamp.before.max.ms", "9223372036854775807", "with CreateTime, refuse (INVALID_TIMESTAMP) a record timestamped more than this far before the broker's clock", 0, maxLong),
-	other("message.timestamp.type", "CreateTime", "CreateTime keeps the producer's timestamps, LogAppendTime sets the broker's", oneOf("CreateTime", "LogAppendTime")),
-	other("min.cleanable.dirty.ratio", "0.5", "share of the log not yet compacted (bytes) that triggers compaction", ratio),
+	other("message.timestamp.type", "CreateTime", "CreateTime keeps the producer's timestamps, LogAppendTime sets the broker's", "STRING", oneOf("CreateTime", "LogAppendTime")),
+	other("min.cleanable.dirty.ratio", "0.5", "share of the log not yet compacted (bytes) that triggers compaction", "DOUBLE", ratio),
 	integer("min.compaction.lag.ms", "0", "shortest time a record stays uncompacted", 0, maxLong),
 	integer("min.insync.replicas", "1", "in-sync replicas required for acks=all produces", 1, MaxMinInsyncReplicas),
 	integer("retention.bytes", "-1", "partition size beyond which old segments are deleted (-1: no limit)", -1, maxLong),
@@ -188,7 +197,7 @@ var specs = []Spec{
 	integer("segment.bytes", "1073741824", "segment file size that triggers a roll", MinSegmentBytes, MaxSegmentBytes),
 	integer("segment.index.bytes", "10485760", "maximum size of each of a segment's indexes (preallocated while the segment is active)", MinSegmentIndexBytes, MaxSegmentIndexBytes),
 	integer("segment.ms", "604800000", "segment age that triggers a roll", 1, maxLong),
-	other("unclean.leader.election.enable", "false", "allow an out-of-sync replica to become leader, losing data", boolean),
+	other("unclean.leader.election.enable", "false", "allow an out-of-sync replica to become leader, losing data", "BOOLEAN", boolean),
 }
 
 var byName = func() map[string]Spec {

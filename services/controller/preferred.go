@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/metadata"
 	clientv3 "go.etcd.io/etcd/client/v3"

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
@@ -135,8 +135,15 @@ func (c *Controller) registeredNodes(ctx context.Context) (registered, alive map
 }
 
 // reassign validates and starts one reassignment, guarded by the
-// partition's mod revision.
+// partition's mod revision; a partition already moving is refused.
 func (c *Controller) reassign(ctx context.Context, topic string, partition int32, target []int32, registered, alive map[int32]bool) (*adminv1.PartitionMove, error) {
+	return c.startMove(ctx, topic, partition, target, registered, alive, false)
+}
+
+// startMove is reassign; with replace, a running move is replaced as in
+// Kafka: reverted to its original replicas (revertReassignment), then
+// moved from there to the new target in the same write.
+func (c *Controller) startMove(ctx context.Context, topic string, partition int32, target []int32, registered, alive map[int32]bool, replace bool) (*adminv1.PartitionMove, error) {
 	if err := validTarget(target, registered, alive); err != nil {
 		return nil, err
 	}
@@ -144,20 +151,28 @@ func (c *Controller) reassign(ctx context.Context, topic string, partition int32
 	if err != nil {
 		return nil, err
 	}
+	from := rec
 	if inReassignment(rec) {
-		return nil, errs.New(errs.ReassignmentInProgress, "partition %s-%d is already moving to %v", topic, partition, targetReplicas(rec))
-	}
-	move := &adminv1.PartitionMove{Topic: topic, Partition: partition, FromReplicas: rec.GetReplicas(), ToReplicas: slices.Clone(target)}
-	if slices.Equal(rec.GetReplicas(), target) {
-		return move, nil
-	}
-	next := startReassignment(rec, target)
-	if v, err := c.viewNow(ctx, alive); err == nil {
-		// A reorder or a pure shrink may be finished already.
-		if n, _ := c.advanceReassignment(next, v); n != next {
-			n.PartitionEpoch = next.GetPartitionEpoch()
-			next = n
+		if !replace {
+			return nil, errs.New(errs.ReassignmentInProgress, "partition %s-%d is already moving to %v", topic, partition, targetReplicas(rec))
 		}
+		if from, err = revertReassignment(rec, alive); err != nil {
+			return nil, err
+		}
+	}
+	move := &adminv1.PartitionMove{Topic: topic, Partition: partition, FromReplicas: from.GetReplicas(), ToReplicas: slices.Clone(target)}
+	next := from
+	if !slices.Equal(from.GetReplicas(), target) {
+		next = startReassignment(from, target)
+		if v, err := c.viewNow(ctx, alive); err == nil {
+			// A reorder or a pure shrink may be finished already.
+			if n, _ := c.advanceReassignment(next, v); n != next {
+				n.PartitionEpoch = next.GetPartitionEpoch()
+				next = n
+			}
+		}
+	} else if from == rec {
+		return move, nil
 	}
 	key := metadata.PartitionKey(topic, partition)
 	applied, err := c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
@@ -169,7 +184,11 @@ func (c *Controller) reassign(ctx context.Context, topic string, partition int32
 		return nil, errs.New(errs.ConcurrentUpdate, "partition %s-%d changed while starting the move; retry", topic, partition)
 	}
 	c.metrics.topicOps.WithLabelValues("reassign").Inc()
-	c.log.Info("reassignment started", "topic", topic, "partition", partition, "from", rec.GetReplicas(), "to", target,
+	if from != rec {
+		c.log.Info("running reassignment replaced", "topic", topic, "partition", partition, "was_moving_to", targetReplicas(rec),
+			"original", from.GetReplicas())
+	}
+	c.log.Info("reassignment started", "topic", topic, "partition", partition, "from", from.GetReplicas(), "to", target,
 		"adding", next.GetAddingReplicas(), "removing", next.GetRemovingReplicas())
 	return move, nil
 }
@@ -185,9 +204,69 @@ func (h *adminHandler) ReassignPartition(ctx context.Context, req *adminv1.Reass
 	if err != nil {
 		return nil, err
 	}
-	move, err := h.c.reassign(ctx, req.GetTopic(), req.GetPartition(), req.GetReplicas(), registered, alive)
+	move, err := h.c.startMove(ctx, req.GetTopic(), req.GetPartition(), req.GetReplicas(), registered, alive, req.GetReplace())
 	if err != nil {
 		return nil, err
 	}
 	return &adminv1.ReassignPartitionResponse{Move: move}, nil
+}
+
+// revertReassignment returns rec with its running reassignment cancelled
+// (Kafka's PartitionReassignmentRevert): replicas and ISR without the
+// adding replicas, offline replicas without them too, and, if an adding
+// replica led, the first original replica that can lead — or no leader
+// when none can (leader epoch bumped either way). The replicas being
+// removed stay: they are original replicas.
+func revertReassignment(rec *metadatav1.PartitionRecord, alive map[int32]bool) (*metadatav1.PartitionRecord, error) {
+	name := fmt.Sprintf("%s-%d", rec.GetTopic(), rec.GetPartition())
+	if !inReassignment(rec) {
+		return nil, errs.New(errs.NoReassignmentInProgress, "partition %s is not being reassigned", name)
+	}
+	adding := rec.GetAddingReplicas()
+	notAdding := func(r int32) bool { return !slices.Contains(adding, r) }
+	next := metadata.Clone(rec)
+	next.Replicas = slices.DeleteFunc(slices.Clone(rec.GetReplicas()), func(r int32) bool { return !notAdding(r) })
+	next.Isr = slices.DeleteFunc(slices.Clone(rec.GetIsr()), func(r int32) bool { return !notAdding(r) })
+	next.OfflineReplicas = slices.DeleteFunc(slices.Clone(rec.GetOfflineReplicas()), func(r int32) bool { return !notAdding(r) })
+	next.AddingReplicas, next.RemovingReplicas = nil, nil
+	if len(next.Isr) == 0 {
+		return nil, errs.New(errs.InvalidReplicaAssignment,
+			"cannot cancel the reassignment of %s: no original replica is in the ISR %v, reverting would lose records; let it finish or move it again", name, rec.GetIsr())
+	}
+	if !slices.Contains(next.Replicas, rec.GetLeader()) {
+		next.Leader, next.LeaderEpoch = pickLeader(next, next.Isr, alive), rec.GetLeaderEpoch()+1
+	}
+	next.PartitionEpoch = rec.GetPartitionEpoch() + 1
+	return next, nil
+}
+
+func (h *adminHandler) CancelReassignment(ctx context.Context, req *adminv1.CancelReassignmentRequest) (*adminv1.CancelReassignmentResponse, error) {
+	if err := validName(req.GetTopic()); err != nil {
+		return nil, err
+	}
+	_, alive, err := h.c.storageNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rec, rev, err := h.c.partition(ctx, req.GetTopic(), req.GetPartition())
+	if err != nil {
+		return nil, err
+	}
+	next, err := revertReassignment(rec, alive)
+	if err != nil {
+		return nil, err
+	}
+	key := metadata.PartitionKey(req.GetTopic(), req.GetPartition())
+	applied, err := h.c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
+		clientv3.OpPut(key, string(metadata.Marshal(next))))
+	if err != nil {
+		return nil, err
+	}
+	if !applied {
+		return nil, errs.New(errs.ConcurrentUpdate, "partition %s-%d changed while cancelling its move; retry", req.GetTopic(), req.GetPartition())
+	}
+	h.c.metrics.topicOps.WithLabelValues("cancel_reassignment").Inc()
+	h.c.logPartitionChange(rec, next, []string{fmt.Sprintf("reassignment to %v cancelled; reverted to %v", targetReplicas(rec), next.GetReplicas())})
+	return &adminv1.CancelReassignmentResponse{Cancelled: &adminv1.PartitionMove{Topic: req.GetTopic(), Partition: req.GetPartition(),
+		FromReplicas: next.GetReplicas(), ToReplicas: targetReplicas(rec)}}, nil
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"strings"
 
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/gateway/router"
 	"google.golang.org/grpc"

@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 )
 
 // Disk usage, like replication progress (progress.go), lives on the

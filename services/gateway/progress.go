@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"google.golang.org/grpc"
 )

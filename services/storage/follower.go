@@ -186,7 +186,7 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 			}
 			states[p.key] = fs
 			req.Partitions = append(req.Partitions, &storagev1.ReplicaFetchPartition{Topic: p.key.topic, Partition: p.key.partition,
-				FetchOffset: p.log.LogEndOffset(), LeaderEpoch: fs.epoch, MaxBytes: replicaPartitionMax})
+				FetchOffset: p.log.LogEndOffset(), LeaderEpoch: fs.epoch, MaxBytes: replicaPartitionMax, LogStartOffset: p.log.LogStartOffset()})
 		}
 		if len(req.Partitions) == 0 {
 			select { // the divergence check failed; retry soon
@@ -237,10 +237,24 @@ func (f *fetchers) applyFetched(resp *storagev1.ReplicateResponse, states map[pa
 			p.appends.fire()
 		}
 		p.setHighWatermark(min(r.GetHighWatermark(), p.log.LogEndOffset()))
+		f.followLogStart(p, r.GetLogStartOffset())
 		f.n.metrics.followerLag.WithLabelValues(p.name()).Set(float64(max(r.GetLogEndOffset()-p.log.LogEndOffset(), 0)))
 		ok = true
 	}
 	return ok
+}
+
+// followLogStart moves the follower's log start up to the leader's (after
+// DeleteRecords on the leader), as far as its own high watermark allows;
+// the rest follows with later fetches.
+func (f *fetchers) followLogStart(p *replica, leaderStart int64) {
+	if to := min(leaderStart, p.log.HighWatermark()); to > p.log.LogStartOffset() {
+		if _, err := p.log.DeleteRecordsBefore(to); p.check(err) != nil {
+			f.n.Log.Warn("moving the log start to the leader's failed", "partition", p.name(), "to", to, "err", err)
+			return
+		}
+		f.n.Log.Debug("log start moved to the leader's", "partition", p.name(), "log_start_offset", to)
+	}
 }
 
 // outOfRange repairs a follower log the leader cannot continue: behind the
@@ -278,6 +292,12 @@ func (f *fetchers) mayTruncate(p *replica, to int64, why string) bool {
 	if t, ok := f.n.cache.Topic(p.key.topic); ok && topicconfig.Effective(t.GetConfigs(), "unclean.leader.election.enable") == "true" {
 		f.n.Log.Warn("truncating below the high watermark: unclean leader election is enabled", "partition", p.name(), "to", to, "high_watermark", hw)
 		return true
+	}
+	if rec, ok := f.n.cache.Partition(p.key.topic, p.key.partition); ok && rec.GetUncleanLeaderEpoch() > 0 {
+		if fs := p.follow.Load(); fs != nil && fs.epoch == rec.GetUncleanLeaderEpoch() {
+			f.n.Log.Warn("truncating below the high watermark: the leader was elected uncleanly on request", "partition", p.name(), "to", to, "high_watermark", hw)
+			return true
+		}
 	}
 	f.n.metrics.refusedTruncations.Inc()
 	if fs := p.follow.Load(); fs != nil && f.refused.Swap(p.key, fs.epoch) != fs.epoch {

@@ -41,6 +41,7 @@ type followerProgress struct {
 	caughtUp       time.Time
 	lastFetch      time.Time
 	leaderLEOAtHim int64 // leader LEO at the previous fetch
+	logStart       int64 // the follower's log start, -1 until its first fetch
 }
 
 func newLeaderState(p *replica, rec *metadatav1.PartitionRecord) *leaderState {
@@ -61,7 +62,7 @@ func (ls *leaderState) apply(rec *metadatav1.PartitionRecord) {
 	for _, r := range rec.GetReplicas() {
 		if _, ok := ls.followers[r]; !ok && r != me {
 			// A new follower gets the full lag time to show up.
-			ls.followers[r] = &followerProgress{leo: -1, caughtUp: now}
+			ls.followers[r] = &followerProgress{leo: -1, caughtUp: now, logStart: -1}
 		}
 	}
 	for id := range ls.followers {
@@ -111,9 +112,9 @@ func (ls *leaderState) advanceHighWatermark() {
 	}
 }
 
-// followerFetched records a follower's fetch offset: everything below it is
-// in the follower's log.
-func (ls *leaderState) followerFetched(id int32, fetchOffset int64) {
+// followerFetched records a follower's fetch offset (everything below it is
+// in the follower's log) and log start offset.
+func (ls *leaderState) followerFetched(id int32, fetchOffset, logStart int64) {
 	now := time.Now()
 	leo := ls.p.log.LogEndOffset()
 	ls.mu.Lock()
@@ -130,7 +131,12 @@ func (ls *leaderState) followerFetched(id int32, fetchOffset int64) {
 		f.caughtUp = f.lastFetch
 	}
 	f.leo, f.lastFetch, f.leaderLEOAtHim = fetchOffset, now, leo
+	startMoved := f.logStart != logStart
+	f.logStart = logStart
 	ls.mu.Unlock()
+	if startMoved {
+		ls.p.startMoves.fire()
+	}
 	ls.advanceHighWatermark()
 	ls.maybeExpand(id)
 }
@@ -268,4 +274,19 @@ func (ls *leaderState) underReplicated() bool {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	return len(ls.isr) < len(ls.followers)+1
+}
+
+// lowWatermark is the smallest log start offset over this leader and the
+// followers counts accepts (Kafka's low watermark: the live ones); such a
+// follower that has not fetched in this leadership yet counts as -1.
+func (ls *leaderState) lowWatermark(counts func(int32) bool) int64 {
+	low := ls.p.log.LogStartOffset()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for id, f := range ls.followers {
+		if counts(id) {
+			low = min(low, f.logStart)
+		}
+	}
+	return low
 }

@@ -62,7 +62,7 @@ func TestHighWatermarkCountsFollowersBeingAdded(t *testing.T) {
 		t.Fatalf("high watermark %d with the leader alone in the ISR, want 3", hw)
 	}
 	// Follower 2 catches up: the leader asks to add it, and the answer is held.
-	ls.followerFetched(2, 3)
+	ls.followerFetched(2, 3, 0)
 	var req *controllerv1.AlterPartitionRequest
 	select {
 	case req = <-host.ctl.calls:
@@ -83,7 +83,7 @@ func TestHighWatermarkCountsFollowersBeingAdded(t *testing.T) {
 	if hw := r.log.HighWatermark(); hw != 3 {
 		t.Fatalf("high watermark %d while follower 2 (at 3) is being added, want 3", hw)
 	}
-	ls.followerFetched(2, 5)
+	ls.followerFetched(2, 5, 0)
 	if hw := r.log.HighWatermark(); hw != 5 {
 		t.Fatalf("high watermark %d after follower 2 reached 5, want 5", hw)
 	}

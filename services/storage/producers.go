@@ -19,11 +19,12 @@ package storage
 // Transactions: a transactional batch is accepted only while its producer
 // has a transaction open on the partition at its epoch — registered by the
 // transaction coordinator (a BEGIN marker, sent when AddPartitionsToTxn
-// adds the partition) or already open in the log (after a leader change).
-// Otherwise INVALID_TXN_STATE, and a non-transactional batch from a
-// producer with an open transaction gets the same. A COMMIT or ABORT
-// marker closes the transaction and raises the producer's epoch to the
-// marker's, fencing older epochs (INVALID_PRODUCER_EPOCH).
+// adds the partition), already open in the log (after a leader change), or
+// confirmed by the coordinator when asked (a leader change before the
+// first batch). Otherwise INVALID_TXN_STATE, and a non-transactional batch
+// from a producer with an open transaction gets the same. A COMMIT or
+// ABORT marker closes the transaction and raises the producer's epoch to
+// the marker's, fencing older epochs (INVALID_PRODUCER_EPOCH).
 //
 // The state is built from the log — every batch with a producer id, from
 // the log start — the first time an idempotent batch reaches the partition
@@ -33,6 +34,8 @@ package storage
 // batches without a producer id never take it.
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
@@ -41,8 +44,14 @@ import (
 )
 
 // producerWindow is how many batches per producer are remembered for
-// duplicate detection (Kafka's max.in.flight.requests.per.connection cap).
-const producerWindow = 5
+// duplicate detection (Kafka's max.in.flight.requests.per.connection cap
+// is 5).
+const producerWindow = 8
+
+// maxIdempotentBatches bounds the batches of one producer in one write to
+// a partition, so that a retried write is recognised whole: all its
+// batches are still remembered.
+const maxIdempotentBatches = producerWindow
 
 // rebuildReadBytes is the read size of the scan that rebuilds the state.
 const rebuildReadBytes = 4 << 20
@@ -50,6 +59,7 @@ const rebuildReadBytes = 4 << 20
 type producerBatch struct {
 	firstSeq, lastSeq int32
 	base              int64
+	maxTimestamp      int64 // the batch's max timestamp as stored
 }
 
 type producerEntry struct {
@@ -81,6 +91,10 @@ func (pp *partProducers) ensure(r *replica, leaderEpoch int32) error {
 // appendProduced appends one partition's batches as its leader, applying
 // the idempotence checks when they carry a producer id. It returns the
 // base offset of the write (or of the original write, for a duplicate).
+// An idempotent write may carry several batches of one producer and epoch
+// with consecutive sequences (a gateway writes a ProduceStream session's
+// queued requests in one append, each batch at most max.message.bytes):
+// they are checked in order and appended together, or not at all.
 func (r *replica) appendProduced(leaderEpoch int32, records []byte) (int64, error) {
 	return r.appendProducedTxn(leaderEpoch, records, "")
 }
@@ -89,17 +103,20 @@ func (r *replica) appendProduced(leaderEpoch int32, records []byte) (int64, erro
 // transactional id (needed to verify a transaction this leader has no
 // BEGIN for).
 func (r *replica) appendProducedTxn(leaderEpoch int32, records []byte, txnID string) (int64, error) {
-	batch, rest, err := recordbatch.Next(records)
-	if err != nil {
-		return r.log.Append(records, leaderEpoch) // the log reports the bad batch
-	}
-	h, err := recordbatch.ParseHeader(batch)
-	if err != nil || h.ProducerID < 0 {
-		base, err := r.log.Append(records, leaderEpoch)
+	hs, err := batchHeaders(records)
+	if err != nil || hs[0].ProducerID < 0 {
+		base, err := r.log.Append(records, leaderEpoch) // the log reports a bad batch
 		return base, r.check(err)
 	}
-	if len(rest) > 0 {
-		return -1, errs.New(errs.InvalidRecord, "an idempotent produce must carry exactly one record batch per partition")
+	for i := 1; i < len(hs); i++ {
+		prev, h := hs[i-1], hs[i]
+		if h.ProducerID != prev.ProducerID || h.ProducerEpoch != prev.ProducerEpoch || h.BaseSequence != nextSeq(prev.BaseSequence+prev.LastOffsetDelta) ||
+			h.IsTransactional() != prev.IsTransactional() {
+			return -1, errs.New(errs.InvalidRecord, "the batches of an idempotent produce must be one producer's, with consecutive sequences")
+		}
+	}
+	if len(hs) > maxIdempotentBatches {
+		return -1, errs.New(errs.InvalidRecord, "an idempotent produce carries %d batches for one partition, more than %d", len(hs), maxIdempotentBatches)
 	}
 	pp := &r.producers
 	pp.mu.Lock()
@@ -107,38 +124,83 @@ func (r *replica) appendProducedTxn(leaderEpoch int32, records []byte, txnID str
 	if err := pp.ensure(r, leaderEpoch); err != nil {
 		return -1, err
 	}
-	lastSeq := h.BaseSequence + h.LastOffsetDelta
-	e := pp.producers[h.ProducerID]
-	if err := pp.checkTxn(r, &h, e, txnID); err != nil {
+	if err := pp.checkTxn(r, &hs[0], pp.producers[hs[0].ProducerID], txnID); err != nil {
 		return -1, err
 	}
-	if e != nil {
-		switch {
-		case h.ProducerEpoch < e.epoch:
-			return -1, errs.New(errs.InvalidProducerEpoch, "producer %d epoch %d is older than the current %d", h.ProducerID, h.ProducerEpoch, e.epoch)
-		case h.ProducerEpoch > e.epoch:
-			if h.BaseSequence != 0 {
-				return -1, errs.New(errs.OutOfOrderSequence, "producer %d new epoch %d must start at sequence 0, not %d", h.ProducerID, h.ProducerEpoch, h.BaseSequence)
-			}
-		default:
-			for _, b := range e.batches {
-				if b.firstSeq == h.BaseSequence && b.lastSeq == lastSeq {
-					return b.base, nil // duplicate: already written
-				}
-			}
-			if n := len(e.batches); n > 0 {
-				if want := nextSeq(e.batches[n-1].lastSeq); h.BaseSequence != want {
-					return -1, errs.New(errs.OutOfOrderSequence, "producer %d sequence %d does not follow %d", h.ProducerID, h.BaseSequence, e.batches[n-1].lastSeq)
-				}
-			}
-		}
+	if base, dup, err := pp.check(hs); err != nil || dup {
+		return base, err
 	}
 	base, err := r.log.Append(records, leaderEpoch)
 	if err != nil {
 		return base, r.check(err)
 	}
-	pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, lastSeq, base})
+	stored, err := batchHeaders(records) // LogAppendTime stamps the batches in place
+	if err != nil || len(stored) != len(hs) {
+		stored = hs
+	}
+	off := base
+	for i, h := range hs {
+		pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, h.BaseSequence + h.LastOffsetDelta, off, stored[i].MaxTimestamp})
+		off += int64(h.LastOffsetDelta) + 1
+	}
 	return base, nil
+}
+
+// check applies the idempotence rules to a write's batches (one producer,
+// consecutive sequences). dup is set, with the original base offset, when
+// the write is a retry of one the state holds.
+func (pp *partProducers) check(hs []recordbatch.Header) (base int64, dup bool, err error) {
+	h := hs[0]
+	e := pp.producers[h.ProducerID]
+	if e == nil {
+		return -1, false, nil
+	}
+	switch {
+	case h.ProducerEpoch < e.epoch:
+		return -1, false, errs.New(errs.InvalidProducerEpoch, "producer %d epoch %d is older than the current %d", h.ProducerID, h.ProducerEpoch, e.epoch)
+	case h.ProducerEpoch > e.epoch:
+		if h.BaseSequence != 0 {
+			return -1, false, errs.New(errs.OutOfOrderSequence, "producer %d new epoch %d must start at sequence 0, not %d", h.ProducerID, h.ProducerEpoch, h.BaseSequence)
+		}
+		return -1, false, nil
+	}
+	for i, b := range e.batches {
+		if b.firstSeq == h.BaseSequence {
+			// A retry: every batch of it must be held, in order.
+			if len(hs) > len(e.batches)-i {
+				return -1, false, errs.New(errs.OutOfOrderSequence, "producer %d resent sequence %d with more batches than were written", h.ProducerID, h.BaseSequence)
+			}
+			for j, hj := range hs {
+				if held := e.batches[i+j]; held.firstSeq != hj.BaseSequence || held.lastSeq != hj.BaseSequence+hj.LastOffsetDelta {
+					return -1, false, errs.New(errs.OutOfOrderSequence, "producer %d resent sequence %d with other batches than were written", h.ProducerID, hj.BaseSequence)
+				}
+			}
+			return b.base, true, nil // already written
+		}
+	}
+	if n := len(e.batches); n > 0 {
+		if want := nextSeq(e.batches[n-1].lastSeq); h.BaseSequence != want {
+			return -1, false, errs.New(errs.OutOfOrderSequence, "producer %d sequence %d does not follow %d", h.ProducerID, h.BaseSequence, e.batches[n-1].lastSeq)
+		}
+	}
+	return -1, false, nil
+}
+
+// batchHeaders parses the header of every batch of records.
+func batchHeaders(records []byte) ([]recordbatch.Header, error) {
+	var hs []recordbatch.Header
+	for rest := records; len(rest) > 0 || len(hs) == 0; {
+		b, r, err := recordbatch.Next(rest)
+		if err != nil {
+			return nil, err
+		}
+		h, err := recordbatch.ParseHeader(b)
+		if err != nil {
+			return nil, err
+		}
+		hs, rest = append(hs, h), r
+	}
+	return hs, nil
 }
 
 // checkTxn applies the transaction rules to a batch of producer e.
@@ -249,6 +311,35 @@ func (pp *partProducers) record(id int64, epoch int16, b producerBatch) {
 	}
 }
 
+// producerInfo is one producer's state as DescribeProducers reports it.
+type producerInfo struct {
+	id            int64
+	epoch         int16
+	lastSeq       int32
+	lastTimestamp int64
+}
+
+// describe returns the producers the leader holds state for, sorted by
+// id, building the state first as an idempotent produce would.
+func (r *replica) describeProducers(leaderEpoch int32) ([]producerInfo, error) {
+	pp := &r.producers
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if err := pp.ensure(r, leaderEpoch); err != nil {
+		return nil, err
+	}
+	out := make([]producerInfo, 0, len(pp.producers))
+	for id, e := range pp.producers {
+		info := producerInfo{id: id, epoch: e.epoch, lastSeq: -1, lastTimestamp: -1}
+		if n := len(e.batches); n > 0 {
+			info.lastSeq, info.lastTimestamp = e.batches[n-1].lastSeq, e.batches[n-1].maxTimestamp
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b producerInfo) int { return cmp.Compare(a.id, b.id) })
+	return out, nil
+}
+
 // rebuild scans the log for batches with producer ids.
 func (pp *partProducers) rebuild(p *replica) error {
 	pp.producers = map[int64]*producerEntry{}
@@ -276,7 +367,7 @@ func (pp *partProducers) rebuild(p *replica) error {
 			case h.ProducerID >= 0 && h.IsControl():
 				pp.bumpEpoch(h.ProducerID, h.ProducerEpoch)
 			case h.ProducerID >= 0:
-				pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, h.BaseSequence + h.LastOffsetDelta, h.BaseOffset})
+				pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, h.BaseSequence + h.LastOffsetDelta, h.BaseOffset, h.MaxTimestamp})
 			}
 		}
 	}

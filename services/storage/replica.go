@@ -44,6 +44,9 @@ type replica struct {
 
 	appends signal // after every append: wakes replica fetches
 	hwMoves signal // after every high watermark move: wakes consumer fetches
+	// startMoves fires when a follower reports a new log start offset:
+	// wakes DeleteRecords calls waiting for the low watermark.
+	startMoves signal
 }
 
 // replicaHost is what a replica needs from its node.

@@ -75,7 +75,7 @@ func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRe
 				continue
 			}
 			if first {
-				ls.followerFetched(req.GetFollowerId(), fp.GetFetchOffset())
+				ls.followerFetched(req.GetFollowerId(), fp.GetFetchOffset(), fp.GetLogStartOffset())
 			}
 			data, err := budget.read(p, fp.GetFetchOffset(), max(int(fp.GetMaxBytes()), 1), res.LogEndOffset)
 			if err != nil {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"

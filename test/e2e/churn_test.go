@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"

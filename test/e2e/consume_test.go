@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,6 +27,7 @@ type grpcConsumer struct {
 	mu       sync.Mutex
 	assigned *streamv1.ConsumeAssigned // nil after a revocation
 	revokes  int
+	revoked  []int32           // every partition revoked (one topic), in order
 	got      map[int32][]int64 // offsets received per partition (one topic)
 	next     map[int32]int64   // the offset after the last one received
 	results  map[uint64]*streamv1.ConsumeCommitResult
@@ -74,6 +75,9 @@ func (c *grpcConsumer) receive() {
 		case *streamv1.ConsumeResponse_Revoked:
 			c.assigned = nil
 			c.revokes++
+			for _, tp := range msg.Revoked.GetPartitions() {
+				c.revoked = append(c.revoked, tp.GetPartitions()...)
+			}
 		case *streamv1.ConsumeResponse_Records:
 			r := msg.Records
 			for _, rec := range r.GetRecords() {
@@ -85,6 +89,24 @@ func (c *grpcConsumer) receive() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+func (c *grpcConsumer) receivedOffset(p int32, o int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Contains(c.got[p], o)
+}
+
+func (c *grpcConsumer) revokeCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.revokes
+}
+
+func (c *grpcConsumer) revokedParts() []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.revoked)
 }
 
 func (c *grpcConsumer) credit(records, bytes int64) {
@@ -378,6 +400,124 @@ func TestStreamConsumeMixedWithFranzGo(t *testing.T) {
 	for p := range g.got {
 		if slices.Contains(franzParts, p) {
 			t.Errorf("the gRPC member received partition %d, which franz-go owns", p)
+		}
+	}
+}
+
+// Under cooperative-sticky (a franz-go member with its default assignor
+// and two gRPC members offering it), a member that leaves loses its
+// partitions to the others without them giving up theirs: the remaining
+// gRPC member is never sent a revocation and its kept partitions continue
+// where they were, with no record sent twice.
+func TestStreamConsumeCooperativeSticky(t *testing.T) {
+	c := kafkaCluster(t, map[string]int{"coop": 6})
+	sc, gc := streamClient(t, c), groupClient(t, c)
+	produceKeyed(t, sc, "coop", "first", 600)
+
+	fc := franzClient(t, c, kgo.ConsumerGroup("co"), kgo.ConsumeTopics("coop"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.SessionTimeout(6*time.Second), kgo.ClientID("franz"), kgo.DisableAutoCommit())
+	var (
+		mu        sync.Mutex
+		franzGot  = map[int32]map[int64]bool{}
+		franzDone = make(chan struct{})
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer close(franzDone)
+		for ctx.Err() == nil {
+			fs := fc.PollFetches(ctx)
+			mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				if franzGot[r.Partition] == nil {
+					franzGot[r.Partition] = map[int64]bool{}
+				}
+				franzGot[r.Partition][r.Offset] = true
+			})
+			mu.Unlock()
+		}
+	}()
+	defer func() { cancel(); <-franzDone }()
+
+	open := func() *streamv1.ConsumeOpen {
+		o := consumeOpen("co", "coop")
+		o.Assignors = []string{"cooperative-sticky"}
+		return o
+	}
+	a := openConsumer(t, sc, "a", open())
+	b := openConsumer(t, sc, "b", open())
+	a.credit(100_000, 64<<20)
+	b.credit(100_000, 64<<20)
+	// stable waits until the group is stable on cooperative-sticky with n
+	// members that own all six partitions between them.
+	stable := func(n int) {
+		t.Helper()
+		testutil.WaitFor(t, 60*time.Second, func() error {
+			d, err := gc.DescribeGroup(context.Background(), &streamv1.DescribeGroupRequest{GroupId: "co"})
+			if err != nil {
+				return err
+			}
+			var all []int32
+			for _, m := range d.GetMembers() {
+				for _, tp := range m.GetAssignment() {
+					all = append(all, tp.GetPartitions()...)
+				}
+			}
+			slices.Sort(all)
+			if d.GetState() != "Stable" || d.GetProtocol() != "cooperative-sticky" || len(d.GetMembers()) != n ||
+				len(all) != 6 || len(slices.Compact(all)) != 6 {
+				return fmt.Errorf("describe: %v", d)
+			}
+			return nil
+		})
+	}
+	stable(3)
+	waitCovered := func(counts map[int32]int64) {
+		t.Helper()
+		testutil.WaitFor(t, 30*time.Second, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			for p, n := range counts {
+				for o := range n {
+					if !franzGot[p][o] && !a.receivedOffset(p, o) && !b.receivedOffset(p, o) {
+						return fmt.Errorf("partition %d offset %d not received", p, o)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	waitCovered(partitionCounts(t, sc, "coop", 6))
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if len(a.owned()) == 0 {
+			return fmt.Errorf("a owns nothing")
+		}
+		return nil
+	})
+	kept, revokes := a.owned(), a.revokeCount()
+
+	b.cancel()
+	stable(2)
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if o := a.owned(); len(o) < len(kept) {
+			return fmt.Errorf("a owns %v, had %v", o, kept)
+		}
+		return nil
+	})
+	for _, p := range kept {
+		if !slices.Contains(a.owned(), p) {
+			t.Errorf("a lost partition %d when b left: owns %v", p, a.owned())
+		}
+	}
+	if n := a.revokeCount(); n != revokes {
+		t.Errorf("a was sent %d revocations when b left (partitions %v); cooperative-sticky revokes only what moves", n-revokes, a.revokedParts())
+	}
+	produceKeyed(t, sc, "coop", "second", 600)
+	waitCovered(partitionCounts(t, sc, "coop", 6))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range kept {
+		if offs := a.got[p]; !slices.IsSorted(offs) || len(slices.Compact(slices.Clone(offs))) != len(offs) {
+			t.Errorf("partition %d, kept by a: offsets sent again or out of order: %v", p, offs)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
 	"github.com/strata-io/strata/internal/testutil"

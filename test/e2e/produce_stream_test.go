@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/testutil"
 	"google.golang.org/grpc/codes"
@@ -211,6 +211,7 @@ func TestStreamProduceStreamRefusals(t *testing.T) {
 	}{
 		{"batch before open", batchMsg(1, []*streamv1.ProduceRecord{{Value: []byte("x")}}), codes.InvalidArgument, "open"},
 		{"unknown topic", &streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Open{Open: &streamv1.ProduceStreamOpen{Topic: "nope"}}}, codes.NotFound, "open.topic"},
+		{"timeout too long", &streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Open{Open: &streamv1.ProduceStreamOpen{Topic: "s", Timeout: durationpb.New(time.Hour)}}}, codes.InvalidArgument, "open.timeout"},
 		{"idempotent without acks all", &streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Open{Open: &streamv1.ProduceStreamOpen{Topic: "s", Acks: streamv1.Acks_ACKS_LEADER}}}, codes.InvalidArgument, "open.acks"},
 	} {
 		st, err := sc.ProduceStream(ctx)
@@ -237,6 +238,9 @@ func TestStreamProduceStreamRefusals(t *testing.T) {
 	if err := st.Send(batchMsg(2, []*streamv1.ProduceRecord{{Value: []byte("ok")}})); err != nil {
 		t.Fatal(err)
 	}
+	if err := st.Send(batchMsg(3, []*streamv1.ProduceRecord{{Value: []byte("x"), Headers: []*streamv1.Header{{Value: []byte("no key")}}}})); err != nil {
+		t.Fatal(err)
+	}
 	m1, err := st.Recv()
 	if err != nil || m1.GetAck().GetRequestId() != 1 || m1.GetAck().GetError().GetCode() != errs.InvalidRequest {
 		t.Fatalf("empty request: %v %v, want an INVALID_REQUEST ack", m1, err)
@@ -244,6 +248,10 @@ func TestStreamProduceStreamRefusals(t *testing.T) {
 	m2, err := st.Recv()
 	if err != nil || m2.GetAck().GetRequestId() != 2 || m2.GetAck().GetResults()[0].GetError() != nil || m2.GetAck().GetResults()[0].GetOffset() != 0 {
 		t.Fatalf("the next request: %v %v, want written at offset 0", m2, err)
+	}
+	m3, err := st.Recv()
+	if v := m3.GetAck().GetError().GetFieldViolations(); err != nil || m3.GetAck().GetRequestId() != 3 || len(v) == 0 || v[0].GetField() != "records[0].headers[0].key" {
+		t.Fatalf("header without a key: %v %v, want an ack naming records[0].headers[0].key", m3, err)
 	}
 
 	// Back-pressure: with both... a single partition, RF=3: pause the

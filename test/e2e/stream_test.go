@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -417,7 +417,7 @@ func TestStreamBadInput(t *testing.T) {
 		{"unknown topic", &streamv1.FetchRequest{Partitions: []*streamv1.FetchPartition{at("missing", 0, 0)}}, codes.NotFound, "partitions[0].topic"},
 		{"unknown partition", &streamv1.FetchRequest{Partitions: []*streamv1.FetchPartition{at("bad", 5, 0)}}, codes.NotFound, "partitions[0].partition"},
 		{"negative offset", &streamv1.FetchRequest{Partitions: []*streamv1.FetchPartition{at("bad", 1, -1)}}, codes.InvalidArgument, "partitions[0].offset"},
-		{"no start", &streamv1.FetchRequest{Partitions: []*streamv1.FetchPartition{{Topic: "bad"}}}, codes.InvalidArgument, "partitions[0]"},
+		{"no start", &streamv1.FetchRequest{Partitions: []*streamv1.FetchPartition{{Topic: "bad"}}}, codes.InvalidArgument, "partitions[0].start"},
 		{"no position", &streamv1.FetchRequest{Partitions: []*streamv1.FetchPartition{{Topic: "bad", Start: &streamv1.FetchPartition_Position{}}}},
 			codes.InvalidArgument, "partitions[0].position"},
 		{"duplicate partition", &streamv1.FetchRequest{Partitions: []*streamv1.FetchPartition{at("bad", 0, 0), at("bad", 1, 0), at("bad", 0, 3)}},
@@ -437,7 +437,7 @@ func TestStreamBadInput(t *testing.T) {
 		field string
 	}{
 		{"no partitions", &streamv1.ListOffsetsRequest{}, codes.InvalidArgument, "partitions"},
-		{"no query", &streamv1.ListOffsetsRequest{Partitions: []*streamv1.ListOffsetsPartition{{Topic: "bad"}}}, codes.InvalidArgument, "partitions[0]"},
+		{"no query", &streamv1.ListOffsetsRequest{Partitions: []*streamv1.ListOffsetsPartition{{Topic: "bad"}}}, codes.InvalidArgument, "partitions[0].query"},
 		{"negative timestamp", &streamv1.ListOffsetsRequest{Partitions: []*streamv1.ListOffsetsPartition{
 			{Topic: "bad", Query: &streamv1.ListOffsetsPartition_TimestampMs{TimestampMs: -3}}}}, codes.InvalidArgument, "partitions[0].timestamp_ms"},
 		{"unknown topic", &streamv1.ListOffsetsRequest{Partitions: []*streamv1.ListOffsetsPartition{

@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"time"
 
-	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/topicconfig"
@@ -245,15 +245,9 @@ func (s *Service) CommitOffsets(ctx context.Context, req *streamv1.CommitOffsets
 	if err := validGroupID(req.GetGroupId()); err != nil {
 		return nil, err
 	}
-	if len(req.GetOffsets()) == 0 {
-		return nil, errs.New(errs.InvalidRequest, "no offsets to commit").Field("offsets", "must not be empty")
-	}
 	var plan []*streamv1.PlannedOffset
 	for i, o := range req.GetOffsets() {
 		field := "offsets[" + itoa(i) + "]"
-		if o.GetOffset() < 0 {
-			return nil, errs.New(errs.InvalidRequest, "offset %d is negative", o.GetOffset()).Field(field+".offset", "must not be negative")
-		}
 		if _, err := s.expand([]*streamv1.TopicPartitions{{Topic: o.GetTopic(), Partitions: []int32{o.GetPartition()}}}); err != nil {
 			if e := errs.From(err); e != nil && len(e.Detail.GetFieldViolations()) > 0 {
 				e.Detail.FieldViolations[0].Field = field
@@ -347,15 +341,6 @@ func (s *Service) listOffsets(ctx context.Context, parts []tp, ts int64) []*rout
 func (s *Service) ResetOffsets(ctx context.Context, req *streamv1.ResetOffsetsRequest) (*streamv1.ResetOffsetsResponse, error) {
 	if err := validGroupID(req.GetGroupId()); err != nil {
 		return nil, err
-	}
-	if req.GetTarget() == nil {
-		return nil, errs.New(errs.InvalidRequest, "no reset target").Field("target", "set one of to_earliest, to_latest, to_offset, to_timestamp_ms, by_duration, shift_by")
-	}
-	if req.GetToOffset() < 0 {
-		return nil, errs.New(errs.InvalidRequest, "to_offset %d is negative", req.GetToOffset()).Field("to_offset", "must not be negative")
-	}
-	if d, ok := req.GetTarget().(*streamv1.ResetOffsetsRequest_ByDuration); ok && (d.ByDuration.CheckValid() != nil || d.ByDuration.AsDuration() < 0) {
-		return nil, errs.New(errs.InvalidRequest, "by_duration is not a valid non-negative duration").Field("by_duration", "must be a non-negative duration")
 	}
 	g, err := s.describe(ctx, req.GetGroupId())
 	if err != nil && !errs.Is(err, errs.GroupIDNotFound) {

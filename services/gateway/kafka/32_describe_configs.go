@@ -1,17 +1,22 @@
 package kafka
 
 // DescribeConfigs, versions 0–4. Topics (resource type 2) are answered from
-// the controller's admin API: every known config with its value and
-// whether it is the default or set on the topic. Brokers (type 4) are the
-// gateways: they report the Kafka-listener settings that clients ask about
-// (auto.create.topics.enable, num.partitions, default.replication.factor,
-// socket.request.max.bytes, connections.max.idle.ms), all read-only.
+// the controller's admin API: every known config with its value, whether
+// it is the default or set on the topic, its type (v3+) and, when asked,
+// its documentation. Brokers (type 4) are the gateways: a gateway answers
+// for its own id with Kafka's broker configs that apply to Strata
+// (brokerconfigs.go: its listener settings and the cluster's log defaults),
+// all read-only; the empty name (the cluster-wide dynamic defaults) has
+// none. Another broker's id is INVALID_REQUEST, as from Kafka: ask that
+// broker. Synonyms (v1+) list the config itself.
 
 import (
 	"context"
 	"strconv"
 
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
+	"github.com/strata-io/strata/internal/topicconfig"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -39,13 +44,18 @@ func handleDescribeConfigs(ctx context.Context, s *Server, r *request) (kmsg.Res
 			}
 			return false
 		}
-		add := func(name, value string, source int8, readOnly bool, doc string) {
+		add := func(name, value string, source kmsg.ConfigSource, typ kmsg.ConfigType, readOnly bool, doc string) {
 			if !wanted(name) {
 				return
 			}
 			c := kmsg.NewDescribeConfigsResponseResourceConfig()
-			c.Name, c.Value, c.ReadOnly, c.Source = name, &value, readOnly, kmsg.ConfigSource(source)
-			c.IsDefault = source == 5
+			c.Name, c.Value, c.ReadOnly, c.Source, c.ConfigType = name, &value, readOnly, source, typ
+			c.IsDefault = source == kmsg.ConfigSourceDefaultConfig
+			if req.IncludeSynonyms {
+				syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+				syn.Name, syn.Value, syn.Source = name, &value, source
+				c.ConfigSynonyms = append(c.ConfigSynonyms, syn)
+			}
 			if req.IncludeDocumentation && doc != "" {
 				c.Documentation = &doc
 			}
@@ -59,21 +69,30 @@ func handleDescribeConfigs(ctx context.Context, s *Server, r *request) (kmsg.Res
 				return err
 			})
 			for _, e := range out.GetConfigs() {
-				source := int8(5) // DEFAULT_CONFIG
+				source := kmsg.ConfigSourceDefaultConfig
 				if e.GetSource() == adminv1.ConfigSource_CONFIG_SOURCE_TOPIC {
-					source = 1 // DYNAMIC_TOPIC_CONFIG
+					source = kmsg.ConfigSourceDynamicTopicConfig
 				}
-				add(e.GetName(), e.GetValue(), source, false, e.GetDocumentation())
+				typ := kmsg.ConfigTypeUnknown
+				if spec, ok := topicconfig.Lookup(e.GetName()); ok {
+					typ = configType(spec.Type)
+				}
+				add(e.GetName(), e.GetValue(), source, typ, false, e.GetDocumentation())
 			}
 		case resourceBroker:
-			add("auto.create.topics.enable", strconv.FormatBool(s.cfg.AutoCreateTopics), 4, true, "Create a topic when a client asks for metadata of a missing one.")
-			add("num.partitions", strconv.Itoa(int(s.cfg.DefaultPartitions)), 4, true, "Partitions of auto-created topics.")
-			add("default.replication.factor", strconv.Itoa(int(s.defaultRF())), 4, true, "Replication factor of auto-created topics.")
-			add("socket.request.max.bytes", strconv.Itoa(int(s.cfg.MaxRequestBytes)), 4, true, "The largest request accepted.")
-			add("connections.max.idle.ms", strconv.FormatInt(s.cfg.IdleTimeout.Milliseconds(), 10), 4, true, "Idle connections are closed after this.")
+			switch res.ResourceName {
+			case "": // cluster-wide dynamic defaults: Strata has none
+			case strconv.Itoa(int(s.d.NodeID)):
+				for _, c := range s.brokerConfigs() {
+					add(c.name, c.value, c.source, c.typ, true, c.doc)
+				}
+			default:
+				msg := "broker " + strconv.Quote(res.ResourceName) + " is not this gateway (" + strconv.Itoa(int(s.d.NodeID)) + "): ask that broker"
+				rr.ErrorCode, rr.ErrorMessage = kerr.InvalidRequest.Code, &msg
+			}
 		default:
 			msg := "only topic and broker configs are served"
-			rr.ErrorCode, rr.ErrorMessage = 42, &msg
+			rr.ErrorCode, rr.ErrorMessage = kerr.InvalidRequest.Code, &msg
 		}
 		resp.Resources = append(resp.Resources, rr)
 	}

@@ -6,7 +6,7 @@ package kafka
 import (
 	"context"
 
-	adminv1 "github.com/strata-io/strata/gen/strata/admin/v1"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 

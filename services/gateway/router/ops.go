@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 )
 

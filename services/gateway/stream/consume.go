@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
 
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/services/gateway/groupcall"
 	"github.com/strata-io/strata/services/gateway/router"
@@ -24,10 +25,6 @@ import (
 const (
 	// DefaultSessionTimeout is Kafka 3's session.timeout.ms default.
 	DefaultSessionTimeout = 45 * time.Second
-	// MinSessionTimeout and MaxSessionTimeout are the coordinator's
-	// group.min.session.timeout.ms and group.max.session.timeout.ms.
-	MinSessionTimeout = 6 * time.Second
-	MaxSessionTimeout = 30 * time.Minute
 	// maxHeartbeatInterval is Kafka's heartbeat.interval.ms default: a
 	// member heartbeats every session/3, at most this long apart, so it
 	// learns of a rebalance soon.
@@ -42,6 +39,9 @@ const (
 	// defaultConsumeClientID is the member's client id when the open has
 	// none.
 	defaultConsumeClientID = "strata-grpc"
+	// commitQueue bounds the commits a stream has sent and not yet seen
+	// answered; the reader waits beyond it.
+	commitQueue = 16
 	// maxGroupIDLength bounds a group id, as GroupService does.
 	maxGroupIDLength = 255
 )
@@ -59,9 +59,12 @@ const (
 // consumerProtocol is the group protocol type of Kafka consumers.
 const consumerProtocol = "consumer"
 
-// balancers are the assignors a member offers, in preference order: eager
-// ones only, since a member gives up all its partitions on a rebalance.
-var balancers = []kgo.GroupBalancer{kgo.RangeBalancer(), kgo.RoundRobinBalancer()}
+// balancers are the assignors a member offers, in preference order (the
+// coordinator picks one every member offers): Kafka's eager range and
+// round-robin, and cooperative-sticky, franz-go's default and Kafka's
+// incremental protocol (KIP-429), under which a member keeps consuming the
+// partitions it keeps across a rebalance.
+var balancers = []kgo.GroupBalancer{kgo.RangeBalancer(), kgo.RoundRobinBalancer(), kgo.CooperativeStickyBalancer()}
 
 type tp struct {
 	topic     string
@@ -80,15 +83,22 @@ type member struct {
 	clientID string
 	// committed reads with isolation level READ_COMMITTED (the default).
 	committed bool
+	offer     []kgo.GroupBalancer // the assignors offered, in preference order
 
 	sendMu sync.Mutex
 
 	credit credit
 
+	// Of the member goroutine (run, join, heartbeat) only.
+	held   []tp         // the partitions kept into the next generation (cooperative)
+	lost   []tp         // held partitions lost with the membership, to revoke
+	pos    map[tp]int64 // fetch positions of held partitions
+	commit chan *streamv1.ConsumeCommit
+
 	mu         sync.Mutex // guards the fields below
 	memberID   string
 	generation int32
-	owned      map[tp]bool // nil while not stable
+	owned      map[tp]bool // the partitions commits may name
 }
 
 // Consume implements StreamService.Consume: the handler goroutine is the
@@ -118,6 +128,7 @@ func (s *Service) Consume(stream grpc.BidiStreamingServer[streamv1.ConsumeReques
 		readDone <- m.read(ctx)
 		cancel()
 	}()
+	go m.committer(ctx)
 	err = m.run(ctx)
 	cancel()
 	if m.instance == nil {
@@ -141,9 +152,6 @@ func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeReq
 	case len(id) > maxGroupIDLength:
 		return nil, errs.New(errs.InvalidGroupID, "open.group_id is %d bytes, more than %d", len(id), maxGroupIDLength).Field("open.group_id", "too long")
 	}
-	if len(open.GetTopics()) == 0 {
-		return nil, invalid("open.topics", "at least one topic is required")
-	}
 	committed := true
 	switch open.GetIsolationLevel() {
 	case streamv1.IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED, streamv1.IsolationLevel_ISOLATION_LEVEL_READ_COMMITTED:
@@ -155,7 +163,17 @@ func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeReq
 	m := &member{s: s, stream: stream, group: open.GetGroupId(), instance: open.InstanceId, start: open.GetStartPosition(),
 		session: DefaultSessionTimeout, clientID: cmp.Or(open.GetClientId(), defaultConsumeClientID), memberID: open.GetMemberId(),
 		committed: committed}
+	m.offer = balancers
+	if names := open.GetAssignors(); len(names) > 0 {
+		m.offer = nil
+		for _, name := range names {
+			if b := balancerOf(balancers, name); b != nil && balancerOf(m.offer, name) == nil {
+				m.offer = append(m.offer, b)
+			}
+		}
+	}
 	m.credit.more = make(chan struct{}, 1)
+	m.commit = make(chan *streamv1.ConsumeCommit, commitQueue)
 	seen := map[string]bool{}
 	for i, name := range open.GetTopics() {
 		t, e := s.lookupTopic(name, fmt.Sprintf("open.topics[%d]", i))
@@ -167,18 +185,11 @@ func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeReq
 			m.topics = append(m.topics, t.GetName())
 		}
 	}
-	if m.instance != nil && *m.instance == "" {
-		return nil, invalid("open.instance_id", "must not be empty when set")
-	}
 	if m.start == streamv1.LogPosition_LOG_POSITION_UNSPECIFIED {
 		m.start = streamv1.LogPosition_LOG_POSITION_LATEST
-	} else if e := checkPosition("open.start_position", m.start); e != nil {
-		return nil, e
 	}
 	if d := open.GetSessionTimeout(); d != nil {
-		if m.session = d.AsDuration(); !d.IsValid() || m.session < MinSessionTimeout || m.session > MaxSessionTimeout {
-			return nil, invalid("open.session_timeout", "must be between %v and %v", MinSessionTimeout, MaxSessionTimeout)
-		}
+		m.session = d.AsDuration()
 	}
 	return m, nil
 }
@@ -204,14 +215,14 @@ func (m *member) read(ctx context.Context) error {
 		}
 		switch msg := r.GetMessage().(type) {
 		case *streamv1.ConsumeRequest_Credit:
-			if msg.Credit.GetRecords() < 0 || msg.Credit.GetBytes() < 0 {
-				return invalid("credit", "records and bytes must not be negative")
-			}
 			m.credit.add(msg.Credit.GetRecords(), msg.Credit.GetBytes())
 		case *streamv1.ConsumeRequest_Commit:
-			res := m.commit(ctx, msg.Commit)
-			if err := m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_CommitResult{CommitResult: res}}); err != nil {
-				return err
+			// Commits are answered in order by the committer, so credit
+			// that follows a commit is not held up by the coordinator.
+			select {
+			case m.commit <- msg.Commit:
+			case <-ctx.Done():
+				return nil
 			}
 		default:
 			return invalid("message", "after the open, every message must be credit or a commit")
@@ -223,36 +234,94 @@ func (m *member) read(ctx context.Context) error {
 // heartbeating, and join again on a rebalance, until ctx ends or the
 // coordinator answers something fatal.
 func (m *member) run(ctx context.Context) error {
+	m.pos = map[tp]int64{}
 	for {
-		assignment, err := m.join(ctx)
+		assignment, cooperative, err := m.join(ctx)
 		if err != nil {
 			return err
 		}
+		revoked := append(m.lost, minus(m.held, assignment)...)
+		m.lost = nil
+		for _, p := range revoked {
+			delete(m.pos, p)
+		}
+		if len(revoked) > 0 {
+			if err := m.send(revokedMsg(revoked)); err != nil {
+				return err
+			}
+		}
+		m.held = assignment
 		if err := m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Assigned{Assigned: &streamv1.ConsumeAssigned{
 			Generation: m.gen(), MemberId: m.id(), Partitions: topicPartitions(assignment)}}}); err != nil {
 			return err
 		}
+		if cooperative && len(revoked) > 0 {
+			// KIP-429: a member that gave partitions up joins again at
+			// once, so the leader can hand them to their new owners.
+			continue
+		}
 		fctx, stop := context.WithCancel(ctx)
 		fetchDone := make(chan error, 1)
-		go func() { fetchDone <- m.fetch(fctx, assignment) }()
+		go func() { fetchDone <- m.fetch(fctx, assignment, m.pos) }()
 		err = m.heartbeat(ctx, fetchDone)
 		stop()
 		if ferr := <-fetchDone; err == nil {
 			err = ferr
 		}
-		m.mu.Lock()
-		m.owned = nil
-		m.mu.Unlock()
-		if len(assignment) > 0 && ctx.Err() == nil {
-			if serr := m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Revoked{Revoked: &streamv1.ConsumeRevoked{
-				Partitions: topicPartitions(assignment)}}}); serr != nil {
-				return serr
+		// An eager protocol gives every partition up before joining again;
+		// a cooperative one keeps them (and their positions) until the
+		// next assignment says which move.
+		if !cooperative || err != nil {
+			m.setOwned(nil)
+			held := m.held
+			m.held, m.lost, m.pos = nil, nil, map[tp]int64{}
+			if len(held) > 0 && ctx.Err() == nil {
+				if serr := m.send(revokedMsg(held)); serr != nil {
+					return serr
+				}
 			}
 		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+func revokedMsg(parts []tp) *streamv1.ConsumeResponse {
+	return &streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Revoked{Revoked: &streamv1.ConsumeRevoked{
+		Partitions: topicPartitions(parts)}}}
+}
+
+// minus is the partitions of a not in b.
+func minus(a, b []tp) []tp {
+	var out []tp
+	for _, p := range a {
+		if !slices.Contains(b, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// forget drops the member id after the coordinator forgot the member: the
+// partitions it held are lost (Kafka's onPartitionsLost) and revoked.
+func (m *member) forget() {
+	m.setMember("", -1)
+	m.setOwned(nil)
+	m.lost, m.held = append(m.lost, m.held...), nil
+}
+
+func (m *member) setOwned(parts []tp) {
+	var owned map[tp]bool
+	if parts != nil {
+		owned = make(map[tp]bool, len(parts))
+		for _, p := range parts {
+			owned[p] = true
+		}
+	}
+	m.mu.Lock()
+	m.owned = owned
+	m.mu.Unlock()
 }
 
 func (m *member) gen() int32 {
@@ -267,24 +336,25 @@ func (m *member) id() string {
 	return m.memberID
 }
 
-// join joins the group until it has a generation and an assignment.
-func (m *member) join(ctx context.Context) ([]tp, error) {
+// join joins the group until it has a generation and an assignment, and
+// says whether the group's protocol is cooperative.
+func (m *member) join(ctx context.Context) ([]tp, bool, error) {
 	unreachableSince := time.Time{}
 	for {
-		assignment, retry, err := m.joinOnce(ctx)
+		assignment, cooperative, retry, err := m.joinOnce(ctx)
 		switch {
 		case err == nil && !retry:
-			return assignment, nil
+			return assignment, cooperative, nil
 		case err != nil && !retry:
-			return nil, err
+			return nil, false, err
 		case err != nil: // the coordinator is not reachable
 			if unreachableSince.IsZero() {
 				unreachableSince = time.Now()
 			} else if time.Since(unreachableSince) > m.session {
-				return nil, err
+				return nil, false, err
 			}
 			if !sleep(ctx, consumeRetryBackoff) {
-				return nil, ctx.Err()
+				return nil, false, ctx.Err()
 			}
 		}
 	}
@@ -292,84 +362,87 @@ func (m *member) join(ctx context.Context) ([]tp, error) {
 
 // joinOnce runs one JoinGroup and SyncGroup. retry is set when the member
 // should join again (with err when the coordinator could not be reached).
-func (m *member) joinOnce(ctx context.Context) (assignment []tp, retry bool, err error) {
+// The member's metadata names the partitions it holds, which the
+// cooperative-sticky leader keeps where they are.
+func (m *member) joinOnce(ctx context.Context) (assignment []tp, cooperative, retry bool, err error) {
 	req := kmsg.NewPtrJoinGroupRequest()
 	req.SetVersion(joinGroupVersion)
 	req.Group, req.MemberID, req.InstanceID, req.ProtocolType = m.group, m.id(), m.instance, consumerProtocol
 	req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = int32(m.session.Milliseconds()), int32(m.session.Milliseconds())
-	for _, b := range balancers {
+	held := map[string][]int32{}
+	for _, p := range m.held {
+		held[p.topic] = append(held[p.topic], p.partition)
+	}
+	for _, b := range m.offer {
 		p := kmsg.NewJoinGroupRequestProtocol()
-		p.Name, p.Metadata = b.ProtocolName(), b.JoinGroupMetadata(m.topics, nil, m.gen())
+		p.Name, p.Metadata = b.ProtocolName(), b.JoinGroupMetadata(m.topics, held, m.gen())
 		req.Protocols = append(req.Protocols, p)
 	}
 	resp, err := groupcall.Call[*kmsg.JoinGroupResponse](ctx, m.s.groups, m.clientID, req)
 	if err != nil {
-		return nil, ctx.Err() == nil && errs.From(err) != nil && errs.From(err).Detail.GetRetriable(), err
+		return nil, false, ctx.Err() == nil && errs.From(err) != nil && errs.From(err).Detail.GetRetriable(), err
 	}
 	switch resp.ErrorCode {
 	case 0:
 	case kerr.MemberIDRequired.Code:
 		m.setMember(resp.MemberID, -1)
-		return nil, true, nil
+		return nil, false, true, nil
 	case kerr.UnknownMemberID.Code:
-		m.setMember("", -1)
-		return nil, true, nil
+		m.forget()
+		return nil, false, true, nil
 	case kerr.RebalanceInProgress.Code, kerr.IllegalGeneration.Code:
-		return nil, true, nil
+		return nil, false, true, nil
 	case kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code, kerr.CoordinatorLoadInProgress.Code:
-		return nil, true, groupcall.KafkaErr(resp.ErrorCode, "join group %q", m.group)
+		return nil, false, true, groupcall.KafkaErr(resp.ErrorCode, "join group %q", m.group)
 	default:
-		return nil, false, groupcall.KafkaErr(resp.ErrorCode, "join group %q", m.group)
+		return nil, false, false, groupcall.KafkaErr(resp.ErrorCode, "join group %q", m.group)
 	}
 	m.setMember(resp.MemberID, resp.Generation)
 	protocol := ""
 	if resp.Protocol != nil {
 		protocol = *resp.Protocol
 	}
-	balancer := balancerOf(protocol)
+	balancer := balancerOf(m.offer, protocol)
 	if balancer == nil {
-		return nil, false, inconsistent("group %q chose protocol %q, which this member does not offer", m.group, protocol)
+		return nil, false, false, inconsistent("group %q chose protocol %q, which this member does not offer", m.group, protocol)
 	}
 	sync := kmsg.NewPtrSyncGroupRequest()
 	sync.SetVersion(syncGroupVersion)
 	sync.Group, sync.Generation, sync.MemberID, sync.InstanceID = m.group, resp.Generation, resp.MemberID, m.instance
 	if resp.LeaderID == resp.MemberID && len(resp.Members) > 0 {
 		if sync.GroupAssignment, err = m.balance(balancer, resp.Members); err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 	}
 	sresp, err := groupcall.Call[*kmsg.SyncGroupResponse](ctx, m.s.groups, m.clientID, sync)
 	if err != nil {
-		return nil, ctx.Err() == nil && errs.From(err) != nil && errs.From(err).Detail.GetRetriable(), err
+		return nil, false, ctx.Err() == nil && errs.From(err) != nil && errs.From(err).Detail.GetRetriable(), err
 	}
 	switch sresp.ErrorCode {
 	case 0:
 	case kerr.UnknownMemberID.Code:
-		m.setMember("", -1)
-		return nil, true, nil
+		m.forget()
+		return nil, false, true, nil
 	case kerr.RebalanceInProgress.Code, kerr.IllegalGeneration.Code:
-		return nil, true, nil
+		return nil, false, true, nil
 	default:
-		return nil, false, groupcall.KafkaErr(sresp.ErrorCode, "sync group %q", m.group)
+		return nil, false, false, groupcall.KafkaErr(sresp.ErrorCode, "sync group %q", m.group)
 	}
 	byTopic := map[string][]int32{}
 	if len(sresp.MemberAssignment) > 0 {
 		if byTopic, err = balancer.ParseSyncAssignment(sresp.MemberAssignment); err != nil {
-			return nil, false, inconsistent("group %q: undecodable assignment: %v", m.group, err)
+			return nil, false, false, inconsistent("group %q: undecodable assignment: %v", m.group, err)
 		}
 	}
-	owned := map[tp]bool{}
+	assignment = []tp{}
 	for topic, parts := range byTopic {
 		for _, p := range parts {
-			owned[tp{topic, p}] = true
 			assignment = append(assignment, tp{topic, p})
 		}
 	}
 	slices.SortFunc(assignment, func(a, b tp) int { return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition)) })
-	m.mu.Lock()
-	m.owned = owned
-	m.mu.Unlock()
-	return assignment, false, nil
+	m.setOwned(assignment)
+	return assignment, balancer.IsCooperative(), false, nil
 }
 
 func (m *member) setMember(id string, generation int32) {
@@ -378,8 +451,8 @@ func (m *member) setMember(id string, generation int32) {
 	m.memberID, m.generation = id, generation
 }
 
-func balancerOf(protocol string) kgo.GroupBalancer {
-	for _, b := range balancers {
+func balancerOf(offer []kgo.GroupBalancer, protocol string) kgo.GroupBalancer {
+	for _, b := range offer {
 		if b.ProtocolName() == protocol {
 			return b
 		}
@@ -439,7 +512,7 @@ func (m *member) heartbeat(ctx context.Context, fetchDone <-chan error) error {
 		case kerr.RebalanceInProgress.Code, kerr.IllegalGeneration.Code:
 			return nil
 		case kerr.UnknownMemberID.Code:
-			m.setMember("", -1)
+			m.forget()
 			return nil
 		case kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code, kerr.CoordinatorLoadInProgress.Code:
 		default:
@@ -466,10 +539,25 @@ func (m *member) leave() {
 	_, _ = groupcall.Call[*kmsg.LeaveGroupResponse](ctx, m.s.groups, m.clientID, req)
 }
 
-// commit commits offsets with the member's generation. A partition the
+// committer answers the stream's commits one after another until ctx ends.
+func (m *member) committer(ctx context.Context) {
+	for {
+		select {
+		case c := <-m.commit:
+			res := m.commitOffsets(ctx, c)
+			if m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_CommitResult{CommitResult: res}}) != nil {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// commitOffsets commits offsets with the member's generation. A partition the
 // member does not own now (revoked, or never assigned) is refused in its
 // entry without asking the coordinator.
-func (m *member) commit(ctx context.Context, c *streamv1.ConsumeCommit) *streamv1.ConsumeCommitResult {
+func (m *member) commitOffsets(ctx context.Context, c *streamv1.ConsumeCommit) *streamv1.ConsumeCommitResult {
 	out := &streamv1.ConsumeCommitResult{CommitId: c.GetCommitId(), Results: make([]*streamv1.PartitionResult, len(c.GetOffsets()))}
 	m.mu.Lock()
 	owned, generation, id := m.owned, m.generation, m.memberID
@@ -581,16 +669,16 @@ func (c *credit) take(records, bytes int64) {
 	c.records, c.bytes = c.records-records, c.bytes-bytes
 }
 
-// fetch reads the assignment from the group's committed offsets (or the
-// start position) within the credit, until ctx ends. Its error ends the
-// stream (a failed send); read failures are retried.
-func (m *member) fetch(ctx context.Context, assignment []tp) error {
+// fetch reads the assignment within the credit, until ctx ends, from pos
+// (a partition kept from the last generation) or else the group's
+// committed offset (or the start position), and keeps pos up to date. Its
+// error ends the stream (a failed send); read failures are retried.
+func (m *member) fetch(ctx context.Context, assignment []tp, pos map[tp]int64) error {
 	if len(assignment) == 0 {
 		<-ctx.Done()
 		return nil
 	}
-	pos, err := m.startOffsets(ctx, assignment)
-	if err != nil {
+	if err := m.startOffsets(ctx, minus(assignment, slices.Collect(maps.Keys(pos))), pos); err != nil {
 		<-ctx.Done() // cancelled: the member is rejoining or ending
 		return nil
 	}
@@ -672,28 +760,36 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// startOffsets is where the member starts each partition: the group's
+// startOffsets sets where the member starts each of parts: the group's
 // committed offset, or -1 (the start position, resolved when fetching).
-func (m *member) startOffsets(ctx context.Context, assignment []tp) (map[tp]int64, error) {
-	req := groupcall.OffsetFetchRequest(m.group, len(assignment), func(i int) (string, int32) { return assignment[i].topic, assignment[i].partition })
-	pos := make(map[tp]int64, len(assignment))
-	for _, p := range assignment {
-		pos[p] = -1
+func (m *member) startOffsets(ctx context.Context, parts []tp, pos map[tp]int64) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	req := groupcall.OffsetFetchRequest(m.group, len(parts), func(i int) (string, int32) { return parts[i].topic, parts[i].partition })
+	want := make(map[tp]bool, len(parts))
+	for _, p := range parts {
+		want[p] = true
 	}
 	for {
 		resp, err := groupcall.Call[*kmsg.OffsetFetchResponse](ctx, m.s.groups, m.clientID, req) // retried until ctx ends
 		if err == nil && resp.ErrorCode == 0 {
 			for _, t := range resp.Topics {
 				for _, p := range t.Partitions {
-					if _, ok := pos[tp{t.Topic, p.Partition}]; ok && p.ErrorCode == 0 && p.Offset >= 0 {
+					if want[tp{t.Topic, p.Partition}] && p.ErrorCode == 0 && p.Offset >= 0 {
 						pos[tp{t.Topic, p.Partition}] = p.Offset
 					}
 				}
 			}
-			return pos, nil
+			for _, p := range parts {
+				if _, ok := pos[p]; !ok {
+					pos[p] = -1
+				}
+			}
+			return nil
 		}
 		if !sleep(ctx, consumeRetryBackoff) {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }

@@ -8,12 +8,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/gateway/router"
 	"google.golang.org/grpc"
 )
@@ -58,6 +59,9 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 	open := first.GetOpen()
 	if open == nil {
 		return invalid("open", "the first message of a session must open it")
+	}
+	if e := rpc.Validate(first); e != nil {
+		return e
 	}
 	sess, e := s.openSession(ctx, open)
 	if e != nil {
@@ -161,9 +165,7 @@ func (s *Service) openSession(ctx context.Context, open *streamv1.ProduceStreamO
 		return nil, e
 	}
 	if d := open.GetTimeout(); d != nil {
-		if sess.timeout = d.AsDuration(); !d.IsValid() || sess.timeout <= 0 || sess.timeout > MaxProduceTimeout {
-			return nil, invalid("open.timeout", "must be positive and at most %v", MaxProduceTimeout)
-		}
+		sess.timeout = d.AsDuration()
 	}
 	if sess.idempotent {
 		if sess.acks != storagev1.Acks_ACKS_ALL {
@@ -208,7 +210,9 @@ func (sess *session) read(ctx context.Context, stream grpc.BidiStreamingServer[s
 			return invalid("batch", "after the open, every message must be a batch")
 		}
 		r := &streamRequest{id: b.GetRequestId(), records: b.GetRecords()}
-		if t, e := sess.s.lookupTopic(sess.topic, "topic"); e != nil {
+		if e := rpc.Validate(b); e != nil {
+			r.refused = e
+		} else if t, e := sess.s.lookupTopic(sess.topic, "topic"); e != nil {
 			r.refused = e
 		} else if e := checkRecords(t, r.records); e != nil {
 			r.refused = e
@@ -248,8 +252,9 @@ func recordsSize(recs []*streamv1.ProduceRecord) int {
 	return n
 }
 
-// pending is one partition's batches of a request, sent one per round so
-// an idempotent producer's sequences reach the leader in order.
+// pending is one partition's batches of a request, sent up to
+// roundBatches per round (one append) so an idempotent producer's
+// sequences reach the leader in order.
 type pending struct {
 	partition int32
 	indexes   []int // the records' positions in the request
@@ -257,6 +262,11 @@ type pending struct {
 	bases     []int64 // each chunk's base offset once written
 	err       *errs.Error
 }
+
+// roundBatches is how many batches of one partition a round appends
+// together: the storage leader's bound for one idempotent write, so that a
+// retried write is recognised whole.
+const roundBatches = 8
 
 // write appends one request's records and returns one result per record.
 func (sess *session) write(ctx context.Context, recs []*streamv1.ProduceRecord) []*streamv1.ProduceResult {
@@ -285,17 +295,20 @@ func (sess *session) write(ctx context.Context, recs []*streamv1.ProduceRecord) 
 	for round := 0; ; round++ {
 		var items []*router.ProduceItem
 		var of []*pending
+		var sent [][][]*streamv1.ProduceRecord // the chunks of each item
 		for _, pp := range parts {
-			if pp.err != nil || round >= len(pp.chunks) {
+			first := len(pp.bases)
+			if pp.err != nil || first >= len(pp.chunks) {
 				continue
 			}
-			batch, err := sess.batch(t, pp.partition, pp.chunks[round], now)
+			chunks := pp.chunks[first:min(first+roundBatches, len(pp.chunks))]
+			batches, err := sess.batches(t, pp.partition, chunks, now)
 			if err != nil {
 				pp.err = errs.New(errs.InvalidRecord, "records of partition %d: %v", pp.partition, err)
 				continue
 			}
-			items = append(items, &router.ProduceItem{Part: router.Part{Topic: sess.topic, Partition: pp.partition, ClientEpoch: -1}, Records: batch})
-			of = append(of, pp)
+			items = append(items, &router.ProduceItem{Part: router.Part{Topic: sess.topic, Partition: pp.partition, ClientEpoch: -1}, Records: batches})
+			of, sent = append(of, pp), append(sent, chunks)
 		}
 		if len(items) == 0 {
 			break
@@ -306,9 +319,13 @@ func (sess *session) write(ctx context.Context, recs []*streamv1.ProduceRecord) 
 			pp := of[k]
 			switch {
 			case it.Err == nil:
-				pp.bases = append(pp.bases, it.Result.GetBaseOffset())
-				if sess.idempotent {
-					sess.seq[pp.partition] = nextSequence(sess.seq[pp.partition], len(pp.chunks[round]))
+				base := it.Result.GetBaseOffset()
+				for _, c := range sent[k] {
+					pp.bases = append(pp.bases, base)
+					base += int64(len(c))
+					if sess.idempotent {
+						sess.seq[pp.partition] = nextSequence(sess.seq[pp.partition], len(c))
+					}
 				}
 			default:
 				pp.err = it.Err
@@ -351,14 +368,29 @@ func (sess *session) write(ctx context.Context, recs []*streamv1.ProduceRecord) 
 	return out
 }
 
-// batch encodes one chunk for a partition, stamped with the session's
-// producer id and the partition's next sequence when idempotent.
-func (sess *session) batch(t *metadatav1.TopicRecord, partition int32, chunk []*streamv1.ProduceRecord, now int64) ([]byte, error) {
+// batches encodes chunks for a partition, one batch each, stamped with
+// the session's producer id and consecutive sequences from the
+// partition's next one when idempotent.
+func (sess *session) batches(t *metadatav1.TopicRecord, partition int32, chunks [][]*streamv1.ProduceRecord, now int64) ([]byte, error) {
 	opts := recordbatch.ProducerOptions(sess.codec)
 	if sess.idempotent {
 		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = sess.pid, sess.epoch, sess.seq[partition]
 	}
-	return buildBatch(chunk, now, opts)
+	var out []byte
+	for _, chunk := range chunks {
+		b, err := buildBatch(chunk, now, opts)
+		if err != nil {
+			return nil, err
+		}
+		if len(chunks) == 1 {
+			return b, nil
+		}
+		out = append(out, b...)
+		if sess.idempotent {
+			opts.BaseSequence = nextSequence(opts.BaseSequence, len(chunk))
+		}
+	}
+	return out, nil
 }
 
 // send writes the items; an idempotent session resends, with the same

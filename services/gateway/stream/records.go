@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
 )

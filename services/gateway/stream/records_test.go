@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
 	"google.golang.org/protobuf/proto"

@@ -21,11 +21,11 @@ import (
 	"strconv"
 	"time"
 
-	commonv1 "github.com/strata-io/strata/gen/strata/common/v1"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
@@ -38,18 +38,14 @@ import (
 
 // Limits and defaults of the service.
 const (
-	// MaxProduceRecords bounds the records of one Produce call; larger
-	// volumes take several calls (or, later, ProduceStream).
+	// MaxProduceRecords bounds the records of one Produce call or
+	// ProduceStream batch. The other request limits (partitions per call,
+	// waits, fetch bytes) are buf.validate rules in stream.proto;
+	// MaxFetchMaxBytes repeats one for the Consume fetcher.
 	MaxProduceRecords = 10_000
-	// MaxPartitions bounds the partitions of one Fetch or ListOffsets call.
-	MaxPartitions = 1_000
 	// DefaultProduceTimeout is the ACKS_ALL replication wait when the
 	// request sets none (Kafka's request.timeout.ms default).
 	DefaultProduceTimeout = 30 * time.Second
-	// MaxProduceTimeout and MaxFetchWait bound the waits a client may ask
-	// for (the storage node's own long-poll cap).
-	MaxProduceTimeout = 5 * time.Minute
-	MaxFetchWait      = 5 * time.Minute
 	// DefaultFetchMaxBytes and MaxFetchMaxBytes bound the record bytes of
 	// one Fetch answer (keys, values, headers): the default stays under
 	// gRPC's default 4 MiB receive limit of generated clients.
@@ -96,9 +92,7 @@ func (s *Service) Produce(ctx context.Context, req *streamv1.ProduceRequest) (*s
 	}
 	timeout := DefaultProduceTimeout
 	if d := req.GetTimeout(); d != nil {
-		if timeout = d.AsDuration(); !d.IsValid() || timeout <= 0 || timeout > MaxProduceTimeout {
-			return nil, invalid("timeout", "must be positive and at most %v", MaxProduceTimeout)
-		}
+		timeout = d.AsDuration()
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = max(min(timeout, time.Until(dl)-deadlineMargin), time.Millisecond)
@@ -182,7 +176,8 @@ func (s *Service) place(topic *metadatav1.TopicRecord, recs []*streamv1.ProduceR
 	return order, byPartition
 }
 
-// checkRecords validates the records of a produce to topic.
+// checkRecords validates the records of a produce to topic, in one pass
+// (protovalidate leaves records to it: see stream.proto).
 func checkRecords(topic *metadatav1.TopicRecord, recs []*streamv1.ProduceRecord) *errs.Error {
 	switch {
 	case len(recs) == 0:
@@ -228,43 +223,11 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 	if e := s.checkPartitions(len(parts), func(i int) (string, int32) { return parts[i].GetTopic(), parts[i].GetPartition() }); e != nil {
 		return nil, e
 	}
-	for i, fp := range parts {
-		field := fmt.Sprintf("partitions[%d]", i)
-		switch st := fp.GetStart().(type) {
-		case nil:
-			return nil, invalid(field, "a start is required: offset, position or timestamp_ms")
-		case *streamv1.FetchPartition_Offset:
-			if st.Offset < 0 {
-				return nil, invalid(field+".offset", "must not be negative, got %d", st.Offset)
-			}
-		case *streamv1.FetchPartition_Position:
-			if e := checkPosition(field+".position", st.Position); e != nil {
-				return nil, e
-			}
-		case *streamv1.FetchPartition_TimestampMs:
-			if st.TimestampMs < 0 {
-				return nil, invalid(field+".timestamp_ms", "must not be negative")
-			}
-		}
-	}
-	wait := time.Duration(0)
-	if d := req.GetMaxWait(); d != nil {
-		if wait = d.AsDuration(); !d.IsValid() || wait < 0 || wait > MaxFetchWait {
-			return nil, invalid("max_wait", "must be between 0 and %v", MaxFetchWait)
-		}
-	}
+	wait := req.GetMaxWait().AsDuration()
 	if dl, ok := ctx.Deadline(); ok {
 		wait = max(min(wait, time.Until(dl)-deadlineMargin), 0)
 	}
 	minBytes, maxBytes, maxRecords := req.GetMinBytes(), req.GetMaxBytes(), req.GetMaxRecords()
-	switch {
-	case minBytes < 0:
-		return nil, invalid("min_bytes", "must not be negative")
-	case maxBytes < 0 || maxBytes > MaxFetchMaxBytes:
-		return nil, invalid("max_bytes", "must be between 0 (the default, %d) and %d", DefaultFetchMaxBytes, MaxFetchMaxBytes)
-	case maxRecords < 0:
-		return nil, invalid("max_records", "must not be negative")
-	}
 	if maxBytes == 0 {
 		maxBytes = DefaultFetchMaxBytes
 	}
@@ -377,21 +340,9 @@ func (s *Service) ListOffsets(ctx context.Context, req *streamv1.ListOffsetsRequ
 	}
 	items := make([]*router.ListItem, len(parts))
 	for i, lp := range parts {
-		field := fmt.Sprintf("partitions[%d]", i)
-		var ts int64
-		switch q := lp.GetQuery().(type) {
-		case nil:
-			return nil, invalid(field, "a query is required: position or timestamp_ms")
-		case *streamv1.ListOffsetsPartition_Position:
-			if e := checkPosition(field+".position", q.Position); e != nil {
-				return nil, e
-			}
+		ts := lp.GetTimestampMs()
+		if q, ok := lp.GetQuery().(*streamv1.ListOffsetsPartition_Position); ok {
 			ts = positionTimestamp(q.Position)
-		case *streamv1.ListOffsetsPartition_TimestampMs:
-			if q.TimestampMs < 0 {
-				return nil, invalid(field+".timestamp_ms", "must not be negative")
-			}
-			ts = q.TimestampMs
 		}
 		items[i] = listItem(lp.GetTopic(), lp.GetPartition(), ts)
 	}
@@ -422,14 +373,6 @@ func positionTimestamp(p streamv1.LogPosition) int64 {
 	return latestTimestamp
 }
 
-func checkPosition(field string, p streamv1.LogPosition) *errs.Error {
-	switch p {
-	case streamv1.LogPosition_LOG_POSITION_EARLIEST, streamv1.LogPosition_LOG_POSITION_LATEST:
-		return nil
-	}
-	return invalid(field, "must be LOG_POSITION_EARLIEST or LOG_POSITION_LATEST, got %v", p)
-}
-
 // committedItem makes a lookup answer latest with the last stable offset
 // when the reader reads committed records.
 func committedItem(it *router.ListItem, committed bool) *router.ListItem {
@@ -441,15 +384,9 @@ func listItem(topic string, partition int32, ts int64) *router.ListItem {
 	return &router.ListItem{Part: router.Part{Topic: topic, Partition: partition, ClientEpoch: -1}, Timestamp: ts}
 }
 
-// checkPartitions validates the partition list of a Fetch or ListOffsets:
-// not empty, not too long, every topic and partition known, none twice.
+// checkPartitions checks the partition list of a Fetch or ListOffsets
+// against the metadata: every topic and partition known, none twice.
 func (s *Service) checkPartitions(n int, at func(int) (string, int32)) *errs.Error {
-	switch {
-	case n == 0:
-		return invalid("partitions", "at least one partition is required")
-	case n > MaxPartitions:
-		return invalid("partitions", "%d partitions, more than the limit of %d in one call", n, MaxPartitions)
-	}
 	type key struct {
 		topic     string
 		partition int32

@@ -6,10 +6,10 @@ import (
 	"sync"
 	"testing"
 
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
-	streamv1 "github.com/strata-io/strata/gen/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/recordbatch"
@@ -200,6 +200,8 @@ func TestServiceBadRequestWritesNothing(t *testing.T) {
 	for _, req := range []*streamv1.ProduceRequest{
 		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {Partition: ptr(int32(2))}}},
 		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {Headers: []*streamv1.Header{{}}}}},
+		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {TimestampMs: ptr(int64(-1))}}},
+		{Topic: "t"},
 		{Topic: "t", Records: []*streamv1.ProduceRecord{good, {Value: make([]byte, 2<<20)}}},
 		{Topic: "nope", Records: []*streamv1.ProduceRecord{good}},
 	} {

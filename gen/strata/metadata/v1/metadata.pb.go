@@ -132,8 +132,13 @@ type PartitionRecord struct {
 	// Replicas whose storage node reported them offline after a storage
 	// fault (KIP-112); they are out of the ISR and never elected.
 	OfflineReplicas []int32 `protobuf:"varint,11,rep,packed,name=offline_replicas,json=offlineReplicas,proto3" json:"offline_replicas,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The leader epoch of the last unclean election an operator asked for
+	// (ElectLeaders UNCLEAN), 0 when none: under that epoch followers may
+	// truncate below their high watermark to the new leader's log, as with
+	// unclean.leader.election.enable.
+	UncleanLeaderEpoch int32 `protobuf:"varint,12,opt,name=unclean_leader_epoch,json=uncleanLeaderEpoch,proto3" json:"unclean_leader_epoch,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *PartitionRecord) Reset() {
@@ -241,6 +246,13 @@ func (x *PartitionRecord) GetOfflineReplicas() []int32 {
 		return x.OfflineReplicas
 	}
 	return nil
+}
+
+func (x *PartitionRecord) GetUncleanLeaderEpoch() int32 {
+	if x != nil {
+		return x.UncleanLeaderEpoch
+	}
+	return 0
 }
 
 // StorageNodeRecord is a registered storage node: /strata/nodes/<id>.
@@ -868,7 +880,7 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fcreated_unix_ms\x18\x06 \x01(\x03R\rcreatedUnixMs\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf3\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa5\x03\n" +
 	"\x0fPartitionRecord\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x19\n" +
@@ -881,7 +893,8 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fadding_replicas\x18\t \x03(\x05R\x0eaddingReplicas\x12+\n" +
 	"\x11removing_replicas\x18\n" +
 	" \x03(\x05R\x10removingReplicas\x12)\n" +
-	"\x10offline_replicas\x18\v \x03(\x05R\x0fofflineReplicas\"\x9c\x01\n" +
+	"\x10offline_replicas\x18\v \x03(\x05R\x0fofflineReplicas\x120\n" +
+	"\x14unclean_leader_epoch\x18\f \x01(\x05R\x12uncleanLeaderEpoch\"\x9c\x01\n" +
 	"\x11StorageNodeRecord\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +

@@ -7,7 +7,7 @@
 package storagev1
 
 import (
-	v1 "github.com/strata-io/strata/gen/strata/common/v1"
+	v1 "github.com/strata-io/strata/api/strata/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -1233,10 +1233,14 @@ type ReplicaFetchPartition struct {
 	// Everything below it is in the follower's log.
 	FetchOffset int64 `protobuf:"varint,3,opt,name=fetch_offset,json=fetchOffset,proto3" json:"fetch_offset,omitempty"`
 	// The leader epoch the follower believes current.
-	LeaderEpoch   int32 `protobuf:"varint,4,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
-	MaxBytes      int32 `protobuf:"varint,5,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LeaderEpoch int32 `protobuf:"varint,4,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	MaxBytes    int32 `protobuf:"varint,5,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// The follower's log start offset: the leader's low watermark (for
+	// DeleteRecords) is the smallest over the replicas. 0 from followers that
+	// predate it.
+	LogStartOffset int64 `protobuf:"varint,6,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReplicaFetchPartition) Reset() {
@@ -1300,6 +1304,13 @@ func (x *ReplicaFetchPartition) GetLeaderEpoch() int32 {
 func (x *ReplicaFetchPartition) GetMaxBytes() int32 {
 	if x != nil {
 		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *ReplicaFetchPartition) GetLogStartOffset() int64 {
+	if x != nil {
+		return x.LogStartOffset
 	}
 	return 0
 }
@@ -1915,6 +1926,513 @@ func (x *ListOffsetsResponse) GetPartitions() []*ListOffsetsPartitionResult {
 	return nil
 }
 
+type DeleteRecordsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How long to wait for the followers to apply the new log starts.
+	TimeoutMs     int32                     `protobuf:"varint,1,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	Partitions    []*DeleteRecordsPartition `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRecordsRequest) Reset() {
+	*x = DeleteRecordsRequest{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRecordsRequest) ProtoMessage() {}
+
+func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRecordsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeleteRecordsRequest) GetTimeoutMs() int32 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *DeleteRecordsRequest) GetPartitions() []*DeleteRecordsPartition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type DeleteRecordsPartition struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Records below it are deleted; -1 means the high watermark.
+	Offset        int64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRecordsPartition) Reset() {
+	*x = DeleteRecordsPartition{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRecordsPartition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRecordsPartition) ProtoMessage() {}
+
+func (x *DeleteRecordsPartition) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRecordsPartition.ProtoReflect.Descriptor instead.
+func (*DeleteRecordsPartition) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DeleteRecordsPartition) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *DeleteRecordsPartition) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *DeleteRecordsPartition) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+type DeleteRecordsPartitionResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset on success.
+	Error *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// The smallest log start offset over the live replicas; -1 on error.
+	LowWatermark  int64 `protobuf:"varint,4,opt,name=low_watermark,json=lowWatermark,proto3" json:"low_watermark,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRecordsPartitionResult) Reset() {
+	*x = DeleteRecordsPartitionResult{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRecordsPartitionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRecordsPartitionResult) ProtoMessage() {}
+
+func (x *DeleteRecordsPartitionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRecordsPartitionResult.ProtoReflect.Descriptor instead.
+func (*DeleteRecordsPartitionResult) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DeleteRecordsPartitionResult) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *DeleteRecordsPartitionResult) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *DeleteRecordsPartitionResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *DeleteRecordsPartitionResult) GetLowWatermark() int64 {
+	if x != nil {
+		return x.LowWatermark
+	}
+	return 0
+}
+
+type DeleteRecordsResponse struct {
+	state         protoimpl.MessageState          `protogen:"open.v1"`
+	Partitions    []*DeleteRecordsPartitionResult `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRecordsResponse) Reset() {
+	*x = DeleteRecordsResponse{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRecordsResponse) ProtoMessage() {}
+
+func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRecordsResponse.ProtoReflect.Descriptor instead.
+func (*DeleteRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DeleteRecordsResponse) GetPartitions() []*DeleteRecordsPartitionResult {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type DescribeProducersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*PartitionRef        `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeProducersRequest) Reset() {
+	*x = DescribeProducersRequest{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeProducersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeProducersRequest) ProtoMessage() {}
+
+func (x *DescribeProducersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeProducersRequest.ProtoReflect.Descriptor instead.
+func (*DescribeProducersRequest) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DescribeProducersRequest) GetPartitions() []*PartitionRef {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type PartitionRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionRef) Reset() {
+	*x = PartitionRef{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionRef) ProtoMessage() {}
+
+func (x *PartitionRef) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionRef.ProtoReflect.Descriptor instead.
+func (*PartitionRef) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PartitionRef) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *PartitionRef) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+type ProducerState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProducerId    int64                  `protobuf:"varint,1,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	ProducerEpoch int32                  `protobuf:"varint,2,opt,name=producer_epoch,json=producerEpoch,proto3" json:"producer_epoch,omitempty"`
+	// The last sequence number written, -1 when none is known.
+	LastSequence int32 `protobuf:"varint,3,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
+	// The largest timestamp of the producer's last batch, in ms.
+	LastTimestampMs int64 `protobuf:"varint,4,opt,name=last_timestamp_ms,json=lastTimestampMs,proto3" json:"last_timestamp_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ProducerState) Reset() {
+	*x = ProducerState{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProducerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProducerState) ProtoMessage() {}
+
+func (x *ProducerState) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProducerState.ProtoReflect.Descriptor instead.
+func (*ProducerState) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ProducerState) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *ProducerState) GetProducerEpoch() int32 {
+	if x != nil {
+		return x.ProducerEpoch
+	}
+	return 0
+}
+
+func (x *ProducerState) GetLastSequence() int32 {
+	if x != nil {
+		return x.LastSequence
+	}
+	return 0
+}
+
+func (x *ProducerState) GetLastTimestampMs() int64 {
+	if x != nil {
+		return x.LastTimestampMs
+	}
+	return 0
+}
+
+type DescribeProducersPartitionResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset on success.
+	Error         *v1.ErrorDetail  `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Producers     []*ProducerState `protobuf:"bytes,4,rep,name=producers,proto3" json:"producers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeProducersPartitionResult) Reset() {
+	*x = DescribeProducersPartitionResult{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeProducersPartitionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeProducersPartitionResult) ProtoMessage() {}
+
+func (x *DescribeProducersPartitionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeProducersPartitionResult.ProtoReflect.Descriptor instead.
+func (*DescribeProducersPartitionResult) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DescribeProducersPartitionResult) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *DescribeProducersPartitionResult) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *DescribeProducersPartitionResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *DescribeProducersPartitionResult) GetProducers() []*ProducerState {
+	if x != nil {
+		return x.Producers
+	}
+	return nil
+}
+
+type DescribeProducersResponse struct {
+	state         protoimpl.MessageState              `protogen:"open.v1"`
+	Partitions    []*DescribeProducersPartitionResult `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeProducersResponse) Reset() {
+	*x = DescribeProducersResponse{}
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeProducersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeProducersResponse) ProtoMessage() {}
+
+func (x *DescribeProducersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeProducersResponse.ProtoReflect.Descriptor instead.
+func (*DescribeProducersResponse) Descriptor() ([]byte, []int) {
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DescribeProducersResponse) GetPartitions() []*DescribeProducersPartitionResult {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
 type WriteTxnMarkersRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Markers []*TxnMarker           `protobuf:"bytes,1,rep,name=markers,proto3" json:"markers,omitempty"`
@@ -1926,7 +2444,7 @@ type WriteTxnMarkersRequest struct {
 
 func (x *WriteTxnMarkersRequest) Reset() {
 	*x = WriteTxnMarkersRequest{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[25]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1938,7 +2456,7 @@ func (x *WriteTxnMarkersRequest) String() string {
 func (*WriteTxnMarkersRequest) ProtoMessage() {}
 
 func (x *WriteTxnMarkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[25]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1951,7 +2469,7 @@ func (x *WriteTxnMarkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteTxnMarkersRequest.ProtoReflect.Descriptor instead.
 func (*WriteTxnMarkersRequest) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{25}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WriteTxnMarkersRequest) GetMarkers() []*TxnMarker {
@@ -1983,7 +2501,7 @@ type TxnMarker struct {
 
 func (x *TxnMarker) Reset() {
 	*x = TxnMarker{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[26]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1995,7 +2513,7 @@ func (x *TxnMarker) String() string {
 func (*TxnMarker) ProtoMessage() {}
 
 func (x *TxnMarker) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[26]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2008,7 +2526,7 @@ func (x *TxnMarker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnMarker.ProtoReflect.Descriptor instead.
 func (*TxnMarker) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{26}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TxnMarker) GetTopic() string {
@@ -2067,7 +2585,7 @@ type TxnMarkerResult struct {
 
 func (x *TxnMarkerResult) Reset() {
 	*x = TxnMarkerResult{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[27]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2597,7 @@ func (x *TxnMarkerResult) String() string {
 func (*TxnMarkerResult) ProtoMessage() {}
 
 func (x *TxnMarkerResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[27]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2610,7 @@ func (x *TxnMarkerResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnMarkerResult.ProtoReflect.Descriptor instead.
 func (*TxnMarkerResult) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{27}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TxnMarkerResult) GetTopic() string {
@@ -2132,7 +2650,7 @@ type WriteTxnMarkersResponse struct {
 
 func (x *WriteTxnMarkersResponse) Reset() {
 	*x = WriteTxnMarkersResponse{}
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[28]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2662,7 @@ func (x *WriteTxnMarkersResponse) String() string {
 func (*WriteTxnMarkersResponse) ProtoMessage() {}
 
 func (x *WriteTxnMarkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_storage_v1_storage_proto_msgTypes[28]
+	mi := &file_strata_storage_v1_storage_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2675,7 @@ func (x *WriteTxnMarkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteTxnMarkersResponse.ProtoReflect.Descriptor instead.
 func (*WriteTxnMarkersResponse) Descriptor() ([]byte, []int) {
-	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{28}
+	return file_strata_storage_v1_storage_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *WriteTxnMarkersResponse) GetResults() []*TxnMarkerResult {
@@ -2267,13 +2785,14 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\tmax_bytes\x18\x05 \x01(\x05R\bmaxBytes\x12H\n" +
 	"\n" +
 	"partitions\x18\x06 \x03(\v2(.strata.storage.v1.ReplicaFetchPartitionR\n" +
-	"partitions\"\xae\x01\n" +
+	"partitions\"\xd8\x01\n" +
 	"\x15ReplicaFetchPartition\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12!\n" +
 	"\ffetch_offset\x18\x03 \x01(\x03R\vfetchOffset\x12!\n" +
 	"\fleader_epoch\x18\x04 \x01(\x05R\vleaderEpoch\x12\x1b\n" +
-	"\tmax_bytes\x18\x05 \x01(\x05R\bmaxBytes\"\x8e\x02\n" +
+	"\tmax_bytes\x18\x05 \x01(\x05R\bmaxBytes\x12(\n" +
+	"\x10log_start_offset\x18\x06 \x01(\x03R\x0elogStartOffset\"\x8e\x02\n" +
 	"\x12ReplicaFetchResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
@@ -2325,6 +2844,47 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\x13ListOffsetsResponse\x12M\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2-.strata.storage.v1.ListOffsetsPartitionResultR\n" +
+	"partitions\"\x80\x01\n" +
+	"\x14DeleteRecordsRequest\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x01 \x01(\x05R\ttimeoutMs\x12I\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2).strata.storage.v1.DeleteRecordsPartitionR\n" +
+	"partitions\"d\n" +
+	"\x16DeleteRecordsPartition\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\"\xac\x01\n" +
+	"\x1cDeleteRecordsPartitionResult\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12#\n" +
+	"\rlow_watermark\x18\x04 \x01(\x03R\flowWatermark\"h\n" +
+	"\x15DeleteRecordsResponse\x12O\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2/.strata.storage.v1.DeleteRecordsPartitionResultR\n" +
+	"partitions\"[\n" +
+	"\x18DescribeProducersRequest\x12?\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2\x1f.strata.storage.v1.PartitionRefR\n" +
+	"partitions\"B\n" +
+	"\fPartitionRef\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xa8\x01\n" +
+	"\rProducerState\x12\x1f\n" +
+	"\vproducer_id\x18\x01 \x01(\x03R\n" +
+	"producerId\x12%\n" +
+	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch\x12#\n" +
+	"\rlast_sequence\x18\x03 \x01(\x05R\flastSequence\x12*\n" +
+	"\x11last_timestamp_ms\x18\x04 \x01(\x03R\x0flastTimestampMs\"\xcb\x01\n" +
+	" DescribeProducersPartitionResult\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12>\n" +
+	"\tproducers\x18\x04 \x03(\v2 .strata.storage.v1.ProducerStateR\tproducers\"p\n" +
+	"\x19DescribeProducersResponse\x12S\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v23.strata.storage.v1.DescribeProducersPartitionResultR\n" +
 	"partitions\"o\n" +
 	"\x16WriteTxnMarkersRequest\x126\n" +
 	"\amarkers\x18\x01 \x03(\v2\x1c.strata.storage.v1.TxnMarkerR\amarkers\x12\x1d\n" +
@@ -2357,14 +2917,16 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"\x1bTXN_MARKER_TYPE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TXN_MARKER_TYPE_BEGIN\x10\x01\x12\x1a\n" +
 	"\x16TXN_MARKER_TYPE_COMMIT\x10\x02\x12\x19\n" +
-	"\x15TXN_MARKER_TYPE_ABORT\x10\x032\xac\x05\n" +
+	"\x15TXN_MARKER_TYPE_ABORT\x10\x032\x80\a\n" +
 	"\x0eStorageService\x12_\n" +
 	"\fListReplicas\x12&.strata.storage.v1.ListReplicasRequest\x1a'.strata.storage.v1.ListReplicasResponse\x12P\n" +
 	"\aProduce\x12!.strata.storage.v1.ProduceRequest\x1a\".strata.storage.v1.ProduceResponse\x12J\n" +
 	"\x05Fetch\x12\x1f.strata.storage.v1.FetchRequest\x1a .strata.storage.v1.FetchResponse\x12\\\n" +
 	"\vListOffsets\x12%.strata.storage.v1.ListOffsetsRequest\x1a&.strata.storage.v1.ListOffsetsResponse\x12Z\n" +
 	"\tReplicate\x12#.strata.storage.v1.ReplicateRequest\x1a$.strata.storage.v1.ReplicateResponse(\x010\x01\x12w\n" +
-	"\x14OffsetForLeaderEpoch\x12..strata.storage.v1.OffsetForLeaderEpochRequest\x1a/.strata.storage.v1.OffsetForLeaderEpochResponse\x12h\n" +
+	"\x14OffsetForLeaderEpoch\x12..strata.storage.v1.OffsetForLeaderEpochRequest\x1a/.strata.storage.v1.OffsetForLeaderEpochResponse\x12b\n" +
+	"\rDeleteRecords\x12'.strata.storage.v1.DeleteRecordsRequest\x1a(.strata.storage.v1.DeleteRecordsResponse\x12n\n" +
+	"\x11DescribeProducers\x12+.strata.storage.v1.DescribeProducersRequest\x1a,.strata.storage.v1.DescribeProducersResponse\x12h\n" +
 	"\x0fWriteTxnMarkers\x12).strata.storage.v1.WriteTxnMarkersRequest\x1a*.strata.storage.v1.WriteTxnMarkersResponseB\xc8\x01\n" +
 	"\x15com.strata.storage.v1B\fStorageProtoP\x01Z;github.com/strata-io/strata/gen/strata/storage/v1;storagev1\xa2\x02\x03SSX\xaa\x02\x11Strata.Storage.V1\xca\x02\x11Strata\\Storage\\V1\xe2\x02\x1dStrata\\Storage\\V1\\GPBMetadata\xea\x02\x13Strata::Storage::V1b\x06proto3"
 
@@ -2381,87 +2943,107 @@ func file_strata_storage_v1_storage_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_storage_v1_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_strata_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_strata_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_strata_storage_v1_storage_proto_goTypes = []any{
-	(Acks)(0),                            // 0: strata.storage.v1.Acks
-	(IsolationLevel)(0),                  // 1: strata.storage.v1.IsolationLevel
-	(TxnMarkerType)(0),                   // 2: strata.storage.v1.TxnMarkerType
-	(*ListReplicasRequest)(nil),          // 3: strata.storage.v1.ListReplicasRequest
-	(*Replica)(nil),                      // 4: strata.storage.v1.Replica
-	(*ReplicaProgress)(nil),              // 5: strata.storage.v1.ReplicaProgress
-	(*ListReplicasResponse)(nil),         // 6: strata.storage.v1.ListReplicasResponse
-	(*ProduceRequest)(nil),               // 7: strata.storage.v1.ProduceRequest
-	(*ProducePartition)(nil),             // 8: strata.storage.v1.ProducePartition
-	(*ProducePartitionResult)(nil),       // 9: strata.storage.v1.ProducePartitionResult
-	(*ProduceResponse)(nil),              // 10: strata.storage.v1.ProduceResponse
-	(*FetchRequest)(nil),                 // 11: strata.storage.v1.FetchRequest
-	(*FetchPartition)(nil),               // 12: strata.storage.v1.FetchPartition
-	(*FetchPartitionResult)(nil),         // 13: strata.storage.v1.FetchPartitionResult
-	(*AbortedTxn)(nil),                   // 14: strata.storage.v1.AbortedTxn
-	(*FetchResponse)(nil),                // 15: strata.storage.v1.FetchResponse
-	(*ReplicateRequest)(nil),             // 16: strata.storage.v1.ReplicateRequest
-	(*ReplicaFetchPartition)(nil),        // 17: strata.storage.v1.ReplicaFetchPartition
-	(*ReplicaFetchResult)(nil),           // 18: strata.storage.v1.ReplicaFetchResult
-	(*ReplicateResponse)(nil),            // 19: strata.storage.v1.ReplicateResponse
-	(*OffsetForLeaderEpochRequest)(nil),  // 20: strata.storage.v1.OffsetForLeaderEpochRequest
-	(*EpochQuery)(nil),                   // 21: strata.storage.v1.EpochQuery
-	(*EpochEndOffset)(nil),               // 22: strata.storage.v1.EpochEndOffset
-	(*OffsetForLeaderEpochResponse)(nil), // 23: strata.storage.v1.OffsetForLeaderEpochResponse
-	(*ListOffsetsRequest)(nil),           // 24: strata.storage.v1.ListOffsetsRequest
-	(*ListOffsetsPartition)(nil),         // 25: strata.storage.v1.ListOffsetsPartition
-	(*ListOffsetsPartitionResult)(nil),   // 26: strata.storage.v1.ListOffsetsPartitionResult
-	(*ListOffsetsResponse)(nil),          // 27: strata.storage.v1.ListOffsetsResponse
-	(*WriteTxnMarkersRequest)(nil),       // 28: strata.storage.v1.WriteTxnMarkersRequest
-	(*TxnMarker)(nil),                    // 29: strata.storage.v1.TxnMarker
-	(*TxnMarkerResult)(nil),              // 30: strata.storage.v1.TxnMarkerResult
-	(*WriteTxnMarkersResponse)(nil),      // 31: strata.storage.v1.WriteTxnMarkersResponse
-	(*v1.ErrorDetail)(nil),               // 32: strata.common.v1.ErrorDetail
+	(Acks)(0),                                // 0: strata.storage.v1.Acks
+	(IsolationLevel)(0),                      // 1: strata.storage.v1.IsolationLevel
+	(TxnMarkerType)(0),                       // 2: strata.storage.v1.TxnMarkerType
+	(*ListReplicasRequest)(nil),              // 3: strata.storage.v1.ListReplicasRequest
+	(*Replica)(nil),                          // 4: strata.storage.v1.Replica
+	(*ReplicaProgress)(nil),                  // 5: strata.storage.v1.ReplicaProgress
+	(*ListReplicasResponse)(nil),             // 6: strata.storage.v1.ListReplicasResponse
+	(*ProduceRequest)(nil),                   // 7: strata.storage.v1.ProduceRequest
+	(*ProducePartition)(nil),                 // 8: strata.storage.v1.ProducePartition
+	(*ProducePartitionResult)(nil),           // 9: strata.storage.v1.ProducePartitionResult
+	(*ProduceResponse)(nil),                  // 10: strata.storage.v1.ProduceResponse
+	(*FetchRequest)(nil),                     // 11: strata.storage.v1.FetchRequest
+	(*FetchPartition)(nil),                   // 12: strata.storage.v1.FetchPartition
+	(*FetchPartitionResult)(nil),             // 13: strata.storage.v1.FetchPartitionResult
+	(*AbortedTxn)(nil),                       // 14: strata.storage.v1.AbortedTxn
+	(*FetchResponse)(nil),                    // 15: strata.storage.v1.FetchResponse
+	(*ReplicateRequest)(nil),                 // 16: strata.storage.v1.ReplicateRequest
+	(*ReplicaFetchPartition)(nil),            // 17: strata.storage.v1.ReplicaFetchPartition
+	(*ReplicaFetchResult)(nil),               // 18: strata.storage.v1.ReplicaFetchResult
+	(*ReplicateResponse)(nil),                // 19: strata.storage.v1.ReplicateResponse
+	(*OffsetForLeaderEpochRequest)(nil),      // 20: strata.storage.v1.OffsetForLeaderEpochRequest
+	(*EpochQuery)(nil),                       // 21: strata.storage.v1.EpochQuery
+	(*EpochEndOffset)(nil),                   // 22: strata.storage.v1.EpochEndOffset
+	(*OffsetForLeaderEpochResponse)(nil),     // 23: strata.storage.v1.OffsetForLeaderEpochResponse
+	(*ListOffsetsRequest)(nil),               // 24: strata.storage.v1.ListOffsetsRequest
+	(*ListOffsetsPartition)(nil),             // 25: strata.storage.v1.ListOffsetsPartition
+	(*ListOffsetsPartitionResult)(nil),       // 26: strata.storage.v1.ListOffsetsPartitionResult
+	(*ListOffsetsResponse)(nil),              // 27: strata.storage.v1.ListOffsetsResponse
+	(*DeleteRecordsRequest)(nil),             // 28: strata.storage.v1.DeleteRecordsRequest
+	(*DeleteRecordsPartition)(nil),           // 29: strata.storage.v1.DeleteRecordsPartition
+	(*DeleteRecordsPartitionResult)(nil),     // 30: strata.storage.v1.DeleteRecordsPartitionResult
+	(*DeleteRecordsResponse)(nil),            // 31: strata.storage.v1.DeleteRecordsResponse
+	(*DescribeProducersRequest)(nil),         // 32: strata.storage.v1.DescribeProducersRequest
+	(*PartitionRef)(nil),                     // 33: strata.storage.v1.PartitionRef
+	(*ProducerState)(nil),                    // 34: strata.storage.v1.ProducerState
+	(*DescribeProducersPartitionResult)(nil), // 35: strata.storage.v1.DescribeProducersPartitionResult
+	(*DescribeProducersResponse)(nil),        // 36: strata.storage.v1.DescribeProducersResponse
+	(*WriteTxnMarkersRequest)(nil),           // 37: strata.storage.v1.WriteTxnMarkersRequest
+	(*TxnMarker)(nil),                        // 38: strata.storage.v1.TxnMarker
+	(*TxnMarkerResult)(nil),                  // 39: strata.storage.v1.TxnMarkerResult
+	(*WriteTxnMarkersResponse)(nil),          // 40: strata.storage.v1.WriteTxnMarkersResponse
+	(*v1.ErrorDetail)(nil),                   // 41: strata.common.v1.ErrorDetail
 }
 var file_strata_storage_v1_storage_proto_depIdxs = []int32{
 	5,  // 0: strata.storage.v1.Replica.followers:type_name -> strata.storage.v1.ReplicaProgress
 	4,  // 1: strata.storage.v1.ListReplicasResponse.replicas:type_name -> strata.storage.v1.Replica
 	0,  // 2: strata.storage.v1.ProduceRequest.acks:type_name -> strata.storage.v1.Acks
 	8,  // 3: strata.storage.v1.ProduceRequest.partitions:type_name -> strata.storage.v1.ProducePartition
-	32, // 4: strata.storage.v1.ProducePartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	41, // 4: strata.storage.v1.ProducePartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	9,  // 5: strata.storage.v1.ProduceResponse.partitions:type_name -> strata.storage.v1.ProducePartitionResult
 	1,  // 6: strata.storage.v1.FetchRequest.isolation_level:type_name -> strata.storage.v1.IsolationLevel
 	12, // 7: strata.storage.v1.FetchRequest.partitions:type_name -> strata.storage.v1.FetchPartition
-	32, // 8: strata.storage.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	41, // 8: strata.storage.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	14, // 9: strata.storage.v1.FetchPartitionResult.aborted_transactions:type_name -> strata.storage.v1.AbortedTxn
 	13, // 10: strata.storage.v1.FetchResponse.partitions:type_name -> strata.storage.v1.FetchPartitionResult
 	17, // 11: strata.storage.v1.ReplicateRequest.partitions:type_name -> strata.storage.v1.ReplicaFetchPartition
-	32, // 12: strata.storage.v1.ReplicaFetchResult.error:type_name -> strata.common.v1.ErrorDetail
+	41, // 12: strata.storage.v1.ReplicaFetchResult.error:type_name -> strata.common.v1.ErrorDetail
 	18, // 13: strata.storage.v1.ReplicateResponse.partitions:type_name -> strata.storage.v1.ReplicaFetchResult
 	21, // 14: strata.storage.v1.OffsetForLeaderEpochRequest.partitions:type_name -> strata.storage.v1.EpochQuery
-	32, // 15: strata.storage.v1.EpochEndOffset.error:type_name -> strata.common.v1.ErrorDetail
+	41, // 15: strata.storage.v1.EpochEndOffset.error:type_name -> strata.common.v1.ErrorDetail
 	22, // 16: strata.storage.v1.OffsetForLeaderEpochResponse.partitions:type_name -> strata.storage.v1.EpochEndOffset
 	25, // 17: strata.storage.v1.ListOffsetsRequest.partitions:type_name -> strata.storage.v1.ListOffsetsPartition
 	1,  // 18: strata.storage.v1.ListOffsetsRequest.isolation_level:type_name -> strata.storage.v1.IsolationLevel
-	32, // 19: strata.storage.v1.ListOffsetsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	41, // 19: strata.storage.v1.ListOffsetsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	26, // 20: strata.storage.v1.ListOffsetsResponse.partitions:type_name -> strata.storage.v1.ListOffsetsPartitionResult
-	29, // 21: strata.storage.v1.WriteTxnMarkersRequest.markers:type_name -> strata.storage.v1.TxnMarker
-	2,  // 22: strata.storage.v1.TxnMarker.type:type_name -> strata.storage.v1.TxnMarkerType
-	32, // 23: strata.storage.v1.TxnMarkerResult.error:type_name -> strata.common.v1.ErrorDetail
-	30, // 24: strata.storage.v1.WriteTxnMarkersResponse.results:type_name -> strata.storage.v1.TxnMarkerResult
-	3,  // 25: strata.storage.v1.StorageService.ListReplicas:input_type -> strata.storage.v1.ListReplicasRequest
-	7,  // 26: strata.storage.v1.StorageService.Produce:input_type -> strata.storage.v1.ProduceRequest
-	11, // 27: strata.storage.v1.StorageService.Fetch:input_type -> strata.storage.v1.FetchRequest
-	24, // 28: strata.storage.v1.StorageService.ListOffsets:input_type -> strata.storage.v1.ListOffsetsRequest
-	16, // 29: strata.storage.v1.StorageService.Replicate:input_type -> strata.storage.v1.ReplicateRequest
-	20, // 30: strata.storage.v1.StorageService.OffsetForLeaderEpoch:input_type -> strata.storage.v1.OffsetForLeaderEpochRequest
-	28, // 31: strata.storage.v1.StorageService.WriteTxnMarkers:input_type -> strata.storage.v1.WriteTxnMarkersRequest
-	6,  // 32: strata.storage.v1.StorageService.ListReplicas:output_type -> strata.storage.v1.ListReplicasResponse
-	10, // 33: strata.storage.v1.StorageService.Produce:output_type -> strata.storage.v1.ProduceResponse
-	15, // 34: strata.storage.v1.StorageService.Fetch:output_type -> strata.storage.v1.FetchResponse
-	27, // 35: strata.storage.v1.StorageService.ListOffsets:output_type -> strata.storage.v1.ListOffsetsResponse
-	19, // 36: strata.storage.v1.StorageService.Replicate:output_type -> strata.storage.v1.ReplicateResponse
-	23, // 37: strata.storage.v1.StorageService.OffsetForLeaderEpoch:output_type -> strata.storage.v1.OffsetForLeaderEpochResponse
-	31, // 38: strata.storage.v1.StorageService.WriteTxnMarkers:output_type -> strata.storage.v1.WriteTxnMarkersResponse
-	32, // [32:39] is the sub-list for method output_type
-	25, // [25:32] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	29, // 21: strata.storage.v1.DeleteRecordsRequest.partitions:type_name -> strata.storage.v1.DeleteRecordsPartition
+	41, // 22: strata.storage.v1.DeleteRecordsPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	30, // 23: strata.storage.v1.DeleteRecordsResponse.partitions:type_name -> strata.storage.v1.DeleteRecordsPartitionResult
+	33, // 24: strata.storage.v1.DescribeProducersRequest.partitions:type_name -> strata.storage.v1.PartitionRef
+	41, // 25: strata.storage.v1.DescribeProducersPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	34, // 26: strata.storage.v1.DescribeProducersPartitionResult.producers:type_name -> strata.storage.v1.ProducerState
+	35, // 27: strata.storage.v1.DescribeProducersResponse.partitions:type_name -> strata.storage.v1.DescribeProducersPartitionResult
+	38, // 28: strata.storage.v1.WriteTxnMarkersRequest.markers:type_name -> strata.storage.v1.TxnMarker
+	2,  // 29: strata.storage.v1.TxnMarker.type:type_name -> strata.storage.v1.TxnMarkerType
+	41, // 30: strata.storage.v1.TxnMarkerResult.error:type_name -> strata.common.v1.ErrorDetail
+	39, // 31: strata.storage.v1.WriteTxnMarkersResponse.results:type_name -> strata.storage.v1.TxnMarkerResult
+	3,  // 32: strata.storage.v1.StorageService.ListReplicas:input_type -> strata.storage.v1.ListReplicasRequest
+	7,  // 33: strata.storage.v1.StorageService.Produce:input_type -> strata.storage.v1.ProduceRequest
+	11, // 34: strata.storage.v1.StorageService.Fetch:input_type -> strata.storage.v1.FetchRequest
+	24, // 35: strata.storage.v1.StorageService.ListOffsets:input_type -> strata.storage.v1.ListOffsetsRequest
+	16, // 36: strata.storage.v1.StorageService.Replicate:input_type -> strata.storage.v1.ReplicateRequest
+	20, // 37: strata.storage.v1.StorageService.OffsetForLeaderEpoch:input_type -> strata.storage.v1.OffsetForLeaderEpochRequest
+	28, // 38: strata.storage.v1.StorageService.DeleteRecords:input_type -> strata.storage.v1.DeleteRecordsRequest
+	32, // 39: strata.storage.v1.StorageService.DescribeProducers:input_type -> strata.storage.v1.DescribeProducersRequest
+	37, // 40: strata.storage.v1.StorageService.WriteTxnMarkers:input_type -> strata.storage.v1.WriteTxnMarkersRequest
+	6,  // 41: strata.storage.v1.StorageService.ListReplicas:output_type -> strata.storage.v1.ListReplicasResponse
+	10, // 42: strata.storage.v1.StorageService.Produce:output_type -> strata.storage.v1.ProduceResponse
+	15, // 43: strata.storage.v1.StorageService.Fetch:output_type -> strata.storage.v1.FetchResponse
+	27, // 44: strata.storage.v1.StorageService.ListOffsets:output_type -> strata.storage.v1.ListOffsetsResponse
+	19, // 45: strata.storage.v1.StorageService.Replicate:output_type -> strata.storage.v1.ReplicateResponse
+	23, // 46: strata.storage.v1.StorageService.OffsetForLeaderEpoch:output_type -> strata.storage.v1.OffsetForLeaderEpochResponse
+	31, // 47: strata.storage.v1.StorageService.DeleteRecords:output_type -> strata.storage.v1.DeleteRecordsResponse
+	36, // 48: strata.storage.v1.StorageService.DescribeProducers:output_type -> strata.storage.v1.DescribeProducersResponse
+	40, // 49: strata.storage.v1.StorageService.WriteTxnMarkers:output_type -> strata.storage.v1.WriteTxnMarkersResponse
+	41, // [41:50] is the sub-list for method output_type
+	32, // [32:41] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_strata_storage_v1_storage_proto_init() }
@@ -2475,7 +3057,7 @@ func file_strata_storage_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_storage_v1_storage_proto_rawDesc), len(file_strata_storage_v1_storage_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   29,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,8 @@ const (
 	StorageService_ListOffsets_FullMethodName          = "/strata.storage.v1.StorageService/ListOffsets"
 	StorageService_Replicate_FullMethodName            = "/strata.storage.v1.StorageService/Replicate"
 	StorageService_OffsetForLeaderEpoch_FullMethodName = "/strata.storage.v1.StorageService/OffsetForLeaderEpoch"
+	StorageService_DeleteRecords_FullMethodName        = "/strata.storage.v1.StorageService/DeleteRecords"
+	StorageService_DescribeProducers_FullMethodName    = "/strata.storage.v1.StorageService/DescribeProducers"
 	StorageService_WriteTxnMarkers_FullMethodName      = "/strata.storage.v1.StorageService/WriteTxnMarkers"
 )
 
@@ -76,6 +78,21 @@ type StorageServiceClient interface {
 	// A follower truncates its log to it before fetching, so a divergent tail
 	// never survives. Per-partition errors as for Replicate.
 	OffsetForLeaderEpoch(ctx context.Context, in *OffsetForLeaderEpochRequest, opts ...grpc.CallOption) (*OffsetForLeaderEpochResponse, error)
+	// DeleteRecords moves the log start offset of partitions this node leads
+	// up to the given offset (Kafka's DeleteRecords): records below it are no
+	// longer served and segments wholly below it are deleted. The new start
+	// is checkpointed, so it survives a restart, and followers apply it from
+	// the leader's log start offset in their replica fetches. The call
+	// returns once every live replica has applied it (the low watermark, the
+	// smallest log start over them, reached the offset) or after timeout_ms.
+	// Per-partition errors: OFFSET_OUT_OF_RANGE (beyond the high watermark),
+	// NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, REQUEST_TIMED_OUT,
+	// KAFKA_STORAGE_ERROR.
+	DeleteRecords(ctx context.Context, in *DeleteRecordsRequest, opts ...grpc.CallOption) (*DeleteRecordsResponse, error)
+	// DescribeProducers lists the idempotent producers a leader holds state
+	// for (Kafka's DescribeProducers). Per-partition errors:
+	// NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, KAFKA_STORAGE_ERROR.
+	DescribeProducers(ctx context.Context, in *DescribeProducersRequest, opts ...grpc.CallOption) (*DescribeProducersResponse, error)
 	// WriteTxnMarkers is the transaction coordinator's step on each partition
 	// leader (Kafka's WriteTxnMarkers): BEGIN registers that a producer opened
 	// a transaction on the partition (its transactional batches are refused
@@ -156,6 +173,26 @@ func (c *storageServiceClient) OffsetForLeaderEpoch(ctx context.Context, in *Off
 	return out, nil
 }
 
+func (c *storageServiceClient) DeleteRecords(ctx context.Context, in *DeleteRecordsRequest, opts ...grpc.CallOption) (*DeleteRecordsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteRecordsResponse)
+	err := c.cc.Invoke(ctx, StorageService_DeleteRecords_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storageServiceClient) DescribeProducers(ctx context.Context, in *DescribeProducersRequest, opts ...grpc.CallOption) (*DescribeProducersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DescribeProducersResponse)
+	err := c.cc.Invoke(ctx, StorageService_DescribeProducers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *storageServiceClient) WriteTxnMarkers(ctx context.Context, in *WriteTxnMarkersRequest, opts ...grpc.CallOption) (*WriteTxnMarkersResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(WriteTxnMarkersResponse)
@@ -214,6 +251,21 @@ type StorageServiceServer interface {
 	// A follower truncates its log to it before fetching, so a divergent tail
 	// never survives. Per-partition errors as for Replicate.
 	OffsetForLeaderEpoch(context.Context, *OffsetForLeaderEpochRequest) (*OffsetForLeaderEpochResponse, error)
+	// DeleteRecords moves the log start offset of partitions this node leads
+	// up to the given offset (Kafka's DeleteRecords): records below it are no
+	// longer served and segments wholly below it are deleted. The new start
+	// is checkpointed, so it survives a restart, and followers apply it from
+	// the leader's log start offset in their replica fetches. The call
+	// returns once every live replica has applied it (the low watermark, the
+	// smallest log start over them, reached the offset) or after timeout_ms.
+	// Per-partition errors: OFFSET_OUT_OF_RANGE (beyond the high watermark),
+	// NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, REQUEST_TIMED_OUT,
+	// KAFKA_STORAGE_ERROR.
+	DeleteRecords(context.Context, *DeleteRecordsRequest) (*DeleteRecordsResponse, error)
+	// DescribeProducers lists the idempotent producers a leader holds state
+	// for (Kafka's DescribeProducers). Per-partition errors:
+	// NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, KAFKA_STORAGE_ERROR.
+	DescribeProducers(context.Context, *DescribeProducersRequest) (*DescribeProducersResponse, error)
 	// WriteTxnMarkers is the transaction coordinator's step on each partition
 	// leader (Kafka's WriteTxnMarkers): BEGIN registers that a producer opened
 	// a transaction on the partition (its transactional batches are refused
@@ -248,6 +300,12 @@ func (UnimplementedStorageServiceServer) Replicate(grpc.BidiStreamingServer[Repl
 }
 func (UnimplementedStorageServiceServer) OffsetForLeaderEpoch(context.Context, *OffsetForLeaderEpochRequest) (*OffsetForLeaderEpochResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method OffsetForLeaderEpoch not implemented")
+}
+func (UnimplementedStorageServiceServer) DeleteRecords(context.Context, *DeleteRecordsRequest) (*DeleteRecordsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteRecords not implemented")
+}
+func (UnimplementedStorageServiceServer) DescribeProducers(context.Context, *DescribeProducersRequest) (*DescribeProducersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DescribeProducers not implemented")
 }
 func (UnimplementedStorageServiceServer) WriteTxnMarkers(context.Context, *WriteTxnMarkersRequest) (*WriteTxnMarkersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method WriteTxnMarkers not implemented")
@@ -370,6 +428,42 @@ func _StorageService_OffsetForLeaderEpoch_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StorageService_DeleteRecords_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteRecordsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServiceServer).DeleteRecords(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorageService_DeleteRecords_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServiceServer).DeleteRecords(ctx, req.(*DeleteRecordsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StorageService_DescribeProducers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DescribeProducersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServiceServer).DescribeProducers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorageService_DescribeProducers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServiceServer).DescribeProducers(ctx, req.(*DescribeProducersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _StorageService_WriteTxnMarkers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(WriteTxnMarkersRequest)
 	if err := dec(in); err != nil {
@@ -414,6 +508,14 @@ var StorageService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "OffsetForLeaderEpoch",
 			Handler:    _StorageService_OffsetForLeaderEpoch_Handler,
+		},
+		{
+			MethodName: "DeleteRecords",
+			Handler:    _StorageService_DeleteRecords_Handler,
+		},
+		{
+			MethodName: "DescribeProducers",
+			Handler:    _StorageService_DescribeProducers_Handler,
 		},
 		{
 			MethodName: "WriteTxnMarkers",

@@ -117,11 +117,14 @@ type StreamServiceClient interface {
 	// leader, the gateway computes the assignment for all members.
 	//
 	// The server sends `assigned` with the member's full assignment after
-	// every rebalance, and `revoked` before a rebalance takes partitions away
-	// (all of them: the protocols are eager); after `revoked` the client must
-	// stop processing those partitions, and commits for them fail. Records
-	// come in `records` messages, per partition in offset order, starting at
-	// the group's committed offset (or start_position without one), and
+	// every rebalance, and `revoked` when partitions are taken away: under an
+	// eager assignor (range, roundrobin) all of them before the member joins
+	// again; under cooperative-sticky only those that move, after the
+	// assignment that moves them, and records of the partitions the member
+	// keeps continue where they were. After `revoked` the client must stop
+	// processing those partitions, and commits for them fail. Records come
+	// in `records` messages, per partition in offset order, starting at the
+	// group's committed offset (or start_position without one), and
 	// only within the credit the client grants: `credit` adds records and
 	// bytes (key, value and header bytes) to what may be sent, cumulatively;
 	// with no credit nothing is sent (the first record of a message may take
@@ -301,11 +304,14 @@ type StreamServiceServer interface {
 	// leader, the gateway computes the assignment for all members.
 	//
 	// The server sends `assigned` with the member's full assignment after
-	// every rebalance, and `revoked` before a rebalance takes partitions away
-	// (all of them: the protocols are eager); after `revoked` the client must
-	// stop processing those partitions, and commits for them fail. Records
-	// come in `records` messages, per partition in offset order, starting at
-	// the group's committed offset (or start_position without one), and
+	// every rebalance, and `revoked` when partitions are taken away: under an
+	// eager assignor (range, roundrobin) all of them before the member joins
+	// again; under cooperative-sticky only those that move, after the
+	// assignment that moves them, and records of the partitions the member
+	// keeps continue where they were. After `revoked` the client must stop
+	// processing those partitions, and commits for them fail. Records come
+	// in `records` messages, per partition in offset order, starting at the
+	// group's committed offset (or start_position without one), and
 	// only within the credit the client grants: `credit` adds records and
 	// bytes (key, value and header bytes) to what may be sent, cumulatively;
 	// with no credit nothing is sent (the first record of a message may take

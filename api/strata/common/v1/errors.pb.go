@@ -127,6 +127,18 @@ const (
 	ErrorCode_ERROR_CODE_CONCURRENT_TRANSACTIONS ErrorCode = 73
 	// transaction.timeout.ms is out of range (above transaction.max.timeout.ms).
 	ErrorCode_ERROR_CODE_INVALID_TRANSACTION_TIMEOUT ErrorCode = 74
+	// Admin elections and reassignments (Kafka's ElectLeaders and
+	// AlterPartitionReassignments).
+	// The partition already has the leader the election would give it.
+	ErrorCode_ERROR_CODE_ELECTION_NOT_NEEDED ErrorCode = 80
+	// The preferred replica is dead, out of the ISR or offline.
+	ErrorCode_ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE ErrorCode = 81
+	// No replica could be elected (unclean election: none is alive).
+	ErrorCode_ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE ErrorCode = 82
+	// A cancellation found no reassignment running.
+	ErrorCode_ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS ErrorCode = 83
+	// A replica list Kafka would refuse as a replica assignment.
+	ErrorCode_ERROR_CODE_INVALID_REPLICA_ASSIGNMENT ErrorCode = 84
 )
 
 // Enum value maps for ErrorCode.
@@ -178,6 +190,11 @@ var (
 		72: "ERROR_CODE_INVALID_PRODUCER_ID_MAPPING",
 		73: "ERROR_CODE_CONCURRENT_TRANSACTIONS",
 		74: "ERROR_CODE_INVALID_TRANSACTION_TIMEOUT",
+		80: "ERROR_CODE_ELECTION_NOT_NEEDED",
+		81: "ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE",
+		82: "ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE",
+		83: "ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS",
+		84: "ERROR_CODE_INVALID_REPLICA_ASSIGNMENT",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":                      0,
@@ -226,6 +243,11 @@ var (
 		"ERROR_CODE_INVALID_PRODUCER_ID_MAPPING":      72,
 		"ERROR_CODE_CONCURRENT_TRANSACTIONS":          73,
 		"ERROR_CODE_INVALID_TRANSACTION_TIMEOUT":      74,
+		"ERROR_CODE_ELECTION_NOT_NEEDED":              80,
+		"ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE":   81,
+		"ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE":   82,
+		"ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS":      83,
+		"ERROR_CODE_INVALID_REPLICA_ASSIGNMENT":       84,
 	}
 )
 
@@ -511,7 +533,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\x87\r\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\xe0\x0e\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -559,8 +581,13 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x1aERROR_CODE_PRODUCER_FENCED\x10G\x12*\n" +
 	"&ERROR_CODE_INVALID_PRODUCER_ID_MAPPING\x10H\x12&\n" +
 	"\"ERROR_CODE_CONCURRENT_TRANSACTIONS\x10I\x12*\n" +
-	"&ERROR_CODE_INVALID_TRANSACTION_TIMEOUT\x10JB\xc0\x01\n" +
-	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/gen/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
+	"&ERROR_CODE_INVALID_TRANSACTION_TIMEOUT\x10J\x12\"\n" +
+	"\x1eERROR_CODE_ELECTION_NOT_NEEDED\x10P\x12-\n" +
+	")ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE\x10Q\x12-\n" +
+	")ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE\x10R\x12*\n" +
+	"&ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS\x10S\x12)\n" +
+	"%ERROR_CODE_INVALID_REPLICA_ASSIGNMENT\x10TB\xc0\x01\n" +
+	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/api/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (
 	file_strata_common_v1_errors_proto_rawDescOnce sync.Once

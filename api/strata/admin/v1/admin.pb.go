@@ -7,6 +7,7 @@
 package adminv1
 
 import (
+	v1 "github.com/strata-io/strata/api/strata/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -20,6 +21,56 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// ElectionType is Kafka's election type.
+type ElectionType int32
+
+const (
+	ElectionType_ELECTION_TYPE_UNSPECIFIED ElectionType = 0
+	ElectionType_ELECTION_TYPE_PREFERRED   ElectionType = 1
+	ElectionType_ELECTION_TYPE_UNCLEAN     ElectionType = 2
+)
+
+// Enum value maps for ElectionType.
+var (
+	ElectionType_name = map[int32]string{
+		0: "ELECTION_TYPE_UNSPECIFIED",
+		1: "ELECTION_TYPE_PREFERRED",
+		2: "ELECTION_TYPE_UNCLEAN",
+	}
+	ElectionType_value = map[string]int32{
+		"ELECTION_TYPE_UNSPECIFIED": 0,
+		"ELECTION_TYPE_PREFERRED":   1,
+		"ELECTION_TYPE_UNCLEAN":     2,
+	}
+)
+
+func (x ElectionType) Enum() *ElectionType {
+	p := new(ElectionType)
+	*p = x
+	return p
+}
+
+func (x ElectionType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ElectionType) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_admin_v1_admin_proto_enumTypes[0].Descriptor()
+}
+
+func (ElectionType) Type() protoreflect.EnumType {
+	return &file_strata_admin_v1_admin_proto_enumTypes[0]
+}
+
+func (x ElectionType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ElectionType.Descriptor instead.
+func (ElectionType) EnumDescriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+}
 
 // NodeState is a storage node's liveness as the controller sees it.
 type NodeState int32
@@ -57,11 +108,11 @@ func (x NodeState) String() string {
 }
 
 func (NodeState) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_admin_v1_admin_proto_enumTypes[0].Descriptor()
+	return file_strata_admin_v1_admin_proto_enumTypes[1].Descriptor()
 }
 
 func (NodeState) Type() protoreflect.EnumType {
-	return &file_strata_admin_v1_admin_proto_enumTypes[0]
+	return &file_strata_admin_v1_admin_proto_enumTypes[1]
 }
 
 func (x NodeState) Number() protoreflect.EnumNumber {
@@ -70,7 +121,7 @@ func (x NodeState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NodeState.Descriptor instead.
 func (NodeState) EnumDescriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{1}
 }
 
 // ConfigSource says where a config value comes from.
@@ -109,11 +160,11 @@ func (x ConfigSource) String() string {
 }
 
 func (ConfigSource) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_admin_v1_admin_proto_enumTypes[1].Descriptor()
+	return file_strata_admin_v1_admin_proto_enumTypes[2].Descriptor()
 }
 
 func (ConfigSource) Type() protoreflect.EnumType {
-	return &file_strata_admin_v1_admin_proto_enumTypes[1]
+	return &file_strata_admin_v1_admin_proto_enumTypes[2]
 }
 
 func (x ConfigSource) Number() protoreflect.EnumNumber {
@@ -122,7 +173,338 @@ func (x ConfigSource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ConfigSource.Descriptor instead.
 func (ConfigSource) EnumDescriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+type ElectLeadersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  ElectionType           `protobuf:"varint,1,opt,name=type,proto3,enum=strata.admin.v1.ElectionType" json:"type,omitempty"`
+	// Every partition of the cluster; partitions is ignored.
+	All           bool              `protobuf:"varint,2,opt,name=all,proto3" json:"all,omitempty"`
+	Partitions    []*TopicPartition `protobuf:"bytes,3,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ElectLeadersRequest) Reset() {
+	*x = ElectLeadersRequest{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ElectLeadersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ElectLeadersRequest) ProtoMessage() {}
+
+func (x *ElectLeadersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ElectLeadersRequest.ProtoReflect.Descriptor instead.
+func (*ElectLeadersRequest) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ElectLeadersRequest) GetType() ElectionType {
+	if x != nil {
+		return x.Type
+	}
+	return ElectionType_ELECTION_TYPE_UNSPECIFIED
+}
+
+func (x *ElectLeadersRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+func (x *ElectLeadersRequest) GetPartitions() []*TopicPartition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type TopicPartition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicPartition) Reset() {
+	*x = TopicPartition{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicPartition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicPartition) ProtoMessage() {}
+
+func (x *TopicPartition) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicPartition.ProtoReflect.Descriptor instead.
+func (*TopicPartition) Descriptor() ([]byte, []int) {
 	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TopicPartition) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *TopicPartition) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+type ElectionResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Unset when a leader was elected.
+	Error         *v1.ErrorDetail `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Leader        int32           `protobuf:"varint,4,opt,name=leader,proto3" json:"leader,omitempty"`
+	LeaderEpoch   int32           `protobuf:"varint,5,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ElectionResult) Reset() {
+	*x = ElectionResult{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ElectionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ElectionResult) ProtoMessage() {}
+
+func (x *ElectionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ElectionResult.ProtoReflect.Descriptor instead.
+func (*ElectionResult) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ElectionResult) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ElectionResult) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ElectionResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ElectionResult) GetLeader() int32 {
+	if x != nil {
+		return x.Leader
+	}
+	return 0
+}
+
+func (x *ElectionResult) GetLeaderEpoch() int32 {
+	if x != nil {
+		return x.LeaderEpoch
+	}
+	return 0
+}
+
+type ElectLeadersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*ElectionResult      `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ElectLeadersResponse) Reset() {
+	*x = ElectLeadersResponse{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ElectLeadersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ElectLeadersResponse) ProtoMessage() {}
+
+func (x *ElectLeadersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ElectLeadersResponse.ProtoReflect.Descriptor instead.
+func (*ElectLeadersResponse) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ElectLeadersResponse) GetResults() []*ElectionResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+type CancelReassignmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelReassignmentRequest) Reset() {
+	*x = CancelReassignmentRequest{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelReassignmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelReassignmentRequest) ProtoMessage() {}
+
+func (x *CancelReassignmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelReassignmentRequest.ProtoReflect.Descriptor instead.
+func (*CancelReassignmentRequest) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CancelReassignmentRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *CancelReassignmentRequest) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+type CancelReassignmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The move that was cancelled: from the original replicas to the target.
+	Cancelled     *PartitionMove `protobuf:"bytes,1,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelReassignmentResponse) Reset() {
+	*x = CancelReassignmentResponse{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelReassignmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelReassignmentResponse) ProtoMessage() {}
+
+func (x *CancelReassignmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelReassignmentResponse.ProtoReflect.Descriptor instead.
+func (*CancelReassignmentResponse) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CancelReassignmentResponse) GetCancelled() *PartitionMove {
+	if x != nil {
+		return x.Cancelled
+	}
+	return nil
 }
 
 type Topic struct {
@@ -142,7 +524,7 @@ type Topic struct {
 
 func (x *Topic) Reset() {
 	*x = Topic{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[0]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +536,7 @@ func (x *Topic) String() string {
 func (*Topic) ProtoMessage() {}
 
 func (x *Topic) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[0]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +549,7 @@ func (x *Topic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Topic.ProtoReflect.Descriptor instead.
 func (*Topic) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Topic) GetName() string {
@@ -243,7 +625,7 @@ type Partition struct {
 
 func (x *Partition) Reset() {
 	*x = Partition{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +637,7 @@ func (x *Partition) String() string {
 func (*Partition) ProtoMessage() {}
 
 func (x *Partition) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +650,7 @@ func (x *Partition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Partition.ProtoReflect.Descriptor instead.
 func (*Partition) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Partition) GetPartition() int32 {
@@ -373,7 +755,7 @@ type OfflineReplica struct {
 
 func (x *OfflineReplica) Reset() {
 	*x = OfflineReplica{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -385,7 +767,7 @@ func (x *OfflineReplica) String() string {
 func (*OfflineReplica) ProtoMessage() {}
 
 func (x *OfflineReplica) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -398,7 +780,7 @@ func (x *OfflineReplica) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfflineReplica.ProtoReflect.Descriptor instead.
 func (*OfflineReplica) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OfflineReplica) GetNodeId() int32 {
@@ -430,7 +812,7 @@ type ReplicaLag struct {
 
 func (x *ReplicaLag) Reset() {
 	*x = ReplicaLag{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +824,7 @@ func (x *ReplicaLag) String() string {
 func (*ReplicaLag) ProtoMessage() {}
 
 func (x *ReplicaLag) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +837,7 @@ func (x *ReplicaLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaLag.ProtoReflect.Descriptor instead.
 func (*ReplicaLag) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReplicaLag) GetNodeId() int32 {
@@ -498,7 +880,7 @@ type PartitionMove struct {
 
 func (x *PartitionMove) Reset() {
 	*x = PartitionMove{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +892,7 @@ func (x *PartitionMove) String() string {
 func (*PartitionMove) ProtoMessage() {}
 
 func (x *PartitionMove) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +905,7 @@ func (x *PartitionMove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionMove.ProtoReflect.Descriptor instead.
 func (*PartitionMove) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PartitionMove) GetTopic() string {
@@ -555,17 +937,22 @@ func (x *PartitionMove) GetToReplicas() []int32 {
 }
 
 type ReassignPartitionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	Replicas      []int32                `protobuf:"varint,3,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Replicas  []int32                `protobuf:"varint,3,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	// Replace a running reassignment instead of refusing it, as Kafka's
+	// AlterPartitionReassignments does: the running move is reverted to its
+	// original replicas (see CancelReassignment) and the new one starts from
+	// there.
+	Replace       bool `protobuf:"varint,4,opt,name=replace,proto3" json:"replace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReassignPartitionRequest) Reset() {
 	*x = ReassignPartitionRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +964,7 @@ func (x *ReassignPartitionRequest) String() string {
 func (*ReassignPartitionRequest) ProtoMessage() {}
 
 func (x *ReassignPartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +977,7 @@ func (x *ReassignPartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignPartitionRequest.ProtoReflect.Descriptor instead.
 func (*ReassignPartitionRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReassignPartitionRequest) GetTopic() string {
@@ -614,6 +1001,13 @@ func (x *ReassignPartitionRequest) GetReplicas() []int32 {
 	return nil
 }
 
+func (x *ReassignPartitionRequest) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
+}
+
 type ReassignPartitionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Move          *PartitionMove         `protobuf:"bytes,1,opt,name=move,proto3" json:"move,omitempty"`
@@ -623,7 +1017,7 @@ type ReassignPartitionResponse struct {
 
 func (x *ReassignPartitionResponse) Reset() {
 	*x = ReassignPartitionResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +1029,7 @@ func (x *ReassignPartitionResponse) String() string {
 func (*ReassignPartitionResponse) ProtoMessage() {}
 
 func (x *ReassignPartitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +1042,7 @@ func (x *ReassignPartitionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignPartitionResponse.ProtoReflect.Descriptor instead.
 func (*ReassignPartitionResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReassignPartitionResponse) GetMove() *PartitionMove {
@@ -668,7 +1062,7 @@ type RebalanceRequest struct {
 
 func (x *RebalanceRequest) Reset() {
 	*x = RebalanceRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +1074,7 @@ func (x *RebalanceRequest) String() string {
 func (*RebalanceRequest) ProtoMessage() {}
 
 func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +1087,7 @@ func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebalanceRequest.ProtoReflect.Descriptor instead.
 func (*RebalanceRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RebalanceRequest) GetDryRun() bool {
@@ -712,7 +1106,7 @@ type RebalanceResponse struct {
 
 func (x *RebalanceResponse) Reset() {
 	*x = RebalanceResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +1118,7 @@ func (x *RebalanceResponse) String() string {
 func (*RebalanceResponse) ProtoMessage() {}
 
 func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +1131,7 @@ func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebalanceResponse.ProtoReflect.Descriptor instead.
 func (*RebalanceResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RebalanceResponse) GetMoves() []*PartitionMove {
@@ -757,7 +1151,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +1163,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +1176,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DrainNodeRequest) GetNodeId() int32 {
@@ -808,7 +1202,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +1214,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +1227,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DrainNodeResponse) GetMoves() []*PartitionMove {
@@ -853,7 +1247,7 @@ type ElectPreferredLeadersRequest struct {
 
 func (x *ElectPreferredLeadersRequest) Reset() {
 	*x = ElectPreferredLeadersRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1259,7 @@ func (x *ElectPreferredLeadersRequest) String() string {
 func (*ElectPreferredLeadersRequest) ProtoMessage() {}
 
 func (x *ElectPreferredLeadersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1272,7 @@ func (x *ElectPreferredLeadersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectPreferredLeadersRequest.ProtoReflect.Descriptor instead.
 func (*ElectPreferredLeadersRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ElectPreferredLeadersRequest) GetTopic() string {
@@ -900,7 +1294,7 @@ type ElectedLeader struct {
 
 func (x *ElectedLeader) Reset() {
 	*x = ElectedLeader{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1306,7 @@ func (x *ElectedLeader) String() string {
 func (*ElectedLeader) ProtoMessage() {}
 
 func (x *ElectedLeader) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1319,7 @@ func (x *ElectedLeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectedLeader.ProtoReflect.Descriptor instead.
 func (*ElectedLeader) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ElectedLeader) GetTopic() string {
@@ -965,7 +1359,7 @@ type ElectPreferredLeadersResponse struct {
 
 func (x *ElectPreferredLeadersResponse) Reset() {
 	*x = ElectPreferredLeadersResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1371,7 @@ func (x *ElectPreferredLeadersResponse) String() string {
 func (*ElectPreferredLeadersResponse) ProtoMessage() {}
 
 func (x *ElectPreferredLeadersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1384,7 @@ func (x *ElectPreferredLeadersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectPreferredLeadersResponse.ProtoReflect.Descriptor instead.
 func (*ElectPreferredLeadersResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ElectPreferredLeadersResponse) GetElected() []*ElectedLeader {
@@ -1014,7 +1408,7 @@ type CreateTopicRequest struct {
 
 func (x *CreateTopicRequest) Reset() {
 	*x = CreateTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1420,7 @@ func (x *CreateTopicRequest) String() string {
 func (*CreateTopicRequest) ProtoMessage() {}
 
 func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1433,7 @@ func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicRequest.ProtoReflect.Descriptor instead.
 func (*CreateTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateTopicRequest) GetName() string {
@@ -1086,7 +1480,7 @@ type CreateTopicResponse struct {
 
 func (x *CreateTopicResponse) Reset() {
 	*x = CreateTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1492,7 @@ func (x *CreateTopicResponse) String() string {
 func (*CreateTopicResponse) ProtoMessage() {}
 
 func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1505,7 @@ func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicResponse.ProtoReflect.Descriptor instead.
 func (*CreateTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateTopicResponse) GetTopic() *Topic {
@@ -1130,7 +1524,7 @@ type DeleteTopicRequest struct {
 
 func (x *DeleteTopicRequest) Reset() {
 	*x = DeleteTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1536,7 @@ func (x *DeleteTopicRequest) String() string {
 func (*DeleteTopicRequest) ProtoMessage() {}
 
 func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1549,7 @@ func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteTopicRequest) GetName() string {
@@ -1173,7 +1567,7 @@ type DeleteTopicResponse struct {
 
 func (x *DeleteTopicResponse) Reset() {
 	*x = DeleteTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1579,7 @@ func (x *DeleteTopicResponse) String() string {
 func (*DeleteTopicResponse) ProtoMessage() {}
 
 func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1592,7 @@ func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 type ListTopicsRequest struct {
@@ -1209,7 +1603,7 @@ type ListTopicsRequest struct {
 
 func (x *ListTopicsRequest) Reset() {
 	*x = ListTopicsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1615,7 @@ func (x *ListTopicsRequest) String() string {
 func (*ListTopicsRequest) ProtoMessage() {}
 
 func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1628,7 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 type ListTopicsResponse struct {
@@ -1246,7 +1640,7 @@ type ListTopicsResponse struct {
 
 func (x *ListTopicsResponse) Reset() {
 	*x = ListTopicsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1652,7 @@ func (x *ListTopicsResponse) String() string {
 func (*ListTopicsResponse) ProtoMessage() {}
 
 func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1665,7 @@ func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsResponse.ProtoReflect.Descriptor instead.
 func (*ListTopicsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListTopicsResponse) GetTopics() []*Topic {
@@ -1290,7 +1684,7 @@ type DescribeTopicRequest struct {
 
 func (x *DescribeTopicRequest) Reset() {
 	*x = DescribeTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1696,7 @@ func (x *DescribeTopicRequest) String() string {
 func (*DescribeTopicRequest) ProtoMessage() {}
 
 func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1709,7 @@ func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DescribeTopicRequest) GetName() string {
@@ -1334,7 +1728,7 @@ type DescribeTopicResponse struct {
 
 func (x *DescribeTopicResponse) Reset() {
 	*x = DescribeTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1346,7 +1740,7 @@ func (x *DescribeTopicResponse) String() string {
 func (*DescribeTopicResponse) ProtoMessage() {}
 
 func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1359,7 +1753,7 @@ func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DescribeTopicResponse) GetTopic() *Topic {
@@ -1381,7 +1775,7 @@ type AddPartitionsRequest struct {
 
 func (x *AddPartitionsRequest) Reset() {
 	*x = AddPartitionsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1787,7 @@ func (x *AddPartitionsRequest) String() string {
 func (*AddPartitionsRequest) ProtoMessage() {}
 
 func (x *AddPartitionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1800,7 @@ func (x *AddPartitionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPartitionsRequest.ProtoReflect.Descriptor instead.
 func (*AddPartitionsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AddPartitionsRequest) GetName() string {
@@ -1439,7 +1833,7 @@ type AddPartitionsResponse struct {
 
 func (x *AddPartitionsResponse) Reset() {
 	*x = AddPartitionsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1845,7 @@ func (x *AddPartitionsResponse) String() string {
 func (*AddPartitionsResponse) ProtoMessage() {}
 
 func (x *AddPartitionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +1858,7 @@ func (x *AddPartitionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPartitionsResponse.ProtoReflect.Descriptor instead.
 func (*AddPartitionsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddPartitionsResponse) GetTopic() *Topic {
@@ -1488,7 +1882,7 @@ type AlterTopicConfigsRequest struct {
 
 func (x *AlterTopicConfigsRequest) Reset() {
 	*x = AlterTopicConfigsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1894,7 @@ func (x *AlterTopicConfigsRequest) String() string {
 func (*AlterTopicConfigsRequest) ProtoMessage() {}
 
 func (x *AlterTopicConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1907,7 @@ func (x *AlterTopicConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTopicConfigsRequest.ProtoReflect.Descriptor instead.
 func (*AlterTopicConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AlterTopicConfigsRequest) GetName() string {
@@ -1554,7 +1948,7 @@ type AlterTopicConfigsResponse struct {
 
 func (x *AlterTopicConfigsResponse) Reset() {
 	*x = AlterTopicConfigsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1566,7 +1960,7 @@ func (x *AlterTopicConfigsResponse) String() string {
 func (*AlterTopicConfigsResponse) ProtoMessage() {}
 
 func (x *AlterTopicConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1579,7 +1973,7 @@ func (x *AlterTopicConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTopicConfigsResponse.ProtoReflect.Descriptor instead.
 func (*AlterTopicConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AlterTopicConfigsResponse) GetConfigs() map[string]string {
@@ -1598,7 +1992,7 @@ type DescribeTopicConfigsRequest struct {
 
 func (x *DescribeTopicConfigsRequest) Reset() {
 	*x = DescribeTopicConfigsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +2004,7 @@ func (x *DescribeTopicConfigsRequest) String() string {
 func (*DescribeTopicConfigsRequest) ProtoMessage() {}
 
 func (x *DescribeTopicConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +2017,7 @@ func (x *DescribeTopicConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicConfigsRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DescribeTopicConfigsRequest) GetName() string {
@@ -1645,7 +2039,7 @@ type ConfigEntry struct {
 
 func (x *ConfigEntry) Reset() {
 	*x = ConfigEntry{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +2051,7 @@ func (x *ConfigEntry) String() string {
 func (*ConfigEntry) ProtoMessage() {}
 
 func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +2064,7 @@ func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigEntry.ProtoReflect.Descriptor instead.
 func (*ConfigEntry) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ConfigEntry) GetName() string {
@@ -1710,7 +2104,7 @@ type DescribeTopicConfigsResponse struct {
 
 func (x *DescribeTopicConfigsResponse) Reset() {
 	*x = DescribeTopicConfigsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +2116,7 @@ func (x *DescribeTopicConfigsResponse) String() string {
 func (*DescribeTopicConfigsResponse) ProtoMessage() {}
 
 func (x *DescribeTopicConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +2129,7 @@ func (x *DescribeTopicConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicConfigsResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DescribeTopicConfigsResponse) GetConfigs() []*ConfigEntry {
@@ -1753,7 +2147,7 @@ type DescribeClusterRequest struct {
 
 func (x *DescribeClusterRequest) Reset() {
 	*x = DescribeClusterRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +2159,7 @@ func (x *DescribeClusterRequest) String() string {
 func (*DescribeClusterRequest) ProtoMessage() {}
 
 func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +2172,7 @@ func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterRequest.ProtoReflect.Descriptor instead.
 func (*DescribeClusterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 type Controller struct {
@@ -1792,7 +2186,7 @@ type Controller struct {
 
 func (x *Controller) Reset() {
 	*x = Controller{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +2198,7 @@ func (x *Controller) String() string {
 func (*Controller) ProtoMessage() {}
 
 func (x *Controller) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +2211,7 @@ func (x *Controller) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Controller.ProtoReflect.Descriptor instead.
 func (*Controller) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Controller) GetName() string {
@@ -1868,7 +2262,7 @@ type StorageNode struct {
 
 func (x *StorageNode) Reset() {
 	*x = StorageNode{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +2274,7 @@ func (x *StorageNode) String() string {
 func (*StorageNode) ProtoMessage() {}
 
 func (x *StorageNode) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +2287,7 @@ func (x *StorageNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageNode.ProtoReflect.Descriptor instead.
 func (*StorageNode) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StorageNode) GetId() int32 {
@@ -1992,7 +2386,7 @@ type Gateway struct {
 
 func (x *Gateway) Reset() {
 	*x = Gateway{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2004,7 +2398,7 @@ func (x *Gateway) String() string {
 func (*Gateway) ProtoMessage() {}
 
 func (x *Gateway) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2017,7 +2411,7 @@ func (x *Gateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gateway.ProtoReflect.Descriptor instead.
 func (*Gateway) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Gateway) GetId() int32 {
@@ -2060,7 +2454,7 @@ type DescribeClusterResponse struct {
 
 func (x *DescribeClusterResponse) Reset() {
 	*x = DescribeClusterResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +2466,7 @@ func (x *DescribeClusterResponse) String() string {
 func (*DescribeClusterResponse) ProtoMessage() {}
 
 func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +2479,7 @@ func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterResponse.ProtoReflect.Descriptor instead.
 func (*DescribeClusterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DescribeClusterResponse) GetClusterId() string {
@@ -2120,7 +2514,29 @@ var File_strata_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1bstrata/admin/v1/admin.proto\x12\x0fstrata.admin.v1\"\xc5\x02\n" +
+	"\x1bstrata/admin/v1/admin.proto\x12\x0fstrata.admin.v1\x1a\x1dstrata/common/v1/errors.proto\"\x9b\x01\n" +
+	"\x13ElectLeadersRequest\x121\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1d.strata.admin.v1.ElectionTypeR\x04type\x12\x10\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\x12?\n" +
+	"\n" +
+	"partitions\x18\x03 \x03(\v2\x1f.strata.admin.v1.TopicPartitionR\n" +
+	"partitions\"D\n" +
+	"\x0eTopicPartition\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xb4\x01\n" +
+	"\x0eElectionResult\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x12\x16\n" +
+	"\x06leader\x18\x04 \x01(\x05R\x06leader\x12!\n" +
+	"\fleader_epoch\x18\x05 \x01(\x05R\vleaderEpoch\"Q\n" +
+	"\x14ElectLeadersResponse\x129\n" +
+	"\aresults\x18\x01 \x03(\v2\x1f.strata.admin.v1.ElectionResultR\aresults\"O\n" +
+	"\x19CancelReassignmentRequest\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"Z\n" +
+	"\x1aCancelReassignmentResponse\x12<\n" +
+	"\tcancelled\x18\x01 \x01(\v2\x1e.strata.admin.v1.PartitionMoveR\tcancelled\"\xc5\x02\n" +
 	"\x05Topic\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\btopic_id\x18\x02 \x01(\tR\atopicId\x12'\n" +
@@ -2162,11 +2578,12 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12#\n" +
 	"\rfrom_replicas\x18\x03 \x03(\x05R\ffromReplicas\x12\x1f\n" +
 	"\vto_replicas\x18\x04 \x03(\x05R\n" +
-	"toReplicas\"j\n" +
+	"toReplicas\"\x84\x01\n" +
 	"\x18ReassignPartitionRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1a\n" +
-	"\breplicas\x18\x03 \x03(\x05R\breplicas\"O\n" +
+	"\breplicas\x18\x03 \x03(\x05R\breplicas\x12\x18\n" +
+	"\areplace\x18\x04 \x01(\bR\areplace\"O\n" +
 	"\x19ReassignPartitionResponse\x122\n" +
 	"\x04move\x18\x01 \x01(\v2\x1e.strata.admin.v1.PartitionMoveR\x04move\"+\n" +
 	"\x10RebalanceRequest\x12\x17\n" +
@@ -2268,7 +2685,11 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12=\n" +
 	"\vcontrollers\x18\x02 \x03(\v2\x1b.strata.admin.v1.ControllerR\vcontrollers\x12A\n" +
 	"\rstorage_nodes\x18\x03 \x03(\v2\x1c.strata.admin.v1.StorageNodeR\fstorageNodes\x124\n" +
-	"\bgateways\x18\x04 \x03(\v2\x18.strata.admin.v1.GatewayR\bgateways*R\n" +
+	"\bgateways\x18\x04 \x03(\v2\x18.strata.admin.v1.GatewayR\bgateways*e\n" +
+	"\fElectionType\x12\x1d\n" +
+	"\x19ELECTION_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17ELECTION_TYPE_PREFERRED\x10\x01\x12\x19\n" +
+	"\x15ELECTION_TYPE_UNCLEAN\x10\x02*R\n" +
 	"\tNodeState\x12\x1a\n" +
 	"\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10NODE_STATE_ALIVE\x10\x01\x12\x13\n" +
@@ -2276,7 +2697,8 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\fConfigSource\x12\x1d\n" +
 	"\x19CONFIG_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CONFIG_SOURCE_DEFAULT\x10\x01\x12\x17\n" +
-	"\x13CONFIG_SOURCE_TOPIC\x10\x022\xac\t\n" +
+	"\x13CONFIG_SOURCE_TOPIC\x10\x022\xf8\n" +
+	"\n" +
 	"\fAdminService\x12X\n" +
 	"\vCreateTopic\x12#.strata.admin.v1.CreateTopicRequest\x1a$.strata.admin.v1.CreateTopicResponse\x12X\n" +
 	"\vDeleteTopic\x12#.strata.admin.v1.DeleteTopicRequest\x1a$.strata.admin.v1.DeleteTopicResponse\x12U\n" +
@@ -2290,9 +2712,11 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\tRebalance\x12!.strata.admin.v1.RebalanceRequest\x1a\".strata.admin.v1.RebalanceResponse\x12R\n" +
 	"\tDrainNode\x12!.strata.admin.v1.DrainNodeRequest\x1a\".strata.admin.v1.DrainNodeResponse\x12v\n" +
 	"\x15ElectPreferredLeaders\x12-.strata.admin.v1.ElectPreferredLeadersRequest\x1a..strata.admin.v1.ElectPreferredLeadersResponse\x12d\n" +
-	"\x0fDescribeCluster\x12'.strata.admin.v1.DescribeClusterRequest\x1a(.strata.admin.v1.DescribeClusterResponseB\xb8\x01\n" +
+	"\x0fDescribeCluster\x12'.strata.admin.v1.DescribeClusterRequest\x1a(.strata.admin.v1.DescribeClusterResponse\x12[\n" +
+	"\fElectLeaders\x12$.strata.admin.v1.ElectLeadersRequest\x1a%.strata.admin.v1.ElectLeadersResponse\x12m\n" +
+	"\x12CancelReassignment\x12*.strata.admin.v1.CancelReassignmentRequest\x1a+.strata.admin.v1.CancelReassignmentResponseB\xb8\x01\n" +
 	"\x13com.strata.admin.v1B\n" +
-	"AdminProtoP\x01Z7github.com/strata-io/strata/gen/strata/admin/v1;adminv1\xa2\x02\x03SAX\xaa\x02\x0fStrata.Admin.V1\xca\x02\x0fStrata\\Admin\\V1\xe2\x02\x1bStrata\\Admin\\V1\\GPBMetadata\xea\x02\x11Strata::Admin::V1b\x06proto3"
+	"AdminProtoP\x01Z7github.com/strata-io/strata/api/strata/admin/v1;adminv1\xa2\x02\x03SAX\xaa\x02\x0fStrata.Admin.V1\xca\x02\x0fStrata\\Admin\\V1\xe2\x02\x1bStrata\\Admin\\V1\\GPBMetadata\xea\x02\x11Strata::Admin::V1b\x06proto3"
 
 var (
 	file_strata_admin_v1_admin_proto_rawDescOnce sync.Once
@@ -2306,101 +2730,118 @@ func file_strata_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_strata_admin_v1_admin_proto_rawDescData
 }
 
-var file_strata_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_strata_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_strata_admin_v1_admin_proto_goTypes = []any{
-	(NodeState)(0),                        // 0: strata.admin.v1.NodeState
-	(ConfigSource)(0),                     // 1: strata.admin.v1.ConfigSource
-	(*Topic)(nil),                         // 2: strata.admin.v1.Topic
-	(*Partition)(nil),                     // 3: strata.admin.v1.Partition
-	(*OfflineReplica)(nil),                // 4: strata.admin.v1.OfflineReplica
-	(*ReplicaLag)(nil),                    // 5: strata.admin.v1.ReplicaLag
-	(*PartitionMove)(nil),                 // 6: strata.admin.v1.PartitionMove
-	(*ReassignPartitionRequest)(nil),      // 7: strata.admin.v1.ReassignPartitionRequest
-	(*ReassignPartitionResponse)(nil),     // 8: strata.admin.v1.ReassignPartitionResponse
-	(*RebalanceRequest)(nil),              // 9: strata.admin.v1.RebalanceRequest
-	(*RebalanceResponse)(nil),             // 10: strata.admin.v1.RebalanceResponse
-	(*DrainNodeRequest)(nil),              // 11: strata.admin.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),             // 12: strata.admin.v1.DrainNodeResponse
-	(*ElectPreferredLeadersRequest)(nil),  // 13: strata.admin.v1.ElectPreferredLeadersRequest
-	(*ElectedLeader)(nil),                 // 14: strata.admin.v1.ElectedLeader
-	(*ElectPreferredLeadersResponse)(nil), // 15: strata.admin.v1.ElectPreferredLeadersResponse
-	(*CreateTopicRequest)(nil),            // 16: strata.admin.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),           // 17: strata.admin.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),            // 18: strata.admin.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),           // 19: strata.admin.v1.DeleteTopicResponse
-	(*ListTopicsRequest)(nil),             // 20: strata.admin.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),            // 21: strata.admin.v1.ListTopicsResponse
-	(*DescribeTopicRequest)(nil),          // 22: strata.admin.v1.DescribeTopicRequest
-	(*DescribeTopicResponse)(nil),         // 23: strata.admin.v1.DescribeTopicResponse
-	(*AddPartitionsRequest)(nil),          // 24: strata.admin.v1.AddPartitionsRequest
-	(*AddPartitionsResponse)(nil),         // 25: strata.admin.v1.AddPartitionsResponse
-	(*AlterTopicConfigsRequest)(nil),      // 26: strata.admin.v1.AlterTopicConfigsRequest
-	(*AlterTopicConfigsResponse)(nil),     // 27: strata.admin.v1.AlterTopicConfigsResponse
-	(*DescribeTopicConfigsRequest)(nil),   // 28: strata.admin.v1.DescribeTopicConfigsRequest
-	(*ConfigEntry)(nil),                   // 29: strata.admin.v1.ConfigEntry
-	(*DescribeTopicConfigsResponse)(nil),  // 30: strata.admin.v1.DescribeTopicConfigsResponse
-	(*DescribeClusterRequest)(nil),        // 31: strata.admin.v1.DescribeClusterRequest
-	(*Controller)(nil),                    // 32: strata.admin.v1.Controller
-	(*StorageNode)(nil),                   // 33: strata.admin.v1.StorageNode
-	(*Gateway)(nil),                       // 34: strata.admin.v1.Gateway
-	(*DescribeClusterResponse)(nil),       // 35: strata.admin.v1.DescribeClusterResponse
-	nil,                                   // 36: strata.admin.v1.Topic.ConfigsEntry
-	nil,                                   // 37: strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	nil,                                   // 38: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	nil,                                   // 39: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	(ElectionType)(0),                     // 0: strata.admin.v1.ElectionType
+	(NodeState)(0),                        // 1: strata.admin.v1.NodeState
+	(ConfigSource)(0),                     // 2: strata.admin.v1.ConfigSource
+	(*ElectLeadersRequest)(nil),           // 3: strata.admin.v1.ElectLeadersRequest
+	(*TopicPartition)(nil),                // 4: strata.admin.v1.TopicPartition
+	(*ElectionResult)(nil),                // 5: strata.admin.v1.ElectionResult
+	(*ElectLeadersResponse)(nil),          // 6: strata.admin.v1.ElectLeadersResponse
+	(*CancelReassignmentRequest)(nil),     // 7: strata.admin.v1.CancelReassignmentRequest
+	(*CancelReassignmentResponse)(nil),    // 8: strata.admin.v1.CancelReassignmentResponse
+	(*Topic)(nil),                         // 9: strata.admin.v1.Topic
+	(*Partition)(nil),                     // 10: strata.admin.v1.Partition
+	(*OfflineReplica)(nil),                // 11: strata.admin.v1.OfflineReplica
+	(*ReplicaLag)(nil),                    // 12: strata.admin.v1.ReplicaLag
+	(*PartitionMove)(nil),                 // 13: strata.admin.v1.PartitionMove
+	(*ReassignPartitionRequest)(nil),      // 14: strata.admin.v1.ReassignPartitionRequest
+	(*ReassignPartitionResponse)(nil),     // 15: strata.admin.v1.ReassignPartitionResponse
+	(*RebalanceRequest)(nil),              // 16: strata.admin.v1.RebalanceRequest
+	(*RebalanceResponse)(nil),             // 17: strata.admin.v1.RebalanceResponse
+	(*DrainNodeRequest)(nil),              // 18: strata.admin.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),             // 19: strata.admin.v1.DrainNodeResponse
+	(*ElectPreferredLeadersRequest)(nil),  // 20: strata.admin.v1.ElectPreferredLeadersRequest
+	(*ElectedLeader)(nil),                 // 21: strata.admin.v1.ElectedLeader
+	(*ElectPreferredLeadersResponse)(nil), // 22: strata.admin.v1.ElectPreferredLeadersResponse
+	(*CreateTopicRequest)(nil),            // 23: strata.admin.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),           // 24: strata.admin.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),            // 25: strata.admin.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),           // 26: strata.admin.v1.DeleteTopicResponse
+	(*ListTopicsRequest)(nil),             // 27: strata.admin.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),            // 28: strata.admin.v1.ListTopicsResponse
+	(*DescribeTopicRequest)(nil),          // 29: strata.admin.v1.DescribeTopicRequest
+	(*DescribeTopicResponse)(nil),         // 30: strata.admin.v1.DescribeTopicResponse
+	(*AddPartitionsRequest)(nil),          // 31: strata.admin.v1.AddPartitionsRequest
+	(*AddPartitionsResponse)(nil),         // 32: strata.admin.v1.AddPartitionsResponse
+	(*AlterTopicConfigsRequest)(nil),      // 33: strata.admin.v1.AlterTopicConfigsRequest
+	(*AlterTopicConfigsResponse)(nil),     // 34: strata.admin.v1.AlterTopicConfigsResponse
+	(*DescribeTopicConfigsRequest)(nil),   // 35: strata.admin.v1.DescribeTopicConfigsRequest
+	(*ConfigEntry)(nil),                   // 36: strata.admin.v1.ConfigEntry
+	(*DescribeTopicConfigsResponse)(nil),  // 37: strata.admin.v1.DescribeTopicConfigsResponse
+	(*DescribeClusterRequest)(nil),        // 38: strata.admin.v1.DescribeClusterRequest
+	(*Controller)(nil),                    // 39: strata.admin.v1.Controller
+	(*StorageNode)(nil),                   // 40: strata.admin.v1.StorageNode
+	(*Gateway)(nil),                       // 41: strata.admin.v1.Gateway
+	(*DescribeClusterResponse)(nil),       // 42: strata.admin.v1.DescribeClusterResponse
+	nil,                                   // 43: strata.admin.v1.Topic.ConfigsEntry
+	nil,                                   // 44: strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	nil,                                   // 45: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	nil,                                   // 46: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	(*v1.ErrorDetail)(nil),                // 47: strata.common.v1.ErrorDetail
 }
 var file_strata_admin_v1_admin_proto_depIdxs = []int32{
-	36, // 0: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
-	3,  // 1: strata.admin.v1.Topic.partitions:type_name -> strata.admin.v1.Partition
-	5,  // 2: strata.admin.v1.Partition.replica_lags:type_name -> strata.admin.v1.ReplicaLag
-	4,  // 3: strata.admin.v1.Partition.offline_reasons:type_name -> strata.admin.v1.OfflineReplica
-	6,  // 4: strata.admin.v1.ReassignPartitionResponse.move:type_name -> strata.admin.v1.PartitionMove
-	6,  // 5: strata.admin.v1.RebalanceResponse.moves:type_name -> strata.admin.v1.PartitionMove
-	6,  // 6: strata.admin.v1.DrainNodeResponse.moves:type_name -> strata.admin.v1.PartitionMove
-	14, // 7: strata.admin.v1.ElectPreferredLeadersResponse.elected:type_name -> strata.admin.v1.ElectedLeader
-	37, // 8: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	2,  // 9: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	2,  // 10: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
-	2,  // 11: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	2,  // 12: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
-	38, // 13: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	39, // 14: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
-	1,  // 15: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
-	29, // 16: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
-	0,  // 17: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
-	32, // 18: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
-	33, // 19: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
-	34, // 20: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
-	16, // 21: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
-	18, // 22: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
-	20, // 23: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
-	22, // 24: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
-	24, // 25: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
-	26, // 26: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
-	28, // 27: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
-	7,  // 28: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
-	9,  // 29: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
-	11, // 30: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
-	13, // 31: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
-	31, // 32: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
-	17, // 33: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
-	19, // 34: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
-	21, // 35: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
-	23, // 36: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
-	25, // 37: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
-	27, // 38: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
-	30, // 39: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
-	8,  // 40: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
-	10, // 41: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
-	12, // 42: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
-	15, // 43: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
-	35, // 44: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
-	33, // [33:45] is the sub-list for method output_type
-	21, // [21:33] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	0,  // 0: strata.admin.v1.ElectLeadersRequest.type:type_name -> strata.admin.v1.ElectionType
+	4,  // 1: strata.admin.v1.ElectLeadersRequest.partitions:type_name -> strata.admin.v1.TopicPartition
+	47, // 2: strata.admin.v1.ElectionResult.error:type_name -> strata.common.v1.ErrorDetail
+	5,  // 3: strata.admin.v1.ElectLeadersResponse.results:type_name -> strata.admin.v1.ElectionResult
+	13, // 4: strata.admin.v1.CancelReassignmentResponse.cancelled:type_name -> strata.admin.v1.PartitionMove
+	43, // 5: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
+	10, // 6: strata.admin.v1.Topic.partitions:type_name -> strata.admin.v1.Partition
+	12, // 7: strata.admin.v1.Partition.replica_lags:type_name -> strata.admin.v1.ReplicaLag
+	11, // 8: strata.admin.v1.Partition.offline_reasons:type_name -> strata.admin.v1.OfflineReplica
+	13, // 9: strata.admin.v1.ReassignPartitionResponse.move:type_name -> strata.admin.v1.PartitionMove
+	13, // 10: strata.admin.v1.RebalanceResponse.moves:type_name -> strata.admin.v1.PartitionMove
+	13, // 11: strata.admin.v1.DrainNodeResponse.moves:type_name -> strata.admin.v1.PartitionMove
+	21, // 12: strata.admin.v1.ElectPreferredLeadersResponse.elected:type_name -> strata.admin.v1.ElectedLeader
+	44, // 13: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	9,  // 14: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	9,  // 15: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
+	9,  // 16: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	9,  // 17: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
+	45, // 18: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	46, // 19: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	2,  // 20: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
+	36, // 21: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
+	1,  // 22: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
+	39, // 23: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
+	40, // 24: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
+	41, // 25: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
+	23, // 26: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
+	25, // 27: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
+	27, // 28: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
+	29, // 29: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
+	31, // 30: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
+	33, // 31: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
+	35, // 32: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
+	14, // 33: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
+	16, // 34: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
+	18, // 35: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
+	20, // 36: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
+	38, // 37: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
+	3,  // 38: strata.admin.v1.AdminService.ElectLeaders:input_type -> strata.admin.v1.ElectLeadersRequest
+	7,  // 39: strata.admin.v1.AdminService.CancelReassignment:input_type -> strata.admin.v1.CancelReassignmentRequest
+	24, // 40: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
+	26, // 41: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
+	28, // 42: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
+	30, // 43: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
+	32, // 44: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
+	34, // 45: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
+	37, // 46: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
+	15, // 47: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
+	17, // 48: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
+	19, // 49: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
+	22, // 50: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
+	42, // 51: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
+	6,  // 52: strata.admin.v1.AdminService.ElectLeaders:output_type -> strata.admin.v1.ElectLeadersResponse
+	8,  // 53: strata.admin.v1.AdminService.CancelReassignment:output_type -> strata.admin.v1.CancelReassignmentResponse
+	40, // [40:54] is the sub-list for method output_type
+	26, // [26:40] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_strata_admin_v1_admin_proto_init() }
@@ -2413,8 +2854,8 @@ func file_strata_admin_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_admin_v1_admin_proto_rawDesc), len(file_strata_admin_v1_admin_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   38,
+			NumEnums:      3,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -7,7 +7,8 @@
 package streamv1
 
 import (
-	v1 "github.com/strata-io/strata/gen/strata/common/v1"
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/strata-io/strata/api/strata/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -447,7 +448,9 @@ func (x *ProduceRecord) GetTimestampMs() int64 {
 type ProduceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Topic string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	// At least one, at most 10,000 records.
+	// At least one, at most 10,000 records. The handler checks them in its
+	// one pass over the records (see ProduceRecord), not protovalidate,
+	// whose walk over every record costs more than building their batch.
 	Records []*ProduceRecord `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	Acks    Acks             `protobuf:"varint,3,opt,name=acks,proto3,enum=strata.stream.v1.Acks" json:"acks,omitempty"`
 	// How long the leader waits for the in-sync replicas with ACKS_ALL before
@@ -1542,7 +1545,7 @@ type ProduceStreamBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Echoed in the ack; the client's own numbering.
 	RequestId uint64 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// At least one, at most 10,000 records, as Produce.
+	// At least one, at most 10,000 records, checked as Produce's.
 	Records       []*ProduceRecord `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1921,8 +1924,15 @@ type ConsumeOpen struct {
 	// Shown to group tools as the member's client id; unset is
 	// "strata-grpc".
 	ClientId string `protobuf:"bytes,7,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The assignors the member offers, in preference order (Kafka's
+	// partition.assignment.strategy): "range", "roundrobin" (eager: every
+	// partition is revoked on a rebalance) and "cooperative-sticky"
+	// (KIP-429: a member keeps consuming the partitions it keeps, and only
+	// those that move are revoked). Unset is all three in that order. The
+	// coordinator picks one that every member of the group offers.
+	Assignors []string `protobuf:"bytes,8,rep,name=assignors,proto3" json:"assignors,omitempty"`
 	// Which records of transactions to read; unset is READ_COMMITTED.
-	IsolationLevel IsolationLevel `protobuf:"varint,8,opt,name=isolation_level,json=isolationLevel,proto3,enum=strata.stream.v1.IsolationLevel" json:"isolation_level,omitempty"`
+	IsolationLevel IsolationLevel `protobuf:"varint,9,opt,name=isolation_level,json=isolationLevel,proto3,enum=strata.stream.v1.IsolationLevel" json:"isolation_level,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -2004,6 +2014,13 @@ func (x *ConsumeOpen) GetClientId() string {
 		return x.ClientId
 	}
 	return ""
+}
+
+func (x *ConsumeOpen) GetAssignors() []string {
+	if x != nil {
+		return x.Assignors
+	}
+	return nil
 }
 
 func (x *ConsumeOpen) GetIsolationLevel() IsolationLevel {
@@ -2536,7 +2553,7 @@ var File_strata_stream_v1_stream_proto protoreflect.FileDescriptor
 
 const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/stream/v1/stream.proto\x12\x10strata.stream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dstrata/common/v1/errors.proto\x1a\x1dstrata/stream/v1/groups.proto\"?\n" +
+	"\x1dstrata/stream/v1/stream.proto\x12\x10strata.stream.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dstrata/common/v1/errors.proto\x1a\x1dstrata/stream/v1/groups.proto\"?\n" +
 	"\x06Header\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x19\n" +
 	"\x05value\x18\x02 \x01(\fH\x00R\x05value\x88\x01\x01B\b\n" +
@@ -2551,37 +2568,40 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"_partitionB\x06\n" +
 	"\x04_keyB\b\n" +
 	"\x06_valueB\x0f\n" +
-	"\r_timestamp_ms\"\x83\x02\n" +
+	"\r_timestamp_ms\"\xae\x02\n" +
 	"\x0eProduceRequest\x12\x14\n" +
-	"\x05topic\x18\x01 \x01(\tR\x05topic\x129\n" +
-	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordR\arecords\x12*\n" +
-	"\x04acks\x18\x03 \x01(\x0e2\x16.strata.stream.v1.AcksR\x04acks\x123\n" +
-	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12?\n" +
-	"\vcompression\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.CompressionR\vcompression\"\x9d\x01\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12A\n" +
+	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\x06\xbaH\x03\xd8\x01\x03R\arecords\x124\n" +
+	"\x04acks\x18\x03 \x01(\x0e2\x16.strata.stream.v1.AcksB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04acks\x12B\n" +
+	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
+	"\xaa\x01\a\"\x03\b\xac\x02*\x00R\atimeout\x12I\n" +
+	"\vcompression\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.CompressionB\b\xbaH\x05\x82\x01\x02\x10\x01R\vcompression\"\x9d\x01\n" +
 	"\rProduceResult\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12!\n" +
 	"\ftimestamp_ms\x18\x03 \x01(\x03R\vtimestampMs\x123\n" +
 	"\x05error\x18\x04 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\"L\n" +
 	"\x0fProduceResponse\x129\n" +
-	"\aresults\x18\x01 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults\"\xc9\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults\"\xee\x01\n" +
 	"\x0eFetchPartition\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x18\n" +
-	"\x06offset\x18\x03 \x01(\x03H\x00R\x06offset\x12;\n" +
-	"\bposition\x18\x04 \x01(\x0e2\x1d.strata.stream.v1.LogPositionH\x00R\bposition\x12#\n" +
-	"\ftimestamp_ms\x18\x05 \x01(\x03H\x00R\vtimestampMsB\a\n" +
-	"\x05start\"\xac\x02\n" +
-	"\fFetchRequest\x12@\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12!\n" +
+	"\x06offset\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\x06offset\x12G\n" +
+	"\bposition\x18\x04 \x01(\x0e2\x1d.strata.stream.v1.LogPositionB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00H\x00R\bposition\x12,\n" +
+	"\ftimestamp_ms\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\vtimestampMsB\x0e\n" +
+	"\x05start\x12\x05\xbaH\x02\b\x01\"\xf2\x02\n" +
+	"\fFetchRequest\x12M\n" +
 	"\n" +
-	"partitions\x18\x01 \x03(\v2 .strata.stream.v1.FetchPartitionR\n" +
-	"partitions\x124\n" +
-	"\bmax_wait\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\amaxWait\x12\x1b\n" +
-	"\tmin_bytes\x18\x03 \x01(\x05R\bminBytes\x12\x1b\n" +
-	"\tmax_bytes\x18\x04 \x01(\x05R\bmaxBytes\x12\x1f\n" +
-	"\vmax_records\x18\x05 \x01(\x05R\n" +
-	"maxRecords\x12I\n" +
-	"\x0fisolation_level\x18\x06 \x01(\x0e2 .strata.stream.v1.IsolationLevelR\x0eisolationLevel\"\x83\x02\n" +
+	"partitions\x18\x01 \x03(\v2 .strata.stream.v1.FetchPartitionB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\n" +
+	"partitions\x12C\n" +
+	"\bmax_wait\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
+	"\xaa\x01\a\"\x03\b\xac\x022\x00R\amaxWait\x12$\n" +
+	"\tmin_bytes\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bminBytes\x12)\n" +
+	"\tmax_bytes\x18\x04 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\x80\x80 (\x00R\bmaxBytes\x12(\n" +
+	"\vmax_records\x18\x05 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\n" +
+	"maxRecords\x12S\n" +
+	"\x0fisolation_level\x18\x06 \x01(\x0e2 .strata.stream.v1.IsolationLevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eisolationLevel\"\x83\x02\n" +
 	"\x06Record\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12!\n" +
 	"\ftimestamp_ms\x18\x02 \x01(\x03R\vtimestampMs\x12F\n" +
@@ -2604,16 +2624,17 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\rFetchResponse\x12F\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2&.strata.stream.v1.FetchPartitionResultR\n" +
-	"partitions\"\xb5\x01\n" +
+	"partitions\"\xd1\x01\n" +
 	"\x14ListOffsetsPartition\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12;\n" +
-	"\bposition\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.LogPositionH\x00R\bposition\x12#\n" +
-	"\ftimestamp_ms\x18\x04 \x01(\x03H\x00R\vtimestampMsB\a\n" +
-	"\x05query\"\\\n" +
-	"\x12ListOffsetsRequest\x12F\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12G\n" +
+	"\bposition\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.LogPositionB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00H\x00R\bposition\x12,\n" +
+	"\ftimestamp_ms\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\vtimestampMsB\x0e\n" +
+	"\x05query\x12\x05\xbaH\x02\b\x01\"i\n" +
+	"\x12ListOffsetsRequest\x12S\n" +
 	"\n" +
-	"partitions\x18\x01 \x03(\v2&.strata.stream.v1.ListOffsetsPartitionR\n" +
+	"partitions\x18\x01 \x03(\v2&.strata.stream.v1.ListOffsetsPartitionB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\n" +
 	"partitions\"\xb7\x01\n" +
 	"\x11ListOffsetsResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
@@ -2628,17 +2649,18 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x14ProduceStreamRequest\x129\n" +
 	"\x04open\x18\x01 \x01(\v2#.strata.stream.v1.ProduceStreamOpenH\x00R\x04open\x12<\n" +
 	"\x05batch\x18\x02 \x01(\v2$.strata.stream.v1.ProduceStreamBatchH\x00R\x05batchB\t\n" +
-	"\amessage\"\xfc\x01\n" +
+	"\amessage\"\x9f\x02\n" +
 	"\x11ProduceStreamOpen\x12\x14\n" +
-	"\x05topic\x18\x01 \x01(\tR\x05topic\x12*\n" +
-	"\x04acks\x18\x02 \x01(\x0e2\x16.strata.stream.v1.AcksR\x04acks\x12?\n" +
-	"\vcompression\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.CompressionR\vcompression\x123\n" +
-	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12/\n" +
-	"\x13disable_idempotence\x18\x05 \x01(\bR\x12disableIdempotence\"n\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x124\n" +
+	"\x04acks\x18\x02 \x01(\x0e2\x16.strata.stream.v1.AcksB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04acks\x12I\n" +
+	"\vcompression\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.CompressionB\b\xbaH\x05\x82\x01\x02\x10\x01R\vcompression\x12B\n" +
+	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
+	"\xaa\x01\a\"\x03\b\xac\x02*\x00R\atimeout\x12/\n" +
+	"\x13disable_idempotence\x18\x05 \x01(\bR\x12disableIdempotence\"v\n" +
 	"\x12ProduceStreamBatch\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\x04R\trequestId\x129\n" +
-	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordR\arecords\"\x9b\x01\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\x12A\n" +
+	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\x06\xbaH\x03\xd8\x01\x03R\arecords\"\x9b\x01\n" +
 	"\x15ProduceStreamResponse\x12?\n" +
 	"\x06opened\x18\x01 \x01(\v2%.strata.stream.v1.ProduceStreamOpenedH\x00R\x06opened\x126\n" +
 	"\x03ack\x18\x02 \x01(\v2\".strata.stream.v1.ProduceStreamAckH\x00R\x03ackB\t\n" +
@@ -2657,23 +2679,25 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x04open\x18\x01 \x01(\v2\x1d.strata.stream.v1.ConsumeOpenH\x00R\x04open\x129\n" +
 	"\x06credit\x18\x02 \x01(\v2\x1f.strata.stream.v1.ConsumeCreditH\x00R\x06credit\x129\n" +
 	"\x06commit\x18\x03 \x01(\v2\x1f.strata.stream.v1.ConsumeCommitH\x00R\x06commitB\t\n" +
-	"\amessage\"\x98\x03\n" +
+	"\amessage\"\xa3\x04\n" +
 	"\vConsumeOpen\x12\x19\n" +
-	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x16\n" +
-	"\x06topics\x18\x02 \x03(\tR\x06topics\x12 \n" +
-	"\tmember_id\x18\x03 \x01(\tH\x00R\bmemberId\x88\x01\x01\x12$\n" +
-	"\vinstance_id\x18\x04 \x01(\tH\x01R\n" +
-	"instanceId\x88\x01\x01\x12D\n" +
-	"\x0estart_position\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.LogPositionR\rstartPosition\x12B\n" +
-	"\x0fsession_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x0esessionTimeout\x12\x1b\n" +
-	"\tclient_id\x18\a \x01(\tR\bclientId\x12I\n" +
-	"\x0fisolation_level\x18\b \x01(\x0e2 .strata.stream.v1.IsolationLevelR\x0eisolationLevelB\f\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12 \n" +
+	"\x06topics\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\b\x01R\x06topics\x12 \n" +
+	"\tmember_id\x18\x03 \x01(\tH\x00R\bmemberId\x88\x01\x01\x12-\n" +
+	"\vinstance_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x10\x01H\x01R\n" +
+	"instanceId\x88\x01\x01\x12N\n" +
+	"\x0estart_position\x18\x05 \x01(\x0e2\x1d.strata.stream.v1.LogPositionB\b\xbaH\x05\x82\x01\x02\x10\x01R\rstartPosition\x12S\n" +
+	"\x0fsession_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x03\b\x88\x0e2\x02\b\x06R\x0esessionTimeout\x12\x1b\n" +
+	"\tclient_id\x18\a \x01(\tR\bclientId\x12Q\n" +
+	"\tassignors\x18\b \x03(\tB3\xbaH0\x92\x01-\x10\x03\")r'R\x05rangeR\n" +
+	"roundrobinR\x12cooperative-stickyR\tassignors\x12S\n" +
+	"\x0fisolation_level\x18\t \x01(\x0e2 .strata.stream.v1.IsolationLevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eisolationLevelB\f\n" +
 	"\n" +
 	"_member_idB\x0e\n" +
-	"\f_instance_id\"?\n" +
-	"\rConsumeCredit\x12\x18\n" +
-	"\arecords\x18\x01 \x01(\x03R\arecords\x12\x14\n" +
-	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\"g\n" +
+	"\f_instance_id\"Q\n" +
+	"\rConsumeCredit\x12!\n" +
+	"\arecords\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\arecords\x12\x1d\n" +
+	"\x05bytes\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x05bytes\"g\n" +
 	"\rConsumeCommit\x12\x1b\n" +
 	"\tcommit_id\x18\x01 \x01(\x04R\bcommitId\x129\n" +
 	"\aoffsets\x18\x02 \x03(\v2\x1f.strata.stream.v1.ConsumeOffsetR\aoffsets\"w\n" +
@@ -2738,7 +2762,7 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\vListOffsets\x12$.strata.stream.v1.ListOffsetsRequest\x1a%.strata.stream.v1.ListOffsetsResponse\x12d\n" +
 	"\rProduceStream\x12&.strata.stream.v1.ProduceStreamRequest\x1a'.strata.stream.v1.ProduceStreamResponse(\x010\x01\x12R\n" +
 	"\aConsume\x12 .strata.stream.v1.ConsumeRequest\x1a!.strata.stream.v1.ConsumeResponse(\x010\x01B\xc0\x01\n" +
-	"\x14com.strata.stream.v1B\vStreamProtoP\x01Z9github.com/strata-io/strata/gen/strata/stream/v1;streamv1\xa2\x02\x03SSX\xaa\x02\x10Strata.Stream.V1\xca\x02\x10Strata\\Stream\\V1\xe2\x02\x1cStrata\\Stream\\V1\\GPBMetadata\xea\x02\x12Strata::Stream::V1b\x06proto3"
+	"\x14com.strata.stream.v1B\vStreamProtoP\x01Z9github.com/strata-io/strata/api/strata/stream/v1;streamv1\xa2\x02\x03SSX\xaa\x02\x10Strata.Stream.V1\xca\x02\x10Strata\\Stream\\V1\xe2\x02\x1cStrata\\Stream\\V1\\GPBMetadata\xea\x02\x12Strata::Stream::V1b\x06proto3"
 
 var (
 	file_strata_stream_v1_stream_proto_rawDescOnce sync.Once

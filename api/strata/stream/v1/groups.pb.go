@@ -7,7 +7,8 @@
 package streamv1
 
 import (
-	v1 "github.com/strata-io/strata/gen/strata/common/v1"
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/strata-io/strata/api/strata/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -1422,7 +1423,7 @@ var File_strata_stream_v1_groups_proto protoreflect.FileDescriptor
 
 const file_strata_stream_v1_groups_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/stream/v1/groups.proto\x12\x10strata.stream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dstrata/common/v1/errors.proto\"G\n" +
+	"\x1dstrata/stream/v1/groups.proto\x12\x10strata.stream.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dstrata/common/v1/errors.proto\"G\n" +
 	"\x0fTopicPartitions\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1e\n" +
 	"\n" +
@@ -1476,34 +1477,34 @@ const file_strata_stream_v1_groups_proto_rawDesc = "" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x1a\n" +
 	"\bmetadata\x18\x04 \x01(\tR\bmetadata\x123\n" +
-	"\x05error\x18\x05 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\"m\n" +
+	"\x05error\x18\x05 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\"w\n" +
 	"\x14CommitOffsetsRequest\x12\x19\n" +
-	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12:\n" +
-	"\aoffsets\x18\x02 \x03(\v2 .strata.stream.v1.OffsetToCommitR\aoffsets\"x\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12D\n" +
+	"\aoffsets\x18\x02 \x03(\v2 .strata.stream.v1.OffsetToCommitB\b\xbaH\x05\x92\x01\x02\b\x01R\aoffsets\"\x81\x01\n" +
 	"\x0eOffsetToCommit\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
-	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x1a\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1f\n" +
+	"\x06offset\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x06offset\x12\x1a\n" +
 	"\bmetadata\x18\x04 \x01(\tR\bmetadata\"T\n" +
 	"\x15CommitOffsetsResponse\x12;\n" +
 	"\aresults\x18\x01 \x03(\v2!.strata.stream.v1.PartitionResultR\aresults\"z\n" +
 	"\x0fPartitionResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
-	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\"\xf5\x02\n" +
+	"\x05error\x18\x03 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\"\x8f\x03\n" +
 	"\x13ResetOffsetsRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x129\n" +
 	"\x06topics\x18\x02 \x03(\v2!.strata.stream.v1.TopicPartitionsR\x06topics\x12!\n" +
 	"\vto_earliest\x18\x03 \x01(\bH\x00R\n" +
 	"toEarliest\x12\x1d\n" +
-	"\tto_latest\x18\x04 \x01(\bH\x00R\btoLatest\x12\x1d\n" +
-	"\tto_offset\x18\x05 \x01(\x03H\x00R\btoOffset\x12(\n" +
-	"\x0fto_timestamp_ms\x18\x06 \x01(\x03H\x00R\rtoTimestampMs\x12<\n" +
-	"\vby_duration\x18\a \x01(\v2\x19.google.protobuf.DurationH\x00R\n" +
+	"\tto_latest\x18\x04 \x01(\bH\x00R\btoLatest\x12&\n" +
+	"\tto_offset\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\btoOffset\x12(\n" +
+	"\x0fto_timestamp_ms\x18\x06 \x01(\x03H\x00R\rtoTimestampMs\x12F\n" +
+	"\vby_duration\x18\a \x01(\v2\x19.google.protobuf.DurationB\b\xbaH\x05\xaa\x01\x022\x00H\x00R\n" +
 	"byDuration\x12\x1b\n" +
 	"\bshift_by\x18\b \x01(\x03H\x00R\ashiftBy\x12\x18\n" +
-	"\aexecute\x18\t \x01(\bR\aexecuteB\b\n" +
-	"\x06target\"g\n" +
+	"\aexecute\x18\t \x01(\bR\aexecuteB\x0f\n" +
+	"\x06target\x12\x05\xbaH\x02\b\x01\"g\n" +
 	"\x14ResetOffsetsResponse\x123\n" +
 	"\x04plan\x18\x01 \x03(\v2\x1f.strata.stream.v1.PlannedOffsetR\x04plan\x12\x1a\n" +
 	"\bexecuted\x18\x02 \x01(\bR\bexecuted\"\xbe\x01\n" +
@@ -1531,7 +1532,7 @@ const file_strata_stream_v1_groups_proto_rawDesc = "" +
 	"\fResetOffsets\x12%.strata.stream.v1.ResetOffsetsRequest\x1a&.strata.stream.v1.ResetOffsetsResponse\x12Z\n" +
 	"\vDeleteGroup\x12$.strata.stream.v1.DeleteGroupRequest\x1a%.strata.stream.v1.DeleteGroupResponse\x12`\n" +
 	"\rDeleteOffsets\x12&.strata.stream.v1.DeleteOffsetsRequest\x1a'.strata.stream.v1.DeleteOffsetsResponseB\xc0\x01\n" +
-	"\x14com.strata.stream.v1B\vGroupsProtoP\x01Z9github.com/strata-io/strata/gen/strata/stream/v1;streamv1\xa2\x02\x03SSX\xaa\x02\x10Strata.Stream.V1\xca\x02\x10Strata\\Stream\\V1\xe2\x02\x1cStrata\\Stream\\V1\\GPBMetadata\xea\x02\x12Strata::Stream::V1b\x06proto3"
+	"\x14com.strata.stream.v1B\vGroupsProtoP\x01Z9github.com/strata-io/strata/api/strata/stream/v1;streamv1\xa2\x02\x03SSX\xaa\x02\x10Strata.Stream.V1\xca\x02\x10Strata\\Stream\\V1\xe2\x02\x1cStrata\\Stream\\V1\\GPBMetadata\xea\x02\x12Strata::Stream::V1b\x06proto3"
 
 var (
 	file_strata_stream_v1_groups_proto_rawDescOnce sync.Once

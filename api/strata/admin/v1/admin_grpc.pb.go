@@ -31,6 +31,8 @@ const (
 	AdminService_DrainNode_FullMethodName             = "/strata.admin.v1.AdminService/DrainNode"
 	AdminService_ElectPreferredLeaders_FullMethodName = "/strata.admin.v1.AdminService/ElectPreferredLeaders"
 	AdminService_DescribeCluster_FullMethodName       = "/strata.admin.v1.AdminService/DescribeCluster"
+	AdminService_ElectLeaders_FullMethodName          = "/strata.admin.v1.AdminService/ElectLeaders"
+	AdminService_CancelReassignment_FullMethodName    = "/strata.admin.v1.AdminService/CancelReassignment"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -77,7 +79,7 @@ type AdminServiceClient interface {
 	// keep working throughout. It returns when the move has started; describe
 	// the topic to follow it. Errors: NOT_FOUND, INVALID_ARGUMENT
 	// (INVALID_REPLICATION_FACTOR for duplicates, unknown or dead nodes),
-	// FAILED_PRECONDITION (REASSIGNMENT_IN_PROGRESS).
+	// FAILED_PRECONDITION (REASSIGNMENT_IN_PROGRESS, unless replace is set).
 	ReassignPartition(ctx context.Context, in *ReassignPartitionRequest, opts ...grpc.CallOption) (*ReassignPartitionResponse, error)
 	// Rebalance computes a placement that spreads replicas and leaders
 	// evenly over the live storage nodes (for example after adding one) and
@@ -96,6 +98,24 @@ type AdminServiceClient interface {
 	// their replica and leader counts) and live gateways. Answered through a
 	// gateway, each live storage node's disk usage is filled in too.
 	DescribeCluster(ctx context.Context, in *DescribeClusterRequest, opts ...grpc.CallOption) (*DescribeClusterResponse, error)
+	// ElectLeaders runs Kafka's ElectLeaders for the given partitions, or
+	// every partition when all is set. PREFERRED moves leadership to the
+	// first replica where it is alive, in the ISR and not offline; UNCLEAN
+	// gives a leaderless partition a leader: from the ISR if a member is
+	// alive, else any live replica that is not offline (acknowledged records
+	// may be lost). Each partition answers on its own: ELECTION_NOT_NEEDED,
+	// PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE,
+	// UNKNOWN_TOPIC_OR_PARTITION. With all set, partitions that need no
+	// election are left out.
+	ElectLeaders(ctx context.Context, in *ElectLeadersRequest, opts ...grpc.CallOption) (*ElectLeadersResponse, error)
+	// CancelReassignment stops a partition's running reassignment and
+	// reverts it to its original replicas, as Kafka does for a null replica
+	// list in AlterPartitionReassignments: replicas and ISR lose the adding
+	// replicas, and leadership moves back to an original replica if an
+	// adding one leads. Errors: NOT_FOUND, FAILED_PRECONDITION
+	// (NO_REASSIGNMENT_IN_PROGRESS; INVALID_REPLICA_ASSIGNMENT when no
+	// original replica is in the ISR, so reverting would lose records).
+	CancelReassignment(ctx context.Context, in *CancelReassignmentRequest, opts ...grpc.CallOption) (*CancelReassignmentResponse, error)
 }
 
 type adminServiceClient struct {
@@ -226,6 +246,26 @@ func (c *adminServiceClient) DescribeCluster(ctx context.Context, in *DescribeCl
 	return out, nil
 }
 
+func (c *adminServiceClient) ElectLeaders(ctx context.Context, in *ElectLeadersRequest, opts ...grpc.CallOption) (*ElectLeadersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ElectLeadersResponse)
+	err := c.cc.Invoke(ctx, AdminService_ElectLeaders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) CancelReassignment(ctx context.Context, in *CancelReassignmentRequest, opts ...grpc.CallOption) (*CancelReassignmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelReassignmentResponse)
+	err := c.cc.Invoke(ctx, AdminService_CancelReassignment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -270,7 +310,7 @@ type AdminServiceServer interface {
 	// keep working throughout. It returns when the move has started; describe
 	// the topic to follow it. Errors: NOT_FOUND, INVALID_ARGUMENT
 	// (INVALID_REPLICATION_FACTOR for duplicates, unknown or dead nodes),
-	// FAILED_PRECONDITION (REASSIGNMENT_IN_PROGRESS).
+	// FAILED_PRECONDITION (REASSIGNMENT_IN_PROGRESS, unless replace is set).
 	ReassignPartition(context.Context, *ReassignPartitionRequest) (*ReassignPartitionResponse, error)
 	// Rebalance computes a placement that spreads replicas and leaders
 	// evenly over the live storage nodes (for example after adding one) and
@@ -289,6 +329,24 @@ type AdminServiceServer interface {
 	// their replica and leader counts) and live gateways. Answered through a
 	// gateway, each live storage node's disk usage is filled in too.
 	DescribeCluster(context.Context, *DescribeClusterRequest) (*DescribeClusterResponse, error)
+	// ElectLeaders runs Kafka's ElectLeaders for the given partitions, or
+	// every partition when all is set. PREFERRED moves leadership to the
+	// first replica where it is alive, in the ISR and not offline; UNCLEAN
+	// gives a leaderless partition a leader: from the ISR if a member is
+	// alive, else any live replica that is not offline (acknowledged records
+	// may be lost). Each partition answers on its own: ELECTION_NOT_NEEDED,
+	// PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE,
+	// UNKNOWN_TOPIC_OR_PARTITION. With all set, partitions that need no
+	// election are left out.
+	ElectLeaders(context.Context, *ElectLeadersRequest) (*ElectLeadersResponse, error)
+	// CancelReassignment stops a partition's running reassignment and
+	// reverts it to its original replicas, as Kafka does for a null replica
+	// list in AlterPartitionReassignments: replicas and ISR lose the adding
+	// replicas, and leadership moves back to an original replica if an
+	// adding one leads. Errors: NOT_FOUND, FAILED_PRECONDITION
+	// (NO_REASSIGNMENT_IN_PROGRESS; INVALID_REPLICA_ASSIGNMENT when no
+	// original replica is in the ISR, so reverting would lose records).
+	CancelReassignment(context.Context, *CancelReassignmentRequest) (*CancelReassignmentResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -334,6 +392,12 @@ func (UnimplementedAdminServiceServer) ElectPreferredLeaders(context.Context, *E
 }
 func (UnimplementedAdminServiceServer) DescribeCluster(context.Context, *DescribeClusterRequest) (*DescribeClusterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DescribeCluster not implemented")
+}
+func (UnimplementedAdminServiceServer) ElectLeaders(context.Context, *ElectLeadersRequest) (*ElectLeadersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ElectLeaders not implemented")
+}
+func (UnimplementedAdminServiceServer) CancelReassignment(context.Context, *CancelReassignmentRequest) (*CancelReassignmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelReassignment not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -572,6 +636,42 @@ func _AdminService_DescribeCluster_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ElectLeaders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ElectLeadersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ElectLeaders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ElectLeaders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ElectLeaders(ctx, req.(*ElectLeadersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_CancelReassignment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelReassignmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CancelReassignment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CancelReassignment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CancelReassignment(ctx, req.(*CancelReassignmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -626,6 +726,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DescribeCluster",
 			Handler:    _AdminService_DescribeCluster_Handler,
+		},
+		{
+			MethodName: "ElectLeaders",
+			Handler:    _AdminService_ElectLeaders_Handler,
+		},
+		{
+			MethodName: "CancelReassignment",
+			Handler:    _AdminService_CancelReassignment_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,77 @@
+package storage
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/strata-io/strata/internal/codec"
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/recordbatch"
+)
+
+// idempotentBatches builds consecutive batches of producer 7, epoch 0, of
+// n records each, from sequence seq.
+func idempotentBatches(t *testing.T, seq int32, n int, batches int) []byte {
+	t.Helper()
+	var out []byte
+	for range batches {
+		opts := recordbatch.ProducerOptions(codec.None)
+		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = 7, 0, seq
+		recs := make([]recordbatch.BuildRecord, n)
+		for i := range recs {
+			recs[i] = recordbatch.BuildRecord{Value: []byte("v"), Timestamp: 1}
+		}
+		b, err := recordbatch.Build(opts, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, seq = append(out, b...), seq+int32(n)
+	}
+	return out
+}
+
+// One idempotent write may carry several consecutive batches of a producer
+// (a ProduceStream session's queued requests): they are appended together,
+// a retry of the whole write is answered with its original offset and
+// written once, and batches that do not follow each other are refused
+// whole.
+func TestIdempotentWriteOfSeveralBatches(t *testing.T) {
+	ps := newPartitions(t.TempDir())
+	if err := ps.reconcile([]assignment{testAssignment("t", 0, "aa")}, keepAll, &testHost{}); err != nil {
+		t.Fatal(err)
+	}
+	defer ps.closeAll()
+	r, _ := ps.get("t", 0)
+
+	first := idempotentBatches(t, 0, 3, 4) // sequences 0..11
+	base, err := r.appendProduced(0, first)
+	if err != nil || base != 0 {
+		t.Fatalf("first write: base %d, %v", base, err)
+	}
+	if again, err := r.appendProduced(0, first); err != nil || again != 0 {
+		t.Fatalf("retry of the write: base %d, %v; want the original 0", again, err)
+	}
+	if end := r.log.LogEndOffset(); end != 12 {
+		t.Fatalf("log end %d after a write and its retry, want 12", end)
+	}
+	next, err := r.appendProduced(0, idempotentBatches(t, 12, 2, 2))
+	if err != nil || next != 12 {
+		t.Fatalf("next write: base %d, %v", next, err)
+	}
+
+	gap := slices.Concat(idempotentBatches(t, 16, 1, 1), idempotentBatches(t, 18, 1, 1))
+	partialRetry := slices.Concat(idempotentBatches(t, 12, 2, 2), idempotentBatches(t, 16, 2, 1))
+	for name, records := range map[string][]byte{
+		"batches with a gap":        gap,
+		"a retry with a new batch":  partialRetry,
+		"not following the last":    idempotentBatches(t, 20, 1, 2),
+		"more batches than allowed": idempotentBatches(t, 16, 1, maxIdempotentBatches+1),
+	} {
+		if _, err := r.appendProduced(0, records); errs.From(err) == nil {
+			t.Errorf("%s: %v, want a Strata error", name, err)
+		}
+	}
+	if end := r.log.LogEndOffset(); end != 16 {
+		t.Fatalf("log end %d, want 16: refused writes must write nothing", end)
+	}
+}
