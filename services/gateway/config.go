@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/services/gateway/kafka"
 )
 
 // Config is the gateway role's configuration.
@@ -23,6 +24,7 @@ type Config struct {
 	DefaultReplicationFactor int32
 	KafkaMaxRequestBytes     int32
 	KafkaIdleTimeout         time.Duration
+	MaxFetchSessions         int
 }
 
 // RegisterFlags binds the gateway's flags to c with their defaults.
@@ -41,6 +43,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 		"Kafka default.replication.factor for auto-created topics and CreateTopics with -1 (0: min(3, live storage nodes))")
 	fs.Int32Var(&c.KafkaMaxRequestBytes, "kafka-max-request-bytes", 100<<20, "Kafka socket.request.max.bytes: the largest request frame accepted")
 	fs.DurationVar(&c.KafkaIdleTimeout, "kafka-idle-timeout", 10*time.Minute, "Kafka connections.max.idle.ms: close connections idle this long")
+	fs.IntVar(&c.MaxFetchSessions, "max-incremental-fetch-session-cache-slots", kafka.DefaultMaxFetchSessions,
+		"Kafka max.incremental.fetch.session.cache.slots: fetch sessions this gateway keeps (0: every fetch is sessionless)")
 }
 
 // Validate checks every field and reports each bad one.
@@ -67,6 +71,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KafkaIdleTimeout <= 0 {
 		p.Addf("kafka-idle-timeout", "must be positive")
+	}
+	if c.MaxFetchSessions < 0 {
+		p.Addf("max-incremental-fetch-session-cache-slots", "%d is negative", c.MaxFetchSessions)
 	}
 	if c.GatewayID < 0 {
 		p.Addf("id", "%d is negative", c.GatewayID)

@@ -123,6 +123,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		AutoCreateTopics:         cfg.AutoCreateTopics,
 		DefaultPartitions:        cfg.DefaultPartitions,
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		MaxFetchSessions:         cfg.MaxFetchSessions,
 	}, kafka.Deps{
 		Cache:     g.cache,
 		Admin:     adminv1.NewAdminServiceClient(g.Conn),
