@@ -185,3 +185,43 @@ func TestFetchCutsLongPollsShort(t *testing.T) {
 		t.Fatalf("records %d, calls %v", len(items[0].Result.GetRecords()), st.calls)
 	}
 }
+
+// A leader that refuses without a hint (it leads in its own metadata but
+// has not opened the log yet) is asked once more after a short pause, and
+// the refused partitions of one call wait together, not one after another.
+func TestDoRetriesALeaderNotReadyYet(t *testing.T) {
+	var mu sync.Mutex
+	refused := map[int32]bool{}
+	st := &stub{produce: func(a string, in *storagev1.ProduceRequest) *storagev1.ProduceResponse {
+		mu.Lock()
+		defer mu.Unlock()
+		out := okProduce(a, in)
+		for i, p := range in.GetPartitions() {
+			if !refused[p.GetPartition()] {
+				refused[p.GetPartition()] = true
+				out.Partitions[i].Error = errs.New(errs.NotLeaderOrFollower, "partition t-%d is not open on this node yet", p.GetPartition()).Detail
+			}
+		}
+		return out
+	}}
+	r := New(cacheWith(24), st, nil)
+	items := produceItems(func() (ps []int32) {
+		for p := range int32(24) {
+			ps = append(ps, p)
+		}
+		return ps
+	}()...)
+	start := time.Now()
+	r.Produce(context.Background(), storagev1.Acks_ACKS_ALL, time.Second, items)
+	for _, it := range items {
+		if it.Err != nil || it.Result.GetBaseOffset() != 7 {
+			t.Fatalf("partition %d: %v", it.Partition, it.Err)
+		}
+	}
+	if took := time.Since(start); took > leaderChangeWait/2 {
+		t.Fatalf("24 refused partitions took %v", took)
+	}
+	if st.calls[addr(1)] != 2 || st.calls[addr(2)] != 2 || st.calls[addr(3)] != 2 {
+		t.Fatalf("calls %v, want two per leader", st.calls)
+	}
+}
