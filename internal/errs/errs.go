@@ -25,6 +25,7 @@ const (
 	UnknownTopicOrPartition  = commonv1.ErrorCode_ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION
 	InvalidPartitions        = commonv1.ErrorCode_ERROR_CODE_INVALID_PARTITIONS
 	InvalidReplicationFactor = commonv1.ErrorCode_ERROR_CODE_INVALID_REPLICATION_FACTOR
+	InvalidReplicaAssignment = commonv1.ErrorCode_ERROR_CODE_INVALID_REPLICA_ASSIGNMENT
 	InvalidConfig            = commonv1.ErrorCode_ERROR_CODE_INVALID_CONFIG
 	NotLeaderOrFollower      = commonv1.ErrorCode_ERROR_CODE_NOT_LEADER_OR_FOLLOWER
 	NotController            = commonv1.ErrorCode_ERROR_CODE_NOT_CONTROLLER
@@ -76,6 +77,7 @@ var table = map[Code]entry{
 	UnknownTopicOrPartition:  {codes.NotFound, kerr.UnknownTopicOrPartition.Code, true},
 	InvalidPartitions:        {codes.InvalidArgument, kerr.InvalidPartitions.Code, false},
 	InvalidReplicationFactor: {codes.InvalidArgument, kerr.InvalidReplicationFactor.Code, false},
+	InvalidReplicaAssignment: {codes.InvalidArgument, kerr.InvalidReplicaAssignment.Code, false},
 	InvalidConfig:            {codes.InvalidArgument, kerr.InvalidConfig.Code, false},
 	NotLeaderOrFollower:      {codes.Unavailable, kerr.NotLeaderForPartition.Code, true},
 	NotController:            {codes.Unavailable, kerr.NotController.Code, true},

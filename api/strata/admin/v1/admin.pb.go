@@ -991,13 +991,21 @@ func (x *ElectPreferredLeadersResponse) GetElected() []*ElectedLeader {
 }
 
 type CreateTopicRequest struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Name              string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Partitions        int32                  `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
-	ReplicationFactor int32                  `protobuf:"varint,3,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
-	Configs           map[string]string      `protobuf:"bytes,4,rep,name=configs,proto3" json:"configs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// With assignments: 0, or the number of assignments.
+	Partitions int32 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	// With assignments: 0, or the number of replicas of each.
+	ReplicationFactor int32             `protobuf:"varint,3,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
+	Configs           map[string]string `protobuf:"bytes,4,rep,name=configs,proto3" json:"configs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Validate and place, but create nothing.
-	ValidateOnly  bool `protobuf:"varint,5,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	ValidateOnly bool `protobuf:"varint,5,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	// Manual placement (Kafka's replica assignment): one entry per
+	// partition, numbered 0 to n-1; the controller places exactly these.
+	// Every partition has the same number of replicas, no storage node
+	// twice, and only live storage nodes; otherwise INVALID_ARGUMENT
+	// (INVALID_REPLICA_ASSIGNMENT).
+	Assignments   []*ReplicaAssignment `protobuf:"bytes,6,rep,name=assignments,proto3" json:"assignments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1067,6 +1075,67 @@ func (x *CreateTopicRequest) GetValidateOnly() bool {
 	return false
 }
 
+func (x *CreateTopicRequest) GetAssignments() []*ReplicaAssignment {
+	if x != nil {
+		return x.Assignments
+	}
+	return nil
+}
+
+// ReplicaAssignment places one partition.
+type ReplicaAssignment struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Storage node ids; the first is the leader and preferred leader.
+	Replicas      []int32 `protobuf:"varint,2,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaAssignment) Reset() {
+	*x = ReplicaAssignment{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaAssignment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaAssignment) ProtoMessage() {}
+
+func (x *ReplicaAssignment) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaAssignment.ProtoReflect.Descriptor instead.
+func (*ReplicaAssignment) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReplicaAssignment) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReplicaAssignment) GetReplicas() []int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
 type CreateTopicResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Topic         *Topic                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
@@ -1076,7 +1145,7 @@ type CreateTopicResponse struct {
 
 func (x *CreateTopicResponse) Reset() {
 	*x = CreateTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1088,7 +1157,7 @@ func (x *CreateTopicResponse) String() string {
 func (*CreateTopicResponse) ProtoMessage() {}
 
 func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1101,7 +1170,7 @@ func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicResponse.ProtoReflect.Descriptor instead.
 func (*CreateTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateTopicResponse) GetTopic() *Topic {
@@ -1120,7 +1189,7 @@ type DeleteTopicRequest struct {
 
 func (x *DeleteTopicRequest) Reset() {
 	*x = DeleteTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1201,7 @@ func (x *DeleteTopicRequest) String() string {
 func (*DeleteTopicRequest) ProtoMessage() {}
 
 func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1214,7 @@ func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteTopicRequest) GetName() string {
@@ -1163,7 +1232,7 @@ type DeleteTopicResponse struct {
 
 func (x *DeleteTopicResponse) Reset() {
 	*x = DeleteTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1244,7 @@ func (x *DeleteTopicResponse) String() string {
 func (*DeleteTopicResponse) ProtoMessage() {}
 
 func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1257,7 @@ func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 type ListTopicsRequest struct {
@@ -1199,7 +1268,7 @@ type ListTopicsRequest struct {
 
 func (x *ListTopicsRequest) Reset() {
 	*x = ListTopicsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1280,7 @@ func (x *ListTopicsRequest) String() string {
 func (*ListTopicsRequest) ProtoMessage() {}
 
 func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1293,7 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 type ListTopicsResponse struct {
@@ -1236,7 +1305,7 @@ type ListTopicsResponse struct {
 
 func (x *ListTopicsResponse) Reset() {
 	*x = ListTopicsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1317,7 @@ func (x *ListTopicsResponse) String() string {
 func (*ListTopicsResponse) ProtoMessage() {}
 
 func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1330,7 @@ func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsResponse.ProtoReflect.Descriptor instead.
 func (*ListTopicsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListTopicsResponse) GetTopics() []*Topic {
@@ -1280,7 +1349,7 @@ type DescribeTopicRequest struct {
 
 func (x *DescribeTopicRequest) Reset() {
 	*x = DescribeTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1361,7 @@ func (x *DescribeTopicRequest) String() string {
 func (*DescribeTopicRequest) ProtoMessage() {}
 
 func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1374,7 @@ func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DescribeTopicRequest) GetName() string {
@@ -1324,7 +1393,7 @@ type DescribeTopicResponse struct {
 
 func (x *DescribeTopicResponse) Reset() {
 	*x = DescribeTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1405,7 @@ func (x *DescribeTopicResponse) String() string {
 func (*DescribeTopicResponse) ProtoMessage() {}
 
 func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1418,7 @@ func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DescribeTopicResponse) GetTopic() *Topic {
@@ -1363,15 +1432,19 @@ type AddPartitionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The partition count after the call; must exceed the current count.
-	TotalCount    int32 `protobuf:"varint,2,opt,name=total_count,json=totalCount,proto3" json:"total_count,omitempty"`
-	ValidateOnly  bool  `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	TotalCount   int32 `protobuf:"varint,2,opt,name=total_count,json=totalCount,proto3" json:"total_count,omitempty"`
+	ValidateOnly bool  `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	// Manual placement of the new partitions, numbered from the current
+	// count to total_count - 1, each with the topic's replication factor;
+	// rules and errors as for CreateTopicRequest.assignments.
+	Assignments   []*ReplicaAssignment `protobuf:"bytes,4,rep,name=assignments,proto3" json:"assignments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddPartitionsRequest) Reset() {
 	*x = AddPartitionsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1456,7 @@ func (x *AddPartitionsRequest) String() string {
 func (*AddPartitionsRequest) ProtoMessage() {}
 
 func (x *AddPartitionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1469,7 @@ func (x *AddPartitionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPartitionsRequest.ProtoReflect.Descriptor instead.
 func (*AddPartitionsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AddPartitionsRequest) GetName() string {
@@ -1420,6 +1493,13 @@ func (x *AddPartitionsRequest) GetValidateOnly() bool {
 	return false
 }
 
+func (x *AddPartitionsRequest) GetAssignments() []*ReplicaAssignment {
+	if x != nil {
+		return x.Assignments
+	}
+	return nil
+}
+
 type AddPartitionsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Topic         *Topic                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
@@ -1429,7 +1509,7 @@ type AddPartitionsResponse struct {
 
 func (x *AddPartitionsResponse) Reset() {
 	*x = AddPartitionsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1521,7 @@ func (x *AddPartitionsResponse) String() string {
 func (*AddPartitionsResponse) ProtoMessage() {}
 
 func (x *AddPartitionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1534,7 @@ func (x *AddPartitionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPartitionsResponse.ProtoReflect.Descriptor instead.
 func (*AddPartitionsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AddPartitionsResponse) GetTopic() *Topic {
@@ -1478,7 +1558,7 @@ type AlterTopicConfigsRequest struct {
 
 func (x *AlterTopicConfigsRequest) Reset() {
 	*x = AlterTopicConfigsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1570,7 @@ func (x *AlterTopicConfigsRequest) String() string {
 func (*AlterTopicConfigsRequest) ProtoMessage() {}
 
 func (x *AlterTopicConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1583,7 @@ func (x *AlterTopicConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTopicConfigsRequest.ProtoReflect.Descriptor instead.
 func (*AlterTopicConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AlterTopicConfigsRequest) GetName() string {
@@ -1544,7 +1624,7 @@ type AlterTopicConfigsResponse struct {
 
 func (x *AlterTopicConfigsResponse) Reset() {
 	*x = AlterTopicConfigsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1636,7 @@ func (x *AlterTopicConfigsResponse) String() string {
 func (*AlterTopicConfigsResponse) ProtoMessage() {}
 
 func (x *AlterTopicConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1649,7 @@ func (x *AlterTopicConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTopicConfigsResponse.ProtoReflect.Descriptor instead.
 func (*AlterTopicConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AlterTopicConfigsResponse) GetConfigs() map[string]string {
@@ -1588,7 +1668,7 @@ type DescribeTopicConfigsRequest struct {
 
 func (x *DescribeTopicConfigsRequest) Reset() {
 	*x = DescribeTopicConfigsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1600,7 +1680,7 @@ func (x *DescribeTopicConfigsRequest) String() string {
 func (*DescribeTopicConfigsRequest) ProtoMessage() {}
 
 func (x *DescribeTopicConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1613,7 +1693,7 @@ func (x *DescribeTopicConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicConfigsRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DescribeTopicConfigsRequest) GetName() string {
@@ -1635,7 +1715,7 @@ type ConfigEntry struct {
 
 func (x *ConfigEntry) Reset() {
 	*x = ConfigEntry{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1727,7 @@ func (x *ConfigEntry) String() string {
 func (*ConfigEntry) ProtoMessage() {}
 
 func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1740,7 @@ func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigEntry.ProtoReflect.Descriptor instead.
 func (*ConfigEntry) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConfigEntry) GetName() string {
@@ -1700,7 +1780,7 @@ type DescribeTopicConfigsResponse struct {
 
 func (x *DescribeTopicConfigsResponse) Reset() {
 	*x = DescribeTopicConfigsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1712,7 +1792,7 @@ func (x *DescribeTopicConfigsResponse) String() string {
 func (*DescribeTopicConfigsResponse) ProtoMessage() {}
 
 func (x *DescribeTopicConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1725,7 +1805,7 @@ func (x *DescribeTopicConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicConfigsResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DescribeTopicConfigsResponse) GetConfigs() []*ConfigEntry {
@@ -1743,7 +1823,7 @@ type DescribeClusterRequest struct {
 
 func (x *DescribeClusterRequest) Reset() {
 	*x = DescribeClusterRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +1835,7 @@ func (x *DescribeClusterRequest) String() string {
 func (*DescribeClusterRequest) ProtoMessage() {}
 
 func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +1848,7 @@ func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterRequest.ProtoReflect.Descriptor instead.
 func (*DescribeClusterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 type Controller struct {
@@ -1782,7 +1862,7 @@ type Controller struct {
 
 func (x *Controller) Reset() {
 	*x = Controller{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +1874,7 @@ func (x *Controller) String() string {
 func (*Controller) ProtoMessage() {}
 
 func (x *Controller) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +1887,7 @@ func (x *Controller) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Controller.ProtoReflect.Descriptor instead.
 func (*Controller) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Controller) GetName() string {
@@ -1858,7 +1938,7 @@ type StorageNode struct {
 
 func (x *StorageNode) Reset() {
 	*x = StorageNode{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1870,7 +1950,7 @@ func (x *StorageNode) String() string {
 func (*StorageNode) ProtoMessage() {}
 
 func (x *StorageNode) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1883,7 +1963,7 @@ func (x *StorageNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageNode.ProtoReflect.Descriptor instead.
 func (*StorageNode) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StorageNode) GetId() int32 {
@@ -1982,7 +2062,7 @@ type Gateway struct {
 
 func (x *Gateway) Reset() {
 	*x = Gateway{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1994,7 +2074,7 @@ func (x *Gateway) String() string {
 func (*Gateway) ProtoMessage() {}
 
 func (x *Gateway) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2007,7 +2087,7 @@ func (x *Gateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gateway.ProtoReflect.Descriptor instead.
 func (*Gateway) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Gateway) GetId() int32 {
@@ -2050,7 +2130,7 @@ type DescribeClusterResponse struct {
 
 func (x *DescribeClusterResponse) Reset() {
 	*x = DescribeClusterResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2062,7 +2142,7 @@ func (x *DescribeClusterResponse) String() string {
 func (*DescribeClusterResponse) ProtoMessage() {}
 
 func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2075,7 +2155,7 @@ func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterResponse.ProtoReflect.Descriptor instead.
 func (*DescribeClusterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DescribeClusterResponse) GetClusterId() string {
@@ -2175,7 +2255,7 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x06leader\x18\x03 \x01(\x05R\x06leader\x12!\n" +
 	"\fleader_epoch\x18\x04 \x01(\x05R\vleaderEpoch\"Y\n" +
 	"\x1dElectPreferredLeadersResponse\x128\n" +
-	"\aelected\x18\x01 \x03(\v2\x1e.strata.admin.v1.ElectedLeaderR\aelected\"\xa4\x02\n" +
+	"\aelected\x18\x01 \x03(\v2\x1e.strata.admin.v1.ElectedLeaderR\aelected\"\xea\x02\n" +
 	"\x12CreateTopicRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -2183,10 +2263,14 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"partitions\x12-\n" +
 	"\x12replication_factor\x18\x03 \x01(\x05R\x11replicationFactor\x12J\n" +
 	"\aconfigs\x18\x04 \x03(\v20.strata.admin.v1.CreateTopicRequest.ConfigsEntryR\aconfigs\x12#\n" +
-	"\rvalidate_only\x18\x05 \x01(\bR\fvalidateOnly\x1a:\n" +
+	"\rvalidate_only\x18\x05 \x01(\bR\fvalidateOnly\x12D\n" +
+	"\vassignments\x18\x06 \x03(\v2\".strata.admin.v1.ReplicaAssignmentR\vassignments\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"C\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"M\n" +
+	"\x11ReplicaAssignment\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1a\n" +
+	"\breplicas\x18\x02 \x03(\x05R\breplicas\"C\n" +
 	"\x13CreateTopicResponse\x12,\n" +
 	"\x05topic\x18\x01 \x01(\v2\x16.strata.admin.v1.TopicR\x05topic\"(\n" +
 	"\x12DeleteTopicRequest\x12\x12\n" +
@@ -2198,12 +2282,13 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x14DescribeTopicRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"E\n" +
 	"\x15DescribeTopicResponse\x12,\n" +
-	"\x05topic\x18\x01 \x01(\v2\x16.strata.admin.v1.TopicR\x05topic\"p\n" +
+	"\x05topic\x18\x01 \x01(\v2\x16.strata.admin.v1.TopicR\x05topic\"\xb6\x01\n" +
 	"\x14AddPartitionsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vtotal_count\x18\x02 \x01(\x05R\n" +
 	"totalCount\x12#\n" +
-	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"E\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\x12D\n" +
+	"\vassignments\x18\x04 \x03(\v2\".strata.admin.v1.ReplicaAssignmentR\vassignments\"E\n" +
 	"\x15AddPartitionsResponse\x12,\n" +
 	"\x05topic\x18\x01 \x01(\v2\x16.strata.admin.v1.TopicR\x05topic\"\xe9\x01\n" +
 	"\x18AlterTopicConfigsRequest\x12\x12\n" +
@@ -2296,7 +2381,7 @@ func file_strata_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_strata_admin_v1_admin_proto_goTypes = []any{
 	(NodeState)(0),                        // 0: strata.admin.v1.NodeState
 	(ConfigSource)(0),                     // 1: strata.admin.v1.ConfigSource
@@ -2315,32 +2400,33 @@ var file_strata_admin_v1_admin_proto_goTypes = []any{
 	(*ElectedLeader)(nil),                 // 14: strata.admin.v1.ElectedLeader
 	(*ElectPreferredLeadersResponse)(nil), // 15: strata.admin.v1.ElectPreferredLeadersResponse
 	(*CreateTopicRequest)(nil),            // 16: strata.admin.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),           // 17: strata.admin.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),            // 18: strata.admin.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),           // 19: strata.admin.v1.DeleteTopicResponse
-	(*ListTopicsRequest)(nil),             // 20: strata.admin.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),            // 21: strata.admin.v1.ListTopicsResponse
-	(*DescribeTopicRequest)(nil),          // 22: strata.admin.v1.DescribeTopicRequest
-	(*DescribeTopicResponse)(nil),         // 23: strata.admin.v1.DescribeTopicResponse
-	(*AddPartitionsRequest)(nil),          // 24: strata.admin.v1.AddPartitionsRequest
-	(*AddPartitionsResponse)(nil),         // 25: strata.admin.v1.AddPartitionsResponse
-	(*AlterTopicConfigsRequest)(nil),      // 26: strata.admin.v1.AlterTopicConfigsRequest
-	(*AlterTopicConfigsResponse)(nil),     // 27: strata.admin.v1.AlterTopicConfigsResponse
-	(*DescribeTopicConfigsRequest)(nil),   // 28: strata.admin.v1.DescribeTopicConfigsRequest
-	(*ConfigEntry)(nil),                   // 29: strata.admin.v1.ConfigEntry
-	(*DescribeTopicConfigsResponse)(nil),  // 30: strata.admin.v1.DescribeTopicConfigsResponse
-	(*DescribeClusterRequest)(nil),        // 31: strata.admin.v1.DescribeClusterRequest
-	(*Controller)(nil),                    // 32: strata.admin.v1.Controller
-	(*StorageNode)(nil),                   // 33: strata.admin.v1.StorageNode
-	(*Gateway)(nil),                       // 34: strata.admin.v1.Gateway
-	(*DescribeClusterResponse)(nil),       // 35: strata.admin.v1.DescribeClusterResponse
-	nil,                                   // 36: strata.admin.v1.Topic.ConfigsEntry
-	nil,                                   // 37: strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	nil,                                   // 38: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	nil,                                   // 39: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	(*ReplicaAssignment)(nil),             // 17: strata.admin.v1.ReplicaAssignment
+	(*CreateTopicResponse)(nil),           // 18: strata.admin.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),            // 19: strata.admin.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),           // 20: strata.admin.v1.DeleteTopicResponse
+	(*ListTopicsRequest)(nil),             // 21: strata.admin.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),            // 22: strata.admin.v1.ListTopicsResponse
+	(*DescribeTopicRequest)(nil),          // 23: strata.admin.v1.DescribeTopicRequest
+	(*DescribeTopicResponse)(nil),         // 24: strata.admin.v1.DescribeTopicResponse
+	(*AddPartitionsRequest)(nil),          // 25: strata.admin.v1.AddPartitionsRequest
+	(*AddPartitionsResponse)(nil),         // 26: strata.admin.v1.AddPartitionsResponse
+	(*AlterTopicConfigsRequest)(nil),      // 27: strata.admin.v1.AlterTopicConfigsRequest
+	(*AlterTopicConfigsResponse)(nil),     // 28: strata.admin.v1.AlterTopicConfigsResponse
+	(*DescribeTopicConfigsRequest)(nil),   // 29: strata.admin.v1.DescribeTopicConfigsRequest
+	(*ConfigEntry)(nil),                   // 30: strata.admin.v1.ConfigEntry
+	(*DescribeTopicConfigsResponse)(nil),  // 31: strata.admin.v1.DescribeTopicConfigsResponse
+	(*DescribeClusterRequest)(nil),        // 32: strata.admin.v1.DescribeClusterRequest
+	(*Controller)(nil),                    // 33: strata.admin.v1.Controller
+	(*StorageNode)(nil),                   // 34: strata.admin.v1.StorageNode
+	(*Gateway)(nil),                       // 35: strata.admin.v1.Gateway
+	(*DescribeClusterResponse)(nil),       // 36: strata.admin.v1.DescribeClusterResponse
+	nil,                                   // 37: strata.admin.v1.Topic.ConfigsEntry
+	nil,                                   // 38: strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	nil,                                   // 39: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	nil,                                   // 40: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
 }
 var file_strata_admin_v1_admin_proto_depIdxs = []int32{
-	36, // 0: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
+	37, // 0: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
 	3,  // 1: strata.admin.v1.Topic.partitions:type_name -> strata.admin.v1.Partition
 	5,  // 2: strata.admin.v1.Partition.replica_lags:type_name -> strata.admin.v1.ReplicaLag
 	4,  // 3: strata.admin.v1.Partition.offline_reasons:type_name -> strata.admin.v1.OfflineReplica
@@ -2348,48 +2434,50 @@ var file_strata_admin_v1_admin_proto_depIdxs = []int32{
 	6,  // 5: strata.admin.v1.RebalanceResponse.moves:type_name -> strata.admin.v1.PartitionMove
 	6,  // 6: strata.admin.v1.DrainNodeResponse.moves:type_name -> strata.admin.v1.PartitionMove
 	14, // 7: strata.admin.v1.ElectPreferredLeadersResponse.elected:type_name -> strata.admin.v1.ElectedLeader
-	37, // 8: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	2,  // 9: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	2,  // 10: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
-	2,  // 11: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	2,  // 12: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
-	38, // 13: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	39, // 14: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
-	1,  // 15: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
-	29, // 16: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
-	0,  // 17: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
-	32, // 18: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
-	33, // 19: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
-	34, // 20: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
-	16, // 21: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
-	18, // 22: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
-	20, // 23: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
-	22, // 24: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
-	24, // 25: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
-	26, // 26: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
-	28, // 27: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
-	7,  // 28: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
-	9,  // 29: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
-	11, // 30: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
-	13, // 31: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
-	31, // 32: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
-	17, // 33: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
-	19, // 34: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
-	21, // 35: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
-	23, // 36: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
-	25, // 37: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
-	27, // 38: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
-	30, // 39: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
-	8,  // 40: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
-	10, // 41: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
-	12, // 42: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
-	15, // 43: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
-	35, // 44: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
-	33, // [33:45] is the sub-list for method output_type
-	21, // [21:33] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	38, // 8: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	17, // 9: strata.admin.v1.CreateTopicRequest.assignments:type_name -> strata.admin.v1.ReplicaAssignment
+	2,  // 10: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	2,  // 11: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
+	2,  // 12: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	17, // 13: strata.admin.v1.AddPartitionsRequest.assignments:type_name -> strata.admin.v1.ReplicaAssignment
+	2,  // 14: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
+	39, // 15: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	40, // 16: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	1,  // 17: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
+	30, // 18: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
+	0,  // 19: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
+	33, // 20: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
+	34, // 21: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
+	35, // 22: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
+	16, // 23: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
+	19, // 24: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
+	21, // 25: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
+	23, // 26: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
+	25, // 27: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
+	27, // 28: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
+	29, // 29: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
+	7,  // 30: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
+	9,  // 31: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
+	11, // 32: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
+	13, // 33: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
+	32, // 34: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
+	18, // 35: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
+	20, // 36: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
+	22, // 37: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
+	24, // 38: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
+	26, // 39: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
+	28, // 40: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
+	31, // 41: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
+	8,  // 42: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
+	10, // 43: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
+	12, // 44: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
+	15, // 45: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
+	36, // 46: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
+	35, // [35:47] is the sub-list for method output_type
+	23, // [23:35] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_strata_admin_v1_admin_proto_init() }
@@ -2403,7 +2491,7 @@ func file_strata_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_admin_v1_admin_proto_rawDesc), len(file_strata_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,10 @@ const (
 	ErrorCode_ERROR_CODE_INVALID_PARTITIONS ErrorCode = 5
 	// The replication factor is out of range or exceeds the live storage nodes.
 	ErrorCode_ERROR_CODE_INVALID_REPLICATION_FACTOR ErrorCode = 6
+	// A manual replica assignment is inconsistent: partitions not numbered
+	// in sequence, replica counts that differ, a node twice in a partition,
+	// or a node that is not a live storage node.
+	ErrorCode_ERROR_CODE_INVALID_REPLICA_ASSIGNMENT ErrorCode = 39
 	// A config key is unknown or its value is invalid.
 	ErrorCode_ERROR_CODE_INVALID_CONFIG ErrorCode = 7
 	// This node does not lead the partition; leader says who does.
@@ -126,6 +130,7 @@ var (
 		4:  "ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION",
 		5:  "ERROR_CODE_INVALID_PARTITIONS",
 		6:  "ERROR_CODE_INVALID_REPLICATION_FACTOR",
+		39: "ERROR_CODE_INVALID_REPLICA_ASSIGNMENT",
 		7:  "ERROR_CODE_INVALID_CONFIG",
 		8:  "ERROR_CODE_NOT_LEADER_OR_FOLLOWER",
 		9:  "ERROR_CODE_NOT_CONTROLLER",
@@ -169,6 +174,7 @@ var (
 		"ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION":       4,
 		"ERROR_CODE_INVALID_PARTITIONS":               5,
 		"ERROR_CODE_INVALID_REPLICATION_FACTOR":       6,
+		"ERROR_CODE_INVALID_REPLICA_ASSIGNMENT":       39,
 		"ERROR_CODE_INVALID_CONFIG":                   7,
 		"ERROR_CODE_NOT_LEADER_OR_FOLLOWER":           8,
 		"ERROR_CODE_NOT_CONTROLLER":                   9,
@@ -488,7 +494,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\xc5\v\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\xf0\v\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -496,7 +502,8 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x1fERROR_CODE_TOPIC_ALREADY_EXISTS\x10\x03\x12)\n" +
 	"%ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION\x10\x04\x12!\n" +
 	"\x1dERROR_CODE_INVALID_PARTITIONS\x10\x05\x12)\n" +
-	"%ERROR_CODE_INVALID_REPLICATION_FACTOR\x10\x06\x12\x1d\n" +
+	"%ERROR_CODE_INVALID_REPLICATION_FACTOR\x10\x06\x12)\n" +
+	"%ERROR_CODE_INVALID_REPLICA_ASSIGNMENT\x10'\x12\x1d\n" +
 	"\x19ERROR_CODE_INVALID_CONFIG\x10\a\x12%\n" +
 	"!ERROR_CODE_NOT_LEADER_OR_FOLLOWER\x10\b\x12\x1d\n" +
 	"\x19ERROR_CODE_NOT_CONTROLLER\x10\t\x12\x1d\n" +
