@@ -67,6 +67,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if g.Conn, err = rpc.Dial(cfg.Controllers...); err != nil {
 		return nil, err
 	}
+	g.router.SetCatchUp(newCatchUp(g.cache, adminv1.NewAdminServiceClient(g.Conn), g.Log).run)
 	if g.Listener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
@@ -75,7 +76,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	// session, so the handler checks those itself.
 	g.GRPC = rpc.NewServer(g.Log, g.reg,
 		rpc.WithValidation((&streamv1.ProduceStreamRequest{}).ProtoReflect().Type()),
-		rpc.WithUnary(g.describeProgress, forwardAdmin(g.Conn)))
+		rpc.WithUnary(g.describeProgress, forwardAdmin(g.Conn, g.router)))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
 	g.pids = pids.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn))
 	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router, g.pids, controllerv1.NewGroupCoordinatorServiceClient(g.Conn)))

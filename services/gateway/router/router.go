@@ -88,6 +88,7 @@ type Router struct {
 	cache   *metadata.Cache
 	clients Clients
 	m       *metrics
+	catchUp CatchUpFunc
 }
 
 // New returns a router over the metadata cache. reg may be nil (no metrics).
@@ -130,7 +131,7 @@ func checkEpoch(p *Part, l Leader) *errs.Error {
 // metrics.
 func Do[T Routed](ctx context.Context, r *Router, op string, items []T, call Call[T]) {
 	byLeader := map[string][]T{}
-	for _, it := range items {
+	route := func(it T) {
 		p := it.RoutingPart()
 		l, e := r.LeaderOf(p.Topic, p.Partition)
 		if e == nil {
@@ -138,6 +139,17 @@ func Do[T Routed](ctx context.Context, r *Router, op string, items []T, call Cal
 		}
 		if p.Leader, p.Err = l, e; e == nil {
 			byLeader[l.Addr] = append(byLeader[l.Addr], it)
+		}
+	}
+	var unknown []T
+	for _, it := range items {
+		if route(it); it.RoutingPart().Err != nil && it.RoutingPart().Err.Code() == errs.UnknownTopicOrPartition {
+			unknown = append(unknown, it)
+		}
+	}
+	if len(unknown) > 0 && r.CatchUp(ctx, topicsOf(unknown)) {
+		for _, it := range unknown {
+			route(it)
 		}
 	}
 	round(ctx, r, op, byLeader, call, 0)
