@@ -7,12 +7,14 @@ package kafka
 // controller refuses one that does not fit with INVALID_REPLICA_ASSIGNMENT.
 // Like CreateTopics, the answer waits up to timeout_ms for the new
 // partitions' leaders to take up their leadership (REQUEST_TIMED_OUT
-// after that; the partitions exist).
+// after that; the partitions exist). A topic named twice in one request
+// gets INVALID_REQUEST for each entry, as in Kafka.
 
 import (
 	"context"
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -21,10 +23,19 @@ func init() { register(37, 0, 3, handleCreatePartitions) }
 func handleCreatePartitions(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.CreatePartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	named := map[string]int{}
+	for _, t := range req.Topics {
+		named[t.Topic]++
+	}
 	var grown []readyWait
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
+		if named[t.Topic] > 1 {
+			rt.ErrorCode, rt.ErrorMessage = kerr.InvalidRequest.Code, strPtr("the topic is named more than once in the request")
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
 		areq := &adminv1.AddPartitionsRequest{Name: t.Topic, TotalCount: t.Count, ValidateOnly: req.ValidateOnly}
 		first := t.Count - int32(len(t.Assignment)) // the new partitions are numbered from the current count
 		for i, a := range t.Assignment {
