@@ -73,7 +73,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	switch {
-	case !sess.cached: // evicted while this request waited for it
+	case !sess.cached.Load(): // evicted while this request waited for it
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
 	case sess.epoch != req.SessionEpoch:

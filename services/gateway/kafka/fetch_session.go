@@ -26,6 +26,7 @@ package kafka
 import (
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -87,10 +88,12 @@ type fetchSession struct {
 	parts []*sessionPart
 	index map[topicPartition]int
 
+	// cached is false once the session left the cache.
+	cached atomic.Bool
+
 	// Guarded by the cache's mu.
 	created, lastUsed time.Time
 	size              int // partitions at the last touch
-	cached            bool
 }
 
 // update applies an incremental request's partitions and forgotten
@@ -189,7 +192,7 @@ func (c *fetchSessionCache) removeLocked(id int32) {
 	if s, ok := c.sessions[id]; ok {
 		delete(c.sessions, id)
 		c.partitions -= s.size
-		s.cached = false
+		s.cached.Store(false)
 	}
 }
 
@@ -207,7 +210,8 @@ func (c *fetchSessionCache) create(parts []*sessionPart) *fetchSession {
 		return nil
 	}
 	s := &fetchSession{id: c.newID(), epoch: nextSessionEpoch(initialEpoch), parts: parts,
-		index: make(map[topicPartition]int, len(parts)), created: now, lastUsed: now, size: len(parts), cached: true}
+		index: make(map[topicPartition]int, len(parts)), created: now, lastUsed: now, size: len(parts)}
+	s.cached.Store(true)
 	s.reindex()
 	c.sessions[s.id] = s
 	c.partitions += s.size
@@ -258,7 +262,7 @@ func (c *fetchSessionCache) evictFor(size int, now time.Time) bool {
 func (c *fetchSessionCache) touch(s *fetchSession) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !s.cached {
+	if !s.cached.Load() {
 		return
 	}
 	s.lastUsed = c.now()

@@ -47,7 +47,7 @@ func TestFetchSessionCacheEviction(t *testing.T) {
 	if cs == nil {
 		t.Fatal("the stale session was not evicted")
 	}
-	if _, ok := c.get(a.id); ok || a.cached {
+	if _, ok := c.get(a.id); ok || a.cached.Load() {
 		t.Fatal("the stale session is still cached")
 	}
 	now = now.Add(time.Second)
@@ -324,5 +324,43 @@ func TestFetchSessionRotatesPartitionsSent(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[0 0 1 2]" {
 		t.Fatalf("partitions with records, fetch by fetch: %v; want [0 0 1 2] (a full fetch keeps request order)", got)
+	}
+}
+
+// Many consumers open, use and lose sessions at once in a small cache
+// (run with -race): every answer is a session error or a proper response,
+// never a panic or a race.
+func TestFetchSessionsConcurrent(t *testing.T) {
+	st := &sessionStorage{hw: map[int32]int64{0: 1, 1: 2, 2: 3}, fail: map[int32]bool{}}
+	s := benchServer(t, "t", 3, &stubStorage{fetch: st.fetch})
+	s.sessions = newFetchSessionCache(4)
+	s.sessions.evictAfter = 0 // every session is evictable at once
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, epoch := int32(0), int32(0)
+			for range 50 {
+				resp := doFetch(t, s, fetchCall{version: 12, sessionID: id, epoch: epoch, partitions: []int32{0, 1, 2}})
+				switch resp.ErrorCode {
+				case 0:
+					if resp.SessionID == 0 {
+						id, epoch = 0, 0
+						continue
+					}
+					id, epoch = resp.SessionID, nextSessionEpoch(epoch)
+				case kerr.FetchSessionIDNotFound.Code, kerr.InvalidFetchSessionEpoch.Code:
+					id, epoch = 0, 0
+				default:
+					t.Errorf("error %d", resp.ErrorCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n, _, _ := s.sessions.stats(); n > 4 {
+		t.Fatalf("%d sessions in a cache of 4", n)
 	}
 }
