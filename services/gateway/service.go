@@ -137,9 +137,30 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		Router:    g.router,
 		PIDs:      g.pids,
 	})
+	g.registerFetchSessionMetrics()
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
 	return g, nil
+}
+
+// registerFetchSessionMetrics exports the Kafka fetch session cache (Kafka's
+// NumIncrementalFetchSessions, NumIncrementalFetchPartitionsCached and
+// IncrementalFetchSessionEvictionsPerSec).
+func (g *Gateway) registerFetchSessionMetrics() {
+	stat := func(i int) func() float64 {
+		return func() float64 {
+			n, p, e := g.kafka.FetchSessionStats()
+			return float64([]int{n, p, e}[i])
+		}
+	}
+	g.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strata_gateway_kafka_fetch_sessions",
+			Help: "Kafka incremental fetch sessions this gateway holds."}, stat(0)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strata_gateway_kafka_fetch_session_partitions",
+			Help: "Partitions cached by this gateway's Kafka fetch sessions."}, stat(1)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_fetch_session_evictions_total",
+			Help: "Kafka fetch sessions evicted to make room for new ones."}, stat(2)),
+	)
 }
 
 // trackReadiness mirrors ready() into the gRPC health service.

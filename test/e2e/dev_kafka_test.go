@@ -2,6 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +21,8 @@ import (
 // --default-replication-factor, CreateTopics with -1 takes them too, and
 // both carry --default-topic-config.
 func TestDevPassesKafkaSettings(t *testing.T) {
-	grpcAddr, kafkaAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
-	start(t, "dev", "dev", "--data-dir", t.TempDir(), "--grpc-addr", grpcAddr, "--http-addr", testutil.FreeAddr(t),
+	grpcAddr, kafkaAddr, httpAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
+	start(t, "dev", "dev", "--data-dir", t.TempDir(), "--grpc-addr", grpcAddr, "--http-addr", httpAddr,
 		"--kafka-addr", kafkaAddr, "--auto-create-topics-enable", "--num-partitions", "4", "--default-replication-factor", "2",
 		"--default-topic-config", "retention.ms=3600000", "--max-incremental-fetch-session-cache-slots", "10")
 	waitHealthy(t, grpcAddr, 60*time.Second)
@@ -52,6 +56,28 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 				name, len(ti.Partitions), len(ti.Partitions[0].Replicas), ti.Configs)
 		}
 	}
+
+	// franz-go consumes with a fetch session, which the gateway's metrics show.
+	cons, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr), kgo.ConsumeTopics("auto"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	if fs := cons.PollRecords(ctx, 1); len(fs.Records()) != 1 || fs.Err() != nil {
+		t.Fatalf("consume: %v %v", fs.Records(), fs.Err())
+	}
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + httpAddr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if !regexp.MustCompile(`(?m)^strata_gateway_kafka_fetch_sessions [1-9]`).Match(body) {
+			return fmt.Errorf("no fetch session in the metrics")
+		}
+		return nil
+	})
 
 	// A bad Kafka setting stops dev with the flag's name.
 	_, errOut, code := cli(t, "dev", "--data-dir", t.TempDir(), "--grpc-addr", testutil.FreeAddr(t), "--http-addr", testutil.FreeAddr(t),

@@ -277,3 +277,9 @@ func (c *fetchSessionCache) stats() (sessions, partitions, evictions int) {
 	defer c.mu.Unlock()
 	return len(c.sessions), c.partitions, c.evictions
 }
+
+// FetchSessionStats reports the fetch sessions the listener holds, the
+// partitions they cache and the sessions evicted so far, for metrics.
+func (s *Server) FetchSessionStats() (sessions, partitions, evictions int) {
+	return s.sessions.stats()
+}
