@@ -149,6 +149,38 @@ func TestKafkaCreateTopicsThenProduceThroughOtherGateways(t *testing.T) {
 		}
 		saramaProduceAll(t, gws[1:], names, parts)
 	})
+
+	// franz-go reads every record back through all three gateways, each
+	// with its own incremental fetch session.
+	t.Run("consume", func(t *testing.T) {
+		var all []string
+		for i := range topics {
+			all = append(all, fmt.Sprintf("franz-%d", i), fmt.Sprintf("sarama-%d", i))
+		}
+		for i := range 5 {
+			all = append(all, fmt.Sprintf("grpc-%d", i))
+		}
+		cons := franzSeeded(t, gws[2], kgo.ConsumeTopics(all...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.FetchMaxWait(200*time.Millisecond))
+		want := len(all) * parts
+		seen := map[string]int{}
+		for n := 0; n < want; {
+			fs := cons.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("consumed %d of %d records", n, want)
+			}
+			fs.EachError(func(topic string, p int32, err error) { t.Errorf("fetch %s-%d: %v", topic, p, err) })
+			fs.EachRecord(func(r *kgo.Record) {
+				seen[r.Topic]++
+				n++
+			})
+		}
+		for _, name := range all {
+			if seen[name] != parts {
+				t.Errorf("%s: %d records, want %d", name, seen[name], parts)
+			}
+		}
+	})
 }
 
 // saramaProduceAll sends one record to each partition of each topic through
