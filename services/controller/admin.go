@@ -120,7 +120,7 @@ func (h *adminHandler) CreateTopic(ctx context.Context, req *adminv1.CreateTopic
 	if err := h.validPartitionCount(partitions); err != nil {
 		return nil, err
 	}
-	if rf < 1 {
+	if rf < 1 && len(req.GetAssignments()) == 0 { // an empty assignment is refused with the others below
 		return nil, errs.New(errs.InvalidReplicationFactor, "replication factor must be at least 1, got %d", rf).
 			Field("replication_factor", "must be at least 1")
 	}

@@ -321,6 +321,7 @@ func TestKafkaCreateTopicsAssignments(t *testing.T) {
 		topic{name: "no-node", parts: -1, rf: -1, assign: [][]int32{{a, 99}}, wantCode: invalidAssign},
 		topic{name: "gap", parts: -1, rf: -1, assign: [][]int32{{a}, {b}}, assignParts: []int32{0, 2}, wantCode: invalidAssign},
 		topic{name: "both", parts: 2, rf: -1, assign: [][]int32{{a}, {b}}, wantCode: invalidReq},
+		topic{name: "empty", parts: -1, rf: -1, assign: [][]int32{{}}, wantCode: invalidAssign},
 	)
 
 	grow := func(name string, count int32, assign [][]int32, want int16) {
