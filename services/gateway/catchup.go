@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/topicconfig"
 )
 
 // Limits of the metadata catch-up (see router.CatchUpFunc).
@@ -36,6 +38,17 @@ type catchUp struct {
 
 	mu    sync.Mutex
 	asked map[string]time.Time // when the controller was last asked about a topic
+
+	// listMu lets one ListTopics run at a time; callers that waited for
+	// it reuse last when it started after they arrived.
+	listMu sync.Mutex
+	last   *listing
+}
+
+// listing is one answer of the controller's ListTopics.
+type listing struct {
+	started time.Time
+	counts  map[string]int32 // partition count by topic
 }
 
 func newCatchUp(cache *metadata.Cache, admin adminv1.AdminServiceClient, log *slog.Logger) *catchUp {
@@ -48,6 +61,9 @@ func (c *catchUp) run(ctx context.Context, topics []string) bool {
 	c.mu.Lock()
 	var ask []string
 	for _, t := range topics {
+		if topicconfig.ValidateName(t) != nil {
+			continue // it cannot exist
+		}
 		if at, ok := c.asked[t]; !ok || now.Sub(at) > catchUpAgainAfter {
 			ask = append(ask, t)
 		}
@@ -64,14 +80,10 @@ func (c *catchUp) run(ctx context.Context, topics []string) bool {
 	}
 	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
-	resp, err := c.admin.ListTopics(ctx, &adminv1.ListTopicsRequest{})
+	counts, err := c.list(ctx, now)
 	if err != nil {
 		c.log.Debug("metadata catch-up: listing topics failed", "err", err)
 		return false
-	}
-	counts := make(map[string]int32, len(resp.GetTopics()))
-	for _, t := range resp.GetTopics() {
-		counts[t.GetName()] = t.GetPartitionCount()
 	}
 	want := map[string]int32{}
 	for _, t := range ask {
@@ -94,6 +106,26 @@ func (c *catchUp) run(ctx context.Context, topics []string) bool {
 			return true
 		}
 	}
+}
+
+// list returns the controller's topics as read after since.
+func (c *catchUp) list(ctx context.Context, since time.Time) (map[string]int32, error) {
+	c.listMu.Lock()
+	defer c.listMu.Unlock()
+	if c.last != nil && !c.last.started.Before(since) {
+		return c.last.counts, nil
+	}
+	started := time.Now()
+	resp, err := c.admin.ListTopics(ctx, &adminv1.ListTopicsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("list topics on the controller: %w", err)
+	}
+	counts := make(map[string]int32, len(resp.GetTopics()))
+	for _, t := range resp.GetTopics() {
+		counts[t.GetName()] = t.GetPartitionCount()
+	}
+	c.last = &listing{started: started, counts: counts}
+	return counts, nil
 }
 
 // has reports whether the cache holds every partition of each topic.
