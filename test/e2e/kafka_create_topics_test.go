@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -352,5 +353,18 @@ func TestKafkaCreateTopicsAssignments(t *testing.T) {
 	grow("manual", 4, [][]int32{{d, d}}, invalidAssign)  // a node twice
 	if got := replicasOf("manual"); len(got) != 3 {
 		t.Fatalf("refused growths changed the topic: %v", got)
+	}
+
+	// The CLI's --replica-assignment, kafka-topics.sh style.
+	c.admin("topic", "create", "cli-manual", "--replica-assignment", fmt.Sprintf("%d:%d,%d:%d", b, d, d, a))
+	c.admin("topic", "add-partitions", "cli-manual", "--total", "3", "--replica-assignment", fmt.Sprintf("%d:%d", a, b))
+	if got, want := replicasOf("cli-manual"), [][]int32{{b, d}, {d, a}, {a, b}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("CLI placement %v, want %v", got, want)
+	}
+	if msg := c.adminFails("topic", "create", "cli-bad", "--replica-assignment", fmt.Sprintf("%d:%d", a, a)); !strings.Contains(msg, "twice") {
+		t.Errorf("a node twice: %q", msg)
+	}
+	if msg := c.adminFails("topic", "create", "cli-both", "--partitions", "2", "--replica-assignment", "1"); !strings.Contains(msg, "leave out") {
+		t.Errorf("--partitions with --replica-assignment: %q", msg)
 	}
 }
