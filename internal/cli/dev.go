@@ -26,6 +26,10 @@ type devConfig struct {
 	httpAddr     string
 	kafkaAddr    string
 	leaseTTL     time.Duration
+	// kafka holds the gateway's Kafka settings (auto-create, num.partitions, …).
+	kafka gateway.Config
+	// topicDefaults are the controller's --default-topic-config.
+	topicDefaults []string
 }
 
 func newDevCmd() *cobra.Command {
@@ -66,6 +70,8 @@ func newDevCmd() *cobra.Command {
 	fs.StringVar(&dc.httpAddr, "http-addr", "127.0.0.1:8080", "gateway HTTP address")
 	fs.StringVar(&dc.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "gateway Kafka address")
 	fs.DurationVar(&dc.leaseTTL, "member-lease-ttl", 10*time.Second, "storage node lease TTL")
+	dc.kafka.RegisterKafkaFlags(fs)
+	fs.StringSliceVar(&dc.topicDefaults, "default-topic-config", nil, "key=value set on new topics that do not set key (repeatable), e.g. min.insync.replicas=2")
 	lf.register(fs, true)
 	return cmd
 }
@@ -105,6 +111,7 @@ func startDev(dc devConfig, log *slog.Logger) (svcs []service, err error) {
 	cc.Name, cc.DataDir = "dev", filepath.Join(dc.dataDir, "controller")
 	cc.GRPCAddr, cc.HTTPAddr, cc.EtcdPeerAddr, cc.EtcdClientAddr = "127.0.0.1:0", "127.0.0.1:0", peer, client
 	cc.MemberLeaseTTL = dc.leaseTTL
+	cc.DefaultTopicConfigs = dc.topicDefaults
 	ctrl, err := controller.Start(cc, log)
 	if err != nil {
 		return nil, err
@@ -132,6 +139,7 @@ func startDev(dc devConfig, log *slog.Logger) (svcs []service, err error) {
 	gc := defaults((*gateway.Config).RegisterFlags)
 	gc.GRPCAddr, gc.HTTPAddr, gc.KafkaAddr, gc.AdvertiseKafka = dc.grpcAddr, dc.httpAddr, dc.kafkaAddr, dc.kafkaAddr
 	gc.Controllers = []string{ctrl.Addr()}
+	gc.CopyKafkaSettings(dc.kafka)
 	gw, err := gateway.Start(gc, log)
 	if err != nil {
 		return svcs, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -107,24 +108,36 @@ func newTopicCmd() *cobra.Command {
 
 	var partitions, rf int32
 	var configs []string
+	var assignment string
 	create := &cobra.Command{
-		Use:   "create NAME --partitions N --replication-factor R [--config k=v]...",
+		Use:   "create NAME --partitions N --replication-factor R [--config k=v]... | --replica-assignment 1:2,2:3,...",
 		Short: "Create a topic",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			cfgs, err := parseConfigs(configs)
 			if err != nil {
 				return err
 			}
+			req := &adminv1.CreateTopicRequest{Name: args[0], Partitions: partitions, ReplicationFactor: rf, Configs: cfgs}
+			if assignment != "" {
+				if cmd.Flags().Changed("partitions") || cmd.Flags().Changed("replication-factor") {
+					return fmt.Errorf("--replica-assignment sets the partitions and replicas: leave out --partitions and --replication-factor")
+				}
+				if req.Assignments, err = parseAssignment(assignment, 0); err != nil {
+					return err
+				}
+				req.Partitions, req.ReplicationFactor = 0, 0
+			}
 			return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
-				resp, err := c.CreateTopic(ctx, &adminv1.CreateTopicRequest{Name: args[0], Partitions: partitions, ReplicationFactor: rf, Configs: cfgs})
+				resp, err := c.CreateTopic(ctx, req)
 				if err != nil {
 					return err
 				}
 				if f.json() {
 					return printJSON(f.out, toTopicJSON(resp.GetTopic()))
 				}
-				fmt.Fprintf(f.out, "Created topic %s with %d partitions and replication factor %d.\n", args[0], partitions, rf)
+				fmt.Fprintf(f.out, "Created topic %s with %d partitions and replication factor %d.\n", args[0],
+					resp.GetTopic().GetPartitionCount(), resp.GetTopic().GetReplicationFactor())
 				return nil
 			})
 		},
@@ -132,6 +145,8 @@ func newTopicCmd() *cobra.Command {
 	create.Flags().Int32Var(&partitions, "partitions", 1, "number of partitions")
 	create.Flags().Int32Var(&rf, "replication-factor", 1, "replicas per partition")
 	create.Flags().StringArrayVar(&configs, "config", nil, "topic config key=value (repeatable)")
+	create.Flags().StringVar(&assignment, "replica-assignment", "",
+		"place replicas yourself, as kafka-topics.sh does: storage node ids per partition, partitions separated by commas, replicas by colons (first = leader), e.g. 1:2,2:3")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -223,13 +238,24 @@ func newTopicCmd() *cobra.Command {
 	alter.Flags().StringArrayVar(&alterRemove, "delete-config", nil, "config key to return to its default (repeatable)")
 
 	var total int32
+	var addAssignment string
 	addParts := &cobra.Command{
 		Use:   "add-partitions NAME --total N",
 		Short: "Grow a topic to N partitions",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
+			req := &adminv1.AddPartitionsRequest{Name: args[0], TotalCount: total}
+			if addAssignment != "" {
+				var err error
+				if req.Assignments, err = parseAssignment(addAssignment, -1); err != nil {
+					return err
+				}
+				for i, a := range req.Assignments { // the new partitions end at total-1
+					a.Partition = total - int32(len(req.Assignments)) + int32(i)
+				}
+			}
 			return f.admin(func(ctx context.Context, c adminv1.AdminServiceClient) error {
-				resp, err := c.AddPartitions(ctx, &adminv1.AddPartitionsRequest{Name: args[0], TotalCount: total})
+				resp, err := c.AddPartitions(ctx, req)
 				if err != nil {
 					return err
 				}
@@ -242,10 +268,38 @@ func newTopicCmd() *cobra.Command {
 		},
 	}
 	addParts.Flags().Int32Var(&total, "total", 0, "partition count after the change")
+	addParts.Flags().StringVar(&addAssignment, "replica-assignment", "",
+		"replicas of each new partition, as for create (e.g. 1:2,2:3 for two new partitions)")
 	_ = addParts.MarkFlagRequired("total")
 
 	cmd.AddCommand(create, list, describe, del, alter, addParts, newReassignCmd(&f))
 	return cmd
+}
+
+// maxAssignmentPartitions bounds a --replica-assignment.
+const maxAssignmentPartitions = 100000
+
+// parseAssignment reads kafka-topics.sh's --replica-assignment: partitions
+// separated by commas, each a colon-separated list of storage node ids.
+// Partitions are numbered from first (the controller checks the rest).
+func parseAssignment(s string, first int32) ([]*adminv1.ReplicaAssignment, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) > maxAssignmentPartitions {
+		return nil, fmt.Errorf("--replica-assignment: %d partitions, at most %d", len(parts), maxAssignmentPartitions)
+	}
+	out := make([]*adminv1.ReplicaAssignment, 0, len(parts))
+	for i, p := range parts {
+		a := &adminv1.ReplicaAssignment{Partition: first + int32(i)}
+		for _, id := range strings.Split(strings.TrimSpace(p), ":") {
+			n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 32)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("--replica-assignment: partition %d: %q is not a storage node id", i, id)
+			}
+			a.Replicas = append(a.Replicas, int32(n))
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 func formatConfigs(m map[string]string) string {

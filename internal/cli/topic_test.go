@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -29,5 +30,18 @@ func TestDescribeShowsOfflineReplicas(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"offline_replicas":[1]`) || !strings.Contains(string(b), `"offline_replicas":[]`) {
 		t.Fatalf("JSON lacks offline_replicas: %s", b)
+	}
+}
+
+func TestParseAssignment(t *testing.T) {
+	got, err := parseAssignment("3:1, 1:2 ,2", 4)
+	if err != nil || len(got) != 3 || got[0].GetPartition() != 4 || got[2].GetPartition() != 6 ||
+		fmt.Sprint(got[0].GetReplicas(), got[1].GetReplicas(), got[2].GetReplicas()) != "[3 1] [1 2] [2]" {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"1:x", "1,,2", "1:-2", "1:", "99999999999"} {
+		if _, err := parseAssignment(bad, 0); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

@@ -62,6 +62,28 @@ func (h *adminHandler) placeNew(ctx context.Context, first, count int, rf int32)
 	return place(nodes, clusterLoad(all), first, count, int(rf))
 }
 
+// place places count partitions from first: exactly as assigned when
+// assignments are given (checked against the live nodes), else by
+// placeNew.
+func (h *adminHandler) place(ctx context.Context, first, count int, rf int32, assignments []*adminv1.ReplicaAssignment) ([][]int32, error) {
+	if len(assignments) == 0 {
+		return h.placeNew(ctx, first, count, rf)
+	}
+	nodes, err := h.c.liveNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := make([]assignment, len(assignments))
+	for i, a := range assignments {
+		in[i] = assignment{partition: a.GetPartition(), replicas: a.GetReplicas()}
+	}
+	out, err := manualPlace(nodes, first, int(rf), in)
+	if err != nil {
+		return nil, errs.New(errs.InvalidReplicaAssignment, "invalid replica assignment: %v", err).Field("assignments", err.Error())
+	}
+	return out, nil
+}
+
 func partitionOps(t *metadatav1.TopicRecord, first int, assign [][]int32) ([]clientv3.Op, []*metadatav1.PartitionRecord) {
 	ops := make([]clientv3.Op, 0, len(assign))
 	recs := make([]*metadatav1.PartitionRecord, 0, len(assign))
@@ -85,11 +107,21 @@ func (h *adminHandler) CreateTopic(ctx context.Context, req *adminv1.CreateTopic
 	if err := validName(req.GetName()); err != nil {
 		return nil, err
 	}
-	if err := h.validPartitionCount(req.GetPartitions()); err != nil {
+	partitions, rf := req.GetPartitions(), req.GetReplicationFactor()
+	if as := req.GetAssignments(); len(as) > 0 {
+		n, r := int32(len(as)), int32(len(as[0].GetReplicas()))
+		if partitions != 0 && partitions != n || rf != 0 && rf != r {
+			return nil, errs.New(errs.InvalidReplicaAssignment,
+				"%d partitions with replication factor %d do not match the %d assignments of %d replicas", partitions, rf, n, r).
+				Field("assignments", "partitions or replication_factor differ from the assignments")
+		}
+		partitions, rf = n, r
+	}
+	if err := h.validPartitionCount(partitions); err != nil {
 		return nil, err
 	}
-	if req.GetReplicationFactor() < 1 {
-		return nil, errs.New(errs.InvalidReplicationFactor, "replication factor must be at least 1, got %d", req.GetReplicationFactor()).
+	if rf < 1 && len(req.GetAssignments()) == 0 { // an empty assignment is refused with the others below
+		return nil, errs.New(errs.InvalidReplicationFactor, "replication factor must be at least 1, got %d", rf).
 			Field("replication_factor", "must be at least 1")
 	}
 	if err := validConfigs(req.GetConfigs()); err != nil {
@@ -100,7 +132,7 @@ func (h *adminHandler) CreateTopic(ctx context.Context, req *adminv1.CreateTopic
 	} else if !errs.Is(err, errs.UnknownTopicOrPartition) {
 		return nil, err
 	}
-	assign, err := h.placeNew(ctx, 0, int(req.GetPartitions()), req.GetReplicationFactor())
+	assign, err := h.place(ctx, 0, int(partitions), rf, req.GetAssignments())
 	if err != nil {
 		return nil, err
 	}
@@ -113,8 +145,8 @@ func (h *adminHandler) CreateTopic(ctx context.Context, req *adminv1.CreateTopic
 	t := &metadatav1.TopicRecord{
 		Name:              req.GetName(),
 		TopicId:           id,
-		PartitionCount:    req.GetPartitions(),
-		ReplicationFactor: req.GetReplicationFactor(),
+		PartitionCount:    partitions,
+		ReplicationFactor: rf,
 		Configs:           configs,
 		CreatedUnixMs:     time.Now().UnixMilli(),
 	}
@@ -205,7 +237,11 @@ func (h *adminHandler) AddPartitions(ctx context.Context, req *adminv1.AddPartit
 		return nil, err
 	}
 	first := int(t.GetPartitionCount())
-	assign, err := h.placeNew(ctx, first, int(req.GetTotalCount())-first, t.GetReplicationFactor())
+	if as := req.GetAssignments(); len(as) > 0 && len(as) != int(req.GetTotalCount())-first {
+		return nil, errs.New(errs.InvalidReplicaAssignment, "%d assignments for %d new partitions of %q", len(as), int(req.GetTotalCount())-first, t.GetName()).
+			Field("assignments", "one per new partition")
+	}
+	assign, err := h.place(ctx, first, int(req.GetTotalCount())-first, t.GetReplicationFactor(), req.GetAssignments())
 	if err != nil {
 		return nil, err
 	}

@@ -81,3 +81,56 @@ func place(nodes []placementNode, l load, first, count, rf int) ([][]int32, erro
 	}
 	return out, nil
 }
+
+// assignment is one partition of a manual placement.
+type assignment struct {
+	partition int32
+	replicas  []int32
+}
+
+// manualPlace checks a manual placement of the partitions first..first+n-1
+// (Kafka's replica assignment) and returns it in partition order: the
+// partitions numbered in sequence from first, each once; every partition
+// with rf replicas (rf 0: as many as the first one has); no node twice in
+// a partition; only live nodes. It never changes what was asked.
+func manualPlace(nodes []placementNode, first int, rf int, in []assignment) ([][]int32, error) {
+	alive := make(map[int32]bool, len(nodes))
+	for _, n := range nodes {
+		alive[n.id] = true
+	}
+	byPartition := make(map[int32][]int32, len(in))
+	for _, a := range in {
+		if _, dup := byPartition[a.partition]; dup {
+			return nil, fmt.Errorf("partition %d is assigned twice", a.partition)
+		}
+		byPartition[a.partition] = a.replicas
+	}
+	out := make([][]int32, 0, len(in))
+	for p := first; p < first+len(in); p++ {
+		replicas, ok := byPartition[int32(p)]
+		if !ok {
+			return nil, fmt.Errorf("partitions must be numbered %d to %d in sequence; %d is missing", first, first+len(in)-1, p)
+		}
+		if len(replicas) == 0 {
+			return nil, fmt.Errorf("partition %d has no replicas", p)
+		}
+		if rf == 0 {
+			rf = len(replicas)
+		}
+		if len(replicas) != rf {
+			return nil, fmt.Errorf("partition %d has %d replicas, others %d: every partition needs the same number", p, len(replicas), rf)
+		}
+		seen := map[int32]bool{}
+		for _, r := range replicas {
+			if seen[r] {
+				return nil, fmt.Errorf("partition %d names storage node %d twice", p, r)
+			}
+			seen[r] = true
+			if !alive[r] {
+				return nil, fmt.Errorf("partition %d names storage node %d, which is not a live storage node", p, r)
+			}
+		}
+		out = append(out, append([]int32(nil), replicas...))
+	}
+	return out, nil
+}

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -85,5 +87,37 @@ func TestPlaceSpreadsRacks(t *testing.T) {
 func TestPlaceRejectsTooFewNodes(t *testing.T) {
 	if _, err := place(nodesOf("", ""), newLoad(), 0, 1, 3); err == nil {
 		t.Fatal("rf 3 on 2 nodes accepted")
+	}
+}
+
+// A manual placement is taken exactly as asked, or refused with the reason.
+func TestManualPlace(t *testing.T) {
+	nodes := []placementNode{{id: 1}, {id: 2}, {id: 3}}
+	got, err := manualPlace(nodes, 0, 0, []assignment{{1, []int32{3, 1}}, {0, []int32{2, 3}}})
+	if err != nil || fmt.Sprint(got) != "[[2 3] [3 1]]" {
+		t.Fatalf("got %v, %v; want [[2 3] [3 1]]", got, err)
+	}
+	got, err = manualPlace(nodes, 4, 2, []assignment{{4, []int32{1, 2}}, {5, []int32{2, 1}}})
+	if err != nil || fmt.Sprint(got) != "[[1 2] [2 1]]" {
+		t.Fatalf("from 4: got %v, %v", got, err)
+	}
+	for name, tc := range map[string]struct {
+		first, rf int
+		in        []assignment
+		want      string
+	}{
+		"gap":               {0, 0, []assignment{{0, []int32{1}}, {2, []int32{2}}}, "1 is missing"},
+		"not from first":    {3, 0, []assignment{{0, []int32{1}}}, "3 is missing"},
+		"twice":             {0, 0, []assignment{{0, []int32{1}}, {0, []int32{2}}}, "assigned twice"},
+		"uneven":            {0, 0, []assignment{{0, []int32{1, 2}}, {1, []int32{3}}}, "same number"},
+		"topic's rf":        {2, 3, []assignment{{2, []int32{1, 2}}}, "same number"},
+		"duplicate node":    {0, 0, []assignment{{0, []int32{1, 1}}}, "node 1 twice"},
+		"unknown node":      {0, 0, []assignment{{0, []int32{1, 9}}}, "node 9, which is not a live"},
+		"no replicas":       {0, 0, []assignment{{0, nil}}, "no replicas"},
+		"negative node ids": {0, 0, []assignment{{0, []int32{-1}}}, "node -1"},
+	} {
+		if _, err := manualPlace(nodes, tc.first, tc.rf, tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want it to mention %q", name, err, tc.want)
+		}
 	}
 }

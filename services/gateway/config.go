@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/services/gateway/kafka"
 )
 
 // Config is the gateway role's configuration.
@@ -23,6 +24,7 @@ type Config struct {
 	DefaultReplicationFactor int32
 	KafkaMaxRequestBytes     int32
 	KafkaIdleTimeout         time.Duration
+	MaxFetchSessions         int
 }
 
 // RegisterFlags binds the gateway's flags to c with their defaults.
@@ -34,6 +36,12 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.AdvertiseKafka, "advertise-kafka", "", "Kafka address advertised to Kafka clients (default: hostname and the kafka-addr port)")
 	fs.StringSliceVar(&c.Controllers, "controllers", []string{"localhost:9190"}, "controller gRPC addresses, comma-separated")
 	fs.Int32Var(&c.GatewayID, "id", 0, "gateway id (0: the controller assigns one)")
+	c.RegisterKafkaFlags(fs)
+}
+
+// RegisterKafkaFlags binds the Kafka listener's settings (the flags named
+// after Kafka's broker settings), which `strata dev` takes too.
+func (c *Config) RegisterKafkaFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.AutoCreateTopics, "auto-create-topics-enable", false,
 		"Kafka auto.create.topics.enable: create a topic when a client asks for metadata of a missing one")
 	fs.Int32Var(&c.DefaultPartitions, "num-partitions", 1, "Kafka num.partitions: partitions of auto-created topics and of CreateTopics with -1")
@@ -41,6 +49,14 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 		"Kafka default.replication.factor for auto-created topics and CreateTopics with -1 (0: min(3, live storage nodes))")
 	fs.Int32Var(&c.KafkaMaxRequestBytes, "kafka-max-request-bytes", 100<<20, "Kafka socket.request.max.bytes: the largest request frame accepted")
 	fs.DurationVar(&c.KafkaIdleTimeout, "kafka-idle-timeout", 10*time.Minute, "Kafka connections.max.idle.ms: close connections idle this long")
+	fs.IntVar(&c.MaxFetchSessions, "max-incremental-fetch-session-cache-slots", kafka.DefaultMaxFetchSessions,
+		"Kafka max.incremental.fetch.session.cache.slots: fetch sessions this gateway keeps (0: every fetch is sessionless)")
+}
+
+// CopyKafkaSettings sets c's Kafka listener settings to from's.
+func (c *Config) CopyKafkaSettings(from Config) {
+	c.AutoCreateTopics, c.DefaultPartitions, c.DefaultReplicationFactor = from.AutoCreateTopics, from.DefaultPartitions, from.DefaultReplicationFactor
+	c.KafkaMaxRequestBytes, c.KafkaIdleTimeout, c.MaxFetchSessions = from.KafkaMaxRequestBytes, from.KafkaIdleTimeout, from.MaxFetchSessions
 }
 
 // Validate checks every field and reports each bad one.
@@ -67,6 +83,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KafkaIdleTimeout <= 0 {
 		p.Addf("kafka-idle-timeout", "must be positive")
+	}
+	if c.MaxFetchSessions < 0 {
+		p.Addf("max-incremental-fetch-session-cache-slots", "%d is negative", c.MaxFetchSessions)
 	}
 	if c.GatewayID < 0 {
 		p.Addf("id", "%d is negative", c.GatewayID)

@@ -67,6 +67,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if g.Conn, err = rpc.Dial(cfg.Controllers...); err != nil {
 		return nil, err
 	}
+	g.router.SetCatchUp(newCatchUp(g.cache, adminv1.NewAdminServiceClient(g.Conn), g.Log).run)
 	if g.Listener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
@@ -75,7 +76,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	// session, so the handler checks those itself.
 	g.GRPC = rpc.NewServer(g.Log, g.reg,
 		rpc.WithValidation((&streamv1.ProduceStreamRequest{}).ProtoReflect().Type()),
-		rpc.WithUnary(g.describeProgress, forwardAdmin(g.Conn)))
+		rpc.WithUnary(g.describeProgress, forwardAdmin(g.Conn, g.router)))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
 	g.pids = pids.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn))
 	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router, g.pids, controllerv1.NewGroupCoordinatorServiceClient(g.Conn)))
@@ -123,6 +124,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		AutoCreateTopics:         cfg.AutoCreateTopics,
 		DefaultPartitions:        cfg.DefaultPartitions,
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		MaxFetchSessions:         cfg.MaxFetchSessions,
 	}, kafka.Deps{
 		Cache:     g.cache,
 		Admin:     adminv1.NewAdminServiceClient(g.Conn),
@@ -135,9 +137,30 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		Router:    g.router,
 		PIDs:      g.pids,
 	})
+	g.registerFetchSessionMetrics()
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
 	return g, nil
+}
+
+// registerFetchSessionMetrics exports the Kafka fetch session cache (Kafka's
+// NumIncrementalFetchSessions, NumIncrementalFetchPartitionsCached and
+// IncrementalFetchSessionEvictionsPerSec).
+func (g *Gateway) registerFetchSessionMetrics() {
+	stat := func(i int) func() float64 {
+		return func() float64 {
+			n, p, e := g.kafka.FetchSessionStats()
+			return float64([]int{n, p, e}[i])
+		}
+	}
+	g.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strata_gateway_kafka_fetch_sessions",
+			Help: "Kafka incremental fetch sessions this gateway holds."}, stat(0)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strata_gateway_kafka_fetch_session_partitions",
+			Help: "Partitions cached by this gateway's Kafka fetch sessions."}, stat(1)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_fetch_session_evictions_total",
+			Help: "Kafka fetch sessions evicted to make room for new ones."}, stat(2)),
+	)
 }
 
 // trackReadiness mirrors ready() into the gRPC health service.

@@ -28,7 +28,8 @@ func (n *Node) leaderFor(topic string, partition int32) (*replica, int32, *errs.
 	if !ok {
 		return nil, 0, errs.New(errs.UnknownTopicOrPartition, "partition %s-%d does not exist", topic, partition)
 	}
-	if me := n.Member.Registration().ID; rec.GetLeader() != me {
+	me := n.Member.Registration().ID
+	if rec.GetLeader() != me {
 		hint := &commonv1.LeaderHint{Topic: topic, Partition: partition, LeaderId: rec.GetLeader(), LeaderEpoch: rec.GetLeaderEpoch()}
 		if node, _ := n.cache.StorageNode(rec.GetLeader()); node != nil {
 			hint.LeaderAddress = node.GetAddress()
@@ -43,6 +44,12 @@ func (n *Node) leaderFor(topic string, partition int32) (*replica, int32, *errs.
 	}
 	if e := p.offlineErr(); e != nil {
 		return nil, 0, e // the controller is moving leadership away
+	}
+	if ls := p.leader.Load(); ls == nil || ls.epoch != rec.GetLeaderEpoch() {
+		// Not a leader until it has taken the leadership up (applyRoles):
+		// the gateways ask again shortly.
+		return nil, 0, errs.New(errs.NotLeaderOrFollower, "node %d has not taken up the leadership of %s-%d at epoch %d yet",
+			me, topic, partition, rec.GetLeaderEpoch())
 	}
 	return p, rec.GetLeaderEpoch(), nil
 }

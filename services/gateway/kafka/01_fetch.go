@@ -2,21 +2,27 @@ package kafka
 
 // Fetch, versions 4–12: v2 record batches as stored (v0–3 would need
 // down-conversion to magic 0/1; v13+ address topics by id). Fetch sessions
-// (KIP-227) are answered sessionless: session id 0, so clients keep sending
-// full requests; an incremental request for a session gets
-// FETCH_SESSION_ID_NOT_FOUND. The router (services/gateway/router) fetches
-// the partitions from their storage leaders in parallel, each leader
-// long-polling up to max_wait_ms; as soon as the responses in hand reach
-// min_bytes the others are cut short and asked once more without waiting,
-// so the answer is prompt and carries every partition's high watermark. A
-// partition whose storage node is no longer its leader is asked once more
-// of the new leader, without waiting (FENCED_LEADER_EPOCH if the client
-// named the old leader epoch). The whole response keeps to max_bytes
-// except for its first batch (KIP-74). A current_leader_epoch older than
-// the partition's gets FENCED_LEADER_EPOCH, a newer one
-// UNKNOWN_LEADER_EPOCH. isolation_level=read_committed reads stop at the
-// partition's last stable offset and carry the aborted transactions of
-// the range, which the client drops (docs/transactions.md).
+// (KIP-227, v7+) are served as in Kafka (fetch_session.go): epoch -1 is a
+// sessionless full fetch, epoch 0 a full fetch that opens a session,
+// epochs 1, 2, … incremental fetches of the session's partitions, answered
+// with only the partitions that have records, a moved high watermark or log
+// start offset, or an error; FETCH_SESSION_ID_NOT_FOUND and
+// INVALID_FETCH_SESSION_EPOCH as from Kafka. The router
+// (services/gateway/router) fetches the partitions from their storage
+// leaders in parallel, each leader long-polling up to max_wait_ms; as soon
+// as the responses in hand reach min_bytes the others are cut short and
+// asked once more without waiting, so the answer is prompt and carries
+// every partition's high watermark. A partition whose storage node is no
+// longer its leader is asked once more of the new leader, without waiting
+// (FENCED_LEADER_EPOCH if the client named the old leader epoch). The whole
+// response keeps to max_bytes except for its first batch (KIP-74). A
+// current_leader_epoch older than the partition's gets FENCED_LEADER_EPOCH,
+// a newer one UNKNOWN_LEADER_EPOCH. isolation_level=read_committed reads
+// stop at the partition's last stable offset and carry the aborted
+// transactions of the range, which the client drops
+// (docs/transactions.md). An incremental fetch need not compare last
+// stable offsets: the LSO moves only with a transaction marker, which moves
+// the high watermark too.
 
 import (
 	"context"
@@ -34,63 +40,182 @@ const (
 	defaultFetchMaxBytes = 50 << 20
 )
 
+// fetched is one partition's answer.
+type fetched struct {
+	code             int16
+	highWatermark    int64
+	lastStableOffset int64
+	logStartOffset   int64
+	records          []byte
+	aborted          []kmsg.FetchResponseTopicPartitionAbortedTransaction
+}
+
 func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	resp.SessionID = 0
-	if req.SessionID != 0 {
+	if req.Version < 7 || req.SessionEpoch == sessionlessEpoch || req.SessionEpoch == initialEpoch {
+		if req.Version >= 7 && req.SessionID != 0 {
+			s.sessions.remove(req.SessionID) // a full fetch closes the session it names
+		}
+		parts := requestParts(req)
+		results := s.fetchParts(ctx, req, parts)
+		for i, p := range parts {
+			appendFetched(resp, p, results[i])
+		}
+		if req.Version >= 7 && req.SessionEpoch == initialEpoch {
+			if sess := s.sessions.create(sessionParts(parts, results)); sess != nil {
+				resp.SessionID = sess.id
+			}
+		}
+		return resp, nil
+	}
+	sess, ok := s.sessions.get(req.SessionID)
+	if !ok {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
 	}
-	var items []*router.FetchItem
-	var resps []*kmsg.FetchResponseTopicPartition
-	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	switch {
+	case !sess.cached.Load(): // evicted while this request waited for it
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	case sess.epoch != req.SessionEpoch:
+		resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+		return resp, nil
+	}
+	var forgotten []topicPartition
+	for _, ft := range req.ForgottenTopics {
+		for _, p := range ft.Partitions {
+			forgotten = append(forgotten, topicPartition{ft.Topic, p})
+		}
+	}
+	changed := requestParts(req)
+	wants := make([]sessionPart, len(changed))
+	for i, p := range changed {
+		wants[i] = *p
+	}
+	sess.update(wants, forgotten)
+	if len(sess.parts) == 0 { // nothing left: the session ends (as in Kafka)
+		s.sessions.remove(sess.id)
+		return resp, nil
+	}
+	s.sessions.touch(sess)
+	sess.epoch = nextSessionEpoch(sess.epoch)
+	results := s.fetchParts(ctx, req, sess.parts)
+	var sent []int
+	for i, p := range sess.parts {
+		res := results[i]
+		must := len(res.records) > 0 || res.code != 0 || p.highWatermark != res.highWatermark || p.logStartOffset != res.logStartOffset
+		p.highWatermark, p.logStartOffset = res.highWatermark, res.logStartOffset
+		if res.code != 0 {
+			p.highWatermark = -1 // sent again once the error clears
+		}
+		if must {
+			appendFetched(resp, p, res)
+			sent = append(sent, i)
+		}
+	}
+	sess.moveToEnd(sent)
+	resp.SessionID = sess.id
+	return resp, nil
+}
+
+// requestParts lists the request's partitions in request order.
+func requestParts(req *kmsg.FetchRequest) []*sessionPart {
+	var out []*sessionPart
 	for i := range req.Topics {
 		rt := &req.Topics[i]
-		t := &resp.Topics[i]
-		t.Topic = rt.Topic
-		t.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
-			p := &t.Partitions[j]
-			p.Default()
-			p.Partition, p.HighWatermark, p.LastStableOffset, p.LogStartOffset = rp.Partition, -1, -1, -1
-			p.RecordBatches = []byte{} // never null: librdkafka refuses a null record set
-			items = append(items, &router.FetchItem{Part: router.Part{Topic: rt.Topic, Partition: rp.Partition, ClientEpoch: rp.CurrentLeaderEpoch},
-				Offset: rp.FetchOffset, MaxBytes: rp.PartitionMaxBytes, Committed: req.IsolationLevel == 1})
-			resps = append(resps, p)
+			out = append(out, &sessionPart{topic: rt.Topic, partition: rp.Partition, fetchOffset: rp.FetchOffset,
+				maxBytes: rp.PartitionMaxBytes, leaderEpoch: rp.CurrentLeaderEpoch, highWatermark: -1, logStartOffset: -1})
 		}
+	}
+	return out
+}
+
+// sessionParts is a new session's partitions after a full fetch: each
+// partition once, with what the client was just told.
+func sessionParts(parts []*sessionPart, results []fetched) []*sessionPart {
+	seen := make(map[topicPartition]bool, len(parts))
+	out := make([]*sessionPart, 0, len(parts))
+	for i, p := range parts {
+		k := topicPartition{p.topic, p.partition}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		p.highWatermark, p.logStartOffset = results[i].highWatermark, results[i].logStartOffset
+		if results[i].code != 0 {
+			p.highWatermark = -1
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// appendFetched adds one partition to the response, under the last topic
+// entry when it is the same topic (so request order is kept).
+func appendFetched(resp *kmsg.FetchResponse, p *sessionPart, res fetched) {
+	if n := len(resp.Topics); n == 0 || resp.Topics[n-1].Topic != p.topic {
+		t := kmsg.NewFetchResponseTopic()
+		t.Topic = p.topic
+		resp.Topics = append(resp.Topics, t)
+	}
+	t := &resp.Topics[len(resp.Topics)-1]
+	rp := kmsg.NewFetchResponseTopicPartition()
+	rp.Partition, rp.ErrorCode = p.partition, res.code
+	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = res.highWatermark, res.lastStableOffset, res.logStartOffset
+	rp.RecordBatches, rp.AbortedTransactions = res.records, res.aborted
+	if rp.RecordBatches == nil {
+		rp.RecordBatches = []byte{} // never null: librdkafka refuses a null record set
+	}
+	t.Partitions = append(t.Partitions, rp)
+}
+
+// fetchParts reads parts from their leaders, long-polling as the request
+// says, and keeps the records to the request's max_bytes: the first
+// non-empty partition is always whole.
+func (s *Server) fetchParts(ctx context.Context, req *kmsg.FetchRequest, parts []*sessionPart) []fetched {
+	out := make([]fetched, len(parts))
+	if len(parts) == 0 {
+		return out
+	}
+	items := make([]*router.FetchItem, len(parts))
+	for i, p := range parts {
+		items[i] = &router.FetchItem{Part: router.Part{Topic: p.topic, Partition: p.partition, ClientEpoch: p.leaderEpoch},
+			Offset: p.fetchOffset, MaxBytes: p.maxBytes, Committed: req.IsolationLevel == 1}
 	}
 	maxBytes := req.MaxBytes
-	if maxBytes <= 0 || req.Version < 3 {
+	if maxBytes <= 0 {
 		maxBytes = defaultFetchMaxBytes
 	}
-	if len(items) > 0 {
-		wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
-		s.router.Fetch(ctx, wait, max(req.MinBytes, 0), maxBytes, items)
-	}
-	// Keep to max_bytes: the first non-empty partition is always whole.
+	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
+	s.router.Fetch(ctx, wait, max(req.MinBytes, 0), maxBytes, items)
 	used := 0
 	for i, it := range items {
-		p := resps[i]
+		o := &out[i]
+		o.highWatermark, o.lastStableOffset, o.logStartOffset = -1, -1, -1
 		if res := it.Result; res != nil {
-			p.HighWatermark, p.LastStableOffset, p.LogStartOffset = res.GetHighWatermark(), res.GetLastStableOffset(), res.GetLogStartOffset()
+			o.highWatermark, o.lastStableOffset, o.logStartOffset = res.GetHighWatermark(), res.GetLastStableOffset(), res.GetLogStartOffset()
 		}
 		if it.Err != nil {
-			p.ErrorCode = it.Err.KafkaCode()
+			o.code = it.Err.KafkaCode()
 			continue
 		}
 		n := len(it.Result.GetRecords())
 		if n == 0 || used > 0 && used+n > int(maxBytes) {
 			continue
 		}
-		p.RecordBatches = it.Result.GetRecords()
+		o.records = it.Result.GetRecords()
 		used += n
 		for _, a := range it.Result.GetAbortedTransactions() {
 			at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
 			at.ProducerID, at.FirstOffset = a.GetProducerId(), a.GetFirstOffset()
-			p.AbortedTransactions = append(p.AbortedTransactions, at)
+			o.aborted = append(o.aborted, at)
 		}
 	}
-	return resp, nil
+	return out
 }

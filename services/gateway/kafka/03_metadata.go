@@ -10,6 +10,10 @@ package kafka
 // stale fetches. A missing topic gets UNKNOWN_TOPIC_OR_PARTITION unless
 // auto.create.topics.enable is on (and the client allows it), in which
 // case it is created and answered LEADER_NOT_AVAILABLE until it appears.
+// A topic this gateway's metadata lacks is first looked up on the
+// controller, and awaited briefly if it exists there (a topic just created
+// through another gateway), so every gateway answers what the controller
+// holds.
 // v10+ topic ids are returned; lookup by topic id (v12) is served from the
 // cache.
 
@@ -43,6 +47,17 @@ func handleMetadata(ctx context.Context, s *Server, r *request) (kmsg.Response, 
 		return resp, nil
 	}
 	autoCreate := s.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	// A topic this gateway does not know may be new: catch up with the
+	// controller before answering that it is missing.
+	var unknown []string
+	for _, rt := range req.Topics {
+		if rt.Topic != nil && topicconfig.ValidateName(*rt.Topic) == nil {
+			if _, ok := s.d.Cache.Topic(*rt.Topic); !ok {
+				unknown = append(unknown, *rt.Topic)
+			}
+		}
+	}
+	s.router.CatchUp(ctx, unknown)
 	for _, rt := range req.Topics {
 		var t *metadatav1.TopicRecord
 		name := ""

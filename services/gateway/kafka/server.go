@@ -66,6 +66,10 @@ type Config struct {
 	// DefaultReplicationFactor is default.replication.factor (0: the
 	// smaller of 3 and the live storage nodes).
 	DefaultReplicationFactor int32
+	// MaxFetchSessions is max.incremental.fetch.session.cache.slots: how
+	// many fetch sessions this listener keeps (0: none, every fetch is
+	// sessionless).
+	MaxFetchSessions int
 }
 
 // Deps is what the listener needs from the gateway.
@@ -97,6 +101,8 @@ type Server struct {
 	ln     net.Listener
 	router *router.Router
 	pids   *pids.Allocator
+	// sessions are the incremental fetch sessions (KIP-227).
+	sessions *fetchSessionCache
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -126,7 +132,7 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 		d.Router = router.New(d.Cache, router.Pool{Conns: d.Storage}, nil)
 	}
 	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, router: d.Router,
-		conns: map[*conn]struct{}{}}
+		conns: map[*conn]struct{}{}, sessions: newFetchSessionCache(cfg.MaxFetchSessions)}
 	if d.PIDs == nil {
 		d.PIDs = pids.New(d.Groups)
 	}

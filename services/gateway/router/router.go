@@ -28,6 +28,10 @@ import (
 // to name a new leader before it gives up with NOT_LEADER_OR_FOLLOWER.
 const leaderChangeWait = 2 * time.Second
 
+// notReadyRetry is how long a refused call waits before asking a leader
+// that has not taken up its leadership yet once more.
+const notReadyRetry = 100 * time.Millisecond
+
 // Clients hands out a storage client for a node address: the gateway's
 // connection pool in production, an in-process stub in benchmarks.
 type Clients interface {
@@ -84,6 +88,7 @@ type Router struct {
 	cache   *metadata.Cache
 	clients Clients
 	m       *metrics
+	catchUp CatchUpFunc
 }
 
 // New returns a router over the metadata cache. reg may be nil (no metrics).
@@ -126,7 +131,7 @@ func checkEpoch(p *Part, l Leader) *errs.Error {
 // metrics.
 func Do[T Routed](ctx context.Context, r *Router, op string, items []T, call Call[T]) {
 	byLeader := map[string][]T{}
-	for _, it := range items {
+	route := func(it T) {
 		p := it.RoutingPart()
 		l, e := r.LeaderOf(p.Topic, p.Partition)
 		if e == nil {
@@ -136,24 +141,49 @@ func Do[T Routed](ctx context.Context, r *Router, op string, items []T, call Cal
 			byLeader[l.Addr] = append(byLeader[l.Addr], it)
 		}
 	}
+	var unknown []T
+	for _, it := range items {
+		if route(it); it.RoutingPart().Err != nil && it.RoutingPart().Err.Code() == errs.UnknownTopicOrPartition {
+			unknown = append(unknown, it)
+		}
+	}
+	if len(unknown) > 0 && r.CatchUp(ctx, topicsOf(unknown)) {
+		for _, it := range unknown {
+			route(it)
+		}
+	}
 	round(ctx, r, op, byLeader, call, 0)
-	retry := map[string][]T{}
+	// The refused items wait for their new leaders together, so a request
+	// of many refused partitions waits leaderChangeWait at most, not once
+	// per partition.
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		retry = map[string][]T{}
+	)
 	for _, it := range items {
 		p := it.RoutingPart()
 		if p.Err == nil || p.Err.Code() != errs.NotLeaderOrFollower {
 			continue
 		}
-		l, e := r.awaitLeaderChange(ctx, p.Topic, p.Partition, p.Leader, p.Err)
-		if e == nil {
-			e = checkEpoch(p, l)
-		}
-		if e != nil {
-			p.Err = e
-			continue
-		}
-		p.Leader, p.Err = l, nil
-		retry[l.Addr] = append(retry[l.Addr], it)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, e := r.awaitLeaderChange(ctx, p.Topic, p.Partition, p.Leader, p.Err)
+			if e == nil {
+				e = checkEpoch(p, l)
+			}
+			if e != nil {
+				p.Err = e
+				return
+			}
+			p.Leader, p.Err = l, nil
+			mu.Lock()
+			retry[l.Addr] = append(retry[l.Addr], it)
+			mu.Unlock()
+		}()
 	}
+	wg.Wait()
 	if len(retry) > 0 {
 		r.m.retried(op, len(retry))
 		round(ctx, r, op, retry, call, 1)
@@ -223,10 +253,20 @@ func FromDetail(d *commonv1.ErrorDetail) *errs.Error {
 
 // awaitLeaderChange waits briefly for the metadata cache to move a
 // partition's leader away from the one that refused, and returns the new
-// leader (or the hint's, when the cache has not caught up).
+// leader (or the hint's, when the cache has not caught up). A refusal
+// without a hint comes from a node that leads the partition in its own
+// metadata but has not taken the leadership up yet (the log is still
+// opening): while the cache names that node still, it is asked again
+// after notReadyRetry.
 func (r *Router) awaitLeaderChange(ctx context.Context, topic string, partition int32, old Leader, refusal *errs.Error) (Leader, *errs.Error) {
 	deadline := time.NewTimer(leaderChangeWait)
 	defer deadline.Stop()
+	var again <-chan time.Time
+	if refusal.Detail.GetLeader() == nil {
+		t := time.NewTimer(notReadyRetry)
+		defer t.Stop()
+		again = t.C
+	}
 	for {
 		ch := r.cache.Changed()
 		l, e := r.LeaderOf(topic, partition)
@@ -238,6 +278,10 @@ func (r *Router) awaitLeaderChange(ctx context.Context, topic string, partition 
 		}
 		select {
 		case <-ch:
+		case <-again:
+			if e == nil && l.Node == old.Node && l.Epoch == old.Epoch {
+				return l, nil
+			}
 		case <-deadline.C:
 			return l, refusal
 		case <-ctx.Done():

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,5 +184,96 @@ func TestFetchCutsLongPollsShort(t *testing.T) {
 	}
 	if len(items[0].Result.GetRecords()) != 100 || st.calls[addr(2)] != 2 || st.calls[addr(3)] != 2 {
 		t.Fatalf("records %d, calls %v", len(items[0].Result.GetRecords()), st.calls)
+	}
+}
+
+// A leader that refuses without a hint (it leads in its own metadata but
+// has not opened the log yet) is asked once more after a short pause, and
+// the refused partitions of one call wait together, not one after another.
+func TestDoRetriesALeaderNotReadyYet(t *testing.T) {
+	var mu sync.Mutex
+	refused := map[int32]bool{}
+	st := &stub{produce: func(a string, in *storagev1.ProduceRequest) *storagev1.ProduceResponse {
+		mu.Lock()
+		defer mu.Unlock()
+		out := okProduce(a, in)
+		for i, p := range in.GetPartitions() {
+			if !refused[p.GetPartition()] {
+				refused[p.GetPartition()] = true
+				out.Partitions[i].Error = errs.New(errs.NotLeaderOrFollower, "partition t-%d is not open on this node yet", p.GetPartition()).Detail
+			}
+		}
+		return out
+	}}
+	r := New(cacheWith(24), st, nil)
+	items := produceItems(func() (ps []int32) {
+		for p := range int32(24) {
+			ps = append(ps, p)
+		}
+		return ps
+	}()...)
+	start := time.Now()
+	r.Produce(context.Background(), storagev1.Acks_ACKS_ALL, time.Second, items)
+	for _, it := range items {
+		if it.Err != nil || it.Result.GetBaseOffset() != 7 {
+			t.Fatalf("partition %d: %v", it.Partition, it.Err)
+		}
+	}
+	if took := time.Since(start); took > leaderChangeWait/2 {
+		t.Fatalf("24 refused partitions took %v", took)
+	}
+	if st.calls[addr(1)] != 2 || st.calls[addr(2)] != 2 || st.calls[addr(3)] != 2 {
+		t.Fatalf("calls %v, want two per leader", st.calls)
+	}
+}
+
+// listStub answers ListOffsets, refusing each partition until ready says so.
+type listStub struct {
+	stub
+	ready func(addr string, partition int32) bool
+}
+
+func (s *listStub) Client(addr string) (storagev1.StorageServiceClient, error) {
+	return listClient{stubClient: stubClient{s: &s.stub, addr: addr}, ready: s.ready}, nil
+}
+
+type listClient struct {
+	stubClient
+	ready func(addr string, partition int32) bool
+}
+
+func (c listClient) ListOffsets(_ context.Context, in *storagev1.ListOffsetsRequest, _ ...grpc.CallOption) (*storagev1.ListOffsetsResponse, error) {
+	c.count()
+	out := &storagev1.ListOffsetsResponse{}
+	for _, p := range in.GetPartitions() {
+		res := &storagev1.ListOffsetsPartitionResult{Topic: p.GetTopic(), Partition: p.GetPartition()}
+		if !c.ready(c.addr, p.GetPartition()) {
+			res.Error = errs.New(errs.NotLeaderOrFollower, "not open yet").Detail
+		}
+		out.Partitions = append(out.Partitions, res)
+	}
+	return out, nil
+}
+
+// AwaitLeaders returns once every partition's leader answers, and names
+// the partitions still not ready when its context ends.
+func TestAwaitLeaders(t *testing.T) {
+	var mu sync.Mutex
+	asked := map[int32]int{}
+	st := &listStub{ready: func(_ string, p int32) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		asked[p]++
+		return p != 5 && asked[p] > 2 // ready on the third try; 5 never
+	}}
+	r := New(cacheWith(6), st, nil)
+	if err := r.AwaitLeaders(context.Background(), "t", []int32{0, 1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := r.AwaitLeaders(ctx, "t", []int32{0, 5, 9})
+	if err == nil || !strings.Contains(err.Error(), "partitions 5,9 of t") {
+		t.Fatalf("err %v, want partitions 5 and 9 (9 does not exist) not ready", err)
 	}
 }

@@ -1395,13 +1395,21 @@ func (x *ElectPreferredLeadersResponse) GetElected() []*ElectedLeader {
 }
 
 type CreateTopicRequest struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Name              string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Partitions        int32                  `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
-	ReplicationFactor int32                  `protobuf:"varint,3,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
-	Configs           map[string]string      `protobuf:"bytes,4,rep,name=configs,proto3" json:"configs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// With assignments: 0, or the number of assignments.
+	Partitions int32 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	// With assignments: 0, or the number of replicas of each.
+	ReplicationFactor int32             `protobuf:"varint,3,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
+	Configs           map[string]string `protobuf:"bytes,4,rep,name=configs,proto3" json:"configs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Validate and place, but create nothing.
-	ValidateOnly  bool `protobuf:"varint,5,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	ValidateOnly bool `protobuf:"varint,5,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	// Manual placement (Kafka's replica assignment): one entry per
+	// partition, numbered 0 to n-1; the controller places exactly these.
+	// Every partition has the same number of replicas, no storage node
+	// twice, and only live storage nodes; otherwise INVALID_ARGUMENT
+	// (INVALID_REPLICA_ASSIGNMENT).
+	Assignments   []*ReplicaAssignment `protobuf:"bytes,6,rep,name=assignments,proto3" json:"assignments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1471,6 +1479,67 @@ func (x *CreateTopicRequest) GetValidateOnly() bool {
 	return false
 }
 
+func (x *CreateTopicRequest) GetAssignments() []*ReplicaAssignment {
+	if x != nil {
+		return x.Assignments
+	}
+	return nil
+}
+
+// ReplicaAssignment places one partition.
+type ReplicaAssignment struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Storage node ids; the first is the leader and preferred leader.
+	Replicas      []int32 `protobuf:"varint,2,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaAssignment) Reset() {
+	*x = ReplicaAssignment{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaAssignment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaAssignment) ProtoMessage() {}
+
+func (x *ReplicaAssignment) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaAssignment.ProtoReflect.Descriptor instead.
+func (*ReplicaAssignment) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ReplicaAssignment) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReplicaAssignment) GetReplicas() []int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
 type CreateTopicResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Topic         *Topic                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
@@ -1480,7 +1549,7 @@ type CreateTopicResponse struct {
 
 func (x *CreateTopicResponse) Reset() {
 	*x = CreateTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1561,7 @@ func (x *CreateTopicResponse) String() string {
 func (*CreateTopicResponse) ProtoMessage() {}
 
 func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1574,7 @@ func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicResponse.ProtoReflect.Descriptor instead.
 func (*CreateTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateTopicResponse) GetTopic() *Topic {
@@ -1524,7 +1593,7 @@ type DeleteTopicRequest struct {
 
 func (x *DeleteTopicRequest) Reset() {
 	*x = DeleteTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1605,7 @@ func (x *DeleteTopicRequest) String() string {
 func (*DeleteTopicRequest) ProtoMessage() {}
 
 func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1618,7 @@ func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteTopicRequest) GetName() string {
@@ -1567,7 +1636,7 @@ type DeleteTopicResponse struct {
 
 func (x *DeleteTopicResponse) Reset() {
 	*x = DeleteTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1579,7 +1648,7 @@ func (x *DeleteTopicResponse) String() string {
 func (*DeleteTopicResponse) ProtoMessage() {}
 
 func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1661,7 @@ func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 type ListTopicsRequest struct {
@@ -1603,7 +1672,7 @@ type ListTopicsRequest struct {
 
 func (x *ListTopicsRequest) Reset() {
 	*x = ListTopicsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1684,7 @@ func (x *ListTopicsRequest) String() string {
 func (*ListTopicsRequest) ProtoMessage() {}
 
 func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1697,7 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 type ListTopicsResponse struct {
@@ -1640,7 +1709,7 @@ type ListTopicsResponse struct {
 
 func (x *ListTopicsResponse) Reset() {
 	*x = ListTopicsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +1721,7 @@ func (x *ListTopicsResponse) String() string {
 func (*ListTopicsResponse) ProtoMessage() {}
 
 func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +1734,7 @@ func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsResponse.ProtoReflect.Descriptor instead.
 func (*ListTopicsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListTopicsResponse) GetTopics() []*Topic {
@@ -1684,7 +1753,7 @@ type DescribeTopicRequest struct {
 
 func (x *DescribeTopicRequest) Reset() {
 	*x = DescribeTopicRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +1765,7 @@ func (x *DescribeTopicRequest) String() string {
 func (*DescribeTopicRequest) ProtoMessage() {}
 
 func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +1778,7 @@ func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DescribeTopicRequest) GetName() string {
@@ -1728,7 +1797,7 @@ type DescribeTopicResponse struct {
 
 func (x *DescribeTopicResponse) Reset() {
 	*x = DescribeTopicResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1809,7 @@ func (x *DescribeTopicResponse) String() string {
 func (*DescribeTopicResponse) ProtoMessage() {}
 
 func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1822,7 @@ func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DescribeTopicResponse) GetTopic() *Topic {
@@ -1767,15 +1836,19 @@ type AddPartitionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The partition count after the call; must exceed the current count.
-	TotalCount    int32 `protobuf:"varint,2,opt,name=total_count,json=totalCount,proto3" json:"total_count,omitempty"`
-	ValidateOnly  bool  `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	TotalCount   int32 `protobuf:"varint,2,opt,name=total_count,json=totalCount,proto3" json:"total_count,omitempty"`
+	ValidateOnly bool  `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	// Manual placement of the new partitions, numbered from the current
+	// count to total_count - 1, each with the topic's replication factor;
+	// rules and errors as for CreateTopicRequest.assignments.
+	Assignments   []*ReplicaAssignment `protobuf:"bytes,4,rep,name=assignments,proto3" json:"assignments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddPartitionsRequest) Reset() {
 	*x = AddPartitionsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +1860,7 @@ func (x *AddPartitionsRequest) String() string {
 func (*AddPartitionsRequest) ProtoMessage() {}
 
 func (x *AddPartitionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +1873,7 @@ func (x *AddPartitionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPartitionsRequest.ProtoReflect.Descriptor instead.
 func (*AddPartitionsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddPartitionsRequest) GetName() string {
@@ -1824,6 +1897,13 @@ func (x *AddPartitionsRequest) GetValidateOnly() bool {
 	return false
 }
 
+func (x *AddPartitionsRequest) GetAssignments() []*ReplicaAssignment {
+	if x != nil {
+		return x.Assignments
+	}
+	return nil
+}
+
 type AddPartitionsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Topic         *Topic                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
@@ -1833,7 +1913,7 @@ type AddPartitionsResponse struct {
 
 func (x *AddPartitionsResponse) Reset() {
 	*x = AddPartitionsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +1925,7 @@ func (x *AddPartitionsResponse) String() string {
 func (*AddPartitionsResponse) ProtoMessage() {}
 
 func (x *AddPartitionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +1938,7 @@ func (x *AddPartitionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPartitionsResponse.ProtoReflect.Descriptor instead.
 func (*AddPartitionsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AddPartitionsResponse) GetTopic() *Topic {
@@ -1882,7 +1962,7 @@ type AlterTopicConfigsRequest struct {
 
 func (x *AlterTopicConfigsRequest) Reset() {
 	*x = AlterTopicConfigsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1894,7 +1974,7 @@ func (x *AlterTopicConfigsRequest) String() string {
 func (*AlterTopicConfigsRequest) ProtoMessage() {}
 
 func (x *AlterTopicConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1907,7 +1987,7 @@ func (x *AlterTopicConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTopicConfigsRequest.ProtoReflect.Descriptor instead.
 func (*AlterTopicConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AlterTopicConfigsRequest) GetName() string {
@@ -1948,7 +2028,7 @@ type AlterTopicConfigsResponse struct {
 
 func (x *AlterTopicConfigsResponse) Reset() {
 	*x = AlterTopicConfigsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2040,7 @@ func (x *AlterTopicConfigsResponse) String() string {
 func (*AlterTopicConfigsResponse) ProtoMessage() {}
 
 func (x *AlterTopicConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2053,7 @@ func (x *AlterTopicConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTopicConfigsResponse.ProtoReflect.Descriptor instead.
 func (*AlterTopicConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AlterTopicConfigsResponse) GetConfigs() map[string]string {
@@ -1992,7 +2072,7 @@ type DescribeTopicConfigsRequest struct {
 
 func (x *DescribeTopicConfigsRequest) Reset() {
 	*x = DescribeTopicConfigsRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2004,7 +2084,7 @@ func (x *DescribeTopicConfigsRequest) String() string {
 func (*DescribeTopicConfigsRequest) ProtoMessage() {}
 
 func (x *DescribeTopicConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2017,7 +2097,7 @@ func (x *DescribeTopicConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicConfigsRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DescribeTopicConfigsRequest) GetName() string {
@@ -2039,7 +2119,7 @@ type ConfigEntry struct {
 
 func (x *ConfigEntry) Reset() {
 	*x = ConfigEntry{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +2131,7 @@ func (x *ConfigEntry) String() string {
 func (*ConfigEntry) ProtoMessage() {}
 
 func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +2144,7 @@ func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigEntry.ProtoReflect.Descriptor instead.
 func (*ConfigEntry) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConfigEntry) GetName() string {
@@ -2104,7 +2184,7 @@ type DescribeTopicConfigsResponse struct {
 
 func (x *DescribeTopicConfigsResponse) Reset() {
 	*x = DescribeTopicConfigsResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2196,7 @@ func (x *DescribeTopicConfigsResponse) String() string {
 func (*DescribeTopicConfigsResponse) ProtoMessage() {}
 
 func (x *DescribeTopicConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2209,7 @@ func (x *DescribeTopicConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicConfigsResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DescribeTopicConfigsResponse) GetConfigs() []*ConfigEntry {
@@ -2147,7 +2227,7 @@ type DescribeClusterRequest struct {
 
 func (x *DescribeClusterRequest) Reset() {
 	*x = DescribeClusterRequest{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2159,7 +2239,7 @@ func (x *DescribeClusterRequest) String() string {
 func (*DescribeClusterRequest) ProtoMessage() {}
 
 func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2172,7 +2252,7 @@ func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterRequest.ProtoReflect.Descriptor instead.
 func (*DescribeClusterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 type Controller struct {
@@ -2186,7 +2266,7 @@ type Controller struct {
 
 func (x *Controller) Reset() {
 	*x = Controller{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2278,7 @@ func (x *Controller) String() string {
 func (*Controller) ProtoMessage() {}
 
 func (x *Controller) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2291,7 @@ func (x *Controller) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Controller.ProtoReflect.Descriptor instead.
 func (*Controller) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Controller) GetName() string {
@@ -2262,7 +2342,7 @@ type StorageNode struct {
 
 func (x *StorageNode) Reset() {
 	*x = StorageNode{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2354,7 @@ func (x *StorageNode) String() string {
 func (*StorageNode) ProtoMessage() {}
 
 func (x *StorageNode) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2367,7 @@ func (x *StorageNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageNode.ProtoReflect.Descriptor instead.
 func (*StorageNode) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *StorageNode) GetId() int32 {
@@ -2386,7 +2466,7 @@ type Gateway struct {
 
 func (x *Gateway) Reset() {
 	*x = Gateway{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2478,7 @@ func (x *Gateway) String() string {
 func (*Gateway) ProtoMessage() {}
 
 func (x *Gateway) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2491,7 @@ func (x *Gateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gateway.ProtoReflect.Descriptor instead.
 func (*Gateway) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Gateway) GetId() int32 {
@@ -2454,7 +2534,7 @@ type DescribeClusterResponse struct {
 
 func (x *DescribeClusterResponse) Reset() {
 	*x = DescribeClusterResponse{}
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2466,7 +2546,7 @@ func (x *DescribeClusterResponse) String() string {
 func (*DescribeClusterResponse) ProtoMessage() {}
 
 func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2479,7 +2559,7 @@ func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterResponse.ProtoReflect.Descriptor instead.
 func (*DescribeClusterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DescribeClusterResponse) GetClusterId() string {
@@ -2603,7 +2683,7 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x06leader\x18\x03 \x01(\x05R\x06leader\x12!\n" +
 	"\fleader_epoch\x18\x04 \x01(\x05R\vleaderEpoch\"Y\n" +
 	"\x1dElectPreferredLeadersResponse\x128\n" +
-	"\aelected\x18\x01 \x03(\v2\x1e.strata.admin.v1.ElectedLeaderR\aelected\"\xa4\x02\n" +
+	"\aelected\x18\x01 \x03(\v2\x1e.strata.admin.v1.ElectedLeaderR\aelected\"\xea\x02\n" +
 	"\x12CreateTopicRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -2611,10 +2691,14 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"partitions\x12-\n" +
 	"\x12replication_factor\x18\x03 \x01(\x05R\x11replicationFactor\x12J\n" +
 	"\aconfigs\x18\x04 \x03(\v20.strata.admin.v1.CreateTopicRequest.ConfigsEntryR\aconfigs\x12#\n" +
-	"\rvalidate_only\x18\x05 \x01(\bR\fvalidateOnly\x1a:\n" +
+	"\rvalidate_only\x18\x05 \x01(\bR\fvalidateOnly\x12D\n" +
+	"\vassignments\x18\x06 \x03(\v2\".strata.admin.v1.ReplicaAssignmentR\vassignments\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"C\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"M\n" +
+	"\x11ReplicaAssignment\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1a\n" +
+	"\breplicas\x18\x02 \x03(\x05R\breplicas\"C\n" +
 	"\x13CreateTopicResponse\x12,\n" +
 	"\x05topic\x18\x01 \x01(\v2\x16.strata.admin.v1.TopicR\x05topic\"(\n" +
 	"\x12DeleteTopicRequest\x12\x12\n" +
@@ -2626,12 +2710,13 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x14DescribeTopicRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"E\n" +
 	"\x15DescribeTopicResponse\x12,\n" +
-	"\x05topic\x18\x01 \x01(\v2\x16.strata.admin.v1.TopicR\x05topic\"p\n" +
+	"\x05topic\x18\x01 \x01(\v2\x16.strata.admin.v1.TopicR\x05topic\"\xb6\x01\n" +
 	"\x14AddPartitionsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vtotal_count\x18\x02 \x01(\x05R\n" +
 	"totalCount\x12#\n" +
-	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"E\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\x12D\n" +
+	"\vassignments\x18\x04 \x03(\v2\".strata.admin.v1.ReplicaAssignmentR\vassignments\"E\n" +
 	"\x15AddPartitionsResponse\x12,\n" +
 	"\x05topic\x18\x01 \x01(\v2\x16.strata.admin.v1.TopicR\x05topic\"\xe9\x01\n" +
 	"\x18AlterTopicConfigsRequest\x12\x12\n" +
@@ -2731,7 +2816,7 @@ func file_strata_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_strata_admin_v1_admin_proto_goTypes = []any{
 	(ElectionType)(0),                     // 0: strata.admin.v1.ElectionType
 	(NodeState)(0),                        // 1: strata.admin.v1.NodeState
@@ -2757,38 +2842,39 @@ var file_strata_admin_v1_admin_proto_goTypes = []any{
 	(*ElectedLeader)(nil),                 // 21: strata.admin.v1.ElectedLeader
 	(*ElectPreferredLeadersResponse)(nil), // 22: strata.admin.v1.ElectPreferredLeadersResponse
 	(*CreateTopicRequest)(nil),            // 23: strata.admin.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),           // 24: strata.admin.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),            // 25: strata.admin.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),           // 26: strata.admin.v1.DeleteTopicResponse
-	(*ListTopicsRequest)(nil),             // 27: strata.admin.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),            // 28: strata.admin.v1.ListTopicsResponse
-	(*DescribeTopicRequest)(nil),          // 29: strata.admin.v1.DescribeTopicRequest
-	(*DescribeTopicResponse)(nil),         // 30: strata.admin.v1.DescribeTopicResponse
-	(*AddPartitionsRequest)(nil),          // 31: strata.admin.v1.AddPartitionsRequest
-	(*AddPartitionsResponse)(nil),         // 32: strata.admin.v1.AddPartitionsResponse
-	(*AlterTopicConfigsRequest)(nil),      // 33: strata.admin.v1.AlterTopicConfigsRequest
-	(*AlterTopicConfigsResponse)(nil),     // 34: strata.admin.v1.AlterTopicConfigsResponse
-	(*DescribeTopicConfigsRequest)(nil),   // 35: strata.admin.v1.DescribeTopicConfigsRequest
-	(*ConfigEntry)(nil),                   // 36: strata.admin.v1.ConfigEntry
-	(*DescribeTopicConfigsResponse)(nil),  // 37: strata.admin.v1.DescribeTopicConfigsResponse
-	(*DescribeClusterRequest)(nil),        // 38: strata.admin.v1.DescribeClusterRequest
-	(*Controller)(nil),                    // 39: strata.admin.v1.Controller
-	(*StorageNode)(nil),                   // 40: strata.admin.v1.StorageNode
-	(*Gateway)(nil),                       // 41: strata.admin.v1.Gateway
-	(*DescribeClusterResponse)(nil),       // 42: strata.admin.v1.DescribeClusterResponse
-	nil,                                   // 43: strata.admin.v1.Topic.ConfigsEntry
-	nil,                                   // 44: strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	nil,                                   // 45: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	nil,                                   // 46: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
-	(*v1.ErrorDetail)(nil),                // 47: strata.common.v1.ErrorDetail
+	(*ReplicaAssignment)(nil),             // 24: strata.admin.v1.ReplicaAssignment
+	(*CreateTopicResponse)(nil),           // 25: strata.admin.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),            // 26: strata.admin.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),           // 27: strata.admin.v1.DeleteTopicResponse
+	(*ListTopicsRequest)(nil),             // 28: strata.admin.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),            // 29: strata.admin.v1.ListTopicsResponse
+	(*DescribeTopicRequest)(nil),          // 30: strata.admin.v1.DescribeTopicRequest
+	(*DescribeTopicResponse)(nil),         // 31: strata.admin.v1.DescribeTopicResponse
+	(*AddPartitionsRequest)(nil),          // 32: strata.admin.v1.AddPartitionsRequest
+	(*AddPartitionsResponse)(nil),         // 33: strata.admin.v1.AddPartitionsResponse
+	(*AlterTopicConfigsRequest)(nil),      // 34: strata.admin.v1.AlterTopicConfigsRequest
+	(*AlterTopicConfigsResponse)(nil),     // 35: strata.admin.v1.AlterTopicConfigsResponse
+	(*DescribeTopicConfigsRequest)(nil),   // 36: strata.admin.v1.DescribeTopicConfigsRequest
+	(*ConfigEntry)(nil),                   // 37: strata.admin.v1.ConfigEntry
+	(*DescribeTopicConfigsResponse)(nil),  // 38: strata.admin.v1.DescribeTopicConfigsResponse
+	(*DescribeClusterRequest)(nil),        // 39: strata.admin.v1.DescribeClusterRequest
+	(*Controller)(nil),                    // 40: strata.admin.v1.Controller
+	(*StorageNode)(nil),                   // 41: strata.admin.v1.StorageNode
+	(*Gateway)(nil),                       // 42: strata.admin.v1.Gateway
+	(*DescribeClusterResponse)(nil),       // 43: strata.admin.v1.DescribeClusterResponse
+	nil,                                   // 44: strata.admin.v1.Topic.ConfigsEntry
+	nil,                                   // 45: strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	nil,                                   // 46: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	nil,                                   // 47: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	(*v1.ErrorDetail)(nil),                // 48: strata.common.v1.ErrorDetail
 }
 var file_strata_admin_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: strata.admin.v1.ElectLeadersRequest.type:type_name -> strata.admin.v1.ElectionType
 	4,  // 1: strata.admin.v1.ElectLeadersRequest.partitions:type_name -> strata.admin.v1.TopicPartition
-	47, // 2: strata.admin.v1.ElectionResult.error:type_name -> strata.common.v1.ErrorDetail
+	48, // 2: strata.admin.v1.ElectionResult.error:type_name -> strata.common.v1.ErrorDetail
 	5,  // 3: strata.admin.v1.ElectLeadersResponse.results:type_name -> strata.admin.v1.ElectionResult
 	13, // 4: strata.admin.v1.CancelReassignmentResponse.cancelled:type_name -> strata.admin.v1.PartitionMove
-	43, // 5: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
+	44, // 5: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
 	10, // 6: strata.admin.v1.Topic.partitions:type_name -> strata.admin.v1.Partition
 	12, // 7: strata.admin.v1.Partition.replica_lags:type_name -> strata.admin.v1.ReplicaLag
 	11, // 8: strata.admin.v1.Partition.offline_reasons:type_name -> strata.admin.v1.OfflineReplica
@@ -2796,52 +2882,54 @@ var file_strata_admin_v1_admin_proto_depIdxs = []int32{
 	13, // 10: strata.admin.v1.RebalanceResponse.moves:type_name -> strata.admin.v1.PartitionMove
 	13, // 11: strata.admin.v1.DrainNodeResponse.moves:type_name -> strata.admin.v1.PartitionMove
 	21, // 12: strata.admin.v1.ElectPreferredLeadersResponse.elected:type_name -> strata.admin.v1.ElectedLeader
-	44, // 13: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	9,  // 14: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	9,  // 15: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
-	9,  // 16: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	9,  // 17: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
-	45, // 18: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	46, // 19: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
-	2,  // 20: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
-	36, // 21: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
-	1,  // 22: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
-	39, // 23: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
-	40, // 24: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
-	41, // 25: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
-	23, // 26: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
-	25, // 27: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
-	27, // 28: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
-	29, // 29: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
-	31, // 30: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
-	33, // 31: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
-	35, // 32: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
-	14, // 33: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
-	16, // 34: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
-	18, // 35: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
-	20, // 36: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
-	38, // 37: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
-	3,  // 38: strata.admin.v1.AdminService.ElectLeaders:input_type -> strata.admin.v1.ElectLeadersRequest
-	7,  // 39: strata.admin.v1.AdminService.CancelReassignment:input_type -> strata.admin.v1.CancelReassignmentRequest
-	24, // 40: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
-	26, // 41: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
-	28, // 42: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
-	30, // 43: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
-	32, // 44: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
-	34, // 45: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
-	37, // 46: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
-	15, // 47: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
-	17, // 48: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
-	19, // 49: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
-	22, // 50: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
-	42, // 51: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
-	6,  // 52: strata.admin.v1.AdminService.ElectLeaders:output_type -> strata.admin.v1.ElectLeadersResponse
-	8,  // 53: strata.admin.v1.AdminService.CancelReassignment:output_type -> strata.admin.v1.CancelReassignmentResponse
-	40, // [40:54] is the sub-list for method output_type
-	26, // [26:40] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	45, // 13: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	24, // 14: strata.admin.v1.CreateTopicRequest.assignments:type_name -> strata.admin.v1.ReplicaAssignment
+	9,  // 15: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	9,  // 16: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
+	9,  // 17: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	24, // 18: strata.admin.v1.AddPartitionsRequest.assignments:type_name -> strata.admin.v1.ReplicaAssignment
+	9,  // 19: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
+	46, // 20: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	47, // 21: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	2,  // 22: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
+	37, // 23: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
+	1,  // 24: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
+	40, // 25: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
+	41, // 26: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
+	42, // 27: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
+	23, // 28: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
+	26, // 29: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
+	28, // 30: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
+	30, // 31: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
+	32, // 32: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
+	34, // 33: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
+	36, // 34: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
+	14, // 35: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
+	16, // 36: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
+	18, // 37: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
+	20, // 38: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
+	39, // 39: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
+	3,  // 40: strata.admin.v1.AdminService.ElectLeaders:input_type -> strata.admin.v1.ElectLeadersRequest
+	7,  // 41: strata.admin.v1.AdminService.CancelReassignment:input_type -> strata.admin.v1.CancelReassignmentRequest
+	25, // 42: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
+	27, // 43: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
+	29, // 44: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
+	31, // 45: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
+	33, // 46: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
+	35, // 47: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
+	38, // 48: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
+	15, // 49: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
+	17, // 50: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
+	19, // 51: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
+	22, // 52: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
+	43, // 53: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
+	6,  // 54: strata.admin.v1.AdminService.ElectLeaders:output_type -> strata.admin.v1.ElectLeadersResponse
+	8,  // 55: strata.admin.v1.AdminService.CancelReassignment:output_type -> strata.admin.v1.CancelReassignmentResponse
+	42, // [42:56] is the sub-list for method output_type
+	28, // [28:42] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_strata_admin_v1_admin_proto_init() }
@@ -2855,7 +2943,7 @@ func file_strata_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_admin_v1_admin_proto_rawDesc), len(file_strata_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   44,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

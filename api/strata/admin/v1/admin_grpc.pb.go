@@ -46,9 +46,13 @@ const (
 type AdminServiceClient interface {
 	// CreateTopic creates a topic and places its replicas on live storage
 	// nodes: no two replicas of a partition on one node, replicas and leaders
-	// spread evenly, racks spread when nodes declare them. Errors:
-	// INVALID_ARGUMENT (INVALID_TOPIC, INVALID_PARTITIONS,
-	// INVALID_REPLICATION_FACTOR, INVALID_CONFIG), ALREADY_EXISTS
+	// spread evenly, racks spread when nodes declare them; or exactly as
+	// assignments says. Through a gateway it returns once every partition's
+	// leader has taken up its leadership (DEADLINE_EXCEEDED,
+	// REQUEST_TIMED_OUT past the call's deadline or 30 s: the topic exists
+	// all the same). Errors: INVALID_ARGUMENT (INVALID_TOPIC,
+	// INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR,
+	// INVALID_REPLICA_ASSIGNMENT, INVALID_CONFIG), ALREADY_EXISTS
 	// (TOPIC_ALREADY_EXISTS), UNAVAILABLE (NOT_CONTROLLER).
 	CreateTopic(ctx context.Context, in *CreateTopicRequest, opts ...grpc.CallOption) (*CreateTopicResponse, error)
 	// DeleteTopic deletes a topic and all its partitions; storage nodes delete
@@ -62,8 +66,10 @@ type AdminServiceClient interface {
 	// (UNKNOWN_TOPIC_OR_PARTITION).
 	DescribeTopic(ctx context.Context, in *DescribeTopicRequest, opts ...grpc.CallOption) (*DescribeTopicResponse, error)
 	// AddPartitions grows a topic to total_count partitions, placing the new
-	// ones like CreateTopic. Partition counts only grow. Errors: NOT_FOUND,
-	// INVALID_ARGUMENT (INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR).
+	// ones like CreateTopic (and returning, through a gateway, once their
+	// leaders are ready). Partition counts only grow. Errors: NOT_FOUND,
+	// INVALID_ARGUMENT (INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR,
+	// INVALID_REPLICA_ASSIGNMENT).
 	AddPartitions(ctx context.Context, in *AddPartitionsRequest, opts ...grpc.CallOption) (*AddPartitionsResponse, error)
 	// AlterTopicConfigs sets and removes topic configs in one transaction.
 	// Unknown keys and invalid values reject the whole request. Errors:
@@ -277,9 +283,13 @@ func (c *adminServiceClient) CancelReassignment(ctx context.Context, in *CancelR
 type AdminServiceServer interface {
 	// CreateTopic creates a topic and places its replicas on live storage
 	// nodes: no two replicas of a partition on one node, replicas and leaders
-	// spread evenly, racks spread when nodes declare them. Errors:
-	// INVALID_ARGUMENT (INVALID_TOPIC, INVALID_PARTITIONS,
-	// INVALID_REPLICATION_FACTOR, INVALID_CONFIG), ALREADY_EXISTS
+	// spread evenly, racks spread when nodes declare them; or exactly as
+	// assignments says. Through a gateway it returns once every partition's
+	// leader has taken up its leadership (DEADLINE_EXCEEDED,
+	// REQUEST_TIMED_OUT past the call's deadline or 30 s: the topic exists
+	// all the same). Errors: INVALID_ARGUMENT (INVALID_TOPIC,
+	// INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR,
+	// INVALID_REPLICA_ASSIGNMENT, INVALID_CONFIG), ALREADY_EXISTS
 	// (TOPIC_ALREADY_EXISTS), UNAVAILABLE (NOT_CONTROLLER).
 	CreateTopic(context.Context, *CreateTopicRequest) (*CreateTopicResponse, error)
 	// DeleteTopic deletes a topic and all its partitions; storage nodes delete
@@ -293,8 +303,10 @@ type AdminServiceServer interface {
 	// (UNKNOWN_TOPIC_OR_PARTITION).
 	DescribeTopic(context.Context, *DescribeTopicRequest) (*DescribeTopicResponse, error)
 	// AddPartitions grows a topic to total_count partitions, placing the new
-	// ones like CreateTopic. Partition counts only grow. Errors: NOT_FOUND,
-	// INVALID_ARGUMENT (INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR).
+	// ones like CreateTopic (and returning, through a gateway, once their
+	// leaders are ready). Partition counts only grow. Errors: NOT_FOUND,
+	// INVALID_ARGUMENT (INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR,
+	// INVALID_REPLICA_ASSIGNMENT).
 	AddPartitions(context.Context, *AddPartitionsRequest) (*AddPartitionsResponse, error)
 	// AlterTopicConfigs sets and removes topic configs in one transaction.
 	// Unknown keys and invalid values reject the whole request. Errors:

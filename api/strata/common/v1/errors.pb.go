@@ -137,7 +137,9 @@ const (
 	ErrorCode_ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE ErrorCode = 82
 	// A cancellation found no reassignment running.
 	ErrorCode_ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS ErrorCode = 83
-	// A replica list Kafka would refuse as a replica assignment.
+	// A replica list Kafka would refuse as a replica assignment: partitions
+	// not numbered in sequence, replica counts that differ, a node twice in
+	// a partition, or a node that is not a live storage node.
 	ErrorCode_ERROR_CODE_INVALID_REPLICA_ASSIGNMENT ErrorCode = 84
 )
 

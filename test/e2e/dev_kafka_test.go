@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-io/strata/internal/testutil"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// `strata dev` takes the gateway's Kafka settings and the controller's
+// topic defaults, and its gateway and controller use them: a produce to a
+// missing topic creates it with --num-partitions and
+// --default-replication-factor, CreateTopics with -1 takes them too, and
+// both carry --default-topic-config.
+func TestDevPassesKafkaSettings(t *testing.T) {
+	grpcAddr, kafkaAddr, httpAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
+	start(t, "dev", "dev", "--data-dir", t.TempDir(), "--grpc-addr", grpcAddr, "--http-addr", httpAddr,
+		"--kafka-addr", kafkaAddr, "--auto-create-topics-enable", "--num-partitions", "4", "--default-replication-factor", "2",
+		"--default-topic-config", "retention.ms=3600000", "--max-incremental-fetch-session-cache-slots", "10")
+	waitHealthy(t, grpcAddr, 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr), kgo.AllowAutoTopicCreation(), kgo.DefaultProduceTopic("auto"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("hello")}).FirstErr(); err != nil {
+		t.Fatalf("produce to a topic auto-created by dev's gateway: %v", err)
+	}
+
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "defaults", -1, -1
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create with defaults: %v %+v", err, resp)
+	}
+
+	for _, name := range []string{"auto", "defaults"} {
+		var ti topicInfo
+		cliJSON(t, &ti, "topic", "describe", name, "--server", grpcAddr)
+		if len(ti.Partitions) != 4 || len(ti.Partitions[0].Replicas) != 2 || ti.Configs["retention.ms"] != "3600000" {
+			t.Errorf("%s: %d partitions, %d replicas, configs %v; want 4, 2 and retention.ms=3600000",
+				name, len(ti.Partitions), len(ti.Partitions[0].Replicas), ti.Configs)
+		}
+	}
+
+	// franz-go consumes with a fetch session, which the gateway's metrics show.
+	cons, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr), kgo.ConsumeTopics("auto"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	if fs := cons.PollRecords(ctx, 1); len(fs.Records()) != 1 || fs.Err() != nil {
+		t.Fatalf("consume: %v %v", fs.Records(), fs.Err())
+	}
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + httpAddr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if !regexp.MustCompile(`(?m)^strata_gateway_kafka_fetch_sessions [1-9]`).Match(body) {
+			return fmt.Errorf("no fetch session in the metrics")
+		}
+		return nil
+	})
+
+	// A bad Kafka setting stops dev with the flag's name.
+	_, errOut, code := cli(t, "dev", "--data-dir", t.TempDir(), "--grpc-addr", testutil.FreeAddr(t), "--http-addr", testutil.FreeAddr(t),
+		"--kafka-addr", testutil.FreeAddr(t), "--num-partitions", "0")
+	if code == 0 || !strings.Contains(errOut, "num-partitions") {
+		t.Fatalf("dev with --num-partitions 0: exit %d, %q", code, errOut)
+	}
+}
