@@ -142,8 +142,12 @@ func (h *handler) DescribeProducers(_ context.Context, req *storagev1.DescribePr
 			continue
 		}
 		for _, s := range ps {
-			res.Producers = append(res.Producers, &storagev1.ProducerState{ProducerId: s.id, ProducerEpoch: int32(s.epoch),
-				LastSequence: s.lastSeq, LastTimestampMs: s.lastTimestamp})
+			st := &storagev1.ProducerState{ProducerId: s.id, ProducerEpoch: int32(s.epoch),
+				LastSequence: s.lastSeq, LastTimestampMs: s.lastTimestamp, CurrentTxnStartOffset: -1}
+			if first, ok := p.log.OngoingTxn(s.id); ok {
+				st.CurrentTxnStartOffset = first
+			}
+			res.Producers = append(res.Producers, st)
 		}
 	}
 	return out, nil

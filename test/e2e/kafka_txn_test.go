@@ -206,6 +206,16 @@ func TestKafkaTxnLastStableOffset(t *testing.T) {
 	if hw != 2 || lso != 0 {
 		t.Fatalf("with a transaction open: high watermark %d, LSO %d; want 2 and 0", hw, lso)
 	}
+	// DescribeProducers shows where the open transaction starts.
+	dp := kmsg.NewPtrDescribeProducersRequest()
+	dp.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "lso", Partitions: []int32{0}}}
+	dpResp, err := dp.RequestWith(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := dpResp.Topics[0].Partitions[0].ActiveProducers; len(ps) != 1 || ps[0].CurrentTxnStartOffset != 0 {
+		t.Fatalf("DescribeProducers with the transaction open: %+v", ps)
+	}
 	// topic describe shows both.
 	testutil.WaitFor(t, 10*time.Second, func() error {
 		var info struct {
@@ -246,7 +256,7 @@ func TestKafkaTxnLastStableOffset(t *testing.T) {
 		}
 		return nil
 	})
-	err := p.EndTransaction(ctx, kgo.TryCommit)
+	err = p.EndTransaction(ctx, kgo.TryCommit)
 	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) && !errors.Is(err, kerr.InvalidTxnState) {
 		t.Fatalf("commit after the timeout: %v, want the producer fenced", err)
 	}

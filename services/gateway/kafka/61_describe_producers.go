@@ -3,8 +3,9 @@ package kafka
 // DescribeProducers, version 0. Each partition's storage leader lists the
 // idempotent producers it holds state for (services/storage/producers.go):
 // producer id, epoch, last sequence and the last batch's max timestamp.
-// Strata has no transactions, so the coordinator epoch and the current
-// transaction's start offset are always -1. Partitions go to their
+// The current transaction's start offset is the first offset of the
+// producer's open transaction on the partition (-1 when none); the
+// coordinator epoch is always -1 (Strata's coordinator has none). Partitions go to their
 // leaders in parallel through the router; a partition without a leader
 // here gets NOT_LEADER_OR_FOLLOWER, as from Kafka.
 
@@ -67,7 +68,7 @@ func handleDescribeProducers(ctx context.Context, s *Server, r *request) (kmsg.R
 		for _, ps := range it.result.GetProducers() {
 			ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 			ap.ProducerID, ap.ProducerEpoch, ap.LastSequence, ap.LastTimestamp = ps.GetProducerId(), ps.GetProducerEpoch(), ps.GetLastSequence(), ps.GetLastTimestampMs()
-			ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, -1
+			ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, ps.GetCurrentTxnStartOffset()
 			outs[i].ActiveProducers = append(outs[i].ActiveProducers, ap)
 		}
 	}

@@ -46,7 +46,7 @@ var apiNotes = map[int16]string{
 	43: "preferred (0) and unclean (1); null topics = every partition",
 	45: "replica ids are storage node ids; a null replica list cancels",
 	46: "replica ids are storage node ids",
-	61: "the leaders' idempotent producer state; coordinator epoch and transaction start −1",
+	61: "the leaders' idempotent producer state with each open transaction's first offset; coordinator epoch −1",
 }
 
 const (

@@ -2258,8 +2258,10 @@ type ProducerState struct {
 	LastSequence int32 `protobuf:"varint,3,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
 	// The largest timestamp of the producer's last batch, in ms.
 	LastTimestampMs int64 `protobuf:"varint,4,opt,name=last_timestamp_ms,json=lastTimestampMs,proto3" json:"last_timestamp_ms,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The first offset of the producer's open transaction; -1 when none.
+	CurrentTxnStartOffset int64 `protobuf:"varint,5,opt,name=current_txn_start_offset,json=currentTxnStartOffset,proto3" json:"current_txn_start_offset,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *ProducerState) Reset() {
@@ -2316,6 +2318,13 @@ func (x *ProducerState) GetLastSequence() int32 {
 func (x *ProducerState) GetLastTimestampMs() int64 {
 	if x != nil {
 		return x.LastTimestampMs
+	}
+	return 0
+}
+
+func (x *ProducerState) GetCurrentTxnStartOffset() int64 {
+	if x != nil {
+		return x.CurrentTxnStartOffset
 	}
 	return 0
 }
@@ -2870,13 +2879,14 @@ const file_strata_storage_v1_storage_proto_rawDesc = "" +
 	"partitions\"B\n" +
 	"\fPartitionRef\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xa8\x01\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xe1\x01\n" +
 	"\rProducerState\x12\x1f\n" +
 	"\vproducer_id\x18\x01 \x01(\x03R\n" +
 	"producerId\x12%\n" +
 	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch\x12#\n" +
 	"\rlast_sequence\x18\x03 \x01(\x05R\flastSequence\x12*\n" +
-	"\x11last_timestamp_ms\x18\x04 \x01(\x03R\x0flastTimestampMs\"\xcb\x01\n" +
+	"\x11last_timestamp_ms\x18\x04 \x01(\x03R\x0flastTimestampMs\x127\n" +
+	"\x18current_txn_start_offset\x18\x05 \x01(\x03R\x15currentTxnStartOffset\"\xcb\x01\n" +
 	" DescribeProducersPartitionResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
