@@ -1,0 +1,149 @@
+// Package rest serves Strata's REST/JSON API on the gateway's HTTP port:
+// the routes of proto/strata/rest/v1/rest.yaml, through grpc-gateway's
+// generated reverse proxies (gen/gateway), and the OpenAPI document
+// protoc-gen-openapiv2 writes from the same rules at /openapi.json.
+//
+// Every route ends in a call to the gateway's public gRPC API over a
+// connection to its own gRPC port: topic admin and groups through the
+// generated proxies, records through Records (RestService), which turns
+// the REST shapes into StreamService calls. So a REST request is checked
+// by the same buf.validate rules, bounded by the same deadlines and counted
+// in the same metrics as a gRPC one. See docs/rest.md.
+package rest
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
+	adminv1gw "github.com/strata-io/strata/gen/gateway/strata/admin/v1"
+	restv1gw "github.com/strata-io/strata/gen/gateway/strata/rest/v1"
+	streamv1gw "github.com/strata-io/strata/gen/gateway/strata/stream/v1"
+	"github.com/strata-io/strata/internal/errs"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// OpenAPI is the OpenAPI (Swagger 2.0) document of every route, generated
+// by protoc-gen-openapiv2 (buf.gen.rest.yaml).
+//
+//go:embed openapi.swagger.json
+var OpenAPI []byte
+
+// DefaultMaxBodyBytes bounds a request body unless the gateway says
+// otherwise: room for Produce's 10,000 records of 1 KiB as base64 JSON.
+const DefaultMaxBodyBytes = 32 << 20
+
+// Config is what the handler needs.
+type Config struct {
+	// Conn reaches the gateway's own gRPC API (a loopback connection).
+	Conn grpc.ClientConnInterface
+	// Partitions gives a topic's partition count, false for an unknown
+	// topic (the gateway's metadata cache).
+	Partitions func(topic string) (int32, bool)
+	// MaxBodyBytes bounds a request body; a larger one is answered 413
+	// and nothing is done. 0 is DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Handler serves the REST routes and /openapi.json.
+type Handler struct {
+	mux     *runtime.ServeMux
+	maxBody int64
+}
+
+// marshaler is proto JSON as grpcurl -emit-defaults writes it (zero values
+// present, 64-bit integers as strings), refusing unknown fields so a typo
+// in a field name is an error rather than a silently missing value.
+var marshaler = &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+	MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+}}
+
+// New builds the handler.
+func New(cfg Config) (*Handler, error) {
+	h := &Handler{maxBody: cfg.MaxBodyBytes}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	h.mux = runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
+		runtime.WithErrorHandler(errorHandler),
+	)
+	ctx := context.Background()
+	if err := adminv1gw.RegisterAdminServiceHandlerClient(ctx, h.mux, adminv1.NewAdminServiceClient(cfg.Conn)); err != nil {
+		return nil, fmt.Errorf("rest: admin routes: %w", err)
+	}
+	if err := streamv1gw.RegisterGroupServiceHandlerClient(ctx, h.mux, streamv1.NewGroupServiceClient(cfg.Conn)); err != nil {
+		return nil, fmt.Errorf("rest: group routes: %w", err)
+	}
+	records := &Records{Stream: streamv1.NewStreamServiceClient(cfg.Conn), Partitions: cfg.Partitions}
+	if err := restv1gw.RegisterRestServiceHandlerServer(ctx, h.mux, records); err != nil {
+		return nil, fmt.Errorf("rest: record routes: %w", err)
+	}
+	return h, nil
+}
+
+// Register adds the handler's routes to mux: /v1/ and GET /openapi.json.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("/v1/", h)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(OpenAPI)
+	})
+}
+
+// ServeHTTP serves one REST request with its body bounded: a body over the
+// limit is answered 413 (MESSAGE_TOO_LARGE) before any call is made.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > h.maxBody {
+		h.tooLarge(w, r)
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// Read it all before decoding, so an oversize chunked body is
+		// refused as a whole, not half-decoded.
+		body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
+		if err != nil {
+			runtime.DefaultHTTPErrorHandler(r.Context(), h.mux, marshaler, w, r,
+				errs.New(errs.InvalidRequest, "reading the request body: %v", err))
+			return
+		}
+		if int64(len(body)) > h.maxBody {
+			h.tooLarge(w, r)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) tooLarge(w http.ResponseWriter, r *http.Request) {
+	// Close the connection: the rest of the body is not read.
+	w.Header().Set("Connection", "close")
+	runtime.DefaultHTTPErrorHandler(r.Context(), h.mux, marshaler, w, r, &runtime.HTTPStatusError{
+		HTTPStatus: http.StatusRequestEntityTooLarge,
+		Err:        errs.New(errs.MessageTooLarge, "the request body is larger than %d bytes", h.maxBody),
+	})
+}
+
+// errorHandler writes every error as a google.rpc.Status (its details the
+// ErrorDetail) with the HTTP status of its gRPC code. A body that does not
+// decode (bad JSON, bad base64, an unknown field) is INVALID_ARGUMENT from
+// grpc-gateway without an ErrorDetail; it gets one here.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if errs.From(err) == nil {
+		if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument {
+			err = errs.New(errs.InvalidRequest, "%s", st.Message())
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
