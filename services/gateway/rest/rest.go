@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
@@ -77,6 +78,7 @@ func New(cfg Config) (*Handler, error) {
 	h.mux = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
 		runtime.WithErrorHandler(errorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
 	)
 	ctx := context.Background()
 	if err := adminv1gw.RegisterAdminServiceHandlerClient(ctx, h.mux, adminv1.NewAdminServiceClient(cfg.Conn)); err != nil {
@@ -146,4 +148,20 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// routingErrorHandler answers a path no route matches (404) or a method
+// the path does not serve (405) with a google.rpc.Status.
+func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	code := codes.NotFound
+	switch httpStatus {
+	case http.StatusMethodNotAllowed:
+		code = codes.Unimplemented
+	case http.StatusBadRequest:
+		code = codes.InvalidArgument
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, &runtime.HTTPStatusError{
+		HTTPStatus: httpStatus,
+		Err:        status.Errorf(code, "%s %s: %s", r.Method, r.URL.Path, strings.ToLower(http.StatusText(httpStatus))),
+	})
 }
