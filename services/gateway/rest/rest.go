@@ -30,7 +30,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // OpenAPI is the OpenAPI (Swagger 2.0) document of every route, generated
@@ -61,13 +60,8 @@ type Handler struct {
 	maxBody int64
 }
 
-// marshaler is proto JSON as grpcurl -emit-defaults writes it (zero values
-// present, 64-bit integers as strings), refusing unknown fields so a typo
-// in a field name is an error rather than a silently missing value.
-var marshaler = &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
-	MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
-	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-}}
+// jsonMarshaler encodes and decodes every route's JSON (marshal.go).
+var jsonMarshaler = newMarshaler()
 
 // New builds the handler.
 func New(cfg Config) (*Handler, error) {
@@ -76,7 +70,7 @@ func New(cfg Config) (*Handler, error) {
 		h.maxBody = DefaultMaxBodyBytes
 	}
 	h.mux = runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 	)
@@ -115,7 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// refused as a whole, not half-decoded.
 		body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
 		if err != nil {
-			runtime.DefaultHTTPErrorHandler(r.Context(), h.mux, marshaler, w, r,
+			runtime.DefaultHTTPErrorHandler(r.Context(), h.mux, jsonMarshaler, w, r,
 				errs.New(errs.InvalidRequest, "reading the request body: %v", err))
 			return
 		}
@@ -131,7 +125,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) tooLarge(w http.ResponseWriter, r *http.Request) {
 	// Close the connection: the rest of the body is not read.
 	w.Header().Set("Connection", "close")
-	runtime.DefaultHTTPErrorHandler(r.Context(), h.mux, marshaler, w, r, &runtime.HTTPStatusError{
+	runtime.DefaultHTTPErrorHandler(r.Context(), h.mux, jsonMarshaler, w, r, &runtime.HTTPStatusError{
 		HTTPStatus: http.StatusRequestEntityTooLarge,
 		Err:        errs.New(errs.MessageTooLarge, "the request body is larger than %d bytes", h.maxBody),
 	})
