@@ -105,6 +105,10 @@ bench-kafka: ## franz-go against `strata dev` and kfake in the same run (BENCH_Q
 bench-stream: ## gRPC ProduceStream beside franz-go over the Kafka protocol on `strata dev`: 1 KiB throughput and acks=all latency, 3 rounds.
 	$(GO) test -run '^$$' -bench BenchmarkStreamVsKafka -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: bench-rest
+bench-rest: ## REST produce (1,000-record JSON bodies, 4 HTTP clients) beside unary gRPC Produce on `strata dev`: records/s, 3 rounds.
+	$(GO) test -run '^$$' -bench BenchmarkRestProduce -benchtime 1x -timeout 30m ./test/bench/
+
 .PHONY: bench-gateway
 bench-gateway: ## allocs/op and ns/op of the gateway's Kafka produce handling (storage stubbed), 10 vs 1000 records per batch.
 	$(GO) test -run '^$$' -bench BenchmarkGatewayProduce -benchmem ./services/gateway/kafka/

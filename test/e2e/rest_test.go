@@ -337,6 +337,29 @@ func TestRestRecords(t *testing.T) {
 		t.Fatalf("REST read franz-go's record as %+v", got)
 	}
 
+	// A deadline (Grpc-Timeout) bounds the gRPC call behind a route: a
+	// long poll past the end answers before it, with no records.
+	req, err := http.NewRequest("GET", rc.base+"/v1/topics/rest/partitions/1/records?offset="+fmt.Sprint(fr.Offset+1)+"&max_wait=60s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Grpc-Timeout", "1S")
+	began := time.Now()
+	resp, err := rc.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if took := time.Since(began); resp.StatusCode != http.StatusOK || took > 20*time.Second || !strings.Contains(string(body), `"records":[]`) {
+		t.Fatalf("long poll with a 1s deadline: HTTP %d after %v: %s", resp.StatusCode, took, body)
+	}
+	// REST calls are counted in the gRPC server's metrics.
+	code, metrics := rc.call("GET", "/metrics", nil)
+	if code != http.StatusOK || !regexp.MustCompile(`grpc_server_handled_total\{grpc_code="OK",grpc_method="Produce",grpc_service="strata.stream.v1.StreamService",grpc_type="unary"\} [1-9]`).Match(metrics) {
+		t.Fatalf("/metrics lacks the REST produce calls (HTTP %d)", code)
+	}
+
 	t.Run("kcat", func(t *testing.T) {
 		kcat, err := exec.LookPath("kcat")
 		if err != nil {
