@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -26,7 +27,10 @@ type Records struct {
 	Partitions func(topic string) (int32, bool)
 }
 
-// ProduceRecords converts the records and calls StreamService.Produce.
+// ProduceRecords converts the records and calls StreamService.Produce,
+// which checks them against the topic (count, partitions, header keys,
+// timestamps, sizes); the conversion checks what only REST has, that each
+// key and value given is in one of the forms.
 func (s *Records) ProduceRecords(ctx context.Context, req *restv1.ProduceRecordsRequest) (*restv1.ProduceRecordsResponse, error) {
 	if err := rpc.Validate(req); err != nil {
 		return nil, err
@@ -41,19 +45,19 @@ func (s *Records) ProduceRecords(ctx context.Context, req *restv1.ProduceRecords
 	for i, r := range req.GetRecords() {
 		pr := &streamv1.ProduceRecord{Partition: r.Partition, TimestampMs: r.TimestampMs}
 		var err error
-		if pr.Key, err = dataBytes(r.GetKey()); err != nil {
-			return nil, fieldError(fmt.Sprintf("records[%d].key", i), err)
+		if pr.Key, err = dataBytes(r.Key); err != nil {
+			return nil, fieldError(fmt.Sprintf("records[%d].key.kind", i), err)
 		}
-		if pr.Value, err = dataBytes(r.GetValue()); err != nil {
-			return nil, fieldError(fmt.Sprintf("records[%d].value", i), err)
+		if pr.Value, err = dataBytes(r.Value); err != nil {
+			return nil, fieldError(fmt.Sprintf("records[%d].value.kind", i), err)
 		}
 		if len(r.GetHeaders()) > 0 {
 			pr.Headers = make([]*streamv1.Header, len(r.GetHeaders()))
 		}
 		for j, h := range r.GetHeaders() {
-			v, err := dataBytes(h.GetValue())
+			v, err := dataBytes(h.Value)
 			if err != nil {
-				return nil, fieldError(fmt.Sprintf("records[%d].headers[%d].value", i, j), err)
+				return nil, fieldError(fmt.Sprintf("records[%d].headers[%d].value.kind", i, j), err)
 			}
 			pr.Headers[j] = &streamv1.Header{Key: h.GetKey(), Value: v}
 		}
@@ -157,12 +161,16 @@ func (s *Records) ListTopicOffsets(ctx context.Context, req *restv1.ListTopicOff
 	return &restv1.ListTopicOffsetsResponse{Partitions: resp.GetPartitions()}, nil
 }
 
-// dataBytes is the bytes a Data stands for; nil (unset) is nil (null), and
-// every set form is non-nil, even when empty.
+// dataBytes is the bytes a Data stands for: nil (unset) is nil (null),
+// every form is non-nil, even when empty, and a Data without a form is an
+// error.
 func dataBytes(d *restv1.Data) ([]byte, error) {
+	if d == nil {
+		return nil, nil
+	}
 	switch k := d.GetKind().(type) {
 	case nil:
-		return nil, nil
+		return nil, errors.New("exactly one of text, binary and json is required")
 	case *restv1.Data_Text:
 		return append([]byte{}, k.Text...), nil
 	case *restv1.Data_Binary:

@@ -27,7 +27,8 @@ const (
 
 // Data is a key, value or header value in one of three forms. All three
 // are stored as bytes: Kafka consumers see the text's UTF-8 bytes, the
-// decoded base64 or the JSON value's compact encoding.
+// decoded base64 or the JSON value's compact encoding. In a record to
+// produce, one of them must be set (an unset Data is null).
 type Data struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
@@ -187,18 +188,21 @@ func (x *RecordHeader) GetValue() *Data {
 	return nil
 }
 
-// ProduceRecord is one record to append.
+// ProduceRecord is one record to append, with the rules of
+// strata.stream.v1.ProduceRecord.
 type ProduceRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The partition to write to; unset lets Kafka's partitioner choose
-	// (murmur2 of the key bytes, sticky for keyless records).
+	// The partition to write to, one of the topic's; unset lets Kafka's
+	// partitioner choose (murmur2 of the key bytes, sticky for keyless
+	// records).
 	Partition *int32 `protobuf:"varint,1,opt,name=partition,proto3,oneof" json:"partition,omitempty"`
 	// Unset is a null key.
 	Key *Data `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	// Unset is a null value (a tombstone on a compacted topic).
 	Value   *Data           `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
 	Headers []*RecordHeader `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
-	// Milliseconds since the Unix epoch; unset is the gateway's clock.
+	// Milliseconds since the Unix epoch, not negative; unset is the
+	// gateway's clock.
 	TimestampMs   *int64 `protobuf:"varint,5,opt,name=timestamp_ms,json=timestampMs,proto3,oneof" json:"timestamp_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -273,7 +277,10 @@ type ProduceRecordsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The topic, from the path.
 	Topic string `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	// At least one, at most 10,000 records.
+	// At least one, at most 10,000 records. They are checked in one pass
+	// (the gateway's conversion, then StreamService.Produce), not by
+	// protovalidate, whose walk over every record costs more than the rest
+	// of the call.
 	Records []*ProduceRecord `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	// As StreamService.Produce: unset is ACKS_ALL.
 	Acks v1.Acks `protobuf:"varint,3,opt,name=acks,proto3,enum=strata.stream.v1.Acks" json:"acks,omitempty"`
@@ -764,27 +771,27 @@ var File_strata_rest_v1_rest_proto protoreflect.FileDescriptor
 
 const file_strata_rest_v1_rest_proto_rawDesc = "" +
 	"\n" +
-	"\x19strata/rest/v1/rest.proto\x12\x0estrata.rest.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dstrata/stream/v1/stream.proto\"s\n" +
+	"\x19strata/rest/v1/rest.proto\x12\x0estrata.rest.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dstrata/stream/v1/stream.proto\"l\n" +
 	"\x04Data\x12\x14\n" +
 	"\x04text\x18\x01 \x01(\tH\x00R\x04text\x12\x18\n" +
 	"\x06binary\x18\x02 \x01(\fH\x00R\x06binary\x12,\n" +
-	"\x04json\x18\x03 \x01(\v2\x16.google.protobuf.ValueH\x00R\x04jsonB\r\n" +
-	"\x04kind\x12\x05\xbaH\x02\b\x01\"U\n" +
-	"\fRecordHeader\x12\x19\n" +
-	"\x03key\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.strata.rest.v1.DataR\x05value\"\x97\x02\n" +
-	"\rProduceRecord\x12*\n" +
-	"\tpartition\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00H\x00R\tpartition\x88\x01\x01\x12&\n" +
+	"\x04json\x18\x03 \x01(\v2\x16.google.protobuf.ValueH\x00R\x04jsonB\x06\n" +
+	"\x04kind\"L\n" +
+	"\fRecordHeader\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.strata.rest.v1.DataR\x05value\"\x85\x02\n" +
+	"\rProduceRecord\x12!\n" +
+	"\tpartition\x18\x01 \x01(\x05H\x00R\tpartition\x88\x01\x01\x12&\n" +
 	"\x03key\x18\x02 \x01(\v2\x14.strata.rest.v1.DataR\x03key\x12*\n" +
 	"\x05value\x18\x03 \x01(\v2\x14.strata.rest.v1.DataR\x05value\x126\n" +
-	"\aheaders\x18\x04 \x03(\v2\x1c.strata.rest.v1.RecordHeaderR\aheaders\x12/\n" +
-	"\ftimestamp_ms\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x01R\vtimestampMs\x88\x01\x01B\f\n" +
+	"\aheaders\x18\x04 \x03(\v2\x1c.strata.rest.v1.RecordHeaderR\aheaders\x12&\n" +
+	"\ftimestamp_ms\x18\x05 \x01(\x03H\x01R\vtimestampMs\x88\x01\x01B\f\n" +
 	"\n" +
 	"_partitionB\x0f\n" +
-	"\r_timestamp_ms\"\xb8\x02\n" +
+	"\r_timestamp_ms\"\xb3\x02\n" +
 	"\x15ProduceRecordsRequest\x12\x14\n" +
-	"\x05topic\x18\x01 \x01(\tR\x05topic\x12D\n" +
-	"\arecords\x18\x02 \x03(\v2\x1d.strata.rest.v1.ProduceRecordB\v\xbaH\b\x92\x01\x05\b\x01\x10\x90NR\arecords\x124\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12?\n" +
+	"\arecords\x18\x02 \x03(\v2\x1d.strata.rest.v1.ProduceRecordB\x06\xbaH\x03\xd8\x01\x03R\arecords\x124\n" +
 	"\x04acks\x18\x03 \x01(\x0e2\x16.strata.stream.v1.AcksB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04acks\x12B\n" +
 	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
 	"\xaa\x01\a\"\x03\b\xac\x02*\x00R\atimeout\x12I\n" +
