@@ -214,3 +214,27 @@ func TestToData(t *testing.T) {
 		t.Errorf(`jsonBytes("a<b") = %s, %v`, b, err)
 	}
 }
+
+// A body of too many JSON values is refused before it is decoded, however
+// few bytes it has.
+func TestBodyValuesBounded(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{`{}`, 2}, {`{"a": [1, 2, {"b": "x,{["}]}`, 6}, {`"\",{"`, 1}, {`["\\", 1]`, 3},
+	} {
+		if got := jsonValues([]byte(c.in), 100); got != c.want {
+			t.Errorf("jsonValues(%s) = %d, want %d", c.in, got, c.want)
+		}
+	}
+	srv, conn := newServer(t, 0)
+	body := `{"records": [{"value": {"json": [` + strings.Repeat("1,", MaxBodyValues) + `1]}}]}`
+	code, out := post(t, srv.URL+"/v1/topics/t/records", strings.NewReader(body))
+	if code != http.StatusRequestEntityTooLarge || !strings.Contains(out, "ERROR_CODE_MESSAGE_TOO_LARGE") {
+		t.Fatalf("HTTP %d: %.300s", code, out)
+	}
+	if calls := conn.produced(t); len(calls) != 0 {
+		t.Fatalf("%d calls", len(calls))
+	}
+}
