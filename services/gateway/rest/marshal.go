@@ -13,10 +13,11 @@ import (
 
 // marshaler is proto JSON as grpcurl -emit-defaults writes it (zero values
 // present, 64-bit integers as strings), refusing unknown fields so a typo
-// in a field name is an error rather than a silently missing value. Two
+// in a field name is an error rather than a silently missing value. Three
 // shortcuts keep produce cheap: a body is decoded in one protojson pass
-// (grpc-gateway's decoder first scans it with encoding/json), and a
-// produce answer is written directly, in the same JSON protojson writes.
+// (grpc-gateway's decoder first scans it with encoding/json), its JSON
+// values are kept as sent rather than decoded (rawjson.go), and a produce
+// answer is written directly, in the same JSON protojson writes.
 type marshaler struct {
 	runtime.JSONPb
 }
@@ -39,6 +40,9 @@ func (m *marshaler) NewDecoder(r io.Reader) runtime.Decoder {
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
 			return io.EOF
+		}
+		if _, ok := v.(*restv1.ProduceRecordsRequest); ok {
+			b = inlineJSON(b) // rawjson.go
 		}
 		if msg, ok := v.(proto.Message); ok {
 			return m.UnmarshalOptions.Unmarshal(b, msg)

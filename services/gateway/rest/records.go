@@ -186,7 +186,9 @@ func dataBytes(d *restv1.Data) ([]byte, error) {
 }
 
 // jsonBytes encodes a JSON value compactly: object keys sorted (as
-// encoding/json does), no HTML escaping, no trailing newline.
+// encoding/json does), no HTML escaping, no trailing newline. Produce
+// bodies keep their JSON values as sent (rawjson.go); this is for one the
+// scan could not take (a member name written with escapes, say).
 func jsonBytes(v *structpb.Value) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -27,7 +27,7 @@ const (
 
 // Data is a key, value or header value in one of three forms. All three
 // are stored as bytes: Kafka consumers see the text's UTF-8 bytes, the
-// decoded base64 or the JSON value's compact encoding. In a record to
+// decoded base64 or the JSON value as sent, less whitespace. In a record to
 // produce, one of them must be set (an unset Data is null).
 type Data struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -121,8 +121,10 @@ type Data_Binary struct {
 
 type Data_Json struct {
 	// Any JSON value (object, array, string, number, true, false, null),
-	// stored as compact JSON with object keys sorted; numbers are
-	// IEEE-754 doubles, so send integers above 2^53 as strings.
+	// stored as the client wrote it less whitespace (key order and
+	// numbers kept). Read back with format "json", it is a
+	// google.protobuf.Value: numbers are then IEEE-754 doubles and object
+	// keys sorted.
 	Json *structpb.Value `protobuf:"bytes,3,opt,name=json,proto3,oneof"`
 }
 
