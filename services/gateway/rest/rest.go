@@ -15,10 +15,13 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
@@ -50,6 +53,10 @@ const (
 	// numbers; 530k empty records take 90 MB). 10,000 records with 100
 	// values each fit.
 	MaxBodyValues = 1 << 20
+	// DefaultBodyReadTimeout bounds the time a client takes to send a
+	// body, so a slow sender cannot hold a buffer of up to MaxBodyBytes
+	// for long. It does not bound the call itself (a long poll has no body).
+	DefaultBodyReadTimeout = time.Minute
 )
 
 // Config is what the handler needs.
@@ -62,12 +69,16 @@ type Config struct {
 	// MaxBodyBytes bounds a request body; a larger one is answered 413
 	// and nothing is done. 0 is DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds the reading of a body (408 past it); 0 is
+	// DefaultBodyReadTimeout.
+	BodyReadTimeout time.Duration
 }
 
 // Handler serves the REST routes and /openapi.json.
 type Handler struct {
-	mux     *runtime.ServeMux
-	maxBody int64
+	mux         *runtime.ServeMux
+	maxBody     int64
+	readTimeout time.Duration
 }
 
 // jsonMarshaler encodes and decodes every route's JSON (marshal.go).
@@ -75,9 +86,12 @@ var jsonMarshaler = newMarshaler()
 
 // New builds the handler.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{maxBody: cfg.MaxBodyBytes}
+	h := &Handler{maxBody: cfg.MaxBodyBytes, readTimeout: cfg.BodyReadTimeout}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.readTimeout <= 0 {
+		h.readTimeout = DefaultBodyReadTimeout
 	}
 	h.mux = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler),
@@ -116,8 +130,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		// Read it all before decoding, so an oversize chunked body is
-		// refused as a whole, not half-decoded.
+		// refused as a whole, not half-decoded, within the read timeout.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(h.readTimeout)) // not every writer supports it; then unbounded
 		body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
+		_ = rc.SetReadDeadline(time.Time{})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.Header().Set("Connection", "close")
+			runtime.DefaultHTTPErrorHandler(r.Context(), h.mux, jsonMarshaler, w, r, &runtime.HTTPStatusError{
+				HTTPStatus: http.StatusRequestTimeout,
+				Err:        errs.New(errs.RequestTimedOut, "the request body did not arrive within %v", h.readTimeout),
+			})
+			return
+		}
 		if err != nil {
 			runtime.DefaultHTTPErrorHandler(r.Context(), h.mux, jsonMarshaler, w, r,
 				errs.New(errs.InvalidRequest, "reading the request body: %v", err))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	restv1 "github.com/strata-io/strata/gen/strata/rest/v1"
@@ -279,5 +280,30 @@ func TestInlineJSON(t *testing.T) {
 	if err := jsonMarshaler.NewDecoder(strings.NewReader(`{"records": [{"value": {"\u006ason": {"b": 1, "a": 2}}}]}`)).Decode(&req); err != nil ||
 		req.GetRecords()[0].GetValue().GetJson() == nil {
 		t.Errorf("an escaped member name: %v, %v", err, req.GetRecords())
+	}
+}
+
+// A body that does not arrive within the read timeout is 408 and makes no
+// call; the connection is not held.
+func TestSlowBodyTimesOut(t *testing.T) {
+	conn := &fakeConn{}
+	h, err := New(Config{Conn: conn, Partitions: func(string) (int32, bool) { return 1, true }, BodyReadTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	go func() { _, _ = pw.Write([]byte(`{"records": [`)) }() // and nothing more
+	began := time.Now()
+	code, out := post(t, srv.URL+"/v1/topics/t/records", pr)
+	if code != http.StatusRequestTimeout || !strings.Contains(out, "ERROR_CODE_REQUEST_TIMED_OUT") || time.Since(began) > 10*time.Second {
+		t.Fatalf("HTTP %d after %v: %s", code, time.Since(began), out)
+	}
+	if calls := conn.produced(t); len(calls) != 0 {
+		t.Fatalf("%d calls", len(calls))
 	}
 }
