@@ -9,12 +9,18 @@ BUF_VERSION := v1.50.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPCURL_VERSION := v1.9.3
+GRPC_GATEWAY_VERSION := v2.33.0
 
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
 # Go modules besides the server's: the generated public API (api/), which
 # clients import without the server.
 SUBMODULES := api
+
+# What `make generate` writes (buf.gen.yaml): the server's gen/, the public
+# API's Go in api/, and the REST OpenAPI document the gateway embeds.
+GENERATED := gen api/strata services/gateway/rest/openapi.swagger.json
+GENERATED_CHECK := gen api services/gateway/rest/openapi.swagger.json
 
 .DEFAULT_GOAL := help
 
@@ -28,24 +34,29 @@ $(BIN)/protoc-gen-go:
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(BIN)/protoc-gen-go-grpc:
 	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(BIN)/protoc-gen-grpc-gateway:
+	GOBIN=$(BIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+$(BIN)/protoc-gen-openapiv2:
+	GOBIN=$(BIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 $(BIN)/grpcurl:
 	GOBIN=$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
 .PHONY: tools
-tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/grpcurl ## Install pinned buf, protoc plugins and grpcurl into ./bin.
+tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 $(BIN)/grpcurl ## Install pinned buf, protoc plugins and grpcurl into ./bin.
 
 .PHONY: generate
-generate: tools ## Regenerate gen/ and api/ from proto/ (buf, local plugins).
-	rm -rf gen api/strata
+generate: tools ## Regenerate gen/, api/ and the REST OpenAPI document from proto/ (buf, local plugins).
+	rm -rf $(GENERATED)
 	buf generate
+	buf generate --template buf.gen.rest.yaml
 
 .PHONY: check-generate
-check-generate: generate ## Fail if gen/ or api/ differs from what `make generate` writes.
-	@git add -N gen api >/dev/null 2>&1 || true
-	@if ! git diff --quiet --exit-code -- gen api; then \
-		echo "generated code is stale: run 'make generate' and commit the result"; git diff --stat -- gen api; exit 1; fi
-	@if [ -n "$$(git ls-files --others --exclude-standard gen api)" ]; then \
-		echo "generated code has uncommitted files:"; git ls-files --others --exclude-standard gen api; exit 1; fi
+check-generate: generate ## Fail if gen/, api/ or the OpenAPI document differs from what `make generate` writes.
+	@git add -N $(GENERATED_CHECK) >/dev/null 2>&1 || true
+	@if ! git diff --quiet --exit-code -- $(GENERATED_CHECK); then \
+		echo "generated code is stale: run 'make generate' and commit the result"; git diff --stat -- $(GENERATED_CHECK); exit 1; fi
+	@if [ -n "$$(git ls-files --others --exclude-standard $(GENERATED_CHECK))" ]; then \
+		echo "generated code has uncommitted files:"; git ls-files --others --exclude-standard $(GENERATED_CHECK); exit 1; fi
 
 .PHONY: lint
 lint: tools ## gofmt, go vet, buf lint, buf format, buf breaking.
@@ -93,6 +104,10 @@ bench-kafka: ## franz-go against `strata dev` and kfake in the same run (BENCH_Q
 .PHONY: bench-stream
 bench-stream: ## gRPC ProduceStream beside franz-go over the Kafka protocol on `strata dev`: 1 KiB throughput and acks=all latency, 3 rounds.
 	$(GO) test -run '^$$' -bench BenchmarkStreamVsKafka -benchtime 1x -timeout 30m ./test/bench/
+
+.PHONY: bench-rest
+bench-rest: ## REST produce (1,000-record JSON bodies, 4 HTTP clients) beside unary gRPC Produce on `strata dev`: records/s, 3 rounds.
+	$(GO) test -run '^$$' -bench BenchmarkRestProduce -benchtime 1x -timeout 30m ./test/bench/
 
 .PHONY: bench-gateway
 bench-gateway: ## allocs/op and ns/op of the gateway's Kafka produce handling (storage stubbed), 10 vs 1000 records per batch.

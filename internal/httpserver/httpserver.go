@@ -1,5 +1,6 @@
 // Package httpserver serves a role's HTTP endpoints: /healthz (the process
-// is up), /readyz (the role is ready for traffic) and Prometheus /metrics.
+// is up), /readyz (the role is ready for traffic) and Prometheus /metrics,
+// beside the routes a role adds (the gateway's REST API).
 package httpserver
 
 import (

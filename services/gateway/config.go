@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/services/gateway/kafka"
+	"github.com/strata-io/strata/services/gateway/rest"
 )
 
 // Config is the gateway role's configuration.
@@ -25,17 +26,21 @@ type Config struct {
 	KafkaMaxRequestBytes     int32
 	KafkaIdleTimeout         time.Duration
 	MaxFetchSessions         int
+
+	// RESTMaxBodyBytes bounds a REST request body (services/gateway/rest).
+	RESTMaxBodyBytes int64
 }
 
 // RegisterFlags binds the gateway's flags to c with their defaults.
 func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9191", "public gRPC API listen address (admin and data APIs, health, reflection)")
-	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "HTTP listen address for /healthz, /readyz and /metrics")
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "HTTP listen address for the REST API (/v1/, /openapi.json), /healthz, /readyz and /metrics")
 	fs.StringVar(&c.KafkaAddr, "kafka-addr", ":9092", "Kafka protocol listen address")
 	fs.StringVar(&c.AdvertiseGRPC, "advertise-grpc", "", "gRPC address clients dial (default: hostname and the grpc-addr port)")
 	fs.StringVar(&c.AdvertiseKafka, "advertise-kafka", "", "Kafka address advertised to Kafka clients (default: hostname and the kafka-addr port)")
 	fs.StringSliceVar(&c.Controllers, "controllers", []string{"localhost:9190"}, "controller gRPC addresses, comma-separated")
 	fs.Int32Var(&c.GatewayID, "id", 0, "gateway id (0: the controller assigns one)")
+	fs.Int64Var(&c.RESTMaxBodyBytes, "rest-max-body-bytes", rest.DefaultMaxBodyBytes, "the largest REST request body accepted; a larger one is answered 413")
 	c.RegisterKafkaFlags(fs)
 }
 
@@ -80,6 +85,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KafkaMaxRequestBytes < 1024 {
 		p.Addf("kafka-max-request-bytes", "must be at least 1024, got %d", c.KafkaMaxRequestBytes)
+	}
+	if c.RESTMaxBodyBytes < 1024 {
+		p.Addf("rest-max-body-bytes", "must be at least 1024, got %d", c.RESTMaxBodyBytes)
 	}
 	if c.KafkaIdleTimeout <= 0 {
 		p.Addf("kafka-idle-timeout", "must be positive")

@@ -1,8 +1,8 @@
 // Package gateway is the gateway role: the stateless front door. It
 // registers with the controller, follows the cluster metadata, and serves
 // the public gRPC API (admin calls forwarded to the controller, the data
-// plane of services/gateway/stream, server reflection) and HTTP health and
-// metrics.
+// plane of services/gateway/stream, server reflection), REST/JSON over the
+// same API (services/gateway/rest), and HTTP health and metrics.
 package gateway
 
 import (
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,8 +27,10 @@ import (
 	"github.com/strata-io/strata/services/gateway/groups"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/pids"
+	"github.com/strata-io/strata/services/gateway/rest"
 	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/strata-io/strata/services/gateway/stream"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/reflection"
 )
 
@@ -49,6 +52,8 @@ type Gateway struct {
 	router *router.Router
 	// pids allocates idempotent producer ids for Kafka and gRPC producers.
 	pids *pids.Allocator
+	// loopback reaches the gateway's own gRPC API, for REST.
+	loopback *grpc.ClientConn
 }
 
 // Start registers the gateway and starts serving.
@@ -83,7 +88,18 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	streamv1.RegisterGroupServiceServer(g.GRPC.Server, groups.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn), g.router, g.cache))
 	reflection.Register(g.GRPC.Server) // grpcurl and GUI clients work without the .proto files
 	go func() { _ = g.GRPC.Serve(g.Listener) }()
-	if g.HTTP, err = httpserver.Start(cfg.HTTPAddr, g.reg, g.ready, nil); err != nil {
+	// REST calls the gRPC API above over loopback, so its requests are
+	// validated, bounded and counted as gRPC ones are.
+	if g.loopback, err = rpc.Dial(loopbackAddr(g.Listener.Addr())); err != nil {
+		return nil, err
+	}
+	api, err := rest.New(rest.Config{Conn: g.loopback, Partitions: g.partitions, MaxBodyBytes: cfg.RESTMaxBodyBytes})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	if g.HTTP, err = httpserver.Start(cfg.HTTPAddr, g.reg, g.ready, mux); err != nil {
 		return nil, err
 	}
 
@@ -163,6 +179,23 @@ func (g *Gateway) registerFetchSessionMetrics() {
 	)
 }
 
+// loopbackAddr is where this process reaches a listener of its own: the
+// loopback address for one bound to every interface.
+func loopbackAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		_, port, _ := net.SplitHostPort(a.String())
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return tcp.String()
+}
+
+// partitions is the partition count of a topic the metadata knows.
+func (g *Gateway) partitions(topic string) (int32, bool) {
+	t, ok := g.cache.Topic(topic)
+	return t.GetPartitionCount(), ok
+}
+
 // trackReadiness mirrors ready() into the gRPC health service.
 func (g *Gateway) trackReadiness(ctx context.Context) {
 	for {
@@ -206,6 +239,9 @@ func (g *Gateway) Stop() {
 		g.kafkaLn.Close()
 	}
 	g.Base.Stop()
+	if g.loopback != nil {
+		g.loopback.Close()
+	}
 	g.storage.Close()
 	g.Log.Info("gateway stopped")
 }

@@ -35,6 +35,13 @@ func kafkaFreeAddr(b *testing.B) string {
 
 // startKafkaDev builds and runs `strata dev`, returning its Kafka and gRPC addresses.
 func startKafkaDev(b *testing.B) (kafka, grpcAddr string) {
+	kafka, grpcAddr, _ = startDevAddrs(b)
+	return kafka, grpcAddr
+}
+
+// startDevAddrs builds and runs `strata dev`, returning its Kafka, gRPC and
+// HTTP (REST) addresses.
+func startDevAddrs(b *testing.B) (kafka, grpcAddr, httpAddr string) {
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "strata")
 	build := exec.Command("go", "build", "-o", bin, "../../cmd/strata")
@@ -42,9 +49,9 @@ func startKafkaDev(b *testing.B) (kafka, grpcAddr string) {
 	if err := build.Run(); err != nil {
 		b.Fatal(err)
 	}
-	kafka, grpcAddr = kafkaFreeAddr(b), kafkaFreeAddr(b)
+	kafka, grpcAddr, httpAddr = kafkaFreeAddr(b), kafkaFreeAddr(b), kafkaFreeAddr(b)
 	cmd := exec.Command(bin, "dev", "--data-dir", filepath.Join(dir, "data"), "--grpc-addr", grpcAddr,
-		"--http-addr", kafkaFreeAddr(b), "--kafka-addr", kafka, "--log-level", "warn")
+		"--http-addr", httpAddr, "--kafka-addr", kafka, "--log-level", "warn")
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -61,7 +68,7 @@ func startKafkaDev(b *testing.B) (kafka, grpcAddr string) {
 		for sc.Scan() {
 		}
 	}()
-	return kafka, grpcAddr
+	return kafka, grpcAddr, httpAddr
 }
 
 type kafkaWorkload struct {

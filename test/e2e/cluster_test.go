@@ -32,12 +32,14 @@ type cluster struct {
 	storage     []*node
 	gateway     *node
 	kafka       string // the gateway's Kafka address
+	http        string // the gateway's HTTP address (REST, health, metrics)
 }
 
 type clusterSpec struct {
 	controllers int
 	storage     int
-	leaseTTL    string // storage node and gateway lease TTL
+	leaseTTL    string   // storage node and gateway lease TTL
+	gatewayArgs []string // more gateway flags
 }
 
 // newCluster starts controllers, storage nodes and one gateway, and waits
@@ -76,9 +78,10 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 		waitHealthy(t, n.grpc, 30*time.Second)
 	}
 	gw := testutil.FreeAddr(t)
-	c.kafka = testutil.FreeAddr(t)
-	args := []string{"gateway", "--grpc-addr", gw, "--http-addr", testutil.FreeAddr(t), "--kafka-addr", c.kafka,
+	c.kafka, c.http = testutil.FreeAddr(t), testutil.FreeAddr(t)
+	args := []string{"gateway", "--grpc-addr", gw, "--http-addr", c.http, "--kafka-addr", c.kafka,
 		"--advertise-kafka", c.kafka, "--controllers", c.controllerAddrs()}
+	args = append(args, spec.gatewayArgs...)
 	c.gateway = &node{args: args, grpc: gw}
 	c.gateway.proc = start(t, "gateway", args...)
 	waitHealthy(t, gw, 30*time.Second)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
+	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -18,22 +20,25 @@ import (
 )
 
 // addGateway starts one more gateway of the cluster and returns its Kafka
-// address once it is healthy.
-func addGateway(t *testing.T, c *cluster, name string) string {
+// and gRPC addresses once it is healthy.
+func addGateway(t *testing.T, c *cluster, name string) (kafka, grpc string) {
 	t.Helper()
-	grpc, kafka := testutil.FreeAddr(t), testutil.FreeAddr(t)
+	grpc, kafka = testutil.FreeAddr(t), testutil.FreeAddr(t)
 	start(t, name, "gateway", "--grpc-addr", grpc, "--http-addr", testutil.FreeAddr(t), "--kafka-addr", kafka,
 		"--advertise-kafka", kafka, "--controllers", c.controllerAddrs())
 	waitHealthy(t, grpc, 30*time.Second)
-	return kafka
+	return kafka, grpc
 }
 
 // threeGateways is a cluster of three storage nodes and three gateways,
-// each of which lists all three as brokers.
-func threeGateways(t *testing.T) (*cluster, []string) {
+// each of which lists all three as brokers. It returns the gateways' Kafka
+// and gRPC addresses.
+func threeGateways(t *testing.T) (*cluster, []string, []string) {
 	t.Helper()
 	c := newCluster(t, clusterSpec{controllers: 1, storage: 3})
-	gws := []string{c.kafka, addGateway(t, c, "gateway-2"), addGateway(t, c, "gateway-3")}
+	k2, g2 := addGateway(t, c, "gateway-2")
+	k3, g3 := addGateway(t, c, "gateway-3")
+	gws, grpcs := []string{c.kafka, k2, k3}, []string{c.gateway.grpc, g2, g3}
 	for _, gw := range gws {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(gw))
 		if err != nil {
@@ -53,7 +58,7 @@ func threeGateways(t *testing.T) (*cluster, []string) {
 		})
 		cl.Close()
 	}
-	return c, gws
+	return c, gws, grpcs
 }
 
 // Topics created through one gateway take produce and ListOffsets through
@@ -64,7 +69,7 @@ func threeGateways(t *testing.T) (*cluster, []string) {
 // producer that never retries) each create 20 topics and produce to all of
 // them at once, with no produce error.
 func TestKafkaCreateTopicsThenProduceThroughOtherGateways(t *testing.T) {
-	c, gws := threeGateways(t)
+	c, gws, grpcs := threeGateways(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	const topics, parts = 20, 3
@@ -140,7 +145,8 @@ func TestKafkaCreateTopicsThenProduceThroughOtherGateways(t *testing.T) {
 		saramaProduceAll(t, []string{gws[0], gws[2]}, names, parts) // not through gateway 2, which created them
 	})
 
-	// The gRPC admin API (the CLI) answers once the leaders are ready too.
+	// The gRPC admin API (the CLI) answers once the leaders are ready too,
+	// and the gRPC data API of another gateway finds the new topic at once.
 	t.Run("grpc admin", func(t *testing.T) {
 		var names []string
 		for i := range 5 {
@@ -149,6 +155,22 @@ func TestKafkaCreateTopicsThenProduceThroughOtherGateways(t *testing.T) {
 			c.admin("topic", "create", name, "--partitions", fmt.Sprint(parts), "--replication-factor", "3")
 		}
 		saramaProduceAll(t, gws[1:], names, parts)
+		conn, err := rpc.Dial(grpcs[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		sc := streamv1.NewStreamServiceClient(conn)
+		c.admin("topic", "create", "grpc-data", "--partitions", "1", "--replication-factor", "3")
+		resp, err := sc.Produce(ctx, &streamv1.ProduceRequest{Topic: "grpc-data", Records: []*streamv1.ProduceRecord{{Value: []byte("v")}}})
+		if err != nil {
+			t.Fatalf("gRPC produce through another gateway right after CreateTopic: %v", err)
+		}
+		for _, r := range resp.GetResults() {
+			if r.GetError() != nil {
+				t.Fatalf("gRPC produce result: %v", r.GetError())
+			}
+		}
 	})
 
 	// franz-go reads every record back through all three gateways, each

@@ -174,9 +174,13 @@ func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeReq
 	}
 	m.credit.more = make(chan struct{}, 1)
 	m.commit = make(chan *streamv1.ConsumeCommit, commitQueue)
+	ctx := context.Background() // bounded by the catch-up itself; unit tests open members without a stream
+	if stream != nil {
+		ctx = stream.Context()
+	}
 	seen := map[string]bool{}
 	for i, name := range open.GetTopics() {
-		t, e := s.lookupTopic(name, fmt.Sprintf("open.topics[%d]", i))
+		t, e := s.lookupTopic(ctx, name, fmt.Sprintf("open.topics[%d]", i))
 		if e != nil {
 			return nil, e
 		}

@@ -153,7 +153,7 @@ type session struct {
 }
 
 func (s *Service) openSession(ctx context.Context, open *streamv1.ProduceStreamOpen) (*session, *errs.Error) {
-	t, e := s.lookupTopic(open.GetTopic(), "open.topic")
+	t, e := s.lookupTopic(ctx, open.GetTopic(), "open.topic")
 	if e != nil {
 		return nil, e
 	}
@@ -212,7 +212,7 @@ func (sess *session) read(ctx context.Context, stream grpc.BidiStreamingServer[s
 		r := &streamRequest{id: b.GetRequestId(), records: b.GetRecords()}
 		if e := rpc.Validate(b); e != nil {
 			r.refused = e
-		} else if t, e := sess.s.lookupTopic(sess.topic, "topic"); e != nil {
+		} else if t, e := sess.s.lookupTopic(ctx, sess.topic, "topic"); e != nil {
 			r.refused = e
 		} else if e := checkRecords(t, r.records); e != nil {
 			r.refused = e

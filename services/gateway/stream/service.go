@@ -78,7 +78,7 @@ func New(cache *metadata.Cache, r *router.Router, p *pids.Allocator, groups cont
 
 // Produce implements StreamService.Produce.
 func (s *Service) Produce(ctx context.Context, req *streamv1.ProduceRequest) (*streamv1.ProduceResponse, error) {
-	topic, e := s.lookupTopic(req.GetTopic(), "topic")
+	topic, e := s.lookupTopic(ctx, req.GetTopic(), "topic")
 	if e != nil {
 		return nil, e
 	}
@@ -220,7 +220,7 @@ func checkRecord(i int, r *streamv1.ProduceRecord, n int32, maxBatch int) *errs.
 // Fetch implements StreamService.Fetch.
 func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*streamv1.FetchResponse, error) {
 	parts := req.GetPartitions()
-	if e := s.checkPartitions(len(parts), func(i int) (string, int32) { return parts[i].GetTopic(), parts[i].GetPartition() }); e != nil {
+	if e := s.checkPartitions(ctx, len(parts), func(i int) (string, int32) { return parts[i].GetTopic(), parts[i].GetPartition() }); e != nil {
 		return nil, e
 	}
 	wait := req.GetMaxWait().AsDuration()
@@ -335,7 +335,7 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 // ListOffsets implements StreamService.ListOffsets.
 func (s *Service) ListOffsets(ctx context.Context, req *streamv1.ListOffsetsRequest) (*streamv1.ListOffsetsResponse, error) {
 	parts := req.GetPartitions()
-	if e := s.checkPartitions(len(parts), func(i int) (string, int32) { return parts[i].GetTopic(), parts[i].GetPartition() }); e != nil {
+	if e := s.checkPartitions(ctx, len(parts), func(i int) (string, int32) { return parts[i].GetTopic(), parts[i].GetPartition() }); e != nil {
 		return nil, e
 	}
 	items := make([]*router.ListItem, len(parts))
@@ -386,7 +386,7 @@ func listItem(topic string, partition int32, ts int64) *router.ListItem {
 
 // checkPartitions checks the partition list of a Fetch or ListOffsets
 // against the metadata: every topic and partition known, none twice.
-func (s *Service) checkPartitions(n int, at func(int) (string, int32)) *errs.Error {
+func (s *Service) checkPartitions(ctx context.Context, n int, at func(int) (string, int32)) *errs.Error {
 	type key struct {
 		topic     string
 		partition int32
@@ -395,7 +395,7 @@ func (s *Service) checkPartitions(n int, at func(int) (string, int32)) *errs.Err
 	for i := range n {
 		name, p := at(i)
 		field := fmt.Sprintf("partitions[%d]", i)
-		t, e := s.lookupTopic(name, field+".topic")
+		t, e := s.lookupTopic(ctx, name, field+".topic")
 		if e != nil {
 			return e
 		}
@@ -411,12 +411,17 @@ func (s *Service) checkPartitions(n int, at func(int) (string, int32)) *errs.Err
 	return nil
 }
 
-// lookupTopic checks a topic name and finds the topic in the metadata.
-func (s *Service) lookupTopic(name, field string) (*metadatav1.TopicRecord, *errs.Error) {
+// lookupTopic checks a topic name and finds the topic in the metadata; a
+// topic this gateway does not know yet is looked up on the controller
+// first (router.CatchUp), so one created through another gateway is found.
+func (s *Service) lookupTopic(ctx context.Context, name, field string) (*metadatav1.TopicRecord, *errs.Error) {
 	if err := topicconfig.ValidateName(name); err != nil {
 		return nil, errs.New(errs.InvalidTopic, "%s: %v", field, err).Field(field, err.Error())
 	}
 	t, ok := s.cache.Topic(name)
+	if !ok && s.router.CatchUp(ctx, []string{name}) {
+		t, ok = s.cache.Topic(name)
+	}
 	if !ok {
 		return nil, errs.New(errs.UnknownTopicOrPartition, "topic %q does not exist", name).Field(field, "no such topic")
 	}

@@ -95,7 +95,8 @@ const (
 	ErrorCode_ERROR_CODE_INVALID_PRODUCER_EPOCH ErrorCode = 30
 	// The group coordinator is not available (no active controller); retry.
 	ErrorCode_ERROR_CODE_COORDINATOR_NOT_AVAILABLE ErrorCode = 31
-	// Transactions are not supported yet.
+	// Transactional records sent without a transactional id (Kafka answers
+	// TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 	ErrorCode_ERROR_CODE_TRANSACTIONS_UNSUPPORTED ErrorCode = 32
 	// The request's API key or version is not served.
 	ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION ErrorCode = 33
