@@ -390,21 +390,70 @@ func TestKafkaTxnBadInput(t *testing.T) {
 // committing the consumed offsets in the same transaction. A
 // read_committed reader of the output sees every input exactly once.
 func TestKafkaTxnGroupTransactSessionExactlyOnce(t *testing.T) {
-	const n = 600
-	c := kafkaCluster(t, map[string]int{"eos-in": 3, "eos-out": 3})
+	runExactlyOnce(t, 1, 600, nil)
+}
+
+// The same with the active controller of three (the group and transaction
+// coordinators) killed half way.
+func TestKafkaTxnExactlyOnceThroughControllerFailover(t *testing.T) {
+	runExactlyOnce(t, 3, 600, func(c *cluster) {
+		var cl clusterInfo
+		c.adminJSON(&cl, "cluster", "describe")
+		for _, ctrl := range cl.Controllers {
+			for _, n := range c.controllers {
+				if ctrl.Active && n.name == ctrl.ID {
+					n.signal(syscall.SIGKILL)
+					return
+				}
+			}
+		}
+		t.Fatalf("no active controller among %+v", cl.Controllers)
+	})
+}
+
+// The same with the storage leader of an output partition killed half way:
+// markers and transactional batches move to the new leader.
+func TestKafkaTxnExactlyOnceThroughLeaderKill(t *testing.T) {
+	runExactlyOnce(t, 1, 600, func(c *cluster) {
+		rn := nodesByID(t, c)
+		p, err := describePartition(t, c, "eos-out", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rn.byID[p.Leader].signal(syscall.SIGKILL)
+	})
+}
+
+// runExactlyOnce copies n records from eos-in to eos-out with three
+// GroupTransactSession members on a cluster of that many controllers and checks the output holds each once;
+// midway, if set, runs when half the output is in.
+func runExactlyOnce(t *testing.T, controllers, n int, midway func(c *cluster)) {
+	faulty := midway != nil
+	c := newCluster(t, clusterSpec{controllers: controllers, storage: 3})
+	topics := map[string]int{"eos-in": 3, "eos-out": 3}
+	for name, parts := range topics {
+		c.admin("topic", "create", name, "--partitions", fmt.Sprint(parts), "--replication-factor", "3")
+	}
+	waitTopicsReady(t, c, topics)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	in := franzClient(t, c)
-	for i := range n {
-		in.Produce(ctx, &kgo.Record{Topic: "eos-in", Value: []byte(fmt.Sprintf("v-%04d", i))}, func(_ *kgo.Record, err error) {
-			if err != nil {
-				t.Errorf("produce input: %v", err)
-			}
-		})
+	produceInput := func(from, to int) {
+		for i := from; i < to; i++ {
+			in.Produce(ctx, &kgo.Record{Topic: "eos-in", Value: []byte(fmt.Sprintf("v-%04d", i))}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce input: %v", err)
+				}
+			})
+		}
+		if err := in.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := in.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	// Half the input first; the rest once half the output is in (after
+	// the fault, if any), so transactions run across it.
+	produceInput(0, n/2)
+	second := false
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -436,8 +485,11 @@ func TestKafkaTxnGroupTransactSessionExactlyOnce(t *testing.T) {
 					s.Produce(runCtx, &kgo.Record{Topic: "eos-out", Value: r.Value}, nil)
 				})
 				if _, err := s.End(runCtx, kgo.TryCommit); err != nil && runCtx.Err() == nil {
-					done <- fmt.Errorf("member %d end: %w", i, err)
-					return
+					if !faulty {
+						done <- fmt.Errorf("member %d end: %w", i, err)
+						return
+					}
+					t.Logf("member %d end (through the fault): %v", i, err)
 				}
 			}
 			done <- nil
@@ -462,6 +514,13 @@ func TestKafkaTxnGroupTransactSessionExactlyOnce(t *testing.T) {
 		if started < 3 && len(seen) >= started*n/4 {
 			start(started)
 			started++
+		}
+		if !second && len(seen) >= n/2 {
+			if midway != nil {
+				midway(c)
+			}
+			produceInput(n/2, n)
+			second = true
 		}
 	}
 	stop()
