@@ -86,6 +86,12 @@ const (
 	MarkerAbort
 )
 
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
 // Marker is one partition's transaction step.
 type Marker struct {
 	Topic         string
@@ -483,7 +489,11 @@ func (c *Coordinator) addPartitions(ctx context.Context, req *kmsg.AddPartitions
 		}
 	}
 	all := func(code int16) { fill(func(string, int32) int16 { return code }) }
-	if !validID(req.TransactionalID) {
+	asked := 0
+	for _, t := range req.Topics {
+		asked += len(t.Partitions)
+	}
+	if !validID(req.TransactionalID) || asked > maxTxnPartitions {
 		all(kerr.InvalidRequest.Code)
 		return resp, nil
 	}
@@ -505,11 +515,13 @@ func (c *Coordinator) addPartitions(ctx context.Context, req *kmsg.AddPartitions
 	bad := map[string]map[int32]int16{}
 	var added []Marker
 	count := len(rec.GetPartitions())
+	asking := map[TopicPartition]bool{}
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {
-			if rec.GetState() == controllerv1.TxnState_TXN_STATE_ONGOING && hasPartition(rec, t.Topic, p) {
+			if rec.GetState() == controllerv1.TxnState_TXN_STATE_ONGOING && hasPartition(rec, t.Topic, p) || asking[TopicPartition{t.Topic, p}] {
 				continue
 			}
+			asking[TopicPartition{t.Topic, p}] = true
 			ok, err := c.cfg.Topics.PartitionExists(ctx, t.Topic, p)
 			code := int16(0)
 			switch {

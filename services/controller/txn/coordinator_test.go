@@ -395,3 +395,20 @@ func TestIdleIDExpires(t *testing.T) {
 		t.Fatalf("open transaction after the expiry: %v", st)
 	}
 }
+
+// A partition named twice is added once; a request over the partition cap
+// is refused whole.
+func TestAddPartitionsDuplicatesAndCap(t *testing.T) {
+	h := newHarness(t, mdstore.NewMemory(), newLeaders())
+	ip := h.init("tx")
+	wantCode(t, h.add("tx", ip.ProducerID, ip.ProducerEpoch, 1, 1, 2), 0, "add with a duplicate")
+	if ms := h.leaders.markers("t-1"); len(ms) != 1 {
+		t.Fatalf("BEGIN markers on t-1: %+v", ms)
+	}
+	txns, _ := h.c.snapshot()
+	if n := len(txns["tx"].GetPartitions()); n != 2 {
+		t.Fatalf("%d partitions in the transaction, want 2", n)
+	}
+	many := make([]int32, maxTxnPartitions+1)
+	wantCode(t, h.add("tx", ip.ProducerID, ip.ProducerEpoch, many...), kerr.InvalidRequest.Code, "over the cap")
+}
