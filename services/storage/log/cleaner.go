@@ -56,9 +56,13 @@ func (l *Log) Compact() (CleanStats, error) {
 	if err := l.Err(); err != nil {
 		return st, err
 	}
+	// Only below the last stable offset: an open transaction's records may
+	// yet be aborted, and must not supersede committed ones (Kafka's
+	// cleaner stops there too).
+	lso := l.LastStableOffset()
 	l.segMu.RLock()
-	hw := l.hw.Load()
-	k := 0 // segments [0,k) are sealed and wholly below the high watermark
+	hw := lso
+	k := 0 // segments [0,k) are sealed and wholly below the last stable offset
 	for k < len(l.segs)-1 && l.segs[k+1].base <= hw {
 		k++
 	}
@@ -184,9 +188,16 @@ func (l *Log) buildKeyMap(segs []*segment, dirty, cleanEnd int64, km *keyMap) (i
 			continue
 		}
 		stop := int64(-1)
+		lastBase, lastAborted := int64(-1), false
 		err := l.eachRecord(s, func(h *recordbatch.Header, _ []byte, r *recordbatch.Record, off int64) (bool, error) {
 			if off < dirty || r.Key == nil || h.IsControl() {
 				return true, nil
+			}
+			if h.BaseOffset != lastBase {
+				lastBase, lastAborted = h.BaseOffset, l.abortedBatch(h)
+			}
+			if lastAborted {
+				return true, nil // aborted records supersede nothing
 			}
 			k := km.hash(r.Key)
 			if _, ok := km.m[k]; !ok && len(km.m) >= km.limit {
@@ -300,6 +311,10 @@ func (l *Log) cleanSegment(s *segment, km *keyMap, mapEnd, horizon int64, st *Cl
 		st.BytesBefore += int64(len(raw))
 		if h.IsControl() || h.RecordCount == 0 {
 			return true, write(raw, h)
+		}
+		if l.abortedBatch(h) {
+			st.RecordsRemoved += int64(h.RecordCount)
+			return true, nil // an aborted transaction's records are never read committed
 		}
 		recs, err := recordbatch.Records(nil, raw, h, l.cfg.MaxDecompressedBytes)
 		if err != nil {

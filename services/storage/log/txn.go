@@ -261,6 +261,22 @@ func (l *Log) trimAbortedBelow(start int64) {
 	l.txn.aborted = append(l.txn.aborted[:0], l.txn.aborted[i:]...)
 }
 
+// abortedBatch reports whether h is a data batch of an aborted transaction.
+func (l *Log) abortedBatch(h *recordbatch.Header) bool {
+	if !h.IsTransactional() || h.IsControl() || h.ProducerID < 0 {
+		return false
+	}
+	l.txn.mu.Lock()
+	defer l.txn.mu.Unlock()
+	i := sort.Search(len(l.txn.aborted), func(i int) bool { return l.txn.aborted[i].LastOffset >= h.BaseOffset })
+	for _, a := range l.txn.aborted[i:] {
+		if a.ProducerID == h.ProducerID && a.FirstOffset <= h.BaseOffset {
+			return true
+		}
+	}
+	return false
+}
+
 // LastStableOffset is the offset below which no transaction is open,
 // capped by the high watermark (Kafka's LSO).
 func (l *Log) LastStableOffset() int64 {

@@ -1,9 +1,11 @@
 package log
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/strata-io/strata/internal/codec"
@@ -150,4 +152,55 @@ func FuzzDecodeTxnIndex(f *testing.F) {
 			t.Fatalf("decoded %d aborted and %d open from %d bytes", len(ab), len(open), len(b))
 		}
 	})
+}
+
+// keyedTxn is a transactional batch of one record key=value.
+func keyedTxn(t *testing.T, pid int64, seq int32, key, value string) []byte {
+	t.Helper()
+	o := recordbatch.ProducerOptions(codec.None)
+	o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Transactional = pid, 0, seq, true
+	b, err := recordbatch.Build(o, []recordbatch.BuildRecord{{Key: []byte(key), Value: []byte(value), Timestamp: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Compaction is transaction-aware: an aborted transaction's records never
+// supersede committed ones and are removed; an open transaction's records
+// are not compacted at all (the cleaner stops at the LSO).
+func TestCompactionSkipsAbortedAndOpenTransactions(t *testing.T) {
+	cfg := smallConfig()
+	cfg.CleanupPolicy = PolicyCompact
+	cfg.SegmentBytes = 300
+	cfg.MinCleanableDirtyRatio = 0
+	l := openT(t, t.TempDir(), cfg)
+	defer l.Close()
+	mustAppend(t, l, keyed(t, codec.None, 1, "k", "committed"))
+	mustAppend(t, l, keyedTxn(t, 7, 0, "k", "aborted"))
+	mustMarker(t, l, 7, false)
+	for i := range 6 { // later segments so the ones above are sealed
+		mustAppend(t, l, keyed(t, codec.None, 1, fmt.Sprintf("other-%d", i), "x"))
+	}
+	if _, err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	_, vals := readAll(t, l)
+	got := strings.Join(vals, ",")
+	if !strings.Contains(got, "committed") || strings.Contains(got, "aborted") {
+		t.Fatalf("after compaction: %s", got)
+	}
+
+	// An open transaction overwriting "k": nothing at or after it is cleaned.
+	mustAppend(t, l, keyedTxn(t, 8, 0, "k", "open"))
+	for i := range 6 {
+		mustAppend(t, l, keyed(t, codec.None, 1, fmt.Sprintf("more-%d", i), "y"))
+	}
+	if _, err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	_, vals = readAll(t, l)
+	if got := strings.Join(vals, ","); !strings.Contains(got, "committed") || !strings.Contains(got, "open") {
+		t.Fatalf("with a transaction open: %s", got)
+	}
 }
