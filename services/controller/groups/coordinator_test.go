@@ -166,3 +166,26 @@ func TestRequireStableOffsets(t *testing.T) {
 		}
 	}
 }
+
+// TxnOffsetCommit's member check: a member of the current generation
+// passes, a stale generation or an unknown member does not, and a commit
+// without member information (TxnOffsetCommit v0–2) passes even while the
+// group has members.
+func TestCheckMemberForTxnOffsetCommit(t *testing.T) {
+	gc := loaded(t, mdstore.NewMemory())
+	inst := "i"
+	member := stableStatic(t, gc, "g", inst)
+	for _, tc := range []struct {
+		member string
+		inst   *string
+		gen    int32
+		want   int16
+	}{{member, &inst, 1, 0}, {member, &inst, 0, kerr.IllegalGeneration.Code}, {"nobody", nil, 1, kerr.UnknownMemberID.Code}, {"", nil, -1, 0}} {
+		if got := gc.CheckMember("g", tc.member, tc.inst, tc.gen); got != tc.want {
+			t.Errorf("member %q generation %d: %v, want %v", tc.member, tc.gen, kerr.ErrorForCode(got), kerr.ErrorForCode(tc.want))
+		}
+	}
+	if got := gc.CheckMember("", "", nil, -1); got != kerr.InvalidGroupID.Code {
+		t.Errorf("empty group: %v", kerr.ErrorForCode(got))
+	}
+}

@@ -15,7 +15,7 @@ import (
 
 // CheckMember is the member check of a TxnOffsetCommit (v3+ carries the
 // member id, instance id and generation; older versions pass -1 and "",
-// which skip it). It returns a Kafka error code, 0 when the member may
+// which skip it, as in Kafka's validateOffsetCommit). It returns a Kafka error code, 0 when the member may
 // commit; NOT_COORDINATOR while the groups are not loaded.
 func (gc *Coordinator) CheckMember(group, memberID string, instanceID *string, generation int32) int16 {
 	if group == "" {
@@ -26,10 +26,9 @@ func (gc *Coordinator) CheckMember(group, memberID string, instanceID *string, g
 	}
 	defer gc.mu.Unlock()
 	g := gc.groups[group]
-	if generation < 0 && memberID == "" {
-		if g != nil && len(g.members) > 0 && g.state != groupEmpty {
-			return kerr.IllegalGeneration.Code
-		}
+	if generation < 0 && memberID == "" && instanceID == nil {
+		// Older TxnOffsetCommit versions carry no member: Kafka accepts
+		// them whatever the group's state (unlike a plain OffsetCommit).
 		return 0
 	}
 	m, code := g.member(memberID, instanceID, generation)
