@@ -9,7 +9,6 @@ import (
 	"time"
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
-	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/errs"
@@ -302,7 +301,7 @@ func (sess *session) write(ctx context.Context, recs []*streamv1.ProduceRecord) 
 				continue
 			}
 			chunks := pp.chunks[first:min(first+roundBatches, len(pp.chunks))]
-			batches, err := sess.batches(t, pp.partition, chunks, now)
+			batches, err := sess.batches(pp.partition, chunks, now)
 			if err != nil {
 				pp.err = errs.New(errs.InvalidRecord, "records of partition %d: %v", pp.partition, err)
 				continue
@@ -371,26 +370,12 @@ func (sess *session) write(ctx context.Context, recs []*streamv1.ProduceRecord) 
 // batches encodes chunks for a partition, one batch each, stamped with
 // the session's producer id and consecutive sequences from the
 // partition's next one when idempotent.
-func (sess *session) batches(t *metadatav1.TopicRecord, partition int32, chunks [][]*streamv1.ProduceRecord, now int64) ([]byte, error) {
+func (sess *session) batches(partition int32, chunks [][]*streamv1.ProduceRecord, now int64) ([]byte, error) {
 	opts := recordbatch.ProducerOptions(sess.codec)
 	if sess.idempotent {
 		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = sess.pid, sess.epoch, sess.seq[partition]
 	}
-	var out []byte
-	for _, chunk := range chunks {
-		b, err := buildBatch(chunk, now, opts)
-		if err != nil {
-			return nil, err
-		}
-		if len(chunks) == 1 {
-			return b, nil
-		}
-		out = append(out, b...)
-		if sess.idempotent {
-			opts.BaseSequence = nextSequence(opts.BaseSequence, len(chunk))
-		}
-	}
-	return out, nil
+	return buildBatches(chunks, now, opts)
 }
 
 // send writes the items; an idempotent session resends, with the same

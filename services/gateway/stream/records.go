@@ -7,7 +7,6 @@ import (
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
-	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
 )
 
@@ -28,19 +27,25 @@ func recordSize(r *streamv1.ProduceRecord) int {
 	return n
 }
 
-// buildBatches encodes one partition's records, in order, as concatenated
-// v2 batches of a plain producer compressed with c. Records without a
-// timestamp get now. It writes one batch unless the records would make an
-// (uncompressed) batch larger than maxBatch bytes; then it cuts them into
-// as few batches as fit. The storage leader appends them all or none, at
-// consecutive offsets.
-func buildBatches(recs []*streamv1.ProduceRecord, now int64, c codec.Codec, maxBatch int) ([]byte, error) {
-	var out []byte
-	for _, chunk := range chunkRecords(recs, maxBatch) {
-		b, err := buildBatch(chunk, now, recordbatch.ProducerOptions(c))
+// buildBatches encodes chunks, one batch each, into one buffer; with a
+// producer id in opts, each batch's sequence follows the last one's.
+func buildBatches(chunks [][]*streamv1.ProduceRecord, now int64, opts recordbatch.BatchOptions) ([]byte, error) {
+	built, size := make([][]byte, len(chunks)), 0
+	for i, chunk := range chunks {
+		b, err := buildBatch(chunk, now, opts)
 		if err != nil {
 			return nil, err
 		}
+		built[i], size = b, size+len(b)
+		if opts.ProducerID >= 0 {
+			opts.BaseSequence = nextSequence(opts.BaseSequence, len(chunk))
+		}
+	}
+	if len(built) == 1 {
+		return built[0], nil
+	}
+	out := make([]byte, 0, size)
+	for _, b := range built {
 		out = append(out, b...)
 	}
 	return out, nil

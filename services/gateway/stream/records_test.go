@@ -93,7 +93,7 @@ func TestRoundTripEveryCodec(t *testing.T) {
 	for _, c := range []codec.Codec{codec.None, codec.Gzip, codec.Snappy, codec.LZ4, codec.Zstd} {
 		t.Run(c.String(), func(t *testing.T) {
 			recs := sampleRecords()
-			b, err := buildBatches(recs, testNow, c, 1<<20)
+			b, err := buildBatches(chunkRecords(recs, 1<<20), testNow, recordbatch.ProducerOptions(c))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +134,7 @@ func TestBuildSplitsAtMaxMessageBytes(t *testing.T) {
 		recs = append(recs, &streamv1.ProduceRecord{Key: []byte(fmt.Sprint(i)), Value: bytes.Repeat([]byte{byte(i)}, 1000)})
 	}
 	const limit = 10_000
-	b, err := buildBatches(recs, testNow, codec.None, limit)
+	b, err := buildBatches(chunkRecords(recs, limit), testNow, recordbatch.ProducerOptions(codec.None))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestBuildSplitsAtMaxMessageBytes(t *testing.T) {
 
 func TestDecodeStartsAtOffsetAndKeepsLimits(t *testing.T) {
 	recs := sampleRecords()[:5]
-	b, err := buildBatches(recs, testNow, codec.Zstd, 1<<20)
+	b, err := buildBatches(chunkRecords(recs, 1<<20), testNow, recordbatch.ProducerOptions(codec.Zstd))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestDecodeSkipsControlBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs := sampleRecords()[:2]
-	data, err := buildBatches(recs, testNow, codec.None, 1<<20)
+	data, err := buildBatches(chunkRecords(recs, 1<<20), testNow, recordbatch.ProducerOptions(codec.None))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestDecodeLogAppendTime(t *testing.T) {
 }
 
 func TestDecodeRefusesABadCRC(t *testing.T) {
-	b, err := buildBatches(sampleRecords()[:1], testNow, codec.None, 1<<20)
+	b, err := buildBatches(chunkRecords(sampleRecords()[:1], 1<<20), testNow, recordbatch.ProducerOptions(codec.None))
 	if err != nil {
 		t.Fatal(err)
 	}

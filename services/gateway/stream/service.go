@@ -113,7 +113,7 @@ func (s *Service) Produce(ctx context.Context, req *streamv1.ProduceRequest) (*s
 		for j, i := range byPartition[p] {
 			part[j] = recs[i]
 		}
-		batches, err := buildBatches(part, now, c, maxBatch)
+		batches, err := buildBatches(chunkRecords(part, maxBatch), now, recordbatch.ProducerOptions(c))
 		if err != nil {
 			return nil, errs.New(errs.InvalidRecord, "records of partition %d: %v", p, err)
 		}
