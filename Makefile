@@ -14,8 +14,9 @@ GRPC_GATEWAY_VERSION := v2.33.0
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
 # Go modules besides the server's: the generated public API (api/), which
-# clients import without the server.
-SUBMODULES := api
+# clients import without the server, and the Go client (clients/go), whose
+# tests build ./cmd/strata and run it.
+SUBMODULES := api clients/go
 
 # What `make generate` writes (buf.gen.yaml): the server's gen/, the public
 # API's Go in api/, and the REST OpenAPI document the gateway embeds.
