@@ -309,8 +309,11 @@ type Cluster struct {
 	Dev         *Proc   // set for Dev
 	Controllers []*Proc // set for Multi
 	Storage     []*Proc
-	Gateway     *Proc
-	controllers string
+	// StorageAddrs are the storage nodes' gRPC addresses, as
+	// DescribeCluster reports them, in the order of Storage.
+	StorageAddrs []string
+	Gateway      *Proc
+	controllers  string
 }
 
 // Dev starts `strata dev` (controller, storage nodes, gateway in one
@@ -348,6 +351,7 @@ func Multi(t testing.TB, storage int) *Cluster {
 	for _, a := range addrs {
 		WaitHealthy(t, a, 30*time.Second)
 	}
+	c.StorageAddrs = addrs
 	c.Addr = FreeAddr(t)
 	kafka := FreeAddr(t)
 	c.Gateway = Start(t, "gateway", "gateway", "--grpc-addr", c.Addr, "--http-addr", FreeAddr(t), "--kafka-addr", kafka,
