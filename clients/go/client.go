@@ -152,7 +152,9 @@ func (c *Client) streamHook(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 // retry runs call until it succeeds, fails with an error that is not
 // retriable, the retries are used up or ctx is done, waiting the client's
 // backoff (or the server's retry_after) between attempts. Only idempotent
-// calls go through it.
+// calls go through it. UNKNOWN_TOPIC_OR_PARTITION, though the server marks
+// it retriable (a new topic may not have reached the gateway yet), is an
+// answer here: the producer retries it on its own terms.
 func retry[T any](ctx context.Context, c *Client, op string, call func(context.Context) (T, error)) (T, error) {
 	var zero T
 	for attempt := 1; ; attempt++ {
@@ -161,7 +163,7 @@ func retry[T any](ctx context.Context, c *Client, op string, call func(context.C
 			return v, nil
 		}
 		err = wrapErr(op, err)
-		if !IsRetriable(err) || attempt > c.cfg.retries || ctx.Err() != nil {
+		if !IsRetriable(err) || errors.Is(err, ErrUnknownTopic) || attempt > c.cfg.retries || ctx.Err() != nil {
 			return zero, err
 		}
 		wait := c.cfg.backoff(attempt)

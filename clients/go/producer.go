@@ -358,7 +358,7 @@ func (t *topicProducer) idle() bool {
 func (t *topicProducer) run() {
 	defer t.p.wg.Done()
 	what := "produce " + t.topic
-	attempt := 0
+	attempt, unknown := 0, 0
 	for {
 		// Open a session only when there is something to send.
 		for t.idle() {
@@ -373,8 +373,15 @@ func (t *topicProducer) run() {
 			return
 		}
 		s, err := t.open()
+		if errors.Is(err, ErrUnknownTopic) {
+			if unknown++; t.p.cfg.unknownRetries >= 0 && unknown > t.p.cfg.unknownRetries {
+				t.failAll(err)
+				unknown = 0
+				continue
+			}
+		}
 		if err == nil {
-			attempt = 0
+			attempt, unknown = 0, 0
 			err = s.serve()
 			if err == nil {
 				continue // ended on purpose: open a new one if needed

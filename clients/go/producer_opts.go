@@ -79,6 +79,9 @@ const (
 	// DefaultDeliveryTimeout bounds how long a record may wait for its
 	// acknowledgement, reconnects included (Kafka's delivery.timeout.ms).
 	DefaultDeliveryTimeout = 2 * time.Minute
+	// DefaultUnknownTopicRetries is how many times in a row a topic may be
+	// unknown before its records fail (franz-go's default).
+	DefaultUnknownTopicRetries = 4
 )
 
 // ProducerOpt configures a [Producer]; pass it to [Client.NewProducer].
@@ -100,6 +103,7 @@ type producerConfig struct {
 	deliveryTimeout    time.Duration
 	requestTimeout     time.Duration
 	partitioner        Partitioner
+	unknownRetries     int
 }
 
 func defaultProducerConfig() producerConfig {
@@ -113,6 +117,7 @@ func defaultProducerConfig() producerConfig {
 		idempotent:         true,
 		deliveryTimeout:    DefaultDeliveryTimeout,
 		partitioner:        KafkaPartitioner(),
+		unknownRetries:     DefaultUnknownTopicRetries,
 	}
 }
 
@@ -215,4 +220,13 @@ func WithPartitioner(p Partitioner) ProducerOpt {
 			c.partitioner = p
 		}
 	})
+}
+
+// UnknownTopicRetries sets how many times in a row (with backoff) the
+// producer looks a topic up and finds it missing before it fails the
+// topic's records with ErrUnknownTopic (default
+// [DefaultUnknownTopicRetries]); a topic just created may take a moment to
+// reach every gateway. -1 retries until the delivery timeout.
+func UnknownTopicRetries(n int) ProducerOpt {
+	return producerOpt(func(c *producerConfig) { c.unknownRetries = n })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,30 +154,32 @@ func TestProduceInvalidRecords(t *testing.T) {
 	}
 }
 
-func TestProduceUnknownTopicTimesOut(t *testing.T) {
-	c := newClient(t, needDev(t), strata.WithRetries(1))
-	p, err := c.NewProducer(strata.DeliveryTimeout(2 * time.Second))
+func TestProduceUnknownTopicFails(t *testing.T) {
+	c := newClient(t, needDev(t))
+	p, err := c.NewProducer()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	start := time.Now()
 	err = p.ProduceSync(ctx, &strata.Record{Topic: "no-such-topic-here", Value: []byte("x")})
-	if !errors.Is(err, strata.ErrDeliveryTimeout) || !errors.Is(err, strata.ErrUnknownTopic) && !containsUnknown(err) {
+	if !errors.Is(err, strata.ErrUnknownTopic) {
+		t.Fatalf("produce to a missing topic: %v, want ErrUnknownTopic", err)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("failing took %v", took)
+	}
+
+	// Retrying without end, the delivery timeout fails it.
+	p2, err := c.NewProducer(strata.UnknownTopicRetries(-1), strata.DeliveryTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Close() })
+	err = p2.ProduceSync(ctx, &strata.Record{Topic: "no-such-topic-here", Value: []byte("x")})
+	if !errors.Is(err, strata.ErrDeliveryTimeout) || !strings.Contains(err.Error(), "UNKNOWN_TOPIC_OR_PARTITION") {
 		t.Fatalf("produce to a missing topic: %v, want ErrDeliveryTimeout naming UNKNOWN_TOPIC_OR_PARTITION", err)
 	}
-}
-
-func containsUnknown(err error) bool {
-	return err != nil && (errors.Is(err, strata.ErrUnknownTopic) || contains(err.Error(), "UNKNOWN_TOPIC"))
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
