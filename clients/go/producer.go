@@ -816,7 +816,8 @@ func (s *session) complete(ack *streamv1.ProduceStreamAck) error {
 				continue
 			}
 			res := results[i]
-			if e := fromDetail(fmt.Sprintf("produce %s-%d", t.topic, res.GetPartition()), res.GetError()); e != nil {
+			if d := res.GetError(); d != nil {
+				e := fromDetail(fmt.Sprintf("produce %s-%d", t.topic, res.GetPartition()), d)
 				// An idempotent session already resent the batch until its
 				// timeout; a plain one did not, and these errors say nothing
 				// was appended, so the record is sent again.
