@@ -123,3 +123,135 @@ func TestProducerSurvivesLeaderKill(t *testing.T) {
 		}
 	}
 }
+
+// TestProducerAndConsumerSurviveGatewayRestart SIGKILLs the only gateway
+// while a Producer streams records and a Consumer group member reads them,
+// and starts it again. The producer reconnects and resends what was not
+// acknowledged: nothing is lost; a request whose ack died with the gateway
+// may be written twice (at least once across a reconnect, as
+// docs/clients-go.md says), and the test reports how many were. The
+// consumer rejoins and its group ends with every record committed.
+func TestProducerAndConsumerSurviveGatewayRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a multi-process cluster")
+	}
+	cl := testcluster.Multi(t, 3)
+	c := newClient(t, cl.Addr)
+	topic := newTopic(t, c, 3, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p, err := c.NewProducer(strata.MaxBufferedRecords(2000), strata.Linger(2*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	group := "g-" + topic
+	k, err := c.NewConsumer(group, []string{topic}, strata.ConsumeStartOffset(strata.AtStart()), strata.AutoCommitInterval(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumed := make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			fs, err := k.Poll(ctx)
+			if err != nil {
+				consumed <- n
+				return
+			}
+			n += fs.NumRecords()
+		}
+	}()
+
+	const n = 20000
+	var mu sync.Mutex
+	acked := map[string]string{}
+	var failed []error
+	var ackedCount int
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		testcluster.WaitFor(t, 60*time.Second, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if ackedCount < n/3 {
+				return fmt.Errorf("%d acked", ackedCount)
+			}
+			return nil
+		})
+		t.Logf("restarting the gateway after %d acks", n/3)
+		cl.RestartGateway()
+	}()
+	for i := range n {
+		r := &strata.Record{Topic: topic, Key: []byte(strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))}
+		p.Produce(ctx, r, func(r *strata.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			ackedCount++
+			if err != nil {
+				failed = append(failed, err)
+				return
+			}
+			acked[string(r.Value)] = fmt.Sprintf("%d/%d", r.Partition, r.Offset)
+		})
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-restarted
+	if len(failed) > 0 {
+		t.Fatalf("%d records failed, first: %v", len(failed), failed[0])
+	}
+	if len(acked) != n {
+		t.Fatalf("%d distinct records acknowledged, want %d", len(acked), n)
+	}
+	desc, err := c.Admin().DescribeTopic(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, pd := range desc.PartitionDetails {
+		total += int(pd.HighWatermark)
+	}
+	got, err := readAllErr(ctx, c, topic, 3, total)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[string(r.Value)]++
+	}
+	dups := 0
+	for i := range n {
+		switch cnt := seen[strconv.Itoa(i)]; {
+		case cnt == 0:
+			t.Fatalf("record %d acknowledged but not in the log", i)
+		case cnt > 1:
+			dups += cnt - 1
+		}
+	}
+	for v, at := range acked {
+		if r := got[at]; r == nil || string(r.Value) != v {
+			t.Fatalf("record %s acknowledged at %s, which holds %v", v, at, r)
+		}
+	}
+	t.Logf("%d records, %d in the log (%d duplicates from requests resent after the restart)", n, len(got), dups)
+
+	// The consumer rejoined and commits every record.
+	testcluster.WaitFor(t, 60*time.Second, func() error {
+		g, err := c.Admin().DescribeGroup(ctx, group)
+		if err != nil {
+			return err
+		}
+		if g.TotalLag != 0 || len(g.Partitions) != 3 {
+			return fmt.Errorf("group lag %d over %d partitions", g.TotalLag, len(g.Partitions))
+		}
+		return nil
+	})
+	if err := k.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-consumed; got < total {
+		t.Fatalf("consumer read %d records, the log has %d", got, total)
+	}
+}

@@ -404,7 +404,7 @@ func (t *topicProducer) run() {
 			}
 		})
 		t.failExpired(err)
-		if IsRetriable(err) || errors.Is(err, ErrUnknownTopic) {
+		if errors.Is(err, ErrUnknownTopic) {
 			if _, merr := t.p.c.topicMeta(t.p.ctx, t.topic, true); merr != nil {
 				t.p.c.cfg.logger.Debug("strata: topic metadata", "topic", t.topic, "err", merr)
 			}

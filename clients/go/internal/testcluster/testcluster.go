@@ -313,6 +313,7 @@ type Cluster struct {
 	// DescribeCluster reports them, in the order of Storage.
 	StorageAddrs []string
 	Gateway      *Proc
+	gatewayArgs  []string
 	controllers  string
 }
 
@@ -354,10 +355,20 @@ func Multi(t testing.TB, storage int) *Cluster {
 	c.StorageAddrs = addrs
 	c.Addr = FreeAddr(t)
 	kafka := FreeAddr(t)
-	c.Gateway = Start(t, "gateway", "gateway", "--grpc-addr", c.Addr, "--http-addr", FreeAddr(t), "--kafka-addr", kafka,
-		"--advertise-kafka", kafka, "--controllers", grpcAddr, "--log-level", "warn")
+	c.gatewayArgs = []string{"gateway", "--grpc-addr", c.Addr, "--http-addr", FreeAddr(t), "--kafka-addr", kafka,
+		"--advertise-kafka", kafka, "--controllers", grpcAddr, "--log-level", "warn"}
+	c.Gateway = Start(t, "gateway", c.gatewayArgs...)
 	WaitHealthy(t, c.Addr, 30*time.Second)
 	return c
+}
+
+// RestartGateway starts the gateway of a Multi cluster again, on the same
+// addresses, after it was killed; it waits until it is ready.
+func (c *Cluster) RestartGateway() {
+	c.t.Helper()
+	c.Gateway.Kill()
+	c.Gateway = Start(c.t, "gateway", c.gatewayArgs...)
+	WaitHealthy(c.t, c.Addr, 30*time.Second)
 }
 
 // CLI runs a strata CLI command against the cluster's gateway and returns
