@@ -272,6 +272,15 @@ func (k *Consumer) session() error {
 		id := k.memberID
 		open.MemberId = &id
 	}
+	k.mu.Unlock()
+	if err := k.send(st, &streamv1.ConsumeRequest{Message: &streamv1.ConsumeRequest_Open{Open: open}}); err != nil {
+		return wrapErr(op, recvConsumeErr(st, err))
+	}
+	if err := k.send(st, creditMsg(k.cfg.bufRecords, k.cfg.bufBytes)); err != nil {
+		return wrapErr(op, recvConsumeErr(st, err))
+	}
+	// Only now may Poll and commits use the stream: the open goes first.
+	k.mu.Lock()
 	k.stream = st
 	k.mu.Unlock()
 	defer func() {
@@ -279,12 +288,6 @@ func (k *Consumer) session() error {
 		k.stream = nil
 		k.mu.Unlock()
 	}()
-	if err := k.send(st, &streamv1.ConsumeRequest{Message: &streamv1.ConsumeRequest_Open{Open: open}}); err != nil {
-		return wrapErr(op, recvConsumeErr(st, err))
-	}
-	if err := k.send(st, creditMsg(k.cfg.bufRecords, k.cfg.bufBytes)); err != nil {
-		return wrapErr(op, recvConsumeErr(st, err))
-	}
 	for {
 		msg, err := st.Recv()
 		if err != nil {
