@@ -23,7 +23,7 @@ func (c *Client) Admin() *Admin { return &Admin{c: c} }
 // Topic describes a topic.
 type Topic struct {
 	Name              string
-	ID                string
+	ID                string // the topic id, unique across deletes and re-creates
 	Partitions        int32
 	ReplicationFactor int32
 	// Configs are the configs set on the topic (not the defaults).
@@ -129,8 +129,8 @@ func (a *Admin) AlterTopicConfigs(ctx context.Context, name string, set map[stri
 
 // ConfigEntry is one topic config with its effective value.
 type ConfigEntry struct {
-	Name  string
-	Value string
+	Name  string // e.g. retention.ms
+	Value string // the effective value
 	// Default is true when the value is the default, false when the topic
 	// sets it.
 	Default       bool
@@ -174,9 +174,9 @@ type StorageNode struct {
 	ID       int32
 	Address  string
 	Rack     string
-	Alive    bool
-	Replicas int32
-	Leaders  int32
+	Alive    bool  // holds its lease; false for a dead node
+	Replicas int32 // partition replicas placed on it
+	Leaders  int32 // partitions it leads
 }
 
 // Gateway is one live gateway.
@@ -233,13 +233,13 @@ func (a *Admin) ListGroups(ctx context.Context) ([]GroupListing, error) {
 // Group describes a consumer group with its members and lag.
 type Group struct {
 	ID           string
-	State        string
-	ProtocolType string
-	Protocol     string
+	State        string // Empty, Stable, PreparingRebalance, CompletingRebalance, Dead
+	ProtocolType string // "consumer" for Kafka and gRPC consumers
+	Protocol     string // the assignor chosen: range, roundrobin, ...
 	Members      []GroupMember
 	// Partitions has one entry per partition with a committed offset.
 	Partitions []PartitionLag
-	TotalLag   int64
+	TotalLag   int64 // the sum of the partitions' lags
 }
 
 // GroupMember is one member of a group.
@@ -248,7 +248,7 @@ type GroupMember struct {
 	InstanceID string
 	ClientID   string
 	ClientHost string
-	Assignment map[string][]int32
+	Assignment map[string][]int32 // topic → partitions
 }
 
 // PartitionLag is a group's position in one partition.
@@ -261,7 +261,7 @@ type PartitionLag struct {
 	// leader did not answer; Err says why.
 	LogStartOffset int64
 	LogEndOffset   int64
-	Lag            int64
+	Lag            int64 // LogEndOffset − CommittedOffset
 	Err            error
 }
 
@@ -326,10 +326,10 @@ func (a *Admin) FetchOffsets(ctx context.Context, group string, topics map[strin
 // OffsetReset says where ResetOffsets moves a group's offsets: exactly one
 // of its fields is set.
 type OffsetReset struct {
-	ToEarliest  bool
-	ToLatest    bool
-	ToOffset    *int64
-	ToTimestamp time.Time
+	ToEarliest  bool      // to the log start offset
+	ToLatest    bool      // to the log end offset
+	ToOffset    *int64    // to this offset (clamped to the log)
+	ToTimestamp time.Time // to the first record at or after this time
 	// By moves back by a duration from now.
 	By time.Duration
 	// ShiftBy moves by N (negative is back).
@@ -340,9 +340,9 @@ type OffsetReset struct {
 type PlannedOffset struct {
 	Topic         string
 	Partition     int32
-	CurrentOffset int64
-	NewOffset     int64
-	Err           error
+	CurrentOffset int64 // committed now; -1 when none
+	NewOffset     int64 // committed after the reset (with execute)
+	Err           error // this partition could not be planned
 }
 
 // ResetOffsets plans moving the group's committed offsets of topics

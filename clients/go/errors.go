@@ -52,15 +52,15 @@ type Error struct {
 type LeaderHint struct {
 	Topic       string
 	Partition   int32
-	LeaderID    int32 // storage node id; -1 when there is none
-	LeaderEpoch int32
+	LeaderID    int32  // storage node id; -1 when there is none
+	LeaderEpoch int32  // bumped by every leader election
 	Address     string // the leader's gRPC address, when known
 }
 
 // FieldViolation is one bad field of a refused request.
 type FieldViolation struct {
 	Field       string // e.g. "records[3].headers[0].key"
-	Description string
+	Description string // what is wrong with it
 }
 
 // Error implements error: the operation, the code and the message.
