@@ -1,6 +1,9 @@
 package strata
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Hook is any value implementing one or more of the Hook... interfaces
 // below; register hooks with [WithHooks]. A metrics library adapts them to
@@ -43,4 +46,12 @@ func (c *Client) eachHook(f func(Hook)) {
 	for _, h := range c.cfg.hooks {
 		f(h)
 	}
+}
+
+// HookProduceRecord is called by Produce, TryProduce and ProduceSync for
+// every record before it is checked and buffered, with the context of the
+// call: it may change the record (add headers, say: the otelstrata package
+// injects the trace context this way).
+type HookProduceRecord interface {
+	OnProduceRecord(ctx context.Context, r *Record)
 }

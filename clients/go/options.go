@@ -93,7 +93,8 @@ func WithRetries(n int) Opt {
 
 // WithHooks registers hooks: values implementing one or more of the
 // Hook... interfaces ([HookCall], [HookProduceAck], [HookConsumeRecords],
-// [HookReconnect]), called synchronously, so they must be quick.
+// [HookReconnect], [HookProduceRecord]), called synchronously, so they
+// must be quick.
 func WithHooks(hooks ...Hook) Opt {
 	return clientOpt(func(c *clientConfig) { c.hooks = append(c.hooks, hooks...) })
 }

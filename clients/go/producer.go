@@ -102,6 +102,11 @@ func (p *Producer) produce(ctx context.Context, r *Record, promise func(*Record,
 		promise(r, fmt.Errorf("%w: nil record", ErrInvalidRecord))
 		return
 	}
+	p.c.eachHook(func(h Hook) {
+		if hp, ok := h.(HookProduceRecord); ok {
+			hp.OnProduceRecord(ctx, r)
+		}
+	})
 	if err := p.validate(r); err != nil {
 		promise(r, err)
 		return
