@@ -110,6 +110,10 @@ bench-stream: ## gRPC ProduceStream beside franz-go over the Kafka protocol on `
 bench-rest: ## REST produce (1,000-record JSON bodies, 4 HTTP clients) beside unary gRPC Produce on `strata dev`: records/s, 3 rounds.
 	$(GO) test -run '^$$' -bench BenchmarkRestProduce -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: bench-client
+bench-client: ## The Go client's Producer (clients/go) beside franz-go on `strata dev`: 1 KiB produce throughput, RF=1 and RF=3, 3 rounds.
+	$(GO) test -run '^$$' -bench BenchmarkClientVsKafka -benchtime 1x -timeout 30m ./test/bench/
+
 .PHONY: bench-gateway
 bench-gateway: ## allocs/op and ns/op of the gateway's Kafka produce handling (storage stubbed), 10 vs 1000 records per batch.
 	$(GO) test -run '^$$' -bench BenchmarkGatewayProduce -benchmem ./services/gateway/kafka/
