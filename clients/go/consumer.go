@@ -110,7 +110,8 @@ func ConsumerBuffer(records, bytes int64) ConsumerOpt {
 // OnAssigned is called after every rebalance with the member's full new
 // assignment (topic → partitions), before Poll returns records of it.
 // It runs on the consumer's stream goroutine: while it runs nothing else
-// is received.
+// is received, so it must not wait for CommitSync (whose answer comes on
+// that goroutine).
 func OnAssigned(fn func(ctx context.Context, assigned map[string][]int32)) ConsumerOpt {
 	return consumerOpt(func(c *consumerConfig) { c.onAssigned = fn })
 }
@@ -122,6 +123,8 @@ func OnAssigned(fn func(ctx context.Context, assigned map[string][]int32)) Consu
 // auto-commit), and use OnRevoked to stop work on them. Records of them
 // still buffered are dropped, and so are their marks not yet committed;
 // their next owner gets them again from the last commit (at least once).
+// Like OnAssigned it runs on the stream goroutine and must not wait for
+// CommitSync.
 func OnRevoked(fn func(ctx context.Context, revoked map[string][]int32)) ConsumerOpt {
 	return consumerOpt(func(c *consumerConfig) { c.onRevoked = fn })
 }
@@ -528,6 +531,9 @@ func (k *Consumer) MarkCommit(records ...*Record) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for _, r := range records {
+		if r == nil {
+			continue
+		}
 		tp := topicPartition{r.Topic, r.Partition}
 		if k.assigned[tp] && r.Offset+1 > k.marks[tp] {
 			k.marks[tp] = r.Offset + 1
