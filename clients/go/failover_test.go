@@ -150,6 +150,15 @@ func TestProducerAndConsumerSurviveGatewayRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Joined before the kill, the member reconnects under its member id. (A
+	// member whose stream breaks before its first assignment rejoins as a
+	// new member, and the group waits out the old one's session timeout.)
+	testcluster.WaitFor(t, 60*time.Second, func() error {
+		if len(k.Assignment()) == 0 {
+			return fmt.Errorf("the consumer has no assignment yet")
+		}
+		return nil
+	})
 	consumed := make(chan int, 1)
 	go func() {
 		n := 0
@@ -238,6 +247,8 @@ func TestProducerAndConsumerSurviveGatewayRestart(t *testing.T) {
 	t.Logf("%d records, %d in the log (%d duplicates from requests resent after the restart)", n, len(got), dups)
 
 	// The consumer rejoined and commits every record.
+	waitStart := time.Now()
+	defer func() { t.Logf("the group caught up %v after the producer finished", time.Since(waitStart)) }()
 	testcluster.WaitFor(t, 60*time.Second, func() error {
 		g, err := c.Admin().DescribeGroup(ctx, group)
 		if err != nil {
