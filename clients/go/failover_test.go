@@ -17,9 +17,7 @@ import (
 // partition mid-run, and checks that every record is acknowledged and
 // read back exactly once, at the offset its promise named.
 func TestProducerSurvivesLeaderKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a multi-process cluster")
-	}
+	needMulti(t)
 	cl := testcluster.Multi(t, 3)
 	c := newClient(t, cl.Addr)
 	topic := newTopic(t, c, 3, 3)
@@ -132,9 +130,7 @@ func TestProducerSurvivesLeaderKill(t *testing.T) {
 // docs/clients-go.md says), and the test reports how many were. The
 // consumer rejoins and its group ends with every record committed.
 func TestProducerAndConsumerSurviveGatewayRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a multi-process cluster")
-	}
+	needMulti(t)
 	cl := testcluster.Multi(t, 3)
 	c := newClient(t, cl.Addr)
 	topic := newTopic(t, c, 3, 3)

@@ -2,6 +2,7 @@ package strata_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -23,7 +24,14 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if os.Getenv("STRATA_CLIENT_NO_CLUSTER") == "" {
+	flag.Parse()
+	if os.Getenv("STRATA_CLIENT_NO_CLUSTER") != "" {
+		// Without a cluster the examples cannot run; the tests that need
+		// one skip themselves.
+		if skip := flag.Lookup("test.skip"); skip != nil && skip.Value.String() == "" {
+			_ = skip.Value.Set("^Example")
+		}
+	} else {
 		addr, stop, err := testcluster.SharedDev()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "starting strata dev:", err)
@@ -82,4 +90,13 @@ func newClient(t testing.TB, addr string, opts ...strata.Opt) *strata.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// needMulti skips a test that starts its own multi-process cluster under
+// -short or STRATA_CLIENT_NO_CLUSTER.
+func needMulti(t *testing.T) {
+	t.Helper()
+	if testing.Short() || os.Getenv("STRATA_CLIENT_NO_CLUSTER") != "" {
+		t.Skip("starts a multi-process cluster")
+	}
 }
