@@ -229,8 +229,10 @@ func (k *Consumer) run() {
 		if k.ctx.Err() != nil {
 			return
 		}
+		// The server's own verdicts (a Strata or Kafka code) that a retry
+		// cannot fix stop the consumer; transport failures reconnect.
 		var e *Error
-		if errors.As(err, &e) && e.Code != 0 && !e.Retriable {
+		if errors.As(err, &e) && !e.Retriable && (e.Code != 0 || e.KafkaCode != 0) {
 			k.mu.Lock()
 			k.err = err
 			k.notify()

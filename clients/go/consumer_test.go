@@ -2,6 +2,7 @@ package strata_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -202,4 +203,44 @@ func TestConsumerGroupMembersJoinAndLeave(t *testing.T) {
 		}
 	}
 	t.Logf("%d records, %d processed more than once (after a rebalance, before their commit), %d commits", n, dups, len(log.commits))
+}
+
+// TestConsumerStaticMemberFenced: a second member with the same instance id
+// takes over; the first stops with FENCED_INSTANCE_ID (Kafka code 82) from
+// Poll instead of reconnecting and fencing it back.
+func TestConsumerStaticMemberFenced(t *testing.T) {
+	c := newClient(t, needDev(t))
+	topic := newTopic(t, c, 2, 1)
+	group := "g-" + topic
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	a, err := c.NewConsumer(group, []string{topic}, strata.InstanceID("instance-1"), strata.SessionTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	testcluster.WaitFor(t, 60*time.Second, func() error {
+		if len(a.Assignment()[topic]) != 2 {
+			return fmt.Errorf("a holds %v", a.Assignment())
+		}
+		return nil
+	})
+	b, err := c.NewConsumer(group, []string{topic}, strata.InstanceID("instance-1"), strata.SessionTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(ctx)
+	testcluster.WaitFor(t, 60*time.Second, func() error {
+		if len(b.Assignment()[topic]) != 2 {
+			return fmt.Errorf("b holds %v", b.Assignment())
+		}
+		return nil
+	})
+	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer pcancel()
+	_, err = a.Poll(pctx)
+	var e *strata.Error
+	if !errors.As(err, &e) || e.KafkaCode != 82 {
+		t.Fatalf("the fenced member's Poll: %v, want FENCED_INSTANCE_ID (Kafka code 82)", err)
+	}
 }
