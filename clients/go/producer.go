@@ -426,7 +426,7 @@ func (t *topicProducer) run() {
 func isStreamBreak(err error) bool {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Code == commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED
+		return e.Code == commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED && e.KafkaCode == 0
 	}
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
