@@ -14,8 +14,9 @@ GRPC_GATEWAY_VERSION := v2.33.0
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
 # Go modules besides the server's: the generated public API (api/), which
-# clients import without the server.
-SUBMODULES := api
+# clients import without the server, and the Go client (clients/go), whose
+# tests build ./cmd/strata and run it.
+SUBMODULES := api clients/go
 
 # What `make generate` writes (buf.gen.yaml): the server's gen/, the public
 # API's Go in api/, and the REST OpenAPI document the gateway embeds.
@@ -108,6 +109,10 @@ bench-stream: ## gRPC ProduceStream beside franz-go over the Kafka protocol on `
 .PHONY: bench-rest
 bench-rest: ## REST produce (1,000-record JSON bodies, 4 HTTP clients) beside unary gRPC Produce on `strata dev`: records/s, 3 rounds.
 	$(GO) test -run '^$$' -bench BenchmarkRestProduce -benchtime 1x -timeout 30m ./test/bench/
+
+.PHONY: bench-client
+bench-client: ## The Go client's Producer (clients/go) beside franz-go on `strata dev`: 1 KiB produce throughput, RF=1 and RF=3, 3 rounds.
+	$(GO) test -run '^$$' -bench BenchmarkClientVsKafka -benchtime 1x -timeout 30m ./test/bench/
 
 .PHONY: bench-gateway
 bench-gateway: ## allocs/op and ns/op of the gateway's Kafka produce handling (storage stubbed), 10 vs 1000 records per batch.

@@ -66,6 +66,7 @@ require (
 	github.com/sirupsen/logrus v1.9.4 // indirect
 	github.com/soheilhy/cmux v0.1.5 // indirect
 	github.com/strata-io/strata/api v0.0.0
+	github.com/strata-io/strata/clients/go v0.0.0
 	github.com/tmc/grpc-websocket-proxy v0.0.0-20220101234140-673ab2c3ae75 // indirect
 	github.com/xiang90/probing v0.0.0-20221125231312-a49e3df8f510 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
@@ -97,3 +98,7 @@ require (
 )
 
 replace github.com/strata-io/strata/api => ./api
+
+// The Go client, for the benchmark that compares it with franz-go
+// (test/bench); the server's own code never imports it.
+replace github.com/strata-io/strata/clients/go => ./clients/go

@@ -1,0 +1,100 @@
+package strata
+
+import (
+	"time"
+
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
+)
+
+// Record is one record, produced or consumed. The same type goes both ways
+// (as franz-go's kgo.Record): the producer fills Partition, Offset and
+// Timestamp once it is written, the consumer and reader fill every field.
+type Record struct {
+	// Topic is the topic to write to (required when producing).
+	Topic string
+	// Partition is set by the producer's partitioner, unless it is
+	// [ManualPartitioner], which writes to the partition given here.
+	Partition int32
+	// Key is the record's key; nil is a null key (keyless: the default
+	// partitioner spreads such records), empty and not nil is an empty key.
+	Key []byte
+	// Value is the record's value; nil is a null value (a tombstone on a
+	// compacted topic).
+	Value []byte
+	// Headers keep their order and may repeat a key; a key must not be
+	// empty.
+	Headers []Header
+	// Timestamp is the record's time; the zero time lets the gateway stamp
+	// it. After a write (and when read) it is the timestamp as stored: on
+	// a topic with message.timestamp.type=LogAppendTime, the append time.
+	Timestamp time.Time
+	// LogAppendTime is set on a read record whose timestamp the partition
+	// leader set (Kafka's LogAppendTime).
+	LogAppendTime bool
+	// Offset is the record's offset once written or read; -1 with
+	// AcksNone.
+	Offset int64
+}
+
+// Header is one record header.
+type Header struct {
+	Key string
+	// Value nil is a null value; empty and not nil is an empty value.
+	Value []byte
+}
+
+// size is what the server counts for a record in credits and in-flight
+// budgets: key, value and header bytes.
+func (r *Record) size() int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// Bounds of what one record adds to a batch beyond its key, value and
+// headers, as the gateway counts a ProduceStream session's in-flight bytes.
+const (
+	recordOverhead = 36
+	headerOverhead = 10
+)
+
+// wireSize is the record's size as the gateway counts it against a
+// session's in-flight budget.
+func (r *Record) wireSize() int {
+	return recordOverhead + headerOverhead*len(r.Headers) + r.size()
+}
+
+func (r *Record) toProto() *streamv1.ProduceRecord {
+	p := &streamv1.ProduceRecord{Key: r.Key, Value: r.Value}
+	part := r.Partition
+	p.Partition = &part
+	if !r.Timestamp.IsZero() {
+		ms := r.Timestamp.UnixMilli()
+		p.TimestampMs = &ms
+	}
+	if len(r.Headers) > 0 {
+		p.Headers = make([]*streamv1.Header, len(r.Headers))
+		for i, h := range r.Headers {
+			p.Headers[i] = &streamv1.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return p
+}
+
+func recordFromProto(topic string, partition int32, p *streamv1.Record) *Record {
+	r := &Record{
+		Topic: topic, Partition: partition, Offset: p.GetOffset(),
+		Key: p.Key, Value: p.Value,
+		Timestamp:     time.UnixMilli(p.GetTimestampMs()),
+		LogAppendTime: p.GetTimestampType() == streamv1.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME,
+	}
+	if len(p.GetHeaders()) > 0 {
+		r.Headers = make([]Header, len(p.GetHeaders()))
+		for i, h := range p.GetHeaders() {
+			r.Headers[i] = Header{Key: h.GetKey(), Value: h.Value}
+		}
+	}
+	return r
+}
