@@ -1,6 +1,10 @@
 package strata
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+
+	"github.com/strata-io/strata/api/kafkakey"
+)
 
 // Partitioner picks the partition of each produced record. The producer
 // asks it for one [TopicPartitioner] per topic.
@@ -95,39 +99,5 @@ func KafkaKeyPartition(key []byte, partitions int) int {
 	if partitions <= 0 {
 		return 0
 	}
-	return int(int32(Murmur2(key)&0x7fffffff) % int32(partitions))
-}
-
-// Murmur2 is Kafka's Utils.murmur2 (seed 0x9747b28c), the hash of its
-// default partitioner.
-func Murmur2(data []byte) uint32 {
-	const (
-		seed uint32 = 0x9747b28c
-		m    uint32 = 0x5bd1e995
-		r           = 24
-	)
-	h := seed ^ uint32(len(data))
-	for ; len(data) >= 4; data = data[4:] {
-		k := uint32(data[0]) | uint32(data[1])<<8 | uint32(data[2])<<16 | uint32(data[3])<<24
-		k *= m
-		k ^= k >> r
-		k *= m
-		h *= m
-		h ^= k
-	}
-	switch len(data) {
-	case 3:
-		h ^= uint32(data[2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(data[1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(data[0])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return h
+	return int(kafkakey.Partition(key, int32(partitions)))
 }

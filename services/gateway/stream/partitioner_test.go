@@ -1,52 +1,15 @@
 package stream
 
 import (
+	"github.com/strata-io/strata/api/kafkakey"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Kafka's own vectors (UtilsTest.testMurmur2), as Java ints.
-func TestMurmur2KafkaVectors(t *testing.T) {
-	for _, c := range []struct {
-		in   []byte
-		want int32
-	}{
-		{[]byte("21"), -973932308},
-		{[]byte("foobar"), -790332482},
-		{[]byte("a-little-bit-long-string"), -985981536},
-		{[]byte("a-little-bit-longer-string"), -1486304829},
-		{[]byte("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971},
-		{[]byte{'a', 'b', 'c'}, 479470107},
-	} {
-		if got := int32(murmur2(c.in)); got != c.want {
-			t.Errorf("murmur2(%q) = %d, want %d", c.in, got, c.want)
-		}
-	}
-}
-
-// Partitions Kafka's default partitioner picks, worked out by hand from the
-// vectors above: toPositive(h) % n.
-func TestKeyPartitionKafkaValues(t *testing.T) {
-	for _, c := range []struct {
-		key  string
-		n    int32
-		want int32
-	}{
-		{"21", 10, int32((-973932308 & 0x7fffffff) % 10)},
-		{"foobar", 6, int32((-790332482 & 0x7fffffff) % 6)},
-		{"abc", 3, 479470107 % 3},
-		{"a-little-bit-longer-string", 100, int32((-1486304829 & 0x7fffffff) % 100)},
-	} {
-		if got := keyPartition([]byte(c.key), c.n); got != c.want {
-			t.Errorf("keyPartition(%q, %d) = %d, want %d", c.key, c.n, got, c.want)
-		}
-	}
-}
-
 // franz-go's StickyKeyPartitioner(nil) partitions keyed records exactly as
-// Kafka's Java client; it is the oracle for random keys of every length
+// Kafka's Java client (api/kafkakey has Kafka's own vectors); it is the oracle for random keys of every length
 // (each tail length of murmur2) and partition counts.
 func TestKeyPartitionMatchesFranzGo(t *testing.T) {
 	oracle := kgo.StickyKeyPartitioner(nil).ForTopic("t")
@@ -58,12 +21,12 @@ func TestKeyPartitionMatchesFranzGo(t *testing.T) {
 		}
 		n := int32(1 + rng.IntN(200))
 		want := int32(oracle.Partition(&kgo.Record{Key: key}, int(n)))
-		if got := keyPartition(key, n); got != want {
+		if got := kafkakey.Partition(key, n); got != want {
 			t.Fatalf("key %x over %d partitions: %d, franz-go (Kafka) picks %d", key, n, got, want)
 		}
 	}
 	// The empty key is a key: hashed, not sticky.
-	if got, want := keyPartition([]byte{}, 7), int32(oracle.Partition(&kgo.Record{Key: []byte{}}, 7)); got != want {
+	if got, want := kafkakey.Partition([]byte{}, 7), int32(oracle.Partition(&kgo.Record{Key: []byte{}}, 7)); got != want {
 		t.Fatalf("empty key: %d, want %d", got, want)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/strata-io/strata/api/kafkakey"
 	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
@@ -158,7 +159,7 @@ func (s *Service) place(topic *metadatav1.TopicRecord, recs []*streamv1.ProduceR
 		case r.Partition != nil:
 			p = *r.Partition
 		case r.Key != nil:
-			p = keyPartition(r.Key, n)
+			p = kafkakey.Partition(r.Key, n)
 		default:
 			if sticky < 0 {
 				sticky = stickyPartition(n, func(p int32) bool {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/strata-io/strata/api/kafkakey"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
@@ -130,7 +131,7 @@ func TestServiceProducePlacesAndReportsPerRecord(t *testing.T) {
 		case rec.Partition != nil:
 			want = *rec.Partition
 		case rec.Key != nil:
-			want = keyPartition(rec.Key, 4)
+			want = kafkakey.Partition(rec.Key, 4)
 		default:
 			if sticky < 0 {
 				sticky = r.GetPartition()
