@@ -16,6 +16,41 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
+// franzPoller polls a franz-go group consumer until the test ends,
+// recording the offsets it receives (one topic).
+type franzPoller struct {
+	mu  sync.Mutex
+	got map[int32]map[int64]bool
+}
+
+func pollFranz(t *testing.T, fc *kgo.Client) *franzPoller {
+	f := &franzPoller{got: map[int32]map[int64]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			fs := fc.PollFetches(ctx)
+			f.mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				if f.got[r.Partition] == nil {
+					f.got[r.Partition] = map[int64]bool{}
+				}
+				f.got[r.Partition][r.Offset] = true
+			})
+			f.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
+func (f *franzPoller) received(p int32, o int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.got[p][o]
+}
+
 // grpcConsumer is one Consume stream of a test, with what it received.
 type grpcConsumer struct {
 	t      *testing.T
@@ -332,27 +367,7 @@ func TestStreamConsumeMixedWithFranzGo(t *testing.T) {
 	g := openConsumer(t, sc, "grpc", consumeOpen("both", "mixed"))
 	fc := franzClient(t, c, kgo.ConsumerGroup("both"), kgo.ConsumeTopics("mixed"), kgo.Balancers(kgo.RangeBalancer()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.SessionTimeout(6*time.Second), kgo.ClientID("franz"))
-	var (
-		mu        sync.Mutex
-		franzGot  = map[int32]map[int64]bool{}
-		franzDone = make(chan struct{})
-	)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		defer close(franzDone)
-		for ctx.Err() == nil {
-			fs := fc.PollFetches(ctx)
-			mu.Lock()
-			fs.EachRecord(func(r *kgo.Record) {
-				if franzGot[r.Partition] == nil {
-					franzGot[r.Partition] = map[int64]bool{}
-				}
-				franzGot[r.Partition][r.Offset] = true
-			})
-			mu.Unlock()
-		}
-	}()
-	defer func() { cancel(); <-franzDone }()
+	franz := pollFranz(t, fc)
 
 	var franzParts []int32
 	testutil.WaitFor(t, 45*time.Second, func() error {
@@ -382,13 +397,11 @@ func TestStreamConsumeMixedWithFranzGo(t *testing.T) {
 	g.credit(10_000, 16<<20)
 	counts := partitionCounts(t, sc, "mixed", 6)
 	testutil.WaitFor(t, 30*time.Second, func() error {
-		mu.Lock()
-		defer mu.Unlock()
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		for p, n := range counts {
 			for o := range n {
-				if !franzGot[p][o] && !slices.Contains(g.got[p], o) {
+				if !franz.received(p, o) && !slices.Contains(g.got[p], o) {
 					return fmt.Errorf("partition %d offset %d not received", p, o)
 				}
 			}
@@ -416,27 +429,7 @@ func TestStreamConsumeCooperativeSticky(t *testing.T) {
 
 	fc := franzClient(t, c, kgo.ConsumerGroup("co"), kgo.ConsumeTopics("coop"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.SessionTimeout(6*time.Second), kgo.ClientID("franz"), kgo.DisableAutoCommit())
-	var (
-		mu        sync.Mutex
-		franzGot  = map[int32]map[int64]bool{}
-		franzDone = make(chan struct{})
-	)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		defer close(franzDone)
-		for ctx.Err() == nil {
-			fs := fc.PollFetches(ctx)
-			mu.Lock()
-			fs.EachRecord(func(r *kgo.Record) {
-				if franzGot[r.Partition] == nil {
-					franzGot[r.Partition] = map[int64]bool{}
-				}
-				franzGot[r.Partition][r.Offset] = true
-			})
-			mu.Unlock()
-		}
-	}()
-	defer func() { cancel(); <-franzDone }()
+	franz := pollFranz(t, fc)
 
 	open := func() *streamv1.ConsumeOpen {
 		o := consumeOpen("co", "coop")
@@ -474,11 +467,9 @@ func TestStreamConsumeCooperativeSticky(t *testing.T) {
 	waitCovered := func(counts map[int32]int64) {
 		t.Helper()
 		testutil.WaitFor(t, 30*time.Second, func() error {
-			mu.Lock()
-			defer mu.Unlock()
 			for p, n := range counts {
 				for o := range n {
-					if !franzGot[p][o] && !a.receivedOffset(p, o) && !b.receivedOffset(p, o) {
+					if !franz.received(p, o) && !a.receivedOffset(p, o) && !b.receivedOffset(p, o) {
 						return fmt.Errorf("partition %d offset %d not received", p, o)
 					}
 				}
