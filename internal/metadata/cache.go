@@ -6,6 +6,7 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	"github.com/strata-io/strata/internal/quota"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -28,7 +29,8 @@ type Cache struct {
 	alive       map[int32]*metadatav1.LivenessRecord
 	gateways    map[int32]*metadatav1.GatewayRecord
 	controllers map[string]*metadatav1.ControllerRecord
-	changed     chan struct{} // closed and replaced on every change
+	quotas      map[string]*metadatav1.ClientQuotaRecord // by entity path
+	changed     chan struct{}                            // closed and replaced on every change
 }
 
 // NewCache returns an empty, unsynced cache.
@@ -45,6 +47,7 @@ func (c *Cache) reset() {
 	c.alive = map[int32]*metadatav1.LivenessRecord{}
 	c.gateways = map[int32]*metadatav1.GatewayRecord{}
 	c.controllers = map[string]*metadatav1.ControllerRecord{}
+	c.quotas = map[string]*metadatav1.ClientQuotaRecord{}
 }
 
 // Apply applies one watch message. Messages older than the cache are ignored,
@@ -85,6 +88,8 @@ func (c *Cache) upsert(r *metadatav1.Record) {
 		c.gateways[r.Gateway.GetGatewayId()] = r.Gateway
 	case *metadatav1.Record_Controller:
 		c.controllers[r.Controller.GetName()] = r.Controller
+	case *metadatav1.Record_ClientQuota:
+		c.quotas[quotaPath(r.ClientQuota)] = r.ClientQuota
 	}
 }
 
@@ -102,6 +107,8 @@ func (c *Cache) remove(k *metadatav1.RecordKey) {
 		delete(c.gateways, k.Gateway)
 	case *metadatav1.RecordKey_Controller:
 		delete(c.controllers, k.Controller)
+	case *metadatav1.RecordKey_ClientQuota:
+		delete(c.quotas, k.ClientQuota)
 	}
 }
 
@@ -231,3 +238,30 @@ func (c *Cache) StorageNodes() ([]*metadatav1.StorageNodeRecord, map[int32]bool)
 	sort.Slice(out, func(i, j int) bool { return out[i].GetNodeId() < out[j].GetNodeId() })
 	return out, alive
 }
+
+// ClientQuotas returns the quotas set on the entity at path (see
+// internal/quota's Entity.Path), nil when none are. The map is shared:
+// never modify it.
+func (c *Cache) ClientQuotas(path string) map[string]float64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.quotas[path].GetQuotas()
+}
+
+// AllClientQuotas returns every client quota record sorted by entity path.
+func (c *Cache) AllClientQuotas() []*metadatav1.ClientQuotaRecord {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	paths := make([]string, 0, len(c.quotas))
+	for p := range c.quotas {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	out := make([]*metadatav1.ClientQuotaRecord, len(paths))
+	for i, p := range paths {
+		out[i] = c.quotas[p]
+	}
+	return out
+}
+
+func quotaPath(r *metadatav1.ClientQuotaRecord) string { return quota.FromProto(r.GetEntity()).Path() }

@@ -25,10 +25,13 @@ const (
 	AlivePrefix       = Prefix + "alive/"
 	GatewaysPrefix    = Prefix + "gateways/"
 	ControllersPrefix = Prefix + "controllers/"
-	ElectionPrefix    = Prefix + "election/"
-	NodeIDCounter     = Prefix + "counters/node-id"
-	GatewayIDCounter  = Prefix + "counters/gateway-id"
-	ClusterIDKey      = Prefix + "cluster-id"
+	// QuotasPrefix holds client quota records under their entity path
+	// (internal/quota: users/<user>/clients/<client-id>, …).
+	QuotasPrefix     = Prefix + "quotas/"
+	ElectionPrefix   = Prefix + "election/"
+	NodeIDCounter    = Prefix + "counters/node-id"
+	GatewayIDCounter = Prefix + "counters/gateway-id"
+	ClusterIDKey     = Prefix + "cluster-id"
 )
 
 // TopicKey is where a topic record lives.
@@ -54,6 +57,9 @@ func GatewayKey(id int32) string { return GatewaysPrefix + strconv.Itoa(int(id))
 
 // ControllerKey is the leased key of a running controller.
 func ControllerKey(name string) string { return ControllersPrefix + name }
+
+// ClientQuotaKey is where the quotas of the entity at path live.
+func ClientQuotaKey(path string) string { return QuotasPrefix + path }
 
 // Marshal encodes a record as etcd stores it: protojson, so operators can
 // read it with etcdctl.
@@ -100,6 +106,9 @@ func Decode(key string, value []byte) (rec *metadatav1.Record, ok bool, err erro
 	case strings.HasPrefix(key, ControllersPrefix):
 		r := &metadatav1.ControllerRecord{}
 		msg, rec = r, &metadatav1.Record{Record: &metadatav1.Record_Controller{Controller: r}}
+	case strings.HasPrefix(key, QuotasPrefix):
+		r := &metadatav1.ClientQuotaRecord{}
+		msg, rec = r, &metadatav1.Record{Record: &metadatav1.Record_ClientQuota{ClientQuota: r}}
 	default:
 		return nil, false, nil
 	}
@@ -158,6 +167,9 @@ func DecodeKey(key string) (*metadatav1.RecordKey, bool) {
 	}
 	if s, ok := rest(ControllersPrefix); ok {
 		return &metadatav1.RecordKey{Key: &metadatav1.RecordKey_Controller{Controller: s}}, true
+	}
+	if s, ok := rest(QuotasPrefix); ok {
+		return &metadatav1.RecordKey{Key: &metadatav1.RecordKey_ClientQuota{ClientQuota: s}}, true
 	}
 	return nil, false
 }

@@ -176,6 +176,62 @@ func (ConfigSource) EnumDescriptor() ([]byte, []int) {
 	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{2}
 }
 
+// QuotaMatchType is how a filter component matches an entity part.
+type QuotaMatchType int32
+
+const (
+	QuotaMatchType_QUOTA_MATCH_TYPE_UNSPECIFIED QuotaMatchType = 0
+	// The part named match.
+	QuotaMatchType_QUOTA_MATCH_TYPE_EXACT QuotaMatchType = 1
+	// The <default> part.
+	QuotaMatchType_QUOTA_MATCH_TYPE_DEFAULT QuotaMatchType = 2
+	// Any part of the type, the default included (Kafka's MATCH_TYPE_SPECIFIED).
+	QuotaMatchType_QUOTA_MATCH_TYPE_ANY QuotaMatchType = 3
+)
+
+// Enum value maps for QuotaMatchType.
+var (
+	QuotaMatchType_name = map[int32]string{
+		0: "QUOTA_MATCH_TYPE_UNSPECIFIED",
+		1: "QUOTA_MATCH_TYPE_EXACT",
+		2: "QUOTA_MATCH_TYPE_DEFAULT",
+		3: "QUOTA_MATCH_TYPE_ANY",
+	}
+	QuotaMatchType_value = map[string]int32{
+		"QUOTA_MATCH_TYPE_UNSPECIFIED": 0,
+		"QUOTA_MATCH_TYPE_EXACT":       1,
+		"QUOTA_MATCH_TYPE_DEFAULT":     2,
+		"QUOTA_MATCH_TYPE_ANY":         3,
+	}
+)
+
+func (x QuotaMatchType) Enum() *QuotaMatchType {
+	p := new(QuotaMatchType)
+	*p = x
+	return p
+}
+
+func (x QuotaMatchType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (QuotaMatchType) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_admin_v1_admin_proto_enumTypes[3].Descriptor()
+}
+
+func (QuotaMatchType) Type() protoreflect.EnumType {
+	return &file_strata_admin_v1_admin_proto_enumTypes[3]
+}
+
+func (x QuotaMatchType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use QuotaMatchType.Descriptor instead.
+func (QuotaMatchType) EnumDescriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
 type ElectLeadersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Type  ElectionType           `protobuf:"varint,1,opt,name=type,proto3,enum=strata.admin.v1.ElectionType" json:"type,omitempty"`
@@ -2590,6 +2646,546 @@ func (x *DescribeClusterResponse) GetGateways() []*Gateway {
 	return nil
 }
 
+// ClientQuotaEntityComponent is one part of a client quota entity.
+type ClientQuotaEntityComponent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "user" or "client-id" (Kafka's entity types).
+	EntityType string `protobuf:"bytes,1,opt,name=entity_type,json=entityType,proto3" json:"entity_type,omitempty"`
+	// The entity name; empty with is_default.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The <default> entity of the type.
+	IsDefault     bool `protobuf:"varint,3,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientQuotaEntityComponent) Reset() {
+	*x = ClientQuotaEntityComponent{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientQuotaEntityComponent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientQuotaEntityComponent) ProtoMessage() {}
+
+func (x *ClientQuotaEntityComponent) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientQuotaEntityComponent.ProtoReflect.Descriptor instead.
+func (*ClientQuotaEntityComponent) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ClientQuotaEntityComponent) GetEntityType() string {
+	if x != nil {
+		return x.EntityType
+	}
+	return ""
+}
+
+func (x *ClientQuotaEntityComponent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ClientQuotaEntityComponent) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
+type ClientQuotaFilterComponent struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	EntityType string                 `protobuf:"bytes,1,opt,name=entity_type,json=entityType,proto3" json:"entity_type,omitempty"`
+	MatchType  QuotaMatchType         `protobuf:"varint,2,opt,name=match_type,json=matchType,proto3,enum=strata.admin.v1.QuotaMatchType" json:"match_type,omitempty"`
+	// The name, with QUOTA_MATCH_TYPE_EXACT only.
+	Match         *string `protobuf:"bytes,3,opt,name=match,proto3,oneof" json:"match,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientQuotaFilterComponent) Reset() {
+	*x = ClientQuotaFilterComponent{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientQuotaFilterComponent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientQuotaFilterComponent) ProtoMessage() {}
+
+func (x *ClientQuotaFilterComponent) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientQuotaFilterComponent.ProtoReflect.Descriptor instead.
+func (*ClientQuotaFilterComponent) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ClientQuotaFilterComponent) GetEntityType() string {
+	if x != nil {
+		return x.EntityType
+	}
+	return ""
+}
+
+func (x *ClientQuotaFilterComponent) GetMatchType() QuotaMatchType {
+	if x != nil {
+		return x.MatchType
+	}
+	return QuotaMatchType_QUOTA_MATCH_TYPE_UNSPECIFIED
+}
+
+func (x *ClientQuotaFilterComponent) GetMatch() string {
+	if x != nil && x.Match != nil {
+		return *x.Match
+	}
+	return ""
+}
+
+type DescribeClientQuotasRequest struct {
+	state      protoimpl.MessageState        `protogen:"open.v1"`
+	Components []*ClientQuotaFilterComponent `protobuf:"bytes,1,rep,name=components,proto3" json:"components,omitempty"`
+	// Only entities with no part beyond the filter's components.
+	Strict        bool `protobuf:"varint,2,opt,name=strict,proto3" json:"strict,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeClientQuotasRequest) Reset() {
+	*x = DescribeClientQuotasRequest{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeClientQuotasRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeClientQuotasRequest) ProtoMessage() {}
+
+func (x *DescribeClientQuotasRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeClientQuotasRequest.ProtoReflect.Descriptor instead.
+func (*DescribeClientQuotasRequest) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *DescribeClientQuotasRequest) GetComponents() []*ClientQuotaFilterComponent {
+	if x != nil {
+		return x.Components
+	}
+	return nil
+}
+
+func (x *DescribeClientQuotasRequest) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
+}
+
+type ClientQuotaEntry struct {
+	state  protoimpl.MessageState        `protogen:"open.v1"`
+	Entity []*ClientQuotaEntityComponent `protobuf:"bytes,1,rep,name=entity,proto3" json:"entity,omitempty"`
+	// Quota key to value.
+	Values        map[string]float64 `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientQuotaEntry) Reset() {
+	*x = ClientQuotaEntry{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientQuotaEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientQuotaEntry) ProtoMessage() {}
+
+func (x *ClientQuotaEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientQuotaEntry.ProtoReflect.Descriptor instead.
+func (*ClientQuotaEntry) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ClientQuotaEntry) GetEntity() []*ClientQuotaEntityComponent {
+	if x != nil {
+		return x.Entity
+	}
+	return nil
+}
+
+func (x *ClientQuotaEntry) GetValues() map[string]float64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type DescribeClientQuotasResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*ClientQuotaEntry    `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeClientQuotasResponse) Reset() {
+	*x = DescribeClientQuotasResponse{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeClientQuotasResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeClientQuotasResponse) ProtoMessage() {}
+
+func (x *DescribeClientQuotasResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeClientQuotasResponse.ProtoReflect.Descriptor instead.
+func (*DescribeClientQuotasResponse) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *DescribeClientQuotasResponse) GetEntries() []*ClientQuotaEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type ClientQuotaOp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// producer_byte_rate, consumer_byte_rate or request_rate.
+	Key   string  `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value float64 `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	// Remove the key (value is ignored).
+	Remove        bool `protobuf:"varint,3,opt,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientQuotaOp) Reset() {
+	*x = ClientQuotaOp{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientQuotaOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientQuotaOp) ProtoMessage() {}
+
+func (x *ClientQuotaOp) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientQuotaOp.ProtoReflect.Descriptor instead.
+func (*ClientQuotaOp) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ClientQuotaOp) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ClientQuotaOp) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *ClientQuotaOp) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
+}
+
+type ClientQuotaAlteration struct {
+	state         protoimpl.MessageState        `protogen:"open.v1"`
+	Entity        []*ClientQuotaEntityComponent `protobuf:"bytes,1,rep,name=entity,proto3" json:"entity,omitempty"`
+	Ops           []*ClientQuotaOp              `protobuf:"bytes,2,rep,name=ops,proto3" json:"ops,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientQuotaAlteration) Reset() {
+	*x = ClientQuotaAlteration{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientQuotaAlteration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientQuotaAlteration) ProtoMessage() {}
+
+func (x *ClientQuotaAlteration) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientQuotaAlteration.ProtoReflect.Descriptor instead.
+func (*ClientQuotaAlteration) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ClientQuotaAlteration) GetEntity() []*ClientQuotaEntityComponent {
+	if x != nil {
+		return x.Entity
+	}
+	return nil
+}
+
+func (x *ClientQuotaAlteration) GetOps() []*ClientQuotaOp {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
+type AlterClientQuotasRequest struct {
+	state       protoimpl.MessageState   `protogen:"open.v1"`
+	Alterations []*ClientQuotaAlteration `protobuf:"bytes,1,rep,name=alterations,proto3" json:"alterations,omitempty"`
+	// Check every alteration and answer, writing nothing.
+	ValidateOnly  bool `protobuf:"varint,2,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlterClientQuotasRequest) Reset() {
+	*x = AlterClientQuotasRequest{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlterClientQuotasRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlterClientQuotasRequest) ProtoMessage() {}
+
+func (x *AlterClientQuotasRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlterClientQuotasRequest.ProtoReflect.Descriptor instead.
+func (*AlterClientQuotasRequest) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *AlterClientQuotasRequest) GetAlterations() []*ClientQuotaAlteration {
+	if x != nil {
+		return x.Alterations
+	}
+	return nil
+}
+
+func (x *AlterClientQuotasRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+type ClientQuotaAlterationResult struct {
+	state  protoimpl.MessageState        `protogen:"open.v1"`
+	Entity []*ClientQuotaEntityComponent `protobuf:"bytes,1,rep,name=entity,proto3" json:"entity,omitempty"`
+	// Unset when the alteration is valid (and applied, unless validate_only).
+	Error         *v1.ErrorDetail `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientQuotaAlterationResult) Reset() {
+	*x = ClientQuotaAlterationResult{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientQuotaAlterationResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientQuotaAlterationResult) ProtoMessage() {}
+
+func (x *ClientQuotaAlterationResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientQuotaAlterationResult.ProtoReflect.Descriptor instead.
+func (*ClientQuotaAlterationResult) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ClientQuotaAlterationResult) GetEntity() []*ClientQuotaEntityComponent {
+	if x != nil {
+		return x.Entity
+	}
+	return nil
+}
+
+func (x *ClientQuotaAlterationResult) GetError() *v1.ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+type AlterClientQuotasResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per alteration, in request order.
+	Results       []*ClientQuotaAlterationResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlterClientQuotasResponse) Reset() {
+	*x = AlterClientQuotasResponse{}
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlterClientQuotasResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlterClientQuotasResponse) ProtoMessage() {}
+
+func (x *AlterClientQuotasResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_admin_v1_admin_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlterClientQuotasResponse.ProtoReflect.Descriptor instead.
+func (*AlterClientQuotasResponse) Descriptor() ([]byte, []int) {
+	return file_strata_admin_v1_admin_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *AlterClientQuotasResponse) GetResults() []*ClientQuotaAlterationResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 var File_strata_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_strata_admin_v1_admin_proto_rawDesc = "" +
@@ -2770,7 +3366,48 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12=\n" +
 	"\vcontrollers\x18\x02 \x03(\v2\x1b.strata.admin.v1.ControllerR\vcontrollers\x12A\n" +
 	"\rstorage_nodes\x18\x03 \x03(\v2\x1c.strata.admin.v1.StorageNodeR\fstorageNodes\x124\n" +
-	"\bgateways\x18\x04 \x03(\v2\x18.strata.admin.v1.GatewayR\bgateways*e\n" +
+	"\bgateways\x18\x04 \x03(\v2\x18.strata.admin.v1.GatewayR\bgateways\"p\n" +
+	"\x1aClientQuotaEntityComponent\x12\x1f\n" +
+	"\ventity_type\x18\x01 \x01(\tR\n" +
+	"entityType\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\x03 \x01(\bR\tisDefault\"\xa2\x01\n" +
+	"\x1aClientQuotaFilterComponent\x12\x1f\n" +
+	"\ventity_type\x18\x01 \x01(\tR\n" +
+	"entityType\x12>\n" +
+	"\n" +
+	"match_type\x18\x02 \x01(\x0e2\x1f.strata.admin.v1.QuotaMatchTypeR\tmatchType\x12\x19\n" +
+	"\x05match\x18\x03 \x01(\tH\x00R\x05match\x88\x01\x01B\b\n" +
+	"\x06_match\"\x82\x01\n" +
+	"\x1bDescribeClientQuotasRequest\x12K\n" +
+	"\n" +
+	"components\x18\x01 \x03(\v2+.strata.admin.v1.ClientQuotaFilterComponentR\n" +
+	"components\x12\x16\n" +
+	"\x06strict\x18\x02 \x01(\bR\x06strict\"\xd9\x01\n" +
+	"\x10ClientQuotaEntry\x12C\n" +
+	"\x06entity\x18\x01 \x03(\v2+.strata.admin.v1.ClientQuotaEntityComponentR\x06entity\x12E\n" +
+	"\x06values\x18\x02 \x03(\v2-.strata.admin.v1.ClientQuotaEntry.ValuesEntryR\x06values\x1a9\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"[\n" +
+	"\x1cDescribeClientQuotasResponse\x12;\n" +
+	"\aentries\x18\x01 \x03(\v2!.strata.admin.v1.ClientQuotaEntryR\aentries\"O\n" +
+	"\rClientQuotaOp\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x16\n" +
+	"\x06remove\x18\x03 \x01(\bR\x06remove\"\x8e\x01\n" +
+	"\x15ClientQuotaAlteration\x12C\n" +
+	"\x06entity\x18\x01 \x03(\v2+.strata.admin.v1.ClientQuotaEntityComponentR\x06entity\x120\n" +
+	"\x03ops\x18\x02 \x03(\v2\x1e.strata.admin.v1.ClientQuotaOpR\x03ops\"\x89\x01\n" +
+	"\x18AlterClientQuotasRequest\x12H\n" +
+	"\valterations\x18\x01 \x03(\v2&.strata.admin.v1.ClientQuotaAlterationR\valterations\x12#\n" +
+	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\"\x97\x01\n" +
+	"\x1bClientQuotaAlterationResult\x12C\n" +
+	"\x06entity\x18\x01 \x03(\v2+.strata.admin.v1.ClientQuotaEntityComponentR\x06entity\x123\n" +
+	"\x05error\x18\x02 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\"c\n" +
+	"\x19AlterClientQuotasResponse\x12F\n" +
+	"\aresults\x18\x01 \x03(\v2,.strata.admin.v1.ClientQuotaAlterationResultR\aresults*e\n" +
 	"\fElectionType\x12\x1d\n" +
 	"\x19ELECTION_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ELECTION_TYPE_PREFERRED\x10\x01\x12\x19\n" +
@@ -2782,8 +3419,12 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\fConfigSource\x12\x1d\n" +
 	"\x19CONFIG_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CONFIG_SOURCE_DEFAULT\x10\x01\x12\x17\n" +
-	"\x13CONFIG_SOURCE_TOPIC\x10\x022\xf8\n" +
-	"\n" +
+	"\x13CONFIG_SOURCE_TOPIC\x10\x02*\x86\x01\n" +
+	"\x0eQuotaMatchType\x12 \n" +
+	"\x1cQUOTA_MATCH_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16QUOTA_MATCH_TYPE_EXACT\x10\x01\x12\x1c\n" +
+	"\x18QUOTA_MATCH_TYPE_DEFAULT\x10\x02\x12\x18\n" +
+	"\x14QUOTA_MATCH_TYPE_ANY\x10\x032\xd9\f\n" +
 	"\fAdminService\x12X\n" +
 	"\vCreateTopic\x12#.strata.admin.v1.CreateTopicRequest\x1a$.strata.admin.v1.CreateTopicResponse\x12X\n" +
 	"\vDeleteTopic\x12#.strata.admin.v1.DeleteTopicRequest\x1a$.strata.admin.v1.DeleteTopicResponse\x12U\n" +
@@ -2799,7 +3440,9 @@ const file_strata_admin_v1_admin_proto_rawDesc = "" +
 	"\x15ElectPreferredLeaders\x12-.strata.admin.v1.ElectPreferredLeadersRequest\x1a..strata.admin.v1.ElectPreferredLeadersResponse\x12d\n" +
 	"\x0fDescribeCluster\x12'.strata.admin.v1.DescribeClusterRequest\x1a(.strata.admin.v1.DescribeClusterResponse\x12[\n" +
 	"\fElectLeaders\x12$.strata.admin.v1.ElectLeadersRequest\x1a%.strata.admin.v1.ElectLeadersResponse\x12m\n" +
-	"\x12CancelReassignment\x12*.strata.admin.v1.CancelReassignmentRequest\x1a+.strata.admin.v1.CancelReassignmentResponseB\xb8\x01\n" +
+	"\x12CancelReassignment\x12*.strata.admin.v1.CancelReassignmentRequest\x1a+.strata.admin.v1.CancelReassignmentResponse\x12s\n" +
+	"\x14DescribeClientQuotas\x12,.strata.admin.v1.DescribeClientQuotasRequest\x1a-.strata.admin.v1.DescribeClientQuotasResponse\x12j\n" +
+	"\x11AlterClientQuotas\x12).strata.admin.v1.AlterClientQuotasRequest\x1a*.strata.admin.v1.AlterClientQuotasResponseB\xb8\x01\n" +
 	"\x13com.strata.admin.v1B\n" +
 	"AdminProtoP\x01Z7github.com/strata-io/strata/api/strata/admin/v1;adminv1\xa2\x02\x03SAX\xaa\x02\x0fStrata.Admin.V1\xca\x02\x0fStrata\\Admin\\V1\xe2\x02\x1bStrata\\Admin\\V1\\GPBMetadata\xea\x02\x11Strata::Admin::V1b\x06proto3"
 
@@ -2815,121 +3458,148 @@ func file_strata_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_strata_admin_v1_admin_proto_rawDescData
 }
 
-var file_strata_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_strata_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_strata_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_strata_admin_v1_admin_proto_goTypes = []any{
 	(ElectionType)(0),                     // 0: strata.admin.v1.ElectionType
 	(NodeState)(0),                        // 1: strata.admin.v1.NodeState
 	(ConfigSource)(0),                     // 2: strata.admin.v1.ConfigSource
-	(*ElectLeadersRequest)(nil),           // 3: strata.admin.v1.ElectLeadersRequest
-	(*TopicPartition)(nil),                // 4: strata.admin.v1.TopicPartition
-	(*ElectionResult)(nil),                // 5: strata.admin.v1.ElectionResult
-	(*ElectLeadersResponse)(nil),          // 6: strata.admin.v1.ElectLeadersResponse
-	(*CancelReassignmentRequest)(nil),     // 7: strata.admin.v1.CancelReassignmentRequest
-	(*CancelReassignmentResponse)(nil),    // 8: strata.admin.v1.CancelReassignmentResponse
-	(*Topic)(nil),                         // 9: strata.admin.v1.Topic
-	(*Partition)(nil),                     // 10: strata.admin.v1.Partition
-	(*OfflineReplica)(nil),                // 11: strata.admin.v1.OfflineReplica
-	(*ReplicaLag)(nil),                    // 12: strata.admin.v1.ReplicaLag
-	(*PartitionMove)(nil),                 // 13: strata.admin.v1.PartitionMove
-	(*ReassignPartitionRequest)(nil),      // 14: strata.admin.v1.ReassignPartitionRequest
-	(*ReassignPartitionResponse)(nil),     // 15: strata.admin.v1.ReassignPartitionResponse
-	(*RebalanceRequest)(nil),              // 16: strata.admin.v1.RebalanceRequest
-	(*RebalanceResponse)(nil),             // 17: strata.admin.v1.RebalanceResponse
-	(*DrainNodeRequest)(nil),              // 18: strata.admin.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),             // 19: strata.admin.v1.DrainNodeResponse
-	(*ElectPreferredLeadersRequest)(nil),  // 20: strata.admin.v1.ElectPreferredLeadersRequest
-	(*ElectedLeader)(nil),                 // 21: strata.admin.v1.ElectedLeader
-	(*ElectPreferredLeadersResponse)(nil), // 22: strata.admin.v1.ElectPreferredLeadersResponse
-	(*CreateTopicRequest)(nil),            // 23: strata.admin.v1.CreateTopicRequest
-	(*ReplicaAssignment)(nil),             // 24: strata.admin.v1.ReplicaAssignment
-	(*CreateTopicResponse)(nil),           // 25: strata.admin.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),            // 26: strata.admin.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),           // 27: strata.admin.v1.DeleteTopicResponse
-	(*ListTopicsRequest)(nil),             // 28: strata.admin.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),            // 29: strata.admin.v1.ListTopicsResponse
-	(*DescribeTopicRequest)(nil),          // 30: strata.admin.v1.DescribeTopicRequest
-	(*DescribeTopicResponse)(nil),         // 31: strata.admin.v1.DescribeTopicResponse
-	(*AddPartitionsRequest)(nil),          // 32: strata.admin.v1.AddPartitionsRequest
-	(*AddPartitionsResponse)(nil),         // 33: strata.admin.v1.AddPartitionsResponse
-	(*AlterTopicConfigsRequest)(nil),      // 34: strata.admin.v1.AlterTopicConfigsRequest
-	(*AlterTopicConfigsResponse)(nil),     // 35: strata.admin.v1.AlterTopicConfigsResponse
-	(*DescribeTopicConfigsRequest)(nil),   // 36: strata.admin.v1.DescribeTopicConfigsRequest
-	(*ConfigEntry)(nil),                   // 37: strata.admin.v1.ConfigEntry
-	(*DescribeTopicConfigsResponse)(nil),  // 38: strata.admin.v1.DescribeTopicConfigsResponse
-	(*DescribeClusterRequest)(nil),        // 39: strata.admin.v1.DescribeClusterRequest
-	(*Controller)(nil),                    // 40: strata.admin.v1.Controller
-	(*StorageNode)(nil),                   // 41: strata.admin.v1.StorageNode
-	(*Gateway)(nil),                       // 42: strata.admin.v1.Gateway
-	(*DescribeClusterResponse)(nil),       // 43: strata.admin.v1.DescribeClusterResponse
-	nil,                                   // 44: strata.admin.v1.Topic.ConfigsEntry
-	nil,                                   // 45: strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	nil,                                   // 46: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	nil,                                   // 47: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
-	(*v1.ErrorDetail)(nil),                // 48: strata.common.v1.ErrorDetail
+	(QuotaMatchType)(0),                   // 3: strata.admin.v1.QuotaMatchType
+	(*ElectLeadersRequest)(nil),           // 4: strata.admin.v1.ElectLeadersRequest
+	(*TopicPartition)(nil),                // 5: strata.admin.v1.TopicPartition
+	(*ElectionResult)(nil),                // 6: strata.admin.v1.ElectionResult
+	(*ElectLeadersResponse)(nil),          // 7: strata.admin.v1.ElectLeadersResponse
+	(*CancelReassignmentRequest)(nil),     // 8: strata.admin.v1.CancelReassignmentRequest
+	(*CancelReassignmentResponse)(nil),    // 9: strata.admin.v1.CancelReassignmentResponse
+	(*Topic)(nil),                         // 10: strata.admin.v1.Topic
+	(*Partition)(nil),                     // 11: strata.admin.v1.Partition
+	(*OfflineReplica)(nil),                // 12: strata.admin.v1.OfflineReplica
+	(*ReplicaLag)(nil),                    // 13: strata.admin.v1.ReplicaLag
+	(*PartitionMove)(nil),                 // 14: strata.admin.v1.PartitionMove
+	(*ReassignPartitionRequest)(nil),      // 15: strata.admin.v1.ReassignPartitionRequest
+	(*ReassignPartitionResponse)(nil),     // 16: strata.admin.v1.ReassignPartitionResponse
+	(*RebalanceRequest)(nil),              // 17: strata.admin.v1.RebalanceRequest
+	(*RebalanceResponse)(nil),             // 18: strata.admin.v1.RebalanceResponse
+	(*DrainNodeRequest)(nil),              // 19: strata.admin.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),             // 20: strata.admin.v1.DrainNodeResponse
+	(*ElectPreferredLeadersRequest)(nil),  // 21: strata.admin.v1.ElectPreferredLeadersRequest
+	(*ElectedLeader)(nil),                 // 22: strata.admin.v1.ElectedLeader
+	(*ElectPreferredLeadersResponse)(nil), // 23: strata.admin.v1.ElectPreferredLeadersResponse
+	(*CreateTopicRequest)(nil),            // 24: strata.admin.v1.CreateTopicRequest
+	(*ReplicaAssignment)(nil),             // 25: strata.admin.v1.ReplicaAssignment
+	(*CreateTopicResponse)(nil),           // 26: strata.admin.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),            // 27: strata.admin.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),           // 28: strata.admin.v1.DeleteTopicResponse
+	(*ListTopicsRequest)(nil),             // 29: strata.admin.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),            // 30: strata.admin.v1.ListTopicsResponse
+	(*DescribeTopicRequest)(nil),          // 31: strata.admin.v1.DescribeTopicRequest
+	(*DescribeTopicResponse)(nil),         // 32: strata.admin.v1.DescribeTopicResponse
+	(*AddPartitionsRequest)(nil),          // 33: strata.admin.v1.AddPartitionsRequest
+	(*AddPartitionsResponse)(nil),         // 34: strata.admin.v1.AddPartitionsResponse
+	(*AlterTopicConfigsRequest)(nil),      // 35: strata.admin.v1.AlterTopicConfigsRequest
+	(*AlterTopicConfigsResponse)(nil),     // 36: strata.admin.v1.AlterTopicConfigsResponse
+	(*DescribeTopicConfigsRequest)(nil),   // 37: strata.admin.v1.DescribeTopicConfigsRequest
+	(*ConfigEntry)(nil),                   // 38: strata.admin.v1.ConfigEntry
+	(*DescribeTopicConfigsResponse)(nil),  // 39: strata.admin.v1.DescribeTopicConfigsResponse
+	(*DescribeClusterRequest)(nil),        // 40: strata.admin.v1.DescribeClusterRequest
+	(*Controller)(nil),                    // 41: strata.admin.v1.Controller
+	(*StorageNode)(nil),                   // 42: strata.admin.v1.StorageNode
+	(*Gateway)(nil),                       // 43: strata.admin.v1.Gateway
+	(*DescribeClusterResponse)(nil),       // 44: strata.admin.v1.DescribeClusterResponse
+	(*ClientQuotaEntityComponent)(nil),    // 45: strata.admin.v1.ClientQuotaEntityComponent
+	(*ClientQuotaFilterComponent)(nil),    // 46: strata.admin.v1.ClientQuotaFilterComponent
+	(*DescribeClientQuotasRequest)(nil),   // 47: strata.admin.v1.DescribeClientQuotasRequest
+	(*ClientQuotaEntry)(nil),              // 48: strata.admin.v1.ClientQuotaEntry
+	(*DescribeClientQuotasResponse)(nil),  // 49: strata.admin.v1.DescribeClientQuotasResponse
+	(*ClientQuotaOp)(nil),                 // 50: strata.admin.v1.ClientQuotaOp
+	(*ClientQuotaAlteration)(nil),         // 51: strata.admin.v1.ClientQuotaAlteration
+	(*AlterClientQuotasRequest)(nil),      // 52: strata.admin.v1.AlterClientQuotasRequest
+	(*ClientQuotaAlterationResult)(nil),   // 53: strata.admin.v1.ClientQuotaAlterationResult
+	(*AlterClientQuotasResponse)(nil),     // 54: strata.admin.v1.AlterClientQuotasResponse
+	nil,                                   // 55: strata.admin.v1.Topic.ConfigsEntry
+	nil,                                   // 56: strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	nil,                                   // 57: strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	nil,                                   // 58: strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	nil,                                   // 59: strata.admin.v1.ClientQuotaEntry.ValuesEntry
+	(*v1.ErrorDetail)(nil),                // 60: strata.common.v1.ErrorDetail
 }
 var file_strata_admin_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: strata.admin.v1.ElectLeadersRequest.type:type_name -> strata.admin.v1.ElectionType
-	4,  // 1: strata.admin.v1.ElectLeadersRequest.partitions:type_name -> strata.admin.v1.TopicPartition
-	48, // 2: strata.admin.v1.ElectionResult.error:type_name -> strata.common.v1.ErrorDetail
-	5,  // 3: strata.admin.v1.ElectLeadersResponse.results:type_name -> strata.admin.v1.ElectionResult
-	13, // 4: strata.admin.v1.CancelReassignmentResponse.cancelled:type_name -> strata.admin.v1.PartitionMove
-	44, // 5: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
-	10, // 6: strata.admin.v1.Topic.partitions:type_name -> strata.admin.v1.Partition
-	12, // 7: strata.admin.v1.Partition.replica_lags:type_name -> strata.admin.v1.ReplicaLag
-	11, // 8: strata.admin.v1.Partition.offline_reasons:type_name -> strata.admin.v1.OfflineReplica
-	13, // 9: strata.admin.v1.ReassignPartitionResponse.move:type_name -> strata.admin.v1.PartitionMove
-	13, // 10: strata.admin.v1.RebalanceResponse.moves:type_name -> strata.admin.v1.PartitionMove
-	13, // 11: strata.admin.v1.DrainNodeResponse.moves:type_name -> strata.admin.v1.PartitionMove
-	21, // 12: strata.admin.v1.ElectPreferredLeadersResponse.elected:type_name -> strata.admin.v1.ElectedLeader
-	45, // 13: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
-	24, // 14: strata.admin.v1.CreateTopicRequest.assignments:type_name -> strata.admin.v1.ReplicaAssignment
-	9,  // 15: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	9,  // 16: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
-	9,  // 17: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
-	24, // 18: strata.admin.v1.AddPartitionsRequest.assignments:type_name -> strata.admin.v1.ReplicaAssignment
-	9,  // 19: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
-	46, // 20: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
-	47, // 21: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
+	5,  // 1: strata.admin.v1.ElectLeadersRequest.partitions:type_name -> strata.admin.v1.TopicPartition
+	60, // 2: strata.admin.v1.ElectionResult.error:type_name -> strata.common.v1.ErrorDetail
+	6,  // 3: strata.admin.v1.ElectLeadersResponse.results:type_name -> strata.admin.v1.ElectionResult
+	14, // 4: strata.admin.v1.CancelReassignmentResponse.cancelled:type_name -> strata.admin.v1.PartitionMove
+	55, // 5: strata.admin.v1.Topic.configs:type_name -> strata.admin.v1.Topic.ConfigsEntry
+	11, // 6: strata.admin.v1.Topic.partitions:type_name -> strata.admin.v1.Partition
+	13, // 7: strata.admin.v1.Partition.replica_lags:type_name -> strata.admin.v1.ReplicaLag
+	12, // 8: strata.admin.v1.Partition.offline_reasons:type_name -> strata.admin.v1.OfflineReplica
+	14, // 9: strata.admin.v1.ReassignPartitionResponse.move:type_name -> strata.admin.v1.PartitionMove
+	14, // 10: strata.admin.v1.RebalanceResponse.moves:type_name -> strata.admin.v1.PartitionMove
+	14, // 11: strata.admin.v1.DrainNodeResponse.moves:type_name -> strata.admin.v1.PartitionMove
+	22, // 12: strata.admin.v1.ElectPreferredLeadersResponse.elected:type_name -> strata.admin.v1.ElectedLeader
+	56, // 13: strata.admin.v1.CreateTopicRequest.configs:type_name -> strata.admin.v1.CreateTopicRequest.ConfigsEntry
+	25, // 14: strata.admin.v1.CreateTopicRequest.assignments:type_name -> strata.admin.v1.ReplicaAssignment
+	10, // 15: strata.admin.v1.CreateTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	10, // 16: strata.admin.v1.ListTopicsResponse.topics:type_name -> strata.admin.v1.Topic
+	10, // 17: strata.admin.v1.DescribeTopicResponse.topic:type_name -> strata.admin.v1.Topic
+	25, // 18: strata.admin.v1.AddPartitionsRequest.assignments:type_name -> strata.admin.v1.ReplicaAssignment
+	10, // 19: strata.admin.v1.AddPartitionsResponse.topic:type_name -> strata.admin.v1.Topic
+	57, // 20: strata.admin.v1.AlterTopicConfigsRequest.set:type_name -> strata.admin.v1.AlterTopicConfigsRequest.SetEntry
+	58, // 21: strata.admin.v1.AlterTopicConfigsResponse.configs:type_name -> strata.admin.v1.AlterTopicConfigsResponse.ConfigsEntry
 	2,  // 22: strata.admin.v1.ConfigEntry.source:type_name -> strata.admin.v1.ConfigSource
-	37, // 23: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
+	38, // 23: strata.admin.v1.DescribeTopicConfigsResponse.configs:type_name -> strata.admin.v1.ConfigEntry
 	1,  // 24: strata.admin.v1.StorageNode.state:type_name -> strata.admin.v1.NodeState
-	40, // 25: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
-	41, // 26: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
-	42, // 27: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
-	23, // 28: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
-	26, // 29: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
-	28, // 30: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
-	30, // 31: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
-	32, // 32: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
-	34, // 33: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
-	36, // 34: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
-	14, // 35: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
-	16, // 36: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
-	18, // 37: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
-	20, // 38: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
-	39, // 39: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
-	3,  // 40: strata.admin.v1.AdminService.ElectLeaders:input_type -> strata.admin.v1.ElectLeadersRequest
-	7,  // 41: strata.admin.v1.AdminService.CancelReassignment:input_type -> strata.admin.v1.CancelReassignmentRequest
-	25, // 42: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
-	27, // 43: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
-	29, // 44: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
-	31, // 45: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
-	33, // 46: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
-	35, // 47: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
-	38, // 48: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
-	15, // 49: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
-	17, // 50: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
-	19, // 51: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
-	22, // 52: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
-	43, // 53: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
-	6,  // 54: strata.admin.v1.AdminService.ElectLeaders:output_type -> strata.admin.v1.ElectLeadersResponse
-	8,  // 55: strata.admin.v1.AdminService.CancelReassignment:output_type -> strata.admin.v1.CancelReassignmentResponse
-	42, // [42:56] is the sub-list for method output_type
-	28, // [28:42] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	41, // 25: strata.admin.v1.DescribeClusterResponse.controllers:type_name -> strata.admin.v1.Controller
+	42, // 26: strata.admin.v1.DescribeClusterResponse.storage_nodes:type_name -> strata.admin.v1.StorageNode
+	43, // 27: strata.admin.v1.DescribeClusterResponse.gateways:type_name -> strata.admin.v1.Gateway
+	3,  // 28: strata.admin.v1.ClientQuotaFilterComponent.match_type:type_name -> strata.admin.v1.QuotaMatchType
+	46, // 29: strata.admin.v1.DescribeClientQuotasRequest.components:type_name -> strata.admin.v1.ClientQuotaFilterComponent
+	45, // 30: strata.admin.v1.ClientQuotaEntry.entity:type_name -> strata.admin.v1.ClientQuotaEntityComponent
+	59, // 31: strata.admin.v1.ClientQuotaEntry.values:type_name -> strata.admin.v1.ClientQuotaEntry.ValuesEntry
+	48, // 32: strata.admin.v1.DescribeClientQuotasResponse.entries:type_name -> strata.admin.v1.ClientQuotaEntry
+	45, // 33: strata.admin.v1.ClientQuotaAlteration.entity:type_name -> strata.admin.v1.ClientQuotaEntityComponent
+	50, // 34: strata.admin.v1.ClientQuotaAlteration.ops:type_name -> strata.admin.v1.ClientQuotaOp
+	51, // 35: strata.admin.v1.AlterClientQuotasRequest.alterations:type_name -> strata.admin.v1.ClientQuotaAlteration
+	45, // 36: strata.admin.v1.ClientQuotaAlterationResult.entity:type_name -> strata.admin.v1.ClientQuotaEntityComponent
+	60, // 37: strata.admin.v1.ClientQuotaAlterationResult.error:type_name -> strata.common.v1.ErrorDetail
+	53, // 38: strata.admin.v1.AlterClientQuotasResponse.results:type_name -> strata.admin.v1.ClientQuotaAlterationResult
+	24, // 39: strata.admin.v1.AdminService.CreateTopic:input_type -> strata.admin.v1.CreateTopicRequest
+	27, // 40: strata.admin.v1.AdminService.DeleteTopic:input_type -> strata.admin.v1.DeleteTopicRequest
+	29, // 41: strata.admin.v1.AdminService.ListTopics:input_type -> strata.admin.v1.ListTopicsRequest
+	31, // 42: strata.admin.v1.AdminService.DescribeTopic:input_type -> strata.admin.v1.DescribeTopicRequest
+	33, // 43: strata.admin.v1.AdminService.AddPartitions:input_type -> strata.admin.v1.AddPartitionsRequest
+	35, // 44: strata.admin.v1.AdminService.AlterTopicConfigs:input_type -> strata.admin.v1.AlterTopicConfigsRequest
+	37, // 45: strata.admin.v1.AdminService.DescribeTopicConfigs:input_type -> strata.admin.v1.DescribeTopicConfigsRequest
+	15, // 46: strata.admin.v1.AdminService.ReassignPartition:input_type -> strata.admin.v1.ReassignPartitionRequest
+	17, // 47: strata.admin.v1.AdminService.Rebalance:input_type -> strata.admin.v1.RebalanceRequest
+	19, // 48: strata.admin.v1.AdminService.DrainNode:input_type -> strata.admin.v1.DrainNodeRequest
+	21, // 49: strata.admin.v1.AdminService.ElectPreferredLeaders:input_type -> strata.admin.v1.ElectPreferredLeadersRequest
+	40, // 50: strata.admin.v1.AdminService.DescribeCluster:input_type -> strata.admin.v1.DescribeClusterRequest
+	4,  // 51: strata.admin.v1.AdminService.ElectLeaders:input_type -> strata.admin.v1.ElectLeadersRequest
+	8,  // 52: strata.admin.v1.AdminService.CancelReassignment:input_type -> strata.admin.v1.CancelReassignmentRequest
+	47, // 53: strata.admin.v1.AdminService.DescribeClientQuotas:input_type -> strata.admin.v1.DescribeClientQuotasRequest
+	52, // 54: strata.admin.v1.AdminService.AlterClientQuotas:input_type -> strata.admin.v1.AlterClientQuotasRequest
+	26, // 55: strata.admin.v1.AdminService.CreateTopic:output_type -> strata.admin.v1.CreateTopicResponse
+	28, // 56: strata.admin.v1.AdminService.DeleteTopic:output_type -> strata.admin.v1.DeleteTopicResponse
+	30, // 57: strata.admin.v1.AdminService.ListTopics:output_type -> strata.admin.v1.ListTopicsResponse
+	32, // 58: strata.admin.v1.AdminService.DescribeTopic:output_type -> strata.admin.v1.DescribeTopicResponse
+	34, // 59: strata.admin.v1.AdminService.AddPartitions:output_type -> strata.admin.v1.AddPartitionsResponse
+	36, // 60: strata.admin.v1.AdminService.AlterTopicConfigs:output_type -> strata.admin.v1.AlterTopicConfigsResponse
+	39, // 61: strata.admin.v1.AdminService.DescribeTopicConfigs:output_type -> strata.admin.v1.DescribeTopicConfigsResponse
+	16, // 62: strata.admin.v1.AdminService.ReassignPartition:output_type -> strata.admin.v1.ReassignPartitionResponse
+	18, // 63: strata.admin.v1.AdminService.Rebalance:output_type -> strata.admin.v1.RebalanceResponse
+	20, // 64: strata.admin.v1.AdminService.DrainNode:output_type -> strata.admin.v1.DrainNodeResponse
+	23, // 65: strata.admin.v1.AdminService.ElectPreferredLeaders:output_type -> strata.admin.v1.ElectPreferredLeadersResponse
+	44, // 66: strata.admin.v1.AdminService.DescribeCluster:output_type -> strata.admin.v1.DescribeClusterResponse
+	7,  // 67: strata.admin.v1.AdminService.ElectLeaders:output_type -> strata.admin.v1.ElectLeadersResponse
+	9,  // 68: strata.admin.v1.AdminService.CancelReassignment:output_type -> strata.admin.v1.CancelReassignmentResponse
+	49, // 69: strata.admin.v1.AdminService.DescribeClientQuotas:output_type -> strata.admin.v1.DescribeClientQuotasResponse
+	54, // 70: strata.admin.v1.AdminService.AlterClientQuotas:output_type -> strata.admin.v1.AlterClientQuotasResponse
+	55, // [55:71] is the sub-list for method output_type
+	39, // [39:55] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_strata_admin_v1_admin_proto_init() }
@@ -2937,13 +3607,14 @@ func file_strata_admin_v1_admin_proto_init() {
 	if File_strata_admin_v1_admin_proto != nil {
 		return
 	}
+	file_strata_admin_v1_admin_proto_msgTypes[42].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_admin_v1_admin_proto_rawDesc), len(file_strata_admin_v1_admin_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   45,
+			NumEnums:      4,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

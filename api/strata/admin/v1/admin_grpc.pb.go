@@ -33,6 +33,8 @@ const (
 	AdminService_DescribeCluster_FullMethodName       = "/strata.admin.v1.AdminService/DescribeCluster"
 	AdminService_ElectLeaders_FullMethodName          = "/strata.admin.v1.AdminService/ElectLeaders"
 	AdminService_CancelReassignment_FullMethodName    = "/strata.admin.v1.AdminService/CancelReassignment"
+	AdminService_DescribeClientQuotas_FullMethodName  = "/strata.admin.v1.AdminService/DescribeClientQuotas"
+	AdminService_AlterClientQuotas_FullMethodName     = "/strata.admin.v1.AdminService/AlterClientQuotas"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -122,6 +124,20 @@ type AdminServiceClient interface {
 	// (NO_REASSIGNMENT_IN_PROGRESS; INVALID_REPLICA_ASSIGNMENT when no
 	// original replica is in the ISR, so reverting would lose records).
 	CancelReassignment(ctx context.Context, in *CancelReassignmentRequest, opts ...grpc.CallOption) (*CancelReassignmentResponse, error)
+	// DescribeClientQuotas lists the client quota entities matching a filter
+	// with their quotas, as Kafka's DescribeClientQuotas: each component
+	// matches one entity type exactly, its default, or any entity of the
+	// type; strict leaves out entities with parts the filter does not name.
+	// Errors: INVALID_ARGUMENT (INVALID_REQUEST for an empty or repeated
+	// entity type, or a match string where none belongs; UNSUPPORTED_VERSION
+	// for an entity type other than user, client-id and ip).
+	DescribeClientQuotas(ctx context.Context, in *DescribeClientQuotasRequest, opts ...grpc.CallOption) (*DescribeClientQuotasResponse, error)
+	// AlterClientQuotas sets and removes client quotas, as Kafka's
+	// AlterClientQuotas: each alteration answers on its own (INVALID_REQUEST
+	// for a bad entity, an unknown key, a value not above 0, a fractional
+	// byte rate, a key or entity named twice), and the valid ones are
+	// written together in one transaction unless validate_only.
+	AlterClientQuotas(ctx context.Context, in *AlterClientQuotasRequest, opts ...grpc.CallOption) (*AlterClientQuotasResponse, error)
 }
 
 type adminServiceClient struct {
@@ -272,6 +288,26 @@ func (c *adminServiceClient) CancelReassignment(ctx context.Context, in *CancelR
 	return out, nil
 }
 
+func (c *adminServiceClient) DescribeClientQuotas(ctx context.Context, in *DescribeClientQuotasRequest, opts ...grpc.CallOption) (*DescribeClientQuotasResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DescribeClientQuotasResponse)
+	err := c.cc.Invoke(ctx, AdminService_DescribeClientQuotas_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) AlterClientQuotas(ctx context.Context, in *AlterClientQuotasRequest, opts ...grpc.CallOption) (*AlterClientQuotasResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AlterClientQuotasResponse)
+	err := c.cc.Invoke(ctx, AdminService_AlterClientQuotas_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -359,6 +395,20 @@ type AdminServiceServer interface {
 	// (NO_REASSIGNMENT_IN_PROGRESS; INVALID_REPLICA_ASSIGNMENT when no
 	// original replica is in the ISR, so reverting would lose records).
 	CancelReassignment(context.Context, *CancelReassignmentRequest) (*CancelReassignmentResponse, error)
+	// DescribeClientQuotas lists the client quota entities matching a filter
+	// with their quotas, as Kafka's DescribeClientQuotas: each component
+	// matches one entity type exactly, its default, or any entity of the
+	// type; strict leaves out entities with parts the filter does not name.
+	// Errors: INVALID_ARGUMENT (INVALID_REQUEST for an empty or repeated
+	// entity type, or a match string where none belongs; UNSUPPORTED_VERSION
+	// for an entity type other than user, client-id and ip).
+	DescribeClientQuotas(context.Context, *DescribeClientQuotasRequest) (*DescribeClientQuotasResponse, error)
+	// AlterClientQuotas sets and removes client quotas, as Kafka's
+	// AlterClientQuotas: each alteration answers on its own (INVALID_REQUEST
+	// for a bad entity, an unknown key, a value not above 0, a fractional
+	// byte rate, a key or entity named twice), and the valid ones are
+	// written together in one transaction unless validate_only.
+	AlterClientQuotas(context.Context, *AlterClientQuotasRequest) (*AlterClientQuotasResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -410,6 +460,12 @@ func (UnimplementedAdminServiceServer) ElectLeaders(context.Context, *ElectLeade
 }
 func (UnimplementedAdminServiceServer) CancelReassignment(context.Context, *CancelReassignmentRequest) (*CancelReassignmentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelReassignment not implemented")
+}
+func (UnimplementedAdminServiceServer) DescribeClientQuotas(context.Context, *DescribeClientQuotasRequest) (*DescribeClientQuotasResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DescribeClientQuotas not implemented")
+}
+func (UnimplementedAdminServiceServer) AlterClientQuotas(context.Context, *AlterClientQuotasRequest) (*AlterClientQuotasResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AlterClientQuotas not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -684,6 +740,42 @@ func _AdminService_CancelReassignment_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_DescribeClientQuotas_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DescribeClientQuotasRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).DescribeClientQuotas(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_DescribeClientQuotas_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).DescribeClientQuotas(ctx, req.(*DescribeClientQuotasRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_AlterClientQuotas_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AlterClientQuotasRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).AlterClientQuotas(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_AlterClientQuotas_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).AlterClientQuotas(ctx, req.(*AlterClientQuotasRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -746,6 +838,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelReassignment",
 			Handler:    _AdminService_CancelReassignment_Handler,
+		},
+		{
+			MethodName: "DescribeClientQuotas",
+			Handler:    _AdminService_DescribeClientQuotas_Handler,
+		},
+		{
+			MethodName: "AlterClientQuotas",
+			Handler:    _AdminService_AlterClientQuotas_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

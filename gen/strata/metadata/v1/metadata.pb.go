@@ -519,6 +519,175 @@ func (x *ControllerRecord) GetAddress() string {
 	return ""
 }
 
+// ClientQuotaRecord is the quotas set on one client quota entity (Kafka's
+// KIP-13/KIP-546 quotas): /strata/quotas/<entity>, where <entity> is
+// users/<user>, clients/<client-id> or users/<user>/clients/<client-id>,
+// each name URL-encoded (query escaping) and "<default>" for the default
+// entity (see internal/quota).
+type ClientQuotaRecord struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Entity *QuotaEntity           `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	// Quota key to value: producer_byte_rate and consumer_byte_rate in bytes
+	// per second, request_rate in requests per second.
+	Quotas        map[string]float64 `protobuf:"bytes,2,rep,name=quotas,proto3" json:"quotas,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientQuotaRecord) Reset() {
+	*x = ClientQuotaRecord{}
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientQuotaRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientQuotaRecord) ProtoMessage() {}
+
+func (x *ClientQuotaRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientQuotaRecord.ProtoReflect.Descriptor instead.
+func (*ClientQuotaRecord) Descriptor() ([]byte, []int) {
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ClientQuotaRecord) GetEntity() *QuotaEntity {
+	if x != nil {
+		return x.Entity
+	}
+	return nil
+}
+
+func (x *ClientQuotaRecord) GetQuotas() map[string]float64 {
+	if x != nil {
+		return x.Quotas
+	}
+	return nil
+}
+
+// QuotaEntity names a client quota entity: a user part, a client-id part
+// or both.
+type QuotaEntity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unset: the entity has no user part.
+	User *QuotaEntityName `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// Unset: the entity has no client-id part.
+	ClientId      *QuotaEntityName `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuotaEntity) Reset() {
+	*x = QuotaEntity{}
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaEntity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaEntity) ProtoMessage() {}
+
+func (x *QuotaEntity) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaEntity.ProtoReflect.Descriptor instead.
+func (*QuotaEntity) Descriptor() ([]byte, []int) {
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *QuotaEntity) GetUser() *QuotaEntityName {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *QuotaEntity) GetClientId() *QuotaEntityName {
+	if x != nil {
+		return x.ClientId
+	}
+	return nil
+}
+
+// QuotaEntityName is one part of a quota entity: a name or the default.
+type QuotaEntityName struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The <default> entity of its kind; name is empty.
+	IsDefault     bool `protobuf:"varint,2,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuotaEntityName) Reset() {
+	*x = QuotaEntityName{}
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaEntityName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaEntityName) ProtoMessage() {}
+
+func (x *QuotaEntityName) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaEntityName.ProtoReflect.Descriptor instead.
+func (*QuotaEntityName) Descriptor() ([]byte, []int) {
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *QuotaEntityName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *QuotaEntityName) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
 // Record is one metadata record of any kind.
 type Record struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -530,6 +699,7 @@ type Record struct {
 	//	*Record_Liveness
 	//	*Record_Gateway
 	//	*Record_Controller
+	//	*Record_ClientQuota
 	Record        isRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -537,7 +707,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[6]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -549,7 +719,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[6]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -562,7 +732,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{6}
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Record) GetRecord() isRecord_Record {
@@ -626,6 +796,15 @@ func (x *Record) GetController() *ControllerRecord {
 	return nil
 }
 
+func (x *Record) GetClientQuota() *ClientQuotaRecord {
+	if x != nil {
+		if x, ok := x.Record.(*Record_ClientQuota); ok {
+			return x.ClientQuota
+		}
+	}
+	return nil
+}
+
 type isRecord_Record interface {
 	isRecord_Record()
 }
@@ -654,6 +833,10 @@ type Record_Controller struct {
 	Controller *ControllerRecord `protobuf:"bytes,6,opt,name=controller,proto3,oneof"`
 }
 
+type Record_ClientQuota struct {
+	ClientQuota *ClientQuotaRecord `protobuf:"bytes,7,opt,name=client_quota,json=clientQuota,proto3,oneof"`
+}
+
 func (*Record_Topic) isRecord_Record() {}
 
 func (*Record_Partition) isRecord_Record() {}
@@ -666,6 +849,8 @@ func (*Record_Gateway) isRecord_Record() {}
 
 func (*Record_Controller) isRecord_Record() {}
 
+func (*Record_ClientQuota) isRecord_Record() {}
+
 // PartitionKey names one partition.
 type PartitionKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -677,7 +862,7 @@ type PartitionKey struct {
 
 func (x *PartitionKey) Reset() {
 	*x = PartitionKey{}
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[7]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +874,7 @@ func (x *PartitionKey) String() string {
 func (*PartitionKey) ProtoMessage() {}
 
 func (x *PartitionKey) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[7]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +887,7 @@ func (x *PartitionKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionKey.ProtoReflect.Descriptor instead.
 func (*PartitionKey) Descriptor() ([]byte, []int) {
-	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{7}
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PartitionKey) GetTopic() string {
@@ -730,6 +915,7 @@ type RecordKey struct {
 	//	*RecordKey_Liveness
 	//	*RecordKey_Gateway
 	//	*RecordKey_Controller
+	//	*RecordKey_ClientQuota
 	Key           isRecordKey_Key `protobuf_oneof:"key"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -737,7 +923,7 @@ type RecordKey struct {
 
 func (x *RecordKey) Reset() {
 	*x = RecordKey{}
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[8]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -749,7 +935,7 @@ func (x *RecordKey) String() string {
 func (*RecordKey) ProtoMessage() {}
 
 func (x *RecordKey) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[8]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -762,7 +948,7 @@ func (x *RecordKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordKey.ProtoReflect.Descriptor instead.
 func (*RecordKey) Descriptor() ([]byte, []int) {
-	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{8}
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RecordKey) GetKey() isRecordKey_Key {
@@ -826,6 +1012,15 @@ func (x *RecordKey) GetController() string {
 	return ""
 }
 
+func (x *RecordKey) GetClientQuota() string {
+	if x != nil {
+		if x, ok := x.Key.(*RecordKey_ClientQuota); ok {
+			return x.ClientQuota
+		}
+	}
+	return ""
+}
+
 type isRecordKey_Key interface {
 	isRecordKey_Key()
 }
@@ -854,6 +1049,11 @@ type RecordKey_Controller struct {
 	Controller string `protobuf:"bytes,6,opt,name=controller,proto3,oneof"`
 }
 
+type RecordKey_ClientQuota struct {
+	// The entity path of a client quota record (users/<user>/clients/<id>).
+	ClientQuota string `protobuf:"bytes,7,opt,name=client_quota,json=clientQuota,proto3,oneof"`
+}
+
 func (*RecordKey_Topic) isRecordKey_Key() {}
 
 func (*RecordKey_Partition) isRecordKey_Key() {}
@@ -865,6 +1065,8 @@ func (*RecordKey_Liveness) isRecordKey_Key() {}
 func (*RecordKey_Gateway) isRecordKey_Key() {}
 
 func (*RecordKey_Controller) isRecordKey_Key() {}
+
+func (*RecordKey_ClientQuota) isRecordKey_Key() {}
 
 var File_strata_metadata_v1_metadata_proto protoreflect.FileDescriptor
 
@@ -915,7 +1117,20 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\rgateway_epoch\x18\x05 \x01(\x03R\fgatewayEpoch\"@\n" +
 	"\x10ControllerRecord\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"\xa5\x03\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"\xd2\x01\n" +
+	"\x11ClientQuotaRecord\x127\n" +
+	"\x06entity\x18\x01 \x01(\v2\x1f.strata.metadata.v1.QuotaEntityR\x06entity\x12I\n" +
+	"\x06quotas\x18\x02 \x03(\v21.strata.metadata.v1.ClientQuotaRecord.QuotasEntryR\x06quotas\x1a9\n" +
+	"\vQuotasEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x88\x01\n" +
+	"\vQuotaEntity\x127\n" +
+	"\x04user\x18\x01 \x01(\v2#.strata.metadata.v1.QuotaEntityNameR\x04user\x12@\n" +
+	"\tclient_id\x18\x02 \x01(\v2#.strata.metadata.v1.QuotaEntityNameR\bclientId\"D\n" +
+	"\x0fQuotaEntityName\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\x02 \x01(\bR\tisDefault\"\xf1\x03\n" +
 	"\x06Record\x127\n" +
 	"\x05topic\x18\x01 \x01(\v2\x1f.strata.metadata.v1.TopicRecordH\x00R\x05topic\x12C\n" +
 	"\tpartition\x18\x02 \x01(\v2#.strata.metadata.v1.PartitionRecordH\x00R\tpartition\x12J\n" +
@@ -924,11 +1139,12 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\agateway\x18\x05 \x01(\v2!.strata.metadata.v1.GatewayRecordH\x00R\agateway\x12F\n" +
 	"\n" +
 	"controller\x18\x06 \x01(\v2$.strata.metadata.v1.ControllerRecordH\x00R\n" +
-	"controllerB\b\n" +
+	"controller\x12J\n" +
+	"\fclient_quota\x18\a \x01(\v2%.strata.metadata.v1.ClientQuotaRecordH\x00R\vclientQuotaB\b\n" +
 	"\x06record\"B\n" +
 	"\fPartitionKey\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xed\x01\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\x92\x02\n" +
 	"\tRecordKey\x12\x16\n" +
 	"\x05topic\x18\x01 \x01(\tH\x00R\x05topic\x12@\n" +
 	"\tpartition\x18\x02 \x01(\v2 .strata.metadata.v1.PartitionKeyH\x00R\tpartition\x12#\n" +
@@ -937,7 +1153,8 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\agateway\x18\x05 \x01(\x05H\x00R\agateway\x12 \n" +
 	"\n" +
 	"controller\x18\x06 \x01(\tH\x00R\n" +
-	"controllerB\x05\n" +
+	"controller\x12#\n" +
+	"\fclient_quota\x18\a \x01(\tH\x00R\vclientQuotaB\x05\n" +
 	"\x03keyB\xd0\x01\n" +
 	"\x16com.strata.metadata.v1B\rMetadataProtoP\x01Z=github.com/strata-io/strata/gen/strata/metadata/v1;metadatav1\xa2\x02\x03SMX\xaa\x02\x12Strata.Metadata.V1\xca\x02\x12Strata\\Metadata\\V1\xe2\x02\x1eStrata\\Metadata\\V1\\GPBMetadata\xea\x02\x14Strata::Metadata::V1b\x06proto3"
 
@@ -953,7 +1170,7 @@ func file_strata_metadata_v1_metadata_proto_rawDescGZIP() []byte {
 	return file_strata_metadata_v1_metadata_proto_rawDescData
 }
 
-var file_strata_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_strata_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_strata_metadata_v1_metadata_proto_goTypes = []any{
 	(*TopicRecord)(nil),       // 0: strata.metadata.v1.TopicRecord
 	(*PartitionRecord)(nil),   // 1: strata.metadata.v1.PartitionRecord
@@ -961,25 +1178,34 @@ var file_strata_metadata_v1_metadata_proto_goTypes = []any{
 	(*LivenessRecord)(nil),    // 3: strata.metadata.v1.LivenessRecord
 	(*GatewayRecord)(nil),     // 4: strata.metadata.v1.GatewayRecord
 	(*ControllerRecord)(nil),  // 5: strata.metadata.v1.ControllerRecord
-	(*Record)(nil),            // 6: strata.metadata.v1.Record
-	(*PartitionKey)(nil),      // 7: strata.metadata.v1.PartitionKey
-	(*RecordKey)(nil),         // 8: strata.metadata.v1.RecordKey
-	nil,                       // 9: strata.metadata.v1.TopicRecord.ConfigsEntry
+	(*ClientQuotaRecord)(nil), // 6: strata.metadata.v1.ClientQuotaRecord
+	(*QuotaEntity)(nil),       // 7: strata.metadata.v1.QuotaEntity
+	(*QuotaEntityName)(nil),   // 8: strata.metadata.v1.QuotaEntityName
+	(*Record)(nil),            // 9: strata.metadata.v1.Record
+	(*PartitionKey)(nil),      // 10: strata.metadata.v1.PartitionKey
+	(*RecordKey)(nil),         // 11: strata.metadata.v1.RecordKey
+	nil,                       // 12: strata.metadata.v1.TopicRecord.ConfigsEntry
+	nil,                       // 13: strata.metadata.v1.ClientQuotaRecord.QuotasEntry
 }
 var file_strata_metadata_v1_metadata_proto_depIdxs = []int32{
-	9, // 0: strata.metadata.v1.TopicRecord.configs:type_name -> strata.metadata.v1.TopicRecord.ConfigsEntry
-	0, // 1: strata.metadata.v1.Record.topic:type_name -> strata.metadata.v1.TopicRecord
-	1, // 2: strata.metadata.v1.Record.partition:type_name -> strata.metadata.v1.PartitionRecord
-	2, // 3: strata.metadata.v1.Record.storage_node:type_name -> strata.metadata.v1.StorageNodeRecord
-	3, // 4: strata.metadata.v1.Record.liveness:type_name -> strata.metadata.v1.LivenessRecord
-	4, // 5: strata.metadata.v1.Record.gateway:type_name -> strata.metadata.v1.GatewayRecord
-	5, // 6: strata.metadata.v1.Record.controller:type_name -> strata.metadata.v1.ControllerRecord
-	7, // 7: strata.metadata.v1.RecordKey.partition:type_name -> strata.metadata.v1.PartitionKey
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	12, // 0: strata.metadata.v1.TopicRecord.configs:type_name -> strata.metadata.v1.TopicRecord.ConfigsEntry
+	7,  // 1: strata.metadata.v1.ClientQuotaRecord.entity:type_name -> strata.metadata.v1.QuotaEntity
+	13, // 2: strata.metadata.v1.ClientQuotaRecord.quotas:type_name -> strata.metadata.v1.ClientQuotaRecord.QuotasEntry
+	8,  // 3: strata.metadata.v1.QuotaEntity.user:type_name -> strata.metadata.v1.QuotaEntityName
+	8,  // 4: strata.metadata.v1.QuotaEntity.client_id:type_name -> strata.metadata.v1.QuotaEntityName
+	0,  // 5: strata.metadata.v1.Record.topic:type_name -> strata.metadata.v1.TopicRecord
+	1,  // 6: strata.metadata.v1.Record.partition:type_name -> strata.metadata.v1.PartitionRecord
+	2,  // 7: strata.metadata.v1.Record.storage_node:type_name -> strata.metadata.v1.StorageNodeRecord
+	3,  // 8: strata.metadata.v1.Record.liveness:type_name -> strata.metadata.v1.LivenessRecord
+	4,  // 9: strata.metadata.v1.Record.gateway:type_name -> strata.metadata.v1.GatewayRecord
+	5,  // 10: strata.metadata.v1.Record.controller:type_name -> strata.metadata.v1.ControllerRecord
+	6,  // 11: strata.metadata.v1.Record.client_quota:type_name -> strata.metadata.v1.ClientQuotaRecord
+	10, // 12: strata.metadata.v1.RecordKey.partition:type_name -> strata.metadata.v1.PartitionKey
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_strata_metadata_v1_metadata_proto_init() }
@@ -987,21 +1213,23 @@ func file_strata_metadata_v1_metadata_proto_init() {
 	if File_strata_metadata_v1_metadata_proto != nil {
 		return
 	}
-	file_strata_metadata_v1_metadata_proto_msgTypes[6].OneofWrappers = []any{
+	file_strata_metadata_v1_metadata_proto_msgTypes[9].OneofWrappers = []any{
 		(*Record_Topic)(nil),
 		(*Record_Partition)(nil),
 		(*Record_StorageNode)(nil),
 		(*Record_Liveness)(nil),
 		(*Record_Gateway)(nil),
 		(*Record_Controller)(nil),
+		(*Record_ClientQuota)(nil),
 	}
-	file_strata_metadata_v1_metadata_proto_msgTypes[8].OneofWrappers = []any{
+	file_strata_metadata_v1_metadata_proto_msgTypes[11].OneofWrappers = []any{
 		(*RecordKey_Topic)(nil),
 		(*RecordKey_Partition)(nil),
 		(*RecordKey_StorageNode)(nil),
 		(*RecordKey_Liveness)(nil),
 		(*RecordKey_Gateway)(nil),
 		(*RecordKey_Controller)(nil),
+		(*RecordKey_ClientQuota)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1009,7 +1237,7 @@ func file_strata_metadata_v1_metadata_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_metadata_v1_metadata_proto_rawDesc), len(file_strata_metadata_v1_metadata_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
