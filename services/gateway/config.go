@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/rest"
 )
@@ -26,6 +27,10 @@ type Config struct {
 	KafkaMaxRequestBytes     int32
 	KafkaIdleTimeout         time.Duration
 	MaxFetchSessions         int
+	// QuotaWindowNum and QuotaWindowSizeSeconds are Kafka's
+	// quota.window.num and quota.window.size.seconds.
+	QuotaWindowNum         int
+	QuotaWindowSizeSeconds int
 
 	// RESTMaxBodyBytes bounds a REST request body (services/gateway/rest).
 	RESTMaxBodyBytes int64
@@ -56,12 +61,17 @@ func (c *Config) RegisterKafkaFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.KafkaIdleTimeout, "kafka-idle-timeout", 10*time.Minute, "Kafka connections.max.idle.ms: close connections idle this long")
 	fs.IntVar(&c.MaxFetchSessions, "max-incremental-fetch-session-cache-slots", kafka.DefaultMaxFetchSessions,
 		"Kafka max.incremental.fetch.session.cache.slots: fetch sessions this gateway keeps (0: every fetch is sessionless)")
+	fs.IntVar(&c.QuotaWindowNum, "quota-window-num", quota.DefaultSamples,
+		"Kafka quota.window.num: samples client quota rates are measured over")
+	fs.IntVar(&c.QuotaWindowSizeSeconds, "quota-window-size-seconds", 1,
+		"Kafka quota.window.size.seconds: the length of one client quota sample")
 }
 
 // CopyKafkaSettings sets c's Kafka listener settings to from's.
 func (c *Config) CopyKafkaSettings(from Config) {
 	c.AutoCreateTopics, c.DefaultPartitions, c.DefaultReplicationFactor = from.AutoCreateTopics, from.DefaultPartitions, from.DefaultReplicationFactor
 	c.KafkaMaxRequestBytes, c.KafkaIdleTimeout, c.MaxFetchSessions = from.KafkaMaxRequestBytes, from.KafkaIdleTimeout, from.MaxFetchSessions
+	c.QuotaWindowNum, c.QuotaWindowSizeSeconds = from.QuotaWindowNum, from.QuotaWindowSizeSeconds
 }
 
 // Validate checks every field and reports each bad one.
@@ -94,6 +104,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFetchSessions < 0 {
 		p.Addf("max-incremental-fetch-session-cache-slots", "%d is negative", c.MaxFetchSessions)
+	}
+	if c.QuotaWindowNum < 2 || c.QuotaWindowNum > 1000 {
+		p.Addf("quota-window-num", "must be between 2 and 1000, got %d", c.QuotaWindowNum)
+	}
+	if c.QuotaWindowSizeSeconds < 1 || c.QuotaWindowSizeSeconds > 3600 {
+		p.Addf("quota-window-size-seconds", "must be between 1 and 3600, got %d", c.QuotaWindowSizeSeconds)
 	}
 	if c.GatewayID < 0 {
 		p.Addf("id", "%d is negative", c.GatewayID)

@@ -141,6 +141,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		DefaultPartitions:        cfg.DefaultPartitions,
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		MaxFetchSessions:         cfg.MaxFetchSessions,
+		QuotaWindowSamples:       cfg.QuotaWindowNum,
+		QuotaWindow:              time.Duration(cfg.QuotaWindowSizeSeconds) * time.Second,
 	}, kafka.Deps{
 		Cache:     g.cache,
 		Admin:     adminv1.NewAdminServiceClient(g.Conn),

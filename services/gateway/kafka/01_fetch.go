@@ -54,6 +54,13 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 	req := r.body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	resp.SessionID = 0
+	q, quotaed := s.fetchQuota(r.clientID)
+	if quotaed { // never more than the quota allows in one window (Kafka's getMaxValueInQuotaWindow)
+		if req.MaxBytes <= 0 {
+			req.MaxBytes = defaultFetchMaxBytes
+		}
+		req.MaxBytes = int32(min(float64(req.MaxBytes), max(s.quotas.MaxValueInWindow(q), 1)))
+	}
 	if req.Version < 7 || req.SessionEpoch == sessionlessEpoch || req.SessionEpoch == initialEpoch {
 		if req.Version >= 7 && req.SessionID != 0 {
 			s.sessions.remove(req.SessionID) // a full fetch closes the session it names
@@ -62,6 +69,9 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 		results := s.fetchParts(ctx, req, parts)
 		for i, p := range parts {
 			appendFetched(resp, p, results[i])
+		}
+		if quotaed && s.throttleFetch(q, resp) {
+			return resp, nil // empty, without a session (Kafka's throttled full fetch)
 		}
 		if req.Version >= 7 && req.SessionEpoch == initialEpoch {
 			if sess := s.sessions.create(sessionParts(parts, results)); sess != nil {
@@ -116,6 +126,12 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 			appendFetched(resp, p, res)
 			sent = append(sent, i)
 		}
+	}
+	if quotaed && s.throttleFetch(q, resp) {
+		for _, i := range sent { // not told: sent again next time
+			sess.parts[i].highWatermark = -1
+		}
+		sent = nil
 	}
 	sess.moveToEnd(sent)
 	resp.SessionID = sess.id

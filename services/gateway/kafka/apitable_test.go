@@ -46,6 +46,8 @@ var apiNotes = map[int16]string{
 	43: "preferred (0) and unclean (1); null topics = every partition",
 	45: "replica ids are storage node ids; a null replica list cancels",
 	46: "replica ids are storage node ids",
+	48: "through the controller; filters exact/default/any, strict; keys producer_byte_rate, consumer_byte_rate, request_rate (see Quotas)",
+	49: "through the controller; per-entry INVALID_REQUEST as in Kafka; validate_only; enforced per gateway (see Quotas)",
 	61: "the leaders' idempotent producer state with each open transaction's first offset; coordinator epoch −1",
 }
 

@@ -16,6 +16,9 @@ type request struct {
 	version  int16
 	corr     int32
 	clientID string
+	// size is the frame's length (header and body), what Kafka records
+	// against producer_byte_rate.
+	size int
 	// body is nil when the key or version is not served; raw is the body
 	// bytes after the header.
 	body kmsg.Request
@@ -63,7 +66,7 @@ func apiName(key int16) string { return kmsg.NameForKey(key) }
 // whose header does not decode is an error.
 func parseRequest(frame []byte) (*request, error) {
 	r := kbin.Reader{Src: frame}
-	req := &request{key: r.Int16(), version: r.Int16(), corr: r.Int32()}
+	req := &request{key: r.Int16(), version: r.Int16(), corr: r.Int32(), size: len(frame)}
 	if cid := r.NullableString(); cid != nil {
 		req.clientID = *cid
 	}

@@ -25,6 +25,7 @@ import (
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/gateway/pids"
 	"github.com/strata-io/strata/services/gateway/router"
@@ -70,6 +71,11 @@ type Config struct {
 	// many fetch sessions this listener keeps (0: none, every fetch is
 	// sessionless).
 	MaxFetchSessions int
+	// QuotaWindowSamples and QuotaWindow are quota.window.num and
+	// quota.window.size.seconds: client quota rates are measured over
+	// that many samples of that length (0: Kafka's 11 of 1 s).
+	QuotaWindowSamples int
+	QuotaWindow        time.Duration
 }
 
 // Deps is what the listener needs from the gateway.
@@ -103,6 +109,8 @@ type Server struct {
 	pids   *pids.Allocator
 	// sessions are the incremental fetch sessions (KIP-227).
 	sessions *fetchSessionCache
+	// quotas measures clients against their quotas (nil without a cache).
+	quotas *quota.Manager
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -137,6 +145,9 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 		d.PIDs = pids.New(d.Groups)
 	}
 	s.pids = d.PIDs
+	if d.Cache != nil {
+		s.quotas = quota.NewManager(cfg.QuotaWindowSamples, cfg.QuotaWindow, d.Cache.ClientQuotas)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
@@ -209,6 +220,10 @@ type conn struct {
 	once     sync.Once
 	// lastProduce is closed when the connection's latest produce is done.
 	lastProduce chan struct{}
+	// mutedUntil is when a quota throttle ends: until then no request of
+	// the connection is read or run.
+	muteMu     sync.Mutex
+	mutedUntil time.Time
 }
 
 // pending is one request awaiting its response bytes (nil: no response).
@@ -263,6 +278,9 @@ func (c *conn) readLoop() error {
 			return nil
 		default:
 		}
+		if !c.waitMuted() {
+			return nil
+		}
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
 		if _, err := io.ReadFull(c.nc, sizeBuf[:]); err != nil {
 			return c.readErr(err)
@@ -283,6 +301,9 @@ func (c *conn) readLoop() error {
 		req, err := parseRequest(frame)
 		if err != nil {
 			return c.logClose(err)
+		}
+		if !c.waitMuted() { // read while a throttle began: it waits too
+			return nil
 		}
 		p := &pending{done: make(chan []byte, 1)}
 		c.queue <- p
@@ -381,6 +402,7 @@ func (c *conn) handle(req *request) (out []byte) {
 		c.nc.Close()
 		return nil
 	}
+	c.applyThrottle(c.ctx, resp, c.s.recordQuotas(req, resp))
 	if resp == nil {
 		return nil
 	}
