@@ -16,38 +16,43 @@ const (
 	maxSensors = 100_000
 )
 
-// rate is Kafka's Rate over a SampledStat of windowed sums: n samples of
-// window ms each; the rate is the sum of the live samples over the
-// elapsed window, counted as at least n-1 full windows.
+// rate is Kafka's Rate over a SampledStat of windowed sums: samples of
+// window ms each, n of them watched (plus one, so a sample that began
+// before the watched span but has events in it is kept); the rate is the
+// sum of the kept samples over the time since the oldest began, counted as
+// at least n-1 full windows.
 type rate struct {
 	samples []sample
 	cur     int
 }
 
 type sample struct {
-	start int64 // ms
-	value float64
+	start, last int64 // ms: when it began, its last event
+	value       float64
 }
 
 func (r *rate) record(v float64, now int64, n int, window int64) {
 	if len(r.samples) == 0 {
-		r.samples = append(r.samples, sample{start: now})
+		r.samples = append(r.samples, sample{start: now, last: now})
 	}
 	if s := &r.samples[r.cur]; now-s.start >= window { // complete: advance
-		r.cur = (r.cur + 1) % n
+		r.cur = (r.cur + 1) % (n + 1)
 		if r.cur >= len(r.samples) {
-			r.samples = append(r.samples, sample{start: now})
+			r.samples = append(r.samples, sample{start: now, last: now})
 		} else {
-			r.samples[r.cur] = sample{start: now}
+			r.samples[r.cur] = sample{start: now, last: now}
 		}
 	}
-	r.samples[r.cur].value += v
+	s := &r.samples[r.cur]
+	s.value += v
+	s.last = now
 }
 
+// purge resets the samples whose last event left the watched span.
 func (r *rate) purge(now int64, n int, window int64) {
 	for i := range r.samples {
-		if now-r.samples[i].start >= int64(n)*window {
-			r.samples[i] = sample{start: now}
+		if now-r.samples[i].last >= int64(n)*window {
+			r.samples[i] = sample{start: now, last: now}
 		}
 	}
 }

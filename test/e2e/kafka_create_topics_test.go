@@ -19,13 +19,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// addGateway starts one more gateway of the cluster and returns its Kafka
-// and gRPC addresses once it is healthy.
-func addGateway(t *testing.T, c *cluster, name string) (kafka, grpc string) {
+// addGateway starts one more gateway of the cluster, with extra flags, and
+// returns its Kafka and gRPC addresses once it is healthy.
+func addGateway(t *testing.T, c *cluster, name string, extra ...string) (kafka, grpc string) {
 	t.Helper()
 	grpc, kafka = testutil.FreeAddr(t), testutil.FreeAddr(t)
-	start(t, name, "gateway", "--grpc-addr", grpc, "--http-addr", testutil.FreeAddr(t), "--kafka-addr", kafka,
-		"--advertise-kafka", kafka, "--controllers", c.controllerAddrs())
+	start(t, name, append([]string{"gateway", "--grpc-addr", grpc, "--http-addr", testutil.FreeAddr(t), "--kafka-addr", kafka,
+		"--advertise-kafka", kafka, "--controllers", c.controllerAddrs()}, extra...)...)
 	waitHealthy(t, grpc, 30*time.Second)
 	return kafka, grpc
 }

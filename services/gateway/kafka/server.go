@@ -395,6 +395,12 @@ func (c *conn) handle(req *request) (out []byte) {
 			c.nc.Close()
 		}
 	}()
+	// A request read before a throttle began (pipelined, or a produce
+	// queued behind the previous one) waits it out too: nothing of a
+	// muted connection runs.
+	if !c.waitMuted() {
+		return nil
+	}
 	resp, err := c.s.dispatch(c.ctx, req)
 	if err != nil {
 		c.s.log.Info("closing kafka connection", "remote", c.nc.RemoteAddr().String(), "api", apiName(req.key), "reason", err.Error())
