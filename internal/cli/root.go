@@ -32,7 +32,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		newControllerCmd(), newStorageCmd(), newGatewayCmd(), newDevCmd(),
-		newHealthCmd(), newTopicCmd(), newClusterCmd(),
+		newHealthCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
 	)
 	return root
 }

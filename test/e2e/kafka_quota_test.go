@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -287,6 +288,42 @@ func TestQuotaKadmRoundTrip(t *testing.T) {
 	all = describe(false)
 	if len(all) != 2 || len(all["{user=ANONYMOUS, client-id=app}"]) != 1 || all["{client-id=<default>}"] != nil {
 		t.Fatalf("after removing: %v", all)
+	}
+
+	// The CLI sees what kadm set, and its changes are kadm's to see.
+	c.admin("quota", "set", "--user", "ANONYMOUS", "--client-id-default", "--quota", "producer_byte_rate=65536", "--quota", "request_rate=20")
+	var listed []struct {
+		Entity []struct {
+			Type    string `json:"type"`
+			Name    string `json:"name"`
+			Default bool   `json:"default"`
+		} `json:"entity"`
+		Quotas map[string]float64 `json:"quotas"`
+	}
+	c.adminJSON(&listed, "quota", "list", "--user", "ANONYMOUS", "--output", "json")
+	if len(listed) != 2 {
+		t.Fatalf("strata quota list --user ANONYMOUS: %+v", listed)
+	}
+	c.adminJSON(&listed, "quota", "list", "--user", "ANONYMOUS", "--client-id-default", "--strict", "--output", "json")
+	if len(listed) != 1 || !listed[0].Entity[1].Default || listed[0].Quotas["request_rate"] != 20 {
+		t.Fatalf("strata quota list --user ANONYMOUS --client-id-default: %+v", listed)
+	}
+	if got := describe(true, kadm.DescribeClientQuotaComponent{Type: "user", MatchName: ptr("ANONYMOUS")},
+		kadm.DescribeClientQuotaComponent{Type: "client-id", MatchType: 1}); got["{user=ANONYMOUS, client-id=<default>}"]["producer_byte_rate"] != 65536 {
+		t.Fatalf("kadm after the CLI: %v", got)
+	}
+	if out := c.adminFails("quota", "set", "--client-id", "x", "--quota", "producer_byte_rate=-1"); !strings.Contains(out, "greater than 0") {
+		t.Errorf("a negative rate: %q", out)
+	}
+	if out := c.adminFails("quota", "set", "--client-id", "x", "--quota", "request_percentage=10"); !strings.Contains(out, "request_percentage") {
+		t.Errorf("an unknown key: %q", out)
+	}
+	c.admin("quota", "remove", "--user", "ANONYMOUS", "--client-id-default", "--key", "producer_byte_rate,request_rate")
+	if out := c.admin("quota", "list", "--client-id", "x"); !strings.Contains(out, "No client quotas") {
+		t.Errorf("nothing stored for the bad input: %q", out)
+	}
+	if out := c.admin("quota", "list", "--user", "ANONYMOUS"); strings.Contains(out, "client-id=<default>") || !strings.Contains(out, "client-id=app") {
+		t.Errorf("after strata quota remove: %q", out)
 	}
 }
 
