@@ -22,6 +22,7 @@ import (
 	"github.com/strata-io/strata/internal/httpserver"
 	"github.com/strata-io/strata/internal/member"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/gateway/groups"
@@ -156,6 +157,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		PIDs:      g.pids,
 	})
 	g.registerFetchSessionMetrics()
+	g.registerQuotaMetrics()
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
 	return g, nil
@@ -179,6 +181,23 @@ func (g *Gateway) registerFetchSessionMetrics() {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_fetch_session_evictions_total",
 			Help: "Kafka fetch sessions evicted to make room for new ones."}, stat(2)),
 	)
+}
+
+// registerQuotaMetrics exports the Kafka listener's client quota throttles
+// per quota key (Kafka's per-quota-type throttle-time metrics).
+func (g *Gateway) registerQuotaMetrics() {
+	for _, key := range []string{quota.ProducerByteRate, quota.ConsumerByteRate, quota.RequestRate} {
+		stat := func(i int, scale float64) func() float64 {
+			return func() float64 { return float64(g.kafka.ThrottleStats()[key][i]) * scale }
+		}
+		labels := prometheus.Labels{"quota": key}
+		g.reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_throttled_responses_total", ConstLabels: labels,
+				Help: "Kafka responses this gateway throttled for a client quota, by the quota that set the throttle."}, stat(0, 1)),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_throttle_seconds_total", ConstLabels: labels,
+				Help: "Time Kafka clients were throttled for a client quota, by the quota that set the throttle."}, stat(1, 0.001)),
+		)
+	}
 }
 
 // loopbackAddr is where this process reaches a listener of its own: the

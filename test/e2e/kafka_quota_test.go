@@ -347,6 +347,13 @@ func TestQuotaProduceThrottled(t *testing.T) {
 	if tr.throttles.Load() == 0 {
 		t.Error("the producer was never told throttle_time_ms")
 	}
+	page := metricsPage(t, c.gateway)
+	n, _ := metricValue(page, "strata_gateway_kafka_throttled_responses_total", `quota="producer_byte_rate"`)
+	secs, _ := metricValue(page, "strata_gateway_kafka_throttle_seconds_total", `quota="producer_byte_rate"`)
+	t.Logf("gateway metrics: %v responses throttled for producer_byte_rate, %.1f s in all", n, secs)
+	if n == 0 || secs <= 0 {
+		t.Errorf("the gateway's throttle metrics: %v responses, %v s", n, secs)
+	}
 }
 
 // TestQuotaFetchThrottled: a franz-go consumer held to its

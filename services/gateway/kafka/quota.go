@@ -23,6 +23,7 @@ package kafka
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-io/strata/internal/quota"
@@ -37,6 +38,14 @@ func (s *Server) quotaMatches(clientID string, keys ...string) map[string]quota.
 	return s.quotas.Quotas(quota.Anonymous, clientID, keys...)
 }
 
+// throttleKeys are the quota keys in the order of Server.throttles.
+var throttleKeys = [...]string{quota.ProducerByteRate, quota.ConsumerByteRate, quota.RequestRate}
+
+// throttleStats counts the throttles of one quota key, for metrics.
+type throttleStats struct {
+	count, millis atomic.Int64
+}
+
 // recordQuotas records the request-rate and produce byte-rate quotas of a
 // request that was just answered (resp nil: acks=0) and returns the
 // throttle to apply, the fetch's own byte-rate throttle included.
@@ -45,9 +54,11 @@ func (s *Server) recordQuotas(req *request, resp kmsg.Response) time.Duration {
 		return 0
 	}
 	var d time.Duration
+	which := -1
 	if tr, ok := resp.(kmsg.ThrottleResponse); ok {
-		ms, _ := tr.Throttle() // a fetch's byte-rate throttle, set by its handler
-		d = time.Duration(ms) * time.Millisecond
+		if ms, _ := tr.Throttle(); ms > 0 { // a fetch's byte-rate throttle, set by its handler
+			d, which = time.Duration(ms)*time.Millisecond, 1
+		}
 	}
 	keys := []string{quota.RequestRate}
 	if req.key == 0 {
@@ -55,14 +66,32 @@ func (s *Server) recordQuotas(req *request, resp kmsg.Response) time.Duration {
 	}
 	qs := s.quotaMatches(req.clientID, keys...)
 	if q, ok := qs[quota.ProducerByteRate]; ok {
-		d = max(d, s.quotas.Record(q, float64(req.size)))
+		if pd := s.quotas.Record(q, float64(req.size)); pd > d {
+			d, which = pd, 0
+		}
 	}
 	// Kafka exempts acks=0 produce from the request quota (it has no
 	// response to carry the throttle) but not from the byte rate.
 	if q, ok := qs[quota.RequestRate]; ok && resp != nil {
-		d = max(d, s.quotas.Record(q, 1))
+		if rd := s.quotas.Record(q, 1); rd > d {
+			d, which = rd, 2
+		}
+	}
+	if which >= 0 {
+		s.throttles[which].count.Add(1)
+		s.throttles[which].millis.Add(d.Milliseconds())
 	}
 	return d
+}
+
+// ThrottleStats reports, per quota key, how many responses were throttled
+// for it and for how long in all, for metrics.
+func (s *Server) ThrottleStats() map[string][2]int64 {
+	out := make(map[string][2]int64, len(throttleKeys))
+	for i, k := range throttleKeys {
+		out[k] = [2]int64{s.throttles[i].count.Load(), s.throttles[i].millis.Load()}
+	}
+	return out
 }
 
 // fetchQuota is the consumer byte-rate quota of a fetch, when one applies.

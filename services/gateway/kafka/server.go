@@ -110,7 +110,8 @@ type Server struct {
 	// sessions are the incremental fetch sessions (KIP-227).
 	sessions *fetchSessionCache
 	// quotas measures clients against their quotas (nil without a cache).
-	quotas *quota.Manager
+	quotas    *quota.Manager
+	throttles [len(throttleKeys)]throttleStats
 
 	ctx    context.Context
 	cancel context.CancelFunc
