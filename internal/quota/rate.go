@@ -181,6 +181,10 @@ func (m *Manager) MaxValueInWindow(q Match) float64 {
 	return q.Bound * float64(m.n-1) * float64(m.window) / 1000
 }
 
+// SampleWindow is one sample's length (quota.window.size.seconds): the
+// longest request-rate throttle, as Kafka bounds its request quota's.
+func (m *Manager) SampleWindow() time.Duration { return time.Duration(m.window) * time.Millisecond }
+
 // Window is the span rates are measured over (samples × window).
 func (m *Manager) Window() time.Duration {
 	return time.Duration(int64(m.n)*m.window) * time.Millisecond

@@ -10,7 +10,8 @@ package kafka
 //     throttled fetch is answered empty (its bytes taken back out of the
 //     rate), as Kafka does;
 //   - request_rate (Strata's, in place of Kafka's request_percentage):
-//     every request counts one.
+//     every request counts one; its throttle is at most one sample window,
+//     as Kafka bounds its request quota's.
 //
 // A rate over its quota gives throttle_time_ms = (rate − quota) / quota ×
 // the window the rate was measured over (quota.window.num samples of
@@ -73,7 +74,8 @@ func (s *Server) recordQuotas(req *request, resp kmsg.Response) time.Duration {
 	// Kafka exempts acks=0 produce from the request quota (it has no
 	// response to carry the throttle) but not from the byte rate.
 	if q, ok := qs[quota.RequestRate]; ok && resp != nil {
-		if rd := s.quotas.Record(q, 1); rd > d {
+		// Kafka bounds a request-quota throttle by one sample window.
+		if rd := min(s.quotas.Record(q, 1), s.quotas.SampleWindow()); rd > d {
 			d, which = rd, 2
 		}
 	}
