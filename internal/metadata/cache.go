@@ -30,6 +30,7 @@ type Cache struct {
 	gateways    map[int32]*metadatav1.GatewayRecord
 	controllers map[string]*metadatav1.ControllerRecord
 	quotas      map[string]*metadatav1.ClientQuotaRecord // by entity path
+	quotaGen    uint64                                   // bumped on every change of quotas
 	changed     chan struct{}                            // closed and replaced on every change
 }
 
@@ -48,6 +49,7 @@ func (c *Cache) reset() {
 	c.gateways = map[int32]*metadatav1.GatewayRecord{}
 	c.controllers = map[string]*metadatav1.ControllerRecord{}
 	c.quotas = map[string]*metadatav1.ClientQuotaRecord{}
+	c.quotaGen++
 }
 
 // Apply applies one watch message. Messages older than the cache are ignored,
@@ -90,6 +92,7 @@ func (c *Cache) upsert(r *metadatav1.Record) {
 		c.controllers[r.Controller.GetName()] = r.Controller
 	case *metadatav1.Record_ClientQuota:
 		c.quotas[quotaPath(r.ClientQuota)] = r.ClientQuota
+		c.quotaGen++
 	}
 }
 
@@ -109,6 +112,7 @@ func (c *Cache) remove(k *metadatav1.RecordKey) {
 		delete(c.controllers, k.Controller)
 	case *metadatav1.RecordKey_ClientQuota:
 		delete(c.quotas, k.ClientQuota)
+		c.quotaGen++
 	}
 }
 
@@ -246,6 +250,14 @@ func (c *Cache) ClientQuotas(path string) map[string]float64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.quotas[path].GetQuotas()
+}
+
+// ClientQuotaGen changes whenever a client quota does, so callers may
+// keep what they derived from the quotas until it moves.
+func (c *Cache) ClientQuotaGen() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.quotaGen
 }
 
 // AllClientQuotas returns every client quota record sorted by entity path.

@@ -158,7 +158,7 @@ func TestFilter(t *testing.T) {
 // window (2000 B/s), so the throttle is (2000-1000)/1000 × 10 s.
 func TestThrottleTime(t *testing.T) {
 	now := time.UnixMilli(1_000_000)
-	m := NewManager(11, time.Second, nil)
+	m := NewManager(11, time.Second, nil, nil)
 	m.now = func() time.Time { return now }
 	q := Match{Bound: 1000, Sensor: "s"}
 	if d := m.Record(q, 5000); d != 0 {
@@ -174,5 +174,26 @@ func TestThrottleTime(t *testing.T) {
 	}
 	if got := m.MaxValueInWindow(q); got != 10000 {
 		t.Fatalf("max value in window %v", got)
+	}
+}
+
+// The manager keeps a connection's resolved quotas until the generation
+// moves.
+func TestManagerMemo(t *testing.T) {
+	set := map[string]map[string]float64{"clients/app": {RequestRate: 5}}
+	lookups, gen := 0, uint64(1)
+	m := NewManager(0, 0, func(p string) map[string]float64 { lookups++; return set[p] }, func() uint64 { return gen })
+	if q := m.Quotas(Anonymous, "app")[RequestRate]; q.Bound != 5 {
+		t.Fatalf("first: %+v", q)
+	}
+	n := lookups
+	m.Quotas(Anonymous, "app")
+	if lookups != n {
+		t.Fatalf("resolved again without a change (%d lookups, then %d)", n, lookups)
+	}
+	set["clients/app"] = map[string]float64{RequestRate: 7}
+	gen++
+	if q := m.Quotas(Anonymous, "app")[RequestRate]; q.Bound != 7 {
+		t.Fatalf("after a change: %+v", q)
 	}
 }

@@ -88,34 +88,68 @@ type Manager struct {
 	n      int
 	window int64 // ms
 	lookup Lookup
+	gen    func() uint64
 	now    func() time.Time
+
+	// memo holds each connection's resolved quotas while gen stays.
+	memoMu sync.RWMutex
+	memo   map[string]memoEntry
 
 	mu        sync.Mutex
 	sensors   map[string]*sensor
 	nextSweep int
 }
 
+type memoEntry struct {
+	gen     uint64
+	matches map[string]Match
+}
+
+// maxMemo bounds the memo; past it, it starts over.
+const maxMemo = 10_000
+
 type sensor struct {
 	r    rate
 	last int64
 }
 
-// NewManager returns a manager over samples windows of window each,
-// reading quotas through lookup (0 and below: Kafka's defaults).
-func NewManager(samples int, window time.Duration, lookup Lookup) *Manager {
+// NewManager returns a manager over samples windows of window each
+// (0 and below: Kafka's defaults), reading quotas through lookup; gen, when
+// given, changes whenever a quota does, and lets the manager keep each
+// connection's resolved quotas until then.
+func NewManager(samples int, window time.Duration, lookup Lookup, gen func() uint64) *Manager {
 	if samples < 2 {
 		samples = DefaultSamples
 	}
 	if window < time.Millisecond {
 		window = DefaultWindow
 	}
-	return &Manager{n: samples, window: window.Milliseconds(), lookup: lookup, now: time.Now,
-		sensors: map[string]*sensor{}, nextSweep: 1024}
+	return &Manager{n: samples, window: window.Milliseconds(), lookup: lookup, gen: gen, now: time.Now,
+		sensors: map[string]*sensor{}, nextSweep: 1024, memo: map[string]memoEntry{}}
 }
 
-// Quotas resolves the quotas of keys that apply to a connection.
-func (m *Manager) Quotas(user, clientID string, keys ...string) map[string]Match {
-	return Resolve(m.lookup, user, clientID, keys...)
+// Quotas resolves every quota that applies to a connection, by key. The
+// map is shared: never modify it.
+func (m *Manager) Quotas(user, clientID string) map[string]Match {
+	if m.gen == nil {
+		return Resolve(m.lookup, user, clientID, Keys()...)
+	}
+	key := user + "\x00" + clientID
+	g := m.gen()
+	m.memoMu.RLock()
+	e, ok := m.memo[key]
+	m.memoMu.RUnlock()
+	if ok && e.gen == g {
+		return e.matches
+	}
+	matches := Resolve(m.lookup, user, clientID, Keys()...)
+	m.memoMu.Lock()
+	if len(m.memo) >= maxMemo {
+		clear(m.memo)
+	}
+	m.memo[key] = memoEntry{gen: g, matches: matches}
+	m.memoMu.Unlock()
+	return matches
 }
 
 // getLocked returns the sensor, creating it unless the table is full.

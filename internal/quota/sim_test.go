@@ -16,7 +16,7 @@ func TestThrottledClientKeepsToQuota(t *testing.T) {
 	}{{11, 180 * time.Second}, {5, 40 * time.Second}, {3, 12 * time.Second}} {
 		now := time.UnixMilli(5_000_000)
 		start := now
-		m := NewManager(c.samples, time.Second, nil)
+		m := NewManager(c.samples, time.Second, nil, nil)
 		m.now = func() time.Time { return now }
 		q := Match{Bound: 100 << 10, Sensor: "p"}
 		sent := 0.0

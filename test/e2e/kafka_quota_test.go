@@ -384,12 +384,13 @@ func TestQuotaFetchThrottled(t *testing.T) {
 	waitQuotasOn(t, c.kafka)
 
 	tr := &traffic{}
-	// Fetches of about one batch, small next to what the quota allows per
-	// window: a throttled fetch is answered empty (as in Kafka), so
-	// fetches the size of the whole window's allowance would waste most of
-	// it.
+	// Fetches of at most 64 KiB (four batches), small next to what the
+	// quota allows per window: a throttled fetch is answered empty (as in
+	// Kafka), so fetches the size of the whole window's allowance would
+	// waste most of it; and few enough a second that a loaded machine
+	// keeps up with the quota.
 	cl := franzClient(t, c, kgo.ClientID("quota-consumer"), kgo.WithHooks(tr), kgo.ConsumeTopics("quota-fetch"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(16<<10), kgo.FetchMaxPartitionBytes(16<<10))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<10), kgo.FetchMaxPartitionBytes(64<<10))
 	rctx, rcancel := context.WithTimeout(context.Background(), 14*time.Second)
 	defer rcancel()
 	steady := newSteadyRate(tr.fetched.Load, warmup)

@@ -31,12 +31,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// quotaMatches are the quotas of one request's connection.
-func (s *Server) quotaMatches(clientID string, keys ...string) map[string]quota.Match {
+// quotaMatches are the quotas of one request's connection, by key.
+func (s *Server) quotaMatches(clientID string) map[string]quota.Match {
 	if s.quotas == nil {
 		return nil
 	}
-	return s.quotas.Quotas(quota.Anonymous, clientID, keys...)
+	return s.quotas.Quotas(quota.Anonymous, clientID)
 }
 
 // throttleKeys are the quota keys in the order of Server.throttles.
@@ -61,12 +61,8 @@ func (s *Server) recordQuotas(req *request, resp kmsg.Response) time.Duration {
 			d, which = time.Duration(ms)*time.Millisecond, 1
 		}
 	}
-	keys := []string{quota.RequestRate}
-	if req.key == 0 {
-		keys = append(keys, quota.ProducerByteRate)
-	}
-	qs := s.quotaMatches(req.clientID, keys...)
-	if q, ok := qs[quota.ProducerByteRate]; ok {
+	qs := s.quotaMatches(req.clientID)
+	if q, ok := qs[quota.ProducerByteRate]; ok && req.key == 0 {
 		if pd := s.quotas.Record(q, float64(req.size)); pd > d {
 			d, which = pd, 0
 		}
@@ -98,7 +94,7 @@ func (s *Server) ThrottleStats() map[string][2]int64 {
 
 // fetchQuota is the consumer byte-rate quota of a fetch, when one applies.
 func (s *Server) fetchQuota(clientID string) (quota.Match, bool) {
-	q, ok := s.quotaMatches(clientID, quota.ConsumerByteRate)[quota.ConsumerByteRate]
+	q, ok := s.quotaMatches(clientID)[quota.ConsumerByteRate]
 	return q, ok
 }
 

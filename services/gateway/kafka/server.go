@@ -147,7 +147,7 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	}
 	s.pids = d.PIDs
 	if d.Cache != nil {
-		s.quotas = quota.NewManager(cfg.QuotaWindowSamples, cfg.QuotaWindow, d.Cache.ClientQuotas)
+		s.quotas = quota.NewManager(cfg.QuotaWindowSamples, cfg.QuotaWindow, d.Cache.ClientQuotas, d.Cache.ClientQuotaGen)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
