@@ -70,7 +70,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 		for i, p := range parts {
 			appendFetched(resp, p, results[i])
 		}
-		if quotaed && s.throttleFetch(q, resp) {
+		if s.throttleFetch(r, resp) {
 			return resp, nil // empty, without a session (Kafka's throttled full fetch)
 		}
 		if req.Version >= 7 && req.SessionEpoch == initialEpoch {
@@ -127,7 +127,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 			sent = append(sent, i)
 		}
 	}
-	if quotaed && s.throttleFetch(q, resp) {
+	if s.throttleFetch(r, resp) {
 		for _, i := range sent { // not told: sent again next time
 			sess.parts[i].highWatermark = -1
 		}

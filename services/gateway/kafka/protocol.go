@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"reflect"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -19,6 +20,12 @@ type request struct {
 	// size is the frame's length (header and body), what Kafka records
 	// against producer_byte_rate.
 	size int
+	// quotasRecorded is set when the handler recorded the request's
+	// quotas itself (Fetch), throttle is the throttle it decided and
+	// throttledBy the index in throttleKeys of the quota that set it.
+	quotasRecorded bool
+	throttle       time.Duration
+	throttledBy    int
 	// body is nil when the key or version is not served; raw is the body
 	// bytes after the header.
 	body kmsg.Request

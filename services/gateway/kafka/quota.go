@@ -11,7 +11,8 @@ package kafka
 //     rate), as Kafka does;
 //   - request_rate (Strata's, in place of Kafka's request_percentage):
 //     every request counts one; its throttle is at most one sample window,
-//     as Kafka bounds its request quota's.
+//     as Kafka bounds its request quota's (a Fetch it throttles is
+//     answered empty too).
 //
 // A rate over its quota gives throttle_time_ms = (rate − quota) / quota ×
 // the window the rate was measured over (quota.window.num samples of
@@ -49,37 +50,39 @@ type throttleStats struct {
 
 // recordQuotas records the request-rate and produce byte-rate quotas of a
 // request that was just answered (resp nil: acks=0) and returns the
-// throttle to apply, the fetch's own byte-rate throttle included.
+// throttle to apply, a Fetch's (set by its handler, throttleFetch)
+// included.
 func (s *Server) recordQuotas(req *request, resp kmsg.Response) time.Duration {
 	if s.quotas == nil {
 		return 0
 	}
-	var d time.Duration
-	which := -1
-	if tr, ok := resp.(kmsg.ThrottleResponse); ok {
-		if ms, _ := tr.Throttle(); ms > 0 { // a fetch's byte-rate throttle, set by its handler
-			d, which = time.Duration(ms)*time.Millisecond, 1
+	d, which := req.throttle, req.throttledBy
+	if !req.quotasRecorded { // else its handler did (throttleFetch)
+		qs := s.quotaMatches(req.clientID)
+		if q, ok := qs[quota.ProducerByteRate]; ok && req.key == 0 {
+			if pd := s.quotas.Record(q, float64(req.size)); pd > d {
+				d, which = pd, 0
+			}
+		}
+		// Kafka exempts acks=0 produce from the request quota (it has no
+		// response to carry the throttle) but not from the byte rate.
+		if q, ok := qs[quota.RequestRate]; ok && resp != nil {
+			if rd := s.requestThrottle(q); rd > d {
+				d, which = rd, 2
+			}
 		}
 	}
-	qs := s.quotaMatches(req.clientID)
-	if q, ok := qs[quota.ProducerByteRate]; ok && req.key == 0 {
-		if pd := s.quotas.Record(q, float64(req.size)); pd > d {
-			d, which = pd, 0
-		}
-	}
-	// Kafka exempts acks=0 produce from the request quota (it has no
-	// response to carry the throttle) but not from the byte rate.
-	if q, ok := qs[quota.RequestRate]; ok && resp != nil {
-		// Kafka bounds a request-quota throttle by one sample window.
-		if rd := min(s.quotas.Record(q, 1), s.quotas.SampleWindow()); rd > d {
-			d, which = rd, 2
-		}
-	}
-	if which >= 0 {
+	if d > 0 {
 		s.throttles[which].count.Add(1)
 		s.throttles[which].millis.Add(d.Milliseconds())
 	}
 	return d
+}
+
+// requestThrottle records one request against a request_rate quota; Kafka
+// bounds a request-quota throttle by one sample window.
+func (s *Server) requestThrottle(q quota.Match) time.Duration {
+	return min(s.quotas.Record(q, 1), s.quotas.SampleWindow())
 }
 
 // ThrottleStats reports, per quota key, how many responses were throttled
@@ -112,16 +115,38 @@ func fetchResponseSize(resp *kmsg.FetchResponse) int {
 	return n
 }
 
-// throttleFetch records a fetch response against the consumer quota. When
-// it is over, the response is emptied and the bytes taken back out, as
-// Kafka answers a throttled fetch; the throttle is set in the response.
-func (s *Server) throttleFetch(q quota.Match, resp *kmsg.FetchResponse) bool {
+// throttleFetch records a Fetch against its request-rate and consumer
+// byte-rate quotas, as Kafka's handleFetchRequest does: when either is
+// over, the response is emptied, its bytes are taken back out of the byte
+// rate, and the larger throttle goes in the response (and in r, for the
+// connection's mute).
+func (s *Server) throttleFetch(r *request, resp *kmsg.FetchResponse) bool {
+	if s.quotas == nil {
+		return false
+	}
+	r.quotasRecorded = true
+	qs := s.quotaMatches(r.clientID)
+	var d time.Duration
+	which := -1
+	if q, ok := qs[quota.RequestRate]; ok {
+		if rd := s.requestThrottle(q); rd > 0 {
+			d, which = rd, 2
+		}
+	}
+	cq, bytesQuota := qs[quota.ConsumerByteRate]
 	size := float64(fetchResponseSize(resp))
-	d := s.quotas.Record(q, size)
+	if bytesQuota {
+		if bd := s.quotas.Record(cq, size); bd > d {
+			d, which = bd, 1
+		}
+	}
 	if d <= 0 {
 		return false
 	}
-	s.quotas.Unrecord(q, size)
+	if bytesQuota {
+		s.quotas.Unrecord(cq, size)
+	}
+	r.throttle, r.throttledBy = d, which
 	resp.ThrottleMillis = int32(min(d.Milliseconds(), 1<<31-1))
 	resp.Topics = nil
 	return true

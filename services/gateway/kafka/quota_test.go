@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -106,5 +108,66 @@ func TestQuotaThrottleDelaysOldVersions(t *testing.T) {
 	}
 	if took[1] < 900*time.Millisecond {
 		t.Fatalf("the throttled v1 response came after %v, before its throttle ended", took[1])
+	}
+}
+
+// A Fetch over its request_rate quota is answered empty with its throttle,
+// as one over its byte rate is (Kafka's handleFetchRequest), and both
+// quotas reach the throttle metrics by the quota that set them.
+func TestQuotaThrottledFetchIsEmpty(t *testing.T) {
+	batch := recordBatch(3, 10)
+	st := &stubStorage{fetch: func(addr string, in *storagev1.FetchRequest) (*storagev1.FetchResponse, error) {
+		out := &storagev1.FetchResponse{}
+		for _, p := range in.GetPartitions() {
+			out.Partitions = append(out.Partitions, &storagev1.FetchPartitionResult{Topic: p.GetTopic(), Partition: p.GetPartition(),
+				HighWatermark: 3, Records: batch})
+		}
+		return out, nil
+	}}
+	s := benchServer(t, "t", 1, st)
+	for _, c := range []struct {
+		key   string
+		bound float64
+	}{{quota.RequestRate, 1}, {quota.ConsumerByteRate, 100}} {
+		e := quota.Entity{ClientID: &quota.Name{Name: "test-" + c.key}}
+		s.d.Cache.Apply(&controllerv1.WatchMetadataResponse{Revision: s.d.Cache.Revision() + 1, Upserts: []*metadatav1.Record{
+			{Record: &metadatav1.Record_ClientQuota{ClientQuota: &metadatav1.ClientQuotaRecord{
+				Entity: e.ToProto(), Quotas: map[string]float64{c.key: c.bound}}}}}})
+		throttled := false
+		for i := 0; i < 40 && !throttled; i++ {
+			req := kmsg.NewPtrFetchRequest()
+			req.SetVersion(12)
+			req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.SessionEpoch = 0, 1, 1<<20, -1
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic = "t"
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = 0, -1, 1<<20
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			r, err := parseRequest(frame(req, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.clientID = "test-" + c.key
+			out, err := s.dispatch(context.Background(), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := out.(*kmsg.FetchResponse)
+			if d := s.recordQuotas(r, resp); d > 0 {
+				throttled = true
+				if resp.ThrottleMillis <= 0 || len(resp.Topics) != 0 {
+					t.Fatalf("%s: a throttled fetch answered %d topics with throttle %d ms", c.key, len(resp.Topics), resp.ThrottleMillis)
+				}
+			} else if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions[0].RecordBatches) == 0 {
+				t.Fatalf("%s: an unthrottled fetch answered %+v", c.key, resp.Topics)
+			}
+		}
+		if !throttled {
+			t.Fatalf("%s %v: never throttled", c.key, c.bound)
+		}
+		if n := s.ThrottleStats()[c.key][0]; n != 1 {
+			t.Fatalf("%s: %d throttles counted, want 1", c.key, n)
+		}
 	}
 }
