@@ -118,11 +118,11 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 				break drain
 			}
 		}
-		var all []*streamv1.ProduceRecord
-		for _, q := range run {
-			all = append(all, q.records...)
+		calls := make([][]*streamv1.ProduceRecord, len(run))
+		for i, q := range run {
+			calls[i] = q.records
 		}
-		results := sess.write(ctx, all)
+		results := sess.write(ctx, calls)
 		for _, q := range run {
 			ack := &streamv1.ProduceStreamAck{RequestId: q.id, Results: results[:len(q.records)]}
 			results = results[len(q.records):]
@@ -267,8 +267,13 @@ type pending struct {
 // retried write is recognised whole.
 const roundBatches = 8
 
-// write appends one request's records and returns one result per record.
-func (sess *session) write(ctx context.Context, recs []*streamv1.ProduceRecord) []*streamv1.ProduceResult {
+// write appends the records of requests written together (each placed as
+// its own Produce call) and returns one result per record, in order.
+func (sess *session) write(ctx context.Context, calls [][]*streamv1.ProduceRecord) []*streamv1.ProduceResult {
+	var recs []*streamv1.ProduceRecord
+	for _, c := range calls {
+		recs = append(recs, c...)
+	}
 	now := sess.s.now().UnixMilli()
 	out := make([]*streamv1.ProduceResult, len(recs))
 	t, ok := sess.s.cache.Topic(sess.topic)
@@ -279,7 +284,21 @@ func (sess *session) write(ctx context.Context, recs []*streamv1.ProduceRecord) 
 		}
 		return out
 	}
-	order, byPartition := sess.s.place(t, recs)
+	// Each request is placed on its own, as a Produce call is (its keyless
+	// records make one sticky batch), however many are written together.
+	var order []int32
+	byPartition := map[int32][]int{}
+	for i, base := 0, 0; i < len(calls); base, i = base+len(calls[i]), i+1 {
+		o, by := sess.s.place(t, calls[i])
+		for _, p := range o {
+			if _, ok := byPartition[p]; !ok {
+				order = append(order, p)
+			}
+			for _, j := range by[p] {
+				byPartition[p] = append(byPartition[p], base+j)
+			}
+		}
+	}
 	maxBatch := maxMessageBytes(t)
 	var parts []*pending
 	for _, p := range order {

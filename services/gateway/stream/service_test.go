@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/strata-io/strata/api/kafkakey"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
@@ -212,5 +213,33 @@ func TestServiceBadRequestWritesNothing(t *testing.T) {
 	}
 	if m.calls != 0 {
 		t.Fatalf("%d storage calls for bad requests", m.calls)
+	}
+}
+
+// Requests a ProduceStream session writes together are each placed as
+// their own call: a request's keyless records share one partition, and
+// the requests do not all land on the same one.
+func TestSessionPlacesEachRequestOnItsOwn(t *testing.T) {
+	s, _ := newTestService(8, -1)
+	sess := &session{s: s, topic: "t", acks: storagev1.Acks_ACKS_LEADER, timeout: time.Second, pid: -1, epoch: -1}
+	calls := make([][]*streamv1.ProduceRecord, 20)
+	for i := range calls {
+		for range 5 {
+			calls[i] = append(calls[i], &streamv1.ProduceRecord{Value: []byte("v")})
+		}
+	}
+	results := sess.write(context.Background(), calls)
+	used := map[int32]bool{}
+	for i := range calls {
+		rs := results[i*5 : i*5+5]
+		for _, r := range rs {
+			if r.GetError() != nil || r.GetPartition() != rs[0].GetPartition() {
+				t.Fatalf("request %d: results %v, want one partition and no errors", i, rs)
+			}
+		}
+		used[rs[0].GetPartition()] = true
+	}
+	if len(used) < 2 {
+		t.Fatalf("20 requests written together all went to partition(s) %v", used)
 	}
 }
