@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"math"
 	"sync/atomic"
 	"time"
@@ -47,8 +48,11 @@ type streamRequest struct {
 
 // ProduceStream implements StreamService.ProduceStream: a reader goroutine
 // checks and queues requests (refusing, in order, those past the in-flight
-// budget), and the handler writes them one after another and acknowledges
-// each in request order.
+// budget), and the handler writes them one after another, the requests
+// queued behind one together, and acknowledges each in request order. It
+// places and builds the next write while the one before is being written
+// (a Kafka producer builds its batches while the broker appends), stamped
+// with the sequences that write leaves if it succeeds.
 func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.ProduceStreamRequest, streamv1.ProduceStreamResponse]) error {
 	ctx := stream.Context()
 	first, err := stream.Recv()
@@ -67,7 +71,7 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 		return e
 	}
 	if err := stream.Send(&streamv1.ProduceStreamResponse{Message: &streamv1.ProduceStreamResponse_Opened{Opened: &streamv1.ProduceStreamOpened{
-		ProducerId: sess.pid, ProducerEpoch: int32(sess.epoch), MaxInFlightBytes: StreamInFlightBytes}}}); err != nil {
+		ProducerId: sess.id, ProducerEpoch: int32(sess.epoch), MaxInFlightBytes: StreamInFlightBytes}}}); err != nil {
 		return err
 	}
 	queue := make(chan *streamRequest, streamQueue)
@@ -77,20 +81,50 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 		defer close(queue)
 		readErr <- sess.read(ctx, stream, queue, &inFlight)
 	}()
-	var held *streamRequest // taken from the queue but not yet answered
-	closed := false         // the reader is done
+	// One write runs at a time, in request order; the next is placed and
+	// built meanwhile, stamped with the producer state the running one
+	// leaves if it succeeds (execute builds it again if not).
+	var cur *flight
+	finish := func() error {
+		if cur == nil {
+			return nil
+		}
+		err := cur.ack(stream, <-cur.results, &inFlight)
+		cur = nil
+		return err
+	}
+	spec := sess.producer.clone() // the state once the planned writes succeed
+	var held *streamRequest       // taken from the queue but not yet answered
+	closed := false               // the reader is done
 	for {
 		r := held
-		if held = nil; r == nil {
-			if closed {
+		for held = nil; r == nil; {
+			switch {
+			case closed:
+				if err := finish(); err != nil {
+					return err
+				}
 				return <-readErr
-			}
-			var ok bool
-			if r, ok = <-queue; !ok {
-				return <-readErr
+			case cur == nil:
+				var ok bool
+				r, ok = <-queue
+				closed = !ok
+			default:
+				select {
+				case q, ok := <-queue:
+					r, closed = q, !ok
+				case res := <-cur.results:
+					err := cur.ack(stream, res, &inFlight)
+					if cur = nil; err != nil {
+						return err
+					}
+				}
 			}
 		}
 		if r.refused != nil {
+			if err := finish(); err != nil {
+				return err
+			}
 			if err := sendAck(stream, &streamv1.ProduceStreamAck{RequestId: r.id, Error: detail(r.refused)}); err != nil {
 				return err
 			}
@@ -122,16 +156,47 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 		for i, q := range run {
 			calls[i] = q.records
 		}
-		results := sess.write(ctx, calls)
-		for _, q := range run {
-			ack := &streamv1.ProduceStreamAck{RequestId: q.id, Results: results[:len(q.records)]}
-			results = results[len(q.records):]
-			inFlight.Add(-q.size)
-			if err := sendAck(stream, ack); err != nil {
+		w := sess.plan(calls, &spec)
+		if err := finish(); err != nil {
+			return err
+		}
+		// The write before left another state than planned (it failed, or
+		// the producer was reset): plan on from the state it left.
+		if sess.idempotent && !w.built.equal(sess.producer) {
+			spec = w.after(sess.producer)
+		}
+		f := &flight{run: run, results: make(chan []*streamv1.ProduceResult, 1)}
+		if len(queue) == 0 {
+			// Nothing waits to be built meanwhile: write here, without the
+			// hop to another goroutine (what a lone request waits for).
+			if err := f.ack(stream, sess.execute(ctx, w), &inFlight); err != nil {
 				return err
 			}
+			continue
+		}
+		cur = f
+		go func() { f.results <- sess.execute(ctx, w) }()
+	}
+}
+
+// flight is a write being executed.
+type flight struct {
+	run     []*streamRequest
+	results chan []*streamv1.ProduceResult
+}
+
+// ack answers the write's requests, in order, from its results.
+func (f *flight) ack(stream grpc.BidiStreamingServer[streamv1.ProduceStreamRequest, streamv1.ProduceStreamResponse],
+	results []*streamv1.ProduceResult, inFlight *atomic.Int64) error {
+	for _, q := range f.run {
+		ack := &streamv1.ProduceStreamAck{RequestId: q.id, Results: results[:len(q.records)]}
+		results = results[len(q.records):]
+		inFlight.Add(-q.size)
+		if err := sendAck(stream, ack); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 func sendAck(stream grpc.BidiStreamingServer[streamv1.ProduceStreamRequest, streamv1.ProduceStreamResponse], ack *streamv1.ProduceStreamAck) error {
@@ -146,9 +211,7 @@ type session struct {
 	codec      codec.Codec
 	timeout    time.Duration
 	idempotent bool
-	pid        int64
-	epoch      int16
-	seq        map[int32]int32 // next sequence per partition
+	producer   // the id (-1 without idempotence), epoch and next sequences
 }
 
 func (s *Service) openSession(ctx context.Context, open *streamv1.ProduceStreamOpen) (*session, *errs.Error) {
@@ -156,7 +219,7 @@ func (s *Service) openSession(ctx context.Context, open *streamv1.ProduceStreamO
 	if e != nil {
 		return nil, e
 	}
-	sess := &session{s: s, topic: t.GetName(), timeout: DefaultProduceTimeout, idempotent: !open.GetDisableIdempotence(), pid: -1, epoch: -1}
+	sess := &session{s: s, topic: t.GetName(), timeout: DefaultProduceTimeout, idempotent: !open.GetDisableIdempotence(), producer: producer{id: -1, epoch: -1}}
 	if sess.acks, e = storageAcks(open.GetAcks()); e != nil {
 		return nil, e
 	}
@@ -188,7 +251,7 @@ func (sess *session) newProducer(ctx context.Context) *errs.Error {
 	if err != nil {
 		return errs.New(errs.CoordinatorNotAvailable, "allocating a producer id: %s", errs.Message(err))
 	}
-	sess.pid, sess.epoch, sess.seq = id, 0, map[int32]int32{}
+	sess.producer = producer{id: id, seq: map[int32]int32{}}
 	return nil
 }
 
@@ -260,6 +323,8 @@ type pending struct {
 	chunks    [][]*streamv1.ProduceRecord
 	bases     []int64 // each chunk's base offset once written
 	err       *errs.Error
+	first     []byte // the first round's batches, built by plan
+	firstErr  error
 }
 
 // roundBatches is how many batches of one partition a round appends
@@ -267,25 +332,63 @@ type pending struct {
 // retried write is recognised whole.
 const roundBatches = 8
 
-// write appends the records of requests written together (each placed as
-// its own Produce call) and returns one result per record, in order.
-func (sess *session) write(ctx context.Context, calls [][]*streamv1.ProduceRecord) []*streamv1.ProduceResult {
-	var recs []*streamv1.ProduceRecord
-	for _, c := range calls {
-		recs = append(recs, c...)
+// producer is the producer id, epoch and next sequence per partition a
+// write's batches are stamped with.
+type producer struct {
+	id    int64
+	epoch int16
+	seq   map[int32]int32
+}
+
+func (p producer) clone() producer {
+	p.seq = maps.Clone(p.seq)
+	return p
+}
+
+func (p producer) equal(q producer) bool {
+	return p.id == q.id && p.epoch == q.epoch && maps.Equal(p.seq, q.seq)
+}
+
+// writePlan is one write of a session's requests, placed and with its
+// first round of batches built, so that the next write is built while the
+// one before it is being written.
+type writePlan struct {
+	recs  []*streamv1.ProduceRecord
+	out   []*streamv1.ProduceResult // set when the write fails whole
+	now   int64
+	parts []*pending
+	built producer // what the first round was stamped with
+}
+
+// after is p advanced by the plan's records, as if it is written.
+func (w *writePlan) after(p producer) producer {
+	p = p.clone()
+	for _, pp := range w.parts {
+		if p.seq != nil {
+			p.seq[pp.partition] = nextSequence(p.seq[pp.partition], len(pp.indexes))
+		}
 	}
-	now := sess.s.now().UnixMilli()
-	out := make([]*streamv1.ProduceResult, len(recs))
+	return p
+}
+
+// plan places the records of requests written together (each as its own
+// Produce call: a request's keyless records make one sticky batch) and
+// builds the first round of batches stamped by as, advancing as by every
+// record as if the write will succeed.
+func (sess *session) plan(calls [][]*streamv1.ProduceRecord, as *producer) *writePlan {
+	w := &writePlan{now: sess.s.now().UnixMilli(), built: as.clone()}
+	for _, c := range calls {
+		w.recs = append(w.recs, c...)
+	}
 	t, ok := sess.s.cache.Topic(sess.topic)
 	if !ok {
 		fail := errs.New(errs.UnknownTopicOrPartition, "topic %q does not exist", sess.topic)
-		for i := range out {
-			out[i] = &streamv1.ProduceResult{Partition: -1, Offset: -1, TimestampMs: now, Error: detail(fail)}
+		w.out = make([]*streamv1.ProduceResult, len(w.recs))
+		for i := range w.out {
+			w.out[i] = &streamv1.ProduceResult{Partition: -1, Offset: -1, TimestampMs: w.now, Error: detail(fail)}
 		}
-		return out
+		return w
 	}
-	// Each request is placed on its own, as a Produce call is (its keyless
-	// records make one sticky batch), however many are written together.
 	var order []int32
 	byPartition := map[int32][]int{}
 	for i, base := 0, 0; i < len(calls); base, i = base+len(calls[i]), i+1 {
@@ -300,16 +403,29 @@ func (sess *session) write(ctx context.Context, calls [][]*streamv1.ProduceRecor
 		}
 	}
 	maxBatch := maxMessageBytes(t)
-	var parts []*pending
 	for _, p := range order {
 		pp := &pending{partition: p, indexes: byPartition[p]}
 		chunk := make([]*streamv1.ProduceRecord, len(pp.indexes))
 		for j, i := range pp.indexes {
-			chunk[j] = recs[i]
+			chunk[j] = w.recs[i]
 		}
 		pp.chunks = chunkRecords(chunk, maxBatch)
-		parts = append(parts, pp)
+		pp.first, pp.firstErr = sess.batches(*as, p, pp.chunks[:min(roundBatches, len(pp.chunks))], w.now)
+		w.parts = append(w.parts, pp)
 	}
+	*as = w.after(*as)
+	return w
+}
+
+// execute writes a plan and returns one result per record, in order. It
+// alone changes the session's producer; a first round built for another
+// producer state than the one it finds is built again.
+func (sess *session) execute(ctx context.Context, w *writePlan) []*streamv1.ProduceResult {
+	if w.out != nil {
+		return w.out
+	}
+	recs, now, parts := w.recs, w.now, w.parts
+	out := make([]*streamv1.ProduceResult, len(recs))
 	for round := 0; ; round++ {
 		var items []*router.ProduceItem
 		var of []*pending
@@ -320,7 +436,10 @@ func (sess *session) write(ctx context.Context, calls [][]*streamv1.ProduceRecor
 				continue
 			}
 			chunks := pp.chunks[first:min(first+roundBatches, len(pp.chunks))]
-			batches, err := sess.batches(pp.partition, chunks, now)
+			batches, err := pp.first, pp.firstErr
+			if round > 0 || (sess.idempotent && !sess.stamped(w.built, pp.partition)) {
+				batches, err = sess.batches(sess.producer, pp.partition, chunks, now)
+			}
 			if err != nil {
 				pp.err = errs.New(errs.InvalidRecord, "records of partition %d: %v", pp.partition, err)
 				continue
@@ -386,13 +505,26 @@ func (sess *session) write(ctx context.Context, calls [][]*streamv1.ProduceRecor
 	return out
 }
 
+// stamped says whether batches built as b for partition p carry the
+// session's producer id, epoch and next sequence for p.
+func (sess *session) stamped(b producer, p int32) bool {
+	return b.id == sess.id && b.epoch == sess.epoch && b.seq[p] == sess.seq[p]
+}
+
+// write plans and executes one write from the session's own producer
+// state (nothing built ahead).
+func (sess *session) write(ctx context.Context, calls [][]*streamv1.ProduceRecord) []*streamv1.ProduceResult {
+	as := sess.producer.clone()
+	return sess.execute(ctx, sess.plan(calls, &as))
+}
+
 // batches encodes chunks for a partition, one batch each, stamped with
-// the session's producer id and consecutive sequences from the
-// partition's next one when idempotent.
-func (sess *session) batches(partition int32, chunks [][]*streamv1.ProduceRecord, now int64) ([]byte, error) {
+// as's producer id and consecutive sequences from its next one for the
+// partition when the session is idempotent.
+func (sess *session) batches(as producer, partition int32, chunks [][]*streamv1.ProduceRecord, now int64) ([]byte, error) {
 	opts := recordbatch.ProducerOptions(sess.codec)
 	if sess.idempotent {
-		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = sess.pid, sess.epoch, sess.seq[partition]
+		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = as.id, as.epoch, as.seq[partition]
 	}
 	return buildBatches(chunks, now, opts)
 }

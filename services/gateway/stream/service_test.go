@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ type memStorage struct {
 	logs  map[int32][]byte
 	next  map[int32]int64
 	calls int
+	fail  map[int32]*errs.Error // partitions whose produce fails
 }
 
 func (m *memStorage) Client(string) (storagev1.StorageServiceClient, error) {
@@ -44,6 +46,11 @@ func (m memClient) Produce(_ context.Context, in *storagev1.ProduceRequest, _ ..
 	m.calls++
 	out := &storagev1.ProduceResponse{}
 	for _, p := range in.GetPartitions() {
+		if e := m.fail[p.GetPartition()]; e != nil {
+			out.Partitions = append(out.Partitions, &storagev1.ProducePartitionResult{Topic: p.GetTopic(), Partition: p.GetPartition(),
+				BaseOffset: -1, Error: e.Detail})
+			continue
+		}
 		base := m.next[p.GetPartition()]
 		next := base
 		for rest := p.GetRecords(); len(rest) > 0; {
@@ -221,7 +228,7 @@ func TestServiceBadRequestWritesNothing(t *testing.T) {
 // the requests do not all land on the same one.
 func TestSessionPlacesEachRequestOnItsOwn(t *testing.T) {
 	s, _ := newTestService(8, -1)
-	sess := &session{s: s, topic: "t", acks: storagev1.Acks_ACKS_LEADER, timeout: time.Second, pid: -1, epoch: -1}
+	sess := &session{s: s, topic: "t", acks: storagev1.Acks_ACKS_LEADER, timeout: time.Second, producer: producer{id: -1, epoch: -1}}
 	calls := make([][]*streamv1.ProduceRecord, 20)
 	for i := range calls {
 		for range 5 {
@@ -241,5 +248,56 @@ func TestSessionPlacesEachRequestOnItsOwn(t *testing.T) {
 	}
 	if len(used) < 2 {
 		t.Fatalf("20 requests written together all went to partition(s) %v", used)
+	}
+}
+
+// A write built while the one before it runs is stamped with the sequences
+// that one leaves if it succeeds; when it fails, the next write's batches
+// are built again from the sequences it really left, so the leader sees no
+// gap.
+func TestSessionRebuildsAWriteBuiltAheadOfAFailure(t *testing.T) {
+	s, m := newTestService(1, -1)
+	sess := &session{s: s, topic: "t", acks: storagev1.Acks_ACKS_ALL, timeout: time.Second, idempotent: true,
+		producer: producer{id: 7, seq: map[int32]int32{}}}
+	recs := func(n int) [][]*streamv1.ProduceRecord {
+		var out []*streamv1.ProduceRecord
+		for range n {
+			out = append(out, &streamv1.ProduceRecord{Partition: ptr(int32(0)), Value: []byte("v")})
+		}
+		return [][]*streamv1.ProduceRecord{out}
+	}
+	spec := sess.producer.clone()
+	w1 := sess.plan(recs(3), &spec)
+	w2 := sess.plan(recs(2), &spec) // built as if w1 succeeds: from sequence 3
+	m.fail = map[int32]*errs.Error{0: errs.New(errs.MessageTooLarge, "refused")}
+	for _, r := range sess.execute(context.Background(), w1) {
+		if r.GetError() == nil {
+			t.Fatalf("w1: %v, want refused", r)
+		}
+	}
+	m.fail = nil
+	if w2.built.equal(sess.producer) {
+		t.Fatal("w2 was built for the state w1 left; it cannot be, w1 failed")
+	}
+	spec = w2.after(sess.producer)
+	w3 := sess.plan(recs(4), &spec)
+	for _, w := range []*writePlan{w2, w3} {
+		for _, r := range sess.execute(context.Background(), w) {
+			if r.GetError() != nil {
+				t.Fatalf("write: %v", r)
+			}
+		}
+	}
+	var seqs []int32
+	for rest := m.logs[0]; len(rest) > 0; {
+		b, r, err := recordbatch.Next(rest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := recordbatch.ParseHeader(b)
+		seqs, rest = append(seqs, h.BaseSequence), r
+	}
+	if !slices.Equal(seqs, []int32{0, 2}) || sess.seq[0] != 6 {
+		t.Fatalf("batches written from sequences %v, next %d; want [0 2] and 6", seqs, sess.seq[0])
 	}
 }
