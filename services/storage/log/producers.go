@@ -126,12 +126,15 @@ func (p *producerState) applyAll(batches []byte) {
 
 // trimBelow forgets producers whose last batch or marker is below start
 // (their state went with the data, as a scan from the log start would
-// find it).
-func (p *producerState) trimBelow(start int64) {
+// find it), except those with a transaction open. Kafka keeps them until
+// producer.id.expiration.ms instead; Strata keeps the behaviour it had
+// before snapshots (a producer it has no state for may start at any
+// sequence, KIP-360).
+func (p *producerState) trimBelow(start int64, open map[int64]int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for id, e := range p.m {
-		if e.LastOffset < start {
+		if _, txn := open[id]; e.LastOffset < start && !txn {
 			delete(p.m, id)
 		}
 	}
@@ -358,7 +361,7 @@ func (l *Log) loadProducersLocked() error {
 	if err != nil {
 		return err
 	}
-	l.prod.trimBelow(l.logStart.Load())
+	l.prod.trimBelow(l.logStart.Load(), l.OngoingTxns())
 	return nil
 }
 

@@ -76,7 +76,7 @@ func fullScanState(t *testing.T, l *Log) map[int64]ProducerState {
 	if _, err := l.scanProducers(l.segs[0].base); err != nil {
 		t.Fatal(err)
 	}
-	l.prod.trimBelow(l.logStart.Load())
+	l.prod.trimBelow(l.logStart.Load(), l.OngoingTxns())
 	return l.Producers()
 }
 

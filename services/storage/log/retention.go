@@ -109,7 +109,7 @@ func (l *Log) advanceStartLocked(start int64) error {
 	// Producers whose last batch is gone are forgotten, as a scan from the
 	// new start would; snapshots of deleted segments go with them (one
 	// left behind by a crash is deleted at the next Open).
-	l.prod.trimBelow(start)
+	l.prod.trimBelow(start, l.OngoingTxns())
 	if err := l.removeSnapshotsWhere(func(off int64) bool { return off < first }, false); err != nil {
 		l.opts.logger.Warn("producer state snapshots of deleted segments not removed", "dir", l.dir, "err", err)
 	}
