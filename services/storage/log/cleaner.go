@@ -89,7 +89,10 @@ func (l *Log) Compact() (CleanStats, error) {
 		}
 		now := l.opts.now().UnixMilli()
 		horizon := now - l.cfg.DeleteRetentionMs
-		mk := markerCleaner{now: now, retention: l.cfg.DeleteRetentionMs, data: map[int64]bool{}}
+		mk := markerCleaner{now: now, retention: l.cfg.DeleteRetentionMs, data: map[int64]bool{}, last: map[int64]int64{}}
+		for id, p := range l.Producers() {
+			mk.last[id] = p.LastOffset
+		}
 		for i, s := range cleanable {
 			if s.base >= mapEnd {
 				break
@@ -503,10 +506,14 @@ func appendUint32(b []byte, v uint32) []byte {
 // must outlive its data); once none was, it gets a delete horizon of now +
 // delete.retention.ms, and a later pass past the horizon removes it. So a
 // consumer that read the transaction's data before it was cleaned still
-// finds the marker for delete.retention.ms.
+// finds the marker for delete.retention.ms. A marker that is its
+// producer's last batch stays (Kafka keeps the last batch of every producer
+// it knows), so a replica that rebuilds its producer state from the log
+// still learns the epoch the marker raised.
 type markerCleaner struct {
 	now, retention int64
-	data           map[int64]bool // producer id → a batch of its current transaction was read
+	data           map[int64]bool  // producer id → a batch of its current transaction was read
+	last           map[int64]int64 // producer id → offset of its last batch (the log's producer state)
 }
 
 // marker returns what to write for the control batch raw: raw itself, a
@@ -521,6 +528,8 @@ func (mk *markerCleaner) marker(h *recordbatch.Header, raw []byte) ([]byte, erro
 	switch {
 	case hasData:
 		return raw, nil
+	case mk.last[h.ProducerID] == h.BaseOffset:
+		return raw, nil // the producer's last batch
 	case !set:
 		horizon := mk.now + mk.retention
 		if mk.retention > math.MaxInt64-mk.now {

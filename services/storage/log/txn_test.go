@@ -241,7 +241,7 @@ func markersByProducer(t *testing.T, l *Log) (count map[int64]int, horizon map[i
 // delete horizon of delete.retention.ms; a cleaning after the horizon
 // removes it, and an abort marker's aborted-transaction entry goes with
 // it (from memory and from the .txnindex). A marker whose transaction
-// still has data stays.
+// still has data stays, and so does a producer's last marker.
 func TestCompactionRemovesMarkersAfterTheirData(t *testing.T) {
 	cfg := smallConfig()
 	cfg.CleanupPolicy = PolicyCompact
@@ -258,8 +258,16 @@ func TestCompactionRemovesMarkersAfterTheirData(t *testing.T) {
 	commit(5, "a", "superseded")                        // its data goes in the first cleaning
 	mustAppend(t, l, keyedTxn(t, 7, 0, "b", "aborted")) // so does an aborted transaction's
 	abortAt := mustMarker(t, l, 7, false)
-	commit(9, "c", "kept") // its data stays, and so does its marker
+	commit(9, "c", "kept")  // its data stays, and so does its marker
+	commit(11, "g", "gone") // data superseded, but its marker is 11's last batch
 	mustAppend(t, l, keyed(t, codec.None, 1, "a", "latest"))
+	mustAppend(t, l, keyed(t, codec.None, 1, "g", "plain"))
+	// Later transactions of 5 and 7, so the markers above are not their
+	// producers' last batches (a producer's last marker is kept).
+	mustAppend(t, l, keyedTxn(t, 5, 1, "d", "later"))
+	mustMarker(t, l, 5, true)
+	mustAppend(t, l, keyedTxn(t, 7, 1, "e", "later"))
+	mustMarker(t, l, 7, true)
 	filler := 0
 	compact := func() CleanStats {
 		t.Helper()
@@ -282,12 +290,12 @@ func TestCompactionRemovesMarkersAfterTheirData(t *testing.T) {
 	}
 
 	compact() // removes the data of 5 and 7; their markers saw data
-	want("first cleaning", map[int64]int{5: 1, 7: 1, 9: 1}, map[int64]bool{5: false, 7: false, 9: false})
+	want("first cleaning", map[int64]int{5: 2, 7: 2, 9: 1, 11: 1}, map[int64]bool{5: false, 7: false, 9: false, 11: false})
 	if _, vals := readAll(t, l); strings.Contains(strings.Join(vals, ","), "superseded") || strings.Contains(strings.Join(vals, ","), "aborted") {
 		t.Fatalf("data left: %v", vals)
 	}
 	compact() // no data left for 5 and 7: delete horizons set
-	want("second cleaning", map[int64]int{5: 1, 7: 1, 9: 1}, map[int64]bool{5: true, 7: true, 9: false})
+	want("second cleaning", map[int64]int{5: 2, 7: 2, 9: 1, 11: 1}, map[int64]bool{5: true, 7: true, 9: false, 11: false})
 	if ab := l.AbortedTxns(0, l.LogEndOffset()); len(ab) != 1 || ab[0].LastOffset != abortAt {
 		t.Fatalf("aborted before the marker goes: %+v", ab)
 	}
@@ -299,7 +307,7 @@ func TestCompactionRemovesMarkersAfterTheirData(t *testing.T) {
 	if st := compact(); st.MarkersRemoved != 2 {
 		t.Fatalf("after the horizon: %+v", st)
 	}
-	want("after the horizon", map[int64]int{9: 1}, map[int64]bool{9: false})
+	want("after the horizon", map[int64]int{5: 1, 7: 1, 9: 1, 11: 1}, map[int64]bool{5: false, 7: false, 9: false, 11: false})
 	if ab := l.AbortedTxns(0, l.LogEndOffset()); len(ab) != 0 {
 		t.Fatalf("aborted entry kept without its marker: %+v", ab)
 	}
