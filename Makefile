@@ -88,7 +88,7 @@ test-race: ## Unit tests and the multi-process tests with the race detector in e
 	STRATA_E2E_RACE=1 $(GO) test $(GOTEST_FLAGS) ./test/e2e/
 
 .PHONY: test-faults
-test-faults: ## Long fault suite (random kills, pauses, SIGTERMs under acks=all load; several minutes).
+test-faults: ## Long fault suite (random kills, pauses, SIGTERMs under acks=all and exactly-once transactional load; STRATA_SOAK_DURATION=30s shortens it).
 	$(GO) test -count=1 -timeout 30m -tags faults -run 'TestSoak' -v ./test/e2e/
 
 .PHONY: bench

@@ -31,6 +31,12 @@ type BatchOptions struct {
 	LogAppendTime        bool
 	// KeepOffsetDeltas keeps each record's OffsetDelta (compaction leaves gaps).
 	KeepOffsetDeltas bool
+	// DeleteHorizon, when set with HasDeleteHorizon, is the cleaner's
+	// delete horizon (KIP-534): it becomes the base timestamp, with the
+	// delete-horizon attribute bit, and the records' timestamp deltas are
+	// taken from it.
+	DeleteHorizon    int64
+	HasDeleteHorizon bool
 	// LastOffsetDelta, with KeepOffsetDeltas, keeps a batch's original offset
 	// range when compaction removed its last records. Ignored if smaller
 	// than the last record's delta.
@@ -51,6 +57,9 @@ func Build(opts BatchOptions, recs []BuildRecord) ([]byte, error) {
 		return nil, fmt.Errorf("build: codec %d: %w", opts.Codec, ErrUnsupportedCodec)
 	}
 	baseTS, maxTS := recs[0].Timestamp, recs[0].Timestamp
+	if opts.HasDeleteHorizon {
+		baseTS = opts.DeleteHorizon
+	}
 	var lastDelta int32
 	for i, r := range recs {
 		maxTS = max(maxTS, r.Timestamp)
@@ -97,6 +106,9 @@ func Build(opts BatchOptions, recs []BuildRecord) ([]byte, error) {
 	}
 	if opts.Control {
 		attrs |= attrControl
+	}
+	if opts.HasDeleteHorizon {
+		attrs |= attrDeleteHorizon
 	}
 	be := binary.BigEndian
 	be.PutUint64(b[offBaseOffset:], uint64(opts.BaseOffset))

@@ -49,3 +49,33 @@ func ControlType(b []byte) (int16, error) {
 	}
 	return int16(binary.BigEndian.Uint16(key[2:])), nil
 }
+
+// WithDeleteHorizon returns a copy of the control batch b carrying the
+// cleaner's delete horizon (KIP-534), with its offsets, producer fields,
+// record and record timestamp unchanged.
+func WithDeleteHorizon(b []byte, horizon int64) ([]byte, error) {
+	h, err := Validate(b)
+	if err != nil {
+		return nil, err
+	}
+	if !h.IsControl() || h.Codec() != 0 {
+		return nil, fmt.Errorf("delete horizon: not an uncompressed control batch: %w", ErrInvalidRecord)
+	}
+	var recs []BuildRecord
+	it := NewRecordIter(b[HeaderSize:h.Size()], h.RecordCount)
+	for it.Next() {
+		r := it.Record()
+		recs = append(recs, BuildRecord{Key: r.Key, Value: r.Value, Headers: r.Headers,
+			Timestamp: h.BaseTimestamp + r.TimestampDelta, OffsetDelta: r.OffsetDelta})
+	}
+	if it.Err() != nil {
+		return nil, fmt.Errorf("delete horizon: %w", it.Err())
+	}
+	return Build(BatchOptions{
+		BaseOffset: h.BaseOffset, PartitionLeaderEpoch: h.PartitionLeaderEpoch,
+		ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, BaseSequence: h.BaseSequence,
+		Transactional: h.IsTransactional(), Control: true, LogAppendTime: h.LogAppendTime(),
+		KeepOffsetDeltas: true, LastOffsetDelta: h.LastOffsetDelta,
+		DeleteHorizon: horizon, HasDeleteHorizon: true,
+	}, recs)
+}

@@ -41,6 +41,7 @@ const (
 	attrLogAppendTime = 0x08
 	attrTransactional = 0x10
 	attrControl       = 0x20
+	attrDeleteHorizon = 0x40 // KIP-534: BaseTimestamp is the delete horizon
 )
 
 // Header is the decoded fixed part of a v2 record batch.
@@ -81,6 +82,15 @@ func (h *Header) IsTransactional() bool { return h.Attributes&attrTransactional 
 // LogAppendTime reports that MaxTimestamp is the broker's append time and
 // overrides every record's own timestamp.
 func (h *Header) LogAppendTime() bool { return h.Attributes&attrLogAppendTime != 0 }
+
+// DeleteHorizon returns the time (ms) after which the cleaner may remove
+// the batch's tombstones or, for a transaction marker, the batch itself,
+// when the cleaner set one (KIP-534: the delete-horizon attribute bit, the
+// horizon in the base timestamp; records keep their timestamps through
+// their deltas).
+func (h *Header) DeleteHorizon() (int64, bool) {
+	return h.BaseTimestamp, h.Attributes&attrDeleteHorizon != 0
+}
 
 // ParseHeader decodes the fixed header at the start of b. It checks the
 // length field and magic but not that the whole batch is present.

@@ -152,3 +152,52 @@ func TestVarints(t *testing.T) {
 		t.Fatal("overflowing varlong accepted")
 	}
 }
+
+// A marker given a delete horizon keeps its offsets, type and record
+// timestamp, validates, and franz-go's kmsg still reads it.
+func TestControlDeleteHorizon(t *testing.T) {
+	m, err := BuildControl(7, 3, false, 2, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetBaseOffset(m, 42)
+	if h, _ := ParseHeader(m); func() bool { _, ok := h.DeleteHorizon(); return ok }() {
+		t.Fatal("a new marker has a delete horizon")
+	}
+	d, err := WithDeleteHorizon(m, 90_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Validate(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := h.DeleteHorizon(); !ok || at != 90_000 {
+		t.Fatalf("horizon %d %v", at, ok)
+	}
+	if h.BaseOffset != 42 || h.LastOffsetDelta != 0 || h.ProducerID != 7 || h.ProducerEpoch != 3 || !h.IsControl() || !h.IsTransactional() || h.MaxTimestamp != 1000 {
+		t.Fatalf("header %+v", h)
+	}
+	if typ, err := ControlType(d); err != nil || typ != ControlAbort {
+		t.Fatalf("type %d %v", typ, err)
+	}
+	it := NewRecordIter(d[HeaderSize:], h.RecordCount)
+	if !it.Next() || h.BaseTimestamp+it.Record().TimestampDelta != 1000 {
+		t.Fatalf("record timestamp lost: %v", it.Err())
+	}
+	var back kmsg.RecordBatch
+	if err := back.ReadFrom(d); err != nil || back.Attributes&0x40 == 0 || back.FirstTimestamp != 90_000 {
+		t.Fatalf("kmsg decode: %v %+v", err, back)
+	}
+	if _, err := WithDeleteHorizon(batchForTest(t), 1); err == nil {
+		t.Fatal("a data batch got a delete horizon")
+	}
+}
+
+func batchForTest(t *testing.T) []byte {
+	b, err := Build(ProducerOptions(codec.None), testRecords(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,7 +1,6 @@
 package storage
 
-// Idempotent producer state (Kafka's ProducerStateManager, without
-// snapshots). For each partition it leads, a node keeps per producer id the
+// Idempotent producer state (Kafka's ProducerStateManager). For each partition it leads, a node keeps per producer id the
 // producer epoch and the last five batches (first and last sequence, first
 // and last offset). An idempotent batch (producer id ≥ 0) is checked
 // before it is appended:
@@ -26,10 +25,12 @@ package storage
 // ABORT marker closes the transaction and raises the producer's epoch to
 // the marker's, fencing older epochs (INVALID_PRODUCER_EPOCH).
 //
-// The state is built from the log — every batch with a producer id, from
-// the log start — the first time an idempotent batch reaches the partition
-// after it was opened or after this node became its leader (a new leader
-// epoch), so it survives restarts and failovers without a snapshot file.
+// The state is copied from the log's own (services/storage/log/producers.go:
+// every batch with a producer id, kept up to date on leaders and followers,
+// snapshotted at each segment roll and on close, so Open scans only the
+// batches after the newest snapshot) the first time an idempotent batch
+// reaches the partition after it was opened or after this node became its
+// leader (a new leader epoch): it survives restarts and failovers.
 // The check, the append and the update run under one lock per replica;
 // batches without a producer id never take it.
 
@@ -41,20 +42,18 @@ import (
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/services/storage/log"
 )
 
 // producerWindow is how many batches per producer are remembered for
 // duplicate detection (Kafka's max.in.flight.requests.per.connection cap
 // is 5).
-const producerWindow = 8
+const producerWindow = log.ProducerWindow
 
 // maxIdempotentBatches bounds the batches of one producer in one write to
 // a partition, so that a retried write is recognised whole: all its
 // batches are still remembered.
 const maxIdempotentBatches = producerWindow
-
-// rebuildReadBytes is the read size of the scan that rebuilds the state.
-const rebuildReadBytes = 4 << 20
 
 type producerBatch struct {
 	firstSeq, lastSeq int32
@@ -340,36 +339,22 @@ func (r *replica) describeProducers(leaderEpoch int32) ([]producerInfo, error) {
 	return out, nil
 }
 
-// rebuild scans the log for batches with producer ids.
+// rebuild copies the producer state the log keeps (every batch with a
+// producer id, leaders and followers alike; at open it is loaded from the
+// newest snapshot and the batches after it, see
+// services/storage/log/producers.go): a leader change reads nothing.
 func (pp *partProducers) rebuild(p *replica) error {
-	pp.producers = map[int64]*producerEntry{}
-	off, end := p.log.LogStartOffset(), p.log.LogEndOffset()
-	for off < end {
-		data, err := p.log.Read(off, rebuildReadBytes, end)
-		if err != nil {
-			return err
+	if err := p.log.Err(); err != nil {
+		return err
+	}
+	state := p.log.Producers()
+	pp.producers = make(map[int64]*producerEntry, len(state))
+	for id, st := range state {
+		e := &producerEntry{epoch: st.Epoch, batches: make([]producerBatch, len(st.Batches))}
+		for i, b := range st.Batches {
+			e.batches[i] = producerBatch{b.FirstSeq, b.LastSeq, b.BaseOffset, b.MaxTimestamp}
 		}
-		if len(data) == 0 {
-			return nil
-		}
-		for len(data) > 0 {
-			batch, rest, err := recordbatch.Next(data)
-			if err != nil {
-				return err
-			}
-			data = rest
-			h, err := recordbatch.ParseHeader(batch)
-			if err != nil {
-				return err
-			}
-			off = max(off, h.NextOffset())
-			switch {
-			case h.ProducerID >= 0 && h.IsControl():
-				pp.bumpEpoch(h.ProducerID, h.ProducerEpoch)
-			case h.ProducerID >= 0:
-				pp.record(h.ProducerID, h.ProducerEpoch, producerBatch{h.BaseSequence, h.BaseSequence + h.LastOffsetDelta, h.BaseOffset, h.MaxTimestamp})
-			}
-		}
+		pp.producers[id] = e
 	}
 	return nil
 }

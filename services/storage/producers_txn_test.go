@@ -91,3 +91,62 @@ func TestTransactionalBatchRules(t *testing.T) {
 	_, err = r.writeMarker(1, marker(-3, 1, storagev1.TxnMarkerType_TXN_MARKER_TYPE_BEGIN))
 	wantCode(err, errs.InvalidRequest, "negative producer id")
 }
+
+// After a restart the leader's state comes from the log's snapshot: a
+// retried batch is still a duplicate (answered with its first offset, not
+// written), a fenced epoch is still refused, and sequences go on.
+func TestProducerStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	a := testAssignment("t", 0, "aa")
+	a.cfg.SegmentBytes = 1024
+	open := func() (*partitions, *replica) {
+		t.Helper()
+		ps := newPartitions(dir)
+		if err := ps.reconcile([]assignment{a}, keepAll, &testHost{}); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := ps.get("t", 0)
+		return ps, r
+	}
+	ps, r := open()
+	var firstOf []int64
+	for seq := int32(0); seq < 60; seq++ {
+		off, err := r.appendProduced(0, pidBatch(t, 9, 0, seq, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		firstOf = append(firstOf, off)
+	}
+	if _, err := r.writeMarker(0, marker(5, 0, storagev1.TxnMarkerType_TXN_MARKER_TYPE_BEGIN)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.appendProduced(0, pidBatch(t, 5, 0, 0, true)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.writeMarker(0, marker(5, 2, storagev1.TxnMarkerType_TXN_MARKER_TYPE_ABORT)); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.log.NumSegments(); n < 3 {
+		t.Fatalf("%d segments", n)
+	}
+	end := r.log.LogEndOffset()
+	if !ps.closeAll() {
+		t.Fatal("close failed")
+	}
+	ps, r = open()
+	t.Cleanup(func() { ps.closeAll() })
+	off, err := r.appendProduced(1, pidBatch(t, 9, 0, 59, false))
+	if err != nil || off != firstOf[59] || r.log.LogEndOffset() != end {
+		t.Fatalf("retry after restart: offset %d, %v, log end %d; want %d, nil, %d", off, err, r.log.LogEndOffset(), firstOf[59], end)
+	}
+	_, err = r.appendProduced(1, pidBatch(t, 9, 0, 61, false))
+	if !errs.Is(err, errs.OutOfOrderSequence) {
+		t.Fatalf("gap after restart: %v", err)
+	}
+	if _, err := r.appendProduced(1, pidBatch(t, 9, 0, 60, false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.writeMarker(1, marker(5, 1, storagev1.TxnMarkerType_TXN_MARKER_TYPE_BEGIN)); !errs.Is(err, errs.InvalidProducerEpoch) {
+		t.Fatalf("fenced epoch after restart: %v", err)
+	}
+}

@@ -28,6 +28,7 @@ type cluster struct {
 	t           *testing.T
 	dir         string
 	leaseTTL    string
+	storageArgs []string // more storage node flags
 	controllers []*node
 	storage     []*node
 	gateway     *node
@@ -40,6 +41,7 @@ type clusterSpec struct {
 	storage     int
 	leaseTTL    string   // storage node and gateway lease TTL
 	gatewayArgs []string // more gateway flags
+	storageArgs []string // more storage node flags
 }
 
 // newCluster starts controllers, storage nodes and one gateway, and waits
@@ -49,7 +51,7 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 	if spec.leaseTTL == "" {
 		spec.leaseTTL = "3s"
 	}
-	c := &cluster{t: t, dir: t.TempDir(), leaseTTL: spec.leaseTTL}
+	c := &cluster{t: t, dir: t.TempDir(), leaseTTL: spec.leaseTTL, storageArgs: spec.storageArgs}
 	type ctrlAddrs struct{ name, grpc, http, peer, client string }
 	addrs := make([]ctrlAddrs, spec.controllers)
 	var initial []string
@@ -121,6 +123,7 @@ func (c *cluster) addStorage(opts ...storageOpt) *node {
 	grpc := testutil.FreeAddr(c.t)
 	args := []string{"storage", "--data-dir", dataDir, "--grpc-addr", grpc, "--http-addr", testutil.FreeAddr(c.t),
 		"--controllers", c.controllerAddrs(), "--replica-lag-time-max", "2s"}
+	args = append(args, c.storageArgs...)
 	n := &node{args: args, grpc: grpc, dataDir: dataDir}
 	n.proc = start(c.t, fmt.Sprintf("storage-%d", i), args...)
 	c.storage = append(c.storage, n)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -762,4 +763,139 @@ func TestKafkaTxnLeaderChangeAfterAddPartitions(t *testing.T) {
 	if got := readTxn(t, c, "moved", 1, true); strings.Join(got, ",") != "after-move" {
 		t.Fatalf("read_committed read %v", got)
 	}
+}
+
+// Compaction of a transactional topic, read by franz-go (with control
+// records kept) and sarama throughout: the aborted transaction's records
+// and the superseded committed one go, then their markers (after
+// delete.retention.ms, with a delete horizon meanwhile); read_committed
+// stays right at every step and the marker of a transaction whose data is
+// still there stays.
+func TestKafkaTxnCompactionRemovesMarkers(t *testing.T) {
+	c := newCluster(t, clusterSpec{controllers: 1, storage: 1, storageArgs: []string{"--retention-check-interval", "200ms"}})
+	c.admin("topic", "create", "ctx", "--partitions", "1", "--replication-factor", "1",
+		"--config", "cleanup.policy=compact", "--config", "segment.bytes=2048", "--config", "delete.retention.ms=2000",
+		"--config", "min.cleanable.dirty.ratio=0")
+	waitTopicsReady(t, c, map[string]int{"ctx": 1})
+	p := franzClient(t, c, kgo.TransactionalID("compact-txn"), kgo.DefaultProduceTopic("ctx"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	txn := func(commit bool, key, value string) {
+		t.Helper()
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ProduceSync(ctx, &kgo.Record{Key: []byte(key), Value: []byte(value)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn(true, "a", "first")    // superseded by "second": data, then marker go
+	txn(false, "b", "aborted") // aborted: data, then marker go
+	txn(true, "a", "second")   // its data stays, so does its marker
+	plain := franzClient(t, c, kgo.DefaultProduceTopic("ctx"))
+	filler := 0
+	fill := func(n int) { // dirty data so the cleaner keeps running
+		t.Helper()
+		for range n {
+			if err := plain.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("f-%d", filler%20)), Value: bytes.Repeat([]byte("x"), 100)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			filler++
+		}
+	}
+	// read returns the committed values of a and b and the markers seen.
+	read := func() (vals map[string]string, markers int, err error) {
+		cl := franzClient(t, c, kgo.ConsumeTopics("ctx"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+		defer cl.Close()
+		end := listOffset(t, cl, "ctx", true)
+		rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
+		defer rcancel()
+		vals = map[string]string{}
+		for pos := int64(0); pos < end; {
+			fs := cl.PollFetches(rctx)
+			if rctx.Err() != nil {
+				return nil, 0, fmt.Errorf("read to %d of %d", pos, end)
+			}
+			if err := fs.Err(); err != nil {
+				return nil, 0, err
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				pos = r.Offset + 1
+				switch {
+				case r.Attrs.IsControl():
+					markers++
+				case string(r.Key) == "a" || string(r.Key) == "b":
+					vals[string(r.Key)] = string(r.Value)
+				}
+			})
+		}
+		return vals, markers, nil
+	}
+	saramaRead := func() (map[string]string, error) {
+		cfg := sarama.NewConfig()
+		cfg.Version = sarama.V2_8_0_0
+		cfg.Consumer.IsolationLevel = sarama.ReadCommitted
+		cons, err := sarama.NewConsumer([]string{c.kafka}, cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer cons.Close()
+		hw, err := func() (int64, error) {
+			cl, err := sarama.NewClient([]string{c.kafka}, cfg)
+			if err != nil {
+				return 0, err
+			}
+			defer cl.Close()
+			return cl.GetOffset("ctx", 0, sarama.OffsetNewest)
+		}()
+		if err != nil {
+			return nil, err
+		}
+		pc, err := cons.ConsumePartition("ctx", 0, sarama.OffsetOldest)
+		if err != nil {
+			return nil, err
+		}
+		defer pc.Close()
+		vals := map[string]string{}
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case m := <-pc.Messages():
+				if k := string(m.Key); k == "a" || k == "b" {
+					vals[k] = string(m.Value)
+				}
+				if m.Offset+1 >= hw {
+					return vals, nil
+				}
+			case err := <-pc.Errors():
+				return nil, err
+			case <-timeout:
+				return nil, fmt.Errorf("sarama read timed out")
+			}
+		}
+	}
+	steps := 0
+	testutil.WaitFor(t, 90*time.Second, func() error {
+		fill(10)
+		vals, markers, err := read()
+		if err != nil {
+			return err
+		}
+		if vals["a"] != "second" || vals["b"] != "" {
+			t.Fatalf("read_committed after %d fill rounds: %v", steps, vals)
+		}
+		if sv, err := saramaRead(); err != nil || sv["a"] != "second" || sv["b"] != "" {
+			t.Fatalf("sarama read_committed after %d fill rounds: %v %v", steps, sv, err)
+		}
+		steps++
+		if markers != 1 {
+			return fmt.Errorf("%d markers left", markers)
+		}
+		return nil
+	})
+	t.Logf("markers of the cleaned transactions gone after %d fill rounds (%d filler records)", steps, filler)
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -13,10 +14,25 @@ import (
 	"github.com/strata-io/strata/internal/testutil"
 )
 
+// soakDuration is how long a soak injects faults: STRATA_SOAK_DURATION
+// (a Go duration, e.g. 30s) or 3 minutes.
+func soakDuration(t *testing.T) time.Duration {
+	v := os.Getenv("STRATA_SOAK_DURATION")
+	if v == "" {
+		return 3 * time.Minute
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		t.Fatalf("STRATA_SOAK_DURATION=%q: want a positive Go duration", v)
+	}
+	return d
+}
+
 // TestSoakRandomFaults runs acks=all produces for a few minutes while
 // random faults hit the storage nodes — SIGKILL and restart, SIGSTOP past
 // the lease and resume, SIGTERM and restart — one at a time with recovery
-// in between, then checks the whole history (I1–I7). Run: make test-faults.
+// in between, then checks the whole history (I1–I7). Run: make test-faults
+// (STRATA_SOAK_DURATION sets how long the faults go on).
 func TestSoakRandomFaults(t *testing.T) {
 	c := newCluster(t, clusterSpec{controllers: 3, storage: 3})
 	c.admin("topic", "create", "soak", "--partitions", "1", "--replication-factor", "3", "--config", "min.insync.replicas=2")
@@ -35,7 +51,7 @@ func TestSoakRandomFaults(t *testing.T) {
 		})
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	end := time.Now().Add(3 * time.Minute)
+	end := time.Now().Add(soakDuration(t))
 	for round := 0; time.Now().Before(end); round++ {
 		healthy()
 		p, _ := describePartition(t, c, "soak", 0)

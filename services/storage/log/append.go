@@ -207,6 +207,7 @@ func (l *Log) writeLocked(batches []byte, first, last int64, records int64) erro
 		// validated: the data is written, its transaction state is not.
 		l.opts.logger.Warn("transaction state not updated", "dir", l.dir, "err", err)
 	}
+	l.prod.applyAll(batches)
 	s.size.Store(p)
 	s.next.Store(last + 1)
 	l.leo.Store(last + 1)
@@ -249,6 +250,10 @@ func (l *Log) rollLocked(base int64, now timeT) error {
 	l.segs = append(l.segs, s)
 	l.segMu.Unlock()
 	l.active = s
+	if old.size.Load() > 0 {
+		// The state covers every batch below base, all of them durable.
+		l.writeSnapshotLocked(base)
+	}
 	// seal fsynced the old segment, so everything below base is durable.
 	l.recoveryPoint = old.next.Load()
 	return l.writeCheckpoint()

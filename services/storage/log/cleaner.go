@@ -22,12 +22,17 @@ type CleanStats struct {
 	RecordsRemoved  int64
 	BytesBefore     int64
 	BytesAfter      int64
+	// MarkersRemoved counts transaction markers removed (their
+	// transaction's data gone and their delete horizon passed).
+	MarkersRemoved int64
 }
 
 // Compact runs the log cleaner when the cleanup policy includes compact.
-// It rewrites the sealed segments below the high watermark keeping, per
-// key, only the latest record; tombstones (nil values) older than
-// delete.retention.ms go too. Offsets never change: a batch keeps its base
+// It rewrites the sealed segments below the last stable offset keeping,
+// per key, only the latest record; tombstones (nil values) older than
+// delete.retention.ms go too, and so do aborted transactions' batches and,
+// delete.retention.ms after their transaction's data is gone, transaction
+// markers (markerCleaner). Offsets never change: a batch keeps its base
 // offset and offset range and only loses records, so gaps appear but
 // nothing is reordered. Compressed batches are decompressed (capped),
 // filtered and recompressed with the same codec, one batch at a time.
@@ -82,12 +87,17 @@ func (l *Log) Compact() (CleanStats, error) {
 		if mapEnd <= dirty {
 			return st, fmt.Errorf("compact: no progress at offset %d", dirty)
 		}
-		horizon := l.opts.now().UnixMilli() - l.cfg.DeleteRetentionMs
+		now := l.opts.now().UnixMilli()
+		horizon := now - l.cfg.DeleteRetentionMs
+		mk := markerCleaner{now: now, retention: l.cfg.DeleteRetentionMs, data: map[int64]bool{}, last: map[int64]int64{}}
+		for id, p := range l.Producers() {
+			mk.last[id] = p.LastOffset
+		}
 		for i, s := range cleanable {
 			if s.base >= mapEnd {
 				break
 			}
-			ns, err := l.cleanSegment(s, km, mapEnd, horizon, &st)
+			ns, err := l.cleanSegment(s, km, mapEnd, horizon, &mk, &st)
 			if err != nil {
 				var se *swapError
 				if errors.As(err, &se) {
@@ -277,7 +287,7 @@ func (l *Log) eachBatch(s *segment, fn func(h *recordbatch.Header, raw []byte) (
 //     crash from here on finishes the swap at Open);
 //  3. delete the old indexes, rename .swap over .log, write new indexes
 //     (missing indexes are rebuilt at Open).
-func (l *Log) cleanSegment(s *segment, km *keyMap, mapEnd, horizon int64, st *CleanStats) (*segment, error) {
+func (l *Log) cleanSegment(s *segment, km *keyMap, mapEnd, horizon int64, mk *markerCleaner, st *CleanStats) (*segment, error) {
 	cleanedPath := s.path(logSuffix + cleanedSuffix)
 	f, err := l.fs.OpenFile(cleanedPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -307,9 +317,31 @@ func (l *Log) cleanSegment(s *segment, km *keyMap, mapEnd, horizon int64, st *Cl
 		_, err := w.Write(b)
 		return err
 	}
+	var goneAborts map[int64]bool // offsets of removed abort markers
 	err = l.eachBatch(s, func(h *recordbatch.Header, raw []byte) (bool, error) {
 		st.BytesBefore += int64(len(raw))
-		if h.IsControl() || h.RecordCount == 0 {
+		if h.IsControl() {
+			out, err := mk.marker(h, raw)
+			if err != nil || out != nil {
+				if err == nil {
+					nh, _ := recordbatch.ParseHeader(out)
+					err = write(out, &nh)
+				}
+				return err == nil, err
+			}
+			st.MarkersRemoved++
+			if typ, err := recordbatch.ControlType(raw); err == nil && typ == recordbatch.ControlAbort {
+				if goneAborts == nil {
+					goneAborts = map[int64]bool{}
+				}
+				goneAborts[h.BaseOffset] = true
+			}
+			return true, nil
+		}
+		if h.IsTransactional() && h.ProducerID >= 0 {
+			mk.data[h.ProducerID] = true
+		}
+		if h.RecordCount == 0 {
 			return true, write(raw, h)
 		}
 		if l.abortedBatch(h) {
@@ -374,6 +406,16 @@ func (l *Log) cleanSegment(s *segment, km *keyMap, mapEnd, horizon int64, st *Cl
 	if err != nil {
 		l.fs.Remove(cleanedPath)
 		return nil, fmt.Errorf("compact segment %d: %w", s.base, err)
+	}
+	if len(goneAborts) > 0 {
+		// Before the swap: the transactions' data is already gone, so
+		// from now on nothing needs their aborted entries, and a reader
+		// must never be told of an aborted transaction whose marker it
+		// cannot find (it would skip the producer's later batches).
+		if err := l.forgetAborted(s, goneAborts); err != nil {
+			l.fs.Remove(cleanedPath)
+			return nil, fmt.Errorf("compact segment %d: %w", s.base, err)
+		}
 	}
 	st.BytesAfter += pos
 	swapPath := s.path(logSuffix + swapSuffix)
@@ -455,4 +497,47 @@ func writeIndexFiles(s *segment, idx []offsetPos, tidx []timeOffset) error {
 
 func appendUint32(b []byte, v uint32) []byte {
 	return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// markerCleaner decides, during one cleaning pass (which reads the log
+// from its first segment), what becomes of each transaction marker, as
+// Kafka's cleaner does (KIP-98, KIP-534): a marker stays while any batch of
+// its transaction was read in this pass (retained or removed: the marker
+// must outlive its data); once none was, it gets a delete horizon of now +
+// delete.retention.ms, and a later pass past the horizon removes it. So a
+// consumer that read the transaction's data before it was cleaned still
+// finds the marker for delete.retention.ms. A marker that is its
+// producer's last batch stays (Kafka keeps the last batch of every producer
+// it knows), so a replica that rebuilds its producer state from the log
+// still learns the epoch the marker raised.
+type markerCleaner struct {
+	now, retention int64
+	data           map[int64]bool  // producer id → a batch of its current transaction was read
+	last           map[int64]int64 // producer id → offset of its last batch (the log's producer state)
+}
+
+// marker returns what to write for the control batch raw: raw itself, a
+// copy with a delete horizon, or nil to remove it.
+func (mk *markerCleaner) marker(h *recordbatch.Header, raw []byte) ([]byte, error) {
+	if h.ProducerID < 0 {
+		return raw, nil
+	}
+	hasData := mk.data[h.ProducerID]
+	delete(mk.data, h.ProducerID)
+	at, set := h.DeleteHorizon()
+	switch {
+	case hasData:
+		return raw, nil
+	case mk.last[h.ProducerID] == h.BaseOffset:
+		return raw, nil // the producer's last batch
+	case !set:
+		horizon := mk.now + mk.retention
+		if mk.retention > math.MaxInt64-mk.now {
+			horizon = math.MaxInt64
+		}
+		return recordbatch.WithDeleteHorizon(raw, horizon)
+	case mk.now >= at:
+		return nil, nil
+	}
+	return raw, nil
 }

@@ -54,7 +54,12 @@ type Log struct {
 	hw       atomic.Int64
 
 	epochs epochCache
-	txn    txnState // open and aborted transactions (txn.go)
+	txn    txnState      // open and aborted transactions (txn.go)
+	prod   producerState // producer ids, epochs and sequences (producers.go)
+
+	// producerScanBytes is what the last producer state rebuild read from
+	// the segments (tests).
+	producerScanBytes atomic.Int64
 
 	// Guarded by mu.
 	unflushed     int64
@@ -198,6 +203,9 @@ func (l *Log) load() error {
 		return err
 	}
 	if err := l.rebuildTxnLocked(); err != nil {
+		return err
+	}
+	if err := l.loadProducersLocked(); err != nil {
 		return err
 	}
 	if rebuildEpochs && len(l.epochs.entries) > 0 {
@@ -379,6 +387,7 @@ func (l *Log) Close() error {
 	if l.Err() == nil {
 		err = l.active.seal()
 		if err == nil {
+			l.writeSnapshotLocked(l.leo.Load())
 			l.recoveryPoint = l.leo.Load()
 			err = l.writeCheckpoint()
 		} else {

@@ -99,11 +99,19 @@ func (l *Log) advanceStartLocked(start int64) error {
 		doomed = append(doomed, l.segs[0])
 		l.segs = l.segs[1:]
 	}
+	first := l.segs[0].base
 	l.segMu.Unlock()
 	for _, s := range doomed {
 		if err := s.remove(); err != nil {
 			return fmt.Errorf("delete segment %d: %w", s.base, l.fail(err))
 		}
+	}
+	// Producers whose last batch is gone are forgotten, as a scan from the
+	// new start would; snapshots of deleted segments go with them (one
+	// left behind by a crash is deleted at the next Open).
+	l.prod.trimBelow(start, l.OngoingTxns())
+	if err := l.removeSnapshotsWhere(func(off int64) bool { return off < first }, false); err != nil {
+		l.opts.logger.Warn("producer state snapshots of deleted segments not removed", "dir", l.dir, "err", err)
 	}
 	return nil
 }

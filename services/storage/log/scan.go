@@ -24,6 +24,7 @@ type headerScanner struct {
 	buf      *[]byte
 	bufPos   int64
 	bufLen   int
+	read     int64 // bytes read from the file
 }
 
 func newHeaderScanner(s *segment, pos, end int64) *headerScanner {
@@ -45,6 +46,7 @@ func (sc *headerScanner) next() (h recordbatch.Header, pos int64, ok bool, err e
 			return h, sc.pos, false, fmt.Errorf("scan segment %d at %d: %w", sc.s.base, sc.pos, err)
 		}
 		sc.bufPos, sc.bufLen, off = sc.pos, n, 0
+		sc.read += int64(n)
 	}
 	h, err = recordbatch.ParseHeader((*sc.buf)[off : off+recordbatch.HeaderSize])
 	if err != nil {

@@ -92,6 +92,11 @@ func (l *Log) afterTruncateLocked(newEnd int64) error {
 	if err := l.rebuildTxnLocked(); err != nil {
 		return l.fail(err)
 	}
+	// Snapshots past the new end are deleted (durably) before the state is
+	// reloaded from the newest one left.
+	if err := l.loadProducersLocked(); err != nil {
+		return l.fail(err)
+	}
 	return l.writeCheckpoint()
 }
 
@@ -122,6 +127,10 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	if err := l.writeCheckpoint(); err != nil {
 		return err
 	}
+	// No snapshot describes the new log; delete them before the data.
+	if err := l.removeSnapshotsWhere(func(int64) bool { return true }, true); err != nil {
+		return l.fail(err)
+	}
 	l.segMu.Lock()
 	defer l.segMu.Unlock()
 	for len(l.segs) > 0 {
@@ -140,6 +149,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.leo.Store(offset)
 	l.unflushed = 0
 	l.txn.reset()
+	l.prod.reset()
 	if err := l.epochs.clear(); err != nil {
 		return err
 	}

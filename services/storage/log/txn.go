@@ -118,28 +118,34 @@ func (t *txnState) applyAll(batches []byte) error {
 func (t *txnState) encodeIndex(base, next int64) []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	b := append([]byte(nil), txnIndexMagic...)
 	var ab []AbortedTxn
 	for _, a := range t.aborted {
 		if a.LastOffset >= base && a.LastOffset < next {
 			ab = append(ab, a)
 		}
 	}
+	return encodeIndexOf(ab, t.ongoing)
+}
+
+// encodeIndexOf is the .txnindex holding aborted transactions ab and the
+// open transactions open.
+func encodeIndexOf(ab []AbortedTxn, open map[int64]int64) []byte {
+	b := append([]byte(nil), txnIndexMagic...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(ab)))
 	for _, a := range ab {
 		b = binary.BigEndian.AppendUint64(b, uint64(a.ProducerID))
 		b = binary.BigEndian.AppendUint64(b, uint64(a.FirstOffset))
 		b = binary.BigEndian.AppendUint64(b, uint64(a.LastOffset))
 	}
-	ids := make([]int64, 0, len(t.ongoing))
-	for id := range t.ongoing {
+	ids := make([]int64, 0, len(open))
+	for id := range open {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
 	for _, id := range ids {
 		b = binary.BigEndian.AppendUint64(b, uint64(id))
-		b = binary.BigEndian.AppendUint64(b, uint64(t.ongoing[id]))
+		b = binary.BigEndian.AppendUint64(b, uint64(open[id]))
 	}
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
 }
@@ -333,4 +339,43 @@ func (l *Log) AppendControl(producerID int64, producerEpoch int16, commit bool, 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.appendLocked(b, leaderEpoch, 1, 1) // one offset, one record
+}
+
+// forgetAborted drops the aborted transactions whose abort markers (at
+// the offsets in markers, all in segment s) the cleaner removes, from the
+// state and from s's .txnindex. A missing or damaged .txnindex is left to
+// be rebuilt by a scan at the next Open, which finds no such marker.
+func (l *Log) forgetAborted(s *segment, markers map[int64]bool) error {
+	l.txn.mu.Lock()
+	kept := l.txn.aborted[:0]
+	for _, a := range l.txn.aborted {
+		if !markers[a.LastOffset] {
+			kept = append(kept, a)
+		}
+	}
+	clear(l.txn.aborted[len(kept):])
+	l.txn.aborted = kept
+	l.txn.mu.Unlock()
+	path := s.path(txnIndexSuffix)
+	data, err := fsutil.ReadFile(l.fs, path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read txnindex of segment %d: %w", s.base, err)
+	}
+	ab, open, err := decodeIndex(data)
+	if err != nil {
+		if err := l.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove damaged txnindex of segment %d: %w", s.base, err)
+		}
+		return nil
+	}
+	keep := ab[:0]
+	for _, a := range ab {
+		if !markers[a.LastOffset] {
+			keep = append(keep, a)
+		}
+	}
+	return fsutil.WriteFileAtomicFS(l.fs, path, encodeIndexOf(keep, open), 0o644)
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
@@ -203,4 +204,133 @@ func TestCompactionSkipsAbortedAndOpenTransactions(t *testing.T) {
 	if got := strings.Join(vals, ","); !strings.Contains(got, "committed") || !strings.Contains(got, "open") {
 		t.Fatalf("with a transaction open: %s", got)
 	}
+}
+
+// markersByProducer returns each producer's markers in the log, and
+// whether they carry a delete horizon.
+func markersByProducer(t *testing.T, l *Log) (count map[int64]int, horizon map[int64]bool) {
+	t.Helper()
+	count, horizon = map[int64]int{}, map[int64]bool{}
+	for off := l.LogStartOffset(); off < l.LogEndOffset(); {
+		data, err := l.Read(off, 1<<20, l.LogEndOffset())
+		if err != nil || len(data) == 0 {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+		for len(data) > 0 {
+			b, rest, err := recordbatch.Next(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := recordbatch.Validate(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.IsControl() {
+				count[h.ProducerID]++
+				_, set := h.DeleteHorizon()
+				horizon[h.ProducerID] = horizon[h.ProducerID] || set
+			}
+			off, data = h.NextOffset(), rest
+		}
+	}
+	return count, horizon
+}
+
+// Compaction removes a transaction marker as Kafka's cleaner does: only
+// once a cleaning found none of its transaction's data left, it gets a
+// delete horizon of delete.retention.ms; a cleaning after the horizon
+// removes it, and an abort marker's aborted-transaction entry goes with
+// it (from memory and from the .txnindex). A marker whose transaction
+// still has data stays, and so does a producer's last marker.
+func TestCompactionRemovesMarkersAfterTheirData(t *testing.T) {
+	cfg := smallConfig()
+	cfg.CleanupPolicy = PolicyCompact
+	cfg.SegmentBytes = 300
+	cfg.MinCleanableDirtyRatio = 0
+	cfg.DeleteRetentionMs = 1000
+	clock := &fakeClock{t: time.UnixMilli(1_000_000)}
+	dir := t.TempDir()
+	l := openT(t, dir, cfg, WithClock(clock.now))
+	commit := func(pid int64, key, value string) {
+		mustAppend(t, l, keyedTxn(t, pid, 0, key, value))
+		mustMarker(t, l, pid, true)
+	}
+	commit(5, "a", "superseded")                        // its data goes in the first cleaning
+	mustAppend(t, l, keyedTxn(t, 7, 0, "b", "aborted")) // so does an aborted transaction's
+	abortAt := mustMarker(t, l, 7, false)
+	commit(9, "c", "kept")  // its data stays, and so does its marker
+	commit(11, "g", "gone") // data superseded, but its marker is 11's last batch
+	mustAppend(t, l, keyed(t, codec.None, 1, "a", "latest"))
+	mustAppend(t, l, keyed(t, codec.None, 1, "g", "plain"))
+	// Later transactions of 5 and 7, so the markers above are not their
+	// producers' last batches (a producer's last marker is kept).
+	mustAppend(t, l, keyedTxn(t, 5, 1, "d", "later"))
+	mustMarker(t, l, 5, true)
+	mustAppend(t, l, keyedTxn(t, 7, 1, "e", "later"))
+	mustMarker(t, l, 7, true)
+	filler := 0
+	compact := func() CleanStats {
+		t.Helper()
+		for range 6 { // new sealed, dirty segments
+			mustAppend(t, l, keyed(t, codec.None, 1, fmt.Sprintf("f-%d", filler), "x"))
+			filler++
+		}
+		st, err := l.Compact()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	want := func(what string, count map[int64]int, horizon map[int64]bool) {
+		t.Helper()
+		gotCount, gotHorizon := markersByProducer(t, l)
+		if !reflect.DeepEqual(gotCount, count) || !reflect.DeepEqual(gotHorizon, horizon) {
+			t.Fatalf("%s: markers %v horizons %v, want %v %v", what, gotCount, gotHorizon, count, horizon)
+		}
+	}
+
+	compact() // removes the data of 5 and 7; their markers saw data
+	want("first cleaning", map[int64]int{5: 2, 7: 2, 9: 1, 11: 1}, map[int64]bool{5: false, 7: false, 9: false, 11: false})
+	if _, vals := readAll(t, l); strings.Contains(strings.Join(vals, ","), "superseded") || strings.Contains(strings.Join(vals, ","), "aborted") {
+		t.Fatalf("data left: %v", vals)
+	}
+	compact() // no data left for 5 and 7: delete horizons set
+	want("second cleaning", map[int64]int{5: 2, 7: 2, 9: 1, 11: 1}, map[int64]bool{5: true, 7: true, 9: false, 11: false})
+	if ab := l.AbortedTxns(0, l.LogEndOffset()); len(ab) != 1 || ab[0].LastOffset != abortAt {
+		t.Fatalf("aborted before the marker goes: %+v", ab)
+	}
+	clock.advance(999 * time.Millisecond)
+	if st := compact(); st.MarkersRemoved != 0 {
+		t.Fatalf("markers removed before their horizon: %+v", st)
+	}
+	clock.advance(2 * time.Millisecond)
+	if st := compact(); st.MarkersRemoved != 2 {
+		t.Fatalf("after the horizon: %+v", st)
+	}
+	want("after the horizon", map[int64]int{5: 1, 7: 1, 9: 1, 11: 1}, map[int64]bool{5: false, 7: false, 9: false, 11: false})
+	if ab := l.AbortedTxns(0, l.LogEndOffset()); len(ab) != 0 {
+		t.Fatalf("aborted entry kept without its marker: %+v", ab)
+	}
+
+	// A reopen (from the .txnindex files, and with them gone, from scans)
+	// agrees: no open or aborted transaction, the LSO at the end.
+	for _, drop := range []bool{false, true} {
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if drop {
+			idx, _ := filepath.Glob(filepath.Join(dir, "*"+txnIndexSuffix))
+			for _, f := range idx {
+				os.Remove(f)
+			}
+		}
+		l = openT(t, dir, cfg, WithClock(clock.now))
+		if ab, open := l.AbortedTxns(0, l.LogEndOffset()), l.OngoingTxns(); len(ab) != 0 || len(open) != 0 || l.LastStableOffset() != l.HighWatermark() {
+			t.Fatalf("reopened (txnindex dropped %v): aborted %+v open %v LSO %d HW %d", drop, ab, open, l.LastStableOffset(), l.HighWatermark())
+		}
+		if _, vals := readAll(t, l); !strings.Contains(strings.Join(vals, ","), "kept") {
+			t.Fatalf("committed data lost: %v", vals)
+		}
+	}
+	l.Close()
 }
