@@ -1,3 +1,6 @@
+// Package metadata is the cache of the cluster metadata that storage nodes
+// and gateways fill from the controller's watch stream. The etcd key layout
+// and record encoding are the controller's (services/controller/mdstore).
 package metadata
 
 import (

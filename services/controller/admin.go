@@ -11,6 +11,7 @@ import (
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/topicconfig"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -55,7 +56,7 @@ func (h *adminHandler) placeNew(ctx context.Context, first, count int, rf int32)
 			"replication factor %d is larger than the %d live storage nodes", rf, len(nodes)).
 			Field("replication_factor", "exceeds live storage nodes")
 	}
-	all, err := h.c.partitions(ctx, metadata.PartitionsPrefix)
+	all, err := h.c.partitions(ctx, mdstore.PartitionsPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +99,7 @@ func partitionOps(t *metadatav1.TopicRecord, first int, assign [][]int32) ([]cli
 			Isr:         replicas,
 		}
 		recs = append(recs, p)
-		ops = append(ops, clientv3.OpPut(metadata.PartitionKey(p.GetTopic(), p.GetPartition()), string(metadata.Marshal(p))))
+		ops = append(ops, clientv3.OpPut(mdstore.PartitionKey(p.GetTopic(), p.GetPartition()), string(mdstore.Marshal(p))))
 	}
 	return ops, recs
 }
@@ -154,9 +155,9 @@ func (h *adminHandler) CreateTopic(ctx context.Context, req *adminv1.CreateTopic
 	if req.GetValidateOnly() {
 		return &adminv1.CreateTopicResponse{Topic: toAdminTopic(t, recs)}, nil
 	}
-	ops = append(ops, clientv3.OpPut(metadata.TopicKey(t.GetName()), string(metadata.Marshal(t))))
+	ops = append(ops, clientv3.OpPut(mdstore.TopicKey(t.GetName()), string(mdstore.Marshal(t))))
 	applied, err := h.c.write(ctx, []clientv3.Cmp{
-		clientv3.Compare(clientv3.CreateRevision(metadata.TopicKey(t.GetName())), "=", 0),
+		clientv3.Compare(clientv3.CreateRevision(mdstore.TopicKey(t.GetName())), "=", 0),
 	}, ops...)
 	if err != nil {
 		return nil, err
@@ -178,9 +179,9 @@ func (h *adminHandler) DeleteTopic(ctx context.Context, req *adminv1.DeleteTopic
 		return nil, err
 	}
 	applied, err := h.c.write(ctx,
-		[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(metadata.TopicKey(req.GetName())), "=", rev)},
-		clientv3.OpDelete(metadata.TopicKey(req.GetName())),
-		clientv3.OpDelete(metadata.PartitionsOf(req.GetName()), clientv3.WithPrefix()),
+		[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(mdstore.TopicKey(req.GetName())), "=", rev)},
+		clientv3.OpDelete(mdstore.TopicKey(req.GetName())),
+		clientv3.OpDelete(mdstore.PartitionsOf(req.GetName()), clientv3.WithPrefix()),
 	)
 	if err != nil {
 		return nil, err
@@ -194,7 +195,7 @@ func (h *adminHandler) DeleteTopic(ctx context.Context, req *adminv1.DeleteTopic
 }
 
 func (h *adminHandler) ListTopics(ctx context.Context, _ *adminv1.ListTopicsRequest) (*adminv1.ListTopicsResponse, error) {
-	topics, err := list[metadatav1.TopicRecord](ctx, h.c.cli, metadata.TopicsPrefix)
+	topics, err := list[metadatav1.TopicRecord](ctx, h.c.cli, mdstore.TopicsPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +215,7 @@ func (h *adminHandler) DescribeTopic(ctx context.Context, req *adminv1.DescribeT
 	if err != nil {
 		return nil, err
 	}
-	ps, err := h.c.partitions(ctx, metadata.PartitionsOf(req.GetName()))
+	ps, err := h.c.partitions(ctx, mdstore.PartitionsOf(req.GetName()))
 	if err != nil {
 		return nil, err
 	}
@@ -249,8 +250,8 @@ func (h *adminHandler) AddPartitions(ctx context.Context, req *adminv1.AddPartit
 	t.PartitionCount = req.GetTotalCount()
 	ops, _ := partitionOps(t, first, assign)
 	if !req.GetValidateOnly() {
-		ops = append(ops, clientv3.OpPut(metadata.TopicKey(t.GetName()), string(metadata.Marshal(t))))
-		applied, err := h.c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(metadata.TopicKey(t.GetName())), "=", rev)}, ops...)
+		ops = append(ops, clientv3.OpPut(mdstore.TopicKey(t.GetName()), string(mdstore.Marshal(t))))
+		applied, err := h.c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(mdstore.TopicKey(t.GetName())), "=", rev)}, ops...)
 		if err != nil {
 			return nil, err
 		}
@@ -295,8 +296,8 @@ func (h *adminHandler) AlterTopicConfigs(ctx context.Context, req *adminv1.Alter
 	}
 	if !req.GetValidateOnly() {
 		applied, err := h.c.write(ctx,
-			[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(metadata.TopicKey(t.GetName())), "=", rev)},
-			clientv3.OpPut(metadata.TopicKey(t.GetName()), string(metadata.Marshal(t))))
+			[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(mdstore.TopicKey(t.GetName())), "=", rev)},
+			clientv3.OpPut(mdstore.TopicKey(t.GetName()), string(mdstore.Marshal(t))))
 		if err != nil {
 			return nil, err
 		}
@@ -330,7 +331,7 @@ func (h *adminHandler) DescribeTopicConfigs(ctx context.Context, req *adminv1.De
 func (h *adminHandler) DescribeCluster(ctx context.Context, _ *adminv1.DescribeClusterRequest) (*adminv1.DescribeClusterResponse, error) {
 	c := h.c
 	out := &adminv1.DescribeClusterResponse{ClusterId: c.clusterID}
-	controllers, err := list[metadatav1.ControllerRecord](ctx, c.cli, metadata.ControllersPrefix)
+	controllers, err := list[metadatav1.ControllerRecord](ctx, c.cli, mdstore.ControllersPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +346,7 @@ func (h *adminHandler) DescribeCluster(ctx context.Context, _ *adminv1.DescribeC
 	if err != nil {
 		return nil, err
 	}
-	ps, err := c.partitions(ctx, metadata.PartitionsPrefix)
+	ps, err := c.partitions(ctx, mdstore.PartitionsPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +369,7 @@ func (h *adminHandler) DescribeCluster(ctx context.Context, _ *adminv1.DescribeC
 		})
 	}
 	sort.Slice(out.StorageNodes, func(i, j int) bool { return out.StorageNodes[i].GetId() < out.StorageNodes[j].GetId() })
-	gws, err := list[metadatav1.GatewayRecord](ctx, c.cli, metadata.GatewaysPrefix)
+	gws, err := list[metadatav1.GatewayRecord](ctx, c.cli, mdstore.GatewaysPrefix)
 	if err != nil {
 		return nil, err
 	}

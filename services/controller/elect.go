@@ -8,7 +8,7 @@ import (
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -88,13 +88,13 @@ func (h *adminHandler) ElectLeaders(ctx context.Context, req *adminv1.ElectLeade
 	out := &adminv1.ElectLeadersResponse{}
 	var targets []electTarget
 	if req.GetAll() {
-		resp, err := h.c.cli.Get(ctx, metadata.PartitionsPrefix, clientv3.WithPrefix())
+		resp, err := h.c.cli.Get(ctx, mdstore.PartitionsPrefix, clientv3.WithPrefix())
 		if err != nil {
 			return nil, readErr(err)
 		}
 		for _, kv := range resp.Kvs {
 			rec := &metadatav1.PartitionRecord{}
-			if err := metadata.Unmarshal(kv.Value, rec); err != nil {
+			if err := mdstore.Unmarshal(kv.Value, rec); err != nil {
 				return nil, fmt.Errorf("%s: %w", kv.Key, err)
 			}
 			targets = append(targets, electTarget{string(kv.Key), rec, kv.ModRevision})
@@ -102,7 +102,7 @@ func (h *adminHandler) ElectLeaders(ctx context.Context, req *adminv1.ElectLeade
 	} else {
 		seen := map[string]bool{}
 		for _, tp := range req.GetPartitions() {
-			key := metadata.PartitionKey(tp.GetTopic(), tp.GetPartition())
+			key := mdstore.PartitionKey(tp.GetTopic(), tp.GetPartition())
 			if seen[key] {
 				continue // asked twice: elect once, answer once
 			}
@@ -138,7 +138,7 @@ func (h *adminHandler) ElectLeaders(ctx context.Context, req *adminv1.ElectLeade
 		}
 		next.PartitionEpoch = tg.rec.GetPartitionEpoch() + 1
 		applied, err := h.c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(tg.key), "=", tg.rev)},
-			clientv3.OpPut(tg.key, string(metadata.Marshal(next))))
+			clientv3.OpPut(tg.key, string(mdstore.Marshal(next))))
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,7 @@ import (
 
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
@@ -55,8 +55,8 @@ func (e *elector) term(ctx context.Context) error {
 		return err
 	}
 	defer sess.Close() // revokes the lease: our keys vanish at once
-	rec := metadata.Marshal(&metadatav1.ControllerRecord{Name: e.name, Address: e.address})
-	if _, err := e.cli.Put(ctx, metadata.ControllerKey(e.name), string(rec), clientv3.WithLease(sess.Lease())); err != nil {
+	rec := mdstore.Marshal(&metadatav1.ControllerRecord{Name: e.name, Address: e.address})
+	if _, err := e.cli.Put(ctx, mdstore.ControllerKey(e.name), string(rec), clientv3.WithLease(sess.Lease())); err != nil {
 		return err
 	}
 	campaignCtx, stop := context.WithCancel(ctx)
@@ -68,7 +68,7 @@ func (e *elector) term(ctx context.Context) error {
 		stop()
 	}()
 	defer stop()
-	el := concurrency.NewElection(sess, metadata.ElectionPrefix)
+	el := concurrency.NewElection(sess, mdstore.ElectionPrefix)
 	if err := el.Campaign(campaignCtx, string(rec)); err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (e *elector) fence() (clientv3.Cmp, bool) {
 
 // active returns the active controller's record.
 func (e *elector) active(ctx context.Context) (*metadatav1.ControllerRecord, error) {
-	resp, err := e.cli.Get(ctx, metadata.ElectionPrefix, clientv3.WithFirstCreate()...)
+	resp, err := e.cli.Get(ctx, mdstore.ElectionPrefix, clientv3.WithFirstCreate()...)
 	if err != nil {
 		return nil, errs.New(errs.NotController, "finding the active controller: %v", err)
 	}
@@ -126,7 +126,7 @@ func (e *elector) active(ctx context.Context) (*metadatav1.ControllerRecord, err
 		return nil, errs.New(errs.NotController, "no controller is active yet; retry")
 	}
 	rec := &metadatav1.ControllerRecord{}
-	if err := metadata.Unmarshal(resp.Kvs[0].Value, rec); err != nil {
+	if err := mdstore.Unmarshal(resp.Kvs[0].Value, rec); err != nil {
 		return nil, errs.New(errs.NotController, "bad election record: %v", err)
 	}
 	return rec, nil

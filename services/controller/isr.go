@@ -8,6 +8,7 @@ import (
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -68,9 +69,9 @@ func (h *controllerHandler) AlterPartition(ctx context.Context, req *controllerv
 			next = n
 		}
 	}
-	key := metadata.PartitionKey(req.GetTopic(), req.GetPartition())
+	key := mdstore.PartitionKey(req.GetTopic(), req.GetPartition())
 	applied, err := c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
-		clientv3.OpPut(key, string(metadata.Marshal(next))))
+		clientv3.OpPut(key, string(mdstore.Marshal(next))))
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func (h *controllerHandler) AlterPartition(ctx context.Context, req *controllerv
 
 // checkNodeEpoch fails unless epoch is the node's current registration.
 func (c *Controller) checkNodeEpoch(ctx context.Context, id int32, epoch int64) error {
-	resp, err := c.cli.Get(ctx, metadata.NodeKey(id))
+	resp, err := c.cli.Get(ctx, mdstore.NodeKey(id))
 	if err != nil {
 		return readErr(err)
 	}
@@ -96,7 +97,7 @@ func (c *Controller) checkNodeEpoch(ctx context.Context, id int32, epoch int64) 
 		return errs.New(errs.UnknownMember, "storage node %d is not registered", id)
 	}
 	n := &metadatav1.StorageNodeRecord{}
-	if err := metadata.Unmarshal(resp.Kvs[0].Value, n); err != nil {
+	if err := mdstore.Unmarshal(resp.Kvs[0].Value, n); err != nil {
 		return err
 	}
 	if n.GetNodeEpoch() != epoch {
@@ -107,7 +108,7 @@ func (c *Controller) checkNodeEpoch(ctx context.Context, id int32, epoch int64) 
 
 // viewNow builds a cluster view for one-off decisions outside the loop.
 func (c *Controller) viewNow(ctx context.Context, alive map[int32]bool) (*clusterView, error) {
-	topics, err := list[metadatav1.TopicRecord](ctx, c.cli, metadata.TopicsPrefix)
+	topics, err := list[metadatav1.TopicRecord](ctx, c.cli, mdstore.TopicsPrefix)
 	if err != nil {
 		return nil, err
 	}

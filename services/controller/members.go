@@ -10,8 +10,8 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -128,15 +128,15 @@ func (h *controllerHandler) RegisterStorageNode(ctx context.Context, req *contro
 		var reg registration
 		id, epoch := req.GetNodeId(), int64(1)
 		if id == 0 {
-			newID, cmp, op, err := h.nextID(ctx, metadata.NodeIDCounter)
+			newID, cmp, op, err := h.nextID(ctx, mdstore.NodeIDCounter)
 			if err != nil {
 				return reg, err
 			}
 			id = newID
-			reg.cmps = append(reg.cmps, cmp, clientv3.Compare(clientv3.CreateRevision(metadata.NodeKey(id)), "=", 0))
+			reg.cmps = append(reg.cmps, cmp, clientv3.Compare(clientv3.CreateRevision(mdstore.NodeKey(id)), "=", 0))
 			reg.ops = func(clientv3.LeaseID) []clientv3.Op { return []clientv3.Op{op} }
 		} else {
-			val, rev, _, err := h.existing(ctx, metadata.NodeKey(id))
+			val, rev, _, err := h.existing(ctx, mdstore.NodeKey(id))
 			if err != nil {
 				return reg, err
 			}
@@ -145,12 +145,12 @@ func (h *controllerHandler) RegisterStorageNode(ctx context.Context, req *contro
 					"a node whose data dir belongs to another cluster must start with an empty one", id)
 			}
 			old := &metadatav1.StorageNodeRecord{}
-			if err := metadata.Unmarshal(val, old); err != nil {
+			if err := mdstore.Unmarshal(val, old); err != nil {
 				return reg, err
 			}
 			epoch = old.GetNodeEpoch() + 1
-			reg.cmps = append(reg.cmps, clientv3.Compare(clientv3.ModRevision(metadata.NodeKey(id)), "=", rev))
-			if _, _, lease, err := h.existing(ctx, metadata.AliveKey(id)); err == nil {
+			reg.cmps = append(reg.cmps, clientv3.Compare(clientv3.ModRevision(mdstore.NodeKey(id)), "=", rev))
+			if _, _, lease, err := h.existing(ctx, mdstore.AliveKey(id)); err == nil {
 				reg.oldLease = lease
 			} else {
 				return reg, err
@@ -161,8 +161,8 @@ func (h *controllerHandler) RegisterStorageNode(ctx context.Context, req *contro
 		base := reg.ops
 		reg.ops = func(lease clientv3.LeaseID) []clientv3.Op {
 			return append(base(lease),
-				clientv3.OpPut(metadata.NodeKey(id), string(metadata.Marshal(rec))),
-				clientv3.OpPut(metadata.AliveKey(id), string(metadata.Marshal(&metadatav1.LivenessRecord{NodeId: id, NodeEpoch: epoch})), clientv3.WithLease(lease)))
+				clientv3.OpPut(mdstore.NodeKey(id), string(mdstore.Marshal(rec))),
+				clientv3.OpPut(mdstore.AliveKey(id), string(mdstore.Marshal(&metadatav1.LivenessRecord{NodeId: id, NodeEpoch: epoch})), clientv3.WithLease(lease)))
 		}
 		return reg, nil
 	})
@@ -199,29 +199,29 @@ func (h *controllerHandler) RegisterGateway(ctx context.Context, req *controller
 		id, epoch := req.GetGatewayId(), int64(1)
 		var extra []clientv3.Op
 		if id == 0 {
-			newID, cmp, op, err := h.nextID(ctx, metadata.GatewayIDCounter)
+			newID, cmp, op, err := h.nextID(ctx, mdstore.GatewayIDCounter)
 			if err != nil {
 				return reg, err
 			}
 			id, extra = newID, []clientv3.Op{op}
 			reg.cmps = append(reg.cmps, cmp)
 		}
-		val, rev, lease, err := h.existing(ctx, metadata.GatewayKey(id))
+		val, rev, lease, err := h.existing(ctx, mdstore.GatewayKey(id))
 		if err != nil {
 			return reg, err
 		}
 		if val != nil {
 			old := &metadatav1.GatewayRecord{}
-			if err := metadata.Unmarshal(val, old); err == nil {
+			if err := mdstore.Unmarshal(val, old); err == nil {
 				epoch = old.GetGatewayEpoch() + 1
 			}
 			reg.oldLease = lease
 		}
-		reg.cmps = append(reg.cmps, clientv3.Compare(clientv3.ModRevision(metadata.GatewayKey(id)), "=", rev))
+		reg.cmps = append(reg.cmps, clientv3.Compare(clientv3.ModRevision(mdstore.GatewayKey(id)), "=", rev))
 		rec = &metadatav1.GatewayRecord{GatewayId: id, KafkaAddress: req.GetKafkaAddress(), GrpcAddress: req.GetGrpcAddress(),
 			HttpAddress: req.GetHttpAddress(), GatewayEpoch: epoch}
 		reg.ops = func(l clientv3.LeaseID) []clientv3.Op {
-			return append(extra, clientv3.OpPut(metadata.GatewayKey(id), string(metadata.Marshal(rec)), clientv3.WithLease(l)))
+			return append(extra, clientv3.OpPut(mdstore.GatewayKey(id), string(mdstore.Marshal(rec)), clientv3.WithLease(l)))
 		}
 		return reg, nil
 	})
@@ -275,17 +275,17 @@ func (h *controllerHandler) memberLease(ctx context.Context, kind controllerv1.M
 	var epochOf func([]byte) (int64, error)
 	switch kind {
 	case controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE:
-		key = metadata.AliveKey(id)
+		key = mdstore.AliveKey(id)
 		epochOf = func(b []byte) (int64, error) {
 			r := &metadatav1.LivenessRecord{}
-			err := metadata.Unmarshal(b, r)
+			err := mdstore.Unmarshal(b, r)
 			return r.GetNodeEpoch(), err
 		}
 	case controllerv1.MemberKind_MEMBER_KIND_GATEWAY:
-		key = metadata.GatewayKey(id)
+		key = mdstore.GatewayKey(id)
 		epochOf = func(b []byte) (int64, error) {
 			r := &metadatav1.GatewayRecord{}
-			err := metadata.Unmarshal(b, r)
+			err := mdstore.Unmarshal(b, r)
 			return r.GetGatewayEpoch(), err
 		}
 	default:

@@ -6,7 +6,7 @@ import (
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 )
 
 // Rebalance and DrainNode plan moves (balance.go) and start one
@@ -70,7 +70,7 @@ func (h *adminHandler) Rebalance(ctx context.Context, req *adminv1.RebalanceRequ
 	if err != nil {
 		return nil, err
 	}
-	parts, err := h.c.partitions(ctx, metadata.PartitionsPrefix)
+	parts, err := h.c.partitions(ctx, mdstore.PartitionsPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func (h *adminHandler) DrainNode(ctx context.Context, req *adminv1.DrainNodeRequ
 	if !in.registered[req.GetNodeId()] {
 		return nil, errs.New(errs.UnknownMember, "storage node %d is not registered", req.GetNodeId())
 	}
-	parts, err := h.c.partitions(ctx, metadata.PartitionsPrefix)
+	parts, err := h.c.partitions(ctx, mdstore.PartitionsPrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 )
@@ -122,7 +123,7 @@ func (h *controllerHandler) ReportReplicaStates(ctx context.Context, req *contro
 // exists, an older incarnation of the topic (another topic id) or a
 // partition node does not replicate changes nothing.
 func (c *Controller) applyReplicaState(ctx context.Context, node int32, s *controllerv1.ReplicaState) error {
-	key := metadata.PartitionKey(s.GetTopic(), s.GetPartition())
+	key := mdstore.PartitionKey(s.GetTopic(), s.GetPartition())
 	for range reportRetries {
 		rec, rev, err := c.partition(ctx, s.GetTopic(), s.GetPartition())
 		if errs.Is(err, errs.UnknownTopicOrPartition) {
@@ -160,7 +161,7 @@ func (c *Controller) applyReplicaState(ctx context.Context, node int32, s *contr
 		}
 		next.PartitionEpoch = rec.GetPartitionEpoch() + 1
 		applied, err := c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
-			clientv3.OpPut(key, string(metadata.Marshal(next))))
+			clientv3.OpPut(key, string(mdstore.Marshal(next))))
 		if err != nil {
 			return err
 		}

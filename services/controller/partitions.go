@@ -10,6 +10,7 @@ import (
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/topicconfig"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -44,7 +45,7 @@ var partitionSteps = []partitionStep{
 
 // runPartitionReconciler runs while this controller is active.
 func (c *Controller) runPartitionReconciler(ctx context.Context) {
-	wch := c.cli.Watch(clientv3.WithRequireLeader(ctx), metadata.AlivePrefix, clientv3.WithPrefix())
+	wch := c.cli.Watch(clientv3.WithRequireLeader(ctx), mdstore.AlivePrefix, clientv3.WithPrefix())
 	tick := time.NewTicker(reconcileEvery)
 	defer tick.Stop()
 	for {
@@ -57,7 +58,7 @@ func (c *Controller) runPartitionReconciler(ctx context.Context) {
 		case <-tick.C:
 		case _, ok := <-wch:
 			if !ok {
-				wch = c.cli.Watch(clientv3.WithRequireLeader(ctx), metadata.AlivePrefix, clientv3.WithPrefix())
+				wch = c.cli.Watch(clientv3.WithRequireLeader(ctx), mdstore.AlivePrefix, clientv3.WithPrefix())
 			}
 		}
 	}
@@ -73,14 +74,14 @@ func (c *Controller) reconcilePartitions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.cli.Get(ctx, metadata.PartitionsPrefix, clientv3.WithPrefix())
+	resp, err := c.cli.Get(ctx, mdstore.PartitionsPrefix, clientv3.WithPrefix())
 	if err != nil {
 		return readErr(err)
 	}
 	offline, offlineReplicas, underReplicated := 0, 0, 0
 	for _, kv := range resp.Kvs {
 		rec := &metadatav1.PartitionRecord{}
-		if err := metadata.Unmarshal(kv.Value, rec); err != nil {
+		if err := mdstore.Unmarshal(kv.Value, rec); err != nil {
 			return fmt.Errorf("%s: %w", kv.Key, err)
 		}
 		next, reasons := rec, []string{}
@@ -92,7 +93,7 @@ func (c *Controller) reconcilePartitions(ctx context.Context) error {
 		if len(reasons) > 0 {
 			next.PartitionEpoch = rec.GetPartitionEpoch() + 1
 			applied, err := c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)},
-				clientv3.OpPut(string(kv.Key), string(metadata.Marshal(next))))
+				clientv3.OpPut(string(kv.Key), string(mdstore.Marshal(next))))
 			if err != nil {
 				return err
 			}
@@ -194,7 +195,7 @@ func targetReplicas(rec *metadatav1.PartitionRecord) []int32 {
 
 // partition reads one partition record with its mod revision.
 func (c *Controller) partition(ctx context.Context, topic string, p int32) (*metadatav1.PartitionRecord, int64, error) {
-	resp, err := c.cli.Get(ctx, metadata.PartitionKey(topic, p))
+	resp, err := c.cli.Get(ctx, mdstore.PartitionKey(topic, p))
 	if err != nil {
 		return nil, 0, readErr(err)
 	}
@@ -202,7 +203,7 @@ func (c *Controller) partition(ctx context.Context, topic string, p int32) (*met
 		return nil, 0, errs.New(errs.UnknownTopicOrPartition, "partition %s-%d not found", topic, p)
 	}
 	rec := &metadatav1.PartitionRecord{}
-	if err := metadata.Unmarshal(resp.Kvs[0].Value, rec); err != nil {
+	if err := mdstore.Unmarshal(resp.Kvs[0].Value, rec); err != nil {
 		return nil, 0, err
 	}
 	return rec, resp.Kvs[0].ModRevision, nil

@@ -7,7 +7,7 @@ import (
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
-	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -50,7 +50,7 @@ func (c *Controller) electPreferred(ctx context.Context, prefix string) ([]*admi
 	out := []*adminv1.ElectedLeader{}
 	for _, kv := range resp.Kvs {
 		rec := &metadatav1.PartitionRecord{}
-		if err := metadata.Unmarshal(kv.Value, rec); err != nil {
+		if err := mdstore.Unmarshal(kv.Value, rec); err != nil {
 			return nil, fmt.Errorf("%s: %w", kv.Key, err)
 		}
 		next := preferredLeader(rec, alive, going)
@@ -58,7 +58,7 @@ func (c *Controller) electPreferred(ctx context.Context, prefix string) ([]*admi
 			continue
 		}
 		applied, err := c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)},
-			clientv3.OpPut(string(kv.Key), string(metadata.Marshal(next))))
+			clientv3.OpPut(string(kv.Key), string(mdstore.Marshal(next))))
 		if err != nil {
 			return out, err
 		}
@@ -72,7 +72,7 @@ func (c *Controller) electPreferred(ctx context.Context, prefix string) ([]*admi
 }
 
 func (h *adminHandler) ElectPreferredLeaders(ctx context.Context, req *adminv1.ElectPreferredLeadersRequest) (*adminv1.ElectPreferredLeadersResponse, error) {
-	prefix := metadata.PartitionsPrefix
+	prefix := mdstore.PartitionsPrefix
 	if req.GetTopic() != "" {
 		if err := validName(req.GetTopic()); err != nil {
 			return nil, err
@@ -80,7 +80,7 @@ func (h *adminHandler) ElectPreferredLeaders(ctx context.Context, req *adminv1.E
 		if _, _, err := h.c.topic(ctx, req.GetTopic()); err != nil {
 			return nil, err
 		}
-		prefix = metadata.PartitionsOf(req.GetTopic())
+		prefix = mdstore.PartitionsOf(req.GetTopic())
 	}
 	elected, err := h.c.electPreferred(ctx, prefix)
 	if err != nil {
@@ -104,7 +104,7 @@ func (c *Controller) runLeaderBalancer(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		elected, err := c.electPreferred(ctx, metadata.PartitionsPrefix)
+		elected, err := c.electPreferred(ctx, mdstore.PartitionsPrefix)
 		if err != nil && ctx.Err() == nil {
 			c.log.Warn("preferred leader election failed; retrying next interval", "err", err)
 		}

@@ -12,8 +12,8 @@ import (
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -126,7 +126,7 @@ func (h *adminHandler) applyQuotas(ctx context.Context, changes []*quotaChange) 
 	var cmps []clientv3.Cmp
 	var ops []clientv3.Op
 	for _, ch := range changes {
-		key := metadata.ClientQuotaKey(ch.entity.Path())
+		key := mdstore.ClientQuotaKey(ch.entity.Path())
 		got, err := h.c.cli.Get(ctx, key)
 		if err != nil {
 			return false, readErr(err)
@@ -134,7 +134,7 @@ func (h *adminHandler) applyQuotas(ctx context.Context, changes []*quotaChange) 
 		rec := &metadatav1.ClientQuotaRecord{}
 		var rev int64
 		if len(got.Kvs) > 0 {
-			if err := metadata.Unmarshal(got.Kvs[0].Value, rec); err != nil {
+			if err := mdstore.Unmarshal(got.Kvs[0].Value, rec); err != nil {
 				return false, fmt.Errorf("client quota %s: %w", key, err)
 			}
 			rev = got.Kvs[0].ModRevision
@@ -156,7 +156,7 @@ func (h *adminHandler) applyQuotas(ctx context.Context, changes []*quotaChange) 
 			}
 			continue
 		}
-		ops = append(ops, clientv3.OpPut(key, string(metadata.Marshal(rec))))
+		ops = append(ops, clientv3.OpPut(key, string(mdstore.Marshal(rec))))
 	}
 	if len(ops) == 0 {
 		return true, nil
@@ -188,7 +188,7 @@ func (h *adminHandler) DescribeClientQuotas(ctx context.Context, req *adminv1.De
 		}
 		return nil, errs.New(code, "%v", err).Field("components", err.Error())
 	}
-	recs, err := list[metadatav1.ClientQuotaRecord](ctx, h.c.cli, metadata.QuotasPrefix)
+	recs, err := list[metadatav1.ClientQuotaRecord](ctx, h.c.cli, mdstore.QuotasPrefix)
 	if err != nil {
 		return nil, err
 	}

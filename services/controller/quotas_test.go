@@ -13,6 +13,7 @@ import (
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -62,7 +63,7 @@ func TestClientQuotasStoredAndWatched(t *testing.T) {
 	if r := alter(false, set, set); r.GetResults()[0].GetError().GetCode() != errs.InvalidRequest || r.GetResults()[1].GetError().GetCode() != errs.InvalidRequest {
 		t.Fatalf("an entity named twice: %v", r)
 	}
-	got, err := c.cli.Get(ctx, metadata.QuotasPrefix, clientv3.WithPrefix())
+	got, err := c.cli.Get(ctx, mdstore.QuotasPrefix, clientv3.WithPrefix())
 	if err != nil || len(got.Kvs) != 0 {
 		t.Fatalf("validate_only or refused alterations wrote %v (%v)", got.Kvs, err)
 	}
@@ -81,7 +82,7 @@ func TestClientQuotasStoredAndWatched(t *testing.T) {
 		}
 		return nil
 	})
-	got, err = c.cli.Get(ctx, metadata.QuotasPrefix, clientv3.WithPrefix())
+	got, err = c.cli.Get(ctx, mdstore.QuotasPrefix, clientv3.WithPrefix())
 	if err != nil || len(got.Kvs) != 0 {
 		t.Fatalf("the record of an entity without quotas stays: %v (%v)", got.Kvs, err)
 	}

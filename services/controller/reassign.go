@@ -9,6 +9,7 @@ import (
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -174,9 +175,9 @@ func (c *Controller) startMove(ctx context.Context, topic string, partition int3
 	} else if from == rec {
 		return move, nil
 	}
-	key := metadata.PartitionKey(topic, partition)
+	key := mdstore.PartitionKey(topic, partition)
 	applied, err := c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
-		clientv3.OpPut(key, string(metadata.Marshal(next))))
+		clientv3.OpPut(key, string(mdstore.Marshal(next))))
 	if err != nil {
 		return nil, err
 	}
@@ -256,9 +257,9 @@ func (h *adminHandler) CancelReassignment(ctx context.Context, req *adminv1.Canc
 	if err != nil {
 		return nil, err
 	}
-	key := metadata.PartitionKey(req.GetTopic(), req.GetPartition())
+	key := mdstore.PartitionKey(req.GetTopic(), req.GetPartition())
 	applied, err := h.c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
-		clientv3.OpPut(key, string(metadata.Marshal(next))))
+		clientv3.OpPut(key, string(mdstore.Marshal(next))))
 	if err != nil {
 		return nil, err
 	}

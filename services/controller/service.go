@@ -21,7 +21,6 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
-	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/controller/groups"
 	"github.com/strata-io/strata/services/controller/mdstore"
@@ -196,9 +195,9 @@ func ensureClusterID(ctx context.Context, cli *clientv3.Client) (string, error) 
 	_, _ = rand.Read(b)
 	id := base64.RawURLEncoding.EncodeToString(b)
 	resp, err := cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(metadata.ClusterIDKey), "=", 0)).
-		Then(clientv3.OpPut(metadata.ClusterIDKey, id)).
-		Else(clientv3.OpGet(metadata.ClusterIDKey)).
+		If(clientv3.Compare(clientv3.CreateRevision(mdstore.ClusterIDKey), "=", 0)).
+		Then(clientv3.OpPut(mdstore.ClusterIDKey, id)).
+		Else(clientv3.OpGet(mdstore.ClusterIDKey)).
 		Commit()
 	if err != nil {
 		return "", fmt.Errorf("cluster id: %w", err)

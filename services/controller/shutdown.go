@@ -9,6 +9,7 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -94,14 +95,14 @@ func (c *Controller) moveOffNode(ctx context.Context, node int32, why string, bu
 	if err != nil {
 		return 0, err
 	}
-	resp, err := c.cli.Get(ctx, metadata.PartitionsPrefix, clientv3.WithPrefix())
+	resp, err := c.cli.Get(ctx, mdstore.PartitionsPrefix, clientv3.WithPrefix())
 	if err != nil {
 		return 0, readErr(err)
 	}
 	remaining := int32(0)
 	for _, kv := range resp.Kvs {
 		rec := &metadatav1.PartitionRecord{}
-		if err := metadata.Unmarshal(kv.Value, rec); err != nil {
+		if err := mdstore.Unmarshal(kv.Value, rec); err != nil {
 			return 0, fmt.Errorf("%s: %w", kv.Key, err)
 		}
 		next, stillLeads := withoutNode(rec, node, alive)
@@ -116,7 +117,7 @@ func (c *Controller) moveOffNode(ctx context.Context, node int32, why string, bu
 		}
 		next.PartitionEpoch = rec.GetPartitionEpoch() + 1
 		applied, err := c.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)},
-			clientv3.OpPut(string(kv.Key), string(metadata.Marshal(next))))
+			clientv3.OpPut(string(kv.Key), string(mdstore.Marshal(next))))
 		if err != nil {
 			return 0, err
 		}

@@ -9,7 +9,7 @@ import (
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 )
@@ -23,7 +23,7 @@ func readErr(err error) error {
 
 // topic returns a topic record and its etcd mod revision.
 func (c *Controller) topic(ctx context.Context, name string) (*metadatav1.TopicRecord, int64, error) {
-	resp, err := c.cli.Get(ctx, metadata.TopicKey(name))
+	resp, err := c.cli.Get(ctx, mdstore.TopicKey(name))
 	if err != nil {
 		return nil, 0, readErr(err)
 	}
@@ -31,7 +31,7 @@ func (c *Controller) topic(ctx context.Context, name string) (*metadatav1.TopicR
 		return nil, 0, errs.New(errs.UnknownTopicOrPartition, "topic %q not found", name)
 	}
 	t := &metadatav1.TopicRecord{}
-	if err := metadata.Unmarshal(resp.Kvs[0].Value, t); err != nil {
+	if err := mdstore.Unmarshal(resp.Kvs[0].Value, t); err != nil {
 		return nil, 0, fmt.Errorf("topic %q: %w", name, err)
 	}
 	return t, resp.Kvs[0].ModRevision, nil
@@ -49,7 +49,7 @@ func list[T any, PT interface {
 	out := make([]PT, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		var m PT = new(T)
-		if err := metadata.Unmarshal(kv.Value, m); err != nil {
+		if err := mdstore.Unmarshal(kv.Value, m); err != nil {
 			return nil, fmt.Errorf("%s: %w", kv.Key, err)
 		}
 		out = append(out, m)
@@ -73,11 +73,11 @@ func (c *Controller) partitions(ctx context.Context, prefix string) ([]*metadata
 
 // storageNodes returns every registered storage node and which are alive.
 func (c *Controller) storageNodes(ctx context.Context) ([]*metadatav1.StorageNodeRecord, map[int32]bool, error) {
-	nodes, err := list[metadatav1.StorageNodeRecord](ctx, c.cli, metadata.NodesPrefix)
+	nodes, err := list[metadatav1.StorageNodeRecord](ctx, c.cli, mdstore.NodesPrefix)
 	if err != nil {
 		return nil, nil, err
 	}
-	alive, err := list[metadatav1.LivenessRecord](ctx, c.cli, metadata.AlivePrefix)
+	alive, err := list[metadatav1.LivenessRecord](ctx, c.cli, mdstore.AlivePrefix)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,8 +7,8 @@ import (
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/strata-io/strata/services/controller/txn"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -82,7 +82,7 @@ func (m *txnMarkers) WriteMarkers(ctx context.Context, ms []txn.Marker) []error 
 }
 
 func (m *txnMarkers) leaderAddr(ctx context.Context, topic string, partition int32) (string, error) {
-	resp, err := m.c.cli.Get(ctx, metadata.PartitionKey(topic, partition))
+	resp, err := m.c.cli.Get(ctx, mdstore.PartitionKey(topic, partition))
 	if err != nil {
 		return "", readErr(err)
 	}
@@ -90,13 +90,13 @@ func (m *txnMarkers) leaderAddr(ctx context.Context, topic string, partition int
 		return "", errs.New(errs.UnknownTopicOrPartition, "partition %s-%d does not exist", topic, partition)
 	}
 	p := &metadatav1.PartitionRecord{}
-	if err := metadata.Unmarshal(resp.Kvs[0].Value, p); err != nil {
+	if err := mdstore.Unmarshal(resp.Kvs[0].Value, p); err != nil {
 		return "", errs.New(errs.StorageError, "partition %s-%d: %v", topic, partition, err)
 	}
 	if p.GetLeader() < 0 {
 		return "", errs.New(errs.LeaderNotAvailable, "partition %s-%d has no leader", topic, partition)
 	}
-	nresp, err := m.c.cli.Get(ctx, metadata.NodeKey(p.GetLeader()))
+	nresp, err := m.c.cli.Get(ctx, mdstore.NodeKey(p.GetLeader()))
 	if err != nil {
 		return "", readErr(err)
 	}
@@ -104,7 +104,7 @@ func (m *txnMarkers) leaderAddr(ctx context.Context, topic string, partition int
 		return "", errs.New(errs.LeaderNotAvailable, "storage node %d is not registered", p.GetLeader())
 	}
 	n := &metadatav1.StorageNodeRecord{}
-	if err := metadata.Unmarshal(nresp.Kvs[0].Value, n); err != nil {
+	if err := mdstore.Unmarshal(nresp.Kvs[0].Value, n); err != nil {
 		return "", errs.New(errs.StorageError, "storage node %d: %v", p.GetLeader(), err)
 	}
 	return n.GetAddress(), nil
@@ -115,7 +115,7 @@ func (m *txnMarkers) PartitionExists(ctx context.Context, topic string, partitio
 	if topic == "" || partition < 0 {
 		return false, nil
 	}
-	resp, err := m.c.cli.Get(ctx, metadata.PartitionKey(topic, partition), clientv3CountOnly())
+	resp, err := m.c.cli.Get(ctx, mdstore.PartitionKey(topic, partition), clientv3CountOnly())
 	if err != nil {
 		return false, readErr(err)
 	}

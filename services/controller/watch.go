@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
-	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/services/controller/mdstore"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
@@ -49,13 +49,13 @@ func (h *controllerHandler) WatchMetadata(req *controllerv1.WatchMetadataRequest
 }
 
 func (h *controllerHandler) sendSnapshot(stream grpc.ServerStreamingServer[controllerv1.WatchMetadataResponse]) (int64, error) {
-	resp, err := h.c.cli.Get(stream.Context(), metadata.Prefix, clientv3.WithPrefix())
+	resp, err := h.c.cli.Get(stream.Context(), mdstore.Prefix, clientv3.WithPrefix())
 	if err != nil {
 		return 0, readErr(err)
 	}
 	m := &controllerv1.WatchMetadataResponse{Revision: resp.Header.Revision, Snapshot: true}
 	for _, kv := range resp.Kvs {
-		rec, ok, err := metadata.Decode(string(kv.Key), kv.Value)
+		rec, ok, err := mdstore.Decode(string(kv.Key), kv.Value)
 		if err != nil {
 			h.c.log.Error("metadata snapshot leaves out an undecodable record; storage nodes delete nothing until it is fixed", "key", string(kv.Key), "err", err)
 			m.Incomplete = true
@@ -71,7 +71,7 @@ func (h *controllerHandler) sendSnapshot(stream grpc.ServerStreamingServer[contr
 // streamDeltas sends every change after revision from, grouped by revision.
 func (h *controllerHandler) streamDeltas(stream grpc.ServerStreamingServer[controllerv1.WatchMetadataResponse], from int64) error {
 	ctx := stream.Context()
-	wch := h.c.cli.Watch(clientv3.WithRequireLeader(ctx), metadata.Prefix, clientv3.WithPrefix(), clientv3.WithRev(from+1))
+	wch := h.c.cli.Watch(clientv3.WithRequireLeader(ctx), mdstore.Prefix, clientv3.WithPrefix(), clientv3.WithRev(from+1))
 	for wr := range wch {
 		if wr.CompactRevision != 0 {
 			return errCompacted
@@ -95,12 +95,12 @@ func (h *controllerHandler) streamDeltas(stream grpc.ServerStreamingServer[contr
 			}
 			key := string(ev.Kv.Key)
 			if ev.Type == clientv3.EventTypeDelete {
-				if k, ok := metadata.DecodeKey(key); ok {
+				if k, ok := mdstore.DecodeKey(key); ok {
 					m.Deletes = append(m.Deletes, k)
 				}
 				continue
 			}
-			rec, ok, err := metadata.Decode(key, ev.Kv.Value)
+			rec, ok, err := mdstore.Decode(key, ev.Kv.Value)
 			if err != nil {
 				h.c.log.Warn("skipping undecodable metadata record", "err", err)
 				continue

@@ -397,7 +397,7 @@ func TestKafkaTxnGroupTransactSessionExactlyOnce(t *testing.T) {
 // The same with the active controller of three (the group and transaction
 // coordinators) killed half way.
 func TestKafkaTxnExactlyOnceThroughControllerFailover(t *testing.T) {
-	runExactlyOnce(t, 3, 600, func(c *cluster) {
+	runExactlyOnce(t, 3, 600, func(c *cluster, _ func(int)) {
 		var cl clusterInfo
 		c.adminJSON(&cl, "cluster", "describe")
 		for _, ctrl := range cl.Controllers {
@@ -412,10 +412,18 @@ func TestKafkaTxnExactlyOnceThroughControllerFailover(t *testing.T) {
 	})
 }
 
+// The same with the first member killed half way, in a transaction that
+// has written records: the coordinator aborts it at its timeout, the
+// others take its partitions over from the committed offsets, and nothing
+// of it is visible.
+func TestKafkaTxnExactlyOnceThroughMemberKill(t *testing.T) {
+	runExactlyOnce(t, 1, 600, func(_ *cluster, kill func(int)) { kill(0) })
+}
+
 // The same with the storage leader of an output partition killed half way:
 // markers and transactional batches move to the new leader.
 func TestKafkaTxnExactlyOnceThroughLeaderKill(t *testing.T) {
-	runExactlyOnce(t, 1, 600, func(c *cluster) {
+	runExactlyOnce(t, 1, 600, func(c *cluster, _ func(int)) {
 		rn := nodesByID(t, c)
 		p, err := describePartition(t, c, "eos-out", 0)
 		if err != nil {
@@ -428,7 +436,7 @@ func TestKafkaTxnExactlyOnceThroughLeaderKill(t *testing.T) {
 // runExactlyOnce copies n records from eos-in to eos-out with three
 // GroupTransactSession members on a cluster of that many controllers and checks the output holds each once;
 // midway, if set, runs when half the output is in.
-func runExactlyOnce(t *testing.T, controllers, n int, midway func(c *cluster)) {
+func runExactlyOnce(t *testing.T, controllers, n int, midway func(c *cluster, kill func(member int))) {
 	faulty := midway != nil
 	c := newCluster(t, clusterSpec{controllers: controllers, storage: 3})
 	topics := map[string]int{"eos-in": 3, "eos-out": 3}
@@ -459,6 +467,11 @@ func runExactlyOnce(t *testing.T, controllers, n int, midway func(c *cluster)) {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 3)
+	var dying [3]chan struct{}
+	for i := range dying {
+		dying[i] = make(chan struct{})
+	}
+	kill := func(i int) { close(dying[i]) }
 	start := func(i int) {
 		s, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(c.kafka), kgo.TransactionalID(fmt.Sprintf("eos-%d", i)),
 			kgo.TransactionTimeout(20*time.Second), kgo.ConsumerGroup("eos"), kgo.ConsumeTopics("eos-in"),
@@ -468,7 +481,6 @@ func runExactlyOnce(t *testing.T, controllers, n int, midway func(c *cluster)) {
 			t.Fatal(err)
 		}
 		go func() {
-			defer s.Close()
 			for runCtx.Err() == nil {
 				fs := s.PollFetches(runCtx)
 				if runCtx.Err() != nil {
@@ -485,6 +497,20 @@ func runExactlyOnce(t *testing.T, controllers, n int, midway func(c *cluster)) {
 				fs.EachRecord(func(r *kgo.Record) {
 					s.Produce(runCtx, &kgo.Record{Topic: "eos-out", Value: r.Value}, nil)
 				})
+				select {
+				case <-dying[i]:
+					// The member dies in its transaction: its records are in
+					// the log, it never ends the transaction nor commits its
+					// offsets; the coordinator aborts it at its timeout.
+					if err := s.Client().Flush(runCtx); err != nil {
+						t.Logf("member %d flush before dying: %v", i, err)
+					}
+					s.Client().Close()
+					t.Logf("member %d died in an open transaction", i)
+					done <- nil
+					return
+				default:
+				}
 				if _, err := s.End(runCtx, kgo.TryCommit); err != nil && runCtx.Err() == nil {
 					if !faulty {
 						done <- fmt.Errorf("member %d end: %w", i, err)
@@ -493,6 +519,7 @@ func runExactlyOnce(t *testing.T, controllers, n int, midway func(c *cluster)) {
 					t.Logf("member %d end (through the fault): %v", i, err)
 				}
 			}
+			s.Close()
 			done <- nil
 		}()
 	}
@@ -518,7 +545,7 @@ func runExactlyOnce(t *testing.T, controllers, n int, midway func(c *cluster)) {
 		}
 		if !second && len(seen) >= n/2 {
 			if midway != nil {
-				midway(c)
+				midway(c, kill)
 			}
 			produceInput(n/2, n)
 			second = true

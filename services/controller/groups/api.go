@@ -9,7 +9,6 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -496,7 +495,7 @@ func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest
 			}
 			if rp.ErrorCode == 0 {
 				rec := &controllerv1.OffsetRecord{Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: meta, CommitUnixMs: now}
-				ops = append(ops, mdstore.Put(offsetKey(req.Group, t.Topic, p.Partition), metadata.Marshal(rec)))
+				ops = append(ops, mdstore.Put(offsetKey(req.Group, t.Topic, p.Partition), mdstore.Marshal(rec)))
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -504,7 +503,7 @@ func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest
 	}
 	if len(ops) > 0 {
 		if created {
-			ops = append(ops, mdstore.Put(groupMetaKey(req.Group), metadata.Marshal(&controllerv1.GroupRecord{Group: req.Group})))
+			ops = append(ops, mdstore.Put(groupMetaKey(req.Group), mdstore.Marshal(&controllerv1.GroupRecord{Group: req.Group})))
 		}
 		if _, err := gc.store.Write(ctx, nil, ops...); err != nil {
 			code := errs.KafkaCode(err)
@@ -541,7 +540,7 @@ func (gc *Coordinator) committed(ctx context.Context, group string) (map[string]
 			continue
 		}
 		rec := &controllerv1.OffsetRecord{}
-		if metadata.Unmarshal(kv.Value, rec) != nil {
+		if mdstore.Unmarshal(kv.Value, rec) != nil {
 			continue
 		}
 		if out[topic] == nil {

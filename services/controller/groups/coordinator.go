@@ -30,7 +30,6 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -42,7 +41,7 @@ const (
 	groupMaxSessionTimeout = 30 * time.Minute // group.max.session.timeout.ms
 	groupTick              = 100 * time.Millisecond
 	maxOffsetMetadata      = 4096 // offset.metadata.max.bytes
-	groupsPrefix           = metadata.Prefix + "groups/"
+	groupsPrefix           = mdstore.Prefix + "groups/"
 )
 
 type groupState int
@@ -169,7 +168,7 @@ func (gc *Coordinator) load(ctx context.Context) error {
 			continue
 		}
 		rec := &controllerv1.GroupRecord{}
-		if err := metadata.Unmarshal(kv.Value, rec); err != nil {
+		if err := mdstore.Unmarshal(kv.Value, rec); err != nil {
 			gc.log.Warn("bad group record", "group", id, "err", err)
 			continue
 		}
@@ -428,7 +427,7 @@ func (gc *Coordinator) persist(ctx context.Context, g *group) {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := gc.store.Write(wctx, nil, mdstore.Put(groupMetaKey(g.id), metadata.Marshal(rec))); err != nil {
+	if _, err := gc.store.Write(wctx, nil, mdstore.Put(groupMetaKey(g.id), mdstore.Marshal(rec))); err != nil {
 		gc.log.Warn("persisting group metadata failed", "group", g.id, "err", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
-	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -42,7 +41,7 @@ func (gc *Coordinator) CheckMember(group, memberID string, instanceID *string, g
 // topic-partition, as OffsetCommit writes them.
 func OffsetOp(group, topic string, partition int32, offset int64, leaderEpoch int32, meta string) mdstore.Op {
 	rec := &controllerv1.OffsetRecord{Offset: offset, LeaderEpoch: leaderEpoch, Metadata: meta, CommitUnixMs: time.Now().UnixMilli()}
-	return mdstore.Put(offsetKey(group, topic, partition), metadata.Marshal(rec))
+	return mdstore.Put(offsetKey(group, topic, partition), mdstore.Marshal(rec))
 }
 
 // SetPendingOffsets tells the coordinator where to learn which offsets are

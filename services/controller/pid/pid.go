@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/services/controller/mdstore"
 )
 
@@ -16,7 +15,7 @@ import (
 const MaxBlock = 100000
 
 // CounterKey holds the next unallocated producer id.
-const CounterKey = metadata.Prefix + "counters/producer-id"
+const CounterKey = mdstore.Prefix + "counters/producer-id"
 
 // casAttempts bounds the compare-and-swap loop on a contended counter.
 const casAttempts = 10

@@ -65,7 +65,7 @@ const (
 )
 
 // Prefix holds one TxnRecord per transactional id.
-const Prefix = metadata.Prefix + "txns/"
+const Prefix = mdstore.Prefix + "txns/"
 
 func recordKey(id string) string { return Prefix + url.PathEscape(id) }
 
@@ -211,7 +211,7 @@ func (c *Coordinator) load(ctx context.Context) error {
 	txns := map[string]*controllerv1.TxnRecord{}
 	for _, kv := range kvs {
 		rec := &controllerv1.TxnRecord{}
-		if err := metadata.Unmarshal(kv.Value, rec); err != nil {
+		if err := mdstore.Unmarshal(kv.Value, rec); err != nil {
 			c.cfg.Log.Warn("bad transaction record", "key", kv.Key, "err", err)
 			continue
 		}
@@ -279,7 +279,7 @@ func (c *Coordinator) lockID(id string) (unlock func(), rec *controllerv1.TxnRec
 // same store transaction. Called with the id's lock held.
 func (c *Coordinator) save(ctx context.Context, rec *controllerv1.TxnRecord, extra ...mdstore.Op) error {
 	rec.UpdateUnixMs = c.cfg.Now().UnixMilli()
-	ops := append([]mdstore.Op{mdstore.Put(recordKey(rec.GetTransactionalId()), metadata.Marshal(rec))}, extra...)
+	ops := append([]mdstore.Op{mdstore.Put(recordKey(rec.GetTransactionalId()), mdstore.Marshal(rec))}, extra...)
 	if _, err := c.cfg.Store.Write(ctx, nil, ops...); err != nil {
 		return err
 	}

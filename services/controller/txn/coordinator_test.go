@@ -11,7 +11,6 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/testutil"
 	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/strata-io/strata/services/controller/pid"
@@ -314,7 +313,7 @@ func TestPreparedSurvivesFailover(t *testing.T) {
 	h.stop() // the term ends with the marker for t-3 unwritten
 	kv, _ := store.Get(context.Background(), recordKey("tx"))
 	rec := &controllerv1.TxnRecord{}
-	if err := metadata.Unmarshal(kv.Value, rec); err != nil || rec.GetState() != controllerv1.TxnState_TXN_STATE_PREPARE_COMMIT {
+	if err := mdstore.Unmarshal(kv.Value, rec); err != nil || rec.GetState() != controllerv1.TxnState_TXN_STATE_PREPARE_COMMIT {
 		t.Fatalf("stored state %v %v", rec.GetState(), err)
 	}
 	leaders.setFailing("t-3", false)

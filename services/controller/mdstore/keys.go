@@ -1,8 +1,7 @@
-// Package metadata is the cluster metadata as records: where each record
-// lives in etcd (the controller's key layout, docs/etcd-keys.md), how it is
-// encoded, and a cache that storage nodes and gateways fill from the
-// controller's watch stream.
-package metadata
+// The etcd key layout of the controller's metadata (docs/etcd-keys.md) and
+// how each record is encoded there.
+
+package mdstore
 
 import (
 	"fmt"
