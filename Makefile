@@ -114,6 +114,10 @@ bench-rest: ## REST produce (1,000-record JSON bodies, 4 HTTP clients) beside un
 bench-client: ## The Go client's Producer (clients/go) beside franz-go on `strata dev`: 1 KiB produce throughput, RF=1 and RF=3, 3 rounds.
 	$(GO) test -run '^$$' -bench BenchmarkClientVsKafka -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: bench-commits
+bench-commits: ## Offset commits per second through the etcd-backed coordinator on `strata dev`, beside kfake, 3 rounds.
+	$(GO) test -run '^$$' -bench BenchmarkOffsetCommits -benchtime 1x -timeout 10m ./test/bench/
+
 .PHONY: bench-gateway
 bench-gateway: ## allocs/op and ns/op of the gateway's Kafka produce handling (storage stubbed), 10 vs 1000 records per batch.
 	$(GO) test -run '^$$' -bench BenchmarkGatewayProduce -benchmem ./services/gateway/kafka/
