@@ -21,12 +21,13 @@ const (
 	defaultProduceTimeout = 30 * time.Second
 )
 
-// leaderFor returns the open replica of a partition this node leads, with
-// the leader epoch to stamp on appends; otherwise the error to report.
-func (n *Node) leaderFor(topic string, partition int32) (*replica, int32, *errs.Error) {
+// leaderFor returns the open replica of a partition this node leads and
+// its leadership (whose epoch is the one to stamp on appends); otherwise
+// the error to report.
+func (n *Node) leaderFor(topic string, partition int32) (*replica, *leaderState, *errs.Error) {
 	rec, ok := n.cache.Partition(topic, partition)
 	if !ok {
-		return nil, 0, errs.New(errs.UnknownTopicOrPartition, "partition %s-%d does not exist", topic, partition)
+		return nil, nil, errs.New(errs.UnknownTopicOrPartition, "partition %s-%d does not exist", topic, partition)
 	}
 	me := n.Member.Registration().ID
 	if rec.GetLeader() != me {
@@ -34,24 +35,25 @@ func (n *Node) leaderFor(topic string, partition int32) (*replica, int32, *errs.
 		if node, _ := n.cache.StorageNode(rec.GetLeader()); node != nil {
 			hint.LeaderAddress = node.GetAddress()
 		}
-		return nil, 0, errs.New(errs.NotLeaderOrFollower, "node %d does not lead %s-%d; node %d does at epoch %d",
+		return nil, nil, errs.New(errs.NotLeaderOrFollower, "node %d does not lead %s-%d; node %d does at epoch %d",
 			me, topic, partition, rec.GetLeader(), rec.GetLeaderEpoch()).WithLeader(hint)
 	}
 	p, ok := n.parts.get(topic, partition)
 	if !ok {
 		// Assigned in metadata but not opened yet (reconcile is catching up).
-		return nil, 0, errs.New(errs.NotLeaderOrFollower, "partition %s-%d is not open on this node yet", topic, partition)
+		return nil, nil, errs.New(errs.NotLeaderOrFollower, "partition %s-%d is not open on this node yet", topic, partition)
 	}
 	if e := p.offlineErr(); e != nil {
-		return nil, 0, e // the controller is moving leadership away
+		return nil, nil, e // the controller is moving leadership away
 	}
-	if ls := p.leader.Load(); ls == nil || ls.epoch != rec.GetLeaderEpoch() {
+	ls := p.leader.Load()
+	if ls == nil || ls.epoch != rec.GetLeaderEpoch() {
 		// Not a leader until it has taken the leadership up (applyRoles):
 		// the gateways ask again shortly.
-		return nil, 0, errs.New(errs.NotLeaderOrFollower, "node %d has not taken up the leadership of %s-%d at epoch %d yet",
+		return nil, nil, errs.New(errs.NotLeaderOrFollower, "node %d has not taken up the leadership of %s-%d at epoch %d yet",
 			me, topic, partition, rec.GetLeaderEpoch())
 	}
-	return p, rec.GetLeaderEpoch(), nil
+	return p, ls, nil
 }
 
 func tooManyPartitions(n int) error {
@@ -81,14 +83,9 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 	for _, pp := range req.GetPartitions() {
 		res := &storagev1.ProducePartitionResult{Topic: pp.GetTopic(), Partition: pp.GetPartition(), BaseOffset: -1, LogStartOffset: -1, LogAppendTimeMs: -1}
 		out.Partitions = append(out.Partitions, res)
-		p, epoch, e := h.n.leaderFor(pp.GetTopic(), pp.GetPartition())
+		p, ls, e := h.n.leaderFor(pp.GetTopic(), pp.GetPartition())
 		if e != nil {
 			res.Error = e.Detail
-			continue
-		}
-		ls := p.leader.Load()
-		if ls == nil || ls.epoch != epoch {
-			res.Error = errs.New(errs.NotLeaderOrFollower, "leadership of %s is changing", replicaDir(pp.GetTopic(), pp.GetPartition())).Detail
 			continue
 		}
 		if isr := ls.isrSize(); acksAll && isr < p.minISR {
@@ -96,7 +93,7 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 				replicaDir(pp.GetTopic(), pp.GetPartition()), isr, p.minISR).Detail
 			continue
 		}
-		base, err := p.appendProducedTxn(epoch, pp.GetRecords(), pp.GetTransactionalId()) // idempotence and transaction checks, then the log's Append
+		base, err := p.appendProducedTxn(ls.epoch, pp.GetRecords(), pp.GetTransactionalId()) // idempotence and transaction checks, then the log's Append
 		if err != nil {
 			res.Error = errs.FromKafka(err).Detail
 			continue

@@ -48,14 +48,9 @@ func (h *handler) DeleteRecords(ctx context.Context, req *storagev1.DeleteRecord
 	for _, dp := range req.GetPartitions() {
 		res := &storagev1.DeleteRecordsPartitionResult{Topic: dp.GetTopic(), Partition: dp.GetPartition(), LowWatermark: -1}
 		out.Partitions = append(out.Partitions, res)
-		p, epoch, e := h.n.leaderFor(dp.GetTopic(), dp.GetPartition())
+		p, ls, e := h.n.leaderFor(dp.GetTopic(), dp.GetPartition())
 		if e != nil {
 			res.Error = e.Detail
-			continue
-		}
-		ls := p.leader.Load()
-		if ls == nil || ls.epoch != epoch {
-			res.Error = errs.New(errs.NotLeaderOrFollower, "leadership of %s is changing", p.name()).Detail
 			continue
 		}
 		offset := dp.GetOffset()
@@ -131,12 +126,12 @@ func (h *handler) DescribeProducers(_ context.Context, req *storagev1.DescribePr
 	for _, ref := range req.GetPartitions() {
 		res := &storagev1.DescribeProducersPartitionResult{Topic: ref.GetTopic(), Partition: ref.GetPartition()}
 		out.Partitions = append(out.Partitions, res)
-		p, epoch, e := h.n.leaderFor(ref.GetTopic(), ref.GetPartition())
+		p, ls, e := h.n.leaderFor(ref.GetTopic(), ref.GetPartition())
 		if e != nil {
 			res.Error = e.Detail
 			continue
 		}
-		ps, err := p.describeProducers(epoch)
+		ps, err := p.describeProducers(ls.epoch)
 		if err != nil {
 			res.Error = errs.FromKafka(err).Detail
 			continue

@@ -32,17 +32,12 @@ func (h *handler) WriteTxnMarkers(ctx context.Context, req *storagev1.WriteTxnMa
 	for _, m := range req.GetMarkers() {
 		res := &storagev1.TxnMarkerResult{Topic: m.GetTopic(), Partition: m.GetPartition(), Offset: -1}
 		out.Results = append(out.Results, res)
-		p, epoch, e := h.n.leaderFor(m.GetTopic(), m.GetPartition())
+		p, ls, e := h.n.leaderFor(m.GetTopic(), m.GetPartition())
 		if e != nil {
 			res.Error = e.Detail
 			continue
 		}
-		ls := p.leader.Load()
-		if ls == nil || ls.epoch != epoch {
-			res.Error = errs.New(errs.NotLeaderOrFollower, "leadership of %s is changing", p.name()).Detail
-			continue
-		}
-		off, err := p.writeMarker(epoch, m)
+		off, err := p.writeMarker(ls.epoch, m)
 		if err != nil {
 			res.Error = errs.FromKafka(err).Detail
 			continue
