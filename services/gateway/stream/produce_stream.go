@@ -511,13 +511,6 @@ func (sess *session) stamped(b producer, p int32) bool {
 	return b.id == sess.id && b.epoch == sess.epoch && b.seq[p] == sess.seq[p]
 }
 
-// write plans and executes one write from the session's own producer
-// state (nothing built ahead).
-func (sess *session) write(ctx context.Context, calls [][]*streamv1.ProduceRecord) []*streamv1.ProduceResult {
-	as := sess.producer.clone()
-	return sess.execute(ctx, sess.plan(calls, &as))
-}
-
 // batches encodes chunks for a partition, one batch each, stamped with
 // as's producer id and consecutive sequences from its next one for the
 // partition when the session is idempotent.

@@ -235,7 +235,8 @@ func TestSessionPlacesEachRequestOnItsOwn(t *testing.T) {
 			calls[i] = append(calls[i], &streamv1.ProduceRecord{Value: []byte("v")})
 		}
 	}
-	results := sess.write(context.Background(), calls)
+	as := sess.producer.clone()
+	results := sess.execute(context.Background(), sess.plan(calls, &as))
 	used := map[int32]bool{}
 	for i := range calls {
 		rs := results[i*5 : i*5+5]
