@@ -111,6 +111,6 @@ func newStorageCmd() *cobra.Command {
 
 func newGatewayCmd() *cobra.Command {
 	var cfg gateway.Config
-	return roleCmd("gateway", "Run a gateway (Kafka protocol, public gRPC API, HTTP health and metrics)", cfg.RegisterFlags,
+	return roleCmd("gateway", "Run a gateway (Kafka protocol, public gRPC API, REST/JSON, HTTP health and metrics)", cfg.RegisterFlags,
 		func(log *slog.Logger) (service, error) { return gateway.Start(cfg, log) })
 }
