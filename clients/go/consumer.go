@@ -289,10 +289,23 @@ func (k *Consumer) session() error {
 	if err := k.send(st, creditMsg(k.cfg.bufRecords, k.cfg.bufBytes)); err != nil {
 		return wrapErr(op, recvConsumeErr(st, err))
 	}
-	// Only now may Poll and commits use the stream: the open goes first.
+	// Only now may Poll, commits and pauses use the stream: the open goes
+	// first, then the partitions paused so far.
+	// sendMu is taken first (as everywhere: never while k.mu is held), so
+	// a Pause or Resume made meanwhile is sent after this set.
+	k.sendMu.Lock()
 	k.mu.Lock()
+	paused := groupByTopic(slices.Collect(maps.Keys(k.paused)))
 	k.stream = st
 	k.mu.Unlock()
+	var perr error
+	if len(paused) > 0 {
+		perr = st.SendMsg(pauseMsg(paused, false))
+	}
+	k.sendMu.Unlock()
+	if perr != nil {
+		return wrapErr(op, recvConsumeErr(st, perr))
+	}
 	defer func() {
 		k.mu.Lock()
 		k.stream = nil
@@ -716,26 +729,41 @@ func (k *Consumer) Assignment() map[string][]int32 {
 	return groupByTopic(slices.Collect(maps.Keys(k.assigned)))
 }
 
-// Pause stops Poll from returning records of the partitions until Resume.
-// The gateway has no per-partition pause: records it already sent wait in
-// the consumer's buffer, and while the buffer (ConsumerBuffer) is full of
-// paused partitions' records no other records come.
+// Pause stops Poll from returning records of the partitions, and the
+// gateway from fetching them, until Resume (Kafka's pause): records already
+// buffered wait, and the other partitions keep flowing. The pause lasts
+// across rebalances and reconnects.
 func (k *Consumer) Pause(topic string, partitions ...int32) {
-	k.mu.Lock()
-	for _, p := range partitions {
-		k.paused[topicPartition{topic, p}] = true
-	}
-	k.mu.Unlock()
+	k.setPaused(topic, partitions, false)
 }
 
-// Resume lets Poll return records of paused partitions again.
+// Resume lets Poll return records of paused partitions again, and the
+// gateway fetch them.
 func (k *Consumer) Resume(topic string, partitions ...int32) {
+	k.setPaused(topic, partitions, true)
+}
+
+func (k *Consumer) setPaused(topic string, partitions []int32, resume bool) {
 	k.mu.Lock()
 	for _, p := range partitions {
-		delete(k.paused, topicPartition{topic, p})
+		if resume {
+			delete(k.paused, topicPartition{topic, p})
+		} else {
+			k.paused[topicPartition{topic, p}] = true
+		}
 	}
+	st := k.stream
 	k.notify()
 	k.mu.Unlock()
+	if st != nil {
+		// A stream that breaks meanwhile gets the whole set when it reopens.
+		_ = k.send(st, pauseMsg(map[string][]int32{topic: partitions}, resume))
+	}
+}
+
+func pauseMsg(parts map[string][]int32, resume bool) *streamv1.ConsumeRequest {
+	return &streamv1.ConsumeRequest{Message: &streamv1.ConsumeRequest_Pause{Pause: &streamv1.ConsumePause{
+		Partitions: toTopicPartitions(parts), Resume: resume}}}
 }
 
 func (k *Consumer) autoCommit() {

@@ -327,3 +327,41 @@ func TestConsumerCommitInOnRevokedHandsOverExactly(t *testing.T) {
 	}
 	t.Logf("%d records, each processed once; %d by the member that joined", n, byB)
 }
+
+// Pause stops the gateway fetching a partition, not only Poll returning
+// it: with a consumer buffer far smaller than the paused partition's
+// backlog, the other partition's records still all come; after Resume the
+// paused one's do.
+func TestConsumerPauseHoldsNoCreditOfOtherPartitions(t *testing.T) {
+	c := newClient(t, needDev(t))
+	topic := newTopic(t, c, 2, 1)
+	counts := produceN(t, c, topic, 600)
+	k, err := c.NewConsumer("g-"+topic, []string{topic}, strata.ConsumeStartOffset(strata.AtStart()), strata.ConsumerBuffer(20, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.Close(context.Background()) })
+	k.Pause(topic, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got := map[int32]int64{}
+	poll := func(until func() bool) {
+		t.Helper()
+		for !until() {
+			fs, err := k.Poll(ctx)
+			if err != nil {
+				t.Fatalf("poll with %v: %v", got, err)
+			}
+			for _, r := range fs.Records() {
+				got[r.Partition]++
+			}
+		}
+	}
+	poll(func() bool { return got[1] == counts[1] })
+	if got[0] != 0 {
+		t.Fatalf("%d records of the paused partition returned", got[0])
+	}
+	k.Resume(topic, 0)
+	poll(func() bool { return got[0] == counts[0] })
+	t.Logf("partition 1: %d records while 0 was paused; then partition 0: %d", got[1], got[0])
+}

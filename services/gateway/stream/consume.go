@@ -103,6 +103,39 @@ type member struct {
 	memberID   string
 	generation int32
 	owned      map[tp]bool // the partitions commits may name
+	paused     map[tp]bool // not fetched (ConsumePause)
+}
+
+// maxPaused bounds the partitions a stream may have paused.
+const maxPaused = 100000
+
+// pause applies a ConsumePause.
+func (m *member) pause(p *streamv1.ConsumePause) *errs.Error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range p.GetPartitions() {
+		for _, part := range t.GetPartitions() {
+			k := tp{t.GetTopic(), part}
+			switch {
+			case p.GetResume():
+				delete(m.paused, k)
+			case len(m.paused) >= maxPaused:
+				return invalid("pause.partitions", "more than %d partitions paused", maxPaused)
+			default:
+				if m.paused == nil {
+					m.paused = map[tp]bool{}
+				}
+				m.paused[k] = true
+			}
+		}
+	}
+	return nil
+}
+
+func (m *member) isPaused(p tp) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.paused[p]
 }
 
 // Consume implements StreamService.Consume: the handler goroutine is the
@@ -232,6 +265,10 @@ func (m *member) read(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			}
+		case *streamv1.ConsumeRequest_Pause:
+			if e := m.pause(msg.Pause); e != nil {
+				return e
+			}
 		case *streamv1.ConsumeRequest_RevokeDone:
 			if !m.revokeAck {
 				return invalid("revoke_done", "sent without revoke_ack in the open")
@@ -241,7 +278,7 @@ func (m *member) read(ctx context.Context) error {
 			default: // one is pending already: a late answer
 			}
 		default:
-			return invalid("message", "after the open, every message must be credit, a commit or revoke_done")
+			return invalid("message", "after the open, every message must be credit, a commit, a pause or revoke_done")
 		}
 	}
 }
@@ -751,7 +788,7 @@ func (m *member) fetch(ctx context.Context, assignment []tp, pos map[tp]int64) e
 		var items []*router.FetchItem
 		for i := range assignment {
 			p := assignment[(first+i)%len(assignment)]
-			if pos[p] >= 0 {
+			if pos[p] >= 0 && !m.isPaused(p) {
 				items = append(items, &router.FetchItem{Part: router.Part{Topic: p.topic, Partition: p.partition, ClientEpoch: -1},
 					Offset: pos[p], MaxBytes: maxBytes, Committed: m.committed})
 			}

@@ -1971,6 +1971,7 @@ type ConsumeRequest struct {
 	//	*ConsumeRequest_Credit
 	//	*ConsumeRequest_Commit
 	//	*ConsumeRequest_RevokeDone
+	//	*ConsumeRequest_Pause
 	Message       isConsumeRequest_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2049,6 +2050,15 @@ func (x *ConsumeRequest) GetRevokeDone() *ConsumeRevokeDone {
 	return nil
 }
 
+func (x *ConsumeRequest) GetPause() *ConsumePause {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeRequest_Pause); ok {
+			return x.Pause
+		}
+	}
+	return nil
+}
+
 type isConsumeRequest_Message interface {
 	isConsumeRequest_Message()
 }
@@ -2071,6 +2081,10 @@ type ConsumeRequest_RevokeDone struct {
 	RevokeDone *ConsumeRevokeDone `protobuf:"bytes,4,opt,name=revoke_done,json=revokeDone,proto3,oneof"`
 }
 
+type ConsumeRequest_Pause struct {
+	Pause *ConsumePause `protobuf:"bytes,5,opt,name=pause,proto3,oneof"`
+}
+
 func (*ConsumeRequest_Open) isConsumeRequest_Message() {}
 
 func (*ConsumeRequest_Credit) isConsumeRequest_Message() {}
@@ -2078,6 +2092,65 @@ func (*ConsumeRequest_Credit) isConsumeRequest_Message() {}
 func (*ConsumeRequest_Commit) isConsumeRequest_Message() {}
 
 func (*ConsumeRequest_RevokeDone) isConsumeRequest_Message() {}
+
+func (*ConsumeRequest_Pause) isConsumeRequest_Message() {}
+
+// ConsumePause stops (or, with resume, restarts) fetching partitions, as
+// Kafka's pause and resume: records already sent stay sent, and no more of
+// a paused partition come, so its records do not hold the credit the other
+// partitions need. Partitions the member does not hold may be named (they
+// are paused should they be assigned); the set lasts for the stream.
+type ConsumePause struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*TopicPartitions     `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	Resume        bool                   `protobuf:"varint,2,opt,name=resume,proto3" json:"resume,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumePause) Reset() {
+	*x = ConsumePause{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumePause) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumePause) ProtoMessage() {}
+
+func (x *ConsumePause) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumePause.ProtoReflect.Descriptor instead.
+func (*ConsumePause) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ConsumePause) GetPartitions() []*TopicPartitions {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *ConsumePause) GetResume() bool {
+	if x != nil {
+		return x.Resume
+	}
+	return false
+}
 
 type ConsumeOpen struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2121,7 +2194,7 @@ type ConsumeOpen struct {
 
 func (x *ConsumeOpen) Reset() {
 	*x = ConsumeOpen{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2206,7 @@ func (x *ConsumeOpen) String() string {
 func (*ConsumeOpen) ProtoMessage() {}
 
 func (x *ConsumeOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2219,7 @@ func (x *ConsumeOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeOpen.ProtoReflect.Descriptor instead.
 func (*ConsumeOpen) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{23}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConsumeOpen) GetGroupId() string {
@@ -2229,7 +2302,7 @@ type ConsumeRevokeDone struct {
 
 func (x *ConsumeRevokeDone) Reset() {
 	*x = ConsumeRevokeDone{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2314,7 @@ func (x *ConsumeRevokeDone) String() string {
 func (*ConsumeRevokeDone) ProtoMessage() {}
 
 func (x *ConsumeRevokeDone) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2327,7 @@ func (x *ConsumeRevokeDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRevokeDone.ProtoReflect.Descriptor instead.
 func (*ConsumeRevokeDone) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{24}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{25}
 }
 
 // ConsumeCredit adds to what the server may send; both are cumulative.
@@ -2269,7 +2342,7 @@ type ConsumeCredit struct {
 
 func (x *ConsumeCredit) Reset() {
 	*x = ConsumeCredit{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2281,7 +2354,7 @@ func (x *ConsumeCredit) String() string {
 func (*ConsumeCredit) ProtoMessage() {}
 
 func (x *ConsumeCredit) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2294,7 +2367,7 @@ func (x *ConsumeCredit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCredit.ProtoReflect.Descriptor instead.
 func (*ConsumeCredit) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{25}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConsumeCredit) GetRecords() int64 {
@@ -2322,7 +2395,7 @@ type ConsumeCommit struct {
 
 func (x *ConsumeCommit) Reset() {
 	*x = ConsumeCommit{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2407,7 @@ func (x *ConsumeCommit) String() string {
 func (*ConsumeCommit) ProtoMessage() {}
 
 func (x *ConsumeCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2420,7 @@ func (x *ConsumeCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCommit.ProtoReflect.Descriptor instead.
 func (*ConsumeCommit) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{26}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConsumeCommit) GetCommitId() uint64 {
@@ -2377,7 +2450,7 @@ type ConsumeOffset struct {
 
 func (x *ConsumeOffset) Reset() {
 	*x = ConsumeOffset{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2389,7 +2462,7 @@ func (x *ConsumeOffset) String() string {
 func (*ConsumeOffset) ProtoMessage() {}
 
 func (x *ConsumeOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2402,7 +2475,7 @@ func (x *ConsumeOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeOffset.ProtoReflect.Descriptor instead.
 func (*ConsumeOffset) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{27}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConsumeOffset) GetTopic() string {
@@ -2448,7 +2521,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2533,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2546,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{28}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ConsumeResponse) GetMessage() isConsumeResponse_Message {
@@ -2559,7 +2632,7 @@ type ConsumeAssigned struct {
 
 func (x *ConsumeAssigned) Reset() {
 	*x = ConsumeAssigned{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2571,7 +2644,7 @@ func (x *ConsumeAssigned) String() string {
 func (*ConsumeAssigned) ProtoMessage() {}
 
 func (x *ConsumeAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2657,7 @@ func (x *ConsumeAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeAssigned.ProtoReflect.Descriptor instead.
 func (*ConsumeAssigned) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{29}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConsumeAssigned) GetGeneration() int32 {
@@ -2623,7 +2696,7 @@ type ConsumeRevoked struct {
 
 func (x *ConsumeRevoked) Reset() {
 	*x = ConsumeRevoked{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2635,7 +2708,7 @@ func (x *ConsumeRevoked) String() string {
 func (*ConsumeRevoked) ProtoMessage() {}
 
 func (x *ConsumeRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2648,7 +2721,7 @@ func (x *ConsumeRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRevoked.ProtoReflect.Descriptor instead.
 func (*ConsumeRevoked) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{30}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConsumeRevoked) GetPartitions() []*TopicPartitions {
@@ -2679,7 +2752,7 @@ type ConsumeRecords struct {
 
 func (x *ConsumeRecords) Reset() {
 	*x = ConsumeRecords{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2691,7 +2764,7 @@ func (x *ConsumeRecords) String() string {
 func (*ConsumeRecords) ProtoMessage() {}
 
 func (x *ConsumeRecords) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2704,7 +2777,7 @@ func (x *ConsumeRecords) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRecords.ProtoReflect.Descriptor instead.
 func (*ConsumeRecords) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{31}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ConsumeRecords) GetTopic() string {
@@ -2746,7 +2819,7 @@ type ConsumeCommitResult struct {
 
 func (x *ConsumeCommitResult) Reset() {
 	*x = ConsumeCommitResult{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2758,7 +2831,7 @@ func (x *ConsumeCommitResult) String() string {
 func (*ConsumeCommitResult) ProtoMessage() {}
 
 func (x *ConsumeCommitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2771,7 +2844,7 @@ func (x *ConsumeCommitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCommitResult.ProtoReflect.Descriptor instead.
 func (*ConsumeCommitResult) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{32}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ConsumeCommitResult) GetCommitId() uint64 {
@@ -2925,14 +2998,20 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x123\n" +
 	"\x05error\x18\x02 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x129\n" +
 	"\aresults\x18\x03 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults\x12F\n" +
-	"\x0eproducer_state\x18\x04 \x01(\v2\x1f.strata.stream.v1.ProducerStateR\rproducerState\"\x8e\x02\n" +
+	"\x0eproducer_state\x18\x04 \x01(\v2\x1f.strata.stream.v1.ProducerStateR\rproducerState\"\xc6\x02\n" +
 	"\x0eConsumeRequest\x123\n" +
 	"\x04open\x18\x01 \x01(\v2\x1d.strata.stream.v1.ConsumeOpenH\x00R\x04open\x129\n" +
 	"\x06credit\x18\x02 \x01(\v2\x1f.strata.stream.v1.ConsumeCreditH\x00R\x06credit\x129\n" +
 	"\x06commit\x18\x03 \x01(\v2\x1f.strata.stream.v1.ConsumeCommitH\x00R\x06commit\x12F\n" +
 	"\vrevoke_done\x18\x04 \x01(\v2#.strata.stream.v1.ConsumeRevokeDoneH\x00R\n" +
-	"revokeDoneB\t\n" +
-	"\amessage\"\xc2\x04\n" +
+	"revokeDone\x126\n" +
+	"\x05pause\x18\x05 \x01(\v2\x1e.strata.stream.v1.ConsumePauseH\x00R\x05pauseB\t\n" +
+	"\amessage\"t\n" +
+	"\fConsumePause\x12L\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2!.strata.stream.v1.TopicPartitionsB\t\xbaH\x06\x92\x01\x03\x10\x90NR\n" +
+	"partitions\x12\x16\n" +
+	"\x06resume\x18\x02 \x01(\bR\x06resume\"\xc2\x04\n" +
 	"\vConsumeOpen\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12 \n" +
 	"\x06topics\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\b\x01R\x06topics\x12 \n" +
@@ -3035,7 +3114,7 @@ func file_strata_stream_v1_stream_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_stream_v1_stream_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(Acks)(0),                     // 0: strata.stream.v1.Acks
 	(Compression)(0),              // 1: strata.stream.v1.Compression
@@ -3065,86 +3144,89 @@ var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(*ProduceStreamOpened)(nil),   // 25: strata.stream.v1.ProduceStreamOpened
 	(*ProduceStreamAck)(nil),      // 26: strata.stream.v1.ProduceStreamAck
 	(*ConsumeRequest)(nil),        // 27: strata.stream.v1.ConsumeRequest
-	(*ConsumeOpen)(nil),           // 28: strata.stream.v1.ConsumeOpen
-	(*ConsumeRevokeDone)(nil),     // 29: strata.stream.v1.ConsumeRevokeDone
-	(*ConsumeCredit)(nil),         // 30: strata.stream.v1.ConsumeCredit
-	(*ConsumeCommit)(nil),         // 31: strata.stream.v1.ConsumeCommit
-	(*ConsumeOffset)(nil),         // 32: strata.stream.v1.ConsumeOffset
-	(*ConsumeResponse)(nil),       // 33: strata.stream.v1.ConsumeResponse
-	(*ConsumeAssigned)(nil),       // 34: strata.stream.v1.ConsumeAssigned
-	(*ConsumeRevoked)(nil),        // 35: strata.stream.v1.ConsumeRevoked
-	(*ConsumeRecords)(nil),        // 36: strata.stream.v1.ConsumeRecords
-	(*ConsumeCommitResult)(nil),   // 37: strata.stream.v1.ConsumeCommitResult
-	(*durationpb.Duration)(nil),   // 38: google.protobuf.Duration
-	(*v1.ErrorDetail)(nil),        // 39: strata.common.v1.ErrorDetail
-	(*TopicPartitions)(nil),       // 40: strata.stream.v1.TopicPartitions
-	(*PartitionResult)(nil),       // 41: strata.stream.v1.PartitionResult
+	(*ConsumePause)(nil),          // 28: strata.stream.v1.ConsumePause
+	(*ConsumeOpen)(nil),           // 29: strata.stream.v1.ConsumeOpen
+	(*ConsumeRevokeDone)(nil),     // 30: strata.stream.v1.ConsumeRevokeDone
+	(*ConsumeCredit)(nil),         // 31: strata.stream.v1.ConsumeCredit
+	(*ConsumeCommit)(nil),         // 32: strata.stream.v1.ConsumeCommit
+	(*ConsumeOffset)(nil),         // 33: strata.stream.v1.ConsumeOffset
+	(*ConsumeResponse)(nil),       // 34: strata.stream.v1.ConsumeResponse
+	(*ConsumeAssigned)(nil),       // 35: strata.stream.v1.ConsumeAssigned
+	(*ConsumeRevoked)(nil),        // 36: strata.stream.v1.ConsumeRevoked
+	(*ConsumeRecords)(nil),        // 37: strata.stream.v1.ConsumeRecords
+	(*ConsumeCommitResult)(nil),   // 38: strata.stream.v1.ConsumeCommitResult
+	(*durationpb.Duration)(nil),   // 39: google.protobuf.Duration
+	(*v1.ErrorDetail)(nil),        // 40: strata.common.v1.ErrorDetail
+	(*TopicPartitions)(nil),       // 41: strata.stream.v1.TopicPartitions
+	(*PartitionResult)(nil),       // 42: strata.stream.v1.PartitionResult
 }
 var file_strata_stream_v1_stream_proto_depIdxs = []int32{
 	5,  // 0: strata.stream.v1.ProduceRecord.headers:type_name -> strata.stream.v1.Header
 	6,  // 1: strata.stream.v1.ProduceRequest.records:type_name -> strata.stream.v1.ProduceRecord
 	0,  // 2: strata.stream.v1.ProduceRequest.acks:type_name -> strata.stream.v1.Acks
-	38, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
+	39, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
 	1,  // 4: strata.stream.v1.ProduceRequest.compression:type_name -> strata.stream.v1.Compression
-	39, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
 	8,  // 6: strata.stream.v1.ProduceResponse.results:type_name -> strata.stream.v1.ProduceResult
 	2,  // 7: strata.stream.v1.FetchPartition.position:type_name -> strata.stream.v1.LogPosition
 	10, // 8: strata.stream.v1.FetchRequest.partitions:type_name -> strata.stream.v1.FetchPartition
-	38, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
+	39, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
 	3,  // 10: strata.stream.v1.FetchRequest.isolation_level:type_name -> strata.stream.v1.IsolationLevel
 	4,  // 11: strata.stream.v1.Record.timestamp_type:type_name -> strata.stream.v1.TimestampType
 	5,  // 12: strata.stream.v1.Record.headers:type_name -> strata.stream.v1.Header
-	39, // 13: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 13: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	12, // 14: strata.stream.v1.FetchPartitionResult.records:type_name -> strata.stream.v1.Record
 	13, // 15: strata.stream.v1.FetchResponse.partitions:type_name -> strata.stream.v1.FetchPartitionResult
 	2,  // 16: strata.stream.v1.ListOffsetsPartition.position:type_name -> strata.stream.v1.LogPosition
 	15, // 17: strata.stream.v1.ListOffsetsRequest.partitions:type_name -> strata.stream.v1.ListOffsetsPartition
-	39, // 18: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 18: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
 	17, // 19: strata.stream.v1.ListOffsetsResponse.partitions:type_name -> strata.stream.v1.ListOffsetsResult
 	20, // 20: strata.stream.v1.ProduceStreamRequest.open:type_name -> strata.stream.v1.ProduceStreamOpen
 	23, // 21: strata.stream.v1.ProduceStreamRequest.batch:type_name -> strata.stream.v1.ProduceStreamBatch
 	0,  // 22: strata.stream.v1.ProduceStreamOpen.acks:type_name -> strata.stream.v1.Acks
 	1,  // 23: strata.stream.v1.ProduceStreamOpen.compression:type_name -> strata.stream.v1.Compression
-	38, // 24: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
+	39, // 24: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
 	21, // 25: strata.stream.v1.ProduceStreamOpen.resume:type_name -> strata.stream.v1.ProducerState
 	22, // 26: strata.stream.v1.ProducerState.sequences:type_name -> strata.stream.v1.PartitionSequence
 	6,  // 27: strata.stream.v1.ProduceStreamBatch.records:type_name -> strata.stream.v1.ProduceRecord
 	25, // 28: strata.stream.v1.ProduceStreamResponse.opened:type_name -> strata.stream.v1.ProduceStreamOpened
 	26, // 29: strata.stream.v1.ProduceStreamResponse.ack:type_name -> strata.stream.v1.ProduceStreamAck
-	39, // 30: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 30: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
 	8,  // 31: strata.stream.v1.ProduceStreamAck.results:type_name -> strata.stream.v1.ProduceResult
 	21, // 32: strata.stream.v1.ProduceStreamAck.producer_state:type_name -> strata.stream.v1.ProducerState
-	28, // 33: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
-	30, // 34: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
-	31, // 35: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
-	29, // 36: strata.stream.v1.ConsumeRequest.revoke_done:type_name -> strata.stream.v1.ConsumeRevokeDone
-	2,  // 37: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
-	38, // 38: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
-	3,  // 39: strata.stream.v1.ConsumeOpen.isolation_level:type_name -> strata.stream.v1.IsolationLevel
-	32, // 40: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
-	34, // 41: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
-	35, // 42: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
-	36, // 43: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
-	37, // 44: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
-	40, // 45: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
-	40, // 46: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
-	12, // 47: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
-	41, // 48: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
-	7,  // 49: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
-	11, // 50: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
-	16, // 51: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
-	19, // 52: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
-	27, // 53: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
-	9,  // 54: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
-	14, // 55: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
-	18, // 56: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
-	24, // 57: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
-	33, // 58: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
-	54, // [54:59] is the sub-list for method output_type
-	49, // [49:54] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	29, // 33: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
+	31, // 34: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
+	32, // 35: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
+	30, // 36: strata.stream.v1.ConsumeRequest.revoke_done:type_name -> strata.stream.v1.ConsumeRevokeDone
+	28, // 37: strata.stream.v1.ConsumeRequest.pause:type_name -> strata.stream.v1.ConsumePause
+	41, // 38: strata.stream.v1.ConsumePause.partitions:type_name -> strata.stream.v1.TopicPartitions
+	2,  // 39: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
+	39, // 40: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
+	3,  // 41: strata.stream.v1.ConsumeOpen.isolation_level:type_name -> strata.stream.v1.IsolationLevel
+	33, // 42: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
+	35, // 43: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
+	36, // 44: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
+	37, // 45: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
+	38, // 46: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
+	41, // 47: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
+	41, // 48: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
+	12, // 49: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
+	42, // 50: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
+	7,  // 51: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
+	11, // 52: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
+	16, // 53: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
+	19, // 54: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
+	27, // 55: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
+	9,  // 56: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
+	14, // 57: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
+	18, // 58: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
+	24, // 59: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
+	34, // 60: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
+	56, // [56:61] is the sub-list for method output_type
+	51, // [51:56] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_strata_stream_v1_stream_proto_init() }
@@ -3178,9 +3260,10 @@ func file_strata_stream_v1_stream_proto_init() {
 		(*ConsumeRequest_Credit)(nil),
 		(*ConsumeRequest_Commit)(nil),
 		(*ConsumeRequest_RevokeDone)(nil),
+		(*ConsumeRequest_Pause)(nil),
 	}
-	file_strata_stream_v1_stream_proto_msgTypes[23].OneofWrappers = []any{}
-	file_strata_stream_v1_stream_proto_msgTypes[28].OneofWrappers = []any{
+	file_strata_stream_v1_stream_proto_msgTypes[24].OneofWrappers = []any{}
+	file_strata_stream_v1_stream_proto_msgTypes[29].OneofWrappers = []any{
 		(*ConsumeResponse_Assigned)(nil),
 		(*ConsumeResponse_Revoked)(nil),
 		(*ConsumeResponse_Records)(nil),
@@ -3192,7 +3275,7 @@ func file_strata_stream_v1_stream_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_stream_v1_stream_proto_rawDesc), len(file_strata_stream_v1_stream_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
