@@ -29,14 +29,23 @@ func (f *clientFlags) withClientCtx(ctx context.Context, run func(ctx context.Co
 		return fmt.Errorf("--output must be table or json, not %q", f.output)
 	}
 	cctx, cancel := context.WithTimeout(ctx, f.timeout)
-	c, err := strata.NewClient(cctx, f.server)
+	c, err := f.connect(cctx)
 	cancel()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return run(ctx, c)
+}
+
+// connect opens a client on --server, with a one-line error and a hint.
+func (f *clientFlags) connect(ctx context.Context) (*strata.Client, error) {
+	c, err := strata.NewClient(ctx, f.server)
 	if err != nil {
 		if inner := errors.Unwrap(err); inner != nil {
 			err = inner
 		}
-		return fmt.Errorf("%w to %s within %s (is the gateway running? set --server or STRATA_SERVER): %v", errConnect, f.server, f.timeout, err)
+		return nil, fmt.Errorf("%w to %s within %s (is the gateway running? set --server or STRATA_SERVER): %v", errConnect, f.server, f.timeout, err)
 	}
-	defer c.Close()
-	return run(ctx, c)
+	return c, nil
 }
