@@ -498,6 +498,7 @@ func (r kafkaReceiver) poll(ctx context.Context) ([]consumed, error) {
 	fs.EachRecord(func(rec *kgo.Record) { out = append(out, consumed{len(rec.Key) + len(rec.Value), rec.Timestamp}) })
 	return out, nil
 }
+
 // close commits what was polled first, so the group's lag shows what the
 // run consumed (autocommit alone lags one poll behind).
 func (r kafkaReceiver) close() {
