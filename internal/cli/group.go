@@ -172,6 +172,19 @@ type seekFlags struct {
 	topics                                   []string
 }
 
+func (s *seekFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&s.toEarliest, "to-earliest", false, "to each partition's log start offset")
+	fl.BoolVar(&s.toLatest, "to-latest", false, "to each partition's log end offset")
+	fl.Int64Var(&s.toOffset, "to-offset", 0, "to this offset (clamped to the log)")
+	fl.StringVar(&s.toDatetime, "to-datetime", "", "to the first record at or after this time (RFC 3339, or YYYY-MM-DDTHH:mm:SS local)")
+	fl.DurationVar(&s.byDuration, "by-duration", 0, "to the first record at or after now minus this duration")
+	fl.Int64Var(&s.shiftBy, "shift-by", 0, "move each offset by N (negative moves back), clamped to the log")
+	fl.StringArrayVar(&s.topics, "topic", nil, "topic, or topic:p1,p2 for some partitions (repeatable)")
+	fl.BoolVar(&s.allTopics, "all-topics", false, "every partition the group has committed offsets for")
+	fl.BoolVar(&s.execute, "execute", false, "apply the plan (default: print it only)")
+}
+
 // parse checks the flags and returns the reset and the partitions it
 // applies to (nil for every partition with a committed offset).
 func (s *seekFlags) parse(cmd *cobra.Command) (strata.OffsetReset, map[string][]int32, error) {
@@ -425,15 +438,7 @@ func newGroupCmd() *cobra.Command {
 			})
 		},
 	}
-	seek.Flags().BoolVar(&s.toEarliest, "to-earliest", false, "to each partition's log start offset")
-	seek.Flags().BoolVar(&s.toLatest, "to-latest", false, "to each partition's log end offset")
-	seek.Flags().Int64Var(&s.toOffset, "to-offset", 0, "to this offset (clamped to the log)")
-	seek.Flags().StringVar(&s.toDatetime, "to-datetime", "", "to the first record at or after this time (RFC 3339, or YYYY-MM-DDTHH:mm:SS local)")
-	seek.Flags().DurationVar(&s.byDuration, "by-duration", 0, "to the first record at or after now minus this duration")
-	seek.Flags().Int64Var(&s.shiftBy, "shift-by", 0, "move each offset by N (negative moves back), clamped to the log")
-	seek.Flags().StringArrayVar(&s.topics, "topic", nil, "topic, or topic:p1,p2 for some partitions (repeatable)")
-	seek.Flags().BoolVar(&s.allTopics, "all-topics", false, "every partition the group has committed offsets for")
-	seek.Flags().BoolVar(&s.execute, "execute", false, "apply the plan (default: print it only)")
+	s.register(seek)
 
 	cmd.AddCommand(list, describe, del, seek)
 	return cmd

@@ -16,6 +16,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	strata "github.com/strata-io/strata/clients/go"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/term"
 )
@@ -214,6 +215,24 @@ func (p *perfFlags) seedBrokers() []string {
 	return out
 }
 
+// kafkaTopicExists fails fast on an unreachable listener or an unknown
+// topic, before any record is sent.
+func (p *perfFlags) kafkaTopicExists(ctx context.Context, cl *kgo.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, p.f.timeout)
+	defer cancel()
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, p.topic)
+	if err != nil {
+		return fmt.Errorf("cannot reach the Kafka listener at %s within %s (set --brokers or STRATA_BROKERS): %w", p.brokers, p.f.timeout, err)
+	}
+	if err := topics.Error(); err != nil {
+		return fmt.Errorf("topic %s: %w", p.topic, err)
+	}
+	if !topics.Has(p.topic) {
+		return fmt.Errorf("topic %s does not exist", p.topic)
+	}
+	return nil
+}
+
 // sender writes one record asynchronously and calls done once it is
 // acknowledged or failed.
 type sender interface {
@@ -271,13 +290,7 @@ func (p *perfFlags) newSenders(ctx context.Context) (senders []sender, closeAll 
 			closers = append(closers, cl.Close)
 			senders = append(senders, kafkaSender{cl})
 		}
-		// Fail fast on an unreachable listener or an unknown topic.
-		pctx, cancel := context.WithTimeout(ctx, p.f.timeout)
-		defer cancel()
-		if err := senders[0].(kafkaSender).cl.Ping(pctx); err != nil {
-			return nil, closeAll, fmt.Errorf("cannot reach the Kafka listener at %s within %s (set --brokers or STRATA_BROKERS): %w", p.brokers, p.f.timeout, err)
-		}
-		return senders, closeAll, nil
+		return senders, closeAll, p.kafkaTopicExists(ctx, senders[0].(kafkaSender).cl)
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.f.timeout)
 	defer cancel()
@@ -538,12 +551,7 @@ func (p *perfFlags) newReceivers(ctx context.Context) (recvs []receiver, closeAl
 			closers = append(closers, kr.close)
 			recvs = append(recvs, kr)
 		}
-		pctx, cancel := context.WithTimeout(ctx, p.f.timeout)
-		defer cancel()
-		if err := recvs[0].(kafkaReceiver).cl.Ping(pctx); err != nil {
-			return nil, closeAll, fmt.Errorf("cannot reach the Kafka listener at %s within %s (set --brokers or STRATA_BROKERS): %w", p.brokers, p.f.timeout, err)
-		}
-		return recvs, closeAll, nil
+		return recvs, closeAll, p.kafkaTopicExists(ctx, recvs[0].(kafkaReceiver).cl)
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.f.timeout)
 	defer cancel()
@@ -692,7 +700,14 @@ func newPerfCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "perf", Short: "Measure produce and consume throughput and latency (kafka-producer-perf-test, OpenMessaging Benchmark)"}
 	f.register(cmd)
 
-	pp := &perfFlags{f: &f}
+	produce, _ := newPerfProduceCmd(&f)
+	cmd.AddCommand(produce, newPerfConsumeCmd(&f))
+	return cmd
+}
+
+// newPerfProduceCmd returns perf produce and its flags.
+func newPerfProduceCmd(f *clientFlags) (*cobra.Command, *perfFlags) {
+	pp := &perfFlags{f: f}
 	produce := &cobra.Command{
 		Use:   "produce --topic T (--records N | --duration D)",
 		Short: "Produce records as fast as allowed and report records/s, MB/s and latency percentiles",
@@ -720,8 +735,11 @@ func newPerfCmd() *cobra.Command {
 	fl.IntVar(&pp.batchBytes, "batch-bytes", strata.DefaultMaxBatchBytes, "largest batch (request) of records in bytes")
 	fl.DurationVar(&pp.linger, "linger", strata.DefaultLinger, "how long a record waits for others to share its batch")
 	fl.IntVar(&pp.clients, "producers", 1, "concurrent producers")
+	return produce, pp
+}
 
-	pc := &perfFlags{f: &f}
+func newPerfConsumeCmd(f *clientFlags) *cobra.Command {
+	pc := &perfFlags{f: f}
 	consume := &cobra.Command{
 		Use:   "consume --topic T (--records N | --duration D)",
 		Short: "Consume a topic from the start and report records/s, MB/s and end-to-end latency percentiles",
@@ -742,7 +760,5 @@ func newPerfCmd() *cobra.Command {
 	pc.register(consume)
 	consume.Flags().IntVar(&pc.clients, "consumers", 1, "concurrent consumers (more than 1 needs --group)")
 	consume.Flags().StringVar(&pc.group, "group", "", "consume as this consumer group (commits offsets) instead of reading every partition")
-
-	cmd.AddCommand(produce, consume)
-	return cmd
+	return consume
 }

@@ -146,7 +146,7 @@ func percentile(sorted []time.Duration, p float64) float64 {
 	if len(sorted) == 0 {
 		return 0
 	}
-	rank := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	rank := int(math.Ceil(p*float64(len(sorted))/100-1e-9)) - 1 // -1e-9: 99.9/100*1000 is 999.0000000000001
 	rank = min(max(rank, 0), len(sorted)-1)
 	return ms(sorted[rank])
 }
