@@ -604,7 +604,6 @@ func (p *perfFlags) consume(cmd *cobra.Command) error {
 	}
 	defer closeAll()
 	stats := newPerfStats(time.Now())
-	stats.fromFirst = true
 	prog := startProgress(cmd.ErrOrStderr(), stats, p.records, p.interval, "received")
 	var taken atomic.Int64
 	var idle atomic.Bool

@@ -27,9 +27,6 @@ type perfStats struct {
 	wRecords, wBytes int64
 	wSum, wMax       time.Duration
 	wStart           time.Time
-	// fromFirst restarts the clock at the first record (perf consume: a
-	// group join is not consume time).
-	fromFirst bool
 }
 
 // maxLatencySamples bounds the latencies kept (8 bytes each: 32 MiB).
@@ -44,9 +41,6 @@ func (s *perfStats) record(n int, lat time.Duration) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fromFirst && s.records == 0 {
-		s.start, s.wStart = time.Now(), time.Now()
-	}
 	s.records++
 	s.bytes += int64(n)
 	s.wRecords++

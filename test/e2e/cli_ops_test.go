@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,7 @@ func TestCLIOperations(t *testing.T) {
 	c := kafkaCluster(t, map[string]int{"orders": 3, "bench": 3})
 	t.Run("group", func(t *testing.T) { testCLIGroup(t, c) })
 	t.Run("perf", func(t *testing.T) { testCLIPerf(t, c) })
+	t.Run("docs", func(t *testing.T) { testCLIOpsDocs(t, c) })
 	t.Run("health", func(t *testing.T) { testCLIHealth(t, c) })
 }
 
@@ -322,5 +324,41 @@ func testCLIHealth(t *testing.T, c *cluster) {
 	out, errOut, code := cli(t, "cluster", "health", "--exit-when-healthy", "--interval", "500ms", "--timeout", "50s", "--server", c.gateway.grpc)
 	if code != 0 || !strings.Contains(out, "healthy: 3 storage nodes") {
 		t.Fatalf("health after the node returned: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// Every "$ strata" line of docs/operations.md runs, in order, through the
+// documented env vars, against the state its examples describe: the group
+// orders-app committed 2000 of 3000 records of orders and has no member.
+func testCLIOpsDocs(t *testing.T, c *cluster) {
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commands [][]string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if cmd, ok := strings.CutPrefix(line, "$ strata "); ok {
+			cmd, _, _ = strings.Cut(cmd, "  #")
+			commands = append(commands, strings.Fields(cmd))
+		}
+	}
+	if len(commands) < 15 {
+		t.Fatalf("docs/operations.md has %d strata commands, want the group, health and perf examples", len(commands))
+	}
+	produceValues(t, c, "orders", "docs", 3000)
+	cons := franzClient(t, c, kgo.ConsumerGroup("orders-app"), kgo.ConsumeTopics("orders"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	consumeN(t, cons, 2000, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cons.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cons.Close()
+	env := []string{"STRATA_SERVER=" + c.gateway.grpc, "STRATA_BROKERS=" + c.kafka}
+	for _, args := range commands {
+		if out, errOut, code := cliEnv(t, env, args...); code != 0 {
+			t.Errorf("strata %s: exit %d: %s\n%s", strings.Join(args, " "), code, errOut, out)
+		}
 	}
 }
