@@ -446,7 +446,9 @@ func (p *perfFlags) sendLoop(ctx context.Context, s sender, stats *perfStats, is
 			v = p.payloads[rand.IntN(len(p.payloads))]
 		}
 		sent := time.Now()
-		s.send(ctx, v, func(err error) {
+		// Not ctx: a record buffered when --duration ends must still be
+		// delivered (and counted), not failed by the deadline.
+		s.send(context.WithoutCancel(ctx), v, func(err error) {
 			if err != nil {
 				stats.fail(err)
 				return
