@@ -212,6 +212,17 @@ func testCLIGroup(t *testing.T, c *cluster) {
 		t.Fatalf("bad input moved offsets: %v → %v", after, now)
 	}
 
+	dead := testutil.FreeAddr(t) // nothing listens there
+	for _, args := range [][]string{
+		{"group", "list", "--server", dead, "--timeout", "2s"},
+		{"perf", "produce", "--topic", "orders", "--records", "10", "--protocol", "kafka", "--brokers", dead, "--timeout", "2s"},
+	} {
+		out, errOut, code := cli(t, args...)
+		if code == 0 || out != "" || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, dead) {
+			t.Errorf("strata %v with nothing at %s: exit %d, stdout %q, stderr %q", args, dead, code, out, errOut)
+		}
+	}
+
 	c.admin("group", "delete", "billing")
 	if out := c.admin("group", "list"); strings.Contains(out, "billing") {
 		t.Fatalf("billing listed after delete:\n%s", out)
