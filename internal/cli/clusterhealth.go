@@ -108,6 +108,7 @@ func checkHealth(ctx context.Context, c *strata.Client, hf healthFlags) (healthJ
 			h.Problems = append(h.Problems, fmt.Sprintf("canary on %s failed: %s", cj.Topic, cj.Error))
 		}
 	}
+	sort.Strings(h.Problems)
 	h.Healthy = len(h.Problems) == 0
 	return h, nil
 }
@@ -203,7 +204,6 @@ func printHealth(out io.Writer, h healthJSON) {
 		return
 	}
 	fmt.Fprintf(out, "%s unhealthy: %d problems (%d storage nodes, %d topics, %d partitions%s):\n", time.Now().Format(time.TimeOnly), len(h.Problems), h.StorageNodes, h.Topics, h.Partitions, canary)
-	sort.Strings(h.Problems)
 	for _, p := range h.Problems {
 		fmt.Fprintf(out, "  %s\n", p)
 	}
