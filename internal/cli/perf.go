@@ -385,6 +385,8 @@ func (pr *progress) finish() {
 // printed), --duration ends it.
 func (p *perfFlags) runCtx() (context.Context, context.CancelFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first Ctrl-C the run drains; a second one kills it.
+	context.AfterFunc(ctx, stop)
 	if p.duration > 0 {
 		dctx, cancel := context.WithTimeout(ctx, p.duration)
 		return dctx, func() { cancel(); stop() }
