@@ -373,3 +373,21 @@ func testCLIOpsDocs(t *testing.T, c *cluster) {
 		}
 	}
 }
+
+// clusterHealth runs `strata cluster health -o json` and returns its exit
+// code and problems.
+func clusterHealth(t *testing.T, c *cluster) (code int, problems []string) {
+	t.Helper()
+	out, errOut, code := cli(t, "cluster", "health", "--server", c.gateway.grpc, "--output", "json")
+	var h struct {
+		Healthy  bool     `json:"healthy"`
+		Problems []string `json:"problems"`
+	}
+	if err := jsonUnmarshal(out, &h); err != nil {
+		t.Fatalf("cluster health: exit %d, %v, stderr %q", code, err, errOut)
+	}
+	if h.Healthy != (code == 0) || h.Healthy != (len(h.Problems) == 0) {
+		t.Fatalf("cluster health: exit %d but %+v", code, h)
+	}
+	return code, h.Problems
+}
