@@ -471,13 +471,14 @@ type receiver interface {
 	close()
 }
 
+// strataReceiver polls a clients/go Reader or Consumer (closed by
+// newReceivers' closers).
 type strataReceiver struct {
-	poll_  func(context.Context) (strata.Fetches, error)
-	close_ func()
+	pollFn func(context.Context) (strata.Fetches, error)
 }
 
 func (r strataReceiver) poll(ctx context.Context) ([]consumed, error) {
-	fs, err := r.poll_(ctx)
+	fs, err := r.pollFn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -490,7 +491,7 @@ func (r strataReceiver) poll(ctx context.Context) ([]consumed, error) {
 	})
 	return out, nil
 }
-func (r strataReceiver) close() { r.close_() }
+func (r strataReceiver) close() {}
 
 type kafkaReceiver struct {
 	cl    *kgo.Client
@@ -579,7 +580,7 @@ func (p *perfFlags) newReceivers(ctx context.Context) (recvs []receiver, closeAl
 				defer cancel()
 				_ = k.Close(cctx)
 			})
-			recvs = append(recvs, strataReceiver{k.Poll, func() {}})
+			recvs = append(recvs, strataReceiver{k.Poll})
 			continue
 		}
 		from := map[int32]strata.Offset{}
@@ -591,7 +592,7 @@ func (p *perfFlags) newReceivers(ctx context.Context) (recvs []receiver, closeAl
 			return nil, closeAll, err
 		}
 		closers = append(closers, r.Close)
-		recvs = append(recvs, strataReceiver{r.Poll, func() {}})
+		recvs = append(recvs, strataReceiver{r.Poll})
 	}
 	return recvs, closeAll, nil
 }
@@ -609,7 +610,8 @@ func (p *perfFlags) consume(cmd *cobra.Command) error {
 	defer closeAll()
 	stats := newPerfStats(time.Now())
 	prog := startProgress(cmd.ErrOrStderr(), stats, p.records, p.interval, "received")
-	var taken atomic.Int64
+	var taken, lastRecord atomic.Int64 // lastRecord: unix nanos of the last poll with records
+	lastRecord.Store(time.Now().UnixNano())
 	var idle atomic.Bool
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -619,12 +621,16 @@ func (p *perfFlags) consume(cmd *cobra.Command) error {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				// Give up when nothing comes for --timeout.
+				// Give up when no consumer got a record for --timeout (one
+				// member may have no partition at all).
 				pctx, pcancel := context.WithTimeout(ctx, p.f.timeout)
 				recs, err := r.poll(pctx)
 				timedOut := pctx.Err() != nil && ctx.Err() == nil
 				pcancel()
 				if timedOut {
+					if time.Since(time.Unix(0, lastRecord.Load())) < p.f.timeout {
+						continue
+					}
 					idle.Store(true)
 					cancel()
 					return
@@ -637,6 +643,9 @@ func (p *perfFlags) consume(cmd *cobra.Command) error {
 					return
 				}
 				now := time.Now()
+				if len(recs) > 0 {
+					lastRecord.Store(now.UnixNano())
+				}
 				for _, rec := range recs {
 					if p.records > 0 && taken.Add(1) > p.records {
 						cancel()
