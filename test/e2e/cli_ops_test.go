@@ -263,6 +263,7 @@ func testCLIPerf(t *testing.T, c *cluster) {
 	}
 	for _, args := range [][]string{
 		{"--protocol", "grpc"},
+		{"--protocol", "grpc", "--group", "perf-grpc-readers"},
 		{"--protocol", "kafka", "--group", "perf-readers", "--consumers", "2"},
 	} {
 		var r map[string]any
@@ -272,10 +273,12 @@ func testCLIPerf(t *testing.T, c *cluster) {
 			t.Fatalf("perf consume %v: %v", args, r)
 		}
 	}
-	var g cliGroup
-	c.adminJSON(&g, "group", "describe", "perf-readers")
-	if g.TotalLag != 0 || len(g.Partitions) != 3 {
-		t.Fatalf("perf-readers after consuming everything: %+v", g)
+	for _, group := range []string{"perf-readers", "perf-grpc-readers"} {
+		var g cliGroup
+		c.adminJSON(&g, "group", "describe", group)
+		if g.TotalLag != 0 || len(g.Partitions) != 3 {
+			t.Fatalf("%s after consuming everything: %+v", group, g)
+		}
 	}
 	// Throttled for a duration, with progress lines on stderr.
 	out, errOut, code := cli(t, "perf", "produce", "--topic", "bench", "--duration", "2s", "--throughput", "500", "--interval", "500ms",
