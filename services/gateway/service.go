@@ -44,7 +44,6 @@ type Gateway struct {
 	advertiseGRPC string
 	cache         *metadata.Cache
 	reg           *prometheus.Registry
-	fatal         chan error
 	kafkaLn       net.Listener
 	kafka         *kafka.Server
 	storage       rpc.Pool // connections to storage nodes, for Kafka and describe progress
@@ -62,7 +61,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry(), fatal: make(chan error, 1)}
+	g := &Gateway{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry()}
 	g.router = router.New(g.cache, router.Pool{Conns: &g.storage}, g.reg)
 	g.Log = log.With("role", "gateway")
 	defer func() {
@@ -129,7 +128,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.Go(func(ctx context.Context) {
 		if err := g.Member.Run(ctx); err != nil {
 			g.Log.Error("gateway stops", "err", err)
-			g.fatal <- err
+			g.Fail(err)
 		}
 	})
 	g.Go(func(ctx context.Context) { metadata.Follow(ctx, client, g.cache, g.Log) })
@@ -239,9 +238,6 @@ func (g *Gateway) ready() error {
 	}
 	return nil
 }
-
-// Fatal delivers an error that should stop the process.
-func (g *Gateway) Fatal() <-chan error { return g.fatal }
 
 // GRPCAddr is the advertised gRPC address.
 func (g *Gateway) GRPCAddr() string { return g.advertiseGRPC }

@@ -42,7 +42,6 @@ type Node struct {
 
 	parts      *partitions
 	appliedRev atomic.Int64
-	fatal      chan error
 	// stateChanged wakes the reporter of replica states (offline.go).
 	stateChanged signal
 }
@@ -54,7 +53,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry(),
-		fatal: make(chan error, 1), parts: newPartitions(cfg.DataDir)}
+		parts: newPartitions(cfg.DataDir)}
 	n.Log = log.With("role", "storage")
 	defer func() {
 		if err != nil {
@@ -98,7 +97,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	n.Go(func(ctx context.Context) {
 		if err := n.Member.Run(ctx); err != nil {
 			n.Log.Error("storage node stops", "err", err)
-			n.fatal <- err
+			n.Fail(err)
 		}
 	})
 	n.Go(func(ctx context.Context) { metadata.Follow(ctx, client, n.cache, n.Log) })
@@ -174,9 +173,6 @@ func (n *Node) ready() error {
 	}
 	return nil
 }
-
-// Fatal delivers an error that should stop the process (the node was fenced).
-func (n *Node) Fatal() <-chan error { return n.fatal }
 
 // Addr is the gRPC address other roles dial.
 func (n *Node) Addr() string { return n.advertise }
