@@ -21,8 +21,10 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
+	"github.com/strata-io/strata/internal/peerauth"
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/services/controller/groups"
 	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/strata-io/strata/services/controller/pid"
@@ -40,6 +42,7 @@ type Controller struct {
 	log       *slog.Logger
 	etcd      *embed.Etcd
 	cli       *clientv3.Client
+	tls       *tlsconf.TLS // nil: plaintext
 	reg       *prometheus.Registry
 	clusterID string
 	advertise string
@@ -70,6 +73,9 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 			c.Stop()
 		}
 	}()
+	if c.tls, err = tlsconf.Load(cfg.TLS); err != nil {
+		return nil, err
+	}
 	if c.Listener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
@@ -104,7 +110,14 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.groups.SetPendingOffsets(c.txns.PendingOffsets)
 	c.elector.onActive = c.whileActive(c.runActive, c.groups.Run, c.txns.Run)
 	c.fwd = newForwarder(c.elector)
-	c.GRPC = rpc.NewServer(log, c.reg, rpc.WithUnary(c.fwd.intercept))
+	c.fwd.conns.Creds, c.markers.conns.Creds = c.tls.ClientCreds(), c.tls.ClientCreds()
+	opts := []rpc.ServerOption{rpc.WithUnary(c.fwd.intercept)}
+	if c.tls != nil {
+		// Who may call is decided before a standby forwards the call.
+		opts = []rpc.ServerOption{rpc.WithCreds(c.tls.InternalServerCreds()),
+			rpc.WithUnary(peerauth.Unary(authorize), c.fwd.intercept), rpc.WithStream(peerauth.Stream(authorize))}
+	}
+	c.GRPC = rpc.NewServer(log, c.reg, opts...)
 	adminv1.RegisterAdminServiceServer(c.GRPC.Server, &adminHandler{c: c})
 	controllerv1.RegisterControllerServiceServer(c.GRPC.Server, &controllerHandler{c: c})
 	controllerv1.RegisterGroupCoordinatorServiceServer(c.GRPC.Server, &groupHandler{gc: c.groups, tc: c.txns, pids: c.pids})
@@ -112,9 +125,11 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 
 	c.Go(c.elector.run)
 	c.Go(c.maintainEtcd)
-	if c.HTTP, err = httpserver.Start(cfg.HTTPAddr, c.reg, c.ready, nil); err != nil {
+	if c.HTTP, err = httpserver.StartTLS(cfg.HTTPAddr, c.tls.Server(), c.reg, c.ready, nil); err != nil {
 		return nil, err
 	}
+	tlsconf.WarnPlaintext(log, c.tls, map[string]string{"grpc": cfg.GRPCAddr, "http": cfg.HTTPAddr,
+		"etcd-peer": cfg.EtcdPeerAddr, "etcd-client": cfg.EtcdClientAddr})
 	c.GRPC.SetReady(true)
 	log.Info("controller started", "grpc", c.advertise, "http", c.HTTP.Addr(), "cluster_id", c.clusterID)
 	return c, nil
