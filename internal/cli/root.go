@@ -34,7 +34,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		newHealthCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
+		newHealthCmd(), newCertsCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
 	)
 	return root
 }
