@@ -73,7 +73,14 @@ func Stream(p Policy) grpc.StreamServerInterceptor {
 		if err := check(ss.Context(), p, info.FullMethod, nil); err != nil {
 			return err
 		}
-		return h(srv, &checkedStream{ServerStream: ss, p: p, method: info.FullMethod})
+		cs := &checkedStream{ServerStream: ss, p: p, method: info.FullMethod}
+		err := h(srv, cs)
+		if cs.denied != nil {
+			// A handler may take any receive error for the caller
+			// leaving; the caller learns it was refused.
+			return cs.denied
+		}
+		return err
 	}
 }
 
@@ -81,13 +88,18 @@ type checkedStream struct {
 	grpc.ServerStream
 	p      Policy
 	method string
+	denied error
 }
 
 func (s *checkedStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	return check(s.Context(), s.p, s.method, m)
+	if err := check(s.Context(), s.p, s.method, m); err != nil {
+		s.denied = err
+		return err
+	}
+	return nil
 }
 
 // Role allows callers of the given roles.

@@ -1,13 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
+	"github.com/strata-io/strata/internal/tlsconf"
+	"google.golang.org/grpc/credentials"
 )
 
 // node is one role process with its addresses.
@@ -34,6 +38,7 @@ type cluster struct {
 	gateway     *node
 	kafka       string // the gateway's Kafka address
 	http        string // the gateway's HTTP address (REST, health, metrics)
+	tlsDir      string // certificates of strata certs when every role runs TLS
 }
 
 type clusterSpec struct {
@@ -42,6 +47,18 @@ type clusterSpec struct {
 	leaseTTL    string   // storage node and gateway lease TTL
 	gatewayArgs []string // more gateway flags
 	storageArgs []string // more storage node flags
+	// tlsDir, when set, holds `strata certs` output: every role then
+	// serves TLS and speaks mTLS to the others.
+	tlsDir string
+}
+
+// tlsArgs are the --tls-* flags of a role using dir/name.crt.
+func tlsArgs(dir, name string) []string {
+	if dir == "" {
+		return nil
+	}
+	return []string{"--tls-cert", filepath.Join(dir, name+".crt"), "--tls-key", filepath.Join(dir, name+".key"),
+		"--tls-ca", filepath.Join(dir, "ca.crt")}
 }
 
 // newCluster starts controllers, storage nodes and one gateway, and waits
@@ -51,14 +68,18 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 	if spec.leaseTTL == "" {
 		spec.leaseTTL = "3s"
 	}
-	c := &cluster{t: t, dir: t.TempDir(), leaseTTL: spec.leaseTTL, storageArgs: spec.storageArgs}
+	c := &cluster{t: t, dir: t.TempDir(), leaseTTL: spec.leaseTTL, storageArgs: spec.storageArgs, tlsDir: spec.tlsDir}
+	scheme := "http://"
+	if spec.tlsDir != "" {
+		scheme = "https://"
+	}
 	type ctrlAddrs struct{ name, grpc, http, peer, client string }
 	addrs := make([]ctrlAddrs, spec.controllers)
 	var initial []string
 	for i := range addrs {
 		a := ctrlAddrs{fmt.Sprintf("c%d", i+1), testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)}
 		addrs[i] = a
-		initial = append(initial, a.name+"=http://"+a.peer)
+		initial = append(initial, a.name+"="+scheme+a.peer)
 	}
 	for _, a := range addrs {
 		dataDir := filepath.Join(c.dir, a.name)
@@ -66,27 +87,29 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 			"--grpc-addr", a.grpc, "--http-addr", a.http, "--etcd-peer-addr", a.peer, "--etcd-client-addr", a.client,
 			"--etcd-initial-cluster", strings.Join(initial, ","), "--member-lease-ttl", spec.leaseTTL, "--election-ttl", "2s",
 			"--group-initial-rebalance-delay", "500ms"}
+		args = append(args, tlsArgs(spec.tlsDir, "controller")...)
 		n := &node{args: args, grpc: a.grpc, dataDir: dataDir}
 		n.proc = start(t, a.name, args...)
 		c.controllers = append(c.controllers, n)
 	}
 	for _, n := range c.controllers {
-		waitHealthy(t, n.grpc, 60*time.Second)
+		c.waitHealthy(n.grpc, 60*time.Second)
 	}
 	for i := 0; i < spec.storage; i++ {
 		c.addStorage()
 	}
 	for _, n := range c.storage {
-		waitHealthy(t, n.grpc, 30*time.Second)
+		c.waitHealthy(n.grpc, 30*time.Second)
 	}
 	gw := testutil.FreeAddr(t)
 	c.kafka, c.http = testutil.FreeAddr(t), testutil.FreeAddr(t)
 	args := []string{"gateway", "--grpc-addr", gw, "--http-addr", c.http, "--kafka-addr", c.kafka,
 		"--advertise-kafka", c.kafka, "--controllers", c.controllerAddrs()}
+	args = append(args, tlsArgs(spec.tlsDir, "gateway")...)
 	args = append(args, spec.gatewayArgs...)
 	c.gateway = &node{args: args, grpc: gw}
 	c.gateway.proc = start(t, "gateway", args...)
-	waitHealthy(t, gw, 30*time.Second)
+	c.waitHealthy(gw, 30*time.Second)
 	return c
 }
 
@@ -123,6 +146,7 @@ func (c *cluster) addStorage(opts ...storageOpt) *node {
 	grpc := testutil.FreeAddr(c.t)
 	args := []string{"storage", "--data-dir", dataDir, "--grpc-addr", grpc, "--http-addr", testutil.FreeAddr(c.t),
 		"--controllers", c.controllerAddrs(), "--replica-lag-time-max", "2s"}
+	args = append(args, tlsArgs(c.tlsDir, fmt.Sprintf("storage-%d", i))...)
 	args = append(args, c.storageArgs...)
 	n := &node{args: args, grpc: grpc, dataDir: dataDir}
 	n.proc = start(c.t, fmt.Sprintf("storage-%d", i), args...)
@@ -133,7 +157,30 @@ func (c *cluster) addStorage(opts ...storageOpt) *node {
 // admin runs an admin CLI command against the gateway.
 func (c *cluster) admin(args ...string) string {
 	c.t.Helper()
-	return mustCLI(c.t, append(args, "--server", c.gateway.grpc)...)
+	return mustCLI(c.t, append(append(args, "--server", c.gateway.grpc), c.clientTLSArgs()...)...)
+}
+
+// clientTLSArgs are the CLI's TLS flags for this cluster (the client
+// certificate of strata certs).
+func (c *cluster) clientTLSArgs() []string { return tlsArgs(c.tlsDir, "client") }
+
+// waitHealthy waits for a role, over TLS with the client certificate when
+// the cluster runs TLS.
+func (c *cluster) waitHealthy(addr string, timeout time.Duration) {
+	c.t.Helper()
+	if c.tlsDir == "" {
+		waitHealthy(c.t, addr, timeout)
+		return
+	}
+	cfg, err := tlsconf.ClientFiles(filepath.Join(c.tlsDir, "ca.crt"), filepath.Join(c.tlsDir, "client.crt"), filepath.Join(c.tlsDir, "client.key"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	testutil.WaitFor(c.t, timeout, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return rpc.CheckHealthCreds(ctx, credentials.NewTLS(cfg), addr)
+	})
 }
 
 func (c *cluster) adminJSON(v any, args ...string) {
