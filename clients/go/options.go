@@ -5,8 +5,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
 	"math/rand/v2"
+	"os"
 	"time"
 
 	"google.golang.org/grpc"
