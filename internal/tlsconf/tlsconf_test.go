@@ -1,9 +1,12 @@
 package tlsconf
 
 import (
+	"bytes"
 	"crypto/tls"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +176,22 @@ func TestIsLoopback(t *testing.T) {
 		if IsLoopback(addr) != want {
 			t.Errorf("IsLoopback(%q) != %v", addr, want)
 		}
+	}
+}
+
+func TestWarnPlaintextOnceForListenersBeyondLoopback(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	WarnPlaintext(log, nil, map[string]string{"grpc": ":9191", "http": "127.0.0.1:8080", "kafka": "0.0.0.0:9092"})
+	out := buf.String()
+	if strings.Count(out, "PLAINTEXT LISTENERS BEYOND LOOPBACK") != 1 || !strings.Contains(out, "grpc=:9191 kafka=0.0.0.0:9092") || strings.Contains(out, "http=") {
+		t.Errorf("warning %q", out)
+	}
+	buf.Reset()
+	WarnPlaintext(log, nil, map[string]string{"grpc": "127.0.0.1:9191"})
+	_, dir := setup(t)
+	WarnPlaintext(log, load(t, dir, AuthNone), map[string]string{"grpc": ":9191"})
+	if buf.Len() != 0 {
+		t.Errorf("warned for loopback or TLS listeners: %q", buf.String())
 	}
 }
