@@ -1,17 +1,13 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
-	"github.com/strata-io/strata/internal/tlsconf"
-	"google.golang.org/grpc/credentials"
 )
 
 // node is one role process with its addresses.
@@ -68,6 +64,9 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 	if spec.leaseTTL == "" {
 		spec.leaseTTL = "3s"
 	}
+	if spec.tlsDir == "" {
+		spec.tlsDir = suiteTLS(t) // STRATA_E2E_TLS=1: mTLS for every suite
+	}
 	c := &cluster{t: t, dir: t.TempDir(), leaseTTL: spec.leaseTTL, storageArgs: spec.storageArgs, tlsDir: spec.tlsDir}
 	scheme := "http://"
 	if spec.tlsDir != "" {
@@ -89,17 +88,18 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 			"--group-initial-rebalance-delay", "500ms"}
 		args = append(args, tlsArgs(spec.tlsDir, "controller")...)
 		n := &node{args: args, grpc: a.grpc, dataDir: dataDir}
+		markTLS(spec.tlsDir, a.grpc)
 		n.proc = start(t, a.name, args...)
 		c.controllers = append(c.controllers, n)
 	}
 	for _, n := range c.controllers {
-		c.waitHealthy(n.grpc, 60*time.Second)
+		waitHealthy(t, n.grpc, 60*time.Second)
 	}
 	for i := 0; i < spec.storage; i++ {
 		c.addStorage()
 	}
 	for _, n := range c.storage {
-		c.waitHealthy(n.grpc, 30*time.Second)
+		waitHealthy(t, n.grpc, 30*time.Second)
 	}
 	gw := testutil.FreeAddr(t)
 	c.kafka, c.http = testutil.FreeAddr(t), testutil.FreeAddr(t)
@@ -108,8 +108,9 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 	args = append(args, tlsArgs(spec.tlsDir, "gateway")...)
 	args = append(args, spec.gatewayArgs...)
 	c.gateway = &node{args: args, grpc: gw}
+	markTLS(spec.tlsDir, gw)
 	c.gateway.proc = start(t, "gateway", args...)
-	c.waitHealthy(gw, 30*time.Second)
+	waitHealthy(t, gw, 30*time.Second)
 	return c
 }
 
@@ -149,6 +150,7 @@ func (c *cluster) addStorage(opts ...storageOpt) *node {
 	args = append(args, tlsArgs(c.tlsDir, fmt.Sprintf("storage-%d", i))...)
 	args = append(args, c.storageArgs...)
 	n := &node{args: args, grpc: grpc, dataDir: dataDir}
+	markTLS(c.tlsDir, grpc)
 	n.proc = start(c.t, fmt.Sprintf("storage-%d", i), args...)
 	c.storage = append(c.storage, n)
 	return n
@@ -157,30 +159,7 @@ func (c *cluster) addStorage(opts ...storageOpt) *node {
 // admin runs an admin CLI command against the gateway.
 func (c *cluster) admin(args ...string) string {
 	c.t.Helper()
-	return mustCLI(c.t, append(append(args, "--server", c.gateway.grpc), c.clientTLSArgs()...)...)
-}
-
-// clientTLSArgs are the CLI's TLS flags for this cluster (the client
-// certificate of strata certs).
-func (c *cluster) clientTLSArgs() []string { return tlsArgs(c.tlsDir, "client") }
-
-// waitHealthy waits for a role, over TLS with the client certificate when
-// the cluster runs TLS.
-func (c *cluster) waitHealthy(addr string, timeout time.Duration) {
-	c.t.Helper()
-	if c.tlsDir == "" {
-		waitHealthy(c.t, addr, timeout)
-		return
-	}
-	cfg, err := tlsconf.ClientFiles(filepath.Join(c.tlsDir, "ca.crt"), filepath.Join(c.tlsDir, "client.crt"), filepath.Join(c.tlsDir, "client.key"))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	testutil.WaitFor(c.t, timeout, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		return rpc.CheckHealthCreds(ctx, credentials.NewTLS(cfg), addr)
-	})
+	return mustCLI(c.t, append(args, "--server", c.gateway.grpc)...)
 }
 
 func (c *cluster) adminJSON(v any, args ...string) {
