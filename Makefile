@@ -89,7 +89,7 @@ test-race: ## Unit tests and the multi-process tests with the race detector in e
 
 .PHONY: test-mtls
 test-mtls: ## The replication and fault multi-process suites with TLS on every role and mTLS between them.
-	STRATA_E2E_TLS=1 $(GO) test -count=1 $(GOTEST_FLAGS) -run 'TestReplication|TestStorageNodeKilled|TestActiveControllerKilled|TestTLSCluster' ./test/e2e/
+	STRATA_E2E_TLS=1 $(GO) test $(GOTEST_FLAGS) -run 'TestReplication|TestStorageNodeKilled|TestActiveControllerKilled|TestTLSCluster' ./test/e2e/
 
 .PHONY: test-faults
 test-faults: ## Long fault suite (random kills, pauses, SIGTERMs under acks=all and exactly-once transactional load; STRATA_SOAK_DURATION=30s shortens it).
