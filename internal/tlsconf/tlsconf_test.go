@@ -195,3 +195,5 @@ func TestWarnPlaintextOnceForListenersBeyondLoopback(t *testing.T) {
 		t.Errorf("warned for loopback or TLS listeners: %q", buf.String())
 	}
 }
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
