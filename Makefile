@@ -147,8 +147,17 @@ images: ## Build a static strata binary into deploy/compose/build and the FROM-s
 	mkdir -p $(COMPOSE_BUILD)/data
 	docker build -q -t $(IMAGE) -f deploy/compose/Dockerfile $(COMPOSE_BUILD)
 
+.PHONY: compose-certs
+compose-certs: images ## Write the Compose cluster's development CA and role certificates to deploy/compose/certs (kept when present).
+	$(COMPOSE_BUILD)/strata certs --dir deploy/compose/certs --if-missing --storage-nodes 4 \
+		--hosts c1,c2,c3,storage1,storage2,storage3,storage4,gateway
+	@# The containers run as an unprivileged user that must read the role keys of this
+	@# development CA; the CA's own key stays private.
+	chmod 0644 deploy/compose/certs/*.key
+	chmod 0600 deploy/compose/certs/ca.key
+
 .PHONY: compose-up
-compose-up: images ## Start the Compose cluster (3 controllers, 3 storage nodes, gateway on localhost:9191) and wait until healthy.
+compose-up: compose-certs ## Start the Compose cluster (3 controllers, 3 storage nodes, gateway on localhost:9191) and wait until healthy.
 	$(COMPOSE_CMD) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d
 	@deadline=$$(( $$(date +%s) + $(COMPOSE_WAIT) )); \
 	while :; do \

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ func newCertsCmd() *cobra.Command {
 	var hosts []string
 	var nodes int
 	var validity time.Duration
+	var ifMissing bool
 	cmd := &cobra.Command{
 		Use:   "certs --dir DIR [--hosts h1,h2] [--storage-nodes N]",
 		Short: "Create a development CA and a certificate per role (controller, storage-1..N, gateway, client)",
@@ -36,6 +38,10 @@ func newCertsCmd() *cobra.Command {
 			if validity < time.Hour {
 				return fmt.Errorf("--validity: %s is shorter than 1h", validity)
 			}
+			if _, err := os.Stat(filepath.Join(dir, "ca.key")); err == nil && ifMissing {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s already holds a CA; kept it\n", filepath.Clean(dir))
+				return nil
+			}
 			if err := certs.WriteCluster(dir, hosts, nodes, validity); err != nil {
 				return err
 			}
@@ -52,5 +58,6 @@ func newCertsCmd() *cobra.Command {
 	fs.StringSliceVar(&hosts, "hosts", nil, "host names and IP addresses the role certificates serve, comma-separated (besides localhost)")
 	fs.IntVar(&nodes, "storage-nodes", 3, "storage node certificates to create (storage-1..N)")
 	fs.DurationVar(&validity, "validity", 365*24*time.Hour, "how long the certificates are valid")
+	fs.BoolVar(&ifMissing, "if-missing", false, "do nothing (and succeed) when --dir already holds a CA, instead of failing")
 	return cmd
 }
