@@ -168,8 +168,8 @@ func TestComposeClusterFailover(t *testing.T) {
 		// The gateway serves TLS with the certificates of make compose-certs.
 		environ: []string{"STRATA_GRPC_PORT=" + grpcPort, "STRATA_HTTP_PORT=" + freePort(t), "STRATA_KAFKA_PORT=" + kafkaPort,
 			"STRATA_TLS_CA=" + filepath.Join(root, "deploy/compose/certs/ca.crt")},
-		strata:  filepath.Join(t.TempDir(), "strata"),
-		server:  "127.0.0.1:" + grpcPort,
+		strata: filepath.Join(t.TempDir(), "strata"),
+		server: "127.0.0.1:" + grpcPort,
 	}
 	t.Logf("project %s, gateway gRPC on %s", project, e.server)
 
