@@ -137,10 +137,15 @@ func (c *Config) Validate() error {
 	if c.EtcdInitialClusterState != "new" && c.EtcdInitialClusterState != "existing" {
 		p.Addf("etcd-initial-cluster-state", "%q is not new or existing", c.EtcdInitialClusterState)
 	}
+	// etcd's peers speak TLS exactly when this controller does.
+	scheme := c.etcdScheme()
 	for _, m := range splitList(c.EtcdInitialCluster) {
-		if name, url, ok := strings.Cut(m, "="); !ok || name == "" || !strings.HasPrefix(url, "http") {
-			p.Addf("etcd-initial-cluster", "%q is not name=http://host:port", m)
+		if name, url, ok := strings.Cut(m, "="); !ok || name == "" || !strings.HasPrefix(url, scheme) {
+			p.Addf("etcd-initial-cluster", "%q is not name=%shost:port", m, scheme)
 		}
+	}
+	if c.EtcdAdvertisePeer != "" && !strings.HasPrefix(c.EtcdAdvertisePeer, scheme) {
+		p.Addf("etcd-advertise-peer", "%q does not start with %s", c.EtcdAdvertisePeer, scheme)
 	}
 	switch c.EtcdLogLevel {
 	case "debug", "info", "warn", "error":
