@@ -140,7 +140,7 @@ func TestInternalServerRequiresACertificateOfTheCA(t *testing.T) {
 	other, _ := certs.NewCA("other", time.Hour)
 	stranger, _ := other.Issue(certs.Leaf{CommonName: "x", Identity: certs.Identity{Role: certs.RoleStorage, NodeID: 1}})
 	pair, _ := stranger.TLSCertificate()
-	if err := handshake(&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", Certificates: []tls.Certificate{pair}}); err == nil {
+	if err := handshake(&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", GetClientCertificate: always(pair)}); err == nil {
 		t.Fatalf("certificate of another CA: %v, want a refused handshake", err)
 	}
 	// The role's own client side passes.
@@ -197,3 +197,35 @@ func TestWarnPlaintextOnceForListenersBeyondLoopback(t *testing.T) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// request: a client without a certificate is served, one with a
+// certificate the CA did not sign is refused.
+func TestRequestVerifiesOnlyCertificatesSent(t *testing.T) {
+	ca, dir := setup(t)
+	addr := serve(t, load(t, dir, AuthRequest).Server())
+	read := func(cfg *tls.Config) error {
+		c, err := tls.Dial("tcp", addr, cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		return err
+	}
+	if err := read(&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}); err != nil {
+		t.Errorf("no certificate: %v", err)
+	}
+	other, _ := certs.NewCA("other", time.Hour)
+	stranger, _ := other.Issue(certs.Leaf{CommonName: "x", Client: true})
+	pair, _ := stranger.TLSCertificate()
+	if err := read(&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", GetClientCertificate: always(pair)}); err == nil {
+		t.Error("a certificate of another CA was accepted")
+	}
+}
+
+// always sends pair whatever CAs the server names (a client given only
+// Certificates sends none that the server's CAs did not sign).
+func always(pair tls.Certificate) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,6 +89,29 @@ func TestTLSCluster(t *testing.T) {
 		out, errOut, code := cliEnv(t, []string{"STRATA_TLS_CA=" + ca}, "topic", "list", "--server", c.gateway.grpc)
 		if code != 0 || !strings.Contains(out, "orders") {
 			t.Errorf("strata topic list with STRATA_TLS_CA: %q %q", out, errOut)
+		}
+	})
+
+	t.Run("https", func(t *testing.T) {
+		cfg, err := tlsconf.ClientFiles(ca, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+		resp, err := hc.Get("https://" + c.http + "/readyz")
+		if err != nil {
+			t.Fatalf("HTTPS readyz: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("HTTPS readyz: %s", resp.Status)
+		}
+		plain := &http.Client{Timeout: 10 * time.Second}
+		if resp, err := plain.Get("http://" + c.http + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Error("plain HTTP was served on the HTTPS port")
+			}
 		}
 	})
 
