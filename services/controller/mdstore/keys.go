@@ -26,8 +26,10 @@ const (
 	ControllersPrefix = Prefix + "controllers/"
 	// QuotasPrefix holds client quota records under their entity path
 	// (internal/quota: users/<user>/clients/<client-id>, …).
-	QuotasPrefix     = Prefix + "quotas/"
-	ElectionPrefix   = Prefix + "election/"
+	QuotasPrefix   = Prefix + "quotas/"
+	ElectionPrefix = Prefix + "election/"
+	// UsersPrefix holds the SCRAM credentials of each user (salted keys only).
+	UsersPrefix      = Prefix + "users/"
 	NodeIDCounter    = Prefix + "counters/node-id"
 	GatewayIDCounter = Prefix + "counters/gateway-id"
 	ClusterIDKey     = Prefix + "cluster-id"
@@ -59,6 +61,9 @@ func ControllerKey(name string) string { return ControllersPrefix + name }
 
 // ClientQuotaKey is where the quotas of the entity at path live.
 func ClientQuotaKey(path string) string { return QuotasPrefix + path }
+
+// UserKey is where a user's SCRAM credentials live.
+func UserKey(name string) string { return UsersPrefix + name }
 
 // Marshal encodes a record as etcd stores it: protojson, so operators can
 // read it with etcdctl.
