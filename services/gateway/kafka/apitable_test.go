@@ -15,7 +15,7 @@ var apiNotes = map[int16]string{
 	0:  "v2 batches pass through as bytes; acks −1/0/1 (else INVALID_REQUIRED_ACKS); acks=0 gets no response; transactional batches need the transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and an open transaction on the partition (else INVALID_TXN_STATE)",
 	1:  "long-poll (`max_wait_ms`/`min_bytes`), `max_bytes` and partition max bytes; fetch sessions (KIP-227), see below; read_committed stops at the LSO with the aborted transactions",
 	2:  "earliest, latest, max timestamp, by timestamp; read_committed latest is the LSO",
-	3:  "brokers = live gateways",
+	3:  "brokers = live gateways, at their addresses for the listener the connection came in on",
 	8:  "stored in etcd by the active controller",
 	9:  "stored in etcd by the active controller",
 	10: "every gateway is every group's and every transactional id's coordinator",
@@ -48,6 +48,10 @@ var apiNotes = map[int16]string{
 	46: "replica ids are storage node ids",
 	48: "through the controller; filters exact/default/any, strict; keys producer_byte_rate, consumer_byte_rate, request_rate (see Quotas)",
 	49: "through the controller; per-entry INVALID_REQUEST as in Kafka; validate_only; enforced per gateway (see Quotas)",
+	17: "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 on SASL listeners (see Listeners and SASL); v0's raw tokens are not served",
+	36: "KIP-152; session_lifetime_ms is connections.max.reauth.ms (KIP-368); a failure closes the connection",
+	50: "KIP-554; through the controller",
+	51: "KIP-554; through the controller, which stores only salted keys",
 	61: "the leaders' idempotent producer state with each open transaction's first offset; coordinator epoch −1",
 }
 

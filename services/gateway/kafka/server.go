@@ -24,11 +24,14 @@ import (
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/auth"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/gateway/authn"
 	"github.com/strata-io/strata/services/gateway/pids"
 	"github.com/strata-io/strata/services/gateway/router"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Limits and defaults of the listener.
@@ -76,6 +79,12 @@ type Config struct {
 	// that many samples of that length (0: Kafka's 11 of 1 s).
 	QuotaWindowSamples int
 	QuotaWindow        time.Duration
+	// SASLMechanisms is sasl.enabled.mechanisms (nil: PLAIN, SCRAM-SHA-256
+	// and SCRAM-SHA-512).
+	SASLMechanisms []string
+	// MaxReauth is connections.max.reauth.ms: how long a SASL session
+	// lasts before the client must re-authenticate (0: forever).
+	MaxReauth time.Duration
 }
 
 // Deps is what the listener needs from the gateway.
@@ -97,6 +106,14 @@ type Deps struct {
 	Router *router.Router
 	// PIDs allocates idempotent producer ids; nil builds one over Groups.
 	PIDs *pids.Allocator
+	// UserAdmin manages SCRAM users (DescribeUserScramCredentials and
+	// AlterUserScramCredentials); nil answers UNSUPPORTED_VERSION.
+	UserAdmin adminv1.UserServiceClient
+	// Users checks SASL credentials (nil: every SASL authentication fails).
+	Users *authn.Store
+	// Listeners are served besides ln (which is DefaultListener at
+	// Advertise, unless nil).
+	Listeners []Listener
 }
 
 // Server is a running Kafka listener.
@@ -104,7 +121,9 @@ type Server struct {
 	cfg    Config
 	d      Deps
 	log    *slog.Logger
-	ln     net.Listener
+	// listeners are the Kafka listeners; the first is the default one
+	// (Metadata outside a connection answers with its addresses).
+	listeners []*Listener
 	router *router.Router
 	pids   *pids.Allocator
 	// sessions are the incremental fetch sessions (KIP-227).
@@ -120,7 +139,9 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
-// NewServer returns a server for ln; call Serve to accept connections.
+// NewServer returns a server for ln (the PLAINTEXT listener at
+// d.Advertise; nil for none) and d.Listeners; call Serve to accept
+// connections. At least one listener is required.
 func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
@@ -140,8 +161,17 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if d.Router == nil {
 		d.Router = router.New(d.Cache, router.Pool{Conns: d.Storage}, nil)
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, router: d.Router,
+	if cfg.SASLMechanisms == nil {
+		cfg.SASLMechanisms = DefaultSASLMechanisms
+	}
+	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), router: d.Router,
 		conns: map[*conn]struct{}{}, sessions: newFetchSessionCache(cfg.MaxFetchSessions)}
+	if ln != nil {
+		s.listeners = append(s.listeners, &Listener{Name: DefaultListener, Protocol: Plaintext, Ln: ln, Advertise: d.Advertise})
+	}
+	for i := range d.Listeners {
+		s.listeners = append(s.listeners, &d.Listeners[i])
+	}
 	if d.PIDs == nil {
 		d.PIDs = pids.New(d.Groups)
 	}
@@ -153,10 +183,29 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	return s
 }
 
-// Serve accepts connections until Shutdown.
+// Serve accepts connections on every listener until Shutdown.
 func (s *Server) Serve() {
+	var wg sync.WaitGroup
+	for _, l := range s.listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.serve(l)
+		}()
+	}
+	wg.Wait()
+}
+
+// ConnCount is the number of open Kafka connections.
+func (s *Server) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) serve(l *Listener) {
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := l.accept()
 		if err != nil {
 			if s.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				s.log.Warn("accept failed", "err", err)
@@ -165,7 +214,7 @@ func (s *Server) Serve() {
 			}
 			return
 		}
-		c := newConn(s, nc)
+		c := newConn(s, l, nc)
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
@@ -190,7 +239,9 @@ func (s *Server) Serve() {
 func (s *Server) Shutdown(grace time.Duration) {
 	s.mu.Lock()
 	s.cancel()
-	s.ln.Close()
+	for _, l := range s.listeners {
+		l.Ln.Close()
+	}
 	for c := range s.conns {
 		c.drain()
 	}
@@ -213,7 +264,10 @@ func (s *Server) Shutdown(grace time.Duration) {
 // conn is one client connection.
 type conn struct {
 	s        *Server
+	l        *Listener
 	nc       net.Conn
+	accepted time.Time
+	auth     authState
 	ctx      context.Context
 	cancel   context.CancelFunc
 	queue    chan *pending
@@ -232,8 +286,8 @@ type pending struct {
 	done chan []byte
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, queue: make(chan *pending, maxInFlight), draining: make(chan struct{})}
+func newConn(s *Server, l *Listener, nc net.Conn) *conn {
+	c := &conn{s: s, l: l, nc: nc, accepted: time.Now(), auth: authState{principal: auth.Anonymous}, queue: make(chan *pending, maxInFlight), draining: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background()) // cancelled when the connection ends
 	c.ctx = context.WithValue(c.ctx, connKey{}, c)
 	c.lastProduce = make(chan struct{})
@@ -254,7 +308,10 @@ func (c *conn) serve() {
 		defer close(writerDone)
 		c.writeLoop()
 	}()
-	err := c.readLoop()
+	err := c.handshake()
+	if err == nil {
+		err = c.readLoop()
+	}
 	close(c.queue)
 	<-writerDone
 	c.cancel()
@@ -282,13 +339,17 @@ func (c *conn) readLoop() error {
 		if !c.waitMuted() {
 			return nil
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		_ = c.nc.SetReadDeadline(c.readDeadline(time.Now()))
 		if _, err := io.ReadFull(c.nc, sizeBuf[:]); err != nil {
 			return c.readErr(err)
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
 		if size < 8 || size > c.s.cfg.MaxRequestBytes {
 			return c.logClose(closeReason("request size %d is outside 8..%d bytes", size, c.s.cfg.MaxRequestBytes))
+		}
+		preAuth := c.needsAuth()
+		if preAuth && size > maxSASLReceiveBytes {
+			return c.logClose(closeReason("request of %d bytes before SASL authentication, over the %d-byte limit", size, maxSASLReceiveBytes))
 		}
 		// Every request other than Produce must also be small; peek at the
 		// key first, then read the rest as it arrives.
@@ -302,6 +363,27 @@ func (c *conn) readLoop() error {
 		req, err := parseRequest(frame)
 		if err != nil {
 			return c.logClose(err)
+		}
+		if expired := !preAuth && c.sessionExpired(time.Now()); preAuth || expired || req.key == saslKeyHandsh || req.key == saslKeyAuth {
+			// Authentication runs here, one request at a time, in order.
+			if !preAuthAllowed(req.key, expired) {
+				why := "before SASL authentication"
+				if expired {
+					why = "after the SASL session expired"
+				}
+				if resp := illegalSASLState(req, apiName(req.key)+" "+why); resp != nil {
+					c.queueNow(req, resp)
+				}
+				return c.logClose(closeReason("%s request %s", apiName(req.key), why))
+			}
+			c.queueNow(req, nil)
+			c.auth.mu.Lock()
+			closeNext := c.auth.closeNext
+			c.auth.mu.Unlock()
+			if closeNext {
+				return c.logClose(closeReason("SASL %s failed", apiName(req.key)))
+			}
+			continue
 		}
 		if !c.waitMuted() { // read while a throttle began: it waits too
 			return nil
@@ -325,6 +407,17 @@ func (c *conn) readLoop() error {
 		}
 		go func() { p.done <- c.handle(req) }()
 	}
+}
+
+// queueNow answers req in the read loop: with resp, or by running it.
+func (c *conn) queueNow(req *request, resp kmsg.Response) {
+	p := &pending{done: make(chan []byte, 1)}
+	c.queue <- p
+	if resp == nil {
+		p.done <- c.handle(req)
+		return
+	}
+	p.done <- encodeResponse(req, resp)
 }
 
 func (c *conn) readErr(err error) error {
@@ -402,7 +495,7 @@ func (c *conn) handle(req *request) (out []byte) {
 	if !c.waitMuted() {
 		return nil
 	}
-	resp, err := c.s.dispatch(c.ctx, req)
+	resp, err := c.s.dispatch(auth.NewContext(c.ctx, c.principal()), req)
 	if err != nil {
 		c.s.log.Info("closing kafka connection", "remote", c.nc.RemoteAddr().String(), "api", apiName(req.key), "reason", err.Error())
 		c.cancel()
