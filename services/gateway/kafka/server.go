@@ -118,14 +118,14 @@ type Deps struct {
 
 // Server is a running Kafka listener.
 type Server struct {
-	cfg    Config
-	d      Deps
-	log    *slog.Logger
+	cfg Config
+	d   Deps
+	log *slog.Logger
 	// listeners are the Kafka listeners; the first is the default one
 	// (Metadata outside a connection answers with its addresses).
 	listeners []*Listener
-	router *router.Router
-	pids   *pids.Allocator
+	router    *router.Router
+	pids      *pids.Allocator
 	// sessions are the incremental fetch sessions (KIP-227).
 	sessions *fetchSessionCache
 	// quotas measures clients against their quotas (nil without a cache).
