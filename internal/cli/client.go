@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/tlsconf"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -25,6 +27,8 @@ type clientFlags struct {
 	output  string
 	timeout time.Duration
 	tls     tlsFlags
+	// user and password authenticate every call (HTTP Basic).
+	user, password string
 }
 
 // tlsFlags are the client side of TLS: --tls-ca, --tls-cert, --tls-key
@@ -60,12 +64,22 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	cmd.PersistentFlags().DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the server")
 	f.tls.register(cmd.PersistentFlags())
+	cmd.PersistentFlags().StringVar(&f.user, "user", os.Getenv("STRATA_USER"), "authenticate as this user (env STRATA_USER)")
+	cmd.PersistentFlags().StringVar(&f.password, "password", "", "the user's password (env STRATA_PASSWORD, which keeps it out of the process list)")
 	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) { f.out = cmd.OutOrStdout() }
 }
 
 // admin runs f with an AdminService client and turns its error into one
 // readable line.
 func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminServiceClient) error) error {
+	return f.call(func(ctx context.Context, conn grpc.ClientConnInterface) error {
+		return run(ctx, adminv1.NewAdminServiceClient(conn))
+	})
+}
+
+// call runs f with a connection to the gateway, authenticated with --user
+// and --password when given.
+func (f *clientFlags) call(run func(ctx context.Context, conn grpc.ClientConnInterface) error) error {
 	if f.output != "table" && f.output != "json" {
 		return fmt.Errorf("--output must be table or json, not %q", f.output)
 	}
@@ -73,14 +87,18 @@ func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminService
 	if err != nil {
 		return err
 	}
-	conn, err := rpc.DialCreds(creds, f.server)
+	var opts []grpc.DialOption
+	if user, pass, ok := f.credentials(); ok {
+		opts = append(opts, grpc.WithPerRPCCredentials(basicAuth{user, pass}))
+	}
+	conn, err := rpc.DialWith(creds, []string{f.server}, opts...)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	if err := run(ctx, adminv1.NewAdminServiceClient(conn)); err != nil {
+	if err := run(ctx, conn); err != nil {
 		if errs.From(err) == nil && ctx.Err() != nil {
 			return fmt.Errorf("no answer from %s within %s: %s", f.server, f.timeout, errs.Message(err))
 		}
@@ -88,6 +106,30 @@ func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminService
 	}
 	return nil
 }
+
+// credentials are --user and --password (or STRATA_PASSWORD); ok is false
+// without a user.
+func (f *clientFlags) credentials() (user, pass string, ok bool) {
+	if f.user == "" {
+		return "", "", false
+	}
+	pass = f.password
+	if pass == "" {
+		pass = os.Getenv("STRATA_PASSWORD")
+	}
+	return f.user, pass, true
+}
+
+// basicAuth sends HTTP Basic credentials with every call. It does not
+// require TLS: the CLI dials plaintext unless --tls-* is set, and a
+// loopback gateway is the common case.
+type basicAuth struct{ user, password string }
+
+func (b basicAuth) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(b.user+":"+b.password))}, nil
+}
+
+func (basicAuth) RequireTransportSecurity() bool { return false }
 
 func (f *clientFlags) json() bool { return f.output == "json" }
 

@@ -34,7 +34,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		newHealthCmd(), newCertsCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
+		newHealthCmd(), newCertsCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(), newUserCmd(),
 		newGroupCmd(), newPerfCmd(),
 	)
 	return root

@@ -90,7 +90,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	// session, so the handler checks those itself.
 	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithCreds(g.tls.ServerCreds()),
 		rpc.WithValidation((&streamv1.ProduceStreamRequest{}).ProtoReflect().Type()),
-		rpc.WithUnary(g.describeProgress, forwardAdmin(g.Conn, g.router)))
+		rpc.WithUnary(g.users.UnaryInterceptor(cfg.AuthRequired), g.describeProgress, forwardAdmin(g.Conn, g.router)),
+		rpc.WithStream(g.users.StreamInterceptor(cfg.AuthRequired)))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
 	adminv1.RegisterUserServiceServer(g.GRPC.Server, adminv1.UnimplementedUserServiceServer{})
 	g.pids = pids.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn))
