@@ -173,6 +173,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	})
 	g.registerFetchSessionMetrics()
 	g.registerQuotaMetrics()
+	g.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strata_gateway_kafka_connections",
+		Help: "Open Kafka connections, on every listener."}, func() float64 { return float64(g.kafka.ConnCount()) }))
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
 	return g, nil

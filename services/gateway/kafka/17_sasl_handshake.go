@@ -1,7 +1,8 @@
 package kafka
 
-// SaslHandshake, version 1 (KIP-152: the tokens follow in SaslAuthenticate;
-// v0's raw tokens are not served). It picks the mechanism: PLAIN,
+// SaslHandshake, versions 0–1 (v1, KIP-152: the tokens follow in
+// SaslAuthenticate; v0: they follow as bare size-prefixed frames, which
+// librdkafka needs advertised though it uses v1). It picks the mechanism: PLAIN,
 // SCRAM-SHA-256 or SCRAM-SHA-512, those of sasl.enabled.mechanisms. An
 // unknown mechanism answers UNSUPPORTED_SASL_MECHANISM with the enabled
 // list, and the connection is closed; a handshake on a listener without
@@ -16,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { register(saslKeyHandsh, 1, 1, handleSASLHandshake) }
+func init() { register(saslKeyHandsh, 0, 1, handleSASLHandshake) }
 
 func handleSASLHandshake(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.SASLHandshakeRequest)
@@ -38,6 +39,7 @@ func handleSASLHandshake(ctx context.Context, s *Server, r *request) (kmsg.Respo
 		resp.ErrorCode, c.auth.closeNext = errIllegalSASLState, true // re-authentication changes mechanism
 	default:
 		c.auth.mech, c.auth.pending, c.auth.scram = req.Mechanism, true, nil
+		c.auth.raw = req.Version == 0
 	}
 	return resp, nil
 }

@@ -4,7 +4,7 @@ package kafka
 // KIP-368). It carries the tokens of the mechanism the handshake picked:
 // PLAIN's one message (checked against the user's SCRAM credential, so only
 // salted keys are ever stored), or SCRAM's two round trips (RFC 5802, the
-// server side of github.com/xdg-go/scram). A wrong password, an unknown
+// server side of github.com/xdg-go/scram, scram.go). A wrong password, an unknown
 // user, a nonce mismatch or a malformed token answers
 // SASL_AUTHENTICATION_FAILED and closes the connection, as Kafka does. On
 // success the connection's principal is User:<name>; session_lifetime_ms is
@@ -71,14 +71,14 @@ func handleSASLAuthenticate(ctx context.Context, s *Server, r *request) (kmsg.Re
 	case mechSCRAM256, mechSCRAM512:
 		m, _ := scramcred.Parse(mech)
 		if conv == nil {
-			srv, err := scramcred.Hash(m).NewServer(s.d.Users.Lookup(actx, m))
-			if err != nil {
+			var err error
+			if conv, err = newSCRAMSession(m, s.d.Users.Lookup(actx, m)); err != nil {
 				return fail(errSASLAuthenticationFailed, invalid)
 			}
-			conv = srv.NewConversation()
 		}
 		out, err := conv.Step(string(req.SASLAuthBytes))
 		if err != nil {
+			s.log.Debug("kafka SCRAM step failed", "remote", c.nc.RemoteAddr().String(), "err", err)
 			return fail(errSASLAuthenticationFailed, invalid)
 		}
 		resp.SASLAuthBytes = []byte(out)

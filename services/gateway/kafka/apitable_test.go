@@ -48,7 +48,7 @@ var apiNotes = map[int16]string{
 	46: "replica ids are storage node ids",
 	48: "through the controller; filters exact/default/any, strict; keys producer_byte_rate, consumer_byte_rate, request_rate (see Quotas)",
 	49: "through the controller; per-entry INVALID_REQUEST as in Kafka; validate_only; enforced per gateway (see Quotas)",
-	17: "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 on SASL listeners (see Listeners and SASL); v0's raw tokens are not served",
+	17: "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 on SASL listeners (see Listeners and SASL); v0 takes bare tokens after it",
 	36: "KIP-152; session_lifetime_ms is connections.max.reauth.ms (KIP-368); a failure closes the connection",
 	50: "KIP-554; through the controller",
 	51: "KIP-554; through the controller, which stores only salted keys",

@@ -16,12 +16,13 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"sync"
 	"time"
 
 	"github.com/strata-io/strata/internal/auth"
 	"github.com/strata-io/strata/services/gateway/authn"
-	"github.com/xdg-go/scram"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const (
@@ -63,9 +64,12 @@ type authState struct {
 	expiry time.Time
 	// mech is the mechanism of the handshake in progress or of the last
 	// authentication; scram its conversation in progress.
-	mech      string
-	pending   bool // a handshake awaits its SaslAuthenticate
-	scram     *scram.ServerConversation
+	mech    string
+	pending bool // a handshake awaits its SaslAuthenticate
+	// raw is set by a SaslHandshake v0: the tokens follow as bare
+	// size-prefixed frames, not SaslAuthenticate requests.
+	raw       bool
+	scram     *scramSession
 	lastMech  string
 	closeNext bool // close the connection once the current response is out
 }
@@ -153,6 +157,22 @@ func connOf(ctx context.Context) *conn {
 	return c
 }
 
+// rawToken answers one bare SASL token of the v0 exchange, as a bare
+// size-prefixed frame; ok is false when the connection must close.
+func (c *conn) rawToken(frame []byte) (out []byte, ok bool) {
+	req := kmsg.NewPtrSASLAuthenticateRequest()
+	req.SASLAuthBytes = frame
+	resp, _ := handleSASLAuthenticate(c.ctx, c.s, &request{key: saslKeyAuth, body: req})
+	ar := resp.(*kmsg.SASLAuthenticateResponse)
+	if ar.ErrorCode != 0 {
+		return nil, false
+	}
+	c.auth.mu.Lock()
+	c.auth.raw = c.auth.pending // more tokens follow (SCRAM's second round)
+	c.auth.mu.Unlock()
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(ar.SASLAuthBytes))), ar.SASLAuthBytes...), true
+}
+
 // preAuthAllowed lists the requests a SASL connection may send before it
 // authenticates (or once its session expired, to re-authenticate).
 func preAuthAllowed(key int16, expired bool) bool {
@@ -160,4 +180,47 @@ func preAuthAllowed(key int16, expired bool) bool {
 		return key == saslKeyHandsh || key == saslKeyAuth
 	}
 	return key == 18 || key == saslKeyHandsh || key == saslKeyAuth
+}
+
+// authGate runs authentication in the read loop: before authentication
+// (preAuth), past the session's lifetime, and for every SASL request, the
+// request is answered here, one at a time and in order; anything but
+// ApiVersions and SASL then closes the connection (err), after an
+// ILLEGAL_SASL_STATE answer where the response has an error code. handled
+// is false for a request the caller dispatches as usual.
+func (c *conn) authGate(req *request, preAuth bool) (handled bool, err error) {
+	expired := !preAuth && c.sessionExpired(time.Now())
+	if !preAuth && !expired && req.key != saslKeyHandsh && req.key != saslKeyAuth {
+		return false, nil
+	}
+	if !preAuthAllowed(req.key, expired) {
+		why := "before SASL authentication"
+		if expired {
+			why = "after the SASL session expired"
+		}
+		if resp := illegalSASLState(req, apiName(req.key)+" "+why); resp != nil {
+			c.queueNow(req, resp)
+		}
+		return true, closeReason("%s request %s", apiName(req.key), why)
+	}
+	c.queueNow(req, nil)
+	c.auth.mu.Lock()
+	closeNext := c.auth.closeNext
+	c.auth.mu.Unlock()
+	if closeNext {
+		return true, closeReason("SASL %s failed", apiName(req.key))
+	}
+	return true, nil
+}
+
+// serveRawToken answers a bare token of a SaslHandshake v0 exchange.
+func (c *conn) serveRawToken(frame []byte) error {
+	out, ok := c.rawToken(frame)
+	if !ok {
+		return closeReason("SASL authentication failed")
+	}
+	p := &pending{done: make(chan []byte, 1)}
+	c.queue <- p
+	p.done <- out
+	return nil
 }

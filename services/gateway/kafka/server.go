@@ -344,7 +344,13 @@ func (c *conn) readLoop() error {
 			return c.readErr(err)
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 8 || size > c.s.cfg.MaxRequestBytes {
+		c.auth.mu.Lock()
+		raw := c.auth.raw // a SaslHandshake v0 exchange: the frame is a bare token
+		c.auth.mu.Unlock()
+		if raw && (size < 0 || size > maxSASLReceiveBytes) {
+			return c.logClose(closeReason("SASL token of %d bytes is outside 0..%d", size, maxSASLReceiveBytes))
+		}
+		if !raw && (size < 8 || size > c.s.cfg.MaxRequestBytes) {
 			return c.logClose(closeReason("request size %d is outside 8..%d bytes", size, c.s.cfg.MaxRequestBytes))
 		}
 		preAuth := c.needsAuth()
@@ -357,6 +363,12 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return c.readErr(err)
 		}
+		if raw {
+			if err := c.serveRawToken(frame); err != nil {
+				return c.logClose(err)
+			}
+			continue
+		}
 		if key := int16(binary.BigEndian.Uint16(frame)); key != 0 && size > maxNonProduceRequestBytes {
 			return c.logClose(closeReason("%s request of %d bytes is over the %d-byte limit", apiName(key), size, maxNonProduceRequestBytes))
 		}
@@ -364,25 +376,9 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return c.logClose(err)
 		}
-		if expired := !preAuth && c.sessionExpired(time.Now()); preAuth || expired || req.key == saslKeyHandsh || req.key == saslKeyAuth {
-			// Authentication runs here, one request at a time, in order.
-			if !preAuthAllowed(req.key, expired) {
-				why := "before SASL authentication"
-				if expired {
-					why = "after the SASL session expired"
-				}
-				if resp := illegalSASLState(req, apiName(req.key)+" "+why); resp != nil {
-					c.queueNow(req, resp)
-				}
-				return c.logClose(closeReason("%s request %s", apiName(req.key), why))
-			}
-			c.queueNow(req, nil)
-			c.auth.mu.Lock()
-			closeNext := c.auth.closeNext
-			c.auth.mu.Unlock()
-			if closeNext {
-				return c.logClose(closeReason("SASL %s failed", apiName(req.key)))
-			}
+		if handled, err := c.authGate(req, preAuth); err != nil {
+			return c.logClose(err)
+		} else if handled {
 			continue
 		}
 		if !c.waitMuted() { // read while a throttle began: it waits too
