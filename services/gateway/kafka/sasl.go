@@ -224,3 +224,15 @@ func (c *conn) serveRawToken(frame []byte) error {
 	p.done <- out
 	return nil
 }
+
+// authDeadlineReason says why a read deadline that passed was an
+// authentication one ("" for the idle timeout).
+func (c *conn) authDeadlineReason(now time.Time) string {
+	switch {
+	case c.needsAuth() && !now.Before(c.accepted.Add(authTimeout)):
+		return "no SASL authentication within " + authTimeout.String()
+	case c.sessionExpired(now):
+		return "the SASL session expired without re-authentication"
+	}
+	return ""
+}

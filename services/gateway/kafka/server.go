@@ -424,6 +424,9 @@ func (c *conn) readErr(err error) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
+		if why := c.authDeadlineReason(time.Now()); why != "" {
+			return c.logClose(closeReason("%s", why))
+		}
 		return c.logClose(closeReason("idle for %v", c.s.cfg.IdleTimeout))
 	}
 	return err
