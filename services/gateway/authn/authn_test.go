@@ -44,7 +44,9 @@ func newFakeCreds(t *testing.T) *fakeCreds {
 }
 
 // whoami answers DescribeUserScramCredentials with the caller's principal.
-type whoami struct{ adminv1.UnimplementedUserServiceServer }
+type whoami struct {
+	adminv1.UnimplementedUserServiceServer
+}
 
 func (whoami) DescribeUserScramCredentials(ctx context.Context, _ *adminv1.DescribeUserScramCredentialsRequest) (*adminv1.DescribeUserScramCredentialsResponse, error) {
 	return &adminv1.DescribeUserScramCredentialsResponse{Results: []*adminv1.UserScramCredentials{{User: auth.FromContext(ctx).String()}}}, nil
