@@ -119,6 +119,15 @@ func TestKafkaSASL(t *testing.T) {
 	if err != nil || len(described) != 2 || len(described["alice"].CredInfos) != 2 || len(described["bob"].CredInfos) != 1 {
 		t.Fatalf("DescribeUserSCRAMs: %v %+v", err, described)
 	}
+	// KIP-554 answers each user on its own, with Kafka's codes.
+	bad, err := adm.AlterUserSCRAMs(ctx, []kadm.DeleteSCRAM{{User: "nobody", Mechanism: kadm.ScramSha256}}, []kadm.UpsertSCRAM{
+		{User: "carl", Mechanism: kadm.ScramSha512, Iterations: 100, Password: "x"},
+		{User: "dan", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "x"},
+		{User: "dan", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "y"},
+	})
+	if err != nil || bad["nobody"].Err != kerr.ResourceNotFound || bad["carl"].Err != kerr.UnacceptableCredential || bad["dan"].Err != kerr.DuplicateResource {
+		t.Fatalf("AlterUserSCRAMs errors: %v %+v", err, bad)
+	}
 	auth := []string{"--server", s.gateway.grpc, "--user", "alice", "--password", "alice-secret"}
 	mustCLI(t, append([]string{"topic", "create", "sasl", "--partitions", "2", "--replication-factor", "1"}, auth...)...)
 	var users []struct {
@@ -130,6 +139,15 @@ func TestKafkaSASL(t *testing.T) {
 	cliJSON(t, &users, append([]string{"user", "list"}, auth...)...)
 	if len(users) != 2 || users[0].User != "alice" || users[1].User != "bob" || users[1].Mechanisms[0].Mechanism != "SCRAM-SHA-256" {
 		t.Fatalf("user list: %+v", users)
+	}
+	// A deleted user cannot authenticate; created again, it can.
+	mustCLI(t, append([]string{"user", "delete", "bob"}, auth...)...)
+	if err := scramClient(t, s.saslPlain, nil, plain.Auth{User: "bob", Pass: "bob-secret"}.AsMechanism()).Ping(ctx); err == nil {
+		t.Fatal("a deleted user authenticated")
+	}
+	if _, errOut, code := cliEnvStdin(t, "bob-secret\n", []string{"STRATA_USER=alice", "STRATA_PASSWORD=alice-secret"},
+		"user", "create", "bob", "--password-stdin", "--mechanism", "SCRAM-SHA-256", "--iterations", "4096", "--server", s.gateway.grpc); code != 0 {
+		t.Fatalf("user create bob: %s", errOut)
 	}
 
 	t.Run("franz-go SCRAM-SHA-512 over SASL_SSL, group", func(t *testing.T) {

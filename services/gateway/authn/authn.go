@@ -25,9 +25,11 @@ const (
 	// cacheTTL is how long a successful password check is remembered, so
 	// every gRPC call with Basic credentials does not run PBKDF2 and ask
 	// the controller. A changed or deleted password stops working over
-	// gRPC and REST within this time (SASL checks on every connection).
+	// gRPC and REST within this time (SASL reads the credential on every
+	// connection).
 	cacheTTL = 10 * time.Second
-	// maxCached bounds the remembered checks; past it the oldest half goes.
+	// maxCached bounds the remembered checks; when full, expired ones go,
+	// then arbitrary ones until half are left.
 	maxCached = 4096
 	// maxPasswordBytes bounds a password checked (PBKDF2 cost and memory).
 	maxPasswordBytes = 1024
@@ -86,19 +88,40 @@ func (s *Store) Lookup(ctx context.Context, m scramcred.Mechanism) scram.Credent
 
 // CheckPassword authenticates user with password against the user's SCRAM
 // credential (SCRAM-SHA-512 if it has one, else SCRAM-SHA-256); it returns
-// ErrBadCredentials when they do not match.
+// ErrBadCredentials when they do not match. A match is remembered for
+// cacheTTL, so a repeated check within it neither runs PBKDF2 nor asks the
+// controller (gRPC and REST calls).
 func (s *Store) CheckPassword(ctx context.Context, user, password string) (auth.Principal, error) {
 	if len(password) > maxPasswordBytes || scramcred.ValidUser(user) != nil {
 		return auth.Principal{}, ErrBadCredentials
 	}
 	key := sha256.Sum256([]byte(user + "\x00" + password))
-	now := s.now()
-	s.mu.Lock()
-	exp, ok := s.cache[key]
-	s.mu.Unlock()
-	if ok && now.Before(exp) {
+	if s.cached(key) {
 		return auth.User(user), nil
 	}
+	return s.check(ctx, user, password, key)
+}
+
+// CheckPasswordFresh is CheckPassword against the credential as the
+// controller has it now (SASL PLAIN: a deleted user or a changed password
+// fails at once); only the PBKDF2 of a repeated match is saved.
+func (s *Store) CheckPasswordFresh(ctx context.Context, user, password string) (auth.Principal, error) {
+	if len(password) > maxPasswordBytes || scramcred.ValidUser(user) != nil {
+		return auth.Principal{}, ErrBadCredentials
+	}
+	return s.check(ctx, user, password, [32]byte{})
+}
+
+func (s *Store) cached(key [32]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.cache[key]
+	return ok && s.now().Before(exp)
+}
+
+// check verifies password against the stored credential, remembering a
+// match under ttlKey (unless zero) and under the credential's own key.
+func (s *Store) check(ctx context.Context, user, password string, ttlKey [32]byte) (auth.Principal, error) {
 	for _, m := range []scramcred.Mechanism{scramcred.SHA512, scramcred.SHA256} {
 		c, found, err := s.Credential(ctx, user, m)
 		if err != nil {
@@ -107,10 +130,15 @@ func (s *Store) CheckPassword(ctx context.Context, user, password string) (auth.
 		if !found {
 			continue
 		}
-		if !scramcred.Check(m, password, c.GetSalt(), int(c.GetIterations()), c.GetStoredKey()) {
+		credKey := sha256.Sum256(append([]byte(user+"\x00"+password+"\x00"), c.GetStoredKey()...))
+		if !s.cached(credKey) && !scramcred.Check(m, password, c.GetSalt(), int(c.GetIterations()), c.GetStoredKey()) {
 			return auth.Principal{}, ErrBadCredentials
 		}
-		s.remember(key, now.Add(cacheTTL))
+		exp := s.now().Add(cacheTTL)
+		s.remember(credKey, exp)
+		if ttlKey != ([32]byte{}) {
+			s.remember(ttlKey, exp)
+		}
 		return auth.User(user), nil
 	}
 	return auth.Principal{}, ErrBadCredentials

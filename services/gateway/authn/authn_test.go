@@ -153,3 +153,25 @@ func TestParseBasic(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// A changed password fails SASL PLAIN's fresh check at once, while the
+// cached check of gRPC and REST keeps accepting the old one for cacheTTL.
+func TestFreshCheckSeesAChangedPassword(t *testing.T) {
+	fc := newFakeCreds(t)
+	s := NewStore(fc)
+	ctx := context.Background()
+	if _, err := s.CheckPassword(ctx, "alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CheckPasswordFresh(ctx, "alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	fc.cred = newFakeCreds(t).cred // new salt: the same password derives other keys
+	fc.cred.StoredKey = append([]byte(nil), fc.cred.ServerKey...)
+	if _, err := s.CheckPasswordFresh(ctx, "alice", "pw"); err != ErrBadCredentials {
+		t.Fatalf("fresh check after the change: %v", err)
+	}
+	if _, err := s.CheckPassword(ctx, "alice", "pw"); err != nil {
+		t.Fatalf("cached check: %v", err)
+	}
+}

@@ -60,7 +60,7 @@ func handleSASLAuthenticate(ctx context.Context, s *Server, r *request) (kmsg.Re
 		if !ok1 || !ok2 || (len(authzid) > 0 && !bytes.Equal(authzid, u)) {
 			return fail(errSASLAuthenticationFailed, "malformed PLAIN message, or an authorization id other than the user")
 		}
-		p, err := s.d.Users.CheckPassword(actx, string(u), string(pass))
+		p, err := s.d.Users.CheckPasswordFresh(actx, string(u), string(pass))
 		if err != nil {
 			if !errors.Is(err, authn.ErrBadCredentials) {
 				s.log.Warn("kafka SASL credential lookup failed", "err", err)
