@@ -40,7 +40,12 @@ func (f *clientFlags) withClientCtx(ctx context.Context, run func(ctx context.Co
 
 // connect opens a client on --server, with a one-line error and a hint.
 func (f *clientFlags) connect(ctx context.Context) (*strata.Client, error) {
-	c, err := strata.NewClient(ctx, f.server)
+	var opts []strata.Opt
+	if user, pass, ok := f.credentials(); ok {
+		// The CLI dials plaintext (or loopback): see basicAuth.
+		opts = append(opts, strata.WithBasicAuthInsecure(user, pass))
+	}
+	c, err := strata.NewClient(ctx, f.server, opts...)
 	if err != nil {
 		if inner := errors.Unwrap(err); inner != nil {
 			err = inner

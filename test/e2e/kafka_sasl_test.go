@@ -357,6 +357,13 @@ func TestKafkaSASL(t *testing.T) {
 		if out, _, code := cliEnv(t, []string{"STRATA_USER=bob", "STRATA_PASSWORD=bob-secret"}, "topic", "list", "--server", s.gateway.grpc); code != 0 || !strings.Contains(out, "sasl") {
 			t.Fatalf("env credentials: %d %s", code, out)
 		}
+		// Commands on the Go client (strata group) authenticate too.
+		if out, errOut, code := cliEnv(t, []string{"STRATA_USER=alice", "STRATA_PASSWORD=alice-secret"}, "group", "list", "--server", s.gateway.grpc); code != 0 {
+			t.Fatalf("group list: %d %s %s", code, out, errOut)
+		}
+		if _, _, code := cli(t, "group", "list", "--server", s.gateway.grpc, "--timeout", "5s"); code == 0 {
+			t.Fatal("group list without credentials succeeded")
+		}
 		get := func(user, pass string) int {
 			req, _ := http.NewRequest("GET", "http://"+s.http+"/v1/topics", nil)
 			if user != "" {
