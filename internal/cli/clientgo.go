@@ -41,8 +41,15 @@ func (f *clientFlags) withClientCtx(ctx context.Context, run func(ctx context.Co
 // connect opens a client on --server, with a one-line error and a hint.
 func (f *clientFlags) connect(ctx context.Context) (*strata.Client, error) {
 	var opts []strata.Opt
+	creds, err := f.tls.creds()
+	if err != nil {
+		return nil, err
+	}
+	if creds != nil {
+		opts = append(opts, strata.WithTransportCredentials(creds))
+	}
 	if user, pass, ok := f.credentials(); ok {
-		// The CLI dials plaintext (or loopback): see basicAuth.
+		// Over TLS when --tls-* says so, else plaintext: see basicAuth.
 		opts = append(opts, strata.WithBasicAuthInsecure(user, pass))
 	}
 	c, err := strata.NewClient(ctx, f.server, opts...)

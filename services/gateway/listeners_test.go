@@ -48,7 +48,7 @@ func TestParseListeners(t *testing.T) {
 func TestValidateTLSListenerNeedsCertificate(t *testing.T) {
 	var c Config
 	c.KafkaListeners = []string{"SASL_SSL://:9093"}
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "needs --tls-cert") {
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "needs the --tls-* block") {
 		t.Fatalf("%v", err)
 	}
 }

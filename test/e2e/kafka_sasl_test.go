@@ -31,9 +31,9 @@ import (
 	xscram "github.com/xdg-go/scram"
 )
 
-// saslCluster is a one-node cluster whose gateway serves PLAINTEXT,
-// SASL_PLAINTEXT, SASL_SSL and SSL listeners and requires authentication
-// on gRPC and REST.
+// saslCluster is a one-node cluster on mTLS (strata certs) whose gateway
+// serves PLAINTEXT, SASL_PLAINTEXT, SASL_SSL and SSL listeners, asks for
+// client certificates, and requires authentication on gRPC and REST.
 type saslCluster struct {
 	*cluster
 	plain, saslPlain, saslSSL, ssl string
@@ -44,11 +44,10 @@ type saslCluster struct {
 func newSASLCluster(t *testing.T) *saslCluster {
 	t.Helper()
 	dir := t.TempDir()
-	ca, err := certs.NewCA("strata test CA", time.Hour)
-	if err != nil {
+	if err := certs.WriteCluster(dir, nil, 1, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ca.Issue(certs.Leaf{CommonName: "gateway", Hosts: []string{"127.0.0.1", "localhost"}, Server: true, Validity: time.Hour})
+	ca, err := certs.LoadCA(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,19 +55,15 @@ func newSASLCluster(t *testing.T) *saslCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, w := range map[string]interface{ WriteFiles(string, string) error }{"ca": ca, "gateway": srv, "carol": cl} {
-		if err := w.WriteFiles(dir, name); err != nil {
-			t.Fatal(err)
-		}
+	if err := cl.WriteFiles(dir, "carol"); err != nil {
+		t.Fatal(err)
 	}
 	s := &saslCluster{plain: testutil.FreeAddr(t), saslPlain: testutil.FreeAddr(t), saslSSL: testutil.FreeAddr(t), ssl: testutil.FreeAddr(t),
 		caFile: filepath.Join(dir, "ca.crt"), certDir: dir}
 	listeners := fmt.Sprintf("PLAINTEXT://%s,SASL_PLAINTEXT://%s,CLIENT://%s,SSL://%s", s.plain, s.saslPlain, s.saslSSL, s.ssl)
-	s.cluster = newCluster(t, clusterSpec{controllers: 1, storage: 1, gatewayArgs: []string{
+	s.cluster = newCluster(t, clusterSpec{controllers: 1, storage: 1, tlsDir: dir, gatewayArgs: []string{
 		"--kafka-listeners", listeners, "--advertise-kafka-listeners", listeners,
-		"--kafka-listener-security-protocol-map", "CLIENT:SASL_SSL",
-		"--tls-cert", filepath.Join(dir, "gateway.crt"), "--tls-key", filepath.Join(dir, "gateway.key"), "--tls-ca", s.caFile,
-		"--auth-required",
+		"--kafka-listener-security-protocol-map", "CLIENT:SASL_SSL", "--tls-client-auth", "request", "--auth-required",
 	}})
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CertPEM)
@@ -76,9 +71,28 @@ func newSASLCluster(t *testing.T) *saslCluster {
 	return s
 }
 
+// httpsGet fetches path from the gateway's HTTPS port, as user (none: "").
+func (s *saslCluster) httpsGet(t *testing.T, path, user, pass string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "https://"+s.http+path, nil)
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: s.clientTLS.Clone()}, Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // kafkaConns is the gateway's open Kafka connections.
 func (s *saslCluster) kafkaConns(t *testing.T) float64 {
-	v, _ := metricValue(metricsPage(t, s.gateway), "strata_gateway_kafka_connections", "")
+	_, page := s.httpsGet(t, "/metrics", "", "")
+	v, _ := metricValue(page, "strata_gateway_kafka_connections", "")
 	return v
 }
 
@@ -103,8 +117,10 @@ func TestKafkaSASL(t *testing.T) {
 	s := newSASLCluster(t)
 	ctrl := s.controllers[0].grpc
 	// The first user goes through the controller (the gateway requires
-	// authentication already), the second over Kafka (KIP-554).
-	out, errOut, code := cliEnvStdin(t, "alice-secret\n", nil, "user", "create", "alice", "--password-stdin", "--server", ctrl)
+	// authentication already), which takes it only from the gateway
+	// identity; the second over Kafka (KIP-554).
+	out, errOut, code := cliEnvStdin(t, "alice-secret\n", []string{"STRATA_TLS_CERT=" + filepath.Join(s.certDir, "gateway.crt"),
+		"STRATA_TLS_KEY=" + filepath.Join(s.certDir, "gateway.key")}, "user", "create", "alice", "--password-stdin", "--server", ctrl)
 	if code != 0 {
 		t.Fatalf("user create: %d %s %s", code, out, errOut)
 	}
@@ -351,8 +367,13 @@ func TestKafkaSASL(t *testing.T) {
 		if out, errOut, code := cli(t, "topic", "list", "--server", s.gateway.grpc, "--user", "alice", "--password", "wrong"); code == 0 || !strings.Contains(errOut, "authentication failed") {
 			t.Fatalf("wrong password: %d %s %s", code, out, errOut)
 		}
-		if _, errOut, code := cli(t, "topic", "list", "--server", s.gateway.grpc); code == 0 || !strings.Contains(errOut, "authentication required") {
+		noCert := []string{"STRATA_TLS_CERT=", "STRATA_TLS_KEY="}
+		if _, errOut, code := cliEnv(t, noCert, "topic", "list", "--server", s.gateway.grpc); code == 0 || !strings.Contains(errOut, "authentication required") {
 			t.Fatalf("no credentials: %d %s", code, errOut)
+		}
+		// The client certificate alone authenticates (User:strata-client).
+		if out, errOut, code := cli(t, "topic", "list", "--server", s.gateway.grpc); code != 0 || !strings.Contains(out, "sasl") {
+			t.Fatalf("client certificate: %d %s %s", code, out, errOut)
 		}
 		if out, _, code := cliEnv(t, []string{"STRATA_USER=bob", "STRATA_PASSWORD=bob-secret"}, "topic", "list", "--server", s.gateway.grpc); code != 0 || !strings.Contains(out, "sasl") {
 			t.Fatalf("env credentials: %d %s", code, out)
@@ -361,20 +382,12 @@ func TestKafkaSASL(t *testing.T) {
 		if out, errOut, code := cliEnv(t, []string{"STRATA_USER=alice", "STRATA_PASSWORD=alice-secret"}, "group", "list", "--server", s.gateway.grpc); code != 0 {
 			t.Fatalf("group list: %d %s %s", code, out, errOut)
 		}
-		if _, _, code := cli(t, "group", "list", "--server", s.gateway.grpc, "--timeout", "5s"); code == 0 {
+		if _, _, code := cliEnv(t, noCert, "group", "list", "--server", s.gateway.grpc, "--timeout", "5s"); code == 0 {
 			t.Fatal("group list without credentials succeeded")
 		}
 		get := func(user, pass string) int {
-			req, _ := http.NewRequest("GET", "http://"+s.http+"/v1/topics", nil)
-			if user != "" {
-				req.SetBasicAuth(user, pass)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return resp.StatusCode
+			code, _ := s.httpsGet(t, "/v1/topics", user, pass)
+			return code
 		}
 		if c := get("alice", "alice-secret"); c != 200 {
 			t.Fatalf("REST with Basic: %d", c)
@@ -405,7 +418,7 @@ func cliEnvStdin(t *testing.T, stdin string, env []string, args ...string) (stri
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, strataBin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), cliTLSEnv(args)...), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e

@@ -16,6 +16,7 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/auth"
+	"github.com/strata-io/strata/internal/certs"
 	"github.com/strata-io/strata/internal/scramcred"
 	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/xdg-go/scram"
@@ -161,9 +162,15 @@ func (s *Store) remember(key [32]byte, exp time.Time) {
 // CertPrincipal is the principal of a verified client certificate:
 // User:<subject CN>. Kafka's default principal builder uses the whole
 // distinguished name; Strata uses the common name so that a certificate
-// for alice and the SASL user alice are the same principal.
+// for alice and the SASL user alice are the same principal. A role
+// certificate (a strata:// identity, internal/certs) names no user: the
+// gateway's own REST calls to its gRPC port carry one, and must not
+// authenticate the REST client.
 func CertPrincipal(chains [][]*x509.Certificate) (auth.Principal, bool) {
 	if len(chains) == 0 || len(chains[0]) == 0 || chains[0][0].Subject.CommonName == "" {
+		return auth.Principal{}, false
+	}
+	if _, role := certs.IdentityOf(chains[0][0]); role {
 		return auth.Principal{}, false
 	}
 	return auth.User(chains[0][0].Subject.CommonName), true

@@ -74,6 +74,11 @@ func TestGRPCAuthentication(t *testing.T) {
 	}
 	srvCert, _ := srvLeaf.TLSCertificate()
 	cliCert, _ := cliLeaf.TLSCertificate()
+	roleLeaf, err := ca.Issue(certs.Leaf{CommonName: "strata-gateway", Identity: certs.Identity{Role: certs.RoleGateway}, Client: true, Validity: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roleCert, _ := roleLeaf.TLSCertificate()
 	fc := newFakeCreds(t)
 	store := NewStore(fc)
 	start := func(required bool) string {
@@ -128,6 +133,7 @@ func TestGRPCAuthentication(t *testing.T) {
 		{"unknown user", optional, nil, basic{"mallory", "pw"}, "", codes.Unauthenticated},
 		{"nothing, required", required, nil, nil, "", codes.Unauthenticated},
 		{"nothing, optional", optional, nil, nil, "User:ANONYMOUS", codes.OK},
+		{"a role certificate is no user", required, &roleCert, nil, "", codes.Unauthenticated},
 	} {
 		got, err := call(tc.addr, tc.cert, tc.creds)
 		if status.Code(err) != tc.wantCo || got != tc.want {

@@ -80,7 +80,7 @@ func TestSSLListenerCertificatePrincipal(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := NewServer(nil, Config{}, Deps{Cache: metadata.NewCache(),
-		Listeners: []Listener{{Name: "SSL", Protocol: SSL, Ln: ln, Advertise: ln.Addr().String(), TLS: func() *tls.Config { return cfg }}}})
+		Listeners: []Listener{{Name: "SSL", Protocol: SSL, Ln: ln, Advertise: ln.Addr().String(), TLS: cfg}}})
 	go s.Serve()
 	t.Cleanup(func() { s.Shutdown(time.Second) })
 
