@@ -5,14 +5,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
+	strata "github.com/strata-io/strata/clients/go"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 // clientFlags are shared by the commands that call a gateway.
@@ -23,13 +29,17 @@ type clientFlags struct {
 	timeout time.Duration
 }
 
-func (f *clientFlags) register(cmd *cobra.Command) {
+func (f *clientFlags) register(cmd *cobra.Command) { f.registerFlags(cmd, "o") }
+
+// registerFlags is register with --output's shorthand given ("" for none:
+// consume keeps -o for its offsets, as rpk does).
+func (f *clientFlags) registerFlags(cmd *cobra.Command, outputShort string) {
 	server := os.Getenv("STRATA_SERVER")
 	if server == "" {
 		server = "localhost:9191"
 	}
 	cmd.PersistentFlags().StringVar(&f.server, "server", server, "gateway gRPC address (env STRATA_SERVER)")
-	cmd.PersistentFlags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	cmd.PersistentFlags().StringVarP(&f.output, "output", outputShort, "table", "output format: table or json")
 	cmd.PersistentFlags().DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the server")
 	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) { f.out = cmd.OutOrStdout() }
 }
@@ -48,12 +58,90 @@ func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminService
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
 	if err := run(ctx, adminv1.NewAdminServiceClient(conn)); err != nil {
+		if status.Code(err) == codes.Unavailable && errs.From(err) == nil {
+			return connectError(f.server, err)
+		}
 		if errs.From(err) == nil && ctx.Err() != nil {
 			return fmt.Errorf("no answer from %s within %s: %s", f.server, f.timeout, errs.Message(err))
 		}
 		return fmt.Errorf("%s", errs.Message(err))
 	}
 	return nil
+}
+
+// client connects a clients/go client to the gateway, failing at once
+// with a hint when nothing answers there.
+func (f *clientFlags) client(ctx context.Context) (*strata.Client, error) {
+	c, err := strata.NewClient(ctx, f.server, strata.WithoutReadyWait(), strata.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return nil, connectError(f.server, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	// Fail fast on a refused connection; wait (within --timeout) for a
+	// gateway that answers but is not ready yet.
+	h := healthpb.NewHealthClient(c.Conn())
+	for {
+		resp, err := h.Check(ctx, &healthpb.HealthCheckRequest{})
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return c, nil
+		}
+		if err != nil && (status.Code(err) == codes.Unavailable || ctx.Err() != nil) {
+			c.Close()
+			return nil, connectError(f.server, err)
+		}
+		select {
+		case <-ctx.Done():
+			c.Close()
+			return nil, fmt.Errorf("the gateway at %s is not ready (%s) after %s", f.server, resp.GetStatus(), f.timeout)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// connectError is the one line for a gateway that cannot be reached.
+func connectError(server string, err error) error {
+	cause := status.Convert(err).Message()
+	if i := strings.LastIndex(cause, ": "); i >= 0 && strings.Contains(cause, "dial") {
+		cause = cause[i+2:] // "connection refused", not the whole dial chain
+	}
+	return fmt.Errorf("cannot connect to %s (%s) — is `strata dev` running? (set --server or STRATA_SERVER)", server, cause)
+}
+
+// kafkaFlags select the Kafka protocol for the commands that speak both.
+type kafkaFlags struct {
+	protocol string
+	brokers  string
+}
+
+func (k *kafkaFlags) register(cmd *cobra.Command) {
+	brokers := os.Getenv("STRATA_BROKERS")
+	if brokers == "" {
+		brokers = "localhost:9092"
+	}
+	cmd.Flags().StringVar(&k.protocol, "protocol", "grpc", "protocol to the gateway: grpc (--server) or kafka (--brokers)")
+	cmd.Flags().StringVar(&k.brokers, "brokers", brokers, "comma-separated Kafka bootstrap addresses for --protocol kafka (env STRATA_BROKERS)")
+}
+
+// kafka says whether the Kafka protocol is chosen.
+func (k *kafkaFlags) kafka() (bool, error) {
+	switch k.protocol {
+	case "grpc":
+		return false, nil
+	case "kafka":
+		return true, nil
+	}
+	return false, fmt.Errorf("--protocol must be grpc or kafka, not %q", k.protocol)
+}
+
+func (k *kafkaFlags) seeds() []string {
+	var out []string
+	for _, b := range strings.Split(k.brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func (f *clientFlags) json() bool { return f.output == "json" }

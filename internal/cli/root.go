@@ -17,7 +17,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintf(stderr, "strata: %s\n", strings.TrimSpace(err.Error()))
+		prefix := "strata:"
+		if colour(stderr, args) {
+			prefix = "\x1b[31mstrata:\x1b[0m"
+		}
+		fmt.Fprintf(stderr, "%s %s\n", prefix, strings.Join(strings.Fields(err.Error()), " "))
 		return 1
 	}
 	return 0
@@ -33,7 +37,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		newControllerCmd(), newStorageCmd(), newGatewayCmd(), newDevCmd(),
 		newHealthCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
-		newGroupCmd(), newPerfCmd(),
+		newGroupCmd(), newPerfCmd(), newProduceCmd(), newConsumeCmd(), newVersionCmd(),
 	)
 	return root
 }

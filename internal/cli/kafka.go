@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	strata "github.com/strata-io/strata/clients/go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The --protocol kafka side of produce and consume: franz-go against the
+// gateway's Kafka listener (or any Kafka cluster).
+
+// kafkaClient connects to the brokers, failing with a hint when none
+// answers within timeout.
+func (k *kafkaFlags) client(ctx context.Context, timeout time.Duration, opts ...kgo.Opt) (*kgo.Client, error) {
+	seeds := k.seeds()
+	if len(seeds) == 0 {
+		return nil, errors.New("--brokers is empty")
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ClientID("strata-cli")}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("--brokers %s: %w", k.brokers, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, min(timeout, 10*time.Second))
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("cannot connect to the Kafka listener at %s (%s) — is `strata dev` running? (set --brokers or STRATA_BROKERS)", k.brokers, oneLine(err))
+	}
+	return cl, nil
+}
+
+// kafkaPartitions returns the topic's partition count, or an error that
+// names the topic when it does not exist.
+func kafkaPartitions(ctx context.Context, cl *kgo.Client, topic string) (int32, error) {
+	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("metadata of %s: %s", topic, oneLine(err))
+	}
+	d, ok := td[topic]
+	if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+		return 0, fmt.Errorf("topic %q does not exist — create it with `strata topic create %s`", topic, topic)
+	}
+	if d.Err != nil {
+		return 0, fmt.Errorf("metadata of %s: %s", topic, oneLine(d.Err))
+	}
+	return int32(len(d.Partitions)), nil
+}
+
+func (p *produceCmd) kafkaSink(ctx context.Context, topic string, s *produceSettings) (sink, error) {
+	opts := []kgo.Opt{kgo.RecordDeliveryTimeout(p.f.timeout)}
+	switch s.acks {
+	case strata.AcksAll:
+		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	case strata.AcksLeader:
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	case strata.AcksNone:
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
+	}
+	if p.noIdempotent && s.acks == strata.AcksAll {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	codec := map[strata.Compression]kgo.CompressionCodec{strata.CompressionNone: kgo.NoCompression(),
+		strata.CompressionGzip: kgo.GzipCompression(), strata.CompressionSnappy: kgo.SnappyCompression(),
+		strata.CompressionLZ4: kgo.Lz4Compression(), strata.CompressionZstd: kgo.ZstdCompression()}[s.compression]
+	opts = append(opts, kgo.ProducerBatchCompression(codec))
+	if p.partition >= 0 {
+		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	}
+	cl, err := p.k.client(ctx, p.f.timeout, opts...)
+	if err != nil {
+		return nil, err
+	}
+	n, err := kafkaPartitions(ctx, cl, topic)
+	if err == nil && p.partition >= n {
+		err = fmt.Errorf("topic %s has %d partitions: there is no partition %d", topic, n, p.partition)
+	}
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return kafkaSink{cl}, nil
+}
+
+type kafkaSink struct{ cl *kgo.Client }
+
+func (k kafkaSink) Produce(ctx context.Context, r *strata.Record, promise func(*strata.Record, error)) {
+	kr := &kgo.Record{Topic: r.Topic, Partition: r.Partition, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+	for _, h := range r.Headers {
+		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	k.cl.Produce(ctx, kr, func(kr *kgo.Record, err error) { promise(fromKgo(kr), err) })
+}
+
+func (k kafkaSink) Flush(ctx context.Context) error { return k.cl.Flush(ctx) }
+
+func (k kafkaSink) Close() error {
+	k.cl.Close()
+	return nil
+}
+
+func fromKgo(kr *kgo.Record) *strata.Record {
+	r := &strata.Record{Topic: kr.Topic, Partition: kr.Partition, Key: kr.Key, Value: kr.Value,
+		Timestamp: kr.Timestamp, Offset: kr.Offset}
+	for _, h := range kr.Headers {
+		r.Headers = append(r.Headers, strata.Header{Key: h.Key, Value: h.Value})
+	}
+	return r
+}
+
+func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offsetSpec) (source, error) {
+	if c.group != "" && c.exitAtEnd {
+		return nil, errors.New("--exit-at-end with --group needs --protocol grpc")
+	}
+	var opts []kgo.Opt
+	if c.group != "" {
+		reset := kgo.NewOffset().AtStart()
+		if spec.kind == specEnd {
+			reset = kgo.NewOffset().AtEnd()
+		}
+		opts = append(opts, kgo.ConsumerGroup(c.group), kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(reset),
+			kgo.AutoCommitMarks(), kgo.AutoCommitInterval(time.Second))
+	}
+	cl, err := c.k.client(ctx, c.f.timeout, opts...)
+	if err != nil {
+		return nil, err
+	}
+	adm := kadm.NewClient(cl)
+	count := func(ctx context.Context, topic string) (int32, error) { return kafkaPartitions(ctx, cl, topic) }
+	list := func(ctx context.Context, topic string, parts []int32, o strata.Offset) (map[int32]int64, error) {
+		var res kadm.ListedOffsets
+		var err error
+		switch {
+		case o.String() == "start":
+			res, err = adm.ListStartOffsets(ctx, topic)
+		case o.String() == "end":
+			res, err = adm.ListEndOffsets(ctx, topic)
+		default:
+			res, err = adm.ListOffsetsAfterMilli(ctx, spec.at.UnixMilli(), topic)
+		}
+		if err == nil {
+			err = res.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list offsets of %s: %s", topic, oneLine(err))
+		}
+		out := map[int32]int64{}
+		for _, p := range parts {
+			l, _ := res.Lookup(topic, p)
+			out[p] = l.Offset
+			if o.String() != "start" && o.String() != "end" && l.Offset >= 0 && l.Timestamp < 0 {
+				out[p] = -1 // Kafka answers the end for a time after every record
+			}
+		}
+		return out, nil
+	}
+	saved := c.partitions
+	if c.group != "" {
+		c.partitions = nil
+	}
+	rs, err := c.ranges(ctx, topics, spec, count, list)
+	c.partitions = saved
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	s := &kafkaSource{cl: cl, group: c.group != "", ranges: rs, pos: map[string]map[int32]int64{}}
+	if c.group == "" {
+		parts := map[string]map[int32]kgo.Offset{}
+		for _, r := range rs {
+			if parts[r.topic] == nil {
+				parts[r.topic] = map[int32]kgo.Offset{}
+				s.pos[r.topic] = map[int32]int64{}
+			}
+			parts[r.topic][r.partition] = kgo.NewOffset().At(r.start)
+			s.pos[r.topic][r.partition] = r.start
+		}
+		cl.AddConsumePartitions(parts)
+	}
+	return s, nil
+}
+
+type kafkaSource struct {
+	cl     *kgo.Client
+	group  bool
+	ranges []partitionRange
+	pos    map[string]map[int32]int64
+}
+
+func (s *kafkaSource) poll(ctx context.Context, wait time.Duration) ([]*strata.Record, error) {
+	pctx := ctx
+	if wait > 0 {
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	fs := s.cl.PollFetches(pctx)
+	for _, e := range fs.Errors() {
+		if errors.Is(e.Err, context.DeadlineExceeded) || errors.Is(e.Err, context.Canceled) {
+			continue
+		}
+		return nil, fmt.Errorf("fetch %s-%d: %s", e.Topic, e.Partition, oneLine(e.Err))
+	}
+	var out []*strata.Record
+	fs.EachRecord(func(kr *kgo.Record) {
+		if !s.group {
+			s.pos[kr.Topic][kr.Partition] = kr.Offset + 1
+		}
+		out = append(out, fromKgo(kr))
+	})
+	return out, nil
+}
+
+func (s *kafkaSource) mark(r *strata.Record) {
+	if s.group {
+		s.cl.MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{r.Topic: {r.Partition: {Epoch: -1, Offset: r.Offset + 1}}})
+	}
+}
+
+func (s *kafkaSource) atEnd(context.Context) (bool, error) {
+	for _, r := range s.ranges {
+		if s.pos[r.topic][r.partition] < r.end {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (s *kafkaSource) close(ctx context.Context) error {
+	var err error
+	if s.group {
+		err = s.cl.CommitMarkedOffsets(ctx)
+	}
+	s.cl.Close() // a group member leaves the group here
+	return err
+}
