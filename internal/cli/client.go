@@ -101,11 +101,17 @@ func (f *clientFlags) client(ctx context.Context) (*strata.Client, error) {
 
 // connectError is the one line for a gateway that cannot be reached.
 func connectError(server string, err error) error {
-	cause := status.Convert(err).Message()
-	if i := strings.LastIndex(cause, ": "); i >= 0 && strings.Contains(cause, "dial") {
-		cause = cause[i+2:] // "connection refused", not the whole dial chain
+	return fmt.Errorf("cannot connect to %s (%s) — is `strata dev` running? (set --server or STRATA_SERVER)", server, dialCause(status.Convert(err).Message()))
+}
+
+// dialCause is the last link of a dial error's chain: "connection refused",
+// not the whole "connection error: desc = transport: ... dial tcp ...".
+func dialCause(msg string) string {
+	msg = strings.Trim(msg, `" `)
+	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.Contains(msg, "dial") {
+		return msg[i+2:]
 	}
-	return fmt.Errorf("cannot connect to %s (%s) — is `strata dev` running? (set --server or STRATA_SERVER)", server, cause)
+	return msg
 }
 
 // kafkaFlags select the Kafka protocol for the commands that speak both.

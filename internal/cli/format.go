@@ -366,4 +366,3 @@ func decode(b []byte, enc string) ([]byte, error) {
 	}
 	return b, nil
 }
-

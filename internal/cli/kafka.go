@@ -30,7 +30,7 @@ func (k *kafkaFlags) client(ctx context.Context, timeout time.Duration, opts ...
 	defer cancel()
 	if err := cl.Ping(pctx); err != nil {
 		cl.Close()
-		return nil, fmt.Errorf("cannot connect to the Kafka listener at %s (%s) — is `strata dev` running? (set --brokers or STRATA_BROKERS)", k.brokers, oneLine(err))
+		return nil, fmt.Errorf("cannot connect to the Kafka listener at %s (%s) — is `strata dev` running? (set --brokers or STRATA_BROKERS)", k.brokers, dialCause(oneLine(err)))
 	}
 	return cl, nil
 }

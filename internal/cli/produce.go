@@ -302,7 +302,7 @@ loop:
 	out.Close()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	fmt.Fprintf(stderr, "Produced %d records (%d bytes), %d failed.\n", st.records, st.bytes, st.errored)
+	fmt.Fprintf(stderr, "Produced %s (%d bytes), %d failed.\n", plural(st.records, "record"), st.bytes, st.errored)
 	switch {
 	case readErr != nil:
 		return fmt.Errorf("reading the input: %w", readErr)
@@ -395,3 +395,10 @@ func topicPartitions(ctx context.Context, c *strata.Client, topic string, timeou
 
 // oneLine is an error's message on one line.
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
+func plural(n int64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
