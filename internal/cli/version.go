@@ -12,9 +12,16 @@ import (
 // go build -ldflags "-X github.com/strata-io/strata/internal/cli.Version=v1.2.3" ./cmd/strata
 var Version = "dev"
 
-// buildInfo returns the commit the binary was built from (with +dirty for
+// Commit may be set at build time too (-X ...cli.Commit=abc123, as make
+// build does); otherwise it comes from the Go toolchain's VCS stamp.
+var Commit = ""
+
+// buildCommit returns the commit the binary was built from (with +dirty for
 // uncommitted changes), from the Go toolchain's VCS stamp.
 func buildCommit() string {
+	if Commit != "" {
+		return Commit
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
