@@ -29,17 +29,19 @@ type clientFlags struct {
 	timeout time.Duration
 }
 
-func (f *clientFlags) register(cmd *cobra.Command) { f.registerFlags(cmd, "o") }
+func (f *clientFlags) register(cmd *cobra.Command) {
+	f.registerFlags(cmd, "o", "table", "output format: table or json")
+}
 
-// registerFlags is register with --output's shorthand given ("" for none:
-// consume keeps -o for its offsets, as rpk does).
-func (f *clientFlags) registerFlags(cmd *cobra.Command, outputShort string) {
+// registerFlags is register with --output's shorthand ("" for none:
+// consume keeps -o for its offsets, as rpk does), default and help.
+func (f *clientFlags) registerFlags(cmd *cobra.Command, outputShort, outputDefault, outputHelp string) {
 	server := os.Getenv("STRATA_SERVER")
 	if server == "" {
 		server = "localhost:9191"
 	}
 	cmd.PersistentFlags().StringVar(&f.server, "server", server, "gateway gRPC address (env STRATA_SERVER)")
-	cmd.PersistentFlags().StringVarP(&f.output, "output", outputShort, "table", "output format: table or json")
+	cmd.PersistentFlags().StringVarP(&f.output, "output", outputShort, outputDefault, outputHelp)
 	cmd.PersistentFlags().DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the server")
 	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) { f.out = cmd.OutOrStdout() }
 }

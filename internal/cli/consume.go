@@ -59,7 +59,7 @@ Templates: %t topic, %p partition, %o offset, %k key, %v value, %T timestamp (Un
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd, args) },
 	}
-	c.f.registerFlags(cmd, "")
+	c.f.registerFlags(cmd, "", "text", "output format: text (the --format template) or json (NDJSON)")
 	c.k.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVarP(&c.offset, "offset", "o", "start", "where to start: start, end, 47, +N, -N, @TIME or @-DURATION")
@@ -101,7 +101,7 @@ func (c *consumeCmd) run(cmd *cobra.Command, topics []string) error {
 		return fmt.Errorf("invalid --format: %w", err)
 	}
 	switch c.f.output {
-	case "table", "text", "json":
+	case "text", "json":
 	default:
 		return fmt.Errorf("--output must be text or json, not %q", c.f.output)
 	}

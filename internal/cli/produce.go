@@ -58,7 +58,7 @@ take {base64} or {hex} to decode. Output templates (--output-format) take %t %p 
 		Args: exactArgs(1, "TOPIC"),
 		RunE: func(cmd *cobra.Command, args []string) error { return p.run(cmd, args[0]) },
 	}
-	p.f.register(cmd)
+	p.f.registerFlags(cmd, "o", "text", "output format: text (the --output-format template) or json (NDJSON)")
 	p.k.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVarP(&p.file, "file", "F", "", "read records from this file instead of stdin")
@@ -142,7 +142,7 @@ func (p *produceCmd) settings() (*produceSettings, error) {
 		return nil, fmt.Errorf("invalid --output-format: %w", err)
 	}
 	switch p.f.output {
-	case "table", "text", "json":
+	case "text", "json":
 	default:
 		return nil, fmt.Errorf("--output must be text or json, not %q", p.f.output)
 	}
