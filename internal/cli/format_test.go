@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,34 @@ func TestOffsetSpec(t *testing.T) {
 		if _, err := parseOffsetSpec(bad, now); err == nil {
 			t.Errorf("%q: parsed", bad)
 		}
+	}
+}
+
+func TestConnectErrorIsOneLineWithAHint(t *testing.T) {
+	msg := `connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`
+	if got := dialCause(msg); got != "connection refused" {
+		t.Errorf("dialCause = %q", got)
+	}
+	if got := dialCause("gateway is NOT_SERVING"); got != "gateway is NOT_SERVING" {
+		t.Errorf("dialCause kept %q", got)
+	}
+}
+
+func TestColourOnlyOnATerminal(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	var b strings.Builder
+	if colour(&b, nil) {
+		t.Error("colour to a buffer")
+	}
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if colour(f, nil) {
+		t.Error("colour to a file")
+	}
+	if colour(os.Stderr, []string{"consume", "t", "--output", "json"}) || colour(os.Stderr, []string{"--output=json"}) {
+		t.Error("colour with --output json")
 	}
 }

@@ -166,7 +166,7 @@ func (s *produceSettings) readRecord(br *bufio.Reader) (key, value []byte, err e
 	}
 	k, v, ok := bytes.Cut(line, s.keySep)
 	if !ok {
-		return nil, nil, fmt.Errorf("line %q has no key separator %q", line, s.keySep)
+		return nil, nil, recordErr{fmt.Errorf("line %q has no key separator %q", line, s.keySep)}
 	}
 	return k, v, nil
 }
@@ -253,10 +253,13 @@ func (p *produceCmd) run(cmd *cobra.Command, topic string) error {
 	go func() {
 		defer close(items)
 		br := bufio.NewReaderSize(in, 64<<10)
-		for {
+		for n := 1; ; n++ {
 			k, v, err := s.readRecord(br)
 			if err == io.EOF {
 				return
+			}
+			if err != nil {
+				err = fmt.Errorf("record %d of the input: %w", n, err)
 			}
 			select {
 			case items <- item{k, v, err}:
@@ -305,7 +308,7 @@ loop:
 	fmt.Fprintf(stderr, "Produced %s (%d bytes), %d failed.\n", plural(st.records, "record"), st.bytes, st.errored)
 	switch {
 	case readErr != nil:
-		return fmt.Errorf("reading the input: %w", readErr)
+		return readErr
 	case flushErr != nil:
 		return fmt.Errorf("not every record was delivered within --timeout %s: %s", p.f.timeout, oneLine(flushErr))
 	case st.errored > 0:
@@ -314,12 +317,13 @@ loop:
 	return nil
 }
 
-// isRecordErr says whether a read error concerns one record (bad input,
-// which counts as a failed record) rather than the input stream.
-func isRecordErr(err error) bool {
-	var pe *os.PathError
-	return !errors.As(err, &pe) && !errors.Is(err, io.ErrUnexpectedEOF)
-}
+// recordErr is bad input that spoils one record only (a line without the
+// key separator): it counts as a failed record and reading goes on. Any
+// other read error (input that does not fit the --format template, a line
+// over the bound, a failing file) ends the input.
+type recordErr struct{ error }
+
+func isRecordErr(err error) bool { return errors.As(err, new(recordErr)) }
 
 func recordBytes(r *strata.Record) int {
 	n := len(r.Key) + len(r.Value)

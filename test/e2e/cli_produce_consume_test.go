@@ -205,62 +205,84 @@ func TestCLIProduceConsume(t *testing.T) {
 		}
 	})
 
-	t.Run("group-interrupt", func(t *testing.T) {
-		cmd := exec.Command(strataBin, "consume", "rt", "--group", "cli-int", "-o", "start", "--format", `%k\n`)
-		cmd.Env = append(os.Environ(), env...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
+	for _, proto := range []string{"grpc", "kafka"} {
+		t.Run("group-interrupt-"+proto, func(t *testing.T) { groupInterrupt(t, client, env, proto) })
+	}
+}
+
+// groupInterrupt runs consume --group until it printed every record of a
+// topic of its own, sends SIGINT, and checks the member left at once,
+// committing what it printed.
+func groupInterrupt(t *testing.T, client *strata.Client, env []string, proto string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topic, group := "grp-"+proto, "cli-int-"+proto
+	if _, err := client.Admin().CreateTopic(ctx, topic, 3, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	const want = 5
+	if out, errOut, code := cliIn(t, env, "a:1\nb:2\nc:3\nd:4\ne:5\n", "produce", topic, "--key-separator", ":", "-q"); code != 0 {
+		t.Fatalf("produce: exit %d: %s%s", code, out, errOut)
+	}
+	cmd := exec.Command(strataBin, "consume", topic, "--group", group, "-o", "start", "--format", `%k\n`, "--protocol", proto)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &lockedWriter{w: &bytes.Buffer{}}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	lines, done := make(chan string, want), make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
 		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		t.Cleanup(func() { _ = cmd.Process.Kill() })
-		lines := bufio.NewScanner(stdout)
-		for range want {
-			if !lines.Scan() {
-				t.Fatalf("consume --group ended early: %s", stderr.String())
-			}
-		}
-		go func() {
-			for lines.Scan() {
-			}
-			done <- cmd.Wait()
-		}()
-		g, err := client.Admin().DescribeGroup(ctx, "cli-int")
-		if err != nil || len(g.Members) != 1 {
-			t.Fatalf("group while consuming: %+v, %v; want one member", g, err)
-		}
-		start := time.Now()
-		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
+		done <- cmd.Wait()
+	}()
+	for i := range want {
 		select {
+		case <-lines:
 		case err := <-done:
-			if err != nil {
-				t.Fatalf("consume --group after Ctrl-C: %v: %s", err, stderr.String())
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("consume --group did not stop within 10 s of SIGINT")
+			t.Fatalf("consume --group ended after %d records: %v: %s", i, err, stderr.String())
+		case <-time.After(30 * time.Second):
+			t.Fatalf("consume --group printed %d of %d records in 30 s: %s", i, want, stderr.String())
 		}
-		took := time.Since(start)
-		g, err = client.Admin().DescribeGroup(ctx, "cli-int")
+	}
+	g, err := client.Admin().DescribeGroup(ctx, group)
+	if err != nil || len(g.Members) != 1 {
+		t.Fatalf("group while consuming: %+v, %v; want one member", g, err)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("consume --group after Ctrl-C: %v: %s", err, stderr.String())
 		}
-		var committed int64
-		for _, p := range g.Partitions {
-			committed += p.CommittedOffset
-		}
-		if len(g.Members) != 0 || committed != int64(len(want)) {
-			t.Errorf("right after Ctrl-C (%s): group %s has %d members and %d records committed; want none and %d",
-				took, g.State, len(g.Members), committed, len(want))
-		}
-	})
+	case <-time.After(10 * time.Second):
+		t.Fatal("consume --group did not stop within 10 s of SIGINT")
+	}
+	took := time.Since(start)
+	g, err = client.Admin().DescribeGroup(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var committed int64
+	for _, p := range g.Partitions {
+		committed += p.CommittedOffset
+	}
+	if len(g.Members) != 0 || committed != want {
+		t.Errorf("right after Ctrl-C (%s): group %s has %d members and %d records committed; want none and %d",
+			took, g.State, len(g.Members), committed, want)
+	}
 }
 
 var haveKcat = func() bool {
