@@ -135,10 +135,11 @@ func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offs
 	list := func(ctx context.Context, topic string, parts []int32, o strata.Offset) (map[int32]int64, error) {
 		var res kadm.ListedOffsets
 		var err error
+		atTime := o != strata.AtStart() && o != strata.AtEnd()
 		switch {
-		case o.String() == "start":
+		case o == strata.AtStart():
 			res, err = adm.ListStartOffsets(ctx, topic)
-		case o.String() == "end":
+		case o == strata.AtEnd():
 			res, err = adm.ListEndOffsets(ctx, topic)
 		default:
 			res, err = adm.ListOffsetsAfterMilli(ctx, spec.at.UnixMilli(), topic)
@@ -153,7 +154,7 @@ func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offs
 		for _, p := range parts {
 			l, _ := res.Lookup(topic, p)
 			out[p] = l.Offset
-			if o.String() != "start" && o.String() != "end" && l.Offset >= 0 && l.Timestamp < 0 {
+			if atTime && l.Offset >= 0 && l.Timestamp < 0 {
 				out[p] = -1 // Kafka answers the end for a time after every record
 			}
 		}

@@ -174,9 +174,11 @@ func TestCLIProduceConsume(t *testing.T) {
 			fmt.Sprintf("@%d", before): "0 1 2 3 4 5 6 7 8 9", "@-1h": "0 1 2 3 4 5 6 7 8 9",
 			"@" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339): "",
 		} {
-			out, errOut, code := cliIn(t, env, "", "consume", "offs", "-o", spec, "-e", "--format", `%v `)
-			if code != 0 || strings.TrimSpace(out) != want {
-				t.Errorf("-o %s -e: exit %d, %q%s; want %q", spec, code, out, errOut, want)
+			for _, proto := range []string{"grpc", "kafka"} {
+				out, errOut, code := cliIn(t, env, "", "consume", "offs", "-o", spec, "-e", "--format", `%v `, "--protocol", proto)
+				if code != 0 || strings.TrimSpace(out) != want {
+					t.Errorf("-o %s -e --protocol %s: exit %d, %q%s; want %q", spec, proto, code, out, errOut, want)
+				}
 			}
 		}
 		if out := mustCLI(t, "consume", "offs", "-o", "+3", "-n", "2", "--format", `%p/%o=%v,`, "--server", c.gateway.grpc); out != "0/3=3,0/4=4," {
