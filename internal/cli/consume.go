@@ -196,9 +196,9 @@ func (c *consumeCmd) run(cmd *cobra.Command, topics []string) error {
 	return nil
 }
 
-// ranges resolves spec in every partition to read, with list(topic,
-// partitions, offset) looking offsets up.
-func (c *consumeCmd) ranges(ctx context.Context, topics []string, spec offsetSpec,
+// ranges resolves spec in the partitions to read (only: all when empty)
+// of every topic, with count and list looking partitions and offsets up.
+func ranges(ctx context.Context, topics []string, only []int32, spec offsetSpec,
 	count func(ctx context.Context, topic string) (int32, error),
 	list func(ctx context.Context, topic string, partitions []int32, o strata.Offset) (map[int32]int64, error),
 ) ([]partitionRange, error) {
@@ -208,7 +208,7 @@ func (c *consumeCmd) ranges(ctx context.Context, topics []string, spec offsetSpe
 		if err != nil {
 			return nil, err
 		}
-		parts := c.partitions
+		parts := only
 		if len(parts) == 0 {
 			for p := range n {
 				parts = append(parts, p)
@@ -269,7 +269,7 @@ func (c *consumeCmd) grpcSource(ctx context.Context, topics []string, spec offse
 	if c.group != "" {
 		return c.grpcGroup(ctx, cl, topics, spec, count, list)
 	}
-	rs, err := c.ranges(ctx, topics, spec, count, list)
+	rs, err := ranges(ctx, topics, c.partitions, spec, count, list)
 	if err != nil {
 		cl.Close()
 		return nil, err
@@ -336,10 +336,7 @@ func (c *consumeCmd) grpcGroup(ctx context.Context, cl *strata.Client, topics []
 	list func(ctx context.Context, topic string, partitions []int32, o strata.Offset) (map[int32]int64, error),
 ) (source, error) {
 	// Every topic must exist, and --exit-at-end needs the ends.
-	saved := c.partitions
-	c.partitions = nil
-	rs, err := c.ranges(ctx, topics, spec, count, list)
-	c.partitions = saved
+	rs, err := ranges(ctx, topics, nil, spec, count, list)
 	if err != nil {
 		cl.Close()
 		return nil, err

@@ -249,8 +249,8 @@ func parseInputTemplate(s string, maxField int) (*inputTemplate, error) {
 		}
 		seen[p.verb] = true
 	}
-	if !seen['v'] {
-		return nil, fmt.Errorf("template %q has no %%v", s)
+	if !seen['v'] && !seen['k'] {
+		return nil, fmt.Errorf("template %q has neither %%k nor %%v", s)
 	}
 	return &inputTemplate{t: t, max: maxField}, nil
 }

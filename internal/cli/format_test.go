@@ -59,6 +59,7 @@ func TestInputTemplate(t *testing.T) {
 		{`[%k] %v;`, "[a] b;[c] d;", []kv{{"a", "b"}, {"c", "d"}}},
 		{`%v`, "all of it\nand more", []kv{{"", "all of it\nand more"}}},
 		{`%k::%v\r\n`, "a::b\r\nc::d\r\n", []kv{{"a", "b"}, {"c", "d"}}},
+		{`%k\n`, "a\nb\n", []kv{{"a", ""}, {"b", ""}}},
 	} {
 		it, err := parseInputTemplate(c.tmpl, 1<<10)
 		if err != nil {
@@ -85,7 +86,7 @@ func TestInputTemplate(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{`%k`, `%k%v\n`, `%v %v`, `%t %v`, `%k %k %v`} {
+	for _, bad := range []string{`abc`, `%k%v\n`, `%v %v`, `%t %v`, `%k %k %v`} {
 		if _, err := parseInputTemplate(bad, 10); err == nil {
 			t.Errorf("%q: parsed", bad)
 		}

@@ -160,12 +160,7 @@ func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offs
 		}
 		return out, nil
 	}
-	saved := c.partitions
-	if c.group != "" {
-		c.partitions = nil
-	}
-	rs, err := c.ranges(ctx, topics, spec, count, list)
-	c.partitions = saved
+	rs, err := ranges(ctx, topics, c.partitions, spec, count, list) // --group has no --partition
 	if err != nil {
 		cl.Close()
 		return nil, err

@@ -53,7 +53,7 @@ take {base64} or {hex} to decode. Output templates (--output-format) take %t %p 
   strata produce orders --file lines.txt --key-separator : --header source=cli
   strata produce orders --format '%k %v\n' < keyed.txt
   strata produce orders --partition 0 --acks 1 --compression zstd --quiet < lines.txt
-  printf 'customer-42\n' | strata produce orders --format '%k\n' --tombstone
+  echo customer-42 | strata produce orders --format '%k\n' --tombstone
   echo hello | strata produce orders --protocol kafka --brokers localhost:9092`,
 		Args: exactArgs(1, "TOPIC"),
 		RunE: func(cmd *cobra.Command, args []string) error { return p.run(cmd, args[0]) },
@@ -292,6 +292,9 @@ loop:
 			r := &strata.Record{Topic: topic, Key: it.key, Value: it.value, Headers: s.headers}
 			if p.partition >= 0 {
 				r.Partition = p.partition
+			}
+			if r.Value == nil {
+				r.Value = []byte{} // a template without %v: empty, not null
 			}
 			if p.tombstone && len(r.Value) == 0 {
 				r.Value = nil
