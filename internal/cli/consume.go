@@ -80,6 +80,8 @@ type source interface {
 	mark(r *strata.Record)
 	// atEnd says whether every partition read reached its end offset.
 	atEnd(ctx context.Context) (bool, error)
+	// end is the end offset a partition had at start.
+	end(topic string, partition int32) int64
 	close(ctx context.Context) error
 }
 
@@ -160,6 +162,9 @@ func (c *consumeCmd) run(cmd *cobra.Command, topics []string) error {
 				return err
 			}
 			for _, r := range recs {
+				if c.exitAtEnd && r.Offset >= src.end(r.Topic, r.Partition) {
+					continue // written after the command started
+				}
 				buf = buf[:0]
 				if c.f.json() {
 					buf = appendJSON(buf, r)
@@ -281,19 +286,37 @@ func (c *consumeCmd) grpcSource(ctx context.Context, topics []string, spec offse
 		}
 		pos[r.topic][r.partition] = strata.At(r.start)
 	}
-	rd, err := cl.NewReader(pos, strata.FetchMaxWait(time.Second))
+	wait := 5 * time.Second
+	if c.exitAtEnd {
+		wait = 500 * time.Millisecond // within poll's wait
+	}
+	rd, err := cl.NewReader(pos, strata.FetchMaxWait(wait))
 	if err != nil {
 		cl.Close()
 		return nil, err
 	}
-	return &readerSource{cl: cl, r: rd, ranges: rs}, nil
+	return &readerSource{cl: cl, r: rd, ranges: rs, ends: endsOf(rs)}, nil
+}
+
+func endsOf(rs []partitionRange) map[string]map[int32]int64 {
+	out := map[string]map[int32]int64{}
+	for _, r := range rs {
+		if out[r.topic] == nil {
+			out[r.topic] = map[int32]int64{}
+		}
+		out[r.topic][r.partition] = r.end
+	}
+	return out
 }
 
 type readerSource struct {
 	cl     *strata.Client
 	r      *strata.Reader
 	ranges []partitionRange
+	ends   map[string]map[int32]int64
 }
+
+func (s *readerSource) end(topic string, partition int32) int64 { return s.ends[topic][partition] }
 
 func (s *readerSource) poll(ctx context.Context, wait time.Duration) ([]*strata.Record, error) {
 	if wait > 0 {
@@ -396,6 +419,8 @@ func (s *groupSource) poll(ctx context.Context, wait time.Duration) ([]*strata.R
 }
 
 func (s *groupSource) mark(r *strata.Record) { s.k.MarkCommit(r) }
+
+func (s *groupSource) end(topic string, partition int32) int64 { return s.ranges[topic][partition].end }
 
 // atEnd says whether the member holds partitions and has read each to
 // the end it had at start; a partition it has not read yet is where the

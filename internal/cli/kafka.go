@@ -165,7 +165,7 @@ func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offs
 		cl.Close()
 		return nil, err
 	}
-	s := &kafkaSource{cl: cl, group: c.group != "", ranges: rs, pos: map[string]map[int32]int64{}}
+	s := &kafkaSource{cl: cl, group: c.group != "", ranges: rs, ends: endsOf(rs), pos: map[string]map[int32]int64{}}
 	if c.group == "" {
 		parts := map[string]map[int32]kgo.Offset{}
 		for _, r := range rs {
@@ -185,8 +185,11 @@ type kafkaSource struct {
 	cl     *kgo.Client
 	group  bool
 	ranges []partitionRange
+	ends   map[string]map[int32]int64
 	pos    map[string]map[int32]int64
 }
+
+func (s *kafkaSource) end(topic string, partition int32) int64 { return s.ends[topic][partition] }
 
 func (s *kafkaSource) poll(ctx context.Context, wait time.Duration) ([]*strata.Record, error) {
 	pctx := ctx
