@@ -21,7 +21,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if colour(stderr, args) {
 			prefix = "\x1b[31mstrata:\x1b[0m"
 		}
-		fmt.Fprintf(stderr, "%s %s\n", prefix, strings.Join(strings.Fields(err.Error()), " "))
+		fmt.Fprintf(stderr, "%s %s\n", prefix, strings.TrimSpace(err.Error()))
 		return 1
 	}
 	return 0
