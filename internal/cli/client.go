@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -13,11 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
-	strata "github.com/strata-io/strata/clients/go"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 )
 
@@ -69,51 +66,6 @@ func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminService
 		return fmt.Errorf("%s", errs.Message(err))
 	}
 	return nil
-}
-
-// client connects a clients/go client to the gateway, failing at once
-// with a hint when nothing answers there.
-func (f *clientFlags) client(ctx context.Context) (*strata.Client, error) {
-	c, err := strata.NewClient(ctx, f.server, strata.WithoutReadyWait(), strata.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		return nil, connectError(f.server, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	// Fail fast on a refused connection; wait (within --timeout) for a
-	// gateway that answers but is not ready yet.
-	h := healthpb.NewHealthClient(c.Conn())
-	for {
-		resp, err := h.Check(ctx, &healthpb.HealthCheckRequest{})
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return c, nil
-		}
-		if err != nil && (status.Code(err) == codes.Unavailable || ctx.Err() != nil) {
-			c.Close()
-			return nil, connectError(f.server, err)
-		}
-		select {
-		case <-ctx.Done():
-			c.Close()
-			return nil, fmt.Errorf("the gateway at %s is not ready (%s) after %s", f.server, resp.GetStatus(), f.timeout)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// connectError is the one line for a gateway that cannot be reached.
-func connectError(server string, err error) error {
-	return fmt.Errorf("cannot connect to %s (%s) — is `strata dev` running? (set --server or STRATA_SERVER)", server, dialCause(status.Convert(err).Message()))
-}
-
-// dialCause is the last link of a dial error's chain: "connection refused",
-// not the whole "connection error: desc = transport: ... dial tcp ...".
-func dialCause(msg string) string {
-	msg = strings.Trim(msg, `" `)
-	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.Contains(msg, "dial") {
-		return msg[i+2:]
-	}
-	return msg
 }
 
 // kafkaFlags select the Kafka protocol for the commands that speak both.

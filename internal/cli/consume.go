@@ -248,7 +248,7 @@ func ranges(ctx context.Context, topics []string, only []int32, spec offsetSpec,
 }
 
 func (c *consumeCmd) grpcSource(ctx context.Context, topics []string, spec offsetSpec) (source, error) {
-	cl, err := c.f.client(ctx)
+	cl, err := c.f.connect(ctx)
 	if err != nil {
 		return nil, err
 	}

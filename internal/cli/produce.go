@@ -337,7 +337,7 @@ func recordBytes(r *strata.Record) int {
 }
 
 func (p *produceCmd) grpcSink(ctx context.Context, topic string, s *produceSettings) (sink, error) {
-	c, err := p.f.client(ctx)
+	c, err := p.f.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
