@@ -60,6 +60,7 @@ Templates: %t topic, %p partition, %o offset, %k key, %v value, %T timestamp (Un
 		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd, args) },
 	}
 	c.f.registerFlags(cmd, "", "text", "output format: text (the --format template) or json (NDJSON)")
+	cmd.ValidArgsFunction = completeTopics(&c.f, 0)
 	c.k.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVarP(&c.offset, "offset", "o", "start", "where to start: start, end, 47, +N, -N, @TIME or @-DURATION")

@@ -59,6 +59,7 @@ take {base64} or {hex} to decode. Output templates (--output-format) take %t %p 
 		RunE: func(cmd *cobra.Command, args []string) error { return p.run(cmd, args[0]) },
 	}
 	p.f.registerFlags(cmd, "o", "text", "output format: text (the --output-format template) or json (NDJSON)")
+	cmd.ValidArgsFunction = completeTopics(&p.f, 1)
 	p.k.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVarP(&p.file, "file", "F", "", "read records from this file instead of stdin")

@@ -118,6 +118,20 @@ func TestCLIProduceConsume(t *testing.T) {
 		}
 	})
 
+	t.Run("completion", func(t *testing.T) {
+		// What the shell scripts of `strata completion` ask for a topic.
+		// Topics so far: events, rt and rtk; rt is already on the line.
+		out, errOut, code := cliIn(t, env, "", "__complete", "consume", "rt", "")
+		if got, _, _ := strings.Cut(out, "\n:"); code != 0 || got != "events\nrtk" {
+			t.Errorf("topic completion: exit %d, %q %s; want events and rtk", code, out, errOut)
+		}
+		for _, sh := range []string{"bash", "zsh", "fish"} {
+			if out := mustCLI(t, "completion", sh); !strings.Contains(out, "strata") {
+				t.Errorf("completion %s: %q", sh, out)
+			}
+		}
+	})
+
 	t.Run("bad-input", func(t *testing.T) {
 		ends := func() []int64 {
 			res, err := client.ListOffsets(ctx, "rt", []int32{0, 1, 2}, strata.AtEnd())
