@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	strata "github.com/strata-io/strata/clients/go"
@@ -114,9 +115,7 @@ func fromKgo(kr *kgo.Record) *strata.Record {
 }
 
 func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offsetSpec) (source, error) {
-	if c.group != "" && c.exitAtEnd {
-		return nil, errors.New("--exit-at-end with --group needs --protocol grpc")
-	}
+	s := &kafkaSource{group: c.group, assigned: map[string]map[int32]bool{}, pos: map[string]map[int32]int64{}}
 	var opts []kgo.Opt
 	if c.group != "" {
 		reset := kgo.NewOffset().AtStart()
@@ -124,7 +123,10 @@ func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offs
 			reset = kgo.NewOffset().AtEnd()
 		}
 		opts = append(opts, kgo.ConsumerGroup(c.group), kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(reset),
-			kgo.AutoCommitMarks(), kgo.AutoCommitInterval(time.Second))
+			kgo.AutoCommitMarks(), kgo.AutoCommitInterval(time.Second),
+			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.assign(m, true) }),
+			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.assign(m, false) }),
+			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.assign(m, false) }))
 	}
 	cl, err := c.k.client(ctx, c.f.timeout, opts...)
 	if err != nil {
@@ -165,28 +167,54 @@ func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offs
 		cl.Close()
 		return nil, err
 	}
-	s := &kafkaSource{cl: cl, group: c.group != "", ranges: rs, ends: endsOf(rs), pos: map[string]map[int32]int64{}}
-	if c.group == "" {
-		parts := map[string]map[int32]kgo.Offset{}
-		for _, r := range rs {
-			if parts[r.topic] == nil {
-				parts[r.topic] = map[int32]kgo.Offset{}
-				s.pos[r.topic] = map[int32]int64{}
-			}
+	s.mu.Lock()
+	s.cl, s.adm, s.ranges, s.ends, s.timeout = cl, adm, rs, endsOf(rs), c.f.timeout
+	parts := map[string]map[int32]kgo.Offset{}
+	for _, r := range rs {
+		if s.pos[r.topic] == nil {
+			parts[r.topic] = map[int32]kgo.Offset{}
+			s.pos[r.topic] = map[int32]int64{}
+		}
+		if c.group == "" {
 			parts[r.topic][r.partition] = kgo.NewOffset().At(r.start)
 			s.pos[r.topic][r.partition] = r.start
 		}
+	}
+	s.mu.Unlock()
+	if c.group == "" {
 		cl.AddConsumePartitions(parts)
 	}
 	return s, nil
 }
 
 type kafkaSource struct {
-	cl     *kgo.Client
-	group  bool
-	ranges []partitionRange
-	ends   map[string]map[int32]int64
-	pos    map[string]map[int32]int64
+	group   string
+	mu      sync.Mutex // the group's callbacks run on franz-go's goroutines
+	cl      *kgo.Client
+	adm     *kadm.Client
+	timeout time.Duration
+	ranges  []partitionRange // start: where a group starts without a commit
+	ends    map[string]map[int32]int64
+	pos     map[string]map[int32]int64 // next offset, per partition read or looked up
+	// assigned are the group member's partitions.
+	assigned map[string]map[int32]bool
+}
+
+func (s *kafkaSource) assign(m map[string][]int32, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t, ps := range m {
+		if s.assigned[t] == nil {
+			s.assigned[t] = map[int32]bool{}
+		}
+		for _, p := range ps {
+			if add {
+				s.assigned[t][p] = true
+			} else {
+				delete(s.assigned[t], p)
+			}
+		}
+	}
 }
 
 func (s *kafkaSource) end(topic string, partition int32) int64 { return s.ends[topic][partition] }
@@ -206,8 +234,10 @@ func (s *kafkaSource) poll(ctx context.Context, wait time.Duration) ([]*strata.R
 		return nil, fmt.Errorf("fetch %s-%d: %s", e.Topic, e.Partition, oneLine(e.Err))
 	}
 	var out []*strata.Record
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	fs.EachRecord(func(kr *kgo.Record) {
-		if !s.group {
+		if s.pos[kr.Topic] != nil {
 			s.pos[kr.Topic][kr.Partition] = kr.Offset + 1
 		}
 		out = append(out, fromKgo(kr))
@@ -216,15 +246,75 @@ func (s *kafkaSource) poll(ctx context.Context, wait time.Duration) ([]*strata.R
 }
 
 func (s *kafkaSource) mark(r *strata.Record) {
-	if s.group {
+	if s.group != "" {
 		s.cl.MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{r.Topic: {r.Partition: {Epoch: -1, Offset: r.Offset + 1}}})
 	}
 }
 
-func (s *kafkaSource) atEnd(context.Context) (bool, error) {
+// atEnd says whether every partition read reached its end; a group
+// member must hold partitions, and one it has not read yet is where the
+// group's committed offset (or the start offset) puts it.
+func (s *kafkaSource) atEnd(ctx context.Context) (bool, error) {
+	if s.group == "" {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, r := range s.ranges {
+			if s.pos[r.topic][r.partition] < r.end {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	s.mu.Lock()
+	held, missing := 0, false
+	for t, ps := range s.assigned {
+		for p := range ps {
+			held++
+			if _, ok := s.pos[t][p]; !ok {
+				missing = true
+			}
+		}
+	}
+	s.mu.Unlock()
+	if held == 0 {
+		return false, nil
+	}
+	var committed kadm.OffsetResponses
+	if missing {
+		fctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		var err error
+		if committed, err = s.adm.FetchOffsets(fctx, s.group); err == nil {
+			err = committed.Error()
+		}
+		if err != nil {
+			return false, fmt.Errorf("committed offsets of %s: %s", s.group, oneLine(err))
+		}
+	}
+	starts := map[string]map[int32]int64{}
 	for _, r := range s.ranges {
-		if s.pos[r.topic][r.partition] < r.end {
-			return false, nil
+		if starts[r.topic] == nil {
+			starts[r.topic] = map[int32]int64{}
+		}
+		starts[r.topic][r.partition] = r.start
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t, ps := range s.assigned {
+		for p := range ps {
+			if s.pos[t] == nil {
+				s.pos[t] = map[int32]int64{}
+			}
+			if _, ok := s.pos[t][p]; !ok {
+				o, ok := committed.Lookup(t, p)
+				if !ok || o.At < 0 {
+					o.At = starts[t][p]
+				}
+				s.pos[t][p] = o.At
+			}
+			if s.pos[t][p] < s.ends[t][p] {
+				return false, nil
+			}
 		}
 	}
 	return true, nil
@@ -232,7 +322,7 @@ func (s *kafkaSource) atEnd(context.Context) (bool, error) {
 
 func (s *kafkaSource) close(ctx context.Context) error {
 	var err error
-	if s.group {
+	if s.group != "" {
 		err = s.cl.CommitMarkedOffsets(ctx)
 	}
 	s.cl.Close() // a group member leaves the group here

@@ -199,10 +199,13 @@ func TestCLIProduceConsume(t *testing.T) {
 			t.Errorf("-o +3 -n 2: %q", out)
 		}
 		// A group reads to the end and commits it; run again, it has nothing.
-		for i, want := range []string{"0 1 2 3 4 5 6 7 8 9", ""} {
-			out, errOut, code := cliIn(t, env, "", "consume", "offs", "--group", "offs-g", "-o", "start", "-e", "--format", `%v `)
-			if code != 0 || strings.TrimSpace(out) != want {
-				t.Errorf("run %d of --group -e: exit %d, %q%s; want %q", i+1, code, out, errOut, want)
+		for _, proto := range []string{"grpc", "kafka"} {
+			for i, want := range []string{"0 1 2 3 4 5 6 7 8 9", ""} {
+				out, errOut, code := cliIn(t, env, "", "consume", "offs", "--group", "offs-g-"+proto, "-o", "start", "-e",
+					"--format", `%v `, "--protocol", proto)
+				if code != 0 || strings.TrimSpace(out) != want {
+					t.Errorf("run %d of --group -e --protocol %s: exit %d, %q%s; want %q", i+1, proto, code, out, errOut, want)
+				}
 			}
 		}
 	})
