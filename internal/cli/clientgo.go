@@ -48,7 +48,15 @@ func (f *clientFlags) withClientCtx(ctx context.Context, run func(ctx context.Co
 // A refused connection fails at once; a gateway that answers but is not
 // ready yet is waited for within ctx and --timeout.
 func (f *clientFlags) connect(ctx context.Context) (*strata.Client, error) {
-	c, err := strata.NewClient(ctx, f.server, strata.WithoutReadyWait(), strata.WithLogger(slog.New(slog.DiscardHandler)))
+	opts := []strata.Opt{strata.WithoutReadyWait(), strata.WithLogger(slog.New(slog.DiscardHandler))}
+	creds, err := f.tls.creds()
+	if err != nil {
+		return nil, err
+	}
+	if creds != nil {
+		opts = append(opts, strata.WithTransportCredentials(creds))
+	}
+	c, err := strata.NewClient(ctx, f.server, opts...)
 	if err != nil {
 		return nil, connectError(f.server, err)
 	}
