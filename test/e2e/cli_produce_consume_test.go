@@ -25,10 +25,17 @@ import (
 // protocol and kcat, bad input, and a group member leaving on Ctrl-C.
 func TestCLIProduceConsume(t *testing.T) {
 	c := newCluster(t, clusterSpec{controllers: 1, storage: 1})
-	env := []string{"STRATA_SERVER=" + c.gateway.grpc, "STRATA_BROKERS=" + c.kafka, "NO_COLOR=1"}
+	// (With STRATA_E2E_TLS=1 the gateway's gRPC port is TLS and Kafka
+	// stays plaintext.)
+	env := append([]string{"STRATA_SERVER=" + c.gateway.grpc, "STRATA_BROKERS=" + c.kafka, "NO_COLOR=1"},
+		cliTLSEnv([]string{"--server", c.gateway.grpc})...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	client, err := strata.NewClient(ctx, c.gateway.grpc)
+	var opts []strata.Opt
+	if creds := roleCreds(c.gateway.grpc); creds != nil {
+		opts = append(opts, strata.WithTransportCredentials(creds))
+	}
+	client, err := strata.NewClient(ctx, c.gateway.grpc, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
