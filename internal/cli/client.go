@@ -105,6 +105,7 @@ func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminService
 type kafkaFlags struct {
 	protocol string
 	brokers  string
+	tls      bool // the listener is SSL (the gateway's --kafka-tls): dial it with the --tls-* files
 }
 
 func (k *kafkaFlags) register(cmd *cobra.Command) {
@@ -114,6 +115,7 @@ func (k *kafkaFlags) register(cmd *cobra.Command) {
 	}
 	cmd.Flags().StringVar(&k.protocol, "protocol", "grpc", "protocol to the gateway: grpc (--server) or kafka (--brokers)")
 	cmd.Flags().StringVar(&k.brokers, "brokers", brokers, "comma-separated Kafka bootstrap addresses for --protocol kafka (env STRATA_BROKERS)")
+	cmd.Flags().BoolVar(&k.tls, "kafka-tls", false, "--protocol kafka over TLS (Kafka's SSL), verified with --tls-ca and with --tls-cert/--tls-key as the client certificate")
 }
 
 // kafka says whether the Kafka protocol is chosen.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	strata "github.com/strata-io/strata/clients/go"
+	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,12 +17,20 @@ import (
 // The --protocol kafka side of produce and consume: franz-go against the
 // gateway's Kafka listener (or any Kafka cluster).
 
-// kafkaClient connects to the brokers, failing with a hint when none
-// answers within timeout.
-func (k *kafkaFlags) client(ctx context.Context, timeout time.Duration, opts ...kgo.Opt) (*kgo.Client, error) {
+// client connects to the brokers, failing with a hint when none
+// answers within --timeout; --kafka-tls dials them with the --tls-* files.
+func (k *kafkaFlags) client(ctx context.Context, f *clientFlags, opts ...kgo.Opt) (*kgo.Client, error) {
+	timeout := f.timeout
 	seeds := k.seeds()
 	if len(seeds) == 0 {
 		return nil, errors.New("--brokers is empty")
+	}
+	if k.tls {
+		cfg, err := tlsconf.ClientFiles(f.tls.ca, f.tls.cert, f.tls.key)
+		if err != nil {
+			return nil, fmt.Errorf("--kafka-tls: %w", err)
+		}
+		opts = append(opts, kgo.DialTLSConfig(cfg)) // franz-go sets ServerName to each broker's host
 	}
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ClientID("strata-cli")}, opts...)...)
 	if err != nil {
@@ -73,7 +82,7 @@ func (p *produceCmd) kafkaSink(ctx context.Context, topic string, s *produceSett
 	if p.partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
-	cl, err := p.k.client(ctx, p.f.timeout, opts...)
+	cl, err := p.k.client(ctx, &p.f, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +137,7 @@ func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offs
 			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.assign(m, false) }),
 			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.assign(m, false) }))
 	}
-	cl, err := c.k.client(ctx, c.f.timeout, opts...)
+	cl, err := c.k.client(ctx, &c.f, opts...)
 	if err != nil {
 		return nil, err
 	}
