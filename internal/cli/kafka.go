@@ -131,7 +131,9 @@ func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offs
 		if spec.kind == specEnd {
 			reset = kgo.NewOffset().AtEnd()
 		}
-		opts = append(opts, kgo.ConsumerGroup(c.group), kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(reset),
+		// The topics are added once they are known to exist, so a bad
+		// topic never joins the group.
+		opts = append(opts, kgo.ConsumerGroup(c.group), kgo.ConsumeResetOffset(reset),
 			kgo.AutoCommitMarks(), kgo.AutoCommitInterval(time.Second),
 			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.assign(m, true) }),
 			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.assign(m, false) }),
@@ -192,6 +194,8 @@ func (c *consumeCmd) kafkaSource(ctx context.Context, topics []string, spec offs
 	s.mu.Unlock()
 	if c.group == "" {
 		cl.AddConsumePartitions(parts)
+	} else {
+		cl.AddConsumeTopics(topics...)
 	}
 	return s, nil
 }

@@ -158,6 +158,9 @@ func TestCLIProduceConsume(t *testing.T) {
 			{"consume", "rt", "-o", "yesterday"},
 			{"consume", "rt", "--format", "%z"},
 			{"consume", "nope"},
+			{"consume", "nope", "--group", "bad-g"},
+			{"consume", "nope", "--group", "bad-g", "--protocol", "kafka"},
+			{"consume", "rt", "--group", "bad-g", "-o", "+1"},
 			{"consume", "rt", "--partition", "7"},
 			{"consume", "rt", "--server", closed},
 			{"consume", "rt", "--protocol", "kafka", "--brokers", closed, "--timeout", "2s"},
@@ -180,6 +183,15 @@ func TestCLIProduceConsume(t *testing.T) {
 		}
 		if after := ends(); !slices.Equal(before, after) {
 			t.Errorf("bad input wrote records: ends %v, then %v", before, after)
+		}
+		groups, err := client.Admin().ListGroups(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range groups {
+			if g.ID == "bad-g" {
+				t.Errorf("bad input made group %+v", g)
+			}
 		}
 	})
 
