@@ -187,6 +187,7 @@ func (c *consumeCmd) run(cmd *cobra.Command, topics []string) error {
 		return nil
 	}()
 	flushErr := w.Flush()
+	stop() // a second Ctrl-C kills a close that hangs
 	cctx, cancel := context.WithTimeout(context.Background(), min(c.f.timeout, 10*time.Second))
 	defer cancel()
 	closeErr := src.close(cctx)

@@ -303,6 +303,7 @@ loop:
 			out.Produce(ctx, r, promise)
 		}
 	}
+	stop() // a second Ctrl-C kills a flush that hangs
 	fctx, cancel := context.WithTimeout(context.Background(), p.f.timeout)
 	flushErr := out.Flush(fctx)
 	cancel()
