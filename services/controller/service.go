@@ -96,6 +96,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.fwd = newForwarder(c.elector)
 	c.grpc = rpc.NewServer(log, c.reg, rpc.WithUnary(c.fwd.intercept))
 	adminv1.RegisterAdminServiceServer(c.grpc.Server, &adminHandler{c: c})
+	adminv1.RegisterAclServiceServer(c.grpc.Server, &aclHandler{c: c})
 	controllerv1.RegisterControllerServiceServer(c.grpc.Server, &controllerHandler{c: c})
 	controllerv1.RegisterGroupCoordinatorServiceServer(c.grpc.Server, &groupHandler{gc: c.groups, tc: c.txns, pids: c.pids})
 	go func() { _ = c.grpc.Serve(c.ln) }()
