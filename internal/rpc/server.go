@@ -38,6 +38,7 @@ type ServerOption func(*serverOptions)
 
 type serverOptions struct {
 	unary    []grpc.UnaryServerInterceptor
+	stream   []grpc.StreamServerInterceptor
 	validate bool
 	skip     []protoreflect.MessageType
 }
@@ -45,6 +46,11 @@ type serverOptions struct {
 // WithUnary adds unary interceptors, run after Strata's own.
 func WithUnary(i ...grpc.UnaryServerInterceptor) ServerOption {
 	return func(o *serverOptions) { o.unary = append(o.unary, i...) }
+}
+
+// WithStream adds stream interceptors, run after Strata's own.
+func WithStream(i ...grpc.StreamServerInterceptor) ServerOption {
+	return func(o *serverOptions) { o.stream = append(o.stream, i...) }
 }
 
 // WithValidation checks every request against the buf.validate rules of
@@ -92,7 +98,7 @@ func NewServer(log *slog.Logger, reg prometheus.Registerer, opts ...ServerOption
 	}
 	srv := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(append(unary, o.unary...)...),
-		grpc.ChainStreamInterceptor(stream...),
+		grpc.ChainStreamInterceptor(append(stream, o.stream...)...),
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
