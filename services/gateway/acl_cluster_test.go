@@ -1,0 +1,422 @@
+package gateway_test
+
+// ACLs on a real cluster in one process: a controller, a storage node and
+// three gateways (two enforcing, one with the authorizer off). Kafka
+// clients get their principal from their source address (127.0.0.1 is the
+// super user, .2 alice, .3 bob: the principal builder hook), gRPC calls
+// from a test-only header, REST is anonymous.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
+	"github.com/strata-io/strata/internal/auth"
+	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/internal/testutil"
+	"github.com/strata-io/strata/services/controller"
+	"github.com/strata-io/strata/services/gateway"
+	"github.com/strata-io/strata/services/storage"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	grpcmd "google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+func defaults[C any](register func(*C, *pflag.FlagSet)) C {
+	var c C
+	register(&c, pflag.NewFlagSet("defaults", pflag.ContinueOnError))
+	return c
+}
+
+// byIP is the test's principal builder: the client's source address names it.
+func byIP(nc net.Conn) auth.Principal {
+	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+	switch host {
+	case "127.0.0.1":
+		return auth.User("admin")
+	case "127.0.0.2":
+		return auth.User("alice")
+	case "127.0.0.3":
+		return auth.User("bob")
+	}
+	return auth.Anonymous
+}
+
+// testPrincipalHeader names a gRPC caller in tests only.
+const testPrincipalHeader = "x-test-principal"
+
+func headerPrincipal(ctx context.Context) context.Context {
+	if md, ok := grpcmd.FromIncomingContext(ctx); ok {
+		if v := md.Get(testPrincipalHeader); len(v) == 1 {
+			if p, err := auth.Parse(v[0]); err == nil {
+				return auth.NewContext(ctx, p)
+			}
+		}
+	}
+	return ctx
+}
+
+type wrapped struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (w wrapped) Context() context.Context { return w.ctx }
+
+type aclCluster struct {
+	ctrl  string
+	gws   []*gateway.Gateway
+	kafka []string // Kafka address of each gateway
+}
+
+func startACLCluster(t *testing.T) *aclCluster {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	dir := t.TempDir()
+	cc := defaults((*controller.Config).RegisterFlags)
+	cc.Name, cc.DataDir = "acl", filepath.Join(dir, "controller")
+	cc.GRPCAddr, cc.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cc.EtcdPeerAddr, cc.EtcdClientAddr = testutil.FreeAddr(t), testutil.FreeAddr(t)
+	ctrl, err := controller.Start(cc, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ctrl.Stop)
+	sc := defaults((*storage.Config).RegisterFlags)
+	sc.DataDir = filepath.Join(dir, "storage")
+	sc.GRPCAddr, sc.HTTPAddr, sc.Controllers = "127.0.0.1:0", "127.0.0.1:0", []string{ctrl.Addr()}
+	node, err := storage.Start(sc, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := node.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := &aclCluster{ctrl: ctrl.Addr()}
+	c.startGateway(t, true)
+	c.startGateway(t, true)
+	return c
+}
+
+// startGateway adds a gateway, enforcing ACLs or not.
+func (c *aclCluster) startGateway(t *testing.T, enforce bool) {
+	t.Helper()
+	gc := defaults((*gateway.Config).RegisterFlags)
+	gc.GRPCAddr, gc.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	gc.KafkaAddr = testutil.FreeAddr(t)
+	gc.AdvertiseKafka, gc.Controllers = gc.KafkaAddr, []string{c.ctrl}
+	gc.Authorizer, gc.SuperUsers = enforce, "User:admin"
+	gc.KafkaPrincipal = byIP
+	gc.AuthnUnary = func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		return h(headerPrincipal(ctx), req)
+	}
+	gc.AuthnStream = func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		return h(srv, wrapped{ss, headerPrincipal(ss.Context())})
+	}
+	gw, err := gateway.Start(gc, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Stop)
+	c.gws, c.kafka = append(c.gws, gw), append(c.kafka, gc.KafkaAddr)
+}
+
+// kafkaClient connects to gateway gw from source address ip.
+func (c *aclCluster) kafkaClient(t *testing.T, gw int, ip string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.kafka[gw]), kgo.Dialer(d.DialContext),
+		kgo.RequestRetries(2), kgo.RetryTimeout(3 * time.Second)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func produce(ctx context.Context, cl *kgo.Client, topic string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("v")}).FirstErr()
+}
+
+func TestACLsEnforced(t *testing.T) {
+	c := startACLCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin := kadm.NewClient(c.kafkaClient(t, 0, "127.0.0.1"))
+	if _, err := admin.CreateTopics(ctx, 1, 1, nil, "orders", "logs-app", "secret", "public"); err != nil {
+		t.Fatal(err)
+	}
+	must := func(b *kadm.ACLBuilder) {
+		t.Helper()
+		res, err := admin.CreateACLs(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatalf("CreateACLs %+v: %v", r, r.Err)
+			}
+		}
+	}
+	must(kadm.NewACLs().Allow("User:alice").Topics("orders").Operations(kadm.OpRead, kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral))
+	must(kadm.NewACLs().Allow("User:alice").Topics("logs-").Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternPrefixed))
+	must(kadm.NewACLs().Allow("User:alice").Groups("app-").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternPrefixed))
+	must(kadm.NewACLs().Allow("User:bob").AllowHosts("127.0.0.3").Topics("*").Operations(kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternLiteral))
+	must(kadm.NewACLs().Allow("User:ANONYMOUS").Topics("public").Operations(kadm.OpAll).ResourcePatternType(kadm.ACLPatternLiteral))
+
+	// A bad binding is refused on its own.
+	if res, err := admin.CreateACLs(ctx, kadm.NewACLs().Allow("alice").Topics("x").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral)); err != nil ||
+		len(res) != 1 || !errors.Is(res[0].Err, kerr.InvalidRequest) {
+		t.Fatalf("bad principal: %+v, %v", res, err)
+	}
+	// DescribeAcls with MATCH finds the literal, the wildcard and the prefix.
+	described, err := admin.DescribeACLs(ctx, kadm.NewACLs().Topics("logs-app").ResourcePatternType(kadm.ACLPatternMatch).
+		Operations(kadm.OpAny).Allow().AllowHosts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(described) != 1 || described[0].Err != nil || len(described[0].Described) != 2 {
+		t.Fatalf("DescribeACLs MATCH logs-app: %+v", described)
+	}
+
+	// gRPC calls are not redirected, so they show what one gateway
+	// enforces: the second one follows the ACLs through its watch.
+	conn1, err := rpc.Dial(c.gws[1].GRPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn1.Close()
+	aliceProduce1 := func() error {
+		_, err := streamv1.NewStreamServiceClient(conn1).Produce(grpcmd.AppendToOutgoingContext(ctx, testPrincipalHeader, "User:alice"),
+			&streamv1.ProduceRequest{Topic: "orders", Records: []*streamv1.ProduceRecord{{Value: []byte("g")}}})
+		return err
+	}
+	testutil.WaitFor(t, 20*time.Second, aliceProduce1)
+
+	t.Run("kafka", func(t *testing.T) {
+		alice := c.kafkaClient(t, 0, "127.0.0.2")
+		if err := produce(ctx, alice, "logs-app"); err != nil {
+			t.Errorf("alice WRITE logs-app (prefixed): %v", err)
+		}
+		if err := produce(ctx, alice, "secret"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+			t.Errorf("alice WRITE secret: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+		}
+		aadm := kadm.NewClient(alice)
+		md, err := aadm.Metadata(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := md.Topics.Names(); !slices.Equal(sorted(got), []string{"logs-app", "orders"}) {
+			t.Errorf("alice's metadata lists %v", got)
+		}
+		if r, err := aadm.CreateTopics(ctx, 1, 1, nil, "alices"); err != nil || !errors.Is(r["alices"].Err, kerr.TopicAuthorizationFailed) {
+			t.Errorf("alice CreateTopics: %+v, %v", r, err)
+		}
+		if r, err := aadm.DescribeACLs(ctx, kadm.NewACLs().AnyResource().ResourcePatternType(kadm.ACLPatternAny).Operations(kadm.OpAny).Allow().AllowHosts()); err != nil ||
+			len(r) != 1 || !errors.Is(r[0].Err, kerr.ClusterAuthorizationFailed) {
+			t.Errorf("alice DescribeACLs: %+v, %v", r, err)
+		}
+		// bob from .3 describes every topic; from .2 (as... alice) no; bob
+		// may not write anywhere (no IDEMPOTENT_WRITE, no WRITE).
+		bob := c.kafkaClient(t, 0, "127.0.0.3")
+		md, err = kadm.NewClient(bob).Metadata(ctx)
+		if err != nil || len(md.Topics.Names()) != 4 {
+			t.Errorf("bob's metadata: %v, %v", md.Topics.Names(), err)
+		}
+		if err := produce(ctx, bob, "orders"); err == nil {
+			t.Error("bob wrote to orders")
+		}
+		// Consuming in a group: READ on the group (app-*) and the topic.
+		cons := c.kafkaClient(t, 0, "127.0.0.2", kgo.ConsumerGroup("app-1"), kgo.ConsumeTopics("orders"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		pctx, pcancel := context.WithTimeout(ctx, 20*time.Second)
+		fs := cons.PollFetches(pctx)
+		pcancel()
+		if err := fs.Err(); err != nil || fs.NumRecords() == 0 {
+			t.Errorf("alice consuming orders in app-1: %d records, %v", fs.NumRecords(), err)
+		}
+		if err := cons.CommitUncommittedOffsets(ctx); err != nil {
+			t.Errorf("alice commit in app-1: %v", err)
+		}
+		other := c.kafkaClient(t, 0, "127.0.0.2", kgo.ConsumerGroup("other"), kgo.ConsumeTopics("orders"))
+		pctx, pcancel = context.WithTimeout(ctx, 10*time.Second)
+		fs = other.PollFetches(pctx)
+		pcancel()
+		if err := fs.Err(); !errors.Is(err, kerr.GroupAuthorizationFailed) {
+			t.Errorf("alice in group other: %v, want GROUP_AUTHORIZATION_FAILED", err)
+		}
+		direct := c.kafkaClient(t, 0, "127.0.0.2", kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			"secret": {0: kgo.NewOffset().AtStart()}}))
+		pctx, pcancel = context.WithTimeout(ctx, 10*time.Second)
+		fs = direct.PollFetches(pctx)
+		pcancel()
+		if err := fs.Err(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+			t.Errorf("alice fetching secret: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+		}
+
+		// DENY wins, and DeleteAcls takes it away again, on every gateway.
+		must(kadm.NewACLs().Deny("User:alice").Topics("orders").Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral))
+		testutil.WaitFor(t, 20*time.Second, func() error {
+			if err := aliceProduce1(); !errs.Is(err, errs.TopicAuthorizationFailed) {
+				return fmt.Errorf("alice WRITE orders after DENY, second gateway: %v", err)
+			}
+			return nil
+		})
+		if err := produce(ctx, alice, "orders"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+			t.Errorf("alice WRITE orders after DENY over Kafka: %v", err)
+		}
+		del, err := admin.DeleteACLs(ctx, kadm.NewACLs().Deny("User:alice").Topics("orders").Operations(kadm.OpAny).
+			ResourcePatternType(kadm.ACLPatternLiteral).DenyHosts())
+		if err != nil || len(del) != 1 || len(del[0].Deleted) != 1 {
+			t.Fatalf("DeleteACLs: %+v, %v", del, err)
+		}
+		testutil.WaitFor(t, 20*time.Second, aliceProduce1)
+	})
+
+	t.Run("grpc", func(t *testing.T) {
+		conn, err := rpc.Dial(c.gws[0].GRPCAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		as := func(p string) context.Context { return grpcmd.AppendToOutgoingContext(ctx, testPrincipalHeader, p) }
+		stream, adm, acls := streamv1.NewStreamServiceClient(conn), adminv1.NewAdminServiceClient(conn), adminv1.NewAclServiceClient(conn)
+		rec := []*streamv1.ProduceRecord{{Value: []byte("g")}}
+		for _, c := range []struct {
+			who, topic string
+			want       errs.Code // 0: allowed
+		}{
+			{"User:alice", "orders", 0},
+			{"User:alice", "logs-x", 0},
+			{"User:alice", "secret", errs.TopicAuthorizationFailed},
+			{"User:bob", "orders", errs.TopicAuthorizationFailed},
+			{"User:admin", "secret", 0},
+			{"User:ANONYMOUS", "public", 0},
+		} {
+			_, err := stream.Produce(as(c.who), &streamv1.ProduceRequest{Topic: c.topic, Records: rec})
+			if c.topic == "logs-x" && errs.Is(err, errs.UnknownTopicOrPartition) {
+				err = nil // authorized; the topic does not exist
+			}
+			switch {
+			case c.want == 0 && err != nil:
+				t.Errorf("%s Produce %s: %v", c.who, c.topic, err)
+			case c.want != 0 && (status.Code(err) != codes.PermissionDenied || !errs.Is(err, c.want)):
+				t.Errorf("%s Produce %s: %v, want PERMISSION_DENIED %v", c.who, c.topic, err, c.want)
+			}
+		}
+		lt, err := adm.ListTopics(as("User:alice"), &adminv1.ListTopicsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, tp := range lt.GetTopics() {
+			names = append(names, tp.GetName())
+		}
+		if !slices.Equal(sorted(names), []string{"logs-app", "orders"}) {
+			t.Errorf("alice's ListTopics: %v", names)
+		}
+		if _, err := adm.DeleteTopic(as("User:alice"), &adminv1.DeleteTopicRequest{Name: "orders"}); !errs.Is(err, errs.TopicAuthorizationFailed) {
+			t.Errorf("alice DeleteTopic: %v", err)
+		}
+		if _, err := acls.DescribeAcls(as("User:alice"), &adminv1.DescribeAclsRequest{}); !errs.Is(err, errs.ClusterAuthorizationFailed) {
+			t.Errorf("alice DescribeAcls: %v", err)
+		}
+		if _, err := adm.DescribeCluster(as("User:admin"), &adminv1.DescribeClusterRequest{}); err != nil {
+			t.Errorf("admin DescribeCluster: %v", err)
+		}
+		// A stream is checked on its opening message.
+		ps, err := stream.ProduceStream(as("User:alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ps.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Open{Open: &streamv1.ProduceStreamOpen{Topic: "secret"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ps.Recv(); !errs.Is(err, errs.TopicAuthorizationFailed) {
+			t.Errorf("alice ProduceStream secret: %v", err)
+		}
+	})
+
+	t.Run("off", func(t *testing.T) { testAuthorizerOff(ctx, t, c) })
+
+	t.Run("rest", func(t *testing.T) {
+		get := func(path string) (int, string) {
+			t.Helper()
+			resp, err := http.Get("http://" + c.gws[0].HTTPAddr() + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		code, body := get("/v1/topics")
+		var lt struct {
+			Topics []struct{ Name string } `json:"topics"`
+		}
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &lt) != nil || len(lt.Topics) != 1 || lt.Topics[0].Name != "public" {
+			t.Errorf("anonymous REST ListTopics: %d %s", code, body)
+		}
+		if code, body := get("/v1/topics/secret/offsets"); code != http.StatusForbidden || !strings.Contains(body, "TOPIC_AUTHORIZATION_FAILED") {
+			t.Errorf("anonymous REST offsets of secret: %d %s", code, body)
+		}
+		if code, body := get("/v1/topics/public/offsets"); code != http.StatusOK {
+			t.Errorf("anonymous REST offsets of public: %d %s", code, body)
+		}
+	})
+}
+
+// The last step: a gateway without --authorizer allows everything (it
+// joins the cluster only now, so Kafka clients above never reached it).
+func testAuthorizerOff(ctx context.Context, t *testing.T, c *aclCluster) {
+	c.startGateway(t, false)
+	off := len(c.gws) - 1
+	conn, err := rpc.Dial(c.gws[off].GRPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := streamv1.NewStreamServiceClient(conn).Produce(ctx, &streamv1.ProduceRequest{Topic: "secret",
+		Records: []*streamv1.ProduceRecord{{Value: []byte("g")}}}); err != nil {
+		t.Errorf("anonymous Produce secret, authorizer off: %v", err)
+	}
+	cl := c.kafkaClient(t, off, "127.0.0.4")
+	req := kmsg.NewPtrMetadataRequest()
+	resp, err := cl.SeedBrokers()[0].Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(resp.(*kmsg.MetadataResponse).Topics); n != 4 {
+		t.Errorf("anonymous Metadata, authorizer off: %d topics", n)
+	}
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
