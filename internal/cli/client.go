@@ -13,6 +13,7 @@ import (
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
+	"google.golang.org/grpc"
 )
 
 // clientFlags are shared by the commands that call a gateway.
@@ -37,6 +38,13 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 // admin runs f with an AdminService client and turns its error into one
 // readable line.
 func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminServiceClient) error) error {
+	return f.call(func(ctx context.Context, conn grpc.ClientConnInterface) error {
+		return run(ctx, adminv1.NewAdminServiceClient(conn))
+	})
+}
+
+// call runs run with a connection to the gateway, as admin does.
+func (f *clientFlags) call(run func(ctx context.Context, conn grpc.ClientConnInterface) error) error {
 	if f.output != "table" && f.output != "json" {
 		return fmt.Errorf("--output must be table or json, not %q", f.output)
 	}
@@ -47,7 +55,7 @@ func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminService
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	if err := run(ctx, adminv1.NewAdminServiceClient(conn)); err != nil {
+	if err := run(ctx, conn); err != nil {
 		if errs.From(err) == nil && ctx.Err() != nil {
 			return fmt.Errorf("no answer from %s within %s: %s", f.server, f.timeout, errs.Message(err))
 		}

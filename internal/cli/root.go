@@ -33,7 +33,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		newControllerCmd(), newStorageCmd(), newGatewayCmd(), newDevCmd(),
 		newHealthCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
-		newGroupCmd(), newPerfCmd(),
+		newGroupCmd(), newPerfCmd(), newACLCmd(),
 	)
 	return root
 }

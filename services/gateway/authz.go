@@ -347,15 +347,19 @@ func (l *loopbackIdentity) accept(ctx context.Context) context.Context {
 	if len(sec) != 1 || subtle.ConstantTimeCompare([]byte(sec[0]), []byte(l.secret)) != 1 {
 		return ctx
 	}
+	// An HTTP client can add metadata of its own (grpc-gateway forwards
+	// Grpc-Metadata-* headers): anything but exactly one value each falls
+	// back to ANONYMOUS and to a host only * ACLs match.
+	p, host := auth.Anonymous, ""
 	if ps := md.Get(principalHeader); len(ps) == 1 {
-		if p, err := auth.Parse(ps[0]); err == nil {
-			ctx = auth.NewContext(ctx, p)
+		if parsed, err := auth.Parse(ps[0]); err == nil {
+			p = parsed
 		}
 	}
 	if hs := md.Get(hostHeader); len(hs) == 1 {
-		ctx = hostContext(ctx, hs[0])
+		host = hs[0]
 	}
-	return ctx
+	return hostContext(auth.NewContext(ctx, p), host)
 }
 
 // restConn is the loopback connection REST calls through, adding the

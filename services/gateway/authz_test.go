@@ -76,6 +76,12 @@ func TestGRPCInterceptor(t *testing.T) {
 	if _, err := call(rest, adminSvc+"DescribeTopic", &adminv1.DescribeTopicRequest{Name: "ok"}); err != nil {
 		t.Fatalf("REST principal not carried: %v", err)
 	}
+	md, _ := grpcmd.FromOutgoingContext(au.loopback.outgoing(alice))
+	md = md.Copy()
+	md.Append(principalHeader, "User:admin") // an HTTP client's Grpc-Metadata-Strata-Rest-Principal
+	if _, err := call(grpcmd.NewIncomingContext(context.Background(), md), adminSvc+"DescribeTopic", &adminv1.DescribeTopicRequest{Name: "ok"}); !errs.Is(err, errs.TopicAuthorizationFailed) {
+		t.Fatalf("a second REST principal was believed: %v", err)
+	}
 	forged := grpcmd.NewIncomingContext(context.Background(), grpcmd.Pairs(principalHeader, "User:alice", secretHeader, "guess"))
 	if _, err := call(forged, adminSvc+"DescribeTopic", &adminv1.DescribeTopicRequest{Name: "ok"}); !errs.Is(err, errs.TopicAuthorizationFailed) {
 		t.Fatalf("forged principal believed: %v", err)
