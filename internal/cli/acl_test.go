@@ -23,7 +23,10 @@ func TestACLFlags(t *testing.T) {
 		t.Errorf("binding %v", b)
 	}
 	for _, err := range []error{
-		func() error { _, err := (&aclFlags{patternType: "literal", topics: []string{"t"}}).bindings(); return err }(),
+		func() error {
+			_, err := (&aclFlags{patternType: "literal", topics: []string{"t"}}).bindings()
+			return err
+		}(),
 		func() error {
 			_, err := (&aclFlags{patternType: "literal", allowPrincipals: []string{"User:a"}}).bindings()
 			return err
