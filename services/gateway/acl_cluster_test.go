@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -297,6 +298,8 @@ func TestACLsEnforced(t *testing.T) {
 		testutil.WaitFor(t, 20*time.Second, aliceProduce1)
 	})
 
+	t.Run("matrix", func(t *testing.T) { testKafkaMatrix(ctx, t, c, must) })
+
 	t.Run("grpc", func(t *testing.T) {
 		conn, err := rpc.Dial(c.gws[0].GRPCAddr())
 		if err != nil {
@@ -389,6 +392,218 @@ func TestACLsEnforced(t *testing.T) {
 		}
 	})
 }
+
+// firstError is the first non-zero ErrorCode of a response, depth first
+// from the top level.
+func firstError(v reflect.Value) int16 {
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if f := v.FieldByName("ErrorCode"); f.IsValid() && f.Int() != 0 {
+		return int16(f.Int())
+	}
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		if f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.Struct {
+			continue
+		}
+		for j := 0; j < f.Len(); j++ {
+			if code := firstError(f.Index(j)); code != 0 {
+				return code
+			}
+		}
+	}
+	return 0
+}
+
+// testKafkaMatrix sends one request per API and principal straight to a
+// gateway and checks the error code Kafka would answer.
+func testKafkaMatrix(ctx context.Context, t *testing.T, c *aclCluster, must func(*kadm.ACLBuilder)) {
+	must(kadm.NewACLs().Allow("User:alice").TransactionalIDs("tx-").Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternPrefixed))
+	must(kadm.NewACLs().Allow("User:bob").Clusters().Operations(kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternLiteral))
+	clients := map[string]*kgo.Client{}
+	for who, ip := range map[string]string{"admin": "127.0.0.1", "alice": "127.0.0.2", "bob": "127.0.0.3", "anon": "127.0.0.4"} {
+		clients[who] = c.kafkaClient(t, 0, ip)
+	}
+	testutil.WaitFor(t, 20*time.Second, func() error { // the new ACLs are in the gateway's cache
+		resp, err := clients["alice"].SeedBrokers()[0].Request(ctx, &kmsg.InitProducerIDRequest{TransactionalID: kmsg.StringPtr("tx-1"), TransactionTimeoutMillis: 60000})
+		if err != nil {
+			return err
+		}
+		if code := firstError(reflect.ValueOf(resp)); code == errTxnAuthzCode {
+			return fmt.Errorf("alice's InitProducerId still refused")
+		}
+		return nil
+	})
+	topicReq := func(topic string) []kmsg.ListOffsetsRequestTopic {
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp = -1
+		rt.Partitions = append(rt.Partitions, rp)
+		return []kmsg.ListOffsetsRequestTopic{rt}
+	}
+	const (
+		ok      = 0
+		topic   = 29
+		group   = 30
+		cluster = 31
+		txn     = 53
+	)
+	for _, row := range []struct {
+		name string
+		req  func() kmsg.Request
+		want map[string]int16 // by principal
+	}{
+		{"ListOffsets orders (READ implies DESCRIBE; bob: DESCRIBE * from .3)", func() kmsg.Request {
+			r := kmsg.NewPtrListOffsetsRequest()
+			r.Topics = topicReq("orders")
+			return r
+		}, map[string]int16{"admin": ok, "alice": ok, "bob": ok, "anon": topic}},
+		{"DescribeConfigs topic orders", func() kmsg.Request {
+			r := kmsg.NewPtrDescribeConfigsRequest()
+			rr := kmsg.NewDescribeConfigsRequestResource()
+			rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "orders"
+			r.Resources = append(r.Resources, rr)
+			return r
+		}, map[string]int16{"admin": ok, "alice": topic, "bob": topic}},
+		{"IncrementalAlterConfigs topic orders", func() kmsg.Request {
+			r := kmsg.NewPtrIncrementalAlterConfigsRequest()
+			rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+			rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "orders"
+			rc := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+			rc.Name, rc.Value = "retention.ms", kmsg.StringPtr("86400000")
+			rr.Configs = append(rr.Configs, rc)
+			r.Resources = append(r.Resources, rr)
+			r.ValidateOnly = true
+			return r
+		}, map[string]int16{"admin": ok, "alice": topic}},
+		{"CreatePartitions orders", func() kmsg.Request {
+			r := kmsg.NewPtrCreatePartitionsRequest()
+			rt := kmsg.NewCreatePartitionsRequestTopic()
+			rt.Topic, rt.Count = "orders", 2
+			r.Topics, r.ValidateOnly, r.TimeoutMillis = append(r.Topics, rt), true, 10000
+			return r
+		}, map[string]int16{"admin": ok, "alice": topic}},
+		{"DeleteRecords orders", func() kmsg.Request {
+			r := kmsg.NewPtrDeleteRecordsRequest()
+			rt := kmsg.NewDeleteRecordsRequestTopic()
+			rt.Topic = "orders"
+			rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+			rt.Partitions = append(rt.Partitions, rp)
+			r.Topics, r.TimeoutMillis = append(r.Topics, rt), 10000
+			return r
+		}, map[string]int16{"admin": ok, "alice": topic}},
+		{"DescribeGroups app-1", func() kmsg.Request {
+			r := kmsg.NewPtrDescribeGroupsRequest()
+			r.Groups = []string{"app-1"}
+			return r
+		}, map[string]int16{"admin": ok, "alice": ok, "bob": group}},
+		{"DeleteGroups app-zzz (READ does not imply DELETE)", func() kmsg.Request {
+			r := kmsg.NewPtrDeleteGroupsRequest()
+			r.Groups = []string{"app-zzz"}
+			return r
+		}, map[string]int16{"alice": group}},
+		{"OffsetFetch app-1", func() kmsg.Request {
+			r := kmsg.NewPtrOffsetFetchRequest()
+			r.Group = "app-1"
+			rg := kmsg.NewOffsetFetchRequestGroup()
+			rg.Group = "app-1"
+			r.Groups = append(r.Groups, rg)
+			return r
+		}, map[string]int16{"admin": ok, "alice": ok, "bob": group}},
+		{"OffsetCommit app-9 secret (READ on the group, not the topic)", func() kmsg.Request {
+			r := kmsg.NewPtrOffsetCommitRequest()
+			r.Group, r.Generation = "app-9", -1
+			rt := kmsg.NewOffsetCommitRequestTopic()
+			rt.Topic = "secret"
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rt.Partitions = append(rt.Partitions, rp)
+			r.Topics = append(r.Topics, rt)
+			return r
+		}, map[string]int16{"admin": ok, "alice": topic, "bob": group}},
+		{"FindCoordinator group other", func() kmsg.Request {
+			r := kmsg.NewPtrFindCoordinatorRequest()
+			r.CoordinatorKey, r.CoordinatorKeys = "other", []string{"other"}
+			return r
+		}, map[string]int16{"admin": ok, "alice": group}},
+		{"FindCoordinator transactional id tx-1", func() kmsg.Request {
+			r := kmsg.NewPtrFindCoordinatorRequest()
+			r.CoordinatorType, r.CoordinatorKey, r.CoordinatorKeys = 1, "tx-1", []string{"tx-1"}
+			return r
+		}, map[string]int16{"alice": ok, "bob": txn}},
+		{"InitProducerId idempotent (IDEMPOTENT_WRITE or WRITE on a topic)", func() kmsg.Request {
+			r := kmsg.NewPtrInitProducerIDRequest()
+			r.TransactionTimeoutMillis = 60000
+			return r
+		}, map[string]int16{"admin": ok, "alice": ok, "bob": cluster}},
+		{"InitProducerId transactional tx-1", func() kmsg.Request {
+			r := kmsg.NewPtrInitProducerIDRequest()
+			r.TransactionalID, r.TransactionTimeoutMillis = kmsg.StringPtr("tx-1"), 60000
+			return r
+		}, map[string]int16{"alice": ok, "bob": txn}},
+		{"DescribeLogDirs (DESCRIBE on the cluster)", func() kmsg.Request { return kmsg.NewPtrDescribeLogDirsRequest() },
+			map[string]int16{"admin": ok, "alice": cluster, "bob": ok}},
+		{"ElectLeaders (ALTER on the cluster)", func() kmsg.Request {
+			r := kmsg.NewPtrElectLeadersRequest()
+			rt := kmsg.NewElectLeadersRequestTopic()
+			rt.Topic, rt.Partitions = "orders", []int32{0}
+			r.Topics, r.TimeoutMillis = append(r.Topics, rt), 10000
+			return r
+		}, map[string]int16{"alice": cluster, "bob": cluster}},
+		{"DescribeClientQuotas (DESCRIBE_CONFIGS on the cluster)", func() kmsg.Request { return kmsg.NewPtrDescribeClientQuotasRequest() },
+			map[string]int16{"admin": ok, "alice": cluster, "bob": cluster}},
+		{"CreateAcls (ALTER on the cluster)", func() kmsg.Request {
+			r := kmsg.NewPtrCreateACLsRequest()
+			cr := kmsg.NewCreateACLsRequestCreation()
+			cr.ResourceType, cr.ResourceName, cr.ResourcePatternType = kmsg.ACLResourceTypeTopic, "x", kmsg.ACLResourcePatternTypeLiteral
+			cr.Principal, cr.Host, cr.Operation, cr.PermissionType = "User:bob", "*", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow
+			r.Creations = append(r.Creations, cr)
+			return r
+		}, map[string]int16{"alice": cluster, "bob": cluster}},
+		{"DescribeAcls (DESCRIBE on the cluster)", func() kmsg.Request {
+			r := kmsg.NewPtrDescribeACLsRequest()
+			r.ResourceType, r.ResourcePatternType = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeAny
+			r.Operation, r.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+			return r
+		}, map[string]int16{"admin": ok, "alice": cluster, "bob": ok}},
+	} {
+		for who, want := range row.want {
+			resp, err := clients[who].SeedBrokers()[0].Request(ctx, row.req())
+			if err != nil {
+				t.Errorf("%s as %s: %v", row.name, who, err)
+				continue
+			}
+			if got := firstError(reflect.ValueOf(resp)); got != want {
+				t.Errorf("%s as %s: error %d, want %d", row.name, who, got, want)
+			}
+		}
+	}
+	// ListGroups: everything with DESCRIBE on the cluster (bob), else the
+	// describable groups (alice: app-*).
+	if err := kadm.NewClient(clients["admin"]).CommitAllOffsets(ctx, "adm-g", kadm.OffsetsFromRecords(kgo.Record{Topic: "orders", Partition: 0, Offset: 0})); err != nil {
+		t.Fatal(err)
+	}
+	for who, want := range map[string]func([]string) bool{
+		"bob":   func(gs []string) bool { return slices.Equal(gs, []string{"adm-g", "app-1", "app-9"}) },
+		"alice": func(gs []string) bool { return slices.Equal(gs, []string{"app-1", "app-9"}) },
+		"anon":  func(gs []string) bool { return len(gs) == 0 },
+	} {
+		resp, err := clients[who].SeedBrokers()[0].Request(ctx, kmsg.NewPtrListGroupsRequest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gs []string
+		for _, g := range resp.(*kmsg.ListGroupsResponse).Groups {
+			gs = append(gs, g.Group)
+		}
+		if !want(sorted(gs)) {
+			t.Errorf("ListGroups as %s: %v", who, gs)
+		}
+	}
+}
+
+const errTxnAuthzCode = 53
 
 // The last step: a gateway without --authorizer allows everything (it
 // joins the cluster only now, so Kafka clients above never reached it).

@@ -89,6 +89,11 @@ func (s *Server) authorize(ctx context.Context, r *request, handle handlerFunc) 
 	if deny != nil {
 		return deny, nil
 	}
+	if after != nil {
+		// The rule may have taken resources out of the body; group calls
+		// forward the raw bytes, so they must say the same.
+		r.raw = r.body.AppendTo(nil)
+	}
 	resp, err := handle(ctx, s, r)
 	if err == nil && resp != nil && after != nil {
 		after(resp)
@@ -172,6 +177,9 @@ type split struct {
 // list) one entry per requested partition with the error.
 func denyNamed(r *request, sp split, ok func(name string) bool, code int16) func(kmsg.Response) {
 	list := reflect.ValueOf(r.body).Elem().FieldByName(sp.reqList)
+	if !list.IsValid() || list.Kind() != reflect.Slice {
+		return nil
+	}
 	kept := reflect.MakeSlice(list.Type(), 0, list.Len())
 	var denied []reflect.Value
 	for i := 0; i < list.Len(); i++ {
@@ -188,6 +196,9 @@ func denyNamed(r *request, sp split, ok func(name string) bool, code int16) func
 	list.Set(kept)
 	return func(resp kmsg.Response) {
 		out := reflect.ValueOf(resp).Elem().FieldByName(sp.respList)
+		if !out.IsValid() || out.Kind() != reflect.Slice {
+			return
+		}
 		for _, d := range denied {
 			name, _ := nameOf(d, sp.reqName)
 			e := newElem(out.Type().Elem())
@@ -276,8 +287,22 @@ func topicsRule(op acl.Operation) authzRule {
 // unless the principal may op on the cluster.
 func clusterRule(op acl.Operation) authzRule {
 	return func(z authz, r *request) (kmsg.Response, func(kmsg.Response)) {
-		return whole(z.cluster(op), r, errClusterAuthz), nil
+		if z.cluster(op) {
+			return nil, nil
+		}
+		return denyEverything(r, errClusterAuthz), nil
 	}
+}
+
+// denyEverything answers a request with code in its top-level error and,
+// for versions without one, in every topic and partition it names.
+func denyEverything(r *request, code int16) kmsg.Response {
+	resp := r.body.ResponseKind()
+	if after := denyNamed(r, topics, func(string) bool { return false }, code); after != nil {
+		after(resp)
+	}
+	setErrors(reflect.ValueOf(resp).Elem(), code, true)
+	return resp
 }
 
 // groupRule answers with GROUP_AUTHORIZATION_FAILED unless the principal
@@ -462,7 +487,7 @@ func authzOffsetFetch(z authz, r *request) (kmsg.Response, func(kmsg.Response)) 
 	req := r.body.(*kmsg.OffsetFetchRequest)
 	if req.Version < 8 {
 		if !z.group(acl.OpDescribe, req.Group) {
-			return whole(false, r, errGroupAuthz), nil
+			return denyEverything(r, errGroupAuthz), nil
 		}
 		if req.Topics == nil { // all the group's offsets: only describable topics
 			return nil, func(resp kmsg.Response) {
