@@ -579,6 +579,22 @@ func testKafkaMatrix(ctx context.Context, t *testing.T, c *aclCluster, must func
 			}
 		}
 	}
+	// A transactional producer: WRITE on its transactional id (tx-*) and
+	// on the topic; another id is TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+	for id, want := range map[string]error{"tx-a": nil, "zz-a": kerr.TransactionalIDAuthorizationFailed} {
+		txc := c.kafkaClient(t, 0, "127.0.0.2", kgo.TransactionalID(id))
+		err := txc.BeginTransaction()
+		if err == nil {
+			err = produce(ctx, txc, "orders")
+		}
+		if err == nil {
+			err = txc.EndTransaction(ctx, kgo.TryCommit)
+		}
+		if want == nil && err != nil || want != nil && !errors.Is(err, want) {
+			t.Errorf("alice's transaction as %s: %v, want %v", id, err, want)
+		}
+	}
+
 	// ListGroups: everything with DESCRIBE on the cluster (bob), else the
 	// describable groups (alice: app-*).
 	if err := kadm.NewClient(clients["admin"]).CommitAllOffsets(ctx, "adm-g", kadm.OffsetsFromRecords(kgo.Record{Topic: "orders", Partition: 0, Offset: 0})); err != nil {

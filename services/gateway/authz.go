@@ -191,7 +191,16 @@ var grpcRules = map[string]grpcRule{
 		r.Groups = kept
 	}},
 	groupSvc + "DescribeGroup": onGroup(acl.OpDescribe, acl.OpUnknown),
-	groupSvc + "FetchOffsets":  onGroup(acl.OpDescribe, acl.OpDescribe),
+	groupSvc + "FetchOffsets": {check: onGroup(acl.OpDescribe, acl.OpDescribe).check, filter: func(z grpcAuthz, resp any) {
+		r := resp.(*streamv1.FetchOffsetsResponse) // all the group's offsets: only describable topics
+		kept := r.Offsets[:0]
+		for _, o := range r.Offsets {
+			if z.topic(acl.OpDescribe, o.GetTopic()) == nil {
+				kept = append(kept, o)
+			}
+		}
+		r.Offsets = kept
+	}},
 	groupSvc + "CommitOffsets": onGroup(acl.OpRead, acl.OpRead),
 	groupSvc + "ResetOffsets":  onGroup(acl.OpRead, acl.OpRead),
 	groupSvc + "DeleteGroup":   onGroup(acl.OpDelete, acl.OpUnknown),

@@ -446,19 +446,48 @@ func authzProduce(z authz, r *request) (kmsg.Response, func(kmsg.Response)) {
 }
 
 // Metadata: only topics the principal may DESCRIBE; a named one it may not
-// is TOPIC_AUTHORIZATION_FAILED.
+// is TOPIC_AUTHORIZATION_FAILED (one named by id too, keeping only the id).
 func authzMetadata(z authz, r *request) (kmsg.Response, func(kmsg.Response)) {
+	req := r.body.(*kmsg.MetadataRequest)
+	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	after := denyNamed(r, topics, func(n string) bool { return z.topic(acl.OpDescribe, n) }, errTopicAuthz)
-	return nil, chain(after, func(resp kmsg.Response) {
+	// What the handler is asked for, by name and by id (v0 reads an empty
+	// list as every topic, so a request whose topics were all refused asks
+	// for all: only what was asked is kept).
+	byName, byID := map[string]bool{}, map[[16]byte]bool{}
+	for _, t := range req.Topics {
+		if t.Topic != nil {
+			byName[*t.Topic] = true
+		} else {
+			byID[t.TopicID] = true
+		}
+	}
+	return nil, func(resp kmsg.Response) {
 		mr := resp.(*kmsg.MetadataResponse)
 		kept := mr.Topics[:0]
 		for _, t := range mr.Topics {
-			if t.ErrorCode == errTopicAuthz || t.Topic == nil || z.topic(acl.OpDescribe, *t.Topic) {
+			describable := t.Topic != nil && z.topic(acl.OpDescribe, *t.Topic)
+			switch {
+			case all:
+				if describable {
+					kept = append(kept, t)
+				}
+			case t.Topic != nil && byName[*t.Topic]:
+				kept = append(kept, t)
+			case byID[t.TopicID]:
+				if t.Topic != nil && !describable { // only the id the client sent
+					et := kmsg.NewMetadataResponseTopic()
+					et.TopicID, et.ErrorCode = t.TopicID, errTopicAuthz
+					t = et
+				}
 				kept = append(kept, t)
 			}
 		}
-		mr.Topics = kept // all topics, or one named by id
-	})
+		mr.Topics = kept
+		if after != nil {
+			after(resp)
+		}
+	}
 }
 
 // OffsetCommit: READ on the group (else every partition is

@@ -133,6 +133,22 @@ func TestAuthzMetadataFilters(t *testing.T) {
 	if len(resp.Topics) != 2 || resp.Topics[0].ErrorCode != 0 || *resp.Topics[1].Topic != "hidden" || resp.Topics[1].ErrorCode != errTopicAuthz {
 		t.Fatalf("named topics: %+v", resp.Topics)
 	}
+	// v0 reads an empty topic list as every topic: a request whose topics
+	// are all refused must not turn into one.
+	v0 := kmsg.NewPtrMetadataRequest()
+	v0.SetVersion(0)
+	hidden := "hidden"
+	v0.Topics = []kmsg.MetadataRequestTopic{{Topic: &hidden}}
+	resp = runRule(t, z, v0, func(b kmsg.Request) kmsg.Response {
+		mr := b.(*kmsg.MetadataRequest)
+		if len(mr.Topics) != 0 {
+			t.Fatalf("handler asked for %v", mr.Topics)
+		}
+		return handler(&kmsg.MetadataRequest{Version: 0}) // what the handler answers for every topic
+	}).(*kmsg.MetadataResponse)
+	if len(resp.Topics) != 1 || *resp.Topics[0].Topic != "hidden" || resp.Topics[0].ErrorCode != errTopicAuthz {
+		t.Fatalf("v0, every named topic refused: %+v", resp.Topics)
+	}
 }
 
 // Whole-request rules fill the API's top-level error; configs are checked
