@@ -443,6 +443,11 @@ func testKafkaMatrix(ctx context.Context, t *testing.T, c *aclCluster, must func
 		rt.Partitions = append(rt.Partitions, rp)
 		return []kmsg.ListOffsetsRequestTopic{rt}
 	}
+	md, err := kadm.NewClient(clients["admin"]).Metadata(ctx, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretID := [16]byte(md.Topics["secret"].ID)
 	const (
 		ok      = 0
 		topic   = 29
@@ -494,6 +499,13 @@ func testKafkaMatrix(ctx context.Context, t *testing.T, c *aclCluster, must func
 			r.Topics, r.TimeoutMillis = append(r.Topics, rt), 10000
 			return r
 		}, map[string]int16{"admin": ok, "alice": topic}},
+		{"DeleteTopics secret by topic id (v6)", func() kmsg.Request {
+			r := kmsg.NewPtrDeleteTopicsRequest()
+			rt := kmsg.NewDeleteTopicsRequestTopic()
+			rt.TopicID = secretID
+			r.Topics, r.TimeoutMillis = append(r.Topics, rt), 10000
+			return r
+		}, map[string]int16{"alice": topic, "bob": topic}},
 		{"DescribeGroups app-1", func() kmsg.Request {
 			r := kmsg.NewPtrDescribeGroupsRequest()
 			r.Groups = []string{"app-1"}

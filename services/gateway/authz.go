@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"strings"
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
@@ -225,7 +226,7 @@ var grpcStreamRules = map[string]func(z grpcAuthz, first any) error{
 // services; health and reflection are open.
 func guarded(method string) bool {
 	for _, p := range []string{adminSvc, aclSvc, streamSvc, groupSvc} {
-		if len(method) > len(p) && method[:len(p)] == p {
+		if strings.HasPrefix(method, p) {
 			return true
 		}
 	}

@@ -38,6 +38,7 @@ type authz struct {
 	a    *acl.Authorizer
 	p    auth.Principal
 	host string
+	s    *Server // for topic ids (nil in unit tests)
 }
 
 func (z authz) allow(op acl.Operation, rt acl.ResourceType, name string) bool {
@@ -59,7 +60,7 @@ func (s *Server) authzFor(ctx context.Context) (authz, bool) {
 	if !s.d.Authorizer.Enabled() {
 		return authz{}, false
 	}
-	z := authz{a: s.d.Authorizer, p: auth.FromContext(ctx)}
+	z := authz{a: s.d.Authorizer, p: auth.FromContext(ctx), s: s}
 	if c, ok := ctx.Value(connKey{}).(*conn); ok {
 		z.host = c.host
 	}
@@ -644,6 +645,16 @@ func authzDeleteTopics(z authz, r *request) (kmsg.Response, func(kmsg.Response))
 	ok := func(n string) bool { return z.topic(acl.OpDelete, n) }
 	if req.Version < 6 {
 		return nil, denyNamed(r, split{"TopicNames", "", "Topics", "Topic"}, ok, errTopicAuthz)
+	}
+	if z.s != nil { // a topic named by id only is checked by its name
+		for i := range req.Topics {
+			if t := &req.Topics[i]; t.Topic == nil {
+				if rec := z.s.topicByID(t.TopicID); rec != nil {
+					name := rec.GetName()
+					t.Topic = &name
+				}
+			}
+		}
 	}
 	return nil, denyNamed(r, topics, ok, errTopicAuthz)
 }
