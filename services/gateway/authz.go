@@ -208,17 +208,30 @@ var grpcRules = map[string]grpcRule{
 	groupSvc + "DeleteOffsets": onGroup(acl.OpDelete, acl.OpRead),
 }
 
-// grpcStreamRules check a stream's first message.
-var grpcStreamRules = map[string]func(z grpcAuthz, first any) error{
-	streamSvc + "ProduceStream": func(z grpcAuthz, first any) error {
-		return z.topic(acl.OpWrite, first.(*streamv1.ProduceStreamRequest).GetOpen().GetTopic())
-	},
-	streamSvc + "Consume": func(z grpcAuthz, first any) error {
-		o := first.(*streamv1.ConsumeRequest).GetOpen()
-		if err := z.group(acl.OpRead, o.GetGroupId()); err != nil {
-			return err
+// grpcStreamRules check each message a stream receives (first: its
+// opening one).
+var grpcStreamRules = map[string]func(z grpcAuthz, m any, first bool) error{
+	streamSvc + "ProduceStream": func(z grpcAuthz, m any, first bool) error {
+		if !first { // batches go to the opened topic
+			return nil
 		}
-		return z.topics(acl.OpRead, o.GetTopics()...)
+		return z.topic(acl.OpWrite, m.(*streamv1.ProduceStreamRequest).GetOpen().GetTopic())
+	},
+	streamSvc + "Consume": func(z grpcAuthz, m any, first bool) error {
+		req := m.(*streamv1.ConsumeRequest)
+		if first {
+			o := req.GetOpen()
+			if err := z.group(acl.OpRead, o.GetGroupId()); err != nil {
+				return err
+			}
+			return z.topics(acl.OpRead, o.GetTopics()...)
+		}
+		for _, o := range req.GetCommit().GetOffsets() { // a commit names its topics
+			if err := z.topic(acl.OpRead, o.GetTopic()); err != nil {
+				return err
+			}
+		}
+		return nil
 	},
 }
 
@@ -282,13 +295,13 @@ func (au *authorizer) stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	return handler(srv, &ctxStream{ServerStream: ss, ctx: ctx, z: au.view(ctx), check: check})
 }
 
-// ctxStream carries the call's context and checks the first message.
+// ctxStream carries the call's context and checks each message.
 type ctxStream struct {
 	grpc.ServerStream
-	ctx     context.Context
-	z       grpcAuthz
-	check   func(grpcAuthz, any) error
-	checked bool
+	ctx   context.Context
+	z     grpcAuthz
+	check func(z grpcAuthz, m any, first bool) error
+	recvd bool
 }
 
 func (s *ctxStream) Context() context.Context { return s.ctx }
@@ -297,13 +310,12 @@ func (s *ctxStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	if s.check != nil && !s.checked {
-		s.checked = true
-		if err := s.check(s.z, m); err != nil {
-			return err
-		}
+	if s.check == nil {
+		return nil
 	}
-	return nil
+	first := !s.recvd
+	s.recvd = true
+	return s.check(s.z, m, first)
 }
 
 // REST reaches the gRPC API over loopback, so the principal that

@@ -67,6 +67,20 @@ func TestGRPCInterceptor(t *testing.T) {
 	if err != nil || len(out.(*adminv1.ListTopicsResponse).GetTopics()) != 1 {
 		t.Fatalf("ListTopics = %v, %v", out, err)
 	}
+	// Streams: every message is checked; a Consume commit names its topics.
+	z := au.view(alice)
+	commit := &streamv1.ConsumeRequest{Message: &streamv1.ConsumeRequest_Commit{Commit: &streamv1.ConsumeCommit{
+		Offsets: []*streamv1.ConsumeOffset{{Topic: "no", Offset: 1}}}}}
+	if err := grpcStreamRules[streamSvc+"Consume"](z, commit, false); !errs.Is(err, errs.TopicAuthorizationFailed) {
+		t.Fatalf("Consume commit to a refused topic: %v", err)
+	}
+	open := &streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Open{Open: &streamv1.ProduceStreamOpen{Topic: "ok"}}}
+	if err := grpcStreamRules[streamSvc+"ProduceStream"](z, open, true); err != nil {
+		t.Fatalf("ProduceStream open ok: %v", err)
+	}
+	if err := grpcStreamRules[streamSvc+"ProduceStream"](z, &streamv1.ProduceStreamRequest{}, true); err == nil {
+		t.Fatal("a ProduceStream that does not open first was let through")
+	}
 	// The REST bridge: the secret makes the principal believed, a forged
 	// header without it is ignored.
 	rest := grpcmd.NewIncomingContext(context.Background(), func() grpcmd.MD {

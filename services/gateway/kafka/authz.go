@@ -87,6 +87,9 @@ func (s *Server) authorize(ctx context.Context, r *request, handle handlerFunc) 
 		return handle(ctx, s, r)
 	}
 	deny, after := rule(z, r)
+	if deny == errDenyClose {
+		return nil, closeReason("%s refused to %s, which gets no response", apiName(r.key), z.p)
+	}
 	if deny != nil {
 		return deny, nil
 	}
@@ -421,15 +424,27 @@ var authzRules = map[int16]authzRule{
 	},
 }
 
+// errDenyClose is the deny of a request that gets no response (acks=0):
+// the connection is closed, as Kafka closes it on a failed acks=0 produce.
+var errDenyClose kmsg.Response = &kmsg.ProduceResponse{}
+
 // Produce: WRITE on the transactional id of a transactional producer (else
 // every partition is TRANSACTIONAL_ID_AUTHORIZATION_FAILED), WRITE on each
 // topic.
 func authzProduce(z authz, r *request) (kmsg.Response, func(kmsg.Response)) {
 	req := r.body.(*kmsg.ProduceRequest)
-	if req.TransactionID != nil && !z.txn(acl.OpWrite, *req.TransactionID) {
-		if req.Acks == 0 {
-			return nil, nil // no response to carry the error: drop
+	if req.Acks == 0 {
+		if req.TransactionID != nil && !z.txn(acl.OpWrite, *req.TransactionID) {
+			return errDenyClose, nil
 		}
+		for _, t := range req.Topics {
+			if !z.topic(acl.OpWrite, t.Topic) {
+				return errDenyClose, nil
+			}
+		}
+		return nil, nil
+	}
+	if req.TransactionID != nil && !z.txn(acl.OpWrite, *req.TransactionID) {
 		resp := req.ResponseKind().(*kmsg.ProduceResponse)
 		for _, t := range req.Topics {
 			rt := kmsg.NewProduceResponseTopic()

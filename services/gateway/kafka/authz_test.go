@@ -54,19 +54,23 @@ func runRule(t *testing.T, z authz, body kmsg.Request, handle func(kmsg.Request)
 // handler.
 func TestAuthzProduceSplitsTopics(t *testing.T) {
 	z := testAuthz(allowAlice(acl.ResourceTopic, "ok", acl.OpWrite))
-	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(9)
-	req.Acks = -1
-	for _, name := range []string{"ok", "no"} {
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = name
-		for p := int32(0); p < 2; p++ {
-			rp := kmsg.NewProduceRequestTopicPartition()
-			rp.Partition = p
-			rt.Partitions = append(rt.Partitions, rp)
+	mkReq := func(acks int16) *kmsg.ProduceRequest {
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(9)
+		req.Acks = acks
+		for _, name := range []string{"ok", "no"} {
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic = name
+			for p := int32(0); p < 2; p++ {
+				rp := kmsg.NewProduceRequestTopicPartition()
+				rp.Partition = p
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
 		}
-		req.Topics = append(req.Topics, rt)
+		return req
 	}
+	req := mkReq(-1)
 	var handled []string
 	resp := runRule(t, z, req, func(b kmsg.Request) kmsg.Response {
 		pr := b.(*kmsg.ProduceRequest)
@@ -87,6 +91,11 @@ func TestAuthzProduceSplitsTopics(t *testing.T) {
 		t.Fatalf("response %+v", resp.Topics)
 	}
 
+	// acks=0 has no response to carry the error: the connection closes.
+	if deny, _ := authzRules[0](z, &request{key: 0, version: 9, body: mkReq(0)}); deny != errDenyClose {
+		t.Fatalf("acks=0 to a refused topic: %v", deny)
+	}
+	req = mkReq(-1)
 	txn := "tx"
 	req.TransactionID = &txn
 	resp = runRule(t, z, req, func(kmsg.Request) kmsg.Response { t.Fatal("handler ran"); return nil }).(*kmsg.ProduceResponse)
