@@ -40,6 +40,7 @@ import (
 	"google.golang.org/grpc/codes"
 	grpcmd "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 func defaults[C any](register func(*C, *pflag.FlagSet)) C {
@@ -329,6 +330,62 @@ func TestACLsEnforced(t *testing.T) {
 				t.Errorf("%s Produce %s: %v", c.who, c.topic, err)
 			case c.want != 0 && (status.Code(err) != codes.PermissionDenied || !errs.Is(err, c.want)):
 				t.Errorf("%s Produce %s: %v, want PERMISSION_DENIED %v", c.who, c.topic, err, c.want)
+			}
+		}
+		groups := streamv1.NewGroupServiceClient(conn)
+		fetch := &streamv1.FetchRequest{Partitions: []*streamv1.FetchPartition{{Topic: "orders", Partition: 0,
+			Start: &streamv1.FetchPartition_Offset{Offset: 0}}}, MaxWait: durationpb.New(0)}
+		listOffsets := func(topic string) *streamv1.ListOffsetsRequest {
+			return &streamv1.ListOffsetsRequest{Partitions: []*streamv1.ListOffsetsPartition{{Topic: topic, Partition: 0,
+				Query: &streamv1.ListOffsetsPartition_Position{Position: streamv1.LogPosition_LOG_POSITION_LATEST}}}}
+		}
+		for _, c := range []struct {
+			name string
+			who  string
+			call func(ctx context.Context) error
+			want errs.Code
+		}{
+			{"Fetch orders", "User:alice", func(ctx context.Context) error { _, err := stream.Fetch(ctx, fetch); return err }, 0},
+			{"Fetch orders", "User:bob", func(ctx context.Context) error { _, err := stream.Fetch(ctx, fetch); return err }, errs.TopicAuthorizationFailed},
+			{"ListOffsets secret", "User:alice", func(ctx context.Context) error { _, err := stream.ListOffsets(ctx, listOffsets("secret")); return err }, errs.TopicAuthorizationFailed},
+			{"ListOffsets orders", "User:alice", func(ctx context.Context) error { _, err := stream.ListOffsets(ctx, listOffsets("orders")); return err }, 0},
+			{"DescribeGroup app-1", "User:alice", func(ctx context.Context) error {
+				_, err := groups.DescribeGroup(ctx, &streamv1.DescribeGroupRequest{GroupId: "app-1"})
+				return err
+			}, 0},
+			{"DescribeGroup app-1", "User:bob", func(ctx context.Context) error {
+				_, err := groups.DescribeGroup(ctx, &streamv1.DescribeGroupRequest{GroupId: "app-1"})
+				return err
+			}, errs.GroupAuthorizationFailed},
+			{"CommitOffsets app-2 secret", "User:alice", func(ctx context.Context) error {
+				_, err := groups.CommitOffsets(ctx, &streamv1.CommitOffsetsRequest{GroupId: "app-2",
+					Offsets: []*streamv1.OffsetToCommit{{Topic: "secret", Partition: 0, Offset: 0}}})
+				return err
+			}, errs.TopicAuthorizationFailed},
+			{"DeleteGroup app-1", "User:alice", func(ctx context.Context) error {
+				_, err := groups.DeleteGroup(ctx, &streamv1.DeleteGroupRequest{GroupId: "app-1"})
+				return err
+			}, errs.GroupAuthorizationFailed},
+			{"AlterTopicConfigs orders", "User:alice", func(ctx context.Context) error {
+				_, err := adm.AlterTopicConfigs(ctx, &adminv1.AlterTopicConfigsRequest{Name: "orders", ValidateOnly: true})
+				return err
+			}, errs.TopicAuthorizationFailed},
+			{"CreateTopic", "User:alice", func(ctx context.Context) error {
+				_, err := adm.CreateTopic(ctx, &adminv1.CreateTopicRequest{Name: "alices", Partitions: 1, ReplicationFactor: 1, ValidateOnly: true})
+				return err
+			}, errs.TopicAuthorizationFailed},
+			{"Rebalance", "User:bob", func(ctx context.Context) error { _, err := adm.Rebalance(ctx, &adminv1.RebalanceRequest{}); return err }, errs.ClusterAuthorizationFailed},
+			{"DescribeCluster", "User:bob", func(ctx context.Context) error {
+				_, err := adm.DescribeCluster(ctx, &adminv1.DescribeClusterRequest{})
+				return err
+			}, 0}, // DESCRIBE on the cluster (the matrix gave it to bob)
+		} {
+			err := c.call(as(c.who))
+			switch {
+			case c.want == 0 && err != nil:
+				t.Errorf("%s as %s: %v", c.name, c.who, err)
+			case c.want != 0 && (status.Code(err) != codes.PermissionDenied || !errs.Is(err, c.want)):
+				t.Errorf("%s as %s: %v, want PERMISSION_DENIED %v", c.name, c.who, err, c.want)
 			}
 		}
 		lt, err := adm.ListTopics(as("User:alice"), &adminv1.ListTopicsRequest{})
