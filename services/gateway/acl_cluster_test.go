@@ -648,6 +648,28 @@ func testKafkaMatrix(ctx context.Context, t *testing.T, c *aclCluster, must func
 			}
 		}
 	}
+	// OffsetFetch of every topic of a group leaves out the topics the
+	// principal may not describe (admin committed app-9's offset of secret).
+	ofr := kmsg.NewPtrOffsetFetchRequest()
+	ofr.Group = "app-9"
+	ofg := kmsg.NewOffsetFetchRequestGroup()
+	ofg.Group = "app-9"
+	ofr.Groups = append(ofr.Groups, ofg)
+	for who, want := range map[string]int{"admin": 1, "alice": 0} {
+		resp, err := clients[who].SeedBrokers()[0].Request(ctx, ofr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		or := resp.(*kmsg.OffsetFetchResponse)
+		n := len(or.Topics)
+		if len(or.Groups) == 1 {
+			n = len(or.Groups[0].Topics)
+		}
+		if n != want {
+			t.Errorf("OffsetFetch app-9 every topic as %s: %d topics, want %d (%+v)", who, n, want, or)
+		}
+	}
+
 	// A transactional producer: WRITE on its transactional id (tx-*) and
 	// on the topic; another id is TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 	for id, want := range map[string]error{"tx-a": nil, "zz-a": kerr.TransactionalIDAuthorizationFailed} {

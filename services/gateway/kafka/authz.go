@@ -549,10 +549,12 @@ func authzOffsetFetch(z authz, r *request) (kmsg.Response, func(kmsg.Response)) 
 		return topicsRule(acl.OpDescribe)(z, r)
 	}
 	var denied []string
+	allTopics := map[string]bool{} // groups asking for every topic they have offsets of
 	kept := req.Groups[:0]
 	for _, g := range req.Groups {
 		if z.group(acl.OpDescribe, g.Group) {
 			kept = append(kept, g)
+			allTopics[g.Group] = g.Topics == nil
 		} else {
 			denied = append(denied, g.Group)
 		}
@@ -564,9 +566,11 @@ func authzOffsetFetch(z authz, r *request) (kmsg.Response, func(kmsg.Response)) 
 			g := &or.Groups[i]
 			ts := g.Topics[:0]
 			for _, t := range g.Topics {
-				if z.topic(acl.OpDescribe, t.Topic) {
+				switch {
+				case z.topic(acl.OpDescribe, t.Topic):
 					ts = append(ts, t)
-				} else {
+				case allTopics[g.Group]: // not named: left out
+				default:
 					for j := range t.Partitions {
 						t.Partitions[j].ErrorCode = errTopicAuthz
 						t.Partitions[j].Offset = -1
