@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -37,6 +38,7 @@ type Server struct {
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
+	creds    credentials.TransportCredentials
 	unary    []grpc.UnaryServerInterceptor
 	stream   []grpc.StreamServerInterceptor
 	validate bool
@@ -51,6 +53,11 @@ func WithUnary(i ...grpc.UnaryServerInterceptor) ServerOption {
 // WithStream adds stream interceptors, run after Strata's own.
 func WithStream(i ...grpc.StreamServerInterceptor) ServerOption {
 	return func(o *serverOptions) { o.stream = append(o.stream, i...) }
+}
+
+// WithCreds serves with transport credentials (TLS); nil is plaintext.
+func WithCreds(c credentials.TransportCredentials) ServerOption {
+	return func(o *serverOptions) { o.creds = c }
 }
 
 // WithValidation checks every request against the buf.validate rules of
@@ -96,13 +103,17 @@ func NewServer(log *slog.Logger, reg prometheus.Registerer, opts ...ServerOption
 		u, s := validationInterceptors(o.skip...)
 		unary, stream = append(unary, u), append(stream, s)
 	}
-	srv := grpc.NewServer(
+	sopts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(append(unary, o.unary...)...),
 		grpc.ChainStreamInterceptor(append(stream, o.stream...)...),
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-	)
+	}
+	if o.creds != nil {
+		sopts = append(sopts, grpc.Creds(o.creds))
+	}
+	srv := grpc.NewServer(sopts...)
 	h := health.NewServer()
 	h.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(srv, h)
@@ -146,8 +157,11 @@ func codeToLevel(c codes.Code) logging.Level {
 
 // CheckHealth asks the gRPC health service at addr whether the role there is
 // ready; nil means SERVING.
-func CheckHealth(ctx context.Context, addr string) error {
-	conn, err := Dial(addr)
+func CheckHealth(ctx context.Context, addr string) error { return CheckHealthCreds(ctx, nil, addr) }
+
+// CheckHealthCreds is CheckHealth over the given credentials (nil: plaintext).
+func CheckHealthCreds(ctx context.Context, creds credentials.TransportCredentials, addr string) error {
+	conn, err := DialCreds(creds, addr)
 	if err != nil {
 		return err
 	}

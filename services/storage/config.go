@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/tlsconf"
 )
 
 // Config is the storage role's configuration.
@@ -31,6 +32,11 @@ type Config struct {
 	// DiskFreeWarnBytes is the free space of the data dir's file system
 	// below which the node logs a warning and describe marks it.
 	DiskFreeWarnBytes uint64
+
+	// TLS serves the gRPC API (client certificates required) and the HTTP
+	// port, and is the client side of calls to controllers and leaders.
+	// Its certificate names this node's id (strata://storage/N).
+	TLS tlsconf.Config
 }
 
 // defaultDiskFreeWarnBytes is the default --disk-free-warn-bytes: 1 GiB.
@@ -49,11 +55,13 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.RetentionCheckInterval, "retention-check-interval", 5*time.Minute, "how often retention and compaction run")
 	fs.DurationVar(&c.ReplicaLagTimeMax, "replica-lag-time-max", 30*time.Second, "a follower not caught up for this long leaves the ISR (Kafka's replica.lag.time.max.ms)")
 	fs.Uint64Var(&c.DiskFreeWarnBytes, "disk-free-warn-bytes", defaultDiskFreeWarnBytes, "warn (log, metrics, cluster describe) when the data dir's file system has fewer free bytes than this")
+	c.TLS.RegisterFlags(fs)
 }
 
 // Validate checks every field and reports each bad one.
 func (c *Config) Validate() error {
 	var p config.Problems
+	c.TLS.Validate(&p)
 	if c.DataDir == "" {
 		p.Addf("data-dir", "must not be empty")
 	}
