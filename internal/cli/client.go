@@ -16,6 +16,7 @@ import (
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/tlsconf"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
@@ -75,6 +76,13 @@ func (f *clientFlags) registerFlags(cmd *cobra.Command, outputShort, outputDefau
 // admin runs f with an AdminService client and turns its error into one
 // readable line.
 func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminServiceClient) error) error {
+	return f.call(func(ctx context.Context, conn grpc.ClientConnInterface) error {
+		return run(ctx, adminv1.NewAdminServiceClient(conn))
+	})
+}
+
+// call runs run with a connection to the gateway, as admin does.
+func (f *clientFlags) call(run func(ctx context.Context, conn grpc.ClientConnInterface) error) error {
 	if f.output != "table" && f.output != "json" {
 		return fmt.Errorf("--output must be table or json, not %q", f.output)
 	}
@@ -89,7 +97,7 @@ func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminService
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	if err := run(ctx, adminv1.NewAdminServiceClient(conn)); err != nil {
+	if err := run(ctx, conn); err != nil {
 		if status.Code(err) == codes.Unavailable && errs.From(err) == nil {
 			return connectError(f.server, err)
 		}

@@ -65,12 +65,18 @@ func (f *clientFlags) connect(ctx context.Context) (*strata.Client, error) {
 	h := healthpb.NewHealthClient(c.Conn())
 	for {
 		resp, err := h.Check(ctx, &healthpb.HealthCheckRequest{})
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+		switch {
+		case err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING:
 			return c, nil
-		}
-		if err != nil && (status.Code(err) == codes.Unavailable || ctx.Err() != nil) {
+		case err == nil: // up, not ready yet: wait
+		case status.Code(err) == codes.Unimplemented:
+			return c, nil // no health service there: the calls will tell
+		case status.Code(err) == codes.Unavailable || ctx.Err() != nil:
 			c.Close()
 			return nil, connectError(f.server, err)
+		default: // refused (TLS, authentication): waiting will not help
+			c.Close()
+			return nil, fmt.Errorf("%w to %s: %s", errConnect, f.server, oneLine(err))
 		}
 		select {
 		case <-ctx.Done():

@@ -39,7 +39,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		newHealthCmd(), newCertsCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
-		newGroupCmd(), newPerfCmd(), newProduceCmd(), newConsumeCmd(), newVersionCmd(),
+		newGroupCmd(), newPerfCmd(), newACLCmd(), newProduceCmd(), newConsumeCmd(), newVersionCmd(),
 	)
 	return root
 }

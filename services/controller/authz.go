@@ -43,6 +43,7 @@ func authorize(id certs.Identity, method string, req any) error {
 	case method == controllerv1.ControllerService_WatchMetadata_FullMethodName:
 		return peerauth.Role(id, method, certs.RoleStorage, certs.RoleGateway)
 	case strings.HasPrefix(method, "/"+adminv1.AdminService_ServiceDesc.ServiceName+"/"),
+		strings.HasPrefix(method, "/"+adminv1.AclService_ServiceDesc.ServiceName+"/"),
 		strings.HasPrefix(method, "/"+controllerv1.GroupCoordinatorService_ServiceDesc.ServiceName+"/"):
 		return peerauth.Role(id, method, certs.RoleGateway)
 	}

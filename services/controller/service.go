@@ -119,6 +119,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	}
 	c.GRPC = rpc.NewServer(log, c.reg, opts...)
 	adminv1.RegisterAdminServiceServer(c.GRPC.Server, &adminHandler{c: c})
+	adminv1.RegisterAclServiceServer(c.GRPC.Server, &aclHandler{c: c})
 	controllerv1.RegisterControllerServiceServer(c.GRPC.Server, &controllerHandler{c: c})
 	controllerv1.RegisterGroupCoordinatorServiceServer(c.GRPC.Server, &groupHandler{gc: c.groups, tc: c.txns, pids: c.pids})
 	go func() { _ = c.GRPC.Serve(c.Listener) }()

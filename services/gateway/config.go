@@ -4,11 +4,13 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/rest"
+	"google.golang.org/grpc"
 )
 
 // Config is the gateway role's configuration.
@@ -42,6 +44,22 @@ type Config struct {
 	// nodes.
 	TLS      tlsconf.Config
 	KafkaTLS bool
+
+	// Authorizer turns ACL enforcement on for Kafka, gRPC and REST: a
+	// request no ACL allows is refused (Kafka's authorizer with
+	// allow.everyone.if.no.acl.found=false). SuperUsers is Kafka's
+	// super.users: principals separated by ';', allowed everything.
+	Authorizer bool
+	SuperUsers string
+
+	// Hooks for authentication, never set from flags: KafkaPrincipal names
+	// a Kafka connection's principal before SASL (Kafka's
+	// principal.builder.class; nil: User:ANONYMOUS), and AuthnUnary and
+	// AuthnStream put the principal of a gRPC call in its context
+	// (auth.NewContext) before authorization runs.
+	KafkaPrincipal kafka.PrincipalBuilder
+	AuthnUnary     grpc.UnaryServerInterceptor
+	AuthnStream    grpc.StreamServerInterceptor
 }
 
 // RegisterFlags binds the gateway's flags to c with their defaults.
@@ -75,6 +93,9 @@ func (c *Config) RegisterKafkaFlags(fs *pflag.FlagSet) {
 		"Kafka quota.window.num: samples client quota rates are measured over")
 	fs.IntVar(&c.QuotaWindowSizeSeconds, "quota-window-size-seconds", 1,
 		"Kafka quota.window.size.seconds: the length of one client quota sample")
+	fs.BoolVar(&c.Authorizer, "authorizer", false,
+		"enforce Kafka ACLs on the Kafka, gRPC and REST APIs; a request no ACL allows is denied (see docs/security.md)")
+	fs.StringVar(&c.SuperUsers, "super-users", "", "Kafka super.users: principals allowed everything, separated by ';' (e.g. 'User:admin;User:ops')")
 }
 
 // CopyKafkaSettings sets c's Kafka listener settings to from's.
@@ -82,6 +103,7 @@ func (c *Config) CopyKafkaSettings(from Config) {
 	c.AutoCreateTopics, c.DefaultPartitions, c.DefaultReplicationFactor = from.AutoCreateTopics, from.DefaultPartitions, from.DefaultReplicationFactor
 	c.KafkaMaxRequestBytes, c.KafkaIdleTimeout, c.MaxFetchSessions = from.KafkaMaxRequestBytes, from.KafkaIdleTimeout, from.MaxFetchSessions
 	c.QuotaWindowNum, c.QuotaWindowSizeSeconds = from.QuotaWindowNum, from.QuotaWindowSizeSeconds
+	c.Authorizer, c.SuperUsers = from.Authorizer, from.SuperUsers
 }
 
 // Validate checks every field and reports each bad one.
@@ -124,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QuotaWindowSizeSeconds < 1 || c.QuotaWindowSizeSeconds > 3600 {
 		p.Addf("quota-window-size-seconds", "must be between 1 and 3600, got %d", c.QuotaWindowSizeSeconds)
+	}
+	if _, err := acl.ParseSuperUsers(c.SuperUsers); err != nil {
+		p.Addf("super-users", "%v", err)
 	}
 	if c.GatewayID < 0 {
 		p.Addf("id", "%d is negative", c.GatewayID)

@@ -19,6 +19,7 @@ import (
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
 	"github.com/strata-io/strata/internal/member"
@@ -57,6 +58,8 @@ type Gateway struct {
 	pids *pids.Allocator
 	// loopback reaches the gateway's own gRPC API, for REST.
 	loopback *grpc.ClientConn
+	// authorizer checks Kafka, gRPC and REST requests against the ACLs.
+	authorizer *acl.Authorizer
 }
 
 // Start registers the gateway and starts serving.
@@ -84,12 +87,31 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
 	g.advertiseGRPC = config.Advertise(cfg.AdvertiseGRPC, g.Listener.Addr().String())
+	// Authentication (cfg.AuthnUnary/AuthnStream) names the principal,
+	// then authorization checks it, before any handler or forwarding.
+	supers, err := acl.ParseSuperUsers(cfg.SuperUsers)
+	if err != nil {
+		return nil, fmt.Errorf("--super-users: %w", err)
+	}
+	g.authorizer = acl.New(acl.Config{Enabled: cfg.Authorizer, SuperUsers: supers}, g.cache)
+	au := &authorizer{a: g.authorizer, loopback: newLoopbackIdentity()}
+	var unary []grpc.UnaryServerInterceptor
+	var streamIcs []grpc.StreamServerInterceptor
+	if cfg.AuthnUnary != nil {
+		unary = append(unary, cfg.AuthnUnary)
+	}
+	if cfg.AuthnStream != nil {
+		streamIcs = append(streamIcs, cfg.AuthnStream)
+	}
+	unary = append(unary, au.unary, g.describeProgress, forwardAdmin(g.Conn, g.router))
+	streamIcs = append(streamIcs, au.stream)
 	// A bad ProduceStream batch is answered in its ack, not by ending the
 	// session, so the handler checks those itself.
 	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithCreds(g.tls.ServerCreds()),
 		rpc.WithValidation((&streamv1.ProduceStreamRequest{}).ProtoReflect().Type()),
-		rpc.WithUnary(g.describeProgress, forwardAdmin(g.Conn, g.router)))
+		rpc.WithUnary(unary...), rpc.WithStream(streamIcs...))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
+	adminv1.RegisterAclServiceServer(g.GRPC.Server, adminv1.UnimplementedAclServiceServer{})
 	g.pids = pids.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn))
 	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router, g.pids, controllerv1.NewGroupCoordinatorServiceClient(g.Conn)))
 	streamv1.RegisterGroupServiceServer(g.GRPC.Server, groups.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn), g.router, g.cache))
@@ -100,12 +122,15 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if g.loopback, err = rpc.DialCreds(g.tls.ClientCreds(), loopbackAddr(g.Listener.Addr())); err != nil {
 		return nil, err
 	}
-	api, err := rest.New(rest.Config{Conn: g.loopback, Partitions: g.partitions, MaxBodyBytes: cfg.RESTMaxBodyBytes})
+	api, err := rest.New(rest.Config{Conn: restConn{g.loopback, au.loopback}, Partitions: g.partitions, MaxBodyBytes: cfg.RESTMaxBodyBytes})
 	if err != nil {
 		return nil, err
 	}
+	restMux := http.NewServeMux()
+	api.Register(restMux)
 	mux := http.NewServeMux()
-	api.Register(mux)
+	mux.Handle("/v1/", restHosts(restMux))
+	mux.Handle("GET /openapi.json", restMux)
 	if g.HTTP, err = httpserver.StartTLS(cfg.HTTPAddr, g.tls.Server(), g.reg, g.ready, mux); err != nil {
 		return nil, err
 	}
@@ -160,16 +185,19 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		QuotaWindowSamples:       cfg.QuotaWindowNum,
 		QuotaWindow:              time.Duration(cfg.QuotaWindowSizeSeconds) * time.Second,
 	}, kafka.Deps{
-		Cache:     g.cache,
-		Admin:     adminv1.NewAdminServiceClient(g.Conn),
-		Groups:    controllerv1.NewGroupCoordinatorServiceClient(g.Conn),
-		NodeID:    reg.ID,
-		Advertise: kafkaAddr,
-		ClusterID: reg.ClusterID,
-		Log:       g.Log,
-		Storage:   &g.storage,
-		Router:    g.router,
-		PIDs:      g.pids,
+		Cache:      g.cache,
+		Admin:      adminv1.NewAdminServiceClient(g.Conn),
+		Groups:     controllerv1.NewGroupCoordinatorServiceClient(g.Conn),
+		NodeID:     reg.ID,
+		Advertise:  kafkaAddr,
+		ClusterID:  reg.ClusterID,
+		Log:        g.Log,
+		Storage:    &g.storage,
+		Router:     g.router,
+		PIDs:       g.pids,
+		ACLs:       adminv1.NewAclServiceClient(g.Conn),
+		Authorizer: g.authorizer,
+		Principal:  cfg.KafkaPrincipal,
 	})
 	g.registerFetchSessionMetrics()
 	g.registerQuotaMetrics()

@@ -48,6 +48,9 @@ var apiNotes = map[int16]string{
 	46: "replica ids are storage node ids",
 	48: "through the controller; filters exact/default/any, strict; keys producer_byte_rate, consumer_byte_rate, request_rate (see Quotas)",
 	49: "through the controller; per-entry INVALID_REQUEST as in Kafka; validate_only; enforced per gateway (see Quotas)",
+	29: "through the controller; Kafka's filter matching (ANY, MATCH, null strings); needs DESCRIBE on the cluster",
+	30: "through the controller; stored in etcd, enforced by every gateway with `--authorizer` ([security.md](security.md)); needs ALTER on the cluster",
+	31: "through the controller; answers each filter with the bindings it deleted; needs ALTER on the cluster",
 	61: "the leaders' idempotent producer state with each open transaction's first offset; coordinator epoch −1",
 }
 

@@ -114,7 +114,7 @@ func skipTags(r *kbin.Reader) {
 // one with UNSUPPORTED_VERSION where the response has a place for it.
 func (s *Server) dispatch(ctx context.Context, req *request) (kmsg.Response, error) {
 	if req.body != nil {
-		return apis[req.key].handle(ctx, s, req)
+		return s.authorize(ctx, req, apis[req.key].handle)
 	}
 	if req.key == 18 { // ApiVersions: answer with a v0 body listing the ranges
 		return unsupportedAPIVersions(), nil

@@ -24,6 +24,8 @@ import (
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/acl"
+	"github.com/strata-io/strata/internal/auth"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/rpc"
@@ -82,6 +84,7 @@ type Config struct {
 type Deps struct {
 	Cache  *metadata.Cache
 	Admin  adminv1.AdminServiceClient
+	ACLs   adminv1.AclServiceClient
 	Groups controllerv1.GroupCoordinatorServiceClient
 	// NodeID is this gateway's id (its broker id).
 	NodeID int32
@@ -97,6 +100,12 @@ type Deps struct {
 	Router *router.Router
 	// PIDs allocates idempotent producer ids; nil builds one over Groups.
 	PIDs *pids.Allocator
+	// Authorizer checks every request against the ACLs (authz.go); nil or
+	// disabled allows everything.
+	Authorizer *acl.Authorizer
+	// Principal names each connection's principal before SASL (nil:
+	// User:ANONYMOUS).
+	Principal PrincipalBuilder
 }
 
 // Server is a running Kafka listener.
@@ -212,8 +221,10 @@ func (s *Server) Shutdown(grace time.Duration) {
 
 // conn is one client connection.
 type conn struct {
-	s        *Server
-	nc       net.Conn
+	s  *Server
+	nc net.Conn
+	// host is the client's IP address, what host ACLs match.
+	host     string
 	ctx      context.Context
 	cancel   context.CancelFunc
 	queue    chan *pending
@@ -236,6 +247,12 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, queue: make(chan *pending, maxInFlight), draining: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background()) // cancelled when the connection ends
 	c.ctx = context.WithValue(c.ctx, connKey{}, c)
+	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
+		c.host = host
+	}
+	if s.d.Principal != nil {
+		c.ctx = auth.NewContext(c.ctx, s.d.Principal(nc))
+	}
 	c.lastProduce = make(chan struct{})
 	close(c.lastProduce)
 	return c
