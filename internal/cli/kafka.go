@@ -104,7 +104,10 @@ func (k kafkaSink) Produce(ctx context.Context, r *strata.Record, promise func(*
 	for _, h := range r.Headers {
 		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 	}
-	k.cl.Produce(ctx, kr, func(kr *kgo.Record, err error) { promise(fromKgo(kr), err) })
+	// franz-go fails a record whose context ends before it is written: a
+	// Ctrl-C must not drop what was read, so the records outlive ctx and
+	// the flush bounds them.
+	k.cl.Produce(context.WithoutCancel(ctx), kr, func(kr *kgo.Record, err error) { promise(fromKgo(kr), err) })
 }
 
 func (k kafkaSink) Flush(ctx context.Context) error { return k.cl.Flush(ctx) }
