@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -245,6 +246,60 @@ func TestCLIProduceConsume(t *testing.T) {
 
 	for _, proto := range []string{"grpc", "kafka"} {
 		t.Run("group-interrupt-"+proto, func(t *testing.T) { groupInterrupt(t, client, env, proto) })
+		t.Run("produce-interrupt-"+proto, func(t *testing.T) { produceInterrupt(t, env, proto) })
+	}
+}
+
+// produceInterrupt feeds produce lines on a stdin that stays open, sends
+// SIGINT once they are delivered, and checks it ends at once, exit 0, with
+// the summary.
+func produceInterrupt(t *testing.T, env []string, proto string) {
+	cmd := exec.Command(strataBin, "produce", "rt", "--protocol", proto)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &lockedWriter{w: &bytes.Buffer{}}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	if _, err := io.WriteString(stdin, "one\ntwo\nthree\n"); err != nil {
+		t.Fatal(err)
+	}
+	lines, done := make(chan string, 3), make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		done <- cmd.Wait()
+	}()
+	for i := range 3 {
+		select {
+		case <-lines:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("produce delivered %d of 3 records in 30 s: %s", i, stderr.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(stderr.String(), "Produced 3 records") {
+			t.Errorf("produce after Ctrl-C: %v, stderr %q; want exit 0 and the summary", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("produce did not stop within 10 s of SIGINT while stdin stays open")
 	}
 }
 
