@@ -245,7 +245,9 @@ func TestCLIProduceConsume(t *testing.T) {
 	})
 
 	for _, proto := range []string{"grpc", "kafka"} {
-		t.Run("group-interrupt-"+proto, func(t *testing.T) { groupInterrupt(t, client, env, proto) })
+		// Ctrl-C over gRPC, SIGTERM (docker stop, kill) over Kafka.
+		sig := map[string]syscall.Signal{"grpc": syscall.SIGINT, "kafka": syscall.SIGTERM}[proto]
+		t.Run("group-interrupt-"+proto, func(t *testing.T) { groupInterrupt(t, client, env, proto, sig) })
 		t.Run("produce-interrupt-"+proto, func(t *testing.T) { produceInterrupt(t, env, proto) })
 	}
 }
@@ -304,9 +306,9 @@ func produceInterrupt(t *testing.T, env []string, proto string) {
 }
 
 // groupInterrupt runs consume --group until it printed every record of a
-// topic of its own, sends SIGINT, and checks the member left at once,
+// topic of its own, sends sig, and checks the member left at once,
 // committing what it printed.
-func groupInterrupt(t *testing.T, client *strata.Client, env []string, proto string) {
+func groupInterrupt(t *testing.T, client *strata.Client, env []string, proto string, sig syscall.Signal) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	topic, group := "grp-"+proto, "cli-int-"+proto
@@ -352,16 +354,16 @@ func groupInterrupt(t *testing.T, client *strata.Client, env []string, proto str
 		t.Fatalf("group while consuming: %+v, %v; want one member", g, err)
 	}
 	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("consume --group after Ctrl-C: %v: %s", err, stderr.String())
+			t.Fatalf("consume --group after %s: %v: %s", sig, err, stderr.String())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("consume --group did not stop within 10 s of SIGINT")
+		t.Fatalf("consume --group did not stop within 10 s of %s", sig)
 	}
 	took := time.Since(start)
 	g, err = client.Admin().DescribeGroup(ctx, group)
@@ -373,8 +375,8 @@ func groupInterrupt(t *testing.T, client *strata.Client, env []string, proto str
 		committed += p.CommittedOffset
 	}
 	if len(g.Members) != 0 || committed != want {
-		t.Errorf("right after Ctrl-C (%s): group %s has %d members and %d records committed; want none and %d",
-			took, g.State, len(g.Members), committed, want)
+		t.Errorf("right after %s (%s): group %s has %d members and %d records committed; want none and %d",
+			sig, took, g.State, len(g.Members), committed, want)
 	}
 }
 
