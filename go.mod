@@ -102,3 +102,5 @@ replace github.com/strata-io/strata/api => ./api
 // The Go client, for the benchmark that compares it with franz-go
 // (test/bench); the server's own code never imports it.
 replace github.com/strata-io/strata/clients/go => ./clients/go
+
+replace github.com/twmb/franz-go/pkg/kmsg => ./third_party/kmsg

@@ -1,0 +1,163 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// startListener serves a listener with no cluster behind it on a loopback
+// port; enough for requests that fail before any handler runs.
+func startListener(t *testing.T, cfg Config) (*Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(ln, cfg, Deps{})
+	go s.Serve()
+	t.Cleanup(func() { s.Shutdown(time.Second) })
+	return s, ln.Addr().String()
+}
+
+// taggedFieldsFrame is the 18-byte ApiVersions v3 frame (size prefix not
+// counted) whose body declares 0xffffffff tagged fields.
+func taggedFieldsFrame() []byte {
+	b := []byte{0, 18, 0, 3, 0, 0, 0, 1, 0xff, 0xff, 0} // key, version, corr, null client id, header tags
+	b = append(b, 1, 1)                                 // empty compact client software name and version
+	return append(b, 0xff, 0xff, 0xff, 0xff, 0x0f)      // tag count 0xffffffff
+}
+
+// hugeProduceFrame is a size-byte Produce frame whose topic count claims
+// ~2 GiB of decoded topics (one per remaining byte, 64 bytes each); the
+// rest is zeros, which decode as empty topics.
+func hugeProduceFrame(version int16, size int) []byte {
+	b := make([]byte, 0, size)
+	b = binary.BigEndian.AppendUint16(b, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(version))
+	b = append(b, 0, 0, 0, 1, 0xff, 0xff) // corr, null client id
+	if version >= 9 {
+		b = append(b, 0, 0)                      // header tags, null transactional id
+		b = append(b, 0xff, 0xff, 0, 0, 0x3a, 0x98) // acks -1, timeout
+		b = binary.AppendUvarint(b, uint64(size-len(b)-5+1))
+	} else {
+		b = append(b, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x3a, 0x98)
+		b = binary.BigEndian.AppendUint32(b, uint32(size-len(b)-4))
+	}
+	return b[:size]
+}
+
+// cost runs f and returns the CPU time and heap bytes it took.
+func cost(t *testing.T, f func()) (time.Duration, uint64) {
+	t.Helper()
+	var before, after runtime.MemStats
+	var ru0, ru1 syscall.Rusage
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	f()
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	runtime.ReadMemStats(&after)
+	cpu := time.Duration(ru1.Utime.Nano()-ru0.Utime.Nano()) + time.Duration(ru1.Stime.Nano()-ru0.Stime.Nano())
+	return cpu, after.TotalAlloc - before.TotalAlloc
+}
+
+// The opening cases of issue 12 are refused within 100 ms of CPU and a
+// small allocation, both by the decoder and over a socket.
+func TestHostileFramesDecode(t *testing.T) {
+	const size = 32 << 20
+	frames := map[string][]byte{
+		"api versions tag count": taggedFieldsFrame(),
+		"produce v3 array count": hugeProduceFrame(3, size),
+		"produce v9 array count": hugeProduceFrame(9, size),
+	}
+	for name, f := range frames {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			cpu, alloc := cost(t, func() { _, err = parseRequest(f) })
+			if err == nil {
+				t.Fatal("decoded")
+			}
+			if cpu > 100*time.Millisecond || alloc > 1<<20 {
+				t.Fatalf("refusing took %v of CPU and %d bytes: %v", cpu, alloc, err)
+			}
+			t.Logf("%v, %v, %d bytes", err, cpu, alloc)
+		})
+	}
+	// Arrays whose counts are true but cost more memory than the frame
+	// are refused too, and every decoder stays within its budget.
+	t.Run("many empty produce partitions", func(t *testing.T) {
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(3)
+		req.Topics = []kmsg.ProduceRequestTopic{{Topic: "t", Partitions: make([]kmsg.ProduceRequestTopicPartition, 200_000)}}
+		if _, err := parseRequest(frame(req, 1)); err == nil {
+			t.Fatal("decoded")
+		}
+	})
+	t.Run("describe groups of empty names", func(t *testing.T) {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.SetVersion(5)
+		req.Groups = make([]string, 1<<20) // 1 byte each on the wire, 16 in memory
+		f := frame(req, 1)
+		var err error
+		_, alloc := cost(t, func() { _, err = parseRequest(f) })
+		// The budget is 8× the input; doubling the array as it grows
+		// allocates at most 3× that in all.
+		if err == nil || alloc > 3*(8*uint64(len(f))+64<<10)+1<<20 {
+			t.Fatalf("%v after %d bytes", err, alloc)
+		}
+	})
+}
+
+func TestHostileFramesSocket(t *testing.T) {
+	_, addr := startListener(t, Config{})
+	for name, f := range map[string][]byte{
+		"api versions tag count": taggedFieldsFrame(),
+		"produce array count":    hugeProduceFrame(3, 32<<20),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			cpu, alloc := cost(t, func() {
+				go func() { _, _ = c.Write(binary.BigEndian.AppendUint32(nil, uint32(len(f)))); _, _ = c.Write(f) }()
+				expectClosed(t, c, 10*time.Second)
+			})
+			// The server's share: reading the frame (32 MiB, in doubling
+			// chunks as it arrives) and refusing it.
+			if cpu > 500*time.Millisecond || alloc > 2*uint64(len(f))+8<<20 {
+				t.Fatalf("took %v of CPU and %d bytes", cpu, alloc)
+			}
+		})
+	}
+}
+
+// expectClosed reads from c until the server closes it.
+func expectClosed(t *testing.T, c net.Conn, within time.Duration) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(within))
+	buf := make([]byte, 4096)
+	for {
+		_, err := c.Read(buf)
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("connection still open after %v", within)
+		}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+			t.Logf("closed: %v", err)
+		}
+		return
+	}
+}
