@@ -44,7 +44,7 @@ func hugeProduceFrame(version int16, size int) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(version))
 	b = append(b, 0, 0, 0, 1, 0xff, 0xff) // corr, null client id
 	if version >= 9 {
-		b = append(b, 0, 0)                      // header tags, null transactional id
+		b = append(b, 0, 0)                         // header tags, null transactional id
 		b = append(b, 0xff, 0xff, 0, 0, 0x3a, 0x98) // acks -1, timeout
 		b = binary.AppendUvarint(b, uint64(size-len(b)-5+1))
 	} else {
