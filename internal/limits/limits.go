@@ -1,0 +1,99 @@
+// Package limits is every resource limit that holds against hostile input,
+// in one place: each with the Kafka setting it matches (if any), its default
+// and why. The roles read their defaults from here; flags override the ones
+// an operator may need to tune. docs/security.md ("Limits") lists them.
+package limits
+
+import "time"
+
+// Kafka listener (services/gateway/kafka).
+const (
+	// MaxRequestBytes is socket.request.max.bytes (Kafka: 100 MiB): the
+	// largest request frame. Only Produce may come near it.
+	MaxRequestBytes = 100 << 20
+	// MaxNonProduceRequestBytes caps every request other than Produce
+	// (no Kafka setting): they are small, and the cap bounds what their
+	// decoders may allocate (8× the frame, see third_party/kmsg).
+	MaxNonProduceRequestBytes = 8 << 20
+	// MaxConnections is max.connections (Kafka: unlimited): connections
+	// past it are closed at accept. 10,000 idle connections cost ~100 MiB
+	// (two goroutines each).
+	MaxConnections = 10_000
+	// MaxConnectionsPerIP is max.connections.per.ip (Kafka: unlimited):
+	// one host cannot take every slot. High enough for a NATed fleet.
+	MaxConnectionsPerIP = 1_000
+	// QueuedMaxRequestBytes is queued.max.request.bytes (Kafka: -1, no
+	// limit): the request bytes all connections of a gateway may hold in
+	// memory, read and not yet answered. A connection whose next request
+	// does not fit stops reading until it does (TCP pushes back on the
+	// client); it is never closed for it. At least MaxRequestBytes.
+	QueuedMaxRequestBytes = 512 << 20
+	// MaxInFlightRequests bounds the requests of one connection read and
+	// not yet answered (Kafka's clients send at most 5).
+	MaxInFlightRequests = 32
+	// MaxInFlightBytes bounds the request bytes of one connection read and
+	// not yet answered: reading pauses while they are at or over it (one
+	// request of any legal size always fits).
+	MaxInFlightBytes = 64 << 20
+	// ReadChunk is how much of a frame is allocated ahead of the bytes
+	// received: a client that sends a 100 MiB size and stalls holds 1 MiB.
+	ReadChunk = 1 << 20
+	// RequestReadGrace and MinRequestReadRate bound how long one request
+	// frame may take to arrive once its size is read (no Kafka setting):
+	// the grace plus its size at the rate, 2 m 10 s for 100 MiB. A frame
+	// holds its share of QueuedMaxRequestBytes while it arrives, so a
+	// client that sends a size and stalls cannot hold it for long.
+	RequestReadGrace   = 30 * time.Second
+	MinRequestReadRate = 1 << 20 // bytes per second
+	// IdleTimeout is connections.max.idle.ms (Kafka: 10 minutes); it is
+	// also how long a half-sent frame may stall.
+	IdleTimeout = 10 * time.Minute
+	// FetchMaxBytes is fetch.max.bytes (Kafka: 55 MiB): a Fetch's
+	// max_bytes is clamped to it.
+	FetchMaxBytes = 55 << 20
+	// MaxPartitionFetchBytes bounds a Fetch's partition_max_bytes (Kafka
+	// clamps it by message.max.bytes and fetch.max.bytes): no more than a
+	// whole fetch.
+	MaxPartitionFetchBytes = FetchMaxBytes
+)
+
+// gRPC servers and clients (internal/rpc).
+const (
+	// GRPCMaxMessageBytes is the largest gRPC message, both ways: a whole
+	// Produce or Fetch of MaxRequestBytes of records plus framing.
+	GRPCMaxMessageBytes = MaxRequestBytes + 1<<20
+	// GRPCMaxConcurrentStreams bounds the streams of one HTTP/2
+	// connection (gRPC: unlimited): a peer cannot open millions.
+	GRPCMaxConcurrentStreams = 1_000
+	// GRPCKeepaliveMinTime is the shortest client keepalive ping interval
+	// a server accepts; a peer pinging faster is disconnected
+	// (ENHANCE_YOUR_CALM), so pings cannot be used to burn CPU.
+	GRPCKeepaliveMinTime = 10 * time.Second
+)
+
+// Group coordinator (services/controller/groups).
+const (
+	// OffsetsRetention is offsets.retention.minutes (Kafka: 7 days): the
+	// committed offsets of a group that has been Empty this long are
+	// deleted, and with them the group.
+	OffsetsRetention = 7 * 24 * time.Hour
+	// MaxGroups bounds the groups a cluster keeps (no Kafka setting;
+	// Kafka bounds them only by retention): group ids are client input.
+	MaxGroups = 100_000
+	// MaxGroupMembers is group.max.size (Kafka: unlimited in effect,
+	// Integer.MAX_VALUE): members past it are refused with
+	// GROUP_MAX_SIZE_REACHED.
+	MaxGroupMembers = 1_000
+)
+
+// Idempotent and transactional producer state (services/storage,
+// services/controller/groups).
+const (
+	// ProducerIDExpiration is producer.id.expiration.ms (Kafka: 1 day): a
+	// producer id with no write for this long is forgotten by a partition.
+	ProducerIDExpiration = 24 * time.Hour
+	// TransactionalIDExpiration is transactional.id.expiration.ms (Kafka:
+	// 7 days): a transactional id with no transaction for this long is
+	// forgotten.
+	TransactionalIDExpiration = 7 * 24 * time.Hour
+)
