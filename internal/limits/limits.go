@@ -62,13 +62,30 @@ const (
 	// GRPCMaxMessageBytes is the largest gRPC message, both ways: a whole
 	// Produce or Fetch of MaxRequestBytes of records plus framing.
 	GRPCMaxMessageBytes = MaxRequestBytes + 1<<20
-	// GRPCMaxConcurrentStreams bounds the streams of one HTTP/2
-	// connection (gRPC: unlimited): a peer cannot open millions.
+	// ControllerMaxRecvBytes is the largest message a controller accepts:
+	// its requests are metadata, group and offset calls, whose Kafka
+	// forms are capped at MaxNonProduceRequestBytes (8 MiB). Its answers
+	// (metadata snapshots) may be up to GRPCMaxMessageBytes.
+	ControllerMaxRecvBytes = 2 * MaxNonProduceRequestBytes
+	// GRPCMaxConcurrentStreams bounds the streams of one client
+	// connection to the public gRPC API (gRPC: unlimited): a peer cannot
+	// open millions. Calls past it wait on the client for a free stream.
 	GRPCMaxConcurrentStreams = 1_000
+	// GRPCInternalMaxConcurrentStreams is the same for the internal
+	// servers of storage nodes and controllers: one gateway connection
+	// carries a long-poll fetch per Kafka connection it serves, up to
+	// MaxConnections of them.
+	GRPCInternalMaxConcurrentStreams = 2 * MaxConnections
 	// GRPCKeepaliveMinTime is the shortest client keepalive ping interval
 	// a server accepts; a peer pinging faster is disconnected
-	// (ENHANCE_YOUR_CALM), so pings cannot be used to burn CPU.
-	GRPCKeepaliveMinTime = 10 * time.Second
+	// (ENHANCE_YOUR_CALM), so pings cannot burn CPU. Strata's clients ping
+	// every 10 s.
+	GRPCKeepaliveMinTime = 5 * time.Second
+	// GRPCKeepaliveTime and GRPCKeepaliveTimeout: a server pings a
+	// connection idle this long and closes it if the ping is not answered
+	// in time, so dead peers do not hold streams.
+	GRPCKeepaliveTime    = time.Minute
+	GRPCKeepaliveTimeout = 20 * time.Second
 )
 
 // Group coordinator (services/controller/groups).

@@ -21,6 +21,7 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/services/controller/groups"
 	"github.com/strata-io/strata/services/controller/mdstore"
@@ -94,7 +95,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.groups.SetPendingOffsets(c.txns.PendingOffsets)
 	c.elector.onActive = c.whileActive(c.runActive, c.groups.Run, c.txns.Run)
 	c.fwd = newForwarder(c.elector)
-	c.grpc = rpc.NewServer(log, c.reg, rpc.WithUnary(c.fwd.intercept))
+	c.grpc = rpc.NewServer(log, c.reg, rpc.WithUnary(c.fwd.intercept), rpc.WithMaxRecvBytes(limits.ControllerMaxRecvBytes))
 	adminv1.RegisterAdminServiceServer(c.grpc.Server, &adminHandler{c: c})
 	controllerv1.RegisterControllerServiceServer(c.grpc.Server, &controllerHandler{c: c})
 	controllerv1.RegisterGroupCoordinatorServiceServer(c.grpc.Server, &groupHandler{gc: c.groups, tc: c.txns, pids: c.pids})

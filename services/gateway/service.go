@@ -20,6 +20,7 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/member"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
@@ -80,7 +81,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.advertiseGRPC = config.Advertise(cfg.AdvertiseGRPC, g.Listener.Addr().String())
 	// A bad ProduceStream batch is answered in its ack, not by ending the
 	// session, so the handler checks those itself.
-	g.GRPC = rpc.NewServer(g.Log, g.reg,
+	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithMaxConcurrentStreams(limits.GRPCMaxConcurrentStreams),
 		rpc.WithValidation((&streamv1.ProduceStreamRequest{}).ProtoReflect().Type()),
 		rpc.WithUnary(g.describeProgress, forwardAdmin(g.Conn, g.router)))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
