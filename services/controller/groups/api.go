@@ -153,6 +153,9 @@ func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupReques
 		if instance != "" {
 			id = newMemberID(instance)
 		}
+		if len(g.members)+len(g.pending) >= gc.maxSize {
+			return joinError(kerr.GroupMaxSizeReached.Code, ""), nil
+		}
 		if req.Version >= 4 {
 			g.pending[id] = now.Add(session)
 			return joinError(kerr.MemberIDRequired.Code, id), nil
@@ -179,6 +182,9 @@ func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupReques
 		id := req.MemberID
 		if id == "" {
 			id = newMemberID(cmp.Or(instance, clientID))
+		}
+		if len(g.members) >= gc.maxSize {
+			return joinError(kerr.GroupMaxSizeReached.Code, req.MemberID), nil
 		}
 		m = &groupMember{id: id, instanceID: instance}
 		gc.joinSeq++
@@ -473,6 +479,9 @@ func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest
 		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 		gc.groups[req.Group] = g
 		created = true
+	}
+	if code == 0 {
+		g.activeAt = time.Now()
 	}
 	gc.mu.Unlock()
 	var ops []mdstore.Op
