@@ -94,23 +94,8 @@ const (
 	// committed offsets of a group that has been Empty this long are
 	// deleted, and with them the group.
 	OffsetsRetention = 7 * 24 * time.Hour
-	// MaxGroups bounds the groups a cluster keeps (no Kafka setting;
-	// Kafka bounds them only by retention): group ids are client input.
-	MaxGroups = 100_000
 	// MaxGroupMembers is group.max.size (Kafka: unlimited in effect,
 	// Integer.MAX_VALUE): members past it are refused with
 	// GROUP_MAX_SIZE_REACHED.
 	MaxGroupMembers = 1_000
-)
-
-// Idempotent and transactional producer state (services/storage,
-// services/controller/groups).
-const (
-	// ProducerIDExpiration is producer.id.expiration.ms (Kafka: 1 day): a
-	// producer id with no write for this long is forgotten by a partition.
-	ProducerIDExpiration = 24 * time.Hour
-	// TransactionalIDExpiration is transactional.id.expiration.ms (Kafka:
-	// 7 days): a transactional id with no transaction for this long is
-	// forgotten.
-	TransactionalIDExpiration = 7 * 24 * time.Hour
 )

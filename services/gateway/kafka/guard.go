@@ -11,10 +11,14 @@ import (
 // patched kmsg (third_party/kmsg) already stops tag loops and arrays when
 // the input runs out and caps what a decode allocates at 8× its input; a
 // Produce frame may be 100 MiB, so Produce gets a tighter bound here: its
-// topic and partition entries may not cost more memory than the frame
-// itself (plus guardSlack). An honest entry carries a record batch (61
-// bytes or more) and costs ~40 bytes.
-const guardSlack = 64 << 10
+// topic and partition entries may not cost more memory than guardMultiple
+// times the frame (plus guardSlack). An honest partition entry carries a
+// record batch (61 bytes or more) and costs 40 bytes; even one topic (64
+// bytes) per one-character name and tiny batch stays under 1.4×.
+const (
+	guardMultiple = 2
+	guardSlack    = 64 << 10
+)
 
 var (
 	produceTopicSize     = int(unsafe.Sizeof(kmsg.ProduceRequestTopic{}))
@@ -22,8 +26,8 @@ var (
 )
 
 // guardProduce walks a Produce body of the given version (3..11) and
-// returns an error if it is malformed or decodes to more than the frame's
-// size in entries. It allocates nothing.
+// returns an error if it is malformed or its entries would take more than
+// guardMultiple times the frame's size. It allocates nothing.
 func guardProduce(body []byte, version int16, frameSize int) error {
 	flexible := version >= 9
 	r := kbin.Reader{Src: body}
@@ -85,7 +89,7 @@ func guardProduce(body []byte, version int16, frameSize int) error {
 	if !r.Ok() {
 		return closeReason("malformed Produce v%d request", version)
 	}
-	if cost := topics*produceTopicSize + partitions*producePartitionSize; cost > frameSize+guardSlack {
+	if cost := topics*produceTopicSize + partitions*producePartitionSize; cost > guardMultiple*frameSize+guardSlack {
 		return closeReason("Produce request of %d bytes has %d topic and %d partition entries (%d bytes decoded), over its size", frameSize, topics, partitions, cost)
 	}
 	return nil
