@@ -99,3 +99,12 @@ const (
 	// GROUP_MAX_SIZE_REACHED.
 	MaxGroupMembers = 1_000
 )
+
+// Idempotent producer state (services/storage).
+const (
+	// ProducerIDExpiration is producer.id.expiration.ms (Kafka: 1 day): a
+	// producer that wrote nothing to a partition for this long is
+	// forgotten there, so producer ids (client input: a batch may carry
+	// any) cannot pile up while the data they wrote is retained.
+	ProducerIDExpiration = 24 * time.Hour
+)
