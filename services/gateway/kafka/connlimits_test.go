@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/limits"
 )
 
@@ -173,4 +174,54 @@ func (s *Server) queuedFree() int64 {
 	s.queued.mu.Lock()
 	defer s.queued.mu.Unlock()
 	return s.queued.free
+}
+
+// A connection stops reading while its requests in flight hold
+// MaxInFlightBytes, and reads again as they are answered.
+func TestInFlightBytesPauseReading(t *testing.T) {
+	release := make(chan struct{})
+	s := benchServer(t, "t", 1, &stubStorage{produce: func(*storagev1.ProduceRequest) { <-release }})
+	fr := produceFrame("t", 1, 400) // ~40 KiB
+	s.cfg.MaxInFlightBytes = int64(len(fr)) + 1
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ln = ln
+	go s.Serve()
+	t.Cleanup(func() { s.Shutdown(time.Second) })
+	c := dial(t, ln.Addr().String())
+	for range 3 {
+		if _, err := c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(fr))), fr...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first produce waits in storage; the second does not fit beside it.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.inflightWaits() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection kept reading past its in-flight bytes")
+		}
+		time.Sleep(5 * time.Millisecond) // polling
+	}
+	close(release)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := range 3 {
+		var size [4]byte
+		if _, err := io.ReadFull(c, size[:]); err != nil {
+			t.Fatalf("response %d: %v", i+1, err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, binary.BigEndian.Uint32(size[:]))); err != nil {
+			t.Fatalf("response %d: %v", i+1, err)
+		}
+	}
+}
+
+func (s *Server) inflightWaits() (n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		n += c.inflight.waits.Load()
+	}
+	return n
 }
