@@ -94,6 +94,12 @@ const (
 	// committed offsets of a group that has been Empty this long are
 	// deleted, and with them the group.
 	OffsetsRetention = 7 * 24 * time.Hour
+	// MaxGroups bounds the groups a cluster keeps (no Kafka setting; Kafka
+	// bounds them only by retention): group ids are client input, and
+	// every group is etcd keys. Past it, a JoinGroup or OffsetCommit that
+	// would create a group gets COORDINATOR_NOT_AVAILABLE (clients retry)
+	// until retention deletes some.
+	MaxGroups = 100_000
 	// MaxGroupMembers is group.max.size (Kafka: unlimited in effect,
 	// Integer.MAX_VALUE): members past it are refused with
 	// GROUP_MAX_SIZE_REACHED.

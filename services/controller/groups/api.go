@@ -90,6 +90,9 @@ func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupReques
 	}
 	g := gc.groups[req.Group]
 	if g == nil {
+		if gc.full() {
+			return joinError(kerr.CoordinatorNotAvailable.Code, req.MemberID), nil
+		}
 		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 		gc.groups[req.Group] = g
 	}
@@ -475,6 +478,9 @@ func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest
 		}
 	}
 	created := false
+	if code == 0 && g == nil && gc.full() {
+		code = kerr.CoordinatorNotAvailable.Code
+	}
 	if code == 0 && g == nil {
 		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 		gc.groups[req.Group] = g

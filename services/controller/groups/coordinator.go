@@ -107,6 +107,7 @@ type Coordinator struct {
 	// (SetLimits; defaults in internal/limits).
 	retention time.Duration
 	maxSize   int
+	maxGroups int
 
 	mu      sync.Mutex
 	loaded  bool
@@ -118,14 +119,20 @@ type Coordinator struct {
 // group.initial.rebalance.delay.ms.
 func New(store mdstore.Store, log *slog.Logger, initialDelay time.Duration) *Coordinator {
 	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{},
-		retention: limits.OffsetsRetention, maxSize: limits.MaxGroupMembers}
+		retention: limits.OffsetsRetention, maxSize: limits.MaxGroupMembers, maxGroups: limits.MaxGroups}
 }
 
 // SetLimits sets offsets.retention.minutes (how long an Empty group keeps
-// its offsets) and group.max.size (members and pending joins of one
-// group). Call it before Run.
-func (gc *Coordinator) SetLimits(retention time.Duration, maxSize int) {
-	gc.retention, gc.maxSize = retention, maxSize
+// its offsets), group.max.size (members and pending joins of one group)
+// and the number of groups kept. Call it before Run.
+func (gc *Coordinator) SetLimits(retention time.Duration, maxSize, maxGroups int) {
+	gc.retention, gc.maxSize, gc.maxGroups = retention, maxSize, maxGroups
+}
+
+// full reports whether a new group would pass maxGroups. Called with mu
+// held.
+func (gc *Coordinator) full() bool {
+	return len(gc.groups) >= gc.maxGroups
 }
 
 func groupKey(id string) string           { return groupsPrefix + url.PathEscape(id) + "/" }

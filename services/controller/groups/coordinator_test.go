@@ -204,7 +204,7 @@ func commitReq(group string) *kmsg.OffsetCommitRequest {
 func TestEmptyGroupsExpire(t *testing.T) {
 	store := mdstore.NewMemory()
 	gc := loaded(t, store)
-	gc.SetLimits(time.Minute, 10)
+	gc.SetLimits(time.Minute, 10, 10)
 	ctx := context.Background()
 	if r := call[*kmsg.OffsetCommitResponse](t, gc, commitReq("standalone")); r.Topics[0].Partitions[0].ErrorCode != 0 {
 		t.Fatalf("commit: %d", r.Topics[0].Partitions[0].ErrorCode)
@@ -216,7 +216,7 @@ func TestEmptyGroupsExpire(t *testing.T) {
 	}
 	// A controller taking over keeps the commit's age.
 	gc = loaded(t, store)
-	gc.SetLimits(time.Minute, 10)
+	gc.SetLimits(time.Minute, 10, 10)
 	gc.expire(ctx, now.Add(2*time.Minute))
 	if _, ok := gc.groups["standalone"]; ok {
 		t.Fatal("an empty group outlived offsets.retention.minutes")
@@ -237,7 +237,7 @@ func TestEmptyGroupsExpire(t *testing.T) {
 // A group with members never expires, however short the retention.
 func TestGroupWithMembersKept(t *testing.T) {
 	gc := loaded(t, mdstore.NewMemory())
-	gc.SetLimits(time.Nanosecond, 10)
+	gc.SetLimits(time.Nanosecond, 10, 10)
 	stableStatic(t, gc, "busy", "i")
 	gc.expire(context.Background(), time.Now().Add(time.Second)) // within the 10 s session
 	if _, ok := gc.groups["busy"]; !ok {
@@ -248,7 +248,7 @@ func TestGroupWithMembersKept(t *testing.T) {
 // group.max.size: joins past it get GROUP_MAX_SIZE_REACHED.
 func TestGroupMaxSize(t *testing.T) {
 	gc := loaded(t, mdstore.NewMemory())
-	gc.SetLimits(time.Hour, 2)
+	gc.SetLimits(time.Hour, 2, 10)
 	for i := range 3 {
 		j := call[*kmsg.JoinGroupResponse](t, gc, joinReq("g", "", nil)) // v5: a member id to rejoin with
 		want := int16(kerr.MemberIDRequired.Code)
@@ -258,5 +258,26 @@ func TestGroupMaxSize(t *testing.T) {
 		if j.ErrorCode != want {
 			t.Fatalf("join %d: code %d, want %d", i+1, j.ErrorCode, want)
 		}
+	}
+}
+
+// Past the group cap, a call that would create a group gets
+// COORDINATOR_NOT_AVAILABLE; existing groups carry on.
+func TestGroupCountCapped(t *testing.T) {
+	gc := loaded(t, mdstore.NewMemory())
+	gc.SetLimits(time.Hour, 10, 2)
+	for _, g := range []string{"a", "b"} {
+		if r := call[*kmsg.OffsetCommitResponse](t, gc, commitReq(g)); r.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("commit to %s: %d", g, r.Topics[0].Partitions[0].ErrorCode)
+		}
+	}
+	if r := call[*kmsg.OffsetCommitResponse](t, gc, commitReq("c")); r.Topics[0].Partitions[0].ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("commit to a third group: %d", r.Topics[0].Partitions[0].ErrorCode)
+	}
+	if j := call[*kmsg.JoinGroupResponse](t, gc, joinReq("c", "", nil)); j.ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("join of a third group: %d", j.ErrorCode)
+	}
+	if r := call[*kmsg.OffsetCommitResponse](t, gc, commitReq("a")); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("commit to an existing group: %d", r.Topics[0].Partitions[0].ErrorCode)
 	}
 }
