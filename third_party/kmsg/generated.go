@@ -914,7 +914,7 @@ func (v *OffsetCommitValue) readFrom(src []byte, unsafe bool) error {
 		s.ExpireTimestamp = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -1824,7 +1824,7 @@ func (v *TxnMetadataValue) readFrom(src []byte, unsafe bool) error {
 		s.StartTimestamp = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -4145,7 +4145,7 @@ func (v *ProduceResponse) readFrom(src []byte, unsafe bool) error {
 						s.ErrorMessage = v
 					}
 					if isFlexible {
-						for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+						for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 							switch key := b.Uvarint(); key {
 							default:
 								s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -4187,7 +4187,7 @@ func (v *ProduceResponse) readFrom(src []byte, unsafe bool) error {
 		s.ThrottleMillis = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -4921,7 +4921,7 @@ func (v *FetchRequest) readFrom(src []byte, unsafe bool) error {
 						s.PartitionMaxBytes = v
 					}
 					if isFlexible {
-						for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+						for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 							switch key := b.Uvarint(); key {
 							default:
 								s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -5044,7 +5044,7 @@ func (v *FetchRequest) readFrom(src []byte, unsafe bool) error {
 		s.Rack = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -5930,7 +5930,7 @@ func (v *FetchResponse) readFrom(src []byte, unsafe bool) error {
 						s.RecordBatches = v
 					}
 					if isFlexible {
-						for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+						for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 							switch key := b.Uvarint(); key {
 							default:
 								s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -6006,7 +6006,7 @@ func (v *FetchResponse) readFrom(src []byte, unsafe bool) error {
 		s.Topics = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -17910,7 +17910,7 @@ func (v *ApiVersionsResponse) readFrom(src []byte, unsafe bool) error {
 		s.ThrottleMillis = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -18984,7 +18984,7 @@ func (v *CreateTopicsResponse) readFrom(src []byte, unsafe bool) error {
 				s.Configs = v
 			}
 			if isFlexible {
-				for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+				for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 					switch key := b.Uvarint(); key {
 					default:
 						s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -38142,7 +38142,7 @@ func (v *VoteResponse) readFrom(src []byte, unsafe bool) error {
 		s.Topics = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -39013,7 +39013,7 @@ func (v *BeginQuorumEpochResponse) readFrom(src []byte, unsafe bool) error {
 		s.Topics = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -39983,7 +39983,7 @@ func (v *EndQuorumEpochResponse) readFrom(src []byte, unsafe bool) error {
 		s.Topics = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -42980,7 +42980,7 @@ func (v *FetchSnapshotRequest) readFrom(src []byte, unsafe bool) error {
 						s.Position = v
 					}
 					if isFlexible {
-						for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+						for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 							switch key := b.Uvarint(); key {
 							default:
 								s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -43006,7 +43006,7 @@ func (v *FetchSnapshotRequest) readFrom(src []byte, unsafe bool) error {
 		s.Topics = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -43538,7 +43538,7 @@ func (v *FetchSnapshotResponse) readFrom(src []byte, unsafe bool) error {
 						s.Bytes = v
 					}
 					if isFlexible {
-						for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+						for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 							switch key := b.Uvarint(); key {
 							default:
 								s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -43576,7 +43576,7 @@ func (v *FetchSnapshotResponse) readFrom(src []byte, unsafe bool) error {
 		s.Topics = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -45552,7 +45552,7 @@ func (v *BrokerHeartbeatRequest) readFrom(src []byte, unsafe bool) error {
 		s.WantShutdown = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))
@@ -57131,7 +57131,7 @@ func (v *UpdateRaftVoterResponse) readFrom(src []byte, unsafe bool) error {
 		s.ErrorCode = v
 	}
 	if isFlexible {
-		for i := b.Uvarint(); i > 0 && b.Ok(); i-- {
+		for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {
 			switch key := b.Uvarint(); key {
 			default:
 				s.UnknownTags.Set(key, b.Span(int(b.Uvarint())))

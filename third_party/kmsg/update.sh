@@ -12,9 +12,10 @@ cp -r "$SRC"/. "$DEST"/
 chmod -R u+w "$DEST"
 cd "$DEST"
 # 1. Tag loops stop as soon as the input runs out (upstream spins through a
-#    bogus count of up to 2^32 tags after the reader has gone bad).
-perl -0pi -e 's/for i := b\.Uvarint\(\); i > 0; i-- \{/for i := b.Uvarint(); i > 0 && b.Ok(); i-- {/g' generated.go
-perl -0pi -e 's/(func internalReadTags\(b \*kbin\.Reader\) Tags \{\n\tvar t Tags\n\tfor num := b\.Uvarint\(\); num > 0); num-- \{/$1 \&\& b.Ok(); num-- {/' api.go
+#    bogus count of up to 2^32 tags after the reader has gone bad); each tag
+#    decoded is charged to the budget (ChargeTag reports the reader is good).
+perl -0pi -e 's/for i := b\.Uvarint\(\); i > 0; i-- \{/for i := b.Uvarint(); i > 0 && b.ChargeTag(); i-- {/g' generated.go
+perl -0pi -e 's/(func internalReadTags\(b \*kbin\.Reader\) Tags \{\n\tvar t Tags\n\tfor num := b\.Uvarint\(\); num > 0); num-- \{/$1 \&\& b.ChargeTag(); num-- {/' api.go
 # 2. Every reader carries an allocation budget (internal/kbin/budget.go).
 perl -0pi -e 's/type Reader struct \{\n\tSrc \[\]byte\n\tbad bool\n\}/type Reader struct {\n\tSrc []byte\n\tbad bool\n\n\tbudget   int\n\tbudgeted bool\n}/' internal/kbin/primitives.go
 #    Every reader carries an allocation budget (a multiple of its input).

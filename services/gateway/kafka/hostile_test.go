@@ -101,6 +101,23 @@ func TestHostileFramesDecode(t *testing.T) {
 			t.Fatal("decoded")
 		}
 	})
+	t.Run("many distinct tagged fields", func(t *testing.T) {
+		const n = 1 << 20
+		f := []byte{0, 18, 0, 3, 0, 0, 0, 1, 0xff, 0xff, 0, 1, 1}
+		f = binary.AppendUvarint(f, n)
+		for key := range uint64(n) {
+			f = binary.AppendUvarint(f, 1<<14+key) // 3 bytes: every key distinct
+			f = append(f, 0)                       // empty value
+		}
+		var err error
+		_, alloc := cost(t, func() { _, err = parseRequest(f) })
+		t.Logf("%v, %d bytes for a %d-byte frame", err, alloc, len(f))
+		// Each tag is charged 160 bytes, what it costs as the map grows,
+		// against the 8× budget.
+		if err == nil || alloc > 8*uint64(len(f))+64<<10+1<<20 {
+			t.Fatalf("%v after %d bytes", err, alloc)
+		}
+	})
 	t.Run("describe groups of empty names", func(t *testing.T) {
 		req := kmsg.NewPtrDescribeGroupsRequest()
 		req.SetVersion(5)

@@ -16,6 +16,10 @@ const (
 	AllocMultiple = 8
 	// AllocSlack lets tiny messages with a few empty arrays decode.
 	AllocSlack = 64 << 10
+	// tagCost is what one decoded tagged field is charged: what a map
+	// entry (uint32 key, []byte value) costs in all as the map grows
+	// (measured: ~160 bytes).
+	tagCost = 160
 	// preallocMax is how many elements an array gets ahead of decoding
 	// them; the rest grow as they decode.
 	preallocMax = 64
@@ -36,19 +40,31 @@ func Prealloc[T any](a []T, l int32) []T {
 // budget; past the budget b goes bad and the decode fails.
 func Extend[T any](b *Reader, a []T) []T {
 	var zero T
-	if !b.budgeted { // a Reader literal: budget from what is left
-		b.budget, b.budgeted = AllocMultiple*len(b.Src)+AllocSlack, true
-	}
 	size := max(int(unsafe.Sizeof(zero)), 1)
-	b.budget -= size
-	if b.budget < 0 {
-		b.bad = true
-		b.Src = nil
-	}
+	b.charge(size)
 	if len(a) == cap(a) { // double, but at most to what the budget still allows
 		grown := make([]T, len(a), len(a)+min(max(cap(a), 8), max(b.budget/size, 0)+1))
 		copy(grown, a)
 		a = grown
 	}
 	return append(a, zero)
+}
+
+// ChargeTag charges one decoded tagged field against the budget and
+// reports whether the reader is still good: the tag loops' condition.
+func (b *Reader) ChargeTag() bool {
+	b.charge(tagCost)
+	return !b.bad
+}
+
+// charge takes n bytes from the budget; past it the reader goes bad.
+func (b *Reader) charge(n int) {
+	if !b.budgeted { // a Reader literal: budget from what is left
+		b.budget, b.budgeted = AllocMultiple*len(b.Src)+AllocSlack, true
+	}
+	b.budget -= n
+	if b.budget < 0 {
+		b.bad = true
+		b.Src = nil
+	}
 }
