@@ -198,3 +198,53 @@ func FuzzGuardProduce(f *testing.F) {
 		_ = req.ReadFrom(body)
 	})
 }
+
+// Large honest requests (and the responses clients decode with the same
+// kmsg) stay well within the decode budget and the Produce guard.
+func TestHonestLargeMessagesDecode(t *testing.T) {
+	names := make([]string, 10_000)
+	for i := range names {
+		names[i] = "topic-" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26))
+	}
+	produce := kmsg.NewPtrProduceRequest()
+	produce.SetVersion(9)
+	for _, n := range names[:2000] { // 2,000 topics of one small batch each
+		produce.Topics = append(produce.Topics, kmsg.ProduceRequestTopic{Topic: n,
+			Partitions: []kmsg.ProduceRequestTopicPartition{{Records: recordBatch(1, 1)}}})
+	}
+	metadata := kmsg.NewPtrMetadataRequest()
+	metadata.SetVersion(12)
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.SetVersion(8)
+	commit.Group = "g"
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.SetVersion(12)
+	for _, n := range names {
+		metadata.Topics = append(metadata.Topics, kmsg.MetadataRequestTopic{Topic: kmsg.StringPtr(n)})
+		commit.Topics = append(commit.Topics, kmsg.OffsetCommitRequestTopic{Topic: n,
+			Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}, {Partition: 1, Offset: 2}}})
+		fetch.Topics = append(fetch.Topics, kmsg.FetchRequestTopic{Topic: n,
+			Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 1, PartitionMaxBytes: 1 << 20}}})
+	}
+	for _, req := range []kmsg.Request{produce, metadata, commit, fetch} {
+		if _, err := parseRequest(frame(req, 1)); err != nil {
+			t.Errorf("%s: %v", apiName(req.Key()), err)
+		}
+	}
+	// A Metadata response of 10,000 topics of 10 partitions, 3 replicas.
+	mresp := kmsg.NewPtrMetadataResponse()
+	mresp.SetVersion(12)
+	for _, n := range names {
+		rt := kmsg.MetadataResponseTopic{Topic: kmsg.StringPtr(n)}
+		for p := range int32(10) {
+			rt.Partitions = append(rt.Partitions, kmsg.MetadataResponseTopicPartition{Partition: p, Leader: 1,
+				Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}})
+		}
+		mresp.Topics = append(mresp.Topics, rt)
+	}
+	back := kmsg.NewPtrMetadataResponse()
+	back.SetVersion(12)
+	if err := back.ReadFrom(mresp.AppendTo(nil)); err != nil || len(back.Topics) != len(names) {
+		t.Fatalf("metadata response: %v, %d topics", err, len(back.Topics))
+	}
+}
