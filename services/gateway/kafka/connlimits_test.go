@@ -137,7 +137,7 @@ func TestSlowLoris(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > int64(fit*limits.ReadChunk+4<<20) {
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > int64(fit*limits.ReadChunk+8<<20) {
 		t.Fatalf("%d stalled frames hold %d bytes", n, grown)
 	}
 }
@@ -224,4 +224,20 @@ func (s *Server) inflightWaits() (n int64) {
 		n += c.inflight.waits.Load()
 	}
 	return n
+}
+
+// A request other than Produce that claims more than 8 MiB is refused on
+// its key, before its bytes arrive or take any budget.
+func TestLargeNonProduceRefusedOnItsKey(t *testing.T) {
+	s, addr := startListener(t, Config{})
+	c := dial(t, addr)
+	head := binary.BigEndian.AppendUint32(nil, 50<<20)
+	head = append(head, 0, 3) // Metadata
+	if _, err := c.Write(head); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, c, 5*time.Second)
+	if free := s.queuedFree(); free != limits.QueuedMaxRequestBytes {
+		t.Fatalf("%d bytes of the budget free, want all %d", free, limits.QueuedMaxRequestBytes)
+	}
 }

@@ -290,6 +290,7 @@ func closeReason(format string, args ...any) error { return &errClose{fmt.Sprint
 
 func (c *conn) readLoop() error {
 	var sizeBuf [4]byte
+	var key [2]byte
 	for {
 		select {
 		case <-c.draining:
@@ -307,11 +308,19 @@ func (c *conn) readLoop() error {
 		if size < 8 || size > c.s.cfg.MaxRequestBytes {
 			return c.logClose(closeReason("request size %d is outside 8..%d bytes", size, c.s.cfg.MaxRequestBytes))
 		}
+		// Every request other than Produce must also be small: the key is
+		// read and checked before the frame takes any budget.
+		if _, err := io.ReadFull(c.nc, key[:]); err != nil {
+			return c.readErr(err)
+		}
+		if k := int16(binary.BigEndian.Uint16(key[:])); k != 0 && size > maxNonProduceRequestBytes {
+			return c.logClose(closeReason("%s request of %d bytes is over the %d-byte limit", apiName(k), size, maxNonProduceRequestBytes))
+		}
 		res := c.reserve(int(size)) // waits for room in the byte budgets
 		if res == nil {
 			return nil
 		}
-		req, err := c.readRequest(int(size))
+		req, err := c.readRequest(int(size), key[:])
 		if req == nil || !c.waitMuted() { // nil: closing; read while a throttle began: it waits too
 			res.release()
 			return err
@@ -344,16 +353,12 @@ func (c *conn) readLoop() error {
 	}
 }
 
-// readRequest reads and decodes a frame of size bytes. Every request
-// other than Produce must also be small; the key is checked once the
-// frame is read (it arrives in chunks, see readFrame).
-func (c *conn) readRequest(size int) (*request, error) {
-	frame, err := readFrame(c.nc, size, c.s.cfg.IdleTimeout, c.s.cfg.RequestReadGrace)
+// readRequest reads the rest of a frame of size bytes that starts with
+// head and decodes it.
+func (c *conn) readRequest(size int, head []byte) (*request, error) {
+	frame, err := readFrame(c.nc, size, head, c.s.cfg.IdleTimeout, c.s.cfg.RequestReadGrace)
 	if err != nil {
 		return nil, c.readErr(err)
-	}
-	if key := int16(binary.BigEndian.Uint16(frame)); key != 0 && size > maxNonProduceRequestBytes {
-		return nil, c.logClose(closeReason("%s request of %d bytes is over the %d-byte limit", apiName(key), size, maxNonProduceRequestBytes))
 	}
 	req, err := parseRequest(frame)
 	if err != nil {
@@ -380,12 +385,13 @@ func (c *conn) logClose(err error) error {
 	return err
 }
 
-// readFrame reads a frame of size bytes, allocating as the bytes arrive.
-// The whole frame must arrive by frameDeadline (a stalled frame holds its
-// share of queued.max.request.bytes), each chunk within idle.
-func readFrame(r net.Conn, size int, idle, grace time.Duration) ([]byte, error) {
+// readFrame reads a frame of size bytes whose first bytes, head, are
+// already read, allocating as the bytes arrive. The whole frame must
+// arrive by frameDeadline (a stalled frame holds its share of
+// queued.max.request.bytes), each chunk within idle.
+func readFrame(r net.Conn, size int, head []byte, idle, grace time.Duration) ([]byte, error) {
 	until := frameDeadline(size, grace)
-	buf := make([]byte, 0, min(size, readChunk))
+	buf := append(make([]byte, 0, min(size, readChunk)), head...)
 	for len(buf) < size {
 		n := min(size-len(buf), readChunk)
 		if cap(buf)-len(buf) < n {
