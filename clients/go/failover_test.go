@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,11 +125,10 @@ func TestProducerSurvivesLeaderKill(t *testing.T) {
 
 // TestProducerAndConsumerSurviveGatewayRestart SIGKILLs the only gateway
 // while a Producer streams records and a Consumer group member reads them,
-// and starts it again. The producer reconnects and resends what was not
-// acknowledged: nothing is lost; a request whose ack died with the gateway
-// may be written twice (at least once across a reconnect, as
-// docs/clients-go.md says), and the test reports how many were. The
-// consumer rejoins and its group ends with every record committed.
+// and starts it again. The producer reconnects, resumes its idempotent
+// producer and resends what was not acknowledged: nothing is lost and
+// nothing is written twice. The consumer rejoins and its group ends with
+// every record committed.
 func TestProducerAndConsumerSurviveGatewayRestart(t *testing.T) {
 	needMulti(t)
 	cl := testcluster.Multi(t, 3)
@@ -235,12 +235,20 @@ func TestProducerAndConsumerSurviveGatewayRestart(t *testing.T) {
 			dups += cnt - 1
 		}
 	}
+	unknown := 0
 	for v, at := range acked {
+		if strings.HasSuffix(at, "/-1") { // written by the broken session, offset no longer known
+			unknown++
+			continue
+		}
 		if r := got[at]; r == nil || string(r.Value) != v {
 			t.Fatalf("record %s acknowledged at %s, which holds %v", v, at, r)
 		}
 	}
-	t.Logf("%d records, %d in the log (%d duplicates from requests resent after the restart)", n, len(got), dups)
+	t.Logf("%d records, %d in the log, %d acknowledged without an offset", n, len(got), unknown)
+	if dups > 0 {
+		t.Fatalf("%d records written twice across the gateway restart", dups)
+	}
 
 	// The consumer rejoined and commits every record.
 	waitStart := time.Now()

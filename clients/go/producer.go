@@ -24,15 +24,17 @@ import (
 // or with the error; promises are called from one goroutine per topic, in
 // order per partition.
 //
-// Guarantees: within a session (idempotent by default, with AcksAll) an
-// acknowledged record was written exactly once, even across storage-leader
-// failovers, which the gateway handles. When a session breaks (the gateway
-// dies, the connection drops) the producer opens a new one and resends, in
-// order, every request not yet acknowledged; a request whose ack was lost
-// in the break may then be written twice (at least once across a
-// reconnect). A session the producer itself ends (Close, or a restart it
-// asks for) is drained first, so that never duplicates. See
-// docs/clients-go.md.
+// Guarantees (idempotent by default, with AcksAll): an acknowledged record
+// was written exactly once, even across storage-leader failovers, which
+// the gateway handles, and across broken sessions: when a session breaks
+// (the gateway dies, the connection drops) the producer opens a new one
+// that resumes the same idempotent producer (the state the acks reported)
+// and resends, in order and unchanged, every request not yet acknowledged,
+// so one the broken session wrote is recognised and not written again. A
+// resent record whose batch the partition leader no longer remembers (more
+// than 32 batches per partition behind) is acknowledged with Offset -1:
+// written once, its offset unknown. Without idempotence a reconnect is at
+// least once. See docs/clients-go.md.
 //
 // A Producer is safe for concurrent use. Close it (which flushes) when done.
 type Producer struct {
@@ -324,6 +326,39 @@ type topicProducer struct {
 	resendAt      time.Time
 	retries       int       // consecutive acks with records to send again
 	retryAt       time.Time // not before: the backoff of those records
+	// The idempotent producer the acks reported: what a new session
+	// resumes (hasState false: none yet, or not idempotent).
+	hasState   bool
+	producerID int64
+	epoch      int32
+	seqs       map[int32]int32 // next sequence per partition
+}
+
+// resumeState is what a new session resumes, or nil.
+func (t *topicProducer) resumeState() *streamv1.ProducerState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.hasState {
+		return nil
+	}
+	st := &streamv1.ProducerState{ProducerId: t.producerID, ProducerEpoch: t.epoch}
+	for p, n := range t.seqs {
+		st.Sequences = append(st.Sequences, &streamv1.PartitionSequence{Partition: p, NextSequence: n})
+	}
+	return st
+}
+
+// noteState takes in the producer state an ack or an open reported: a new
+// producer id or epoch starts over, otherwise its partitions move on.
+// t.mu is held.
+func (t *topicProducer) noteState(id int64, epoch int32, seqs []*streamv1.PartitionSequence) {
+	if !t.hasState || id != t.producerID || epoch != t.epoch {
+		t.hasState, t.producerID, t.epoch = true, id, epoch
+		t.seqs = make(map[int32]int32, len(seqs))
+	}
+	for _, ps := range seqs {
+		t.seqs[ps.GetPartition()] = ps.GetNextSequence()
+	}
 }
 
 func newTopicProducer(p *Producer, topic string) *topicProducer {
@@ -436,6 +471,7 @@ func (t *topicProducer) failAll(err error) {
 	t.mu.Lock()
 	queue, inflight := t.queue, t.inflight
 	t.queue, t.queueBytes, t.inflight, t.inflightBytes = nil, 0, nil, 0
+	t.hasState = false // nothing left to recognise: the next session starts afresh
 	t.mu.Unlock()
 	for _, rq := range inflight {
 		t.finish(rq.recs, func(int) error { return err })
@@ -521,6 +557,7 @@ func (t *topicProducer) open() (*session, error) {
 	}
 	open := &streamv1.ProduceStreamOpen{Topic: t.topic, Acks: t.p.cfg.acks.proto(), Compression: t.p.cfg.compression.proto(),
 		DisableIdempotence: !t.p.cfg.idempotent}
+	open.Resume = t.resumeState()
 	if t.p.cfg.requestTimeout > 0 {
 		open.Timeout = durationpb.New(t.p.cfg.requestTimeout)
 	}
@@ -541,6 +578,11 @@ func (t *topicProducer) open() (*session, error) {
 	if opened == nil {
 		cancel()
 		return nil, &Error{Op: op, Message: "the gateway answered the open with something else than opened"}
+	}
+	if t.p.cfg.idempotent && open.Resume == nil {
+		t.mu.Lock()
+		t.noteState(opened.GetProducerId(), opened.GetProducerEpoch(), nil)
+		t.mu.Unlock()
 	}
 	budget := t.p.cfg.maxInFlightBytes
 	if b := opened.GetMaxInFlightBytes(); b > 0 {
@@ -579,6 +621,9 @@ func (s *session) serve() error {
 	t.mu.Unlock()
 	go s.recv()
 	for _, rq := range resend {
+		// Written alone, so the gateway batches it as the first time and
+		// the leader recognises what the broken session wrote.
+		rq.msg.GetBatch().Resend = t.p.cfg.idempotent
 		rq.sent = time.Now()
 		if err := s.stream.Send(rq.msg); err != nil {
 			return s.stop(err)
@@ -792,6 +837,9 @@ func (s *session) complete(ack *streamv1.ProduceStreamAck) error {
 	t.inflight[0] = nil
 	t.inflight = t.inflight[1:]
 	t.inflightBytes -= rq.bytes
+	if st := ack.GetProducerState(); st != nil && t.hasState {
+		t.noteState(st.GetProducerId(), st.GetProducerEpoch(), st.GetSequences())
+	}
 	if e := fromDetail(op, ack.GetError()); e != nil && e.Code == commonv1.ErrorCode_ERROR_CODE_THROTTLED {
 		// Nothing of it was written: send it again on this session after
 		// the wait the gateway asked for; its ack then comes after those

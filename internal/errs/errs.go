@@ -48,6 +48,7 @@ const (
 	LeaderNotAvailable        = commonv1.ErrorCode_ERROR_CODE_LEADER_NOT_AVAILABLE
 	ReassignmentInProgress    = commonv1.ErrorCode_ERROR_CODE_REASSIGNMENT_IN_PROGRESS
 	OutOfOrderSequence        = commonv1.ErrorCode_ERROR_CODE_OUT_OF_ORDER_SEQUENCE_NUMBER
+	DuplicateSequence         = commonv1.ErrorCode_ERROR_CODE_DUPLICATE_SEQUENCE_NUMBER
 	InvalidProducerEpoch      = commonv1.ErrorCode_ERROR_CODE_INVALID_PRODUCER_EPOCH
 	CoordinatorNotAvailable   = commonv1.ErrorCode_ERROR_CODE_COORDINATOR_NOT_AVAILABLE
 	TransactionsUnsupported   = commonv1.ErrorCode_ERROR_CODE_TRANSACTIONS_UNSUPPORTED
@@ -110,6 +111,7 @@ var table = map[Code]entry{
 	LeaderNotAvailable:        {codes.Unavailable, kerr.LeaderNotAvailable.Code, true},
 	ReassignmentInProgress:    {codes.FailedPrecondition, kerr.ReassignmentInProgress.Code, false},
 	OutOfOrderSequence:        {codes.FailedPrecondition, kerr.OutOfOrderSequenceNumber.Code, false},
+	DuplicateSequence:         {codes.AlreadyExists, kerr.DuplicateSequenceNumber.Code, false},
 	InvalidProducerEpoch:      {codes.FailedPrecondition, kerr.InvalidProducerEpoch.Code, false},
 	CoordinatorNotAvailable:   {codes.Unavailable, kerr.CoordinatorNotAvailable.Code, true},
 	TransactionsUnsupported:   {codes.Unimplemented, kerr.TransactionalIDAuthorizationFailed.Code, false}, // fatal to the client: transactions are not served

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -40,7 +41,9 @@ type Server struct {
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
+	creds    credentials.TransportCredentials
 	unary    []grpc.UnaryServerInterceptor
+	stream   []grpc.StreamServerInterceptor
 	validate bool
 	skip     []protoreflect.MessageType
 	maxRecv  int
@@ -62,6 +65,16 @@ func WithMaxConcurrentStreams(n uint32) ServerOption {
 // WithUnary adds unary interceptors, run after Strata's own.
 func WithUnary(i ...grpc.UnaryServerInterceptor) ServerOption {
 	return func(o *serverOptions) { o.unary = append(o.unary, i...) }
+}
+
+// WithStream adds stream interceptors, run after Strata's own.
+func WithStream(i ...grpc.StreamServerInterceptor) ServerOption {
+	return func(o *serverOptions) { o.stream = append(o.stream, i...) }
+}
+
+// WithCreds serves with transport credentials (TLS); nil is plaintext.
+func WithCreds(c credentials.TransportCredentials) ServerOption {
+	return func(o *serverOptions) { o.creds = c }
 }
 
 // WithValidation checks every request against the buf.validate rules of
@@ -107,9 +120,9 @@ func NewServer(log *slog.Logger, reg prometheus.Registerer, opts ...ServerOption
 		u, s := validationInterceptors(o.skip...)
 		unary, stream = append(unary, u), append(stream, s)
 	}
-	srv := grpc.NewServer(
+	sopts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(append(unary, o.unary...)...),
-		grpc.ChainStreamInterceptor(stream...),
+		grpc.ChainStreamInterceptor(append(stream, o.stream...)...),
 		grpc.MaxRecvMsgSize(o.maxRecv),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.MaxConcurrentStreams(o.streams),
@@ -117,7 +130,11 @@ func NewServer(log *slog.Logger, reg prometheus.Registerer, opts ...ServerOption
 		// peers are found by the server's own pings.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: limits.GRPCKeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: limits.GRPCKeepaliveTime, Timeout: limits.GRPCKeepaliveTimeout}),
-	)
+	}
+	if o.creds != nil {
+		sopts = append(sopts, grpc.Creds(o.creds))
+	}
+	srv := grpc.NewServer(sopts...)
 	h := health.NewServer()
 	h.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(srv, h)
@@ -161,8 +178,11 @@ func codeToLevel(c codes.Code) logging.Level {
 
 // CheckHealth asks the gRPC health service at addr whether the role there is
 // ready; nil means SERVING.
-func CheckHealth(ctx context.Context, addr string) error {
-	conn, err := Dial(addr)
+func CheckHealth(ctx context.Context, addr string) error { return CheckHealthCreds(ctx, nil, addr) }
+
+// CheckHealthCreds is CheckHealth over the given credentials (nil: plaintext).
+func CheckHealthCreds(ctx context.Context, creds credentials.TransportCredentials, addr string) error {
+	conn, err := DialCreds(creds, addr)
 	if err != nil {
 		return err
 	}

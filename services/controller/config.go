@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/limits"
+	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/internal/topicconfig"
 )
 
@@ -63,6 +64,11 @@ type Config struct {
 	// DefaultTopicConfigs are stamped on new topics that do not set them
 	// (like Kafka's broker-level topic defaults), e.g. min.insync.replicas=2.
 	DefaultTopicConfigs []string
+
+	// TLS serves the gRPC API (client certificates required), the HTTP
+	// port and etcd's client and peer URLs, and is the client side of
+	// calls to other controllers and storage nodes.
+	TLS tlsconf.Config
 }
 
 // defaultEtcdQuotaBytes is the default --etcd-quota-bytes: 2 GiB, etcd's
@@ -106,6 +112,7 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.LeaderImbalanceCheckInterval, "leader-imbalance-check-interval", 5*time.Minute,
 		"how often leadership moves back to each partition's preferred (first) replica when it is alive and in sync; 0 turns it off")
 	fs.StringSliceVar(&c.DefaultTopicConfigs, "default-topic-config", nil, "key=value set on new topics that do not set key (repeatable), e.g. min.insync.replicas=2")
+	c.TLS.RegisterFlags(fs)
 }
 
 // defaultTopicConfigs parses DefaultTopicConfigs.
@@ -140,10 +147,15 @@ func (c *Config) Validate() error {
 	if c.EtcdInitialClusterState != "new" && c.EtcdInitialClusterState != "existing" {
 		p.Addf("etcd-initial-cluster-state", "%q is not new or existing", c.EtcdInitialClusterState)
 	}
+	// etcd's peers speak TLS exactly when this controller does.
+	scheme := c.etcdScheme()
 	for _, m := range splitList(c.EtcdInitialCluster) {
-		if name, url, ok := strings.Cut(m, "="); !ok || name == "" || !strings.HasPrefix(url, "http") {
-			p.Addf("etcd-initial-cluster", "%q is not name=http://host:port", m)
+		if name, url, ok := strings.Cut(m, "="); !ok || name == "" || !strings.HasPrefix(url, scheme) {
+			p.Addf("etcd-initial-cluster", "%q is not name=%shost:port", m, scheme)
 		}
+	}
+	if c.EtcdAdvertisePeer != "" && !strings.HasPrefix(c.EtcdAdvertisePeer, scheme) {
+		p.Addf("etcd-advertise-peer", "%q does not start with %s", c.EtcdAdvertisePeer, scheme)
 	}
 	switch c.EtcdLogLevel {
 	case "debug", "info", "warn", "error":
@@ -195,6 +207,7 @@ func (c *Config) Validate() error {
 	if _, err := c.defaultTopicConfigs(); err != nil {
 		p.Addf("default-topic-config", "%v", err)
 	}
+	c.TLS.Validate(&p)
 	return p.Err()
 }
 
@@ -214,7 +227,15 @@ func (c *Config) peerURL() string {
 	if c.EtcdAdvertisePeer != "" {
 		return c.EtcdAdvertisePeer
 	}
-	return "http://" + c.EtcdPeerAddr
+	return c.etcdScheme() + c.EtcdPeerAddr
+}
+
+// etcdScheme is the scheme of etcd's URLs: https when TLS is on.
+func (c *Config) etcdScheme() string {
+	if c.TLS.Enabled() {
+		return "https://"
+	}
+	return "http://"
 }
 
 func (c *Config) initialCluster() string {

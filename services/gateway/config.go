@@ -7,6 +7,7 @@ import (
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/quota"
+	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/rest"
 )
@@ -41,6 +42,13 @@ type Config struct {
 
 	// RESTMaxBodyBytes bounds a REST request body (services/gateway/rest).
 	RESTMaxBodyBytes int64
+
+	// TLS serves the public gRPC API and the HTTP port (client
+	// certificates as --tls-client-auth says), the Kafka listener with
+	// KafkaTLS, and is the client side of calls to controllers and storage
+	// nodes.
+	TLS      tlsconf.Config
+	KafkaTLS bool
 }
 
 // RegisterFlags binds the gateway's flags to c with their defaults.
@@ -54,6 +62,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Int32Var(&c.GatewayID, "id", 0, "gateway id (0: the controller assigns one)")
 	fs.Int64Var(&c.RESTMaxBodyBytes, "rest-max-body-bytes", rest.DefaultMaxBodyBytes, "the largest REST request body accepted; a larger one is answered 413")
 	c.RegisterKafkaFlags(fs)
+	c.TLS.RegisterFlags(fs)
+	fs.BoolVar(&c.KafkaTLS, "kafka-tls", false, "serve the Kafka listener over TLS (Kafka's SSL security protocol) with the --tls-* block")
 }
 
 // RegisterKafkaFlags binds the Kafka listener's settings (the flags named
@@ -91,6 +101,10 @@ func (c *Config) CopyKafkaSettings(from Config) {
 // Validate checks every field and reports each bad one.
 func (c *Config) Validate() error {
 	var p config.Problems
+	c.TLS.Validate(&p)
+	if c.KafkaTLS && !c.TLS.Enabled() {
+		p.Addf("kafka-tls", "needs --tls-cert, --tls-key and --tls-ca")
+	}
 	p.Addr("grpc-addr", c.GRPCAddr)
 	p.Addr("http-addr", c.HTTPAddr)
 	p.Addr("kafka-addr", c.KafkaAddr)

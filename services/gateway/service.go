@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/services/gateway/groups"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/pids"
@@ -44,8 +46,8 @@ type Gateway struct {
 	cfg           Config
 	advertiseGRPC string
 	cache         *metadata.Cache
+	tls           *tlsconf.TLS // nil: plaintext
 	reg           *prometheus.Registry
-	fatal         chan error
 	kafkaLn       net.Listener
 	kafka         *kafka.Server
 	storage       rpc.Pool // connections to storage nodes, for Kafka and describe progress
@@ -63,7 +65,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry(), fatal: make(chan error, 1)}
+	g := &Gateway{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry()}
 	g.router = router.New(g.cache, router.Pool{Conns: &g.storage}, g.reg)
 	g.Log = log.With("role", "gateway")
 	defer func() {
@@ -71,7 +73,11 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 			g.Stop()
 		}
 	}()
-	if g.Conn, err = rpc.Dial(cfg.Controllers...); err != nil {
+	if g.tls, err = tlsconf.Load(cfg.TLS); err != nil {
+		return nil, err
+	}
+	g.storage.Creds = g.tls.ClientCreds()
+	if g.Conn, err = rpc.DialCreds(g.tls.ClientCreds(), cfg.Controllers...); err != nil {
 		return nil, err
 	}
 	g.router.SetCatchUp(newCatchUp(g.cache, adminv1.NewAdminServiceClient(g.Conn), g.Log).run)
@@ -81,7 +87,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.advertiseGRPC = config.Advertise(cfg.AdvertiseGRPC, g.Listener.Addr().String())
 	// A bad ProduceStream batch is answered in its ack, not by ending the
 	// session, so the handler checks those itself.
-	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithMaxConcurrentStreams(limits.GRPCMaxConcurrentStreams),
+	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithCreds(g.tls.ServerCreds()), rpc.WithMaxConcurrentStreams(limits.GRPCMaxConcurrentStreams),
 		rpc.WithValidation((&streamv1.ProduceStreamRequest{}).ProtoReflect().Type()),
 		rpc.WithUnary(g.describeProgress, forwardAdmin(g.Conn, g.router)))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
@@ -92,7 +98,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	go func() { _ = g.GRPC.Serve(g.Listener) }()
 	// REST calls the gRPC API above over loopback, so its requests are
 	// validated, bounded and counted as gRPC ones are.
-	if g.loopback, err = rpc.Dial(loopbackAddr(g.Listener.Addr())); err != nil {
+	if g.loopback, err = rpc.DialCreds(g.tls.ClientCreds(), loopbackAddr(g.Listener.Addr())); err != nil {
 		return nil, err
 	}
 	api, err := rest.New(rest.Config{Conn: g.loopback, Partitions: g.partitions, MaxBodyBytes: cfg.RESTMaxBodyBytes})
@@ -101,7 +107,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	}
 	mux := http.NewServeMux()
 	api.Register(mux)
-	if g.HTTP, err = httpserver.Start(cfg.HTTPAddr, g.reg, g.ready, mux); err != nil {
+	if g.HTTP, err = httpserver.StartTLS(cfg.HTTPAddr, g.tls.Server(), g.reg, g.ready, mux); err != nil {
 		return nil, err
 	}
 
@@ -111,6 +117,15 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if g.kafkaLn, err = net.Listen("tcp", cfg.KafkaAddr); err != nil {
 		return nil, fmt.Errorf("kafka listen: %w", err)
 	}
+	plaintext := map[string]string{"kafka": cfg.KafkaAddr}
+	if cfg.KafkaTLS {
+		g.kafkaLn = tls.NewListener(g.kafkaLn, g.tls.Server())
+		delete(plaintext, "kafka")
+	}
+	if g.tls == nil {
+		plaintext["grpc"], plaintext["http"] = cfg.GRPCAddr, cfg.HTTPAddr
+	}
+	tlsconf.WarnPlaintext(g.Log, nil, plaintext)
 	kafkaAddr := config.Advertise(cfg.AdvertiseKafka, g.kafkaLn.Addr().String())
 	g.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_GATEWAY, client, cfg.GatewayID,
 		func(ctx context.Context, id int32) (member.Registration, error) {
@@ -130,7 +145,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.Go(func(ctx context.Context) {
 		if err := g.Member.Run(ctx); err != nil {
 			g.Log.Error("gateway stops", "err", err)
-			g.fatal <- err
+			g.Fail(err)
 		}
 	})
 	g.Go(func(ctx context.Context) { metadata.Follow(ctx, client, g.cache, g.Log) })
@@ -256,9 +271,6 @@ func (g *Gateway) ready() error {
 	}
 	return nil
 }
-
-// Fatal delivers an error that should stop the process.
-func (g *Gateway) Fatal() <-chan error { return g.fatal }
 
 // GRPCAddr is the advertised gRPC address.
 func (g *Gateway) GRPCAddr() string { return g.advertiseGRPC }

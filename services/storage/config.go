@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/limits"
+	"github.com/strata-io/strata/internal/tlsconf"
 )
 
 // Config is the storage role's configuration.
@@ -36,6 +37,11 @@ type Config struct {
 	// DiskFreeWarnBytes is the free space of the data dir's file system
 	// below which the node logs a warning and describe marks it.
 	DiskFreeWarnBytes uint64
+
+	// TLS serves the gRPC API (client certificates required) and the HTTP
+	// port, and is the client side of calls to controllers and leaders.
+	// Its certificate names this node's id (strata://storage/N).
+	TLS tlsconf.Config
 }
 
 // defaultDiskFreeWarnBytes is the default --disk-free-warn-bytes: 1 GiB.
@@ -56,11 +62,13 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ProducerIDExpiration, "producer-id-expiration", limits.ProducerIDExpiration,
 		"Kafka producer.id.expiration.ms: a producer idle this long on a partition is forgotten there (its next batch may start at any sequence)")
 	fs.Uint64Var(&c.DiskFreeWarnBytes, "disk-free-warn-bytes", defaultDiskFreeWarnBytes, "warn (log, metrics, cluster describe) when the data dir's file system has fewer free bytes than this")
+	c.TLS.RegisterFlags(fs)
 }
 
 // Validate checks every field and reports each bad one.
 func (c *Config) Validate() error {
 	var p config.Problems
+	c.TLS.Validate(&p)
 	if c.DataDir == "" {
 		p.Addf("data-dir", "must not be empty")
 	}

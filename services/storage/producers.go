@@ -47,8 +47,7 @@ import (
 )
 
 // producerWindow is how many batches per producer are remembered for
-// duplicate detection (Kafka's max.in.flight.requests.per.connection cap
-// is 5).
+// duplicate detection.
 const producerWindow = log.ProducerWindow
 
 // maxIdempotentBatches bounds the batches of one producer in one write to
@@ -179,6 +178,14 @@ func (pp *partProducers) check(hs []recordbatch.Header) (base int64, dup bool, e
 		}
 	}
 	if n := len(e.batches); n > 0 {
+		// Older than every batch remembered: written before (sequences
+		// only ever advance), by a producer resending after the window
+		// moved on. Say so, rather than write it again.
+		last := hs[len(hs)-1]
+		if seqBefore(last.BaseSequence+last.LastOffsetDelta, e.batches[0].firstSeq) {
+			return -1, false, errs.New(errs.DuplicateSequence, "producer %d resent sequences %d..%d, older than the %d batches remembered (from %d): written before",
+				h.ProducerID, h.BaseSequence, last.BaseSequence+last.LastOffsetDelta, n, e.batches[0].firstSeq)
+		}
 		if want := nextSeq(e.batches[n-1].lastSeq); h.BaseSequence != want {
 			return -1, false, errs.New(errs.OutOfOrderSequence, "producer %d sequence %d does not follow %d", h.ProducerID, h.BaseSequence, e.batches[n-1].lastSeq)
 		}
@@ -290,6 +297,13 @@ func (pp *partProducers) bumpEpoch(id int64, epoch int16) {
 	if e := pp.producers[id]; e == nil || e.epoch != epoch {
 		pp.producers[id] = &producerEntry{epoch: epoch}
 	}
+}
+
+// seqBefore says whether sequence a comes before b in the wrapping
+// sequence space (within half of it).
+func seqBefore(a, b int32) bool {
+	d := (int64(b) - int64(a)) & (1<<31 - 1)
+	return d > 0 && d < 1<<30
 }
 
 func nextSeq(s int32) int32 {

@@ -77,6 +77,38 @@ func TestIdempotentWriteOfSeveralBatches(t *testing.T) {
 	}
 }
 
+// A resend older than every batch the leader remembers (a resumed
+// ProduceStream session resending more than the window) is answered
+// DUPLICATE_SEQUENCE_NUMBER and written nothing; one that straddles the
+// window's start is refused too.
+func TestIdempotentResendOlderThanTheWindow(t *testing.T) {
+	ps := newPartitions(t.TempDir())
+	if err := ps.reconcile([]assignment{testAssignment("t", 0, "aa")}, keepAll, &testHost{}); err != nil {
+		t.Fatal(err)
+	}
+	defer ps.closeAll()
+	r, _ := ps.get("t", 0)
+	for seq := int32(0); seq < int32(2*producerWindow); seq++ {
+		if _, err := r.appendProduced(0, idempotentBatches(t, seq*2, 2, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := r.log.LogEndOffset()
+	if _, err := r.appendProduced(0, idempotentBatches(t, 0, 2, 1)); !errs.Is(err, errs.DuplicateSequence) {
+		t.Fatalf("resend of the first batch: %v, want DUPLICATE_SEQUENCE_NUMBER", err)
+	}
+	straddle := idempotentBatches(t, 2*(producerWindow-1), 2, 2) // the batch before the window, and its first
+	if _, err := r.appendProduced(0, straddle); errs.From(err) == nil || errs.Is(err, errs.DuplicateSequence) {
+		t.Fatalf("resend across the window's start: %v, want another refusal", err)
+	}
+	if r.log.LogEndOffset() != end {
+		t.Fatalf("log end %d, want %d: nothing written again", r.log.LogEndOffset(), end)
+	}
+	if !seqBefore(1<<31-2, 1) || seqBefore(1, 1<<31-2) || seqBefore(5, 5) {
+		t.Fatal("seqBefore does not wrap")
+	}
+}
+
 // A producer idle past producer.id.expiration.ms is forgotten by the
 // leader and the log alike: its next batch may start at any sequence.
 func TestIdleProducerExpires(t *testing.T) {

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"math"
@@ -44,6 +45,7 @@ type streamRequest struct {
 	records []*streamv1.ProduceRecord
 	size    int64       // counted in flight until acknowledged
 	refused *errs.Error // answered without writing
+	resend  bool        // resent on a resumed session: written alone
 }
 
 // ProduceStream implements StreamService.ProduceStream: a reader goroutine
@@ -134,15 +136,17 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 		// append per partition: under load a session then pays one round
 		// trip per group of requests, and per partition the records keep
 		// their request order.
+		// A resent request is written alone, as the session that first
+		// sent it may have: its batches must be the ones written then.
 		run, size := []*streamRequest{r}, r.size
 	drain:
-		for !closed && len(run) < maxCoalesced && size < maxCoalescedBytes {
+		for !closed && !r.resend && len(run) < maxCoalesced && size < maxCoalescedBytes {
 			select {
 			case next, ok := <-queue:
 				switch {
 				case !ok:
 					closed = true
-				case next.refused != nil:
+				case next.refused != nil || next.resend:
 					held = next
 					break drain
 				default:
@@ -165,7 +169,7 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 		if sess.idempotent && !w.built.equal(sess.producer) {
 			spec = w.after(sess.producer)
 		}
-		f := &flight{run: run, results: make(chan []*streamv1.ProduceResult, 1)}
+		f := &flight{run: run, results: make(chan *written, 1)}
 		if len(queue) == 0 {
 			// Nothing waits to be built meanwhile: write here, without the
 			// hop to another goroutine (what a lone request waits for).
@@ -182,14 +186,18 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 // flight is a write being executed.
 type flight struct {
 	run     []*streamRequest
-	results chan []*streamv1.ProduceResult
+	results chan *written
 }
 
 // ack answers the write's requests, in order, from its results.
 func (f *flight) ack(stream grpc.BidiStreamingServer[streamv1.ProduceStreamRequest, streamv1.ProduceStreamResponse],
-	results []*streamv1.ProduceResult, inFlight *atomic.Int64) error {
-	for _, q := range f.run {
+	w *written, inFlight *atomic.Int64) error {
+	results := w.results
+	for i, q := range f.run {
 		ack := &streamv1.ProduceStreamAck{RequestId: q.id, Results: results[:len(q.records)]}
+		if w.states != nil {
+			ack.ProducerState = w.states[i]
+		}
 		results = results[len(q.records):]
 		inFlight.Add(-q.size)
 		if err := sendAck(stream, ack); err != nil {
@@ -229,15 +237,49 @@ func (s *Service) openSession(ctx context.Context, open *streamv1.ProduceStreamO
 	if d := open.GetTimeout(); d != nil {
 		sess.timeout = d.AsDuration()
 	}
-	if sess.idempotent {
-		if sess.acks != storagev1.Acks_ACKS_ALL {
-			return nil, invalid("open.acks", "an idempotent session needs ACKS_ALL (as Kafka's enable.idempotence); set disable_idempotence for other acks")
+	resume := open.GetResume()
+	switch {
+	case !sess.idempotent && resume != nil:
+		return nil, invalid("open.resume", "only an idempotent session can be resumed")
+	case !sess.idempotent:
+	case sess.acks != storagev1.Acks_ACKS_ALL:
+		return nil, invalid("open.acks", "an idempotent session needs ACKS_ALL (as Kafka's enable.idempotence); set disable_idempotence for other acks")
+	case resume != nil:
+		if sess.producer, e = resumedProducer(resume, t.GetPartitionCount()); e != nil {
+			return nil, e
 		}
+	default:
 		if e := sess.newProducer(ctx); e != nil {
 			return nil, e
 		}
 	}
 	return sess, nil
+}
+
+// resumedProducer is the producer a resumed session goes on with.
+func resumedProducer(r *streamv1.ProducerState, partitions int32) (producer, *errs.Error) {
+	p := producer{id: r.GetProducerId(), epoch: int16(r.GetProducerEpoch()), seq: make(map[int32]int32, len(r.GetSequences()))}
+	for i, ps := range r.GetSequences() {
+		if ps.GetPartition() >= partitions {
+			return producer{}, invalid(fmt.Sprintf("open.resume.sequences[%d].partition", i), "partition %d does not exist (the topic has %d)", ps.GetPartition(), partitions)
+		}
+		if _, dup := p.seq[ps.GetPartition()]; dup {
+			return producer{}, invalid(fmt.Sprintf("open.resume.sequences[%d].partition", i), "partition %d is named twice", ps.GetPartition())
+		}
+		p.seq[ps.GetPartition()] = ps.GetNextSequence()
+	}
+	return p, nil
+}
+
+// state is the producer state p reports for partitions parts.
+func (p producer) state(parts []int32) *streamv1.ProducerState {
+	st := &streamv1.ProducerState{ProducerId: p.id, ProducerEpoch: int32(p.epoch)}
+	for _, part := range parts {
+		if seq, ok := p.seq[part]; ok {
+			st.Sequences = append(st.Sequences, &streamv1.PartitionSequence{Partition: part, NextSequence: seq})
+		}
+	}
+	return st
 }
 
 // newProducer takes a fresh producer id: every partition starts again at
@@ -271,7 +313,7 @@ func (sess *session) read(ctx context.Context, stream grpc.BidiStreamingServer[s
 		if b == nil {
 			return invalid("batch", "after the open, every message must be a batch")
 		}
-		r := &streamRequest{id: b.GetRequestId(), records: b.GetRecords()}
+		r := &streamRequest{id: b.GetRequestId(), records: b.GetRecords(), resend: b.GetResend()}
 		if e := rpc.Validate(b); e != nil {
 			r.refused = e
 		} else if t, e := sess.s.lookupTopic(ctx, sess.topic, "topic"); e != nil {
@@ -314,14 +356,16 @@ func recordsSize(recs []*streamv1.ProduceRecord) int {
 	return n
 }
 
-// pending is one partition's batches of a request, sent up to
-// roundBatches per round (one append) so an idempotent producer's
-// sequences reach the leader in order.
+// pending is one partition's batches of a write, sent up to roundBatches
+// per round (one append) so an idempotent producer's sequences reach the
+// leader in order. Each request's records make their own batches, so a
+// request resent on a resumed session is batched as it was the first time.
 type pending struct {
 	partition int32
-	indexes   []int // the records' positions in the request
+	indexes   []int // the records' positions in the write
 	chunks    [][]*streamv1.ProduceRecord
-	bases     []int64 // each chunk's base offset once written
+	callOf    []int   // the request of each chunk
+	bases     []int64 // each chunk's base offset once written (-1: unknown)
 	err       *errs.Error
 	first     []byte // the first round's batches, built by plan
 	firstErr  error
@@ -329,8 +373,8 @@ type pending struct {
 
 // roundBatches is how many batches of one partition a round appends
 // together: the storage leader's bound for one idempotent write, so that a
-// retried write is recognised whole.
-const roundBatches = 8
+// retried write is recognised whole (maxCoalesced requests of a batch each).
+const roundBatches = 32
 
 // producer is the producer id, epoch and next sequence per partition a
 // write's batches are stamped with.
@@ -354,10 +398,19 @@ func (p producer) equal(q producer) bool {
 // one before it is being written.
 type writePlan struct {
 	recs  []*streamv1.ProduceRecord
+	calls []int                     // the records of each request, in order
 	out   []*streamv1.ProduceResult // set when the write fails whole
 	now   int64
 	parts []*pending
 	built producer // what the first round was stamped with
+}
+
+// written is what a write's requests are answered with: one result per
+// record and, of an idempotent session, the producer state after each
+// request.
+type written struct {
+	results []*streamv1.ProduceResult
+	states  []*streamv1.ProducerState
 }
 
 // after is p advanced by the plan's records, as if it is written.
@@ -379,6 +432,7 @@ func (sess *session) plan(calls [][]*streamv1.ProduceRecord, as *producer) *writ
 	w := &writePlan{now: sess.s.now().UnixMilli(), built: as.clone()}
 	for _, c := range calls {
 		w.recs = append(w.recs, c...)
+		w.calls = append(w.calls, len(c))
 	}
 	t, ok := sess.s.cache.Topic(sess.topic)
 	if !ok {
@@ -389,29 +443,29 @@ func (sess *session) plan(calls [][]*streamv1.ProduceRecord, as *producer) *writ
 		}
 		return w
 	}
-	var order []int32
-	byPartition := map[int32][]int{}
+	maxBatch := maxMessageBytes(t)
+	byPartition := map[int32]*pending{}
 	for i, base := 0, 0; i < len(calls); base, i = base+len(calls[i]), i+1 {
-		o, by := sess.s.place(t, calls[i])
-		for _, p := range o {
-			if _, ok := byPartition[p]; !ok {
-				order = append(order, p)
+		order, by := sess.s.place(t, calls[i])
+		for _, p := range order {
+			pp := byPartition[p]
+			if pp == nil {
+				pp = &pending{partition: p}
+				byPartition[p] = pp
+				w.parts = append(w.parts, pp)
 			}
-			for _, j := range by[p] {
-				byPartition[p] = append(byPartition[p], base+j)
+			chunk := make([]*streamv1.ProduceRecord, len(by[p]))
+			for j, k := range by[p] {
+				chunk[j] = calls[i][k]
+				pp.indexes = append(pp.indexes, base+k)
+			}
+			for _, c := range chunkRecords(chunk, maxBatch) {
+				pp.chunks, pp.callOf = append(pp.chunks, c), append(pp.callOf, i)
 			}
 		}
 	}
-	maxBatch := maxMessageBytes(t)
-	for _, p := range order {
-		pp := &pending{partition: p, indexes: byPartition[p]}
-		chunk := make([]*streamv1.ProduceRecord, len(pp.indexes))
-		for j, i := range pp.indexes {
-			chunk[j] = w.recs[i]
-		}
-		pp.chunks = chunkRecords(chunk, maxBatch)
-		pp.first, pp.firstErr = sess.batches(*as, p, pp.chunks[:min(roundBatches, len(pp.chunks))], w.now)
-		w.parts = append(w.parts, pp)
+	for _, pp := range w.parts {
+		pp.first, pp.firstErr = sess.batches(*as, pp.partition, pp.chunks[:min(roundBatches, len(pp.chunks))], w.now)
 	}
 	*as = w.after(*as)
 	return w
@@ -420,13 +474,14 @@ func (sess *session) plan(calls [][]*streamv1.ProduceRecord, as *producer) *writ
 // execute writes a plan and returns one result per record, in order. It
 // alone changes the session's producer; a first round built for another
 // producer state than the one it finds is built again.
-func (sess *session) execute(ctx context.Context, w *writePlan) []*streamv1.ProduceResult {
+func (sess *session) execute(ctx context.Context, w *writePlan) *written {
 	if w.out != nil {
-		return w.out
+		return &written{results: w.out}
 	}
 	recs, now, parts := w.recs, w.now, w.parts
-	out := make([]*streamv1.ProduceResult, len(recs))
-	for round := 0; ; round++ {
+	start := sess.producer.clone()
+	reset := false
+	for round := 0; !reset; round++ {
 		var items []*router.ProduceItem
 		var of []*pending
 		var sent [][][]*streamv1.ProduceRecord // the chunks of each item
@@ -451,15 +506,22 @@ func (sess *session) execute(ctx context.Context, w *writePlan) []*streamv1.Prod
 			break
 		}
 		sess.send(ctx, items)
-		reset := false
+		var cause *errs.Error
 		for k, it := range items {
 			pp := of[k]
 			switch {
-			case it.Err == nil:
-				base := it.Result.GetBaseOffset()
+			case it.Err == nil, it.Err.Code() == errs.DuplicateSequence:
+				// DUPLICATE_SEQUENCE_NUMBER: a resend the leader held
+				// before and no longer remembers the offsets of.
+				base := int64(-1)
+				if it.Err == nil {
+					base = it.Result.GetBaseOffset()
+				}
 				for _, c := range sent[k] {
 					pp.bases = append(pp.bases, base)
-					base += int64(len(c))
+					if base >= 0 {
+						base += int64(len(c))
+					}
 					if sess.idempotent {
 						sess.seq[pp.partition] = nextSequence(sess.seq[pp.partition], len(c))
 					}
@@ -469,19 +531,28 @@ func (sess *session) execute(ctx context.Context, w *writePlan) []*streamv1.Prod
 				// An outcome that stayed unknown, or sequences the leader
 				// no longer agrees with: start over under a new producer
 				// id, so no later batch can be taken for a duplicate.
-				reset = reset || it.Err.Detail.GetRetriable() || it.Err.Code() == errs.OutOfOrderSequence || it.Err.Code() == errs.InvalidProducerEpoch
-			}
-		}
-		if reset && sess.idempotent {
-			if e := sess.newProducer(ctx); e != nil {
-				for _, pp := range parts {
-					if pp.err == nil && len(pp.bases) < len(pp.chunks) {
-						pp.err = e
-					}
+				if it.Err.Detail.GetRetriable() || it.Err.Code() == errs.OutOfOrderSequence || it.Err.Code() == errs.InvalidProducerEpoch {
+					reset, cause = true, it.Err
 				}
 			}
 		}
+		if reset && sess.idempotent {
+			// The rest of the write (batches of a round not yet sent) is
+			// not written: every batch this write did write carries the
+			// producer it started with, which the acks' states rely on.
+			for _, pp := range parts {
+				if pp.err == nil && len(pp.bases) < len(pp.chunks) {
+					pp.err = errs.New(cause.Code(), "not written: an earlier batch of the write failed: %s", errs.Message(cause))
+				}
+			}
+			// Without a new id (no controller) the session goes on with
+			// this one: a batch after a gap is refused, and that tries
+			// again.
+			_ = sess.newProducer(ctx)
+		}
+		reset = reset && sess.idempotent
 	}
+	out := make([]*streamv1.ProduceResult, len(recs))
 	for _, pp := range parts {
 		j := 0
 		for c, chunk := range pp.chunks {
@@ -493,7 +564,7 @@ func (sess *session) execute(ctx context.Context, w *writePlan) []*streamv1.Prod
 					res.TimestampMs = *ts
 				}
 				switch {
-				case c < len(pp.bases) && sess.acks != storagev1.Acks_ACKS_NONE:
+				case c < len(pp.bases) && sess.acks != storagev1.Acks_ACKS_NONE && pp.bases[c] >= 0:
 					res.Offset = pp.bases[c] + int64(k)
 				case c >= len(pp.bases) && pp.err != nil:
 					res.Error = detail(pp.err)
@@ -501,6 +572,46 @@ func (sess *session) execute(ctx context.Context, w *writePlan) []*streamv1.Prod
 				out[i] = res
 			}
 		}
+	}
+	res := &written{results: out}
+	if sess.idempotent {
+		res.states = w.states(start, sess.producer)
+	}
+	return res
+}
+
+// states is the producer state after each request of an executed write,
+// for a client to resume from: the state the next request was stamped
+// from. Within the write that is start advanced by the batches written up
+// to the request (a partition's batches succeed in order, and all under
+// start's producer); after the last request it is end, which is another
+// producer when the write failed and the session started over.
+func (w *writePlan) states(start, end producer) []*streamv1.ProducerState {
+	touched := make([][]int32, len(w.calls))
+	for _, pp := range w.parts {
+		for _, q := range pp.callOf {
+			if t := touched[q]; len(t) == 0 || t[len(t)-1] != pp.partition {
+				touched[q] = append(touched[q], pp.partition)
+			}
+		}
+	}
+	out := make([]*streamv1.ProducerState, len(w.calls))
+	cur := start.clone()
+	if cur.seq == nil {
+		cur.seq = map[int32]int32{}
+	}
+	next := make([]int, len(w.parts)) // per partition, the next chunk to count
+	for q := range w.calls {
+		if q == len(w.calls)-1 {
+			out[q] = end.state(touched[q])
+			break
+		}
+		for k, pp := range w.parts {
+			for ; next[k] < len(pp.bases) && pp.callOf[next[k]] <= q; next[k]++ {
+				cur.seq[pp.partition] = nextSequence(cur.seq[pp.partition], len(pp.chunks[next[k]]))
+			}
+		}
+		out[q] = cur.state(touched[q])
 	}
 	return out
 }

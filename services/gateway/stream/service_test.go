@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -236,7 +237,7 @@ func TestSessionPlacesEachRequestOnItsOwn(t *testing.T) {
 		}
 	}
 	as := sess.producer.clone()
-	results := sess.execute(context.Background(), sess.plan(calls, &as))
+	results := sess.execute(context.Background(), sess.plan(calls, &as)).results
 	used := map[int32]bool{}
 	for i := range calls {
 		rs := results[i*5 : i*5+5]
@@ -271,7 +272,7 @@ func TestSessionRebuildsAWriteBuiltAheadOfAFailure(t *testing.T) {
 	w1 := sess.plan(recs(3), &spec)
 	w2 := sess.plan(recs(2), &spec) // built as if w1 succeeds: from sequence 3
 	m.fail = map[int32]*errs.Error{0: errs.New(errs.MessageTooLarge, "refused")}
-	for _, r := range sess.execute(context.Background(), w1) {
+	for _, r := range sess.execute(context.Background(), w1).results {
 		if r.GetError() == nil {
 			t.Fatalf("w1: %v, want refused", r)
 		}
@@ -283,7 +284,7 @@ func TestSessionRebuildsAWriteBuiltAheadOfAFailure(t *testing.T) {
 	spec = w2.after(sess.producer)
 	w3 := sess.plan(recs(4), &spec)
 	for _, w := range []*writePlan{w2, w3} {
-		for _, r := range sess.execute(context.Background(), w) {
+		for _, r := range sess.execute(context.Background(), w).results {
 			if r.GetError() != nil {
 				t.Fatalf("write: %v", r)
 			}
@@ -300,5 +301,79 @@ func TestSessionRebuildsAWriteBuiltAheadOfAFailure(t *testing.T) {
 	}
 	if !slices.Equal(seqs, []int32{0, 2}) || sess.seq[0] != 6 {
 		t.Fatalf("batches written from sequences %v, next %d; want [0 2] and 6", seqs, sess.seq[0])
+	}
+}
+
+// Each request of a write gets the producer state the next request is
+// stamped from, and a session resumed from the state after one request
+// stamps the requests after it exactly as the first session did: the same
+// batches with the same sequences, which the leader then recognises.
+func TestSessionStatesResumeWithTheSameBatches(t *testing.T) {
+	s, m := newTestService(2, -1)
+	newSess := func(p producer) *session {
+		return &session{s: s, topic: "t", acks: storagev1.Acks_ACKS_ALL, timeout: time.Second, idempotent: true, producer: p}
+	}
+	rec := func(p int32) *streamv1.ProduceRecord {
+		return &streamv1.ProduceRecord{Partition: ptr(p), Value: []byte("v")}
+	}
+	calls := [][]*streamv1.ProduceRecord{
+		{rec(0), rec(0), rec(0)},
+		{rec(1), rec(0), rec(1)},
+		{rec(1), rec(1), rec(1), rec(1)},
+	}
+	first := newSess(producer{id: 7, epoch: 2, seq: map[int32]int32{1: 10}})
+	as := first.producer.clone()
+	w := first.execute(context.Background(), first.plan(calls, &as))
+	seqs := func(st *streamv1.ProducerState) map[int32]int32 {
+		out := map[int32]int32{}
+		for _, ps := range st.GetSequences() {
+			out[ps.GetPartition()] = ps.GetNextSequence()
+		}
+		return out
+	}
+	want := []map[int32]int32{{0: 3}, {0: 4, 1: 12}, {1: 16}}
+	for i, st := range w.states {
+		if st.GetProducerId() != 7 || st.GetProducerEpoch() != 2 || !maps.Equal(seqs(st), want[i]) {
+			t.Fatalf("state after request %d: %v, want producer 7/2 and %v", i, st, want[i])
+		}
+	}
+	headers := func(b []byte) (hs [][2]int32) {
+		for rest := b; len(rest) > 0; {
+			batch, r, err := recordbatch.Next(rest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, _ := recordbatch.ParseHeader(batch)
+			hs, rest = append(hs, [2]int32{h.BaseSequence, h.BaseSequence + h.LastOffsetDelta}), r
+		}
+		return hs
+	}
+	before := map[int32][][2]int32{0: headers(m.logs[0]), 1: headers(m.logs[1])}
+	clear(m.logs)
+
+	// Resume from the state after request 0 and resend requests 1 and 2,
+	// each alone, as a resumed session does.
+	resumed, e := resumedProducer(&streamv1.ProducerState{ProducerId: 7, ProducerEpoch: 2, Sequences: []*streamv1.PartitionSequence{
+		{Partition: 0, NextSequence: 3}, {Partition: 1, NextSequence: 10}}}, 2)
+	if e != nil {
+		t.Fatal(e)
+	}
+	second := newSess(resumed)
+	for _, c := range calls[1:] {
+		as := second.producer.clone()
+		second.execute(context.Background(), second.plan([][]*streamv1.ProduceRecord{c}, &as))
+	}
+	after := map[int32][][2]int32{0: headers(m.logs[0]), 1: headers(m.logs[1])}
+	if !slices.Equal(after[0], before[0][1:]) || !slices.Equal(after[1], before[1]) {
+		t.Fatalf("resent batches %v, first written %v", after, before)
+	}
+
+	for _, bad := range []*streamv1.ProducerState{
+		{ProducerId: 7, Sequences: []*streamv1.PartitionSequence{{Partition: 2}}},
+		{ProducerId: 7, Sequences: []*streamv1.PartitionSequence{{Partition: 1}, {Partition: 1}}},
+	} {
+		if _, e := resumedProducer(bad, 2); e == nil {
+			t.Errorf("resume %v accepted", bad)
+		}
 	}
 }

@@ -47,8 +47,10 @@ import (
 )
 
 // ProducerWindow is how many batches per producer the state remembers for
-// duplicate detection (Kafka remembers 5, max.in.flight.requests.per.connection).
-const ProducerWindow = 8
+// duplicate detection. Kafka remembers 5 (its max.in.flight cap); a
+// ProduceStream session writes up to 32 requests together, one batch each
+// per partition, and a resumed one resends them.
+const ProducerWindow = 32
 
 // snapshotsKept is how many producer state snapshots a log keeps.
 const snapshotsKept = 3

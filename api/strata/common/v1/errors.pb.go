@@ -100,6 +100,11 @@ const (
 	ErrorCode_ERROR_CODE_TRANSACTIONS_UNSUPPORTED ErrorCode = 32
 	// The request's API key or version is not served.
 	ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION ErrorCode = 33
+	// An idempotent producer's batch is older than every batch the partition
+	// leader still remembers for it: it was written before, and its offset
+	// is no longer known (Kafka's DUPLICATE_SEQUENCE_NUMBER). Nothing was
+	// written again.
+	ErrorCode_ERROR_CODE_DUPLICATE_SEQUENCE_NUMBER ErrorCode = 34
 	// Consumer groups (numbered from 50).
 	// The group has members; the change needs an empty group.
 	ErrorCode_ERROR_CODE_NON_EMPTY_GROUP ErrorCode = 50
@@ -181,6 +186,7 @@ var (
 		31: "ERROR_CODE_COORDINATOR_NOT_AVAILABLE",
 		32: "ERROR_CODE_TRANSACTIONS_UNSUPPORTED",
 		33: "ERROR_CODE_UNSUPPORTED_VERSION",
+		34: "ERROR_CODE_DUPLICATE_SEQUENCE_NUMBER",
 		50: "ERROR_CODE_NON_EMPTY_GROUP",
 		51: "ERROR_CODE_GROUP_ID_NOT_FOUND",
 		52: "ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC",
@@ -234,6 +240,7 @@ var (
 		"ERROR_CODE_COORDINATOR_NOT_AVAILABLE":        31,
 		"ERROR_CODE_TRANSACTIONS_UNSUPPORTED":         32,
 		"ERROR_CODE_UNSUPPORTED_VERSION":              33,
+		"ERROR_CODE_DUPLICATE_SEQUENCE_NUMBER":        34,
 		"ERROR_CODE_NON_EMPTY_GROUP":                  50,
 		"ERROR_CODE_GROUP_ID_NOT_FOUND":               51,
 		"ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC":        52,
@@ -536,7 +543,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\xe0\x0e\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\x8a\x0f\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -572,7 +579,8 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"!ERROR_CODE_INVALID_PRODUCER_EPOCH\x10\x1e\x12(\n" +
 	"$ERROR_CODE_COORDINATOR_NOT_AVAILABLE\x10\x1f\x12'\n" +
 	"#ERROR_CODE_TRANSACTIONS_UNSUPPORTED\x10 \x12\"\n" +
-	"\x1eERROR_CODE_UNSUPPORTED_VERSION\x10!\x12\x1e\n" +
+	"\x1eERROR_CODE_UNSUPPORTED_VERSION\x10!\x12(\n" +
+	"$ERROR_CODE_DUPLICATE_SEQUENCE_NUMBER\x10\"\x12\x1e\n" +
 	"\x1aERROR_CODE_NON_EMPTY_GROUP\x102\x12!\n" +
 	"\x1dERROR_CODE_GROUP_ID_NOT_FOUND\x103\x12(\n" +
 	"$ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC\x104\x12!\n" +

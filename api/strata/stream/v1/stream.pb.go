@@ -1472,8 +1472,19 @@ type ProduceStreamOpen struct {
 	Timeout *durationpb.Duration `protobuf:"bytes,4,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	// Turns idempotence off (needed for ACKS_NONE and ACKS_LEADER).
 	DisableIdempotence bool `protobuf:"varint,5,opt,name=disable_idempotence,json=disableIdempotence,proto3" json:"disable_idempotence,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Resumes the idempotent producer of an earlier session of this topic
+	// whose stream broke, instead of taking a new producer id: the state its
+	// acks reported up to the last request acknowledged (merged as
+	// ProduceStreamAck.producer_state says). The client then resends,
+	// first, in their order and unchanged (the same records, each with its
+	// partition set), the requests that were not acknowledged. Each is
+	// stamped with the sequences it had, so a request the earlier session
+	// wrote is answered with its original offsets (offset -1 when the leader
+	// no longer remembers the batch, after more than 8 batches per
+	// partition) and is never written twice. Needs idempotence.
+	Resume        *ProducerState `protobuf:"bytes,6,opt,name=resume,proto3" json:"resume,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProduceStreamOpen) Reset() {
@@ -1541,19 +1552,145 @@ func (x *ProduceStreamOpen) GetDisableIdempotence() bool {
 	return false
 }
 
+func (x *ProduceStreamOpen) GetResume() *ProducerState {
+	if x != nil {
+		return x.Resume
+	}
+	return nil
+}
+
+// An idempotent producer's identity and where its sequences stand.
+type ProducerState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProducerId    int64                  `protobuf:"varint,1,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	ProducerEpoch int32                  `protobuf:"varint,2,opt,name=producer_epoch,json=producerEpoch,proto3" json:"producer_epoch,omitempty"`
+	// The next sequence number per partition; a partition not named is at 0.
+	Sequences     []*PartitionSequence `protobuf:"bytes,3,rep,name=sequences,proto3" json:"sequences,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProducerState) Reset() {
+	*x = ProducerState{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProducerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProducerState) ProtoMessage() {}
+
+func (x *ProducerState) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProducerState.ProtoReflect.Descriptor instead.
+func (*ProducerState) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ProducerState) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *ProducerState) GetProducerEpoch() int32 {
+	if x != nil {
+		return x.ProducerEpoch
+	}
+	return 0
+}
+
+func (x *ProducerState) GetSequences() []*PartitionSequence {
+	if x != nil {
+		return x.Sequences
+	}
+	return nil
+}
+
+type PartitionSequence struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	NextSequence  int32                  `protobuf:"varint,2,opt,name=next_sequence,json=nextSequence,proto3" json:"next_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionSequence) Reset() {
+	*x = PartitionSequence{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionSequence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionSequence) ProtoMessage() {}
+
+func (x *PartitionSequence) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionSequence.ProtoReflect.Descriptor instead.
+func (*PartitionSequence) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PartitionSequence) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PartitionSequence) GetNextSequence() int32 {
+	if x != nil {
+		return x.NextSequence
+	}
+	return 0
+}
+
 type ProduceStreamBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Echoed in the ack; the client's own numbering.
 	RequestId uint64 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// At least one, at most 10,000 records, checked as Produce's.
-	Records       []*ProduceRecord `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	Records []*ProduceRecord `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	// Marks a request resent on a resumed session (see
+	// ProduceStreamOpen.resume): it is written on its own, not together
+	// with the requests around it, so that its batches are the ones the
+	// earlier session wrote and are recognised.
+	Resend        bool `protobuf:"varint,3,opt,name=resend,proto3" json:"resend,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProduceStreamBatch) Reset() {
 	*x = ProduceStreamBatch{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[16]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1702,7 @@ func (x *ProduceStreamBatch) String() string {
 func (*ProduceStreamBatch) ProtoMessage() {}
 
 func (x *ProduceStreamBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[16]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1715,7 @@ func (x *ProduceStreamBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamBatch.ProtoReflect.Descriptor instead.
 func (*ProduceStreamBatch) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{16}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ProduceStreamBatch) GetRequestId() uint64 {
@@ -1595,6 +1732,13 @@ func (x *ProduceStreamBatch) GetRecords() []*ProduceRecord {
 	return nil
 }
 
+func (x *ProduceStreamBatch) GetResend() bool {
+	if x != nil {
+		return x.Resend
+	}
+	return false
+}
+
 type ProduceStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Message:
@@ -1608,7 +1752,7 @@ type ProduceStreamResponse struct {
 
 func (x *ProduceStreamResponse) Reset() {
 	*x = ProduceStreamResponse{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[17]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1620,7 +1764,7 @@ func (x *ProduceStreamResponse) String() string {
 func (*ProduceStreamResponse) ProtoMessage() {}
 
 func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[17]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1633,7 +1777,7 @@ func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamResponse.ProtoReflect.Descriptor instead.
 func (*ProduceStreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{17}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ProduceStreamResponse) GetMessage() isProduceStreamResponse_Message {
@@ -1691,7 +1835,7 @@ type ProduceStreamOpened struct {
 
 func (x *ProduceStreamOpened) Reset() {
 	*x = ProduceStreamOpened{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[18]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +1847,7 @@ func (x *ProduceStreamOpened) String() string {
 func (*ProduceStreamOpened) ProtoMessage() {}
 
 func (x *ProduceStreamOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[18]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +1860,7 @@ func (x *ProduceStreamOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamOpened.ProtoReflect.Descriptor instead.
 func (*ProduceStreamOpened) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{18}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ProduceStreamOpened) GetProducerId() int64 {
@@ -1748,14 +1892,22 @@ type ProduceStreamAck struct {
 	// (THROTTLED, with retry_after_ms). Results are empty then.
 	Error *v1.ErrorDetail `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
 	// One per record, in request order, as ProduceResponse.results.
-	Results       []*ProduceResult `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
+	Results []*ProduceResult `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
+	// Of an idempotent session, once the request is written: the producer id
+	// and epoch, and the next sequence of each partition the request wrote
+	// to. A client keeps the latest state per partition to resume the
+	// session with (ProduceStreamOpen.resume) should the stream break. When
+	// the id or epoch differs from the previous ack's, the session took a
+	// new producer after a failure: forget the older sequences. Unset on a
+	// refused request (nothing was written).
+	ProducerState *ProducerState `protobuf:"bytes,4,opt,name=producer_state,json=producerState,proto3" json:"producer_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProduceStreamAck) Reset() {
 	*x = ProduceStreamAck{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[19]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1919,7 @@ func (x *ProduceStreamAck) String() string {
 func (*ProduceStreamAck) ProtoMessage() {}
 
 func (x *ProduceStreamAck) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[19]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1932,7 @@ func (x *ProduceStreamAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamAck.ProtoReflect.Descriptor instead.
 func (*ProduceStreamAck) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{19}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ProduceStreamAck) GetRequestId() uint64 {
@@ -1804,6 +1956,13 @@ func (x *ProduceStreamAck) GetResults() []*ProduceResult {
 	return nil
 }
 
+func (x *ProduceStreamAck) GetProducerState() *ProducerState {
+	if x != nil {
+		return x.ProducerState
+	}
+	return nil
+}
+
 type ConsumeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Message:
@@ -1811,6 +1970,8 @@ type ConsumeRequest struct {
 	//	*ConsumeRequest_Open
 	//	*ConsumeRequest_Credit
 	//	*ConsumeRequest_Commit
+	//	*ConsumeRequest_RevokeDone
+	//	*ConsumeRequest_Pause
 	Message       isConsumeRequest_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1818,7 +1979,7 @@ type ConsumeRequest struct {
 
 func (x *ConsumeRequest) Reset() {
 	*x = ConsumeRequest{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[20]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +1991,7 @@ func (x *ConsumeRequest) String() string {
 func (*ConsumeRequest) ProtoMessage() {}
 
 func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[20]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +2004,7 @@ func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{20}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConsumeRequest) GetMessage() isConsumeRequest_Message {
@@ -1880,6 +2041,24 @@ func (x *ConsumeRequest) GetCommit() *ConsumeCommit {
 	return nil
 }
 
+func (x *ConsumeRequest) GetRevokeDone() *ConsumeRevokeDone {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeRequest_RevokeDone); ok {
+			return x.RevokeDone
+		}
+	}
+	return nil
+}
+
+func (x *ConsumeRequest) GetPause() *ConsumePause {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeRequest_Pause); ok {
+			return x.Pause
+		}
+	}
+	return nil
+}
+
 type isConsumeRequest_Message interface {
 	isConsumeRequest_Message()
 }
@@ -1897,11 +2076,81 @@ type ConsumeRequest_Commit struct {
 	Commit *ConsumeCommit `protobuf:"bytes,3,opt,name=commit,proto3,oneof"`
 }
 
+type ConsumeRequest_RevokeDone struct {
+	// Answers a `revoked` when the open set revoke_ack.
+	RevokeDone *ConsumeRevokeDone `protobuf:"bytes,4,opt,name=revoke_done,json=revokeDone,proto3,oneof"`
+}
+
+type ConsumeRequest_Pause struct {
+	Pause *ConsumePause `protobuf:"bytes,5,opt,name=pause,proto3,oneof"`
+}
+
 func (*ConsumeRequest_Open) isConsumeRequest_Message() {}
 
 func (*ConsumeRequest_Credit) isConsumeRequest_Message() {}
 
 func (*ConsumeRequest_Commit) isConsumeRequest_Message() {}
+
+func (*ConsumeRequest_RevokeDone) isConsumeRequest_Message() {}
+
+func (*ConsumeRequest_Pause) isConsumeRequest_Message() {}
+
+// ConsumePause stops (or, with resume, restarts) fetching partitions, as
+// Kafka's pause and resume: records already sent stay sent, and no more of
+// a paused partition come, so its records do not hold the credit the other
+// partitions need. Partitions the member does not hold may be named (they
+// are paused should they be assigned); the set lasts for the stream.
+type ConsumePause struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*TopicPartitions     `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	Resume        bool                   `protobuf:"varint,2,opt,name=resume,proto3" json:"resume,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumePause) Reset() {
+	*x = ConsumePause{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumePause) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumePause) ProtoMessage() {}
+
+func (x *ConsumePause) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumePause.ProtoReflect.Descriptor instead.
+func (*ConsumePause) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ConsumePause) GetPartitions() []*TopicPartitions {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *ConsumePause) GetResume() bool {
+	if x != nil {
+		return x.Resume
+	}
+	return false
+}
 
 type ConsumeOpen struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1933,13 +2182,19 @@ type ConsumeOpen struct {
 	Assignors []string `protobuf:"bytes,8,rep,name=assignors,proto3" json:"assignors,omitempty"`
 	// Which records of transactions to read; unset is READ_COMMITTED.
 	IsolationLevel IsolationLevel `protobuf:"varint,9,opt,name=isolation_level,json=isolationLevel,proto3,enum=strata.stream.v1.IsolationLevel" json:"isolation_level,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The client answers every `revoked` with `revoke_done` once it has
+	// committed what it processed of those partitions; until then the
+	// gateway keeps them the member's (commits for them succeed) and waits,
+	// at most the session timeout, before the group goes on. Without it a
+	// revocation takes effect at once.
+	RevokeAck     bool `protobuf:"varint,10,opt,name=revoke_ack,json=revokeAck,proto3" json:"revoke_ack,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsumeOpen) Reset() {
 	*x = ConsumeOpen{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[21]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +2206,7 @@ func (x *ConsumeOpen) String() string {
 func (*ConsumeOpen) ProtoMessage() {}
 
 func (x *ConsumeOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[21]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +2219,7 @@ func (x *ConsumeOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeOpen.ProtoReflect.Descriptor instead.
 func (*ConsumeOpen) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{21}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConsumeOpen) GetGroupId() string {
@@ -2030,6 +2285,51 @@ func (x *ConsumeOpen) GetIsolationLevel() IsolationLevel {
 	return IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED
 }
 
+func (x *ConsumeOpen) GetRevokeAck() bool {
+	if x != nil {
+		return x.RevokeAck
+	}
+	return false
+}
+
+// ConsumeRevokeDone says the client is done with the partitions of the
+// last `revoked`.
+type ConsumeRevokeDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeRevokeDone) Reset() {
+	*x = ConsumeRevokeDone{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeRevokeDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeRevokeDone) ProtoMessage() {}
+
+func (x *ConsumeRevokeDone) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeRevokeDone.ProtoReflect.Descriptor instead.
+func (*ConsumeRevokeDone) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{25}
+}
+
 // ConsumeCredit adds to what the server may send; both are cumulative.
 type ConsumeCredit struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -2042,7 +2342,7 @@ type ConsumeCredit struct {
 
 func (x *ConsumeCredit) Reset() {
 	*x = ConsumeCredit{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[22]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2354,7 @@ func (x *ConsumeCredit) String() string {
 func (*ConsumeCredit) ProtoMessage() {}
 
 func (x *ConsumeCredit) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[22]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2367,7 @@ func (x *ConsumeCredit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCredit.ProtoReflect.Descriptor instead.
 func (*ConsumeCredit) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{22}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConsumeCredit) GetRecords() int64 {
@@ -2095,7 +2395,7 @@ type ConsumeCommit struct {
 
 func (x *ConsumeCommit) Reset() {
 	*x = ConsumeCommit{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2407,7 @@ func (x *ConsumeCommit) String() string {
 func (*ConsumeCommit) ProtoMessage() {}
 
 func (x *ConsumeCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2420,7 @@ func (x *ConsumeCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCommit.ProtoReflect.Descriptor instead.
 func (*ConsumeCommit) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{23}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConsumeCommit) GetCommitId() uint64 {
@@ -2150,7 +2450,7 @@ type ConsumeOffset struct {
 
 func (x *ConsumeOffset) Reset() {
 	*x = ConsumeOffset{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2462,7 @@ func (x *ConsumeOffset) String() string {
 func (*ConsumeOffset) ProtoMessage() {}
 
 func (x *ConsumeOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2475,7 @@ func (x *ConsumeOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeOffset.ProtoReflect.Descriptor instead.
 func (*ConsumeOffset) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{24}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConsumeOffset) GetTopic() string {
@@ -2221,7 +2521,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2533,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2546,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{25}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ConsumeResponse) GetMessage() isConsumeResponse_Message {
@@ -2332,7 +2632,7 @@ type ConsumeAssigned struct {
 
 func (x *ConsumeAssigned) Reset() {
 	*x = ConsumeAssigned{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2344,7 +2644,7 @@ func (x *ConsumeAssigned) String() string {
 func (*ConsumeAssigned) ProtoMessage() {}
 
 func (x *ConsumeAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2357,7 +2657,7 @@ func (x *ConsumeAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeAssigned.ProtoReflect.Descriptor instead.
 func (*ConsumeAssigned) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{26}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConsumeAssigned) GetGeneration() int32 {
@@ -2383,15 +2683,20 @@ func (x *ConsumeAssigned) GetPartitions() []*TopicPartitions {
 
 type ConsumeRevoked struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Partitions taken away: stop processing them; commits for them fail.
-	Partitions    []*TopicPartitions `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// Partitions taken away: stop processing them; commits for them fail
+	// (with revoke_ack: once the client sent `revoke_done`).
+	Partitions []*TopicPartitions `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// Set when the gateway waits for `revoke_done` (revoke_ack, and the
+	// member still in its generation: partitions lost with the membership
+	// cannot be committed and are not waited for).
+	AwaitingDone  bool `protobuf:"varint,2,opt,name=awaiting_done,json=awaitingDone,proto3" json:"awaiting_done,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsumeRevoked) Reset() {
 	*x = ConsumeRevoked{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2403,7 +2708,7 @@ func (x *ConsumeRevoked) String() string {
 func (*ConsumeRevoked) ProtoMessage() {}
 
 func (x *ConsumeRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2416,7 +2721,7 @@ func (x *ConsumeRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRevoked.ProtoReflect.Descriptor instead.
 func (*ConsumeRevoked) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{27}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConsumeRevoked) GetPartitions() []*TopicPartitions {
@@ -2424,6 +2729,13 @@ func (x *ConsumeRevoked) GetPartitions() []*TopicPartitions {
 		return x.Partitions
 	}
 	return nil
+}
+
+func (x *ConsumeRevoked) GetAwaitingDone() bool {
+	if x != nil {
+		return x.AwaitingDone
+	}
+	return false
 }
 
 type ConsumeRecords struct {
@@ -2440,7 +2752,7 @@ type ConsumeRecords struct {
 
 func (x *ConsumeRecords) Reset() {
 	*x = ConsumeRecords{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2452,7 +2764,7 @@ func (x *ConsumeRecords) String() string {
 func (*ConsumeRecords) ProtoMessage() {}
 
 func (x *ConsumeRecords) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2465,7 +2777,7 @@ func (x *ConsumeRecords) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRecords.ProtoReflect.Descriptor instead.
 func (*ConsumeRecords) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{28}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ConsumeRecords) GetTopic() string {
@@ -2507,7 +2819,7 @@ type ConsumeCommitResult struct {
 
 func (x *ConsumeCommitResult) Reset() {
 	*x = ConsumeCommitResult{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +2831,7 @@ func (x *ConsumeCommitResult) String() string {
 func (*ConsumeCommitResult) ProtoMessage() {}
 
 func (x *ConsumeCommitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +2844,7 @@ func (x *ConsumeCommitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCommitResult.ProtoReflect.Descriptor instead.
 func (*ConsumeCommitResult) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{29}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ConsumeCommitResult) GetCommitId() uint64 {
@@ -2649,18 +2961,29 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x14ProduceStreamRequest\x129\n" +
 	"\x04open\x18\x01 \x01(\v2#.strata.stream.v1.ProduceStreamOpenH\x00R\x04open\x12<\n" +
 	"\x05batch\x18\x02 \x01(\v2$.strata.stream.v1.ProduceStreamBatchH\x00R\x05batchB\t\n" +
-	"\amessage\"\x9f\x02\n" +
+	"\amessage\"\xd8\x02\n" +
 	"\x11ProduceStreamOpen\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x124\n" +
 	"\x04acks\x18\x02 \x01(\x0e2\x16.strata.stream.v1.AcksB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04acks\x12I\n" +
 	"\vcompression\x18\x03 \x01(\x0e2\x1d.strata.stream.v1.CompressionB\b\xbaH\x05\x82\x01\x02\x10\x01R\vcompression\x12B\n" +
 	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
 	"\xaa\x01\a\"\x03\b\xac\x02*\x00R\atimeout\x12/\n" +
-	"\x13disable_idempotence\x18\x05 \x01(\bR\x12disableIdempotence\"v\n" +
+	"\x13disable_idempotence\x18\x05 \x01(\bR\x12disableIdempotence\x127\n" +
+	"\x06resume\x18\x06 \x01(\v2\x1f.strata.stream.v1.ProducerStateR\x06resume\"\xbc\x01\n" +
+	"\rProducerState\x12(\n" +
+	"\vproducer_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\n" +
+	"producerId\x122\n" +
+	"\x0eproducer_epoch\x18\x02 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xff\xff\x01(\x00R\rproducerEpoch\x12M\n" +
+	"\tsequences\x18\x03 \x03(\v2#.strata.stream.v1.PartitionSequenceB\n" +
+	"\xbaH\a\x92\x01\x04\x10\xa0\x8d\x06R\tsequences\"h\n" +
+	"\x11PartitionSequence\x12%\n" +
+	"\tpartition\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\tpartition\x12,\n" +
+	"\rnext_sequence\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\fnextSequence\"\x8e\x01\n" +
 	"\x12ProduceStreamBatch\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12A\n" +
-	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\x06\xbaH\x03\xd8\x01\x03R\arecords\"\x9b\x01\n" +
+	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\x06\xbaH\x03\xd8\x01\x03R\arecords\x12\x16\n" +
+	"\x06resend\x18\x03 \x01(\bR\x06resend\"\x9b\x01\n" +
 	"\x15ProduceStreamResponse\x12?\n" +
 	"\x06opened\x18\x01 \x01(\v2%.strata.stream.v1.ProduceStreamOpenedH\x00R\x06opened\x126\n" +
 	"\x03ack\x18\x02 \x01(\v2\".strata.stream.v1.ProduceStreamAckH\x00R\x03ackB\t\n" +
@@ -2669,17 +2992,26 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\vproducer_id\x18\x01 \x01(\x03R\n" +
 	"producerId\x12%\n" +
 	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch\x12-\n" +
-	"\x13max_in_flight_bytes\x18\x03 \x01(\x03R\x10maxInFlightBytes\"\xa1\x01\n" +
+	"\x13max_in_flight_bytes\x18\x03 \x01(\x03R\x10maxInFlightBytes\"\xe9\x01\n" +
 	"\x10ProduceStreamAck\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x123\n" +
 	"\x05error\x18\x02 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x129\n" +
-	"\aresults\x18\x03 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults\"\xc6\x01\n" +
+	"\aresults\x18\x03 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults\x12F\n" +
+	"\x0eproducer_state\x18\x04 \x01(\v2\x1f.strata.stream.v1.ProducerStateR\rproducerState\"\xc6\x02\n" +
 	"\x0eConsumeRequest\x123\n" +
 	"\x04open\x18\x01 \x01(\v2\x1d.strata.stream.v1.ConsumeOpenH\x00R\x04open\x129\n" +
 	"\x06credit\x18\x02 \x01(\v2\x1f.strata.stream.v1.ConsumeCreditH\x00R\x06credit\x129\n" +
-	"\x06commit\x18\x03 \x01(\v2\x1f.strata.stream.v1.ConsumeCommitH\x00R\x06commitB\t\n" +
-	"\amessage\"\xa3\x04\n" +
+	"\x06commit\x18\x03 \x01(\v2\x1f.strata.stream.v1.ConsumeCommitH\x00R\x06commit\x12F\n" +
+	"\vrevoke_done\x18\x04 \x01(\v2#.strata.stream.v1.ConsumeRevokeDoneH\x00R\n" +
+	"revokeDone\x126\n" +
+	"\x05pause\x18\x05 \x01(\v2\x1e.strata.stream.v1.ConsumePauseH\x00R\x05pauseB\t\n" +
+	"\amessage\"t\n" +
+	"\fConsumePause\x12L\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2!.strata.stream.v1.TopicPartitionsB\t\xbaH\x06\x92\x01\x03\x10\x90NR\n" +
+	"partitions\x12\x16\n" +
+	"\x06resume\x18\x02 \x01(\bR\x06resume\"\xc2\x04\n" +
 	"\vConsumeOpen\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12 \n" +
 	"\x06topics\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\b\x01R\x06topics\x12 \n" +
@@ -2691,10 +3023,14 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\tclient_id\x18\a \x01(\tR\bclientId\x12Q\n" +
 	"\tassignors\x18\b \x03(\tB3\xbaH0\x92\x01-\x10\x03\")r'R\x05rangeR\n" +
 	"roundrobinR\x12cooperative-stickyR\tassignors\x12S\n" +
-	"\x0fisolation_level\x18\t \x01(\x0e2 .strata.stream.v1.IsolationLevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eisolationLevelB\f\n" +
+	"\x0fisolation_level\x18\t \x01(\x0e2 .strata.stream.v1.IsolationLevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eisolationLevel\x12\x1d\n" +
+	"\n" +
+	"revoke_ack\x18\n" +
+	" \x01(\bR\trevokeAckB\f\n" +
 	"\n" +
 	"_member_idB\x0e\n" +
-	"\f_instance_id\"Q\n" +
+	"\f_instance_id\"\x13\n" +
+	"\x11ConsumeRevokeDone\"Q\n" +
 	"\rConsumeCredit\x12!\n" +
 	"\arecords\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\arecords\x12\x1d\n" +
 	"\x05bytes\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x05bytes\"g\n" +
@@ -2719,11 +3055,12 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12A\n" +
 	"\n" +
 	"partitions\x18\x03 \x03(\v2!.strata.stream.v1.TopicPartitionsR\n" +
-	"partitions\"S\n" +
+	"partitions\"x\n" +
 	"\x0eConsumeRevoked\x12A\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2!.strata.stream.v1.TopicPartitionsR\n" +
-	"partitions\"\x9f\x01\n" +
+	"partitions\x12#\n" +
+	"\rawaiting_done\x18\x02 \x01(\bR\fawaitingDone\"\x9f\x01\n" +
 	"\x0eConsumeRecords\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x122\n" +
@@ -2777,7 +3114,7 @@ func file_strata_stream_v1_stream_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_stream_v1_stream_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(Acks)(0),                     // 0: strata.stream.v1.Acks
 	(Compression)(0),              // 1: strata.stream.v1.Compression
@@ -2800,86 +3137,96 @@ var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(*ListOffsetsResponse)(nil),   // 18: strata.stream.v1.ListOffsetsResponse
 	(*ProduceStreamRequest)(nil),  // 19: strata.stream.v1.ProduceStreamRequest
 	(*ProduceStreamOpen)(nil),     // 20: strata.stream.v1.ProduceStreamOpen
-	(*ProduceStreamBatch)(nil),    // 21: strata.stream.v1.ProduceStreamBatch
-	(*ProduceStreamResponse)(nil), // 22: strata.stream.v1.ProduceStreamResponse
-	(*ProduceStreamOpened)(nil),   // 23: strata.stream.v1.ProduceStreamOpened
-	(*ProduceStreamAck)(nil),      // 24: strata.stream.v1.ProduceStreamAck
-	(*ConsumeRequest)(nil),        // 25: strata.stream.v1.ConsumeRequest
-	(*ConsumeOpen)(nil),           // 26: strata.stream.v1.ConsumeOpen
-	(*ConsumeCredit)(nil),         // 27: strata.stream.v1.ConsumeCredit
-	(*ConsumeCommit)(nil),         // 28: strata.stream.v1.ConsumeCommit
-	(*ConsumeOffset)(nil),         // 29: strata.stream.v1.ConsumeOffset
-	(*ConsumeResponse)(nil),       // 30: strata.stream.v1.ConsumeResponse
-	(*ConsumeAssigned)(nil),       // 31: strata.stream.v1.ConsumeAssigned
-	(*ConsumeRevoked)(nil),        // 32: strata.stream.v1.ConsumeRevoked
-	(*ConsumeRecords)(nil),        // 33: strata.stream.v1.ConsumeRecords
-	(*ConsumeCommitResult)(nil),   // 34: strata.stream.v1.ConsumeCommitResult
-	(*durationpb.Duration)(nil),   // 35: google.protobuf.Duration
-	(*v1.ErrorDetail)(nil),        // 36: strata.common.v1.ErrorDetail
-	(*TopicPartitions)(nil),       // 37: strata.stream.v1.TopicPartitions
-	(*PartitionResult)(nil),       // 38: strata.stream.v1.PartitionResult
+	(*ProducerState)(nil),         // 21: strata.stream.v1.ProducerState
+	(*PartitionSequence)(nil),     // 22: strata.stream.v1.PartitionSequence
+	(*ProduceStreamBatch)(nil),    // 23: strata.stream.v1.ProduceStreamBatch
+	(*ProduceStreamResponse)(nil), // 24: strata.stream.v1.ProduceStreamResponse
+	(*ProduceStreamOpened)(nil),   // 25: strata.stream.v1.ProduceStreamOpened
+	(*ProduceStreamAck)(nil),      // 26: strata.stream.v1.ProduceStreamAck
+	(*ConsumeRequest)(nil),        // 27: strata.stream.v1.ConsumeRequest
+	(*ConsumePause)(nil),          // 28: strata.stream.v1.ConsumePause
+	(*ConsumeOpen)(nil),           // 29: strata.stream.v1.ConsumeOpen
+	(*ConsumeRevokeDone)(nil),     // 30: strata.stream.v1.ConsumeRevokeDone
+	(*ConsumeCredit)(nil),         // 31: strata.stream.v1.ConsumeCredit
+	(*ConsumeCommit)(nil),         // 32: strata.stream.v1.ConsumeCommit
+	(*ConsumeOffset)(nil),         // 33: strata.stream.v1.ConsumeOffset
+	(*ConsumeResponse)(nil),       // 34: strata.stream.v1.ConsumeResponse
+	(*ConsumeAssigned)(nil),       // 35: strata.stream.v1.ConsumeAssigned
+	(*ConsumeRevoked)(nil),        // 36: strata.stream.v1.ConsumeRevoked
+	(*ConsumeRecords)(nil),        // 37: strata.stream.v1.ConsumeRecords
+	(*ConsumeCommitResult)(nil),   // 38: strata.stream.v1.ConsumeCommitResult
+	(*durationpb.Duration)(nil),   // 39: google.protobuf.Duration
+	(*v1.ErrorDetail)(nil),        // 40: strata.common.v1.ErrorDetail
+	(*TopicPartitions)(nil),       // 41: strata.stream.v1.TopicPartitions
+	(*PartitionResult)(nil),       // 42: strata.stream.v1.PartitionResult
 }
 var file_strata_stream_v1_stream_proto_depIdxs = []int32{
 	5,  // 0: strata.stream.v1.ProduceRecord.headers:type_name -> strata.stream.v1.Header
 	6,  // 1: strata.stream.v1.ProduceRequest.records:type_name -> strata.stream.v1.ProduceRecord
 	0,  // 2: strata.stream.v1.ProduceRequest.acks:type_name -> strata.stream.v1.Acks
-	35, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
+	39, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
 	1,  // 4: strata.stream.v1.ProduceRequest.compression:type_name -> strata.stream.v1.Compression
-	36, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
 	8,  // 6: strata.stream.v1.ProduceResponse.results:type_name -> strata.stream.v1.ProduceResult
 	2,  // 7: strata.stream.v1.FetchPartition.position:type_name -> strata.stream.v1.LogPosition
 	10, // 8: strata.stream.v1.FetchRequest.partitions:type_name -> strata.stream.v1.FetchPartition
-	35, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
+	39, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
 	3,  // 10: strata.stream.v1.FetchRequest.isolation_level:type_name -> strata.stream.v1.IsolationLevel
 	4,  // 11: strata.stream.v1.Record.timestamp_type:type_name -> strata.stream.v1.TimestampType
 	5,  // 12: strata.stream.v1.Record.headers:type_name -> strata.stream.v1.Header
-	36, // 13: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 13: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	12, // 14: strata.stream.v1.FetchPartitionResult.records:type_name -> strata.stream.v1.Record
 	13, // 15: strata.stream.v1.FetchResponse.partitions:type_name -> strata.stream.v1.FetchPartitionResult
 	2,  // 16: strata.stream.v1.ListOffsetsPartition.position:type_name -> strata.stream.v1.LogPosition
 	15, // 17: strata.stream.v1.ListOffsetsRequest.partitions:type_name -> strata.stream.v1.ListOffsetsPartition
-	36, // 18: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 18: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
 	17, // 19: strata.stream.v1.ListOffsetsResponse.partitions:type_name -> strata.stream.v1.ListOffsetsResult
 	20, // 20: strata.stream.v1.ProduceStreamRequest.open:type_name -> strata.stream.v1.ProduceStreamOpen
-	21, // 21: strata.stream.v1.ProduceStreamRequest.batch:type_name -> strata.stream.v1.ProduceStreamBatch
+	23, // 21: strata.stream.v1.ProduceStreamRequest.batch:type_name -> strata.stream.v1.ProduceStreamBatch
 	0,  // 22: strata.stream.v1.ProduceStreamOpen.acks:type_name -> strata.stream.v1.Acks
 	1,  // 23: strata.stream.v1.ProduceStreamOpen.compression:type_name -> strata.stream.v1.Compression
-	35, // 24: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
-	6,  // 25: strata.stream.v1.ProduceStreamBatch.records:type_name -> strata.stream.v1.ProduceRecord
-	23, // 26: strata.stream.v1.ProduceStreamResponse.opened:type_name -> strata.stream.v1.ProduceStreamOpened
-	24, // 27: strata.stream.v1.ProduceStreamResponse.ack:type_name -> strata.stream.v1.ProduceStreamAck
-	36, // 28: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
-	8,  // 29: strata.stream.v1.ProduceStreamAck.results:type_name -> strata.stream.v1.ProduceResult
-	26, // 30: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
-	27, // 31: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
-	28, // 32: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
-	2,  // 33: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
-	35, // 34: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
-	3,  // 35: strata.stream.v1.ConsumeOpen.isolation_level:type_name -> strata.stream.v1.IsolationLevel
-	29, // 36: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
-	31, // 37: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
-	32, // 38: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
-	33, // 39: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
-	34, // 40: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
-	37, // 41: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
-	37, // 42: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
-	12, // 43: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
-	38, // 44: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
-	7,  // 45: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
-	11, // 46: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
-	16, // 47: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
-	19, // 48: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
-	25, // 49: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
-	9,  // 50: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
-	14, // 51: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
-	18, // 52: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
-	22, // 53: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
-	30, // 54: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
-	50, // [50:55] is the sub-list for method output_type
-	45, // [45:50] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	39, // 24: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
+	21, // 25: strata.stream.v1.ProduceStreamOpen.resume:type_name -> strata.stream.v1.ProducerState
+	22, // 26: strata.stream.v1.ProducerState.sequences:type_name -> strata.stream.v1.PartitionSequence
+	6,  // 27: strata.stream.v1.ProduceStreamBatch.records:type_name -> strata.stream.v1.ProduceRecord
+	25, // 28: strata.stream.v1.ProduceStreamResponse.opened:type_name -> strata.stream.v1.ProduceStreamOpened
+	26, // 29: strata.stream.v1.ProduceStreamResponse.ack:type_name -> strata.stream.v1.ProduceStreamAck
+	40, // 30: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
+	8,  // 31: strata.stream.v1.ProduceStreamAck.results:type_name -> strata.stream.v1.ProduceResult
+	21, // 32: strata.stream.v1.ProduceStreamAck.producer_state:type_name -> strata.stream.v1.ProducerState
+	29, // 33: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
+	31, // 34: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
+	32, // 35: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
+	30, // 36: strata.stream.v1.ConsumeRequest.revoke_done:type_name -> strata.stream.v1.ConsumeRevokeDone
+	28, // 37: strata.stream.v1.ConsumeRequest.pause:type_name -> strata.stream.v1.ConsumePause
+	41, // 38: strata.stream.v1.ConsumePause.partitions:type_name -> strata.stream.v1.TopicPartitions
+	2,  // 39: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
+	39, // 40: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
+	3,  // 41: strata.stream.v1.ConsumeOpen.isolation_level:type_name -> strata.stream.v1.IsolationLevel
+	33, // 42: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
+	35, // 43: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
+	36, // 44: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
+	37, // 45: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
+	38, // 46: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
+	41, // 47: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
+	41, // 48: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
+	12, // 49: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
+	42, // 50: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
+	7,  // 51: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
+	11, // 52: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
+	16, // 53: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
+	19, // 54: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
+	27, // 55: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
+	9,  // 56: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
+	14, // 57: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
+	18, // 58: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
+	24, // 59: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
+	34, // 60: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
+	56, // [56:61] is the sub-list for method output_type
+	51, // [51:56] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_strata_stream_v1_stream_proto_init() }
@@ -2904,17 +3251,19 @@ func file_strata_stream_v1_stream_proto_init() {
 		(*ProduceStreamRequest_Open)(nil),
 		(*ProduceStreamRequest_Batch)(nil),
 	}
-	file_strata_stream_v1_stream_proto_msgTypes[17].OneofWrappers = []any{
+	file_strata_stream_v1_stream_proto_msgTypes[19].OneofWrappers = []any{
 		(*ProduceStreamResponse_Opened)(nil),
 		(*ProduceStreamResponse_Ack)(nil),
 	}
-	file_strata_stream_v1_stream_proto_msgTypes[20].OneofWrappers = []any{
+	file_strata_stream_v1_stream_proto_msgTypes[22].OneofWrappers = []any{
 		(*ConsumeRequest_Open)(nil),
 		(*ConsumeRequest_Credit)(nil),
 		(*ConsumeRequest_Commit)(nil),
+		(*ConsumeRequest_RevokeDone)(nil),
+		(*ConsumeRequest_Pause)(nil),
 	}
-	file_strata_stream_v1_stream_proto_msgTypes[21].OneofWrappers = []any{}
-	file_strata_stream_v1_stream_proto_msgTypes[25].OneofWrappers = []any{
+	file_strata_stream_v1_stream_proto_msgTypes[24].OneofWrappers = []any{}
+	file_strata_stream_v1_stream_proto_msgTypes[29].OneofWrappers = []any{
 		(*ConsumeResponse_Assigned)(nil),
 		(*ConsumeResponse_Revoked)(nil),
 		(*ConsumeResponse_Records)(nil),
@@ -2926,7 +3275,7 @@ func file_strata_stream_v1_stream_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_stream_v1_stream_proto_rawDesc), len(file_strata_stream_v1_stream_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   30,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
