@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/services/gateway/kafka"
@@ -34,6 +35,12 @@ type Config struct {
 	// quota.window.num and quota.window.size.seconds.
 	QuotaWindowNum         int
 	QuotaWindowSizeSeconds int
+	// MaxConnections, MaxConnectionsPerIP and QueuedMaxRequestBytes are
+	// Kafka's max.connections, max.connections.per.ip and
+	// queued.max.request.bytes (defaults in internal/limits).
+	MaxConnections        int
+	MaxConnectionsPerIP   int
+	QueuedMaxRequestBytes int64
 
 	// RESTMaxBodyBytes bounds a REST request body (services/gateway/rest).
 	RESTMaxBodyBytes int64
@@ -96,6 +103,12 @@ func (c *Config) RegisterKafkaFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.Authorizer, "authorizer", false,
 		"enforce Kafka ACLs on the Kafka, gRPC and REST APIs; a request no ACL allows is denied (see docs/security.md)")
 	fs.StringVar(&c.SuperUsers, "super-users", "", "Kafka super.users: principals allowed everything, separated by ';' (e.g. 'User:admin;User:ops')")
+	fs.IntVar(&c.MaxConnections, "max-connections", limits.MaxConnections,
+		"Kafka max.connections: connections past this many are closed at accept")
+	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", limits.MaxConnectionsPerIP,
+		"Kafka max.connections.per.ip: connections from one IP past this many are closed at accept")
+	fs.Int64Var(&c.QueuedMaxRequestBytes, "queued-max-request-bytes", limits.QueuedMaxRequestBytes,
+		"Kafka queued.max.request.bytes: request bytes held read and unanswered before reading pauses (at least kafka-max-request-bytes)")
 }
 
 // CopyKafkaSettings sets c's Kafka listener settings to from's.
@@ -104,6 +117,7 @@ func (c *Config) CopyKafkaSettings(from Config) {
 	c.KafkaMaxRequestBytes, c.KafkaIdleTimeout, c.MaxFetchSessions = from.KafkaMaxRequestBytes, from.KafkaIdleTimeout, from.MaxFetchSessions
 	c.QuotaWindowNum, c.QuotaWindowSizeSeconds = from.QuotaWindowNum, from.QuotaWindowSizeSeconds
 	c.Authorizer, c.SuperUsers = from.Authorizer, from.SuperUsers
+	c.MaxConnections, c.MaxConnectionsPerIP, c.QueuedMaxRequestBytes = from.MaxConnections, from.MaxConnectionsPerIP, from.QueuedMaxRequestBytes
 }
 
 // Validate checks every field and reports each bad one.
@@ -137,6 +151,15 @@ func (c *Config) Validate() error {
 	}
 	if c.KafkaIdleTimeout <= 0 {
 		p.Addf("kafka-idle-timeout", "must be positive")
+	}
+	if c.MaxConnections < 1 {
+		p.Addf("max-connections", "must be at least 1, got %d", c.MaxConnections)
+	}
+	if c.MaxConnectionsPerIP < 1 {
+		p.Addf("max-connections-per-ip", "must be at least 1, got %d", c.MaxConnectionsPerIP)
+	}
+	if c.QueuedMaxRequestBytes < int64(c.KafkaMaxRequestBytes) {
+		p.Addf("queued-max-request-bytes", "must be at least kafka-max-request-bytes (%d), got %d", c.KafkaMaxRequestBytes, c.QueuedMaxRequestBytes)
 	}
 	if c.MaxFetchSessions < 0 {
 		p.Addf("max-incremental-fetch-session-cache-slots", "%d is negative", c.MaxFetchSessions)

@@ -22,6 +22,7 @@ import (
 	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/member"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
@@ -107,7 +108,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	streamIcs = append(streamIcs, au.stream)
 	// A bad ProduceStream batch is answered in its ack, not by ending the
 	// session, so the handler checks those itself.
-	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithCreds(g.tls.ServerCreds()),
+	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithCreds(g.tls.ServerCreds()), rpc.WithMaxConcurrentStreams(limits.GRPCMaxConcurrentStreams),
 		rpc.WithValidation((&streamv1.ProduceStreamRequest{}).ProtoReflect().Type()),
 		rpc.WithUnary(unary...), rpc.WithStream(streamIcs...))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
@@ -184,6 +185,9 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		MaxFetchSessions:         cfg.MaxFetchSessions,
 		QuotaWindowSamples:       cfg.QuotaWindowNum,
 		QuotaWindow:              time.Duration(cfg.QuotaWindowSizeSeconds) * time.Second,
+		MaxConnections:           cfg.MaxConnections,
+		MaxConnectionsPerIP:      cfg.MaxConnectionsPerIP,
+		QueuedMaxRequestBytes:    cfg.QueuedMaxRequestBytes,
 	}, kafka.Deps{
 		Cache:      g.cache,
 		Admin:      adminv1.NewAdminServiceClient(g.Conn),
@@ -201,6 +205,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	})
 	g.registerFetchSessionMetrics()
 	g.registerQuotaMetrics()
+	g.registerLimitMetrics()
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
 	return g, nil
@@ -241,6 +246,18 @@ func (g *Gateway) registerQuotaMetrics() {
 				Help: "Time Kafka clients were throttled for a client quota, by the quota that set the throttle."}, stat(1, 0.001)),
 		)
 	}
+}
+
+// registerLimitMetrics exports the Kafka listener's limits at work.
+func (g *Gateway) registerLimitMetrics() {
+	g.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_connections_rejected_total",
+			Help: "Kafka connections closed at accept for max.connections or max.connections.per.ip."},
+			func() float64 { n, _ := g.kafka.LimitStats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_reads_paused_total",
+			Help: "Kafka requests whose reading waited for room in queued.max.request.bytes."},
+			func() float64 { _, n := g.kafka.LimitStats(); return float64(n) }),
+	)
 }
 
 // loopbackAddr is where this process reaches a listener of its own: the

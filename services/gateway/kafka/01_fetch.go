@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/strata-io/strata/internal/acl"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -55,6 +56,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 	req := r.body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	resp.SessionID = 0
+	clampFetch(req)
 	q, quotaed := s.fetchQuota(r.clientID)
 	if quotaed { // never more than the quota allows in one window (Kafka's getMaxValueInQuotaWindow)
 		if req.MaxBytes <= 0 {
@@ -137,6 +139,22 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 	sess.moveToEnd(sent)
 	resp.SessionID = sess.id
 	return resp, nil
+}
+
+// clampFetch bounds what a client may ask for: max_bytes to fetch.max.bytes
+// (unset: a client's default, 50 MiB) and every partition_max_bytes to
+// 0..fetch.max.bytes, as a Kafka broker does.
+func clampFetch(req *kmsg.FetchRequest) {
+	if req.MaxBytes <= 0 {
+		req.MaxBytes = defaultFetchMaxBytes
+	}
+	req.MaxBytes = min(req.MaxBytes, limits.FetchMaxBytes)
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			p := &req.Topics[i].Partitions[j]
+			p.PartitionMaxBytes = min(max(p.PartitionMaxBytes, 0), limits.MaxPartitionFetchBytes)
+		}
+	}
 }
 
 // requestParts lists the request's partitions in request order.

@@ -13,7 +13,7 @@ import (
 // docs/kafka.md; the rest of each row comes from the registry.
 var apiNotes = map[int16]string{
 	0:  "v2 batches pass through as bytes; acks −1/0/1 (else INVALID_REQUIRED_ACKS); acks=0 gets no response; transactional batches need the transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and an open transaction on the partition (else INVALID_TXN_STATE)",
-	1:  "long-poll (`max_wait_ms`/`min_bytes`), `max_bytes` and partition max bytes; fetch sessions (KIP-227), see below; read_committed stops at the LSO with the aborted transactions",
+	1:  "long-poll (`max_wait_ms`/`min_bytes`), `max_bytes` and partition max bytes (both clamped to `fetch.max.bytes`, 55 MiB); fetch sessions (KIP-227), see below; read_committed stops at the LSO with the aborted transactions",
 	2:  "earliest, latest, max timestamp, by timestamp; read_committed latest is the LSO",
 	3:  "brokers = live gateways",
 	8:  "stored in etcd by the active controller",

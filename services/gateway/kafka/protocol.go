@@ -94,6 +94,11 @@ func parseRequest(frame []byte) (*request, error) {
 		}
 	}
 	req.raw = r.Src
+	if req.key == 0 {
+		if err := guardProduce(r.Src, req.version, len(frame)); err != nil {
+			return nil, err
+		}
+	}
 	if err := body.ReadFrom(r.Src); err != nil {
 		return nil, closeReason("malformed %s v%d request: %v", apiName(req.key), req.version, err)
 	}
