@@ -112,3 +112,5 @@ replace github.com/strata-io/strata/api => ./api
 // benchmark compares it with franz-go (test/bench); the server roles never
 // import it.
 replace github.com/strata-io/strata/clients/go => ./clients/go
+
+replace github.com/twmb/franz-go/pkg/kmsg => ./third_party/kmsg

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/tlsconf"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 )
 
 // clientFlags are shared by the commands that call a gateway.
@@ -56,12 +59,18 @@ func (f *tlsFlags) creds() (credentials.TransportCredentials, error) {
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
+	f.registerFlags(cmd, "o", "table", "output format: table or json")
+}
+
+// registerFlags is register with --output's shorthand ("" for none:
+// consume keeps -o for its offsets, as rpk does), default and help.
+func (f *clientFlags) registerFlags(cmd *cobra.Command, outputShort, outputDefault, outputHelp string) {
 	server := os.Getenv("STRATA_SERVER")
 	if server == "" {
 		server = "localhost:9191"
 	}
 	cmd.PersistentFlags().StringVar(&f.server, "server", server, "gateway gRPC address (env STRATA_SERVER)")
-	cmd.PersistentFlags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	cmd.PersistentFlags().StringVarP(&f.output, "output", outputShort, outputDefault, outputHelp)
 	cmd.PersistentFlags().DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the server")
 	f.tls.register(cmd.PersistentFlags())
 	cmd.PersistentFlags().StringVar(&f.user, "user", os.Getenv("STRATA_USER"), "authenticate as this user (env STRATA_USER)")
@@ -77,8 +86,7 @@ func (f *clientFlags) admin(run func(ctx context.Context, c adminv1.AdminService
 	})
 }
 
-// call runs f with a connection to the gateway, authenticated with --user
-// and --password when given.
+// call runs run with a connection to the gateway, as admin does.
 func (f *clientFlags) call(run func(ctx context.Context, conn grpc.ClientConnInterface) error) error {
 	if f.output != "table" && f.output != "json" {
 		return fmt.Errorf("--output must be table or json, not %q", f.output)
@@ -99,6 +107,9 @@ func (f *clientFlags) call(run func(ctx context.Context, conn grpc.ClientConnInt
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
 	if err := run(ctx, conn); err != nil {
+		if status.Code(err) == codes.Unavailable && errs.From(err) == nil {
+			return connectError(f.server, err)
+		}
 		if errs.From(err) == nil && ctx.Err() != nil {
 			return fmt.Errorf("no answer from %s within %s: %s", f.server, f.timeout, errs.Message(err))
 		}
@@ -106,6 +117,54 @@ func (f *clientFlags) call(run func(ctx context.Context, conn grpc.ClientConnInt
 	}
 	return nil
 }
+
+// kafkaFlags select the Kafka protocol for the commands that speak both.
+type kafkaFlags struct {
+	protocol string
+	brokers  string
+	tls      bool // the listener is SSL (the gateway's --kafka-tls): dial it with the --tls-* files
+}
+
+func (k *kafkaFlags) register(cmd *cobra.Command) {
+	brokers := os.Getenv("STRATA_BROKERS")
+	if brokers == "" {
+		brokers = "localhost:9092"
+	}
+	cmd.Flags().StringVar(&k.protocol, "protocol", "grpc", "protocol to the gateway: grpc (--server) or kafka (--brokers)")
+	cmd.Flags().StringVar(&k.brokers, "brokers", brokers, "comma-separated Kafka bootstrap addresses for --protocol kafka (env STRATA_BROKERS)")
+	cmd.Flags().BoolVar(&k.tls, "kafka-tls", false, "--protocol kafka over TLS (Kafka's SSL), verified with --tls-ca and with --tls-cert/--tls-key as the client certificate")
+}
+
+// kafka says whether the Kafka protocol is chosen.
+func (k *kafkaFlags) kafka() (bool, error) {
+	switch k.protocol {
+	case "grpc":
+		return false, nil
+	case "kafka":
+		return true, nil
+	}
+	return false, fmt.Errorf("--protocol must be grpc or kafka, not %q", k.protocol)
+}
+
+func (k *kafkaFlags) seeds() []string {
+	var out []string
+	for _, b := range strings.Split(k.brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func (f *clientFlags) json() bool { return f.output == "json" }
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 
 // credentials are --user and --password (or STRATA_PASSWORD); ok is false
 // without a user.
@@ -130,13 +189,3 @@ func (b basicAuth) GetRequestMetadata(context.Context, ...string) (map[string]st
 }
 
 func (basicAuth) RequireTransportSecurity() bool { return false }
-
-func (f *clientFlags) json() bool { return f.output == "json" }
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }

@@ -45,6 +45,7 @@ func authorize(id certs.Identity, method string, req any) error {
 	case strings.HasPrefix(method, "/"+adminv1.AdminService_ServiceDesc.ServiceName+"/"),
 		strings.HasPrefix(method, "/"+adminv1.UserService_ServiceDesc.ServiceName+"/"),
 		strings.HasPrefix(method, "/"+controllerv1.UserCredentialService_ServiceDesc.ServiceName+"/"),
+		strings.HasPrefix(method, "/"+adminv1.AclService_ServiceDesc.ServiceName+"/"),
 		strings.HasPrefix(method, "/"+controllerv1.GroupCoordinatorService_ServiceDesc.ServiceName+"/"):
 		return peerauth.Role(id, method, certs.RoleGateway)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/internal/topicconfig"
 )
@@ -47,6 +48,11 @@ type Config struct {
 	// group.initial.rebalance.delay.ms: how long the first rebalance of an
 	// empty group waits for more members.
 	GroupInitialRebalanceDelay time.Duration
+	// OffsetsRetention is Kafka's offsets.retention.minutes: a group Empty
+	// this long is deleted with its offsets. GroupMaxSize is
+	// group.max.size. Defaults in internal/limits.
+	OffsetsRetention time.Duration
+	GroupMaxSize     int
 	// TransactionMaxTimeout is Kafka's transaction.max.timeout.ms: the
 	// largest transaction.timeout.ms a transactional producer may ask for.
 	TransactionMaxTimeout time.Duration
@@ -95,6 +101,10 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.MemberLeaseTTL, "member-lease-ttl", 10*time.Second, "a storage node or gateway without a heartbeat for this long is dead")
 	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", 3*time.Second,
 		"Kafka group.initial.rebalance.delay.ms: the first rebalance of an empty consumer group waits this long for more members")
+	fs.DurationVar(&c.OffsetsRetention, "offsets-retention", limits.OffsetsRetention,
+		"Kafka offsets.retention.minutes: a consumer group without members or commits for this long is deleted with its offsets")
+	fs.IntVar(&c.GroupMaxSize, "group-max-size", limits.MaxGroupMembers,
+		"Kafka group.max.size: members (and pending joins) past this many are refused with GROUP_MAX_SIZE_REACHED")
 	fs.DurationVar(&c.TransactionMaxTimeout, "transaction-max-timeout", 15*time.Minute,
 		"Kafka transaction.max.timeout.ms: the longest transaction.timeout.ms a transactional producer may ask for")
 	fs.DurationVar(&c.ElectionTTL, "election-ttl", 5*time.Second, "session TTL of the active controller; a standby takes over this long after it dies")
@@ -175,6 +185,12 @@ func (c *Config) Validate() error {
 	}
 	if c.GroupInitialRebalanceDelay < 0 {
 		p.Addf("group-initial-rebalance-delay", "is negative")
+	}
+	if c.OffsetsRetention < time.Minute {
+		p.Addf("offsets-retention", "%s is shorter than 1m", c.OffsetsRetention)
+	}
+	if c.GroupMaxSize < 1 {
+		p.Addf("group-max-size", "must be at least 1, got %d", c.GroupMaxSize)
 	}
 	if c.TransactionMaxTimeout < time.Second || c.TransactionMaxTimeout > 24*time.Hour {
 		p.Addf("transaction-max-timeout", "%s is outside 1s to 24h", c.TransactionMaxTimeout)

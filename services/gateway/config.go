@@ -4,11 +4,14 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/rest"
+	"google.golang.org/grpc"
 )
 
 // Config is the gateway role's configuration.
@@ -32,6 +35,12 @@ type Config struct {
 	// quota.window.num and quota.window.size.seconds.
 	QuotaWindowNum         int
 	QuotaWindowSizeSeconds int
+	// MaxConnections, MaxConnectionsPerIP and QueuedMaxRequestBytes are
+	// Kafka's max.connections, max.connections.per.ip and
+	// queued.max.request.bytes (defaults in internal/limits).
+	MaxConnections        int
+	MaxConnectionsPerIP   int
+	QueuedMaxRequestBytes int64
 
 	// Kafka listeners (listeners.go): Kafka's listeners,
 	// advertised.listeners and listener.security.protocol.map.
@@ -54,6 +63,22 @@ type Config struct {
 	// nodes.
 	TLS      tlsconf.Config
 	KafkaTLS bool
+
+	// Authorizer turns ACL enforcement on for Kafka, gRPC and REST: a
+	// request no ACL allows is refused (Kafka's authorizer with
+	// allow.everyone.if.no.acl.found=false). SuperUsers is Kafka's
+	// super.users: principals separated by ';', allowed everything.
+	Authorizer bool
+	SuperUsers string
+
+	// Hooks for authentication, never set from flags: KafkaPrincipal names
+	// a Kafka connection's principal before SASL (Kafka's
+	// principal.builder.class; nil: User:ANONYMOUS), and AuthnUnary and
+	// AuthnStream put the principal of a gRPC call in its context
+	// (auth.NewContext) before authorization runs.
+	KafkaPrincipal kafka.PrincipalBuilder
+	AuthnUnary     grpc.UnaryServerInterceptor
+	AuthnStream    grpc.StreamServerInterceptor
 }
 
 // RegisterFlags binds the gateway's flags to c with their defaults.
@@ -99,6 +124,15 @@ func (c *Config) RegisterKafkaFlags(fs *pflag.FlagSet) {
 		"Kafka quota.window.num: samples client quota rates are measured over")
 	fs.IntVar(&c.QuotaWindowSizeSeconds, "quota-window-size-seconds", 1,
 		"Kafka quota.window.size.seconds: the length of one client quota sample")
+	fs.BoolVar(&c.Authorizer, "authorizer", false,
+		"enforce Kafka ACLs on the Kafka, gRPC and REST APIs; a request no ACL allows is denied (see docs/security.md)")
+	fs.StringVar(&c.SuperUsers, "super-users", "", "Kafka super.users: principals allowed everything, separated by ';' (e.g. 'User:admin;User:ops')")
+	fs.IntVar(&c.MaxConnections, "max-connections", limits.MaxConnections,
+		"Kafka max.connections: connections past this many are closed at accept")
+	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", limits.MaxConnectionsPerIP,
+		"Kafka max.connections.per.ip: connections from one IP past this many are closed at accept")
+	fs.Int64Var(&c.QueuedMaxRequestBytes, "queued-max-request-bytes", limits.QueuedMaxRequestBytes,
+		"Kafka queued.max.request.bytes: request bytes held read and unanswered before reading pauses (at least kafka-max-request-bytes)")
 }
 
 // CopyKafkaSettings sets c's Kafka listener settings to from's.
@@ -106,6 +140,8 @@ func (c *Config) CopyKafkaSettings(from Config) {
 	c.AutoCreateTopics, c.DefaultPartitions, c.DefaultReplicationFactor = from.AutoCreateTopics, from.DefaultPartitions, from.DefaultReplicationFactor
 	c.KafkaMaxRequestBytes, c.KafkaIdleTimeout, c.MaxFetchSessions = from.KafkaMaxRequestBytes, from.KafkaIdleTimeout, from.MaxFetchSessions
 	c.QuotaWindowNum, c.QuotaWindowSizeSeconds = from.QuotaWindowNum, from.QuotaWindowSizeSeconds
+	c.Authorizer, c.SuperUsers = from.Authorizer, from.SuperUsers
+	c.MaxConnections, c.MaxConnectionsPerIP, c.QueuedMaxRequestBytes = from.MaxConnections, from.MaxConnectionsPerIP, from.QueuedMaxRequestBytes
 }
 
 // Validate checks every field and reports each bad one.
@@ -140,6 +176,15 @@ func (c *Config) Validate() error {
 	if c.KafkaIdleTimeout <= 0 {
 		p.Addf("kafka-idle-timeout", "must be positive")
 	}
+	if c.MaxConnections < 1 {
+		p.Addf("max-connections", "must be at least 1, got %d", c.MaxConnections)
+	}
+	if c.MaxConnectionsPerIP < 1 {
+		p.Addf("max-connections-per-ip", "must be at least 1, got %d", c.MaxConnectionsPerIP)
+	}
+	if c.QueuedMaxRequestBytes < int64(c.KafkaMaxRequestBytes) {
+		p.Addf("queued-max-request-bytes", "must be at least kafka-max-request-bytes (%d), got %d", c.KafkaMaxRequestBytes, c.QueuedMaxRequestBytes)
+	}
 	if c.MaxFetchSessions < 0 {
 		p.Addf("max-incremental-fetch-session-cache-slots", "%d is negative", c.MaxFetchSessions)
 	}
@@ -165,6 +210,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KafkaMaxReauth < 0 {
 		p.Addf("connections-max-reauth", "%v is negative", c.KafkaMaxReauth)
+	}
+	if _, err := acl.ParseSuperUsers(c.SuperUsers); err != nil {
+		p.Addf("super-users", "%v", err)
 	}
 	if c.GatewayID < 0 {
 		p.Addf("id", "%d is negative", c.GatewayID)

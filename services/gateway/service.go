@@ -18,8 +18,10 @@ import (
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/member"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
@@ -58,6 +60,8 @@ type Gateway struct {
 	pids *pids.Allocator
 	// loopback reaches the gateway's own gRPC API, for REST.
 	loopback *grpc.ClientConn
+	// authorizer checks Kafka, gRPC and REST requests against the ACLs.
+	authorizer *acl.Authorizer
 }
 
 // Start registers the gateway and starts serving.
@@ -86,13 +90,33 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
 	g.advertiseGRPC = config.Advertise(cfg.AdvertiseGRPC, g.Listener.Addr().String())
+	// Authentication (cfg.AuthnUnary/AuthnStream) names the principal,
+	// then authorization checks it, before any handler or forwarding.
+	supers, err := acl.ParseSuperUsers(cfg.SuperUsers)
+	if err != nil {
+		return nil, fmt.Errorf("--super-users: %w", err)
+	}
+	g.authorizer = acl.New(acl.Config{Enabled: cfg.Authorizer, SuperUsers: supers}, g.cache)
+	au := &authorizer{a: g.authorizer, loopback: newLoopbackIdentity()}
+	// The user store's authentication (Basic, client certificates) first;
+	// the hooks may replace its principal.
+	unary := []grpc.UnaryServerInterceptor{g.users.UnaryInterceptor(cfg.AuthRequired)}
+	streamIcs := []grpc.StreamServerInterceptor{g.users.StreamInterceptor(cfg.AuthRequired)}
+	if cfg.AuthnUnary != nil {
+		unary = append(unary, cfg.AuthnUnary)
+	}
+	if cfg.AuthnStream != nil {
+		streamIcs = append(streamIcs, cfg.AuthnStream)
+	}
+	unary = append(unary, au.unary, g.describeProgress, forwardAdmin(g.Conn, g.router))
+	streamIcs = append(streamIcs, au.stream)
 	// A bad ProduceStream batch is answered in its ack, not by ending the
 	// session, so the handler checks those itself.
-	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithCreds(g.tls.ServerCreds()),
+	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithCreds(g.tls.ServerCreds()), rpc.WithMaxConcurrentStreams(limits.GRPCMaxConcurrentStreams),
 		rpc.WithValidation((&streamv1.ProduceStreamRequest{}).ProtoReflect().Type()),
-		rpc.WithUnary(g.users.UnaryInterceptor(cfg.AuthRequired), g.describeProgress, forwardAdmin(g.Conn, g.router)),
-		rpc.WithStream(g.users.StreamInterceptor(cfg.AuthRequired)))
+		rpc.WithUnary(unary...), rpc.WithStream(streamIcs...))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
+	adminv1.RegisterAclServiceServer(g.GRPC.Server, adminv1.UnimplementedAclServiceServer{})
 	adminv1.RegisterUserServiceServer(g.GRPC.Server, adminv1.UnimplementedUserServiceServer{})
 	g.pids = pids.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn))
 	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router, g.pids, controllerv1.NewGroupCoordinatorServiceClient(g.Conn)))
@@ -104,12 +128,15 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if g.loopback, err = rpc.DialCreds(g.tls.ClientCreds(), loopbackAddr(g.Listener.Addr())); err != nil {
 		return nil, err
 	}
-	api, err := rest.New(rest.Config{Conn: g.loopback, Partitions: g.partitions, MaxBodyBytes: cfg.RESTMaxBodyBytes})
+	api, err := rest.New(rest.Config{Conn: restConn{g.loopback, au.loopback}, Partitions: g.partitions, MaxBodyBytes: cfg.RESTMaxBodyBytes})
 	if err != nil {
 		return nil, err
 	}
+	restMux := http.NewServeMux()
+	api.Register(restMux)
 	mux := http.NewServeMux()
-	api.Register(mux)
+	mux.Handle("/v1/", restHosts(restMux))
+	mux.Handle("GET /openapi.json", restMux)
 	if g.HTTP, err = httpserver.StartTLS(cfg.HTTPAddr, g.tls.Server(), g.reg, g.ready, mux); err != nil {
 		return nil, err
 	}
@@ -154,25 +181,32 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		MaxFetchSessions:         cfg.MaxFetchSessions,
 		QuotaWindowSamples:       cfg.QuotaWindowNum,
 		QuotaWindow:              time.Duration(cfg.QuotaWindowSizeSeconds) * time.Second,
+		MaxConnections:           cfg.MaxConnections,
+		MaxConnectionsPerIP:      cfg.MaxConnectionsPerIP,
+		QueuedMaxRequestBytes:    cfg.QueuedMaxRequestBytes,
 		SASLMechanisms:           cfg.SASLMechanisms,
 		MaxReauth:                cfg.KafkaMaxReauth,
 	}, kafka.Deps{
-		Cache:     g.cache,
-		Admin:     adminv1.NewAdminServiceClient(g.Conn),
-		Groups:    controllerv1.NewGroupCoordinatorServiceClient(g.Conn),
-		NodeID:    reg.ID,
-		Advertise: kafkaAddr,
-		ClusterID: reg.ClusterID,
-		Log:       g.Log,
-		Storage:   &g.storage,
-		Router:    g.router,
-		PIDs:      g.pids,
-		Users:     g.users,
-		UserAdmin: adminv1.NewUserServiceClient(g.Conn),
-		Listeners: g.kafkaLns,
+		Cache:      g.cache,
+		Admin:      adminv1.NewAdminServiceClient(g.Conn),
+		Groups:     controllerv1.NewGroupCoordinatorServiceClient(g.Conn),
+		NodeID:     reg.ID,
+		Advertise:  kafkaAddr,
+		ClusterID:  reg.ClusterID,
+		Log:        g.Log,
+		Storage:    &g.storage,
+		Router:     g.router,
+		PIDs:       g.pids,
+		ACLs:       adminv1.NewAclServiceClient(g.Conn),
+		Authorizer: g.authorizer,
+		Principal:  cfg.KafkaPrincipal,
+		Users:      g.users,
+		UserAdmin:  adminv1.NewUserServiceClient(g.Conn),
+		Listeners:  g.kafkaLns,
 	})
 	g.registerFetchSessionMetrics()
 	g.registerQuotaMetrics()
+	g.registerLimitMetrics()
 	g.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strata_gateway_kafka_connections",
 		Help: "Open Kafka connections, on every listener."}, func() float64 { return float64(g.kafka.ConnCount()) }))
 	go g.kafka.Serve()
@@ -215,6 +249,18 @@ func (g *Gateway) registerQuotaMetrics() {
 				Help: "Time Kafka clients were throttled for a client quota, by the quota that set the throttle."}, stat(1, 0.001)),
 		)
 	}
+}
+
+// registerLimitMetrics exports the Kafka listener's limits at work.
+func (g *Gateway) registerLimitMetrics() {
+	g.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_connections_rejected_total",
+			Help: "Kafka connections closed at accept for max.connections or max.connections.per.ip."},
+			func() float64 { n, _ := g.kafka.LimitStats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_reads_paused_total",
+			Help: "Kafka requests whose reading waited for room in queued.max.request.bytes."},
+			func() float64 { _, n := g.kafka.LimitStats(); return float64(n) }),
+	)
 }
 
 // loopbackAddr is where this process reaches a listener of its own: the

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -64,6 +65,7 @@ func newSASLCluster(t *testing.T) *saslCluster {
 	s.cluster = newCluster(t, clusterSpec{controllers: 1, storage: 1, tlsDir: dir, gatewayArgs: []string{
 		"--kafka-listeners", listeners, "--advertise-kafka-listeners", listeners,
 		"--kafka-listener-security-protocol-map", "CLIENT:SASL_SSL", "--tls-client-auth", "request", "--auth-required",
+		"--authorizer", "--super-users", "User:alice;User:bob;User:carol;User:strata-client",
 	}})
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CertPEM)
@@ -307,6 +309,22 @@ func TestKafkaSASL(t *testing.T) {
 		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "sasl", Value: []byte("ssl")}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
+	})
+	t.Run("ACLs apply to SASL principals", func(t *testing.T) {
+		if _, errOut, code := cliEnvStdin(t, "dave-secret\n", []string{"STRATA_USER=alice", "STRATA_PASSWORD=alice-secret"},
+			"user", "create", "dave", "--password-stdin", "--server", s.gateway.grpc); code != 0 {
+			t.Fatalf("user create dave: %s", errOut)
+		}
+		dave := scramClient(t, s.saslSSL, s.clientTLS, scram.Auth{User: "dave", Pass: "dave-secret"}.AsSha512Mechanism(),
+			kgo.DefaultProduceTopic("sasl"), kgo.RecordRetries(0), kgo.UnknownTopicRetries(0))
+		err := dave.ProduceSync(ctx, &kgo.Record{Value: []byte("dave")}).FirstErr()
+		if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+			t.Fatalf("dave without an ACL: %v", err)
+		}
+		mustCLI(t, append([]string{"acl", "create", "--allow-principal", "User:dave", "--operation", "Write", "--operation", "Describe", "--topic", "sasl"}, auth...)...)
+		testutil.WaitFor(t, 30*time.Second, func() error {
+			return dave.ProduceSync(ctx, &kgo.Record{Value: []byte("dave")}).FirstErr()
+		})
 	})
 	t.Run("failures close cleanly", func(t *testing.T) {
 		fails := func(name string, addr string, tlsCfg *tls.Config, m sasl.Mechanism, want error) {

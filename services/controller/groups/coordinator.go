@@ -30,6 +30,7 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -88,6 +89,9 @@ type group struct {
 	pending           map[string]time.Time // member ids handed out with MEMBER_ID_REQUIRED
 	rebalanceDeadline time.Time
 	delayUntil        time.Time // initial rebalance delay of a group that was empty
+	// activeAt is when the group last had members or an offset commit:
+	// an Empty group is deleted, offsets and all, retention after it.
+	activeAt time.Time
 }
 
 // Coordinator is the group coordinator of the active controller.
@@ -99,6 +103,12 @@ type Coordinator struct {
 	// transactions (SetPendingOffsets); nil: none.
 	pending func(group string) map[string]map[int32]bool
 
+	// retention is offsets.retention.minutes and maxSize group.max.size
+	// (SetLimits; defaults in internal/limits).
+	retention time.Duration
+	maxSize   int
+	maxGroups int
+
 	mu      sync.Mutex
 	loaded  bool
 	groups  map[string]*group
@@ -108,7 +118,21 @@ type Coordinator struct {
 // New returns a coordinator over store; initialDelay is Kafka's
 // group.initial.rebalance.delay.ms.
 func New(store mdstore.Store, log *slog.Logger, initialDelay time.Duration) *Coordinator {
-	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{}}
+	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{},
+		retention: limits.OffsetsRetention, maxSize: limits.MaxGroupMembers, maxGroups: limits.MaxGroups}
+}
+
+// SetLimits sets offsets.retention.minutes (how long an Empty group keeps
+// its offsets), group.max.size (members and pending joins of one group)
+// and the number of groups kept. Call it before Run.
+func (gc *Coordinator) SetLimits(retention time.Duration, maxSize, maxGroups int) {
+	gc.retention, gc.maxSize, gc.maxGroups = retention, maxSize, maxGroups
+}
+
+// full reports whether a new group would pass maxGroups. Called with mu
+// held.
+func (gc *Coordinator) full() bool {
+	return len(gc.groups) >= gc.maxGroups
 }
 
 func groupKey(id string) string           { return groupsPrefix + url.PathEscape(id) + "/" }
@@ -164,8 +188,17 @@ func (gc *Coordinator) load(ctx context.Context) error {
 			g = &group{id: id, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 			groups[id] = g
 		}
-		if tail != "meta" {
+		if tail != "meta" { // an offset: retention counts from the latest commit
+			rec := &controllerv1.OffsetRecord{}
+			if mdstore.Unmarshal(kv.Value, rec) == nil {
+				if at := time.UnixMilli(rec.GetCommitUnixMs()); at.After(g.activeAt) {
+					g.activeAt = at
+				}
+			}
 			continue
+		}
+		if g.activeAt.IsZero() {
+			g.activeAt = now // updated by the offsets that follow
 		}
 		rec := &controllerv1.GroupRecord{}
 		if err := mdstore.Unmarshal(kv.Value, rec); err != nil {
@@ -236,6 +269,7 @@ func joinError(code int16, memberID string) *kmsg.JoinGroupResponse {
 func (gc *Coordinator) expire(ctx context.Context, now time.Time) {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
+	gc.expireEmpty(ctx, now)
 	for _, g := range gc.groups {
 		for id, until := range g.pending {
 			if now.After(until) {
@@ -269,6 +303,38 @@ func (gc *Coordinator) expire(ctx context.Context, now time.Time) {
 		if changed && g.state != groupPreparing {
 			gc.persist(ctx, g)
 		}
+	}
+}
+
+// maxExpiredPerTick bounds the groups one tick deletes, so a backlog does
+// not hold the lock for long.
+const maxExpiredPerTick = 100
+
+// expireEmpty deletes groups that have been Empty, without commits, for
+// offsets.retention.minutes (Kafka's offset expiration for groups with no
+// members, KIP-211), unless offsets of theirs are pending in a transaction.
+func (gc *Coordinator) expireEmpty(ctx context.Context, now time.Time) {
+	n := 0
+	for id, g := range gc.groups {
+		if len(g.members) > 0 || g.state != groupEmpty {
+			g.activeAt = now
+			continue
+		}
+		if gc.retention <= 0 || now.Sub(g.activeAt) < gc.retention || len(g.pending) > 0 {
+			continue
+		}
+		if gc.pending != nil && len(gc.pending(id)) > 0 {
+			continue
+		}
+		if n++; n > maxExpiredPerTick {
+			return
+		}
+		if _, err := gc.store.Write(ctx, nil, mdstore.DeletePrefix(groupKey(id))); err != nil {
+			gc.log.Warn("deleting an expired group failed", "group", id, "err", err)
+			return
+		}
+		gc.log.Info("group expired: empty past offsets.retention.minutes", "group", id, "retention", gc.retention)
+		delete(gc.groups, id)
 	}
 }
 

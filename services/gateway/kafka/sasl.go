@@ -213,8 +213,24 @@ func (c *conn) authGate(req *request, preAuth bool) (handled bool, err error) {
 	return true, nil
 }
 
-// serveRawToken answers a bare token of a SaslHandshake v0 exchange.
-func (c *conn) serveRawToken(frame []byte) error {
+// rawSASL reports whether a SaslHandshake v0 exchange is under way: the
+// next frame is a bare token.
+func (c *conn) rawSASL() bool {
+	c.auth.mu.Lock()
+	defer c.auth.mu.Unlock()
+	return c.auth.raw
+}
+
+// serveRawToken reads and answers a bare token of a SaslHandshake v0
+// exchange, of size bytes.
+func (c *conn) serveRawToken(size int32) error {
+	if size < 0 || size > maxSASLReceiveBytes {
+		return closeReason("SASL token of %d bytes is outside 0..%d", size, maxSASLReceiveBytes)
+	}
+	frame, err := readFrame(c.nc, int(size), nil, c.s.cfg.IdleTimeout, c.s.cfg.RequestReadGrace)
+	if err != nil {
+		return err
+	}
 	out, ok := c.rawToken(frame)
 	if !ok {
 		return closeReason("SASL authentication failed")

@@ -24,7 +24,9 @@ import (
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/auth"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/rpc"
@@ -34,23 +36,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Limits and defaults of the listener.
+// Limits and defaults of the listener (internal/limits says why).
 const (
-	// DefaultMaxRequestBytes is Kafka's socket.request.max.bytes.
-	DefaultMaxRequestBytes = 100 << 20
-	// maxNonProduceRequestBytes caps every request other than Produce:
-	// they are small, and a small cap bounds what a hostile array count
-	// can make the decoder allocate.
-	maxNonProduceRequestBytes = 8 << 20
-	// DefaultIdleTimeout is Kafka's connections.max.idle.ms.
-	DefaultIdleTimeout = 10 * time.Minute
-	// maxInFlight bounds the requests one connection may have in flight
-	// before the reader stops reading (Kafka's max.in.flight is 5).
-	maxInFlight = 32
-	// readChunk is how much of a large frame is allocated ahead of the
-	// bytes actually received, so a huge size prefix followed by a stall
-	// holds little memory.
-	readChunk = 1 << 20
+	DefaultMaxRequestBytes    = limits.MaxRequestBytes
+	maxNonProduceRequestBytes = limits.MaxNonProduceRequestBytes
+	DefaultIdleTimeout        = limits.IdleTimeout
+	maxInFlight               = limits.MaxInFlightRequests
+	readChunk                 = limits.ReadChunk
 	// writeTimeout bounds one response write to a slow client.
 	writeTimeout = 30 * time.Second
 )
@@ -79,6 +71,16 @@ type Config struct {
 	// that many samples of that length (0: Kafka's 11 of 1 s).
 	QuotaWindowSamples int
 	QuotaWindow        time.Duration
+	// MaxConnections and MaxConnectionsPerIP are max.connections and
+	// max.connections.per.ip; QueuedMaxRequestBytes is
+	// queued.max.request.bytes; MaxInFlightBytes bounds one connection's
+	// unanswered request bytes (0: the internal/limits defaults).
+	MaxConnections        int
+	MaxConnectionsPerIP   int
+	QueuedMaxRequestBytes int64
+	MaxInFlightBytes      int64
+	// RequestReadGrace is limits.RequestReadGrace (0: that default).
+	RequestReadGrace time.Duration
 	// SASLMechanisms is sasl.enabled.mechanisms (nil: PLAIN, SCRAM-SHA-256
 	// and SCRAM-SHA-512).
 	SASLMechanisms []string
@@ -91,6 +93,7 @@ type Config struct {
 type Deps struct {
 	Cache  *metadata.Cache
 	Admin  adminv1.AdminServiceClient
+	ACLs   adminv1.AclServiceClient
 	Groups controllerv1.GroupCoordinatorServiceClient
 	// NodeID is this gateway's id (its broker id).
 	NodeID int32
@@ -106,6 +109,12 @@ type Deps struct {
 	Router *router.Router
 	// PIDs allocates idempotent producer ids; nil builds one over Groups.
 	PIDs *pids.Allocator
+	// Authorizer checks every request against the ACLs (authz.go); nil or
+	// disabled allows everything.
+	Authorizer *acl.Authorizer
+	// Principal names each connection's principal before SASL (nil:
+	// User:ANONYMOUS, or the verified client certificate's User:<CN>).
+	Principal PrincipalBuilder
 	// UserAdmin manages SCRAM users (DescribeUserScramCredentials and
 	// AlterUserScramCredentials); nil answers UNSUPPORTED_VERSION.
 	UserAdmin adminv1.UserServiceClient
@@ -131,6 +140,9 @@ type Server struct {
 	// quotas measures clients against their quotas (nil without a cache).
 	quotas    *quota.Manager
 	throttles [len(throttleKeys)]throttleStats
+	// limiter caps connections; queued is queued.max.request.bytes.
+	limiter *connLimiter
+	queued  *byteBudget
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -139,9 +151,7 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
-// NewServer returns a server for ln (the PLAINTEXT listener at
-// d.Advertise; nil for none) and d.Listeners; call Serve to accept
-// connections. At least one listener is required.
+// NewServer returns a server for ln; call Serve to accept connections.
 func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
@@ -152,6 +162,7 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if cfg.DefaultPartitions <= 0 {
 		cfg.DefaultPartitions = 1
 	}
+	cfg.applyLimitDefaults()
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
@@ -165,7 +176,8 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 		cfg.SASLMechanisms = DefaultSASLMechanisms
 	}
 	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), router: d.Router,
-		conns: map[*conn]struct{}{}, sessions: newFetchSessionCache(cfg.MaxFetchSessions)}
+		conns: map[*conn]struct{}{}, sessions: newFetchSessionCache(cfg.MaxFetchSessions),
+		limiter: newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerIP), queued: newByteBudget(cfg.QueuedMaxRequestBytes)}
 	if ln != nil {
 		s.listeners = append(s.listeners, &Listener{Name: DefaultListener, Protocol: Plaintext, Ln: ln, Advertise: d.Advertise})
 	}
@@ -183,7 +195,7 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	return s
 }
 
-// Serve accepts connections on every listener until Shutdown.
+// Serve accepts connections until Shutdown.
 func (s *Server) Serve() {
 	var wg sync.WaitGroup
 	for _, l := range s.listeners {
@@ -214,10 +226,17 @@ func (s *Server) serve(l *Listener) {
 			}
 			return
 		}
+		release, ok := s.limiter.admit(nc.RemoteAddr())
+		if !ok {
+			s.log.Debug("kafka connection over the connection caps closed", "remote", nc.RemoteAddr().String())
+			nc.Close()
+			continue
+		}
 		c := newConn(s, l, nc)
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
+			release()
 			nc.Close()
 			return
 		}
@@ -226,6 +245,7 @@ func (s *Server) serve(l *Listener) {
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
+			defer release()
 			c.serve()
 			s.mu.Lock()
 			delete(s.conns, c)
@@ -268,11 +288,15 @@ type conn struct {
 	nc       net.Conn
 	accepted time.Time
 	auth     authState
+	// host is the client's IP address, what host ACLs match.
+	host     string
 	ctx      context.Context
 	cancel   context.CancelFunc
 	queue    chan *pending
 	draining chan struct{}
 	once     sync.Once
+	// inflight bounds the request bytes read and not yet answered.
+	inflight *byteBudget
 	// lastProduce is closed when the connection's latest produce is done.
 	lastProduce chan struct{}
 	// mutedUntil is when a quota throttle ends: until then no request of
@@ -287,9 +311,16 @@ type pending struct {
 }
 
 func newConn(s *Server, l *Listener, nc net.Conn) *conn {
-	c := &conn{s: s, l: l, nc: nc, accepted: time.Now(), auth: authState{principal: auth.Anonymous}, queue: make(chan *pending, maxInFlight), draining: make(chan struct{})}
+	c := &conn{s: s, l: l, nc: nc, accepted: time.Now(), auth: authState{principal: auth.Anonymous},
+		queue: make(chan *pending, maxInFlight), draining: make(chan struct{}), inflight: newByteBudget(s.cfg.MaxInFlightBytes)}
 	c.ctx, c.cancel = context.WithCancel(context.Background()) // cancelled when the connection ends
 	c.ctx = context.WithValue(c.ctx, connKey{}, c)
+	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
+		c.host = host
+	}
+	if s.d.Principal != nil {
+		c.auth.principal = s.d.Principal(nc)
+	}
 	c.lastProduce = make(chan struct{})
 	close(c.lastProduce)
 	return c
@@ -330,6 +361,7 @@ func closeReason(format string, args ...any) error { return &errClose{fmt.Sprint
 
 func (c *conn) readLoop() error {
 	var sizeBuf [4]byte
+	var key [2]byte
 	for {
 		select {
 		case <-c.draining:
@@ -344,44 +376,45 @@ func (c *conn) readLoop() error {
 			return c.readErr(err)
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		c.auth.mu.Lock()
-		raw := c.auth.raw // a SaslHandshake v0 exchange: the frame is a bare token
-		c.auth.mu.Unlock()
-		if raw && (size < 0 || size > maxSASLReceiveBytes) {
-			return c.logClose(closeReason("SASL token of %d bytes is outside 0..%d", size, maxSASLReceiveBytes))
+		if c.rawSASL() { // a SaslHandshake v0 exchange: the frame is a bare token
+			if err := c.serveRawToken(size); err != nil {
+				return c.logClose(err)
+			}
+			continue
 		}
-		if !raw && (size < 8 || size > c.s.cfg.MaxRequestBytes) {
+		if size < 8 || size > c.s.cfg.MaxRequestBytes {
 			return c.logClose(closeReason("request size %d is outside 8..%d bytes", size, c.s.cfg.MaxRequestBytes))
 		}
 		preAuth := c.needsAuth()
 		if preAuth && size > maxSASLReceiveBytes {
 			return c.logClose(closeReason("request of %d bytes before SASL authentication, over the %d-byte limit", size, maxSASLReceiveBytes))
 		}
-		// Every request other than Produce must also be small; peek at the
-		// key first, then read the rest as it arrives.
-		frame, err := readFrame(c.nc, int(size), c.s.cfg.IdleTimeout)
-		if err != nil {
+		// Every request other than Produce must also be small: the key is
+		// read and checked before the frame takes any budget.
+		if _, err := io.ReadFull(c.nc, key[:]); err != nil {
 			return c.readErr(err)
 		}
-		if raw {
-			if err := c.serveRawToken(frame); err != nil {
+		if k := int16(binary.BigEndian.Uint16(key[:])); k != 0 && size > maxNonProduceRequestBytes {
+			return c.logClose(closeReason("%s request of %d bytes is over the %d-byte limit", apiName(k), size, maxNonProduceRequestBytes))
+		}
+		res := c.reserve(int(size)) // waits for room in the byte budgets
+		if res == nil {
+			return nil
+		}
+		req, err := c.readRequest(int(size), key[:])
+		if req == nil {
+			res.release()
+			return err
+		}
+		if handled, err := c.authGate(req, preAuth); handled || err != nil {
+			res.release()
+			if err != nil {
 				return c.logClose(err)
 			}
 			continue
 		}
-		if key := int16(binary.BigEndian.Uint16(frame)); key != 0 && size > maxNonProduceRequestBytes {
-			return c.logClose(closeReason("%s request of %d bytes is over the %d-byte limit", apiName(key), size, maxNonProduceRequestBytes))
-		}
-		req, err := parseRequest(frame)
-		if err != nil {
-			return c.logClose(err)
-		}
-		if handled, err := c.authGate(req, preAuth); err != nil {
-			return c.logClose(err)
-		} else if handled {
-			continue
-		}
 		if !c.waitMuted() { // read while a throttle began: it waits too
+			res.release()
 			return nil
 		}
 		p := &pending{done: make(chan []byte, 1)}
@@ -394,15 +427,36 @@ func (c *conn) readLoop() error {
 				select {
 				case <-prev:
 				case <-c.ctx.Done():
+					res.release()
 					p.done <- nil
 					return
 				}
-				p.done <- c.handle(req)
+				out := c.handle(req)
+				res.release()
+				p.done <- out
 			}()
 			continue
 		}
-		go func() { p.done <- c.handle(req) }()
+		go func() {
+			out := c.handle(req)
+			res.release()
+			p.done <- out
+		}()
 	}
+}
+
+// readRequest reads the rest of a frame of size bytes that starts with
+// head and decodes it.
+func (c *conn) readRequest(size int, head []byte) (*request, error) {
+	frame, err := readFrame(c.nc, size, head, c.s.cfg.IdleTimeout, c.s.cfg.RequestReadGrace)
+	if err != nil {
+		return nil, c.readErr(err)
+	}
+	req, err := parseRequest(frame)
+	if err != nil {
+		return nil, c.logClose(err)
+	}
+	return req, nil
 }
 
 // queueNow answers req in the read loop: with resp, or by running it.
@@ -437,9 +491,13 @@ func (c *conn) logClose(err error) error {
 	return err
 }
 
-// readFrame reads a frame of size bytes, allocating as the bytes arrive.
-func readFrame(r net.Conn, size int, idle time.Duration) ([]byte, error) {
-	buf := make([]byte, 0, min(size, readChunk))
+// readFrame reads a frame of size bytes whose first bytes, head, are
+// already read, allocating as the bytes arrive. The whole frame must
+// arrive by frameDeadline (a stalled frame holds its share of
+// queued.max.request.bytes), each chunk within idle.
+func readFrame(r net.Conn, size int, head []byte, idle, grace time.Duration) ([]byte, error) {
+	until := frameDeadline(size, grace)
+	buf := append(make([]byte, 0, min(size, readChunk)), head...)
 	for len(buf) < size {
 		n := min(size-len(buf), readChunk)
 		if cap(buf)-len(buf) < n {
@@ -447,7 +505,11 @@ func readFrame(r net.Conn, size int, idle time.Duration) ([]byte, error) {
 			copy(grown, buf)
 			buf = grown
 		}
-		_ = r.SetReadDeadline(time.Now().Add(idle))
+		deadline := time.Now().Add(idle)
+		if until.Before(deadline) {
+			deadline = until
+		}
+		_ = r.SetReadDeadline(deadline)
 		if _, err := io.ReadFull(r, buf[len(buf):len(buf)+n]); err != nil {
 			return nil, err
 		}
