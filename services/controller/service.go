@@ -87,6 +87,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.elector = newElector(c.cli, cfg.Name, c.advertise, cfg.ElectionTTL, log, c.metrics)
 	c.store = mdstore.NewEtcd(c.cli, cfg.Name, c.elector.fence)
 	c.groups = groups.New(c.store, log, cfg.GroupInitialRebalanceDelay)
+	c.groups.SetConsumerConfig(cfg.consumerGroups())
 	c.pids = pid.New(c.store)
 	c.markers = &txnMarkers{c: c}
 	c.txns = txn.New(txn.Config{Store: c.store, Log: log, PIDs: c.pids, Groups: c.groups, OffsetOp: groups.OffsetOp,

@@ -88,6 +88,9 @@ type group struct {
 	pending           map[string]time.Time // member ids handed out with MEMBER_ID_REQUIRED
 	rebalanceDeadline time.Time
 	delayUntil        time.Time // initial rebalance delay of a group that was empty
+	// cg is set for a group of the consumer protocol (KIP-848); such a
+	// group has no classic members.
+	cg *consumerGroup
 }
 
 // Coordinator is the group coordinator of the active controller.
@@ -99,16 +102,22 @@ type Coordinator struct {
 	// transactions (SetPendingOffsets); nil: none.
 	pending func(group string) map[string]map[int32]bool
 
-	mu      sync.Mutex
-	loaded  bool
-	groups  map[string]*group
-	joinSeq int64
+	mu       sync.Mutex
+	loaded   bool
+	groups   map[string]*group
+	joinSeq  int64
+	consumer ConsumerConfig
+	// topics and topicNames are the topics as last read (refreshTopics),
+	// for consumer groups' subscriptions; nil until the first read.
+	topics       map[string]topicMeta
+	topicNames   map[topicID]string
+	topicsReadAt time.Time
 }
 
 // New returns a coordinator over store; initialDelay is Kafka's
 // group.initial.rebalance.delay.ms.
 func New(store mdstore.Store, log *slog.Logger, initialDelay time.Duration) *Coordinator {
-	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{}}
+	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{}, consumer: DefaultConsumerConfig()}
 }
 
 func groupKey(id string) string           { return groupsPrefix + url.PathEscape(id) + "/" }
@@ -141,6 +150,7 @@ func (gc *Coordinator) Run(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			gc.expire(ctx, now)
+			gc.maybeRefreshTopics(ctx, now)
 		}
 	}
 }
@@ -173,6 +183,11 @@ func (gc *Coordinator) load(ctx context.Context) error {
 			continue
 		}
 		g.protocolType, g.protocol, g.generation, g.leader = rec.GetProtocolType(), rec.GetProtocol(), rec.GetGeneration(), rec.GetLeader()
+		if rec.GetGroupType() == "consumer" {
+			g.cg = newConsumerGroup()
+			g.cg.epoch, g.cg.assignmentEpoch = rec.GetGeneration(), rec.GetGeneration()
+			continue
+		}
 		for _, mr := range rec.GetMembers() {
 			m := &groupMember{id: mr.GetMemberId(), instanceID: mr.GetInstanceId(), clientID: mr.GetClientId(), clientHost: mr.GetClientHost(),
 				sessionTimeout: time.Duration(mr.GetSessionTimeoutMs()) * time.Millisecond, rebalanceTimeout: time.Duration(mr.GetRebalanceTimeoutMs()) * time.Millisecond,
@@ -190,7 +205,7 @@ func (gc *Coordinator) load(ctx context.Context) error {
 		}
 	}
 	gc.mu.Lock()
-	gc.groups, gc.loaded = groups, true
+	gc.groups, gc.loaded, gc.topics, gc.topicNames = groups, true, nil, nil
 	gc.mu.Unlock()
 	gc.log.Info("consumer groups loaded", "groups", len(groups))
 	return nil
@@ -237,6 +252,10 @@ func (gc *Coordinator) expire(ctx context.Context, now time.Time) {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
 	for _, g := range gc.groups {
+		if g.cg != nil {
+			gc.expireConsumers(ctx, g, now)
+			continue
+		}
 		for id, until := range g.pending {
 			if now.After(until) {
 				delete(g.pending, id)
@@ -410,6 +429,9 @@ func contains(list []string, s string) bool {
 // persist writes the group's metadata (fenced); called with mu held.
 func (gc *Coordinator) persist(ctx context.Context, g *group) {
 	rec := &controllerv1.GroupRecord{Group: g.id, ProtocolType: g.protocolType, Protocol: g.protocol, Generation: g.generation, Leader: g.leader}
+	if g.cg != nil {
+		rec = consumerRecord(g)
+	}
 	ids := make([]string, 0, len(g.members))
 	for id := range g.members {
 		ids = append(ids, id)

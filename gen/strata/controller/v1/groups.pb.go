@@ -249,13 +249,17 @@ func (x *AllocateProducerIdsResponse) GetCount() int32 {
 // (/strata/groups/<group>/meta): what a newly active controller needs to
 // keep serving a stable group without a rebalance.
 type GroupRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
-	ProtocolType  string                 `protobuf:"bytes,2,opt,name=protocol_type,json=protocolType,proto3" json:"protocol_type,omitempty"`
-	Protocol      string                 `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
-	Generation    int32                  `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
-	Leader        string                 `protobuf:"bytes,5,opt,name=leader,proto3" json:"leader,omitempty"`
-	Members       []*GroupMemberRecord   `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Group        string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	ProtocolType string                 `protobuf:"bytes,2,opt,name=protocol_type,json=protocolType,proto3" json:"protocol_type,omitempty"`
+	Protocol     string                 `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	Generation   int32                  `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
+	Leader       string                 `protobuf:"bytes,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	Members      []*GroupMemberRecord   `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
+	// "consumer" for a group of the new consumer protocol (KIP-848), whose
+	// generation is the group epoch and whose members are not persisted
+	// (they rejoin after a failover); empty for a classic group.
+	GroupType     string `protobuf:"bytes,7,opt,name=group_type,json=groupType,proto3" json:"group_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -330,6 +334,13 @@ func (x *GroupRecord) GetMembers() []*GroupMemberRecord {
 		return x.Members
 	}
 	return nil
+}
+
+func (x *GroupRecord) GetGroupType() string {
+	if x != nil {
+		return x.GroupType
+	}
+	return ""
 }
 
 type GroupMemberRecord struct {
@@ -574,7 +585,7 @@ const file_strata_controller_v1_groups_proto_rawDesc = "" +
 	"\x05count\x18\x01 \x01(\x05R\x05count\"N\n" +
 	"\x1bAllocateProducerIdsResponse\x12\x19\n" +
 	"\bfirst_id\x18\x01 \x01(\x03R\afirstId\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x05R\x05count\"\xdf\x01\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\xfe\x01\n" +
 	"\vGroupRecord\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12#\n" +
 	"\rprotocol_type\x18\x02 \x01(\tR\fprotocolType\x12\x1a\n" +
@@ -583,7 +594,9 @@ const file_strata_controller_v1_groups_proto_rawDesc = "" +
 	"generation\x18\x04 \x01(\x05R\n" +
 	"generation\x12\x16\n" +
 	"\x06leader\x18\x05 \x01(\tR\x06leader\x12A\n" +
-	"\amembers\x18\x06 \x03(\v2'.strata.controller.v1.GroupMemberRecordR\amembers\"\xd8\x02\n" +
+	"\amembers\x18\x06 \x03(\v2'.strata.controller.v1.GroupMemberRecordR\amembers\x12\x1d\n" +
+	"\n" +
+	"group_type\x18\a \x01(\tR\tgroupType\"\xd8\x02\n" +
 	"\x11GroupMemberRecord\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\tR\n" +
