@@ -105,9 +105,9 @@ type consumerGroup struct {
 	epoch, assignmentEpoch int32
 	members                map[string]*consumerMember
 	target                 map[string]partSet
-	owners                 map[tpID]string    // partition → member owning it (assigned or revoking)
-	subscribed             map[topicID]int32  // resolved subscription: topic → partitions
-	assignor               string             // of the last target
+	owners                 map[tpID]string   // partition → member owning it (assigned or revoking)
+	subscribed             map[topicID]int32 // resolved subscription: topic → partitions
+	assignor               string            // of the last target
 }
 
 func newConsumerGroup() *consumerGroup {
