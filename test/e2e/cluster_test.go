@@ -37,11 +37,12 @@ type cluster struct {
 }
 
 type clusterSpec struct {
-	controllers int
-	storage     int
-	leaseTTL    string   // storage node and gateway lease TTL
-	gatewayArgs []string // more gateway flags
-	storageArgs []string // more storage node flags
+	controllers    int
+	storage        int
+	leaseTTL       string   // storage node and gateway lease TTL
+	gatewayArgs    []string // more gateway flags
+	storageArgs    []string // more storage node flags
+	controllerArgs []string // more controller flags
 }
 
 // newCluster starts controllers, storage nodes and one gateway, and waits
@@ -66,6 +67,7 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 			"--grpc-addr", a.grpc, "--http-addr", a.http, "--etcd-peer-addr", a.peer, "--etcd-client-addr", a.client,
 			"--etcd-initial-cluster", strings.Join(initial, ","), "--member-lease-ttl", spec.leaseTTL, "--election-ttl", "2s",
 			"--group-initial-rebalance-delay", "500ms"}
+		args = append(args, spec.controllerArgs...)
 		n := &node{args: args, grpc: a.grpc, dataDir: dataDir}
 		n.proc = start(t, a.name, args...)
 		c.controllers = append(c.controllers, n)
