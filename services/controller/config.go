@@ -178,8 +178,19 @@ func (c *Config) Validate() error {
 	if c.GroupInitialRebalanceDelay < 0 {
 		p.Addf("group-initial-rebalance-delay", "is negative")
 	}
-	if err := c.consumerGroups().Validate(); err != nil {
-		p.Addf("consumer-group-session-timeout", "%v", err)
+	if c.ConsumerGroupSessionTimeout <= 0 {
+		p.Addf("consumer-group-session-timeout", "%s is not positive", c.ConsumerGroupSessionTimeout)
+	}
+	if c.ConsumerGroupHeartbeatInterval <= 0 || c.ConsumerGroupHeartbeatInterval >= c.ConsumerGroupSessionTimeout {
+		p.Addf("consumer-group-heartbeat-interval", "%s must be positive and below --consumer-group-session-timeout", c.ConsumerGroupHeartbeatInterval)
+	}
+	if len(c.ConsumerGroupAssignors) == 0 {
+		p.Addf("consumer-group-assignors", "names no assignor (uniform, range)")
+	}
+	for _, a := range c.ConsumerGroupAssignors {
+		if !groups.KnownAssignor(a) {
+			p.Addf("consumer-group-assignors", "%q is not uniform or range", a)
+		}
 	}
 	if c.TransactionMaxTimeout < time.Second || c.TransactionMaxTimeout > 24*time.Hour {
 		p.Addf("transaction-max-timeout", "%s is outside 1s to 24h", c.TransactionMaxTimeout)

@@ -47,21 +47,9 @@ func DefaultConsumerConfig() ConsumerConfig {
 		Assignors: []string{"uniform", "range"}, MaxRegexLen: 4096}
 }
 
-// Validate checks a configuration.
-func (c ConsumerConfig) Validate() error {
-	if c.SessionTimeout <= 0 || c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.SessionTimeout {
-		return fmt.Errorf("the consumer heartbeat interval (%v) must be positive and below the session timeout (%v)", c.HeartbeatInterval, c.SessionTimeout)
-	}
-	if len(c.Assignors) == 0 {
-		return fmt.Errorf("no consumer group assignor")
-	}
-	for _, a := range c.Assignors {
-		if assignors[a] == nil {
-			return fmt.Errorf("unknown consumer group assignor %q (known: uniform, range)", a)
-		}
-	}
-	return nil
-}
+// KnownAssignor reports whether name is a server-side assignor
+// ("uniform", "range").
+func KnownAssignor(name string) bool { return assignors[name] != nil }
 
 // SetConsumerConfig replaces the consumer-protocol configuration; call
 // before Run.
