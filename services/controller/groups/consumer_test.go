@@ -534,3 +534,22 @@ func TestConsumerGroupReconciliationRandomized(t *testing.T) {
 		})
 	}
 }
+
+// A transactional offset commit to a consumer group checks the member
+// epoch too.
+func TestConsumerGroupTxnOffsetCommitMember(t *testing.T) {
+	store := mdstore.NewMemory()
+	gc := loaded(t, store)
+	createTopic(t, gc, store, "t", 1, 1)
+	a := newClient("a", "t")
+	a.beat(t, gc, "g")
+	if c := gc.CheckMember("g", "a", nil, a.epoch); c != 0 {
+		t.Fatalf("member at its epoch: %d", c)
+	}
+	if c := gc.CheckMember("g", "a", nil, a.epoch+1); c != kerr.StaleMemberEpoch.Code {
+		t.Fatalf("another epoch: %d", c)
+	}
+	if c := gc.CheckMember("g", "b", nil, 1); c != kerr.UnknownMemberID.Code {
+		t.Fatalf("unknown member: %d", c)
+	}
+}
