@@ -71,6 +71,11 @@ func (s memberState) String() string {
 	return [...]string{"STABLE", "UNREVOKED_PARTITIONS", "UNRELEASED_PARTITIONS"}[s]
 }
 
+// maxConsumerGroupSize bounds a group's members (Kafka's
+// group.consumer.max.size, which defaults to unbounded), so joins with
+// fresh member ids cannot grow the coordinator's memory without end.
+var maxConsumerGroupSize = 10000
+
 // leftStatic is the member epoch of a static member that left
 // temporarily (epoch -2): it keeps its assignment for a session timeout.
 const leftStatic = -2
@@ -311,11 +316,11 @@ func (gc *Coordinator) heartbeatLocked(req *kmsg.ConsumerGroupHeartbeatRequest, 
 	if req.MemberEpoch < 0 {
 		return gc.consumerLeave(g, req), g
 	}
-	m, errResp := gc.lookupMember(cg, req, now)
+	m, joined, errResp := gc.lookupMember(cg, req)
 	if errResp != nil {
 		return errResp, nil
 	}
-	changed := false
+	changed := joined
 	if req.InstanceID != nil {
 		m.instanceID = *req.InstanceID
 	}
@@ -343,7 +348,10 @@ func (gc *Coordinator) heartbeatLocked(req *kmsg.ConsumerGroupHeartbeatRequest, 
 		}
 	}
 	m.clientID, m.clientHost = clientID, clientHost
-	if gc.resubscribe(cg) || changed {
+	// Topic changes are resolved by refreshTopics; a heartbeat resolves
+	// again only when the member's own subscription changed.
+	if changed {
+		gc.resubscribe(cg)
 		cg.epoch++
 	}
 	if cg.epoch > cg.assignmentEpoch {
@@ -389,7 +397,9 @@ func assignmentOf(s partSet) *kmsg.ConsumerGroupHeartbeatResponseAssignment {
 
 // lookupMember finds, creates or replaces the heartbeating member and
 // checks its epoch and instance id as Kafka does.
-func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHeartbeatRequest, now time.Time) (*consumerMember, *kmsg.ConsumerGroupHeartbeatResponse) {
+//
+// joined is true for a member new to the group.
+func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHeartbeatRequest) (m *consumerMember, joined bool, errResp *kmsg.ConsumerGroupHeartbeatResponse) {
 	id := req.MemberID
 	if id == "" {
 		id = newUUIDMemberID() // v0: the coordinator names the member
@@ -405,44 +415,47 @@ func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHe
 	if req.MemberEpoch == 0 {
 		if static != nil && static.id != id {
 			if static.epoch != leftStatic {
-				return nil, heartbeatError(kerr.UnreleasedInstanceID.Code, fmt.Sprintf("Static member %s with instance id %s is not released yet.", static.id, *req.InstanceID))
+				return nil, false, heartbeatError(kerr.UnreleasedInstanceID.Code, fmt.Sprintf("Static member %s with instance id %s is not released yet.", static.id, *req.InstanceID))
 			}
 			// The static member comes back under a new member id and
 			// keeps its assignment and target (KIP-345 for KIP-848).
 			target := cg.target[static.id]
 			cg.removeMember(static)
-			m := &consumerMember{id: id, instanceID: static.instanceID, topicNames: static.topicNames, regex: static.regex, re: static.re,
+			m = &consumerMember{id: id, instanceID: static.instanceID, topicNames: static.topicNames, regex: static.regex, re: static.re,
 				assignor: static.assignor, rebalanceTimeout: static.rebalanceTimeout, assigned: static.assigned, revoking: partSet{}}
 			cg.members[id] = m
 			cg.target[id] = target
 			cg.own(m, nil)
-			return m, nil
+			return m, false, nil
 		}
 		if m := cg.members[id]; m != nil {
 			// A member rejoining with its id (a lost response): it has
 			// given up its partitions, so it starts over in place.
 			cg.release(m)
 			m.assigned, m.revoking, m.epoch, m.prevEpoch, m.state = partSet{}, partSet{}, 0, 0, memberStable
-			return m, nil
+			return m, false, nil
 		}
-		m := &consumerMember{id: id, assigned: partSet{}, revoking: partSet{}, assignor: ""}
+		if len(cg.members) >= maxConsumerGroupSize {
+			return nil, false, heartbeatError(kerr.GroupMaxSizeReached.Code, fmt.Sprintf("The consumer group has reached its maximum capacity of %d members.", maxConsumerGroupSize))
+		}
+		m = &consumerMember{id: id, assigned: partSet{}, revoking: partSet{}}
 		cg.members[id] = m
-		return m, nil
+		return m, true, nil
 	}
 	if req.InstanceID != nil {
 		if static == nil {
-			return nil, heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Instance id %s is unknown.", *req.InstanceID))
+			return nil, false, heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Instance id %s is unknown.", *req.InstanceID))
 		}
 		if static.id != id {
-			return nil, heartbeatError(kerr.FencedInstanceID.Code, fmt.Sprintf("Static member %s with instance id %s was replaced by member %s.", id, *req.InstanceID, static.id))
+			return nil, false, heartbeatError(kerr.FencedInstanceID.Code, fmt.Sprintf("Static member %s with instance id %s was replaced by member %s.", id, *req.InstanceID, static.id))
 		}
 	}
-	m := cg.members[id]
+	m = cg.members[id]
 	if m == nil {
-		return nil, heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s is not a member of group %s.", id, req.Group))
+		return nil, false, heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s is not a member of group %s.", id, req.Group))
 	}
 	if req.MemberEpoch > m.epoch {
-		return nil, heartbeatError(kerr.FencedMemberEpoch.Code, fmt.Sprintf("The member has a greater member epoch (%d) than the one known by the coordinator (%d).", req.MemberEpoch, m.epoch))
+		return nil, false, heartbeatError(kerr.FencedMemberEpoch.Code, fmt.Sprintf("The member has a greater member epoch (%d) than the one known by the coordinator (%d).", req.MemberEpoch, m.epoch))
 	}
 	if req.MemberEpoch < m.epoch {
 		// The previous epoch with a subset of the assignment: the
@@ -456,10 +469,10 @@ func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHe
 			}
 		}
 		if !ok {
-			return nil, heartbeatError(kerr.FencedMemberEpoch.Code, fmt.Sprintf("The member has a smaller member epoch (%d) than the one known by the coordinator (%d).", req.MemberEpoch, m.epoch))
+			return nil, false, heartbeatError(kerr.FencedMemberEpoch.Code, fmt.Sprintf("The member has a smaller member epoch (%d) than the one known by the coordinator (%d).", req.MemberEpoch, m.epoch))
 		}
 	}
-	return m, nil
+	return m, false, nil
 }
 
 // consumerLeave serves epochs -1 (leave) and -2 (a static member leaves

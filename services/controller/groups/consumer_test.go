@@ -553,3 +553,20 @@ func TestConsumerGroupTxnOffsetCommitMember(t *testing.T) {
 		t.Fatalf("unknown member: %d", c)
 	}
 }
+
+// Joins beyond the group size bound are refused with GROUP_MAX_SIZE_REACHED.
+func TestConsumerGroupMaxSize(t *testing.T) {
+	defer func(n int) { maxConsumerGroupSize = n }(maxConsumerGroupSize)
+	maxConsumerGroupSize = 3
+	store := mdstore.NewMemory()
+	gc := loaded(t, store)
+	createTopic(t, gc, store, "t", 1, 1)
+	for i := 0; i < 3; i++ {
+		if r := newClient(fmt.Sprint(i), "t").beat(t, gc, "g"); r.ErrorCode != 0 {
+			t.Fatalf("join %d: %d", i, r.ErrorCode)
+		}
+	}
+	if r := newClient("3", "t").beat(t, gc, "g"); r.ErrorCode != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("join beyond the bound: %d", r.ErrorCode)
+	}
+}
