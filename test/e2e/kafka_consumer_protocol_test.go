@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -188,6 +189,30 @@ func TestKafkaConsumerGroupProtocol(t *testing.T) {
 	waitCounts([]*member848{m2, m3}, 3, 3)
 	produceValues(t, c, "k848", "c", 300)
 	waitSeen("c", 300)
+	// The gRPC group API describes the group too, with the members'
+	// assignments, and refuses to reset its offsets while it has members.
+	grp := groupClient(t, c)
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		d, err := grp.DescribeGroup(context.Background(), &streamv1.DescribeGroupRequest{GroupId: "g848"})
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, m := range d.GetMembers() {
+			for _, a := range m.GetAssignment() {
+				n += len(a.GetPartitions())
+			}
+		}
+		if d.GetState() != "Stable" || d.GetProtocolType() != "consumer" || d.GetProtocol() != "uniform" || len(d.GetMembers()) != 2 || n != 6 {
+			return fmt.Errorf("gRPC DescribeGroup: %v", d)
+		}
+		return nil
+	})
+	_, rerr := grp.ResetOffsets(context.Background(), &streamv1.ResetOffsetsRequest{GroupId: "g848",
+		Target: &streamv1.ResetOffsetsRequest_ToEarliest{ToEarliest: true}, Execute: true})
+	if !strings.Contains(fmt.Sprint(rerr), "active members") {
+		t.Fatalf("ResetOffsets of a consumer group with members: %v, want NON_EMPTY_GROUP", rerr)
+	}
 	if _, dups, _ := seen.stats(""); dups != 0 {
 		t.Fatalf("%d records processed twice across joins and a leave", dups)
 	}
