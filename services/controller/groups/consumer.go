@@ -148,7 +148,7 @@ func (gc *Coordinator) refreshTopics(ctx context.Context) error {
 	}
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
-	gc.topics, gc.topicNames = topics, names
+	gc.topics, gc.topicNames, gc.topicsReadAt = topics, names, time.Now()
 	for _, g := range gc.groups {
 		if g.cg != nil && gc.resubscribe(g.cg) {
 			g.cg.epoch++
@@ -261,9 +261,11 @@ func (gc *Coordinator) consumerHeartbeat(ctx context.Context, req *kmsg.Consumer
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
-	loaded := gc.topics != nil
+	// A join reads the topics unless they were read within the refresh
+	// interval (they are not refreshed while no group has members).
+	fresh := gc.topics != nil && (req.MemberEpoch != 0 || time.Since(gc.topicsReadAt) < topicsRefresh)
 	gc.mu.Unlock()
-	if !loaded {
+	if !fresh {
 		if err := gc.refreshTopics(ctx); err != nil {
 			return heartbeatError(kerr.CoordinatorNotAvailable.Code, "reading topics: "+err.Error())
 		}
@@ -800,9 +802,6 @@ func (gc *Coordinator) maybeRefreshTopics(ctx context.Context, now time.Time) {
 			any = true
 			break
 		}
-	}
-	if due && any {
-		gc.topicsReadAt = now
 	}
 	gc.mu.Unlock()
 	if due && any {
