@@ -274,4 +274,29 @@ func TestKafkaConsumerGroupProtocol(t *testing.T) {
 	if g := describe848(t, adm, "g848re"); len(g.Members) != 1 || g.Members[0].SubscribedTopicRegex == nil {
 		t.Fatalf("regex group: %+v", g)
 	}
+
+	// Static members: one closes (a leave with epoch -2, keeping its
+	// place) and its next incarnation gets the same partitions while the
+	// other keeps its own.
+	static := func(seed, id string) *member848 {
+		return startMember848(t, seed, "g848s", seen, kgo.ConsumeTopics("k848"), kgo.InstanceID(id))
+	}
+	sa, sb := static(c.kafka, "sa"), static(k3, "sb")
+	waitCounts([]*member848{sa, sb}, 3, 3)
+	owned := func(m *member848) string {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return fmt.Sprint(m.owned["k848"])
+	}
+	before, other := owned(sa), owned(sb)
+	sa.cl.Close()
+	<-sa.done
+	sa2 := static(k2, "sa")
+	waitCounts([]*member848{sa2}, 3)
+	if got := owned(sa2); got != before {
+		t.Fatalf("the static member came back with %s, had %s", got, before)
+	}
+	if got := owned(sb); got != other {
+		t.Fatalf("the other static member went from %s to %s", other, got)
+	}
 }
