@@ -135,8 +135,9 @@ func describe848(t *testing.T, cl *kgo.Client, group string) kmsg.ConsumerGroupD
 // connections cut, no leave); the coordinator's uniform assignor balances
 // them, a partition moves only after its owner revoked it, and with
 // commits on revocation no record is processed twice across the graceful
-// handoffs nor lost across the death; the committed offsets end at the
-// high watermarks. A regex subscription picks up a topic created later.
+// handoffs and a controller restart nor lost across the death; the
+// committed offsets end at the high watermarks. A regex subscription picks
+// up a topic created later; static members come back to their partitions.
 func TestKafkaConsumerGroupProtocol(t *testing.T) {
 	c := newCluster(t, clusterSpec{controllers: 1, storage: 3,
 		controllerArgs: []string{"--consumer-group-session-timeout", "6s", "--consumer-group-heartbeat-interval", "500ms"}})
@@ -217,12 +218,37 @@ func TestKafkaConsumerGroupProtocol(t *testing.T) {
 		t.Fatalf("%d records processed twice across joins and a leave", dups)
 	}
 
+	// The controller restarts: the members are in etcd, so they keep their
+	// ids and partitions, and nothing is processed twice.
+	memberIDs := func() string {
+		var ids []string
+		for _, m := range describe848(t, adm, "g848").Members {
+			ids = append(ids, m.MemberID)
+		}
+		return strings.Join(ids, ",")
+	}
+	idsBefore := memberIDs()
+	ctrl := c.controllers[0]
+	ctrl.kill()
+	ctrl.restart(t)
+	waitHealthy(t, ctrl.grpc, 60*time.Second)
+	produceValues(t, c, "k848", "e", 300)
+	waitSeen("e", 300)
+	if ids := memberIDs(); ids != idsBefore {
+		t.Fatalf("members after the controller restart: %s, before: %s", ids, idsBefore)
+	}
+	if _, dups, _ := seen.stats(""); dups != 0 {
+		t.Fatalf("%d records processed twice across a controller restart", dups)
+	}
+	waitCounts([]*member848{m2, m3}, 3, 3)
+
 	// m2 dies: after the session timeout m3 owns everything.
 	m2.dialer.cutAll()
 	waitCounts([]*member848{m3}, 6)
+	m2.cl.Close()
 	produceValues(t, c, "k848", "d", 300)
-	for _, p := range []string{"a", "b", "c", "d"} {
-		waitSeen(p, map[string]int{"a": 600, "b": 300, "c": 300, "d": 300}[p])
+	for _, p := range []string{"a", "b", "c", "d", "e"} {
+		waitSeen(p, map[string]int{"a": 600, "b": 300, "c": 300, "d": 300, "e": 300}[p])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -244,6 +270,7 @@ func TestKafkaConsumerGroupProtocol(t *testing.T) {
 		}
 	})
 
+	m3.cl.Close() // before the cleanup, which stops the restarted controller first
 	// ListGroups tells consumer groups from classic ones.
 	lg, err := ka.ListGroupsByType(ctx, []string{"consumer"})
 	if err != nil || len(lg) != 1 || lg.Groups()[0] != "g848" {

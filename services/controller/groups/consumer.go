@@ -8,9 +8,9 @@ package groups
 // target's epoch, the partitions no other member owns any more. A
 // partition is therefore never owned by two members at once.
 //
-// Members live in memory only: after a controller failover they get
-// UNKNOWN_MEMBER_ID and rejoin. The group's type, epoch and committed
-// offsets are in etcd.
+// State is in memory, driven by heartbeats and the coordinator's tick;
+// the group's type and epoch and each member's record are persisted as
+// they change (consumer_store.go), so a failover keeps the members.
 
 import (
 	"context"
@@ -101,6 +101,9 @@ type consumerGroup struct {
 	owners                 map[tpID]string   // partition → member owning it (assigned or revoking)
 	subscribed             map[topicID]int32 // resolved subscription: topic → partitions
 	assignor               string            // of the last target
+	dirty                  map[string]bool   // member records to write (or delete) at the next flush
+	flushedEpoch           int32             // the epoch last persisted
+	reloaded               bool              // loaded by a newly active controller, not used since
 }
 
 func newConsumerGroup() *consumerGroup {
@@ -150,10 +153,13 @@ func (gc *Coordinator) refreshTopics(ctx context.Context) error {
 	defer gc.mu.Unlock()
 	gc.topics, gc.topicNames, gc.topicsReadAt = topics, names, time.Now()
 	for _, g := range gc.groups {
-		if g.cg != nil && gc.resubscribe(g.cg) {
-			g.cg.epoch++
-			gc.persist(ctx, g)
+		if g.cg == nil {
+			continue
 		}
+		if !gc.reloaded(g.cg) && gc.resubscribe(g.cg) {
+			g.cg.epoch++
+		}
+		gc.flush(ctx, g, false)
 	}
 	return nil
 }
@@ -277,21 +283,22 @@ func (gc *Coordinator) consumerHeartbeat(ctx context.Context, req *kmsg.Consumer
 	if bad := gc.validateHeartbeat(req); bad != nil {
 		return bad
 	}
-	resp, g := gc.heartbeatLocked(req, clientID, clientHost, time.Now())
+	resp, g, created := gc.heartbeatLocked(req, clientID, clientHost, time.Now())
 	if g != nil {
-		gc.persist(ctx, g)
+		gc.flush(ctx, g, created)
 	}
 	return resp
 }
 
-// heartbeatLocked runs one heartbeat; it returns the group to persist when
-// its epoch or type changed.
-func (gc *Coordinator) heartbeatLocked(req *kmsg.ConsumerGroupHeartbeatRequest, clientID, clientHost string, now time.Time) (*kmsg.ConsumerGroupHeartbeatResponse, *group) {
+// heartbeatLocked runs one heartbeat; it returns the consumer group to
+// flush (nil when the heartbeat was refused before reaching one), and
+// whether it was created (or upgraded from an empty classic group).
+func (gc *Coordinator) heartbeatLocked(req *kmsg.ConsumerGroupHeartbeatRequest, clientID, clientHost string, now time.Time) (*kmsg.ConsumerGroupHeartbeatResponse, *group, bool) {
 	g := gc.groups[req.Group]
 	created := false
 	switch {
 	case g == nil && req.MemberEpoch != 0:
-		return heartbeatError(kerr.GroupIDNotFound.Code, fmt.Sprintf("Group %s not found.", req.Group)), nil
+		return heartbeatError(kerr.GroupIDNotFound.Code, fmt.Sprintf("Group %s not found.", req.Group)), nil, false
 	case g == nil:
 		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 		gc.groups[req.Group] = g
@@ -302,25 +309,23 @@ func (gc *Coordinator) heartbeatLocked(req *kmsg.ConsumerGroupHeartbeatRequest, 
 		// consumer-protocol member joins (Kafka's upgrade); a classic
 		// group with members is not served to this protocol.
 		if len(g.members) > 0 || req.MemberEpoch != 0 {
-			return heartbeatError(kerr.GroupIDNotFound.Code, fmt.Sprintf("Group %s is not a consumer group.", req.Group)), nil
+			return heartbeatError(kerr.GroupIDNotFound.Code, fmt.Sprintf("Group %s is not a consumer group.", req.Group)), nil, false
 		}
 		g.cg, g.state, g.protocolType, g.protocol, g.leader = newConsumerGroup(), groupEmpty, "consumer", "", ""
 		g.cg.epoch = g.generation
 	}
 	cg := g.cg
-	epochBefore := cg.epoch
-	persist := func() *group {
-		if created || cg.epoch != epochBefore {
-			return g
-		}
-		return nil
-	}
+	gc.reloaded(cg)
 	if req.MemberEpoch < 0 {
-		return gc.consumerLeave(g, req), g
+		return gc.consumerLeave(g, req), g, created
 	}
 	m, joined, errResp := gc.lookupMember(cg, req)
 	if errResp != nil {
-		return errResp, nil
+		return errResp, g, created
+	}
+	var rec *controllerv1.ConsumerMemberRecord
+	if !joined {
+		rec = m.record()
 	}
 	changed := joined
 	if req.InstanceID != nil {
@@ -379,7 +384,10 @@ func (gc *Coordinator) heartbeatLocked(req *kmsg.ConsumerGroupHeartbeatRequest, 
 	if full || !before.equal(m.assigned) {
 		resp.Assignment = assignmentOf(m.assigned)
 	}
-	return resp, persist()
+	if recordChanged(rec, m) {
+		cg.touch(m.id)
+	}
+	return resp, g, created
 }
 
 func assignmentOf(s partSet) *kmsg.ConsumerGroupHeartbeatResponseAssignment {
@@ -423,6 +431,8 @@ func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHe
 			// keeps its assignment and target (KIP-345 for KIP-848).
 			target := cg.target[static.id]
 			cg.removeMember(static)
+			cg.touch(static.id)
+			cg.touch(id)
 			m = &consumerMember{id: id, instanceID: static.instanceID, topicNames: static.topicNames, regex: static.regex, re: static.re,
 				assignor: static.assignor, rebalanceTimeout: static.rebalanceTimeout, assigned: static.assigned, revoking: partSet{}}
 			cg.members[id] = m
@@ -434,6 +444,7 @@ func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHe
 			// A member rejoining with its id (a lost response): it has
 			// given up its partitions, so it starts over in place.
 			cg.release(m)
+			cg.touch(m.id)
 			m.assigned, m.revoking, m.epoch, m.prevEpoch, m.state = partSet{}, partSet{}, 0, 0, memberStable
 			return m, false, nil
 		}
@@ -505,6 +516,7 @@ func (gc *Coordinator) consumerLeave(g *group, req *kmsg.ConsumerGroupHeartbeatR
 			delete(cg.owners, p)
 		}
 		m.revoking, m.epoch, m.state = partSet{}, leftStatic, memberStable
+		cg.touch(m.id)
 		return resp
 	}
 	gc.log.Info("consumer group member left", "group", g.id, "member", m.id)
@@ -516,6 +528,7 @@ func (gc *Coordinator) consumerLeave(g *group, req *kmsg.ConsumerGroupHeartbeatR
 // partitions.
 func (gc *Coordinator) fence(cg *consumerGroup, m *consumerMember) {
 	cg.removeMember(m)
+	cg.touch(m.id)
 	gc.resubscribe(cg)
 	cg.epoch++
 }
@@ -572,7 +585,13 @@ func (gc *Coordinator) computeTarget(cg *consumerGroup) {
 	}
 	ms := make([]assignMember, 0, len(cg.members))
 	for _, m := range cg.members {
-		ms = append(ms, assignMember{id: m.id, instance: m.instanceID, topics: gc.resolve(m), current: cg.target[m.id]})
+		current := cg.target[m.id]
+		if current == nil {
+			// No previous target (a newly active controller): stick to
+			// what the member owns.
+			current = m.assigned
+		}
+		ms = append(ms, assignMember{id: m.id, instance: m.instanceID, topics: gc.resolve(m), current: current})
 	}
 	cg.target = assignors[name](ms, cg.subscribed)
 	cg.assignor, cg.assignmentEpoch = name, cg.epoch
@@ -665,7 +684,7 @@ func (gc *Coordinator) expireConsumers(ctx context.Context, g *group, now time.T
 		}
 	}
 	if changed {
-		gc.persist(ctx, g)
+		gc.flush(ctx, g, false)
 	}
 }
 

@@ -499,6 +499,8 @@ func TestConsumerGroupReconciliationRandomized(t *testing.T) {
 					gc.mu.Unlock()
 					gc.expire(context.Background(), time.Now())
 					clients = append(clients[:i], clients[i+1:]...)
+				case op == 3: // the controller fails over: members carry on
+					gc = loaded(t, store)
 				case op < 8:
 					clients[rng.IntN(len(clients))].finish()
 				default:
@@ -568,5 +570,47 @@ func TestConsumerGroupMaxSize(t *testing.T) {
 	}
 	if r := newClient("3", "t").beat(t, gc, "g"); r.ErrorCode != kerr.GroupMaxSizeReached.Code {
 		t.Fatalf("join beyond the bound: %d", r.ErrorCode)
+	}
+}
+
+// A newly active controller loads the members: they keep their ids and
+// partitions (one epoch later), and nothing is handed out twice.
+func TestConsumerGroupSurvivesFailover(t *testing.T) {
+	store := mdstore.NewMemory()
+	gc := loaded(t, store)
+	createTopic(t, gc, store, "t", 1, 6)
+	a, b := newClient("a", "t"), newClient("b", "t")
+	b.instance = kmsg.StringPtr("ib")
+	a.beat(t, gc, "g")
+	b.beat(t, gc, "g")
+	for i := 0; i < 3; i++ {
+		a.beat(t, gc, "g")
+		b.beat(t, gc, "g")
+	}
+	wantA, wantB, epoch := a.owned.clone(), b.owned.clone(), a.epoch
+	if len(wantA) != 3 || len(wantB) != 3 || b.epoch != epoch {
+		t.Fatalf("before: %v %v at %d/%d", wantA, wantB, a.epoch, b.epoch)
+	}
+	gc2 := loaded(t, store)
+	for i := 0; i < 2; i++ {
+		for _, c := range []*client{a, b} {
+			if r := c.beat(t, gc2, "g"); r.ErrorCode != 0 {
+				t.Fatalf("%s after the failover: %d", c.id, r.ErrorCode)
+			}
+		}
+	}
+	if !a.owned.equal(wantA) || !b.owned.equal(wantB) || a.epoch != epoch+1 || b.epoch != epoch+1 {
+		t.Fatalf("after: a %v (was %v) b %v (was %v) at %d/%d, was %d", a.owned, wantA, b.owned, wantB, a.epoch, b.epoch, epoch)
+	}
+	// A member that left is not brought back by a later failover.
+	leave := a.request("g")
+	leave.MemberEpoch = -1
+	call[*kmsg.ConsumerGroupHeartbeatResponse](t, gc2, leave)
+	gc3 := loaded(t, store)
+	if r := a.beat(t, gc3, "g"); r.ErrorCode != kerr.UnknownMemberID.Code {
+		t.Fatalf("a member that left, after a failover: %d", r.ErrorCode)
+	}
+	if b.beat(t, gc3, "g"); len(b.owned) != 6 {
+		t.Fatalf("b after a left: %v", b.owned)
 	}
 }

@@ -161,6 +161,7 @@ func (gc *Coordinator) load(ctx context.Context) error {
 		return err
 	}
 	groups := map[string]*group{}
+	members := map[string][]*controllerv1.ConsumerMemberRecord{} // of consumer groups
 	now := time.Now()
 	for _, kv := range kvs {
 		rest := strings.TrimPrefix(string(kv.Key), groupsPrefix)
@@ -174,6 +175,15 @@ func (gc *Coordinator) load(ctx context.Context) error {
 			g = &group{id: id, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 			groups[id] = g
 		}
+		if rest, ok := strings.CutPrefix(tail, "members/"); ok {
+			rec := &controllerv1.ConsumerMemberRecord{}
+			if mdstore.Unmarshal(kv.Value, rec) != nil {
+				gc.log.Warn("bad consumer group member record", "group", id, "member", rest)
+				continue
+			}
+			members[id] = append(members[id], rec)
+			continue
+		}
 		if tail != "meta" {
 			continue
 		}
@@ -185,7 +195,7 @@ func (gc *Coordinator) load(ctx context.Context) error {
 		g.protocolType, g.protocol, g.generation, g.leader = rec.GetProtocolType(), rec.GetProtocol(), rec.GetGeneration(), rec.GetLeader()
 		if rec.GetGroupType() == "consumer" {
 			g.cg = newConsumerGroup()
-			g.cg.epoch, g.cg.assignmentEpoch = rec.GetGeneration(), rec.GetGeneration()
+			g.cg.epoch, g.cg.assignmentEpoch, g.cg.flushedEpoch = rec.GetGeneration(), rec.GetGeneration(), rec.GetGeneration()
 			continue
 		}
 		for _, mr := range rec.GetMembers() {
@@ -205,6 +215,11 @@ func (gc *Coordinator) load(ctx context.Context) error {
 		}
 	}
 	gc.mu.Lock()
+	for id, recs := range members {
+		if g := groups[id]; g != nil && g.cg != nil {
+			g.cg.load(recs, now, gc.consumer.SessionTimeout)
+		}
+	}
 	gc.groups, gc.loaded, gc.topics, gc.topicNames = groups, true, nil, nil
 	gc.mu.Unlock()
 	gc.log.Info("consumer groups loaded", "groups", len(groups))
