@@ -137,7 +137,8 @@ func describe848(t *testing.T, cl *kgo.Client, group string) kmsg.ConsumerGroupD
 // commits on revocation no record is processed twice across the graceful
 // handoffs and a controller restart nor lost across the death; the
 // committed offsets end at the high watermarks. A regex subscription picks
-// up a topic created later; static members come back to their partitions.
+// up a topic created later (with the range assignor); static members come
+// back to their partitions.
 func TestKafkaConsumerGroupProtocol(t *testing.T) {
 	c := newCluster(t, clusterSpec{controllers: 1, storage: 3,
 		controllerArgs: []string{"--consumer-group-session-timeout", "6s", "--consumer-group-heartbeat-interval", "500ms"}})
@@ -282,7 +283,7 @@ func TestKafkaConsumerGroupProtocol(t *testing.T) {
 	c.admin("topic", "create", "k848re-1", "--partitions", "2", "--replication-factor", "3")
 	waitTopicsReady(t, c, map[string]int{"k848re-1": 2})
 	produceValues(t, c, "k848re-1", "r1", 50)
-	re := startMember848(t, k2, "g848re", seen, kgo.ConsumeRegex(), kgo.ConsumeTopics("^k848re-.*"))
+	re := startMember848(t, k2, "g848re", seen, kgo.ConsumeRegex(), kgo.ConsumeTopics("^k848re-.*"), kgo.Balancers(kgo.RangeBalancer()))
 	testutil.WaitFor(t, 60*time.Second, func() error {
 		if _, _, n := seen.stats("k848re-1/"); n != 50 {
 			return fmt.Errorf("regex member processed %d of 50 records of k848re-1", n)
@@ -298,7 +299,7 @@ func TestKafkaConsumerGroupProtocol(t *testing.T) {
 		}
 		return nil
 	})
-	if g := describe848(t, adm, "g848re"); len(g.Members) != 1 || g.Members[0].SubscribedTopicRegex == nil {
+	if g := describe848(t, adm, "g848re"); len(g.Members) != 1 || g.Members[0].SubscribedTopicRegex == nil || g.AssignorName != "range" {
 		t.Fatalf("regex group: %+v", g)
 	}
 
