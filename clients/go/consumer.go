@@ -116,15 +116,17 @@ func OnAssigned(fn func(ctx context.Context, assigned map[string][]int32)) Consu
 	return consumerOpt(func(c *consumerConfig) { c.onAssigned = fn })
 }
 
-// OnRevoked is called when partitions are taken away (every one of the
-// member's, before each rebalance: the group's assignors are eager) and
-// when the stream breaks. By then the gateway no longer commits for them:
-// commit what was processed before (CommitSync in the processing loop, or
-// auto-commit), and use OnRevoked to stop work on them. Records of them
-// still buffered are dropped, and so are their marks not yet committed;
-// their next owner gets them again from the last commit (at least once).
-// Like OnAssigned it runs on the stream goroutine and must not wait for
-// CommitSync.
+// OnRevoked is called when partitions are taken away (under an eager
+// assignor every one of the member's before each rebalance; under
+// cooperative-sticky those that move) and when the stream breaks. On a
+// rebalance the partitions are still the member's while it runs, as in
+// Kafka's onPartitionsRevoked: Poll no longer returns them, and OnRevoked
+// may commit what was processed of them (CommitSync); with auto-commit the
+// marks not yet committed are committed after it returns. The gateway
+// waits for that (at most the session timeout). When the stream broke (or
+// the member was fenced) they are already lost: commits fail. Marks not
+// committed are then dropped and the next owner gets those records again
+// from the last commit (at least once).
 func OnRevoked(fn func(ctx context.Context, revoked map[string][]int32)) ConsumerOpt {
 	return consumerOpt(func(c *consumerConfig) { c.onRevoked = fn })
 }
@@ -173,6 +175,9 @@ type Consumer struct {
 	waiters    map[uint64]chan commitOutcome
 	err        error // fatal: the consumer stopped
 	closed     bool
+	// processing: records the last Poll returned are in the caller's
+	// hands (until it calls Poll again).
+	processing bool
 }
 
 type commitOutcome struct {
@@ -262,7 +267,7 @@ func (k *Consumer) session() error {
 		return wrapErr(op, err)
 	}
 	open := &streamv1.ConsumeOpen{GroupId: k.group, Topics: k.topics, ClientId: k.cfg.clientID,
-		StartPosition: streamv1.LogPosition_LOG_POSITION_LATEST}
+		StartPosition: streamv1.LogPosition_LOG_POSITION_LATEST, RevokeAck: true}
 	if k.cfg.start.kind == offsetStart {
 		open.StartPosition = streamv1.LogPosition_LOG_POSITION_EARLIEST
 	}
@@ -284,10 +289,23 @@ func (k *Consumer) session() error {
 	if err := k.send(st, creditMsg(k.cfg.bufRecords, k.cfg.bufBytes)); err != nil {
 		return wrapErr(op, recvConsumeErr(st, err))
 	}
-	// Only now may Poll and commits use the stream: the open goes first.
+	// Only now may Poll, commits and pauses use the stream: the open goes
+	// first, then the partitions paused so far.
+	// sendMu is taken first (as everywhere: never while k.mu is held), so
+	// a Pause or Resume made meanwhile is sent after this set.
+	k.sendMu.Lock()
 	k.mu.Lock()
+	paused := groupByTopic(slices.Collect(maps.Keys(k.paused)))
 	k.stream = st
 	k.mu.Unlock()
+	var perr error
+	if len(paused) > 0 {
+		perr = st.SendMsg(pauseMsg(paused, false))
+	}
+	k.sendMu.Unlock()
+	if perr != nil {
+		return wrapErr(op, recvConsumeErr(st, perr))
+	}
 	defer func() {
 		k.mu.Lock()
 		k.stream = nil
@@ -305,7 +323,14 @@ func (k *Consumer) session() error {
 		case *streamv1.ConsumeResponse_Assigned:
 			k.assign(m.Assigned)
 		case *streamv1.ConsumeResponse_Revoked:
-			k.revoke(m.Revoked.GetPartitions())
+			parts := partsOf(m.Revoked.GetPartitions())
+			if m.Revoked.GetAwaitingDone() {
+				// Off this goroutine, which must go on receiving the
+				// answers of the commits made meanwhile.
+				go k.revokeAndAnswer(st, parts)
+			} else {
+				k.drop(parts, true)
+			}
 		case *streamv1.ConsumeResponse_Records:
 			k.received(st, m.Records)
 		case *streamv1.ConsumeResponse_CommitResult:
@@ -363,16 +388,91 @@ func (k *Consumer) assign(a *streamv1.ConsumeAssigned) {
 	}
 }
 
-// revoke gives partitions up: their buffered records and marks are
-// dropped (and their credit given back).
-func (k *Consumer) revoke(tps []*streamv1.TopicPartitions) {
+func partsOf(tps []*streamv1.TopicPartitions) []topicPartition {
 	var parts []topicPartition
 	for _, tp := range tps {
 		for _, p := range tp.GetPartitions() {
 			parts = append(parts, topicPartition{tp.GetTopic(), p})
 		}
 	}
-	k.drop(parts)
+	return parts
+}
+
+// revokeAndAnswer gives up partitions the gateway keeps the member's until
+// it answers: Poll stops returning them, OnRevoked runs (and may commit
+// them), the marks not yet committed are committed (with auto-commit),
+// and then they are dropped and the gateway told.
+func (k *Consumer) revokeAndAnswer(st streamv1.StreamService_ConsumeClient, parts []topicPartition) {
+	k.unbuffer(parts)
+	k.awaitPollDone()
+	revoked := groupByTopic(parts)
+	if k.cfg.onRevoked != nil {
+		k.cfg.onRevoked(k.ctx, revoked)
+	}
+	if k.cfg.autoCommit {
+		ctx, cancel := context.WithTimeout(k.ctx, revokeCommitTimeout)
+		if err := k.CommitSync(ctx); err != nil {
+			k.c.cfg.logger.Info("strata: commit before revocation failed", "group", k.group, "partitions", revoked, "err", err)
+		}
+		cancel()
+	}
+	k.drop(parts, false)
+	_ = k.send(st, &streamv1.ConsumeRequest{Message: &streamv1.ConsumeRequest_RevokeDone{RevokeDone: &streamv1.ConsumeRevokeDone{}}})
+}
+
+// revokeCommitTimeout bounds the commit made before a revocation is
+// answered.
+const revokeCommitTimeout = 10 * time.Second
+
+// awaitPollDone waits until the records the last Poll returned are done
+// with (the caller polls again, or closes), as a Kafka consumer revokes
+// only inside poll: what was processed of them is then marked. It waits
+// at most two thirds of the session timeout, within which the gateway
+// must hear back.
+func (k *Consumer) awaitPollDone() {
+	session := k.cfg.sessionTimeout
+	if session <= 0 {
+		session = 45 * time.Second
+	}
+	deadline := time.NewTimer(session * 2 / 3)
+	defer deadline.Stop()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for k.processing && !k.closed {
+		ch := k.changed
+		k.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			k.mu.Lock()
+			return
+		case <-k.ctx.Done():
+			k.mu.Lock()
+			return
+		}
+		k.mu.Lock()
+	}
+}
+
+// unbuffer drops the buffered records of parts (giving their credit back)
+// so that Poll no longer returns them.
+func (k *Consumer) unbuffer(parts []topicPartition) {
+	k.mu.Lock()
+	var recs, bytes int64
+	for _, tp := range parts {
+		for _, r := range k.buf[tp] {
+			recs++
+			bytes += int64(r.size())
+		}
+		delete(k.buf, tp)
+	}
+	k.bufOrder = slices.DeleteFunc(k.bufOrder, func(tp topicPartition) bool { return k.buf[tp] == nil })
+	st := k.stream
+	k.notify()
+	k.mu.Unlock()
+	if st != nil && recs > 0 {
+		_ = k.send(st, creditMsg(recs, bytes))
+	}
 }
 
 // lose gives up every partition after the stream ended.
@@ -385,40 +485,32 @@ func (k *Consumer) lose(err error) {
 	for _, w := range waiters {
 		w <- commitOutcome{err: err}
 	}
-	k.drop(parts)
+	k.drop(parts, true)
 	k.mu.Lock()
 	// The new stream gets fresh credit; nothing buffered is left.
 	k.buf, k.bufOrder = map[topicPartition][]*Record{}, nil
 	k.mu.Unlock()
 }
 
-func (k *Consumer) drop(parts []topicPartition) {
+// drop gives partitions up: their buffered records (whose credit goes
+// back) and their marks; callback says whether OnRevoked is still to run.
+func (k *Consumer) drop(parts []topicPartition, callback bool) {
 	if len(parts) == 0 {
 		return
 	}
+	k.unbuffer(parts)
 	k.mu.Lock()
-	var recs, bytes int64
 	for _, tp := range parts {
-		for _, r := range k.buf[tp] {
-			recs++
-			bytes += int64(r.size())
-		}
-		delete(k.buf, tp)
 		delete(k.assigned, tp)
 		delete(k.marks, tp)
 		delete(k.committed, tp)
 		delete(k.lastPolled, tp)
 	}
-	k.bufOrder = slices.DeleteFunc(k.bufOrder, func(tp topicPartition) bool { return k.buf[tp] == nil })
-	st := k.stream
 	k.notify()
 	k.mu.Unlock()
-	if st != nil && recs > 0 {
-		_ = k.send(st, creditMsg(recs, bytes))
-	}
 	revoked := groupByTopic(parts)
 	k.c.cfg.logger.Debug("strata: consumer revoked", "group", k.group, "partitions", revoked)
-	if k.cfg.onRevoked != nil {
+	if callback && k.cfg.onRevoked != nil {
 		k.cfg.onRevoked(k.ctx, revoked)
 	}
 }
@@ -467,6 +559,10 @@ func (k *Consumer) Poll(ctx context.Context) (Fetches, error) {
 		}
 	}
 	clear(k.lastPolled)
+	if k.processing {
+		k.processing = false // the records of the previous Poll are done with
+		k.notify()
+	}
 	for {
 		switch {
 		case k.closed:
@@ -478,6 +574,7 @@ func (k *Consumer) Poll(ctx context.Context) (Fetches, error) {
 			return nil, err
 		}
 		if out, recs, bytes, st := k.take(); len(out) > 0 {
+			k.processing = true
 			k.mu.Unlock()
 			if st != nil {
 				_ = k.send(st, creditMsg(recs, bytes))
@@ -632,26 +729,41 @@ func (k *Consumer) Assignment() map[string][]int32 {
 	return groupByTopic(slices.Collect(maps.Keys(k.assigned)))
 }
 
-// Pause stops Poll from returning records of the partitions until Resume.
-// The gateway has no per-partition pause: records it already sent wait in
-// the consumer's buffer, and while the buffer (ConsumerBuffer) is full of
-// paused partitions' records no other records come.
+// Pause stops Poll from returning records of the partitions, and the
+// gateway from fetching them, until Resume (Kafka's pause): records already
+// buffered wait, and the other partitions keep flowing. The pause lasts
+// across rebalances and reconnects.
 func (k *Consumer) Pause(topic string, partitions ...int32) {
-	k.mu.Lock()
-	for _, p := range partitions {
-		k.paused[topicPartition{topic, p}] = true
-	}
-	k.mu.Unlock()
+	k.setPaused(topic, partitions, false)
 }
 
-// Resume lets Poll return records of paused partitions again.
+// Resume lets Poll return records of paused partitions again, and the
+// gateway fetch them.
 func (k *Consumer) Resume(topic string, partitions ...int32) {
+	k.setPaused(topic, partitions, true)
+}
+
+func (k *Consumer) setPaused(topic string, partitions []int32, resume bool) {
 	k.mu.Lock()
 	for _, p := range partitions {
-		delete(k.paused, topicPartition{topic, p})
+		if resume {
+			delete(k.paused, topicPartition{topic, p})
+		} else {
+			k.paused[topicPartition{topic, p}] = true
+		}
 	}
+	st := k.stream
 	k.notify()
 	k.mu.Unlock()
+	if st != nil {
+		// A stream that breaks meanwhile gets the whole set when it reopens.
+		_ = k.send(st, pauseMsg(map[string][]int32{topic: partitions}, resume))
+	}
+}
+
+func pauseMsg(parts map[string][]int32, resume bool) *streamv1.ConsumeRequest {
+	return &streamv1.ConsumeRequest{Message: &streamv1.ConsumeRequest_Pause{Pause: &streamv1.ConsumePause{
+		Partitions: toTopicPartitions(parts), Resume: resume}}}
 }
 
 func (k *Consumer) autoCommit() {

@@ -244,3 +244,124 @@ func TestConsumerStaticMemberFenced(t *testing.T) {
 		t.Fatalf("the fenced member's Poll: %v, want FENCED_INSTANCE_ID (Kafka code 82)", err)
 	}
 }
+
+// A member that commits only in OnRevoked (as Kafka users do in
+// onPartitionsRevoked) hands its partitions over exactly: the rebalance
+// waits for that commit, so the member that joins starts where the first
+// left off and no record is processed twice.
+func TestConsumerCommitInOnRevokedHandsOverExactly(t *testing.T) {
+	c := newClient(t, needDev(t))
+	topic := newTopic(t, c, 4, 1)
+	const n = 8000
+	produceN(t, c, topic, n)
+	group := "g-" + topic
+	log := &groupLog{processed: map[string][]string{}}
+	start := func(name string) *member {
+		var k *strata.Consumer
+		revoked := make(chan struct{}, 16)
+		k, err := c.NewConsumer(group, []string{topic}, strata.ConsumeStartOffset(strata.AtStart()), strata.ManualMarking(),
+			strata.DisableAutoCommit(), strata.MaxPollRecords(20), strata.ClientID(name), strata.SessionTimeout(6*time.Second),
+			strata.OnRevoked(func(ctx context.Context, _ map[string][]int32) {
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				if err := k.CommitSync(cctx); err != nil {
+					t.Errorf("%s: commit in OnRevoked: %v", name, err)
+				}
+				revoked <- struct{}{}
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		m := &member{name: name, k: k, stop: cancel, done: make(chan struct{})}
+		go func() {
+			defer close(m.done)
+			for {
+				fs, err := k.Poll(ctx)
+				if err != nil {
+					return
+				}
+				for _, r := range fs.Records() {
+					log.process(name, r)
+					k.MarkCommit(r)
+				}
+				time.Sleep(10 * time.Millisecond) // simulated processing (about 2,000 records/s), so the rebalance finds records in hand
+			}
+		}()
+		return m
+	}
+	processed := func() int {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return len(log.processed)
+	}
+	a := start("a")
+	testcluster.WaitFor(t, 60*time.Second, func() error {
+		if got := processed(); got < n/4 {
+			return fmt.Errorf("%d processed", got)
+		}
+		return nil
+	})
+	b := start("b")
+	testcluster.WaitFor(t, 90*time.Second, func() error {
+		if got := processed(); got < n {
+			return fmt.Errorf("%d of %d processed", got, n)
+		}
+		return nil
+	})
+	a.close(t)
+	b.close(t)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	byB := 0
+	for at, who := range log.processed {
+		if len(who) != 1 {
+			t.Fatalf("record %s processed %d times (by %v)", at, len(who), who)
+		}
+		if who[0] == "b" {
+			byB++
+		}
+	}
+	if byB == 0 {
+		t.Fatal("the second member processed nothing: no handover happened")
+	}
+	t.Logf("%d records, each processed once; %d by the member that joined", n, byB)
+}
+
+// Pause stops the gateway fetching a partition, not only Poll returning
+// it: with a consumer buffer far smaller than the paused partition's
+// backlog, the other partition's records still all come; after Resume the
+// paused one's do.
+func TestConsumerPauseHoldsNoCreditOfOtherPartitions(t *testing.T) {
+	c := newClient(t, needDev(t))
+	topic := newTopic(t, c, 2, 1)
+	counts := produceN(t, c, topic, 600)
+	k, err := c.NewConsumer("g-"+topic, []string{topic}, strata.ConsumeStartOffset(strata.AtStart()), strata.ConsumerBuffer(20, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.Close(context.Background()) })
+	k.Pause(topic, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got := map[int32]int64{}
+	poll := func(until func() bool) {
+		t.Helper()
+		for !until() {
+			fs, err := k.Poll(ctx)
+			if err != nil {
+				t.Fatalf("poll with %v: %v", got, err)
+			}
+			for _, r := range fs.Records() {
+				got[r.Partition]++
+			}
+		}
+	}
+	poll(func() bool { return got[1] == counts[1] })
+	if got[0] != 0 {
+		t.Fatalf("%d records of the paused partition returned", got[0])
+	}
+	k.Resume(topic, 0)
+	poll(func() bool { return got[0] == counts[0] })
+	t.Logf("partition 1: %d records while 0 was paused; then partition 0: %d", got[1], got[0])
+}

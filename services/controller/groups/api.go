@@ -95,6 +95,9 @@ func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupReques
 	}
 	g := gc.groups[req.Group]
 	if g == nil {
+		if gc.full() {
+			return joinError(kerr.CoordinatorNotAvailable.Code, req.MemberID), nil
+		}
 		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 		gc.groups[req.Group] = g
 	}
@@ -167,6 +170,9 @@ func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupReques
 		if instance != "" {
 			id = newMemberID(instance)
 		}
+		if len(g.members)+len(g.pending) >= gc.maxSize {
+			return joinError(kerr.GroupMaxSizeReached.Code, ""), nil
+		}
 		if req.Version >= 4 {
 			g.pending[id] = now.Add(session)
 			return joinError(kerr.MemberIDRequired.Code, id), nil
@@ -193,6 +199,9 @@ func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupReques
 		id := req.MemberID
 		if id == "" {
 			id = newMemberID(cmp.Or(instance, clientID))
+		}
+		if len(g.members) >= gc.maxSize {
+			return joinError(kerr.GroupMaxSizeReached.Code, req.MemberID), nil
 		}
 		m = &groupMember{id: id, instanceID: instance}
 		gc.joinSeq++
@@ -494,10 +503,16 @@ func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest
 		}
 	}
 	created := false
+	if code == 0 && g == nil && gc.full() {
+		code = kerr.CoordinatorNotAvailable.Code
+	}
 	if code == 0 && g == nil {
 		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 		gc.groups[req.Group] = g
 		created = true
+	}
+	if code == 0 {
+		g.activeAt = time.Now()
 	}
 	gc.mu.Unlock()
 	var ops []mdstore.Op

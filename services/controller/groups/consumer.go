@@ -71,11 +71,6 @@ func (s memberState) String() string {
 	return [...]string{"STABLE", "UNREVOKED_PARTITIONS", "UNRELEASED_PARTITIONS"}[s]
 }
 
-// maxConsumerGroupSize bounds a group's members (Kafka's
-// group.consumer.max.size, which defaults to unbounded), so joins with
-// fresh member ids cannot grow the coordinator's memory without end.
-var maxConsumerGroupSize = 10000
-
 // leftStatic is the member epoch of a static member that left
 // temporarily (epoch -2): it keeps its assignment for a session timeout.
 const leftStatic = -2
@@ -300,7 +295,10 @@ func (gc *Coordinator) heartbeatLocked(req *kmsg.ConsumerGroupHeartbeatRequest, 
 	case g == nil && req.MemberEpoch != 0:
 		return heartbeatError(kerr.GroupIDNotFound.Code, fmt.Sprintf("Group %s not found.", req.Group)), nil, false
 	case g == nil:
-		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
+		if gc.full() {
+			return heartbeatError(kerr.CoordinatorNotAvailable.Code, "The coordinator holds as many groups as it may."), nil, false
+		}
+		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}, activeAt: now}
 		gc.groups[req.Group] = g
 	}
 	if g.cg == nil {
@@ -448,8 +446,8 @@ func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHe
 			m.assigned, m.revoking, m.epoch, m.prevEpoch, m.state = partSet{}, partSet{}, 0, 0, memberStable
 			return m, false, nil
 		}
-		if len(cg.members) >= maxConsumerGroupSize {
-			return nil, false, heartbeatError(kerr.GroupMaxSizeReached.Code, fmt.Sprintf("The consumer group has reached its maximum capacity of %d members.", maxConsumerGroupSize))
+		if len(cg.members) >= gc.maxSize {
+			return nil, false, heartbeatError(kerr.GroupMaxSizeReached.Code, fmt.Sprintf("The consumer group has reached its maximum capacity of %d members.", gc.maxSize))
 		}
 		m = &consumerMember{id: id, assigned: partSet{}, revoking: partSet{}}
 		cg.members[id] = m

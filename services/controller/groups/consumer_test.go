@@ -556,12 +556,11 @@ func TestConsumerGroupTxnOffsetCommitMember(t *testing.T) {
 	}
 }
 
-// Joins beyond the group size bound are refused with GROUP_MAX_SIZE_REACHED.
+// Joins beyond group.max.size are refused with GROUP_MAX_SIZE_REACHED.
 func TestConsumerGroupMaxSize(t *testing.T) {
-	defer func(n int) { maxConsumerGroupSize = n }(maxConsumerGroupSize)
-	maxConsumerGroupSize = 3
 	store := mdstore.NewMemory()
 	gc := loaded(t, store)
+	gc.SetLimits(time.Hour, 3, 10)
 	createTopic(t, gc, store, "t", 1, 1)
 	for i := 0; i < 3; i++ {
 		if r := newClient(fmt.Sprint(i), "t").beat(t, gc, "g"); r.ErrorCode != 0 {
@@ -612,5 +611,24 @@ func TestConsumerGroupSurvivesFailover(t *testing.T) {
 	}
 	if b.beat(t, gc3, "g"); len(b.owned) != 6 {
 		t.Fatalf("b after a left: %v", b.owned)
+	}
+}
+
+// offsets.retention.minutes does not expire a consumer group that has
+// members.
+func TestConsumerGroupWithMembersIsNotExpired(t *testing.T) {
+	store := mdstore.NewMemory()
+	gc := loaded(t, store)
+	gc.SetLimits(time.Minute, 10, 10)
+	cc := DefaultConsumerConfig()
+	cc.SessionTimeout = 3 * time.Hour
+	gc.SetConsumerConfig(cc)
+	createTopic(t, gc, store, "t", 1, 1)
+	a := newClient("a", "t")
+	a.beat(t, gc, "g")
+	gc.expire(context.Background(), time.Now().Add(time.Hour))
+	gc.expire(context.Background(), time.Now().Add(2*time.Hour))
+	if r := a.beat(t, gc, "g"); r.ErrorCode != 0 || owned(a, 1) != 1 {
+		t.Fatalf("after the retention passed: %d, owned %v", r.ErrorCode, a.owned)
 	}
 }

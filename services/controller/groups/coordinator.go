@@ -30,6 +30,7 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -91,6 +92,9 @@ type group struct {
 	// cg is set for a group of the consumer protocol (KIP-848); such a
 	// group has no classic members.
 	cg *consumerGroup
+	// activeAt is when the group last had members or an offset commit:
+	// an Empty group is deleted, offsets and all, retention after it.
+	activeAt time.Time
 }
 
 // Coordinator is the group coordinator of the active controller.
@@ -101,6 +105,12 @@ type Coordinator struct {
 	// pending returns a group's partitions with offsets pending in open
 	// transactions (SetPendingOffsets); nil: none.
 	pending func(group string) map[string]map[int32]bool
+
+	// retention is offsets.retention.minutes and maxSize group.max.size
+	// (SetLimits; defaults in internal/limits).
+	retention time.Duration
+	maxSize   int
+	maxGroups int
 
 	mu       sync.Mutex
 	loaded   bool
@@ -117,7 +127,21 @@ type Coordinator struct {
 // New returns a coordinator over store; initialDelay is Kafka's
 // group.initial.rebalance.delay.ms.
 func New(store mdstore.Store, log *slog.Logger, initialDelay time.Duration) *Coordinator {
-	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{}, consumer: DefaultConsumerConfig()}
+	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{},
+		retention: limits.OffsetsRetention, maxSize: limits.MaxGroupMembers, maxGroups: limits.MaxGroups, consumer: DefaultConsumerConfig()}
+}
+
+// SetLimits sets offsets.retention.minutes (how long an Empty group keeps
+// its offsets), group.max.size (members and pending joins of one group)
+// and the number of groups kept. Call it before Run.
+func (gc *Coordinator) SetLimits(retention time.Duration, maxSize, maxGroups int) {
+	gc.retention, gc.maxSize, gc.maxGroups = retention, maxSize, maxGroups
+}
+
+// full reports whether a new group would pass maxGroups. Called with mu
+// held.
+func (gc *Coordinator) full() bool {
+	return len(gc.groups) >= gc.maxGroups
 }
 
 func groupKey(id string) string           { return groupsPrefix + url.PathEscape(id) + "/" }
@@ -184,8 +208,17 @@ func (gc *Coordinator) load(ctx context.Context) error {
 			members[id] = append(members[id], rec)
 			continue
 		}
-		if tail != "meta" {
+		if tail != "meta" { // an offset: retention counts from the latest commit
+			rec := &controllerv1.OffsetRecord{}
+			if mdstore.Unmarshal(kv.Value, rec) == nil {
+				if at := time.UnixMilli(rec.GetCommitUnixMs()); at.After(g.activeAt) {
+					g.activeAt = at
+				}
+			}
 			continue
+		}
+		if g.activeAt.IsZero() {
+			g.activeAt = now // updated by the offsets that follow
 		}
 		rec := &controllerv1.GroupRecord{}
 		if err := mdstore.Unmarshal(kv.Value, rec); err != nil {
@@ -266,6 +299,7 @@ func joinError(code int16, memberID string) *kmsg.JoinGroupResponse {
 func (gc *Coordinator) expire(ctx context.Context, now time.Time) {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
+	gc.expireEmpty(ctx, now)
 	for _, g := range gc.groups {
 		if g.cg != nil {
 			gc.expireConsumers(ctx, g, now)
@@ -303,6 +337,38 @@ func (gc *Coordinator) expire(ctx context.Context, now time.Time) {
 		if changed && g.state != groupPreparing {
 			gc.persist(ctx, g)
 		}
+	}
+}
+
+// maxExpiredPerTick bounds the groups one tick deletes, so a backlog does
+// not hold the lock for long.
+const maxExpiredPerTick = 100
+
+// expireEmpty deletes groups that have been Empty, without commits, for
+// offsets.retention.minutes (Kafka's offset expiration for groups with no
+// members, KIP-211), unless offsets of theirs are pending in a transaction.
+func (gc *Coordinator) expireEmpty(ctx context.Context, now time.Time) {
+	n := 0
+	for id, g := range gc.groups {
+		if len(g.members) > 0 || g.state != groupEmpty || g.cg != nil && len(g.cg.members) > 0 {
+			g.activeAt = now
+			continue
+		}
+		if gc.retention <= 0 || now.Sub(g.activeAt) < gc.retention || len(g.pending) > 0 {
+			continue
+		}
+		if gc.pending != nil && len(gc.pending(id)) > 0 {
+			continue
+		}
+		if n++; n > maxExpiredPerTick {
+			return
+		}
+		if _, err := gc.store.Write(ctx, nil, mdstore.DeletePrefix(groupKey(id))); err != nil {
+			gc.log.Warn("deleting an expired group failed", "group", id, "err", err)
+			return
+		}
+		gc.log.Info("group expired: empty past offsets.retention.minutes", "group", id, "retention", gc.retention)
+		delete(gc.groups, id)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // docs/kafka.md; the rest of each row comes from the registry.
 var apiNotes = map[int16]string{
 	0:  "v2 batches pass through as bytes; acks −1/0/1 (else INVALID_REQUIRED_ACKS); acks=0 gets no response; transactional batches need the transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and an open transaction on the partition (else INVALID_TXN_STATE)",
-	1:  "long-poll (`max_wait_ms`/`min_bytes`), `max_bytes` and partition max bytes; fetch sessions (KIP-227), see below; read_committed stops at the LSO with the aborted transactions",
+	1:  "long-poll (`max_wait_ms`/`min_bytes`), `max_bytes` and partition max bytes (both clamped to `fetch.max.bytes`, 55 MiB); fetch sessions (KIP-227), see below; read_committed stops at the LSO with the aborted transactions",
 	2:  "earliest, latest, max timestamp, by timestamp; read_committed latest is the LSO",
 	3:  "brokers = live gateways",
 	8:  "stored in etcd by the active controller; for a consumer-protocol group the generation is the member epoch (STALE_MEMBER_EPOCH)",
@@ -51,6 +51,9 @@ var apiNotes = map[int16]string{
 	46: "replica ids are storage node ids",
 	48: "through the controller; filters exact/default/any, strict; keys producer_byte_rate, consumer_byte_rate, request_rate (see Quotas)",
 	49: "through the controller; per-entry INVALID_REQUEST as in Kafka; validate_only; enforced per gateway (see Quotas)",
+	29: "through the controller; Kafka's filter matching (ANY, MATCH, null strings); needs DESCRIBE on the cluster",
+	30: "through the controller; stored in etcd, enforced by every gateway with `--authorizer` ([security.md](security.md)); needs ALTER on the cluster",
+	31: "through the controller; answers each filter with the bindings it deleted; needs ALTER on the cluster",
 	61: "the leaders' idempotent producer state with each open transaction's first offset; coordinator epoch −1",
 }
 

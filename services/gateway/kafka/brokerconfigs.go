@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/topicconfig"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -96,6 +97,14 @@ func (s *Server) brokerConfigs() []brokerConfig {
 			"Compaction runs for topics with cleanup.policy compact; it cannot be turned off."},
 		{"log.retention.check.interval.ms", itoa(defaultRetentionCheckMs), kmsg.ConfigTypeLong, kmsg.ConfigSourceDefaultConfig,
 			"How often storage nodes apply retention (storage --retention-check-interval)."},
+		{"fetch.max.bytes", itoa(limits.FetchMaxBytes), kmsg.ConfigTypeInt, kmsg.ConfigSourceDefaultConfig,
+			"The most a Fetch returns: its max_bytes and partition max_bytes are clamped to it."},
+		{"max.connections", itoa(int64(s.cfg.MaxConnections)), kmsg.ConfigTypeInt, src(s.cfg.MaxConnections == limits.MaxConnections),
+			"Connections past this many are closed at accept (gateway --max-connections)."},
+		{"max.connections.per.ip", itoa(int64(s.cfg.MaxConnectionsPerIP)), kmsg.ConfigTypeInt, src(s.cfg.MaxConnectionsPerIP == limits.MaxConnectionsPerIP),
+			"Connections from one IP past this many are closed at accept (gateway --max-connections-per-ip)."},
+		{"queued.max.request.bytes", itoa(s.cfg.QueuedMaxRequestBytes), kmsg.ConfigTypeLong, src(s.cfg.QueuedMaxRequestBytes == limits.QueuedMaxRequestBytes),
+			"Request bytes this gateway holds read and unanswered; past it, reading pauses (gateway --queued-max-request-bytes)."},
 		{"num.partitions", itoa(int64(s.cfg.DefaultPartitions)), kmsg.ConfigTypeInt, src(s.cfg.DefaultPartitions == defaultNumPartitions),
 			"Partitions of auto-created topics and of CreateTopics with -1 (gateway --num-partitions)."},
 		{"replica.lag.time.max.ms", itoa(defaultReplicaLagTimeMaxMs), kmsg.ConfigTypeLong, kmsg.ConfigSourceDefaultConfig,

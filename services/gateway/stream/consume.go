@@ -84,6 +84,10 @@ type member struct {
 	// committed reads with isolation level READ_COMMITTED (the default).
 	committed bool
 	offer     []kgo.GroupBalancer // the assignors offered, in preference order
+	// revokeAck: the client answers each revocation with revoke_done,
+	// received on revokeDone.
+	revokeAck  bool
+	revokeDone chan struct{}
 
 	sendMu sync.Mutex
 
@@ -99,6 +103,39 @@ type member struct {
 	memberID   string
 	generation int32
 	owned      map[tp]bool // the partitions commits may name
+	paused     map[tp]bool // not fetched (ConsumePause)
+}
+
+// maxPaused bounds the partitions a stream may have paused.
+const maxPaused = 100000
+
+// pause applies a ConsumePause.
+func (m *member) pause(p *streamv1.ConsumePause) *errs.Error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range p.GetPartitions() {
+		for _, part := range t.GetPartitions() {
+			k := tp{t.GetTopic(), part}
+			switch {
+			case p.GetResume():
+				delete(m.paused, k)
+			case len(m.paused) >= maxPaused:
+				return invalid("pause.partitions", "more than %d partitions paused", maxPaused)
+			default:
+				if m.paused == nil {
+					m.paused = map[tp]bool{}
+				}
+				m.paused[k] = true
+			}
+		}
+	}
+	return nil
+}
+
+func (m *member) isPaused(p tp) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.paused[p]
 }
 
 // Consume implements StreamService.Consume: the handler goroutine is the
@@ -162,7 +199,7 @@ func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeReq
 	}
 	m := &member{s: s, stream: stream, group: open.GetGroupId(), instance: open.InstanceId, start: open.GetStartPosition(),
 		session: DefaultSessionTimeout, clientID: cmp.Or(open.GetClientId(), defaultConsumeClientID), memberID: open.GetMemberId(),
-		committed: committed}
+		committed: committed, revokeAck: open.GetRevokeAck(), revokeDone: make(chan struct{}, 1)}
 	m.offer = balancers
 	if names := open.GetAssignors(); len(names) > 0 {
 		m.offer = nil
@@ -228,8 +265,20 @@ func (m *member) read(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			}
+		case *streamv1.ConsumeRequest_Pause:
+			if e := m.pause(msg.Pause); e != nil {
+				return e
+			}
+		case *streamv1.ConsumeRequest_RevokeDone:
+			if !m.revokeAck {
+				return invalid("revoke_done", "sent without revoke_ack in the open")
+			}
+			select {
+			case m.revokeDone <- struct{}{}:
+			default: // one is pending already: a late answer
+			}
 		default:
-			return invalid("message", "after the open, every message must be credit or a commit")
+			return invalid("message", "after the open, every message must be credit, a commit, a pause or revoke_done")
 		}
 	}
 }
@@ -244,13 +293,14 @@ func (m *member) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		revoked := append(m.lost, minus(m.held, assignment)...)
+		moved := minus(m.held, assignment) // still committable in the new generation
+		revoked := append(m.lost, moved...)
 		m.lost = nil
 		for _, p := range revoked {
 			delete(m.pos, p)
 		}
 		if len(revoked) > 0 {
-			if err := m.send(revokedMsg(revoked)); err != nil {
+			if err := m.revoke(ctx, revoked, moved, assignment); err != nil {
 				return err
 			}
 		}
@@ -276,14 +326,20 @@ func (m *member) run(ctx context.Context) error {
 		// a cooperative one keeps them (and their positions) until the
 		// next assignment says which move.
 		if !cooperative || err != nil {
-			m.setOwned(nil)
 			held := m.held
 			m.held, m.lost, m.pos = nil, nil, map[tp]int64{}
 			if len(held) > 0 && ctx.Err() == nil {
-				if serr := m.send(revokedMsg(held)); serr != nil {
+				// Before a rebalance the member is still in its
+				// generation: the client may commit them first.
+				committable := held
+				if err != nil {
+					committable = nil
+				}
+				if serr := m.revoke(ctx, held, committable, nil); serr != nil {
 					return serr
 				}
 			}
+			m.setOwned(nil)
 		}
 		if err != nil {
 			return err
@@ -291,9 +347,36 @@ func (m *member) run(ctx context.Context) error {
 	}
 }
 
-func revokedMsg(parts []tp) *streamv1.ConsumeResponse {
-	return &streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Revoked{Revoked: &streamv1.ConsumeRevoked{
-		Partitions: topicPartitions(parts)}}}
+// revoke tells the client that parts are taken away. With revoke_ack and
+// partitions it may still commit (committable), those stay the member's,
+// beside owned, until the client answers revoke_done or the session
+// timeout passes (Kafka's rebalance timeout, within which a member's
+// onPartitionsRevoked must finish); then only owned are.
+func (m *member) revoke(ctx context.Context, parts, committable, owned []tp) error {
+	wait := m.revokeAck && len(committable) > 0
+	select {
+	case <-m.revokeDone: // a late answer to a revocation that timed out
+	default:
+	}
+	if wait {
+		m.setOwned(append(slices.Clone(owned), committable...))
+	}
+	err := m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Revoked{Revoked: &streamv1.ConsumeRevoked{
+		Partitions: topicPartitions(parts), AwaitingDone: wait}}})
+	if err == nil && wait {
+		t := time.NewTimer(m.session)
+		select {
+		case <-m.revokeDone:
+		case <-t.C:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		t.Stop()
+	}
+	if wait {
+		m.setOwned(owned)
+	}
+	return err
 }
 
 // minus is the partitions of a not in b.
@@ -705,7 +788,7 @@ func (m *member) fetch(ctx context.Context, assignment []tp, pos map[tp]int64) e
 		var items []*router.FetchItem
 		for i := range assignment {
 			p := assignment[(first+i)%len(assignment)]
-			if pos[p] >= 0 {
+			if pos[p] >= 0 && !m.isPaused(p) {
 				items = append(items, &router.FetchItem{Part: router.Part{Topic: p.topic, Partition: p.partition, ClientEpoch: -1},
 					Offset: pos[p], MaxBytes: maxBytes, Committed: m.committed})
 			}

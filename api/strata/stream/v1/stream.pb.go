@@ -1970,6 +1970,8 @@ type ConsumeRequest struct {
 	//	*ConsumeRequest_Open
 	//	*ConsumeRequest_Credit
 	//	*ConsumeRequest_Commit
+	//	*ConsumeRequest_RevokeDone
+	//	*ConsumeRequest_Pause
 	Message       isConsumeRequest_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2039,6 +2041,24 @@ func (x *ConsumeRequest) GetCommit() *ConsumeCommit {
 	return nil
 }
 
+func (x *ConsumeRequest) GetRevokeDone() *ConsumeRevokeDone {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeRequest_RevokeDone); ok {
+			return x.RevokeDone
+		}
+	}
+	return nil
+}
+
+func (x *ConsumeRequest) GetPause() *ConsumePause {
+	if x != nil {
+		if x, ok := x.Message.(*ConsumeRequest_Pause); ok {
+			return x.Pause
+		}
+	}
+	return nil
+}
+
 type isConsumeRequest_Message interface {
 	isConsumeRequest_Message()
 }
@@ -2056,11 +2076,81 @@ type ConsumeRequest_Commit struct {
 	Commit *ConsumeCommit `protobuf:"bytes,3,opt,name=commit,proto3,oneof"`
 }
 
+type ConsumeRequest_RevokeDone struct {
+	// Answers a `revoked` when the open set revoke_ack.
+	RevokeDone *ConsumeRevokeDone `protobuf:"bytes,4,opt,name=revoke_done,json=revokeDone,proto3,oneof"`
+}
+
+type ConsumeRequest_Pause struct {
+	Pause *ConsumePause `protobuf:"bytes,5,opt,name=pause,proto3,oneof"`
+}
+
 func (*ConsumeRequest_Open) isConsumeRequest_Message() {}
 
 func (*ConsumeRequest_Credit) isConsumeRequest_Message() {}
 
 func (*ConsumeRequest_Commit) isConsumeRequest_Message() {}
+
+func (*ConsumeRequest_RevokeDone) isConsumeRequest_Message() {}
+
+func (*ConsumeRequest_Pause) isConsumeRequest_Message() {}
+
+// ConsumePause stops (or, with resume, restarts) fetching partitions, as
+// Kafka's pause and resume: records already sent stay sent, and no more of
+// a paused partition come, so its records do not hold the credit the other
+// partitions need. Partitions the member does not hold may be named (they
+// are paused should they be assigned); the set lasts for the stream.
+type ConsumePause struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*TopicPartitions     `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	Resume        bool                   `protobuf:"varint,2,opt,name=resume,proto3" json:"resume,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumePause) Reset() {
+	*x = ConsumePause{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumePause) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumePause) ProtoMessage() {}
+
+func (x *ConsumePause) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumePause.ProtoReflect.Descriptor instead.
+func (*ConsumePause) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ConsumePause) GetPartitions() []*TopicPartitions {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *ConsumePause) GetResume() bool {
+	if x != nil {
+		return x.Resume
+	}
+	return false
+}
 
 type ConsumeOpen struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2092,13 +2182,19 @@ type ConsumeOpen struct {
 	Assignors []string `protobuf:"bytes,8,rep,name=assignors,proto3" json:"assignors,omitempty"`
 	// Which records of transactions to read; unset is READ_COMMITTED.
 	IsolationLevel IsolationLevel `protobuf:"varint,9,opt,name=isolation_level,json=isolationLevel,proto3,enum=strata.stream.v1.IsolationLevel" json:"isolation_level,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The client answers every `revoked` with `revoke_done` once it has
+	// committed what it processed of those partitions; until then the
+	// gateway keeps them the member's (commits for them succeed) and waits,
+	// at most the session timeout, before the group goes on. Without it a
+	// revocation takes effect at once.
+	RevokeAck     bool `protobuf:"varint,10,opt,name=revoke_ack,json=revokeAck,proto3" json:"revoke_ack,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsumeOpen) Reset() {
 	*x = ConsumeOpen{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2206,7 @@ func (x *ConsumeOpen) String() string {
 func (*ConsumeOpen) ProtoMessage() {}
 
 func (x *ConsumeOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2219,7 @@ func (x *ConsumeOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeOpen.ProtoReflect.Descriptor instead.
 func (*ConsumeOpen) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{23}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConsumeOpen) GetGroupId() string {
@@ -2189,6 +2285,51 @@ func (x *ConsumeOpen) GetIsolationLevel() IsolationLevel {
 	return IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED
 }
 
+func (x *ConsumeOpen) GetRevokeAck() bool {
+	if x != nil {
+		return x.RevokeAck
+	}
+	return false
+}
+
+// ConsumeRevokeDone says the client is done with the partitions of the
+// last `revoked`.
+type ConsumeRevokeDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeRevokeDone) Reset() {
+	*x = ConsumeRevokeDone{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeRevokeDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeRevokeDone) ProtoMessage() {}
+
+func (x *ConsumeRevokeDone) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeRevokeDone.ProtoReflect.Descriptor instead.
+func (*ConsumeRevokeDone) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{25}
+}
+
 // ConsumeCredit adds to what the server may send; both are cumulative.
 type ConsumeCredit struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -2201,7 +2342,7 @@ type ConsumeCredit struct {
 
 func (x *ConsumeCredit) Reset() {
 	*x = ConsumeCredit{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2213,7 +2354,7 @@ func (x *ConsumeCredit) String() string {
 func (*ConsumeCredit) ProtoMessage() {}
 
 func (x *ConsumeCredit) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2226,7 +2367,7 @@ func (x *ConsumeCredit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCredit.ProtoReflect.Descriptor instead.
 func (*ConsumeCredit) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{24}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConsumeCredit) GetRecords() int64 {
@@ -2254,7 +2395,7 @@ type ConsumeCommit struct {
 
 func (x *ConsumeCommit) Reset() {
 	*x = ConsumeCommit{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2266,7 +2407,7 @@ func (x *ConsumeCommit) String() string {
 func (*ConsumeCommit) ProtoMessage() {}
 
 func (x *ConsumeCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2279,7 +2420,7 @@ func (x *ConsumeCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCommit.ProtoReflect.Descriptor instead.
 func (*ConsumeCommit) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{25}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConsumeCommit) GetCommitId() uint64 {
@@ -2309,7 +2450,7 @@ type ConsumeOffset struct {
 
 func (x *ConsumeOffset) Reset() {
 	*x = ConsumeOffset{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2321,7 +2462,7 @@ func (x *ConsumeOffset) String() string {
 func (*ConsumeOffset) ProtoMessage() {}
 
 func (x *ConsumeOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2334,7 +2475,7 @@ func (x *ConsumeOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeOffset.ProtoReflect.Descriptor instead.
 func (*ConsumeOffset) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{26}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConsumeOffset) GetTopic() string {
@@ -2380,7 +2521,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2392,7 +2533,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2405,7 +2546,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{27}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ConsumeResponse) GetMessage() isConsumeResponse_Message {
@@ -2491,7 +2632,7 @@ type ConsumeAssigned struct {
 
 func (x *ConsumeAssigned) Reset() {
 	*x = ConsumeAssigned{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2503,7 +2644,7 @@ func (x *ConsumeAssigned) String() string {
 func (*ConsumeAssigned) ProtoMessage() {}
 
 func (x *ConsumeAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2516,7 +2657,7 @@ func (x *ConsumeAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeAssigned.ProtoReflect.Descriptor instead.
 func (*ConsumeAssigned) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{28}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConsumeAssigned) GetGeneration() int32 {
@@ -2542,15 +2683,20 @@ func (x *ConsumeAssigned) GetPartitions() []*TopicPartitions {
 
 type ConsumeRevoked struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Partitions taken away: stop processing them; commits for them fail.
-	Partitions    []*TopicPartitions `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// Partitions taken away: stop processing them; commits for them fail
+	// (with revoke_ack: once the client sent `revoke_done`).
+	Partitions []*TopicPartitions `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// Set when the gateway waits for `revoke_done` (revoke_ack, and the
+	// member still in its generation: partitions lost with the membership
+	// cannot be committed and are not waited for).
+	AwaitingDone  bool `protobuf:"varint,2,opt,name=awaiting_done,json=awaitingDone,proto3" json:"awaiting_done,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsumeRevoked) Reset() {
 	*x = ConsumeRevoked{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2562,7 +2708,7 @@ func (x *ConsumeRevoked) String() string {
 func (*ConsumeRevoked) ProtoMessage() {}
 
 func (x *ConsumeRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2575,7 +2721,7 @@ func (x *ConsumeRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRevoked.ProtoReflect.Descriptor instead.
 func (*ConsumeRevoked) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{29}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConsumeRevoked) GetPartitions() []*TopicPartitions {
@@ -2583,6 +2729,13 @@ func (x *ConsumeRevoked) GetPartitions() []*TopicPartitions {
 		return x.Partitions
 	}
 	return nil
+}
+
+func (x *ConsumeRevoked) GetAwaitingDone() bool {
+	if x != nil {
+		return x.AwaitingDone
+	}
+	return false
 }
 
 type ConsumeRecords struct {
@@ -2599,7 +2752,7 @@ type ConsumeRecords struct {
 
 func (x *ConsumeRecords) Reset() {
 	*x = ConsumeRecords{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2611,7 +2764,7 @@ func (x *ConsumeRecords) String() string {
 func (*ConsumeRecords) ProtoMessage() {}
 
 func (x *ConsumeRecords) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2624,7 +2777,7 @@ func (x *ConsumeRecords) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRecords.ProtoReflect.Descriptor instead.
 func (*ConsumeRecords) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{30}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ConsumeRecords) GetTopic() string {
@@ -2666,7 +2819,7 @@ type ConsumeCommitResult struct {
 
 func (x *ConsumeCommitResult) Reset() {
 	*x = ConsumeCommitResult{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +2831,7 @@ func (x *ConsumeCommitResult) String() string {
 func (*ConsumeCommitResult) ProtoMessage() {}
 
 func (x *ConsumeCommitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +2844,7 @@ func (x *ConsumeCommitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCommitResult.ProtoReflect.Descriptor instead.
 func (*ConsumeCommitResult) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{31}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ConsumeCommitResult) GetCommitId() uint64 {
@@ -2845,12 +2998,20 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x123\n" +
 	"\x05error\x18\x02 \x01(\v2\x1d.strata.common.v1.ErrorDetailR\x05error\x129\n" +
 	"\aresults\x18\x03 \x03(\v2\x1f.strata.stream.v1.ProduceResultR\aresults\x12F\n" +
-	"\x0eproducer_state\x18\x04 \x01(\v2\x1f.strata.stream.v1.ProducerStateR\rproducerState\"\xc6\x01\n" +
+	"\x0eproducer_state\x18\x04 \x01(\v2\x1f.strata.stream.v1.ProducerStateR\rproducerState\"\xc6\x02\n" +
 	"\x0eConsumeRequest\x123\n" +
 	"\x04open\x18\x01 \x01(\v2\x1d.strata.stream.v1.ConsumeOpenH\x00R\x04open\x129\n" +
 	"\x06credit\x18\x02 \x01(\v2\x1f.strata.stream.v1.ConsumeCreditH\x00R\x06credit\x129\n" +
-	"\x06commit\x18\x03 \x01(\v2\x1f.strata.stream.v1.ConsumeCommitH\x00R\x06commitB\t\n" +
-	"\amessage\"\xa3\x04\n" +
+	"\x06commit\x18\x03 \x01(\v2\x1f.strata.stream.v1.ConsumeCommitH\x00R\x06commit\x12F\n" +
+	"\vrevoke_done\x18\x04 \x01(\v2#.strata.stream.v1.ConsumeRevokeDoneH\x00R\n" +
+	"revokeDone\x126\n" +
+	"\x05pause\x18\x05 \x01(\v2\x1e.strata.stream.v1.ConsumePauseH\x00R\x05pauseB\t\n" +
+	"\amessage\"t\n" +
+	"\fConsumePause\x12L\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2!.strata.stream.v1.TopicPartitionsB\t\xbaH\x06\x92\x01\x03\x10\x90NR\n" +
+	"partitions\x12\x16\n" +
+	"\x06resume\x18\x02 \x01(\bR\x06resume\"\xc2\x04\n" +
 	"\vConsumeOpen\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12 \n" +
 	"\x06topics\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\b\x01R\x06topics\x12 \n" +
@@ -2862,10 +3023,14 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\tclient_id\x18\a \x01(\tR\bclientId\x12Q\n" +
 	"\tassignors\x18\b \x03(\tB3\xbaH0\x92\x01-\x10\x03\")r'R\x05rangeR\n" +
 	"roundrobinR\x12cooperative-stickyR\tassignors\x12S\n" +
-	"\x0fisolation_level\x18\t \x01(\x0e2 .strata.stream.v1.IsolationLevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eisolationLevelB\f\n" +
+	"\x0fisolation_level\x18\t \x01(\x0e2 .strata.stream.v1.IsolationLevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eisolationLevel\x12\x1d\n" +
+	"\n" +
+	"revoke_ack\x18\n" +
+	" \x01(\bR\trevokeAckB\f\n" +
 	"\n" +
 	"_member_idB\x0e\n" +
-	"\f_instance_id\"Q\n" +
+	"\f_instance_id\"\x13\n" +
+	"\x11ConsumeRevokeDone\"Q\n" +
 	"\rConsumeCredit\x12!\n" +
 	"\arecords\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\arecords\x12\x1d\n" +
 	"\x05bytes\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x05bytes\"g\n" +
@@ -2890,11 +3055,12 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12A\n" +
 	"\n" +
 	"partitions\x18\x03 \x03(\v2!.strata.stream.v1.TopicPartitionsR\n" +
-	"partitions\"S\n" +
+	"partitions\"x\n" +
 	"\x0eConsumeRevoked\x12A\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2!.strata.stream.v1.TopicPartitionsR\n" +
-	"partitions\"\x9f\x01\n" +
+	"partitions\x12#\n" +
+	"\rawaiting_done\x18\x02 \x01(\bR\fawaitingDone\"\x9f\x01\n" +
 	"\x0eConsumeRecords\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x122\n" +
@@ -2948,7 +3114,7 @@ func file_strata_stream_v1_stream_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_stream_v1_stream_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(Acks)(0),                     // 0: strata.stream.v1.Acks
 	(Compression)(0),              // 1: strata.stream.v1.Compression
@@ -2978,84 +3144,89 @@ var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(*ProduceStreamOpened)(nil),   // 25: strata.stream.v1.ProduceStreamOpened
 	(*ProduceStreamAck)(nil),      // 26: strata.stream.v1.ProduceStreamAck
 	(*ConsumeRequest)(nil),        // 27: strata.stream.v1.ConsumeRequest
-	(*ConsumeOpen)(nil),           // 28: strata.stream.v1.ConsumeOpen
-	(*ConsumeCredit)(nil),         // 29: strata.stream.v1.ConsumeCredit
-	(*ConsumeCommit)(nil),         // 30: strata.stream.v1.ConsumeCommit
-	(*ConsumeOffset)(nil),         // 31: strata.stream.v1.ConsumeOffset
-	(*ConsumeResponse)(nil),       // 32: strata.stream.v1.ConsumeResponse
-	(*ConsumeAssigned)(nil),       // 33: strata.stream.v1.ConsumeAssigned
-	(*ConsumeRevoked)(nil),        // 34: strata.stream.v1.ConsumeRevoked
-	(*ConsumeRecords)(nil),        // 35: strata.stream.v1.ConsumeRecords
-	(*ConsumeCommitResult)(nil),   // 36: strata.stream.v1.ConsumeCommitResult
-	(*durationpb.Duration)(nil),   // 37: google.protobuf.Duration
-	(*v1.ErrorDetail)(nil),        // 38: strata.common.v1.ErrorDetail
-	(*TopicPartitions)(nil),       // 39: strata.stream.v1.TopicPartitions
-	(*PartitionResult)(nil),       // 40: strata.stream.v1.PartitionResult
+	(*ConsumePause)(nil),          // 28: strata.stream.v1.ConsumePause
+	(*ConsumeOpen)(nil),           // 29: strata.stream.v1.ConsumeOpen
+	(*ConsumeRevokeDone)(nil),     // 30: strata.stream.v1.ConsumeRevokeDone
+	(*ConsumeCredit)(nil),         // 31: strata.stream.v1.ConsumeCredit
+	(*ConsumeCommit)(nil),         // 32: strata.stream.v1.ConsumeCommit
+	(*ConsumeOffset)(nil),         // 33: strata.stream.v1.ConsumeOffset
+	(*ConsumeResponse)(nil),       // 34: strata.stream.v1.ConsumeResponse
+	(*ConsumeAssigned)(nil),       // 35: strata.stream.v1.ConsumeAssigned
+	(*ConsumeRevoked)(nil),        // 36: strata.stream.v1.ConsumeRevoked
+	(*ConsumeRecords)(nil),        // 37: strata.stream.v1.ConsumeRecords
+	(*ConsumeCommitResult)(nil),   // 38: strata.stream.v1.ConsumeCommitResult
+	(*durationpb.Duration)(nil),   // 39: google.protobuf.Duration
+	(*v1.ErrorDetail)(nil),        // 40: strata.common.v1.ErrorDetail
+	(*TopicPartitions)(nil),       // 41: strata.stream.v1.TopicPartitions
+	(*PartitionResult)(nil),       // 42: strata.stream.v1.PartitionResult
 }
 var file_strata_stream_v1_stream_proto_depIdxs = []int32{
 	5,  // 0: strata.stream.v1.ProduceRecord.headers:type_name -> strata.stream.v1.Header
 	6,  // 1: strata.stream.v1.ProduceRequest.records:type_name -> strata.stream.v1.ProduceRecord
 	0,  // 2: strata.stream.v1.ProduceRequest.acks:type_name -> strata.stream.v1.Acks
-	37, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
+	39, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
 	1,  // 4: strata.stream.v1.ProduceRequest.compression:type_name -> strata.stream.v1.Compression
-	38, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
 	8,  // 6: strata.stream.v1.ProduceResponse.results:type_name -> strata.stream.v1.ProduceResult
 	2,  // 7: strata.stream.v1.FetchPartition.position:type_name -> strata.stream.v1.LogPosition
 	10, // 8: strata.stream.v1.FetchRequest.partitions:type_name -> strata.stream.v1.FetchPartition
-	37, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
+	39, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
 	3,  // 10: strata.stream.v1.FetchRequest.isolation_level:type_name -> strata.stream.v1.IsolationLevel
 	4,  // 11: strata.stream.v1.Record.timestamp_type:type_name -> strata.stream.v1.TimestampType
 	5,  // 12: strata.stream.v1.Record.headers:type_name -> strata.stream.v1.Header
-	38, // 13: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 13: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	12, // 14: strata.stream.v1.FetchPartitionResult.records:type_name -> strata.stream.v1.Record
 	13, // 15: strata.stream.v1.FetchResponse.partitions:type_name -> strata.stream.v1.FetchPartitionResult
 	2,  // 16: strata.stream.v1.ListOffsetsPartition.position:type_name -> strata.stream.v1.LogPosition
 	15, // 17: strata.stream.v1.ListOffsetsRequest.partitions:type_name -> strata.stream.v1.ListOffsetsPartition
-	38, // 18: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 18: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
 	17, // 19: strata.stream.v1.ListOffsetsResponse.partitions:type_name -> strata.stream.v1.ListOffsetsResult
 	20, // 20: strata.stream.v1.ProduceStreamRequest.open:type_name -> strata.stream.v1.ProduceStreamOpen
 	23, // 21: strata.stream.v1.ProduceStreamRequest.batch:type_name -> strata.stream.v1.ProduceStreamBatch
 	0,  // 22: strata.stream.v1.ProduceStreamOpen.acks:type_name -> strata.stream.v1.Acks
 	1,  // 23: strata.stream.v1.ProduceStreamOpen.compression:type_name -> strata.stream.v1.Compression
-	37, // 24: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
+	39, // 24: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
 	21, // 25: strata.stream.v1.ProduceStreamOpen.resume:type_name -> strata.stream.v1.ProducerState
 	22, // 26: strata.stream.v1.ProducerState.sequences:type_name -> strata.stream.v1.PartitionSequence
 	6,  // 27: strata.stream.v1.ProduceStreamBatch.records:type_name -> strata.stream.v1.ProduceRecord
 	25, // 28: strata.stream.v1.ProduceStreamResponse.opened:type_name -> strata.stream.v1.ProduceStreamOpened
 	26, // 29: strata.stream.v1.ProduceStreamResponse.ack:type_name -> strata.stream.v1.ProduceStreamAck
-	38, // 30: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
+	40, // 30: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
 	8,  // 31: strata.stream.v1.ProduceStreamAck.results:type_name -> strata.stream.v1.ProduceResult
 	21, // 32: strata.stream.v1.ProduceStreamAck.producer_state:type_name -> strata.stream.v1.ProducerState
-	28, // 33: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
-	29, // 34: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
-	30, // 35: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
-	2,  // 36: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
-	37, // 37: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
-	3,  // 38: strata.stream.v1.ConsumeOpen.isolation_level:type_name -> strata.stream.v1.IsolationLevel
-	31, // 39: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
-	33, // 40: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
-	34, // 41: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
-	35, // 42: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
-	36, // 43: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
-	39, // 44: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
-	39, // 45: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
-	12, // 46: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
-	40, // 47: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
-	7,  // 48: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
-	11, // 49: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
-	16, // 50: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
-	19, // 51: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
-	27, // 52: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
-	9,  // 53: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
-	14, // 54: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
-	18, // 55: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
-	24, // 56: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
-	32, // 57: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
-	53, // [53:58] is the sub-list for method output_type
-	48, // [48:53] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	29, // 33: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
+	31, // 34: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
+	32, // 35: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
+	30, // 36: strata.stream.v1.ConsumeRequest.revoke_done:type_name -> strata.stream.v1.ConsumeRevokeDone
+	28, // 37: strata.stream.v1.ConsumeRequest.pause:type_name -> strata.stream.v1.ConsumePause
+	41, // 38: strata.stream.v1.ConsumePause.partitions:type_name -> strata.stream.v1.TopicPartitions
+	2,  // 39: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
+	39, // 40: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
+	3,  // 41: strata.stream.v1.ConsumeOpen.isolation_level:type_name -> strata.stream.v1.IsolationLevel
+	33, // 42: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
+	35, // 43: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
+	36, // 44: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
+	37, // 45: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
+	38, // 46: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
+	41, // 47: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
+	41, // 48: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
+	12, // 49: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
+	42, // 50: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
+	7,  // 51: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
+	11, // 52: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
+	16, // 53: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
+	19, // 54: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
+	27, // 55: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
+	9,  // 56: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
+	14, // 57: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
+	18, // 58: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
+	24, // 59: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
+	34, // 60: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
+	56, // [56:61] is the sub-list for method output_type
+	51, // [51:56] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_strata_stream_v1_stream_proto_init() }
@@ -3088,9 +3259,11 @@ func file_strata_stream_v1_stream_proto_init() {
 		(*ConsumeRequest_Open)(nil),
 		(*ConsumeRequest_Credit)(nil),
 		(*ConsumeRequest_Commit)(nil),
+		(*ConsumeRequest_RevokeDone)(nil),
+		(*ConsumeRequest_Pause)(nil),
 	}
-	file_strata_stream_v1_stream_proto_msgTypes[23].OneofWrappers = []any{}
-	file_strata_stream_v1_stream_proto_msgTypes[27].OneofWrappers = []any{
+	file_strata_stream_v1_stream_proto_msgTypes[24].OneofWrappers = []any{}
+	file_strata_stream_v1_stream_proto_msgTypes[29].OneofWrappers = []any{
 		(*ConsumeResponse_Assigned)(nil),
 		(*ConsumeResponse_Revoked)(nil),
 		(*ConsumeResponse_Records)(nil),
@@ -3102,7 +3275,7 @@ func file_strata_stream_v1_stream_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_stream_v1_stream_proto_rawDesc), len(file_strata_stream_v1_stream_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

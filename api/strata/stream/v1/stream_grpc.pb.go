@@ -122,7 +122,10 @@ type StreamServiceClient interface {
 	// again; under cooperative-sticky only those that move, after the
 	// assignment that moves them, and records of the partitions the member
 	// keeps continue where they were. After `revoked` the client must stop
-	// processing those partitions, and commits for them fail. Records come
+	// processing those partitions, and commits for them fail, unless the open
+	// set revoke_ack: then the partitions stay the member's until the client
+	// answers with `revoke_done`, so it can commit what it processed of them
+	// first (Kafka's onPartitionsRevoked). Records come
 	// in `records` messages, per partition in offset order, starting at the
 	// group's committed offset (or start_position without one), and
 	// only within the credit the client grants: `credit` adds records and
@@ -309,7 +312,10 @@ type StreamServiceServer interface {
 	// again; under cooperative-sticky only those that move, after the
 	// assignment that moves them, and records of the partitions the member
 	// keeps continue where they were. After `revoked` the client must stop
-	// processing those partitions, and commits for them fail. Records come
+	// processing those partitions, and commits for them fail, unless the open
+	// set revoke_ack: then the partitions stay the member's until the client
+	// answers with `revoke_done`, so it can commit what it processed of them
+	// first (Kafka's onPartitionsRevoked). Records come
 	// in `records` messages, per partition in offset order, starting at the
 	// group's committed offset (or start_position without one), and
 	// only within the credit the client grants: `credit` adds records and
