@@ -321,12 +321,18 @@ type readerSource struct {
 func (s *readerSource) end(topic string, partition int32) int64 { return s.ends[topic][partition] }
 
 func (s *readerSource) poll(ctx context.Context, wait time.Duration) ([]*strata.Record, error) {
+	return pollWithin(ctx, wait, s.r.Poll)
+}
+
+// pollWithin polls once, waiting at most wait (0: until ctx ends); nothing
+// within wait is no records and no error.
+func pollWithin(ctx context.Context, wait time.Duration, poll func(context.Context) (strata.Fetches, error)) ([]*strata.Record, error) {
 	if wait > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, wait)
 		defer cancel()
 	}
-	fs, err := s.r.Poll(ctx)
+	fs, err := poll(ctx)
 	if err != nil {
 		if wait > 0 && errors.Is(err, context.DeadlineExceeded) {
 			return nil, nil
@@ -398,22 +404,10 @@ type groupSource struct {
 }
 
 func (s *groupSource) poll(ctx context.Context, wait time.Duration) ([]*strata.Record, error) {
-	if wait > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, wait)
-		defer cancel()
-	}
-	fs, err := s.k.Poll(ctx)
+	recs, err := pollWithin(ctx, wait, s.k.Poll)
 	if err != nil {
-		if wait > 0 && errors.Is(err, context.DeadlineExceeded) {
-			return nil, nil
-		}
-		return nil, errors.New(oneLine(err))
+		return nil, err
 	}
-	if errs := fs.Errors(); len(errs) > 0 {
-		return nil, errors.New(oneLine(errs[0]))
-	}
-	recs := fs.Records()
 	for _, r := range recs {
 		s.pos[r.Topic][r.Partition] = r.Offset + 1
 	}

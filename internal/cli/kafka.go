@@ -64,21 +64,11 @@ func kafkaPartitions(ctx context.Context, cl *kgo.Client, topic string) (int32, 
 
 func (p *produceCmd) kafkaSink(ctx context.Context, topic string, s *produceSettings) (sink, error) {
 	opts := []kgo.Opt{kgo.RecordDeliveryTimeout(p.f.timeout)}
-	switch s.acks {
-	case strata.AcksAll:
-		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
-	case strata.AcksLeader:
-		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
-	case strata.AcksNone:
-		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
-	}
+	opts = append(opts, kafkaAcks(s.acks)...)
 	if p.noIdempotent && s.acks == strata.AcksAll {
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
-	codec := map[strata.Compression]kgo.CompressionCodec{strata.CompressionNone: kgo.NoCompression(),
-		strata.CompressionGzip: kgo.GzipCompression(), strata.CompressionSnappy: kgo.SnappyCompression(),
-		strata.CompressionLZ4: kgo.Lz4Compression(), strata.CompressionZstd: kgo.ZstdCompression()}[s.compression]
-	opts = append(opts, kgo.ProducerBatchCompression(codec))
+	opts = append(opts, kgo.ProducerBatchCompression(kafkaCompression(s.compression)))
 	if p.partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}

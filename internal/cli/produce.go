@@ -98,23 +98,13 @@ type produceSettings struct {
 
 func (p *produceCmd) settings() (*produceSettings, error) {
 	s := &produceSettings{}
-	switch p.acks {
-	case "all", "-1":
-		s.acks = strata.AcksAll
-	case "1":
-		s.acks = strata.AcksLeader
-	case "0":
-		s.acks = strata.AcksNone
-	default:
-		return nil, fmt.Errorf("--acks must be 0, 1 or all, not %q", p.acks)
+	var err error
+	if s.acks, err = parseAcks(p.acks); err != nil {
+		return nil, err
 	}
-	codecs := map[string]strata.Compression{"none": strata.CompressionNone, "gzip": strata.CompressionGzip,
-		"snappy": strata.CompressionSnappy, "lz4": strata.CompressionLZ4, "zstd": strata.CompressionZstd}
-	c, ok := codecs[p.compression]
-	if !ok {
-		return nil, fmt.Errorf("--compression must be none, gzip, snappy, lz4 or zstd, not %q", p.compression)
+	if s.compression, err = parseCompression(p.compression); err != nil {
+		return nil, err
 	}
-	s.compression = c
 	for _, h := range p.headers {
 		k, v, ok := strings.Cut(h, "=")
 		if !ok || k == "" {
@@ -135,7 +125,6 @@ func (p *produceCmd) settings() (*produceSettings, error) {
 	if format == "" {
 		format = `%v\n`
 	}
-	var err error
 	if s.input, err = parseInputTemplate(format, maxInputRecord); err != nil {
 		return nil, fmt.Errorf("invalid --format: %w", err)
 	}

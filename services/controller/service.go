@@ -105,6 +105,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.store = mdstore.NewEtcd(c.cli, cfg.Name, c.elector.fence)
 	c.groups = groups.New(c.store, log, cfg.GroupInitialRebalanceDelay)
 	c.groups.SetLimits(cfg.OffsetsRetention, cfg.GroupMaxSize, limits.MaxGroups)
+	c.groups.SetConsumerConfig(cfg.consumerGroups())
 	c.pids = pid.New(c.store)
 	c.markers = &txnMarkers{c: c}
 	c.txns = txn.New(txn.Config{Store: c.store, Log: log, PIDs: c.pids, Groups: c.groups, OffsetOp: groups.OffsetOp,

@@ -89,6 +89,9 @@ type group struct {
 	pending           map[string]time.Time // member ids handed out with MEMBER_ID_REQUIRED
 	rebalanceDeadline time.Time
 	delayUntil        time.Time // initial rebalance delay of a group that was empty
+	// cg is set for a group of the consumer protocol (KIP-848); such a
+	// group has no classic members.
+	cg *consumerGroup
 	// activeAt is when the group last had members or an offset commit:
 	// an Empty group is deleted, offsets and all, retention after it.
 	activeAt time.Time
@@ -109,17 +112,23 @@ type Coordinator struct {
 	maxSize   int
 	maxGroups int
 
-	mu      sync.Mutex
-	loaded  bool
-	groups  map[string]*group
-	joinSeq int64
+	mu       sync.Mutex
+	loaded   bool
+	groups   map[string]*group
+	joinSeq  int64
+	consumer ConsumerConfig
+	// topics and topicNames are the topics as last read (refreshTopics),
+	// for consumer groups' subscriptions; nil until the first read.
+	topics       map[string]topicMeta
+	topicNames   map[topicID]string
+	topicsReadAt time.Time
 }
 
 // New returns a coordinator over store; initialDelay is Kafka's
 // group.initial.rebalance.delay.ms.
 func New(store mdstore.Store, log *slog.Logger, initialDelay time.Duration) *Coordinator {
 	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{},
-		retention: limits.OffsetsRetention, maxSize: limits.MaxGroupMembers, maxGroups: limits.MaxGroups}
+		retention: limits.OffsetsRetention, maxSize: limits.MaxGroupMembers, maxGroups: limits.MaxGroups, consumer: DefaultConsumerConfig()}
 }
 
 // SetLimits sets offsets.retention.minutes (how long an Empty group keeps
@@ -165,6 +174,7 @@ func (gc *Coordinator) Run(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			gc.expire(ctx, now)
+			gc.maybeRefreshTopics(ctx, now)
 		}
 	}
 }
@@ -175,6 +185,7 @@ func (gc *Coordinator) load(ctx context.Context) error {
 		return err
 	}
 	groups := map[string]*group{}
+	members := map[string][]*controllerv1.ConsumerMemberRecord{} // of consumer groups
 	now := time.Now()
 	for _, kv := range kvs {
 		rest := strings.TrimPrefix(string(kv.Key), groupsPrefix)
@@ -187,6 +198,15 @@ func (gc *Coordinator) load(ctx context.Context) error {
 		if g == nil {
 			g = &group{id: id, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 			groups[id] = g
+		}
+		if rest, ok := strings.CutPrefix(tail, "members/"); ok {
+			rec := &controllerv1.ConsumerMemberRecord{}
+			if mdstore.Unmarshal(kv.Value, rec) != nil {
+				gc.log.Warn("bad consumer group member record", "group", id, "member", rest)
+				continue
+			}
+			members[id] = append(members[id], rec)
+			continue
 		}
 		if tail != "meta" { // an offset: retention counts from the latest commit
 			rec := &controllerv1.OffsetRecord{}
@@ -206,6 +226,11 @@ func (gc *Coordinator) load(ctx context.Context) error {
 			continue
 		}
 		g.protocolType, g.protocol, g.generation, g.leader = rec.GetProtocolType(), rec.GetProtocol(), rec.GetGeneration(), rec.GetLeader()
+		if rec.GetGroupType() == "consumer" {
+			g.cg = newConsumerGroup()
+			g.cg.epoch, g.cg.assignmentEpoch, g.cg.flushedEpoch = rec.GetGeneration(), rec.GetGeneration(), rec.GetGeneration()
+			continue
+		}
 		for _, mr := range rec.GetMembers() {
 			m := &groupMember{id: mr.GetMemberId(), instanceID: mr.GetInstanceId(), clientID: mr.GetClientId(), clientHost: mr.GetClientHost(),
 				sessionTimeout: time.Duration(mr.GetSessionTimeoutMs()) * time.Millisecond, rebalanceTimeout: time.Duration(mr.GetRebalanceTimeoutMs()) * time.Millisecond,
@@ -223,7 +248,12 @@ func (gc *Coordinator) load(ctx context.Context) error {
 		}
 	}
 	gc.mu.Lock()
-	gc.groups, gc.loaded = groups, true
+	for id, recs := range members {
+		if g := groups[id]; g != nil && g.cg != nil {
+			g.cg.load(recs, now, gc.consumer.SessionTimeout)
+		}
+	}
+	gc.groups, gc.loaded, gc.topics, gc.topicNames = groups, true, nil, nil
 	gc.mu.Unlock()
 	gc.log.Info("consumer groups loaded", "groups", len(groups))
 	return nil
@@ -271,6 +301,10 @@ func (gc *Coordinator) expire(ctx context.Context, now time.Time) {
 	defer gc.mu.Unlock()
 	gc.expireEmpty(ctx, now)
 	for _, g := range gc.groups {
+		if g.cg != nil {
+			gc.expireConsumers(ctx, g, now)
+			continue
+		}
 		for id, until := range g.pending {
 			if now.After(until) {
 				delete(g.pending, id)
@@ -316,7 +350,7 @@ const maxExpiredPerTick = 100
 func (gc *Coordinator) expireEmpty(ctx context.Context, now time.Time) {
 	n := 0
 	for id, g := range gc.groups {
-		if len(g.members) > 0 || g.state != groupEmpty {
+		if len(g.members) > 0 || g.state != groupEmpty || g.cg != nil && len(g.cg.members) > 0 {
 			g.activeAt = now
 			continue
 		}
@@ -476,6 +510,9 @@ func contains(list []string, s string) bool {
 // persist writes the group's metadata (fenced); called with mu held.
 func (gc *Coordinator) persist(ctx context.Context, g *group) {
 	rec := &controllerv1.GroupRecord{Group: g.id, ProtocolType: g.protocolType, Protocol: g.protocol, Generation: g.generation, Leader: g.leader}
+	if g.cg != nil {
+		rec = consumerRecord(g)
+	}
 	ids := make([]string, 0, len(g.members))
 	for id := range g.members {
 		ids = append(ids, id)

@@ -245,3 +245,43 @@ func fillOne(v reflect.Value) {
 		}
 	}
 }
+
+// ConsumerGroupHeartbeat needs READ on the group and DESCRIBE on each
+// topic named; ConsumerGroupDescribe DESCRIBE on each group.
+func TestAuthzConsumerGroupProtocol(t *testing.T) {
+	z := testAuthz(allowAlice(acl.ResourceGroup, "g", acl.OpRead), allowAlice(acl.ResourceTopic, "t", acl.OpDescribe))
+	hb := func(group string, topics ...string) int16 {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.SetVersion(1)
+		req.Group, req.SubscribedTopicNames = group, topics
+		return runRule(t, z, req, func(b kmsg.Request) kmsg.Response { return b.ResponseKind() }).(*kmsg.ConsumerGroupHeartbeatResponse).ErrorCode
+	}
+	if c := hb("g", "t"); c != 0 {
+		t.Fatalf("allowed heartbeat: %d", c)
+	}
+	if c := hb("other", "t"); c != errGroupAuthz {
+		t.Fatalf("another group: %d", c)
+	}
+	if c := hb("g", "t", "secret"); c != errTopicAuthz {
+		t.Fatalf("a topic without DESCRIBE: %d", c)
+	}
+	d := kmsg.NewPtrConsumerGroupDescribeRequest()
+	d.Groups = []string{"g", "other"}
+	resp := runRule(t, z, d, func(b kmsg.Request) kmsg.Response {
+		req := b.(*kmsg.ConsumerGroupDescribeRequest)
+		out := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
+		for _, g := range req.Groups {
+			dg := kmsg.NewConsumerGroupDescribeResponseGroup()
+			dg.Group = g
+			out.Groups = append(out.Groups, dg)
+		}
+		return out
+	}).(*kmsg.ConsumerGroupDescribeResponse)
+	codes := map[string]int16{}
+	for _, g := range resp.Groups {
+		codes[g.Group] = g.ErrorCode
+	}
+	if len(codes) != 2 || codes["g"] != 0 || codes["other"] != errGroupAuthz {
+		t.Fatalf("ConsumerGroupDescribe: %+v", resp.Groups)
+	}
+}

@@ -28,6 +28,8 @@ const (
 	defaultRetentionCheckMs    = 300000  // storage --retention-check-interval
 	defaultReplicaLagTimeMaxMs = 30000   // storage --replica-lag-time-max
 	defaultGroupInitialDelayMs = 3000    // controller --group-initial-rebalance-delay
+	defaultConsumerHeartbeatMs = 5000    // controller --consumer-group-heartbeat-interval
+	defaultConsumerSessionMs   = 45000   // controller --consumer-group-session-timeout
 	groupMinSessionTimeoutMs   = 6000    // fixed (group.min.session.timeout.ms)
 	groupMaxSessionTimeoutMs   = 1800000 // fixed (group.max.session.timeout.ms)
 	defaultNumPartitions       = 1
@@ -77,6 +79,12 @@ func (s *Server) brokerConfigs() []brokerConfig {
 			"Idle connections are closed after this many milliseconds (gateway --kafka-idle-timeout)."},
 		{"default.replication.factor", itoa(int64(s.defaultRF())), kmsg.ConfigTypeInt, src(s.cfg.DefaultReplicationFactor <= 0),
 			"Replication factor of auto-created topics and of CreateTopics with -1 (gateway --default-replication-factor; by default the smaller of 3 and the live storage nodes)."},
+		{"group.consumer.assignors", "uniform,range", kmsg.ConfigTypeList, kmsg.ConfigSourceDefaultConfig,
+			"The server-side assignors of consumer-protocol (KIP-848) groups, the first the default (controller --consumer-group-assignors)."},
+		{"group.consumer.heartbeat.interval.ms", itoa(defaultConsumerHeartbeatMs), kmsg.ConfigTypeInt, kmsg.ConfigSourceDefaultConfig,
+			"The heartbeat interval told to consumer-protocol members (controller --consumer-group-heartbeat-interval)."},
+		{"group.consumer.session.timeout.ms", itoa(defaultConsumerSessionMs), kmsg.ConfigTypeInt, kmsg.ConfigSourceDefaultConfig,
+			"A consumer-protocol member without a heartbeat for this long is removed (controller --consumer-group-session-timeout)."},
 		{"group.initial.rebalance.delay.ms", itoa(defaultGroupInitialDelayMs), kmsg.ConfigTypeInt, kmsg.ConfigSourceDefaultConfig,
 			"How long the coordinator waits for more members before the first rebalance of an empty group (controller --group-initial-rebalance-delay)."},
 		{"group.max.session.timeout.ms", itoa(groupMaxSessionTimeoutMs), kmsg.ConfigTypeInt, kmsg.ConfigSourceDefaultConfig,
