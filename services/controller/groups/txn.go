@@ -35,6 +35,8 @@ func (gc *Coordinator) CheckMember(group, memberID string, instanceID *string, g
 		switch m := g.cg.members[memberID]; {
 		case m == nil:
 			return kerr.UnknownMemberID.Code
+		case m.epoch != generation && m.classic != nil:
+			return kerr.IllegalGeneration.Code
 		case m.epoch != generation:
 			return kerr.StaleMemberEpoch.Code
 		}
