@@ -87,8 +87,8 @@ type consumerMember struct {
 	re                                           *regexp.Regexp
 	assignor                                     string
 	assigned, revoking                           partSet
-	deadline                                     time.Time // session expiry
-	revokeDeadline                               time.Time // rebalance timeout while unrevoked
+	deadline                                     time.Time    // session expiry
+	revokeDeadline                               time.Time    // rebalance timeout while unrevoked
 	classic                                      *classicMeta // set for a member of the classic protocol (migrate.go)
 	// rejoinBy and syncBy are a classic member's deadlines to rejoin
 	// after REBALANCE_IN_PROGRESS and to sync after a join (its rebalance
