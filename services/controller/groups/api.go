@@ -515,7 +515,7 @@ func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest
 		}
 	default:
 		var m *groupMember
-		m, code = g.member(req.MemberID, req.InstanceID, req.Generation)
+		m, code = g.committer(req.MemberID, req.InstanceID, req.Generation)
 		if code == 0 {
 			m.deadline = time.Now().Add(m.sessionTimeout)
 			if g.state == groupCompleting {

@@ -65,8 +65,12 @@ type groupMember struct {
 	assignment                           []byte
 	deadline                             time.Time // session expiry while not waiting to join
 	joinSeq                              int64
-	joinWait                             chan *kmsg.JoinGroupResponse
-	syncWait                             chan *kmsg.SyncGroupResponse
+	// epoch is the member epoch it had when its consumer group was
+	// downgraded (downgraded), until the rebalance that follows completes.
+	epoch      int32
+	downgraded bool
+	joinWait   chan *kmsg.JoinGroupResponse
+	syncWait   chan *kmsg.SyncGroupResponse
 }
 
 func (m *groupMember) metadataFor(protocol string) []byte {
@@ -433,7 +437,7 @@ func (gc *Coordinator) completeJoin(ctx context.Context, g *group, now time.Time
 	}
 	g.state = groupCompleting
 	for _, m := range ordered {
-		m.assignment = nil
+		m.assignment, m.downgraded = nil, false
 		resp := kmsg.NewPtrJoinGroupResponse()
 		resp.Generation, resp.ProtocolType, resp.Protocol = g.generation, &g.protocolType, &g.protocol
 		resp.LeaderID, resp.MemberID = g.leader, m.id

@@ -232,7 +232,8 @@ func (gc *Coordinator) maybeDowngrade(ctx context.Context, g *group, now time.Ti
 	for _, m := range ms {
 		gm := &groupMember{id: m.id, instanceID: m.instanceID, clientID: m.clientID, clientHost: m.clientHost,
 			sessionTimeout: m.classic.session, rebalanceTimeout: m.rebalanceTimeout, protocols: m.classic.protocols,
-			assignment: gc.encodeAssignment(m.assigned, metadataVersion(m.classic.protocols)), deadline: now.Add(m.classic.session)}
+			assignment: gc.encodeAssignment(m.assigned, metadataVersion(m.classic.protocols)), deadline: now.Add(m.classic.session),
+			epoch: m.epoch, downgraded: true}
 		gc.joinSeq++
 		gm.joinSeq = gc.joinSeq
 		g.members[gm.id] = gm
@@ -249,6 +250,19 @@ func (gc *Coordinator) maybeDowngrade(ctx context.Context, g *group, now time.Ti
 	}
 	gc.log.Info("consumer group downgraded to a classic group", "group", g.id, "members", len(g.members), "generation", g.generation)
 	return true
+}
+
+// committer is member for an offset commit: until the rebalance that
+// follows a downgrade completes, a member also commits at the member epoch
+// it had (it still owns those partitions: nothing was reassigned yet), as
+// it would have in the consumer group; the eager ones commit so before
+// they rejoin.
+func (g *group) committer(memberID string, instanceID *string, generation int32) (*groupMember, int16) {
+	m, code := g.member(memberID, instanceID, generation)
+	if code == kerr.IllegalGeneration.Code && m.downgraded && m.epoch == generation {
+		code = 0
+	}
+	return m, code
 }
 
 // classicMember finds a classic member of a consumer group by its member

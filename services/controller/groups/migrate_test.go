@@ -375,7 +375,17 @@ func TestClassicGroupUpgradeAndDowngrade(t *testing.T) {
 					t.Fatalf("classic heartbeat after the downgrade: %d", code)
 				}
 			}
+			// Until they rejoin, the members commit at their member epoch
+			// (an eager one does before it rejoins).
+			commit.Generation = a.gen
+			commit.Topics[0].Partitions[0].Partition = a.owned["t"][0]
+			if r := call[*kmsg.OffsetCommitResponse](t, gc, commit); r.Topics[0].Partitions[0].ErrorCode != 0 {
+				t.Fatalf("commit at the member epoch after the downgrade: %d", r.Topics[0].Partitions[0].ErrorCode)
+			}
 			classicRound(t, gc, "g", "t", 6, a, b)
+			if r := call[*kmsg.OffsetCommitResponse](t, gc, commit); r.Topics[0].Partitions[0].ErrorCode != kerr.IllegalGeneration.Code {
+				t.Fatalf("commit at the old member epoch after the rebalance: %d", r.Topics[0].Partitions[0].ErrorCode)
+			}
 			if n := held(t, "t", 1, []*classicClient{a, b}, nil); n != 6 {
 				t.Fatalf("classic again: %v %v", a.owned, b.owned)
 			}

@@ -42,7 +42,7 @@ func (gc *Coordinator) CheckMember(group, memberID string, instanceID *string, g
 		}
 		return 0
 	}
-	m, code := g.member(memberID, instanceID, generation)
+	m, code := g.committer(memberID, instanceID, generation)
 	if code == 0 {
 		m.deadline = time.Now().Add(m.sessionTimeout)
 	}
