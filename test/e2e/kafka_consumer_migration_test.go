@@ -18,8 +18,9 @@ import (
 // consumer protocol joins, which upgrades the group, and the classic
 // members leave; a classic member (eager, range) joins the consumer
 // group, the consumer-protocol members leave, and the group is classic
-// again. With commits on revocation no record is processed twice at a
-// handoff and none is lost; the committed offsets end at the high
+// again. The converted group survives a controller restart. With commits
+// on revocation no record is processed twice at a handoff or across the
+// restart and none is lost; the committed offsets end at the high
 // watermarks.
 func TestKafkaConsumerGroupMigration(t *testing.T) {
 	c := newCluster(t, clusterSpec{controllers: 1, storage: 1,
@@ -102,6 +103,17 @@ func TestKafkaConsumerGroupMigration(t *testing.T) {
 	if typ := groupType(); typ != "consumer" {
 		t.Fatalf("group type %q after the upgrade, want consumer", typ)
 	}
+	// The controller restarts: the converted group's members, classic
+	// ones included, are in etcd and keep their partitions.
+	ctrl := c.controllers[0]
+	ctrl.kill()
+	ctrl.restart(t)
+	waitHealthy(t, ctrl.grpc, 60*time.Second)
+	produce()
+	if g := describe848(t, adm, "gmix"); len(g.Members) != 3 {
+		t.Fatalf("ConsumerGroupDescribe after the controller restart: %+v", g)
+	}
+	waitCounts([]*member848{c1, c2, n1}, 2, 2, 2)
 	for _, m := range []*member848{c1, c2} {
 		m.cl.Close()
 		<-m.done
@@ -144,7 +156,8 @@ func TestKafkaConsumerGroupMigration(t *testing.T) {
 			t.Errorf("partition %d: committed %v, high watermark %d", o.Partition, got.At, o.Offset)
 		}
 	})
-	if distinct, dups, _ := seen.stats(""); dups != 0 || distinct != 5*120 {
-		t.Fatalf("processed %d distinct records (want %d), %d twice", distinct, 5*120, dups)
+	if distinct, dups, _ := seen.stats(""); dups != 0 || distinct != 6*120 {
+		t.Fatalf("processed %d distinct records (want %d), %d twice", distinct, 6*120, dups)
 	}
+	c3.cl.Close() // before the cleanup, which stops the restarted controller first
 }

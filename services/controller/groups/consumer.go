@@ -455,6 +455,9 @@ func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHe
 			cg.own(m, nil)
 			return m, false, nil
 		}
+		if m := cg.members[id]; m != nil && m.classic != nil {
+			return nil, false, heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s does not use the consumer protocol.", id))
+		}
 		if m := cg.members[id]; m != nil {
 			// A member rejoining with its id (a lost response): it has
 			// given up its partitions, so it starts over in place.
@@ -481,6 +484,9 @@ func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHe
 	m = cg.members[id]
 	if m == nil {
 		return nil, false, heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s is not a member of group %s.", id, req.Group))
+	}
+	if m.classic != nil {
+		return nil, false, heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s does not use the consumer protocol.", id))
 	}
 	if req.MemberEpoch > m.epoch {
 		return nil, false, heartbeatError(kerr.FencedMemberEpoch.Code, fmt.Sprintf("The member has a greater member epoch (%d) than the one known by the coordinator (%d).", req.MemberEpoch, m.epoch))
@@ -522,6 +528,9 @@ func (gc *Coordinator) consumerLeave(g *group, req *kmsg.ConsumerGroupHeartbeatR
 		}
 	} else if m = cg.members[req.MemberID]; m == nil {
 		return heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s is not a member of group %s.", req.MemberID, g.id))
+	}
+	if m.classic != nil {
+		return heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s does not use the consumer protocol.", m.id))
 	}
 	resp := kmsg.NewPtrConsumerGroupHeartbeatResponse()
 	resp.MemberID, resp.MemberEpoch = &req.MemberID, req.MemberEpoch

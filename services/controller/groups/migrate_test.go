@@ -302,6 +302,12 @@ func TestClassicGroupUpgradeAndDowngrade(t *testing.T) {
 			if dg.ErrorCode != 0 || len(types) != 3 || types[a.id] != 0 || types[b.id] != 0 || types["c"] != 1 {
 				t.Fatalf("described: %+v", dg)
 			}
+			// A classic member is not served the consumer protocol.
+			impostor := newClient(a.id, "t")
+			impostor.epoch = gen
+			if r := impostor.beat(t, gc, "g"); r.ErrorCode != kerr.UnknownMemberID.Code {
+				t.Fatalf("consumer heartbeat of a classic member: %d", r.ErrorCode)
+			}
 			// A commit at the classic generation is the member epoch.
 			commit := kmsg.NewPtrOffsetCommitRequest()
 			commit.Version = 8
