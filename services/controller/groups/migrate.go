@@ -223,6 +223,9 @@ func (gc *Coordinator) maybeDowngrade(ctx context.Context, g *group, now time.Ti
 			return false
 		}
 	}
+	if len(cg.commonProtocols(nil, "")) == 0 {
+		return false // cannot happen: classicJoin keeps one in common
+	}
 	ms := make([]*consumerMember, 0, len(cg.members))
 	for _, m := range cg.members {
 		ms = append(ms, m)
@@ -263,6 +266,30 @@ func (g *group) committer(memberID string, instanceID *string, generation int32)
 		code = 0
 	}
 	return m, code
+}
+
+// commonProtocols is the protocol names every classic member offers, the
+// member self replaced by one offering ps (nil ps: none replaced).
+func (cg *consumerGroup) commonProtocols(ps []kmsg.JoinGroupRequestProtocol, self string) []string {
+	var names []string
+	first := ps == nil
+	for _, p := range ps {
+		names = append(names, p.Name)
+	}
+	for _, o := range cg.members {
+		if o.classic == nil || o.id == self {
+			continue
+		}
+		if first {
+			for _, p := range o.classic.protocols {
+				names = append(names, p.Name)
+			}
+			first = false
+			continue
+		}
+		names = slices.DeleteFunc(names, func(n string) bool { return !hasProtocol(o.classic.protocols, n) })
+	}
+	return names
 }
 
 // classicMember finds a classic member of a consumer group by its member
@@ -350,6 +377,10 @@ func (gc *Coordinator) classicJoin(ctx context.Context, g *group, req *kmsg.Join
 	joined := m == nil
 	if m != nil && m.classic == nil {
 		return joinError(kerr.UnknownMemberID.Code, id)
+	}
+	if len(cg.commonProtocols(req.Protocols, id)) == 0 {
+		// The classic members must share a protocol, for a downgrade.
+		return joinError(kerr.InconsistentGroupProtocol.Code, id)
 	}
 	if joined {
 		if len(cg.members) >= gc.maxSize {

@@ -442,6 +442,13 @@ func TestMigrationPolicies(t *testing.T) {
 			t.Fatalf("the classic member alone: %v", a.owned)
 		}
 	})
+	t.Run("classic members share a protocol", func(t *testing.T) {
+		gc, _ := setup(t, MigrationBidirectional)
+		newClassic(true, "t").rejoin(t, gc, "consumer", "t", 2)
+		if code, err := newClassic(false, "t").join(context.Background(), gc, "consumer"); err != nil || code != kerr.InconsistentGroupProtocol.Code {
+			t.Fatalf("an eager member beside a cooperative one: %d %v", code, err)
+		}
+	})
 	t.Run("downgrade", func(t *testing.T) {
 		gc, _ := setup(t, MigrationDowngrade)
 		if r := newClient("x", "t").beat(t, gc, "classic"); r.ErrorCode != kerr.GroupIDNotFound.Code {
