@@ -37,22 +37,7 @@ func handleAlterUserSCRAMCredentials(ctx context.Context, s *Server, r *request)
 		})
 	}
 	if code != 0 { // the whole request failed: every user answers with it
-		seen := map[string]bool{}
-		add := func(name string) {
-			if !seen[name] {
-				seen[name] = true
-				rr := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
-				rr.User, rr.ErrorCode, rr.ErrorMessage = name, code, msg
-				resp.Results = append(resp.Results, rr)
-			}
-		}
-		for _, d := range req.Deletions {
-			add(d.Name)
-		}
-		for _, u := range req.Upsertions {
-			add(u.Name)
-		}
-		return resp, nil
+		return failAlterUsers(req, code, msg), nil
 	}
 	for _, u := range out.GetResults() {
 		rr := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
@@ -67,3 +52,25 @@ func handleAlterUserSCRAMCredentials(ctx context.Context, s *Server, r *request)
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// failAlterUsers answers every user an AlterUserScramCredentials request
+// names, once, with code.
+func failAlterUsers(req *kmsg.AlterUserSCRAMCredentialsRequest, code int16, msg *string) *kmsg.AlterUserSCRAMCredentialsResponse {
+	resp := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
+	seen := map[string]bool{}
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			rr := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+			rr.User, rr.ErrorCode, rr.ErrorMessage = name, code, msg
+			resp.Results = append(resp.Results, rr)
+		}
+	}
+	for _, d := range req.Deletions {
+		add(d.Name)
+	}
+	for _, u := range req.Upsertions {
+		add(u.Name)
+	}
+	return resp
+}

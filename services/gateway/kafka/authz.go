@@ -395,24 +395,7 @@ var authzRules = map[int16]authzRule{
 		if z.cluster(acl.OpAlter) {
 			return nil, nil
 		}
-		req := r.body.(*kmsg.AlterUserSCRAMCredentialsRequest)
-		resp := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
-		seen := map[string]bool{}
-		add := func(user string) {
-			if !seen[user] {
-				seen[user] = true
-				rr := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
-				rr.User, rr.ErrorCode = user, errClusterAuthz
-				resp.Results = append(resp.Results, rr)
-			}
-		}
-		for _, d := range req.Deletions {
-			add(d.Name)
-		}
-		for _, u := range req.Upsertions {
-			add(u.Name)
-		}
-		return resp, nil
+		return failAlterUsers(r.body.(*kmsg.AlterUserSCRAMCredentialsRequest), errClusterAuthz, nil), nil
 	},
 	49: func(z authz, r *request) (kmsg.Response, func(kmsg.Response)) {
 		if z.cluster(acl.OpAlterConfigs) {
