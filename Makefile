@@ -136,9 +136,13 @@ fmt: tools ## Format Go and proto sources.
 COMPOSE_CMD ?= $(shell if docker compose version >/dev/null 2>&1; then echo docker compose; else echo docker-compose; fi)
 COMPOSE_PROJECT ?= strata
 COMPOSE_FILE := deploy/compose/docker-compose.yml
-COMPOSE := $(COMPOSE_CMD) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) --profile storage4
+COMPOSE := $(COMPOSE_CMD) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE)
 COMPOSE_BUILD := deploy/compose/build
 COMPOSE_WAIT ?= 120
+# The storage certificate covers every address of this range (the compose
+# network's STRATA_SUBNET, 172.28.0.0/24 by default, must lie inside it).
+COMPOSE_CERT_SUBNET ?= 172.28.0.0/23
+STORAGE ?= 3
 IMAGE ?= strata:dev
 
 .PHONY: images
@@ -149,16 +153,15 @@ images: ## Build a static strata binary into deploy/compose/build and the FROM-s
 
 .PHONY: compose-certs
 compose-certs: images ## Write the Compose cluster's development CA and role certificates to deploy/compose/certs (kept when present).
-	$(COMPOSE_BUILD)/strata certs --dir deploy/compose/certs --if-missing --storage-nodes 4 \
-		--hosts c1,c2,c3,storage1,storage2,storage3,storage4,gateway
+	$(COMPOSE_BUILD)/strata certs --dir deploy/compose/certs --if-missing --storage-nodes 0 --storage-shared \
+		--hosts c1,c2,c3,gateway1,gateway2,$(COMPOSE_CERT_SUBNET)
 	@# The containers run as an unprivileged user that must read the role keys of this
 	@# development CA; the CA's own key stays private.
 	chmod 0644 deploy/compose/certs/*.key
 	chmod 0600 deploy/compose/certs/ca.key
 
-.PHONY: compose-up
-compose-up: compose-certs ## Start the Compose cluster (3 controllers, 3 storage nodes, gateway on localhost:9191) and wait until healthy.
-	$(COMPOSE_CMD) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d
+# compose-wait waits until every container of the project is healthy.
+define compose-wait
 	@deadline=$$(( $$(date +%s) + $(COMPOSE_WAIT) )); \
 	while :; do \
 		states=$$(docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' \
@@ -168,6 +171,17 @@ compose-up: compose-certs ## Start the Compose cluster (3 controllers, 3 storage
 			echo "not healthy within $(COMPOSE_WAIT)s:"; echo "$$states"; $(COMPOSE) logs --tail 20; exit 1; fi; \
 		sleep 1; \
 	done
+endef
+
+.PHONY: compose-up
+compose-up: compose-certs ## Start the Compose cluster (3 controllers, 3 storage nodes, gateways on localhost:9191/9192) and wait until healthy.
+	$(COMPOSE) up -d
+	$(compose-wait)
+
+.PHONY: compose-scale
+compose-scale: ## Run STORAGE storage nodes (make compose-scale STORAGE=5); drain a node first before scaling down (docs/operations.md).
+	$(COMPOSE) up -d --no-recreate --scale storage=$(STORAGE)
+	$(compose-wait)
 
 .PHONY: compose-down
 compose-down: ## Stop the Compose cluster and delete its volumes.
