@@ -188,5 +188,10 @@ compose-down: ## Stop the Compose cluster and delete its volumes.
 	$(COMPOSE) down -v --remove-orphans
 
 .PHONY: test-compose
-test-compose: ## Smoke test of the Compose cluster (own project and ports; builds the image; needs Docker).
-	$(GO) test -tags compose -count=1 -timeout 10m -v ./test/compose/
+test-compose: ## Compose smoke test and the fault suite's smoke subset (own project, ports and subnet; builds the image; needs Docker).
+	STRATA_FAULTS=smoke $(GO) test -tags compose -count=1 -timeout 10m -v -run 'TestComposeClusterFailover|TestComposeFaults' ./test/compose/
+
+.PHONY: test-faults-compose
+test-faults-compose: ## Every fault scenario against a Compose cluster (kill, restart, pause, network partition, scale, drain); prints the table for docs/operations.md.
+	$(GO) test -tags compose -count=1 -timeout 20m -v -run TestComposeFaults ./test/compose/
+

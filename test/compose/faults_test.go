@@ -227,16 +227,16 @@ func (f *faultEnv) runScenario(t *testing.T, sc scenario) {
 		t.Errorf("writes resumed %s after healing, more than %s", recovery, recoverWithin)
 		verdict = "FAIL"
 	}
-	// Everything acknowledged is read back by the consumer groups.
+	// Everything acknowledged so far is read back by the consumer groups.
+	to := time.Now()
 	if err := testutil.Poll(60*time.Second, func() error {
-		if k, g := f.kafka.Missing(), f.grpc.Missing(); k+g > 0 {
+		if k, g := f.kafka.Missing(to), f.grpc.Missing(to); k+g > 0 {
 			return fmt.Errorf("not read yet: %d over Kafka, %d over gRPC", k, g)
 		}
 		return nil
 	}); err != nil {
 		t.Errorf("%v", err)
 	}
-	to := time.Now()
 	rk, rg := f.kafka.Check(from, to), f.grpc.Check(from, to)
 	for _, r := range []history.Result{rk, rg} {
 		for _, p := range r.Problems {

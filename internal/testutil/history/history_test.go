@@ -14,8 +14,8 @@ func TestCheck(t *testing.T) {
 	h.Read("a", 0)
 	h.Read("a", 0) // read again after a rebalance: not a duplicate
 	h.Read("b", 1)
-	if h.Missing() != 1 {
-		t.Fatalf("missing %d, want 1 (c)", h.Missing())
+	if h.Missing(time.Now()) != 1 {
+		t.Fatalf("missing %d, want 1 (c)", h.Missing(time.Now()))
 	}
 	r := h.Check(start, time.Now())
 	if r.Lost != 1 || r.Duplicated != 0 || r.OutOfOrder != 0 || r.OK() {
@@ -25,7 +25,12 @@ func TestCheck(t *testing.T) {
 	h.Read("b", 7) // b written twice
 	h.Acked("d", 0, 0, 4)
 	h.Read("d", 0)
-	r = h.Check(start, time.Now())
+	mid := time.Now()
+	h.Acked("e", 1, 1, 5) // acknowledged after mid: not yet due
+	if h.Missing(mid) != 0 {
+		t.Fatalf("missing %d by mid, want 0", h.Missing(mid))
+	}
+	r = h.Check(start, mid)
 	if r.Lost != 0 || r.Duplicated != 1 || r.OutOfOrder != 1 {
 		t.Fatalf("%+v: want b duplicated, d out of order", r)
 	}
