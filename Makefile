@@ -142,7 +142,10 @@ COMPOSE_WAIT ?= 120
 # The storage certificate covers every address of this range (the compose
 # network's STRATA_SUBNET, 172.28.0.0/24 by default, must lie inside it).
 COMPOSE_CERT_SUBNET ?= 172.28.0.0/23
-STORAGE ?= 3
+# Storage nodes for compose-up and compose-scale: the number running, else
+# 3. Every `up` needs it: without --scale compose goes back to the file's
+# `scale: 3` and stops the extra storage containers.
+STORAGE ?= $(shell n=$$($(COMPOSE) ps -q storage 2>/dev/null | wc -l); if [ "$$n" -gt 0 ]; then echo $$n; else echo 3; fi)
 IMAGE ?= strata:dev
 
 .PHONY: images
@@ -174,8 +177,8 @@ define compose-wait
 endef
 
 .PHONY: compose-up
-compose-up: compose-certs ## Start the Compose cluster (3 controllers, 3 storage nodes, gateways on localhost:9191/9192) and wait until healthy.
-	$(COMPOSE) up -d
+compose-up: compose-certs ## Start the Compose cluster (3 controllers, 3 storage nodes or the number running, gateways on localhost:9191/9192) and wait until healthy.
+	$(COMPOSE) up -d --scale storage=$(STORAGE)
 	$(compose-wait)
 
 .PHONY: compose-scale

@@ -38,9 +38,18 @@ func (f *clientFlags) withClientCtx(ctx context.Context, run func(ctx context.Co
 	return run(ctx, c)
 }
 
-// connect opens a client on --server, with a one-line error and a hint.
+// connect opens a client on --server (with the TLS flags, like the admin
+// commands), with a one-line error and a hint.
 func (f *clientFlags) connect(ctx context.Context) (*strata.Client, error) {
-	c, err := strata.NewClient(ctx, f.server)
+	var opts []strata.Opt
+	creds, err := f.tls.creds()
+	if err != nil {
+		return nil, err
+	}
+	if creds != nil {
+		opts = append(opts, strata.WithTransportCredentials(creds))
+	}
+	c, err := strata.NewClient(ctx, f.server, opts...)
 	if err != nil {
 		if inner := errors.Unwrap(err); inner != nil {
 			err = inner

@@ -133,6 +133,12 @@ func TestComposeClusterFailover(t *testing.T) {
 		}
 		return nil
 	})
+	// Addresses move between nodes on restart: every follower must find
+	// its leader at the new address and every ISR fill up again (cluster
+	// health dials with STRATA_TLS_CA too).
+	if out, errOut, code := e.run(nil, e.strata, "cluster", "health", "--exit-when-healthy", "--timeout", "60s", "--server", e.server); code != 0 {
+		t.Fatalf("cluster health after restart: exit %d\n%s%s", code, out, errOut)
+	}
 	if err := e.cliJSON(&cl, "cluster", "describe"); err != nil {
 		t.Fatal(err)
 	}

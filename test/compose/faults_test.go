@@ -267,8 +267,10 @@ func (f *faultEnv) startKafka(ctx context.Context, t *testing.T, wg *sync.WaitGr
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Warnings of the consumer go to the test's output (a stuck group
+	// shows why).
 	cons, err := kgo.NewClient(seeds, kgo.ConsumerGroup("faults-kafka-group"), kgo.ConsumeTopics(kafkaTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, func() string { return "kafka consumer: " })))
 	if err != nil {
 		t.Fatal(err)
 	}
