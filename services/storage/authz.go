@@ -19,7 +19,9 @@ func authorize(id certs.Identity, method string, req any) error {
 		}
 		return peerauth.Role(id, method, certs.RoleStorage)
 	case storagev1.StorageService_OffsetForLeaderEpoch_FullMethodName:
-		return peerauth.Role(id, method, certs.RoleStorage)
+		// Followers, and gateways for Kafka consumers validating their
+		// position (KIP-320).
+		return peerauth.Role(id, method, certs.RoleStorage, certs.RoleGateway)
 	case storagev1.StorageService_WriteTxnMarkers_FullMethodName:
 		return peerauth.Role(id, method, certs.RoleController)
 	case storagev1.StorageService_ListReplicas_FullMethodName:

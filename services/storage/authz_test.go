@@ -30,6 +30,8 @@ func TestAuthorize(t *testing.T) {
 		{gateway, replicate, nil, false},
 		{controller, replicate, nil, false},
 		{storage2, storagev1.StorageService_OffsetForLeaderEpoch_FullMethodName, nil, true},
+		{gateway, storagev1.StorageService_OffsetForLeaderEpoch_FullMethodName, nil, true},
+		{controller, storagev1.StorageService_OffsetForLeaderEpoch_FullMethodName, nil, false},
 		{gateway, storagev1.StorageService_Produce_FullMethodName, nil, true},
 		{storage2, storagev1.StorageService_Produce_FullMethodName, nil, false},
 		{controller, storagev1.StorageService_Fetch_FullMethodName, nil, false},

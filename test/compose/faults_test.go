@@ -267,10 +267,10 @@ func (f *faultEnv) startKafka(ctx context.Context, t *testing.T, wg *sync.WaitGr
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Warnings of the consumer go to the test's output (a stuck group
-	// shows why).
+	// The consumer's errors go to the test's output (a stuck group shows
+	// why).
 	cons, err := kgo.NewClient(seeds, kgo.ConsumerGroup("faults-kafka-group"), kgo.ConsumeTopics(kafkaTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, func() string { return "kafka consumer: " })))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithLogger(consumerLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -664,4 +664,23 @@ func (f *faultEnv) replicaLog(t *testing.T, id int32, dir string) ([]byte, error
 		all = append(all, segs[n]...)
 	}
 	return all, nil
+}
+
+// consumerLogger prints the Kafka consumer's errors, and with
+// STRATA_FAULTS_DEBUG=1 its debug lines about offsets and epochs (why a
+// group cannot start fetching).
+type consumerLogger struct{}
+
+func (consumerLogger) Level() kgo.LogLevel {
+	if os.Getenv("STRATA_FAULTS_DEBUG") != "" {
+		return kgo.LogLevelDebug
+	}
+	return kgo.LogLevelError
+}
+
+func (consumerLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
+	if level > kgo.LogLevelError && !strings.Contains(msg, "offset") && !strings.Contains(msg, "epoch") {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "kafka consumer: %s %s %v\n", level, msg, kv)
 }
