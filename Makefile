@@ -70,8 +70,12 @@ lint: tools ## gofmt, go vet, buf lint, buf format, buf breaking.
 		buf breaking --against '.git#branch=main'; fi
 
 .PHONY: build
-build: ## Build ./bin/strata.
-	$(GO) build -o $(BIN)/strata ./cmd/strata
+# The version and commit `strata version` prints.
+VERSION ?= dev
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
+
+build: ## Build ./bin/strata (VERSION=v1.2.3 to stamp a version).
+	$(GO) build -buildvcs=auto -ldflags "-X github.com/strata-io/strata/internal/cli.Version=$(VERSION) -X github.com/strata-io/strata/internal/cli.Commit=$(COMMIT)" -o $(BIN)/strata ./cmd/strata
 
 .PHONY: run
 run: ## Start a local dev cluster (controller, 3 storage nodes, gateway) in ./strata-data.

@@ -27,11 +27,10 @@ import (
 
 // Bounds of perf's inputs.
 const (
-	maxPerfRecordSize  = 16 << 20
-	maxPayloadFile     = 256 << 20
-	maxPerfClients     = 256
-	defaultRecordSize  = 1024
-	defaultPerfBrokers = "localhost:9092"
+	maxPerfRecordSize = 16 << 20
+	maxPayloadFile    = 256 << 20
+	maxPerfClients    = 256
+	defaultRecordSize = 1024
 )
 
 type perfFlags struct {
@@ -48,29 +47,28 @@ type perfFlags struct {
 	linger      time.Duration
 	clients     int // --producers or --consumers
 	group       string
-	protocol    string
-	brokers     string
+	k           kafkaFlags
 	interval    time.Duration
 	payloads    [][]byte
 }
 
 // register adds the flags both perf commands share.
 func (p *perfFlags) register(cmd *cobra.Command) {
-	brokers := os.Getenv("STRATA_BROKERS")
-	if brokers == "" {
-		brokers = defaultPerfBrokers
-	}
 	fl := cmd.Flags()
 	fl.StringVar(&p.topic, "topic", "", "topic (required)")
 	fl.Int64Var(&p.records, "records", 0, "stop after this many records (this or --duration)")
 	fl.DurationVar(&p.duration, "duration", 0, "stop after this long (this or --records)")
-	fl.StringVar(&p.protocol, "protocol", "grpc", "grpc (the public API on --server, through clients/go) or kafka (the Kafka listener on --brokers, through franz-go)")
-	fl.StringVar(&p.brokers, "brokers", brokers, "Kafka bootstrap addresses, comma-separated, for --protocol kafka (env STRATA_BROKERS)")
+	p.k.register(cmd)
 	fl.DurationVar(&p.interval, "interval", 5*time.Second, "time between progress reports")
 }
 
 // check validates the shared flags.
 func (p *perfFlags) check() error {
+	if kafka, err := p.k.kafka(); err != nil {
+		return err
+	} else if kafka && len(p.k.seeds()) == 0 {
+		return fmt.Errorf("--brokers is empty")
+	}
 	switch {
 	case p.topic == "":
 		return fmt.Errorf("--topic is required")
@@ -78,10 +76,6 @@ func (p *perfFlags) check() error {
 		return fmt.Errorf("give one of --records N or --duration D (both positive)")
 	case p.records < 0 || p.duration < 0:
 		return fmt.Errorf("--records and --duration must be positive")
-	case p.protocol != "grpc" && p.protocol != "kafka":
-		return fmt.Errorf("--protocol must be grpc or kafka, not %q", p.protocol)
-	case p.protocol == "kafka" && strings.Trim(p.brokers, ", ") == "":
-		return fmt.Errorf("--brokers is empty")
 	case p.clients < 1 || p.clients > maxPerfClients:
 		return fmt.Errorf("--producers/--consumers must be 1 to %d, not %d", maxPerfClients, p.clients)
 	case p.interval <= 0:
@@ -157,64 +151,6 @@ func (p *perfFlags) readPayloads() error {
 	return nil
 }
 
-// parseAcks reads --acks: all (or -1), 1 or 0.
-func parseAcks(s string) (strata.Acks, error) {
-	switch s {
-	case "all", "-1":
-		return strata.AcksAll, nil
-	case "1":
-		return strata.AcksLeader, nil
-	case "0":
-		return strata.AcksNone, nil
-	}
-	return 0, fmt.Errorf("--acks must be all, 1 or 0, not %q", s)
-}
-
-var compressions = map[string]strata.Compression{"none": strata.CompressionNone, "gzip": strata.CompressionGzip,
-	"snappy": strata.CompressionSnappy, "lz4": strata.CompressionLZ4, "zstd": strata.CompressionZstd}
-
-func parseCompression(s string) (strata.Compression, error) {
-	c, ok := compressions[s]
-	if !ok {
-		return 0, fmt.Errorf("--compression must be none, gzip, snappy, lz4 or zstd, not %q", s)
-	}
-	return c, nil
-}
-
-func kafkaCompression(c strata.Compression) kgo.CompressionCodec {
-	switch c {
-	case strata.CompressionGzip:
-		return kgo.GzipCompression()
-	case strata.CompressionSnappy:
-		return kgo.SnappyCompression()
-	case strata.CompressionLZ4:
-		return kgo.Lz4Compression()
-	case strata.CompressionZstd:
-		return kgo.ZstdCompression()
-	}
-	return kgo.NoCompression()
-}
-
-func kafkaAcks(a strata.Acks) kgo.Acks {
-	switch a {
-	case strata.AcksLeader:
-		return kgo.LeaderAck()
-	case strata.AcksNone:
-		return kgo.NoAck()
-	}
-	return kgo.AllISRAcks()
-}
-
-func (p *perfFlags) seedBrokers() []string {
-	var out []string
-	for _, b := range strings.Split(p.brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
 // kafkaTopicExists fails fast on an unreachable listener or an unknown
 // topic, before any record is sent.
 func (p *perfFlags) kafkaTopicExists(ctx context.Context, cl *kgo.Client) error {
@@ -222,7 +158,7 @@ func (p *perfFlags) kafkaTopicExists(ctx context.Context, cl *kgo.Client) error 
 	defer cancel()
 	topics, err := kadm.NewClient(cl).ListTopics(ctx, p.topic)
 	if err != nil {
-		return fmt.Errorf("cannot reach the Kafka listener at %s within %s (set --brokers or STRATA_BROKERS): %w", p.brokers, p.f.timeout, err)
+		return fmt.Errorf("cannot reach the Kafka listener at %s within %s (set --brokers or STRATA_BROKERS): %w", p.k.brokers, p.f.timeout, err)
 	}
 	if err := topics.Error(); err != nil {
 		return fmt.Errorf("topic %s: %w", p.topic, err)
@@ -275,17 +211,15 @@ func (p *perfFlags) newSenders(ctx context.Context) (senders []sender, closeAll 
 			closeAll()
 		}
 	}()
-	if p.protocol == "kafka" {
+	if p.k.protocol == "kafka" {
 		for range p.clients {
-			opts := []kgo.Opt{kgo.SeedBrokers(p.seedBrokers()...), kgo.DefaultProduceTopic(p.topic), kgo.RequiredAcks(kafkaAcks(acks)),
+			opts := []kgo.Opt{kgo.DefaultProduceTopic(p.topic),
 				kgo.ProducerBatchCompression(kafkaCompression(codec)), kgo.ProducerBatchMaxBytes(int32(p.batchBytes)),
 				kgo.ProducerLinger(p.linger), kgo.RecordDeliveryTimeout(2 * time.Minute)}
-			if acks != strata.AcksAll {
-				opts = append(opts, kgo.DisableIdempotentWrite())
-			}
-			cl, err := kgo.NewClient(opts...)
+			opts = append(opts, kafkaAcks(acks)...)
+			cl, err := p.k.client(ctx, p.f, opts...)
 			if err != nil {
-				return nil, closeAll, fmt.Errorf("kafka client for %s: %w", p.brokers, err)
+				return nil, closeAll, err
 			}
 			closers = append(closers, cl.Close)
 			senders = append(senders, kafkaSender{cl})
@@ -542,15 +476,15 @@ func (p *perfFlags) newReceivers(ctx context.Context) (recvs []receiver, closeAl
 			closeAll()
 		}
 	}()
-	if p.protocol == "kafka" {
+	if p.k.protocol == "kafka" {
 		for range p.clients {
-			opts := []kgo.Opt{kgo.SeedBrokers(p.seedBrokers()...), kgo.ConsumeTopics(p.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+			opts := []kgo.Opt{kgo.ConsumeTopics(p.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
 			if p.group != "" {
 				opts = append(opts, kgo.ConsumerGroup(p.group))
 			}
-			cl, err := kgo.NewClient(opts...)
+			cl, err := p.k.client(ctx, p.f, opts...)
 			if err != nil {
-				return nil, closeAll, fmt.Errorf("kafka client for %s: %w", p.brokers, err)
+				return nil, closeAll, err
 			}
 			kr := kafkaReceiver{cl, p.group != ""}
 			closers = append(closers, kr.close)
@@ -674,7 +608,7 @@ func (p *perfFlags) consume(cmd *cobra.Command) error {
 // report prints the final figures: one line, or JSON with OMB's names.
 func (p *perfFlags) report(out io.Writer, r perfResult, stats *perfStats, kind string) error {
 	if p.f.json() {
-		m := map[string]any{"protocol": p.protocol, "topic": p.topic, "records": r.Records, "bytes": r.Bytes,
+		m := map[string]any{"protocol": p.k.protocol, "topic": p.topic, "records": r.Records, "bytes": r.Bytes,
 			"errors": r.Errors, "elapsedSeconds": r.ElapsedSeconds}
 		prefix, lat := "publish", "publishLatency"
 		if kind == "consume" {

@@ -20,7 +20,11 @@ func Main(args []string, stdout, stderr io.Writer, extra ...*cobra.Command) int 
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintf(stderr, "strata: %s\n", strings.TrimSpace(err.Error()))
+		prefix := "strata:"
+		if colour(stderr, args) {
+			prefix = "\x1b[31mstrata:\x1b[0m"
+		}
+		fmt.Fprintf(stderr, "%s %s\n", prefix, strings.TrimSpace(err.Error()))
 		return 1
 	}
 	return 0
@@ -34,8 +38,8 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		newHealthCmd(), newCertsCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
-		newGroupCmd(), newPerfCmd(),
+		newHealthCmd(), newCertsCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(), newUserCmd(),
+		newGroupCmd(), newPerfCmd(), newACLCmd(), newProduceCmd(), newConsumeCmd(), newVersionCmd(),
 	)
 	return root
 }

@@ -22,11 +22,14 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/strata-io/strata/internal/limits"
 )
 
 // MaxMessageBytes bounds one gRPC message either way: Kafka's
-// socket.request.max.bytes (100 MiB) plus room for framing.
-const MaxMessageBytes = 100<<20 + 1<<20
+// socket.request.max.bytes (100 MiB) plus room for framing
+// (internal/limits).
+const MaxMessageBytes = limits.GRPCMaxMessageBytes
 
 // Server is a gRPC server with Strata's interceptors and a health service.
 type Server struct {
@@ -43,6 +46,20 @@ type serverOptions struct {
 	stream   []grpc.StreamServerInterceptor
 	validate bool
 	skip     []protoreflect.MessageType
+	maxRecv  int
+	streams  uint32
+}
+
+// WithMaxRecvBytes lowers the largest message the server accepts from
+// MaxMessageBytes, for a role whose requests are all small.
+func WithMaxRecvBytes(n int) ServerOption {
+	return func(o *serverOptions) { o.maxRecv = n }
+}
+
+// WithMaxConcurrentStreams sets the streams one client connection may have
+// open at once (default limits.GRPCInternalMaxConcurrentStreams).
+func WithMaxConcurrentStreams(n uint32) ServerOption {
+	return func(o *serverOptions) { o.streams = n }
 }
 
 // WithUnary adds unary interceptors, run after Strata's own.
@@ -72,7 +89,7 @@ func WithValidation(skip ...protoreflect.MessageType) ServerOption {
 // warn for server faults), counts them in reg, and turns panics into
 // INTERNAL errors.
 func NewServer(log *slog.Logger, reg prometheus.Registerer, opts ...ServerOption) *Server {
-	var o serverOptions
+	o := serverOptions{maxRecv: MaxMessageBytes, streams: limits.GRPCInternalMaxConcurrentStreams}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -106,9 +123,13 @@ func NewServer(log *slog.Logger, reg prometheus.Registerer, opts ...ServerOption
 	sopts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(append(unary, o.unary...)...),
 		grpc.ChainStreamInterceptor(append(stream, o.stream...)...),
-		grpc.MaxRecvMsgSize(MaxMessageBytes),
+		grpc.MaxRecvMsgSize(o.maxRecv),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxConcurrentStreams(o.streams),
+		// A peer pinging more often than MinTime is disconnected; dead
+		// peers are found by the server's own pings.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: limits.GRPCKeepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: limits.GRPCKeepaliveTime, Timeout: limits.GRPCKeepaliveTimeout}),
 	}
 	if o.creds != nil {
 		sopts = append(sopts, grpc.Creds(o.creds))

@@ -21,6 +21,7 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/peerauth"
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
@@ -103,6 +104,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.elector = newElector(c.cli, cfg.Name, c.advertise, cfg.ElectionTTL, log, c.metrics)
 	c.store = mdstore.NewEtcd(c.cli, cfg.Name, c.elector.fence)
 	c.groups = groups.New(c.store, log, cfg.GroupInitialRebalanceDelay)
+	c.groups.SetLimits(cfg.OffsetsRetention, cfg.GroupMaxSize, limits.MaxGroups)
+	c.groups.SetConsumerConfig(cfg.consumerGroups())
 	c.pids = pid.New(c.store)
 	c.markers = &txnMarkers{c: c}
 	c.txns = txn.New(txn.Config{Store: c.store, Log: log, PIDs: c.pids, Groups: c.groups, OffsetOp: groups.OffsetOp,
@@ -117,9 +120,14 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 		opts = []rpc.ServerOption{rpc.WithCreds(c.tls.InternalServerCreds()),
 			rpc.WithUnary(peerauth.Unary(authorize), c.fwd.intercept), rpc.WithStream(peerauth.Stream(authorize))}
 	}
+	opts = append(opts, rpc.WithMaxRecvBytes(limits.ControllerMaxRecvBytes))
 	c.GRPC = rpc.NewServer(log, c.reg, opts...)
 	adminv1.RegisterAdminServiceServer(c.GRPC.Server, &adminHandler{c: c})
+	adminv1.RegisterAclServiceServer(c.GRPC.Server, &aclHandler{c: c})
 	controllerv1.RegisterControllerServiceServer(c.GRPC.Server, &controllerHandler{c: c})
+	users := &userHandler{c: c}
+	adminv1.RegisterUserServiceServer(c.GRPC.Server, users)
+	controllerv1.RegisterUserCredentialServiceServer(c.GRPC.Server, users)
 	controllerv1.RegisterGroupCoordinatorServiceServer(c.GRPC.Server, &groupHandler{gc: c.groups, tc: c.txns, pids: c.pids})
 	go func() { _ = c.GRPC.Serve(c.Listener) }()
 

@@ -7,7 +7,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,14 +18,17 @@ import (
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/member"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/tlsconf"
+	"github.com/strata-io/strata/services/gateway/authn"
 	"github.com/strata-io/strata/services/gateway/groups"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/pids"
@@ -47,7 +49,8 @@ type Gateway struct {
 	cache         *metadata.Cache
 	tls           *tlsconf.TLS // nil: plaintext
 	reg           *prometheus.Registry
-	kafkaLn       net.Listener
+	kafkaLns      []kafka.Listener
+	users         *authn.Store
 	kafka         *kafka.Server
 	storage       rpc.Pool // connections to storage nodes, for Kafka and describe progress
 	// router routes partition work to storage leaders, for the Kafka
@@ -57,6 +60,8 @@ type Gateway struct {
 	pids *pids.Allocator
 	// loopback reaches the gateway's own gRPC API, for REST.
 	loopback *grpc.ClientConn
+	// authorizer checks Kafka, gRPC and REST requests against the ACLs.
+	authorizer *acl.Authorizer
 }
 
 // Start registers the gateway and starts serving.
@@ -79,17 +84,40 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if g.Conn, err = rpc.DialCreds(g.tls.ClientCreds(), cfg.Controllers...); err != nil {
 		return nil, err
 	}
+	g.users = authn.NewStore(controllerv1.NewUserCredentialServiceClient(g.Conn))
 	g.router.SetCatchUp(newCatchUp(g.cache, adminv1.NewAdminServiceClient(g.Conn), g.Log).run)
 	if g.Listener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
 	g.advertiseGRPC = config.Advertise(cfg.AdvertiseGRPC, g.Listener.Addr().String())
+	// Authentication (cfg.AuthnUnary/AuthnStream) names the principal,
+	// then authorization checks it, before any handler or forwarding.
+	supers, err := acl.ParseSuperUsers(cfg.SuperUsers)
+	if err != nil {
+		return nil, fmt.Errorf("--super-users: %w", err)
+	}
+	g.authorizer = acl.New(acl.Config{Enabled: cfg.Authorizer, SuperUsers: supers}, g.cache)
+	au := &authorizer{a: g.authorizer, loopback: newLoopbackIdentity()}
+	// The user store's authentication (Basic, client certificates) first;
+	// the hooks may replace its principal.
+	unary := []grpc.UnaryServerInterceptor{g.users.UnaryInterceptor(cfg.AuthRequired)}
+	streamIcs := []grpc.StreamServerInterceptor{g.users.StreamInterceptor(cfg.AuthRequired)}
+	if cfg.AuthnUnary != nil {
+		unary = append(unary, cfg.AuthnUnary)
+	}
+	if cfg.AuthnStream != nil {
+		streamIcs = append(streamIcs, cfg.AuthnStream)
+	}
+	unary = append(unary, au.unary, g.describeProgress, forwardAdmin(g.Conn, g.router))
+	streamIcs = append(streamIcs, au.stream)
 	// A bad ProduceStream batch is answered in its ack, not by ending the
 	// session, so the handler checks those itself.
-	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithCreds(g.tls.ServerCreds()),
+	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithCreds(g.tls.ServerCreds()), rpc.WithMaxConcurrentStreams(limits.GRPCMaxConcurrentStreams),
 		rpc.WithValidation((&streamv1.ProduceStreamRequest{}).ProtoReflect().Type()),
-		rpc.WithUnary(g.describeProgress, forwardAdmin(g.Conn, g.router)))
+		rpc.WithUnary(unary...), rpc.WithStream(streamIcs...))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
+	adminv1.RegisterAclServiceServer(g.GRPC.Server, adminv1.UnimplementedAclServiceServer{})
+	adminv1.RegisterUserServiceServer(g.GRPC.Server, adminv1.UnimplementedUserServiceServer{})
 	g.pids = pids.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn))
 	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router, g.pids, controllerv1.NewGroupCoordinatorServiceClient(g.Conn)))
 	streamv1.RegisterGroupServiceServer(g.GRPC.Server, groups.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn), g.router, g.cache))
@@ -100,12 +128,15 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if g.loopback, err = rpc.DialCreds(g.tls.ClientCreds(), loopbackAddr(g.Listener.Addr())); err != nil {
 		return nil, err
 	}
-	api, err := rest.New(rest.Config{Conn: g.loopback, Partitions: g.partitions, MaxBodyBytes: cfg.RESTMaxBodyBytes})
+	api, err := rest.New(rest.Config{Conn: restConn{g.loopback, au.loopback}, Partitions: g.partitions, MaxBodyBytes: cfg.RESTMaxBodyBytes})
 	if err != nil {
 		return nil, err
 	}
+	restMux := http.NewServeMux()
+	api.Register(restMux)
 	mux := http.NewServeMux()
-	api.Register(mux)
+	mux.Handle("/v1/", restHosts(restMux))
+	mux.Handle("GET /openapi.json", restMux)
 	if g.HTTP, err = httpserver.StartTLS(cfg.HTTPAddr, g.tls.Server(), g.reg, g.ready, mux); err != nil {
 		return nil, err
 	}
@@ -113,23 +144,14 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	client := controllerv1.NewControllerServiceClient(g.Conn)
 	regCtx, regCancel := context.WithTimeout(g.Context(), registerTimeout)
 	defer regCancel()
-	if g.kafkaLn, err = net.Listen("tcp", cfg.KafkaAddr); err != nil {
-		return nil, fmt.Errorf("kafka listen: %w", err)
+	kafkaAddr, listeners, err := g.listenKafka()
+	if err != nil {
+		return nil, err
 	}
-	plaintext := map[string]string{"kafka": cfg.KafkaAddr}
-	if cfg.KafkaTLS {
-		g.kafkaLn = tls.NewListener(g.kafkaLn, g.tls.Server())
-		delete(plaintext, "kafka")
-	}
-	if g.tls == nil {
-		plaintext["grpc"], plaintext["http"] = cfg.GRPCAddr, cfg.HTTPAddr
-	}
-	tlsconf.WarnPlaintext(g.Log, nil, plaintext)
-	kafkaAddr := config.Advertise(cfg.AdvertiseKafka, g.kafkaLn.Addr().String())
 	g.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_GATEWAY, client, cfg.GatewayID,
 		func(ctx context.Context, id int32) (member.Registration, error) {
 			resp, err := client.RegisterGateway(ctx, &controllerv1.RegisterGatewayRequest{
-				GatewayId: id, KafkaAddress: kafkaAddr, GrpcAddress: g.advertiseGRPC, HttpAddress: g.HTTP.Addr(),
+				GatewayId: id, KafkaAddress: kafkaAddr, GrpcAddress: g.advertiseGRPC, HttpAddress: g.HTTP.Addr(), KafkaListeners: listeners,
 			})
 			if err != nil {
 				return member.Registration{}, err
@@ -150,7 +172,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.Go(func(ctx context.Context) { metadata.Follow(ctx, client, g.cache, g.Log) })
 	g.Go(g.trackReadiness)
 	reg := g.Member.Registration()
-	g.kafka = kafka.NewServer(g.kafkaLn, kafka.Config{
+	g.kafka = kafka.NewServer(nil, kafka.Config{
 		MaxRequestBytes:          cfg.KafkaMaxRequestBytes,
 		IdleTimeout:              cfg.KafkaIdleTimeout,
 		AutoCreateTopics:         cfg.AutoCreateTopics,
@@ -159,20 +181,34 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		MaxFetchSessions:         cfg.MaxFetchSessions,
 		QuotaWindowSamples:       cfg.QuotaWindowNum,
 		QuotaWindow:              time.Duration(cfg.QuotaWindowSizeSeconds) * time.Second,
+		MaxConnections:           cfg.MaxConnections,
+		MaxConnectionsPerIP:      cfg.MaxConnectionsPerIP,
+		QueuedMaxRequestBytes:    cfg.QueuedMaxRequestBytes,
+		SASLMechanisms:           cfg.SASLMechanisms,
+		MaxReauth:                cfg.KafkaMaxReauth,
 	}, kafka.Deps{
-		Cache:     g.cache,
-		Admin:     adminv1.NewAdminServiceClient(g.Conn),
-		Groups:    controllerv1.NewGroupCoordinatorServiceClient(g.Conn),
-		NodeID:    reg.ID,
-		Advertise: kafkaAddr,
-		ClusterID: reg.ClusterID,
-		Log:       g.Log,
-		Storage:   &g.storage,
-		Router:    g.router,
-		PIDs:      g.pids,
+		Cache:      g.cache,
+		Admin:      adminv1.NewAdminServiceClient(g.Conn),
+		Groups:     controllerv1.NewGroupCoordinatorServiceClient(g.Conn),
+		NodeID:     reg.ID,
+		Advertise:  kafkaAddr,
+		ClusterID:  reg.ClusterID,
+		Log:        g.Log,
+		Storage:    &g.storage,
+		Router:     g.router,
+		PIDs:       g.pids,
+		ACLs:       adminv1.NewAclServiceClient(g.Conn),
+		Authorizer: g.authorizer,
+		Principal:  cfg.KafkaPrincipal,
+		Users:      g.users,
+		UserAdmin:  adminv1.NewUserServiceClient(g.Conn),
+		Listeners:  g.kafkaLns,
 	})
 	g.registerFetchSessionMetrics()
 	g.registerQuotaMetrics()
+	g.registerLimitMetrics()
+	g.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strata_gateway_kafka_connections",
+		Help: "Open Kafka connections, on every listener."}, func() float64 { return float64(g.kafka.ConnCount()) }))
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
 	return g, nil
@@ -215,6 +251,18 @@ func (g *Gateway) registerQuotaMetrics() {
 	}
 }
 
+// registerLimitMetrics exports the Kafka listener's limits at work.
+func (g *Gateway) registerLimitMetrics() {
+	g.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_connections_rejected_total",
+			Help: "Kafka connections closed at accept for max.connections or max.connections.per.ip."},
+			func() float64 { n, _ := g.kafka.LimitStats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_reads_paused_total",
+			Help: "Kafka requests whose reading waited for room in queued.max.request.bytes."},
+			func() float64 { _, n := g.kafka.LimitStats(); return float64(n) }),
+	)
+}
+
 // loopbackAddr is where this process reaches a listener of its own: the
 // loopback address for one bound to every interface.
 func loopbackAddr(a net.Addr) string {
@@ -255,6 +303,59 @@ func (g *Gateway) ready() error {
 	return nil
 }
 
+// listenKafka binds the Kafka listeners: --kafka-listeners, or the one
+// listener at --kafka-addr (PLAINTEXT, or SSL with --kafka-tls). TLS
+// listeners serve the --tls-* block. It warns once about listeners beyond
+// loopback without TLS, and returns the address registered as the
+// gateway's Kafka address (the first listener's) and every listener's
+// advertised address by name.
+func (g *Gateway) listenKafka() (string, map[string]string, error) {
+	specs, err := parseListeners(g.cfg.KafkaListeners, g.cfg.AdvertiseKafkaListeners, g.cfg.KafkaListenerProtocols)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(specs) == 0 {
+		sp := listenerSpec{name: kafka.DefaultListener, protocol: kafka.Plaintext, addr: g.cfg.KafkaAddr, advertise: g.cfg.AdvertiseKafka}
+		if g.cfg.KafkaTLS {
+			sp.name, sp.protocol = string(kafka.SSL), kafka.SSL
+		}
+		specs = []listenerSpec{sp}
+	}
+	plaintext := map[string]string{}
+	byName := map[string]string{}
+	for _, sp := range specs {
+		ln, err := net.Listen("tcp", sp.addr)
+		if err != nil {
+			return "", nil, fmt.Errorf("kafka listen %s: %w", sp.name, err)
+		}
+		l := kafka.Listener{Name: sp.name, Protocol: sp.protocol, Ln: ln, Advertise: config.Advertise(sp.advertise, ln.Addr().String())}
+		if sp.protocol.TLS() {
+			l.TLS = g.tls.Server()
+		} else {
+			plaintext["kafka-"+sp.name] = sp.addr
+		}
+		g.kafkaLns = append(g.kafkaLns, l)
+		byName[sp.name] = l.Advertise
+	}
+	if g.tls == nil {
+		plaintext["grpc"], plaintext["http"] = g.cfg.GRPCAddr, g.cfg.HTTPAddr
+	}
+	tlsconf.WarnPlaintext(g.Log, nil, plaintext)
+	return g.kafkaLns[0].Advertise, byName, nil
+}
+
+// KafkaAddrs is every Kafka listener's advertised address by name.
+func (g *Gateway) KafkaAddrs() map[string]string {
+	out := map[string]string{}
+	for _, l := range g.kafkaLns {
+		out[l.Name] = l.Advertise
+	}
+	return out
+}
+
+// KafkaConns is the number of open Kafka connections.
+func (g *Gateway) KafkaConns() int { return g.kafka.ConnCount() }
+
 // GRPCAddr is the advertised gRPC address.
 func (g *Gateway) GRPCAddr() string { return g.advertiseGRPC }
 
@@ -268,8 +369,10 @@ func (g *Gateway) Stop() {
 	}
 	if g.kafka != nil {
 		g.kafka.Shutdown(5 * time.Second)
-	} else if g.kafkaLn != nil {
-		g.kafkaLn.Close()
+	} else {
+		for _, l := range g.kafkaLns {
+			l.Ln.Close()
+		}
 	}
 	g.Base.Stop()
 	if g.loopback != nil {

@@ -38,11 +38,12 @@ type cluster struct {
 }
 
 type clusterSpec struct {
-	controllers int
-	storage     int
-	leaseTTL    string   // storage node and gateway lease TTL
-	gatewayArgs []string // more gateway flags
-	storageArgs []string // more storage node flags
+	controllers    int
+	storage        int
+	leaseTTL       string   // storage node and gateway lease TTL
+	gatewayArgs    []string // more gateway flags
+	storageArgs    []string // more storage node flags
+	controllerArgs []string // more controller flags
 	// tlsDir, when set, holds `strata certs` output: every role then
 	// serves TLS and speaks mTLS to the others.
 	tlsDir string
@@ -87,6 +88,7 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 			"--etcd-initial-cluster", strings.Join(initial, ","), "--member-lease-ttl", spec.leaseTTL, "--election-ttl", "2s",
 			"--group-initial-rebalance-delay", "500ms"}
 		args = append(args, tlsArgs(spec.tlsDir, "controller")...)
+		args = append(args, spec.controllerArgs...)
 		n := &node{args: args, grpc: a.grpc, dataDir: dataDir}
 		markTLS(spec.tlsDir, a.grpc)
 		n.proc = start(t, a.name, args...)

@@ -117,6 +117,30 @@ func TestTLSCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("cli produce and consume", func(t *testing.T) {
+		// The CLI's TLS environment for this cluster, and --kafka-tls.
+		env := cliTLSEnv([]string{"--server", c.gateway.grpc})
+		for _, proto := range []string{"grpc", "kafka"} {
+			out, errOut, code := cliIn(t, env, "k:"+proto+"\n", "produce", "orders", "--key-separator", ":", "--partition", "1",
+				"--protocol", proto, "--kafka-tls", "--server", c.gateway.grpc, "--brokers", c.kafka)
+			if code != 0 || !strings.HasPrefix(out, "Produced to partition 1 at offset ") {
+				t.Fatalf("produce --protocol %s over TLS: exit %d: %s%s", proto, code, out, errOut)
+			}
+		}
+		for _, proto := range []string{"grpc", "kafka"} {
+			out, errOut, code := cliIn(t, env, "", "consume", "orders", "-p", "1", "-o", "-2", "-e", "--format", `%k=%v,`,
+				"--protocol", proto, "--kafka-tls", "--server", c.gateway.grpc, "--brokers", c.kafka)
+			if code != 0 || out != "k=grpc,k=kafka," {
+				t.Errorf("consume --protocol %s over TLS: exit %d, %q %s", proto, code, out, errOut)
+			}
+		}
+		// Plaintext Kafka against the SSL listener fails in one line.
+		if _, errOut, code := cliIn(t, env, "", "consume", "orders", "--protocol", "kafka", "--brokers", c.kafka, "--timeout", "2s"); code == 0 ||
+			strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("plaintext consume of the SSL listener: exit %d, %q", code, errOut)
+		}
+	})
+
 	t.Run("https", func(t *testing.T) {
 		cfg, err := tlsconf.ClientFiles(ca, "", "")
 		if err != nil {

@@ -24,30 +24,25 @@ import (
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/acl"
+	"github.com/strata-io/strata/internal/auth"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/gateway/authn"
 	"github.com/strata-io/strata/services/gateway/pids"
 	"github.com/strata-io/strata/services/gateway/router"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Limits and defaults of the listener.
+// Limits and defaults of the listener (internal/limits says why).
 const (
-	// DefaultMaxRequestBytes is Kafka's socket.request.max.bytes.
-	DefaultMaxRequestBytes = 100 << 20
-	// maxNonProduceRequestBytes caps every request other than Produce:
-	// they are small, and a small cap bounds what a hostile array count
-	// can make the decoder allocate.
-	maxNonProduceRequestBytes = 8 << 20
-	// DefaultIdleTimeout is Kafka's connections.max.idle.ms.
-	DefaultIdleTimeout = 10 * time.Minute
-	// maxInFlight bounds the requests one connection may have in flight
-	// before the reader stops reading (Kafka's max.in.flight is 5).
-	maxInFlight = 32
-	// readChunk is how much of a large frame is allocated ahead of the
-	// bytes actually received, so a huge size prefix followed by a stall
-	// holds little memory.
-	readChunk = 1 << 20
+	DefaultMaxRequestBytes    = limits.MaxRequestBytes
+	maxNonProduceRequestBytes = limits.MaxNonProduceRequestBytes
+	DefaultIdleTimeout        = limits.IdleTimeout
+	maxInFlight               = limits.MaxInFlightRequests
+	readChunk                 = limits.ReadChunk
 	// writeTimeout bounds one response write to a slow client.
 	writeTimeout = 30 * time.Second
 )
@@ -76,12 +71,29 @@ type Config struct {
 	// that many samples of that length (0: Kafka's 11 of 1 s).
 	QuotaWindowSamples int
 	QuotaWindow        time.Duration
+	// MaxConnections and MaxConnectionsPerIP are max.connections and
+	// max.connections.per.ip; QueuedMaxRequestBytes is
+	// queued.max.request.bytes; MaxInFlightBytes bounds one connection's
+	// unanswered request bytes (0: the internal/limits defaults).
+	MaxConnections        int
+	MaxConnectionsPerIP   int
+	QueuedMaxRequestBytes int64
+	MaxInFlightBytes      int64
+	// RequestReadGrace is limits.RequestReadGrace (0: that default).
+	RequestReadGrace time.Duration
+	// SASLMechanisms is sasl.enabled.mechanisms (nil: PLAIN, SCRAM-SHA-256
+	// and SCRAM-SHA-512).
+	SASLMechanisms []string
+	// MaxReauth is connections.max.reauth.ms: how long a SASL session
+	// lasts before the client must re-authenticate (0: forever).
+	MaxReauth time.Duration
 }
 
 // Deps is what the listener needs from the gateway.
 type Deps struct {
 	Cache  *metadata.Cache
 	Admin  adminv1.AdminServiceClient
+	ACLs   adminv1.AclServiceClient
 	Groups controllerv1.GroupCoordinatorServiceClient
 	// NodeID is this gateway's id (its broker id).
 	NodeID int32
@@ -97,21 +109,40 @@ type Deps struct {
 	Router *router.Router
 	// PIDs allocates idempotent producer ids; nil builds one over Groups.
 	PIDs *pids.Allocator
+	// Authorizer checks every request against the ACLs (authz.go); nil or
+	// disabled allows everything.
+	Authorizer *acl.Authorizer
+	// Principal names each connection's principal before SASL (nil:
+	// User:ANONYMOUS, or the verified client certificate's User:<CN>).
+	Principal PrincipalBuilder
+	// UserAdmin manages SCRAM users (DescribeUserScramCredentials and
+	// AlterUserScramCredentials); nil answers UNSUPPORTED_VERSION.
+	UserAdmin adminv1.UserServiceClient
+	// Users checks SASL credentials (nil: every SASL authentication fails).
+	Users *authn.Store
+	// Listeners are served besides ln (which is DefaultListener at
+	// Advertise, unless nil).
+	Listeners []Listener
 }
 
 // Server is a running Kafka listener.
 type Server struct {
-	cfg    Config
-	d      Deps
-	log    *slog.Logger
-	ln     net.Listener
-	router *router.Router
-	pids   *pids.Allocator
+	cfg Config
+	d   Deps
+	log *slog.Logger
+	// listeners are the Kafka listeners; the first is the default one
+	// (Metadata outside a connection answers with its addresses).
+	listeners []*Listener
+	router    *router.Router
+	pids      *pids.Allocator
 	// sessions are the incremental fetch sessions (KIP-227).
 	sessions *fetchSessionCache
 	// quotas measures clients against their quotas (nil without a cache).
 	quotas    *quota.Manager
 	throttles [len(throttleKeys)]throttleStats
+	// limiter caps connections; queued is queued.max.request.bytes.
+	limiter *connLimiter
+	queued  *byteBudget
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -131,6 +162,7 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if cfg.DefaultPartitions <= 0 {
 		cfg.DefaultPartitions = 1
 	}
+	cfg.applyLimitDefaults()
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
@@ -140,8 +172,18 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if d.Router == nil {
 		d.Router = router.New(d.Cache, router.Pool{Conns: d.Storage}, nil)
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, router: d.Router,
-		conns: map[*conn]struct{}{}, sessions: newFetchSessionCache(cfg.MaxFetchSessions)}
+	if cfg.SASLMechanisms == nil {
+		cfg.SASLMechanisms = DefaultSASLMechanisms
+	}
+	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), router: d.Router,
+		conns: map[*conn]struct{}{}, sessions: newFetchSessionCache(cfg.MaxFetchSessions),
+		limiter: newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerIP), queued: newByteBudget(cfg.QueuedMaxRequestBytes)}
+	if ln != nil {
+		s.listeners = append(s.listeners, &Listener{Name: DefaultListener, Protocol: Plaintext, Ln: ln, Advertise: d.Advertise})
+	}
+	for i := range d.Listeners {
+		s.listeners = append(s.listeners, &d.Listeners[i])
+	}
 	if d.PIDs == nil {
 		d.PIDs = pids.New(d.Groups)
 	}
@@ -155,8 +197,27 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 
 // Serve accepts connections until Shutdown.
 func (s *Server) Serve() {
+	var wg sync.WaitGroup
+	for _, l := range s.listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.serve(l)
+		}()
+	}
+	wg.Wait()
+}
+
+// ConnCount is the number of open Kafka connections.
+func (s *Server) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) serve(l *Listener) {
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := l.accept()
 		if err != nil {
 			if s.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				s.log.Warn("accept failed", "err", err)
@@ -165,10 +226,17 @@ func (s *Server) Serve() {
 			}
 			return
 		}
-		c := newConn(s, nc)
+		release, ok := s.limiter.admit(nc.RemoteAddr())
+		if !ok {
+			s.log.Debug("kafka connection over the connection caps closed", "remote", nc.RemoteAddr().String())
+			nc.Close()
+			continue
+		}
+		c := newConn(s, l, nc)
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
+			release()
 			nc.Close()
 			return
 		}
@@ -177,6 +245,7 @@ func (s *Server) Serve() {
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
+			defer release()
 			c.serve()
 			s.mu.Lock()
 			delete(s.conns, c)
@@ -190,7 +259,9 @@ func (s *Server) Serve() {
 func (s *Server) Shutdown(grace time.Duration) {
 	s.mu.Lock()
 	s.cancel()
-	s.ln.Close()
+	for _, l := range s.listeners {
+		l.Ln.Close()
+	}
 	for c := range s.conns {
 		c.drain()
 	}
@@ -213,12 +284,19 @@ func (s *Server) Shutdown(grace time.Duration) {
 // conn is one client connection.
 type conn struct {
 	s        *Server
+	l        *Listener
 	nc       net.Conn
+	accepted time.Time
+	auth     authState
+	// host is the client's IP address, what host ACLs match.
+	host     string
 	ctx      context.Context
 	cancel   context.CancelFunc
 	queue    chan *pending
 	draining chan struct{}
 	once     sync.Once
+	// inflight bounds the request bytes read and not yet answered.
+	inflight *byteBudget
 	// lastProduce is closed when the connection's latest produce is done.
 	lastProduce chan struct{}
 	// mutedUntil is when a quota throttle ends: until then no request of
@@ -232,10 +310,17 @@ type pending struct {
 	done chan []byte
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, queue: make(chan *pending, maxInFlight), draining: make(chan struct{})}
+func newConn(s *Server, l *Listener, nc net.Conn) *conn {
+	c := &conn{s: s, l: l, nc: nc, accepted: time.Now(), auth: authState{principal: auth.Anonymous},
+		queue: make(chan *pending, maxInFlight), draining: make(chan struct{}), inflight: newByteBudget(s.cfg.MaxInFlightBytes)}
 	c.ctx, c.cancel = context.WithCancel(context.Background()) // cancelled when the connection ends
 	c.ctx = context.WithValue(c.ctx, connKey{}, c)
+	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
+		c.host = host
+	}
+	if s.d.Principal != nil {
+		c.auth.principal = s.d.Principal(nc)
+	}
 	c.lastProduce = make(chan struct{})
 	close(c.lastProduce)
 	return c
@@ -254,7 +339,10 @@ func (c *conn) serve() {
 		defer close(writerDone)
 		c.writeLoop()
 	}()
-	err := c.readLoop()
+	err := c.handshake()
+	if err == nil {
+		err = c.readLoop()
+	}
 	close(c.queue)
 	<-writerDone
 	c.cancel()
@@ -273,6 +361,7 @@ func closeReason(format string, args ...any) error { return &errClose{fmt.Sprint
 
 func (c *conn) readLoop() error {
 	var sizeBuf [4]byte
+	var key [2]byte
 	for {
 		select {
 		case <-c.draining:
@@ -282,28 +371,50 @@ func (c *conn) readLoop() error {
 		if !c.waitMuted() {
 			return nil
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		_ = c.nc.SetReadDeadline(c.readDeadline(time.Now()))
 		if _, err := io.ReadFull(c.nc, sizeBuf[:]); err != nil {
 			return c.readErr(err)
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if c.rawSASL() { // a SaslHandshake v0 exchange: the frame is a bare token
+			if err := c.serveRawToken(size); err != nil {
+				return c.logClose(err)
+			}
+			continue
+		}
 		if size < 8 || size > c.s.cfg.MaxRequestBytes {
 			return c.logClose(closeReason("request size %d is outside 8..%d bytes", size, c.s.cfg.MaxRequestBytes))
 		}
-		// Every request other than Produce must also be small; peek at the
-		// key first, then read the rest as it arrives.
-		frame, err := readFrame(c.nc, int(size), c.s.cfg.IdleTimeout)
-		if err != nil {
+		preAuth := c.needsAuth()
+		if preAuth && size > maxSASLReceiveBytes {
+			return c.logClose(closeReason("request of %d bytes before SASL authentication, over the %d-byte limit", size, maxSASLReceiveBytes))
+		}
+		// Every request other than Produce must also be small: the key is
+		// read and checked before the frame takes any budget.
+		if _, err := io.ReadFull(c.nc, key[:]); err != nil {
 			return c.readErr(err)
 		}
-		if key := int16(binary.BigEndian.Uint16(frame)); key != 0 && size > maxNonProduceRequestBytes {
-			return c.logClose(closeReason("%s request of %d bytes is over the %d-byte limit", apiName(key), size, maxNonProduceRequestBytes))
+		if k := int16(binary.BigEndian.Uint16(key[:])); k != 0 && size > maxNonProduceRequestBytes {
+			return c.logClose(closeReason("%s request of %d bytes is over the %d-byte limit", apiName(k), size, maxNonProduceRequestBytes))
 		}
-		req, err := parseRequest(frame)
-		if err != nil {
-			return c.logClose(err)
+		res := c.reserve(int(size)) // waits for room in the byte budgets
+		if res == nil {
+			return nil
+		}
+		req, err := c.readRequest(int(size), key[:])
+		if req == nil {
+			res.release()
+			return err
+		}
+		if handled, err := c.authGate(req, preAuth); handled || err != nil {
+			res.release()
+			if err != nil {
+				return c.logClose(err)
+			}
+			continue
 		}
 		if !c.waitMuted() { // read while a throttle began: it waits too
+			res.release()
 			return nil
 		}
 		p := &pending{done: make(chan []byte, 1)}
@@ -316,15 +427,47 @@ func (c *conn) readLoop() error {
 				select {
 				case <-prev:
 				case <-c.ctx.Done():
+					res.release()
 					p.done <- nil
 					return
 				}
-				p.done <- c.handle(req)
+				out := c.handle(req)
+				res.release()
+				p.done <- out
 			}()
 			continue
 		}
-		go func() { p.done <- c.handle(req) }()
+		go func() {
+			out := c.handle(req)
+			res.release()
+			p.done <- out
+		}()
 	}
+}
+
+// readRequest reads the rest of a frame of size bytes that starts with
+// head and decodes it.
+func (c *conn) readRequest(size int, head []byte) (*request, error) {
+	frame, err := readFrame(c.nc, size, head, c.s.cfg.IdleTimeout, c.s.cfg.RequestReadGrace)
+	if err != nil {
+		return nil, c.readErr(err)
+	}
+	req, err := parseRequest(frame)
+	if err != nil {
+		return nil, c.logClose(err)
+	}
+	return req, nil
+}
+
+// queueNow answers req in the read loop: with resp, or by running it.
+func (c *conn) queueNow(req *request, resp kmsg.Response) {
+	p := &pending{done: make(chan []byte, 1)}
+	c.queue <- p
+	if resp == nil {
+		p.done <- c.handle(req)
+		return
+	}
+	p.done <- encodeResponse(req, resp)
 }
 
 func (c *conn) readErr(err error) error {
@@ -335,6 +478,9 @@ func (c *conn) readErr(err error) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
+		if why := c.authDeadlineReason(time.Now()); why != "" {
+			return c.logClose(closeReason("%s", why))
+		}
 		return c.logClose(closeReason("idle for %v", c.s.cfg.IdleTimeout))
 	}
 	return err
@@ -345,9 +491,13 @@ func (c *conn) logClose(err error) error {
 	return err
 }
 
-// readFrame reads a frame of size bytes, allocating as the bytes arrive.
-func readFrame(r net.Conn, size int, idle time.Duration) ([]byte, error) {
-	buf := make([]byte, 0, min(size, readChunk))
+// readFrame reads a frame of size bytes whose first bytes, head, are
+// already read, allocating as the bytes arrive. The whole frame must
+// arrive by frameDeadline (a stalled frame holds its share of
+// queued.max.request.bytes), each chunk within idle.
+func readFrame(r net.Conn, size int, head []byte, idle, grace time.Duration) ([]byte, error) {
+	until := frameDeadline(size, grace)
+	buf := append(make([]byte, 0, min(size, readChunk)), head...)
 	for len(buf) < size {
 		n := min(size-len(buf), readChunk)
 		if cap(buf)-len(buf) < n {
@@ -355,7 +505,11 @@ func readFrame(r net.Conn, size int, idle time.Duration) ([]byte, error) {
 			copy(grown, buf)
 			buf = grown
 		}
-		_ = r.SetReadDeadline(time.Now().Add(idle))
+		deadline := time.Now().Add(idle)
+		if until.Before(deadline) {
+			deadline = until
+		}
+		_ = r.SetReadDeadline(deadline)
 		if _, err := io.ReadFull(r, buf[len(buf):len(buf)+n]); err != nil {
 			return nil, err
 		}
@@ -402,7 +556,7 @@ func (c *conn) handle(req *request) (out []byte) {
 	if !c.waitMuted() {
 		return nil
 	}
-	resp, err := c.s.dispatch(c.ctx, req)
+	resp, err := c.s.dispatch(auth.NewContext(c.ctx, c.principal()), req)
 	if err != nil {
 		c.s.log.Info("closing kafka connection", "remote", c.nc.RemoteAddr().String(), "api", apiName(req.key), "reason", err.Error())
 		c.cancel()

@@ -391,14 +391,17 @@ func (x *LivenessRecord) GetNodeEpoch() int64 {
 
 // GatewayRecord exists while a gateway's lease is held: /strata/gateways/<id>.
 type GatewayRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	GatewayId     int32                  `protobuf:"varint,1,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
-	KafkaAddress  string                 `protobuf:"bytes,2,opt,name=kafka_address,json=kafkaAddress,proto3" json:"kafka_address,omitempty"`
-	GrpcAddress   string                 `protobuf:"bytes,3,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`
-	HttpAddress   string                 `protobuf:"bytes,4,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
-	GatewayEpoch  int64                  `protobuf:"varint,5,opt,name=gateway_epoch,json=gatewayEpoch,proto3" json:"gateway_epoch,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	GatewayId    int32                  `protobuf:"varint,1,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
+	KafkaAddress string                 `protobuf:"bytes,2,opt,name=kafka_address,json=kafkaAddress,proto3" json:"kafka_address,omitempty"`
+	GrpcAddress  string                 `protobuf:"bytes,3,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`
+	HttpAddress  string                 `protobuf:"bytes,4,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
+	GatewayEpoch int64                  `protobuf:"varint,5,opt,name=gateway_epoch,json=gatewayEpoch,proto3" json:"gateway_epoch,omitempty"`
+	// The advertised address of each named Kafka listener (PLAINTEXT,
+	// SASL_SSL, …); Metadata answers a connection with its listener's.
+	KafkaListeners map[string]string `protobuf:"bytes,6,rep,name=kafka_listeners,json=kafkaListeners,proto3" json:"kafka_listeners,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GatewayRecord) Reset() {
@@ -464,6 +467,13 @@ func (x *GatewayRecord) GetGatewayEpoch() int64 {
 		return x.GatewayEpoch
 	}
 	return 0
+}
+
+func (x *GatewayRecord) GetKafkaListeners() map[string]string {
+	if x != nil {
+		return x.KafkaListeners
+	}
+	return nil
 }
 
 // ControllerRecord exists while a controller runs: /strata/controllers/<name>.
@@ -688,6 +698,104 @@ func (x *QuotaEntityName) GetIsDefault() bool {
 	return false
 }
 
+// AclRecord is one Kafka ACL binding: /strata/acls/<path>, where <path>
+// names every field (internal/acl's Binding.Path), so a binding is stored
+// once however often it is created. Enums are Kafka's names (TOPIC,
+// LITERAL, READ, ALLOW), readable with etcdctl.
+type AclRecord struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ResourceType string                 `protobuf:"bytes,1,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	ResourceName string                 `protobuf:"bytes,2,opt,name=resource_name,json=resourceName,proto3" json:"resource_name,omitempty"`
+	PatternType  string                 `protobuf:"bytes,3,opt,name=pattern_type,json=patternType,proto3" json:"pattern_type,omitempty"`
+	// "User:alice", or "User:*" for every user.
+	Principal string `protobuf:"bytes,4,opt,name=principal,proto3" json:"principal,omitempty"`
+	// An IP address, or "*" for every host.
+	Host          string `protobuf:"bytes,5,opt,name=host,proto3" json:"host,omitempty"`
+	Operation     string `protobuf:"bytes,6,opt,name=operation,proto3" json:"operation,omitempty"`
+	Permission    string `protobuf:"bytes,7,opt,name=permission,proto3" json:"permission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclRecord) Reset() {
+	*x = AclRecord{}
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclRecord) ProtoMessage() {}
+
+func (x *AclRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclRecord.ProtoReflect.Descriptor instead.
+func (*AclRecord) Descriptor() ([]byte, []int) {
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AclRecord) GetResourceType() string {
+	if x != nil {
+		return x.ResourceType
+	}
+	return ""
+}
+
+func (x *AclRecord) GetResourceName() string {
+	if x != nil {
+		return x.ResourceName
+	}
+	return ""
+}
+
+func (x *AclRecord) GetPatternType() string {
+	if x != nil {
+		return x.PatternType
+	}
+	return ""
+}
+
+func (x *AclRecord) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *AclRecord) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *AclRecord) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *AclRecord) GetPermission() string {
+	if x != nil {
+		return x.Permission
+	}
+	return ""
+}
+
 // Record is one metadata record of any kind.
 type Record struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -700,6 +808,7 @@ type Record struct {
 	//	*Record_Gateway
 	//	*Record_Controller
 	//	*Record_ClientQuota
+	//	*Record_Acl
 	Record        isRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -707,7 +816,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[9]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +828,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[9]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +841,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{9}
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Record) GetRecord() isRecord_Record {
@@ -805,6 +914,15 @@ func (x *Record) GetClientQuota() *ClientQuotaRecord {
 	return nil
 }
 
+func (x *Record) GetAcl() *AclRecord {
+	if x != nil {
+		if x, ok := x.Record.(*Record_Acl); ok {
+			return x.Acl
+		}
+	}
+	return nil
+}
+
 type isRecord_Record interface {
 	isRecord_Record()
 }
@@ -837,6 +955,10 @@ type Record_ClientQuota struct {
 	ClientQuota *ClientQuotaRecord `protobuf:"bytes,7,opt,name=client_quota,json=clientQuota,proto3,oneof"`
 }
 
+type Record_Acl struct {
+	Acl *AclRecord `protobuf:"bytes,10,opt,name=acl,proto3,oneof"`
+}
+
 func (*Record_Topic) isRecord_Record() {}
 
 func (*Record_Partition) isRecord_Record() {}
@@ -851,6 +973,8 @@ func (*Record_Controller) isRecord_Record() {}
 
 func (*Record_ClientQuota) isRecord_Record() {}
 
+func (*Record_Acl) isRecord_Record() {}
+
 // PartitionKey names one partition.
 type PartitionKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -862,7 +986,7 @@ type PartitionKey struct {
 
 func (x *PartitionKey) Reset() {
 	*x = PartitionKey{}
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[10]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +998,7 @@ func (x *PartitionKey) String() string {
 func (*PartitionKey) ProtoMessage() {}
 
 func (x *PartitionKey) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[10]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +1011,7 @@ func (x *PartitionKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionKey.ProtoReflect.Descriptor instead.
 func (*PartitionKey) Descriptor() ([]byte, []int) {
-	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{10}
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PartitionKey) GetTopic() string {
@@ -916,6 +1040,7 @@ type RecordKey struct {
 	//	*RecordKey_Gateway
 	//	*RecordKey_Controller
 	//	*RecordKey_ClientQuota
+	//	*RecordKey_Acl
 	Key           isRecordKey_Key `protobuf_oneof:"key"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -923,7 +1048,7 @@ type RecordKey struct {
 
 func (x *RecordKey) Reset() {
 	*x = RecordKey{}
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[11]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1060,7 @@ func (x *RecordKey) String() string {
 func (*RecordKey) ProtoMessage() {}
 
 func (x *RecordKey) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[11]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1073,7 @@ func (x *RecordKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordKey.ProtoReflect.Descriptor instead.
 func (*RecordKey) Descriptor() ([]byte, []int) {
-	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{11}
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RecordKey) GetKey() isRecordKey_Key {
@@ -1021,6 +1146,15 @@ func (x *RecordKey) GetClientQuota() string {
 	return ""
 }
 
+func (x *RecordKey) GetAcl() string {
+	if x != nil {
+		if x, ok := x.Key.(*RecordKey_Acl); ok {
+			return x.Acl
+		}
+	}
+	return ""
+}
+
 type isRecordKey_Key interface {
 	isRecordKey_Key()
 }
@@ -1054,6 +1188,12 @@ type RecordKey_ClientQuota struct {
 	ClientQuota string `protobuf:"bytes,7,opt,name=client_quota,json=clientQuota,proto3,oneof"`
 }
 
+type RecordKey_Acl struct {
+	// The path of an ACL binding under /strata/acls/ (internal/acl's
+	// Binding.Path).
+	Acl string `protobuf:"bytes,10,opt,name=acl,proto3,oneof"`
+}
+
 func (*RecordKey_Topic) isRecordKey_Key() {}
 
 func (*RecordKey_Partition) isRecordKey_Key() {}
@@ -1067,6 +1207,8 @@ func (*RecordKey_Gateway) isRecordKey_Key() {}
 func (*RecordKey_Controller) isRecordKey_Key() {}
 
 func (*RecordKey_ClientQuota) isRecordKey_Key() {}
+
+func (*RecordKey_Acl) isRecordKey_Key() {}
 
 var File_strata_metadata_v1_metadata_proto protoreflect.FileDescriptor
 
@@ -1107,14 +1249,18 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0eLivenessRecord\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x1d\n" +
 	"\n" +
-	"node_epoch\x18\x02 \x01(\x03R\tnodeEpoch\"\xbe\x01\n" +
+	"node_epoch\x18\x02 \x01(\x03R\tnodeEpoch\"\xe1\x02\n" +
 	"\rGatewayRecord\x12\x1d\n" +
 	"\n" +
 	"gateway_id\x18\x01 \x01(\x05R\tgatewayId\x12#\n" +
 	"\rkafka_address\x18\x02 \x01(\tR\fkafkaAddress\x12!\n" +
 	"\fgrpc_address\x18\x03 \x01(\tR\vgrpcAddress\x12!\n" +
 	"\fhttp_address\x18\x04 \x01(\tR\vhttpAddress\x12#\n" +
-	"\rgateway_epoch\x18\x05 \x01(\x03R\fgatewayEpoch\"@\n" +
+	"\rgateway_epoch\x18\x05 \x01(\x03R\fgatewayEpoch\x12^\n" +
+	"\x0fkafka_listeners\x18\x06 \x03(\v25.strata.metadata.v1.GatewayRecord.KafkaListenersEntryR\x0ekafkaListeners\x1aA\n" +
+	"\x13KafkaListenersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
 	"\x10ControllerRecord\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"\xd2\x01\n" +
@@ -1130,7 +1276,17 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fQuotaEntityName\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"is_default\x18\x02 \x01(\bR\tisDefault\"\xf1\x03\n" +
+	"is_default\x18\x02 \x01(\bR\tisDefault\"\xe8\x01\n" +
+	"\tAclRecord\x12#\n" +
+	"\rresource_type\x18\x01 \x01(\tR\fresourceType\x12#\n" +
+	"\rresource_name\x18\x02 \x01(\tR\fresourceName\x12!\n" +
+	"\fpattern_type\x18\x03 \x01(\tR\vpatternType\x12\x1c\n" +
+	"\tprincipal\x18\x04 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04host\x18\x05 \x01(\tR\x04host\x12\x1c\n" +
+	"\toperation\x18\x06 \x01(\tR\toperation\x12\x1e\n" +
+	"\n" +
+	"permission\x18\a \x01(\tR\n" +
+	"permission\"\xa4\x04\n" +
 	"\x06Record\x127\n" +
 	"\x05topic\x18\x01 \x01(\v2\x1f.strata.metadata.v1.TopicRecordH\x00R\x05topic\x12C\n" +
 	"\tpartition\x18\x02 \x01(\v2#.strata.metadata.v1.PartitionRecordH\x00R\tpartition\x12J\n" +
@@ -1140,11 +1296,13 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
 	"controller\x18\x06 \x01(\v2$.strata.metadata.v1.ControllerRecordH\x00R\n" +
 	"controller\x12J\n" +
-	"\fclient_quota\x18\a \x01(\v2%.strata.metadata.v1.ClientQuotaRecordH\x00R\vclientQuotaB\b\n" +
+	"\fclient_quota\x18\a \x01(\v2%.strata.metadata.v1.ClientQuotaRecordH\x00R\vclientQuota\x121\n" +
+	"\x03acl\x18\n" +
+	" \x01(\v2\x1d.strata.metadata.v1.AclRecordH\x00R\x03aclB\b\n" +
 	"\x06record\"B\n" +
 	"\fPartitionKey\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\x92\x02\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xa6\x02\n" +
 	"\tRecordKey\x12\x16\n" +
 	"\x05topic\x18\x01 \x01(\tH\x00R\x05topic\x12@\n" +
 	"\tpartition\x18\x02 \x01(\v2 .strata.metadata.v1.PartitionKeyH\x00R\tpartition\x12#\n" +
@@ -1154,7 +1312,9 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
 	"controller\x18\x06 \x01(\tH\x00R\n" +
 	"controller\x12#\n" +
-	"\fclient_quota\x18\a \x01(\tH\x00R\vclientQuotaB\x05\n" +
+	"\fclient_quota\x18\a \x01(\tH\x00R\vclientQuota\x12\x12\n" +
+	"\x03acl\x18\n" +
+	" \x01(\tH\x00R\x03aclB\x05\n" +
 	"\x03keyB\xd0\x01\n" +
 	"\x16com.strata.metadata.v1B\rMetadataProtoP\x01Z=github.com/strata-io/strata/gen/strata/metadata/v1;metadatav1\xa2\x02\x03SMX\xaa\x02\x12Strata.Metadata.V1\xca\x02\x12Strata\\Metadata\\V1\xe2\x02\x1eStrata\\Metadata\\V1\\GPBMetadata\xea\x02\x14Strata::Metadata::V1b\x06proto3"
 
@@ -1170,7 +1330,7 @@ func file_strata_metadata_v1_metadata_proto_rawDescGZIP() []byte {
 	return file_strata_metadata_v1_metadata_proto_rawDescData
 }
 
-var file_strata_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_strata_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_strata_metadata_v1_metadata_proto_goTypes = []any{
 	(*TopicRecord)(nil),       // 0: strata.metadata.v1.TopicRecord
 	(*PartitionRecord)(nil),   // 1: strata.metadata.v1.PartitionRecord
@@ -1181,31 +1341,35 @@ var file_strata_metadata_v1_metadata_proto_goTypes = []any{
 	(*ClientQuotaRecord)(nil), // 6: strata.metadata.v1.ClientQuotaRecord
 	(*QuotaEntity)(nil),       // 7: strata.metadata.v1.QuotaEntity
 	(*QuotaEntityName)(nil),   // 8: strata.metadata.v1.QuotaEntityName
-	(*Record)(nil),            // 9: strata.metadata.v1.Record
-	(*PartitionKey)(nil),      // 10: strata.metadata.v1.PartitionKey
-	(*RecordKey)(nil),         // 11: strata.metadata.v1.RecordKey
-	nil,                       // 12: strata.metadata.v1.TopicRecord.ConfigsEntry
-	nil,                       // 13: strata.metadata.v1.ClientQuotaRecord.QuotasEntry
+	(*AclRecord)(nil),         // 9: strata.metadata.v1.AclRecord
+	(*Record)(nil),            // 10: strata.metadata.v1.Record
+	(*PartitionKey)(nil),      // 11: strata.metadata.v1.PartitionKey
+	(*RecordKey)(nil),         // 12: strata.metadata.v1.RecordKey
+	nil,                       // 13: strata.metadata.v1.TopicRecord.ConfigsEntry
+	nil,                       // 14: strata.metadata.v1.GatewayRecord.KafkaListenersEntry
+	nil,                       // 15: strata.metadata.v1.ClientQuotaRecord.QuotasEntry
 }
 var file_strata_metadata_v1_metadata_proto_depIdxs = []int32{
-	12, // 0: strata.metadata.v1.TopicRecord.configs:type_name -> strata.metadata.v1.TopicRecord.ConfigsEntry
-	7,  // 1: strata.metadata.v1.ClientQuotaRecord.entity:type_name -> strata.metadata.v1.QuotaEntity
-	13, // 2: strata.metadata.v1.ClientQuotaRecord.quotas:type_name -> strata.metadata.v1.ClientQuotaRecord.QuotasEntry
-	8,  // 3: strata.metadata.v1.QuotaEntity.user:type_name -> strata.metadata.v1.QuotaEntityName
-	8,  // 4: strata.metadata.v1.QuotaEntity.client_id:type_name -> strata.metadata.v1.QuotaEntityName
-	0,  // 5: strata.metadata.v1.Record.topic:type_name -> strata.metadata.v1.TopicRecord
-	1,  // 6: strata.metadata.v1.Record.partition:type_name -> strata.metadata.v1.PartitionRecord
-	2,  // 7: strata.metadata.v1.Record.storage_node:type_name -> strata.metadata.v1.StorageNodeRecord
-	3,  // 8: strata.metadata.v1.Record.liveness:type_name -> strata.metadata.v1.LivenessRecord
-	4,  // 9: strata.metadata.v1.Record.gateway:type_name -> strata.metadata.v1.GatewayRecord
-	5,  // 10: strata.metadata.v1.Record.controller:type_name -> strata.metadata.v1.ControllerRecord
-	6,  // 11: strata.metadata.v1.Record.client_quota:type_name -> strata.metadata.v1.ClientQuotaRecord
-	10, // 12: strata.metadata.v1.RecordKey.partition:type_name -> strata.metadata.v1.PartitionKey
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	13, // 0: strata.metadata.v1.TopicRecord.configs:type_name -> strata.metadata.v1.TopicRecord.ConfigsEntry
+	14, // 1: strata.metadata.v1.GatewayRecord.kafka_listeners:type_name -> strata.metadata.v1.GatewayRecord.KafkaListenersEntry
+	7,  // 2: strata.metadata.v1.ClientQuotaRecord.entity:type_name -> strata.metadata.v1.QuotaEntity
+	15, // 3: strata.metadata.v1.ClientQuotaRecord.quotas:type_name -> strata.metadata.v1.ClientQuotaRecord.QuotasEntry
+	8,  // 4: strata.metadata.v1.QuotaEntity.user:type_name -> strata.metadata.v1.QuotaEntityName
+	8,  // 5: strata.metadata.v1.QuotaEntity.client_id:type_name -> strata.metadata.v1.QuotaEntityName
+	0,  // 6: strata.metadata.v1.Record.topic:type_name -> strata.metadata.v1.TopicRecord
+	1,  // 7: strata.metadata.v1.Record.partition:type_name -> strata.metadata.v1.PartitionRecord
+	2,  // 8: strata.metadata.v1.Record.storage_node:type_name -> strata.metadata.v1.StorageNodeRecord
+	3,  // 9: strata.metadata.v1.Record.liveness:type_name -> strata.metadata.v1.LivenessRecord
+	4,  // 10: strata.metadata.v1.Record.gateway:type_name -> strata.metadata.v1.GatewayRecord
+	5,  // 11: strata.metadata.v1.Record.controller:type_name -> strata.metadata.v1.ControllerRecord
+	6,  // 12: strata.metadata.v1.Record.client_quota:type_name -> strata.metadata.v1.ClientQuotaRecord
+	9,  // 13: strata.metadata.v1.Record.acl:type_name -> strata.metadata.v1.AclRecord
+	11, // 14: strata.metadata.v1.RecordKey.partition:type_name -> strata.metadata.v1.PartitionKey
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_strata_metadata_v1_metadata_proto_init() }
@@ -1213,7 +1377,7 @@ func file_strata_metadata_v1_metadata_proto_init() {
 	if File_strata_metadata_v1_metadata_proto != nil {
 		return
 	}
-	file_strata_metadata_v1_metadata_proto_msgTypes[9].OneofWrappers = []any{
+	file_strata_metadata_v1_metadata_proto_msgTypes[10].OneofWrappers = []any{
 		(*Record_Topic)(nil),
 		(*Record_Partition)(nil),
 		(*Record_StorageNode)(nil),
@@ -1221,8 +1385,9 @@ func file_strata_metadata_v1_metadata_proto_init() {
 		(*Record_Gateway)(nil),
 		(*Record_Controller)(nil),
 		(*Record_ClientQuota)(nil),
+		(*Record_Acl)(nil),
 	}
-	file_strata_metadata_v1_metadata_proto_msgTypes[11].OneofWrappers = []any{
+	file_strata_metadata_v1_metadata_proto_msgTypes[12].OneofWrappers = []any{
 		(*RecordKey_Topic)(nil),
 		(*RecordKey_Partition)(nil),
 		(*RecordKey_StorageNode)(nil),
@@ -1230,6 +1395,7 @@ func file_strata_metadata_v1_metadata_proto_init() {
 		(*RecordKey_Gateway)(nil),
 		(*RecordKey_Controller)(nil),
 		(*RecordKey_ClientQuota)(nil),
+		(*RecordKey_Acl)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1237,7 +1403,7 @@ func file_strata_metadata_v1_metadata_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_metadata_v1_metadata_proto_rawDesc), len(file_strata_metadata_v1_metadata_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
