@@ -191,8 +191,13 @@ compose-scale: ## Run STORAGE storage nodes (make compose-scale STORAGE=5); drai
 	$(compose-wait)
 
 .PHONY: compose-down
-compose-down: ## Stop the Compose cluster and delete its volumes.
-	$(COMPOSE) down -v --remove-orphans
+compose-down: ## Stop the Compose cluster and delete its volumes (storage volumes handed over by a recreate too).
+	@# down -v deletes only the volumes a container was created with: a storage
+	@# volume compose handed from a recreated container to its successor is kept,
+	@# so delete the storage containers' /data volumes by name.
+	@vols=$$(ids=$$($(COMPOSE) ps -a -q storage 2>/dev/null); [ -z "$$ids" ] || docker inspect -f \
+		'{{range .Mounts}}{{if eq .Destination "/data"}}{{.Name}} {{end}}{{end}}' $$ids); \
+	$(COMPOSE) down -v --remove-orphans && if [ -n "$$vols" ]; then docker volume rm -f $$vols >/dev/null; fi
 
 .PHONY: test-compose
 test-compose: ## Compose smoke test and the fault suite's smoke subset (own project, ports and subnet; builds the image; needs Docker).
