@@ -140,9 +140,16 @@ fmt: tools ## Format Go and proto sources.
 COMPOSE_CMD ?= $(shell if docker compose version >/dev/null 2>&1; then echo docker compose; else echo docker-compose; fi)
 COMPOSE_PROJECT ?= strata
 COMPOSE_FILE := deploy/compose/docker-compose.yml
-COMPOSE := $(COMPOSE_CMD) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) --profile storage4
+COMPOSE := $(COMPOSE_CMD) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE)
 COMPOSE_BUILD := deploy/compose/build
 COMPOSE_WAIT ?= 120
+# The storage certificate covers every address of this range (the compose
+# network's STRATA_SUBNET, 172.28.0.0/24 by default, must lie inside it).
+COMPOSE_CERT_SUBNET ?= 172.28.0.0/23
+# Storage nodes for compose-up and compose-scale: the number running, else
+# 3. Every `up` needs it: without --scale compose goes back to the file's
+# `scale: 3` and stops the extra storage containers.
+STORAGE ?= $(shell n=$$($(COMPOSE) ps -q storage 2>/dev/null | wc -l); if [ "$$n" -gt 0 ]; then echo $$n; else echo 3; fi)
 IMAGE ?= strata:dev
 
 .PHONY: images
@@ -153,16 +160,15 @@ images: ## Build a static strata binary into deploy/compose/build and the FROM-s
 
 .PHONY: compose-certs
 compose-certs: images ## Write the Compose cluster's development CA and role certificates to deploy/compose/certs (kept when present).
-	$(COMPOSE_BUILD)/strata certs --dir deploy/compose/certs --if-missing --storage-nodes 4 \
-		--hosts c1,c2,c3,storage1,storage2,storage3,storage4,gateway
+	$(COMPOSE_BUILD)/strata certs --dir deploy/compose/certs --if-missing --storage-nodes 0 --storage-shared \
+		--hosts c1,c2,c3,gateway1,gateway2,$(COMPOSE_CERT_SUBNET)
 	@# The containers run as an unprivileged user that must read the role keys of this
 	@# development CA; the CA's own key stays private.
 	chmod 0644 deploy/compose/certs/*.key
 	chmod 0600 deploy/compose/certs/ca.key
 
-.PHONY: compose-up
-compose-up: compose-certs ## Start the Compose cluster (3 controllers, 3 storage nodes, gateway on localhost:9191) and wait until healthy.
-	$(COMPOSE_CMD) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d
+# compose-wait waits until every container of the project is healthy.
+define compose-wait
 	@deadline=$$(( $$(date +%s) + $(COMPOSE_WAIT) )); \
 	while :; do \
 		states=$$(docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' \
@@ -172,11 +178,32 @@ compose-up: compose-certs ## Start the Compose cluster (3 controllers, 3 storage
 			echo "not healthy within $(COMPOSE_WAIT)s:"; echo "$$states"; $(COMPOSE) logs --tail 20; exit 1; fi; \
 		sleep 1; \
 	done
+endef
+
+.PHONY: compose-up
+compose-up: compose-certs ## Start the Compose cluster (3 controllers, 3 storage nodes or the number running, gateways on localhost:9191/9192) and wait until healthy.
+	$(COMPOSE) up -d --scale storage=$(STORAGE)
+	$(compose-wait)
+
+.PHONY: compose-scale
+compose-scale: ## Run STORAGE storage nodes (make compose-scale STORAGE=5); drain a node first before scaling down (docs/operations.md).
+	$(COMPOSE) up -d --no-recreate --scale storage=$(STORAGE)
+	$(compose-wait)
 
 .PHONY: compose-down
-compose-down: ## Stop the Compose cluster and delete its volumes.
-	$(COMPOSE) down -v --remove-orphans
+compose-down: ## Stop the Compose cluster and delete its volumes (storage volumes handed over by a recreate too).
+	@# down -v deletes only the volumes a container was created with: a storage
+	@# volume compose handed from a recreated container to its successor is kept,
+	@# so delete the storage containers' /data volumes by name.
+	@vols=$$(ids=$$($(COMPOSE) ps -a -q storage 2>/dev/null); [ -z "$$ids" ] || docker inspect -f \
+		'{{range .Mounts}}{{if eq .Destination "/data"}}{{.Name}} {{end}}{{end}}' $$ids); \
+	$(COMPOSE) down -v --remove-orphans && if [ -n "$$vols" ]; then docker volume rm -f $$vols >/dev/null; fi
 
 .PHONY: test-compose
-test-compose: ## Smoke test of the Compose cluster (own project and ports; builds the image; needs Docker).
-	$(GO) test -tags compose -count=1 -timeout 10m -v ./test/compose/
+test-compose: ## Compose smoke test and the fault suite's smoke subset (own project, ports and subnet; builds the image; needs Docker).
+	STRATA_FAULTS=smoke $(GO) test -tags compose -count=1 -timeout 10m -v -run 'TestComposeClusterFailover|TestComposeFaults' ./test/compose/
+
+.PHONY: test-faults-compose
+test-faults-compose: ## Every fault scenario against a Compose cluster (kill, restart, pause, network partition, scale, drain); prints the table for docs/operations.md.
+	$(GO) test -tags compose -count=1 -timeout 20m -v -run TestComposeFaults ./test/compose/
+

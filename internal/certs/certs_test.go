@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"io"
 	"net/url"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,5 +71,50 @@ func TestIdentityOfIgnoresForeignURIs(t *testing.T) {
 		if _, ok := IdentityOf(&x509.Certificate{URIs: []*url.URL{u}}); ok {
 			t.Errorf("%s read as a role identity", raw)
 		}
+	}
+}
+
+func TestExpandHosts(t *testing.T) {
+	got, err := ExpandHosts([]string{"c1", "172.28.5.0/30", "10.0.0.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "c1 172.28.5.0 172.28.5.1 172.28.5.2 172.28.5.3 10.0.0.9"; strings.Join(got, " ") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	for _, bad := range []string{"10.0.0.0/21", "fd00::/120", "10.0.0.0/33", "x/24"} {
+		if _, err := ExpandHosts([]string{bad}); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+	if _, err := ExpandHosts([]string{"10.0.0.0/22", "10.0.4.0/30"}); err == nil {
+		t.Error("more than MaxExpandedHosts addresses in all: no error")
+	}
+}
+
+func TestWriteSharedStorage(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteCluster(dir, nil, 0, time.Hour*24); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSharedStorage(dir, []string{"10.1.2.3"}, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "storage.crt"), filepath.Join(dir, "storage.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := IdentityOf(cert); !ok || id != (Identity{Role: RoleStorage}) {
+		t.Fatalf("identity %v %v, want storage without node id", id, ok)
+	}
+	if err := cert.VerifyHostname("10.1.2.3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSharedStorage(dir, nil, 24*time.Hour); err == nil {
+		t.Fatal("storage.crt overwritten")
 	}
 }

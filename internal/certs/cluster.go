@@ -1,10 +1,13 @@
 package certs
 
 import (
+	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -71,4 +74,61 @@ func WriteCluster(dir string, hosts []string, storageNodes int, validity time.Du
 		}
 	}
 	return nil
+}
+
+// SharedStorageFile is the name (without .crt/.key) of the storage
+// certificate WriteSharedStorage issues.
+const SharedStorageFile = "storage"
+
+// WriteSharedStorage issues, from the CA in dir, one storage certificate
+// that names no node id (strata://storage): any storage node may use it,
+// for clusters whose nodes get their ids at first registration (a scaled
+// Compose service). It binds a caller to the storage role only, not to a
+// node id (docs/security.md). It refuses to overwrite storage.crt.
+func WriteSharedStorage(dir string, hosts []string, validity time.Duration) error {
+	if _, err := os.Stat(filepath.Join(dir, SharedStorageFile+".crt")); err == nil {
+		return fmt.Errorf("%s already holds %s.crt", dir, SharedStorageFile)
+	}
+	ca, err := LoadCA(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key"))
+	if err != nil {
+		return err
+	}
+	issued, err := ca.Issue(Leaf{CommonName: "strata-storage", Validity: validity,
+		Hosts: append([]string{"localhost", "127.0.0.1", "::1"}, hosts...), Identity: Identity{Role: RoleStorage}})
+	if err != nil {
+		return err
+	}
+	return issued.WriteFiles(dir, SharedStorageFile)
+}
+
+// MaxExpandedHosts bounds how many addresses ExpandHosts makes of CIDRs.
+const MaxExpandedHosts = 1024
+
+// ExpandHosts replaces each IPv4 CIDR in hosts (10.0.0.0/24) by every
+// address in it, so that a certificate covers a container network whose
+// addresses are handed out at start. At most MaxExpandedHosts in all.
+func ExpandHosts(hosts []string) ([]string, error) {
+	var out []string
+	for _, h := range hosts {
+		if !strings.Contains(h, "/") {
+			out = append(out, h)
+			continue
+		}
+		_, n, err := net.ParseCIDR(h)
+		if err != nil || n.IP.To4() == nil {
+			return nil, fmt.Errorf("%q is not an IPv4 CIDR", h)
+		}
+		ones, bits := n.Mask.Size()
+		if bits-ones > 10 {
+			return nil, fmt.Errorf("%s holds more than %d addresses", h, MaxExpandedHosts)
+		}
+		ip := binary.BigEndian.Uint32(n.IP.To4())
+		for i := uint32(0); i < 1<<(bits-ones); i++ {
+			if len(out) >= MaxExpandedHosts {
+				return nil, fmt.Errorf("hosts: more than %d addresses", MaxExpandedHosts)
+			}
+			out = append(out, net.IPv4(byte((ip+i)>>24), byte((ip+i)>>16), byte((ip+i)>>8), byte(ip+i)).String())
+		}
+	}
+	return out, nil
 }

@@ -149,8 +149,19 @@ func joinIndented(errs []error) error {
 
 // Advertise returns the address other roles dial for a listener bound to
 // listen: an explicit advertise address, or the hostname (loopback for a
-// loopback bind) with the bound port.
+// loopback bind) with the bound port. An explicit address without a host
+// (":9290") is this machine's own IP address with that port: a replica of
+// a scaled container service knows no name of its own that others can
+// resolve, but its address on the container network (ownIP).
 func Advertise(explicit, listen string) string {
+	if host, port, err := net.SplitHostPort(explicit); err == nil && host == "" {
+		if ip := ownIP(); ip != "" {
+			return net.JoinHostPort(ip, port)
+		}
+		if h, err := os.Hostname(); err == nil {
+			return net.JoinHostPort(h, port)
+		}
+	}
 	if explicit != "" {
 		return explicit
 	}
@@ -166,4 +177,19 @@ func Advertise(explicit, listen string) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// ownIP is the first global unicast IPv4 address of this machine's
+// interfaces (a container has one per network it is on), or "".
+func ownIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return ""
 }

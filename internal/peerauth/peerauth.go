@@ -114,12 +114,14 @@ func Role(id certs.Identity, method string, roles ...string) error {
 
 // Node allows only the storage node nodeID itself, and the controllers
 // (a standby forwards a node's call with its own certificate, after
-// checking it).
+// checking it). A storage certificate that names no node id (strata certs
+// --storage-shared, for nodes that get their ids at first registration)
+// stands for any storage node.
 func Node(id certs.Identity, method string, nodeID int32) error {
 	if id.Role == certs.RoleController {
 		return nil
 	}
-	if id.Role == certs.RoleStorage && id.NodeID != 0 && id.NodeID == nodeID {
+	if id.Role == certs.RoleStorage && (id.NodeID == 0 || id.NodeID == nodeID) {
 		return nil
 	}
 	return Deny("%s may not call %s for storage node %d", id, method, nodeID)

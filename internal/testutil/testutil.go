@@ -15,15 +15,23 @@ import (
 // error when timeout passes.
 func WaitFor(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
+	if err := Poll(timeout, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Poll polls f until it returns nil, or returns f's last error when
+// timeout passes (for callers that go on after a failed wait).
+func Poll(timeout time.Duration, f func() error) error {
 	deadline := time.Now().Add(timeout)
 	delay := 10 * time.Millisecond
 	for {
 		err := f()
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", timeout, err)
+			return fmt.Errorf("condition not met within %s: %w", timeout, err)
 		}
 		time.Sleep(delay)
 		delay = min(2*delay, 250*time.Millisecond)

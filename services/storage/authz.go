@@ -7,18 +7,21 @@ import (
 )
 
 // authorize is the storage node's peerauth policy (with TLS on): replica
-// fetches only from the storage node named by follower_id (the leader then
+// fetches only from the storage node named by follower_id, or one with a
+// shared storage certificate naming no id (the leader then
 // checks it is an assigned follower at its current epoch), the data plane
 // only from gateways, transaction markers only from controllers.
 func authorize(id certs.Identity, method string, req any) error {
 	switch method {
 	case storagev1.StorageService_Replicate_FullMethodName:
-		if r, ok := req.(*storagev1.ReplicateRequest); ok && (id.NodeID == 0 || id.NodeID != r.GetFollowerId()) {
+		if r, ok := req.(*storagev1.ReplicateRequest); ok && id.NodeID != 0 && id.NodeID != r.GetFollowerId() {
 			return peerauth.Deny("%s may not fetch replicas as follower %d", id, r.GetFollowerId())
 		}
 		return peerauth.Role(id, method, certs.RoleStorage)
 	case storagev1.StorageService_OffsetForLeaderEpoch_FullMethodName:
-		return peerauth.Role(id, method, certs.RoleStorage)
+		// Followers, and gateways for Kafka consumers validating their
+		// position (KIP-320).
+		return peerauth.Role(id, method, certs.RoleStorage, certs.RoleGateway)
 	case storagev1.StorageService_WriteTxnMarkers_FullMethodName:
 		return peerauth.Role(id, method, certs.RoleController)
 	case storagev1.StorageService_ListReplicas_FullMethodName:

@@ -24,10 +24,14 @@ func TestAuthorize(t *testing.T) {
 		{storage2, replicate, nil, true},
 		{storage2, replicate, &storagev1.ReplicateRequest{FollowerId: 2}, true},
 		{storage2, replicate, &storagev1.ReplicateRequest{FollowerId: 3}, false},
-		{anyStorage, replicate, &storagev1.ReplicateRequest{FollowerId: 2}, false},
+		// A shared storage certificate (strata certs --storage-shared)
+		// stands for any storage node.
+		{anyStorage, replicate, &storagev1.ReplicateRequest{FollowerId: 2}, true},
 		{gateway, replicate, nil, false},
 		{controller, replicate, nil, false},
 		{storage2, storagev1.StorageService_OffsetForLeaderEpoch_FullMethodName, nil, true},
+		{gateway, storagev1.StorageService_OffsetForLeaderEpoch_FullMethodName, nil, true},
+		{controller, storagev1.StorageService_OffsetForLeaderEpoch_FullMethodName, nil, false},
 		{gateway, storagev1.StorageService_Produce_FullMethodName, nil, true},
 		{storage2, storagev1.StorageService_Produce_FullMethodName, nil, false},
 		{controller, storagev1.StorageService_Fetch_FullMethodName, nil, false},

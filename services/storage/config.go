@@ -51,7 +51,7 @@ const defaultDiskFreeWarnBytes = 1 << 30
 func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", "./strata-data/storage", "directory for partition data and the node id")
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9290", "gRPC listen address (storage API, replication, health)")
-	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "gRPC address other roles dial (default: hostname and the grpc-addr port)")
+	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "gRPC address other roles dial (default: hostname and the grpc-addr port; \":PORT\": this machine's IP address)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", ":8091", "HTTP listen address for /healthz, /readyz and /metrics")
 	fs.StringSliceVar(&c.Controllers, "controllers", []string{"localhost:9190"}, "controller gRPC addresses, comma-separated")
 	fs.StringVar(&c.Rack, "rack", "", "rack or zone of this node; replicas of a partition spread over racks")

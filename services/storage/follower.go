@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -157,7 +158,8 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 	if node == nil {
 		return errs.New(errs.UnknownMember, "leader %d has no address yet", leader)
 	}
-	conn, err := f.conns.Get(node.GetAddress())
+	addr := node.GetAddress()
+	conn, err := f.conns.Get(addr)
 	if err != nil {
 		return err
 	}
@@ -174,6 +176,13 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 		parts, err := f.followed(loop)
 		if err != nil {
 			return err
+		}
+		// A leader that came back on another address (a container's IP
+		// changes on restart) is dialled again there: the old address may
+		// now be another node's, which answers every partition with an
+		// error and would keep this stream alive forever.
+		if now, _ := f.n.cache.StorageNode(leader); now == nil || now.GetAddress() != addr {
+			return fmt.Errorf("leader %d moved from %s", leader, addr)
 		}
 		f.truncateDiverged(ctx, client, parts)
 		req := &storagev1.ReplicateRequest{FollowerId: reg.ID, FollowerEpoch: reg.Epoch, MaxWaitMs: int32(replicaFetchWait.Milliseconds()),

@@ -130,14 +130,18 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 
 // nodeIDFromCert is the node id to register with: with TLS, the one the
 // certificate names (the controller accepts no other), which must agree
-// with the id the data dir already has.
+// with the id the data dir already has; with a shared storage certificate
+// (no id), the data dir's.
 func nodeIDFromCert(t *tlsconf.TLS, stored int32) (int32, error) {
 	if t == nil {
 		return stored, nil
 	}
 	id, ok := t.Identity()
-	if !ok || id.Role != certs.RoleStorage || id.NodeID == 0 {
-		return 0, fmt.Errorf("tls-cert: a storage node's certificate must name its node id (strata://storage/N; see strata certs)")
+	if !ok || id.Role != certs.RoleStorage {
+		return 0, fmt.Errorf("tls-cert: a storage node's certificate must name the storage role (strata://storage/N, or strata://storage for any node; see strata certs)")
+	}
+	if id.NodeID == 0 {
+		return stored, nil // a shared certificate: the id is the data dir's, or new
 	}
 	if stored != 0 && stored != id.NodeID {
 		return 0, fmt.Errorf("tls-cert names storage node %d but the data dir belongs to node %d", id.NodeID, stored)

@@ -1,24 +1,11 @@
 //go:build compose
 
-// Package compose is a smoke test of the Docker Compose deployment in
-// deploy/compose: it builds the image, starts the cluster under its own
-// project name and free loopback ports, drives it with the strata CLI from
-// the host, kills the active controller's container and checks failover.
-//
-// It needs Docker with compose (v2 plugin or v1 docker-compose) and runs only
-// with the build tag: `make test-compose` or
-// `go test -tags compose ./test/compose/ -count=1 -v`.
 package compose
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,195 +13,14 @@ import (
 	"github.com/strata-io/strata/internal/testutil"
 )
 
-type topicInfo struct {
-	Name              string            `json:"name"`
-	ReplicationFactor int               `json:"replication_factor"`
-	Configs           map[string]string `json:"configs"`
-	Partitions        []struct {
-		Partition int     `json:"partition"`
-		Leader    int32   `json:"leader"`
-		Replicas  []int32 `json:"replicas"`
-		ISR       []int32 `json:"isr"`
-	} `json:"partitions"`
-}
-
-type clusterInfo struct {
-	Controllers []struct {
-		ID      string `json:"id"`
-		Address string `json:"address"`
-		Active  bool   `json:"active"`
-	} `json:"controllers"`
-	StorageNodes []struct {
-		ID    int32  `json:"id"`
-		Rack  string `json:"rack"`
-		State string `json:"state"`
-	} `json:"storage_nodes"`
-	Gateways []struct {
-		ID          int32  `json:"id"`
-		GRPCAddress string `json:"grpc_address"`
-	} `json:"gateways"`
-}
-
-func (c clusterInfo) active() []string {
-	var ids []string
-	for _, ctrl := range c.Controllers {
-		if ctrl.Active {
-			ids = append(ids, ctrl.ID)
-		}
-	}
-	return ids
-}
-
-// env is the compose cluster under test.
-type env struct {
-	t       *testing.T
-	root    string   // repository root
-	compose []string // compose command with project and file
-	environ []string // STRATA_*_PORT for compose
-	strata  string   // CLI built for the host
-	server  string   // gateway gRPC address on the host
-}
-
-// run runs name args... in the repository root and returns stdout, stderr
-// and the exit code.
-func (e *env) run(extraEnv []string, name string, args ...string) (string, string, int) {
-	e.t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = e.root
-	cmd.Env = append(append(os.Environ(), e.environ...), extraEnv...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		code = -1
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-		if errOut.Len() == 0 {
-			errOut.WriteString(err.Error())
-		}
-	}
-	return out.String(), errOut.String(), code
-}
-
-// must runs a command that has to succeed.
-func (e *env) must(name string, args ...string) string {
-	e.t.Helper()
-	out, errOut, code := e.run(nil, name, args...)
-	if code != 0 {
-		e.t.Fatalf("%s %s: exit %d\n%s%s", name, strings.Join(args, " "), code, out, errOut)
-	}
-	return out
-}
-
-func (e *env) composeArgs(args ...string) []string {
-	return append(append([]string{}, e.compose[1:]...), args...)
-}
-
-func (e *env) dc(args ...string) string {
-	e.t.Helper()
-	return e.must(e.compose[0], e.composeArgs(args...)...)
-}
-
-// cli runs the strata CLI against the gateway.
-func (e *env) cli(args ...string) (string, string, int) {
-	e.t.Helper()
-	return e.run(nil, e.strata, append(args, "--server", e.server, "--timeout", "5s")...)
-}
-
-func (e *env) cliJSON(v any, args ...string) error {
-	e.t.Helper()
-	out, errOut, code := e.cli(append(args, "-o", "json")...)
-	if code != 0 {
-		return fmt.Errorf("strata %s: exit %d: %s", strings.Join(args, " "), code, strings.TrimSpace(errOut))
-	}
-	if err := json.Unmarshal([]byte(out), v); err != nil {
-		return fmt.Errorf("strata %s: %v in %q", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-// composeCommand is `docker compose` when the v2 plugin is installed, else
-// v1 `docker-compose`.
-func composeCommand(t *testing.T) []string {
-	if err := exec.Command("docker", "compose", "version").Run(); err == nil {
-		return []string{"docker", "compose"}
-	}
-	if _, err := exec.LookPath("docker-compose"); err == nil {
-		return []string{"docker-compose"}
-	}
-	t.Fatal("neither `docker compose` nor `docker-compose` is available")
-	return nil
-}
-
-func freePort(t *testing.T) string {
-	_, port, _ := strings.Cut(testutil.FreeAddr(t), ":")
-	return port
-}
-
+// TestComposeClusterFailover: the default cluster comes up healthy (3
+// controllers, 3 storage nodes, 2 gateways), a Kafka client on the host
+// sees both gateways and reads through one what it wrote through the
+// other, node ids survive `restart`, and the active controller's kill
+// fails over.
 func TestComposeClusterFailover(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	project := "strata-smoke-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	grpcPort, kafkaPort := freePort(t), freePort(t)
-	e := &env{
-		t:    t,
-		root: root,
-		compose: append(composeCommand(t), "-p", project,
-			"-f", filepath.Join(root, "deploy/compose/docker-compose.yml")),
-		// The gateway serves TLS with the certificates of make compose-certs.
-		environ: []string{"STRATA_GRPC_PORT=" + grpcPort, "STRATA_HTTP_PORT=" + freePort(t), "STRATA_KAFKA_PORT=" + kafkaPort,
-			"STRATA_TLS_CA=" + filepath.Join(root, "deploy/compose/certs/ca.crt")},
-		strata: filepath.Join(t.TempDir(), "strata"),
-		server: "127.0.0.1:" + grpcPort,
-	}
-	t.Logf("project %s, gateway gRPC on %s", project, e.server)
-
-	start := time.Now()
-	e.must("make", "compose-certs") // builds the image too
-	e.must("go", "build", "-o", e.strata, "./cmd/strata")
-	t.Logf("image and CLI built in %s", time.Since(start).Round(time.Millisecond))
-
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, errOut, _ := e.run(nil, e.compose[0], e.composeArgs("ps")...)
-			t.Logf("compose ps:\n%s%s", out, errOut)
-			out, errOut, _ = e.run(nil, e.compose[0], e.composeArgs("logs", "--no-color", "--tail", "40")...)
-			t.Logf("compose logs:\n%s%s", out, errOut)
-		}
-		if out, errOut, code := e.run(nil, e.compose[0], e.composeArgs("--profile", "storage4", "down", "-v", "--remove-orphans", "-t", "5")...); code != 0 {
-			t.Errorf("compose down: exit %d\n%s%s", code, out, errOut)
-		}
-	})
-	start = time.Now()
-	e.dc("up", "-d")
-	// The gateway is started only after every controller and storage node is
-	// healthy, and is ready itself only once registered and synced.
-	testutil.WaitFor(t, 120*time.Second, func() error {
-		if _, errOut, code := e.run(nil, e.strata, "health", "--addr", e.server, "--timeout", "2s"); code != 0 {
-			return fmt.Errorf("gateway not ready: %s", strings.TrimSpace(errOut))
-		}
-		return nil
-	})
-	t.Logf("cluster healthy %s after `up -d`", time.Since(start).Round(time.Millisecond))
-
-	// Every container reports healthy to Docker too.
-	ids := strings.Fields(e.dc("ps", "-q"))
-	if len(ids) != 7 {
-		t.Fatalf("want 7 containers, got %d: %v", len(ids), ids)
-	}
-	testutil.WaitFor(t, 30*time.Second, func() error {
-		out := e.must("docker", append([]string{"inspect", "-f", "{{.Name}} {{.State.Health.Status}}"}, ids...)...)
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			if !strings.HasSuffix(line, " healthy") {
-				return fmt.Errorf("not healthy: %s", line)
-			}
-		}
-		return nil
-	})
+	e := startCluster(t)
+	e.waitHealthy(8, 30*time.Second)
 
 	if out, errOut, code := e.cli("topic", "create", "orders", "--partitions", "6", "--replication-factor", "3"); code != 0 {
 		t.Fatalf("topic create: exit %d: %s%s", code, out, errOut)
@@ -247,18 +53,23 @@ func TestComposeClusterFailover(t *testing.T) {
 		t.Errorf("configs %v: the compose controllers stamp min.insync.replicas=2 on new topics", topic.Configs)
 	}
 
-	// A Kafka client on the host produces (acks=all) and consumes through the
-	// gateway's published Kafka port.
+	// A Kafka client on the host sees both gateways as brokers, produces
+	// (acks=all) through gateway 1 and consumes through gateway 2.
 	if _, err := exec.LookPath("kcat"); err != nil {
 		t.Log("kcat not installed (apt-get install kcat); skipping the Kafka round trip")
 	} else {
-		broker := "localhost:" + kafkaPort
-		produce := exec.Command("kcat", "-b", broker, "-t", "orders", "-P", "-z", "zstd", "-X", "acks=all")
+		meta := e.must("kcat", "-b", "localhost:"+e.kafka[0], "-L")
+		for _, k := range e.kafka {
+			if !strings.Contains(meta, "at localhost:"+k) {
+				t.Fatalf("kcat -L does not list the gateway on localhost:%s:\n%s", k, meta)
+			}
+		}
+		produce := exec.Command("kcat", "-b", "localhost:"+e.kafka[0], "-t", "orders", "-P", "-z", "zstd", "-X", "acks=all")
 		produce.Stdin = strings.NewReader("one\ntwo\nthree\n")
 		if out, err := produce.CombinedOutput(); err != nil {
 			t.Fatalf("kcat produce: %v: %s", err, out)
 		}
-		out := e.must("kcat", "-b", broker, "-t", "orders", "-C", "-o", "beginning", "-e", "-q")
+		out := e.must("kcat", "-b", "localhost:"+e.kafka[1], "-t", "orders", "-C", "-o", "beginning", "-e", "-q")
 		got := strings.Fields(out)
 		sort.Strings(got)
 		if strings.Join(got, ",") != "one,three,two" {
@@ -274,19 +85,64 @@ func TestComposeClusterFailover(t *testing.T) {
 	if len(cl.Controllers) != 3 || len(active) != 1 {
 		t.Fatalf("want 3 controllers with exactly one active: %+v", cl.Controllers)
 	}
-	racks := map[string]bool{}
+	ids := map[int32]string{}
 	for _, n := range cl.StorageNodes {
-		if n.State != "alive" || n.Rack == "" {
-			t.Errorf("storage node %+v: want alive with a rack", n)
+		if n.State != "alive" {
+			t.Errorf("storage node %+v: want alive", n)
 		}
-		racks[n.Rack] = true
+		ids[n.ID] = n.Address
 	}
-	if len(cl.StorageNodes) != 3 || len(racks) != 3 {
-		t.Fatalf("want 3 alive storage nodes on 3 racks: %+v", cl.StorageNodes)
+	if len(cl.StorageNodes) != 3 {
+		t.Fatalf("want 3 alive storage nodes: %+v", cl.StorageNodes)
 	}
-	if len(cl.Gateways) != 1 || cl.Gateways[0].GRPCAddress != "localhost:"+grpcPort {
-		t.Errorf("gateways: %+v, want one advertising localhost:%s", cl.Gateways, grpcPort)
+	var gws []string
+	for _, g := range cl.Gateways {
+		gws = append(gws, g.GRPCAddress+" "+g.KafkaAddress)
 	}
+	sort.Strings(gws)
+	want := []string{"localhost:" + e.grpc[0] + " localhost:" + e.kafka[0], "localhost:" + e.grpc[1] + " localhost:" + e.kafka[1]}
+	sort.Strings(want)
+	if strings.Join(gws, ",") != strings.Join(want, ",") {
+		t.Errorf("gateways advertise %v, want %v", gws, want)
+	}
+
+	// `restart` keeps every node id: the id lives in each container's
+	// volume (addresses may change).
+	e.dc("restart", "-t", "5")
+	testutil.WaitFor(t, 90*time.Second, func() error {
+		var now clusterInfo
+		if err := e.cliJSON(&now, "cluster", "describe"); err != nil {
+			return err
+		}
+		got := map[int32]bool{}
+		for _, n := range now.StorageNodes {
+			if n.State == "alive" {
+				got[n.ID] = true
+			}
+		}
+		for id := range ids {
+			if !got[id] {
+				return fmt.Errorf("node %d not alive after restart: %+v", id, now.StorageNodes)
+			}
+		}
+		if len(now.StorageNodes) != len(ids) {
+			return fmt.Errorf("restart made new nodes: %+v", now.StorageNodes)
+		}
+		if a := now.active(); len(a) != 1 {
+			return fmt.Errorf("active controllers %v", a)
+		}
+		return nil
+	})
+	// Addresses move between nodes on restart: every follower must find
+	// its leader at the new address and every ISR fill up again (cluster
+	// health dials with STRATA_TLS_CA too).
+	if out, errOut, code := e.run(nil, e.strata, "cluster", "health", "--exit-when-healthy", "--timeout", "60s", "--server", e.server); code != 0 {
+		t.Fatalf("cluster health after restart: exit %d\n%s%s", code, out, errOut)
+	}
+	if err := e.cliJSON(&cl, "cluster", "describe"); err != nil {
+		t.Fatal(err)
+	}
+	active = cl.active()
 
 	// Kill the active controller's container (SIGKILL, no clean hand-off).
 	victim := active[0]

@@ -14,6 +14,7 @@ import (
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
@@ -52,6 +53,30 @@ func TestTLSCluster(t *testing.T) {
 		}
 		if got := consumeN(t, cl, 30, 30*time.Second); len(got) != 30 {
 			t.Fatalf("consumed %d records", len(got))
+		}
+		// Consumers validate their position with OffsetForLeaderEpoch
+		// (franz-go does after a rejoin with committed epochs): the
+		// gateway asks the storage leader, which must accept its
+		// certificate for it.
+		epochReq := kmsg.NewPtrOffsetForLeaderEpochRequest()
+		et := kmsg.NewOffsetForLeaderEpochRequestTopic()
+		et.Topic = "orders"
+		for p := range int32(3) {
+			ep := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+			ep.Partition, ep.CurrentLeaderEpoch, ep.LeaderEpoch = p, -1, 0
+			et.Partitions = append(et.Partitions, ep)
+		}
+		epochReq.Topics = append(epochReq.Topics, et)
+		epochResp, err := epochReq.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatalf("OffsetForLeaderEpoch: %v", err)
+		}
+		for _, rt := range epochResp.Topics {
+			for _, rp := range rt.Partitions {
+				if rp.ErrorCode != 0 {
+					t.Fatalf("OffsetForLeaderEpoch %s/%d: error code %d, end offset %d", rt.Topic, rp.Partition, rp.ErrorCode, rp.EndOffset)
+				}
+			}
 		}
 		// A plaintext Kafka client gets nothing from the TLS port.
 		plain, err := kgo.NewClient(kgo.SeedBrokers(c.kafka), kgo.RequestRetries(0))
