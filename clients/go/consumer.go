@@ -231,7 +231,10 @@ func (k *Consumer) run() {
 	for attempt := 1; ; attempt++ {
 		err := k.session()
 		k.lose(err)
-		if k.ctx.Err() != nil {
+		k.mu.Lock()
+		closed := k.closed
+		k.mu.Unlock()
+		if k.ctx.Err() != nil || closed {
 			return
 		}
 		// The server's own verdicts (a Strata or Kafka code) that a retry
@@ -806,12 +809,32 @@ func (k *Consumer) Close(ctx context.Context) error {
 	}
 	k.mu.Lock()
 	k.closed = true
+	st := k.stream
 	k.notify()
 	k.mu.Unlock()
+	if st != nil {
+		// Close our side and wait for the gateway to end the stream: it
+		// does once the member has left the group, so the group moves the
+		// partitions at once, not after the session timeout.
+		k.sendMu.Lock()
+		_ = st.CloseSend()
+		k.sendMu.Unlock()
+		t := time.NewTimer(closeLeaveWait)
+		select {
+		case <-k.done:
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	k.cancel()
 	<-k.done
 	return err
 }
+
+// closeLeaveWait bounds how long Close waits for the gateway to confirm
+// the member left.
+const closeLeaveWait = 5 * time.Second
 
 func groupByTopic(parts []topicPartition) map[string][]int32 {
 	out := map[string][]int32{}
