@@ -80,6 +80,8 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 		last int64
 	}
 	var waits []pending
+	timing := h.n.timing()
+	received, appended := stamp(timing), int64(0)
 	for _, pp := range req.GetPartitions() {
 		res := &storagev1.ProducePartitionResult{Topic: pp.GetTopic(), Partition: pp.GetPartition(), BaseOffset: -1, LogStartOffset: -1, LogAppendTimeMs: -1}
 		out.Partitions = append(out.Partitions, res)
@@ -98,6 +100,7 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 			res.Error = errs.FromKafka(err).Detail
 			continue
 		}
+		appended = stamp(timing) // the last partition's, before its followers wake
 		p.appends.fire()
 		ls.advanceHighWatermark()
 		res.BaseOffset, res.LogStartOffset = base, p.log.LogStartOffset()
@@ -116,6 +119,9 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 		if e := w.ls.waitReplicated(ctx, w.last, timeout); e != nil {
 			w.res.Error = e.Detail
 		}
+	}
+	if timing && len(waits) > 0 {
+		h.n.Log.Debug("produce timing", "partitions", len(req.GetPartitions()), "received_ns", received, "appended_ns", appended, "replicated_ns", stamp(true))
 	}
 	if req.GetAcks() == storagev1.Acks_ACKS_NONE {
 		return &storagev1.ProduceResponse{}, nil

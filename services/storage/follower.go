@@ -196,6 +196,8 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 			}
 			continue
 		}
+		timing := f.n.timing()
+		sent := stamp(timing)
 		if err := stream.Send(req); err != nil {
 			return err
 		}
@@ -203,7 +205,12 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 		if err != nil {
 			return err
 		}
-		if !f.applyFetched(resp, states) {
+		received := stamp(timing)
+		applied := f.applyFetched(resp, states)
+		if timing {
+			f.n.Log.Debug("replica fetch applied", "leader", leader, "sent_ns", sent, "received_ns", received, "appended_ns", stamp(true), "bytes", recordBytes(resp))
+		}
+		if !applied {
 			select { // every partition failed (stale metadata on one side): wait a little
 			case <-ctx.Done():
 				return nil

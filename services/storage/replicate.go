@@ -28,6 +28,8 @@ func (h *handler) Replicate(stream grpc.BidiStreamingServer[storagev1.ReplicateR
 		if err != nil {
 			return nil // the follower went away or moved on
 		}
+		timing := h.n.timing()
+		received := stamp(timing)
 		if err := h.n.checkFollower(req.GetFollowerId(), req.GetFollowerEpoch()); err != nil {
 			return err
 		}
@@ -35,11 +37,23 @@ func (h *handler) Replicate(stream grpc.BidiStreamingServer[storagev1.ReplicateR
 		if err != nil {
 			return err
 		}
+		if timing {
+			h.n.Log.Debug("replica fetch served", "follower", req.GetFollowerId(), "received_ns", received, "answered_ns", stamp(true), "bytes", recordBytes(resp))
+		}
 		if err := stream.Send(resp); err != nil {
 			return nil
 		}
 	}
 	return nil
+}
+
+// recordBytes is the size of the batches a replica fetch answer carries.
+func recordBytes(resp *storagev1.ReplicateResponse) int {
+	n := 0
+	for _, p := range resp.GetPartitions() {
+		n += len(p.GetRecords())
+	}
+	return n
 }
 
 // serveReplicaFetch records each partition's fetch offset as the follower's
