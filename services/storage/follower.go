@@ -21,8 +21,8 @@ import (
 // Replication fetch tuning.
 const (
 	replicaFetchWait     = 500 * time.Millisecond
-	replicaFetchMaxBytes = 16 << 20
-	replicaPartitionMax  = 4 << 20
+	replicaFetchMaxBytes = 4 << 20
+	replicaPartitionMax  = 1 << 20
 	replicaRetryBackoff  = 200 * time.Millisecond
 )
 
