@@ -59,6 +59,7 @@ type devOptions struct {
 // devProc is a running `strata dev`.
 type devProc struct {
 	kafka, grpc, http string
+	controller        string // the controller's gRPC address, from the banner
 	cmd               *exec.Cmd
 	bin, dataDir      string
 }
@@ -95,6 +96,9 @@ func (d *devProc) start(b *testing.B, o devOptions) {
 	b.Cleanup(func() { d.kill() })
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "controller "); ok {
+			d.controller, _, _ = strings.Cut(rest, ",")
+		}
 		if strings.Contains(sc.Text(), "Press Ctrl-C") {
 			break
 		}
@@ -103,6 +107,14 @@ func (d *devProc) start(b *testing.B, o devOptions) {
 		for sc.Scan() {
 		}
 	}()
+}
+
+// stop ends the process as Ctrl-C does and waits for it.
+func (d *devProc) stop() {
+	if d.cmd != nil && d.cmd.ProcessState == nil {
+		_ = d.cmd.Process.Signal(os.Interrupt)
+		_ = d.cmd.Wait()
+	}
 }
 
 // kill ends the process (SIGKILL) and waits for it.
