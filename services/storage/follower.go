@@ -245,7 +245,7 @@ func (f *fetchers) applyFetched(resp *storagev1.ReplicateResponse, states map[pa
 		}
 		p.setHighWatermark(min(r.GetHighWatermark(), p.log.LogEndOffset()))
 		f.followLogStart(p, r.GetLogStartOffset())
-		f.n.metrics.followerLag.WithLabelValues(p.name()).Set(float64(max(r.GetLogEndOffset()-p.log.LogEndOffset(), 0)))
+		p.lagGauge(f.n.metrics).Set(float64(max(r.GetLogEndOffset()-p.log.LogEndOffset(), 0)))
 		ok = true
 	}
 	return ok
