@@ -20,7 +20,7 @@ import (
 // at a time, through every hop: it runs `strata dev` at debug level, whose
 // storage nodes log wall-clock timestamps of each replication step
 // (services/storage/timing.go), lines them up with the client's send and
-// acknowledgement times, and prints the median and p90 of each hop. kfake's
+// acknowledgement times, and prints the p50, p90 and p99 of each hop. kfake's
 // round trip, measured the same way, is the floor of client and loopback.
 // Run with `make bench-hops`.
 func BenchmarkHops(b *testing.B) {
@@ -58,7 +58,7 @@ func BenchmarkHops(b *testing.B) {
 		}
 		h := lineUp(sends, lines)
 		fmt.Printf("\none acks=all RF=3 produce of 1 × 100 B, %d in sequence, linger 0 (µs; %d lined up)\n", n, len(h["total"]))
-		fmt.Printf("%-58s %8s %8s\n", "hop", "p50", "p90")
+		fmt.Printf("%-58s %8s %8s %8s\n", "hop", "p50", "p90", "p99")
 		floorRTT := make([]float64, len(floor))
 		for i, s := range floor {
 			floorRTT[i] = float64(s.acked-s.sent) / 1e3
@@ -80,7 +80,7 @@ func BenchmarkHops(b *testing.B) {
 			if row.key == "" {
 				v = floorRTT
 			}
-			fmt.Printf("%-58s %8.0f %8.0f\n", row.name, quantile(v, 0.5), quantile(v, 0.9))
+			fmt.Printf("%-58s %8.0f %8.0f %8.0f\n", row.name, quantile(v, 0.5), quantile(v, 0.9), quantile(v, 0.99))
 		}
 	}
 }
