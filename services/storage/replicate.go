@@ -106,7 +106,7 @@ func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRe
 // leaderOf returns this node's leadership of a partition for a follower
 // fetching at leaderEpoch, or the error that tells the follower what to do.
 func (n *Node) leaderOf(topic string, partition int32, leaderEpoch int32, follower int32) (*leaderState, *errs.Error) {
-	_, ls, e := n.leaderFor(topic, partition)
+	_, ls, rec, e := n.leaderForRec(topic, partition)
 	if e != nil {
 		return nil, e
 	}
@@ -116,7 +116,7 @@ func (n *Node) leaderOf(topic string, partition int32, leaderEpoch int32, follow
 	case leaderEpoch > ls.epoch:
 		return nil, errs.New(errs.UnknownLeaderEpoch, "follower epoch %d is newer than the leader's %d", leaderEpoch, ls.epoch)
 	}
-	if rec, _ := n.cache.Partition(topic, partition); follower != anyReader && (follower == n.id() || !slices.Contains(rec.GetReplicas(), follower)) {
+	if follower != anyReader && (follower == n.id() || !slices.Contains(rec.GetReplicas(), follower)) {
 		return nil, errs.New(errs.NotLeaderOrFollower, "node %d is not a follower of %s", follower, replicaDir(topic, partition))
 	}
 	return ls, nil
