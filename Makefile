@@ -70,8 +70,12 @@ lint: tools ## gofmt, go vet, buf lint, buf format, buf breaking.
 		buf breaking --against '.git#branch=main'; fi
 
 .PHONY: build
-build: ## Build ./bin/strata.
-	$(GO) build -o $(BIN)/strata ./cmd/strata
+# The version and commit `strata version` prints.
+VERSION ?= dev
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
+
+build: ## Build ./bin/strata (VERSION=v1.2.3 to stamp a version).
+	$(GO) build -buildvcs=auto -ldflags "-X github.com/strata-io/strata/internal/cli.Version=$(VERSION) -X github.com/strata-io/strata/internal/cli.Commit=$(COMMIT)" -o $(BIN)/strata ./cmd/strata
 
 .PHONY: run
 run: ## Start a local dev cluster (controller, 3 storage nodes, gateway) in ./strata-data.
@@ -86,6 +90,10 @@ test: ## Unit and multi-process integration tests (replays fuzz corpora), in eve
 test-race: ## Unit tests and the multi-process tests with the race detector in every process.
 	$(GO) test -race $(GOTEST_FLAGS) ./internal/... ./services/...
 	STRATA_E2E_RACE=1 $(GO) test $(GOTEST_FLAGS) ./test/e2e/
+
+.PHONY: test-mtls
+test-mtls: ## The replication and fault multi-process suites with TLS on every role and mTLS between them.
+	STRATA_E2E_TLS=1 $(GO) test $(GOTEST_FLAGS) -run 'TestReplication|TestStorageNodeKilled|TestActiveControllerKilled|TestTLSCluster' ./test/e2e/
 
 .PHONY: test-faults
 test-faults: ## Long fault suite (random kills, pauses, SIGTERMs under acks=all and exactly-once transactional load; STRATA_SOAK_DURATION=30s shortens it).
@@ -155,8 +163,17 @@ images: ## Build a static strata binary into deploy/compose/build and the FROM-s
 	mkdir -p $(COMPOSE_BUILD)/data
 	docker build -q -t $(IMAGE) -f deploy/compose/Dockerfile $(COMPOSE_BUILD)
 
+.PHONY: compose-certs
+compose-certs: images ## Write the Compose cluster's development CA and role certificates to deploy/compose/certs (kept when present).
+	$(COMPOSE_BUILD)/strata certs --dir deploy/compose/certs --if-missing --storage-nodes 4 \
+		--hosts c1,c2,c3,storage1,storage2,storage3,storage4,gateway
+	@# The containers run as an unprivileged user that must read the role keys of this
+	@# development CA; the CA's own key stays private.
+	chmod 0644 deploy/compose/certs/*.key
+	chmod 0600 deploy/compose/certs/ca.key
+
 .PHONY: compose-up
-compose-up: images ## Start the Compose cluster (3 controllers, 3 storage nodes, gateway on localhost:9191) and wait until healthy.
+compose-up: compose-certs ## Start the Compose cluster (3 controllers, 3 storage nodes, gateway on localhost:9191) and wait until healthy.
 	$(COMPOSE_CMD) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d
 	@deadline=$$(( $$(date +%s) + $(COMPOSE_WAIT) )); \
 	while :; do \

@@ -44,6 +44,9 @@ type PartitionDetail struct {
 	// not answer in time.
 	HighWatermark int64
 	LogEndOffset  int64
+	// OfflineReplicas are the replicas their storage node reported offline
+	// after a storage fault (a failed or full log dir).
+	OfflineReplicas []int32
 }
 
 func topicFromProto(t *adminv1.Topic) *Topic {
@@ -52,7 +55,7 @@ func topicFromProto(t *adminv1.Topic) *Topic {
 	for _, p := range t.GetPartitions() {
 		out.PartitionDetails = append(out.PartitionDetails, PartitionDetail{Partition: p.GetPartition(), Leader: p.GetLeader(),
 			LeaderEpoch: p.GetLeaderEpoch(), Replicas: p.GetReplicas(), ISR: p.GetIsr(),
-			HighWatermark: p.GetHighWatermark(), LogEndOffset: p.GetLogEndOffset()})
+			HighWatermark: p.GetHighWatermark(), LogEndOffset: p.GetLogEndOffset(), OfflineReplicas: p.GetOfflineReplicas()})
 	}
 	return out
 }
@@ -177,6 +180,17 @@ type StorageNode struct {
 	Alive    bool  // holds its lease; false for a dead node
 	Replicas int32 // partition replicas placed on it
 	Leaders  int32 // partitions it leads
+	// Disk usage, when the node answered the gateway (zero otherwise): its
+	// log dir, that file system's free and total bytes, and the bytes its
+	// replicas take.
+	LogDir           string
+	LogDirFreeBytes  uint64
+	LogDirTotalBytes uint64
+	PartitionBytes   uint64
+	LowDiskSpace     bool // free bytes below the node's warning threshold
+	// OfflineReplicas is how many of its replicas the node reported offline
+	// after a storage fault.
+	OfflineReplicas int32
 }
 
 // Gateway is one live gateway.
@@ -200,7 +214,9 @@ func (a *Admin) DescribeCluster(ctx context.Context) (*Cluster, error) {
 	}
 	for _, n := range resp.GetStorageNodes() {
 		out.StorageNodes = append(out.StorageNodes, StorageNode{ID: n.GetId(), Address: n.GetAddress(), Rack: n.GetRack(),
-			Alive: n.GetState() == adminv1.NodeState_NODE_STATE_ALIVE, Replicas: n.GetReplicas(), Leaders: n.GetLeaders()})
+			Alive: n.GetState() == adminv1.NodeState_NODE_STATE_ALIVE, Replicas: n.GetReplicas(), Leaders: n.GetLeaders(),
+			LogDir: n.GetLogDir(), LogDirFreeBytes: n.GetLogDirFreeBytes(), LogDirTotalBytes: n.GetLogDirTotalBytes(),
+			PartitionBytes: n.GetPartitionBytes(), LowDiskSpace: n.GetLowDiskSpace(), OfflineReplicas: n.GetOfflineReplicas()})
 	}
 	for _, g := range resp.GetGateways() {
 		out.Gateways = append(out.Gateways, Gateway{ID: g.GetId(), KafkaAddress: g.GetKafkaAddress(), GRPCAddress: g.GetGrpcAddress()})

@@ -192,3 +192,29 @@ func TestReaderOffsetsAndTimestamps(t *testing.T) {
 		t.Fatalf("poll at the end: %v, want DeadlineExceeded", err)
 	}
 }
+
+func TestAdminDescribeClusterDiskUsage(t *testing.T) {
+	c := newClient(t, needDev(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	topic := newTopic(t, c, 1, 3)
+	cl, err := c.Admin().DescribeCluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cl.StorageNodes) != 3 {
+		t.Fatalf("storage nodes %+v", cl.StorageNodes)
+	}
+	for _, n := range cl.StorageNodes {
+		if !n.Alive || n.LogDir == "" || n.LogDirTotalBytes == 0 || n.LogDirFreeBytes > n.LogDirTotalBytes || n.OfflineReplicas != 0 {
+			t.Errorf("node %+v: want alive with disk usage and no offline replicas", n)
+		}
+	}
+	desc, err := c.Admin().DescribeTopic(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := desc.PartitionDetails[0]; len(p.OfflineReplicas) != 0 || len(p.ISR) != 3 {
+		t.Fatalf("partition %+v: want 3 in sync, none offline", p)
+	}
+}

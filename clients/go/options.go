@@ -2,8 +2,11 @@ package strata
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"time"
 
 	"google.golang.org/grpc"
@@ -138,4 +141,33 @@ func ExponentialBackoff(base, limit time.Duration) func(attempt int) time.Durati
 		half := d / 2
 		return half + rand.N(half+1)
 	}
+}
+
+// TLSConfigFromFiles is the TLS configuration for [WithTLS] from PEM files,
+// as `strata certs` writes them: the gateway is verified against caFile
+// (the system roots when empty), and certFile and keyFile, when given, are
+// the client certificate for gateways that ask for one.
+func TLSConfigFromFiles(caFile, certFile, keyFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("strata: CA file: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("strata: CA file %s holds no PEM certificate", caFile)
+		}
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, fmt.Errorf("strata: a client certificate needs both its certificate and its key file")
+	}
+	if certFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("strata: client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
 }

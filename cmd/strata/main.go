@@ -6,8 +6,9 @@ import (
 	"os"
 
 	"github.com/strata-io/strata/internal/cli"
+	"github.com/strata-io/strata/internal/launch"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr, launch.Commands()...))
 }

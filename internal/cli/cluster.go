@@ -69,7 +69,7 @@ func toClusterJSON(r *adminv1.DescribeClusterResponse) clusterJSON {
 
 func newClusterCmd() *cobra.Command {
 	var f clientFlags
-	cmd := &cobra.Command{Use: "cluster", Short: "Inspect the cluster, balance it, drain nodes and elect preferred leaders"}
+	cmd := &cobra.Command{Use: "cluster", Short: "Inspect the cluster and its health, balance it, drain nodes and elect preferred leaders"}
 	f.register(cmd)
 	describe := &cobra.Command{
 		Use:   "describe",
@@ -107,7 +107,7 @@ func newClusterCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(describe, newRebalanceCmd(&f), newDrainCmd(&f), newElectLeadersCmd(&f))
+	cmd.AddCommand(describe, newClusterHealthCmd(&f), newRebalanceCmd(&f), newDrainCmd(&f), newElectLeadersCmd(&f))
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 func newHealthCmd() *cobra.Command {
 	var addr string
 	var timeout time.Duration
+	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:   "health --addr HOST:PORT",
 		Short: "Exit 0 only if the role at HOST:PORT (its gRPC address) is ready; for container healthchecks",
@@ -19,7 +20,11 @@ func newHealthCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			if err := rpc.CheckHealth(ctx, addr); err != nil {
+			creds, err := tf.creds()
+			if err != nil {
+				return err
+			}
+			if err := rpc.CheckHealthCreds(ctx, creds, addr); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s is ready\n", addr)
@@ -28,5 +33,6 @@ func newHealthCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&addr, "addr", "localhost:9191", "gRPC address of the role to check")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for an answer")
+	tf.register(cmd.Flags())
 	return cmd
 }

@@ -1,5 +1,6 @@
-// Package cli is the strata command line: role subcommands that run
-// services, and admin commands that talk to a gateway's public API.
+// Package cli is the strata admin command line: commands that talk to a
+// gateway's public API. The role subcommands that run services live in
+// internal/launch; cmd/strata adds them.
 package cli
 
 import (
@@ -10,14 +11,20 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Main runs the command line and returns the process exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
+// Main runs the command line and returns the process exit code. extra are
+// more subcommands (cmd/strata adds the role commands of internal/launch).
+func Main(args []string, stdout, stderr io.Writer, extra ...*cobra.Command) int {
 	root := newRoot()
+	root.AddCommand(extra...)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintf(stderr, "strata: %s\n", strings.TrimSpace(err.Error()))
+		prefix := "strata:"
+		if colour(stderr, args) {
+			prefix = "\x1b[31mstrata:\x1b[0m"
+		}
+		fmt.Fprintf(stderr, "%s %s\n", prefix, strings.TrimSpace(err.Error()))
 		return 1
 	}
 	return 0
@@ -31,8 +38,8 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		newControllerCmd(), newStorageCmd(), newGatewayCmd(), newDevCmd(),
-		newHealthCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
+		newHealthCmd(), newCertsCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
+		newGroupCmd(), newPerfCmd(), newACLCmd(), newProduceCmd(), newConsumeCmd(), newVersionCmd(),
 	)
 	return root
 }

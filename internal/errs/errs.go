@@ -71,6 +71,11 @@ const (
 	EligibleLeadersNotAvailable = commonv1.ErrorCode_ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE
 	NoReassignmentInProgress    = commonv1.ErrorCode_ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS
 	InvalidReplicaAssignment    = commonv1.ErrorCode_ERROR_CODE_INVALID_REPLICA_ASSIGNMENT
+
+	TopicAuthorizationFailed           = commonv1.ErrorCode_ERROR_CODE_TOPIC_AUTHORIZATION_FAILED
+	GroupAuthorizationFailed           = commonv1.ErrorCode_ERROR_CODE_GROUP_AUTHORIZATION_FAILED
+	ClusterAuthorizationFailed         = commonv1.ErrorCode_ERROR_CODE_CLUSTER_AUTHORIZATION_FAILED
+	TransactionalIDAuthorizationFailed = commonv1.ErrorCode_ERROR_CODE_TRANSACTIONAL_ID_AUTHORIZATION_FAILED
 )
 
 type entry struct {
@@ -134,6 +139,11 @@ var table = map[Code]entry{
 	EligibleLeadersNotAvailable: {codes.Unavailable, kerr.EligibleLeadersNotAvailable.Code, true},
 	NoReassignmentInProgress:    {codes.FailedPrecondition, kerr.NoReassignmentInProgress.Code, false},
 	InvalidReplicaAssignment:    {codes.InvalidArgument, kerr.InvalidReplicaAssignment.Code, false},
+
+	TopicAuthorizationFailed:           {codes.PermissionDenied, kerr.TopicAuthorizationFailed.Code, false},
+	GroupAuthorizationFailed:           {codes.PermissionDenied, kerr.GroupAuthorizationFailed.Code, false},
+	ClusterAuthorizationFailed:         {codes.PermissionDenied, kerr.ClusterAuthorizationFailed.Code, false},
+	TransactionalIDAuthorizationFailed: {codes.PermissionDenied, kerr.TransactionalIDAuthorizationFailed.Code, false},
 
 	commonv1.ErrorCode_ERROR_CODE_UNSPECIFIED: {codes.Unknown, -1, false}, // UNKNOWN_SERVER_ERROR
 }

@@ -5,6 +5,7 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +35,11 @@ type Server struct {
 // gather; ready reports readiness with a reason when not ready. mux may add
 // more routes (nil for none).
 func Start(addr string, gather prometheus.Gatherer, ready func() error, mux *http.ServeMux) (*Server, error) {
+	return StartTLS(addr, nil, gather, ready, mux)
+}
+
+// StartTLS is Start serving HTTPS with tlsCfg (nil: plain HTTP).
+func StartTLS(addr string, tlsCfg *tls.Config, gather prometheus.Gatherer, ready func() error, mux *http.ServeMux) (*Server, error) {
 	if mux == nil {
 		mux = http.NewServeMux()
 	}
@@ -51,6 +57,9 @@ func Start(addr string, gather prometheus.Gatherer, ready func() error, mux *htt
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", addr, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	s := &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
 	go func() {

@@ -9,6 +9,7 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/quota"
 	"google.golang.org/protobuf/proto"
 )
@@ -34,6 +35,8 @@ type Cache struct {
 	controllers map[string]*metadatav1.ControllerRecord
 	quotas      map[string]*metadatav1.ClientQuotaRecord // by entity path
 	quotaGen    uint64                                   // bumped on every change of quotas
+	acls        map[string]acl.Binding                   // by path under /strata/acls/
+	aclGen      uint64                                   // bumped on every change of acls
 	changed     chan struct{}                            // closed and replaced on every change
 }
 
@@ -53,6 +56,8 @@ func (c *Cache) reset() {
 	c.controllers = map[string]*metadatav1.ControllerRecord{}
 	c.quotas = map[string]*metadatav1.ClientQuotaRecord{}
 	c.quotaGen++
+	c.acls = map[string]acl.Binding{}
+	c.aclGen++
 }
 
 // Apply applies one watch message. Messages older than the cache are ignored,
@@ -96,6 +101,10 @@ func (c *Cache) upsert(r *metadatav1.Record) {
 	case *metadatav1.Record_ClientQuota:
 		c.quotas[quotaPath(r.ClientQuota)] = r.ClientQuota
 		c.quotaGen++
+	case *metadatav1.Record_Acl:
+		b := acl.FromRecord(r.Acl)
+		c.acls[b.Path()] = b
+		c.aclGen++
 	}
 }
 
@@ -116,6 +125,9 @@ func (c *Cache) remove(k *metadatav1.RecordKey) {
 	case *metadatav1.RecordKey_ClientQuota:
 		delete(c.quotas, k.ClientQuota)
 		c.quotaGen++
+	case *metadatav1.RecordKey_Acl:
+		delete(c.acls, k.Acl)
+		c.aclGen++
 	}
 }
 
@@ -280,3 +292,26 @@ func (c *Cache) AllClientQuotas() []*metadatav1.ClientQuotaRecord {
 }
 
 func quotaPath(r *metadatav1.ClientQuotaRecord) string { return quota.FromProto(r.GetEntity()).Path() }
+
+// ACLGen changes whenever an ACL binding does (acl.Source).
+func (c *Cache) ACLGen() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.aclGen
+}
+
+// ACLs returns every ACL binding sorted by path (acl.Source).
+func (c *Cache) ACLs() []acl.Binding {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	paths := make([]string, 0, len(c.acls))
+	for p := range c.acls {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	out := make([]acl.Binding, len(paths))
+	for i, p := range paths {
+		out[i] = c.acls[p]
+	}
+	return out
+}

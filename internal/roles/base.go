@@ -1,7 +1,7 @@
-// Package roles holds what the registered roles (storage node, gateway)
-// share: their gRPC and HTTP servers, the connection to the controllers,
-// their membership, their background goroutines, and the order in which
-// all of that stops.
+// Package roles holds what every role (controller, storage node, gateway)
+// shares: its gRPC and HTTP servers, the connection to the controllers and
+// the membership (registered roles only), its background goroutines, the
+// fatal error that ends it, and the order in which all of that stops.
 package roles
 
 import (
@@ -27,9 +27,28 @@ type Base struct {
 	Conn     *grpc.ClientConn
 	Member   *member.Member
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	fatalOnce sync.Once
+	fatal     chan error
+}
+
+// Fail reports an error that ends the role: launch stops the process. Only
+// the first one is delivered.
+func (b *Base) Fail(err error) {
+	select {
+	case b.fatalChan() <- err:
+	default:
+	}
+}
+
+// Fatal delivers the error of Fail.
+func (b *Base) Fatal() <-chan error { return b.fatalChan() }
+
+func (b *Base) fatalChan() chan error {
+	b.fatalOnce.Do(func() { b.fatal = make(chan error, 1) })
+	return b.fatal
 }
 
 // Context is cancelled when the role stops.

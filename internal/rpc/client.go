@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/resolver"
@@ -21,7 +22,14 @@ var schemeSeq atomic.Int64
 // addresses (comma-separated or several arguments). With several, the
 // connection uses the first that answers and moves on when it fails, so a
 // list of controllers survives the loss of any of them.
-func Dial(addrs ...string) (*grpc.ClientConn, error) {
+func Dial(addrs ...string) (*grpc.ClientConn, error) { return DialCreds(nil, addrs...) }
+
+// DialCreds is Dial with transport credentials (nil: plaintext), such as
+// the client side of a role's TLS block (tlsconf.TLS.ClientCreds).
+func DialCreds(creds credentials.TransportCredentials, addrs ...string) (*grpc.ClientConn, error) {
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
 	var list []string
 	for _, a := range addrs {
 		for _, p := range strings.Split(a, ",") {
@@ -34,7 +42,7 @@ func Dial(addrs ...string) (*grpc.ClientConn, error) {
 		return nil, fmt.Errorf("dial: no address given")
 	}
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
 	}
@@ -43,7 +51,10 @@ func Dial(addrs ...string) (*grpc.ClientConn, error) {
 		r := manual.NewBuilderWithScheme(fmt.Sprintf("strata%d", schemeSeq.Add(1)))
 		state := resolver.State{}
 		for _, a := range list {
-			state.Addresses = append(state.Addresses, resolver.Address{Addr: a})
+			// The TLS server name of each address is its own host, not
+			// the made-up target.
+			host, _, _ := net.SplitHostPort(a)
+			state.Addresses = append(state.Addresses, resolver.Address{Addr: a, ServerName: host})
 		}
 		r.InitialState(state)
 		opts = append(opts, grpc.WithResolvers(r))

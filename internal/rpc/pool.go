@@ -4,12 +4,17 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // Pool keeps one client connection per address, for roles that talk to
 // many peers (storage nodes, the active controller). The zero value is
 // ready to use.
 type Pool struct {
+	// Creds are the transport credentials of new connections (nil:
+	// plaintext); set before first use.
+	Creds credentials.TransportCredentials
+
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
 }
@@ -21,7 +26,7 @@ func (p *Pool) Get(addr string) (*grpc.ClientConn, error) {
 	if c, ok := p.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := Dial(addr)
+	c, err := DialCreds(p.Creds, addr)
 	if err != nil {
 		return nil, err
 	}

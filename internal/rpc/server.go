@@ -16,16 +16,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/strata-io/strata/internal/limits"
 )
 
 // MaxMessageBytes bounds one gRPC message either way: Kafka's
-// socket.request.max.bytes (100 MiB) plus room for framing.
-const MaxMessageBytes = 100<<20 + 1<<20
+// socket.request.max.bytes (100 MiB) plus room for framing
+// (internal/limits).
+const MaxMessageBytes = limits.GRPCMaxMessageBytes
 
 // Server is a gRPC server with Strata's interceptors and a health service.
 type Server struct {
@@ -37,14 +41,40 @@ type Server struct {
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
+	creds    credentials.TransportCredentials
 	unary    []grpc.UnaryServerInterceptor
+	stream   []grpc.StreamServerInterceptor
 	validate bool
 	skip     []protoreflect.MessageType
+	maxRecv  int
+	streams  uint32
+}
+
+// WithMaxRecvBytes lowers the largest message the server accepts from
+// MaxMessageBytes, for a role whose requests are all small.
+func WithMaxRecvBytes(n int) ServerOption {
+	return func(o *serverOptions) { o.maxRecv = n }
+}
+
+// WithMaxConcurrentStreams sets the streams one client connection may have
+// open at once (default limits.GRPCInternalMaxConcurrentStreams).
+func WithMaxConcurrentStreams(n uint32) ServerOption {
+	return func(o *serverOptions) { o.streams = n }
 }
 
 // WithUnary adds unary interceptors, run after Strata's own.
 func WithUnary(i ...grpc.UnaryServerInterceptor) ServerOption {
 	return func(o *serverOptions) { o.unary = append(o.unary, i...) }
+}
+
+// WithStream adds stream interceptors, run after Strata's own.
+func WithStream(i ...grpc.StreamServerInterceptor) ServerOption {
+	return func(o *serverOptions) { o.stream = append(o.stream, i...) }
+}
+
+// WithCreds serves with transport credentials (TLS); nil is plaintext.
+func WithCreds(c credentials.TransportCredentials) ServerOption {
+	return func(o *serverOptions) { o.creds = c }
 }
 
 // WithValidation checks every request against the buf.validate rules of
@@ -59,7 +89,7 @@ func WithValidation(skip ...protoreflect.MessageType) ServerOption {
 // warn for server faults), counts them in reg, and turns panics into
 // INTERNAL errors.
 func NewServer(log *slog.Logger, reg prometheus.Registerer, opts ...ServerOption) *Server {
-	var o serverOptions
+	o := serverOptions{maxRecv: MaxMessageBytes, streams: limits.GRPCInternalMaxConcurrentStreams}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -90,13 +120,21 @@ func NewServer(log *slog.Logger, reg prometheus.Registerer, opts ...ServerOption
 		u, s := validationInterceptors(o.skip...)
 		unary, stream = append(unary, u), append(stream, s)
 	}
-	srv := grpc.NewServer(
+	sopts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(append(unary, o.unary...)...),
-		grpc.ChainStreamInterceptor(stream...),
-		grpc.MaxRecvMsgSize(MaxMessageBytes),
+		grpc.ChainStreamInterceptor(append(stream, o.stream...)...),
+		grpc.MaxRecvMsgSize(o.maxRecv),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-	)
+		grpc.MaxConcurrentStreams(o.streams),
+		// A peer pinging more often than MinTime is disconnected; dead
+		// peers are found by the server's own pings.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: limits.GRPCKeepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: limits.GRPCKeepaliveTime, Timeout: limits.GRPCKeepaliveTimeout}),
+	}
+	if o.creds != nil {
+		sopts = append(sopts, grpc.Creds(o.creds))
+	}
+	srv := grpc.NewServer(sopts...)
 	h := health.NewServer()
 	h.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(srv, h)
@@ -140,8 +178,11 @@ func codeToLevel(c codes.Code) logging.Level {
 
 // CheckHealth asks the gRPC health service at addr whether the role there is
 // ready; nil means SERVING.
-func CheckHealth(ctx context.Context, addr string) error {
-	conn, err := Dial(addr)
+func CheckHealth(ctx context.Context, addr string) error { return CheckHealthCreds(ctx, nil, addr) }
+
+// CheckHealthCreds is CheckHealth over the given credentials (nil: plaintext).
+func CheckHealthCreds(ctx context.Context, creds credentials.TransportCredentials, addr string) error {
+	conn, err := DialCreds(creds, addr)
 	if err != nil {
 		return err
 	}

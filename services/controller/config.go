@@ -9,7 +9,10 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/limits"
+	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/internal/topicconfig"
+	"github.com/strata-io/strata/services/controller/groups"
 )
 
 // Config is the controller role's configuration.
@@ -46,6 +49,18 @@ type Config struct {
 	// group.initial.rebalance.delay.ms: how long the first rebalance of an
 	// empty group waits for more members.
 	GroupInitialRebalanceDelay time.Duration
+	// ConsumerGroupSessionTimeout, ConsumerGroupHeartbeatInterval and
+	// ConsumerGroupAssignors are Kafka's group.consumer.session.timeout.ms,
+	// group.consumer.heartbeat.interval.ms and group.consumer.assignors
+	// (the consumer protocol, KIP-848).
+	ConsumerGroupSessionTimeout    time.Duration
+	ConsumerGroupHeartbeatInterval time.Duration
+	ConsumerGroupAssignors         []string
+	// OffsetsRetention is Kafka's offsets.retention.minutes: a group Empty
+	// this long is deleted with its offsets. GroupMaxSize is
+	// group.max.size. Defaults in internal/limits.
+	OffsetsRetention time.Duration
+	GroupMaxSize     int
 	// TransactionMaxTimeout is Kafka's transaction.max.timeout.ms: the
 	// largest transaction.timeout.ms a transactional producer may ask for.
 	TransactionMaxTimeout time.Duration
@@ -57,6 +72,11 @@ type Config struct {
 	// DefaultTopicConfigs are stamped on new topics that do not set them
 	// (like Kafka's broker-level topic defaults), e.g. min.insync.replicas=2.
 	DefaultTopicConfigs []string
+
+	// TLS serves the gRPC API (client certificates required), the HTTP
+	// port and etcd's client and peer URLs, and is the client side of
+	// calls to other controllers and storage nodes.
+	TLS tlsconf.Config
 }
 
 // defaultEtcdQuotaBytes is the default --etcd-quota-bytes: 2 GiB, etcd's
@@ -89,6 +109,16 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.MemberLeaseTTL, "member-lease-ttl", 10*time.Second, "a storage node or gateway without a heartbeat for this long is dead")
 	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", 3*time.Second,
 		"Kafka group.initial.rebalance.delay.ms: the first rebalance of an empty consumer group waits this long for more members")
+	fs.DurationVar(&c.ConsumerGroupSessionTimeout, "consumer-group-session-timeout", 45*time.Second,
+		"Kafka group.consumer.session.timeout.ms: a consumer-protocol (KIP-848) member without a heartbeat for this long is removed")
+	fs.DurationVar(&c.ConsumerGroupHeartbeatInterval, "consumer-group-heartbeat-interval", 5*time.Second,
+		"Kafka group.consumer.heartbeat.interval.ms: the heartbeat interval told to consumer-protocol members")
+	fs.StringSliceVar(&c.ConsumerGroupAssignors, "consumer-group-assignors", []string{"uniform", "range"},
+		"Kafka group.consumer.assignors: the server-side assignors consumer-protocol members may pick, the first the default (uniform, range)")
+	fs.DurationVar(&c.OffsetsRetention, "offsets-retention", limits.OffsetsRetention,
+		"Kafka offsets.retention.minutes: a consumer group without members or commits for this long is deleted with its offsets")
+	fs.IntVar(&c.GroupMaxSize, "group-max-size", limits.MaxGroupMembers,
+		"Kafka group.max.size: members (and pending joins) past this many are refused with GROUP_MAX_SIZE_REACHED")
 	fs.DurationVar(&c.TransactionMaxTimeout, "transaction-max-timeout", 15*time.Minute,
 		"Kafka transaction.max.timeout.ms: the longest transaction.timeout.ms a transactional producer may ask for")
 	fs.DurationVar(&c.ElectionTTL, "election-ttl", 5*time.Second, "session TTL of the active controller; a standby takes over this long after it dies")
@@ -96,6 +126,7 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.LeaderImbalanceCheckInterval, "leader-imbalance-check-interval", 5*time.Minute,
 		"how often leadership moves back to each partition's preferred (first) replica when it is alive and in sync; 0 turns it off")
 	fs.StringSliceVar(&c.DefaultTopicConfigs, "default-topic-config", nil, "key=value set on new topics that do not set key (repeatable), e.g. min.insync.replicas=2")
+	c.TLS.RegisterFlags(fs)
 }
 
 // defaultTopicConfigs parses DefaultTopicConfigs.
@@ -130,10 +161,15 @@ func (c *Config) Validate() error {
 	if c.EtcdInitialClusterState != "new" && c.EtcdInitialClusterState != "existing" {
 		p.Addf("etcd-initial-cluster-state", "%q is not new or existing", c.EtcdInitialClusterState)
 	}
+	// etcd's peers speak TLS exactly when this controller does.
+	scheme := c.etcdScheme()
 	for _, m := range splitList(c.EtcdInitialCluster) {
-		if name, url, ok := strings.Cut(m, "="); !ok || name == "" || !strings.HasPrefix(url, "http") {
-			p.Addf("etcd-initial-cluster", "%q is not name=http://host:port", m)
+		if name, url, ok := strings.Cut(m, "="); !ok || name == "" || !strings.HasPrefix(url, scheme) {
+			p.Addf("etcd-initial-cluster", "%q is not name=%shost:port", m, scheme)
 		}
+	}
+	if c.EtcdAdvertisePeer != "" && !strings.HasPrefix(c.EtcdAdvertisePeer, scheme) {
+		p.Addf("etcd-advertise-peer", "%q does not start with %s", c.EtcdAdvertisePeer, scheme)
 	}
 	switch c.EtcdLogLevel {
 	case "debug", "info", "warn", "error":
@@ -164,6 +200,26 @@ func (c *Config) Validate() error {
 	if c.GroupInitialRebalanceDelay < 0 {
 		p.Addf("group-initial-rebalance-delay", "is negative")
 	}
+	if c.ConsumerGroupSessionTimeout <= 0 {
+		p.Addf("consumer-group-session-timeout", "%s is not positive", c.ConsumerGroupSessionTimeout)
+	}
+	if c.ConsumerGroupHeartbeatInterval <= 0 || c.ConsumerGroupHeartbeatInterval >= c.ConsumerGroupSessionTimeout {
+		p.Addf("consumer-group-heartbeat-interval", "%s must be positive and below --consumer-group-session-timeout", c.ConsumerGroupHeartbeatInterval)
+	}
+	if len(c.ConsumerGroupAssignors) == 0 {
+		p.Addf("consumer-group-assignors", "names no assignor (uniform, range)")
+	}
+	for _, a := range c.ConsumerGroupAssignors {
+		if !groups.KnownAssignor(a) {
+			p.Addf("consumer-group-assignors", "%q is not uniform or range", a)
+		}
+	}
+	if c.OffsetsRetention < time.Minute {
+		p.Addf("offsets-retention", "%s is shorter than 1m", c.OffsetsRetention)
+	}
+	if c.GroupMaxSize < 1 {
+		p.Addf("group-max-size", "must be at least 1, got %d", c.GroupMaxSize)
+	}
 	if c.TransactionMaxTimeout < time.Second || c.TransactionMaxTimeout > 24*time.Hour {
 		p.Addf("transaction-max-timeout", "%s is outside 1s to 24h", c.TransactionMaxTimeout)
 	}
@@ -179,6 +235,7 @@ func (c *Config) Validate() error {
 	if _, err := c.defaultTopicConfigs(); err != nil {
 		p.Addf("default-topic-config", "%v", err)
 	}
+	c.TLS.Validate(&p)
 	return p.Err()
 }
 
@@ -198,7 +255,15 @@ func (c *Config) peerURL() string {
 	if c.EtcdAdvertisePeer != "" {
 		return c.EtcdAdvertisePeer
 	}
-	return "http://" + c.EtcdPeerAddr
+	return c.etcdScheme() + c.EtcdPeerAddr
+}
+
+// etcdScheme is the scheme of etcd's URLs: https when TLS is on.
+func (c *Config) etcdScheme() string {
+	if c.TLS.Enabled() {
+		return "https://"
+	}
+	return "http://"
 }
 
 func (c *Config) initialCluster() string {
@@ -209,3 +274,11 @@ func (c *Config) initialCluster() string {
 }
 
 func (c *Config) String() string { return fmt.Sprintf("controller %s", c.Name) }
+
+// consumerGroups is the consumer-protocol configuration of the group
+// coordinator.
+func (c *Config) consumerGroups() groups.ConsumerConfig {
+	cc := groups.DefaultConsumerConfig()
+	cc.SessionTimeout, cc.HeartbeatInterval, cc.Assignors = c.ConsumerGroupSessionTimeout, c.ConsumerGroupHeartbeatInterval, c.ConsumerGroupAssignors
+	return cc
+}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
@@ -29,7 +30,7 @@ func startEtcd(c *Config, log *slog.Logger, closing *atomic.Bool) (*embed.Etcd, 
 	cfg := embed.NewConfig()
 	cfg.Name = c.Name
 	cfg.Dir = c.etcdDir()
-	peer, err := url.Parse("http://" + c.EtcdPeerAddr)
+	peer, err := url.Parse(c.etcdScheme() + c.EtcdPeerAddr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("etcd-peer-addr: %w", err)
 	}
@@ -37,7 +38,7 @@ func startEtcd(c *Config, log *slog.Logger, closing *atomic.Bool) (*embed.Etcd, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("etcd-advertise-peer: %w", err)
 	}
-	client, err := url.Parse("http://" + c.EtcdClientAddr)
+	client, err := url.Parse(c.etcdScheme() + c.EtcdClientAddr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("etcd-client-addr: %w", err)
 	}
@@ -45,6 +46,12 @@ func startEtcd(c *Config, log *slog.Logger, closing *atomic.Bool) (*embed.Etcd, 
 	cfg.AdvertisePeerUrls = []url.URL{*advPeer}
 	cfg.ListenClientUrls = []url.URL{*client}
 	cfg.AdvertiseClientUrls = []url.URL{*client}
+	if c.TLS.Enabled() {
+		// Both etcd ports take only certificates of the cluster CA; etcd
+		// reads the files at each handshake, so rotation needs no restart.
+		info := transport.TLSInfo{CertFile: c.TLS.CertFile, KeyFile: c.TLS.KeyFile, TrustedCAFile: c.TLS.CAFile, ClientCertAuth: true}
+		cfg.ClientTLSInfo, cfg.PeerTLSInfo = info, info
+	}
 	cfg.InitialCluster = c.initialCluster()
 	cfg.ClusterState = c.EtcdInitialClusterState
 	cfg.InitialClusterToken = "strata"

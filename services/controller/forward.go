@@ -16,6 +16,8 @@ var writeMethods = map[string]bool{
 	"/strata.admin.v1.AdminService/AddPartitions":                 true,
 	"/strata.admin.v1.AdminService/AlterTopicConfigs":             true,
 	"/strata.admin.v1.AdminService/AlterClientQuotas":             true,
+	"/strata.admin.v1.AclService/CreateAcls":                      true,
+	"/strata.admin.v1.AclService/DeleteAcls":                      true,
 	"/strata.controller.v1.ControllerService/RegisterStorageNode": true,
 	"/strata.controller.v1.ControllerService/RegisterGateway":     true,
 	"/strata.controller.v1.ControllerService/AlterPartition":      true,

@@ -140,22 +140,30 @@ func (h *controllerHandler) RegisterStorageNode(ctx context.Context, req *contro
 			if err != nil {
 				return reg, err
 			}
-			if val == nil {
+			switch {
+			case val == nil && h.c.tls != nil:
+				// With TLS the id comes from the node's certificate
+				// (authorize checked it names this id): its first
+				// registration creates it.
+				reg.cmps = append(reg.cmps, clientv3.Compare(clientv3.CreateRevision(mdstore.NodeKey(id)), "=", 0))
+				reg.ops = func(clientv3.LeaseID) []clientv3.Op { return nil }
+			case val == nil:
 				return reg, errs.New(errs.UnknownMember, "storage node id %d was never allocated by this cluster; "+
 					"a node whose data dir belongs to another cluster must start with an empty one", id)
+			default:
+				old := &metadatav1.StorageNodeRecord{}
+				if err := mdstore.Unmarshal(val, old); err != nil {
+					return reg, err
+				}
+				epoch = old.GetNodeEpoch() + 1
+				reg.cmps = append(reg.cmps, clientv3.Compare(clientv3.ModRevision(mdstore.NodeKey(id)), "=", rev))
+				if _, _, lease, err := h.existing(ctx, mdstore.AliveKey(id)); err == nil {
+					reg.oldLease = lease
+				} else {
+					return reg, err
+				}
+				reg.ops = func(clientv3.LeaseID) []clientv3.Op { return nil }
 			}
-			old := &metadatav1.StorageNodeRecord{}
-			if err := mdstore.Unmarshal(val, old); err != nil {
-				return reg, err
-			}
-			epoch = old.GetNodeEpoch() + 1
-			reg.cmps = append(reg.cmps, clientv3.Compare(clientv3.ModRevision(mdstore.NodeKey(id)), "=", rev))
-			if _, _, lease, err := h.existing(ctx, mdstore.AliveKey(id)); err == nil {
-				reg.oldLease = lease
-			} else {
-				return reg, err
-			}
-			reg.ops = func(clientv3.LeaseID) []clientv3.Op { return nil }
 		}
 		rec = &metadatav1.StorageNodeRecord{NodeId: id, Address: req.GetAddress(), Rack: req.GetRack(), NodeEpoch: epoch, HttpAddress: req.GetHttpAddress()}
 		base := reg.ops

@@ -21,7 +21,11 @@ import (
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
+	"github.com/strata-io/strata/internal/limits"
+	"github.com/strata-io/strata/internal/peerauth"
+	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/services/controller/groups"
 	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/strata-io/strata/services/controller/pid"
@@ -32,13 +36,14 @@ import (
 
 // Controller is a running controller role.
 type Controller struct {
+	// Base holds the servers, background work and fatal error every
+	// role shares; the controller has no membership or controller conn.
+	roles.Base
 	cfg       Config
 	log       *slog.Logger
 	etcd      *embed.Etcd
 	cli       *clientv3.Client
-	grpc      *rpc.Server
-	http      *httpserver.Server
-	ln        net.Listener
+	tls       *tlsconf.TLS // nil: plaintext
 	reg       *prometheus.Registry
 	clusterID string
 	advertise string
@@ -53,9 +58,6 @@ type Controller struct {
 	txns         *txn.Coordinator
 	markers      *txnMarkers
 
-	ctx         context.Context // ends when the controller stops
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
 	etcdClosing atomic.Bool
 }
 
@@ -66,20 +68,35 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	}
 	log = log.With("role", "controller", "name", cfg.Name)
 	c := &Controller{cfg: cfg, log: log, reg: httpserver.NewRegistry()}
+	c.Log = log
 	defer func() {
 		if err != nil {
 			c.Stop()
 		}
 	}()
-	if c.ln, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+	if c.tls, err = tlsconf.Load(cfg.TLS); err != nil {
+		return nil, err
+	}
+	if c.Listener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
-	c.advertise = config.Advertise(cfg.AdvertiseAddr, c.ln.Addr().String())
+	c.advertise = config.Advertise(cfg.AdvertiseAddr, c.Listener.Addr().String())
 	if c.etcd, c.cli, err = startEtcd(&cfg, log, &c.etcdClosing); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.ctx, c.cancel = ctx, cancel
+	// An etcd member that fails (its disk, its listeners) ends the role:
+	// without it the controller can neither serve nor hand over cleanly.
+	c.Go(func(ctx context.Context) {
+		select {
+		case <-ctx.Done():
+		case err, ok := <-c.etcd.Err():
+			if ok && err != nil && !c.etcdClosing.Load() {
+				c.log.Error("controller stops: embedded etcd failed", "err", err)
+				c.Fail(fmt.Errorf("embedded etcd: %w", err))
+			}
+		}
+	})
+	ctx := c.Context()
 	if c.clusterID, err = ensureClusterID(ctx, c.cli); err != nil {
 		return nil, err
 	}
@@ -87,6 +104,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.elector = newElector(c.cli, cfg.Name, c.advertise, cfg.ElectionTTL, log, c.metrics)
 	c.store = mdstore.NewEtcd(c.cli, cfg.Name, c.elector.fence)
 	c.groups = groups.New(c.store, log, cfg.GroupInitialRebalanceDelay)
+	c.groups.SetLimits(cfg.OffsetsRetention, cfg.GroupMaxSize, limits.MaxGroups)
+	c.groups.SetConsumerConfig(cfg.consumerGroups())
 	c.pids = pid.New(c.store)
 	c.markers = &txnMarkers{c: c}
 	c.txns = txn.New(txn.Config{Store: c.store, Log: log, PIDs: c.pids, Groups: c.groups, OffsetOp: groups.OffsetOp,
@@ -94,26 +113,30 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	c.groups.SetPendingOffsets(c.txns.PendingOffsets)
 	c.elector.onActive = c.whileActive(c.runActive, c.groups.Run, c.txns.Run)
 	c.fwd = newForwarder(c.elector)
-	c.grpc = rpc.NewServer(log, c.reg, rpc.WithUnary(c.fwd.intercept))
-	adminv1.RegisterAdminServiceServer(c.grpc.Server, &adminHandler{c: c})
-	controllerv1.RegisterControllerServiceServer(c.grpc.Server, &controllerHandler{c: c})
-	controllerv1.RegisterGroupCoordinatorServiceServer(c.grpc.Server, &groupHandler{gc: c.groups, tc: c.txns, pids: c.pids})
-	go func() { _ = c.grpc.Serve(c.ln) }()
+	c.fwd.conns.Creds, c.markers.conns.Creds = c.tls.ClientCreds(), c.tls.ClientCreds()
+	opts := []rpc.ServerOption{rpc.WithUnary(c.fwd.intercept)}
+	if c.tls != nil {
+		// Who may call is decided before a standby forwards the call.
+		opts = []rpc.ServerOption{rpc.WithCreds(c.tls.InternalServerCreds()),
+			rpc.WithUnary(peerauth.Unary(authorize), c.fwd.intercept), rpc.WithStream(peerauth.Stream(authorize))}
+	}
+	opts = append(opts, rpc.WithMaxRecvBytes(limits.ControllerMaxRecvBytes))
+	c.GRPC = rpc.NewServer(log, c.reg, opts...)
+	adminv1.RegisterAdminServiceServer(c.GRPC.Server, &adminHandler{c: c})
+	adminv1.RegisterAclServiceServer(c.GRPC.Server, &aclHandler{c: c})
+	controllerv1.RegisterControllerServiceServer(c.GRPC.Server, &controllerHandler{c: c})
+	controllerv1.RegisterGroupCoordinatorServiceServer(c.GRPC.Server, &groupHandler{gc: c.groups, tc: c.txns, pids: c.pids})
+	go func() { _ = c.GRPC.Serve(c.Listener) }()
 
-	c.wg.Add(2)
-	go func() {
-		defer c.wg.Done()
-		c.elector.run(ctx)
-	}()
-	go func() {
-		defer c.wg.Done()
-		c.maintainEtcd(ctx)
-	}()
-	if c.http, err = httpserver.Start(cfg.HTTPAddr, c.reg, c.ready, nil); err != nil {
+	c.Go(c.elector.run)
+	c.Go(c.maintainEtcd)
+	if c.HTTP, err = httpserver.StartTLS(cfg.HTTPAddr, c.tls.Server(), c.reg, c.ready, nil); err != nil {
 		return nil, err
 	}
-	c.grpc.SetReady(true)
-	log.Info("controller started", "grpc", c.advertise, "http", c.http.Addr(), "cluster_id", c.clusterID)
+	tlsconf.WarnPlaintext(log, c.tls, map[string]string{"grpc": cfg.GRPCAddr, "http": cfg.HTTPAddr,
+		"etcd-peer": cfg.EtcdPeerAddr, "etcd-client": cfg.EtcdClientAddr})
+	c.GRPC.SetReady(true)
+	log.Info("controller started", "grpc", c.advertise, "http", c.HTTP.Addr(), "cluster_id", c.clusterID)
 	return c, nil
 }
 
@@ -151,28 +174,16 @@ func (c *Controller) ready() error {
 func (c *Controller) Addr() string { return c.advertise }
 
 // HTTPAddr is the bound HTTP address.
-func (c *Controller) HTTPAddr() string { return c.http.Addr() }
+func (c *Controller) HTTPAddr() string { return c.HTTP.Addr() }
 
 // IsActive reports whether this controller is the active one.
 func (c *Controller) IsActive() bool { _, ok := c.elector.fence(); return ok }
 
-// Stop hands off the active role, drains calls and stops etcd.
+// Stop hands off the active role, drains calls and stops etcd. The shared
+// part (Base.Stop) cancels the background work first, which resigns the
+// election, so a standby takes over at once.
 func (c *Controller) Stop() {
-	if c.grpc != nil {
-		c.grpc.SetReady(false)
-	}
-	if c.cancel != nil {
-		c.cancel() // resigns the election, so a standby takes over at once
-	}
-	c.wg.Wait()
-	if c.http != nil {
-		c.http.Stop(2 * time.Second)
-	}
-	if c.grpc != nil {
-		c.grpc.Stop(5 * time.Second)
-	} else if c.ln != nil {
-		c.ln.Close()
-	}
+	c.Base.Stop()
 	if c.fwd != nil {
 		c.fwd.close()
 	}
@@ -208,5 +219,5 @@ func ensureClusterID(ctx context.Context, cli *clientv3.Client) (string, error) 
 	return string(resp.Responses[0].GetResponseRange().Kvs[0].Value), nil
 }
 
-// Fatal never fires: a controller that loses its etcd session rejoins the election.
-func (c *Controller) Fatal() <-chan error { return nil }
+// Fatal (of Base) fires when the embedded etcd member fails; a controller
+// that only loses its election session rejoins the election instead.

@@ -29,7 +29,7 @@ func (h *controllerHandler) WatchMetadata(req *controllerv1.WatchMetadataRequest
 	// watchers reconnect to another controller.
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	defer context.AfterFunc(h.c.ctx, cancel)()
+	defer context.AfterFunc(h.c.Context(), cancel)()
 	stream = ctxStream{stream, ctx}
 	from := req.GetFromRevision()
 	for {

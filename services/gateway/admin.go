@@ -15,6 +15,9 @@ import (
 // adminPrefix is the method prefix of the public AdminService.
 var adminPrefix = "/" + adminv1.AdminService_ServiceDesc.ServiceName + "/"
 
+// aclPrefix is the method prefix of the public AclService, forwarded too.
+var aclPrefix = "/" + adminv1.AclService_ServiceDesc.ServiceName + "/"
+
 // createReadyWait bounds how long CreateTopic and AddPartitions wait for
 // the new partitions' leaders when the call has no deadline (Kafka's
 // request.timeout.ms default).
@@ -29,7 +32,7 @@ const createReadyWait = 30 * time.Second
 // REQUEST_TIMED_OUT, the topic created all the same.
 func forwardAdmin(conn grpc.ClientConnInterface, r *router.Router) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !strings.HasPrefix(info.FullMethod, adminPrefix) {
+		if !strings.HasPrefix(info.FullMethod, adminPrefix) && !strings.HasPrefix(info.FullMethod, aclPrefix) {
 			return handler(ctx, req)
 		}
 		// The partition count before growing: the new partitions start there.

@@ -4,10 +4,14 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/quota"
+	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/rest"
+	"google.golang.org/grpc"
 )
 
 // Config is the gateway role's configuration.
@@ -31,9 +35,38 @@ type Config struct {
 	// quota.window.num and quota.window.size.seconds.
 	QuotaWindowNum         int
 	QuotaWindowSizeSeconds int
+	// MaxConnections, MaxConnectionsPerIP and QueuedMaxRequestBytes are
+	// Kafka's max.connections, max.connections.per.ip and
+	// queued.max.request.bytes (defaults in internal/limits).
+	MaxConnections        int
+	MaxConnectionsPerIP   int
+	QueuedMaxRequestBytes int64
 
 	// RESTMaxBodyBytes bounds a REST request body (services/gateway/rest).
 	RESTMaxBodyBytes int64
+
+	// TLS serves the public gRPC API and the HTTP port (client
+	// certificates as --tls-client-auth says), the Kafka listener with
+	// KafkaTLS, and is the client side of calls to controllers and storage
+	// nodes.
+	TLS      tlsconf.Config
+	KafkaTLS bool
+
+	// Authorizer turns ACL enforcement on for Kafka, gRPC and REST: a
+	// request no ACL allows is refused (Kafka's authorizer with
+	// allow.everyone.if.no.acl.found=false). SuperUsers is Kafka's
+	// super.users: principals separated by ';', allowed everything.
+	Authorizer bool
+	SuperUsers string
+
+	// Hooks for authentication, never set from flags: KafkaPrincipal names
+	// a Kafka connection's principal before SASL (Kafka's
+	// principal.builder.class; nil: User:ANONYMOUS), and AuthnUnary and
+	// AuthnStream put the principal of a gRPC call in its context
+	// (auth.NewContext) before authorization runs.
+	KafkaPrincipal kafka.PrincipalBuilder
+	AuthnUnary     grpc.UnaryServerInterceptor
+	AuthnStream    grpc.StreamServerInterceptor
 }
 
 // RegisterFlags binds the gateway's flags to c with their defaults.
@@ -47,6 +80,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Int32Var(&c.GatewayID, "id", 0, "gateway id (0: the controller assigns one)")
 	fs.Int64Var(&c.RESTMaxBodyBytes, "rest-max-body-bytes", rest.DefaultMaxBodyBytes, "the largest REST request body accepted; a larger one is answered 413")
 	c.RegisterKafkaFlags(fs)
+	c.TLS.RegisterFlags(fs)
+	fs.BoolVar(&c.KafkaTLS, "kafka-tls", false, "serve the Kafka listener over TLS (Kafka's SSL security protocol) with the --tls-* block")
 }
 
 // RegisterKafkaFlags binds the Kafka listener's settings (the flags named
@@ -65,6 +100,15 @@ func (c *Config) RegisterKafkaFlags(fs *pflag.FlagSet) {
 		"Kafka quota.window.num: samples client quota rates are measured over")
 	fs.IntVar(&c.QuotaWindowSizeSeconds, "quota-window-size-seconds", 1,
 		"Kafka quota.window.size.seconds: the length of one client quota sample")
+	fs.BoolVar(&c.Authorizer, "authorizer", false,
+		"enforce Kafka ACLs on the Kafka, gRPC and REST APIs; a request no ACL allows is denied (see docs/security.md)")
+	fs.StringVar(&c.SuperUsers, "super-users", "", "Kafka super.users: principals allowed everything, separated by ';' (e.g. 'User:admin;User:ops')")
+	fs.IntVar(&c.MaxConnections, "max-connections", limits.MaxConnections,
+		"Kafka max.connections: connections past this many are closed at accept")
+	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", limits.MaxConnectionsPerIP,
+		"Kafka max.connections.per.ip: connections from one IP past this many are closed at accept")
+	fs.Int64Var(&c.QueuedMaxRequestBytes, "queued-max-request-bytes", limits.QueuedMaxRequestBytes,
+		"Kafka queued.max.request.bytes: request bytes held read and unanswered before reading pauses (at least kafka-max-request-bytes)")
 }
 
 // CopyKafkaSettings sets c's Kafka listener settings to from's.
@@ -72,11 +116,17 @@ func (c *Config) CopyKafkaSettings(from Config) {
 	c.AutoCreateTopics, c.DefaultPartitions, c.DefaultReplicationFactor = from.AutoCreateTopics, from.DefaultPartitions, from.DefaultReplicationFactor
 	c.KafkaMaxRequestBytes, c.KafkaIdleTimeout, c.MaxFetchSessions = from.KafkaMaxRequestBytes, from.KafkaIdleTimeout, from.MaxFetchSessions
 	c.QuotaWindowNum, c.QuotaWindowSizeSeconds = from.QuotaWindowNum, from.QuotaWindowSizeSeconds
+	c.Authorizer, c.SuperUsers = from.Authorizer, from.SuperUsers
+	c.MaxConnections, c.MaxConnectionsPerIP, c.QueuedMaxRequestBytes = from.MaxConnections, from.MaxConnectionsPerIP, from.QueuedMaxRequestBytes
 }
 
 // Validate checks every field and reports each bad one.
 func (c *Config) Validate() error {
 	var p config.Problems
+	c.TLS.Validate(&p)
+	if c.KafkaTLS && !c.TLS.Enabled() {
+		p.Addf("kafka-tls", "needs --tls-cert, --tls-key and --tls-ca")
+	}
 	p.Addr("grpc-addr", c.GRPCAddr)
 	p.Addr("http-addr", c.HTTPAddr)
 	p.Addr("kafka-addr", c.KafkaAddr)
@@ -102,6 +152,15 @@ func (c *Config) Validate() error {
 	if c.KafkaIdleTimeout <= 0 {
 		p.Addf("kafka-idle-timeout", "must be positive")
 	}
+	if c.MaxConnections < 1 {
+		p.Addf("max-connections", "must be at least 1, got %d", c.MaxConnections)
+	}
+	if c.MaxConnectionsPerIP < 1 {
+		p.Addf("max-connections-per-ip", "must be at least 1, got %d", c.MaxConnectionsPerIP)
+	}
+	if c.QueuedMaxRequestBytes < int64(c.KafkaMaxRequestBytes) {
+		p.Addf("queued-max-request-bytes", "must be at least kafka-max-request-bytes (%d), got %d", c.KafkaMaxRequestBytes, c.QueuedMaxRequestBytes)
+	}
 	if c.MaxFetchSessions < 0 {
 		p.Addf("max-incremental-fetch-session-cache-slots", "%d is negative", c.MaxFetchSessions)
 	}
@@ -110,6 +169,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QuotaWindowSizeSeconds < 1 || c.QuotaWindowSizeSeconds > 3600 {
 		p.Addf("quota-window-size-seconds", "must be between 1 and 3600, got %d", c.QuotaWindowSizeSeconds)
+	}
+	if _, err := acl.ParseSuperUsers(c.SuperUsers); err != nil {
+		p.Addf("super-users", "%v", err)
 	}
 	if c.GatewayID < 0 {
 		p.Addf("id", "%d is negative", c.GatewayID)

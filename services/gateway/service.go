@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,13 +19,16 @@ import (
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/httpserver"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/member"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/services/gateway/groups"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/pids"
@@ -43,8 +47,8 @@ type Gateway struct {
 	cfg           Config
 	advertiseGRPC string
 	cache         *metadata.Cache
+	tls           *tlsconf.TLS // nil: plaintext
 	reg           *prometheus.Registry
-	fatal         chan error
 	kafkaLn       net.Listener
 	kafka         *kafka.Server
 	storage       rpc.Pool // connections to storage nodes, for Kafka and describe progress
@@ -55,6 +59,8 @@ type Gateway struct {
 	pids *pids.Allocator
 	// loopback reaches the gateway's own gRPC API, for REST.
 	loopback *grpc.ClientConn
+	// authorizer checks Kafka, gRPC and REST requests against the ACLs.
+	authorizer *acl.Authorizer
 }
 
 // Start registers the gateway and starts serving.
@@ -62,7 +68,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry(), fatal: make(chan error, 1)}
+	g := &Gateway{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry()}
 	g.router = router.New(g.cache, router.Pool{Conns: &g.storage}, g.reg)
 	g.Log = log.With("role", "gateway")
 	defer func() {
@@ -70,7 +76,11 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 			g.Stop()
 		}
 	}()
-	if g.Conn, err = rpc.Dial(cfg.Controllers...); err != nil {
+	if g.tls, err = tlsconf.Load(cfg.TLS); err != nil {
+		return nil, err
+	}
+	g.storage.Creds = g.tls.ClientCreds()
+	if g.Conn, err = rpc.DialCreds(g.tls.ClientCreds(), cfg.Controllers...); err != nil {
 		return nil, err
 	}
 	g.router.SetCatchUp(newCatchUp(g.cache, adminv1.NewAdminServiceClient(g.Conn), g.Log).run)
@@ -78,12 +88,31 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
 	g.advertiseGRPC = config.Advertise(cfg.AdvertiseGRPC, g.Listener.Addr().String())
+	// Authentication (cfg.AuthnUnary/AuthnStream) names the principal,
+	// then authorization checks it, before any handler or forwarding.
+	supers, err := acl.ParseSuperUsers(cfg.SuperUsers)
+	if err != nil {
+		return nil, fmt.Errorf("--super-users: %w", err)
+	}
+	g.authorizer = acl.New(acl.Config{Enabled: cfg.Authorizer, SuperUsers: supers}, g.cache)
+	au := &authorizer{a: g.authorizer, loopback: newLoopbackIdentity()}
+	var unary []grpc.UnaryServerInterceptor
+	var streamIcs []grpc.StreamServerInterceptor
+	if cfg.AuthnUnary != nil {
+		unary = append(unary, cfg.AuthnUnary)
+	}
+	if cfg.AuthnStream != nil {
+		streamIcs = append(streamIcs, cfg.AuthnStream)
+	}
+	unary = append(unary, au.unary, g.describeProgress, forwardAdmin(g.Conn, g.router))
+	streamIcs = append(streamIcs, au.stream)
 	// A bad ProduceStream batch is answered in its ack, not by ending the
 	// session, so the handler checks those itself.
-	g.GRPC = rpc.NewServer(g.Log, g.reg,
+	g.GRPC = rpc.NewServer(g.Log, g.reg, rpc.WithCreds(g.tls.ServerCreds()), rpc.WithMaxConcurrentStreams(limits.GRPCMaxConcurrentStreams),
 		rpc.WithValidation((&streamv1.ProduceStreamRequest{}).ProtoReflect().Type()),
-		rpc.WithUnary(g.describeProgress, forwardAdmin(g.Conn, g.router)))
+		rpc.WithUnary(unary...), rpc.WithStream(streamIcs...))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
+	adminv1.RegisterAclServiceServer(g.GRPC.Server, adminv1.UnimplementedAclServiceServer{})
 	g.pids = pids.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn))
 	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router, g.pids, controllerv1.NewGroupCoordinatorServiceClient(g.Conn)))
 	streamv1.RegisterGroupServiceServer(g.GRPC.Server, groups.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn), g.router, g.cache))
@@ -91,16 +120,19 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	go func() { _ = g.GRPC.Serve(g.Listener) }()
 	// REST calls the gRPC API above over loopback, so its requests are
 	// validated, bounded and counted as gRPC ones are.
-	if g.loopback, err = rpc.Dial(loopbackAddr(g.Listener.Addr())); err != nil {
+	if g.loopback, err = rpc.DialCreds(g.tls.ClientCreds(), loopbackAddr(g.Listener.Addr())); err != nil {
 		return nil, err
 	}
-	api, err := rest.New(rest.Config{Conn: g.loopback, Partitions: g.partitions, MaxBodyBytes: cfg.RESTMaxBodyBytes})
+	api, err := rest.New(rest.Config{Conn: restConn{g.loopback, au.loopback}, Partitions: g.partitions, MaxBodyBytes: cfg.RESTMaxBodyBytes})
 	if err != nil {
 		return nil, err
 	}
+	restMux := http.NewServeMux()
+	api.Register(restMux)
 	mux := http.NewServeMux()
-	api.Register(mux)
-	if g.HTTP, err = httpserver.Start(cfg.HTTPAddr, g.reg, g.ready, mux); err != nil {
+	mux.Handle("/v1/", restHosts(restMux))
+	mux.Handle("GET /openapi.json", restMux)
+	if g.HTTP, err = httpserver.StartTLS(cfg.HTTPAddr, g.tls.Server(), g.reg, g.ready, mux); err != nil {
 		return nil, err
 	}
 
@@ -110,6 +142,15 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if g.kafkaLn, err = net.Listen("tcp", cfg.KafkaAddr); err != nil {
 		return nil, fmt.Errorf("kafka listen: %w", err)
 	}
+	plaintext := map[string]string{"kafka": cfg.KafkaAddr}
+	if cfg.KafkaTLS {
+		g.kafkaLn = tls.NewListener(g.kafkaLn, g.tls.Server())
+		delete(plaintext, "kafka")
+	}
+	if g.tls == nil {
+		plaintext["grpc"], plaintext["http"] = cfg.GRPCAddr, cfg.HTTPAddr
+	}
+	tlsconf.WarnPlaintext(g.Log, nil, plaintext)
 	kafkaAddr := config.Advertise(cfg.AdvertiseKafka, g.kafkaLn.Addr().String())
 	g.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_GATEWAY, client, cfg.GatewayID,
 		func(ctx context.Context, id int32) (member.Registration, error) {
@@ -129,7 +170,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.Go(func(ctx context.Context) {
 		if err := g.Member.Run(ctx); err != nil {
 			g.Log.Error("gateway stops", "err", err)
-			g.fatal <- err
+			g.Fail(err)
 		}
 	})
 	g.Go(func(ctx context.Context) { metadata.Follow(ctx, client, g.cache, g.Log) })
@@ -144,20 +185,27 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		MaxFetchSessions:         cfg.MaxFetchSessions,
 		QuotaWindowSamples:       cfg.QuotaWindowNum,
 		QuotaWindow:              time.Duration(cfg.QuotaWindowSizeSeconds) * time.Second,
+		MaxConnections:           cfg.MaxConnections,
+		MaxConnectionsPerIP:      cfg.MaxConnectionsPerIP,
+		QueuedMaxRequestBytes:    cfg.QueuedMaxRequestBytes,
 	}, kafka.Deps{
-		Cache:     g.cache,
-		Admin:     adminv1.NewAdminServiceClient(g.Conn),
-		Groups:    controllerv1.NewGroupCoordinatorServiceClient(g.Conn),
-		NodeID:    reg.ID,
-		Advertise: kafkaAddr,
-		ClusterID: reg.ClusterID,
-		Log:       g.Log,
-		Storage:   &g.storage,
-		Router:    g.router,
-		PIDs:      g.pids,
+		Cache:      g.cache,
+		Admin:      adminv1.NewAdminServiceClient(g.Conn),
+		Groups:     controllerv1.NewGroupCoordinatorServiceClient(g.Conn),
+		NodeID:     reg.ID,
+		Advertise:  kafkaAddr,
+		ClusterID:  reg.ClusterID,
+		Log:        g.Log,
+		Storage:    &g.storage,
+		Router:     g.router,
+		PIDs:       g.pids,
+		ACLs:       adminv1.NewAclServiceClient(g.Conn),
+		Authorizer: g.authorizer,
+		Principal:  cfg.KafkaPrincipal,
 	})
 	g.registerFetchSessionMetrics()
 	g.registerQuotaMetrics()
+	g.registerLimitMetrics()
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
 	return g, nil
@@ -200,6 +248,18 @@ func (g *Gateway) registerQuotaMetrics() {
 	}
 }
 
+// registerLimitMetrics exports the Kafka listener's limits at work.
+func (g *Gateway) registerLimitMetrics() {
+	g.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_connections_rejected_total",
+			Help: "Kafka connections closed at accept for max.connections or max.connections.per.ip."},
+			func() float64 { n, _ := g.kafka.LimitStats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_reads_paused_total",
+			Help: "Kafka requests whose reading waited for room in queued.max.request.bytes."},
+			func() float64 { _, n := g.kafka.LimitStats(); return float64(n) }),
+	)
+}
+
 // loopbackAddr is where this process reaches a listener of its own: the
 // loopback address for one bound to every interface.
 func loopbackAddr(a net.Addr) string {
@@ -239,9 +299,6 @@ func (g *Gateway) ready() error {
 	}
 	return nil
 }
-
-// Fatal delivers an error that should stop the process.
-func (g *Gateway) Fatal() <-chan error { return g.fatal }
 
 // GRPCAddr is the advertised gRPC address.
 func (g *Gateway) GRPCAddr() string { return g.advertiseGRPC }

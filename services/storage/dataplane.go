@@ -306,4 +306,7 @@ func (n *Node) cleanUp(p *replica) {
 	if _, err := p.log.Compact(); p.check(err) != nil {
 		n.Log.Warn("compaction failed", "partition", name, "err", err)
 	}
+	if gone := p.expireProducers(n.cfg.ProducerIDExpiration); gone > 0 {
+		n.Log.Debug("idle producers expired", "partition", name, "producers", gone)
+	}
 }

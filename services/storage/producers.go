@@ -38,6 +38,7 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"time"
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
@@ -322,6 +323,22 @@ func (pp *partProducers) record(id int64, epoch int16, b producerBatch) {
 	if len(e.batches) > producerWindow {
 		e.batches = append(e.batches[:0], e.batches[len(e.batches)-producerWindow:]...)
 	}
+}
+
+// expireProducers forgets the producers idle for longer than idle
+// (producer.id.expiration.ms) in the log's state and the leader's copy,
+// under the lock idempotent appends take, so none is forgotten mid-write.
+func (r *replica) expireProducers(idle time.Duration) int {
+	pp := &r.producers
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	gone := r.log.ExpireProducers(idle)
+	for _, id := range gone {
+		if _, open := pp.begun[id]; !open {
+			delete(pp.producers, id)
+		}
+	}
+	return len(gone)
 }
 
 // producerInfo is one producer's state as DescribeProducers reports it.

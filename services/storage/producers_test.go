@@ -3,6 +3,7 @@ package storage
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/errs"
@@ -105,5 +106,31 @@ func TestIdempotentResendOlderThanTheWindow(t *testing.T) {
 	}
 	if !seqBefore(1<<31-2, 1) || seqBefore(1, 1<<31-2) || seqBefore(5, 5) {
 		t.Fatal("seqBefore does not wrap")
+	}
+}
+
+// A producer idle past producer.id.expiration.ms is forgotten by the
+// leader and the log alike: its next batch may start at any sequence.
+func TestIdleProducerExpires(t *testing.T) {
+	ps := newPartitions(t.TempDir())
+	if err := ps.reconcile([]assignment{testAssignment("t", 0, "aa")}, keepAll, &testHost{}); err != nil {
+		t.Fatal(err)
+	}
+	defer ps.closeAll()
+	r, _ := ps.get("t", 0)
+	if _, err := r.appendProduced(0, idempotentBatches(t, 0, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.appendProduced(0, idempotentBatches(t, 100, 1, 1)); errs.From(err) == nil {
+		t.Fatalf("a sequence gap was accepted: %v", err)
+	}
+	if gone := r.expireProducers(time.Hour); gone != 0 {
+		t.Fatalf("%d producers expired within the expiration", gone)
+	}
+	if gone := r.expireProducers(0); gone != 1 || len(r.log.Producers()) != 0 {
+		t.Fatalf("%d producers expired, %d left in the log", gone, len(r.log.Producers()))
+	}
+	if _, err := r.appendProduced(0, idempotentBatches(t, 100, 1, 1)); err != nil {
+		t.Fatalf("the forgotten producer's next batch: %v", err)
 	}
 }

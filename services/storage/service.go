@@ -16,13 +16,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	"github.com/strata-io/strata/internal/certs"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/fsutil"
 	"github.com/strata-io/strata/internal/httpserver"
 	"github.com/strata-io/strata/internal/member"
 	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/peerauth"
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/internal/tlsconf"
 	"github.com/strata-io/strata/services/storage/log"
 )
 
@@ -34,6 +37,7 @@ type Node struct {
 	roles.Base
 	cfg       Config
 	lock      *fsutil.DirLock
+	tls       *tlsconf.TLS // nil: plaintext
 	advertise string
 	cache     *metadata.Cache
 	reg       *prometheus.Registry
@@ -42,7 +46,6 @@ type Node struct {
 
 	parts      *partitions
 	appliedRev atomic.Int64
-	fatal      chan error
 	// stateChanged wakes the reporter of replica states (offline.go).
 	stateChanged signal
 }
@@ -54,7 +57,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, cache: metadata.NewCache(), reg: httpserver.NewRegistry(),
-		fatal: make(chan error, 1), parts: newPartitions(cfg.DataDir)}
+		parts: newPartitions(cfg.DataDir)}
 	n.Log = log.With("role", "storage")
 	defer func() {
 		if err != nil {
@@ -68,27 +71,41 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.tls, err = tlsconf.Load(cfg.TLS); err != nil {
+		return nil, err
+	}
+	regID, err := nodeIDFromCert(n.tls, meta.NodeID)
+	if err != nil {
+		return nil, err
+	}
 	clean := takeCleanShutdown(cfg.DataDir)
 	if n.Listener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen: %w", err)
 	}
 	n.advertise = config.Advertise(cfg.AdvertiseAddr, n.Listener.Addr().String())
-	n.GRPC = rpc.NewServer(n.Log, n.reg)
+	var opts []rpc.ServerOption
+	if n.tls != nil {
+		opts = append(opts, rpc.WithCreds(n.tls.InternalServerCreds()),
+			rpc.WithUnary(peerauth.Unary(authorize)), rpc.WithStream(peerauth.Stream(authorize)))
+	}
+	n.GRPC = rpc.NewServer(n.Log, n.reg, opts...)
 	storagev1.RegisterStorageServiceServer(n.GRPC.Server, &handler{n: n})
 	go func() { _ = n.GRPC.Serve(n.Listener) }()
-	if n.HTTP, err = httpserver.Start(cfg.HTTPAddr, n.reg, n.ready, nil); err != nil {
+	if n.HTTP, err = httpserver.StartTLS(cfg.HTTPAddr, n.tls.Server(), n.reg, n.ready, nil); err != nil {
 		return nil, err
 	}
+	tlsconf.WarnPlaintext(n.Log, n.tls, map[string]string{"grpc": cfg.GRPCAddr, "http": cfg.HTTPAddr})
 	n.metrics = newMetrics(n.reg)
 	n.fetchers = newFetchers(n)
+	n.fetchers.conns.Creds = n.tls.ClientCreds()
 
-	if n.Conn, err = rpc.Dial(cfg.Controllers...); err != nil {
+	if n.Conn, err = rpc.DialCreds(n.tls.ClientCreds(), cfg.Controllers...); err != nil {
 		return nil, err
 	}
 	client := controllerv1.NewControllerServiceClient(n.Conn)
 	regCtx, regCancel := context.WithTimeout(n.Context(), registerTimeout)
 	defer regCancel()
-	n.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE, client, meta.NodeID, n.registerFunc(client, meta, clean), n.Log)
+	n.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_STORAGE_NODE, client, regID, n.registerFunc(client, meta, clean), n.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +115,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	n.Go(func(ctx context.Context) {
 		if err := n.Member.Run(ctx); err != nil {
 			n.Log.Error("storage node stops", "err", err)
-			n.fatal <- err
+			n.Fail(err)
 		}
 	})
 	n.Go(func(ctx context.Context) { metadata.Follow(ctx, client, n.cache, n.Log) })
@@ -109,6 +126,23 @@ func Start(cfg Config, log *slog.Logger) (_ *Node, err error) {
 	n.Go(n.watchDisk)
 	n.Log.Info("storage node started", "grpc", n.advertise, "http", n.HTTP.Addr(), "epoch", reg.Epoch)
 	return n, nil
+}
+
+// nodeIDFromCert is the node id to register with: with TLS, the one the
+// certificate names (the controller accepts no other), which must agree
+// with the id the data dir already has.
+func nodeIDFromCert(t *tlsconf.TLS, stored int32) (int32, error) {
+	if t == nil {
+		return stored, nil
+	}
+	id, ok := t.Identity()
+	if !ok || id.Role != certs.RoleStorage || id.NodeID == 0 {
+		return 0, fmt.Errorf("tls-cert: a storage node's certificate must name its node id (strata://storage/N; see strata certs)")
+	}
+	if stored != 0 && stored != id.NodeID {
+		return 0, fmt.Errorf("tls-cert names storage node %d but the data dir belongs to node %d", id.NodeID, stored)
+	}
+	return id.NodeID, nil
 }
 
 // registerFunc registers with the controller and persists the node id and
@@ -174,9 +208,6 @@ func (n *Node) ready() error {
 	}
 	return nil
 }
-
-// Fatal delivers an error that should stop the process (the node was fenced).
-func (n *Node) Fatal() <-chan error { return n.fatal }
 
 // Addr is the gRPC address other roles dial.
 func (n *Node) Addr() string { return n.advertise }

@@ -165,14 +165,16 @@ func TestComposeClusterFailover(t *testing.T) {
 		root: root,
 		compose: append(composeCommand(t), "-p", project,
 			"-f", filepath.Join(root, "deploy/compose/docker-compose.yml")),
-		environ: []string{"STRATA_GRPC_PORT=" + grpcPort, "STRATA_HTTP_PORT=" + freePort(t), "STRATA_KAFKA_PORT=" + kafkaPort},
-		strata:  filepath.Join(t.TempDir(), "strata"),
-		server:  "127.0.0.1:" + grpcPort,
+		// The gateway serves TLS with the certificates of make compose-certs.
+		environ: []string{"STRATA_GRPC_PORT=" + grpcPort, "STRATA_HTTP_PORT=" + freePort(t), "STRATA_KAFKA_PORT=" + kafkaPort,
+			"STRATA_TLS_CA=" + filepath.Join(root, "deploy/compose/certs/ca.crt")},
+		strata: filepath.Join(t.TempDir(), "strata"),
+		server: "127.0.0.1:" + grpcPort,
 	}
 	t.Logf("project %s, gateway gRPC on %s", project, e.server)
 
 	start := time.Now()
-	e.must("make", "images")
+	e.must("make", "compose-certs") // builds the image too
 	e.must("go", "build", "-o", e.strata, "./cmd/strata")
 	t.Logf("image and CLI built in %s", time.Since(start).Round(time.Millisecond))
 

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -145,7 +144,7 @@ func TestTopicChurnRunsOneFetchLoopPerLeader(t *testing.T) {
 	// creation sweeps 0–600 ms, so some creations land while a follower's
 	// loop to that leader is ending: a loop that unregistered must not run
 	// on beside the one the new topic starts.
-	conn, err := rpc.Dial(c.gateway.grpc)
+	conn, err := dialRole(c.gateway.grpc)
 	if err != nil {
 		t.Fatal(err)
 	}

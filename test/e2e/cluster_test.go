@@ -34,14 +34,28 @@ type cluster struct {
 	gateway     *node
 	kafka       string // the gateway's Kafka address
 	http        string // the gateway's HTTP address (REST, health, metrics)
+	tlsDir      string // certificates of strata certs when every role runs TLS
 }
 
 type clusterSpec struct {
-	controllers int
-	storage     int
-	leaseTTL    string   // storage node and gateway lease TTL
-	gatewayArgs []string // more gateway flags
-	storageArgs []string // more storage node flags
+	controllers    int
+	storage        int
+	leaseTTL       string   // storage node and gateway lease TTL
+	gatewayArgs    []string // more gateway flags
+	storageArgs    []string // more storage node flags
+	controllerArgs []string // more controller flags
+	// tlsDir, when set, holds `strata certs` output: every role then
+	// serves TLS and speaks mTLS to the others.
+	tlsDir string
+}
+
+// tlsArgs are the --tls-* flags of a role using dir/name.crt.
+func tlsArgs(dir, name string) []string {
+	if dir == "" {
+		return nil
+	}
+	return []string{"--tls-cert", filepath.Join(dir, name+".crt"), "--tls-key", filepath.Join(dir, name+".key"),
+		"--tls-ca", filepath.Join(dir, "ca.crt")}
 }
 
 // newCluster starts controllers, storage nodes and one gateway, and waits
@@ -51,14 +65,21 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 	if spec.leaseTTL == "" {
 		spec.leaseTTL = "3s"
 	}
-	c := &cluster{t: t, dir: t.TempDir(), leaseTTL: spec.leaseTTL, storageArgs: spec.storageArgs}
+	if spec.tlsDir == "" {
+		spec.tlsDir = suiteTLS(t) // STRATA_E2E_TLS=1: mTLS for every suite
+	}
+	c := &cluster{t: t, dir: t.TempDir(), leaseTTL: spec.leaseTTL, storageArgs: spec.storageArgs, tlsDir: spec.tlsDir}
+	scheme := "http://"
+	if spec.tlsDir != "" {
+		scheme = "https://"
+	}
 	type ctrlAddrs struct{ name, grpc, http, peer, client string }
 	addrs := make([]ctrlAddrs, spec.controllers)
 	var initial []string
 	for i := range addrs {
 		a := ctrlAddrs{fmt.Sprintf("c%d", i+1), testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)}
 		addrs[i] = a
-		initial = append(initial, a.name+"=http://"+a.peer)
+		initial = append(initial, a.name+"="+scheme+a.peer)
 	}
 	for _, a := range addrs {
 		dataDir := filepath.Join(c.dir, a.name)
@@ -66,7 +87,10 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 			"--grpc-addr", a.grpc, "--http-addr", a.http, "--etcd-peer-addr", a.peer, "--etcd-client-addr", a.client,
 			"--etcd-initial-cluster", strings.Join(initial, ","), "--member-lease-ttl", spec.leaseTTL, "--election-ttl", "2s",
 			"--group-initial-rebalance-delay", "500ms"}
+		args = append(args, tlsArgs(spec.tlsDir, "controller")...)
+		args = append(args, spec.controllerArgs...)
 		n := &node{args: args, grpc: a.grpc, dataDir: dataDir}
+		markTLS(spec.tlsDir, a.grpc)
 		n.proc = start(t, a.name, args...)
 		c.controllers = append(c.controllers, n)
 	}
@@ -83,8 +107,10 @@ func newCluster(t *testing.T, spec clusterSpec) *cluster {
 	c.kafka, c.http = testutil.FreeAddr(t), testutil.FreeAddr(t)
 	args := []string{"gateway", "--grpc-addr", gw, "--http-addr", c.http, "--kafka-addr", c.kafka,
 		"--advertise-kafka", c.kafka, "--controllers", c.controllerAddrs()}
+	args = append(args, tlsArgs(spec.tlsDir, "gateway")...)
 	args = append(args, spec.gatewayArgs...)
 	c.gateway = &node{args: args, grpc: gw}
+	markTLS(spec.tlsDir, gw)
 	c.gateway.proc = start(t, "gateway", args...)
 	waitHealthy(t, gw, 30*time.Second)
 	return c
@@ -123,8 +149,10 @@ func (c *cluster) addStorage(opts ...storageOpt) *node {
 	grpc := testutil.FreeAddr(c.t)
 	args := []string{"storage", "--data-dir", dataDir, "--grpc-addr", grpc, "--http-addr", testutil.FreeAddr(c.t),
 		"--controllers", c.controllerAddrs(), "--replica-lag-time-max", "2s"}
+	args = append(args, tlsArgs(c.tlsDir, fmt.Sprintf("storage-%d", i))...)
 	args = append(args, c.storageArgs...)
 	n := &node{args: args, grpc: grpc, dataDir: dataDir}
+	markTLS(c.tlsDir, grpc)
 	n.proc = start(c.t, fmt.Sprintf("storage-%d", i), args...)
 	c.storage = append(c.storage, n)
 	return n

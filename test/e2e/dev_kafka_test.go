@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -24,7 +25,8 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 	grpcAddr, kafkaAddr, httpAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
 	start(t, "dev", "dev", "--data-dir", t.TempDir(), "--grpc-addr", grpcAddr, "--http-addr", httpAddr,
 		"--kafka-addr", kafkaAddr, "--auto-create-topics-enable", "--num-partitions", "4", "--default-replication-factor", "2",
-		"--default-topic-config", "retention.ms=3600000", "--max-incremental-fetch-session-cache-slots", "10")
+		"--default-topic-config", "retention.ms=3600000", "--max-incremental-fetch-session-cache-slots", "10",
+		"--max-connections-per-ip", "20")
 	waitHealthy(t, grpcAddr, 60*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -75,6 +77,28 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		if !regexp.MustCompile(`(?m)^strata_gateway_kafka_fetch_sessions [1-9]`).Match(body) {
 			return fmt.Errorf("no fetch session in the metrics")
+		}
+		return nil
+	})
+
+	// --max-connections-per-ip reaches dev's gateway: past 20 connections
+	// from this host, the next are closed at accept and counted.
+	for range 30 {
+		c, err := net.Dial("tcp", kafkaAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + httpAddr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if !regexp.MustCompile(`(?m)^strata_gateway_kafka_connections_rejected_total [1-9]`).Match(body) {
+			return fmt.Errorf("no rejected connection in the metrics")
 		}
 		return nil
 	})

@@ -447,6 +447,12 @@ func TestDiskFullLeaderMovesAndLosesNothing(t *testing.T) {
 	}
 	atMove := load.ackedCount()
 	load.waitAcked(t, atMove+100, 20*time.Second)
+	// cluster health names the offline replica and its node's log dir.
+	if code, problems := clusterHealth(t, c); code == 0 ||
+		!slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, fmt.Sprintf("offline replicas on nodes %d", old)) }) ||
+		!slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, fmt.Sprintf("storage node %d ", old)) }) {
+		t.Errorf("cluster health with node %d's disk full: exit %d, problems %q", old, code, problems)
+	}
 
 	// The full node stays up and says so.
 	alive(t, full)

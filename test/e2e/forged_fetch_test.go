@@ -12,7 +12,6 @@ import (
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 )
 
@@ -20,7 +19,7 @@ import (
 // controller's metadata stream, as any process that reaches it can.
 func nodeEpochs(t *testing.T, c *cluster) map[int32]int64 {
 	t.Helper()
-	conn, err := rpc.Dial(c.controllers[0].grpc)
+	conn, err := dialRole(c.controllers[0].grpc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -18,7 +17,7 @@ import (
 
 func groupClient(t *testing.T, c *cluster) streamv1.GroupServiceClient {
 	t.Helper()
-	conn, err := rpc.Dial(c.gateway.grpc)
+	conn, err := dialRole(c.gateway.grpc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func cliEnv(t *testing.T, env []string, args ...string) (stdout, stderr string, 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, strataBin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), cliTLSEnv(args)...), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -153,7 +153,7 @@ func waitHealthy(t *testing.T, addr string, timeout time.Duration) {
 	testutil.WaitFor(t, timeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		return rpc.CheckHealth(ctx, addr)
+		return rpc.CheckHealthCreds(ctx, roleCreds(addr), addr)
 	})
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/IBM/sarama"
 	kafkago "github.com/segmentio/kafka-go"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -28,7 +27,7 @@ import (
 
 // replicaOn returns one partition's replica as a storage node reports it.
 func replicaOn(n *node, topic string, partition int32) (*storagev1.Replica, error) {
-	conn, err := rpc.Dial(n.grpc)
+	conn, err := dialRole(n.grpc)
 	if err != nil {
 		return nil, err
 	}

@@ -130,6 +130,25 @@ func TestKafkaBadInput(t *testing.T) {
 	if !r.closed() {
 		t.Error("string longer than the frame: connection not closed")
 	}
+	// Issue 12's hostile frames: an 18-byte ApiVersions frame declaring
+	// 0xffffffff tagged fields, and a 32 MiB Produce frame whose topic
+	// count claims ~2 GiB of topics. Both are refused at once (the CPU and
+	// memory bounds are checked in services/gateway/kafka's tests).
+	r = dialRaw(t, c.kafka)
+	start := time.Now()
+	r.writeFrame([]byte{0, 18, 0, 3, 0, 0, 0, 1, 0xff, 0xff, 0, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	if !r.closed() || time.Since(start) > 2*time.Second {
+		t.Errorf("tagged-field count: connection not closed at once (%v)", time.Since(start))
+	}
+	huge := make([]byte, 32<<20)
+	copy(huge, []byte{0, 0, 0, 3, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x3a, 0x98})
+	binary.BigEndian.PutUint32(huge[18:], uint32(len(huge)-22))
+	r = dialRaw(t, c.kafka)
+	start = time.Now()
+	r.writeFrame(huge)
+	if !r.closed() || time.Since(start) > 5*time.Second {
+		t.Errorf("32 MiB Produce with a huge array count: connection not closed at once (%v)", time.Since(start))
+	}
 	// An unknown API key.
 	r = dialRaw(t, c.kafka)
 	r.writeFrame([]byte{0x27, 0x0f, 0, 0, 0, 0, 0, 1, 0, 3, 'r', 'a', 'w'})

@@ -11,7 +11,6 @@ import (
 
 	"github.com/IBM/sarama"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -155,7 +154,7 @@ func TestKafkaCreateTopicsThenProduceThroughOtherGateways(t *testing.T) {
 			c.admin("topic", "create", name, "--partitions", fmt.Sprint(parts), "--replication-factor", "3")
 		}
 		saramaProduceAll(t, gws[1:], names, parts)
-		conn, err := rpc.Dial(grpcs[2])
+		conn, err := dialRole(grpcs[2])
 		if err != nil {
 			t.Fatal(err)
 		}

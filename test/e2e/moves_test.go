@@ -11,7 +11,6 @@ import (
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/codec"
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 )
 
@@ -199,7 +198,7 @@ func TestReassignCopiesRecordsToTheNewReplica(t *testing.T) {
 		}
 		return nil
 	})
-	conn, err := rpc.Dial(n4.grpc)
+	conn, err := dialRole(n4.grpc)
 	if err != nil {
 		t.Fatal(err)
 	}

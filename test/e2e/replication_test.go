@@ -16,7 +16,6 @@ import (
 	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/codec"
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 )
 
@@ -35,7 +34,7 @@ func nodesByID(t *testing.T, c *cluster) replicaNodes {
 		for _, n := range c.storage {
 			if n.grpc == sn.Address {
 				rn.byID[sn.ID] = n
-				conn, err := rpc.Dial(n.grpc)
+				conn, err := dialRole(n.grpc)
 				if err != nil {
 					t.Fatal(err)
 				}

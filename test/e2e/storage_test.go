@@ -12,7 +12,6 @@ import (
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 )
 
@@ -78,7 +77,7 @@ func leaderClient(t *testing.T, c *cluster, topic string, partition int32) (lead
 	c.adminJSON(&cl, "cluster", "describe")
 	leaderID = ti.Partitions[partition].Leader
 	for _, n := range cl.StorageNodes {
-		conn, err := rpc.Dial(n.Address)
+		conn, err := dialRole(n.Address)
 		if err != nil {
 			t.Fatal(err)
 		}

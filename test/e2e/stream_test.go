@@ -13,7 +13,6 @@ import (
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -24,7 +23,7 @@ import (
 // the gateway's gRPC port.
 func streamClient(t *testing.T, c *cluster) streamv1.StreamServiceClient {
 	t.Helper()
-	conn, err := rpc.Dial(c.gateway.grpc)
+	conn, err := dialRole(c.gateway.grpc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,12 @@ import (
 	"time"
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
-	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
 )
 
 // replicasOn asks a storage node which replica directories it holds.
 func replicasOn(t *testing.T, n *node) ([]string, error) {
-	conn, err := rpc.Dial(n.grpc)
+	conn, err := dialRole(n.grpc)
 	if err != nil {
 		return nil, err
 	}

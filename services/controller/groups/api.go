@@ -3,6 +3,7 @@ package groups
 import (
 	"cmp"
 	"context"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,7 @@ import (
 )
 
 // APIs are the Kafka API keys Handle serves.
-var APIs = map[int16]bool{11: true, 14: true, 12: true, 13: true, 8: true, 9: true, 16: true, 15: true, 42: true, 47: true}
+var APIs = map[int16]bool{11: true, 14: true, 12: true, 13: true, 8: true, 9: true, 16: true, 15: true, 42: true, 47: true, 68: true, 69: true}
 
 // Handle serves one decoded group request. It fails with NOT_CONTROLLER
 // while the groups are not loaded (before the first load of a term, or
@@ -47,6 +48,10 @@ func (gc *Coordinator) Handle(ctx context.Context, kreq kmsg.Request, clientID, 
 		resp = gc.deleteGroups(ctx, r)
 	case *kmsg.OffsetDeleteRequest:
 		resp = gc.deleteOffsets(ctx, r)
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		resp = gc.consumerHeartbeat(ctx, r, clientID, clientHost)
+	case *kmsg.ConsumerGroupDescribeRequest:
+		resp = gc.consumerDescribe(r)
 	default:
 		return nil, errs.New(errs.UnsupportedVersion, "%s is not a group call", kmsg.NameForKey(kreq.Key()))
 	}
@@ -90,8 +95,20 @@ func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupReques
 	}
 	g := gc.groups[req.Group]
 	if g == nil {
+		if gc.full() {
+			return joinError(kerr.CoordinatorNotAvailable.Code, req.MemberID), nil
+		}
 		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 		gc.groups[req.Group] = g
+	}
+	if g.cg != nil {
+		// Classic members are not served in a consumer-protocol group
+		// (Kafka's group.consumer.migration.policy=disabled); an empty
+		// one becomes a classic group again, as Kafka downgrades it.
+		if len(g.cg.members) > 0 {
+			return joinError(kerr.InconsistentGroupProtocol.Code, req.MemberID), nil
+		}
+		g.cg, g.state, g.protocolType = nil, groupEmpty, ""
 	}
 	if len(g.members) > 0 && g.protocolType != req.ProtocolType {
 		return joinError(kerr.InconsistentGroupProtocol.Code, req.MemberID), nil
@@ -153,6 +170,9 @@ func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupReques
 		if instance != "" {
 			id = newMemberID(instance)
 		}
+		if len(g.members)+len(g.pending) >= gc.maxSize {
+			return joinError(kerr.GroupMaxSizeReached.Code, ""), nil
+		}
 		if req.Version >= 4 {
 			g.pending[id] = now.Add(session)
 			return joinError(kerr.MemberIDRequired.Code, id), nil
@@ -179,6 +199,9 @@ func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupReques
 		id := req.MemberID
 		if id == "" {
 			id = newMemberID(cmp.Or(instance, clientID))
+		}
+		if len(g.members) >= gc.maxSize {
+			return joinError(kerr.GroupMaxSizeReached.Code, req.MemberID), nil
 		}
 		m = &groupMember{id: id, instanceID: instance}
 		gc.joinSeq++
@@ -454,6 +477,17 @@ func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest
 	switch {
 	case req.Group == "":
 		code = kerr.InvalidGroupID.Code
+	case g != nil && g.cg != nil:
+		var parts []tpName
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				parts = append(parts, tpName{t.Topic, p.Partition})
+			}
+		}
+		code = g.cg.validateCommit(req.MemberID, req.Generation, parts, gc.topics)
+		if m := g.cg.members[req.MemberID]; code == 0 && m != nil {
+			m.deadline = time.Now().Add(gc.consumer.SessionTimeout)
+		}
 	case req.Generation < 0 && req.MemberID == "":
 		if g != nil && len(g.members) > 0 {
 			code = kerr.IllegalGeneration.Code
@@ -469,10 +503,16 @@ func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest
 		}
 	}
 	created := false
+	if code == 0 && g == nil && gc.full() {
+		code = kerr.CoordinatorNotAvailable.Code
+	}
 	if code == 0 && g == nil {
 		g = &group{id: req.Group, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 		gc.groups[req.Group] = g
 		created = true
+	}
+	if code == 0 {
+		g.activeAt = time.Now()
 	}
 	gc.mu.Unlock()
 	var ops []mdstore.Op
@@ -565,6 +605,9 @@ func (gc *Coordinator) fetchOffsets(ctx context.Context, req *kmsg.OffsetFetchRe
 				}
 			}
 			res, code := gc.readOffsets(ctx, rg.Group, topics, req.RequireStable)
+			if c := gc.validateOffsetFetch(rg); c != 0 {
+				res, code = nil, c
+			}
 			g.ErrorCode = code
 			for _, t := range res {
 				gt := kmsg.NewOffsetFetchResponseGroupTopic()
@@ -600,6 +643,33 @@ func (gc *Coordinator) fetchOffsets(ctx context.Context, req *kmsg.OffsetFetchRe
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// validateOffsetFetch checks the member id and epoch of an OffsetFetch
+// v9+ to a consumer group, as Kafka does (STALE_MEMBER_EPOCH makes the
+// client wait for its next heartbeat).
+func (gc *Coordinator) validateOffsetFetch(rg kmsg.OffsetFetchRequestGroup) int16 {
+	if rg.MemberID == nil && rg.MemberEpoch < 0 {
+		return 0
+	}
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	g := gc.groups[rg.Group]
+	if g == nil || g.cg == nil {
+		return 0
+	}
+	id := ""
+	if rg.MemberID != nil {
+		id = *rg.MemberID
+	}
+	m := g.cg.members[id]
+	switch {
+	case m == nil:
+		return kerr.UnknownMemberID.Code
+	case m.epoch != rg.MemberEpoch:
+		return kerr.StaleMemberEpoch.Code
+	}
+	return 0
 }
 
 type offsetFetchTopic struct {
@@ -662,15 +732,32 @@ func (gc *Coordinator) list(req *kmsg.ListGroupsRequest) kmsg.Response {
 	defer gc.mu.Unlock()
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	for _, g := range gc.groups {
-		state := g.state.String()
-		if len(req.StatesFilter) > 0 && !contains(req.StatesFilter, state) {
+		state, typ := g.state.String(), "classic"
+		if g.cg != nil {
+			state, typ = g.cg.state(), "consumer"
+		}
+		if len(req.StatesFilter) > 0 && !containsFold(req.StatesFilter, state) {
+			continue
+		}
+		if len(req.TypesFilter) > 0 && !containsFold(req.TypesFilter, typ) {
 			continue
 		}
 		lg := kmsg.NewListGroupsResponseGroup()
-		lg.Group, lg.ProtocolType, lg.GroupState = g.id, g.protocolType, state
+		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.id, g.protocolType, state, typ
 		resp.Groups = append(resp.Groups, lg)
 	}
 	return resp
+}
+
+// containsFold is contains ignoring case (Kafka matches group states and
+// types case-insensitively).
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (gc *Coordinator) describe(req *kmsg.DescribeGroupsRequest) kmsg.Response {
@@ -682,7 +769,21 @@ func (gc *Coordinator) describe(req *kmsg.DescribeGroupsRequest) kmsg.Response {
 	for _, id := range req.Groups {
 		dg := kmsg.NewDescribeGroupsResponseGroup()
 		dg.Group, dg.State, dg.AuthorizedOperations = id, "Dead", -2147483648
-		if g := gc.groups[id]; g != nil {
+		g := gc.groups[id]
+		if g == nil || g.cg != nil {
+			// As Kafka 4.0: DescribeGroups describes classic groups only;
+			// v6+ says why (ConsumerGroupDescribe serves the others).
+			if req.Version >= 6 {
+				msg := "Group " + id + " not found."
+				if g != nil {
+					msg = "Group " + id + " is not a classic group."
+				}
+				dg.State, dg.ErrorCode, dg.ErrorMessage = "", kerr.GroupIDNotFound.Code, &msg
+			}
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
+		{
 			dg.State, dg.ProtocolType, dg.Protocol = g.state.String(), g.protocolType, g.protocol
 			for _, m := range g.members {
 				dm := kmsg.NewDescribeGroupsResponseGroupMember()
@@ -712,7 +813,7 @@ func (gc *Coordinator) deleteGroups(ctx context.Context, req *kmsg.DeleteGroupsR
 		switch {
 		case g == nil:
 			dg.ErrorCode = kerr.GroupIDNotFound.Code
-		case len(g.members) > 0:
+		case len(g.members) > 0 || g.cg != nil && len(g.cg.members) > 0:
 			dg.ErrorCode = kerr.NonEmptyGroup.Code
 		default:
 			if _, err := gc.store.Write(ctx, nil, mdstore.DeletePrefix(groupKey(id))); err != nil {
@@ -738,6 +839,11 @@ func (gc *Coordinator) deleteOffsets(ctx context.Context, req *kmsg.OffsetDelete
 		return resp
 	}
 	subscribed := map[string]bool{}
+	if g.cg != nil {
+		for id := range maps.Keys(g.cg.subscribed) {
+			subscribed[gc.topicName(id)] = true
+		}
+	}
 	if g.protocolType == "consumer" {
 		for _, m := range g.members {
 			var meta kmsg.ConsumerMemberMetadata

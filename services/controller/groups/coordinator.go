@@ -30,6 +30,7 @@ import (
 
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/services/controller/mdstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -88,6 +89,12 @@ type group struct {
 	pending           map[string]time.Time // member ids handed out with MEMBER_ID_REQUIRED
 	rebalanceDeadline time.Time
 	delayUntil        time.Time // initial rebalance delay of a group that was empty
+	// cg is set for a group of the consumer protocol (KIP-848); such a
+	// group has no classic members.
+	cg *consumerGroup
+	// activeAt is when the group last had members or an offset commit:
+	// an Empty group is deleted, offsets and all, retention after it.
+	activeAt time.Time
 }
 
 // Coordinator is the group coordinator of the active controller.
@@ -99,16 +106,42 @@ type Coordinator struct {
 	// transactions (SetPendingOffsets); nil: none.
 	pending func(group string) map[string]map[int32]bool
 
-	mu      sync.Mutex
-	loaded  bool
-	groups  map[string]*group
-	joinSeq int64
+	// retention is offsets.retention.minutes and maxSize group.max.size
+	// (SetLimits; defaults in internal/limits).
+	retention time.Duration
+	maxSize   int
+	maxGroups int
+
+	mu       sync.Mutex
+	loaded   bool
+	groups   map[string]*group
+	joinSeq  int64
+	consumer ConsumerConfig
+	// topics and topicNames are the topics as last read (refreshTopics),
+	// for consumer groups' subscriptions; nil until the first read.
+	topics       map[string]topicMeta
+	topicNames   map[topicID]string
+	topicsReadAt time.Time
 }
 
 // New returns a coordinator over store; initialDelay is Kafka's
 // group.initial.rebalance.delay.ms.
 func New(store mdstore.Store, log *slog.Logger, initialDelay time.Duration) *Coordinator {
-	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{}}
+	return &Coordinator{store: store, log: log, initialDelay: initialDelay, groups: map[string]*group{},
+		retention: limits.OffsetsRetention, maxSize: limits.MaxGroupMembers, maxGroups: limits.MaxGroups, consumer: DefaultConsumerConfig()}
+}
+
+// SetLimits sets offsets.retention.minutes (how long an Empty group keeps
+// its offsets), group.max.size (members and pending joins of one group)
+// and the number of groups kept. Call it before Run.
+func (gc *Coordinator) SetLimits(retention time.Duration, maxSize, maxGroups int) {
+	gc.retention, gc.maxSize, gc.maxGroups = retention, maxSize, maxGroups
+}
+
+// full reports whether a new group would pass maxGroups. Called with mu
+// held.
+func (gc *Coordinator) full() bool {
+	return len(gc.groups) >= gc.maxGroups
 }
 
 func groupKey(id string) string           { return groupsPrefix + url.PathEscape(id) + "/" }
@@ -141,6 +174,7 @@ func (gc *Coordinator) Run(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			gc.expire(ctx, now)
+			gc.maybeRefreshTopics(ctx, now)
 		}
 	}
 }
@@ -151,6 +185,7 @@ func (gc *Coordinator) load(ctx context.Context) error {
 		return err
 	}
 	groups := map[string]*group{}
+	members := map[string][]*controllerv1.ConsumerMemberRecord{} // of consumer groups
 	now := time.Now()
 	for _, kv := range kvs {
 		rest := strings.TrimPrefix(string(kv.Key), groupsPrefix)
@@ -164,8 +199,26 @@ func (gc *Coordinator) load(ctx context.Context) error {
 			g = &group{id: id, members: map[string]*groupMember{}, pending: map[string]time.Time{}}
 			groups[id] = g
 		}
-		if tail != "meta" {
+		if rest, ok := strings.CutPrefix(tail, "members/"); ok {
+			rec := &controllerv1.ConsumerMemberRecord{}
+			if mdstore.Unmarshal(kv.Value, rec) != nil {
+				gc.log.Warn("bad consumer group member record", "group", id, "member", rest)
+				continue
+			}
+			members[id] = append(members[id], rec)
 			continue
+		}
+		if tail != "meta" { // an offset: retention counts from the latest commit
+			rec := &controllerv1.OffsetRecord{}
+			if mdstore.Unmarshal(kv.Value, rec) == nil {
+				if at := time.UnixMilli(rec.GetCommitUnixMs()); at.After(g.activeAt) {
+					g.activeAt = at
+				}
+			}
+			continue
+		}
+		if g.activeAt.IsZero() {
+			g.activeAt = now // updated by the offsets that follow
 		}
 		rec := &controllerv1.GroupRecord{}
 		if err := mdstore.Unmarshal(kv.Value, rec); err != nil {
@@ -173,6 +226,11 @@ func (gc *Coordinator) load(ctx context.Context) error {
 			continue
 		}
 		g.protocolType, g.protocol, g.generation, g.leader = rec.GetProtocolType(), rec.GetProtocol(), rec.GetGeneration(), rec.GetLeader()
+		if rec.GetGroupType() == "consumer" {
+			g.cg = newConsumerGroup()
+			g.cg.epoch, g.cg.assignmentEpoch, g.cg.flushedEpoch = rec.GetGeneration(), rec.GetGeneration(), rec.GetGeneration()
+			continue
+		}
 		for _, mr := range rec.GetMembers() {
 			m := &groupMember{id: mr.GetMemberId(), instanceID: mr.GetInstanceId(), clientID: mr.GetClientId(), clientHost: mr.GetClientHost(),
 				sessionTimeout: time.Duration(mr.GetSessionTimeoutMs()) * time.Millisecond, rebalanceTimeout: time.Duration(mr.GetRebalanceTimeoutMs()) * time.Millisecond,
@@ -190,7 +248,12 @@ func (gc *Coordinator) load(ctx context.Context) error {
 		}
 	}
 	gc.mu.Lock()
-	gc.groups, gc.loaded = groups, true
+	for id, recs := range members {
+		if g := groups[id]; g != nil && g.cg != nil {
+			g.cg.load(recs, now, gc.consumer.SessionTimeout)
+		}
+	}
+	gc.groups, gc.loaded, gc.topics, gc.topicNames = groups, true, nil, nil
 	gc.mu.Unlock()
 	gc.log.Info("consumer groups loaded", "groups", len(groups))
 	return nil
@@ -236,7 +299,12 @@ func joinError(code int16, memberID string) *kmsg.JoinGroupResponse {
 func (gc *Coordinator) expire(ctx context.Context, now time.Time) {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
+	gc.expireEmpty(ctx, now)
 	for _, g := range gc.groups {
+		if g.cg != nil {
+			gc.expireConsumers(ctx, g, now)
+			continue
+		}
 		for id, until := range g.pending {
 			if now.After(until) {
 				delete(g.pending, id)
@@ -269,6 +337,38 @@ func (gc *Coordinator) expire(ctx context.Context, now time.Time) {
 		if changed && g.state != groupPreparing {
 			gc.persist(ctx, g)
 		}
+	}
+}
+
+// maxExpiredPerTick bounds the groups one tick deletes, so a backlog does
+// not hold the lock for long.
+const maxExpiredPerTick = 100
+
+// expireEmpty deletes groups that have been Empty, without commits, for
+// offsets.retention.minutes (Kafka's offset expiration for groups with no
+// members, KIP-211), unless offsets of theirs are pending in a transaction.
+func (gc *Coordinator) expireEmpty(ctx context.Context, now time.Time) {
+	n := 0
+	for id, g := range gc.groups {
+		if len(g.members) > 0 || g.state != groupEmpty || g.cg != nil && len(g.cg.members) > 0 {
+			g.activeAt = now
+			continue
+		}
+		if gc.retention <= 0 || now.Sub(g.activeAt) < gc.retention || len(g.pending) > 0 {
+			continue
+		}
+		if gc.pending != nil && len(gc.pending(id)) > 0 {
+			continue
+		}
+		if n++; n > maxExpiredPerTick {
+			return
+		}
+		if _, err := gc.store.Write(ctx, nil, mdstore.DeletePrefix(groupKey(id))); err != nil {
+			gc.log.Warn("deleting an expired group failed", "group", id, "err", err)
+			return
+		}
+		gc.log.Info("group expired: empty past offsets.retention.minutes", "group", id, "retention", gc.retention)
+		delete(gc.groups, id)
 	}
 }
 
@@ -410,6 +510,9 @@ func contains(list []string, s string) bool {
 // persist writes the group's metadata (fenced); called with mu held.
 func (gc *Coordinator) persist(ctx context.Context, g *group) {
 	rec := &controllerv1.GroupRecord{Group: g.id, ProtocolType: g.protocolType, Protocol: g.protocol, Generation: g.generation, Leader: g.leader}
+	if g.cg != nil {
+		rec = consumerRecord(g)
+	}
 	ids := make([]string, 0, len(g.members))
 	for id := range g.members {
 		ids = append(ids, id)

@@ -189,3 +189,95 @@ func TestCheckMemberForTxnOffsetCommit(t *testing.T) {
 		t.Errorf("empty group: %v", kerr.ErrorForCode(got))
 	}
 }
+
+func commitReq(group string) *kmsg.OffsetCommitRequest {
+	c := kmsg.NewPtrOffsetCommitRequest()
+	c.Version = 8
+	c.Group, c.Generation = group, -1
+	c.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 5}}}}
+	return c
+}
+
+// A group that is Empty past offsets.retention.minutes is deleted with its
+// offsets; one with members, or with a fresh commit, is kept; a controller
+// that loads the store counts retention from the latest commit.
+func TestEmptyGroupsExpire(t *testing.T) {
+	store := mdstore.NewMemory()
+	gc := loaded(t, store)
+	gc.SetLimits(time.Minute, 10, 10)
+	ctx := context.Background()
+	if r := call[*kmsg.OffsetCommitResponse](t, gc, commitReq("standalone")); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("commit: %d", r.Topics[0].Partitions[0].ErrorCode)
+	}
+	now := time.Now()
+	gc.expire(ctx, now.Add(30*time.Second))
+	if _, ok := gc.groups["standalone"]; !ok {
+		t.Fatal("expired before its retention")
+	}
+	// A controller taking over keeps the commit's age.
+	gc = loaded(t, store)
+	gc.SetLimits(time.Minute, 10, 10)
+	gc.expire(ctx, now.Add(2*time.Minute))
+	if _, ok := gc.groups["standalone"]; ok {
+		t.Fatal("an empty group outlived offsets.retention.minutes")
+	}
+	kvs, err := store.List(ctx, groupKey("standalone"))
+	if err != nil || len(kvs) != 0 {
+		t.Fatalf("store still holds %d keys of the expired group (%v)", len(kvs), err)
+	}
+	f := kmsg.NewPtrOffsetFetchRequest()
+	f.Version = 5
+	f.Group = "standalone"
+	f.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0}}}
+	if r := call[*kmsg.OffsetFetchResponse](t, gc, f); r.Topics[0].Partitions[0].Offset != -1 {
+		t.Fatalf("offset %d survived its group", r.Topics[0].Partitions[0].Offset)
+	}
+}
+
+// A group with members never expires, however short the retention.
+func TestGroupWithMembersKept(t *testing.T) {
+	gc := loaded(t, mdstore.NewMemory())
+	gc.SetLimits(time.Nanosecond, 10, 10)
+	stableStatic(t, gc, "busy", "i")
+	gc.expire(context.Background(), time.Now().Add(time.Second)) // within the 10 s session
+	if _, ok := gc.groups["busy"]; !ok {
+		t.Fatal("a group with members expired")
+	}
+}
+
+// group.max.size: joins past it get GROUP_MAX_SIZE_REACHED.
+func TestGroupMaxSize(t *testing.T) {
+	gc := loaded(t, mdstore.NewMemory())
+	gc.SetLimits(time.Hour, 2, 10)
+	for i := range 3 {
+		j := call[*kmsg.JoinGroupResponse](t, gc, joinReq("g", "", nil)) // v5: a member id to rejoin with
+		want := int16(kerr.MemberIDRequired.Code)
+		if i == 2 {
+			want = kerr.GroupMaxSizeReached.Code
+		}
+		if j.ErrorCode != want {
+			t.Fatalf("join %d: code %d, want %d", i+1, j.ErrorCode, want)
+		}
+	}
+}
+
+// Past the group cap, a call that would create a group gets
+// COORDINATOR_NOT_AVAILABLE; existing groups carry on.
+func TestGroupCountCapped(t *testing.T) {
+	gc := loaded(t, mdstore.NewMemory())
+	gc.SetLimits(time.Hour, 10, 2)
+	for _, g := range []string{"a", "b"} {
+		if r := call[*kmsg.OffsetCommitResponse](t, gc, commitReq(g)); r.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("commit to %s: %d", g, r.Topics[0].Partitions[0].ErrorCode)
+		}
+	}
+	if r := call[*kmsg.OffsetCommitResponse](t, gc, commitReq("c")); r.Topics[0].Partitions[0].ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("commit to a third group: %d", r.Topics[0].Partitions[0].ErrorCode)
+	}
+	if j := call[*kmsg.JoinGroupResponse](t, gc, joinReq("c", "", nil)); j.ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("join of a third group: %d", j.ErrorCode)
+	}
+	if r := call[*kmsg.OffsetCommitResponse](t, gc, commitReq("a")); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("commit to an existing group: %d", r.Topics[0].Partitions[0].ErrorCode)
+	}
+}

@@ -30,6 +30,16 @@ func (gc *Coordinator) CheckMember(group, memberID string, instanceID *string, g
 		// them whatever the group's state (unlike a plain OffsetCommit).
 		return 0
 	}
+	if g != nil && g.cg != nil {
+		// A consumer-protocol group: the generation is the member epoch.
+		switch m := g.cg.members[memberID]; {
+		case m == nil:
+			return kerr.UnknownMemberID.Code
+		case m.epoch != generation:
+			return kerr.StaleMemberEpoch.Code
+		}
+		return 0
+	}
 	m, code := g.member(memberID, instanceID, generation)
 	if code == 0 {
 		m.deadline = time.Now().Add(m.sessionTimeout)

@@ -26,7 +26,10 @@ const (
 	ControllersPrefix = Prefix + "controllers/"
 	// QuotasPrefix holds client quota records under their entity path
 	// (internal/quota: users/<user>/clients/<client-id>, …).
-	QuotasPrefix     = Prefix + "quotas/"
+	QuotasPrefix = Prefix + "quotas/"
+	// ACLsPrefix holds Kafka ACL bindings under their path
+	// (internal/acl's Binding.Path: TOPIC/LITERAL/<name>/<principal>/…).
+	ACLsPrefix       = Prefix + "acls/"
 	ElectionPrefix   = Prefix + "election/"
 	NodeIDCounter    = Prefix + "counters/node-id"
 	GatewayIDCounter = Prefix + "counters/gateway-id"
@@ -59,6 +62,9 @@ func ControllerKey(name string) string { return ControllersPrefix + name }
 
 // ClientQuotaKey is where the quotas of the entity at path live.
 func ClientQuotaKey(path string) string { return QuotasPrefix + path }
+
+// ACLKey is where the ACL binding at path lives.
+func ACLKey(path string) string { return ACLsPrefix + path }
 
 // Marshal encodes a record as etcd stores it: protojson, so operators can
 // read it with etcdctl.
@@ -108,6 +114,9 @@ func Decode(key string, value []byte) (rec *metadatav1.Record, ok bool, err erro
 	case strings.HasPrefix(key, QuotasPrefix):
 		r := &metadatav1.ClientQuotaRecord{}
 		msg, rec = r, &metadatav1.Record{Record: &metadatav1.Record_ClientQuota{ClientQuota: r}}
+	case strings.HasPrefix(key, ACLsPrefix):
+		r := &metadatav1.AclRecord{}
+		msg, rec = r, &metadatav1.Record{Record: &metadatav1.Record_Acl{Acl: r}}
 	default:
 		return nil, false, nil
 	}
@@ -169,6 +178,9 @@ func DecodeKey(key string) (*metadatav1.RecordKey, bool) {
 	}
 	if s, ok := rest(QuotasPrefix); ok {
 		return &metadatav1.RecordKey{Key: &metadatav1.RecordKey_ClientQuota{ClientQuota: s}}, true
+	}
+	if s, ok := rest(ACLsPrefix); ok {
+		return &metadatav1.RecordKey{Key: &metadatav1.RecordKey_Acl{Acl: s}}, true
 	}
 	return nil, false
 }

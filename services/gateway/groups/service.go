@@ -15,6 +15,7 @@ import (
 	"github.com/strata-io/strata/internal/topicconfig"
 	"github.com/strata-io/strata/services/gateway/groupcall"
 	"github.com/strata-io/strata/services/gateway/router"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -22,9 +23,11 @@ import (
 const (
 	listGroupsVersion     = 4
 	describeGroupsVersion = 5
-	offsetCommitVersion   = 8
-	deleteGroupsVersion   = 2
-	offsetDeleteVersion   = 0
+	// consumerGroupDescribeVersion describes consumer-protocol groups.
+	consumerGroupDescribeVersion = 1
+	offsetCommitVersion          = 8
+	deleteGroupsVersion          = 2
+	offsetDeleteVersion          = 0
 )
 
 // maxGroupIDLength bounds a group id (Kafka sets none; this keeps keys sane).
@@ -126,7 +129,42 @@ func (s *Service) describe(ctx context.Context, id string) (*kmsg.DescribeGroups
 		return nil, e
 	}
 	if g.State == "Dead" {
-		return g, errs.New(errs.GroupIDNotFound, "group %q does not exist", id)
+		// DescribeGroups describes classic groups only (as Kafka 4.0);
+		// a consumer-protocol (KIP-848) group is asked for separately.
+		return s.describeConsumer(ctx, id)
+	}
+	return g, nil
+}
+
+// describeConsumer describes a consumer-protocol group in DescribeGroups'
+// terms: protocol type "consumer", the assignor as protocol, and each
+// member's assignment encoded as a classic consumer's.
+func (s *Service) describeConsumer(ctx context.Context, id string) (*kmsg.DescribeGroupsResponseGroup, error) {
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.SetVersion(consumerGroupDescribeVersion)
+	req.Groups = []string{id}
+	resp, err := call[*kmsg.ConsumerGroupDescribeResponse](ctx, s.groups, req)
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Groups) != 1 {
+		return nil, errs.New(errs.CoordinatorNotAvailable, "the coordinator described %d groups, not 1", len(resp.Groups))
+	}
+	cg := &resp.Groups[0]
+	if cg.ErrorCode == kerr.GroupIDNotFound.Code {
+		return &kmsg.DescribeGroupsResponseGroup{Group: id, State: "Dead"}, errs.New(errs.GroupIDNotFound, "group %q does not exist", id)
+	}
+	if e := kafkaErr(cg.ErrorCode, "describe group %q", id); e != nil {
+		return nil, e
+	}
+	g := &kmsg.DescribeGroupsResponseGroup{Group: id, State: cg.State, ProtocolType: "consumer", Protocol: cg.AssignorName}
+	for _, m := range cg.Members {
+		var a kmsg.ConsumerMemberAssignment
+		for _, t := range m.Assignment.TopicPartitions {
+			a.Topics = append(a.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: t.Topic, Partitions: t.Partitions})
+		}
+		g.Members = append(g.Members, kmsg.DescribeGroupsResponseGroupMember{MemberID: m.MemberID, InstanceID: m.InstanceID,
+			ClientID: m.ClientID, ClientHost: m.ClientHost, MemberAssignment: a.AppendTo(nil)})
 	}
 	return g, nil
 }

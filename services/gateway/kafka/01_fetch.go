@@ -28,6 +28,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/strata-io/strata/internal/acl"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -54,6 +56,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 	req := r.body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	resp.SessionID = 0
+	clampFetch(req)
 	q, quotaed := s.fetchQuota(r.clientID)
 	if quotaed { // never more than the quota allows in one window (Kafka's getMaxValueInQuotaWindow)
 		if req.MaxBytes <= 0 {
@@ -138,6 +141,22 @@ func handleFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, err
 	return resp, nil
 }
 
+// clampFetch bounds what a client may ask for: max_bytes to fetch.max.bytes
+// (unset: a client's default, 50 MiB) and every partition_max_bytes to
+// 0..fetch.max.bytes, as a Kafka broker does.
+func clampFetch(req *kmsg.FetchRequest) {
+	if req.MaxBytes <= 0 {
+		req.MaxBytes = defaultFetchMaxBytes
+	}
+	req.MaxBytes = min(req.MaxBytes, limits.FetchMaxBytes)
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			p := &req.Topics[i].Partitions[j]
+			p.PartitionMaxBytes = min(max(p.PartitionMaxBytes, 0), limits.MaxPartitionFetchBytes)
+		}
+	}
+}
+
 // requestParts lists the request's partitions in request order.
 func requestParts(req *kmsg.FetchRequest) []*sessionPart {
 	var out []*sessionPart
@@ -199,10 +218,20 @@ func (s *Server) fetchParts(ctx context.Context, req *kmsg.FetchRequest, parts [
 	if len(parts) == 0 {
 		return out
 	}
-	items := make([]*router.FetchItem, len(parts))
+	items := make([]*router.FetchItem, 0, len(parts))
+	at := make([]int, 0, len(parts)) // the part of each item
+	z, authzOn := s.authzFor(ctx)
 	for i, p := range parts {
-		items[i] = &router.FetchItem{Part: router.Part{Topic: p.topic, Partition: p.partition, ClientEpoch: p.leaderEpoch},
-			Offset: p.fetchOffset, MaxBytes: p.maxBytes, Committed: req.IsolationLevel == 1}
+		if authzOn && !z.topic(acl.OpRead, p.topic) { // Kafka's READ on the topic, per partition
+			out[i] = fetched{code: errTopicAuthz, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1}
+			continue
+		}
+		at = append(at, i)
+		items = append(items, &router.FetchItem{Part: router.Part{Topic: p.topic, Partition: p.partition, ClientEpoch: p.leaderEpoch},
+			Offset: p.fetchOffset, MaxBytes: p.maxBytes, Committed: req.IsolationLevel == 1})
+	}
+	if len(items) == 0 {
+		return out
 	}
 	maxBytes := req.MaxBytes
 	if maxBytes <= 0 {
@@ -211,8 +240,8 @@ func (s *Server) fetchParts(ctx context.Context, req *kmsg.FetchRequest, parts [
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
 	s.router.Fetch(ctx, wait, max(req.MinBytes, 0), maxBytes, items)
 	used := 0
-	for i, it := range items {
-		o := &out[i]
+	for k, it := range items {
+		o := &out[at[k]]
 		o.highWatermark, o.lastStableOffset, o.logStartOffset = -1, -1, -1
 		if res := it.Result; res != nil {
 			o.highWatermark, o.lastStableOffset, o.logStartOffset = res.GetHighWatermark(), res.GetLastStableOffset(), res.GetLogStartOffset()

@@ -22,6 +22,7 @@ import (
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/topicconfig"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -96,6 +97,10 @@ func (s *Server) topicByID(id [16]byte) *metadatav1.TopicRecord {
 // autoCreate creates a topic with the default partitions and replication
 // factor and returns the code to answer while it appears.
 func (s *Server) autoCreate(ctx context.Context, name string) int16 {
+	// Kafka's auto-creation needs CREATE on the cluster or the topic.
+	if !s.allowed(ctx, acl.OpCreate, acl.ResourceCluster, acl.ClusterName) && !s.allowed(ctx, acl.OpCreate, acl.ResourceTopic, name) {
+		return errTopicAuthz
+	}
 	_, err := s.d.Admin.CreateTopic(ctx, &adminv1.CreateTopicRequest{Name: name,
 		Partitions: s.cfg.DefaultPartitions, ReplicationFactor: s.defaultRF()})
 	if err != nil && !errs.Is(err, errs.TopicAlreadyExists) {

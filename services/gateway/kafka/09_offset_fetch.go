@@ -1,6 +1,6 @@
 package kafka
 
-// OffsetFetch, versions 0–8: forwarded unchanged to the group coordinator on the
+// OffsetFetch, versions 0–9: forwarded unchanged to the group coordinator on the
 // active controller (see groups.go and services/controller/groups.go).
 
 import (
@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { register(9, 0, 8, handleOffsetFetch) }
+func init() { register(9, 0, 9, handleOffsetFetch) }
 
 func handleOffsetFetch(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
 	return s.forwardGroup(ctx, r, func(resp kmsg.Response, code int16) {

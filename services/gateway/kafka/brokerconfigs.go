@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/topicconfig"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -27,6 +28,8 @@ const (
 	defaultRetentionCheckMs    = 300000  // storage --retention-check-interval
 	defaultReplicaLagTimeMaxMs = 30000   // storage --replica-lag-time-max
 	defaultGroupInitialDelayMs = 3000    // controller --group-initial-rebalance-delay
+	defaultConsumerHeartbeatMs = 5000    // controller --consumer-group-heartbeat-interval
+	defaultConsumerSessionMs   = 45000   // controller --consumer-group-session-timeout
 	groupMinSessionTimeoutMs   = 6000    // fixed (group.min.session.timeout.ms)
 	groupMaxSessionTimeoutMs   = 1800000 // fixed (group.max.session.timeout.ms)
 	defaultNumPartitions       = 1
@@ -76,6 +79,12 @@ func (s *Server) brokerConfigs() []brokerConfig {
 			"Idle connections are closed after this many milliseconds (gateway --kafka-idle-timeout)."},
 		{"default.replication.factor", itoa(int64(s.defaultRF())), kmsg.ConfigTypeInt, src(s.cfg.DefaultReplicationFactor <= 0),
 			"Replication factor of auto-created topics and of CreateTopics with -1 (gateway --default-replication-factor; by default the smaller of 3 and the live storage nodes)."},
+		{"group.consumer.assignors", "uniform,range", kmsg.ConfigTypeList, kmsg.ConfigSourceDefaultConfig,
+			"The server-side assignors of consumer-protocol (KIP-848) groups, the first the default (controller --consumer-group-assignors)."},
+		{"group.consumer.heartbeat.interval.ms", itoa(defaultConsumerHeartbeatMs), kmsg.ConfigTypeInt, kmsg.ConfigSourceDefaultConfig,
+			"The heartbeat interval told to consumer-protocol members (controller --consumer-group-heartbeat-interval)."},
+		{"group.consumer.session.timeout.ms", itoa(defaultConsumerSessionMs), kmsg.ConfigTypeInt, kmsg.ConfigSourceDefaultConfig,
+			"A consumer-protocol member without a heartbeat for this long is removed (controller --consumer-group-session-timeout)."},
 		{"group.initial.rebalance.delay.ms", itoa(defaultGroupInitialDelayMs), kmsg.ConfigTypeInt, kmsg.ConfigSourceDefaultConfig,
 			"How long the coordinator waits for more members before the first rebalance of an empty group (controller --group-initial-rebalance-delay)."},
 		{"group.max.session.timeout.ms", itoa(groupMaxSessionTimeoutMs), kmsg.ConfigTypeInt, kmsg.ConfigSourceDefaultConfig,
@@ -88,6 +97,14 @@ func (s *Server) brokerConfigs() []brokerConfig {
 			"Compaction runs for topics with cleanup.policy compact; it cannot be turned off."},
 		{"log.retention.check.interval.ms", itoa(defaultRetentionCheckMs), kmsg.ConfigTypeLong, kmsg.ConfigSourceDefaultConfig,
 			"How often storage nodes apply retention (storage --retention-check-interval)."},
+		{"fetch.max.bytes", itoa(limits.FetchMaxBytes), kmsg.ConfigTypeInt, kmsg.ConfigSourceDefaultConfig,
+			"The most a Fetch returns: its max_bytes and partition max_bytes are clamped to it."},
+		{"max.connections", itoa(int64(s.cfg.MaxConnections)), kmsg.ConfigTypeInt, src(s.cfg.MaxConnections == limits.MaxConnections),
+			"Connections past this many are closed at accept (gateway --max-connections)."},
+		{"max.connections.per.ip", itoa(int64(s.cfg.MaxConnectionsPerIP)), kmsg.ConfigTypeInt, src(s.cfg.MaxConnectionsPerIP == limits.MaxConnectionsPerIP),
+			"Connections from one IP past this many are closed at accept (gateway --max-connections-per-ip)."},
+		{"queued.max.request.bytes", itoa(s.cfg.QueuedMaxRequestBytes), kmsg.ConfigTypeLong, src(s.cfg.QueuedMaxRequestBytes == limits.QueuedMaxRequestBytes),
+			"Request bytes this gateway holds read and unanswered; past it, reading pauses (gateway --queued-max-request-bytes)."},
 		{"num.partitions", itoa(int64(s.cfg.DefaultPartitions)), kmsg.ConfigTypeInt, src(s.cfg.DefaultPartitions == defaultNumPartitions),
 			"Partitions of auto-created topics and of CreateTopics with -1 (gateway --num-partitions)."},
 		{"replica.lag.time.max.ms", itoa(defaultReplicaLagTimeMaxMs), kmsg.ConfigTypeLong, kmsg.ConfigSourceDefaultConfig,

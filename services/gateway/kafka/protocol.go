@@ -94,6 +94,11 @@ func parseRequest(frame []byte) (*request, error) {
 		}
 	}
 	req.raw = r.Src
+	if req.key == 0 {
+		if err := guardProduce(r.Src, req.version, len(frame)); err != nil {
+			return nil, err
+		}
+	}
 	if err := body.ReadFrom(r.Src); err != nil {
 		return nil, closeReason("malformed %s v%d request: %v", apiName(req.key), req.version, err)
 	}
@@ -114,7 +119,7 @@ func skipTags(r *kbin.Reader) {
 // one with UNSUPPORTED_VERSION where the response has a place for it.
 func (s *Server) dispatch(ctx context.Context, req *request) (kmsg.Response, error) {
 	if req.body != nil {
-		return apis[req.key].handle(ctx, s, req)
+		return s.authorize(ctx, req, apis[req.key].handle)
 	}
 	if req.key == 18 { // ApiVersions: answer with a v0 body listing the ranges
 		return unsupportedAPIVersions(), nil

@@ -55,11 +55,11 @@ func TestAPIVersionsTooNew(t *testing.T) {
 		t.Fatalf("decoded %v %+v", err, back)
 	}
 	// The registry never advertises what must not be: topic-id Fetch,
-	// Produce v12+, KIP-848 and share-group keys, KIP-890 transaction versions.
+	// Produce v12+, share-group keys, KIP-890 transaction versions.
 	for _, k := range back.ApiKeys {
 		switch {
 		case k.ApiKey == 0 && k.MaxVersion > 11, k.ApiKey == 1 && k.MaxVersion > 12,
-			k.ApiKey == 68, k.ApiKey == 69, k.ApiKey >= 76 && k.ApiKey <= 79,
+			k.ApiKey >= 76 && k.ApiKey <= 79,
 			k.ApiKey == 22 && k.MaxVersion > 4, k.ApiKey == 24 && k.MaxVersion > 3, k.ApiKey == 25 && k.MaxVersion > 3,
 			k.ApiKey == 26 && k.MaxVersion > 3, k.ApiKey == 28 && k.MaxVersion > 3:
 			t.Errorf("advertised %s v%d–%d", apiName(k.ApiKey), k.MinVersion, k.MaxVersion)

@@ -24,6 +24,9 @@ import (
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
+	"github.com/strata-io/strata/internal/acl"
+	"github.com/strata-io/strata/internal/auth"
+	"github.com/strata-io/strata/internal/limits"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/rpc"
@@ -31,23 +34,13 @@ import (
 	"github.com/strata-io/strata/services/gateway/router"
 )
 
-// Limits and defaults of the listener.
+// Limits and defaults of the listener (internal/limits says why).
 const (
-	// DefaultMaxRequestBytes is Kafka's socket.request.max.bytes.
-	DefaultMaxRequestBytes = 100 << 20
-	// maxNonProduceRequestBytes caps every request other than Produce:
-	// they are small, and a small cap bounds what a hostile array count
-	// can make the decoder allocate.
-	maxNonProduceRequestBytes = 8 << 20
-	// DefaultIdleTimeout is Kafka's connections.max.idle.ms.
-	DefaultIdleTimeout = 10 * time.Minute
-	// maxInFlight bounds the requests one connection may have in flight
-	// before the reader stops reading (Kafka's max.in.flight is 5).
-	maxInFlight = 32
-	// readChunk is how much of a large frame is allocated ahead of the
-	// bytes actually received, so a huge size prefix followed by a stall
-	// holds little memory.
-	readChunk = 1 << 20
+	DefaultMaxRequestBytes    = limits.MaxRequestBytes
+	maxNonProduceRequestBytes = limits.MaxNonProduceRequestBytes
+	DefaultIdleTimeout        = limits.IdleTimeout
+	maxInFlight               = limits.MaxInFlightRequests
+	readChunk                 = limits.ReadChunk
 	// writeTimeout bounds one response write to a slow client.
 	writeTimeout = 30 * time.Second
 )
@@ -76,12 +69,23 @@ type Config struct {
 	// that many samples of that length (0: Kafka's 11 of 1 s).
 	QuotaWindowSamples int
 	QuotaWindow        time.Duration
+	// MaxConnections and MaxConnectionsPerIP are max.connections and
+	// max.connections.per.ip; QueuedMaxRequestBytes is
+	// queued.max.request.bytes; MaxInFlightBytes bounds one connection's
+	// unanswered request bytes (0: the internal/limits defaults).
+	MaxConnections        int
+	MaxConnectionsPerIP   int
+	QueuedMaxRequestBytes int64
+	MaxInFlightBytes      int64
+	// RequestReadGrace is limits.RequestReadGrace (0: that default).
+	RequestReadGrace time.Duration
 }
 
 // Deps is what the listener needs from the gateway.
 type Deps struct {
 	Cache  *metadata.Cache
 	Admin  adminv1.AdminServiceClient
+	ACLs   adminv1.AclServiceClient
 	Groups controllerv1.GroupCoordinatorServiceClient
 	// NodeID is this gateway's id (its broker id).
 	NodeID int32
@@ -97,6 +101,12 @@ type Deps struct {
 	Router *router.Router
 	// PIDs allocates idempotent producer ids; nil builds one over Groups.
 	PIDs *pids.Allocator
+	// Authorizer checks every request against the ACLs (authz.go); nil or
+	// disabled allows everything.
+	Authorizer *acl.Authorizer
+	// Principal names each connection's principal before SASL (nil:
+	// User:ANONYMOUS).
+	Principal PrincipalBuilder
 }
 
 // Server is a running Kafka listener.
@@ -112,6 +122,9 @@ type Server struct {
 	// quotas measures clients against their quotas (nil without a cache).
 	quotas    *quota.Manager
 	throttles [len(throttleKeys)]throttleStats
+	// limiter caps connections; queued is queued.max.request.bytes.
+	limiter *connLimiter
+	queued  *byteBudget
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -131,6 +144,7 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if cfg.DefaultPartitions <= 0 {
 		cfg.DefaultPartitions = 1
 	}
+	cfg.applyLimitDefaults()
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
@@ -141,7 +155,8 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 		d.Router = router.New(d.Cache, router.Pool{Conns: d.Storage}, nil)
 	}
 	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, router: d.Router,
-		conns: map[*conn]struct{}{}, sessions: newFetchSessionCache(cfg.MaxFetchSessions)}
+		conns: map[*conn]struct{}{}, sessions: newFetchSessionCache(cfg.MaxFetchSessions),
+		limiter: newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerIP), queued: newByteBudget(cfg.QueuedMaxRequestBytes)}
 	if d.PIDs == nil {
 		d.PIDs = pids.New(d.Groups)
 	}
@@ -165,10 +180,17 @@ func (s *Server) Serve() {
 			}
 			return
 		}
+		release, ok := s.limiter.admit(nc.RemoteAddr())
+		if !ok {
+			s.log.Debug("kafka connection over the connection caps closed", "remote", nc.RemoteAddr().String())
+			nc.Close()
+			continue
+		}
 		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
+			release()
 			nc.Close()
 			return
 		}
@@ -177,6 +199,7 @@ func (s *Server) Serve() {
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
+			defer release()
 			c.serve()
 			s.mu.Lock()
 			delete(s.conns, c)
@@ -212,13 +235,17 @@ func (s *Server) Shutdown(grace time.Duration) {
 
 // conn is one client connection.
 type conn struct {
-	s        *Server
-	nc       net.Conn
+	s  *Server
+	nc net.Conn
+	// host is the client's IP address, what host ACLs match.
+	host     string
 	ctx      context.Context
 	cancel   context.CancelFunc
 	queue    chan *pending
 	draining chan struct{}
 	once     sync.Once
+	// inflight bounds the request bytes read and not yet answered.
+	inflight *byteBudget
 	// lastProduce is closed when the connection's latest produce is done.
 	lastProduce chan struct{}
 	// mutedUntil is when a quota throttle ends: until then no request of
@@ -233,9 +260,16 @@ type pending struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, queue: make(chan *pending, maxInFlight), draining: make(chan struct{})}
+	c := &conn{s: s, nc: nc, queue: make(chan *pending, maxInFlight), draining: make(chan struct{}),
+		inflight: newByteBudget(s.cfg.MaxInFlightBytes)}
 	c.ctx, c.cancel = context.WithCancel(context.Background()) // cancelled when the connection ends
 	c.ctx = context.WithValue(c.ctx, connKey{}, c)
+	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
+		c.host = host
+	}
+	if s.d.Principal != nil {
+		c.ctx = auth.NewContext(c.ctx, s.d.Principal(nc))
+	}
 	c.lastProduce = make(chan struct{})
 	close(c.lastProduce)
 	return c
@@ -273,6 +307,7 @@ func closeReason(format string, args ...any) error { return &errClose{fmt.Sprint
 
 func (c *conn) readLoop() error {
 	var sizeBuf [4]byte
+	var key [2]byte
 	for {
 		select {
 		case <-c.draining:
@@ -290,21 +325,22 @@ func (c *conn) readLoop() error {
 		if size < 8 || size > c.s.cfg.MaxRequestBytes {
 			return c.logClose(closeReason("request size %d is outside 8..%d bytes", size, c.s.cfg.MaxRequestBytes))
 		}
-		// Every request other than Produce must also be small; peek at the
-		// key first, then read the rest as it arrives.
-		frame, err := readFrame(c.nc, int(size), c.s.cfg.IdleTimeout)
-		if err != nil {
+		// Every request other than Produce must also be small: the key is
+		// read and checked before the frame takes any budget.
+		if _, err := io.ReadFull(c.nc, key[:]); err != nil {
 			return c.readErr(err)
 		}
-		if key := int16(binary.BigEndian.Uint16(frame)); key != 0 && size > maxNonProduceRequestBytes {
-			return c.logClose(closeReason("%s request of %d bytes is over the %d-byte limit", apiName(key), size, maxNonProduceRequestBytes))
+		if k := int16(binary.BigEndian.Uint16(key[:])); k != 0 && size > maxNonProduceRequestBytes {
+			return c.logClose(closeReason("%s request of %d bytes is over the %d-byte limit", apiName(k), size, maxNonProduceRequestBytes))
 		}
-		req, err := parseRequest(frame)
-		if err != nil {
-			return c.logClose(err)
-		}
-		if !c.waitMuted() { // read while a throttle began: it waits too
+		res := c.reserve(int(size)) // waits for room in the byte budgets
+		if res == nil {
 			return nil
+		}
+		req, err := c.readRequest(int(size), key[:])
+		if req == nil || !c.waitMuted() { // nil: closing; read while a throttle began: it waits too
+			res.release()
+			return err
 		}
 		p := &pending{done: make(chan []byte, 1)}
 		c.queue <- p
@@ -316,15 +352,36 @@ func (c *conn) readLoop() error {
 				select {
 				case <-prev:
 				case <-c.ctx.Done():
+					res.release()
 					p.done <- nil
 					return
 				}
-				p.done <- c.handle(req)
+				out := c.handle(req)
+				res.release()
+				p.done <- out
 			}()
 			continue
 		}
-		go func() { p.done <- c.handle(req) }()
+		go func() {
+			out := c.handle(req)
+			res.release()
+			p.done <- out
+		}()
 	}
+}
+
+// readRequest reads the rest of a frame of size bytes that starts with
+// head and decodes it.
+func (c *conn) readRequest(size int, head []byte) (*request, error) {
+	frame, err := readFrame(c.nc, size, head, c.s.cfg.IdleTimeout, c.s.cfg.RequestReadGrace)
+	if err != nil {
+		return nil, c.readErr(err)
+	}
+	req, err := parseRequest(frame)
+	if err != nil {
+		return nil, c.logClose(err)
+	}
+	return req, nil
 }
 
 func (c *conn) readErr(err error) error {
@@ -345,9 +402,13 @@ func (c *conn) logClose(err error) error {
 	return err
 }
 
-// readFrame reads a frame of size bytes, allocating as the bytes arrive.
-func readFrame(r net.Conn, size int, idle time.Duration) ([]byte, error) {
-	buf := make([]byte, 0, min(size, readChunk))
+// readFrame reads a frame of size bytes whose first bytes, head, are
+// already read, allocating as the bytes arrive. The whole frame must
+// arrive by frameDeadline (a stalled frame holds its share of
+// queued.max.request.bytes), each chunk within idle.
+func readFrame(r net.Conn, size int, head []byte, idle, grace time.Duration) ([]byte, error) {
+	until := frameDeadline(size, grace)
+	buf := append(make([]byte, 0, min(size, readChunk)), head...)
 	for len(buf) < size {
 		n := min(size-len(buf), readChunk)
 		if cap(buf)-len(buf) < n {
@@ -355,7 +416,11 @@ func readFrame(r net.Conn, size int, idle time.Duration) ([]byte, error) {
 			copy(grown, buf)
 			buf = grown
 		}
-		_ = r.SetReadDeadline(time.Now().Add(idle))
+		deadline := time.Now().Add(idle)
+		if until.Before(deadline) {
+			deadline = until
+		}
+		_ = r.SetReadDeadline(deadline)
 		if _, err := io.ReadFull(r, buf[len(buf):len(buf)+n]); err != nil {
 			return nil, err
 		}

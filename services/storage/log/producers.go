@@ -40,6 +40,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/strata-io/strata/internal/fsutil"
 	"github.com/strata-io/strata/internal/recordbatch"
@@ -82,11 +83,15 @@ type ProducerState struct {
 type producerState struct {
 	mu sync.Mutex
 	m  map[int64]*ProducerState
+	// seen is when this process last wrote a batch or marker of each
+	// producer (wall clock, not the client's timestamps; not in
+	// snapshots): ExpireProducers forgets the idle ones.
+	seen map[int64]time.Time
 }
 
 func (p *producerState) reset() {
 	p.mu.Lock()
-	p.m = map[int64]*ProducerState{}
+	p.m, p.seen = map[int64]*ProducerState{}, map[int64]time.Time{}
 	p.mu.Unlock()
 }
 
@@ -105,6 +110,10 @@ func (p *producerState) apply(h *recordbatch.Header) {
 		e = &ProducerState{Epoch: h.ProducerEpoch}
 		p.m[h.ProducerID] = e
 	}
+	if p.seen == nil {
+		p.seen = map[int64]time.Time{}
+	}
+	p.seen[h.ProducerID] = time.Now()
 	e.LastOffset = h.LastOffset()
 	if h.IsControl() {
 		return
@@ -138,8 +147,40 @@ func (p *producerState) trimBelow(start int64, open map[int64]int64) {
 	for id, e := range p.m {
 		if _, txn := open[id]; e.LastOffset < start && !txn {
 			delete(p.m, id)
+			delete(p.seen, id)
 		}
 	}
+}
+
+// ExpireProducers forgets the producers that wrote nothing to this log for
+// idle (Kafka's producer.id.expiration.ms), except those with a
+// transaction open, and returns their ids. A producer loaded from a
+// snapshot counts as seen when it was loaded. A forgotten producer may
+// start again at any sequence (KIP-360), as after retention.
+func (l *Log) ExpireProducers(idle time.Duration) []int64 {
+	open := l.OngoingTxns()
+	cutoff := time.Now().Add(-idle)
+	p := &l.prod
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen == nil {
+		p.seen = map[int64]time.Time{}
+	}
+	var gone []int64
+	for id := range p.m {
+		seen, ok := p.seen[id]
+		if !ok { // from a snapshot: idle from now on
+			p.seen[id] = time.Now()
+			continue
+		}
+		if _, txn := open[id]; txn || !seen.Before(cutoff) {
+			continue
+		}
+		delete(p.m, id)
+		delete(p.seen, id)
+		gone = append(gone, id)
+	}
+	return gone
 }
 
 // Producers returns a copy of the producer state at the log end.

@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
@@ -361,4 +363,34 @@ func FuzzDecodeProducerSnapshot(f *testing.F) {
 			t.Fatalf("re-encoding differs")
 		}
 	})
+}
+
+// ExpireProducers forgets idle producers but not one with a transaction
+// open; producers loaded from a snapshot count as seen at the load.
+func TestExpireIdleProducers(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, producerConfig())
+	mustAppend(t, l, producerBatch(t, 1, 0, 0, false, 2))
+	mustAppend(t, l, producerBatch(t, 4, 0, 0, true, 2)) // left open
+	if gone := l.ExpireProducers(time.Hour); len(gone) != 0 {
+		t.Fatalf("expired %v within the expiration", gone)
+	}
+	if gone := l.ExpireProducers(0); !slices.Equal(gone, []int64{1}) {
+		t.Fatalf("expired %v, want [1]", gone)
+	}
+	if _, ok := l.Producers()[4]; !ok {
+		t.Fatal("the producer with an open transaction was forgotten")
+	}
+	mustAppend(t, l, producerBatch(t, 2, 0, 0, false, 1))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, dir, producerConfig())
+	t.Cleanup(func() { l.Close() })
+	if gone := l.ExpireProducers(0); len(gone) != 0 {
+		t.Fatalf("expired %v right after the load", gone)
+	}
+	if gone := l.ExpireProducers(0); !slices.Equal(gone, []int64{2}) {
+		t.Fatalf("expired %v, want [2]", gone)
+	}
 }

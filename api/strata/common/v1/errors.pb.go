@@ -147,6 +147,14 @@ const (
 	// not numbered in sequence, replica counts that differ, a node twice in
 	// a partition, or a node that is not a live storage node.
 	ErrorCode_ERROR_CODE_INVALID_REPLICA_ASSIGNMENT ErrorCode = 84
+	// The principal may not run the operation on the topic (an ACL).
+	ErrorCode_ERROR_CODE_TOPIC_AUTHORIZATION_FAILED ErrorCode = 90
+	// The principal may not run the operation on the group (an ACL).
+	ErrorCode_ERROR_CODE_GROUP_AUTHORIZATION_FAILED ErrorCode = 91
+	// The principal may not run the operation on the cluster (an ACL).
+	ErrorCode_ERROR_CODE_CLUSTER_AUTHORIZATION_FAILED ErrorCode = 92
+	// The principal may not use the transactional id (an ACL).
+	ErrorCode_ERROR_CODE_TRANSACTIONAL_ID_AUTHORIZATION_FAILED ErrorCode = 93
 )
 
 // Enum value maps for ErrorCode.
@@ -204,60 +212,68 @@ var (
 		82: "ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE",
 		83: "ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS",
 		84: "ERROR_CODE_INVALID_REPLICA_ASSIGNMENT",
+		90: "ERROR_CODE_TOPIC_AUTHORIZATION_FAILED",
+		91: "ERROR_CODE_GROUP_AUTHORIZATION_FAILED",
+		92: "ERROR_CODE_CLUSTER_AUTHORIZATION_FAILED",
+		93: "ERROR_CODE_TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
 	}
 	ErrorCode_value = map[string]int32{
-		"ERROR_CODE_UNSPECIFIED":                      0,
-		"ERROR_CODE_INVALID_REQUEST":                  1,
-		"ERROR_CODE_INVALID_TOPIC":                    2,
-		"ERROR_CODE_TOPIC_ALREADY_EXISTS":             3,
-		"ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION":       4,
-		"ERROR_CODE_INVALID_PARTITIONS":               5,
-		"ERROR_CODE_INVALID_REPLICATION_FACTOR":       6,
-		"ERROR_CODE_INVALID_CONFIG":                   7,
-		"ERROR_CODE_NOT_LEADER_OR_FOLLOWER":           8,
-		"ERROR_CODE_NOT_CONTROLLER":                   9,
-		"ERROR_CODE_UNKNOWN_MEMBER":                   10,
-		"ERROR_CODE_STALE_EPOCH":                      11,
-		"ERROR_CODE_LEASE_EXPIRED":                    12,
-		"ERROR_CODE_CONCURRENT_UPDATE":                13,
-		"ERROR_CODE_OFFSET_OUT_OF_RANGE":              14,
-		"ERROR_CODE_CORRUPT_MESSAGE":                  15,
-		"ERROR_CODE_MESSAGE_TOO_LARGE":                16,
-		"ERROR_CODE_INVALID_RECORD":                   17,
-		"ERROR_CODE_INVALID_TIMESTAMP":                18,
-		"ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE":     19,
-		"ERROR_CODE_STORAGE_ERROR":                    20,
-		"ERROR_CODE_FENCED_LEADER_EPOCH":              21,
-		"ERROR_CODE_UNKNOWN_LEADER_EPOCH":             22,
-		"ERROR_CODE_INVALID_REQUIRED_ACKS":            23,
-		"ERROR_CODE_REQUEST_TIMED_OUT":                24,
-		"ERROR_CODE_NOT_ENOUGH_REPLICAS":              25,
-		"ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND": 26,
-		"ERROR_CODE_LEADER_NOT_AVAILABLE":             27,
-		"ERROR_CODE_REASSIGNMENT_IN_PROGRESS":         28,
-		"ERROR_CODE_OUT_OF_ORDER_SEQUENCE_NUMBER":     29,
-		"ERROR_CODE_INVALID_PRODUCER_EPOCH":           30,
-		"ERROR_CODE_COORDINATOR_NOT_AVAILABLE":        31,
-		"ERROR_CODE_TRANSACTIONS_UNSUPPORTED":         32,
-		"ERROR_CODE_UNSUPPORTED_VERSION":              33,
-		"ERROR_CODE_DUPLICATE_SEQUENCE_NUMBER":        34,
-		"ERROR_CODE_NON_EMPTY_GROUP":                  50,
-		"ERROR_CODE_GROUP_ID_NOT_FOUND":               51,
-		"ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC":        52,
-		"ERROR_CODE_ILLEGAL_GENERATION":               53,
-		"ERROR_CODE_INVALID_GROUP_ID":                 54,
-		"ERROR_CODE_REBALANCE_IN_PROGRESS":            55,
-		"ERROR_CODE_THROTTLED":                        60,
-		"ERROR_CODE_INVALID_TXN_STATE":                70,
-		"ERROR_CODE_PRODUCER_FENCED":                  71,
-		"ERROR_CODE_INVALID_PRODUCER_ID_MAPPING":      72,
-		"ERROR_CODE_CONCURRENT_TRANSACTIONS":          73,
-		"ERROR_CODE_INVALID_TRANSACTION_TIMEOUT":      74,
-		"ERROR_CODE_ELECTION_NOT_NEEDED":              80,
-		"ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE":   81,
-		"ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE":   82,
-		"ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS":      83,
-		"ERROR_CODE_INVALID_REPLICA_ASSIGNMENT":       84,
+		"ERROR_CODE_UNSPECIFIED":                           0,
+		"ERROR_CODE_INVALID_REQUEST":                       1,
+		"ERROR_CODE_INVALID_TOPIC":                         2,
+		"ERROR_CODE_TOPIC_ALREADY_EXISTS":                  3,
+		"ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION":            4,
+		"ERROR_CODE_INVALID_PARTITIONS":                    5,
+		"ERROR_CODE_INVALID_REPLICATION_FACTOR":            6,
+		"ERROR_CODE_INVALID_CONFIG":                        7,
+		"ERROR_CODE_NOT_LEADER_OR_FOLLOWER":                8,
+		"ERROR_CODE_NOT_CONTROLLER":                        9,
+		"ERROR_CODE_UNKNOWN_MEMBER":                        10,
+		"ERROR_CODE_STALE_EPOCH":                           11,
+		"ERROR_CODE_LEASE_EXPIRED":                         12,
+		"ERROR_CODE_CONCURRENT_UPDATE":                     13,
+		"ERROR_CODE_OFFSET_OUT_OF_RANGE":                   14,
+		"ERROR_CODE_CORRUPT_MESSAGE":                       15,
+		"ERROR_CODE_MESSAGE_TOO_LARGE":                     16,
+		"ERROR_CODE_INVALID_RECORD":                        17,
+		"ERROR_CODE_INVALID_TIMESTAMP":                     18,
+		"ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE":          19,
+		"ERROR_CODE_STORAGE_ERROR":                         20,
+		"ERROR_CODE_FENCED_LEADER_EPOCH":                   21,
+		"ERROR_CODE_UNKNOWN_LEADER_EPOCH":                  22,
+		"ERROR_CODE_INVALID_REQUIRED_ACKS":                 23,
+		"ERROR_CODE_REQUEST_TIMED_OUT":                     24,
+		"ERROR_CODE_NOT_ENOUGH_REPLICAS":                   25,
+		"ERROR_CODE_NOT_ENOUGH_REPLICAS_AFTER_APPEND":      26,
+		"ERROR_CODE_LEADER_NOT_AVAILABLE":                  27,
+		"ERROR_CODE_REASSIGNMENT_IN_PROGRESS":              28,
+		"ERROR_CODE_OUT_OF_ORDER_SEQUENCE_NUMBER":          29,
+		"ERROR_CODE_INVALID_PRODUCER_EPOCH":                30,
+		"ERROR_CODE_COORDINATOR_NOT_AVAILABLE":             31,
+		"ERROR_CODE_TRANSACTIONS_UNSUPPORTED":              32,
+		"ERROR_CODE_UNSUPPORTED_VERSION":                   33,
+		"ERROR_CODE_DUPLICATE_SEQUENCE_NUMBER":             34,
+		"ERROR_CODE_NON_EMPTY_GROUP":                       50,
+		"ERROR_CODE_GROUP_ID_NOT_FOUND":                    51,
+		"ERROR_CODE_GROUP_SUBSCRIBED_TO_TOPIC":             52,
+		"ERROR_CODE_ILLEGAL_GENERATION":                    53,
+		"ERROR_CODE_INVALID_GROUP_ID":                      54,
+		"ERROR_CODE_REBALANCE_IN_PROGRESS":                 55,
+		"ERROR_CODE_THROTTLED":                             60,
+		"ERROR_CODE_INVALID_TXN_STATE":                     70,
+		"ERROR_CODE_PRODUCER_FENCED":                       71,
+		"ERROR_CODE_INVALID_PRODUCER_ID_MAPPING":           72,
+		"ERROR_CODE_CONCURRENT_TRANSACTIONS":               73,
+		"ERROR_CODE_INVALID_TRANSACTION_TIMEOUT":           74,
+		"ERROR_CODE_ELECTION_NOT_NEEDED":                   80,
+		"ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE":        81,
+		"ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE":        82,
+		"ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS":           83,
+		"ERROR_CODE_INVALID_REPLICA_ASSIGNMENT":            84,
+		"ERROR_CODE_TOPIC_AUTHORIZATION_FAILED":            90,
+		"ERROR_CODE_GROUP_AUTHORIZATION_FAILED":            91,
+		"ERROR_CODE_CLUSTER_AUTHORIZATION_FAILED":          92,
+		"ERROR_CODE_TRANSACTIONAL_ID_AUTHORIZATION_FAILED": 93,
 	}
 )
 
@@ -543,7 +559,7 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	"\x0eleader_address\x18\x05 \x01(\tR\rleaderAddress\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*\x8a\x0f\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*\xc3\x10\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_CODE_INVALID_REQUEST\x10\x01\x12\x1c\n" +
@@ -597,7 +613,11 @@ const file_strata_common_v1_errors_proto_rawDesc = "" +
 	")ERROR_CODE_PREFERRED_LEADER_NOT_AVAILABLE\x10Q\x12-\n" +
 	")ERROR_CODE_ELIGIBLE_LEADERS_NOT_AVAILABLE\x10R\x12*\n" +
 	"&ERROR_CODE_NO_REASSIGNMENT_IN_PROGRESS\x10S\x12)\n" +
-	"%ERROR_CODE_INVALID_REPLICA_ASSIGNMENT\x10TB\xc0\x01\n" +
+	"%ERROR_CODE_INVALID_REPLICA_ASSIGNMENT\x10T\x12)\n" +
+	"%ERROR_CODE_TOPIC_AUTHORIZATION_FAILED\x10Z\x12)\n" +
+	"%ERROR_CODE_GROUP_AUTHORIZATION_FAILED\x10[\x12+\n" +
+	"'ERROR_CODE_CLUSTER_AUTHORIZATION_FAILED\x10\\\x124\n" +
+	"0ERROR_CODE_TRANSACTIONAL_ID_AUTHORIZATION_FAILED\x10]B\xc0\x01\n" +
 	"\x14com.strata.common.v1B\vErrorsProtoP\x01Z9github.com/strata-io/strata/api/strata/common/v1;commonv1\xa2\x02\x03SCX\xaa\x02\x10Strata.Common.V1\xca\x02\x10Strata\\Common\\V1\xe2\x02\x1cStrata\\Common\\V1\\GPBMetadata\xea\x02\x12Strata::Common::V1b\x06proto3"
 
 var (

@@ -249,13 +249,17 @@ func (x *AllocateProducerIdsResponse) GetCount() int32 {
 // (/strata/groups/<group>/meta): what a newly active controller needs to
 // keep serving a stable group without a rebalance.
 type GroupRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
-	ProtocolType  string                 `protobuf:"bytes,2,opt,name=protocol_type,json=protocolType,proto3" json:"protocol_type,omitempty"`
-	Protocol      string                 `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
-	Generation    int32                  `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
-	Leader        string                 `protobuf:"bytes,5,opt,name=leader,proto3" json:"leader,omitempty"`
-	Members       []*GroupMemberRecord   `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Group        string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	ProtocolType string                 `protobuf:"bytes,2,opt,name=protocol_type,json=protocolType,proto3" json:"protocol_type,omitempty"`
+	Protocol     string                 `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	Generation   int32                  `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
+	Leader       string                 `protobuf:"bytes,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	Members      []*GroupMemberRecord   `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
+	// "consumer" for a group of the new consumer protocol (KIP-848), whose
+	// generation is the group epoch and whose members are ConsumerMemberRecords
+	// under /strata/groups/<group>/members/; empty for a classic group.
+	GroupType     string `protobuf:"bytes,7,opt,name=group_type,json=groupType,proto3" json:"group_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -332,6 +336,219 @@ func (x *GroupRecord) GetMembers() []*GroupMemberRecord {
 	return nil
 }
 
+func (x *GroupRecord) GetGroupType() string {
+	if x != nil {
+		return x.GroupType
+	}
+	return ""
+}
+
+// ConsumerMemberRecord is one member of a consumer-protocol group
+// (/strata/groups/<group>/members/<member id>), written when its
+// subscription, epoch or assignment changes. Target assignments are not
+// persisted: a newly active controller bumps the group epoch and computes
+// them again, sticking to the members' assignments.
+type ConsumerMemberRecord struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	MemberId            string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	InstanceId          string                 `protobuf:"bytes,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	RackId              string                 `protobuf:"bytes,3,opt,name=rack_id,json=rackId,proto3" json:"rack_id,omitempty"`
+	ClientId            string                 `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientHost          string                 `protobuf:"bytes,5,opt,name=client_host,json=clientHost,proto3" json:"client_host,omitempty"`
+	MemberEpoch         int32                  `protobuf:"varint,6,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"`
+	PreviousMemberEpoch int32                  `protobuf:"varint,7,opt,name=previous_member_epoch,json=previousMemberEpoch,proto3" json:"previous_member_epoch,omitempty"`
+	// 0 stable, 1 revoking partitions, 2 waiting for partitions to be released.
+	State                int32                    `protobuf:"varint,8,opt,name=state,proto3" json:"state,omitempty"`
+	RebalanceTimeoutMs   int32                    `protobuf:"varint,9,opt,name=rebalance_timeout_ms,json=rebalanceTimeoutMs,proto3" json:"rebalance_timeout_ms,omitempty"`
+	SubscribedTopicNames []string                 `protobuf:"bytes,10,rep,name=subscribed_topic_names,json=subscribedTopicNames,proto3" json:"subscribed_topic_names,omitempty"`
+	SubscribedTopicRegex string                   `protobuf:"bytes,11,opt,name=subscribed_topic_regex,json=subscribedTopicRegex,proto3" json:"subscribed_topic_regex,omitempty"`
+	ServerAssignor       string                   `protobuf:"bytes,12,opt,name=server_assignor,json=serverAssignor,proto3" json:"server_assignor,omitempty"`
+	Assigned             []*TopicPartitionsRecord `protobuf:"bytes,13,rep,name=assigned,proto3" json:"assigned,omitempty"`
+	Revoking             []*TopicPartitionsRecord `protobuf:"bytes,14,rep,name=revoking,proto3" json:"revoking,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ConsumerMemberRecord) Reset() {
+	*x = ConsumerMemberRecord{}
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumerMemberRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumerMemberRecord) ProtoMessage() {}
+
+func (x *ConsumerMemberRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumerMemberRecord.ProtoReflect.Descriptor instead.
+func (*ConsumerMemberRecord) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ConsumerMemberRecord) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ConsumerMemberRecord) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *ConsumerMemberRecord) GetRackId() string {
+	if x != nil {
+		return x.RackId
+	}
+	return ""
+}
+
+func (x *ConsumerMemberRecord) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *ConsumerMemberRecord) GetClientHost() string {
+	if x != nil {
+		return x.ClientHost
+	}
+	return ""
+}
+
+func (x *ConsumerMemberRecord) GetMemberEpoch() int32 {
+	if x != nil {
+		return x.MemberEpoch
+	}
+	return 0
+}
+
+func (x *ConsumerMemberRecord) GetPreviousMemberEpoch() int32 {
+	if x != nil {
+		return x.PreviousMemberEpoch
+	}
+	return 0
+}
+
+func (x *ConsumerMemberRecord) GetState() int32 {
+	if x != nil {
+		return x.State
+	}
+	return 0
+}
+
+func (x *ConsumerMemberRecord) GetRebalanceTimeoutMs() int32 {
+	if x != nil {
+		return x.RebalanceTimeoutMs
+	}
+	return 0
+}
+
+func (x *ConsumerMemberRecord) GetSubscribedTopicNames() []string {
+	if x != nil {
+		return x.SubscribedTopicNames
+	}
+	return nil
+}
+
+func (x *ConsumerMemberRecord) GetSubscribedTopicRegex() string {
+	if x != nil {
+		return x.SubscribedTopicRegex
+	}
+	return ""
+}
+
+func (x *ConsumerMemberRecord) GetServerAssignor() string {
+	if x != nil {
+		return x.ServerAssignor
+	}
+	return ""
+}
+
+func (x *ConsumerMemberRecord) GetAssigned() []*TopicPartitionsRecord {
+	if x != nil {
+		return x.Assigned
+	}
+	return nil
+}
+
+func (x *ConsumerMemberRecord) GetRevoking() []*TopicPartitionsRecord {
+	if x != nil {
+		return x.Revoking
+	}
+	return nil
+}
+
+type TopicPartitionsRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TopicId       []byte                 `protobuf:"bytes,1,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
+	Partitions    []int32                `protobuf:"varint,2,rep,packed,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicPartitionsRecord) Reset() {
+	*x = TopicPartitionsRecord{}
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicPartitionsRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicPartitionsRecord) ProtoMessage() {}
+
+func (x *TopicPartitionsRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicPartitionsRecord.ProtoReflect.Descriptor instead.
+func (*TopicPartitionsRecord) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TopicPartitionsRecord) GetTopicId() []byte {
+	if x != nil {
+		return x.TopicId
+	}
+	return nil
+}
+
+func (x *TopicPartitionsRecord) GetPartitions() []int32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
 type GroupMemberRecord struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	MemberId           string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -349,7 +566,7 @@ type GroupMemberRecord struct {
 
 func (x *GroupMemberRecord) Reset() {
 	*x = GroupMemberRecord{}
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[5]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +578,7 @@ func (x *GroupMemberRecord) String() string {
 func (*GroupMemberRecord) ProtoMessage() {}
 
 func (x *GroupMemberRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[5]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +591,7 @@ func (x *GroupMemberRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupMemberRecord.ProtoReflect.Descriptor instead.
 func (*GroupMemberRecord) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{5}
+	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GroupMemberRecord) GetMemberId() string {
@@ -443,7 +660,7 @@ type GroupProtocolRecord struct {
 
 func (x *GroupProtocolRecord) Reset() {
 	*x = GroupProtocolRecord{}
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[6]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +672,7 @@ func (x *GroupProtocolRecord) String() string {
 func (*GroupProtocolRecord) ProtoMessage() {}
 
 func (x *GroupProtocolRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[6]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +685,7 @@ func (x *GroupProtocolRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupProtocolRecord.ProtoReflect.Descriptor instead.
 func (*GroupProtocolRecord) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{6}
+	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GroupProtocolRecord) GetName() string {
@@ -499,7 +716,7 @@ type OffsetRecord struct {
 
 func (x *OffsetRecord) Reset() {
 	*x = OffsetRecord{}
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[7]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +728,7 @@ func (x *OffsetRecord) String() string {
 func (*OffsetRecord) ProtoMessage() {}
 
 func (x *OffsetRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[7]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +741,7 @@ func (x *OffsetRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetRecord.ProtoReflect.Descriptor instead.
 func (*OffsetRecord) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{7}
+	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *OffsetRecord) GetOffset() int64 {
@@ -574,7 +791,7 @@ const file_strata_controller_v1_groups_proto_rawDesc = "" +
 	"\x05count\x18\x01 \x01(\x05R\x05count\"N\n" +
 	"\x1bAllocateProducerIdsResponse\x12\x19\n" +
 	"\bfirst_id\x18\x01 \x01(\x03R\afirstId\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x05R\x05count\"\xdf\x01\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\xfe\x01\n" +
 	"\vGroupRecord\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12#\n" +
 	"\rprotocol_type\x18\x02 \x01(\tR\fprotocolType\x12\x1a\n" +
@@ -583,7 +800,32 @@ const file_strata_controller_v1_groups_proto_rawDesc = "" +
 	"generation\x18\x04 \x01(\x05R\n" +
 	"generation\x12\x16\n" +
 	"\x06leader\x18\x05 \x01(\tR\x06leader\x12A\n" +
-	"\amembers\x18\x06 \x03(\v2'.strata.controller.v1.GroupMemberRecordR\amembers\"\xd8\x02\n" +
+	"\amembers\x18\x06 \x03(\v2'.strata.controller.v1.GroupMemberRecordR\amembers\x12\x1d\n" +
+	"\n" +
+	"group_type\x18\a \x01(\tR\tgroupType\"\xf1\x04\n" +
+	"\x14ConsumerMemberRecord\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\tR\n" +
+	"instanceId\x12\x17\n" +
+	"\arack_id\x18\x03 \x01(\tR\x06rackId\x12\x1b\n" +
+	"\tclient_id\x18\x04 \x01(\tR\bclientId\x12\x1f\n" +
+	"\vclient_host\x18\x05 \x01(\tR\n" +
+	"clientHost\x12!\n" +
+	"\fmember_epoch\x18\x06 \x01(\x05R\vmemberEpoch\x122\n" +
+	"\x15previous_member_epoch\x18\a \x01(\x05R\x13previousMemberEpoch\x12\x14\n" +
+	"\x05state\x18\b \x01(\x05R\x05state\x120\n" +
+	"\x14rebalance_timeout_ms\x18\t \x01(\x05R\x12rebalanceTimeoutMs\x124\n" +
+	"\x16subscribed_topic_names\x18\n" +
+	" \x03(\tR\x14subscribedTopicNames\x124\n" +
+	"\x16subscribed_topic_regex\x18\v \x01(\tR\x14subscribedTopicRegex\x12'\n" +
+	"\x0fserver_assignor\x18\f \x01(\tR\x0eserverAssignor\x12G\n" +
+	"\bassigned\x18\r \x03(\v2+.strata.controller.v1.TopicPartitionsRecordR\bassigned\x12G\n" +
+	"\brevoking\x18\x0e \x03(\v2+.strata.controller.v1.TopicPartitionsRecordR\brevoking\"R\n" +
+	"\x15TopicPartitionsRecord\x12\x19\n" +
+	"\btopic_id\x18\x01 \x01(\fR\atopicId\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\x05R\n" +
+	"partitions\"\xd8\x02\n" +
 	"\x11GroupMemberRecord\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\tR\n" +
@@ -622,29 +864,33 @@ func file_strata_controller_v1_groups_proto_rawDescGZIP() []byte {
 	return file_strata_controller_v1_groups_proto_rawDescData
 }
 
-var file_strata_controller_v1_groups_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_strata_controller_v1_groups_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_strata_controller_v1_groups_proto_goTypes = []any{
 	(*GroupCallRequest)(nil),            // 0: strata.controller.v1.GroupCallRequest
 	(*GroupCallResponse)(nil),           // 1: strata.controller.v1.GroupCallResponse
 	(*AllocateProducerIdsRequest)(nil),  // 2: strata.controller.v1.AllocateProducerIdsRequest
 	(*AllocateProducerIdsResponse)(nil), // 3: strata.controller.v1.AllocateProducerIdsResponse
 	(*GroupRecord)(nil),                 // 4: strata.controller.v1.GroupRecord
-	(*GroupMemberRecord)(nil),           // 5: strata.controller.v1.GroupMemberRecord
-	(*GroupProtocolRecord)(nil),         // 6: strata.controller.v1.GroupProtocolRecord
-	(*OffsetRecord)(nil),                // 7: strata.controller.v1.OffsetRecord
+	(*ConsumerMemberRecord)(nil),        // 5: strata.controller.v1.ConsumerMemberRecord
+	(*TopicPartitionsRecord)(nil),       // 6: strata.controller.v1.TopicPartitionsRecord
+	(*GroupMemberRecord)(nil),           // 7: strata.controller.v1.GroupMemberRecord
+	(*GroupProtocolRecord)(nil),         // 8: strata.controller.v1.GroupProtocolRecord
+	(*OffsetRecord)(nil),                // 9: strata.controller.v1.OffsetRecord
 }
 var file_strata_controller_v1_groups_proto_depIdxs = []int32{
-	5, // 0: strata.controller.v1.GroupRecord.members:type_name -> strata.controller.v1.GroupMemberRecord
-	6, // 1: strata.controller.v1.GroupMemberRecord.protocols:type_name -> strata.controller.v1.GroupProtocolRecord
-	0, // 2: strata.controller.v1.GroupCoordinatorService.GroupCall:input_type -> strata.controller.v1.GroupCallRequest
-	2, // 3: strata.controller.v1.GroupCoordinatorService.AllocateProducerIds:input_type -> strata.controller.v1.AllocateProducerIdsRequest
-	1, // 4: strata.controller.v1.GroupCoordinatorService.GroupCall:output_type -> strata.controller.v1.GroupCallResponse
-	3, // 5: strata.controller.v1.GroupCoordinatorService.AllocateProducerIds:output_type -> strata.controller.v1.AllocateProducerIdsResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	7, // 0: strata.controller.v1.GroupRecord.members:type_name -> strata.controller.v1.GroupMemberRecord
+	6, // 1: strata.controller.v1.ConsumerMemberRecord.assigned:type_name -> strata.controller.v1.TopicPartitionsRecord
+	6, // 2: strata.controller.v1.ConsumerMemberRecord.revoking:type_name -> strata.controller.v1.TopicPartitionsRecord
+	8, // 3: strata.controller.v1.GroupMemberRecord.protocols:type_name -> strata.controller.v1.GroupProtocolRecord
+	0, // 4: strata.controller.v1.GroupCoordinatorService.GroupCall:input_type -> strata.controller.v1.GroupCallRequest
+	2, // 5: strata.controller.v1.GroupCoordinatorService.AllocateProducerIds:input_type -> strata.controller.v1.AllocateProducerIdsRequest
+	1, // 6: strata.controller.v1.GroupCoordinatorService.GroupCall:output_type -> strata.controller.v1.GroupCallResponse
+	3, // 7: strata.controller.v1.GroupCoordinatorService.AllocateProducerIds:output_type -> strata.controller.v1.AllocateProducerIdsResponse
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_strata_controller_v1_groups_proto_init() }
@@ -658,7 +904,7 @@ func file_strata_controller_v1_groups_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_controller_v1_groups_proto_rawDesc), len(file_strata_controller_v1_groups_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,8 +42,8 @@ const (
 // UNSUPPORTED_VERSION) for a body that does not decode.
 type GroupCoordinatorServiceClient interface {
 	// GroupCall serves one of JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-	// OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups and
-	// OffsetDelete. JoinGroup and SyncGroup block until the rebalance step
+	// OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups,
+	// OffsetDelete, ConsumerGroupHeartbeat and ConsumerGroupDescribe. JoinGroup and SyncGroup block until the rebalance step
 	// completes (up to the group's rebalance timeout).
 	GroupCall(ctx context.Context, in *GroupCallRequest, opts ...grpc.CallOption) (*GroupCallResponse, error)
 	// AllocateProducerIds hands out a block of producer ids that no other
@@ -98,8 +98,8 @@ func (c *groupCoordinatorServiceClient) AllocateProducerIds(ctx context.Context,
 // UNSUPPORTED_VERSION) for a body that does not decode.
 type GroupCoordinatorServiceServer interface {
 	// GroupCall serves one of JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-	// OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups and
-	// OffsetDelete. JoinGroup and SyncGroup block until the rebalance step
+	// OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups,
+	// OffsetDelete, ConsumerGroupHeartbeat and ConsumerGroupDescribe. JoinGroup and SyncGroup block until the rebalance step
 	// completes (up to the group's rebalance timeout).
 	GroupCall(context.Context, *GroupCallRequest) (*GroupCallResponse, error)
 	// AllocateProducerIds hands out a block of producer ids that no other

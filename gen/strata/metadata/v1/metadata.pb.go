@@ -688,6 +688,104 @@ func (x *QuotaEntityName) GetIsDefault() bool {
 	return false
 }
 
+// AclRecord is one Kafka ACL binding: /strata/acls/<path>, where <path>
+// names every field (internal/acl's Binding.Path), so a binding is stored
+// once however often it is created. Enums are Kafka's names (TOPIC,
+// LITERAL, READ, ALLOW), readable with etcdctl.
+type AclRecord struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ResourceType string                 `protobuf:"bytes,1,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	ResourceName string                 `protobuf:"bytes,2,opt,name=resource_name,json=resourceName,proto3" json:"resource_name,omitempty"`
+	PatternType  string                 `protobuf:"bytes,3,opt,name=pattern_type,json=patternType,proto3" json:"pattern_type,omitempty"`
+	// "User:alice", or "User:*" for every user.
+	Principal string `protobuf:"bytes,4,opt,name=principal,proto3" json:"principal,omitempty"`
+	// An IP address, or "*" for every host.
+	Host          string `protobuf:"bytes,5,opt,name=host,proto3" json:"host,omitempty"`
+	Operation     string `protobuf:"bytes,6,opt,name=operation,proto3" json:"operation,omitempty"`
+	Permission    string `protobuf:"bytes,7,opt,name=permission,proto3" json:"permission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclRecord) Reset() {
+	*x = AclRecord{}
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclRecord) ProtoMessage() {}
+
+func (x *AclRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclRecord.ProtoReflect.Descriptor instead.
+func (*AclRecord) Descriptor() ([]byte, []int) {
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AclRecord) GetResourceType() string {
+	if x != nil {
+		return x.ResourceType
+	}
+	return ""
+}
+
+func (x *AclRecord) GetResourceName() string {
+	if x != nil {
+		return x.ResourceName
+	}
+	return ""
+}
+
+func (x *AclRecord) GetPatternType() string {
+	if x != nil {
+		return x.PatternType
+	}
+	return ""
+}
+
+func (x *AclRecord) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *AclRecord) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *AclRecord) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *AclRecord) GetPermission() string {
+	if x != nil {
+		return x.Permission
+	}
+	return ""
+}
+
 // Record is one metadata record of any kind.
 type Record struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -700,6 +798,7 @@ type Record struct {
 	//	*Record_Gateway
 	//	*Record_Controller
 	//	*Record_ClientQuota
+	//	*Record_Acl
 	Record        isRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -707,7 +806,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[9]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +818,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[9]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +831,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{9}
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Record) GetRecord() isRecord_Record {
@@ -805,6 +904,15 @@ func (x *Record) GetClientQuota() *ClientQuotaRecord {
 	return nil
 }
 
+func (x *Record) GetAcl() *AclRecord {
+	if x != nil {
+		if x, ok := x.Record.(*Record_Acl); ok {
+			return x.Acl
+		}
+	}
+	return nil
+}
+
 type isRecord_Record interface {
 	isRecord_Record()
 }
@@ -837,6 +945,10 @@ type Record_ClientQuota struct {
 	ClientQuota *ClientQuotaRecord `protobuf:"bytes,7,opt,name=client_quota,json=clientQuota,proto3,oneof"`
 }
 
+type Record_Acl struct {
+	Acl *AclRecord `protobuf:"bytes,10,opt,name=acl,proto3,oneof"`
+}
+
 func (*Record_Topic) isRecord_Record() {}
 
 func (*Record_Partition) isRecord_Record() {}
@@ -851,6 +963,8 @@ func (*Record_Controller) isRecord_Record() {}
 
 func (*Record_ClientQuota) isRecord_Record() {}
 
+func (*Record_Acl) isRecord_Record() {}
+
 // PartitionKey names one partition.
 type PartitionKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -862,7 +976,7 @@ type PartitionKey struct {
 
 func (x *PartitionKey) Reset() {
 	*x = PartitionKey{}
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[10]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +988,7 @@ func (x *PartitionKey) String() string {
 func (*PartitionKey) ProtoMessage() {}
 
 func (x *PartitionKey) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[10]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +1001,7 @@ func (x *PartitionKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionKey.ProtoReflect.Descriptor instead.
 func (*PartitionKey) Descriptor() ([]byte, []int) {
-	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{10}
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PartitionKey) GetTopic() string {
@@ -916,6 +1030,7 @@ type RecordKey struct {
 	//	*RecordKey_Gateway
 	//	*RecordKey_Controller
 	//	*RecordKey_ClientQuota
+	//	*RecordKey_Acl
 	Key           isRecordKey_Key `protobuf_oneof:"key"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -923,7 +1038,7 @@ type RecordKey struct {
 
 func (x *RecordKey) Reset() {
 	*x = RecordKey{}
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[11]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1050,7 @@ func (x *RecordKey) String() string {
 func (*RecordKey) ProtoMessage() {}
 
 func (x *RecordKey) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[11]
+	mi := &file_strata_metadata_v1_metadata_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1063,7 @@ func (x *RecordKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordKey.ProtoReflect.Descriptor instead.
 func (*RecordKey) Descriptor() ([]byte, []int) {
-	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{11}
+	return file_strata_metadata_v1_metadata_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RecordKey) GetKey() isRecordKey_Key {
@@ -1021,6 +1136,15 @@ func (x *RecordKey) GetClientQuota() string {
 	return ""
 }
 
+func (x *RecordKey) GetAcl() string {
+	if x != nil {
+		if x, ok := x.Key.(*RecordKey_Acl); ok {
+			return x.Acl
+		}
+	}
+	return ""
+}
+
 type isRecordKey_Key interface {
 	isRecordKey_Key()
 }
@@ -1054,6 +1178,12 @@ type RecordKey_ClientQuota struct {
 	ClientQuota string `protobuf:"bytes,7,opt,name=client_quota,json=clientQuota,proto3,oneof"`
 }
 
+type RecordKey_Acl struct {
+	// The path of an ACL binding under /strata/acls/ (internal/acl's
+	// Binding.Path).
+	Acl string `protobuf:"bytes,10,opt,name=acl,proto3,oneof"`
+}
+
 func (*RecordKey_Topic) isRecordKey_Key() {}
 
 func (*RecordKey_Partition) isRecordKey_Key() {}
@@ -1067,6 +1197,8 @@ func (*RecordKey_Gateway) isRecordKey_Key() {}
 func (*RecordKey_Controller) isRecordKey_Key() {}
 
 func (*RecordKey_ClientQuota) isRecordKey_Key() {}
+
+func (*RecordKey_Acl) isRecordKey_Key() {}
 
 var File_strata_metadata_v1_metadata_proto protoreflect.FileDescriptor
 
@@ -1130,7 +1262,17 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fQuotaEntityName\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"is_default\x18\x02 \x01(\bR\tisDefault\"\xf1\x03\n" +
+	"is_default\x18\x02 \x01(\bR\tisDefault\"\xe8\x01\n" +
+	"\tAclRecord\x12#\n" +
+	"\rresource_type\x18\x01 \x01(\tR\fresourceType\x12#\n" +
+	"\rresource_name\x18\x02 \x01(\tR\fresourceName\x12!\n" +
+	"\fpattern_type\x18\x03 \x01(\tR\vpatternType\x12\x1c\n" +
+	"\tprincipal\x18\x04 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04host\x18\x05 \x01(\tR\x04host\x12\x1c\n" +
+	"\toperation\x18\x06 \x01(\tR\toperation\x12\x1e\n" +
+	"\n" +
+	"permission\x18\a \x01(\tR\n" +
+	"permission\"\xa4\x04\n" +
 	"\x06Record\x127\n" +
 	"\x05topic\x18\x01 \x01(\v2\x1f.strata.metadata.v1.TopicRecordH\x00R\x05topic\x12C\n" +
 	"\tpartition\x18\x02 \x01(\v2#.strata.metadata.v1.PartitionRecordH\x00R\tpartition\x12J\n" +
@@ -1140,11 +1282,13 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
 	"controller\x18\x06 \x01(\v2$.strata.metadata.v1.ControllerRecordH\x00R\n" +
 	"controller\x12J\n" +
-	"\fclient_quota\x18\a \x01(\v2%.strata.metadata.v1.ClientQuotaRecordH\x00R\vclientQuotaB\b\n" +
+	"\fclient_quota\x18\a \x01(\v2%.strata.metadata.v1.ClientQuotaRecordH\x00R\vclientQuota\x121\n" +
+	"\x03acl\x18\n" +
+	" \x01(\v2\x1d.strata.metadata.v1.AclRecordH\x00R\x03aclB\b\n" +
 	"\x06record\"B\n" +
 	"\fPartitionKey\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\x92\x02\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xa6\x02\n" +
 	"\tRecordKey\x12\x16\n" +
 	"\x05topic\x18\x01 \x01(\tH\x00R\x05topic\x12@\n" +
 	"\tpartition\x18\x02 \x01(\v2 .strata.metadata.v1.PartitionKeyH\x00R\tpartition\x12#\n" +
@@ -1154,7 +1298,9 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
 	"controller\x18\x06 \x01(\tH\x00R\n" +
 	"controller\x12#\n" +
-	"\fclient_quota\x18\a \x01(\tH\x00R\vclientQuotaB\x05\n" +
+	"\fclient_quota\x18\a \x01(\tH\x00R\vclientQuota\x12\x12\n" +
+	"\x03acl\x18\n" +
+	" \x01(\tH\x00R\x03aclB\x05\n" +
 	"\x03keyB\xd0\x01\n" +
 	"\x16com.strata.metadata.v1B\rMetadataProtoP\x01Z=github.com/strata-io/strata/gen/strata/metadata/v1;metadatav1\xa2\x02\x03SMX\xaa\x02\x12Strata.Metadata.V1\xca\x02\x12Strata\\Metadata\\V1\xe2\x02\x1eStrata\\Metadata\\V1\\GPBMetadata\xea\x02\x14Strata::Metadata::V1b\x06proto3"
 
@@ -1170,7 +1316,7 @@ func file_strata_metadata_v1_metadata_proto_rawDescGZIP() []byte {
 	return file_strata_metadata_v1_metadata_proto_rawDescData
 }
 
-var file_strata_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_strata_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_strata_metadata_v1_metadata_proto_goTypes = []any{
 	(*TopicRecord)(nil),       // 0: strata.metadata.v1.TopicRecord
 	(*PartitionRecord)(nil),   // 1: strata.metadata.v1.PartitionRecord
@@ -1181,16 +1327,17 @@ var file_strata_metadata_v1_metadata_proto_goTypes = []any{
 	(*ClientQuotaRecord)(nil), // 6: strata.metadata.v1.ClientQuotaRecord
 	(*QuotaEntity)(nil),       // 7: strata.metadata.v1.QuotaEntity
 	(*QuotaEntityName)(nil),   // 8: strata.metadata.v1.QuotaEntityName
-	(*Record)(nil),            // 9: strata.metadata.v1.Record
-	(*PartitionKey)(nil),      // 10: strata.metadata.v1.PartitionKey
-	(*RecordKey)(nil),         // 11: strata.metadata.v1.RecordKey
-	nil,                       // 12: strata.metadata.v1.TopicRecord.ConfigsEntry
-	nil,                       // 13: strata.metadata.v1.ClientQuotaRecord.QuotasEntry
+	(*AclRecord)(nil),         // 9: strata.metadata.v1.AclRecord
+	(*Record)(nil),            // 10: strata.metadata.v1.Record
+	(*PartitionKey)(nil),      // 11: strata.metadata.v1.PartitionKey
+	(*RecordKey)(nil),         // 12: strata.metadata.v1.RecordKey
+	nil,                       // 13: strata.metadata.v1.TopicRecord.ConfigsEntry
+	nil,                       // 14: strata.metadata.v1.ClientQuotaRecord.QuotasEntry
 }
 var file_strata_metadata_v1_metadata_proto_depIdxs = []int32{
-	12, // 0: strata.metadata.v1.TopicRecord.configs:type_name -> strata.metadata.v1.TopicRecord.ConfigsEntry
+	13, // 0: strata.metadata.v1.TopicRecord.configs:type_name -> strata.metadata.v1.TopicRecord.ConfigsEntry
 	7,  // 1: strata.metadata.v1.ClientQuotaRecord.entity:type_name -> strata.metadata.v1.QuotaEntity
-	13, // 2: strata.metadata.v1.ClientQuotaRecord.quotas:type_name -> strata.metadata.v1.ClientQuotaRecord.QuotasEntry
+	14, // 2: strata.metadata.v1.ClientQuotaRecord.quotas:type_name -> strata.metadata.v1.ClientQuotaRecord.QuotasEntry
 	8,  // 3: strata.metadata.v1.QuotaEntity.user:type_name -> strata.metadata.v1.QuotaEntityName
 	8,  // 4: strata.metadata.v1.QuotaEntity.client_id:type_name -> strata.metadata.v1.QuotaEntityName
 	0,  // 5: strata.metadata.v1.Record.topic:type_name -> strata.metadata.v1.TopicRecord
@@ -1200,12 +1347,13 @@ var file_strata_metadata_v1_metadata_proto_depIdxs = []int32{
 	4,  // 9: strata.metadata.v1.Record.gateway:type_name -> strata.metadata.v1.GatewayRecord
 	5,  // 10: strata.metadata.v1.Record.controller:type_name -> strata.metadata.v1.ControllerRecord
 	6,  // 11: strata.metadata.v1.Record.client_quota:type_name -> strata.metadata.v1.ClientQuotaRecord
-	10, // 12: strata.metadata.v1.RecordKey.partition:type_name -> strata.metadata.v1.PartitionKey
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	9,  // 12: strata.metadata.v1.Record.acl:type_name -> strata.metadata.v1.AclRecord
+	11, // 13: strata.metadata.v1.RecordKey.partition:type_name -> strata.metadata.v1.PartitionKey
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_strata_metadata_v1_metadata_proto_init() }
@@ -1213,7 +1361,7 @@ func file_strata_metadata_v1_metadata_proto_init() {
 	if File_strata_metadata_v1_metadata_proto != nil {
 		return
 	}
-	file_strata_metadata_v1_metadata_proto_msgTypes[9].OneofWrappers = []any{
+	file_strata_metadata_v1_metadata_proto_msgTypes[10].OneofWrappers = []any{
 		(*Record_Topic)(nil),
 		(*Record_Partition)(nil),
 		(*Record_StorageNode)(nil),
@@ -1221,8 +1369,9 @@ func file_strata_metadata_v1_metadata_proto_init() {
 		(*Record_Gateway)(nil),
 		(*Record_Controller)(nil),
 		(*Record_ClientQuota)(nil),
+		(*Record_Acl)(nil),
 	}
-	file_strata_metadata_v1_metadata_proto_msgTypes[11].OneofWrappers = []any{
+	file_strata_metadata_v1_metadata_proto_msgTypes[12].OneofWrappers = []any{
 		(*RecordKey_Topic)(nil),
 		(*RecordKey_Partition)(nil),
 		(*RecordKey_StorageNode)(nil),
@@ -1230,6 +1379,7 @@ func file_strata_metadata_v1_metadata_proto_init() {
 		(*RecordKey_Gateway)(nil),
 		(*RecordKey_Controller)(nil),
 		(*RecordKey_ClientQuota)(nil),
+		(*RecordKey_Acl)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1237,7 +1387,7 @@ func file_strata_metadata_v1_metadata_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_metadata_v1_metadata_proto_rawDesc), len(file_strata_metadata_v1_metadata_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
