@@ -12,6 +12,11 @@ import (
 	"testing"
 	"time"
 
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	"github.com/strata-io/strata/internal/codec"
+	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/internal/rpc"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -51,6 +56,10 @@ func BenchmarkHops(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		unary, err := unaryProduces(dev.grpc, n)
+		if err != nil {
+			b.Fatal(err)
+		}
 		dev.kill() // flushes nothing more into the log
 		lines, err := readTiming(logPath)
 		if err != nil {
@@ -65,6 +74,7 @@ func BenchmarkHops(b *testing.B) {
 		}
 		for _, row := range []struct{ key, name string }{
 			{"", "kfake round trip (client + loopback floor)"},
+			{"unary", "one unary storage Produce, acks=leader, RF=1 (gRPC floor)"},
 			{"total", "client send → acknowledgement"},
 			{"in", "client send → storage leader has the request (gateway in)"},
 			{"append", "leader append (producer checks + log write)"},
@@ -77,12 +87,72 @@ func BenchmarkHops(b *testing.B) {
 			{"out", "storage answer → client acknowledgement (gateway out)"},
 		} {
 			v := h[row.key]
-			if row.key == "" {
+			switch row.key {
+			case "":
 				v = floorRTT
+			case "unary":
+				v = unary
 			}
 			fmt.Printf("%-58s %8.0f %8.0f %8.0f\n", row.name, quantile(v, 0.5), quantile(v, 0.9), quantile(v, 0.99))
 		}
 	}
+}
+
+// unaryProduces times n storage Produce calls of one 100-byte record,
+// acks=leader, to the leader of an RF=1 partition, one at a time: the cost
+// of one unary gRPC call and an append, without the gateway.
+func unaryProduces(grpcAddr string, n int) ([]float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := rpc.Dial(grpcAddr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	admin := adminv1.NewAdminServiceClient(conn)
+	if _, err := admin.CreateTopic(ctx, &adminv1.CreateTopicRequest{Name: "hops-unary", Partitions: 1, ReplicationFactor: 1}); err != nil {
+		return nil, err
+	}
+	var leader string
+	for leader == "" && ctx.Err() == nil {
+		t, err := admin.DescribeTopic(ctx, &adminv1.DescribeTopicRequest{Name: "hops-unary"})
+		cl, cerr := admin.DescribeCluster(ctx, &adminv1.DescribeClusterRequest{})
+		if err == nil && cerr == nil && len(t.GetTopic().GetPartitions()) == 1 {
+			for _, sn := range cl.GetStorageNodes() {
+				if sn.GetId() == t.GetTopic().GetPartitions()[0].GetLeader() {
+					leader = sn.GetAddress()
+				}
+			}
+		}
+		if leader == "" {
+			time.Sleep(20 * time.Millisecond) // polling for the leader, with the context's deadline
+		}
+	}
+	sconn, err := rpc.Dial(leader)
+	if err != nil {
+		return nil, err
+	}
+	defer sconn.Close()
+	st := storagev1.NewStorageServiceClient(sconn)
+	recs := []recordbatch.BuildRecord{{Value: make([]byte, 100)}}
+	var out []float64
+	for i := 0; len(out) < n && ctx.Err() == nil; i++ {
+		body, err := recordbatch.Build(recordbatch.ProducerOptions(codec.None), recs)
+		if err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		r, err := st.Produce(ctx, &storagev1.ProduceRequest{Acks: storagev1.Acks_ACKS_LEADER, TimeoutMs: 5000,
+			Partitions: []*storagev1.ProducePartition{{Topic: "hops-unary", Partition: 0, Records: body}}})
+		d := time.Since(t0)
+		if err != nil || r.GetPartitions()[0].GetError() != nil {
+			continue // the leader is still taking the partition up
+		}
+		if i >= 20 {
+			out = append(out, float64(d)/1e3)
+		}
+	}
+	return out, ctx.Err()
 }
 
 // sent is one produce's client-side times (wall clock, ns).
