@@ -221,9 +221,10 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 }
 
 // applyFetched appends what the leader sent. It returns whether any
-// partition succeeded.
+// partition succeeded; an answer that names none (nothing changed since the
+// stream's previous answer) is a success too.
 func (f *fetchers) applyFetched(resp *storagev1.ReplicateResponse, states map[partitionKey]*followState) bool {
-	ok := false
+	ok := len(resp.GetPartitions()) == 0
 	for _, r := range resp.GetPartitions() {
 		key := partitionKey{r.GetTopic(), r.GetPartition()}
 		p, found := f.n.parts.get(key.topic, key.partition)

@@ -40,6 +40,10 @@ func BenchmarkScaling(b *testing.B) {
 	_, _ = rand.Read(value)
 	for range b.N {
 		dev := startDevProc(b, devOptions{})
+		// The curve and the gateway's CPU first: a topic of hundreds of
+		// partitions, idle or not, slows every replica fetch after it.
+		latencyCurve(b, dev, quick)
+		gatewayCPU(b, dev, value, records)
 		fmt.Printf("\n%-28s %12s %10s %10s\n", "RF=3 acks=all, same load", "1 KiB MB/s", "p50 ms", "p99 ms")
 		for _, parts := range []int32{6, 60, 600} {
 			topic := fmt.Sprintf("scale-%d", parts)
@@ -56,9 +60,12 @@ func BenchmarkScaling(b *testing.B) {
 			}
 			fmt.Printf("%-28s %12.1f %10.2f %10.2f\n", fmt.Sprintf("%d partitions (20k rec/s)", parts), rate*1024/1e6, ms(p50), ms(p99))
 		}
-
-		gatewayCPU(b, dev, value, records)
-		latencyCurve(b, dev, quick)
+		// What the 600 partitions cost a small topic while they are idle.
+		p50, p99, err := kafkaLatencyAt(dev.kafka, "scale-6", value[:100], 20, latFor)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Printf("%-28s %12s %10.2f %10.2f\n", "6 beside 600 idle", "", ms(p50), ms(p99))
 
 		// The topic of many partitions: RF=1, as one process holding
 		// 10,000 × 3 replicas would pass the open-file limit (one file each).
