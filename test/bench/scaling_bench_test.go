@@ -18,6 +18,7 @@ import (
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/testutil"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -44,10 +45,23 @@ func BenchmarkScaling(b *testing.B) {
 		// partitions, idle or not, slows every replica fetch after it.
 		latencyCurve(b, dev, quick)
 		gatewayCPU(b, dev, value, records)
-		fmt.Printf("\n%-28s %12s %10s %10s\n", "RF=3 acks=all, same load", "1 KiB MB/s", "p50 ms", "p99 ms")
+		// kfake at the same partition counts shows what the client's own
+		// batching (fewer records per batch) costs.
+		fake, err := kfake.NewCluster(kfake.NumBrokers(3))
+		if err != nil {
+			b.Fatal(err)
+		}
+		fakeAddr := fake.ListenAddrs()[0]
+		fmt.Printf("\n%-28s %12s %12s %8s %10s %10s\n", "RF=3 acks=all, same load", "kfake MB/s", "strata MB/s", "ratio", "p50 ms", "p99 ms")
 		for _, parts := range []int32{6, 60, 600} {
 			topic := fmt.Sprintf("scale-%d", parts)
-			if err := benchTopicN(dev.kafka, topic, parts, 3); err != nil {
+			for _, addr := range []string{fakeAddr, dev.kafka} {
+				if err := benchTopicN(addr, topic, parts, 3); err != nil {
+					b.Fatal(err)
+				}
+			}
+			base, err := kafkaProduce(fakeAddr, topic, kgo.AllISRAcks(), records, value)
+			if err != nil {
 				b.Fatal(err)
 			}
 			rate, err := kafkaProduce(dev.kafka, topic, kgo.AllISRAcks(), records, value)
@@ -58,14 +72,15 @@ func BenchmarkScaling(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			fmt.Printf("%-28s %12.1f %10.2f %10.2f\n", fmt.Sprintf("%d partitions (20k rec/s)", parts), rate*1024/1e6, ms(p50), ms(p99))
+			fmt.Printf("%-28s %12.1f %12.1f %8.2f %10.2f %10.2f\n", fmt.Sprintf("%d partitions (20k rec/s)", parts), base*1024/1e6, rate*1024/1e6, rate/base, ms(p50), ms(p99))
 		}
+		fake.Close()
 		// What the 600 partitions cost a small topic while they are idle.
 		p50, p99, err := kafkaLatencyAt(dev.kafka, "scale-6", value[:100], 20, latFor)
 		if err != nil {
 			b.Fatal(err)
 		}
-		fmt.Printf("%-28s %12s %10.2f %10.2f\n", "6 beside 600 idle", "", ms(p50), ms(p99))
+		fmt.Printf("%-28s %12s %12s %8s %10.2f %10.2f\n", "6 beside 600 idle", "", "", "", ms(p50), ms(p99))
 
 		// The topic of many partitions: RF=1, as one process holding
 		// 10,000 × 3 replicas would pass the open-file limit (one file each).
