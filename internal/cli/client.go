@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +30,8 @@ type clientFlags struct {
 	output  string
 	timeout time.Duration
 	tls     tlsFlags
+	// user and password authenticate every call (HTTP Basic).
+	user, password string
 }
 
 // tlsFlags are the client side of TLS: --tls-ca, --tls-cert, --tls-key
@@ -70,6 +73,8 @@ func (f *clientFlags) registerFlags(cmd *cobra.Command, outputShort, outputDefau
 	cmd.PersistentFlags().StringVarP(&f.output, "output", outputShort, outputDefault, outputHelp)
 	cmd.PersistentFlags().DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the server")
 	f.tls.register(cmd.PersistentFlags())
+	cmd.PersistentFlags().StringVar(&f.user, "user", os.Getenv("STRATA_USER"), "authenticate as this user (env STRATA_USER)")
+	cmd.PersistentFlags().StringVar(&f.password, "password", "", "the user's password (env STRATA_PASSWORD, which keeps it out of the process list)")
 	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) { f.out = cmd.OutOrStdout() }
 }
 
@@ -90,7 +95,11 @@ func (f *clientFlags) call(run func(ctx context.Context, conn grpc.ClientConnInt
 	if err != nil {
 		return err
 	}
-	conn, err := rpc.DialCreds(creds, f.server)
+	var opts []grpc.DialOption
+	if user, pass, ok := f.credentials(); ok {
+		opts = append(opts, grpc.WithPerRPCCredentials(basicAuth{user, pass}))
+	}
+	conn, err := rpc.DialWith(creds, []string{f.server}, opts...)
 	if err != nil {
 		return err
 	}
@@ -156,3 +165,27 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+// credentials are --user and --password (or STRATA_PASSWORD); ok is false
+// without a user.
+func (f *clientFlags) credentials() (user, pass string, ok bool) {
+	if f.user == "" {
+		return "", "", false
+	}
+	pass = f.password
+	if pass == "" {
+		pass = os.Getenv("STRATA_PASSWORD")
+	}
+	return f.user, pass, true
+}
+
+// basicAuth sends HTTP Basic credentials with every call. It does not
+// require TLS: the CLI dials plaintext unless --tls-* is set, and a
+// loopback gateway is the common case.
+type basicAuth struct{ user, password string }
+
+func (b basicAuth) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(b.user+":"+b.password))}, nil
+}
+
+func (basicAuth) RequireTransportSecurity() bool { return false }

@@ -56,6 +56,10 @@ func (f *clientFlags) connect(ctx context.Context) (*strata.Client, error) {
 	if creds != nil {
 		opts = append(opts, strata.WithTransportCredentials(creds))
 	}
+	if user, pass, ok := f.credentials(); ok {
+		// Over TLS when --tls-* says so, else plaintext: see basicAuth.
+		opts = append(opts, strata.WithBasicAuthInsecure(user, pass))
+	}
 	c, err := strata.NewClient(ctx, f.server, opts...)
 	if err != nil {
 		return nil, connectError(f.server, err)

@@ -38,7 +38,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		newHealthCmd(), newCertsCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(),
+		newHealthCmd(), newCertsCmd(), newTopicCmd(), newClusterCmd(), newQuotaCmd(), newUserCmd(),
 		newGroupCmd(), newPerfCmd(), newACLCmd(), newProduceCmd(), newConsumeCmd(), newVersionCmd(),
 	)
 	return root

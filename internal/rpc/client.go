@@ -27,6 +27,11 @@ func Dial(addrs ...string) (*grpc.ClientConn, error) { return DialCreds(nil, add
 // DialCreds is Dial with transport credentials (nil: plaintext), such as
 // the client side of a role's TLS block (tlsconf.TLS.ClientCreds).
 func DialCreds(creds credentials.TransportCredentials, addrs ...string) (*grpc.ClientConn, error) {
+	return DialWith(creds, addrs)
+}
+
+// DialWith is DialCreds with more dial options (per-call credentials, say).
+func DialWith(creds credentials.TransportCredentials, addrs []string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if creds == nil {
 		creds = insecure.NewCredentials()
 	}
@@ -46,6 +51,7 @@ func DialCreds(creds credentials.TransportCredentials, addrs ...string) (*grpc.C
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
 	}
+	opts = append(opts, extra...)
 	target := "passthrough:///" + list[0]
 	if len(list) > 1 {
 		r := manual.NewBuilderWithScheme(fmt.Sprintf("strata%d", schemeSeq.Add(1)))

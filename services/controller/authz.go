@@ -11,8 +11,8 @@ import (
 )
 
 // authorize is the controller's peerauth policy (with TLS on): a storage
-// node speaks only for its own node id, gateways make the admin and group
-// calls, and other controllers (a standby forwarding a call it checked)
+// node speaks only for its own node id, gateways make the admin, user
+// (SCRAM credentials) and group calls, and other controllers (a standby forwarding a call it checked)
 // may make any.
 func authorize(id certs.Identity, method string, req any) error {
 	if id.Role == certs.RoleController {
@@ -43,6 +43,8 @@ func authorize(id certs.Identity, method string, req any) error {
 	case method == controllerv1.ControllerService_WatchMetadata_FullMethodName:
 		return peerauth.Role(id, method, certs.RoleStorage, certs.RoleGateway)
 	case strings.HasPrefix(method, "/"+adminv1.AdminService_ServiceDesc.ServiceName+"/"),
+		strings.HasPrefix(method, "/"+adminv1.UserService_ServiceDesc.ServiceName+"/"),
+		strings.HasPrefix(method, "/"+controllerv1.UserCredentialService_ServiceDesc.ServiceName+"/"),
 		strings.HasPrefix(method, "/"+adminv1.AclService_ServiceDesc.ServiceName+"/"),
 		strings.HasPrefix(method, "/"+controllerv1.GroupCoordinatorService_ServiceDesc.ServiceName+"/"):
 		return peerauth.Role(id, method, certs.RoleGateway)

@@ -3,6 +3,7 @@ package controller
 import (
 	"testing"
 
+	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	"github.com/strata-io/strata/internal/certs"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -43,5 +44,19 @@ func TestAuthorizeGroupCallFromStorage(t *testing.T) {
 	if err := authorize(certs.Identity{Role: certs.RoleGateway}, controllerv1.ControllerService_AlterPartition_FullMethodName,
 		&controllerv1.AlterPartitionRequest{NodeId: 1}); err == nil {
 		t.Error("a gateway altered a partition")
+	}
+}
+
+// SCRAM credentials are read and managed by gateways only: a storage
+// node's certificate gets no user's keys.
+func TestAuthorizeUserCalls(t *testing.T) {
+	for _, method := range []string{controllerv1.UserCredentialService_GetScramCredential_FullMethodName,
+		adminv1.UserService_AlterUserScramCredentials_FullMethodName} {
+		if err := authorize(certs.Identity{Role: certs.RoleGateway}, method, nil); err != nil {
+			t.Errorf("gateway %s: %v", method, err)
+		}
+		if err := authorize(certs.Identity{Role: certs.RoleStorage, NodeID: 1}, method, nil); err == nil {
+			t.Errorf("a storage node called %s", method)
+		}
 	}
 }

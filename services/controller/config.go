@@ -56,6 +56,10 @@ type Config struct {
 	ConsumerGroupSessionTimeout    time.Duration
 	ConsumerGroupHeartbeatInterval time.Duration
 	ConsumerGroupAssignors         []string
+	// ConsumerGroupMigrationPolicy is Kafka's
+	// group.consumer.migration.policy: bidirectional, upgrade, downgrade
+	// or disabled.
+	ConsumerGroupMigrationPolicy string
 	// OffsetsRetention is Kafka's offsets.retention.minutes: a group Empty
 	// this long is deleted with its offsets. GroupMaxSize is
 	// group.max.size. Defaults in internal/limits.
@@ -115,6 +119,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 		"Kafka group.consumer.heartbeat.interval.ms: the heartbeat interval told to consumer-protocol members")
 	fs.StringSliceVar(&c.ConsumerGroupAssignors, "consumer-group-assignors", []string{"uniform", "range"},
 		"Kafka group.consumer.assignors: the server-side assignors consumer-protocol members may pick, the first the default (uniform, range)")
+	fs.StringVar(&c.ConsumerGroupMigrationPolicy, "consumer-group-migration-policy", groups.MigrationBidirectional,
+		"Kafka group.consumer.migration.policy: whether a classic group converts to a consumer group when a consumer-protocol member joins (upgrade), back when the last one leaves (downgrade), both (bidirectional) or neither (disabled)")
 	fs.DurationVar(&c.OffsetsRetention, "offsets-retention", limits.OffsetsRetention,
 		"Kafka offsets.retention.minutes: a consumer group without members or commits for this long is deleted with its offsets")
 	fs.IntVar(&c.GroupMaxSize, "group-max-size", limits.MaxGroupMembers,
@@ -214,6 +220,9 @@ func (c *Config) Validate() error {
 			p.Addf("consumer-group-assignors", "%q is not uniform or range", a)
 		}
 	}
+	if !groups.KnownMigrationPolicy(c.ConsumerGroupMigrationPolicy) {
+		p.Addf("consumer-group-migration-policy", "%q is not bidirectional, upgrade, downgrade or disabled", c.ConsumerGroupMigrationPolicy)
+	}
 	if c.OffsetsRetention < time.Minute {
 		p.Addf("offsets-retention", "%s is shorter than 1m", c.OffsetsRetention)
 	}
@@ -280,5 +289,6 @@ func (c *Config) String() string { return fmt.Sprintf("controller %s", c.Name) }
 func (c *Config) consumerGroups() groups.ConsumerConfig {
 	cc := groups.DefaultConsumerConfig()
 	cc.SessionTimeout, cc.HeartbeatInterval, cc.Assignors = c.ConsumerGroupSessionTimeout, c.ConsumerGroupHeartbeatInterval, c.ConsumerGroupAssignors
+	cc.MigrationPolicy = c.ConsumerGroupMigrationPolicy
 	return cc
 }

@@ -14,6 +14,7 @@ func TestConsumerGroupConfigValidation(t *testing.T) {
 		{"--consumer-group-heartbeat-interval", "-1s"},
 		{"--consumer-group-assignors", "sticky"},
 		{"--consumer-group-assignors", ""},
+		{"--consumer-group-migration-policy", "sideways"},
 	} {
 		var cfg Config
 		fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
@@ -34,7 +35,13 @@ func TestConsumerGroupConfigValidation(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("valid consumer group flags: %v", err)
 	}
-	if cc := cfg.consumerGroups(); cc.Assignors[0] != "range" || cc.SessionTimeout.Seconds() != 6 {
+	if cc := cfg.consumerGroups(); cc.Assignors[0] != "range" || cc.SessionTimeout.Seconds() != 6 || cc.MigrationPolicy != "bidirectional" {
 		t.Errorf("consumer config %+v", cc)
+	}
+	if err := fs.Parse([]string{"--consumer-group-migration-policy", "disabled"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil || cfg.consumerGroups().MigrationPolicy != "disabled" {
+		t.Errorf("--consumer-group-migration-policy disabled: %v, %+v", err, cfg.consumerGroups())
 	}
 }

@@ -16,6 +16,7 @@ var writeMethods = map[string]bool{
 	"/strata.admin.v1.AdminService/AddPartitions":                 true,
 	"/strata.admin.v1.AdminService/AlterTopicConfigs":             true,
 	"/strata.admin.v1.AdminService/AlterClientQuotas":             true,
+	"/strata.admin.v1.UserService/AlterUserScramCredentials":      true,
 	"/strata.admin.v1.AclService/CreateAcls":                      true,
 	"/strata.admin.v1.AclService/DeleteAcls":                      true,
 	"/strata.controller.v1.ControllerService/RegisterStorageNode": true,

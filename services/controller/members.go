@@ -192,6 +192,9 @@ func (h *controllerHandler) RegisterStorageNode(ctx context.Context, req *contro
 	}, nil
 }
 
+// maxKafkaListeners bounds the Kafka listeners one gateway registers.
+const maxKafkaListeners = 16
+
 func (h *controllerHandler) RegisterGateway(ctx context.Context, req *controllerv1.RegisterGatewayRequest) (*controllerv1.RegisterGatewayResponse, error) {
 	for field, addr := range map[string]string{"kafka_address": req.GetKafkaAddress(), "grpc_address": req.GetGrpcAddress()} {
 		if err := validAddress(field, addr); err != nil {
@@ -200,6 +203,17 @@ func (h *controllerHandler) RegisterGateway(ctx context.Context, req *controller
 	}
 	if req.GetGatewayId() < 0 {
 		return nil, errs.New(errs.InvalidRequest, "gateway_id %d is negative", req.GetGatewayId()).Field("gateway_id", "negative")
+	}
+	if n := len(req.GetKafkaListeners()); n > maxKafkaListeners {
+		return nil, errs.New(errs.InvalidRequest, "%d Kafka listeners, at most %d", n, maxKafkaListeners).Field("kafka_listeners", "too many")
+	}
+	for name, addr := range req.GetKafkaListeners() {
+		if name == "" || len(name) > 64 {
+			return nil, errs.New(errs.InvalidRequest, "Kafka listener name %q must be 1 to 64 bytes", name).Field("kafka_listeners", "bad name")
+		}
+		if err := validAddress("kafka_listeners", addr); err != nil {
+			return nil, err
+		}
 	}
 	var rec *metadatav1.GatewayRecord
 	err := h.register(ctx, "gateway", func() (registration, error) {
@@ -227,7 +241,7 @@ func (h *controllerHandler) RegisterGateway(ctx context.Context, req *controller
 		}
 		reg.cmps = append(reg.cmps, clientv3.Compare(clientv3.ModRevision(mdstore.GatewayKey(id)), "=", rev))
 		rec = &metadatav1.GatewayRecord{GatewayId: id, KafkaAddress: req.GetKafkaAddress(), GrpcAddress: req.GetGrpcAddress(),
-			HttpAddress: req.GetHttpAddress(), GatewayEpoch: epoch}
+			HttpAddress: req.GetHttpAddress(), GatewayEpoch: epoch, KafkaListeners: req.GetKafkaListeners()}
 		reg.ops = func(l clientv3.LeaseID) []clientv3.Op {
 			return append(extra, clientv3.OpPut(mdstore.GatewayKey(id), string(mdstore.Marshal(rec)), clientv3.WithLease(l)))
 		}

@@ -125,6 +125,9 @@ func Start(cfg Config, log *slog.Logger) (_ *Controller, err error) {
 	adminv1.RegisterAdminServiceServer(c.GRPC.Server, &adminHandler{c: c})
 	adminv1.RegisterAclServiceServer(c.GRPC.Server, &aclHandler{c: c})
 	controllerv1.RegisterControllerServiceServer(c.GRPC.Server, &controllerHandler{c: c})
+	users := &userHandler{c: c}
+	adminv1.RegisterUserServiceServer(c.GRPC.Server, users)
+	controllerv1.RegisterUserCredentialServiceServer(c.GRPC.Server, users)
 	controllerv1.RegisterGroupCoordinatorServiceServer(c.GRPC.Server, &groupHandler{gc: c.groups, tc: c.txns, pids: c.pids})
 	go func() { _ = c.GRPC.Serve(c.Listener) }()
 

@@ -15,6 +15,10 @@ import (
 // adminPrefix is the method prefix of the public AdminService.
 var adminPrefix = "/" + adminv1.AdminService_ServiceDesc.ServiceName + "/"
 
+// userPrefix is the method prefix of the public UserService, forwarded as
+// the AdminService is.
+var userPrefix = "/" + adminv1.UserService_ServiceDesc.ServiceName + "/"
+
 // aclPrefix is the method prefix of the public AclService, forwarded too.
 var aclPrefix = "/" + adminv1.AclService_ServiceDesc.ServiceName + "/"
 
@@ -23,7 +27,7 @@ var aclPrefix = "/" + adminv1.AclService_ServiceDesc.ServiceName + "/"
 // request.timeout.ms default).
 const createReadyWait = 30 * time.Second
 
-// forwardAdmin sends every AdminService call to the controllers, waiting
+// forwardAdmin sends every AdminService (and UserService) call to the controllers, waiting
 // out a controller election (router.CallController), so a failover looks
 // like a slow call, not an error. CreateTopic and AddPartitions answer
 // once every new partition's leader has taken up its leadership (as Kafka's
@@ -32,7 +36,7 @@ const createReadyWait = 30 * time.Second
 // REQUEST_TIMED_OUT, the topic created all the same.
 func forwardAdmin(conn grpc.ClientConnInterface, r *router.Router) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !strings.HasPrefix(info.FullMethod, adminPrefix) && !strings.HasPrefix(info.FullMethod, aclPrefix) {
+		if !strings.HasPrefix(info.FullMethod, adminPrefix) && !strings.HasPrefix(info.FullMethod, aclPrefix) && !strings.HasPrefix(info.FullMethod, userPrefix) {
 			return handler(ctx, req)
 		}
 		// The partition count before growing: the new partitions start there.

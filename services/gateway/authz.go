@@ -114,6 +114,7 @@ func onGroup(op, topicOp acl.Operation) grpcRule {
 const (
 	adminSvc  = "/strata.admin.v1.AdminService/"
 	aclSvc    = "/strata.admin.v1.AclService/"
+	userSvc   = "/strata.admin.v1.UserService/"
 	streamSvc = "/strata.stream.v1.StreamService/"
 	groupSvc  = "/strata.stream.v1.GroupService/"
 )
@@ -154,6 +155,10 @@ var grpcRules = map[string]grpcRule{
 	aclSvc + "CreateAcls":   onCluster(acl.OpAlter),
 	aclSvc + "DescribeAcls": onCluster(acl.OpDescribe),
 	aclSvc + "DeleteAcls":   onCluster(acl.OpAlter),
+	// SCRAM users, as Kafka's DescribeUserScramCredentials and
+	// AlterUserScramCredentials.
+	userSvc + "DescribeUserScramCredentials": onCluster(acl.OpDescribe),
+	userSvc + "AlterUserScramCredentials":    onCluster(acl.OpAlter),
 
 	streamSvc + "Produce": {check: func(z grpcAuthz, req any) error {
 		return z.topic(acl.OpWrite, req.(*streamv1.ProduceRequest).GetTopic())
@@ -238,7 +243,7 @@ var grpcStreamRules = map[string]func(z grpcAuthz, m any, first bool) error{
 // guarded reports whether the authorizer covers a method: the public
 // services; health and reflection are open.
 func guarded(method string) bool {
-	for _, p := range []string{adminSvc, aclSvc, streamSvc, groupSvc} {
+	for _, p := range []string{adminSvc, aclSvc, userSvc, streamSvc, groupSvc} {
 		if strings.HasPrefix(method, p) {
 			return true
 		}

@@ -17,7 +17,7 @@ import (
 
 // Every public RPC has a row: a new RPC cannot be served unchecked.
 func TestGRPCRulesCoverEveryMethod(t *testing.T) {
-	for _, sd := range []grpc.ServiceDesc{adminv1.AdminService_ServiceDesc, adminv1.AclService_ServiceDesc,
+	for _, sd := range []grpc.ServiceDesc{adminv1.AdminService_ServiceDesc, adminv1.AclService_ServiceDesc, adminv1.UserService_ServiceDesc,
 		streamv1.StreamService_ServiceDesc, streamv1.GroupService_ServiceDesc} {
 		for _, m := range sd.Methods {
 			full := "/" + sd.ServiceName + "/" + m.MethodName

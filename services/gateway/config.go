@@ -42,6 +42,18 @@ type Config struct {
 	MaxConnectionsPerIP   int
 	QueuedMaxRequestBytes int64
 
+	// Kafka listeners (listeners.go): Kafka's listeners,
+	// advertised.listeners and listener.security.protocol.map.
+	KafkaListeners          []string
+	AdvertiseKafkaListeners []string
+	KafkaListenerProtocols  []string
+	// SASLMechanisms is sasl.enabled.mechanisms; KafkaMaxReauth is
+	// connections.max.reauth.ms.
+	SASLMechanisms []string
+	KafkaMaxReauth time.Duration
+	// AuthRequired refuses gRPC and REST calls without valid credentials.
+	AuthRequired bool
+
 	// RESTMaxBodyBytes bounds a REST request body (services/gateway/rest).
 	RESTMaxBodyBytes int64
 
@@ -79,6 +91,18 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.Controllers, "controllers", []string{"localhost:9190"}, "controller gRPC addresses, comma-separated")
 	fs.Int32Var(&c.GatewayID, "id", 0, "gateway id (0: the controller assigns one)")
 	fs.Int64Var(&c.RESTMaxBodyBytes, "rest-max-body-bytes", rest.DefaultMaxBodyBytes, "the largest REST request body accepted; a larger one is answered 413")
+	fs.StringSliceVar(&c.KafkaListeners, "kafka-listeners", nil,
+		"Kafka listeners as Kafka's listeners, NAME://host:port comma-separated (e.g. 'PLAINTEXT://127.0.0.1:9092,SASL_SSL://:9093'); replaces --kafka-addr")
+	fs.StringSliceVar(&c.AdvertiseKafkaListeners, "advertise-kafka-listeners", nil,
+		"Kafka's advertised.listeners: NAME://host:port per listener (default: hostname and the listener's port)")
+	fs.StringSliceVar(&c.KafkaListenerProtocols, "kafka-listener-security-protocol-map", nil,
+		"Kafka's listener.security.protocol.map: NAME:PROTOCOL for listeners not named after their protocol (e.g. CLIENT:SASL_SSL)")
+	fs.StringSliceVar(&c.SASLMechanisms, "sasl-enabled-mechanisms", kafka.DefaultSASLMechanisms,
+		"Kafka sasl.enabled.mechanisms: SASL mechanisms of the SASL listeners (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")
+	fs.DurationVar(&c.KafkaMaxReauth, "connections-max-reauth", 0,
+		"Kafka connections.max.reauth.ms: SASL sessions last this long, then the client re-authenticates or is disconnected (0: forever)")
+	fs.BoolVar(&c.AuthRequired, "auth-required", false,
+		"refuse gRPC and REST calls without valid credentials (HTTP Basic user and password, or a verified client certificate)")
 	c.RegisterKafkaFlags(fs)
 	c.TLS.RegisterFlags(fs)
 	fs.BoolVar(&c.KafkaTLS, "kafka-tls", false, "serve the Kafka listener over TLS (Kafka's SSL security protocol) with the --tls-* block")
@@ -169,6 +193,23 @@ func (c *Config) Validate() error {
 	}
 	if c.QuotaWindowSizeSeconds < 1 || c.QuotaWindowSizeSeconds > 3600 {
 		p.Addf("quota-window-size-seconds", "must be between 1 and 3600, got %d", c.QuotaWindowSizeSeconds)
+	}
+	if specs, err := parseListeners(c.KafkaListeners, c.AdvertiseKafkaListeners, c.KafkaListenerProtocols); err != nil {
+		p.Addf("kafka-listeners", "%v", err)
+	} else {
+		for _, l := range specs {
+			if l.protocol.TLS() && !c.TLS.Enabled() {
+				p.Addf("kafka-listeners", "listener %s (%s) needs the --tls-* block", l.name, l.protocol)
+			}
+		}
+	}
+	for _, m := range c.SASLMechanisms {
+		if m != "PLAIN" && m != "SCRAM-SHA-256" && m != "SCRAM-SHA-512" {
+			p.Addf("sasl-enabled-mechanisms", "unknown mechanism %q (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", m)
+		}
+	}
+	if c.KafkaMaxReauth < 0 {
+		p.Addf("connections-max-reauth", "%v is negative", c.KafkaMaxReauth)
 	}
 	if _, err := acl.ParseSuperUsers(c.SuperUsers); err != nil {
 		p.Addf("super-users", "%v", err)

@@ -7,7 +7,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +28,7 @@ import (
 	"github.com/strata-io/strata/internal/roles"
 	"github.com/strata-io/strata/internal/rpc"
 	"github.com/strata-io/strata/internal/tlsconf"
+	"github.com/strata-io/strata/services/gateway/authn"
 	"github.com/strata-io/strata/services/gateway/groups"
 	"github.com/strata-io/strata/services/gateway/kafka"
 	"github.com/strata-io/strata/services/gateway/pids"
@@ -49,7 +49,8 @@ type Gateway struct {
 	cache         *metadata.Cache
 	tls           *tlsconf.TLS // nil: plaintext
 	reg           *prometheus.Registry
-	kafkaLn       net.Listener
+	kafkaLns      []kafka.Listener
+	users         *authn.Store
 	kafka         *kafka.Server
 	storage       rpc.Pool // connections to storage nodes, for Kafka and describe progress
 	// router routes partition work to storage leaders, for the Kafka
@@ -83,6 +84,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	if g.Conn, err = rpc.DialCreds(g.tls.ClientCreds(), cfg.Controllers...); err != nil {
 		return nil, err
 	}
+	g.users = authn.NewStore(controllerv1.NewUserCredentialServiceClient(g.Conn))
 	g.router.SetCatchUp(newCatchUp(g.cache, adminv1.NewAdminServiceClient(g.Conn), g.Log).run)
 	if g.Listener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("grpc listen: %w", err)
@@ -96,8 +98,10 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	}
 	g.authorizer = acl.New(acl.Config{Enabled: cfg.Authorizer, SuperUsers: supers}, g.cache)
 	au := &authorizer{a: g.authorizer, loopback: newLoopbackIdentity()}
-	var unary []grpc.UnaryServerInterceptor
-	var streamIcs []grpc.StreamServerInterceptor
+	// The user store's authentication (Basic, client certificates) first;
+	// the hooks may replace its principal.
+	unary := []grpc.UnaryServerInterceptor{g.users.UnaryInterceptor(cfg.AuthRequired)}
+	streamIcs := []grpc.StreamServerInterceptor{g.users.StreamInterceptor(cfg.AuthRequired)}
 	if cfg.AuthnUnary != nil {
 		unary = append(unary, cfg.AuthnUnary)
 	}
@@ -113,6 +117,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		rpc.WithUnary(unary...), rpc.WithStream(streamIcs...))
 	adminv1.RegisterAdminServiceServer(g.GRPC.Server, adminv1.UnimplementedAdminServiceServer{})
 	adminv1.RegisterAclServiceServer(g.GRPC.Server, adminv1.UnimplementedAclServiceServer{})
+	adminv1.RegisterUserServiceServer(g.GRPC.Server, adminv1.UnimplementedUserServiceServer{})
 	g.pids = pids.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn))
 	streamv1.RegisterStreamServiceServer(g.GRPC.Server, stream.New(g.cache, g.router, g.pids, controllerv1.NewGroupCoordinatorServiceClient(g.Conn)))
 	streamv1.RegisterGroupServiceServer(g.GRPC.Server, groups.New(controllerv1.NewGroupCoordinatorServiceClient(g.Conn), g.router, g.cache))
@@ -139,23 +144,14 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	client := controllerv1.NewControllerServiceClient(g.Conn)
 	regCtx, regCancel := context.WithTimeout(g.Context(), registerTimeout)
 	defer regCancel()
-	if g.kafkaLn, err = net.Listen("tcp", cfg.KafkaAddr); err != nil {
-		return nil, fmt.Errorf("kafka listen: %w", err)
+	kafkaAddr, listeners, err := g.listenKafka()
+	if err != nil {
+		return nil, err
 	}
-	plaintext := map[string]string{"kafka": cfg.KafkaAddr}
-	if cfg.KafkaTLS {
-		g.kafkaLn = tls.NewListener(g.kafkaLn, g.tls.Server())
-		delete(plaintext, "kafka")
-	}
-	if g.tls == nil {
-		plaintext["grpc"], plaintext["http"] = cfg.GRPCAddr, cfg.HTTPAddr
-	}
-	tlsconf.WarnPlaintext(g.Log, nil, plaintext)
-	kafkaAddr := config.Advertise(cfg.AdvertiseKafka, g.kafkaLn.Addr().String())
 	g.Member, err = member.Register(regCtx, controllerv1.MemberKind_MEMBER_KIND_GATEWAY, client, cfg.GatewayID,
 		func(ctx context.Context, id int32) (member.Registration, error) {
 			resp, err := client.RegisterGateway(ctx, &controllerv1.RegisterGatewayRequest{
-				GatewayId: id, KafkaAddress: kafkaAddr, GrpcAddress: g.advertiseGRPC, HttpAddress: g.HTTP.Addr(),
+				GatewayId: id, KafkaAddress: kafkaAddr, GrpcAddress: g.advertiseGRPC, HttpAddress: g.HTTP.Addr(), KafkaListeners: listeners,
 			})
 			if err != nil {
 				return member.Registration{}, err
@@ -176,7 +172,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.Go(func(ctx context.Context) { metadata.Follow(ctx, client, g.cache, g.Log) })
 	g.Go(g.trackReadiness)
 	reg := g.Member.Registration()
-	g.kafka = kafka.NewServer(g.kafkaLn, kafka.Config{
+	g.kafka = kafka.NewServer(nil, kafka.Config{
 		MaxRequestBytes:          cfg.KafkaMaxRequestBytes,
 		IdleTimeout:              cfg.KafkaIdleTimeout,
 		AutoCreateTopics:         cfg.AutoCreateTopics,
@@ -188,6 +184,8 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		MaxConnections:           cfg.MaxConnections,
 		MaxConnectionsPerIP:      cfg.MaxConnectionsPerIP,
 		QueuedMaxRequestBytes:    cfg.QueuedMaxRequestBytes,
+		SASLMechanisms:           cfg.SASLMechanisms,
+		MaxReauth:                cfg.KafkaMaxReauth,
 	}, kafka.Deps{
 		Cache:      g.cache,
 		Admin:      adminv1.NewAdminServiceClient(g.Conn),
@@ -202,10 +200,15 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		ACLs:       adminv1.NewAclServiceClient(g.Conn),
 		Authorizer: g.authorizer,
 		Principal:  cfg.KafkaPrincipal,
+		Users:      g.users,
+		UserAdmin:  adminv1.NewUserServiceClient(g.Conn),
+		Listeners:  g.kafkaLns,
 	})
 	g.registerFetchSessionMetrics()
 	g.registerQuotaMetrics()
 	g.registerLimitMetrics()
+	g.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strata_gateway_kafka_connections",
+		Help: "Open Kafka connections, on every listener."}, func() float64 { return float64(g.kafka.ConnCount()) }))
 	go g.kafka.Serve()
 	g.Log.Info("gateway started", "grpc", g.advertiseGRPC, "http", g.HTTP.Addr(), "kafka", kafkaAddr)
 	return g, nil
@@ -300,6 +303,59 @@ func (g *Gateway) ready() error {
 	return nil
 }
 
+// listenKafka binds the Kafka listeners: --kafka-listeners, or the one
+// listener at --kafka-addr (PLAINTEXT, or SSL with --kafka-tls). TLS
+// listeners serve the --tls-* block. It warns once about listeners beyond
+// loopback without TLS, and returns the address registered as the
+// gateway's Kafka address (the first listener's) and every listener's
+// advertised address by name.
+func (g *Gateway) listenKafka() (string, map[string]string, error) {
+	specs, err := parseListeners(g.cfg.KafkaListeners, g.cfg.AdvertiseKafkaListeners, g.cfg.KafkaListenerProtocols)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(specs) == 0 {
+		sp := listenerSpec{name: kafka.DefaultListener, protocol: kafka.Plaintext, addr: g.cfg.KafkaAddr, advertise: g.cfg.AdvertiseKafka}
+		if g.cfg.KafkaTLS {
+			sp.name, sp.protocol = string(kafka.SSL), kafka.SSL
+		}
+		specs = []listenerSpec{sp}
+	}
+	plaintext := map[string]string{}
+	byName := map[string]string{}
+	for _, sp := range specs {
+		ln, err := net.Listen("tcp", sp.addr)
+		if err != nil {
+			return "", nil, fmt.Errorf("kafka listen %s: %w", sp.name, err)
+		}
+		l := kafka.Listener{Name: sp.name, Protocol: sp.protocol, Ln: ln, Advertise: config.Advertise(sp.advertise, ln.Addr().String())}
+		if sp.protocol.TLS() {
+			l.TLS = g.tls.Server()
+		} else {
+			plaintext["kafka-"+sp.name] = sp.addr
+		}
+		g.kafkaLns = append(g.kafkaLns, l)
+		byName[sp.name] = l.Advertise
+	}
+	if g.tls == nil {
+		plaintext["grpc"], plaintext["http"] = g.cfg.GRPCAddr, g.cfg.HTTPAddr
+	}
+	tlsconf.WarnPlaintext(g.Log, nil, plaintext)
+	return g.kafkaLns[0].Advertise, byName, nil
+}
+
+// KafkaAddrs is every Kafka listener's advertised address by name.
+func (g *Gateway) KafkaAddrs() map[string]string {
+	out := map[string]string{}
+	for _, l := range g.kafkaLns {
+		out[l.Name] = l.Advertise
+	}
+	return out
+}
+
+// KafkaConns is the number of open Kafka connections.
+func (g *Gateway) KafkaConns() int { return g.kafka.ConnCount() }
+
 // GRPCAddr is the advertised gRPC address.
 func (g *Gateway) GRPCAddr() string { return g.advertiseGRPC }
 
@@ -313,8 +369,10 @@ func (g *Gateway) Stop() {
 	}
 	if g.kafka != nil {
 		g.kafka.Shutdown(5 * time.Second)
-	} else if g.kafkaLn != nil {
-		g.kafkaLn.Close()
+	} else {
+		for _, l := range g.kafkaLns {
+			l.Ln.Close()
+		}
 	}
 	g.Base.Stop()
 	if g.loopback != nil {

@@ -60,6 +60,13 @@ func (m *member848) count(topic string) int {
 
 func startMember848(t *testing.T, seed, group string, seen *seen848, opts ...kgo.Opt) *member848 {
 	t.Helper()
+	return startGroupMember(t, seed, group, seen, append([]kgo.Opt{kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer())}, opts...)...)
+}
+
+// startGroupMember is startMember848 without the consumer group protocol:
+// opts pick the protocol (kgo.ServerSideBalancer) and balancers.
+func startGroupMember(t *testing.T, seed, group string, seen *seen848, opts ...kgo.Opt) *member848 {
+	t.Helper()
 	m := &member848{dialer: &cutDialer{}, owned: map[string]map[int32]bool{}, done: make(chan struct{})}
 	drop := func(ps map[string][]int32) {
 		m.mu.Lock()
@@ -70,8 +77,7 @@ func startMember848(t *testing.T, seed, group string, seen *seen848, opts ...kgo
 			}
 		}
 	}
-	opts = append([]kgo.Opt{kgo.SeedBrokers(seed), kgo.ConsumerGroup(group), kgo.ServerSideBalancer(),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	opts = append([]kgo.Opt{kgo.SeedBrokers(seed), kgo.ConsumerGroup(group), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.Dialer(m.dialer.dial), kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
 			m.mu.Lock()

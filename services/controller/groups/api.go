@@ -62,6 +62,9 @@ func (gc *Coordinator) Handle(ctx context.Context, kreq kmsg.Request, clientID, 
 }
 
 func (gc *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string) kmsg.Response {
+	if err := gc.classicTopics(ctx, req.Group, true); err != nil {
+		return joinError(kerr.CoordinatorNotAvailable.Code, req.MemberID)
+	}
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
@@ -102,11 +105,14 @@ func (gc *Coordinator) joinLocked(ctx context.Context, req *kmsg.JoinGroupReques
 		gc.groups[req.Group] = g
 	}
 	if g.cg != nil {
-		// Classic members are not served in a consumer-protocol group
-		// (Kafka's group.consumer.migration.policy=disabled); an empty
-		// one becomes a classic group again, as Kafka downgrades it.
+		// Classic members join a consumer group with members unless the
+		// migration policy is disabled (migrate.go); an empty one
+		// becomes a classic group again, as Kafka downgrades it.
 		if len(g.cg.members) > 0 {
-			return joinError(kerr.InconsistentGroupProtocol.Code, req.MemberID), nil
+			if gc.consumer.MigrationPolicy == MigrationDisabled {
+				return joinError(kerr.InconsistentGroupProtocol.Code, req.MemberID), nil
+			}
+			return gc.classicJoin(ctx, g, req, clientID, clientHost, session, rebalance, now), nil
 		}
 		g.cg, g.state, g.protocolType = nil, groupEmpty, ""
 	}
@@ -320,11 +326,20 @@ func (g *group) member(memberID string, instanceID *string, generation int32) (*
 }
 
 func (gc *Coordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest) kmsg.Response {
+	if err := gc.classicTopics(ctx, req.Group, false); err != nil {
+		r := req.ResponseKind().(*kmsg.SyncGroupResponse)
+		r.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return r
+	}
 	if err := gc.lockLoaded(); err != nil {
 		return nil
 	}
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
 	g := gc.groups[req.Group]
+	if g != nil && g.cg != nil {
+		defer gc.mu.Unlock()
+		return gc.classicSync(g, req, resp)
+	}
 	m, code := g.member(req.MemberID, req.InstanceID, req.Generation)
 	if code != 0 {
 		gc.mu.Unlock()
@@ -395,6 +410,9 @@ func (gc *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) kmsg.Response {
 	defer gc.mu.Unlock()
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
 	g := gc.groups[req.Group]
+	if g != nil && g.cg != nil {
+		return gc.classicHeartbeat(g, req, resp)
+	}
 	m, code := g.member(req.MemberID, req.InstanceID, req.Generation)
 	if m != nil && m.joinWait == nil {
 		m.deadline = time.Now().Add(m.sessionTimeout)
@@ -417,6 +435,9 @@ func (gc *Coordinator) leave(ctx context.Context, req *kmsg.LeaveGroupRequest) k
 	defer gc.mu.Unlock()
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
 	g := gc.groups[req.Group]
+	if g != nil && g.cg != nil {
+		return gc.classicLeave(ctx, g, req, resp)
+	}
 	leaving := req.Members
 	if req.Version < 3 {
 		leaving = []kmsg.LeaveGroupRequestMember{{MemberID: req.MemberID}}
@@ -486,7 +507,7 @@ func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest
 		}
 		code = g.cg.validateCommit(req.MemberID, req.Generation, parts, gc.topics)
 		if m := g.cg.members[req.MemberID]; code == 0 && m != nil {
-			m.deadline = time.Now().Add(gc.consumer.SessionTimeout)
+			m.deadline = time.Now().Add(gc.session(m))
 		}
 	case req.Generation < 0 && req.MemberID == "":
 		if g != nil && len(g.members) > 0 {
@@ -494,7 +515,7 @@ func (gc *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest
 		}
 	default:
 		var m *groupMember
-		m, code = g.member(req.MemberID, req.InstanceID, req.Generation)
+		m, code = g.committer(req.MemberID, req.InstanceID, req.Generation)
 		if code == 0 {
 			m.deadline = time.Now().Add(m.sessionTimeout)
 			if g.state == groupCompleting {
@@ -666,6 +687,8 @@ func (gc *Coordinator) validateOffsetFetch(rg kmsg.OffsetFetchRequestGroup) int1
 	switch {
 	case m == nil:
 		return kerr.UnknownMemberID.Code
+	case m.epoch != rg.MemberEpoch && m.classic != nil:
+		return kerr.IllegalGeneration.Code
 	case m.epoch != rg.MemberEpoch:
 		return kerr.StaleMemberEpoch.Code
 	}

@@ -39,12 +39,14 @@ type ConsumerConfig struct {
 	Assignors []string
 	// MaxRegexLen bounds subscribed_topic_regex.
 	MaxRegexLen int
+	// MigrationPolicy is group.consumer.migration.policy (migrate.go).
+	MigrationPolicy string
 }
 
 // DefaultConsumerConfig is Kafka 4.0's defaults.
 func DefaultConsumerConfig() ConsumerConfig {
 	return ConsumerConfig{SessionTimeout: 45 * time.Second, HeartbeatInterval: 5 * time.Second,
-		Assignors: []string{"uniform", "range"}, MaxRegexLen: 4096}
+		Assignors: []string{"uniform", "range"}, MaxRegexLen: 4096, MigrationPolicy: MigrationBidirectional}
 }
 
 // KnownAssignor reports whether name is a server-side assignor
@@ -85,8 +87,13 @@ type consumerMember struct {
 	re                                           *regexp.Regexp
 	assignor                                     string
 	assigned, revoking                           partSet
-	deadline                                     time.Time // session expiry
-	revokeDeadline                               time.Time // rebalance timeout while unrevoked
+	deadline                                     time.Time    // session expiry
+	revokeDeadline                               time.Time    // rebalance timeout while unrevoked
+	classic                                      *classicMeta // set for a member of the classic protocol (migrate.go)
+	// rejoinBy and syncBy are a classic member's deadlines to rejoin
+	// after REBALANCE_IN_PROGRESS and to sync after a join (its rebalance
+	// timeout; zero: none), as Kafka's join and sync timeouts.
+	rejoinBy, syncBy time.Time
 }
 
 type consumerGroup struct {
@@ -278,7 +285,11 @@ func (gc *Coordinator) consumerHeartbeat(ctx context.Context, req *kmsg.Consumer
 	if bad := gc.validateHeartbeat(req); bad != nil {
 		return bad
 	}
-	resp, g, created := gc.heartbeatLocked(req, clientID, clientHost, time.Now())
+	now := time.Now()
+	resp, g, created := gc.heartbeatLocked(req, clientID, clientHost, now)
+	if g != nil && req.MemberEpoch == -1 && resp.ErrorCode == 0 && gc.maybeDowngrade(ctx, g, now) {
+		return resp // persisted as a classic group
+	}
 	if g != nil {
 		gc.flush(ctx, g, created)
 	}
@@ -303,14 +314,20 @@ func (gc *Coordinator) heartbeatLocked(req *kmsg.ConsumerGroupHeartbeatRequest, 
 	}
 	if g.cg == nil {
 		created = true
-		// An empty classic group becomes a consumer group when a
-		// consumer-protocol member joins (Kafka's upgrade); a classic
-		// group with members is not served to this protocol.
-		if len(g.members) > 0 || req.MemberEpoch != 0 {
+		// A classic group becomes a consumer group when a
+		// consumer-protocol member joins (Kafka's upgrade): an empty one
+		// always, one with members as the migration policy allows.
+		if req.MemberEpoch != 0 {
 			return heartbeatError(kerr.GroupIDNotFound.Code, fmt.Sprintf("Group %s is not a consumer group.", req.Group)), nil, false
 		}
-		g.cg, g.state, g.protocolType, g.protocol, g.leader = newConsumerGroup(), groupEmpty, "consumer", "", ""
-		g.cg.epoch = g.generation
+		if len(g.members) > 0 {
+			if refused := gc.upgrade(g, now); refused != nil {
+				return refused, nil, false
+			}
+		} else {
+			g.cg, g.state, g.protocolType, g.protocol, g.leader = newConsumerGroup(), groupEmpty, "consumer", "", ""
+			g.cg.epoch = g.generation
+		}
 	}
 	cg := g.cg
 	gc.reloaded(cg)
@@ -438,6 +455,9 @@ func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHe
 			cg.own(m, nil)
 			return m, false, nil
 		}
+		if m := cg.members[id]; m != nil && m.classic != nil {
+			return nil, false, heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s does not use the consumer protocol.", id))
+		}
 		if m := cg.members[id]; m != nil {
 			// A member rejoining with its id (a lost response): it has
 			// given up its partitions, so it starts over in place.
@@ -464,6 +484,9 @@ func (gc *Coordinator) lookupMember(cg *consumerGroup, req *kmsg.ConsumerGroupHe
 	m = cg.members[id]
 	if m == nil {
 		return nil, false, heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s is not a member of group %s.", id, req.Group))
+	}
+	if m.classic != nil {
+		return nil, false, heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s does not use the consumer protocol.", id))
 	}
 	if req.MemberEpoch > m.epoch {
 		return nil, false, heartbeatError(kerr.FencedMemberEpoch.Code, fmt.Sprintf("The member has a greater member epoch (%d) than the one known by the coordinator (%d).", req.MemberEpoch, m.epoch))
@@ -505,6 +528,9 @@ func (gc *Coordinator) consumerLeave(g *group, req *kmsg.ConsumerGroupHeartbeatR
 		}
 	} else if m = cg.members[req.MemberID]; m == nil {
 		return heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s is not a member of group %s.", req.MemberID, g.id))
+	}
+	if m.classic != nil {
+		return heartbeatError(kerr.UnknownMemberID.Code, fmt.Sprintf("Member %s does not use the consumer protocol.", m.id))
 	}
 	resp := kmsg.NewPtrConsumerGroupHeartbeatResponse()
 	resp.MemberID, resp.MemberEpoch = &req.MemberID, req.MemberEpoch
@@ -675,13 +701,14 @@ func (gc *Coordinator) expireConsumers(ctx context.Context, g *group, now time.T
 	for _, m := range cg.members {
 		expired := now.After(m.deadline)
 		late := m.state == memberUnrevoked && m.rebalanceTimeout > 0 && now.After(m.revokeDeadline)
+		late = late || !m.rejoinBy.IsZero() && now.After(m.rejoinBy) || !m.syncBy.IsZero() && now.After(m.syncBy)
 		if expired || late {
 			gc.log.Info("consumer group member fenced", "group", g.id, "member", m.id, "session_expired", expired, "revocation_late", late)
 			gc.fence(cg, m)
 			changed = true
 		}
 	}
-	if changed {
+	if changed && !gc.maybeDowngrade(ctx, g, now) {
 		gc.flush(ctx, g, false)
 	}
 }
@@ -733,6 +760,9 @@ func (gc *Coordinator) consumerDescribe(req *kmsg.ConsumerGroupDescribeRequest) 
 				}
 				dm.Assignment, dm.TargetAssignment = gc.describeAssignment(m.assigned), gc.describeAssignment(cg.target[m.id])
 				dm.MemberType = 1 // consumer protocol
+				if m.classic != nil {
+					dm.MemberType = 0 // classic protocol
+				}
 				dg.Members = append(dg.Members, dm)
 			}
 		}
@@ -781,6 +811,9 @@ func (cg *consumerGroup) validateCommit(memberID string, epoch int32, parts []tp
 	}
 	if epoch == m.epoch {
 		return 0
+	}
+	if m.classic != nil {
+		return kerr.IllegalGeneration.Code // a classic member commits at its generation
 	}
 	if epoch > m.epoch || epoch < 0 {
 		return kerr.StaleMemberEpoch.Code

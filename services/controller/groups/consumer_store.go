@@ -58,20 +58,24 @@ func (m *consumerMember) record() *controllerv1.ConsumerMemberRecord {
 	return &controllerv1.ConsumerMemberRecord{MemberId: m.id, InstanceId: m.instanceID, RackId: m.rackID, ClientId: m.clientID, ClientHost: m.clientHost,
 		MemberEpoch: m.epoch, PreviousMemberEpoch: m.prevEpoch, State: int32(m.state), RebalanceTimeoutMs: int32(m.rebalanceTimeout / time.Millisecond),
 		SubscribedTopicNames: m.topicNames, SubscribedTopicRegex: m.regex, ServerAssignor: m.assignor,
-		Assigned: partsRecord(m.assigned), Revoking: partsRecord(m.revoking)}
+		Assigned: partsRecord(m.assigned), Revoking: partsRecord(m.revoking), Classic: classicRecord(m.classic)}
 }
 
 // memberFromRecord rebuilds a member; nil for a record that does not make
 // sense (it is skipped, and the member rejoins).
 func memberFromRecord(r *controllerv1.ConsumerMemberRecord, now time.Time, session time.Duration) *consumerMember {
-	if r.GetMemberId() == "" || r.GetState() < 0 || r.GetState() > int32(memberUnreleased) {
+	classic, ok := classicFromRecord(r.GetClassic())
+	if !ok || r.GetMemberId() == "" || r.GetState() < 0 || r.GetState() > int32(memberUnreleased) {
 		return nil
+	}
+	if classic != nil {
+		session = classic.session
 	}
 	m := &consumerMember{id: r.GetMemberId(), instanceID: r.GetInstanceId(), rackID: r.GetRackId(), clientID: r.GetClientId(), clientHost: r.GetClientHost(),
 		epoch: r.GetMemberEpoch(), prevEpoch: r.GetPreviousMemberEpoch(), state: memberState(r.GetState()),
 		rebalanceTimeout: time.Duration(r.GetRebalanceTimeoutMs()) * time.Millisecond,
 		topicNames:       r.GetSubscribedTopicNames(), regex: r.GetSubscribedTopicRegex(), assignor: r.GetServerAssignor(),
-		assigned: partsFromRecord(r.GetAssigned()), revoking: partsFromRecord(r.GetRevoking()), deadline: now.Add(session)}
+		assigned: partsFromRecord(r.GetAssigned()), revoking: partsFromRecord(r.GetRevoking()), deadline: now.Add(session), classic: classic}
 	if m.regex != "" {
 		re, err := regexp.Compile(m.regex)
 		if err != nil {

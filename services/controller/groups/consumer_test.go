@@ -403,10 +403,12 @@ func TestConsumerGroupOffsetCommitEpochs(t *testing.T) {
 
 // Classic and consumer groups side by side: ListGroups reports the type
 // and filters by it, DescribeGroups says Dead for a consumer group (Kafka
-// 4.0), a classic member cannot join a consumer group with members
-// (INCONSISTENT_GROUP_PROTOCOL), a consumer member cannot join a classic
-// group with members (GROUP_ID_NOT_FOUND), and an empty classic group is
-// upgraded.
+// 4.0), a classic member whose metadata is not the consumer protocol
+// cannot join a consumer group with members (INCONSISTENT_GROUP_PROTOCOL),
+// a consumer member cannot join a classic group whose members' metadata
+// is not the consumer protocol (GROUP_ID_NOT_FOUND: it cannot be
+// upgraded), and an empty classic group is upgraded. migrate_test.go has
+// the online upgrade and downgrade.
 func TestConsumerAndClassicGroups(t *testing.T) {
 	store := mdstore.NewMemory()
 	gc := loaded(t, store)

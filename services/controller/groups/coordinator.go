@@ -65,8 +65,12 @@ type groupMember struct {
 	assignment                           []byte
 	deadline                             time.Time // session expiry while not waiting to join
 	joinSeq                              int64
-	joinWait                             chan *kmsg.JoinGroupResponse
-	syncWait                             chan *kmsg.SyncGroupResponse
+	// epoch is the member epoch it had when its consumer group was
+	// downgraded (downgraded), until the rebalance that follows completes.
+	epoch      int32
+	downgraded bool
+	joinWait   chan *kmsg.JoinGroupResponse
+	syncWait   chan *kmsg.SyncGroupResponse
 }
 
 func (m *groupMember) metadataFor(protocol string) []byte {
@@ -433,7 +437,7 @@ func (gc *Coordinator) completeJoin(ctx context.Context, g *group, now time.Time
 	}
 	g.state = groupCompleting
 	for _, m := range ordered {
-		m.assignment = nil
+		m.assignment, m.downgraded = nil, false
 		resp := kmsg.NewPtrJoinGroupResponse()
 		resp.Generation, resp.ProtocolType, resp.Protocol = g.generation, &g.protocolType, &g.protocol
 		resp.LeaderID, resp.MemberID = g.leader, m.id
@@ -509,6 +513,15 @@ func contains(list []string, s string) bool {
 
 // persist writes the group's metadata (fenced); called with mu held.
 func (gc *Coordinator) persist(ctx context.Context, g *group) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := gc.store.Write(wctx, nil, gc.groupRecordOp(g)); err != nil {
+		gc.log.Warn("persisting group metadata failed", "group", g.id, "err", err)
+	}
+}
+
+// groupRecordOp is the write of the group's metadata record.
+func (gc *Coordinator) groupRecordOp(g *group) mdstore.Op {
 	rec := &controllerv1.GroupRecord{Group: g.id, ProtocolType: g.protocolType, Protocol: g.protocol, Generation: g.generation, Leader: g.leader}
 	if g.cg != nil {
 		rec = consumerRecord(g)
@@ -528,11 +541,7 @@ func (gc *Coordinator) persist(ctx context.Context, g *group) {
 		}
 		rec.Members = append(rec.Members, mr)
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if _, err := gc.store.Write(wctx, nil, mdstore.Put(groupMetaKey(g.id), mdstore.Marshal(rec))); err != nil {
-		gc.log.Warn("persisting group metadata failed", "group", g.id, "err", err)
-	}
+	return mdstore.Put(groupMetaKey(g.id), mdstore.Marshal(rec))
 }
 
 // lockLoaded takes mu if the groups are loaded; otherwise NOT_CONTROLLER.

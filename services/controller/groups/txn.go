@@ -35,12 +35,14 @@ func (gc *Coordinator) CheckMember(group, memberID string, instanceID *string, g
 		switch m := g.cg.members[memberID]; {
 		case m == nil:
 			return kerr.UnknownMemberID.Code
+		case m.epoch != generation && m.classic != nil:
+			return kerr.IllegalGeneration.Code
 		case m.epoch != generation:
 			return kerr.StaleMemberEpoch.Code
 		}
 		return 0
 	}
-	m, code := g.member(memberID, instanceID, generation)
+	m, code := g.committer(memberID, instanceID, generation)
 	if code == 0 {
 		m.deadline = time.Now().Add(m.sessionTimeout)
 	}

@@ -29,8 +29,10 @@ const (
 	QuotasPrefix = Prefix + "quotas/"
 	// ACLsPrefix holds Kafka ACL bindings under their path
 	// (internal/acl's Binding.Path: TOPIC/LITERAL/<name>/<principal>/…).
-	ACLsPrefix       = Prefix + "acls/"
-	ElectionPrefix   = Prefix + "election/"
+	ACLsPrefix     = Prefix + "acls/"
+	ElectionPrefix = Prefix + "election/"
+	// UsersPrefix holds the SCRAM credentials of each user (salted keys only).
+	UsersPrefix      = Prefix + "users/"
 	NodeIDCounter    = Prefix + "counters/node-id"
 	GatewayIDCounter = Prefix + "counters/gateway-id"
 	ClusterIDKey     = Prefix + "cluster-id"
@@ -62,6 +64,9 @@ func ControllerKey(name string) string { return ControllersPrefix + name }
 
 // ClientQuotaKey is where the quotas of the entity at path live.
 func ClientQuotaKey(path string) string { return QuotasPrefix + path }
+
+// UserKey is where a user's SCRAM credentials live.
+func UserKey(name string) string { return UsersPrefix + name }
 
 // ACLKey is where the ACL binding at path lives.
 func ACLKey(path string) string { return ACLsPrefix + path }

@@ -34,7 +34,7 @@ func init() { register(3, 0, 12, handleMetadata) }
 func handleMetadata(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	brokers := s.brokers()
+	brokers := s.brokers(ctx)
 	for _, b := range brokers {
 		resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{NodeID: b.id, Host: b.host, Port: b.port})
 	}

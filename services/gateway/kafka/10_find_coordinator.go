@@ -16,10 +16,10 @@ import (
 
 func init() { register(10, 0, 4, handleFindCoordinator) }
 
-func handleFindCoordinator(_ context.Context, s *Server, r *request) (kmsg.Response, error) {
+func handleFindCoordinator(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	self, _ := toBrokerSelf(s)
+	self, _ := toBrokerSelf(ctx, s)
 	answer := func(key string) (int16, *string) {
 		switch {
 		case req.CoordinatorType != 0 && req.CoordinatorType != 1:
@@ -55,8 +55,8 @@ func handleFindCoordinator(_ context.Context, s *Server, r *request) (kmsg.Respo
 	return resp, nil
 }
 
-func toBrokerSelf(s *Server) (broker, bool) {
-	for _, b := range s.brokers() {
+func toBrokerSelf(ctx context.Context, s *Server) (broker, bool) {
+	for _, b := range s.brokers(ctx) {
 		if b.id == s.d.NodeID {
 			return b, true
 		}

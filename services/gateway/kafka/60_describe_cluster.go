@@ -12,7 +12,7 @@ import (
 
 func init() { register(60, 0, 1, handleDescribeCluster) }
 
-func handleDescribeCluster(_ context.Context, s *Server, r *request) (kmsg.Response, error) {
+func handleDescribeCluster(ctx context.Context, s *Server, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.DescribeClusterRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	if req.Version >= 1 && req.EndpointType != 1 {
@@ -21,7 +21,7 @@ func handleDescribeCluster(_ context.Context, s *Server, r *request) (kmsg.Respo
 		return resp, nil
 	}
 	resp.ClusterID, resp.ControllerID, resp.EndpointType = s.d.ClusterID, s.d.NodeID, 1
-	for _, b := range s.brokers() {
+	for _, b := range s.brokers(ctx) {
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID, rb.Host, rb.Port = b.id, b.host, b.port
 		resp.Brokers = append(resp.Brokers, rb)

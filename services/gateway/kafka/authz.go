@@ -386,6 +386,34 @@ var authzRules = map[int16]authzRule{
 	46: clusterRule(acl.OpDescribe),
 	47: authzOffsetDelete,
 	48: clusterRule(acl.OpDescribeConfigs),
+	// SASL runs before a principal exists; the SCRAM user APIs need
+	// DESCRIBE and ALTER on the cluster, as in Kafka.
+	17: noCheck,
+	36: noCheck,
+	50: clusterRule(acl.OpDescribe),
+	51: func(z authz, r *request) (kmsg.Response, func(kmsg.Response)) {
+		if z.cluster(acl.OpAlter) {
+			return nil, nil
+		}
+		req := r.body.(*kmsg.AlterUserSCRAMCredentialsRequest)
+		resp := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
+		seen := map[string]bool{}
+		add := func(user string) {
+			if !seen[user] {
+				seen[user] = true
+				rr := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+				rr.User, rr.ErrorCode = user, errClusterAuthz
+				resp.Results = append(resp.Results, rr)
+			}
+		}
+		for _, d := range req.Deletions {
+			add(d.Name)
+		}
+		for _, u := range req.Upsertions {
+			add(u.Name)
+		}
+		return resp, nil
+	},
 	49: func(z authz, r *request) (kmsg.Response, func(kmsg.Response)) {
 		if z.cluster(acl.OpAlterConfigs) {
 			return nil, nil

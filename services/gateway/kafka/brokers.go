@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"hash/fnv"
 	"net"
 	"strconv"
@@ -21,26 +22,43 @@ type broker struct {
 	port int32
 }
 
-// brokers returns the live gateways; this gateway is always among them.
-func (s *Server) brokers() []broker {
+// brokers returns the live gateways at their addresses for the listener
+// the request came in on (ctx's connection; the default listener without
+// one); this gateway is always among them. A gateway that registered
+// named listeners but not this one is left out, as Kafka requires every
+// broker to serve every listener.
+func (s *Server) brokers(ctx context.Context) []broker {
+	l := &Listener{Name: DefaultListener, Advertise: s.d.Advertise}
+	if c, ok := ctx.Value(connKey{}).(*conn); ok && c.l != nil {
+		l = c.l
+	} else if len(s.listeners) > 0 {
+		l = s.listeners[0]
+	}
 	var out []broker
 	self := false
 	for _, g := range s.d.Cache.Gateways() {
-		if b, ok := toBroker(g); ok {
+		if b, ok := toBroker(g, l.Name); ok {
 			out = append(out, b)
 			self = self || b.id == s.d.NodeID
 		}
 	}
 	if !self {
-		if b, ok := toBroker(&metadatav1.GatewayRecord{GatewayId: s.d.NodeID, KafkaAddress: s.d.Advertise}); ok {
+		if b, ok := toBroker(&metadatav1.GatewayRecord{GatewayId: s.d.NodeID, KafkaListeners: map[string]string{l.Name: l.Advertise}}, l.Name); ok {
 			out = append(out, b)
 		}
 	}
 	return out
 }
 
-func toBroker(g *metadatav1.GatewayRecord) (broker, bool) {
-	host, port, err := net.SplitHostPort(g.GetKafkaAddress())
+func toBroker(g *metadatav1.GatewayRecord, listener string) (broker, bool) {
+	addr, ok := g.GetKafkaListeners()[listener]
+	if !ok && len(g.GetKafkaListeners()) == 0 { // registered before named listeners
+		addr, ok = g.GetKafkaAddress(), true
+	}
+	if !ok {
+		return broker{}, false
+	}
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return broker{}, false
 	}

@@ -187,7 +187,7 @@ func TestInFlightBytesPauseReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.ln = ln
+	s.listeners = []*Listener{{Name: DefaultListener, Protocol: Plaintext, Ln: ln, Advertise: ln.Addr().String()}}
 	go s.Serve()
 	t.Cleanup(func() { s.Shutdown(time.Second) })
 	c := dial(t, ln.Addr().String())

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -26,7 +27,7 @@ func TestMetadataListsOfflineReplicas(t *testing.T) {
 	if !ok {
 		t.Fatal("topic not cached")
 	}
-	mp := s.topicMetadata(topic, s.brokers()).Partitions[0]
+	mp := s.topicMetadata(topic, s.brokers(context.Background())).Partitions[0]
 	if len(mp.Replicas) != 3 || len(mp.ISR) != 2 || len(mp.OfflineReplicas) != 1 || mp.OfflineReplicas[0] != mp.Replicas[2] {
 		t.Fatalf("replicas %v isr %v offline %v; want 3 replicas, 2 in sync, the last one offline", mp.Replicas, mp.ISR, mp.OfflineReplicas)
 	}

@@ -128,17 +128,36 @@ func (s *Server) dispatch(ctx context.Context, req *request) (kmsg.Response, err
 	if kr == nil || req.version < 0 || req.version > kr.MaxVersion() {
 		return nil, closeReason("unknown API key %d version %d", req.key, req.version)
 	}
-	kr.SetVersion(req.version)
-	f := reflect.ValueOf(kr).Elem().FieldByName("ErrorCode")
-	if !f.IsValid() || f.Kind() != reflect.Int16 {
+	if !setErrorCode(kr, req.version, 35, apiName(req.key)+" is not served by Strata at this version") { // UNSUPPORTED_VERSION
 		return nil, closeReason("%s v%d is not served and its response has no error code", apiName(req.key), req.version)
 	}
-	f.SetInt(35) // UNSUPPORTED_VERSION
+	return kr, nil
+}
+
+// setErrorCode sets a response's top-level error code and message, if it
+// has them; false when it has no error code.
+func setErrorCode(kr kmsg.Response, version, code int16, msg string) bool {
+	kr.SetVersion(version)
+	f := reflect.ValueOf(kr).Elem().FieldByName("ErrorCode")
+	if !f.IsValid() || f.Kind() != reflect.Int16 {
+		return false
+	}
+	f.SetInt(int64(code))
 	if m := reflect.ValueOf(kr).Elem().FieldByName("ErrorMessage"); m.IsValid() && m.Kind() == reflect.Pointer {
-		msg := apiName(req.key) + " is not served by Strata at this version"
 		m.Set(reflect.ValueOf(&msg))
 	}
-	return kr, nil
+	return true
+}
+
+// illegalSASLState is the ILLEGAL_SASL_STATE answer to a request a SASL
+// connection may not send yet (nil when its response has no error code:
+// the connection just closes).
+func illegalSASLState(req *request, msg string) kmsg.Response {
+	kr := kmsg.ResponseForKey(req.key)
+	if kr == nil || req.version < 0 || req.version > kr.MaxVersion() || !setErrorCode(kr, req.version, errIllegalSASLState, msg) {
+		return nil
+	}
+	return kr
 }
 
 // encodeResponse frames a response: size, correlation id, header tags

@@ -30,8 +30,10 @@ import (
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/rpc"
+	"github.com/strata-io/strata/services/gateway/authn"
 	"github.com/strata-io/strata/services/gateway/pids"
 	"github.com/strata-io/strata/services/gateway/router"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Limits and defaults of the listener (internal/limits says why).
@@ -79,6 +81,12 @@ type Config struct {
 	MaxInFlightBytes      int64
 	// RequestReadGrace is limits.RequestReadGrace (0: that default).
 	RequestReadGrace time.Duration
+	// SASLMechanisms is sasl.enabled.mechanisms (nil: PLAIN, SCRAM-SHA-256
+	// and SCRAM-SHA-512).
+	SASLMechanisms []string
+	// MaxReauth is connections.max.reauth.ms: how long a SASL session
+	// lasts before the client must re-authenticate (0: forever).
+	MaxReauth time.Duration
 }
 
 // Deps is what the listener needs from the gateway.
@@ -105,18 +113,28 @@ type Deps struct {
 	// disabled allows everything.
 	Authorizer *acl.Authorizer
 	// Principal names each connection's principal before SASL (nil:
-	// User:ANONYMOUS).
+	// User:ANONYMOUS, or the verified client certificate's User:<CN>).
 	Principal PrincipalBuilder
+	// UserAdmin manages SCRAM users (DescribeUserScramCredentials and
+	// AlterUserScramCredentials); nil answers UNSUPPORTED_VERSION.
+	UserAdmin adminv1.UserServiceClient
+	// Users checks SASL credentials (nil: every SASL authentication fails).
+	Users *authn.Store
+	// Listeners are served besides ln (which is DefaultListener at
+	// Advertise, unless nil).
+	Listeners []Listener
 }
 
 // Server is a running Kafka listener.
 type Server struct {
-	cfg    Config
-	d      Deps
-	log    *slog.Logger
-	ln     net.Listener
-	router *router.Router
-	pids   *pids.Allocator
+	cfg Config
+	d   Deps
+	log *slog.Logger
+	// listeners are the Kafka listeners; the first is the default one
+	// (Metadata outside a connection answers with its addresses).
+	listeners []*Listener
+	router    *router.Router
+	pids      *pids.Allocator
 	// sessions are the incremental fetch sessions (KIP-227).
 	sessions *fetchSessionCache
 	// quotas measures clients against their quotas (nil without a cache).
@@ -154,9 +172,18 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if d.Router == nil {
 		d.Router = router.New(d.Cache, router.Pool{Conns: d.Storage}, nil)
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), ln: ln, router: d.Router,
+	if cfg.SASLMechanisms == nil {
+		cfg.SASLMechanisms = DefaultSASLMechanisms
+	}
+	s := &Server{cfg: cfg, d: d, log: d.Log.With("listener", "kafka"), router: d.Router,
 		conns: map[*conn]struct{}{}, sessions: newFetchSessionCache(cfg.MaxFetchSessions),
 		limiter: newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerIP), queued: newByteBudget(cfg.QueuedMaxRequestBytes)}
+	if ln != nil {
+		s.listeners = append(s.listeners, &Listener{Name: DefaultListener, Protocol: Plaintext, Ln: ln, Advertise: d.Advertise})
+	}
+	for i := range d.Listeners {
+		s.listeners = append(s.listeners, &d.Listeners[i])
+	}
 	if d.PIDs == nil {
 		d.PIDs = pids.New(d.Groups)
 	}
@@ -170,8 +197,27 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 
 // Serve accepts connections until Shutdown.
 func (s *Server) Serve() {
+	var wg sync.WaitGroup
+	for _, l := range s.listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.serve(l)
+		}()
+	}
+	wg.Wait()
+}
+
+// ConnCount is the number of open Kafka connections.
+func (s *Server) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) serve(l *Listener) {
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := l.accept()
 		if err != nil {
 			if s.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				s.log.Warn("accept failed", "err", err)
@@ -186,7 +232,7 @@ func (s *Server) Serve() {
 			nc.Close()
 			continue
 		}
-		c := newConn(s, nc)
+		c := newConn(s, l, nc)
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
@@ -213,7 +259,9 @@ func (s *Server) Serve() {
 func (s *Server) Shutdown(grace time.Duration) {
 	s.mu.Lock()
 	s.cancel()
-	s.ln.Close()
+	for _, l := range s.listeners {
+		l.Ln.Close()
+	}
 	for c := range s.conns {
 		c.drain()
 	}
@@ -235,8 +283,11 @@ func (s *Server) Shutdown(grace time.Duration) {
 
 // conn is one client connection.
 type conn struct {
-	s  *Server
-	nc net.Conn
+	s        *Server
+	l        *Listener
+	nc       net.Conn
+	accepted time.Time
+	auth     authState
 	// host is the client's IP address, what host ACLs match.
 	host     string
 	ctx      context.Context
@@ -259,16 +310,16 @@ type pending struct {
 	done chan []byte
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, queue: make(chan *pending, maxInFlight), draining: make(chan struct{}),
-		inflight: newByteBudget(s.cfg.MaxInFlightBytes)}
+func newConn(s *Server, l *Listener, nc net.Conn) *conn {
+	c := &conn{s: s, l: l, nc: nc, accepted: time.Now(), auth: authState{principal: auth.Anonymous},
+		queue: make(chan *pending, maxInFlight), draining: make(chan struct{}), inflight: newByteBudget(s.cfg.MaxInFlightBytes)}
 	c.ctx, c.cancel = context.WithCancel(context.Background()) // cancelled when the connection ends
 	c.ctx = context.WithValue(c.ctx, connKey{}, c)
 	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.host = host
 	}
 	if s.d.Principal != nil {
-		c.ctx = auth.NewContext(c.ctx, s.d.Principal(nc))
+		c.auth.principal = s.d.Principal(nc)
 	}
 	c.lastProduce = make(chan struct{})
 	close(c.lastProduce)
@@ -288,7 +339,10 @@ func (c *conn) serve() {
 		defer close(writerDone)
 		c.writeLoop()
 	}()
-	err := c.readLoop()
+	err := c.handshake()
+	if err == nil {
+		err = c.readLoop()
+	}
 	close(c.queue)
 	<-writerDone
 	c.cancel()
@@ -317,13 +371,23 @@ func (c *conn) readLoop() error {
 		if !c.waitMuted() {
 			return nil
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		_ = c.nc.SetReadDeadline(c.readDeadline(time.Now()))
 		if _, err := io.ReadFull(c.nc, sizeBuf[:]); err != nil {
 			return c.readErr(err)
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if c.rawSASL() { // a SaslHandshake v0 exchange: the frame is a bare token
+			if err := c.serveRawToken(size); err != nil {
+				return c.logClose(err)
+			}
+			continue
+		}
 		if size < 8 || size > c.s.cfg.MaxRequestBytes {
 			return c.logClose(closeReason("request size %d is outside 8..%d bytes", size, c.s.cfg.MaxRequestBytes))
+		}
+		preAuth := c.needsAuth()
+		if preAuth && size > maxSASLReceiveBytes {
+			return c.logClose(closeReason("request of %d bytes before SASL authentication, over the %d-byte limit", size, maxSASLReceiveBytes))
 		}
 		// Every request other than Produce must also be small: the key is
 		// read and checked before the frame takes any budget.
@@ -338,9 +402,20 @@ func (c *conn) readLoop() error {
 			return nil
 		}
 		req, err := c.readRequest(int(size), key[:])
-		if req == nil || !c.waitMuted() { // nil: closing; read while a throttle began: it waits too
+		if req == nil {
 			res.release()
 			return err
+		}
+		if handled, err := c.authGate(req, preAuth); handled || err != nil {
+			res.release()
+			if err != nil {
+				return c.logClose(err)
+			}
+			continue
+		}
+		if !c.waitMuted() { // read while a throttle began: it waits too
+			res.release()
+			return nil
 		}
 		p := &pending{done: make(chan []byte, 1)}
 		c.queue <- p
@@ -384,6 +459,17 @@ func (c *conn) readRequest(size int, head []byte) (*request, error) {
 	return req, nil
 }
 
+// queueNow answers req in the read loop: with resp, or by running it.
+func (c *conn) queueNow(req *request, resp kmsg.Response) {
+	p := &pending{done: make(chan []byte, 1)}
+	c.queue <- p
+	if resp == nil {
+		p.done <- c.handle(req)
+		return
+	}
+	p.done <- encodeResponse(req, resp)
+}
+
 func (c *conn) readErr(err error) error {
 	select {
 	case <-c.draining:
@@ -392,6 +478,9 @@ func (c *conn) readErr(err error) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
+		if why := c.authDeadlineReason(time.Now()); why != "" {
+			return c.logClose(closeReason("%s", why))
+		}
 		return c.logClose(closeReason("idle for %v", c.s.cfg.IdleTimeout))
 	}
 	return err
@@ -467,7 +556,7 @@ func (c *conn) handle(req *request) (out []byte) {
 	if !c.waitMuted() {
 		return nil
 	}
-	resp, err := c.s.dispatch(c.ctx, req)
+	resp, err := c.s.dispatch(auth.NewContext(c.ctx, c.principal()), req)
 	if err != nil {
 		c.s.log.Info("closing kafka connection", "remote", c.nc.RemoteAddr().String(), "api", apiName(req.key), "reason", err.Error())
 		c.cancel()

@@ -202,26 +202,39 @@ func SharedDev() (addr string, stop func(), err error) {
 			}
 		}
 	}
-	addr = free()
-	p, err := startProc("strata-dev", "dev", "--data-dir", dir, "--grpc-addr", addr, "--http-addr", free(),
-		"--kafka-addr", free(), "--log-level", "warn")
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	stop = func() {
-		p.Kill()
-		os.RemoveAll(dir)
-	}
-	if err := waitHealthy(addr, 90*time.Second); err != nil {
+	// A port picked free may be taken by another process before strata dev
+	// binds it (busy machines, parallel test binaries): then it exits at
+	// once, and is started again on fresh ports.
+	for attempt := 1; ; attempt++ {
+		addr = free()
+		p, err := startProc("strata-dev", "dev", "--data-dir", dir, "--grpc-addr", addr, "--http-addr", free(),
+			"--kafka-addr", free(), "--log-level", "warn")
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", nil, err
+		}
+		stop = func() {
+			p.Kill()
+			os.RemoveAll(dir)
+		}
+		err = waitHealthy(addr, 90*time.Second, p.done)
+		if err == nil {
+			return addr, stop, nil
+		}
 		out := tail(p.Output(), 50)
-		stop()
+		p.Kill()
+		if errors.Is(err, errExited) && attempt < 3 && strings.Contains(out, "address already in use") {
+			continue
+		}
+		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("strata dev: %w\n%s", err, out)
 	}
-	return addr, stop, nil
 }
 
-func waitHealthy(addr string, timeout time.Duration) error {
+// errExited: the process ended before it was healthy.
+var errExited = errors.New("exited before it was ready")
+
+func waitHealthy(addr string, timeout time.Duration, exited <-chan struct{}) error {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return err
@@ -242,7 +255,11 @@ func waitHealthy(addr string, timeout time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not ready within %v: %w", timeout, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-exited:
+			return errExited
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
@@ -279,7 +296,7 @@ func (p *Proc) Output() string { return p.out.String() }
 // WaitHealthy polls the gRPC health service at addr until SERVING.
 func WaitHealthy(t testing.TB, addr string, timeout time.Duration) {
 	t.Helper()
-	if err := waitHealthy(addr, timeout); err != nil {
+	if err := waitHealthy(addr, timeout, nil); err != nil {
 		t.Fatal(err)
 	}
 }

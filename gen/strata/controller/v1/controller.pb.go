@@ -407,12 +407,14 @@ func (x *RegisterStorageNodeResponse) GetClusterId() string {
 type RegisterGatewayRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0 to get a fresh id.
-	GatewayId     int32  `protobuf:"varint,1,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
-	KafkaAddress  string `protobuf:"bytes,2,opt,name=kafka_address,json=kafkaAddress,proto3" json:"kafka_address,omitempty"`
-	GrpcAddress   string `protobuf:"bytes,3,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`
-	HttpAddress   string `protobuf:"bytes,4,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	GatewayId    int32  `protobuf:"varint,1,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
+	KafkaAddress string `protobuf:"bytes,2,opt,name=kafka_address,json=kafkaAddress,proto3" json:"kafka_address,omitempty"`
+	GrpcAddress  string `protobuf:"bytes,3,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`
+	HttpAddress  string `protobuf:"bytes,4,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
+	// Listener name to advertised address, for every Kafka listener.
+	KafkaListeners map[string]string `protobuf:"bytes,5,rep,name=kafka_listeners,json=kafkaListeners,proto3" json:"kafka_listeners,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RegisterGatewayRequest) Reset() {
@@ -471,6 +473,13 @@ func (x *RegisterGatewayRequest) GetHttpAddress() string {
 		return x.HttpAddress
 	}
 	return ""
+}
+
+func (x *RegisterGatewayRequest) GetKafkaListeners() map[string]string {
+	if x != nil {
+		return x.KafkaListeners
+	}
+	return nil
 }
 
 type RegisterGatewayResponse struct {
@@ -1141,13 +1150,17 @@ const file_strata_controller_v1_controller_proto_rawDesc = "" +
 	"\flease_ttl_ms\x18\x04 \x01(\x03R\n" +
 	"leaseTtlMs\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x05 \x01(\tR\tclusterId\"\xa2\x01\n" +
+	"cluster_id\x18\x05 \x01(\tR\tclusterId\"\xd0\x02\n" +
 	"\x16RegisterGatewayRequest\x12\x1d\n" +
 	"\n" +
 	"gateway_id\x18\x01 \x01(\x05R\tgatewayId\x12#\n" +
 	"\rkafka_address\x18\x02 \x01(\tR\fkafkaAddress\x12!\n" +
 	"\fgrpc_address\x18\x03 \x01(\tR\vgrpcAddress\x12!\n" +
-	"\fhttp_address\x18\x04 \x01(\tR\vhttpAddress\"\xd2\x01\n" +
+	"\fhttp_address\x18\x04 \x01(\tR\vhttpAddress\x12i\n" +
+	"\x0fkafka_listeners\x18\x05 \x03(\v2@.strata.controller.v1.RegisterGatewayRequest.KafkaListenersEntryR\x0ekafkaListeners\x1aA\n" +
+	"\x13KafkaListenersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd2\x01\n" +
 	"\x17RegisterGatewayResponse\x12\x1d\n" +
 	"\n" +
 	"gateway_id\x18\x01 \x01(\x05R\tgatewayId\x12#\n" +
@@ -1226,7 +1239,7 @@ func file_strata_controller_v1_controller_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_controller_v1_controller_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_controller_v1_controller_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_strata_controller_v1_controller_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_strata_controller_v1_controller_proto_goTypes = []any{
 	(MemberKind)(0),                     // 0: strata.controller.v1.MemberKind
 	(*ReportReplicaStatesRequest)(nil),  // 1: strata.controller.v1.ReportReplicaStatesRequest
@@ -1246,38 +1259,40 @@ var file_strata_controller_v1_controller_proto_goTypes = []any{
 	(*ControlledShutdownResponse)(nil),  // 15: strata.controller.v1.ControlledShutdownResponse
 	(*WatchMetadataRequest)(nil),        // 16: strata.controller.v1.WatchMetadataRequest
 	(*WatchMetadataResponse)(nil),       // 17: strata.controller.v1.WatchMetadataResponse
-	(*v1.PartitionRecord)(nil),          // 18: strata.metadata.v1.PartitionRecord
-	(*v1.Record)(nil),                   // 19: strata.metadata.v1.Record
-	(*v1.RecordKey)(nil),                // 20: strata.metadata.v1.RecordKey
+	nil,                                 // 18: strata.controller.v1.RegisterGatewayRequest.KafkaListenersEntry
+	(*v1.PartitionRecord)(nil),          // 19: strata.metadata.v1.PartitionRecord
+	(*v1.Record)(nil),                   // 20: strata.metadata.v1.Record
+	(*v1.RecordKey)(nil),                // 21: strata.metadata.v1.RecordKey
 }
 var file_strata_controller_v1_controller_proto_depIdxs = []int32{
 	2,  // 0: strata.controller.v1.ReportReplicaStatesRequest.replicas:type_name -> strata.controller.v1.ReplicaState
-	0,  // 1: strata.controller.v1.HeartbeatRequest.kind:type_name -> strata.controller.v1.MemberKind
-	0,  // 2: strata.controller.v1.UnregisterRequest.kind:type_name -> strata.controller.v1.MemberKind
-	18, // 3: strata.controller.v1.AlterPartitionResponse.partition:type_name -> strata.metadata.v1.PartitionRecord
-	19, // 4: strata.controller.v1.WatchMetadataResponse.upserts:type_name -> strata.metadata.v1.Record
-	20, // 5: strata.controller.v1.WatchMetadataResponse.deletes:type_name -> strata.metadata.v1.RecordKey
-	4,  // 6: strata.controller.v1.ControllerService.RegisterStorageNode:input_type -> strata.controller.v1.RegisterStorageNodeRequest
-	6,  // 7: strata.controller.v1.ControllerService.RegisterGateway:input_type -> strata.controller.v1.RegisterGatewayRequest
-	8,  // 8: strata.controller.v1.ControllerService.Heartbeat:input_type -> strata.controller.v1.HeartbeatRequest
-	10, // 9: strata.controller.v1.ControllerService.Unregister:input_type -> strata.controller.v1.UnregisterRequest
-	12, // 10: strata.controller.v1.ControllerService.AlterPartition:input_type -> strata.controller.v1.AlterPartitionRequest
-	14, // 11: strata.controller.v1.ControllerService.ControlledShutdown:input_type -> strata.controller.v1.ControlledShutdownRequest
-	16, // 12: strata.controller.v1.ControllerService.WatchMetadata:input_type -> strata.controller.v1.WatchMetadataRequest
-	1,  // 13: strata.controller.v1.ControllerService.ReportReplicaStates:input_type -> strata.controller.v1.ReportReplicaStatesRequest
-	5,  // 14: strata.controller.v1.ControllerService.RegisterStorageNode:output_type -> strata.controller.v1.RegisterStorageNodeResponse
-	7,  // 15: strata.controller.v1.ControllerService.RegisterGateway:output_type -> strata.controller.v1.RegisterGatewayResponse
-	9,  // 16: strata.controller.v1.ControllerService.Heartbeat:output_type -> strata.controller.v1.HeartbeatResponse
-	11, // 17: strata.controller.v1.ControllerService.Unregister:output_type -> strata.controller.v1.UnregisterResponse
-	13, // 18: strata.controller.v1.ControllerService.AlterPartition:output_type -> strata.controller.v1.AlterPartitionResponse
-	15, // 19: strata.controller.v1.ControllerService.ControlledShutdown:output_type -> strata.controller.v1.ControlledShutdownResponse
-	17, // 20: strata.controller.v1.ControllerService.WatchMetadata:output_type -> strata.controller.v1.WatchMetadataResponse
-	3,  // 21: strata.controller.v1.ControllerService.ReportReplicaStates:output_type -> strata.controller.v1.ReportReplicaStatesResponse
-	14, // [14:22] is the sub-list for method output_type
-	6,  // [6:14] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	18, // 1: strata.controller.v1.RegisterGatewayRequest.kafka_listeners:type_name -> strata.controller.v1.RegisterGatewayRequest.KafkaListenersEntry
+	0,  // 2: strata.controller.v1.HeartbeatRequest.kind:type_name -> strata.controller.v1.MemberKind
+	0,  // 3: strata.controller.v1.UnregisterRequest.kind:type_name -> strata.controller.v1.MemberKind
+	19, // 4: strata.controller.v1.AlterPartitionResponse.partition:type_name -> strata.metadata.v1.PartitionRecord
+	20, // 5: strata.controller.v1.WatchMetadataResponse.upserts:type_name -> strata.metadata.v1.Record
+	21, // 6: strata.controller.v1.WatchMetadataResponse.deletes:type_name -> strata.metadata.v1.RecordKey
+	4,  // 7: strata.controller.v1.ControllerService.RegisterStorageNode:input_type -> strata.controller.v1.RegisterStorageNodeRequest
+	6,  // 8: strata.controller.v1.ControllerService.RegisterGateway:input_type -> strata.controller.v1.RegisterGatewayRequest
+	8,  // 9: strata.controller.v1.ControllerService.Heartbeat:input_type -> strata.controller.v1.HeartbeatRequest
+	10, // 10: strata.controller.v1.ControllerService.Unregister:input_type -> strata.controller.v1.UnregisterRequest
+	12, // 11: strata.controller.v1.ControllerService.AlterPartition:input_type -> strata.controller.v1.AlterPartitionRequest
+	14, // 12: strata.controller.v1.ControllerService.ControlledShutdown:input_type -> strata.controller.v1.ControlledShutdownRequest
+	16, // 13: strata.controller.v1.ControllerService.WatchMetadata:input_type -> strata.controller.v1.WatchMetadataRequest
+	1,  // 14: strata.controller.v1.ControllerService.ReportReplicaStates:input_type -> strata.controller.v1.ReportReplicaStatesRequest
+	5,  // 15: strata.controller.v1.ControllerService.RegisterStorageNode:output_type -> strata.controller.v1.RegisterStorageNodeResponse
+	7,  // 16: strata.controller.v1.ControllerService.RegisterGateway:output_type -> strata.controller.v1.RegisterGatewayResponse
+	9,  // 17: strata.controller.v1.ControllerService.Heartbeat:output_type -> strata.controller.v1.HeartbeatResponse
+	11, // 18: strata.controller.v1.ControllerService.Unregister:output_type -> strata.controller.v1.UnregisterResponse
+	13, // 19: strata.controller.v1.ControllerService.AlterPartition:output_type -> strata.controller.v1.AlterPartitionResponse
+	15, // 20: strata.controller.v1.ControllerService.ControlledShutdown:output_type -> strata.controller.v1.ControlledShutdownResponse
+	17, // 21: strata.controller.v1.ControllerService.WatchMetadata:output_type -> strata.controller.v1.WatchMetadataResponse
+	3,  // 22: strata.controller.v1.ControllerService.ReportReplicaStates:output_type -> strata.controller.v1.ReportReplicaStatesResponse
+	15, // [15:23] is the sub-list for method output_type
+	7,  // [7:15] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_strata_controller_v1_controller_proto_init() }
@@ -1291,7 +1306,7 @@ func file_strata_controller_v1_controller_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_controller_v1_controller_proto_rawDesc), len(file_strata_controller_v1_controller_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -365,8 +365,12 @@ type ConsumerMemberRecord struct {
 	ServerAssignor       string                   `protobuf:"bytes,12,opt,name=server_assignor,json=serverAssignor,proto3" json:"server_assignor,omitempty"`
 	Assigned             []*TopicPartitionsRecord `protobuf:"bytes,13,rep,name=assigned,proto3" json:"assigned,omitempty"`
 	Revoking             []*TopicPartitionsRecord `protobuf:"bytes,14,rep,name=revoking,proto3" json:"revoking,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// classic is set for a member that speaks the classic protocol
+	// (JoinGroup/SyncGroup/Heartbeat) in a consumer group (KIP-848's online
+	// migration).
+	Classic       *ClassicMemberRecord `protobuf:"bytes,15,opt,name=classic,proto3" json:"classic,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsumerMemberRecord) Reset() {
@@ -497,6 +501,67 @@ func (x *ConsumerMemberRecord) GetRevoking() []*TopicPartitionsRecord {
 	return nil
 }
 
+func (x *ConsumerMemberRecord) GetClassic() *ClassicMemberRecord {
+	if x != nil {
+		return x.Classic
+	}
+	return nil
+}
+
+// ClassicMemberRecord is what a classic member of a consumer group sent in
+// its last JoinGroup.
+type ClassicMemberRecord struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	SessionTimeoutMs int32                  `protobuf:"varint,1,opt,name=session_timeout_ms,json=sessionTimeoutMs,proto3" json:"session_timeout_ms,omitempty"`
+	Protocols        []*GroupProtocolRecord `protobuf:"bytes,2,rep,name=protocols,proto3" json:"protocols,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ClassicMemberRecord) Reset() {
+	*x = ClassicMemberRecord{}
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClassicMemberRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClassicMemberRecord) ProtoMessage() {}
+
+func (x *ClassicMemberRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClassicMemberRecord.ProtoReflect.Descriptor instead.
+func (*ClassicMemberRecord) Descriptor() ([]byte, []int) {
+	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ClassicMemberRecord) GetSessionTimeoutMs() int32 {
+	if x != nil {
+		return x.SessionTimeoutMs
+	}
+	return 0
+}
+
+func (x *ClassicMemberRecord) GetProtocols() []*GroupProtocolRecord {
+	if x != nil {
+		return x.Protocols
+	}
+	return nil
+}
+
 type TopicPartitionsRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TopicId       []byte                 `protobuf:"bytes,1,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
@@ -507,7 +572,7 @@ type TopicPartitionsRecord struct {
 
 func (x *TopicPartitionsRecord) Reset() {
 	*x = TopicPartitionsRecord{}
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[6]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +584,7 @@ func (x *TopicPartitionsRecord) String() string {
 func (*TopicPartitionsRecord) ProtoMessage() {}
 
 func (x *TopicPartitionsRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[6]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +597,7 @@ func (x *TopicPartitionsRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicPartitionsRecord.ProtoReflect.Descriptor instead.
 func (*TopicPartitionsRecord) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{6}
+	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TopicPartitionsRecord) GetTopicId() []byte {
@@ -566,7 +631,7 @@ type GroupMemberRecord struct {
 
 func (x *GroupMemberRecord) Reset() {
 	*x = GroupMemberRecord{}
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[7]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +643,7 @@ func (x *GroupMemberRecord) String() string {
 func (*GroupMemberRecord) ProtoMessage() {}
 
 func (x *GroupMemberRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[7]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +656,7 @@ func (x *GroupMemberRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupMemberRecord.ProtoReflect.Descriptor instead.
 func (*GroupMemberRecord) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{7}
+	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GroupMemberRecord) GetMemberId() string {
@@ -660,7 +725,7 @@ type GroupProtocolRecord struct {
 
 func (x *GroupProtocolRecord) Reset() {
 	*x = GroupProtocolRecord{}
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[8]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +737,7 @@ func (x *GroupProtocolRecord) String() string {
 func (*GroupProtocolRecord) ProtoMessage() {}
 
 func (x *GroupProtocolRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[8]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +750,7 @@ func (x *GroupProtocolRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupProtocolRecord.ProtoReflect.Descriptor instead.
 func (*GroupProtocolRecord) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{8}
+	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GroupProtocolRecord) GetName() string {
@@ -716,7 +781,7 @@ type OffsetRecord struct {
 
 func (x *OffsetRecord) Reset() {
 	*x = OffsetRecord{}
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[9]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +793,7 @@ func (x *OffsetRecord) String() string {
 func (*OffsetRecord) ProtoMessage() {}
 
 func (x *OffsetRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_controller_v1_groups_proto_msgTypes[9]
+	mi := &file_strata_controller_v1_groups_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +806,7 @@ func (x *OffsetRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetRecord.ProtoReflect.Descriptor instead.
 func (*OffsetRecord) Descriptor() ([]byte, []int) {
-	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{9}
+	return file_strata_controller_v1_groups_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *OffsetRecord) GetOffset() int64 {
@@ -802,7 +867,7 @@ const file_strata_controller_v1_groups_proto_rawDesc = "" +
 	"\x06leader\x18\x05 \x01(\tR\x06leader\x12A\n" +
 	"\amembers\x18\x06 \x03(\v2'.strata.controller.v1.GroupMemberRecordR\amembers\x12\x1d\n" +
 	"\n" +
-	"group_type\x18\a \x01(\tR\tgroupType\"\xf1\x04\n" +
+	"group_type\x18\a \x01(\tR\tgroupType\"\xb6\x05\n" +
 	"\x14ConsumerMemberRecord\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\tR\n" +
@@ -820,7 +885,11 @@ const file_strata_controller_v1_groups_proto_rawDesc = "" +
 	"\x16subscribed_topic_regex\x18\v \x01(\tR\x14subscribedTopicRegex\x12'\n" +
 	"\x0fserver_assignor\x18\f \x01(\tR\x0eserverAssignor\x12G\n" +
 	"\bassigned\x18\r \x03(\v2+.strata.controller.v1.TopicPartitionsRecordR\bassigned\x12G\n" +
-	"\brevoking\x18\x0e \x03(\v2+.strata.controller.v1.TopicPartitionsRecordR\brevoking\"R\n" +
+	"\brevoking\x18\x0e \x03(\v2+.strata.controller.v1.TopicPartitionsRecordR\brevoking\x12C\n" +
+	"\aclassic\x18\x0f \x01(\v2).strata.controller.v1.ClassicMemberRecordR\aclassic\"\x8c\x01\n" +
+	"\x13ClassicMemberRecord\x12,\n" +
+	"\x12session_timeout_ms\x18\x01 \x01(\x05R\x10sessionTimeoutMs\x12G\n" +
+	"\tprotocols\x18\x02 \x03(\v2).strata.controller.v1.GroupProtocolRecordR\tprotocols\"R\n" +
 	"\x15TopicPartitionsRecord\x12\x19\n" +
 	"\btopic_id\x18\x01 \x01(\fR\atopicId\x12\x1e\n" +
 	"\n" +
@@ -864,7 +933,7 @@ func file_strata_controller_v1_groups_proto_rawDescGZIP() []byte {
 	return file_strata_controller_v1_groups_proto_rawDescData
 }
 
-var file_strata_controller_v1_groups_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_strata_controller_v1_groups_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_strata_controller_v1_groups_proto_goTypes = []any{
 	(*GroupCallRequest)(nil),            // 0: strata.controller.v1.GroupCallRequest
 	(*GroupCallResponse)(nil),           // 1: strata.controller.v1.GroupCallResponse
@@ -872,25 +941,28 @@ var file_strata_controller_v1_groups_proto_goTypes = []any{
 	(*AllocateProducerIdsResponse)(nil), // 3: strata.controller.v1.AllocateProducerIdsResponse
 	(*GroupRecord)(nil),                 // 4: strata.controller.v1.GroupRecord
 	(*ConsumerMemberRecord)(nil),        // 5: strata.controller.v1.ConsumerMemberRecord
-	(*TopicPartitionsRecord)(nil),       // 6: strata.controller.v1.TopicPartitionsRecord
-	(*GroupMemberRecord)(nil),           // 7: strata.controller.v1.GroupMemberRecord
-	(*GroupProtocolRecord)(nil),         // 8: strata.controller.v1.GroupProtocolRecord
-	(*OffsetRecord)(nil),                // 9: strata.controller.v1.OffsetRecord
+	(*ClassicMemberRecord)(nil),         // 6: strata.controller.v1.ClassicMemberRecord
+	(*TopicPartitionsRecord)(nil),       // 7: strata.controller.v1.TopicPartitionsRecord
+	(*GroupMemberRecord)(nil),           // 8: strata.controller.v1.GroupMemberRecord
+	(*GroupProtocolRecord)(nil),         // 9: strata.controller.v1.GroupProtocolRecord
+	(*OffsetRecord)(nil),                // 10: strata.controller.v1.OffsetRecord
 }
 var file_strata_controller_v1_groups_proto_depIdxs = []int32{
-	7, // 0: strata.controller.v1.GroupRecord.members:type_name -> strata.controller.v1.GroupMemberRecord
-	6, // 1: strata.controller.v1.ConsumerMemberRecord.assigned:type_name -> strata.controller.v1.TopicPartitionsRecord
-	6, // 2: strata.controller.v1.ConsumerMemberRecord.revoking:type_name -> strata.controller.v1.TopicPartitionsRecord
-	8, // 3: strata.controller.v1.GroupMemberRecord.protocols:type_name -> strata.controller.v1.GroupProtocolRecord
-	0, // 4: strata.controller.v1.GroupCoordinatorService.GroupCall:input_type -> strata.controller.v1.GroupCallRequest
-	2, // 5: strata.controller.v1.GroupCoordinatorService.AllocateProducerIds:input_type -> strata.controller.v1.AllocateProducerIdsRequest
-	1, // 6: strata.controller.v1.GroupCoordinatorService.GroupCall:output_type -> strata.controller.v1.GroupCallResponse
-	3, // 7: strata.controller.v1.GroupCoordinatorService.AllocateProducerIds:output_type -> strata.controller.v1.AllocateProducerIdsResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	8, // 0: strata.controller.v1.GroupRecord.members:type_name -> strata.controller.v1.GroupMemberRecord
+	7, // 1: strata.controller.v1.ConsumerMemberRecord.assigned:type_name -> strata.controller.v1.TopicPartitionsRecord
+	7, // 2: strata.controller.v1.ConsumerMemberRecord.revoking:type_name -> strata.controller.v1.TopicPartitionsRecord
+	6, // 3: strata.controller.v1.ConsumerMemberRecord.classic:type_name -> strata.controller.v1.ClassicMemberRecord
+	9, // 4: strata.controller.v1.ClassicMemberRecord.protocols:type_name -> strata.controller.v1.GroupProtocolRecord
+	9, // 5: strata.controller.v1.GroupMemberRecord.protocols:type_name -> strata.controller.v1.GroupProtocolRecord
+	0, // 6: strata.controller.v1.GroupCoordinatorService.GroupCall:input_type -> strata.controller.v1.GroupCallRequest
+	2, // 7: strata.controller.v1.GroupCoordinatorService.AllocateProducerIds:input_type -> strata.controller.v1.AllocateProducerIdsRequest
+	1, // 8: strata.controller.v1.GroupCoordinatorService.GroupCall:output_type -> strata.controller.v1.GroupCallResponse
+	3, // 9: strata.controller.v1.GroupCoordinatorService.AllocateProducerIds:output_type -> strata.controller.v1.AllocateProducerIdsResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_strata_controller_v1_groups_proto_init() }
@@ -904,7 +976,7 @@ func file_strata_controller_v1_groups_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_controller_v1_groups_proto_rawDesc), len(file_strata_controller_v1_groups_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -391,14 +391,17 @@ func (x *LivenessRecord) GetNodeEpoch() int64 {
 
 // GatewayRecord exists while a gateway's lease is held: /strata/gateways/<id>.
 type GatewayRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	GatewayId     int32                  `protobuf:"varint,1,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
-	KafkaAddress  string                 `protobuf:"bytes,2,opt,name=kafka_address,json=kafkaAddress,proto3" json:"kafka_address,omitempty"`
-	GrpcAddress   string                 `protobuf:"bytes,3,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`
-	HttpAddress   string                 `protobuf:"bytes,4,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
-	GatewayEpoch  int64                  `protobuf:"varint,5,opt,name=gateway_epoch,json=gatewayEpoch,proto3" json:"gateway_epoch,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	GatewayId    int32                  `protobuf:"varint,1,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
+	KafkaAddress string                 `protobuf:"bytes,2,opt,name=kafka_address,json=kafkaAddress,proto3" json:"kafka_address,omitempty"`
+	GrpcAddress  string                 `protobuf:"bytes,3,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`
+	HttpAddress  string                 `protobuf:"bytes,4,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
+	GatewayEpoch int64                  `protobuf:"varint,5,opt,name=gateway_epoch,json=gatewayEpoch,proto3" json:"gateway_epoch,omitempty"`
+	// The advertised address of each named Kafka listener (PLAINTEXT,
+	// SASL_SSL, …); Metadata answers a connection with its listener's.
+	KafkaListeners map[string]string `protobuf:"bytes,6,rep,name=kafka_listeners,json=kafkaListeners,proto3" json:"kafka_listeners,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GatewayRecord) Reset() {
@@ -464,6 +467,13 @@ func (x *GatewayRecord) GetGatewayEpoch() int64 {
 		return x.GatewayEpoch
 	}
 	return 0
+}
+
+func (x *GatewayRecord) GetKafkaListeners() map[string]string {
+	if x != nil {
+		return x.KafkaListeners
+	}
+	return nil
 }
 
 // ControllerRecord exists while a controller runs: /strata/controllers/<name>.
@@ -1239,14 +1249,18 @@ const file_strata_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0eLivenessRecord\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x1d\n" +
 	"\n" +
-	"node_epoch\x18\x02 \x01(\x03R\tnodeEpoch\"\xbe\x01\n" +
+	"node_epoch\x18\x02 \x01(\x03R\tnodeEpoch\"\xe1\x02\n" +
 	"\rGatewayRecord\x12\x1d\n" +
 	"\n" +
 	"gateway_id\x18\x01 \x01(\x05R\tgatewayId\x12#\n" +
 	"\rkafka_address\x18\x02 \x01(\tR\fkafkaAddress\x12!\n" +
 	"\fgrpc_address\x18\x03 \x01(\tR\vgrpcAddress\x12!\n" +
 	"\fhttp_address\x18\x04 \x01(\tR\vhttpAddress\x12#\n" +
-	"\rgateway_epoch\x18\x05 \x01(\x03R\fgatewayEpoch\"@\n" +
+	"\rgateway_epoch\x18\x05 \x01(\x03R\fgatewayEpoch\x12^\n" +
+	"\x0fkafka_listeners\x18\x06 \x03(\v25.strata.metadata.v1.GatewayRecord.KafkaListenersEntryR\x0ekafkaListeners\x1aA\n" +
+	"\x13KafkaListenersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
 	"\x10ControllerRecord\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"\xd2\x01\n" +
@@ -1316,7 +1330,7 @@ func file_strata_metadata_v1_metadata_proto_rawDescGZIP() []byte {
 	return file_strata_metadata_v1_metadata_proto_rawDescData
 }
 
-var file_strata_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_strata_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_strata_metadata_v1_metadata_proto_goTypes = []any{
 	(*TopicRecord)(nil),       // 0: strata.metadata.v1.TopicRecord
 	(*PartitionRecord)(nil),   // 1: strata.metadata.v1.PartitionRecord
@@ -1332,28 +1346,30 @@ var file_strata_metadata_v1_metadata_proto_goTypes = []any{
 	(*PartitionKey)(nil),      // 11: strata.metadata.v1.PartitionKey
 	(*RecordKey)(nil),         // 12: strata.metadata.v1.RecordKey
 	nil,                       // 13: strata.metadata.v1.TopicRecord.ConfigsEntry
-	nil,                       // 14: strata.metadata.v1.ClientQuotaRecord.QuotasEntry
+	nil,                       // 14: strata.metadata.v1.GatewayRecord.KafkaListenersEntry
+	nil,                       // 15: strata.metadata.v1.ClientQuotaRecord.QuotasEntry
 }
 var file_strata_metadata_v1_metadata_proto_depIdxs = []int32{
 	13, // 0: strata.metadata.v1.TopicRecord.configs:type_name -> strata.metadata.v1.TopicRecord.ConfigsEntry
-	7,  // 1: strata.metadata.v1.ClientQuotaRecord.entity:type_name -> strata.metadata.v1.QuotaEntity
-	14, // 2: strata.metadata.v1.ClientQuotaRecord.quotas:type_name -> strata.metadata.v1.ClientQuotaRecord.QuotasEntry
-	8,  // 3: strata.metadata.v1.QuotaEntity.user:type_name -> strata.metadata.v1.QuotaEntityName
-	8,  // 4: strata.metadata.v1.QuotaEntity.client_id:type_name -> strata.metadata.v1.QuotaEntityName
-	0,  // 5: strata.metadata.v1.Record.topic:type_name -> strata.metadata.v1.TopicRecord
-	1,  // 6: strata.metadata.v1.Record.partition:type_name -> strata.metadata.v1.PartitionRecord
-	2,  // 7: strata.metadata.v1.Record.storage_node:type_name -> strata.metadata.v1.StorageNodeRecord
-	3,  // 8: strata.metadata.v1.Record.liveness:type_name -> strata.metadata.v1.LivenessRecord
-	4,  // 9: strata.metadata.v1.Record.gateway:type_name -> strata.metadata.v1.GatewayRecord
-	5,  // 10: strata.metadata.v1.Record.controller:type_name -> strata.metadata.v1.ControllerRecord
-	6,  // 11: strata.metadata.v1.Record.client_quota:type_name -> strata.metadata.v1.ClientQuotaRecord
-	9,  // 12: strata.metadata.v1.Record.acl:type_name -> strata.metadata.v1.AclRecord
-	11, // 13: strata.metadata.v1.RecordKey.partition:type_name -> strata.metadata.v1.PartitionKey
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	14, // 1: strata.metadata.v1.GatewayRecord.kafka_listeners:type_name -> strata.metadata.v1.GatewayRecord.KafkaListenersEntry
+	7,  // 2: strata.metadata.v1.ClientQuotaRecord.entity:type_name -> strata.metadata.v1.QuotaEntity
+	15, // 3: strata.metadata.v1.ClientQuotaRecord.quotas:type_name -> strata.metadata.v1.ClientQuotaRecord.QuotasEntry
+	8,  // 4: strata.metadata.v1.QuotaEntity.user:type_name -> strata.metadata.v1.QuotaEntityName
+	8,  // 5: strata.metadata.v1.QuotaEntity.client_id:type_name -> strata.metadata.v1.QuotaEntityName
+	0,  // 6: strata.metadata.v1.Record.topic:type_name -> strata.metadata.v1.TopicRecord
+	1,  // 7: strata.metadata.v1.Record.partition:type_name -> strata.metadata.v1.PartitionRecord
+	2,  // 8: strata.metadata.v1.Record.storage_node:type_name -> strata.metadata.v1.StorageNodeRecord
+	3,  // 9: strata.metadata.v1.Record.liveness:type_name -> strata.metadata.v1.LivenessRecord
+	4,  // 10: strata.metadata.v1.Record.gateway:type_name -> strata.metadata.v1.GatewayRecord
+	5,  // 11: strata.metadata.v1.Record.controller:type_name -> strata.metadata.v1.ControllerRecord
+	6,  // 12: strata.metadata.v1.Record.client_quota:type_name -> strata.metadata.v1.ClientQuotaRecord
+	9,  // 13: strata.metadata.v1.Record.acl:type_name -> strata.metadata.v1.AclRecord
+	11, // 14: strata.metadata.v1.RecordKey.partition:type_name -> strata.metadata.v1.PartitionKey
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_strata_metadata_v1_metadata_proto_init() }
@@ -1387,7 +1403,7 @@ func file_strata_metadata_v1_metadata_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_metadata_v1_metadata_proto_rawDesc), len(file_strata_metadata_v1_metadata_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
