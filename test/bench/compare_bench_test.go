@@ -87,7 +87,7 @@ func BenchmarkCompare(b *testing.B) {
 				}
 				mb := float64(f.size) / 1e6
 				sum.row(f.name, kf*mb, k*mb, g*mb)
-				fmt.Printf("%-34s %11.1f %11.1f %11.1f %8.2f %8.2f %8.2f\n", f.name, kf*mb, k*mb, g*mb, k/kf, g/kf, g/k)
+				fmt.Printf("%-34s %11.1f %11.1f %11.1f %8.2f %8.2f %8.2f   RSS %.0f MB\n", f.name, kf*mb, k*mb, g*mb, k/kf, g/kf, g/k, float64(rss.max())/1e6)
 			}
 			// Consume the 1 KiB RF=3 records this round wrote, from the start,
 			// with a new group each (franz-go on kfake and on Strata, gRPC
@@ -143,8 +143,13 @@ func BenchmarkCompare(b *testing.B) {
 			sum.logRatios = append(sum.logRatios, logMBs/plainMBs)
 			fmt.Printf("%-34s %11s %11.1f %11.1f %8s %8s %8.2f\n", "log append vs plain write (MB/s)", "", logMBs, plainMBs, "", "", logMBs/plainMBs)
 			fmt.Printf("%-34s %11s %11.0f\n", "strata dev RSS, max so far (MB)", "", float64(rss.max())/1e6)
-			if err := deleteKfakeTopics(fakeAddr, r); err != nil {
-				b.Fatal(err)
+			// Both drop the round's topics, so every round starts from the
+			// same state: idle partitions left on Strata would slow every
+			// replica fetch of the next rounds (docs/performance.md, Scaling).
+			for _, addr := range []string{fakeAddr, dev.kafka} {
+				if err := deleteRoundTopics(addr, r); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 		sum.print(rounds, float64(rss.max())/1e6)
@@ -210,9 +215,8 @@ func rotate(r int, fs ...func() error) error {
 	return nil
 }
 
-// deleteKfakeTopics drops a round's topics from kfake, which keeps
-// everything in memory.
-func deleteKfakeTopics(addr string, round int) error {
+// deleteRoundTopics drops a round's topics.
+func deleteRoundTopics(addr string, round int) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		return err
