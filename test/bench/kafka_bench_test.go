@@ -87,6 +87,11 @@ func (d *devProc) start(b *testing.B, o devOptions) {
 	args := append([]string{"dev", "--data-dir", d.dataDir, "--grpc-addr", d.grpc,
 		"--http-addr", d.http, "--kafka-addr", d.kafka, "--log-level", level}, o.args...)
 	cmd := exec.Command(d.bin, args...)
+	if limit := os.Getenv("STRATA_DEV_GOMEMLIMIT"); limit != "" {
+		// For `strata dev` alone: the benchmark process (clients, kfake)
+		// keeps its own.
+		cmd.Env = append(os.Environ(), "GOMEMLIMIT="+limit)
+	}
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmp.Or[io.Writer](o.stderr, os.Stderr)
 	if err := cmd.Start(); err != nil {
