@@ -110,6 +110,18 @@ bench: ## Benchmarks of the storage engine.
 bench-kafka: ## franz-go against `strata dev` and kfake in the same run (BENCH_QUICK=1 for a short run).
 	$(GO) test -run '^$$' -bench BenchmarkKafka -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: bench-compare
+bench-compare: ## Every figure of the performance table with its ratio: kfake, Strata over Kafka and over gRPC, interleaved, 3 rounds (BENCH_QUICK=1: 2 short rounds).
+	$(GO) test -run '^$$' -bench BenchmarkCompare -benchtime 1x -timeout 60m ./test/bench/
+
+.PHONY: bench-scaling
+bench-scaling: ## Throughput and p99 at 6/60/600 partitions, a 10,000-partition topic, restart with 10,000 segments, gateway CPU per MB/s, latency against load (writes docs/performance-latency.svg).
+	$(GO) test -run '^$$' -bench BenchmarkScaling -benchtime 1x -timeout 60m ./test/bench/
+
+.PHONY: bench-hops
+bench-hops: ## Where one acks=all RF=3 produce spends its time, hop by hop (strata dev at debug level, 500 produces in sequence).
+	$(GO) test -run '^$$' -bench BenchmarkHops -benchtime 1x -timeout 10m ./test/bench/
+
 .PHONY: bench-stream
 bench-stream: ## gRPC ProduceStream beside franz-go over the Kafka protocol on `strata dev`: 1 KiB throughput and acks=all latency, 3 rounds.
 	$(GO) test -run '^$$' -bench BenchmarkStreamVsKafka -benchtime 1x -timeout 30m ./test/bench/

@@ -78,6 +78,15 @@ func (osFS) Mmap(f File, length int, writable bool) ([]byte, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "mmap", Path: f.Name(), Err: err}
 	}
+	// The mappings are indexes, read by binary search and written one
+	// entry at a time: without this, each first touch of a page makes the
+	// kernel read ahead (for a sparse, preallocated index: zero-fill) up to
+	// a large folio around it, which cost more than half the CPU of a
+	// node with 600 partitions (docs/performance.md).
+	if err := unix.Madvise(b, unix.MADV_RANDOM); err != nil {
+		_ = unix.Munmap(b)
+		return nil, &os.PathError{Op: "madvise", Path: f.Name(), Err: err}
+	}
 	return b, nil
 }
 

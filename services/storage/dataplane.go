@@ -5,6 +5,7 @@ import (
 	"time"
 
 	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
+	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/recordbatch"
@@ -25,9 +26,16 @@ const (
 // its leadership (whose epoch is the one to stamp on appends); otherwise
 // the error to report.
 func (n *Node) leaderFor(topic string, partition int32) (*replica, *leaderState, *errs.Error) {
+	p, ls, _, e := n.leaderForRec(topic, partition)
+	return p, ls, e
+}
+
+// leaderForRec is leaderFor that also returns the partition record it
+// checked.
+func (n *Node) leaderForRec(topic string, partition int32) (*replica, *leaderState, *metadatav1.PartitionRecord, *errs.Error) {
 	rec, ok := n.cache.Partition(topic, partition)
 	if !ok {
-		return nil, nil, errs.New(errs.UnknownTopicOrPartition, "partition %s-%d does not exist", topic, partition)
+		return nil, nil, nil, errs.New(errs.UnknownTopicOrPartition, "partition %s-%d does not exist", topic, partition)
 	}
 	me := n.Member.Registration().ID
 	if rec.GetLeader() != me {
@@ -35,25 +43,25 @@ func (n *Node) leaderFor(topic string, partition int32) (*replica, *leaderState,
 		if node, _ := n.cache.StorageNode(rec.GetLeader()); node != nil {
 			hint.LeaderAddress = node.GetAddress()
 		}
-		return nil, nil, errs.New(errs.NotLeaderOrFollower, "node %d does not lead %s-%d; node %d does at epoch %d",
+		return nil, nil, nil, errs.New(errs.NotLeaderOrFollower, "node %d does not lead %s-%d; node %d does at epoch %d",
 			me, topic, partition, rec.GetLeader(), rec.GetLeaderEpoch()).WithLeader(hint)
 	}
 	p, ok := n.parts.get(topic, partition)
 	if !ok {
 		// Assigned in metadata but not opened yet (reconcile is catching up).
-		return nil, nil, errs.New(errs.NotLeaderOrFollower, "partition %s-%d is not open on this node yet", topic, partition)
+		return nil, nil, nil, errs.New(errs.NotLeaderOrFollower, "partition %s-%d is not open on this node yet", topic, partition)
 	}
 	if e := p.offlineErr(); e != nil {
-		return nil, nil, e // the controller is moving leadership away
+		return nil, nil, nil, e // the controller is moving leadership away
 	}
 	ls := p.leader.Load()
 	if ls == nil || ls.epoch != rec.GetLeaderEpoch() {
 		// Not a leader until it has taken the leadership up (applyRoles):
 		// the gateways ask again shortly.
-		return nil, nil, errs.New(errs.NotLeaderOrFollower, "node %d has not taken up the leadership of %s-%d at epoch %d yet",
+		return nil, nil, nil, errs.New(errs.NotLeaderOrFollower, "node %d has not taken up the leadership of %s-%d at epoch %d yet",
 			me, topic, partition, rec.GetLeaderEpoch())
 	}
-	return p, ls, nil
+	return p, ls, rec, nil
 }
 
 func tooManyPartitions(n int) error {
@@ -80,6 +88,8 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 		last int64
 	}
 	var waits []pending
+	timing := h.n.timing()
+	received, appended := stamp(timing), int64(0)
 	for _, pp := range req.GetPartitions() {
 		res := &storagev1.ProducePartitionResult{Topic: pp.GetTopic(), Partition: pp.GetPartition(), BaseOffset: -1, LogStartOffset: -1, LogAppendTimeMs: -1}
 		out.Partitions = append(out.Partitions, res)
@@ -98,6 +108,7 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 			res.Error = errs.FromKafka(err).Detail
 			continue
 		}
+		appended = stamp(timing) // the last partition's, before its followers wake
 		p.appends.fire()
 		ls.advanceHighWatermark()
 		res.BaseOffset, res.LogStartOffset = base, p.log.LogStartOffset()
@@ -116,6 +127,9 @@ func (h *handler) Produce(ctx context.Context, req *storagev1.ProduceRequest) (*
 		if e := w.ls.waitReplicated(ctx, w.last, timeout); e != nil {
 			w.res.Error = e.Detail
 		}
+	}
+	if timing && len(waits) > 0 {
+		h.n.Log.Debug("produce timing", "partitions", len(req.GetPartitions()), "received_ns", received, "appended_ns", appended, "replicated_ns", stamp(true))
 	}
 	if req.GetAcks() == storagev1.Acks_ACKS_NONE {
 		return &storagev1.ProduceResponse{}, nil

@@ -22,8 +22,8 @@ import (
 // Replication fetch tuning.
 const (
 	replicaFetchWait     = 500 * time.Millisecond
-	replicaFetchMaxBytes = 16 << 20
-	replicaPartitionMax  = 4 << 20
+	replicaFetchMaxBytes = 4 << 20
+	replicaPartitionMax  = 1 << 20
 	replicaRetryBackoff  = 200 * time.Millisecond
 )
 
@@ -205,6 +205,8 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 			}
 			continue
 		}
+		timing := f.n.timing()
+		sent := stamp(timing)
 		if err := stream.Send(req); err != nil {
 			return err
 		}
@@ -212,7 +214,12 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 		if err != nil {
 			return err
 		}
-		if !f.applyFetched(resp, states) {
+		received := stamp(timing)
+		applied := f.applyFetched(resp, states)
+		if timing {
+			f.n.Log.Debug("replica fetch applied", "leader", leader, "sent_ns", sent, "received_ns", received, "appended_ns", stamp(true), "bytes", recordBytes(resp))
+		}
+		if !applied {
 			select { // every partition failed (stale metadata on one side): wait a little
 			case <-ctx.Done():
 				return nil
@@ -223,9 +230,10 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 }
 
 // applyFetched appends what the leader sent. It returns whether any
-// partition succeeded.
+// partition succeeded; an answer that names none (nothing changed since the
+// stream's previous answer) is a success too.
 func (f *fetchers) applyFetched(resp *storagev1.ReplicateResponse, states map[partitionKey]*followState) bool {
-	ok := false
+	ok := len(resp.GetPartitions()) == 0
 	for _, r := range resp.GetPartitions() {
 		key := partitionKey{r.GetTopic(), r.GetPartition()}
 		p, found := f.n.parts.get(key.topic, key.partition)
@@ -247,7 +255,7 @@ func (f *fetchers) applyFetched(resp *storagev1.ReplicateResponse, states map[pa
 		}
 		p.setHighWatermark(min(r.GetHighWatermark(), p.log.LogEndOffset()))
 		f.followLogStart(p, r.GetLogStartOffset())
-		f.n.metrics.followerLag.WithLabelValues(p.name()).Set(float64(max(r.GetLogEndOffset()-p.log.LogEndOffset(), 0)))
+		p.lagGauge(f.n.metrics).Set(float64(max(r.GetLogEndOffset()-p.log.LogEndOffset(), 0)))
 		ok = true
 	}
 	return ok

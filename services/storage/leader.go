@@ -130,6 +130,7 @@ func (ls *leaderState) followerFetched(id int32, fetchOffset, logStart int64) {
 		// It has everything the leader had at its previous fetch.
 		f.caughtUp = f.lastFetch
 	}
+	moved := f.leo != fetchOffset
 	f.leo, f.lastFetch, f.leaderLEOAtHim = fetchOffset, now, leo
 	startMoved := f.logStart != logStart
 	f.logStart = logStart
@@ -137,7 +138,12 @@ func (ls *leaderState) followerFetched(id int32, fetchOffset, logStart int64) {
 	if startMoved {
 		ls.p.startMoves.fire()
 	}
-	ls.advanceHighWatermark()
+	if moved {
+		// Unmoved, this follower cannot move the high watermark: appends and
+		// ISR changes advance it themselves. A fetch of many idle
+		// partitions skips the work.
+		ls.advanceHighWatermark()
+	}
 	ls.maybeExpand(id)
 }
 
@@ -215,6 +221,7 @@ func (ls *leaderState) alter(isr []int32, direction string) {
 		})
 		if err != nil {
 			done()
+			ls.advanceHighWatermark() // the followers it was adding count no more
 			ls.p.host.logger().Debug("ISR change refused", "partition", ls.p.name(), "direction", direction, "err", err)
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	controllerv1 "github.com/strata-io/strata/gen/strata/controller/v1"
 	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	"github.com/strata-io/strata/internal/errs"
@@ -47,6 +48,20 @@ type replica struct {
 	// startMoves fires when a follower reports a new log start offset:
 	// wakes DeleteRecords calls waiting for the low watermark.
 	startMoves signal
+
+	// lag is this follower's lag gauge, looked up once rather than by
+	// label on every fetch.
+	lag atomic.Pointer[prometheus.Gauge]
+}
+
+// lagGauge returns the replica's follower lag gauge.
+func (r *replica) lagGauge(m *metrics) prometheus.Gauge {
+	if g := r.lag.Load(); g != nil {
+		return *g
+	}
+	g := m.followerLag.WithLabelValues(r.name())
+	r.lag.Store(&g)
+	return g
 }
 
 // replicaHost is what a replica needs from its node.

@@ -23,17 +23,23 @@ func (h *handler) Replicate(stream grpc.BidiStreamingServer[storagev1.ReplicateR
 	defer cancel()
 	stop := context.AfterFunc(h.n.Context(), cancel)
 	defer stop()
+	told := map[partitionKey]answered{}
 	for ctx.Err() == nil {
 		req, err := stream.Recv()
 		if err != nil {
 			return nil // the follower went away or moved on
 		}
+		timing := h.n.timing()
+		received := stamp(timing)
 		if err := h.n.checkFollower(req.GetFollowerId(), req.GetFollowerEpoch()); err != nil {
 			return err
 		}
-		resp, err := h.n.serveReplicaFetch(ctx, req)
+		resp, err := h.n.serveReplicaFetch(ctx, req, told)
 		if err != nil {
 			return err
+		}
+		if timing {
+			h.n.Log.Debug("replica fetch served", "follower", req.GetFollowerId(), "received_ns", received, "answered_ns", stamp(true), "bytes", recordBytes(resp))
 		}
 		if err := stream.Send(resp); err != nil {
 			return nil
@@ -42,10 +48,27 @@ func (h *handler) Replicate(stream grpc.BidiStreamingServer[storagev1.ReplicateR
 	return nil
 }
 
+// recordBytes is the size of the batches a replica fetch answer carries.
+func recordBytes(resp *storagev1.ReplicateResponse) int {
+	n := 0
+	for _, p := range resp.GetPartitions() {
+		n += len(p.GetRecords())
+	}
+	return n
+}
+
+// answered is what a Replicate stream last told its follower about a
+// partition.
+type answered struct{ hw, logStart, leo int64 }
+
 // serveReplicaFetch records each partition's fetch offset as the follower's
 // log end offset, then returns data, waiting up to max_wait_ms when there
-// is none.
-func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRequest) (*storagev1.ReplicateResponse, error) {
+// is none. A partition with no data whose high watermark, log start and log
+// end are what this stream last told the follower (told) is left out of the
+// answer: the follower has nothing to apply, and an answer about hundreds
+// of idle partitions would cost both sides a pass over each of them on
+// every exchange. Errors are always answered.
+func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRequest, told map[partitionKey]answered) (*storagev1.ReplicateResponse, error) {
 	if err := tooManyPartitions(len(req.GetPartitions())); err != nil {
 		return nil, err
 	}
@@ -59,6 +82,7 @@ func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRe
 		for _, fp := range req.GetPartitions() {
 			res := &storagev1.ReplicaFetchResult{Topic: fp.GetTopic(), Partition: fp.GetPartition(), HighWatermark: -1, LogStartOffset: -1, LogEndOffset: -1}
 			resp.Partitions = append(resp.Partitions, res)
+			key := partitionKey{fp.GetTopic(), fp.GetPartition()}
 			ls, e := n.leaderOf(fp.GetTopic(), fp.GetPartition(), fp.GetLeaderEpoch(), req.GetFollowerId())
 			if e != nil {
 				res.Error, failed = e.Detail, true
@@ -83,16 +107,27 @@ func (n *Node) serveReplicaFetch(ctx context.Context, req *storagev1.ReplicateRe
 				continue
 			}
 			res.Records = data
+			if prev, ok := told[key]; ok && len(data) == 0 && prev == (answered{res.HighWatermark, res.LogStartOffset, res.LogEndOffset}) {
+				resp.Partitions = resp.Partitions[:len(resp.Partitions)-1] // nothing new for the follower
+			}
 		}
 		return max(int(req.GetMaxBytes()), 1) - budget.left, waitOn, failed
 	})
+	for _, res := range resp.GetPartitions() {
+		key := partitionKey{res.GetTopic(), res.GetPartition()}
+		if res.GetError() != nil {
+			delete(told, key)
+			continue
+		}
+		told[key] = answered{res.GetHighWatermark(), res.GetLogStartOffset(), res.GetLogEndOffset()}
+	}
 	return resp, nil // after a timeout, with nothing new: the follower learns the high watermark
 }
 
 // leaderOf returns this node's leadership of a partition for a follower
 // fetching at leaderEpoch, or the error that tells the follower what to do.
 func (n *Node) leaderOf(topic string, partition int32, leaderEpoch int32, follower int32) (*leaderState, *errs.Error) {
-	_, ls, e := n.leaderFor(topic, partition)
+	_, ls, rec, e := n.leaderForRec(topic, partition)
 	if e != nil {
 		return nil, e
 	}
@@ -102,7 +137,7 @@ func (n *Node) leaderOf(topic string, partition int32, leaderEpoch int32, follow
 	case leaderEpoch > ls.epoch:
 		return nil, errs.New(errs.UnknownLeaderEpoch, "follower epoch %d is newer than the leader's %d", leaderEpoch, ls.epoch)
 	}
-	if rec, _ := n.cache.Partition(topic, partition); follower != anyReader && (follower == n.id() || !slices.Contains(rec.GetReplicas(), follower)) {
+	if follower != anyReader && (follower == n.id() || !slices.Contains(rec.GetReplicas(), follower)) {
 		return nil, errs.New(errs.NotLeaderOrFollower, "node %d is not a follower of %s", follower, replicaDir(topic, partition))
 	}
 	return ls, nil

@@ -5,9 +5,11 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -35,31 +37,73 @@ func kafkaFreeAddr(b *testing.B) string {
 
 // startKafkaDev builds and runs `strata dev`, returning its Kafka and gRPC addresses.
 func startKafkaDev(b *testing.B) (kafka, grpcAddr string) {
-	kafka, grpcAddr, _ = startDevAddrs(b)
-	return kafka, grpcAddr
+	d := startDevProc(b, devOptions{})
+	return d.kafka, d.grpc
 }
 
 // startDevAddrs builds and runs `strata dev`, returning its Kafka, gRPC and
 // HTTP (REST) addresses.
 func startDevAddrs(b *testing.B) (kafka, grpcAddr, httpAddr string) {
+	d := startDevProc(b, devOptions{})
+	return d.kafka, d.grpc, d.http
+}
+
+// devOptions adjusts the `strata dev` a benchmark starts.
+type devOptions struct {
+	logLevel string    // warn unless set
+	stderr   io.Writer // os.Stderr unless set
+	dataDir  string    // a fresh temporary directory unless set
+	args     []string  // more flags
+}
+
+// devProc is a running `strata dev`.
+type devProc struct {
+	kafka, grpc, http string
+	controller        string // the controller's gRPC address, from the banner
+	cmd               *exec.Cmd
+	bin, dataDir      string
+}
+
+// startDevProc builds and runs `strata dev` and waits until it is up.
+func startDevProc(b *testing.B, o devOptions) *devProc {
+	b.Helper()
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "strata")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/strata")
+	d := &devProc{bin: filepath.Join(dir, "strata"), dataDir: cmp.Or(o.dataDir, filepath.Join(dir, "data"))}
+	build := exec.Command("go", "build", "-o", d.bin, "../../cmd/strata")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		b.Fatal(err)
 	}
-	kafka, grpcAddr, httpAddr = kafkaFreeAddr(b), kafkaFreeAddr(b), kafkaFreeAddr(b)
-	cmd := exec.Command(bin, "dev", "--data-dir", filepath.Join(dir, "data"), "--grpc-addr", grpcAddr,
-		"--http-addr", httpAddr, "--kafka-addr", kafka, "--log-level", "warn")
+	d.kafka, d.grpc, d.http = kafkaFreeAddr(b), kafkaFreeAddr(b), kafkaFreeAddr(b)
+	d.start(b, o)
+	return d
+}
+
+// start runs the process on d's addresses and data directory (again, for
+// a restart) and waits until it is up.
+func (d *devProc) start(b *testing.B, o devOptions) {
+	b.Helper()
+	level := cmp.Or(o.logLevel, "warn")
+	args := append([]string{"dev", "--data-dir", d.dataDir, "--grpc-addr", d.grpc,
+		"--http-addr", d.http, "--kafka-addr", d.kafka, "--log-level", level}, o.args...)
+	cmd := exec.Command(d.bin, args...)
+	if limit := os.Getenv("STRATA_DEV_GOMEMLIMIT"); limit != "" {
+		// For `strata dev` alone: the benchmark process (clients, kfake)
+		// keeps its own.
+		cmd.Env = append(os.Environ(), "GOMEMLIMIT="+limit)
+	}
 	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = cmp.Or[io.Writer](o.stderr, os.Stderr)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	d.cmd = cmd
+	b.Cleanup(func() { d.kill() })
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "controller "); ok {
+			d.controller, _, _ = strings.Cut(rest, ",")
+		}
 		if strings.Contains(sc.Text(), "Press Ctrl-C") {
 			break
 		}
@@ -68,7 +112,22 @@ func startDevAddrs(b *testing.B) (kafka, grpcAddr, httpAddr string) {
 		for sc.Scan() {
 		}
 	}()
-	return kafka, grpcAddr, httpAddr
+}
+
+// stop ends the process as Ctrl-C does and waits for it.
+func (d *devProc) stop() {
+	if d.cmd != nil && d.cmd.ProcessState == nil {
+		_ = d.cmd.Process.Signal(os.Interrupt)
+		_ = d.cmd.Wait()
+	}
+}
+
+// kill ends the process (SIGKILL) and waits for it.
+func (d *devProc) kill() {
+	if d.cmd != nil && d.cmd.ProcessState == nil {
+		_ = d.cmd.Process.Kill()
+		_ = d.cmd.Wait()
+	}
 }
 
 type kafkaWorkload struct {
@@ -83,9 +142,16 @@ type kafkaResult struct {
 }
 
 func kafkaCreateTopic(ctx context.Context, cl *kgo.Client, name string, rf int16) error {
+	return kafkaCreateTopicN(ctx, cl, name, 6, rf)
+}
+
+// kafkaCreateTopicN creates a topic of partitions partitions; one that
+// exists already is fine.
+func kafkaCreateTopicN(ctx context.Context, cl *kgo.Client, name string, partitions int32, rf int16) error {
 	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 120_000
 	t := kmsg.NewCreateTopicsRequestTopic()
-	t.Topic, t.NumPartitions, t.ReplicationFactor = name, 6, rf
+	t.Topic, t.NumPartitions, t.ReplicationFactor = name, partitions, rf
 	req.Topics = append(req.Topics, t)
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {

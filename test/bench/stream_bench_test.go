@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,21 +118,26 @@ func inTurn(r int, kafka, grpc func() error) error {
 // benchTopic creates a topic of 6 partitions and waits until every
 // partition answers ListOffsets (its leader opened it), then warms it up.
 func benchTopic(addr, topic string, rf int16) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	return benchTopicN(addr, topic, 6, rf)
+}
+
+// benchTopicN is benchTopic for a topic of partitions partitions.
+func benchTopicN(addr, topic string, partitions int32, rf int16) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if err := kafkaCreateTopic(ctx, cl, topic, rf); err != nil {
+	if err := kafkaCreateTopicN(ctx, cl, topic, partitions, rf); err != nil {
 		return err
 	}
 	for ctx.Err() == nil {
 		req := kmsg.NewPtrListOffsetsRequest()
 		rt := kmsg.NewListOffsetsRequestTopic()
 		rt.Topic = topic
-		for p := range int32(6) {
+		for p := range partitions {
 			rp := kmsg.NewListOffsetsRequestTopicPartition()
 			rp.Partition, rp.Timestamp = p, -1
 			rt.Partitions = append(rt.Partitions, rp)
@@ -252,6 +258,13 @@ func percentiles(lats []time.Duration) (time.Duration, time.Duration) {
 // kafkaLatency sends 20 records every millisecond for 3 s with franz-go
 // and returns the p50 and p99 of the time to each acknowledgement.
 func kafkaLatency(addr, topic string, value []byte) (time.Duration, time.Duration, error) {
+	return kafkaLatencyAt(addr, topic, value, 20, 3*time.Second)
+}
+
+// kafkaLatencyAt sends perMs records every millisecond for d (acks=all,
+// linger 0) and returns the p50 and p99 of the time to each
+// acknowledgement.
+func kafkaLatencyAt(addr, topic string, value []byte, perMs int, d time.Duration) (time.Duration, time.Duration, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
 	if err != nil {
 		return 0, 0, err
@@ -263,12 +276,16 @@ func kafkaLatency(addr, topic string, value []byte) (time.Duration, time.Duratio
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+	var failed atomic.Int64
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
 		<-tick.C
-		for range 20 {
+		for range perMs {
 			sent := time.Now()
 			wg.Add(1)
-			cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, _ error) {
+			cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					failed.Add(1)
+				}
 				mu.Lock()
 				lats = append(lats, time.Since(sent))
 				mu.Unlock()
@@ -277,6 +294,9 @@ func kafkaLatency(addr, topic string, value []byte) (time.Duration, time.Duratio
 		}
 	}
 	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return 0, 0, fmt.Errorf("%d of %d records failed", n, len(lats))
+	}
 	p50, p99 := percentiles(lats)
 	return p50, p99, nil
 }
@@ -284,6 +304,13 @@ func kafkaLatency(addr, topic string, value []byte) (time.Duration, time.Duratio
 // streamLatency sends a request of 20 records every millisecond over one
 // idempotent ProduceStream session.
 func streamLatency(sc streamv1.StreamServiceClient, topic string, value []byte) (time.Duration, time.Duration, error) {
+	return streamLatencyAt(sc, topic, value, 20, 3*time.Second)
+}
+
+// streamLatencyAt sends a request of perMs records every millisecond for d
+// over one idempotent (acks=all) ProduceStream session and returns the p50
+// and p99 of the time to each acknowledgement.
+func streamLatencyAt(sc streamv1.StreamServiceClient, topic string, value []byte, perMs int, d time.Duration) (time.Duration, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st, err := sc.ProduceStream(ctx)
@@ -296,7 +323,7 @@ func streamLatency(sc streamv1.StreamServiceClient, topic string, value []byte) 
 	if _, err := st.Recv(); err != nil {
 		return 0, 0, err
 	}
-	recs := make([]*streamv1.ProduceRecord, 20)
+	recs := make([]*streamv1.ProduceRecord, perMs)
 	for i := range recs {
 		recs[i] = &streamv1.ProduceRecord{Value: value}
 	}
@@ -305,7 +332,7 @@ func streamLatency(sc streamv1.StreamServiceClient, topic string, value []byte) 
 	go func() {
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); n++ {
+		for deadline := time.Now().Add(d); time.Now().Before(deadline); n++ {
 			<-tick.C
 			sentAt.Store(uint64(n), time.Now())
 			if st.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Batch{Batch: &streamv1.ProduceStreamBatch{RequestId: uint64(n), Records: recs}}}) != nil {
@@ -319,6 +346,9 @@ func streamLatency(sc streamv1.StreamServiceClient, topic string, value []byte) 
 		m, err := st.Recv()
 		if err != nil {
 			break // the session ended after the last ack
+		}
+		if e := m.GetAck().GetError(); e != nil {
+			return 0, 0, fmt.Errorf("request refused: %s", e.GetMessage())
 		}
 		if t, ok := sentAt.Load(m.GetAck().GetRequestId()); ok {
 			d := time.Since(t.(time.Time))

@@ -271,7 +271,7 @@ func TestStreamProduceStreamRefusals(t *testing.T) {
 	for i := range big {
 		big[i] = &streamv1.ProduceRecord{Value: make([]byte, 60<<10)} // ~1 MiB a request
 	}
-	const requests = 80 // more than the 64 MiB budget
+	const requests = 80 // more than the 16 MiB budget
 	go func() {
 		for i := range requests {
 			if st.Send(batchMsg(uint64(100+i), big)) != nil {

@@ -191,25 +191,36 @@ func Do[T Routed](ctx context.Context, r *Router, op string, items []T, call Cal
 }
 
 func round[T Routed](ctx context.Context, r *Router, op string, byLeader map[string][]T, call Call[T], attempt int) {
+	one := func(addr string, group []T) {
+		client, err := r.clients.Client(addr)
+		if err != nil {
+			Fail(group, err)
+			return
+		}
+		start := time.Now()
+		call(ctx, client, group, attempt)
+		var failed []string
+		for _, it := range group {
+			if e := it.RoutingPart().Err; e != nil {
+				failed = append(failed, e.Code().String())
+			}
+		}
+		r.m.called(op, time.Since(start), failed)
+	}
+	if len(byLeader) == 1 {
+		// One leader (most small requests): call it on this goroutine, a
+		// hand-off less each way.
+		for addr, group := range byLeader {
+			one(addr, group)
+		}
+		return
+	}
 	var wg sync.WaitGroup
 	for addr, group := range byLeader {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client, err := r.clients.Client(addr)
-			if err != nil {
-				Fail(group, err)
-				return
-			}
-			start := time.Now()
-			call(ctx, client, group, attempt)
-			var failed []string
-			for _, it := range group {
-				if e := it.RoutingPart().Err; e != nil {
-					failed = append(failed, e.Code().String())
-				}
-			}
-			r.m.called(op, time.Since(start), failed)
+			one(addr, group)
 		}()
 	}
 	wg.Wait()
