@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -200,6 +201,59 @@ func TestKafkaCreateTopicsThenProduceThroughOtherGateways(t *testing.T) {
 		for _, name := range all {
 			if seen[name] != parts {
 				t.Errorf("%s: %d records, want %d", name, seen[name], parts)
+			}
+		}
+	})
+
+	// The admin APIs answer through each of the three gateways as through
+	// one (kadm sends each to a broker of its choosing, or to all).
+	t.Run("admin through every gateway", func(t *testing.T) {
+		for i, gw := range gws {
+			adm := kadm.NewClient(franzSeeded(t, gw))
+			topic := fmt.Sprintf("franz-%d", i)
+			var to kadm.Offsets
+			to.AddOffset(topic, 0, 1, -1)
+			deleted, err := adm.DeleteRecords(ctx, to)
+			if err != nil {
+				t.Fatalf("%s: DeleteRecords: %v", gw, err)
+			}
+			if d := deleted[topic][0]; d.Err != nil || d.LowWatermark != 1 {
+				t.Errorf("%s: DeleteRecords %s-0: low watermark %d, %v", gw, topic, d.LowWatermark, d.Err)
+			}
+			dirs, err := adm.DescribeAllLogDirs(ctx, nil)
+			if err != nil || len(dirs) != 3 {
+				t.Fatalf("%s: DescribeLogDirs: %d brokers, %v", gw, len(dirs), err)
+			}
+			dirs.Each(func(d kadm.DescribedLogDir) {
+				if d.Err != nil {
+					t.Errorf("%s: log dir %s of %d: %v", gw, d.Dir, d.Broker, d.Err)
+				}
+			})
+			if _, err := adm.ListPartitionReassignments(ctx, nil); err != nil {
+				t.Errorf("%s: ListPartitionReassignments: %v", gw, err)
+			}
+			producers, err := adm.DescribeProducers(ctx, kadm.TopicsSet{topic: {0: {}}})
+			if err != nil {
+				t.Fatalf("%s: DescribeProducers: %v", gw, err)
+			}
+			producers.EachPartition(func(d kadm.DescribedProducersPartition) {
+				if d.Err != nil {
+					t.Errorf("%s: DescribeProducers %s-%d: %v", gw, d.Topic, d.Partition, d.Err)
+				}
+			})
+			elected, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}}})
+			if err != nil {
+				t.Fatalf("%s: ElectLeaders: %v", gw, err)
+			}
+			if r := elected[topic][0]; r.Err != nil && !errors.Is(r.Err, kerr.ElectionNotNeeded) {
+				t.Errorf("%s: ElectLeaders %s-0: %v", gw, topic, r.Err)
+			}
+			configs, err := adm.DescribeBrokerConfigs(ctx)
+			if err != nil || len(configs) == 0 || configs[0].Err != nil {
+				t.Errorf("%s: DescribeConfigs(BROKER): %v, %v", gw, configs, err)
+			}
+			if _, err := adm.DescribeClientQuotas(ctx, false, nil); err != nil {
+				t.Errorf("%s: DescribeClientQuotas: %v", gw, err)
 			}
 		}
 	})
