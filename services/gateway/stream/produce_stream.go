@@ -534,12 +534,12 @@ func (sess *session) execute(ctx context.Context, w *writePlan) *written {
 				// An outcome that stayed unknown, or sequences the leader
 				// no longer agrees with: start over under a new producer
 				// id, so no later batch can be taken for a duplicate.
-				if it.Err.Detail.GetRetriable() || it.Err.Code() == errs.OutOfOrderSequence || it.Err.Code() == errs.InvalidProducerEpoch {
+				if sess.idempotent && (it.Err.Detail.GetRetriable() || it.Err.Code() == errs.OutOfOrderSequence || it.Err.Code() == errs.InvalidProducerEpoch) {
 					reset, cause = true, it.Err
 				}
 			}
 		}
-		if reset && sess.idempotent {
+		if reset {
 			// The rest of the write (batches of a round not yet sent) is
 			// not written: every batch this write did write carries the
 			// producer it started with, which the acks' states rely on.
@@ -553,7 +553,6 @@ func (sess *session) execute(ctx context.Context, w *writePlan) *written {
 			// again.
 			_ = sess.newProducer(ctx)
 		}
-		reset = reset && sess.idempotent
 	}
 	out := make([]*streamv1.ProduceResult, len(recs))
 	for _, pp := range parts {
