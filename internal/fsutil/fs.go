@@ -37,6 +37,10 @@ type File interface {
 	Sync() error
 	// Datasync is fdatasync: data and the size, not all metadata.
 	Datasync() error
+	// Allocate reserves blocks for [off, off+length) without changing the
+	// file's size (fallocate FALLOC_FL_KEEP_SIZE), so later writes there
+	// skip the file system's block allocation.
+	Allocate(off, length int64) error
 	Fd() uintptr
 }
 
@@ -50,6 +54,13 @@ type osFile struct{ *os.File }
 func (f osFile) Datasync() error {
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+func (f osFile) Allocate(off, length int64) error {
+	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, off, length); err != nil {
+		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
 	}
 	return nil
 }

@@ -179,6 +179,7 @@ func (l *Log) writeLocked(batches []byte, first, last int64, records int64) erro
 	}
 	s := l.active
 	pos := s.size.Load()
+	s.preallocate(pos, len(batches))
 	if _, err := s.f.WriteAt(batches, pos); err != nil {
 		// Cut any partial write so the file keeps only whole batches.
 		if terr := s.f.Truncate(pos); terr != nil {

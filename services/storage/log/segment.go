@@ -44,6 +44,37 @@ type segment struct {
 
 	sinceIndex int   // bytes appended since the last offset index entry (writer only)
 	lastBase   int64 // base offset of the last batch (writer only)
+	allocated  int64 // file bytes reserved ahead of the writes (writer only)
+}
+
+// Preallocation of a busy segment's file ahead of its writes: a write into
+// reserved blocks skips the file system's block allocation, which made
+// appends cost 20-30% more than writes into a preallocated file
+// (Redpanda's segment_fallocation_step does the same). Segments below
+// preallocateFrom bytes (idle partitions) reserve nothing; a bigger one
+// reserves an eighth of its size, at most preallocateMax, so what is
+// reserved and unused stays small beside what is written. seal gives the
+// unused blocks back.
+const (
+	preallocateFrom = 1 << 20
+	preallocateMax  = 16 << 20
+)
+
+// preallocate reserves blocks for a write of n bytes at pos when they are
+// not reserved yet. It is best effort: a file system without fallocate,
+// or one too full for the reservation, leaves the write to allocate (and
+// to report a full disk) as it would without.
+func (s *segment) preallocate(pos int64, n int) {
+	end := pos + int64(n)
+	if end <= s.allocated || pos < preallocateFrom {
+		return
+	}
+	step := max(int64(n), min(pos/8, preallocateMax))
+	if err := s.f.Allocate(pos, step); err != nil {
+		s.allocated = end // do not retry on every write
+		return
+	}
+	s.allocated = pos + step
 }
 
 func (s *segment) path(suffix string) string {
@@ -152,6 +183,12 @@ func (s *segment) seal() error {
 	}
 	if err := s.sync(); err != nil {
 		return err
+	}
+	if s.allocated > s.size.Load() {
+		// Give back the blocks reserved past the last write; failing only
+		// keeps them allocated.
+		_ = s.f.Truncate(s.size.Load())
+		s.allocated = 0
 	}
 	if err := s.idx.seal(); err != nil {
 		return err
