@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-io/strata/api/kafkabatch"
 	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -301,7 +302,8 @@ func (p *Producer) Close() error {
 type request struct {
 	id       uint64
 	recs     []*pendingRecord
-	bytes    int64 // as the gateway counts them
+	batchOf  [][]int // sent as record batches: the records (indexes in recs) of each
+	bytes    int64   // as the gateway counts them
 	msg      *streamv1.ProduceStreamRequest
 	deadline time.Time // the earliest delivery deadline of its records
 	sent     time.Time
@@ -765,7 +767,9 @@ func (s *session) cut() (*request, time.Duration) {
 		rq.recs = append(rq.recs, pr)
 		rq.bytes += int64(pr.size)
 		rq.deadline = minTime(rq.deadline, pr.deadline)
-		batch.Records = append(batch.Records, pr.r.toProto())
+		if cfg.compression != CompressionNone {
+			batch.Records = append(batch.Records, pr.r.toProto())
+		}
 	}
 	for _, pr := range t.queue[:n] {
 		t.queueBytes -= pr.size
@@ -778,6 +782,15 @@ func (s *session) cut() (*request, time.Duration) {
 	}
 	if len(rq.recs) == 0 {
 		return nil, 0
+	}
+	if cfg.compression == CompressionNone {
+		// Uncompressed, the records go as Kafka record batches the client
+		// encodes, which the gateway writes as they are.
+		batch.RecordBatches, rq.batchOf = encodeBatches(rq.recs, now)
+		rq.bytes = 0
+		for _, b := range batch.RecordBatches {
+			rq.bytes += int64(len(b.Batch))
+		}
 	}
 	t.part.OnNewBatch()
 	t.nextID++
@@ -861,14 +874,14 @@ func (s *session) complete(ack *streamv1.ProduceStreamAck) error {
 			errOf[i] = e
 		}
 	} else {
-		results := ack.GetResults()
+		results, within := rq.results(ack.GetResults())
 		now := time.Now()
 		for i, pr := range rq.recs {
-			if i >= len(results) {
+			res := results[i]
+			if res == nil {
 				errOf[i] = &Error{Op: op, Message: "the ack has fewer results than the request has records"}
 				continue
 			}
-			res := results[i]
 			if d := res.GetError(); d != nil {
 				e := fromDetail(fmt.Sprintf("produce %s-%d", t.topic, res.GetPartition()), d)
 				// An idempotent session already resent the batch until its
@@ -884,7 +897,11 @@ func (s *session) complete(ack *streamv1.ProduceStreamAck) error {
 			}
 			pr.r.Partition = res.GetPartition()
 			pr.r.Offset = res.GetOffset()
-			pr.r.Timestamp = time.UnixMilli(res.GetTimestampMs())
+			if rq.batchOf == nil {
+				pr.r.Timestamp = time.UnixMilli(res.GetTimestampMs())
+			} else if pr.r.Offset >= 0 {
+				pr.r.Offset += int64(within[i]) // a batch's result has its base offset
+			}
 		}
 	}
 	failed := 0
@@ -908,6 +925,87 @@ func (s *session) complete(ack *streamv1.ProduceStreamAck) error {
 	t.requeue(again)
 	t.finish(done, func(i int) error { return doneErr[i] })
 	return nil
+}
+
+// results gives each record of the request its result from an ack's: the
+// record's own, or its batch's with the record's place in the batch.
+func (rq *request) results(acked []*streamv1.ProduceResult) ([]*streamv1.ProduceResult, []int) {
+	out := make([]*streamv1.ProduceResult, len(rq.recs))
+	if rq.batchOf == nil {
+		copy(out, acked)
+		return out, nil
+	}
+	within := make([]int, len(rq.recs))
+	for b, idxs := range rq.batchOf {
+		if b >= len(acked) {
+			break
+		}
+		for k, i := range idxs {
+			out[i], within[i] = acked[b], k
+		}
+	}
+	return out, within
+}
+
+// maxEncodedBatch bounds a batch the producer encodes: Kafka's default
+// max.message.bytes (1048588) less some room, as Kafka producers keep
+// batch.size under it.
+const maxEncodedBatch = 1 << 20
+
+// encodeBatches encodes records (their partitions set) as Kafka record
+// batches, one per partition in the order the partitions first appear (more
+// when one passes maxEncodedBatch), stamping records without a timestamp
+// with now. It returns the batches and the records of each.
+func encodeBatches(recs []*pendingRecord, now time.Time) ([]*streamv1.RecordBatch, [][]int) {
+	type open struct {
+		w    kafkabatch.Builder
+		idxs []int
+	}
+	var out []*streamv1.RecordBatch
+	var of [][]int
+	var order []int32
+	byPartition := map[int32]*open{}
+	left := map[int32]int{} // bytes of the partition's records not yet added
+	for _, pr := range recs {
+		left[pr.r.Partition] += pr.size
+	}
+	flush := func(p int32, o *open) {
+		out = append(out, &streamv1.RecordBatch{Partition: p, Batch: o.w.Finish()})
+		of = append(of, o.idxs)
+	}
+	for i, pr := range recs {
+		r := pr.r
+		if r.Timestamp.IsZero() {
+			r.Timestamp = now
+		}
+		var hs []kafkabatch.Header
+		if len(r.Headers) > 0 {
+			hs = make([]kafkabatch.Header, len(r.Headers))
+			for j, h := range r.Headers {
+				hs[j] = kafkabatch.Header{Key: h.Key, Value: h.Value}
+			}
+		}
+		o := byPartition[r.Partition]
+		if o != nil && o.w.Len()+kafkabatch.RecordSize(r.Key, r.Value, hs) > maxEncodedBatch {
+			flush(r.Partition, o)
+			o = nil
+		}
+		if o == nil {
+			o = &open{}
+			o.w.Reset(make([]byte, 0, kafkabatch.HeaderSize+min(maxEncodedBatch, left[r.Partition])))
+			if _, seen := byPartition[r.Partition]; !seen {
+				order = append(order, r.Partition)
+			}
+			byPartition[r.Partition] = o
+		}
+		o.w.Add(r.Key, r.Value, r.Timestamp.UnixMilli(), hs)
+		o.idxs = append(o.idxs, i)
+		left[r.Partition] -= pr.size
+	}
+	for _, p := range order {
+		flush(p, byPartition[p])
+	}
+	return out, of
 }
 
 // errRetry marks a record to send again.

@@ -26,3 +26,13 @@ func SetLogAppendTime(b []byte, ts int64) {
 	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
 	binary.BigEndian.PutUint32(b[offCRC:], Checksum(b))
 }
+
+// SetProducer stamps the batch with a producer id, epoch and base sequence
+// (-1, -1, -1 for none) and recomputes the CRC, as all three are covered
+// by it. b must be exactly one whole batch.
+func SetProducer(b []byte, id int64, epoch int16, baseSequence int32) {
+	binary.BigEndian.PutUint64(b[offProducerID:], uint64(id))
+	binary.BigEndian.PutUint16(b[offProducerEpoch:], uint16(epoch))
+	binary.BigEndian.PutUint32(b[offBaseSequence:], uint32(baseSequence))
+	binary.BigEndian.PutUint32(b[offCRC:], Checksum(b))
+}

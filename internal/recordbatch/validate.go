@@ -175,3 +175,15 @@ func Split(buf []byte) ([][]byte, error) {
 func LastOffsetOf(b []byte) int64 {
 	return int64(binary.BigEndian.Uint64(b[offBaseOffset:])) + int64(int32(binary.BigEndian.Uint32(b[offLastOffsetDelta:])))
 }
+
+// MaxTimestampOf reads the max timestamp of the batch at the start of b
+// (which must hold at least a header) without validating it.
+func MaxTimestampOf(b []byte) int64 {
+	return int64(binary.BigEndian.Uint64(b[offMaxTimestamp:]))
+}
+
+// RecordCountOf reads the record count of the batch at the start of b
+// (which must hold at least a header) without validating it.
+func RecordCountOf(b []byte) int32 {
+	return int32(binary.BigEndian.Uint32(b[offRecordCount:]))
+}

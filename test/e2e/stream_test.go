@@ -7,11 +7,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strata-io/strata/api/kafkabatch"
+	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
+	strata "github.com/strata-io/strata/clients/go"
 	"github.com/strata-io/strata/internal/errs"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/grpc/codes"
@@ -243,7 +247,7 @@ func TestStreamProduceFetchRoundTrip(t *testing.T) {
 }
 
 func TestStreamInteropWithFranzGo(t *testing.T) {
-	c := kafkaCluster(t, map[string]int{"interop": 4, "fromkafka": 4})
+	c := kafkaCluster(t, map[string]int{"interop": 4, "fromkafka": 4, "fromclient": 4})
 	sc := streamClient(t, c)
 	ts := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 
@@ -327,6 +331,94 @@ func TestStreamInteropWithFranzGo(t *testing.T) {
 			hs = append(hs, &streamv1.Header{Key: h.Key, Value: h.Value})
 		}
 		sameRecord(t, fmt.Sprintf("franz-go record %d", i), g, r.Key, r.Value, r.Timestamp.UnixMilli(), hs)
+	}
+
+	// clients/go (which sends Kafka record batches it encodes over
+	// ProduceStream) → franz-go: the same partitions, offsets, keys,
+	// values, null keys and values, headers and timestamps.
+	client, err := strata.NewClient(ctx, c.gateway.grpc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	producer, err := client.NewProducer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	var sent []*strata.Record
+	for i := range 300 {
+		r := &strata.Record{Topic: "fromclient", Value: []byte(fmt.Sprintf("client-%d", i)), Timestamp: ts.Add(time.Duration(i%7) * time.Millisecond),
+			Headers: []strata.Header{{Key: "i", Value: []byte(fmt.Sprint(i))}, {Key: "null"}}}
+		switch i % 3 {
+		case 0:
+			r.Key = []byte(fmt.Sprintf("user-%d", i%11))
+		case 1:
+			r.Value = nil
+		}
+		sent = append(sent, r)
+	}
+	if err := producer.ProduceSync(ctx, sent...); err != nil {
+		t.Fatal(err)
+	}
+	cons = franzClient(t, c, kgo.ConsumeTopics("fromclient"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	at := map[[2]int64]*kgo.Record{}
+	for _, r := range consumeN(t, cons, len(sent), 30*time.Second) {
+		at[[2]int64{int64(r.Partition), r.Offset}] = r
+	}
+	for i, r := range sent {
+		k := at[[2]int64{int64(r.Partition), r.Offset}]
+		switch {
+		case k == nil:
+			t.Fatalf("client record %d (%d@%d) not read by franz-go", i, r.Partition, r.Offset)
+		case !bytes.Equal(k.Key, r.Key) || (k.Key == nil) != (r.Key == nil) || !bytes.Equal(k.Value, r.Value) || (k.Value == nil) != (r.Value == nil):
+			t.Fatalf("client record %d: franz-go reads key %q value %q, sent %q %q", i, k.Key, k.Value, r.Key, r.Value)
+		case k.Timestamp.UnixMilli() != r.Timestamp.UnixMilli():
+			t.Fatalf("client record %d: timestamp %v, sent %v", i, k.Timestamp, r.Timestamp)
+		case len(k.Headers) != 2 || k.Headers[0].Key != "i" || string(k.Headers[0].Value) != fmt.Sprint(i) || k.Headers[1].Key != "null" || k.Headers[1].Value != nil:
+			t.Fatalf("client record %d: headers %v", i, k.Headers)
+		case r.Key != nil && kafkaPartition(r.Key, 4) != r.Partition:
+			t.Fatalf("client record %d: key %q on partition %d", i, r.Key, r.Partition)
+		}
+	}
+
+	// A client-encoded batch with a bad CRC is refused whole, and nothing
+	// of the request is written.
+	stream, err := sc.ProduceStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Open{Open: &streamv1.ProduceStreamOpen{Topic: "fromclient"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	var w kafkabatch.Builder
+	w.Add(nil, []byte("good"), ts.UnixMilli(), nil)
+	good := slices.Clone(w.Finish())
+	w.Reset(nil)
+	w.Add(nil, []byte("bad"), ts.UnixMilli(), nil)
+	bad := w.Finish()
+	bad[len(bad)-1] ^= 1
+	if err := stream.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Batch{Batch: &streamv1.ProduceStreamBatch{
+		RequestId: 1, RecordBatches: []*streamv1.RecordBatch{{Partition: 0, Batch: good}, {Partition: 1, Batch: bad}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack := resp.GetAck(); ack.GetError().GetCode() != commonv1.ErrorCode_ERROR_CODE_CORRUPT_MESSAGE || len(ack.GetResults()) != 0 {
+		t.Fatalf("bad batch answered %v, want CORRUPT_MESSAGE and no results", ack)
+	}
+	for p := range int32(2) {
+		_, got := fetchAll(t, sc, "fromclient", p, 0)
+		for _, g := range got {
+			if v := string(g.GetValue()); v == "good" || v == "bad" {
+				t.Fatalf("partition %d holds %q of the refused request", p, v)
+			}
+		}
 	}
 }
 

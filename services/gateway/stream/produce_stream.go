@@ -11,6 +11,7 @@ import (
 	"time"
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
+	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/errs"
@@ -46,9 +47,19 @@ const (
 type streamRequest struct {
 	id      uint64
 	records []*streamv1.ProduceRecord
-	size    int64       // counted in flight until acknowledged
-	refused *errs.Error // answered without writing
-	resend  bool        // resent on a resumed session: written alone
+	batches []*streamv1.RecordBatch // instead of records: encoded by the client
+	size    int64                   // counted in flight until acknowledged
+	refused *errs.Error             // answered without writing
+	resend  bool                    // resent on a resumed session: written alone
+}
+
+// units is how many results the request's ack has: one per record, or one
+// per client-encoded batch.
+func (r *streamRequest) units() int {
+	if r.batches != nil {
+		return len(r.batches)
+	}
+	return len(r.records)
 }
 
 // ProduceStream implements StreamService.ProduceStream: a reader goroutine
@@ -159,11 +170,7 @@ func (s *Service) ProduceStream(stream grpc.BidiStreamingServer[streamv1.Produce
 				break drain
 			}
 		}
-		calls := make([][]*streamv1.ProduceRecord, len(run))
-		for i, q := range run {
-			calls[i] = q.records
-		}
-		w := sess.plan(calls, &spec)
+		w := sess.plan(run, &spec)
 		if err := finish(); err != nil {
 			return err
 		}
@@ -197,11 +204,11 @@ func (f *flight) ack(stream grpc.BidiStreamingServer[streamv1.ProduceStreamReque
 	w *written, inFlight *atomic.Int64) error {
 	results := w.results
 	for i, q := range f.run {
-		ack := &streamv1.ProduceStreamAck{RequestId: q.id, Results: results[:len(q.records)]}
+		ack := &streamv1.ProduceStreamAck{RequestId: q.id, Results: results[:q.units()]}
 		if w.states != nil {
 			ack.ProducerState = w.states[i]
 		}
-		results = results[len(q.records):]
+		results = results[q.units():]
 		inFlight.Add(-q.size)
 		if err := sendAck(stream, ack); err != nil {
 			return err
@@ -316,15 +323,18 @@ func (sess *session) read(ctx context.Context, stream grpc.BidiStreamingServer[s
 		if b == nil {
 			return invalid("batch", "after the open, every message must be a batch")
 		}
-		r := &streamRequest{id: b.GetRequestId(), records: b.GetRecords(), resend: b.GetResend()}
+		r := &streamRequest{id: b.GetRequestId(), records: b.GetRecords(), batches: b.GetRecordBatches(), resend: b.GetResend()}
+		if len(r.batches) == 0 {
+			r.batches = nil
+		}
 		if e := rpc.Validate(b); e != nil {
 			r.refused = e
 		} else if t, e := sess.s.lookupTopic(ctx, sess.topic, "topic"); e != nil {
 			r.refused = e
-		} else if e := checkRecords(t, r.records); e != nil {
+		} else if e := sess.check(t, r); e != nil {
 			r.refused = e
 		} else {
-			r.size = int64(recordsSize(r.records))
+			r.size = int64(recordsSize(r.records) + batchesSize(r.batches))
 			// A request larger than the whole budget passes when nothing
 			// else is in flight, so no request is refused forever.
 			if n := inFlight.Load(); n > 0 && n+r.size > StreamInFlightBytes {
@@ -334,7 +344,7 @@ func (sess *session) read(ctx context.Context, stream grpc.BidiStreamingServer[s
 			}
 		}
 		if r.refused != nil {
-			r.records = nil // answered without them
+			r.records, r.batches = nil, nil // answered without them
 		}
 		select {
 		case queue <- r:
@@ -342,6 +352,17 @@ func (sess *session) read(ctx context.Context, stream grpc.BidiStreamingServer[s
 			return ctx.Err()
 		}
 	}
+}
+
+// check validates a request's records or client-encoded batches.
+func (sess *session) check(t *metadatav1.TopicRecord, r *streamRequest) *errs.Error {
+	if r.batches == nil {
+		return checkRecords(t, r.records)
+	}
+	if len(r.records) > 0 {
+		return invalid("record_batches", "a request has records or record_batches, not both")
+	}
+	return checkBatches(t, r.batches)
 }
 
 func throttled(inFlight int64) *errs.Error {
@@ -365,8 +386,9 @@ func recordsSize(recs []*streamv1.ProduceRecord) int {
 // request resent on a resumed session is batched as it was the first time.
 type pending struct {
 	partition int32
-	indexes   []int // the records' positions in the write
-	chunks    [][]*streamv1.ProduceRecord
+	indexes   []int // the positions in the write's results of the records (of a client batch: the batch)
+	records   int   // records in all
+	chunks    []chunk
 	callOf    []int   // the request of each chunk
 	bases     []int64 // each chunk's base offset once written (-1: unknown)
 	err       *errs.Error
@@ -400,8 +422,8 @@ func (p producer) equal(q producer) bool {
 // first round of batches built, so that the next write is built while the
 // one before it is being written.
 type writePlan struct {
-	recs  []*streamv1.ProduceRecord
-	calls []int                     // the records of each request, in order
+	units int                       // results of the write
+	calls []int                     // the results of each request, in order
 	out   []*streamv1.ProduceResult // set when the write fails whole
 	now   int64
 	parts []*pending
@@ -421,26 +443,27 @@ func (w *writePlan) after(p producer) producer {
 	p = p.clone()
 	for _, pp := range w.parts {
 		if p.seq != nil {
-			p.seq[pp.partition] = nextSequence(p.seq[pp.partition], len(pp.indexes))
+			p.seq[pp.partition] = nextSequence(p.seq[pp.partition], pp.records)
 		}
 	}
 	return p
 }
 
 // plan places the records of requests written together (each as its own
-// Produce call: a request's keyless records make one sticky batch) and
-// builds the first round of batches stamped by as, advancing as by every
-// record as if the write will succeed.
-func (sess *session) plan(calls [][]*streamv1.ProduceRecord, as *producer) *writePlan {
+// Produce call: a request's keyless records make one sticky batch; a
+// client-encoded batch goes as it is) and builds the first round of
+// batches stamped by as, advancing as by every record as if the write will
+// succeed.
+func (sess *session) plan(run []*streamRequest, as *producer) *writePlan {
 	w := &writePlan{now: sess.s.now().UnixMilli(), built: as.clone()}
-	for _, c := range calls {
-		w.recs = append(w.recs, c...)
-		w.calls = append(w.calls, len(c))
+	for _, q := range run {
+		w.units += q.units()
+		w.calls = append(w.calls, q.units())
 	}
 	t, ok := sess.s.cache.Topic(sess.topic)
 	if !ok {
 		fail := errs.New(errs.UnknownTopicOrPartition, "topic %q does not exist", sess.topic)
-		w.out = make([]*streamv1.ProduceResult, len(w.recs))
+		w.out = make([]*streamv1.ProduceResult, w.units)
 		for i := range w.out {
 			w.out[i] = &streamv1.ProduceResult{Partition: -1, Offset: -1, TimestampMs: w.now, Error: detail(fail)}
 		}
@@ -448,22 +471,38 @@ func (sess *session) plan(calls [][]*streamv1.ProduceRecord, as *producer) *writ
 	}
 	maxBatch := maxMessageBytes(t)
 	byPartition := map[int32]*pending{}
-	for i, base := 0, 0; i < len(calls); base, i = base+len(calls[i]), i+1 {
-		order, by := sess.s.place(t, calls[i])
+	partition := func(p int32) *pending {
+		pp := byPartition[p]
+		if pp == nil {
+			pp = &pending{partition: p}
+			byPartition[p] = pp
+			w.parts = append(w.parts, pp)
+		}
+		return pp
+	}
+	for i, base := 0, 0; i < len(run); base, i = base+run[i].units(), i+1 {
+		q := run[i]
+		for k, b := range q.batches {
+			pp := partition(b.GetPartition())
+			n := int(recordbatch.RecordCountOf(b.GetBatch()))
+			pp.indexes = append(pp.indexes, base+k)
+			pp.records += n
+			pp.chunks, pp.callOf = append(pp.chunks, chunk{raw: b.GetBatch(), n: n}), append(pp.callOf, i)
+		}
+		if q.batches != nil {
+			continue
+		}
+		order, by := sess.s.place(t, q.records)
 		for _, p := range order {
-			pp := byPartition[p]
-			if pp == nil {
-				pp = &pending{partition: p}
-				byPartition[p] = pp
-				w.parts = append(w.parts, pp)
-			}
-			chunk := make([]*streamv1.ProduceRecord, len(by[p]))
+			pp := partition(p)
+			recs := make([]*streamv1.ProduceRecord, len(by[p]))
 			for j, k := range by[p] {
-				chunk[j] = calls[i][k]
+				recs[j] = q.records[k]
 				pp.indexes = append(pp.indexes, base+k)
 			}
-			for _, c := range chunkRecords(chunk, maxBatch) {
-				pp.chunks, pp.callOf = append(pp.chunks, c), append(pp.callOf, i)
+			pp.records += len(recs)
+			for _, c := range chunkRecords(recs, maxBatch) {
+				pp.chunks, pp.callOf = append(pp.chunks, chunk{recs: c, n: len(c)}), append(pp.callOf, i)
 			}
 		}
 	}
@@ -481,13 +520,13 @@ func (sess *session) execute(ctx context.Context, w *writePlan) *written {
 	if w.out != nil {
 		return &written{results: w.out}
 	}
-	recs, now, parts := w.recs, w.now, w.parts
+	now, parts := w.now, w.parts
 	start := sess.producer.clone()
 	reset := false
 	for round := 0; !reset; round++ {
 		var items []*router.ProduceItem
 		var of []*pending
-		var sent [][][]*streamv1.ProduceRecord // the chunks of each item
+		var sent [][]chunk // the chunks of each item
 		for _, pp := range parts {
 			first := len(pp.bases)
 			if pp.err != nil || first >= len(pp.chunks) {
@@ -523,10 +562,10 @@ func (sess *session) execute(ctx context.Context, w *writePlan) *written {
 				for _, c := range sent[k] {
 					pp.bases = append(pp.bases, base)
 					if base >= 0 {
-						base += int64(len(c))
+						base += int64(c.n)
 					}
 					if sess.idempotent {
-						sess.seq[pp.partition] = nextSequence(sess.seq[pp.partition], len(c))
+						sess.seq[pp.partition] = nextSequence(sess.seq[pp.partition], c.n)
 					}
 				}
 			default:
@@ -554,16 +593,22 @@ func (sess *session) execute(ctx context.Context, w *writePlan) *written {
 			_ = sess.newProducer(ctx)
 		}
 	}
-	out := make([]*streamv1.ProduceResult, len(recs))
+	out := make([]*streamv1.ProduceResult, w.units)
 	for _, pp := range parts {
 		j := 0
-		for c, chunk := range pp.chunks {
-			for k := range chunk {
+		for c, ch := range pp.chunks {
+			// A client batch has one result, its base offset's; a
+			// record one per record.
+			results := max(len(ch.recs), 1)
+			for k := range results {
 				i := pp.indexes[j]
 				j++
 				res := &streamv1.ProduceResult{Partition: pp.partition, Offset: -1, TimestampMs: now}
-				if ts := recs[i].TimestampMs; ts != nil {
-					res.TimestampMs = *ts
+				switch {
+				case ch.raw != nil:
+					res.TimestampMs = recordbatch.MaxTimestampOf(ch.raw)
+				case ch.recs[k].TimestampMs != nil:
+					res.TimestampMs = *ch.recs[k].TimestampMs
 				}
 				switch {
 				case c < len(pp.bases) && sess.acks != storagev1.Acks_ACKS_NONE && pp.bases[c] >= 0:
@@ -610,7 +655,7 @@ func (w *writePlan) states(start, end producer) []*streamv1.ProducerState {
 		}
 		for k, pp := range w.parts {
 			for ; next[k] < len(pp.bases) && pp.callOf[next[k]] <= q; next[k]++ {
-				cur.seq[pp.partition] = nextSequence(cur.seq[pp.partition], len(pp.chunks[next[k]]))
+				cur.seq[pp.partition] = nextSequence(cur.seq[pp.partition], pp.chunks[next[k]].n)
 			}
 		}
 		out[q] = cur.state(touched[q])
@@ -627,12 +672,12 @@ func (sess *session) stamped(b producer, p int32) bool {
 // batches encodes chunks for a partition, one batch each, stamped with
 // as's producer id and consecutive sequences from its next one for the
 // partition when the session is idempotent.
-func (sess *session) batches(as producer, partition int32, chunks [][]*streamv1.ProduceRecord, now int64) ([]byte, error) {
+func (sess *session) batches(as producer, partition int32, chunks []chunk, now int64) ([]byte, error) {
 	opts := recordbatch.ProducerOptions(sess.codec)
 	if sess.idempotent {
 		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = as.id, as.epoch, as.seq[partition]
 	}
-	return buildBatches(chunks, now, opts)
+	return buildChunks(chunks, now, opts)
 }
 
 // send writes the items; an idempotent session resends, with the same

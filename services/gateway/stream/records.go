@@ -2,11 +2,14 @@ package stream
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
+	metadatav1 "github.com/strata-io/strata/gen/strata/metadata/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	"github.com/strata-io/strata/internal/errs"
 	"github.com/strata-io/strata/internal/recordbatch"
 )
 
@@ -30,15 +33,42 @@ func recordSize(r *streamv1.ProduceRecord) int {
 // buildBatches encodes chunks, one batch each, into one buffer; with a
 // producer id in opts, each batch's sequence follows the last one's.
 func buildBatches(chunks [][]*streamv1.ProduceRecord, now int64, opts recordbatch.BatchOptions) ([]byte, error) {
+	cs := make([]chunk, len(chunks))
+	for i, c := range chunks {
+		cs[i] = chunk{recs: c, n: len(c)}
+	}
+	return buildChunks(cs, now, opts)
+}
+
+// chunk is one batch of a partition's write: records the gateway encodes,
+// or a batch the client encoded (raw), which is stamped with the producer
+// in place.
+type chunk struct {
+	recs []*streamv1.ProduceRecord
+	raw  []byte
+	n    int // records
+}
+
+// buildChunks is buildBatches for chunks of either kind.
+func buildChunks(chunks []chunk, now int64, opts recordbatch.BatchOptions) ([]byte, error) {
 	built, size := make([][]byte, len(chunks)), 0
-	for i, chunk := range chunks {
-		b, err := buildBatch(chunk, now, opts)
-		if err != nil {
-			return nil, err
+	for i, c := range chunks {
+		b := c.raw
+		if b != nil {
+			seq := int32(-1)
+			if opts.ProducerID >= 0 {
+				seq = opts.BaseSequence
+			}
+			recordbatch.SetProducer(b, opts.ProducerID, opts.ProducerEpoch, seq)
+		} else {
+			var err error
+			if b, err = buildBatch(c.recs, now, opts); err != nil {
+				return nil, err
+			}
 		}
 		built[i], size = b, size+len(b)
 		if opts.ProducerID >= 0 {
-			opts.BaseSequence = nextSequence(opts.BaseSequence, len(chunk))
+			opts.BaseSequence = nextSequence(opts.BaseSequence, c.n)
 		}
 	}
 	if len(built) == 1 {
@@ -203,4 +233,61 @@ func decodeBatches(data []byte, from int64, b *budget, maxInflated int, aborted 
 		next = max(next, h.NextOffset())
 	}
 	return recs, next, nil
+}
+
+// checkBatches validates the client-encoded batches of a ProduceStream
+// request to topic: each one whole v2 batch with a valid CRC for an
+// existing partition, within max.message.bytes, that a producer may send
+// (records framed as the header says; not a control or transactional
+// batch). The storage leader checks every record again after the gateway
+// stamps the producer, as it does a Kafka producer's batch; the CRC is
+// checked here because stamping recomputes it.
+func checkBatches(topic *metadatav1.TopicRecord, batches []*streamv1.RecordBatch) *errs.Error {
+	maxBatch, n := maxMessageBytes(topic), topic.GetPartitionCount()
+	for i, b := range batches {
+		field := fmt.Sprintf("record_batches[%d]", i)
+		if p := b.GetPartition(); p < 0 || p >= n {
+			return errs.New(errs.UnknownTopicOrPartition, "%s: partition %d does not exist (the topic has %d)", field, p, n).
+				Field(field+".partition", fmt.Sprintf("must be in [0, %d)", n))
+		}
+		raw := b.GetBatch()
+		if len(raw) > maxBatch {
+			return errs.New(errs.MessageTooLarge, "%s: %d bytes, more than the topic's max.message.bytes %d", field, len(raw), maxBatch).
+				Field(field+".batch", fmt.Sprintf("at most %d bytes", maxBatch))
+		}
+		one, rest, err := recordbatch.Next(raw)
+		if err == nil && len(rest) > 0 {
+			err = fmt.Errorf("%d bytes after the batch", len(rest))
+		}
+		var h recordbatch.Header
+		if err == nil {
+			h, err = recordbatch.Validate(one)
+		}
+		switch {
+		case err == nil && (h.RecordCount <= 0 || h.LastOffsetDelta != h.RecordCount-1):
+			err = fmt.Errorf("record count %d, last offset delta %d", h.RecordCount, h.LastOffsetDelta)
+		case err == nil && (h.IsControl() || h.IsTransactional()):
+			err = errors.New("a control or transactional batch cannot be produced here")
+		case err == nil && h.RecordCount > MaxProduceRecords:
+			err = fmt.Errorf("%d records, more than the limit of %d", h.RecordCount, MaxProduceRecords)
+		}
+		if err != nil {
+			code := errs.InvalidRecord
+			if recordbatch.CodeOf(err) == recordbatch.CodeCorruptMessage {
+				code = errs.CorruptMessage // a bad CRC: a resend may arrive intact
+			}
+			return errs.New(code, "%s: not one valid record batch: %v", field, err).Field(field+".batch", err.Error())
+		}
+	}
+	return nil
+}
+
+// batchesSize is what client-encoded batches count against a session's
+// in-flight budget: their bytes.
+func batchesSize(batches []*streamv1.RecordBatch) int {
+	n := 0
+	for _, b := range batches {
+		n += len(b.GetBatch())
+	}
+	return n
 }

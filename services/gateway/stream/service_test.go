@@ -237,7 +237,7 @@ func TestSessionPlacesEachRequestOnItsOwn(t *testing.T) {
 		}
 	}
 	as := sess.producer.clone()
-	results := sess.execute(context.Background(), sess.plan(calls, &as)).results
+	results := sess.execute(context.Background(), sess.plan(requests(calls), &as)).results
 	used := map[int32]bool{}
 	for i := range calls {
 		rs := results[i*5 : i*5+5]
@@ -269,8 +269,8 @@ func TestSessionRebuildsAWriteBuiltAheadOfAFailure(t *testing.T) {
 		return [][]*streamv1.ProduceRecord{out}
 	}
 	spec := sess.producer.clone()
-	w1 := sess.plan(recs(3), &spec)
-	w2 := sess.plan(recs(2), &spec) // built as if w1 succeeds: from sequence 3
+	w1 := sess.plan(requests(recs(3)), &spec)
+	w2 := sess.plan(requests(recs(2)), &spec) // built as if w1 succeeds: from sequence 3
 	m.fail = map[int32]*errs.Error{0: errs.New(errs.MessageTooLarge, "refused")}
 	for _, r := range sess.execute(context.Background(), w1).results {
 		if r.GetError() == nil {
@@ -282,7 +282,7 @@ func TestSessionRebuildsAWriteBuiltAheadOfAFailure(t *testing.T) {
 		t.Fatal("w2 was built for the state w1 left; it cannot be, w1 failed")
 	}
 	spec = w2.after(sess.producer)
-	w3 := sess.plan(recs(4), &spec)
+	w3 := sess.plan(requests(recs(4)), &spec)
 	for _, w := range []*writePlan{w2, w3} {
 		for _, r := range sess.execute(context.Background(), w).results {
 			if r.GetError() != nil {
@@ -323,7 +323,7 @@ func TestSessionStatesResumeWithTheSameBatches(t *testing.T) {
 	}
 	first := newSess(producer{id: 7, epoch: 2, seq: map[int32]int32{1: 10}})
 	as := first.producer.clone()
-	w := first.execute(context.Background(), first.plan(calls, &as))
+	w := first.execute(context.Background(), first.plan(requests(calls), &as))
 	seqs := func(st *streamv1.ProducerState) map[int32]int32 {
 		out := map[int32]int32{}
 		for _, ps := range st.GetSequences() {
@@ -361,7 +361,7 @@ func TestSessionStatesResumeWithTheSameBatches(t *testing.T) {
 	second := newSess(resumed)
 	for _, c := range calls[1:] {
 		as := second.producer.clone()
-		second.execute(context.Background(), second.plan([][]*streamv1.ProduceRecord{c}, &as))
+		second.execute(context.Background(), second.plan(requests([][]*streamv1.ProduceRecord{c}), &as))
 	}
 	after := map[int32][][2]int32{0: headers(m.logs[0]), 1: headers(m.logs[1])}
 	if !slices.Equal(after[0], before[0][1:]) || !slices.Equal(after[1], before[1]) {
@@ -376,4 +376,13 @@ func TestSessionStatesResumeWithTheSameBatches(t *testing.T) {
 			t.Errorf("resume %v accepted", bad)
 		}
 	}
+}
+
+// requests makes one session request of each call's records.
+func requests(calls [][]*streamv1.ProduceRecord) []*streamRequest {
+	out := make([]*streamRequest, len(calls))
+	for i, c := range calls {
+		out[i] = &streamRequest{id: uint64(i + 1), records: c}
+	}
+	return out
 }

@@ -3,6 +3,8 @@ package log
 import (
 	"encoding/binary"
 	"time"
+
+	"github.com/strata-io/strata/internal/recordbatch"
 )
 
 type timeT = time.Time
@@ -11,4 +13,4 @@ type timeT = time.Time
 func int64FromBE(b []byte) int64 { return int64(binary.BigEndian.Uint64(b)) }
 
 // maxTimestampOf reads a batch's max timestamp field.
-func maxTimestampOf(b []byte) int64 { return int64(binary.BigEndian.Uint64(b[35:])) }
+func maxTimestampOf(b []byte) int64 { return recordbatch.MaxTimestampOf(b) }

@@ -1480,7 +1480,7 @@ type ProduceStreamOpen struct {
 	// partition set), the requests that were not acknowledged. Each is
 	// stamped with the sequences it had, so a request the earlier session
 	// wrote is answered with its original offsets (offset -1 when the leader
-	// no longer remembers the batch, after more than 8 batches per
+	// no longer remembers the batch, after more than 32 batches per
 	// partition) and is never written twice. Needs idempotence.
 	Resume        *ProducerState `protobuf:"bytes,6,opt,name=resume,proto3" json:"resume,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1683,7 +1683,22 @@ type ProduceStreamBatch struct {
 	// ProduceStreamOpen.resume): it is written on its own, not together
 	// with the requests around it, so that its batches are the ones the
 	// earlier session wrote and are recognised.
-	Resend        bool `protobuf:"varint,3,opt,name=resend,proto3" json:"resend,omitempty"`
+	Resend bool `protobuf:"varint,3,opt,name=resend,proto3" json:"resend,omitempty"`
+	// Instead of records: the request's records already encoded by the
+	// client as Kafka record batches (the v2 format every Kafka client
+	// writes), the fast path for clients that encode batches themselves. Each
+	// is one whole batch for one partition (a partition may have several, in
+	// order), uncompressed or compressed with any Kafka codec (the
+	// session's compression does not apply to them), not
+	// transactional and not a control batch, with a valid CRC and at most the
+	// topic's max.message.bytes. The gateway checks the header and the CRC,
+	// stamps the session's producer id, epoch and sequences (whatever the
+	// client put there) and writes the batch unchanged otherwise; the storage
+	// leader checks every record as it does a Kafka producer's. The ack then
+	// has one result per batch, in request order, whose offset is the
+	// batch's base offset. A request has records or record_batches, not
+	// both.
+	RecordBatches []*RecordBatch `protobuf:"bytes,4,rep,name=record_batches,json=recordBatches,proto3" json:"record_batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1739,6 +1754,66 @@ func (x *ProduceStreamBatch) GetResend() bool {
 	return false
 }
 
+func (x *ProduceStreamBatch) GetRecordBatches() []*RecordBatch {
+	if x != nil {
+		return x.RecordBatches
+	}
+	return nil
+}
+
+// A Kafka v2 record batch for one partition.
+type RecordBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Batch         []byte                 `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordBatch) Reset() {
+	*x = RecordBatch{}
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordBatch) ProtoMessage() {}
+
+func (x *RecordBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordBatch.ProtoReflect.Descriptor instead.
+func (*RecordBatch) Descriptor() ([]byte, []int) {
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RecordBatch) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *RecordBatch) GetBatch() []byte {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
 type ProduceStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Message:
@@ -1752,7 +1827,7 @@ type ProduceStreamResponse struct {
 
 func (x *ProduceStreamResponse) Reset() {
 	*x = ProduceStreamResponse{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[19]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1839,7 @@ func (x *ProduceStreamResponse) String() string {
 func (*ProduceStreamResponse) ProtoMessage() {}
 
 func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[19]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1852,7 @@ func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamResponse.ProtoReflect.Descriptor instead.
 func (*ProduceStreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{19}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ProduceStreamResponse) GetMessage() isProduceStreamResponse_Message {
@@ -1835,7 +1910,7 @@ type ProduceStreamOpened struct {
 
 func (x *ProduceStreamOpened) Reset() {
 	*x = ProduceStreamOpened{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[20]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1847,7 +1922,7 @@ func (x *ProduceStreamOpened) String() string {
 func (*ProduceStreamOpened) ProtoMessage() {}
 
 func (x *ProduceStreamOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[20]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1860,7 +1935,7 @@ func (x *ProduceStreamOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamOpened.ProtoReflect.Descriptor instead.
 func (*ProduceStreamOpened) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{20}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ProduceStreamOpened) GetProducerId() int64 {
@@ -1891,7 +1966,9 @@ type ProduceStreamAck struct {
 	// INVALID_ARGUMENT (a bad record, naming the field) or RESOURCE_EXHAUSTED
 	// (THROTTLED, with retry_after_ms). Results are empty then.
 	Error *v1.ErrorDetail `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	// One per record, in request order, as ProduceResponse.results.
+	// One per record, in request order, as ProduceResponse.results; for a
+	// request of record_batches one per batch, in request order, with the
+	// batch's base offset and its max timestamp.
 	Results []*ProduceResult `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
 	// Of an idempotent session, once the request is written: the producer id
 	// and epoch, and the next sequence of each partition the request wrote
@@ -1907,7 +1984,7 @@ type ProduceStreamAck struct {
 
 func (x *ProduceStreamAck) Reset() {
 	*x = ProduceStreamAck{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[21]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +1996,7 @@ func (x *ProduceStreamAck) String() string {
 func (*ProduceStreamAck) ProtoMessage() {}
 
 func (x *ProduceStreamAck) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[21]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2009,7 @@ func (x *ProduceStreamAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamAck.ProtoReflect.Descriptor instead.
 func (*ProduceStreamAck) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{21}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ProduceStreamAck) GetRequestId() uint64 {
@@ -1979,7 +2056,7 @@ type ConsumeRequest struct {
 
 func (x *ConsumeRequest) Reset() {
 	*x = ConsumeRequest{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[22]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1991,7 +2068,7 @@ func (x *ConsumeRequest) String() string {
 func (*ConsumeRequest) ProtoMessage() {}
 
 func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[22]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2004,7 +2081,7 @@ func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{22}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConsumeRequest) GetMessage() isConsumeRequest_Message {
@@ -2110,7 +2187,7 @@ type ConsumePause struct {
 
 func (x *ConsumePause) Reset() {
 	*x = ConsumePause{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2122,7 +2199,7 @@ func (x *ConsumePause) String() string {
 func (*ConsumePause) ProtoMessage() {}
 
 func (x *ConsumePause) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[23]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2135,7 +2212,7 @@ func (x *ConsumePause) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumePause.ProtoReflect.Descriptor instead.
 func (*ConsumePause) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{23}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConsumePause) GetPartitions() []*TopicPartitions {
@@ -2194,7 +2271,7 @@ type ConsumeOpen struct {
 
 func (x *ConsumeOpen) Reset() {
 	*x = ConsumeOpen{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2283,7 @@ func (x *ConsumeOpen) String() string {
 func (*ConsumeOpen) ProtoMessage() {}
 
 func (x *ConsumeOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[24]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2296,7 @@ func (x *ConsumeOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeOpen.ProtoReflect.Descriptor instead.
 func (*ConsumeOpen) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{24}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ConsumeOpen) GetGroupId() string {
@@ -2302,7 +2379,7 @@ type ConsumeRevokeDone struct {
 
 func (x *ConsumeRevokeDone) Reset() {
 	*x = ConsumeRevokeDone{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2314,7 +2391,7 @@ func (x *ConsumeRevokeDone) String() string {
 func (*ConsumeRevokeDone) ProtoMessage() {}
 
 func (x *ConsumeRevokeDone) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[25]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2327,7 +2404,7 @@ func (x *ConsumeRevokeDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRevokeDone.ProtoReflect.Descriptor instead.
 func (*ConsumeRevokeDone) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{25}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{26}
 }
 
 // ConsumeCredit adds to what the server may send; both are cumulative.
@@ -2342,7 +2419,7 @@ type ConsumeCredit struct {
 
 func (x *ConsumeCredit) Reset() {
 	*x = ConsumeCredit{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2431,7 @@ func (x *ConsumeCredit) String() string {
 func (*ConsumeCredit) ProtoMessage() {}
 
 func (x *ConsumeCredit) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[26]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2444,7 @@ func (x *ConsumeCredit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCredit.ProtoReflect.Descriptor instead.
 func (*ConsumeCredit) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{26}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConsumeCredit) GetRecords() int64 {
@@ -2395,7 +2472,7 @@ type ConsumeCommit struct {
 
 func (x *ConsumeCommit) Reset() {
 	*x = ConsumeCommit{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2407,7 +2484,7 @@ func (x *ConsumeCommit) String() string {
 func (*ConsumeCommit) ProtoMessage() {}
 
 func (x *ConsumeCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[27]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2420,7 +2497,7 @@ func (x *ConsumeCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCommit.ProtoReflect.Descriptor instead.
 func (*ConsumeCommit) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{27}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConsumeCommit) GetCommitId() uint64 {
@@ -2450,7 +2527,7 @@ type ConsumeOffset struct {
 
 func (x *ConsumeOffset) Reset() {
 	*x = ConsumeOffset{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2462,7 +2539,7 @@ func (x *ConsumeOffset) String() string {
 func (*ConsumeOffset) ProtoMessage() {}
 
 func (x *ConsumeOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[28]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2475,7 +2552,7 @@ func (x *ConsumeOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeOffset.ProtoReflect.Descriptor instead.
 func (*ConsumeOffset) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{28}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ConsumeOffset) GetTopic() string {
@@ -2521,7 +2598,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2533,7 +2610,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[29]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2546,7 +2623,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{29}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConsumeResponse) GetMessage() isConsumeResponse_Message {
@@ -2632,7 +2709,7 @@ type ConsumeAssigned struct {
 
 func (x *ConsumeAssigned) Reset() {
 	*x = ConsumeAssigned{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2644,7 +2721,7 @@ func (x *ConsumeAssigned) String() string {
 func (*ConsumeAssigned) ProtoMessage() {}
 
 func (x *ConsumeAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[30]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2657,7 +2734,7 @@ func (x *ConsumeAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeAssigned.ProtoReflect.Descriptor instead.
 func (*ConsumeAssigned) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{30}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConsumeAssigned) GetGeneration() int32 {
@@ -2696,7 +2773,7 @@ type ConsumeRevoked struct {
 
 func (x *ConsumeRevoked) Reset() {
 	*x = ConsumeRevoked{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +2785,7 @@ func (x *ConsumeRevoked) String() string {
 func (*ConsumeRevoked) ProtoMessage() {}
 
 func (x *ConsumeRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[31]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,7 +2798,7 @@ func (x *ConsumeRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRevoked.ProtoReflect.Descriptor instead.
 func (*ConsumeRevoked) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{31}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ConsumeRevoked) GetPartitions() []*TopicPartitions {
@@ -2752,7 +2829,7 @@ type ConsumeRecords struct {
 
 func (x *ConsumeRecords) Reset() {
 	*x = ConsumeRecords{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2764,7 +2841,7 @@ func (x *ConsumeRecords) String() string {
 func (*ConsumeRecords) ProtoMessage() {}
 
 func (x *ConsumeRecords) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[32]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2777,7 +2854,7 @@ func (x *ConsumeRecords) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRecords.ProtoReflect.Descriptor instead.
 func (*ConsumeRecords) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{32}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ConsumeRecords) GetTopic() string {
@@ -2819,7 +2896,7 @@ type ConsumeCommitResult struct {
 
 func (x *ConsumeCommitResult) Reset() {
 	*x = ConsumeCommitResult{}
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[33]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2831,7 +2908,7 @@ func (x *ConsumeCommitResult) String() string {
 func (*ConsumeCommitResult) ProtoMessage() {}
 
 func (x *ConsumeCommitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_stream_v1_stream_proto_msgTypes[33]
+	mi := &file_strata_stream_v1_stream_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2844,7 +2921,7 @@ func (x *ConsumeCommitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCommitResult.ProtoReflect.Descriptor instead.
 func (*ConsumeCommitResult) Descriptor() ([]byte, []int) {
-	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{33}
+	return file_strata_stream_v1_stream_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConsumeCommitResult) GetCommitId() uint64 {
@@ -2978,12 +3055,16 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\xbaH\a\x92\x01\x04\x10\xa0\x8d\x06R\tsequences\"h\n" +
 	"\x11PartitionSequence\x12%\n" +
 	"\tpartition\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\tpartition\x12,\n" +
-	"\rnext_sequence\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\fnextSequence\"\x8e\x01\n" +
+	"\rnext_sequence\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\fnextSequence\"\xdf\x01\n" +
 	"\x12ProduceStreamBatch\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12A\n" +
 	"\arecords\x18\x02 \x03(\v2\x1f.strata.stream.v1.ProduceRecordB\x06\xbaH\x03\xd8\x01\x03R\arecords\x12\x16\n" +
-	"\x06resend\x18\x03 \x01(\bR\x06resend\"\x9b\x01\n" +
+	"\x06resend\x18\x03 \x01(\bR\x06resend\x12O\n" +
+	"\x0erecord_batches\x18\x04 \x03(\v2\x1d.strata.stream.v1.RecordBatchB\t\xbaH\x06\x92\x01\x03\x10\x90NR\rrecordBatches\"J\n" +
+	"\vRecordBatch\x12%\n" +
+	"\tpartition\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\tpartition\x12\x14\n" +
+	"\x05batch\x18\x02 \x01(\fR\x05batch\"\x9b\x01\n" +
 	"\x15ProduceStreamResponse\x12?\n" +
 	"\x06opened\x18\x01 \x01(\v2%.strata.stream.v1.ProduceStreamOpenedH\x00R\x06opened\x126\n" +
 	"\x03ack\x18\x02 \x01(\v2\".strata.stream.v1.ProduceStreamAckH\x00R\x03ackB\t\n" +
@@ -3114,7 +3195,7 @@ func file_strata_stream_v1_stream_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_stream_v1_stream_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_strata_stream_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(Acks)(0),                     // 0: strata.stream.v1.Acks
 	(Compression)(0),              // 1: strata.stream.v1.Compression
@@ -3140,93 +3221,95 @@ var file_strata_stream_v1_stream_proto_goTypes = []any{
 	(*ProducerState)(nil),         // 21: strata.stream.v1.ProducerState
 	(*PartitionSequence)(nil),     // 22: strata.stream.v1.PartitionSequence
 	(*ProduceStreamBatch)(nil),    // 23: strata.stream.v1.ProduceStreamBatch
-	(*ProduceStreamResponse)(nil), // 24: strata.stream.v1.ProduceStreamResponse
-	(*ProduceStreamOpened)(nil),   // 25: strata.stream.v1.ProduceStreamOpened
-	(*ProduceStreamAck)(nil),      // 26: strata.stream.v1.ProduceStreamAck
-	(*ConsumeRequest)(nil),        // 27: strata.stream.v1.ConsumeRequest
-	(*ConsumePause)(nil),          // 28: strata.stream.v1.ConsumePause
-	(*ConsumeOpen)(nil),           // 29: strata.stream.v1.ConsumeOpen
-	(*ConsumeRevokeDone)(nil),     // 30: strata.stream.v1.ConsumeRevokeDone
-	(*ConsumeCredit)(nil),         // 31: strata.stream.v1.ConsumeCredit
-	(*ConsumeCommit)(nil),         // 32: strata.stream.v1.ConsumeCommit
-	(*ConsumeOffset)(nil),         // 33: strata.stream.v1.ConsumeOffset
-	(*ConsumeResponse)(nil),       // 34: strata.stream.v1.ConsumeResponse
-	(*ConsumeAssigned)(nil),       // 35: strata.stream.v1.ConsumeAssigned
-	(*ConsumeRevoked)(nil),        // 36: strata.stream.v1.ConsumeRevoked
-	(*ConsumeRecords)(nil),        // 37: strata.stream.v1.ConsumeRecords
-	(*ConsumeCommitResult)(nil),   // 38: strata.stream.v1.ConsumeCommitResult
-	(*durationpb.Duration)(nil),   // 39: google.protobuf.Duration
-	(*v1.ErrorDetail)(nil),        // 40: strata.common.v1.ErrorDetail
-	(*TopicPartitions)(nil),       // 41: strata.stream.v1.TopicPartitions
-	(*PartitionResult)(nil),       // 42: strata.stream.v1.PartitionResult
+	(*RecordBatch)(nil),           // 24: strata.stream.v1.RecordBatch
+	(*ProduceStreamResponse)(nil), // 25: strata.stream.v1.ProduceStreamResponse
+	(*ProduceStreamOpened)(nil),   // 26: strata.stream.v1.ProduceStreamOpened
+	(*ProduceStreamAck)(nil),      // 27: strata.stream.v1.ProduceStreamAck
+	(*ConsumeRequest)(nil),        // 28: strata.stream.v1.ConsumeRequest
+	(*ConsumePause)(nil),          // 29: strata.stream.v1.ConsumePause
+	(*ConsumeOpen)(nil),           // 30: strata.stream.v1.ConsumeOpen
+	(*ConsumeRevokeDone)(nil),     // 31: strata.stream.v1.ConsumeRevokeDone
+	(*ConsumeCredit)(nil),         // 32: strata.stream.v1.ConsumeCredit
+	(*ConsumeCommit)(nil),         // 33: strata.stream.v1.ConsumeCommit
+	(*ConsumeOffset)(nil),         // 34: strata.stream.v1.ConsumeOffset
+	(*ConsumeResponse)(nil),       // 35: strata.stream.v1.ConsumeResponse
+	(*ConsumeAssigned)(nil),       // 36: strata.stream.v1.ConsumeAssigned
+	(*ConsumeRevoked)(nil),        // 37: strata.stream.v1.ConsumeRevoked
+	(*ConsumeRecords)(nil),        // 38: strata.stream.v1.ConsumeRecords
+	(*ConsumeCommitResult)(nil),   // 39: strata.stream.v1.ConsumeCommitResult
+	(*durationpb.Duration)(nil),   // 40: google.protobuf.Duration
+	(*v1.ErrorDetail)(nil),        // 41: strata.common.v1.ErrorDetail
+	(*TopicPartitions)(nil),       // 42: strata.stream.v1.TopicPartitions
+	(*PartitionResult)(nil),       // 43: strata.stream.v1.PartitionResult
 }
 var file_strata_stream_v1_stream_proto_depIdxs = []int32{
 	5,  // 0: strata.stream.v1.ProduceRecord.headers:type_name -> strata.stream.v1.Header
 	6,  // 1: strata.stream.v1.ProduceRequest.records:type_name -> strata.stream.v1.ProduceRecord
 	0,  // 2: strata.stream.v1.ProduceRequest.acks:type_name -> strata.stream.v1.Acks
-	39, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
+	40, // 3: strata.stream.v1.ProduceRequest.timeout:type_name -> google.protobuf.Duration
 	1,  // 4: strata.stream.v1.ProduceRequest.compression:type_name -> strata.stream.v1.Compression
-	40, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
+	41, // 5: strata.stream.v1.ProduceResult.error:type_name -> strata.common.v1.ErrorDetail
 	8,  // 6: strata.stream.v1.ProduceResponse.results:type_name -> strata.stream.v1.ProduceResult
 	2,  // 7: strata.stream.v1.FetchPartition.position:type_name -> strata.stream.v1.LogPosition
 	10, // 8: strata.stream.v1.FetchRequest.partitions:type_name -> strata.stream.v1.FetchPartition
-	39, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
+	40, // 9: strata.stream.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
 	3,  // 10: strata.stream.v1.FetchRequest.isolation_level:type_name -> strata.stream.v1.IsolationLevel
 	4,  // 11: strata.stream.v1.Record.timestamp_type:type_name -> strata.stream.v1.TimestampType
 	5,  // 12: strata.stream.v1.Record.headers:type_name -> strata.stream.v1.Header
-	40, // 13: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
+	41, // 13: strata.stream.v1.FetchPartitionResult.error:type_name -> strata.common.v1.ErrorDetail
 	12, // 14: strata.stream.v1.FetchPartitionResult.records:type_name -> strata.stream.v1.Record
 	13, // 15: strata.stream.v1.FetchResponse.partitions:type_name -> strata.stream.v1.FetchPartitionResult
 	2,  // 16: strata.stream.v1.ListOffsetsPartition.position:type_name -> strata.stream.v1.LogPosition
 	15, // 17: strata.stream.v1.ListOffsetsRequest.partitions:type_name -> strata.stream.v1.ListOffsetsPartition
-	40, // 18: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
+	41, // 18: strata.stream.v1.ListOffsetsResult.error:type_name -> strata.common.v1.ErrorDetail
 	17, // 19: strata.stream.v1.ListOffsetsResponse.partitions:type_name -> strata.stream.v1.ListOffsetsResult
 	20, // 20: strata.stream.v1.ProduceStreamRequest.open:type_name -> strata.stream.v1.ProduceStreamOpen
 	23, // 21: strata.stream.v1.ProduceStreamRequest.batch:type_name -> strata.stream.v1.ProduceStreamBatch
 	0,  // 22: strata.stream.v1.ProduceStreamOpen.acks:type_name -> strata.stream.v1.Acks
 	1,  // 23: strata.stream.v1.ProduceStreamOpen.compression:type_name -> strata.stream.v1.Compression
-	39, // 24: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
+	40, // 24: strata.stream.v1.ProduceStreamOpen.timeout:type_name -> google.protobuf.Duration
 	21, // 25: strata.stream.v1.ProduceStreamOpen.resume:type_name -> strata.stream.v1.ProducerState
 	22, // 26: strata.stream.v1.ProducerState.sequences:type_name -> strata.stream.v1.PartitionSequence
 	6,  // 27: strata.stream.v1.ProduceStreamBatch.records:type_name -> strata.stream.v1.ProduceRecord
-	25, // 28: strata.stream.v1.ProduceStreamResponse.opened:type_name -> strata.stream.v1.ProduceStreamOpened
-	26, // 29: strata.stream.v1.ProduceStreamResponse.ack:type_name -> strata.stream.v1.ProduceStreamAck
-	40, // 30: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
-	8,  // 31: strata.stream.v1.ProduceStreamAck.results:type_name -> strata.stream.v1.ProduceResult
-	21, // 32: strata.stream.v1.ProduceStreamAck.producer_state:type_name -> strata.stream.v1.ProducerState
-	29, // 33: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
-	31, // 34: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
-	32, // 35: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
-	30, // 36: strata.stream.v1.ConsumeRequest.revoke_done:type_name -> strata.stream.v1.ConsumeRevokeDone
-	28, // 37: strata.stream.v1.ConsumeRequest.pause:type_name -> strata.stream.v1.ConsumePause
-	41, // 38: strata.stream.v1.ConsumePause.partitions:type_name -> strata.stream.v1.TopicPartitions
-	2,  // 39: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
-	39, // 40: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
-	3,  // 41: strata.stream.v1.ConsumeOpen.isolation_level:type_name -> strata.stream.v1.IsolationLevel
-	33, // 42: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
-	35, // 43: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
-	36, // 44: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
-	37, // 45: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
-	38, // 46: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
-	41, // 47: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
-	41, // 48: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
-	12, // 49: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
-	42, // 50: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
-	7,  // 51: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
-	11, // 52: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
-	16, // 53: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
-	19, // 54: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
-	27, // 55: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
-	9,  // 56: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
-	14, // 57: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
-	18, // 58: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
-	24, // 59: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
-	34, // 60: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
-	56, // [56:61] is the sub-list for method output_type
-	51, // [51:56] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	24, // 28: strata.stream.v1.ProduceStreamBatch.record_batches:type_name -> strata.stream.v1.RecordBatch
+	26, // 29: strata.stream.v1.ProduceStreamResponse.opened:type_name -> strata.stream.v1.ProduceStreamOpened
+	27, // 30: strata.stream.v1.ProduceStreamResponse.ack:type_name -> strata.stream.v1.ProduceStreamAck
+	41, // 31: strata.stream.v1.ProduceStreamAck.error:type_name -> strata.common.v1.ErrorDetail
+	8,  // 32: strata.stream.v1.ProduceStreamAck.results:type_name -> strata.stream.v1.ProduceResult
+	21, // 33: strata.stream.v1.ProduceStreamAck.producer_state:type_name -> strata.stream.v1.ProducerState
+	30, // 34: strata.stream.v1.ConsumeRequest.open:type_name -> strata.stream.v1.ConsumeOpen
+	32, // 35: strata.stream.v1.ConsumeRequest.credit:type_name -> strata.stream.v1.ConsumeCredit
+	33, // 36: strata.stream.v1.ConsumeRequest.commit:type_name -> strata.stream.v1.ConsumeCommit
+	31, // 37: strata.stream.v1.ConsumeRequest.revoke_done:type_name -> strata.stream.v1.ConsumeRevokeDone
+	29, // 38: strata.stream.v1.ConsumeRequest.pause:type_name -> strata.stream.v1.ConsumePause
+	42, // 39: strata.stream.v1.ConsumePause.partitions:type_name -> strata.stream.v1.TopicPartitions
+	2,  // 40: strata.stream.v1.ConsumeOpen.start_position:type_name -> strata.stream.v1.LogPosition
+	40, // 41: strata.stream.v1.ConsumeOpen.session_timeout:type_name -> google.protobuf.Duration
+	3,  // 42: strata.stream.v1.ConsumeOpen.isolation_level:type_name -> strata.stream.v1.IsolationLevel
+	34, // 43: strata.stream.v1.ConsumeCommit.offsets:type_name -> strata.stream.v1.ConsumeOffset
+	36, // 44: strata.stream.v1.ConsumeResponse.assigned:type_name -> strata.stream.v1.ConsumeAssigned
+	37, // 45: strata.stream.v1.ConsumeResponse.revoked:type_name -> strata.stream.v1.ConsumeRevoked
+	38, // 46: strata.stream.v1.ConsumeResponse.records:type_name -> strata.stream.v1.ConsumeRecords
+	39, // 47: strata.stream.v1.ConsumeResponse.commit_result:type_name -> strata.stream.v1.ConsumeCommitResult
+	42, // 48: strata.stream.v1.ConsumeAssigned.partitions:type_name -> strata.stream.v1.TopicPartitions
+	42, // 49: strata.stream.v1.ConsumeRevoked.partitions:type_name -> strata.stream.v1.TopicPartitions
+	12, // 50: strata.stream.v1.ConsumeRecords.records:type_name -> strata.stream.v1.Record
+	43, // 51: strata.stream.v1.ConsumeCommitResult.results:type_name -> strata.stream.v1.PartitionResult
+	7,  // 52: strata.stream.v1.StreamService.Produce:input_type -> strata.stream.v1.ProduceRequest
+	11, // 53: strata.stream.v1.StreamService.Fetch:input_type -> strata.stream.v1.FetchRequest
+	16, // 54: strata.stream.v1.StreamService.ListOffsets:input_type -> strata.stream.v1.ListOffsetsRequest
+	19, // 55: strata.stream.v1.StreamService.ProduceStream:input_type -> strata.stream.v1.ProduceStreamRequest
+	28, // 56: strata.stream.v1.StreamService.Consume:input_type -> strata.stream.v1.ConsumeRequest
+	9,  // 57: strata.stream.v1.StreamService.Produce:output_type -> strata.stream.v1.ProduceResponse
+	14, // 58: strata.stream.v1.StreamService.Fetch:output_type -> strata.stream.v1.FetchResponse
+	18, // 59: strata.stream.v1.StreamService.ListOffsets:output_type -> strata.stream.v1.ListOffsetsResponse
+	25, // 60: strata.stream.v1.StreamService.ProduceStream:output_type -> strata.stream.v1.ProduceStreamResponse
+	35, // 61: strata.stream.v1.StreamService.Consume:output_type -> strata.stream.v1.ConsumeResponse
+	57, // [57:62] is the sub-list for method output_type
+	52, // [52:57] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_strata_stream_v1_stream_proto_init() }
@@ -3251,19 +3334,19 @@ func file_strata_stream_v1_stream_proto_init() {
 		(*ProduceStreamRequest_Open)(nil),
 		(*ProduceStreamRequest_Batch)(nil),
 	}
-	file_strata_stream_v1_stream_proto_msgTypes[19].OneofWrappers = []any{
+	file_strata_stream_v1_stream_proto_msgTypes[20].OneofWrappers = []any{
 		(*ProduceStreamResponse_Opened)(nil),
 		(*ProduceStreamResponse_Ack)(nil),
 	}
-	file_strata_stream_v1_stream_proto_msgTypes[22].OneofWrappers = []any{
+	file_strata_stream_v1_stream_proto_msgTypes[23].OneofWrappers = []any{
 		(*ConsumeRequest_Open)(nil),
 		(*ConsumeRequest_Credit)(nil),
 		(*ConsumeRequest_Commit)(nil),
 		(*ConsumeRequest_RevokeDone)(nil),
 		(*ConsumeRequest_Pause)(nil),
 	}
-	file_strata_stream_v1_stream_proto_msgTypes[24].OneofWrappers = []any{}
-	file_strata_stream_v1_stream_proto_msgTypes[29].OneofWrappers = []any{
+	file_strata_stream_v1_stream_proto_msgTypes[25].OneofWrappers = []any{}
+	file_strata_stream_v1_stream_proto_msgTypes[30].OneofWrappers = []any{
 		(*ConsumeResponse_Assigned)(nil),
 		(*ConsumeResponse_Revoked)(nil),
 		(*ConsumeResponse_Records)(nil),
@@ -3275,7 +3358,7 @@ func file_strata_stream_v1_stream_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_stream_v1_stream_proto_rawDesc), len(file_strata_stream_v1_stream_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
