@@ -233,7 +233,8 @@ func (l *Log) rollLocked(base int64, now timeT) error {
 		if err := old.remove(); err != nil {
 			return fmt.Errorf("roll: %w", l.fail(err))
 		}
-	} else if err := old.seal(); err != nil {
+	} else if err := old.finish(); err != nil {
+		// Its data fsync is queued below, once the new segment exists.
 		return fmt.Errorf("roll: %w", l.fail(err))
 	} else if err := l.writeTxnIndex(old); err != nil {
 		// Not fatal: a sealed segment without one is scanned at the next Open.
@@ -252,10 +253,14 @@ func (l *Log) rollLocked(base int64, now timeT) error {
 	l.segMu.Unlock()
 	l.active = s
 	if old.size.Load() > 0 {
-		// The state covers every batch below base, all of them durable.
-		l.writeSnapshotLocked(base)
+		// The old segment's fsync, and the recovery point and producer
+		// snapshot that wait for it, happen off the append path.
+		l.queueRolledLocked(old, base)
+		return nil
 	}
-	// seal fsynced the old segment, so everything below base is durable.
-	l.recoveryPoint = old.next.Load()
+	if len(l.rolled) == 0 {
+		// Every segment below the empty one was synced at its roll.
+		l.recoveryPoint = max(l.recoveryPoint, old.next.Load())
+	}
 	return l.writeCheckpoint()
 }
