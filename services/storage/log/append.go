@@ -179,7 +179,12 @@ func (l *Log) writeLocked(batches []byte, first, last int64, records int64) erro
 	}
 	s := l.active
 	pos := s.size.Load()
-	s.preallocate(pos, len(batches))
+	if len(l.rolled) == 0 {
+		// Not while a rolled segment's fsync runs: on ext4 a fallocate
+		// then waits on the journal for it, stalling appends 0.5-1.6 s at
+		// a 1 GiB roll (about 25 ms without).
+		s.preallocate(pos, len(batches))
+	}
 	if _, err := s.f.WriteAt(batches, pos); err != nil {
 		// Cut any partial write so the file keeps only whole batches.
 		if terr := s.f.Truncate(pos); terr != nil {
