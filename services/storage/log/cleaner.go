@@ -439,6 +439,9 @@ type timeOffset struct{ ts, off int64 }
 // swapIn replaces old with the committed .swap file. Readers are held off
 // only for the renames and the index writes.
 func (l *Log) swapIn(old, ns *segment, swapPath string, idx []offsetPos, tidx []timeOffset) error {
+	// A background sync of old (just rolled) ends before readers are held
+	// off; old's data needs none after it: the cleaned copy is synced.
+	old.endSyncs()
 	l.segMu.Lock()
 	defer l.segMu.Unlock()
 	// A failed swap leaves the in-memory state unknown: fail the log (the

@@ -31,6 +31,11 @@ func (l *Log) MaybeFlush() error {
 }
 
 func (l *Log) flushLocked(now time.Time) error {
+	// The recovery point below claims the rolled segments whose background
+	// sync is still pending too: sync them first.
+	if err := l.syncRolledLocked(); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
 	// A failed fsync fails the log for good: the kernel may have dropped
 	// the dirty pages, so a retry that succeeds proves nothing.
 	if err := l.active.sync(); err != nil {

@@ -60,17 +60,33 @@ func openT(t testing.TB, dir string, cfg Config, opt ...Option) *Log {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Closed before the test's temporary directory goes (no background
+	// sync then writes into it); a log closed already is left as it is.
+	t.Cleanup(func() { l.Close() })
 	return l
 }
 
 // crash abandons the log like a killed process would: no flush, no index
-// trim, no clean-shutdown marker.
+// trim, no clean-shutdown marker. The background syncs of rolled segments
+// are let finish first (done here, so the files are the same every run);
+// crashNow does not wait for them.
 func crash(l *Log) {
+	l.mu.Lock()
+	l.syncRolledLocked()
+	l.mu.Unlock()
+	crashNow(l)
+}
+
+// crashNow is crash with the rolled segments' pending syncs left undone.
+func crashNow(l *Log) {
+	defer l.syncWG.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
 	l.shut.Store(true)
+	l.rolled = nil
 	for _, s := range l.segs {
+		s.endSyncs()
 		for _, ix := range []*mmapIndex{s.idx.mmapIndex, s.tidx.mmapIndex} {
 			if ix.data != nil {
 				unix.Munmap(ix.data)

@@ -68,6 +68,10 @@ type Log struct {
 	closed        bool
 	shut          atomic.Bool // closed, for readers (set under segMu)
 
+	rolled  []*rolledSync // rolled segments whose fsync is pending, oldest first (rollsync.go)
+	syncing bool          // the rolled-segment sync worker runs
+	syncWG  sync.WaitGroup
+
 	ckMu         sync.Mutex // serializes offsets checkpoint writes
 	cleanerPoint atomic.Int64
 	compact, del bool
@@ -374,17 +378,29 @@ func parseBase(s string) (int64, bool) {
 func (l *Log) Close() error {
 	l.maintMu.Lock()
 	defer l.maintMu.Unlock()
+	err := l.closeLocked()
+	// A background sync of a rolled segment finds the log closed and ends.
+	l.syncWG.Wait()
+	return err
+}
+
+func (l *Log) closeLocked() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil
 	}
+	var err error
+	if l.Err() == nil {
+		// Readers go on while the rolled segments are synced.
+		err = l.syncRolledLocked()
+	}
 	l.closed = true
+	l.rolled = nil // synced, or moot in a failed log
 	l.segMu.Lock()
 	defer l.segMu.Unlock()
 	l.shut.Store(true)
-	var err error
-	if l.Err() == nil {
+	if err == nil && l.Err() == nil {
 		err = l.active.seal()
 		if err == nil {
 			l.writeSnapshotLocked(l.leo.Load())

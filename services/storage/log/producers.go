@@ -309,7 +309,13 @@ func (l *Log) snapshotPath(offset int64) string {
 // snapshots. A failure is logged, not returned: a snapshot only saves a
 // scan. Called with mu held.
 func (l *Log) writeSnapshotLocked(offset int64) {
-	if err := fsutil.WriteFileAtomicFS(l.fs, l.snapshotPath(offset), l.prod.encodeSnapshot(offset), 0o644); err != nil {
+	l.writeSnapshotDataLocked(offset, l.prod.encodeSnapshot(offset))
+}
+
+// writeSnapshotDataLocked is writeSnapshotLocked with the state encoded
+// earlier (a roll's, written once the rolled segment is synced).
+func (l *Log) writeSnapshotDataLocked(offset int64, data []byte) {
+	if err := fsutil.WriteFileAtomicFS(l.fs, l.snapshotPath(offset), data, 0o644); err != nil {
 		l.opts.logger.Warn("producer state snapshot not written", "dir", l.dir, "offset", offset, "err", err)
 		return
 	}

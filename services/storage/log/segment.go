@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,13 @@ type segment struct {
 	sinceIndex int   // bytes appended since the last offset index entry (writer only)
 	lastBase   int64 // base offset of the last batch (writer only)
 	allocated  int64 // file bytes reserved ahead of the writes (writer only)
+
+	// syncMu serializes data fsyncs with the file's close: a rolled
+	// segment is synced in the background (rollsync.go) while retention,
+	// the cleaner or truncation may close it.
+	syncMu     sync.Mutex
+	syncErr    error // the first failed fsync; it sticks (see flushLocked)
+	syncClosed bool  // the file is closed or about to be: no more fsyncs
 }
 
 // Preallocation of a busy segment's file ahead of its writes: a write into
@@ -173,16 +181,23 @@ func (s *segment) roomFor(size int, lastOffset int64, cfg *Config, now time.Time
 		s.idx.free() >= 2 && s.tidx.free() >= 2 // one for the batch, one for the seal entry
 }
 
-// seal finishes a segment that will take no more appends: a final time
-// index entry so the time index knows the segment's maximum, fsync, trim.
+// seal finishes a segment that will take no more appends: fsync, then
+// finish.
 func (s *segment) seal() error {
+	if err := s.sync(); err != nil {
+		return err
+	}
+	return s.finish()
+}
+
+// finish is seal without the data fsync (a roll leaves that to the
+// background, rollsync.go): a final time index entry so the time index
+// knows the segment's maximum, trim.
+func (s *segment) finish() error {
 	if s.tidx.writable && s.maxTS.Load() > s.tidx.lastTS() && s.next.Load() > s.base {
 		if err := s.tidx.maybeAdd(s.maxTS.Load(), s.next.Load()-1); err != nil {
 			return err
 		}
-	}
-	if err := s.sync(); err != nil {
-		return err
 	}
 	if s.allocated > s.size.Load() {
 		// Give back the blocks reserved past the last write; failing only
@@ -216,14 +231,33 @@ func (s *segment) unseal(cfg *Config) error {
 	return nil
 }
 
+// sync fsyncs the data. The first failure sticks: the kernel may have
+// dropped the dirty pages, so a later fsync that succeeds proves nothing.
+// A closed segment needs none (it was removed or replaced, or Close
+// synced it first) and reports success.
 func (s *segment) sync() error {
-	if err := s.f.Datasync(); err != nil {
-		return fmt.Errorf("fdatasync %s: %w", s.f.Name(), err)
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.syncErr != nil || s.syncClosed {
+		return s.syncErr
 	}
-	return nil
+	if err := s.f.Datasync(); err != nil {
+		s.syncErr = fmt.Errorf("fdatasync %s: %w", s.f.Name(), err)
+	}
+	return s.syncErr
+}
+
+// endSyncs waits for an fsync in progress and turns later ones into
+// no-ops, so the file can be closed: called before a close that should
+// not wait under a lock readers need.
+func (s *segment) endSyncs() {
+	s.syncMu.Lock()
+	s.syncClosed = true
+	s.syncMu.Unlock()
 }
 
 func (s *segment) close() error {
+	s.endSyncs()
 	err := s.idx.close()
 	if terr := s.tidx.close(); err == nil {
 		err = terr

@@ -85,6 +85,7 @@ func (l *Log) afterTruncateLocked(newEnd int64) error {
 		l.hw.Store(newEnd)
 	}
 	l.recoveryPoint = min(l.recoveryPoint, newEnd)
+	l.dropRolledAfterLocked(newEnd)
 	l.cleanerPoint.Store(min(l.cleanerPoint.Load(), newEnd))
 	if err := l.epochs.truncateFromEnd(newEnd); err != nil {
 		return err
@@ -122,6 +123,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.logStart.Store(offset)
 	l.leo.Store(max(l.leo.Load(), offset))
 	l.recoveryPoint = offset
+	l.dropRolledAfterLocked(-1) // every segment goes
 	l.cleanerPoint.Store(offset)
 	l.hw.Store(offset)
 	if err := l.writeCheckpoint(); err != nil {
