@@ -26,7 +26,10 @@ import (
 // BenchmarkCompare prints every figure of the performance issue with its
 // ratio, measured in one run and over several rounds: kfake (franz-go's
 // in-memory fake, no disk, no replication), Strata over the Kafka protocol
-// and Strata over gRPC, taking turns going first. Run with `make
+// and Strata over gRPC (client-encoded record batches over ProduceStream,
+// as clients/go sends them). Produce runs are balanced (each half of its
+// records in order, then half in reverse order: see balanced); consume and
+// latency take turns going first. Run with `make
 // bench-compare` (BENCH_QUICK=1: fewer records, two rounds).
 func BenchmarkCompare(b *testing.B) {
 	quick := os.Getenv("BENCH_QUICK") != ""
@@ -76,15 +79,15 @@ func BenchmarkCompare(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				per := max(1, 512*1024/f.size) // ProduceStream requests of about 512 KiB
-				var kf, k, g float64
-				err := rotate(r,
-					func() (err error) { kf, err = kafkaProduce(fakeAddr, topic, f.acks, f.n, value[:f.size]); return err },
-					func() (err error) { k, err = kafkaProduce(dev.kafka, topic, f.acks, f.n, value[:f.size]); return err },
-					func() (err error) { g, err = streamProduce(sc, topic, f.sacks, f.n, value[:f.size], per); return err })
+				per := min(10000, max(1, 1<<20/(f.size+16))) // one batch of at most 1 MiB per request, as clients/go sends
+				rates, err := balanced(f.n,
+					func(n int) (float64, error) { return kafkaProduce(fakeAddr, topic, f.acks, n, value[:f.size]) },
+					func(n int) (float64, error) { return kafkaProduce(dev.kafka, topic, f.acks, n, value[:f.size]) },
+					func(n int) (float64, error) { return streamProduce(sc, topic, f.sacks, n, value[:f.size], per, true) })
 				if err != nil {
 					b.Fatalf("%s: %v", f.name, err)
 				}
+				kf, k, g := rates[0], rates[1], rates[2]
 				mb := float64(f.size) / 1e6
 				sum.row(f.name, kf*mb, k*mb, g*mb)
 				fmt.Printf("%-34s %11.1f %11.1f %11.1f %8.2f %8.2f %8.2f   RSS %.0f MB\n", f.name, kf*mb, k*mb, g*mb, k/kf, g/kf, g/k, float64(rss.max())/1e6)
