@@ -130,9 +130,11 @@ func snapshotExists(t *testing.T, l *Log, off int64) bool {
 	return err == nil
 }
 
-// An append does not wait for the rolled segment's fsync, and nothing
-// claims that segment durable before the fsync has returned.
-func TestRollDoesNotWaitForOldSegmentSync(t *testing.T) {
+// rolledWithSyncHeld opens a log in a temporary directory and appends
+// until it rolls, with the rolled segment's fsync started and held until
+// gfs.open.
+func rolledWithSyncHeld(t *testing.T) (string, *gateFS, *Log) {
+	t.Helper()
 	dir := t.TempDir()
 	gfs := newGateFS(segmentName(0, logSuffix))
 	l := openT(t, dir, rollConfig(), WithFS(gfs))
@@ -143,6 +145,13 @@ func TestRollDoesNotWaitForOldSegmentSync(t *testing.T) {
 	case <-time.After(rollTimeout):
 		t.Fatal("the rolled segment's fsync never started")
 	}
+	return dir, gfs, l
+}
+
+// An append does not wait for the rolled segment's fsync, and nothing
+// claims that segment durable before the fsync has returned.
+func TestRollDoesNotWaitForOldSegmentSync(t *testing.T) {
+	dir, gfs, l := rolledWithSyncHeld(t)
 	base := l.active.base
 	within(t, "appends while the rolled segment's fsync is held", func() {
 		for i := 0; i < 3; i++ {
@@ -239,16 +248,7 @@ func TestCloseWithPendingRollSync(t *testing.T) {
 // Flush syncs a rolled segment whose background fsync is still pending
 // itself before it claims the whole log durable.
 func TestFlushSyncsPendingRolledSegment(t *testing.T) {
-	dir := t.TempDir()
-	gfs := newGateFS(segmentName(0, logSuffix))
-	l := openT(t, dir, rollConfig(), WithFS(gfs))
-	t.Cleanup(gfs.open) // before Close, which would wait for the held fsync
-	appendUntilRoll(t, l)
-	select {
-	case <-gfs.entered:
-	case <-time.After(rollTimeout):
-		t.Fatal("the rolled segment's fsync never started")
-	}
+	dir, gfs, l := rolledWithSyncHeld(t)
 	flushed := make(chan error, 1)
 	go func() { flushed <- l.Flush() }()
 	// Once Flush holds mu the worker cannot complete the held sync: Flush
@@ -284,16 +284,7 @@ func TestFlushSyncsPendingRolledSegment(t *testing.T) {
 // completion from moving the recovery point or writing the roll's
 // snapshot: the batches it covers are gone.
 func TestTruncateDuringRollSync(t *testing.T) {
-	dir := t.TempDir()
-	gfs := newGateFS(segmentName(0, logSuffix))
-	l := openT(t, dir, rollConfig(), WithFS(gfs))
-	t.Cleanup(gfs.open) // before Close, which would wait for the held fsync
-	appendUntilRoll(t, l)
-	select {
-	case <-gfs.entered:
-	case <-time.After(rollTimeout):
-		t.Fatal("the rolled segment's fsync never started")
-	}
+	dir, gfs, l := rolledWithSyncHeld(t)
 	base := l.active.base
 	cut := base / 2
 	within(t, "truncation while the rolled segment's fsync is held", func() {
