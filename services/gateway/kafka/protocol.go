@@ -162,8 +162,26 @@ func illegalSASLState(req *request, msg string) kmsg.Response {
 
 // encodeResponse frames a response: size, correlation id, header tags
 // (flexible versions other than ApiVersions), body.
+// sizeHint is about the encoded size of resp, so that a large fetch
+// response is encoded into one buffer instead of one that append regrows
+// and copies (a quarter of a consuming gateway's CPU was that encoding).
+func sizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 64
+	}
+	n := 64
+	for _, t := range f.Topics {
+		n += 64 + len(t.Topic)
+		for _, p := range t.Partitions {
+			n += 64 + 16*len(p.AbortedTransactions) + len(p.RecordBatches)
+		}
+	}
+	return n
+}
+
 func encodeResponse(req *request, resp kmsg.Response) []byte {
-	out := make([]byte, 8, 64)
+	out := make([]byte, 8, 8+sizeHint(resp))
 	binary.BigEndian.PutUint32(out[4:], uint32(req.corr))
 	if resp.IsFlexible() && resp.Key() != 18 {
 		out = append(out, 0)
