@@ -15,8 +15,9 @@ import (
 // BenchmarkClientVsKafka measures, against one `strata dev` and over
 // several rounds, producing 100,000 records of 1 KiB with the Go client's
 // Producer (clients/go, over ProduceStream) beside franz-go over the Kafka
-// protocol, RF=1 acks=leader and RF=3 acks=all (idempotent). Run with
-// `make bench-client`.
+// protocol, RF=1 acks=leader and RF=3 acks=all (idempotent), then reads
+// the RF=3 records back with a clients/go group Consumer beside a franz-go
+// group consumer. Run with `make bench-client`.
 func BenchmarkClientVsKafka(b *testing.B) {
 	kafka, grpcAddr := startKafkaDev(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
@@ -57,7 +58,49 @@ func BenchmarkClientVsKafka(b *testing.B) {
 				fmt.Printf("%-17s %-6d %14.1f %16.1f %10.2f\n", m.name, r+1, k*size/1e6, g*size/1e6, g/k)
 			}
 		}
+		// Consume what the RF=3 rounds wrote (2 × records per round).
+		fmt.Printf("\n%-17s %-6s %14s %16s %10s\n", "consume 1 KiB", "round", "franz-go MB/s", "clients/go MB/s", "client/kafka")
+		for r := range rounds {
+			n := 2 * rounds * records
+			var k, g float64
+			err := inTurn(r, func() (err error) {
+				k, err = kafkaConsume(kafka, "client-bench-3", fmt.Sprint("client-bench-kafka-", r), n)
+				return err
+			}, func() (err error) {
+				g, err = clientConsume(ctx, client, "client-bench-3", fmt.Sprint("client-bench-go-", r), n)
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			fmt.Printf("%-17s %-6d %14.1f %16.1f %10.2f\n", "RF=3 group", r+1, k*size/1e6, g*size/1e6, g/k)
+		}
 	}
+}
+
+// clientConsume reads n records of topic with a clients/go group Consumer
+// from the start and returns records/s, timed from the first record as
+// kafkaConsume is, with a buffer as large as the 50 MiB fetch kafkaConsume
+// gives franz-go.
+func clientConsume(ctx context.Context, c *strata.Client, topic, group string, n int) (float64, error) {
+	k, err := c.NewConsumer(group, []string{topic}, strata.ConsumeStartOffset(strata.AtStart()), strata.DisableAutoCommit(), strata.ConsumerBuffer(50000, 50<<20))
+	if err != nil {
+		return 0, err
+	}
+	defer k.Close(ctx)
+	got := 0
+	var start time.Time
+	for got < n {
+		fs, err := k.Poll(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if got == 0 && fs.NumRecords() > 0 {
+			start = time.Now() // from the first record: joining is not reading
+		}
+		got += fs.NumRecords()
+	}
+	return float64(got) / time.Since(start).Seconds(), nil
 }
 
 // clientProduce sends n keyless records with one clients/go Producer

@@ -382,6 +382,48 @@ func TestStreamInteropWithFranzGo(t *testing.T) {
 		}
 	}
 
+	// kcat (librdkafka) reads a clients/go record the same.
+	if kcat, err := exec.LookPath("kcat"); err != nil {
+		t.Log("kcat (librdkafka) is not installed: skipping its read of a clients/go record (.ci/run installs it)")
+	} else {
+		r := sent[0]
+		out, err := exec.CommandContext(ctx, kcat, "-b", c.kafka, "-C", "-t", "fromclient", "-p", fmt.Sprint(r.Partition), "-o", fmt.Sprint(r.Offset),
+			"-c", "1", "-e", "-f", `%k|%s|%h|%T|%o\n`).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kcat -C: %v: %s", err, out)
+		}
+		if want := fmt.Sprintf("%s|%s|i=0,null=NULL|%d|%d", r.Key, r.Value, r.Timestamp.UnixMilli(), r.Offset); !strings.Contains(string(out), want) {
+			t.Fatalf("kcat read %q, want %q", out, want)
+		}
+	}
+
+	// The reverse: clients/go's Reader reads franz-go's records (every
+	// codec) with the same fields.
+	reader, err := client.NewReader(map[string]map[int32]strata.Offset{"fromkafka": {0: strata.AtStart(), 1: strata.AtStart(), 2: strata.AtStart(), 3: strata.AtStart()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	got := map[[2]int64]*strata.Record{}
+	for len(got) < len(all) && ctx.Err() == nil {
+		fs, err := reader.Poll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *strata.Record) { got[[2]int64{int64(r.Partition), r.Offset}] = r })
+	}
+	for i, r := range all {
+		g := got[[2]int64{int64(r.Partition), r.Offset}]
+		switch {
+		case g == nil:
+			t.Fatalf("franz-go record %d (%d@%d) not read by clients/go", i, r.Partition, r.Offset)
+		case !bytes.Equal(g.Key, r.Key) || (g.Key == nil) != (r.Key == nil) || !bytes.Equal(g.Value, r.Value) || g.Timestamp.UnixMilli() != r.Timestamp.UnixMilli():
+			t.Fatalf("franz-go record %d: clients/go reads key %q value %q ts %v, sent %q %q %v", i, g.Key, g.Value, g.Timestamp, r.Key, r.Value, r.Timestamp)
+		case len(g.Headers) != len(r.Headers) || g.Headers[0].Key != r.Headers[0].Key || !bytes.Equal(g.Headers[0].Value, r.Headers[0].Value) || g.Headers[1].Value == nil:
+			t.Fatalf("franz-go record %d: clients/go reads headers %v, sent %v", i, g.Headers, r.Headers)
+		}
+	}
+
 	// A client-encoded batch with a bad CRC is refused whole, and nothing
 	// of the request is written.
 	stream, err := sc.ProduceStream(ctx)
