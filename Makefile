@@ -131,7 +131,7 @@ bench-rest: ## REST produce (1,000-record JSON bodies, 4 HTTP clients) beside un
 	$(GO) test -run '^$$' -bench BenchmarkRestProduce -benchtime 1x -timeout 30m ./test/bench/
 
 .PHONY: bench-client
-bench-client: ## The Go client's Producer (clients/go) beside franz-go on `strata dev`: 1 KiB produce throughput, RF=1 and RF=3, 3 rounds.
+bench-client: ## The Go client (clients/go) beside franz-go on `strata dev`: 1 KiB produce throughput, RF=1 and RF=3, then a group Consumer reading the RF=3 records, 3 rounds.
 	$(GO) test -run '^$$' -bench BenchmarkClientVsKafka -benchtime 1x -timeout 30m ./test/bench/
 
 .PHONY: bench-commits
