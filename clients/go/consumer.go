@@ -94,8 +94,10 @@ func MaxPollRecords(n int) ConsumerOpt {
 }
 
 // ConsumerBuffer bounds the records and bytes (keys, values, headers) the
-// gateway may send ahead of Poll (defaults 10,000 and 16 MiB): the stream's
-// credit.
+// gateway may send ahead of Poll: the stream's credit. The defaults, 50,000
+// records and 50 MiB, are what a Kafka consumer asks of one fetch
+// (fetch.max.bytes, franz-go's FetchMaxBytes); a smaller buffer costs
+// throughput, as a round trip then drains it.
 func ConsumerBuffer(records, bytes int64) ConsumerOpt {
 	return consumerOpt(func(c *consumerConfig) {
 		if records > 0 {
@@ -190,7 +192,7 @@ type commitOutcome struct {
 // assignment.
 func (c *Client) NewConsumer(group string, topics []string, opts ...ConsumerOpt) (*Consumer, error) {
 	cfg := consumerConfig{start: AtEnd(), autoCommit: true, interval: 5 * time.Second, maxPollRecords: 1000,
-		bufRecords: 10000, bufBytes: 16 << 20}
+		bufRecords: 50000, bufBytes: 50 << 20}
 	for _, o := range opts {
 		o.applyConsumer(&cfg)
 	}

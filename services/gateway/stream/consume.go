@@ -784,13 +784,15 @@ func (m *member) fetch(ctx context.Context, assignment []tp, pos map[tp]int64) e
 		if len(reset) > 0 {
 			m.resolveStart(ctx, reset, pos)
 		}
-		maxBytes := int32(min(bytes, DefaultFetchMaxBytes))
+		// As a Kafka consumer's fetch: up to 1 MiB of each partition
+		// (max.partition.fetch.bytes), all of them within the credit.
+		partBytes, maxBytes := int32(min(bytes, DefaultFetchMaxBytes)), int32(min(bytes, MaxFetchMaxBytes))
 		var items []*router.FetchItem
 		for i := range assignment {
 			p := assignment[(first+i)%len(assignment)]
 			if pos[p] >= 0 && !m.isPaused(p) {
 				items = append(items, &router.FetchItem{Part: router.Part{Topic: p.topic, Partition: p.partition, ClientEpoch: -1},
-					Offset: pos[p], MaxBytes: maxBytes, Committed: m.committed})
+					Offset: pos[p], MaxBytes: partBytes, Committed: m.committed})
 			}
 		}
 		first++
