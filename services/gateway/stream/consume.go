@@ -13,6 +13,7 @@ import (
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/recordbatch"
 	"github.com/strata-io/strata/services/gateway/groupcall"
 	"github.com/strata-io/strata/services/gateway/router"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -770,6 +771,12 @@ func (m *member) fetch(ctx context.Context, assignment []tp, pos map[tp]int64) e
 		return nil
 	}
 	first := 0 // rotates, so a busy partition does not starve the others
+	// The next round is fetched while this one is decoded and sent (as a
+	// Kafka consumer fetches while its application processes), from the
+	// positions this round leaves once sent whole; a round that leaves
+	// others (credit ran out, a partition paused) fetches again.
+	var ahead *prefetch
+	defer func() { ahead.drop() }()
 	for {
 		records, bytes, err := m.credit.wait(ctx)
 		if err != nil {
@@ -784,27 +791,32 @@ func (m *member) fetch(ctx context.Context, assignment []tp, pos map[tp]int64) e
 		if len(reset) > 0 {
 			m.resolveStart(ctx, reset, pos)
 		}
-		// As a Kafka consumer's fetch: up to 1 MiB of each partition
-		// (max.partition.fetch.bytes), all of them within the credit.
-		partBytes, maxBytes := int32(min(bytes, DefaultFetchMaxBytes)), int32(min(bytes, MaxFetchMaxBytes))
-		var items []*router.FetchItem
-		for i := range assignment {
-			p := assignment[(first+i)%len(assignment)]
-			if pos[p] >= 0 && !m.isPaused(p) {
-				items = append(items, &router.FetchItem{Part: router.Part{Topic: p.topic, Partition: p.partition, ClientEpoch: -1},
-					Offset: pos[p], MaxBytes: partBytes, Committed: m.committed})
-			}
-		}
+		items := m.fetchItems(assignment, first, pos, bytes)
 		first++
 		if len(items) == 0 {
+			ahead.drop()
+			ahead = nil
 			if !sleep(ctx, consumeRetryBackoff) {
 				return nil
 			}
 			continue
 		}
-		m.s.router.Fetch(ctx, consumeFetchWait, 1, maxBytes, items)
+		if ahead.matches(items) {
+			items = ahead.wait()
+		} else {
+			ahead.drop()
+			m.s.router.Fetch(ctx, consumeFetchWait, 1, fetchBytes(bytes), items)
+		}
+		ahead = nil
 		if ctx.Err() != nil {
 			return nil
+		}
+		if next, left := predict(items); left < records && next != nil {
+			if size := fetchedSize(items); int64(size) < bytes {
+				after := maps.Clone(pos)
+				maps.Copy(after, next)
+				ahead = m.prefetch(ctx, m.fetchItems(assignment, first, after, bytes-int64(size)), bytes-int64(size))
+			}
 		}
 		b := &budget{bytes: int(min(bytes, MaxFetchMaxBytes)), records: int(min(records, MaxProduceRecords))}
 		startBytes, failed := b.bytes, 0
@@ -838,6 +850,114 @@ func (m *member) fetch(ctx context.Context, assignment []tp, pos map[tp]int64) e
 			return nil
 		}
 	}
+}
+
+// fetchItems is a round's fetch of the assigned partitions that are not
+// paused and have a position, from the first-th on, within bytes of
+// credit: as a Kafka consumer's fetch, up to 1 MiB of each partition
+// (max.partition.fetch.bytes).
+func (m *member) fetchItems(assignment []tp, first int, pos map[tp]int64, bytes int64) []*router.FetchItem {
+	partBytes := int32(min(bytes, DefaultFetchMaxBytes))
+	var items []*router.FetchItem
+	for i := range assignment {
+		p := assignment[(first+i)%len(assignment)]
+		if pos[p] >= 0 && !m.isPaused(p) {
+			items = append(items, &router.FetchItem{Part: router.Part{Topic: p.topic, Partition: p.partition, ClientEpoch: -1},
+				Offset: pos[p], MaxBytes: partBytes, Committed: m.committed})
+		}
+	}
+	return items
+}
+
+// fetchBytes is a round's bound on the bytes of all its partitions.
+func fetchBytes(credit int64) int32 { return int32(min(credit, MaxFetchMaxBytes)) }
+
+// prefetch is the next round's fetch, sent before this round is decoded.
+type prefetch struct {
+	items  []*router.FetchItem
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (m *member) prefetch(ctx context.Context, items []*router.FetchItem, credit int64) *prefetch {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &prefetch{items: items, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		m.s.router.Fetch(ctx, consumeFetchWait, 1, fetchBytes(credit), items)
+	}()
+	return f
+}
+
+// matches says whether f fetches what items would: the same partitions
+// from the same offsets.
+func (f *prefetch) matches(items []*router.FetchItem) bool {
+	if f == nil || len(f.items) != len(items) {
+		return false
+	}
+	want := make(map[tp]int64, len(items))
+	for _, it := range items {
+		want[tp{it.Topic, it.Partition}] = it.Offset
+	}
+	for _, it := range f.items {
+		if off, ok := want[tp{it.Topic, it.Partition}]; !ok || off != it.Offset {
+			return false
+		}
+	}
+	return true
+}
+
+// wait returns f's items once fetched (its long poll may still run).
+func (f *prefetch) wait() []*router.FetchItem {
+	<-f.done
+	f.cancel()
+	return f.items
+}
+
+// drop cuts f short and waits for it to end.
+func (f *prefetch) drop() {
+	if f != nil {
+		f.cancel()
+		<-f.done
+	}
+}
+
+// predict is where a round leaves each partition once every batch it
+// fetched is sent, and the records it holds; nil when a partition failed,
+// so that the next round is not guessed.
+func predict(items []*router.FetchItem) (map[tp]int64, int64) {
+	next := make(map[tp]int64, len(items))
+	var records int64
+	for _, it := range items {
+		if it.Err != nil {
+			return nil, 0
+		}
+		end := it.Offset
+		for data := it.Result.GetRecords(); len(data) > 0; {
+			raw, rest, err := recordbatch.Next(data)
+			if err != nil {
+				break
+			}
+			data = rest
+			if h, err := recordbatch.ParseHeader(raw); err == nil && h.NextOffset() > end {
+				records += h.NextOffset() - max(h.BaseOffset, end)
+				end = h.NextOffset()
+			}
+		}
+		next[tp{it.Topic, it.Partition}] = end
+	}
+	return next, records
+}
+
+// fetchedSize is the bytes of records a round fetched.
+func fetchedSize(items []*router.FetchItem) int {
+	n := 0
+	for _, it := range items {
+		if it.Err == nil {
+			n += len(it.Result.GetRecords())
+		}
+	}
+	return n
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -6,7 +6,11 @@ import (
 	"time"
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
+	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/errs"
+	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/services/gateway/router"
 )
 
 func TestConsumeOpenDefaultsAndRefusals(t *testing.T) {
@@ -73,4 +77,42 @@ func TestConsumeTopicPartitionsGroupsByTopic(t *testing.T) {
 	if len(got) != 2 || got[0].GetTopic() != "a" || len(got[0].GetPartitions()) != 2 || got[1].GetTopic() != "b" || got[1].GetPartitions()[0] != 1 {
 		t.Fatalf("%v", got)
 	}
+}
+
+// A round is fetched ahead from where the one before leaves each
+// partition once sent whole, and only when every partition was read.
+func TestPrefetchPredictsTheNextRound(t *testing.T) {
+	batch := func(base int64, n int) []byte {
+		recs := make([]recordbatch.BuildRecord, n)
+		b, err := recordbatch.Build(recordbatch.ProducerOptions(codec.None), recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recordbatch.SetBaseOffset(b, base)
+		return b
+	}
+	// Offsets 10-14 and 15-19, read from 12: 8 records, next at 20; an
+	// empty partition stays where it was.
+	a := &router.FetchItem{Part: router.Part{Topic: "t", Partition: 0}, Offset: 12, Result: &storagev1.FetchPartitionResult{Records: append(batch(10, 5), batch(15, 5)...)}}
+	b := &router.FetchItem{Part: router.Part{Topic: "t", Partition: 1}, Offset: 7, Result: &storagev1.FetchPartitionResult{}}
+	next, records := predict([]*router.FetchItem{a, b})
+	if next[tp{"t", 0}] != 20 || next[tp{"t", 1}] != 7 || records != 8 {
+		t.Fatalf("predicted %v with %d records, want t-0 at 20, t-1 at 7, 8 records", next, records)
+	}
+	b.Err = errs.New(errs.NotLeaderOrFollower, "moved")
+	if next, _ := predict([]*router.FetchItem{a, b}); next != nil {
+		t.Errorf("a round with a failed partition predicted %v", next)
+	}
+	f := &prefetch{items: []*router.FetchItem{{Part: router.Part{Topic: "t", Partition: 1}, Offset: 7}, {Part: router.Part{Topic: "t", Partition: 0}, Offset: 20}}}
+	if !f.matches([]*router.FetchItem{{Part: router.Part{Topic: "t", Partition: 0}, Offset: 20}, {Part: router.Part{Topic: "t", Partition: 1}, Offset: 7}}) {
+		t.Error("the same partitions and offsets in another order do not match")
+	}
+	if f.matches([]*router.FetchItem{{Part: router.Part{Topic: "t", Partition: 0}, Offset: 20}}) || f.matches([]*router.FetchItem{{Part: router.Part{Topic: "t", Partition: 0}, Offset: 19}, {Part: router.Part{Topic: "t", Partition: 1}, Offset: 7}}) {
+		t.Error("a round with a partition paused or another offset matches")
+	}
+	var none *prefetch
+	if none.matches(nil) {
+		t.Error("no prefetch matches")
+	}
+	none.drop()
 }
