@@ -74,14 +74,31 @@ func startDevProc(b *testing.B, o devOptions) *devProc {
 	if err := build.Run(); err != nil {
 		b.Fatal(err)
 	}
-	d.kafka, d.grpc, d.http = kafkaFreeAddr(b), kafkaFreeAddr(b), kafkaFreeAddr(b)
-	d.start(b, o)
-	return d
+	// A free port can be taken (by a client socket's local port) before
+	// the process binds it: try again on others.
+	for attempt := 1; ; attempt++ {
+		d.kafka, d.grpc, d.http = kafkaFreeAddr(b), kafkaFreeAddr(b), kafkaFreeAddr(b)
+		err := d.tryStart(b, o)
+		if err == nil {
+			return d
+		}
+		if attempt == 3 {
+			b.Fatal(err)
+		}
+	}
 }
 
 // start runs the process on d's addresses and data directory (again, for
 // a restart) and waits until it is up.
 func (d *devProc) start(b *testing.B, o devOptions) {
+	b.Helper()
+	if err := d.tryStart(b, o); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// tryStart is start, failing when the process exits before it is up.
+func (d *devProc) tryStart(b *testing.B, o devOptions) error {
 	b.Helper()
 	level := cmp.Or(o.logLevel, "warn")
 	args := append([]string{"dev", "--data-dir", d.dataDir, "--grpc-addr", d.grpc,
@@ -100,18 +117,22 @@ func (d *devProc) start(b *testing.B, o devOptions) {
 	d.cmd = cmd
 	b.Cleanup(func() { d.kill() })
 	sc := bufio.NewScanner(out)
-	for sc.Scan() {
+	up := false
+	for !up && sc.Scan() {
 		if rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "controller "); ok {
 			d.controller, _, _ = strings.Cut(rest, ",")
 		}
-		if strings.Contains(sc.Text(), "Press Ctrl-C") {
-			break
-		}
+		up = strings.Contains(sc.Text(), "Press Ctrl-C")
+	}
+	if !up {
+		d.kill()
+		return fmt.Errorf("strata dev exited before it was up: %v", d.cmd.ProcessState)
 	}
 	go func() {
 		for sc.Scan() {
 		}
 	}()
+	return nil
 }
 
 // stop ends the process as Ctrl-C does and waits for it.
