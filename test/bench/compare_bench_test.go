@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,6 +146,13 @@ func BenchmarkCompare(b *testing.B) {
 			}
 			sum.logRatios = append(sum.logRatios, logMBs/plainMBs)
 			fmt.Printf("%-34s %11s %11.1f %11.1f %8s %8s %8.2f\n", "log append vs plain write (MB/s)", "", logMBs, plainMBs, "", "", logMBs/plainMBs)
+			fresh, warm, err := touchRates(256 << 20)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sum.fresh = append(sum.fresh, fresh)
+			fmt.Printf("%-34s %11s %11.0f   (%.1f µs a page; pages already taken: %.0f MB/s)\n", "new memory, first write (MB/s)", "",
+				fresh, float64(os.Getpagesize())/fresh, warm)
 			fmt.Printf("%-34s %11s %11.0f\n", "strata dev RSS, max so far (MB)", "", float64(rss.max())/1e6)
 			// Both drop the round's topics, so every round starts from the
 			// same state: idle partitions left on Strata would slow every
@@ -164,6 +172,7 @@ type compareSummary struct {
 	names     []string
 	vals      map[string][][3]float64
 	logRatios []float64
+	fresh     []float64 // new memory's first-write MB/s, each round
 }
 
 func (s *compareSummary) row(name string, kf, k, g float64) {
@@ -201,6 +210,7 @@ func (s *compareSummary) print(rounds int, rssMB float64) {
 			col(func(x [3]float64) float64 { return x[2] / x[0] }, 2), col(func(x [3]float64) float64 { return x[2] / x[1] }, 2))
 	}
 	fmt.Printf("| log append / plain file write | | %.2f–%.2f | | | | |\n", slices.Min(s.logRatios), slices.Max(s.logRatios))
+	fmt.Printf("| new memory, first write (MB/s) | | %.0f–%.0f | | | | |\n", slices.Min(s.fresh), slices.Max(s.fresh))
 	fmt.Printf("| strata dev RSS, max (MB) | | %.0f | | | | |\n", rssMB)
 }
 
@@ -236,6 +246,30 @@ func deleteRoundTopics(addr string, round int) error {
 	defer cancel()
 	_, err = kadmDelete(ctx, cl, topics)
 	return err
+}
+
+// touchRates writes a byte into every page of size bytes of new anonymous
+// memory, then does it again, and returns both rates in MB/s. The first
+// pays for taking each page: a page fault, and on a VM whose host backs
+// guest memory lazily (and takes freed memory back, as virtio-balloon's
+// free page reporting does) a fault in the host as well. Every byte a
+// benchmark puts in fresh memory, in the page cache or the heap, pays it:
+// the figure says how much of a run's time is the machine's.
+func touchRates(size int) (first, second float64, err error) {
+	m, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return 0, 0, fmt.Errorf("mapping %d bytes: %w", size, err)
+	}
+	defer func() { _ = syscall.Munmap(m) }()
+	pass := func() float64 {
+		start := time.Now()
+		for i := 0; i < len(m); i += os.Getpagesize() {
+			m[i]++
+		}
+		return float64(len(m)) / 1e6 / time.Since(start).Seconds()
+	}
+	first = pass()
+	return first, pass(), nil
 }
 
 // appendVsPlain appends total bytes of 100 × 1 KiB batches to a log (no
