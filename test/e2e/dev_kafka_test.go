@@ -103,10 +103,30 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 		return nil
 	})
 
+	// The process runs under dev's default soft memory limit (100 MiB while
+	// the live heap is small), which the Go collector reports.
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + httpAddr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if !regexp.MustCompile(`(?m)^go_gc_gomemlimit_bytes 1\.048576e\+08$`).Match(body) {
+			return fmt.Errorf("no 100 MiB memory limit in the metrics")
+		}
+		return nil
+	})
+
 	// A bad Kafka setting stops dev with the flag's name.
 	_, errOut, code := cli(t, "dev", "--data-dir", t.TempDir(), "--grpc-addr", testutil.FreeAddr(t), "--http-addr", testutil.FreeAddr(t),
 		"--kafka-addr", testutil.FreeAddr(t), "--num-partitions", "0")
 	if code == 0 || !strings.Contains(errOut, "num-partitions") {
 		t.Fatalf("dev with --num-partitions 0: exit %d, %q", code, errOut)
+	}
+	_, errOut, code = cli(t, "dev", "--data-dir", t.TempDir(), "--grpc-addr", testutil.FreeAddr(t), "--http-addr", testutil.FreeAddr(t),
+		"--kafka-addr", testutil.FreeAddr(t), "--memory-limit-mib", "-1")
+	if code == 0 || !strings.Contains(errOut, "memory-limit-mib") {
+		t.Fatalf("dev with --memory-limit-mib -1: exit %d, %q", code, errOut)
 	}
 }
