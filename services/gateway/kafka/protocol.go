@@ -160,8 +160,6 @@ func illegalSASLState(req *request, msg string) kmsg.Response {
 	return kr
 }
 
-// encodeResponse frames a response: size, correlation id, header tags
-// (flexible versions other than ApiVersions), body.
 // sizeHint is about the encoded size of resp, so that a large fetch
 // response is encoded into one buffer instead of one that append regrows
 // and copies (a quarter of a consuming gateway's CPU was that encoding).
@@ -180,6 +178,8 @@ func sizeHint(resp kmsg.Response) int {
 	return n
 }
 
+// encodeResponse frames a response: size, correlation id, header tags
+// (flexible versions other than ApiVersions), body.
 func encodeResponse(req *request, resp kmsg.Response) []byte {
 	out := make([]byte, 8, 8+sizeHint(resp))
 	binary.BigEndian.PutUint32(out[4:], uint32(req.corr))

@@ -195,7 +195,7 @@ func (l *Log) writeLocked(batches []byte, first, last int64, records int64) erro
 	p, nIdx, nTime := pos, s.idx.len(), s.tidx.len()
 	for rest := batches; len(rest) > 0; {
 		n := recordbatch.PeekSize(rest)
-		if err := s.indexBatch(int64FromBE(rest), maxTimestampOf(rest), p, n, l.cfg.IndexIntervalBytes); err != nil {
+		if err := s.indexBatch(int64FromBE(rest), recordbatch.MaxTimestampOf(rest), p, n, l.cfg.IndexIntervalBytes); err != nil {
 			// Nothing of this write is published: drop its index entries
 			// and its bytes, as for a failed write.
 			s.idx.truncate(nIdx)
