@@ -61,6 +61,16 @@ func (c stubClient) Produce(_ context.Context, in *storagev1.ProduceRequest, _ .
 // calls go to st.
 func benchServer(tb testing.TB, topic string, parts int, st *stubStorage) *Server {
 	tb.Helper()
+	cache := benchCache(topic, parts)
+	s := NewServer(nil, Config{}, Deps{Cache: cache})
+	s.router = router.New(cache, st, nil)
+	tb.Cleanup(s.cancel)
+	return s
+}
+
+// benchCache is a metadata cache with one topic of parts partitions led
+// round-robin by three storage nodes.
+func benchCache(topic string, parts int) *metadata.Cache {
 	cache := metadata.NewCache()
 	var ups []*metadatav1.Record
 	for n := int32(1); n <= 3; n++ {
@@ -72,10 +82,7 @@ func benchServer(tb testing.TB, topic string, parts int, st *stubStorage) *Serve
 			Topic: topic, Partition: p, Leader: p%3 + 1, LeaderEpoch: 1, Replicas: []int32{p%3 + 1}}}})
 	}
 	cache.Apply(&controllerv1.WatchMetadataResponse{Revision: 1, Snapshot: true, Upserts: ups})
-	s := NewServer(nil, Config{}, Deps{Cache: cache})
-	s.router = router.New(cache, st, nil)
-	tb.Cleanup(s.cancel)
-	return s
+	return cache
 }
 
 // recordBatch is a valid, uncompressed v2 record batch of n records with

@@ -5,10 +5,12 @@
 //
 // Connections: one goroutine reads a connection's requests and starts a
 // goroutine per request; a second writes the responses in request order.
-// Produce requests of one connection run one after another, in order (as a
-// Kafka broker does), so pipelined idempotent batches reach the partition
-// leaders in sequence order; everything else runs concurrently. Different
-// connections never wait on each other.
+// Produce requests of one connection run in order per partition: a produce
+// waits for the connection's earlier produces to its partitions (a Kafka
+// broker runs all of a connection's requests one after another), so
+// pipelined idempotent batches reach the partition leaders in sequence
+// order; everything else runs concurrently. Different connections never
+// wait on each other.
 package kafka
 
 import (
@@ -297,8 +299,8 @@ type conn struct {
 	once     sync.Once
 	// inflight bounds the request bytes read and not yet answered.
 	inflight *byteBudget
-	// lastProduce is closed when the connection's latest produce is done.
-	lastProduce chan struct{}
+	// produces orders the connection's produces per partition.
+	produces produceOrder
 	// mutedUntil is when a quota throttle ends: until then no request of
 	// the connection is read or run.
 	muteMu     sync.Mutex
@@ -321,8 +323,6 @@ func newConn(s *Server, l *Listener, nc net.Conn) *conn {
 	if s.d.Principal != nil {
 		c.auth.principal = s.d.Principal(nc)
 	}
-	c.lastProduce = make(chan struct{})
-	close(c.lastProduce)
 	return c
 }
 
@@ -419,17 +419,18 @@ func (c *conn) readLoop() error {
 		}
 		p := &pending{done: make(chan []byte, 1)}
 		c.queue <- p
-		if req.key == 0 {
-			prev, mine := c.lastProduce, make(chan struct{})
-			c.lastProduce = mine
+		if pr, ok := req.body.(*kmsg.ProduceRequest); ok {
+			wait, done := c.produces.enter(pr)
 			go func() {
-				defer close(mine)
-				select {
-				case <-prev:
-				case <-c.ctx.Done():
-					res.release()
-					p.done <- nil
-					return
+				defer done()
+				for _, prev := range wait {
+					select {
+					case <-prev:
+					case <-c.ctx.Done():
+						res.release()
+						p.done <- nil
+						return
+					}
 				}
 				out := c.handle(req)
 				res.release()
