@@ -59,7 +59,7 @@ func newDevCmd() *cobra.Command {
 			if dc.memoryLimitMiB < 0 {
 				return fmt.Errorf("--memory-limit-mib must be 0 (no limit) or more, not %d", dc.memoryLimitMiB)
 			}
-			defer memlimit.Follow(context.Background(), dc.memoryLimitMiB<<20, time.Second)()
+			defer memlimit.Follow(context.Background(), dc.memoryLimitMiB<<20, 100*time.Millisecond)()
 			svcs, err := startDev(dc, log)
 			if err != nil {
 				return err

@@ -53,6 +53,43 @@ func TestFollowTracksTheLiveHeap(t *testing.T) {
 	}
 }
 
+// While Follow runs, a heap well under the floor is not collected at all,
+// however much garbage it makes (GOGC's trigger would collect it every few
+// MiB); GOGC comes back on stop.
+func TestFollowCollectsOnlyAtTheLimit(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
+	runtime.GC()
+	stop := Follow(context.Background(), 256<<20, time.Hour)
+	before := numGC()
+	var sink []byte
+	for range 64 { // 64 MiB of garbage, 1 MiB at a time
+		sink = make([]byte, 1<<20)
+		sink[0] = 1
+	}
+	runtime.KeepAlive(sink)
+	if n := numGC() - before; n != 0 {
+		t.Errorf("%d collections of a heap under the floor, want none", n)
+	}
+	stop()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC %d after stop, want 100 back", got)
+	}
+}
+
+// An operator's GOGC stays: the limit is added, the trigger kept.
+func TestFollowLeavesAnOperatorGOGCAlone(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "200")
+	old := debug.SetGCPercent(200)
+	defer debug.SetGCPercent(old)
+	stop := Follow(context.Background(), 8<<20, time.Hour)
+	defer stop()
+	if got := debug.SetGCPercent(200); got != 200 {
+		t.Errorf("GOGC %d while following with GOGC=200 set, want 200", got)
+	}
+}
+
 func TestFollowLeavesAnOperatorLimitAlone(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "1GiB")
 	before := debug.SetMemoryLimit(-1)
@@ -61,4 +98,10 @@ func TestFollowLeavesAnOperatorLimitAlone(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("limit %d with GOMEMLIMIT set, want %d untouched", got, before)
 	}
+}
+
+func numGC() uint32 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.NumGC
 }

@@ -105,6 +105,11 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^go_gc_gomemlimit_bytes 1\.048576e\+08$`).Match(body) {
 			return fmt.Errorf("no 100 MiB memory limit in the metrics")
 		}
+		// ...which is the only trigger: GOGC is off (the runtime reports -1
+		// as an unsigned number).
+		if !regexp.MustCompile(`(?m)^go_gc_gogc_percent 1\.8446744073709552e\+19$`).Match(body) {
+			return fmt.Errorf("GOGC is not off in the metrics")
+		}
 		return nil
 	})
 
