@@ -67,29 +67,48 @@ func (l *epochLatch) Swap(key partitionKey, epoch int32) int32 {
 
 // fetchLoop identifies one fetch loop; a loop runs only while it is the
 // one registered for its leader.
-type fetchLoop struct{ leader int32 }
+type fetchLoop struct {
+	leader int32
+	// renew asks the loop to fetch again at once with the partitions it
+	// follows now: its pending fetch, a long poll of up to replicaFetchWait
+	// over the partitions it followed before, would otherwise hold a new
+	// partition's first acks=all produce that long.
+	renew chan struct{}
+}
 
 // errLoopEnded ends a fetch session whose loop has nothing left to fetch.
 var errLoopEnded = errors.New("nothing followed from this leader")
+
+// errRenewed ends a fetch session whose partitions changed.
+var errRenewed = errors.New("the followed partitions changed")
 
 func newFetchers(n *Node) *fetchers {
 	return &fetchers{n: n, running: map[int32]*fetchLoop{}}
 }
 
-// ensure starts a fetch loop for every leader that has none.
+// ensure starts a fetch loop for every leader that has none, and renews
+// the running loop of every leader marked true (it has a partition the
+// loop does not fetch yet).
 func (f *fetchers) ensure(leaders map[int32]bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for id := range leaders {
-		if f.running[id] == nil {
-			loop := &fetchLoop{leader: id}
-			f.running[id] = loop
-			f.n.metrics.fetchLoops.Inc()
-			f.n.Go(func(ctx context.Context) {
-				defer f.n.metrics.fetchLoops.Dec()
-				f.run(ctx, loop)
-			})
+	for id, added := range leaders {
+		if loop := f.running[id]; loop != nil {
+			if added {
+				select {
+				case loop.renew <- struct{}{}:
+				default: // a renewal is already due
+				}
+			}
+			continue
 		}
+		loop := &fetchLoop{leader: id, renew: make(chan struct{}, 1)}
+		f.running[id] = loop
+		f.n.metrics.fetchLoops.Inc()
+		f.n.Go(func(ctx context.Context) {
+			defer f.n.metrics.fetchLoops.Dec()
+			f.run(ctx, loop)
+		})
 	}
 }
 
@@ -140,6 +159,9 @@ func (f *fetchers) run(ctx context.Context, loop *fetchLoop) {
 		if ctx.Err() != nil || errors.Is(err, errLoopEnded) {
 			return
 		}
+		if errors.Is(err, errRenewed) {
+			continue
+		}
 		if err != nil {
 			f.n.Log.Debug("replica fetch session ended", "leader", loop.leader, "err", err)
 		}
@@ -164,11 +186,18 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 		return err
 	}
 	client := storagev1.NewStorageServiceClient(conn)
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-loop.renew:
+			cancel(errRenewed) // ends the pending fetch; run starts again at once
+		case <-sctx.Done():
+		}
+	}()
 	stream, err := client.Replicate(sctx)
 	if err != nil {
-		return err
+		return renewedOr(sctx, err)
 	}
 	defer func() { _ = stream.CloseSend() }()
 	reg := f.n.Member.Registration()
@@ -208,11 +237,11 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 		timing := f.n.timing()
 		sent := stamp(timing)
 		if err := stream.Send(req); err != nil {
-			return err
+			return renewedOr(sctx, err)
 		}
 		resp, err := stream.Recv()
 		if err != nil {
-			return err
+			return renewedOr(sctx, err)
 		}
 		received := stamp(timing)
 		applied := f.applyFetched(resp, states)
@@ -227,6 +256,14 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 			}
 		}
 	}
+}
+
+// renewedOr is errRenewed when a renewal ended the session, else err.
+func renewedOr(sctx context.Context, err error) error {
+	if errors.Is(context.Cause(sctx), errRenewed) {
+		return errRenewed
+	}
+	return err
 }
 
 // applyFetched appends what the leader sent. It returns whether any

@@ -153,10 +153,79 @@ func follow(n *Node, reps []*replica, leader func(i int) int32, epoch int32) {
 		}
 		if fs := r.follow.Load(); fs == nil || fs.leaderID != id || fs.epoch != epoch {
 			r.follow.Store(&followState{leaderID: id, epoch: epoch})
+			leaders[id] = true
+		} else if _, ok := leaders[id]; !ok {
+			leaders[id] = false
 		}
-		leaders[id] = true
 	}
 	n.fetchers.ensure(leaders)
+}
+
+// holdingLeader is a storage node whose replica fetch long-polls hold for
+// 5 s (nothing new arrives), reporting the partitions each fetch names.
+type holdingLeader struct {
+	storagev1.UnimplementedStorageServiceServer
+	addr    string
+	fetched chan []int32
+}
+
+func (hl *holdingLeader) Replicate(stream grpc.BidiStreamingServer[storagev1.ReplicateRequest, storagev1.ReplicateResponse]) error {
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			return nil
+		}
+		var parts []int32
+		for _, p := range req.GetPartitions() {
+			parts = append(parts, p.GetPartition())
+		}
+		hl.fetched <- parts
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-time.After(5 * time.Second):
+		}
+		if err := stream.Send(&storagev1.ReplicateResponse{}); err != nil {
+			return nil
+		}
+	}
+}
+
+// A partition newly followed from a leader is fetched at once, not after
+// the loop's pending long poll over the partitions it followed before:
+// that wait would hold a new topic's first acks=all produces (up to
+// replicaFetchWait, 500 ms).
+func TestNewlyFollowedPartitionIsFetchedWithoutWaitingOutTheLongPoll(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl := &holdingLeader{addr: lis.Addr().String(), fetched: make(chan []int32, 16)}
+	s := grpc.NewServer()
+	storagev1.RegisterStorageServiceServer(s, hl)
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+	n, reps := followerNode(t, 2, map[int32]*fakeLeader{2: {addr: hl.addr}})
+	next := func(within time.Duration) []int32 {
+		t.Helper()
+		select {
+		case parts := <-hl.fetched:
+			return parts
+		case <-time.After(within):
+			t.Fatalf("no replica fetch within %v", within)
+			return nil
+		}
+	}
+	follow(n, reps[:1], func(int) int32 { return 2 }, 1)
+	if parts := next(10 * time.Second); len(parts) != 1 {
+		t.Fatalf("first fetch names partitions %v, want one", parts)
+	}
+	follow(n, reps, func(int) int32 { return 2 }, 1) // the second partition is followed too
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		if parts := next(time.Until(deadline)); len(parts) == 2 {
+			return
+		}
+	}
 }
 
 // steadyLoops checks, for a second, that each leader has exactly want[id]

@@ -10,7 +10,7 @@ import (
 // partition led elsewhere follows its leader.
 func (n *Node) applyRoles() {
 	me := n.id()
-	leaders := map[int32]bool{}
+	leaders := map[int32]bool{} // leader → whether it has a newly followed partition
 	for _, p := range n.parts.online() {
 		rec, ok := n.cache.Partition(p.key.topic, p.key.partition)
 		if !ok {
@@ -42,8 +42,10 @@ func (n *Node) applyRoles() {
 		}
 		if fs := p.follow.Load(); fs == nil || fs.leaderID != rec.GetLeader() || fs.epoch != rec.GetLeaderEpoch() {
 			p.follow.Store(&followState{leaderID: rec.GetLeader(), epoch: rec.GetLeaderEpoch()})
+			leaders[rec.GetLeader()] = true // a partition its loop must add now
+		} else if _, ok := leaders[rec.GetLeader()]; !ok {
+			leaders[rec.GetLeader()] = false
 		}
-		leaders[rec.GetLeader()] = true
 	}
 	n.fetchers.ensure(leaders)
 }
