@@ -379,19 +379,28 @@ func TestIdleIDExpires(t *testing.T) {
 	open := h.init("open")
 	wantCode(t, h.add("open", open.ProducerID, open.ProducerEpoch, 0), 0, "add")
 	h.advance(DefaultIDExpiration + time.Hour)
+	// One expiry pass forgets the idle id, then aborts the open one: wait
+	// for both.
 	testutil.WaitFor(t, 5*time.Second, func() error {
 		txns, _ := h.c.snapshot()
 		if _, ok := txns["idle"]; ok {
 			return fmt.Errorf("idle id still known")
+		}
+		// The open one timed out instead (aborted now, so not idle).
+		if st := h.state("open"); st != controllerv1.TxnState_TXN_STATE_COMPLETE_ABORT && st != controllerv1.TxnState_TXN_STATE_PREPARE_ABORT {
+			return fmt.Errorf("open transaction after the expiry: %v", st)
 		}
 		return nil
 	})
 	if kv, _ := h.store.Get(context.Background(), recordKey("idle")); kv != nil {
 		t.Fatal("the idle id's record is still stored")
 	}
-	// The open one timed out instead (aborted now, so not idle).
-	if st := h.state("open"); st != controllerv1.TxnState_TXN_STATE_COMPLETE_ABORT && st != controllerv1.TxnState_TXN_STATE_PREPARE_ABORT {
-		t.Fatalf("open transaction after the expiry: %v", st)
+	txns, err := h.c.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := txns["open"]; !ok {
+		t.Fatal("the open transaction's id was forgotten: it was not idle")
 	}
 }
 
