@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"github.com/strata-io/strata/internal/memlimit"
 	"github.com/strata-io/strata/services/controller"
 	"github.com/strata-io/strata/services/gateway"
 	"github.com/strata-io/strata/services/storage"
@@ -56,10 +55,11 @@ func newDevCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if dc.memoryLimitMiB < 0 {
-				return fmt.Errorf("--memory-limit-mib must be 0 (no limit) or more, not %d", dc.memoryLimitMiB)
+			stopLimit, err := followMemoryLimit(dc.memoryLimitMiB)
+			if err != nil {
+				return err
 			}
-			defer memlimit.Follow(context.Background(), dc.memoryLimitMiB<<20, 100*time.Millisecond)()
+			defer stopLimit()
 			svcs, err := startDev(dc, log)
 			if err != nil {
 				return err
@@ -84,7 +84,7 @@ func newDevCmd() *cobra.Command {
 	fs.StringVar(&dc.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "gateway Kafka address")
 	fs.DurationVar(&dc.leaseTTL, "member-lease-ttl", 10*time.Second, "storage node lease TTL")
 	dc.kafka.RegisterKafkaFlags(fs)
-	fs.Int64Var(&dc.memoryLimitMiB, "memory-limit-mib", defaultDevMemoryLimitMiB, "soft memory limit of the process in MiB, raised to 1.5× the live heap when that is larger; 0: none (GOMEMLIMIT, when set, wins)")
+	fs.Int64Var(&dc.memoryLimitMiB, "memory-limit-mib", defaultDevMemoryLimitMiB, memoryLimitUsage)
 	fs.StringSliceVar(&dc.topicDefaults, "default-topic-config", nil, "key=value set on new topics that do not set key (repeatable), e.g. min.insync.replicas=2")
 	lf.register(fs, true)
 	return cmd

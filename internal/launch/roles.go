@@ -2,15 +2,18 @@ package launch
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/logging"
+	"github.com/strata-io/strata/internal/memlimit"
 	"github.com/strata-io/strata/services/controller"
 	"github.com/strata-io/strata/services/gateway"
 	"github.com/strata-io/strata/services/storage"
@@ -51,6 +54,7 @@ func (l *logFlags) setup(cmd *cobra.Command) (*slog.Logger, error) {
 // start, then run until SIGINT/SIGTERM or a fatal error.
 func roleCmd(use, short string, register func(*pflag.FlagSet), start func(*slog.Logger) (service, error)) *cobra.Command {
 	var lf logFlags
+	var memoryLimitMiB int64
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -60,6 +64,11 @@ func roleCmd(use, short string, register func(*pflag.FlagSet), start func(*slog.
 			if err != nil {
 				return err
 			}
+			stopLimit, err := followMemoryLimit(memoryLimitMiB)
+			if err != nil {
+				return err
+			}
+			defer stopLimit()
 			svc, err := start(log)
 			if err != nil {
 				return err
@@ -69,8 +78,21 @@ func roleCmd(use, short string, register func(*pflag.FlagSet), start func(*slog.
 	}
 	register(cmd.Flags())
 	lf.register(cmd.Flags(), true)
+	cmd.Flags().Int64Var(&memoryLimitMiB, "memory-limit-mib", 0, memoryLimitUsage+"; default none")
 	return cmd
 }
+
+// followMemoryLimit applies --memory-limit-mib until the returned func is
+// called.
+func followMemoryLimit(mib int64) (stop func(), err error) {
+	if mib < 0 {
+		return nil, fmt.Errorf("--memory-limit-mib must be 0 (no limit) or more, not %d", mib)
+	}
+	return memlimit.Follow(context.Background(), mib<<20, 100*time.Millisecond), nil
+}
+
+// memoryLimitUsage describes --memory-limit-mib (internal/memlimit).
+const memoryLimitUsage = "soft memory limit of the process in MiB, raised to 1.5× the live heap when that is larger, and the only trigger of garbage collection; 0: none (GOMEMLIMIT, when set, wins; GOGC, when set, stays)"
 
 func runUntilSignal(svcs ...service) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
