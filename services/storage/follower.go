@@ -25,7 +25,30 @@ const (
 	replicaFetchMaxBytes = 4 << 20
 	replicaPartitionMax  = 1 << 20
 	replicaRetryBackoff  = 200 * time.Millisecond
+	// replicaRetryFirst is the first wait after a fetch that every
+	// partition failed: stale metadata on one side, as when a new
+	// partition's leader has not yet learned that it leads, usually clears
+	// within milliseconds. The waits double up to replicaRetryBackoff.
+	replicaRetryFirst = 10 * time.Millisecond
 )
+
+// retryWaits spaces a fetch session's retries: replicaRetryFirst, doubling
+// to replicaRetryBackoff; a fetch that succeeds starts them over.
+type retryWaits struct{ next time.Duration }
+
+// wait waits the next interval; false when ctx ended first.
+func (w *retryWaits) wait(ctx context.Context) bool {
+	d := max(w.next, replicaRetryFirst)
+	w.next = min(2*d, replicaRetryBackoff)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+func (w *retryWaits) reset() { w.next = 0 }
 
 // followState is one partition's follower state under one leader epoch.
 type followState struct {
@@ -201,6 +224,7 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 	}
 	defer func() { _ = stream.CloseSend() }()
 	reg := f.n.Member.Registration()
+	var retry retryWaits
 	for {
 		parts, err := f.followed(loop)
 		if err != nil {
@@ -226,11 +250,9 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 			req.Partitions = append(req.Partitions, &storagev1.ReplicaFetchPartition{Topic: p.key.topic, Partition: p.key.partition,
 				FetchOffset: p.log.LogEndOffset(), LeaderEpoch: fs.epoch, MaxBytes: replicaPartitionMax, LogStartOffset: p.log.LogStartOffset()})
 		}
-		if len(req.Partitions) == 0 {
-			select { // the divergence check failed; retry soon
-			case <-ctx.Done():
+		if len(req.Partitions) == 0 { // the divergence check failed; retry soon
+			if !retry.wait(ctx) {
 				return nil
-			case <-time.After(replicaRetryBackoff):
 			}
 			continue
 		}
@@ -248,13 +270,13 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 		if timing {
 			f.n.Log.Debug("replica fetch applied", "leader", leader, "sent_ns", sent, "received_ns", received, "appended_ns", stamp(true), "bytes", recordBytes(resp))
 		}
-		if !applied {
-			select { // every partition failed (stale metadata on one side): wait a little
-			case <-ctx.Done():
+		if !applied { // every partition failed (stale metadata on one side): wait a little
+			if !retry.wait(ctx) {
 				return nil
-			case <-time.After(replicaRetryBackoff):
 			}
+			continue
 		}
+		retry.reset()
 	}
 }
 
