@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
@@ -92,11 +93,16 @@ func (l *epochLatch) Swap(key partitionKey, epoch int32) int32 {
 // one registered for its leader.
 type fetchLoop struct {
 	leader int32
-	// renew asks the loop to fetch again at once with the partitions it
-	// follows now: its pending fetch, a long poll of up to replicaFetchWait
-	// over the partitions it followed before, would otherwise hold a new
-	// partition's first acks=all produce that long.
-	renew chan struct{}
+	// changes counts the partitions newly followed from the leader; renew
+	// wakes the loop for them. A loop whose pending fetch, a long poll of
+	// up to replicaFetchWait, was computed before the latest change fetches
+	// again at once: the wait would hold a new partition's first acks=all
+	// produce that long.
+	changes atomic.Uint64
+	renew   chan struct{}
+	// fetching is the changes count the pending fetch's partitions were
+	// computed after.
+	fetching atomic.Uint64
 }
 
 // errLoopEnded ends a fetch session whose loop has nothing left to fetch.
@@ -118,6 +124,7 @@ func (f *fetchers) ensure(leaders map[int32]bool) {
 	for id, added := range leaders {
 		if loop := f.running[id]; loop != nil {
 			if added {
+				loop.changes.Add(1)
 				select {
 				case loop.renew <- struct{}{}:
 				default: // a renewal is already due
@@ -212,10 +219,16 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
-		select {
-		case <-loop.renew:
-			cancel(errRenewed) // ends the pending fetch; run starts again at once
-		case <-sctx.Done():
+		for {
+			select {
+			case <-loop.renew:
+				if loop.changes.Load() != loop.fetching.Load() {
+					cancel(errRenewed) // ends the pending fetch; run starts again at once
+					return
+				}
+			case <-sctx.Done():
+				return
+			}
 		}
 	}()
 	stream, err := client.Replicate(sctx)
@@ -226,6 +239,7 @@ func (f *fetchers) session(ctx context.Context, loop *fetchLoop) error {
 	reg := f.n.Member.Registration()
 	var retry retryWaits
 	for {
+		loop.fetching.Store(loop.changes.Load())
 		parts, err := f.followed(loop)
 		if err != nil {
 			return err
