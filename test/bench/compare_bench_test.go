@@ -127,7 +127,7 @@ func BenchmarkCompare(b *testing.B) {
 						return err
 					},
 					func() (err error) {
-						lat[2][0], lat[2][1], err = streamLatencyAt(sc, topic, value[:100], rate, latFor)
+						lat[2][0], lat[2][1], err = streamLatencyAt(sc, topic, value[:100], rate, latFor, true)
 						return err
 					})
 				if err != nil {

@@ -198,7 +198,7 @@ func latencyCurve(b *testing.B, dev *devProc, quick bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		g50, g99, err := streamLatencyAt(sc, topic, value, r, dur)
+		g50, g99, err := streamLatencyAt(sc, topic, value, r, dur, false)
 		if err != nil {
 			b.Fatal(err)
 		}

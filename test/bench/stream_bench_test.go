@@ -231,14 +231,7 @@ func streamProduce(sc streamv1.StreamServiceClient, topic string, acks streamv1.
 			slots <- struct{}{}
 			batch := &streamv1.ProduceStreamBatch{RequestId: uint64(i), Records: recs}
 			if encoded {
-				var w kafkabatch.Builder
-				w.Reset(make([]byte, 0, kafkabatch.HeaderSize+per*(len(value)+16)))
-				now := time.Now().UnixMilli()
-				for range per {
-					w.Add(nil, value, now, nil)
-				}
-				batch.Records = nil
-				batch.RecordBatches = []*streamv1.RecordBatch{{Partition: int32(i % 6), Batch: w.Finish()}}
+				batch.Records, batch.RecordBatches = nil, encodedBatch(i, per, value)
 			}
 			if st.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Batch{Batch: batch}}) != nil {
 				return
@@ -351,16 +344,31 @@ func kafkaLatencyAt(addr, topic string, value []byte, perMs int, d time.Duration
 	return p50, p99, nil
 }
 
+// encodedBatch is request i's records (per of them, value each) as one
+// Kafka record batch the client encoded, for partition i mod 6: what
+// clients/go sends, one partition per request as its sticky partitioner.
+func encodedBatch(i, per int, value []byte) []*streamv1.RecordBatch {
+	var w kafkabatch.Builder
+	w.Reset(make([]byte, 0, kafkabatch.HeaderSize+per*(len(value)+16)))
+	now := time.Now().UnixMilli()
+	for range per {
+		w.Add(nil, value, now, nil)
+	}
+	return []*streamv1.RecordBatch{{Partition: int32(i % 6), Batch: w.Finish()}}
+}
+
 // streamLatency sends a request of 20 records every millisecond over one
 // idempotent ProduceStream session.
 func streamLatency(sc streamv1.StreamServiceClient, topic string, value []byte) (time.Duration, time.Duration, error) {
-	return streamLatencyAt(sc, topic, value, 20, 3*time.Second)
+	return streamLatencyAt(sc, topic, value, 20, 3*time.Second, false)
 }
 
 // streamLatencyAt sends a request of perMs records every millisecond for d
 // over one idempotent (acks=all) ProduceStream session and returns the p50
-// and p99 of the time to each acknowledgement.
-func streamLatencyAt(sc streamv1.StreamServiceClient, topic string, value []byte, perMs int, d time.Duration) (time.Duration, time.Duration, error) {
+// and p99 of the time to each acknowledgement. With encoded the client
+// encodes each request's records as one batch (the time counts from
+// before the encoding, as a Kafka client's does), else the gateway does.
+func streamLatencyAt(sc streamv1.StreamServiceClient, topic string, value []byte, perMs int, d time.Duration, encoded bool) (time.Duration, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st, err := sc.ProduceStream(ctx)
@@ -385,7 +393,11 @@ func streamLatencyAt(sc streamv1.StreamServiceClient, topic string, value []byte
 		for deadline := time.Now().Add(d); time.Now().Before(deadline); n++ {
 			<-tick.C
 			sentAt.Store(uint64(n), time.Now())
-			if st.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Batch{Batch: &streamv1.ProduceStreamBatch{RequestId: uint64(n), Records: recs}}}) != nil {
+			batch := &streamv1.ProduceStreamBatch{RequestId: uint64(n), Records: recs}
+			if encoded {
+				batch.Records, batch.RecordBatches = nil, encodedBatch(n, perMs, value)
+			}
+			if st.Send(&streamv1.ProduceStreamRequest{Message: &streamv1.ProduceStreamRequest_Batch{Batch: batch}}) != nil {
 				return
 			}
 		}
