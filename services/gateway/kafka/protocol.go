@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/binary"
+	"net"
 	"reflect"
 	"sort"
 	"time"
@@ -176,6 +177,17 @@ func sizeHint(resp kmsg.Response) int {
 		}
 	}
 	return n
+}
+
+// frameResponse frames a response for the write loop: a fetch response
+// around its batches (encodeFetch), any other in one buffer.
+func frameResponse(req *request, resp kmsg.Response) net.Buffers {
+	if f, ok := resp.(*kmsg.FetchResponse); ok {
+		if out, ok := encodeFetch(req.corr, f); ok {
+			return out
+		}
+	}
+	return net.Buffers{encodeResponse(req, resp)}
 }
 
 // encodeResponse frames a response: size, correlation id, header tags

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"net"
 	"sync"
 	"time"
 
@@ -235,9 +236,9 @@ func (c *conn) serveRawToken(size int32) error {
 	if !ok {
 		return closeReason("SASL authentication failed")
 	}
-	p := &pending{done: make(chan []byte, 1)}
+	p := &pending{done: make(chan net.Buffers, 1)}
 	c.queue <- p
-	p.done <- out
+	p.done <- net.Buffers{out}
 	return nil
 }
 

@@ -14,6 +14,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -307,9 +308,9 @@ type conn struct {
 	mutedUntil time.Time
 }
 
-// pending is one request awaiting its response bytes (nil: no response).
+// pending is one request awaiting its framed response (nil: no response).
 type pending struct {
-	done chan []byte
+	done chan net.Buffers
 }
 
 func newConn(s *Server, l *Listener, nc net.Conn) *conn {
@@ -417,7 +418,7 @@ func (c *conn) readLoop() error {
 			res.release()
 			return nil
 		}
-		p := &pending{done: make(chan []byte, 1)}
+		p := &pending{done: make(chan net.Buffers, 1)}
 		c.queue <- p
 		if pr, ok := req.body.(*kmsg.ProduceRequest); ok {
 			wait, done := c.produces.enter(pr)
@@ -462,13 +463,13 @@ func (c *conn) readRequest(size int, head []byte) (*request, error) {
 
 // queueNow answers req in the read loop: with resp, or by running it.
 func (c *conn) queueNow(req *request, resp kmsg.Response) {
-	p := &pending{done: make(chan []byte, 1)}
+	p := &pending{done: make(chan net.Buffers, 1)}
 	c.queue <- p
 	if resp == nil {
 		p.done <- c.handle(req)
 		return
 	}
-	p.done <- encodeResponse(req, resp)
+	p.done <- frameResponse(req, resp)
 }
 
 func (c *conn) readErr(err error) error {
@@ -522,7 +523,7 @@ func readFrame(r net.Conn, size int, head []byte, idle, grace time.Duration) ([]
 func (c *conn) writeLoop() {
 	failed := false
 	for p := range c.queue {
-		var out []byte
+		var out net.Buffers
 		select {
 		case out = <-p.done:
 		case <-c.ctx.Done():
@@ -532,7 +533,7 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := c.nc.Write(out); err != nil {
+		if _, err := c.write(out); err != nil {
 			failed = true
 			c.cancel()
 			c.nc.Close()
@@ -542,7 +543,7 @@ func (c *conn) writeLoop() {
 
 // handle runs one request and returns the framed response, or nil for no
 // response (acks=0, or a request that closes the connection).
-func (c *conn) handle(req *request) (out []byte) {
+func (c *conn) handle(req *request) (out net.Buffers) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.s.log.Error("kafka handler panicked", "api", apiName(req.key), "version", req.version, "panic", r)
@@ -568,5 +569,15 @@ func (c *conn) handle(req *request) (out []byte) {
 	if resp == nil {
 		return nil
 	}
-	return encodeResponse(req, resp)
+	return frameResponse(req, resp)
+}
+
+// write writes a framed response: in one writev on a TCP connection, and
+// joined into one buffer on any other (a TLS connection would make a
+// record and a syscall of each piece).
+func (c *conn) write(out net.Buffers) (int64, error) {
+	if _, tcp := c.nc.(*net.TCPConn); !tcp && len(out) > 1 {
+		out = net.Buffers{bytes.Join(out, nil)}
+	}
+	return out.WriteTo(c.nc)
 }
