@@ -28,6 +28,10 @@ const (
 	// does not fit stops reading until it does (TCP pushes back on the
 	// client); it is never closed for it. At least MaxRequestBytes.
 	QueuedMaxRequestBytes = 512 << 20
+	// FetchReadAheadBytes bounds a gateway's Kafka fetches read ahead for
+	// consumers with a backlog (a few consumers' worth of 1 MiB
+	// partitions), held until the next fetch takes them.
+	FetchReadAheadBytes = 64 << 20
 	// MaxInFlightRequests bounds the requests of one connection read and
 	// not yet answered (Kafka's clients send at most 5).
 	MaxInFlightRequests = 32

@@ -41,6 +41,9 @@ type Config struct {
 	MaxConnections        int
 	MaxConnectionsPerIP   int
 	QueuedMaxRequestBytes int64
+	// FetchReadAheadBytes bounds the Kafka fetches read ahead for
+	// consumers with a backlog (0: none).
+	FetchReadAheadBytes int64
 
 	// Kafka listeners (listeners.go): Kafka's listeners,
 	// advertised.listeners and listener.security.protocol.map.
@@ -133,6 +136,8 @@ func (c *Config) RegisterKafkaFlags(fs *pflag.FlagSet) {
 		"Kafka max.connections.per.ip: connections from one IP past this many are closed at accept")
 	fs.Int64Var(&c.QueuedMaxRequestBytes, "queued-max-request-bytes", limits.QueuedMaxRequestBytes,
 		"Kafka queued.max.request.bytes: request bytes held read and unanswered before reading pauses (at least kafka-max-request-bytes)")
+	fs.Int64Var(&c.FetchReadAheadBytes, "fetch-read-ahead-bytes", limits.FetchReadAheadBytes,
+		"bytes of Kafka fetches read ahead for consumers with a backlog, over all connections (0: no read-ahead)")
 }
 
 // CopyKafkaSettings sets c's Kafka listener settings to from's.
@@ -142,6 +147,7 @@ func (c *Config) CopyKafkaSettings(from Config) {
 	c.QuotaWindowNum, c.QuotaWindowSizeSeconds = from.QuotaWindowNum, from.QuotaWindowSizeSeconds
 	c.Authorizer, c.SuperUsers = from.Authorizer, from.SuperUsers
 	c.MaxConnections, c.MaxConnectionsPerIP, c.QueuedMaxRequestBytes = from.MaxConnections, from.MaxConnectionsPerIP, from.QueuedMaxRequestBytes
+	c.FetchReadAheadBytes = from.FetchReadAheadBytes
 }
 
 // Validate checks every field and reports each bad one.
@@ -184,6 +190,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QueuedMaxRequestBytes < int64(c.KafkaMaxRequestBytes) {
 		p.Addf("queued-max-request-bytes", "must be at least kafka-max-request-bytes (%d), got %d", c.KafkaMaxRequestBytes, c.QueuedMaxRequestBytes)
+	}
+	if c.FetchReadAheadBytes < 0 {
+		p.Addf("fetch-read-ahead-bytes", "%d is negative", c.FetchReadAheadBytes)
 	}
 	if c.MaxFetchSessions < 0 {
 		p.Addf("max-incremental-fetch-session-cache-slots", "%d is negative", c.MaxFetchSessions)

@@ -184,6 +184,7 @@ func Start(cfg Config, log *slog.Logger) (_ *Gateway, err error) {
 		MaxConnections:           cfg.MaxConnections,
 		MaxConnectionsPerIP:      cfg.MaxConnectionsPerIP,
 		QueuedMaxRequestBytes:    cfg.QueuedMaxRequestBytes,
+		FetchReadAheadBytes:      cfg.FetchReadAheadBytes,
 		SASLMechanisms:           cfg.SASLMechanisms,
 		MaxReauth:                cfg.KafkaMaxReauth,
 	}, kafka.Deps{
@@ -231,6 +232,12 @@ func (g *Gateway) registerFetchSessionMetrics() {
 			Help: "Partitions cached by this gateway's Kafka fetch sessions."}, stat(1)),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_fetch_session_evictions_total",
 			Help: "Kafka fetch sessions evicted to make room for new ones."}, stat(2)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_fetch_read_aheads_used_total",
+			Help: "Kafka fetches answered from the fetch read ahead for their consumer."},
+			func() float64 { n, _ := g.kafka.ReadAheadStats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strata_gateway_kafka_fetch_read_aheads_dropped_total",
+			Help: "Kafka fetch read-aheads dropped unused: the next fetch asked for other offsets, or the connection closed."},
+			func() float64 { _, n := g.kafka.ReadAheadStats(); return float64(n) }),
 	)
 }
 

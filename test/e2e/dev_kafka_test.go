@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +29,7 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 	start(t, "dev", "dev", "--data-dir", t.TempDir(), "--grpc-addr", grpcAddr, "--http-addr", httpAddr,
 		"--kafka-addr", kafkaAddr, "--auto-create-topics-enable", "--num-partitions", "4", "--default-replication-factor", "2",
 		"--default-topic-config", "retention.ms=3600000", "--max-incremental-fetch-session-cache-slots", "10",
-		"--max-connections-per-ip", "20")
+		"--max-connections-per-ip", "20", "--fetch-read-ahead-bytes", "8388608")
 	waitHealthy(t, grpcAddr, 60*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -77,6 +80,53 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		if !regexp.MustCompile(`(?m)^strata_gateway_kafka_fetch_sessions [1-9]`).Match(body) {
 			return fmt.Errorf("no fetch session in the metrics")
+		}
+		return nil
+	})
+
+	// A consumer with a backlog is read ahead (--fetch-read-ahead-bytes
+	// reaches dev's gateway), and gets every record once, in order.
+	var batch []*kgo.Record
+	for i := range 2000 {
+		value := make([]byte, 2048)
+		_, _ = rand.Read(value) // incompressible: the backlog stays 4 MB
+		batch = append(batch, &kgo.Record{Topic: "defaults", Key: []byte(strconv.Itoa(i)), Value: value})
+	}
+	for i := 0; i < len(batch); i += 100 { // batches of ~50 KiB a partition
+		if err := cl.ProduceSync(ctx, batch[i:i+100]...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backlog, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr), kgo.ConsumeTopics("defaults"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxPartitionBytes(128<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backlog.Close()
+	next := map[int32]int64{}
+	for got := 0; got < len(batch); {
+		fs := backlog.PollFetches(ctx)
+		if err := fs.Err(); err != nil {
+			t.Fatalf("consume the backlog: %v", err)
+		}
+		for _, r := range fs.Records() {
+			i, _ := strconv.Atoi(string(r.Key))
+			if r.Offset != next[r.Partition] || !bytes.Equal(r.Value, batch[i].Value) {
+				t.Fatalf("partition %d: offset %d (%d bytes) after %d", r.Partition, r.Offset, len(r.Value), next[r.Partition]-1)
+			}
+			next[r.Partition]++
+			got++
+		}
+	}
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + httpAddr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if !regexp.MustCompile(`(?m)^strata_gateway_kafka_fetch_read_aheads_used_total [1-9]`).Match(body) {
+			return fmt.Errorf("no fetch answered from a read-ahead in the metrics: %s", regexp.MustCompile(`(?m)^strata_gateway_kafka_fetch_read_aheads.*$`).FindAll(body, -1))
 		}
 		return nil
 	})

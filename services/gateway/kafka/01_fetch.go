@@ -238,7 +238,15 @@ func (s *Server) fetchParts(ctx context.Context, req *kmsg.FetchRequest, parts [
 		maxBytes = defaultFetchMaxBytes
 	}
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
-	s.router.Fetch(ctx, wait, max(req.MinBytes, 0), maxBytes, items)
+	committed := items[0].Committed
+	c, _ := ctx.Value(connKey{}).(*conn)
+	var ra *readAhead
+	if c != nil {
+		ra = s.takeReadAhead(c, items, committed, maxBytes)
+	}
+	if ra == nil || !s.answerFromReadAhead(ctx, ra, items, max(req.MinBytes, 0)) {
+		s.router.Fetch(ctx, wait, max(req.MinBytes, 0), maxBytes, items)
+	}
 	used := 0
 	for k, it := range items {
 		o := &out[at[k]]
@@ -261,6 +269,13 @@ func (s *Server) fetchParts(ctx context.Context, req *kmsg.FetchRequest, parts [
 			at.ProducerID, at.FirstOffset = a.GetProducerId(), a.GetFirstOffset()
 			o.aborted = append(o.aborted, at)
 		}
+	}
+	if c != nil && s.cfg.FetchReadAheadBytes > 0 {
+		records := make([][]byte, len(items))
+		for k := range items {
+			records[k] = out[at[k]].records
+		}
+		s.startReadAhead(c, items, records, committed, maxBytes)
 	}
 	return out
 }

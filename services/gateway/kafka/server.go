@@ -90,6 +90,9 @@ type Config struct {
 	// MaxReauth is connections.max.reauth.ms: how long a SASL session
 	// lasts before the client must re-authenticate (0: forever).
 	MaxReauth time.Duration
+	// FetchReadAheadBytes bounds the bytes of the listener's fetch
+	// read-aheads (read_ahead.go; 0: none).
+	FetchReadAheadBytes int64
 }
 
 // Deps is what the listener needs from the gateway.
@@ -140,6 +143,8 @@ type Server struct {
 	pids      *pids.Allocator
 	// sessions are the incremental fetch sessions (KIP-227).
 	sessions *fetchSessionCache
+	// readAheads is the budget of the connections' fetch read-aheads.
+	readAheads readAheads
 	// quotas measures clients against their quotas (nil without a cache).
 	quotas    *quota.Manager
 	throttles [len(throttleKeys)]throttleStats
@@ -194,6 +199,7 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if d.Cache != nil {
 		s.quotas = quota.NewManager(cfg.QuotaWindowSamples, cfg.QuotaWindow, d.Cache.ClientQuotas, d.Cache.ClientQuotaGen)
 	}
+	s.readAheads.free.Store(cfg.FetchReadAheadBytes)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
@@ -306,6 +312,8 @@ type conn struct {
 	// the connection is read or run.
 	muteMu     sync.Mutex
 	mutedUntil time.Time
+	// readAhead is the fetch read ahead for the connection's consumer.
+	readAhead connReadAhead
 }
 
 // pending is one request awaiting its framed response (nil: no response).
@@ -346,6 +354,7 @@ func (c *conn) serve() {
 	}
 	close(c.queue)
 	<-writerDone
+	c.s.closeReadAhead(c)
 	c.cancel()
 	c.nc.Close()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
