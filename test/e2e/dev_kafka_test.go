@@ -71,18 +71,7 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 	if fs := cons.PollRecords(ctx, 1); len(fs.Records()) != 1 || fs.Err() != nil {
 		t.Fatalf("consume: %v %v", fs.Records(), fs.Err())
 	}
-	testutil.WaitFor(t, 10*time.Second, func() error {
-		resp, err := http.Get("http://" + httpAddr + "/metrics")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if !regexp.MustCompile(`(?m)^strata_gateway_kafka_fetch_sessions [1-9]`).Match(body) {
-			return fmt.Errorf("no fetch session in the metrics")
-		}
-		return nil
-	})
+	waitForMetrics(t, httpAddr, `(?m)^strata_gateway_kafka_fetch_sessions [1-9]`)
 
 	// A consumer with a backlog is read ahead (--fetch-read-ahead-bytes
 	// reaches dev's gateway), and gets every record once, in order.
@@ -118,18 +107,7 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 			got++
 		}
 	}
-	testutil.WaitFor(t, 10*time.Second, func() error {
-		resp, err := http.Get("http://" + httpAddr + "/metrics")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if !regexp.MustCompile(`(?m)^strata_gateway_kafka_fetch_read_aheads_used_total [1-9]`).Match(body) {
-			return fmt.Errorf("no fetch answered from a read-ahead in the metrics: %s", regexp.MustCompile(`(?m)^strata_gateway_kafka_fetch_read_aheads.*$`).FindAll(body, -1))
-		}
-		return nil
-	})
+	waitForMetrics(t, httpAddr, `(?m)^strata_gateway_kafka_fetch_read_aheads_used_total [1-9]`)
 
 	// --max-connections-per-ip reaches dev's gateway: past 20 connections
 	// from this host, the next are closed at accept and counted.
@@ -140,28 +118,13 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	testutil.WaitFor(t, 10*time.Second, func() error {
-		resp, err := http.Get("http://" + httpAddr + "/metrics")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if !regexp.MustCompile(`(?m)^strata_gateway_kafka_connections_rejected_total [1-9]`).Match(body) {
-			return fmt.Errorf("no rejected connection in the metrics")
-		}
+	waitForMetrics(t, httpAddr, `(?m)^strata_gateway_kafka_connections_rejected_total [1-9]`,
 		// dev's default soft memory limit (100 MiB while the live heap is
-		// small), as the Go collector reports it.
-		if !regexp.MustCompile(`(?m)^go_gc_gomemlimit_bytes 1\.048576e\+08$`).Match(body) {
-			return fmt.Errorf("no 100 MiB memory limit in the metrics")
-		}
+		// small), as the Go collector reports it...
+		`(?m)^go_gc_gomemlimit_bytes 1\.048576e\+08$`,
 		// ...which is the only trigger: GOGC is off (the runtime reports -1
 		// as an unsigned number).
-		if !regexp.MustCompile(`(?m)^go_gc_gogc_percent 1\.8446744073709552e\+19$`).Match(body) {
-			return fmt.Errorf("GOGC is not off in the metrics")
-		}
-		return nil
-	})
+		`(?m)^go_gc_gogc_percent 1\.8446744073709552e\+19$`)
 
 	// A bad Kafka setting stops dev with the flag's name.
 	_, errOut, code := cli(t, "dev", "--data-dir", t.TempDir(), "--grpc-addr", testutil.FreeAddr(t), "--http-addr", testutil.FreeAddr(t),
@@ -174,4 +137,24 @@ func TestDevPassesKafkaSettings(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "memory-limit-mib") {
 		t.Fatalf("dev with --memory-limit-mib -1: exit %d, %q", code, errOut)
 	}
+}
+
+// waitForMetrics waits until the /metrics page at httpAddr matches every
+// pattern, and fails naming the first that never did.
+func waitForMetrics(t *testing.T, httpAddr string, patterns ...string) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + httpAddr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, p := range patterns {
+			if !regexp.MustCompile(p).Match(body) {
+				return fmt.Errorf("no %s in the metrics", p)
+			}
+		}
+		return nil
+	})
 }

@@ -70,20 +70,25 @@ type connReadAhead struct {
 	ra *readAhead
 }
 
+// swap puts ra (nil: none) in the slot and returns what was there.
+func (c *connReadAhead) swap(ra *readAhead) *readAhead {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.ra
+	c.ra = ra
+	return old
+}
+
 // takeReadAhead removes the connection's read-ahead and returns it if it reads
 // exactly items (same partitions, offsets, partition max bytes, leader
 // epochs and isolation) to maxBytes; one that does not match is dropped.
 func (s *Server) takeReadAhead(c *conn, items []*router.FetchItem, committed bool, maxBytes int32) *readAhead {
-	c.readAhead.mu.Lock()
-	ra := c.readAhead.ra
-	c.readAhead.ra = nil
-	c.readAhead.mu.Unlock()
+	ra := c.readAhead.swap(nil)
 	if ra == nil {
 		return nil
 	}
 	if !ra.matches(items, committed, maxBytes) {
-		s.readAheads.dropped.Add(1)
-		s.dropReadAhead(ra)
+		s.dropUnused(ra)
 		return nil
 	}
 	return ra
@@ -173,22 +178,14 @@ func (s *Server) startReadAhead(c *conn, items []*router.FetchItem, records [][]
 		defer close(ra.done)
 		s.router.Fetch(ctx, 0, 0, maxBytes, next)
 	}()
-	c.readAhead.mu.Lock()
-	old := c.readAhead.ra
-	c.readAhead.ra = ra
-	c.readAhead.mu.Unlock()
-	if old != nil {
-		s.readAheads.dropped.Add(1)
-		s.dropReadAhead(old)
-	}
+	s.dropUnused(c.readAhead.swap(ra))
 }
 
 // closeReadAhead drops the connection's read-ahead when it closes.
-func (s *Server) closeReadAhead(c *conn) {
-	c.readAhead.mu.Lock()
-	ra := c.readAhead.ra
-	c.readAhead.ra = nil
-	c.readAhead.mu.Unlock()
+func (s *Server) closeReadAhead(c *conn) { s.dropUnused(c.readAhead.swap(nil)) }
+
+// dropUnused drops a read-ahead no fetch took (nil: none).
+func (s *Server) dropUnused(ra *readAhead) {
 	if ra != nil {
 		s.readAheads.dropped.Add(1)
 		s.dropReadAhead(ra)
