@@ -155,6 +155,26 @@ func Next(buf []byte) (batch, rest []byte, err error) {
 	return buf[:n:n], buf[n:], nil
 }
 
+// Continue is where a reader of buf, read from offset from, goes on: past
+// the last of the whole batches at its front (from when there are none),
+// with the offsets those batches add past from. A consumer fetches next
+// from there, as Kafka clients continue past a batch.
+func Continue(buf []byte, from int64) (next, added int64) {
+	next = from
+	for len(buf) > 0 {
+		raw, rest, err := Next(buf)
+		if err != nil {
+			break
+		}
+		buf = rest
+		if h, err := ParseHeader(raw); err == nil && h.NextOffset() > next {
+			added += h.NextOffset() - max(h.BaseOffset, next)
+			next = h.NextOffset()
+		}
+	}
+	return next, added
+}
+
 // Split returns the batches concatenated in buf; trailing bytes that do not
 // form a whole batch are an error.
 func Split(buf []byte) ([][]byte, error) {

@@ -238,11 +238,10 @@ func (s *Server) fetchParts(ctx context.Context, req *kmsg.FetchRequest, parts [
 		maxBytes = defaultFetchMaxBytes
 	}
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
-	committed := items[0].Committed
 	c, _ := ctx.Value(connKey{}).(*conn)
 	var ra *readAhead
 	if c != nil {
-		ra = s.takeReadAhead(c, items, committed, maxBytes)
+		ra = s.takeReadAhead(c, items, maxBytes)
 	}
 	if ra == nil || !s.answerFromReadAhead(ctx, ra, items, max(req.MinBytes, 0)) {
 		s.router.Fetch(ctx, wait, max(req.MinBytes, 0), maxBytes, items)
@@ -275,7 +274,7 @@ func (s *Server) fetchParts(ctx context.Context, req *kmsg.FetchRequest, parts [
 		for k := range items {
 			records[k] = out[at[k]].records
 		}
-		s.startReadAhead(c, items, records, committed, maxBytes)
+		s.startReadAhead(c, items, records, maxBytes)
 	}
 	return out
 }

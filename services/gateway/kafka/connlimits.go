@@ -98,6 +98,17 @@ func (b *byteBudget) acquire(n int64, stop, abort <-chan struct{}) bool {
 	}
 }
 
+// tryAcquire takes n bytes if that many are free, without waiting.
+func (b *byteBudget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.free < n {
+		return false
+	}
+	b.free -= n
+	return true
+}
+
 func (b *byteBudget) release(n int64) {
 	b.mu.Lock()
 	b.free += n

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
 	"github.com/strata-io/strata/internal/recordbatch"
@@ -30,20 +29,18 @@ import (
 // long-poll anyway.
 const readAheadFrom = 256 << 10
 
-// readAhead is one fetch read ahead, running or done.
+// readAhead is one fetch read ahead, running or done, and the budget it
+// holds.
 type readAhead struct {
-	items     []*router.FetchItem
-	committed bool
-	maxBytes  int32
-	reserved  int64
-	cancel    context.CancelFunc
-	done      chan struct{}
+	*router.Ahead
+	maxBytes int32
+	reserved int64
 }
 
 // readAheads is a listener's byte budget for read-aheads, and what became
 // of them.
 type readAheads struct {
-	free          atomic.Int64
+	budget        *byteBudget
 	used, dropped atomic.Int64
 }
 
@@ -54,57 +51,33 @@ func (s *Server) ReadAheadStats() (used, dropped int64) {
 	return s.readAheads.used.Load(), s.readAheads.dropped.Load()
 }
 
-func (b *readAheads) reserve(n int64) bool {
-	if b.free.Add(-n) < 0 {
-		b.free.Add(n)
-		return false
-	}
-	return true
-}
-
-func (b *readAheads) release(n int64) { b.free.Add(n) }
-
-// connReadAhead is a connection's read-ahead slot.
-type connReadAhead struct {
-	mu sync.Mutex
-	ra *readAhead
-}
-
-// swap puts ra (nil: none) in the slot and returns what was there.
-func (c *connReadAhead) swap(ra *readAhead) *readAhead {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.ra
-	c.ra = ra
-	return old
-}
-
-// takeReadAhead removes the connection's read-ahead and returns it if it reads
-// exactly items (same partitions, offsets, partition max bytes, leader
-// epochs and isolation) to maxBytes; one that does not match is dropped.
-func (s *Server) takeReadAhead(c *conn, items []*router.FetchItem, committed bool, maxBytes int32) *readAhead {
-	ra := c.readAhead.swap(nil)
+// takeReadAhead removes the connection's read-ahead and returns it if it
+// reads exactly items (same partitions, offsets, partition max bytes,
+// leader epochs and isolation) to maxBytes; one that does not match is
+// dropped.
+func (s *Server) takeReadAhead(c *conn, items []*router.FetchItem, maxBytes int32) *readAhead {
+	ra := c.readAhead.Swap(nil)
 	if ra == nil {
 		return nil
 	}
-	if !ra.matches(items, committed, maxBytes) {
+	if !ra.matches(items, maxBytes) {
 		s.dropUnused(ra)
 		return nil
 	}
 	return ra
 }
 
-func (ra *readAhead) matches(items []*router.FetchItem, committed bool, maxBytes int32) bool {
-	if len(items) != len(ra.items) || committed != ra.committed || maxBytes != ra.maxBytes {
+func (ra *readAhead) matches(items []*router.FetchItem, maxBytes int32) bool {
+	if len(items) != len(ra.Items) || maxBytes != ra.maxBytes {
 		return false
 	}
-	ahead := make(map[aheadKey]*router.FetchItem, len(ra.items))
-	for _, it := range ra.items {
+	ahead := make(map[aheadKey]*router.FetchItem, len(ra.Items))
+	for _, it := range ra.Items {
 		ahead[keyOf(it)] = it
 	}
 	for _, it := range items {
 		a, ok := ahead[keyOf(it)]
-		if !ok || a.Offset != it.Offset || a.MaxBytes != it.MaxBytes {
+		if !ok || a.Offset != it.Offset || a.MaxBytes != it.MaxBytes || a.Committed != it.Committed {
 			return false
 		}
 		delete(ahead, keyOf(it))
@@ -121,19 +94,20 @@ type aheadKey struct {
 
 func keyOf(it *router.FetchItem) aheadKey { return aheadKey{it.Topic, it.Partition, it.ClientEpoch} }
 
-// answerFromReadAhead waits for ra and copies its answers into items (matched by
-// take), unless one failed or they hold fewer than minBytes: then items
-// are left for a fetch of their own. It releases ra's budget either way.
+// answerFromReadAhead waits for ra and copies its answers into items
+// (matched by takeReadAhead), unless one failed or they hold fewer than
+// minBytes: then items are left for a fetch of their own. It releases
+// ra's budget either way.
 func (s *Server) answerFromReadAhead(ctx context.Context, ra *readAhead, items []*router.FetchItem, minBytes int32) bool {
 	defer s.dropReadAhead(ra)
 	select {
-	case <-ra.done:
+	case <-ra.Done():
 	case <-ctx.Done():
 		return false
 	}
-	got := make(map[aheadKey]*router.FetchItem, len(ra.items))
+	got := make(map[aheadKey]*router.FetchItem, len(ra.Items))
 	n := 0
-	for _, a := range ra.items {
+	for _, a := range ra.Items {
 		if a.Err != nil || a.Result == nil {
 			return false
 		}
@@ -151,38 +125,35 @@ func (s *Server) answerFromReadAhead(ctx context.Context, ra *readAhead, items [
 }
 
 func (s *Server) dropReadAhead(ra *readAhead) {
-	ra.cancel()
-	s.readAheads.release(ra.reserved)
+	ra.Stop()
+	s.readAheads.budget.release(ra.reserved)
 }
 
 // startReadAhead reads ahead the fetch that follows one that asked for
 // items and was answered with records (per item, nil where none were
 // returned), if the answer was large enough and the budget allows.
-func (s *Server) startReadAhead(c *conn, items []*router.FetchItem, records [][]byte, committed bool, maxBytes int32) {
+func (s *Server) startReadAhead(c *conn, items []*router.FetchItem, records [][]byte, maxBytes int32) {
 	total, want := 0, int64(0)
 	for i, it := range items {
 		total += len(records[i])
 		want += int64(it.MaxBytes)
 	}
 	want = min(want, int64(maxBytes))
-	if total < readAheadFrom || !s.readAheads.reserve(want) {
+	if total < readAheadFrom || !s.readAheads.budget.tryAcquire(want) {
 		return
 	}
 	next := make([]*router.FetchItem, len(items))
 	for i, it := range items {
-		next[i] = &router.FetchItem{Part: router.Part{Topic: it.Topic, Partition: it.Partition, ClientEpoch: it.ClientEpoch}, Offset: nextFetchOffset(it.Offset, records[i]), MaxBytes: it.MaxBytes, Committed: committed}
+		offset, _ := recordbatch.Continue(records[i], it.Offset)
+		next[i] = &router.FetchItem{Part: router.Part{Topic: it.Topic, Partition: it.Partition, ClientEpoch: it.ClientEpoch},
+			Offset: offset, MaxBytes: it.MaxBytes, Committed: it.Committed}
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
-	ra := &readAhead{items: next, committed: committed, maxBytes: maxBytes, reserved: want, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(ra.done)
-		s.router.Fetch(ctx, 0, 0, maxBytes, next)
-	}()
-	s.dropUnused(c.readAhead.swap(ra))
+	ra := &readAhead{Ahead: s.router.FetchAhead(c.ctx, 0, 0, maxBytes, next), maxBytes: maxBytes, reserved: want}
+	s.dropUnused(c.readAhead.Swap(ra))
 }
 
 // closeReadAhead drops the connection's read-ahead when it closes.
-func (s *Server) closeReadAhead(c *conn) { s.dropUnused(c.readAhead.swap(nil)) }
+func (s *Server) closeReadAhead(c *conn) { s.dropUnused(c.readAhead.Swap(nil)) }
 
 // dropUnused drops a read-ahead no fetch took (nil: none).
 func (s *Server) dropUnused(ra *readAhead) {
@@ -190,19 +161,4 @@ func (s *Server) dropUnused(ra *readAhead) {
 		s.readAheads.dropped.Add(1)
 		s.dropReadAhead(ra)
 	}
-}
-
-// nextFetchOffset is the offset a client fetches after records read from
-// offset: past the last batch returned (as Kafka clients continue).
-func nextFetchOffset(offset int64, records []byte) int64 {
-	next := offset
-	for b := records; len(b) >= recordbatch.HeaderSize; {
-		n := recordbatch.PeekSize(b)
-		if n < recordbatch.HeaderSize || n > len(b) {
-			break
-		}
-		next = max(next, recordbatch.LastOffsetOf(b)+1)
-		b = b[n:]
-	}
-	return next
 }

@@ -86,7 +86,7 @@ func fetchAt(t *testing.T, s *Server, c *conn, partMax int32, offsets ...int64) 
 func readAheadServer(t *testing.T, st *backlogStorage, budget int64) (*Server, *conn) {
 	s := benchServer(t, "t", 2, &stubStorage{fetch: st.fetch})
 	s.cfg.FetchReadAheadBytes = budget
-	s.readAheads.free.Store(budget)
+	s.readAheads.budget = newByteBudget(budget)
 	c := &conn{s: s}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	t.Cleanup(c.cancel)
@@ -134,7 +134,7 @@ func TestBackloggedFetchIsReadAhead(t *testing.T) {
 			t.Fatalf("partition %d: fetch after a seek returned %d bytes, want batch 19", p.Partition, len(p.RecordBatches))
 		}
 	}
-	if free := s.readAheads.free.Load(); free != 64<<20 {
+	if free := s.readAheads.budget.available(); free != 64<<20 {
 		t.Fatalf("read-ahead budget %d after the read-ahead was dropped, want %d", free, 64<<20)
 	}
 	if st.readsAt(0, 200) != 0 {
@@ -151,11 +151,11 @@ func TestReadAheadBudget(t *testing.T) {
 	st := newBacklogStorage(20, 10<<10)
 	s, c := readAheadServer(t, st, 64<<20)
 	fetchAt(t, s, c, 320<<10, 0, 0)
-	if free := s.readAheads.free.Load(); free != 64<<20-2*320<<10 {
+	if free := s.readAheads.budget.available(); free != 64<<20-2*320<<10 {
 		t.Fatalf("budget %d with a read-ahead of two 320 KiB partitions", free)
 	}
 	s.closeReadAhead(c)
-	if free := s.readAheads.free.Load(); free != 64<<20 {
+	if free := s.readAheads.budget.available(); free != 64<<20 {
 		t.Fatalf("budget %d after the connection closed", free)
 	}
 
@@ -166,4 +166,10 @@ func TestReadAheadBudget(t *testing.T) {
 	if n := st.readsAt(0, 30); n != 1 {
 		t.Fatalf("offset 30 read %d times, want once (no read-ahead fits)", n)
 	}
+}
+
+func (b *byteBudget) available() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.free
 }

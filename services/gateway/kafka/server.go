@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	adminv1 "github.com/strata-io/strata/api/strata/admin/v1"
@@ -199,7 +200,7 @@ func NewServer(ln net.Listener, cfg Config, d Deps) *Server {
 	if d.Cache != nil {
 		s.quotas = quota.NewManager(cfg.QuotaWindowSamples, cfg.QuotaWindow, d.Cache.ClientQuotas, d.Cache.ClientQuotaGen)
 	}
-	s.readAheads.free.Store(cfg.FetchReadAheadBytes)
+	s.readAheads.budget = newByteBudget(cfg.FetchReadAheadBytes)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
@@ -313,7 +314,7 @@ type conn struct {
 	muteMu     sync.Mutex
 	mutedUntil time.Time
 	// readAhead is the fetch read ahead for the connection's consumer.
-	readAhead connReadAhead
+	readAhead atomic.Pointer[readAhead]
 }
 
 // pending is one request awaiting its framed response (nil: no response).

@@ -873,33 +873,23 @@ func (m *member) fetchItems(assignment []tp, first int, pos map[tp]int64, bytes 
 func fetchBytes(credit int64) int32 { return int32(min(credit, MaxFetchMaxBytes)) }
 
 // prefetch is the next round's fetch, sent before this round is decoded.
-type prefetch struct {
-	items  []*router.FetchItem
-	cancel context.CancelFunc
-	done   chan struct{}
-}
+type prefetch struct{ *router.Ahead }
 
 func (m *member) prefetch(ctx context.Context, items []*router.FetchItem, credit int64) *prefetch {
-	ctx, cancel := context.WithCancel(ctx)
-	f := &prefetch{items: items, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(f.done)
-		m.s.router.Fetch(ctx, consumeFetchWait, 1, fetchBytes(credit), items)
-	}()
-	return f
+	return &prefetch{m.s.router.FetchAhead(ctx, consumeFetchWait, 1, fetchBytes(credit), items)}
 }
 
 // matches says whether f fetches what items would: the same partitions
 // from the same offsets.
 func (f *prefetch) matches(items []*router.FetchItem) bool {
-	if f == nil || len(f.items) != len(items) {
+	if f == nil || len(f.Items) != len(items) {
 		return false
 	}
 	want := make(map[tp]int64, len(items))
 	for _, it := range items {
 		want[tp{it.Topic, it.Partition}] = it.Offset
 	}
-	for _, it := range f.items {
+	for _, it := range f.Items {
 		if off, ok := want[tp{it.Topic, it.Partition}]; !ok || off != it.Offset {
 			return false
 		}
@@ -909,16 +899,16 @@ func (f *prefetch) matches(items []*router.FetchItem) bool {
 
 // wait returns f's items once fetched (its long poll may still run).
 func (f *prefetch) wait() []*router.FetchItem {
-	<-f.done
-	f.cancel()
-	return f.items
+	<-f.Done()
+	f.Stop()
+	return f.Items
 }
 
 // drop cuts f short and waits for it to end.
 func (f *prefetch) drop() {
 	if f != nil {
-		f.cancel()
-		<-f.done
+		f.Stop()
+		<-f.Done()
 	}
 }
 
@@ -932,18 +922,8 @@ func predict(items []*router.FetchItem) (map[tp]int64, int64) {
 		if it.Err != nil {
 			return nil, 0
 		}
-		end := it.Offset
-		for data := it.Result.GetRecords(); len(data) > 0; {
-			raw, rest, err := recordbatch.Next(data)
-			if err != nil {
-				break
-			}
-			data = rest
-			if h, err := recordbatch.ParseHeader(raw); err == nil && h.NextOffset() > end {
-				records += h.NextOffset() - max(h.BaseOffset, end)
-				end = h.NextOffset()
-			}
-		}
+		end, added := recordbatch.Continue(it.Result.GetRecords(), it.Offset)
+		records += added
 		next[tp{it.Topic, it.Partition}] = end
 	}
 	return next, records

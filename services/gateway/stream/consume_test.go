@@ -103,7 +103,7 @@ func TestPrefetchPredictsTheNextRound(t *testing.T) {
 	if next, _ := predict([]*router.FetchItem{a, b}); next != nil {
 		t.Errorf("a round with a failed partition predicted %v", next)
 	}
-	f := &prefetch{items: []*router.FetchItem{{Part: router.Part{Topic: "t", Partition: 1}, Offset: 7}, {Part: router.Part{Topic: "t", Partition: 0}, Offset: 20}}}
+	f := &prefetch{&router.Ahead{Items: []*router.FetchItem{{Part: router.Part{Topic: "t", Partition: 1}, Offset: 7}, {Part: router.Part{Topic: "t", Partition: 0}, Offset: 20}}}}
 	if !f.matches([]*router.FetchItem{{Part: router.Part{Topic: "t", Partition: 0}, Offset: 20}, {Part: router.Part{Topic: "t", Partition: 1}, Offset: 7}}) {
 		t.Error("the same partitions and offsets in another order do not match")
 	}
