@@ -39,7 +39,7 @@ func encodeFetch(corr int32, resp *kmsg.FetchResponse) (out net.Buffers, ok bool
 		e.int16(resp.ErrorCode)
 		e.int32(resp.SessionID)
 	}
-	e.arrayLen(len(resp.Topics), false)
+	e.length(len(resp.Topics), false)
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
 		if v <= 12 {
@@ -47,7 +47,7 @@ func encodeFetch(corr int32, resp *kmsg.FetchResponse) (out net.Buffers, ok bool
 		} else {
 			e.head = append(e.head, t.TopicID[:]...)
 		}
-		e.arrayLen(len(t.Partitions), false)
+		e.length(len(t.Partitions), false)
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
 			e.int32(p.Partition)
@@ -60,7 +60,7 @@ func encodeFetch(corr int32, resp *kmsg.FetchResponse) (out net.Buffers, ok bool
 				e.int64(p.LogStartOffset)
 			}
 			if v >= 4 {
-				e.arrayLen(len(p.AbortedTransactions), p.AbortedTransactions == nil)
+				e.length(len(p.AbortedTransactions), p.AbortedTransactions == nil)
 				for _, a := range p.AbortedTransactions {
 					e.int64(a.ProducerID)
 					e.int64(a.FirstOffset)
@@ -149,8 +149,6 @@ func (e *fetchEncoder) length(n int, null bool) {
 		e.int32(int32(n))
 	}
 }
-
-func (e *fetchEncoder) arrayLen(n int, null bool) { e.length(n, null) }
 
 func (e *fetchEncoder) string(s string) {
 	if e.flexible {
