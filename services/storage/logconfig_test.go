@@ -33,9 +33,19 @@ func TestLogAcceptsWhatTopicconfigAccepts(t *testing.T) {
 			cases = append(cases, map[string]string{k: v})
 		}
 	}
-	batch := func() []byte {
+	// A bound of 0 on one side of the broker's clock would refuse a
+	// record stamped now once the millisecond ticks; stamp it on the side
+	// the case leaves open.
+	batch := func(cfg log.Config) []byte {
+		ts := time.Now().UnixMilli()
+		switch {
+		case cfg.TimestampBeforeMaxMs == 0:
+			ts += time.Hour.Milliseconds()
+		case cfg.TimestampAfterMaxMs == 0:
+			ts -= time.Hour.Milliseconds()
+		}
 		b, err := recordbatch.Build(recordbatch.ProducerOptions(0), []recordbatch.BuildRecord{
-			{Key: []byte("k"), Value: []byte("v"), Timestamp: time.Now().UnixMilli()}})
+			{Key: []byte("k"), Value: []byte("v"), Timestamp: ts}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +66,7 @@ func TestLogAcceptsWhatTopicconfigAccepts(t *testing.T) {
 			continue
 		}
 		for i := 0; i < 3; i++ {
-			b := batch()
+			b := batch(cfg)
 			if _, err := l.Append(b, 0); err != nil && !(cfg.MaxMessageBytes < len(b) && recordbatch.CodeOf(err) == recordbatch.CodeMessageTooLarge) {
 				t.Errorf("%v: append: %v", topic, err)
 			}
