@@ -2,8 +2,10 @@
 // (the v2 format, magic 2), as a Kafka producer writes it, for
 // ProduceStreamBatch.record_batches: a client that sends batches saves the
 // gateway encoding them. The batch carries no producer (id, epoch and base
-// sequence -1); the gateway stamps the session's. It lives in the api
-// module because clients and the server's tests both use it.
+// sequence -1); the gateway stamps the session's. Decode reads the
+// uncompressed batches a Consume stream sends (ConsumeRecords.record_batches).
+// It lives in the api module because clients and the server's tests both
+// use it.
 package kafkabatch
 
 import (

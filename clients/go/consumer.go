@@ -272,7 +272,7 @@ func (k *Consumer) session() error {
 		return wrapErr(op, err)
 	}
 	open := &streamv1.ConsumeOpen{GroupId: k.group, Topics: k.topics, ClientId: k.cfg.clientID,
-		StartPosition: streamv1.LogPosition_LOG_POSITION_LATEST, RevokeAck: true}
+		StartPosition: streamv1.LogPosition_LOG_POSITION_LATEST, RevokeAck: true, RecordBatches: true}
 	if k.cfg.start.kind == offsetStart {
 		open.StartPosition = streamv1.LogPosition_LOG_POSITION_EARLIEST
 	}
@@ -337,7 +337,9 @@ func (k *Consumer) session() error {
 				k.drop(parts, true)
 			}
 		case *streamv1.ConsumeResponse_Records:
-			k.received(st, m.Records)
+			if err := k.received(st, m.Records); err != nil {
+				return &Error{Op: op, Message: err.Error(), Retriable: true}
+			}
 		case *streamv1.ConsumeResponse_CommitResult:
 			k.mu.Lock()
 			w := k.waiters[m.CommitResult.GetCommitId()]
@@ -520,14 +522,17 @@ func (k *Consumer) drop(parts []topicPartition, callback bool) {
 	}
 }
 
-// received buffers records of a partition the member holds.
-func (k *Consumer) received(st streamv1.StreamService_ConsumeClient, m *streamv1.ConsumeRecords) {
+// received buffers records of a partition the member holds. It fails on a
+// record batch it cannot decode, and then buffers nothing of m.
+func (k *Consumer) received(st streamv1.StreamService_ConsumeClient, m *streamv1.ConsumeRecords) error {
 	tp := topicPartition{m.GetTopic(), m.GetPartition()}
-	recs := make([]*Record, len(m.GetRecords()))
+	recs, err := recordsOf(m)
+	if err != nil {
+		return fmt.Errorf("records of %s[%d]: %w", tp.topic, tp.partition, err)
+	}
 	bytes := 0
-	for i, r := range m.GetRecords() {
-		recs[i] = recordFromProto(tp.topic, tp.partition, r)
-		bytes += recs[i].size()
+	for _, r := range recs {
+		bytes += r.size()
 	}
 	k.c.eachHook(func(h Hook) {
 		if hc, ok := h.(HookConsumeRecords); ok {
@@ -538,7 +543,7 @@ func (k *Consumer) received(st streamv1.StreamService_ConsumeClient, m *streamv1
 	if !k.assigned[tp] {
 		k.mu.Unlock()
 		_ = k.send(st, creditMsg(int64(len(recs)), int64(bytes)))
-		return
+		return nil
 	}
 	if len(k.buf[tp]) == 0 {
 		k.bufOrder = append(k.bufOrder, tp)
@@ -546,6 +551,7 @@ func (k *Consumer) received(st streamv1.StreamService_ConsumeClient, m *streamv1
 	k.buf[tp] = append(k.buf[tp], recs...)
 	k.notify()
 	k.mu.Unlock()
+	return nil
 }
 
 // Poll returns the next records, grouped by partition, waiting until some

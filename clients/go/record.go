@@ -1,7 +1,11 @@
 package strata
 
 import (
+	"encoding/binary"
+	"slices"
 	"time"
+
+	"github.com/strata-io/strata/api/kafkabatch"
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 )
@@ -97,4 +101,39 @@ func recordFromProto(topic string, partition int32, p *streamv1.Record) *Record 
 		}
 	}
 	return r
+}
+
+// recordsOf is what a ConsumeRecords holds: its records, or the records of
+// its batches, which the new records' keys, values and header values
+// alias (the message's own buffers, which nothing else holds).
+func recordsOf(m *streamv1.ConsumeRecords) ([]*Record, error) {
+	if len(m.GetRecordBatches()) == 0 {
+		recs := make([]*Record, len(m.GetRecords()))
+		for i, r := range m.GetRecords() {
+			recs[i] = recordFromProto(m.GetTopic(), m.GetPartition(), r)
+		}
+		return recs, nil
+	}
+	var recs []*Record
+	for _, b := range m.GetRecordBatches() {
+		if len(b) >= kafkabatch.HeaderSize {
+			// The record count, bounded by the bytes: a record takes 7 at least.
+			recs = slices.Grow(recs, min(int(binary.BigEndian.Uint32(b[kafkabatch.HeaderSize-4:])), len(b)/7))
+		}
+		err := kafkabatch.Decode(b, func(k kafkabatch.Record) {
+			r := &Record{Topic: m.GetTopic(), Partition: m.GetPartition(), Offset: k.Offset, Key: k.Key, Value: k.Value,
+				Timestamp: time.UnixMilli(k.Timestamp), LogAppendTime: k.LogAppendTime}
+			if len(k.Headers) > 0 {
+				r.Headers = make([]Header, len(k.Headers))
+				for i, h := range k.Headers {
+					r.Headers[i] = Header(h)
+				}
+			}
+			recs = append(recs, r)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return recs, nil
 }

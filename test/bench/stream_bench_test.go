@@ -455,7 +455,8 @@ func streamConsume(sc streamv1.StreamServiceClient, topic, group string, n int) 
 	if err != nil {
 		return 0, err
 	}
-	open := &streamv1.ConsumeOpen{GroupId: group, Topics: []string{topic}, StartPosition: streamv1.LogPosition_LOG_POSITION_EARLIEST}
+	open := &streamv1.ConsumeOpen{GroupId: group, Topics: []string{topic}, StartPosition: streamv1.LogPosition_LOG_POSITION_EARLIEST,
+		RecordBatches: true}
 	if err := st.Send(&streamv1.ConsumeRequest{Message: &streamv1.ConsumeRequest_Open{Open: open}}); err != nil {
 		return 0, err
 	}
@@ -474,6 +475,11 @@ func streamConsume(sc streamv1.StreamServiceClient, topic, group string, n int) 
 				start = time.Now()
 			}
 			got += len(recs.GetRecords())
+			for _, b := range recs.GetRecordBatches() {
+				if err := kafkabatch.Decode(b, func(kafkabatch.Record) { got++ }); err != nil {
+					return 0, err
+				}
+			}
 		}
 	}
 	return float64(got) / time.Since(start).Seconds(), nil

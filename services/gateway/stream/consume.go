@@ -84,7 +84,9 @@ type member struct {
 	clientID string
 	// committed reads with isolation level READ_COMMITTED (the default).
 	committed bool
-	offer     []kgo.GroupBalancer // the assignors offered, in preference order
+	// wholeBatches: the client takes stored batches (ConsumeOpen.record_batches).
+	wholeBatches bool
+	offer        []kgo.GroupBalancer // the assignors offered, in preference order
 	// revokeAck: the client answers each revocation with revoke_done,
 	// received on revokeDone.
 	revokeAck  bool
@@ -200,7 +202,7 @@ func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeReq
 	}
 	m := &member{s: s, stream: stream, group: open.GetGroupId(), instance: open.InstanceId, start: open.GetStartPosition(),
 		session: DefaultSessionTimeout, clientID: cmp.Or(open.GetClientId(), defaultConsumeClientID), memberID: open.GetMemberId(),
-		committed: committed, revokeAck: open.GetRevokeAck(), revokeDone: make(chan struct{}, 1)}
+		committed: committed, wholeBatches: open.GetRecordBatches(), revokeAck: open.GetRevokeAck(), revokeDone: make(chan struct{}, 1)}
 	m.offer = balancers
 	if names := open.GetAssignors(); len(names) > 0 {
 		m.offer = nil
@@ -829,20 +831,19 @@ func (m *member) fetch(ctx context.Context, assignment []tp, pos map[tp]int64) e
 				}
 				continue
 			}
-			taken := b.taken
-			recs, next, derr := decodeBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch, it.Result.GetAbortedTransactions())
-			if derr != nil && len(recs) == 0 {
+			runs, next, derr := readBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch, it.Result.GetAbortedTransactions(), m.wholeBatches)
+			if derr != nil && len(runs) == 0 {
 				failed++
 				continue
 			}
 			pos[p] = next
-			if len(recs) == 0 {
-				continue
-			}
-			m.credit.take(int64(b.taken-taken), 0)
-			if err := m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Records{Records: &streamv1.ConsumeRecords{
-				Topic: it.Topic, Partition: it.Partition, Records: recs, HighWatermark: it.Result.GetHighWatermark()}}}); err != nil {
-				return err
+			for _, r := range runs {
+				m.credit.take(int64(r.n), 0)
+				if err := m.send(&streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Records{Records: &streamv1.ConsumeRecords{
+					Topic: it.Topic, Partition: it.Partition, Records: r.recs, RecordBatches: r.batches,
+					HighWatermark: it.Result.GetHighWatermark()}}}); err != nil {
+					return err
+				}
 			}
 		}
 		m.credit.take(0, int64(startBytes-b.bytes))

@@ -140,39 +140,69 @@ func (b *budget) allows(size int) bool {
 	return b.records != 0 && size <= b.bytes
 }
 
-func (b *budget) take(size int) {
-	b.taken++
+func (b *budget) take(size int) { b.takeBatch(1, size) }
+
+// allowsBatch reports whether n records of size bytes all still fit, as
+// allows would take them one by one.
+func (b *budget) allowsBatch(n, size int) bool {
+	return (b.taken == 0 && n == 1) || ((b.records < 0 || n <= b.records) && size <= b.bytes)
+}
+
+func (b *budget) takeBatch(n, size int) {
+	b.taken += n
 	b.bytes -= size
 	if b.records > 0 {
-		b.records--
+		b.records -= n
 	}
 }
 
 // decodeBatches turns stored batches into records at or after from, within
-// the budget. next is where the following fetch starts: past the last
-// record taken, or past a whole batch read to its end (which skips
-// transaction markers and compaction gaps). Each batch's CRC is checked and
-// a compressed one is inflated to at most maxInflated bytes. A batch that
-// fails stops the decoding: the error is returned with the records before
-// it (the next fetch, starting there, reports it alone).
+// the budget: readBatches for a reader that takes records only.
+func decodeBatches(data []byte, from int64, b *budget, maxInflated int, aborted []*storagev1.AbortedTxn) ([]*streamv1.Record, int64, error) {
+	runs, next, err := readBatches(data, from, b, maxInflated, aborted, false)
+	if len(runs) == 0 {
+		return nil, next, err
+	}
+	return runs[0].recs, next, err
+}
+
+// run is what one ConsumeRecords carries of a partition: decoded records,
+// or stored batches sent whole.
+type run struct {
+	recs    []*streamv1.Record
+	batches [][]byte
+	n       int // records
+}
+
+// readBatches turns stored batches into runs of the records at or after
+// from, within the budget. With whole, an uncompressed batch that starts
+// at or after from and fits the budget is passed as it is stored (the
+// client decodes it); the others are decoded into records. next is where
+// the following fetch starts: past the last record taken, or past a whole
+// batch read to its end (which skips transaction markers and compaction
+// gaps). Each batch's CRC is checked and a compressed one is inflated to
+// at most maxInflated bytes. A batch that fails stops the reading: the
+// error is returned with the records before it (the next fetch, starting
+// there, reports it alone).
 //
 // aborted are the aborted transactions of the range (a read_committed
 // fetch): their producers' transactional batches are skipped from each
 // transaction's first offset up to its abort marker, as Kafka consumers
 // do.
-func decodeBatches(data []byte, from int64, b *budget, maxInflated int, aborted []*storagev1.AbortedTxn) (recs []*streamv1.Record, next int64, err error) {
+func readBatches(data []byte, from int64, b *budget, maxInflated int, aborted []*storagev1.AbortedTxn, whole bool) (runs []run, next int64, err error) {
 	next = from
 	pending := slices.SortedFunc(slices.Values(aborted), func(a, b *storagev1.AbortedTxn) int { return cmp.Compare(a.GetFirstOffset(), b.GetFirstOffset()) })
 	abortedBy := map[int64]bool{} // producers inside an aborted transaction
+	var it recordbatch.RecordIter
 	for len(data) > 0 {
 		raw, rest, err := recordbatch.Next(data)
 		if err != nil {
-			return recs, next, err
+			return runs, next, err
 		}
 		data = rest
 		h, err := recordbatch.Validate(raw)
 		if err != nil {
-			return recs, next, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+			return runs, next, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 		}
 		for len(pending) > 0 && pending[0].GetFirstOffset() <= h.LastOffset() {
 			abortedBy[pending[0].GetProducerId()] = true
@@ -190,27 +220,42 @@ func decodeBatches(data []byte, from int64, b *budget, maxInflated int, aborted 
 			next = h.NextOffset()
 			continue
 		}
+		if whole && h.Codec() == 0 && h.BaseOffset >= next {
+			n, size, err := creditOf(&it, raw, &h)
+			if err != nil {
+				return runs, next, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+			}
+			if b.allowsBatch(n, size) {
+				b.takeBatch(n, size)
+				if n > 0 {
+					if len(runs) == 0 || runs[len(runs)-1].batches == nil {
+						runs = append(runs, run{})
+					}
+					r := &runs[len(runs)-1]
+					r.batches, r.n = append(r.batches, raw), r.n+n
+				}
+				next = h.NextOffset()
+				continue
+			}
+		}
 		body, err := recordbatch.Records(nil, raw, &h, maxInflated)
 		if err != nil {
-			return recs, next, err
+			return runs, next, err
 		}
 		tsType := streamv1.TimestampType_TIMESTAMP_TYPE_CREATE_TIME
 		if h.LogAppendTime() {
 			tsType = streamv1.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME
 		}
-		it := recordbatch.NewRecordIter(body, h.RecordCount)
+		it.Reset(body, h.RecordCount)
 		for it.Next() {
 			r := it.Record()
 			off := h.BaseOffset + int64(r.OffsetDelta)
 			if off < next {
 				continue
 			}
-			size := len(r.Key) + len(r.Value)
-			for _, hd := range r.Headers {
-				size += len(hd.Key) + len(hd.Value)
-			}
+			size := recordBytes(r)
 			if !b.allows(size) {
-				return recs, next, nil
+				return runs, next, nil
 			}
 			b.take(size)
 			out := &streamv1.Record{Offset: off, TimestampMs: h.BaseTimestamp + r.TimestampDelta, TimestampType: tsType,
@@ -224,15 +269,39 @@ func decodeBatches(data []byte, from int64, b *budget, maxInflated int, aborted 
 					out.Headers[i] = &streamv1.Header{Key: string(hd.Key), Value: hd.Value}
 				}
 			}
-			recs = append(recs, out)
+			if len(runs) == 0 || runs[len(runs)-1].batches != nil {
+				runs = append(runs, run{})
+			}
+			last := &runs[len(runs)-1]
+			last.recs, last.n = append(last.recs, out), last.n+1
 			next = off + 1
 		}
 		if err := it.Err(); err != nil {
-			return recs, next, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+			return runs, next, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 		}
 		next = max(next, h.NextOffset())
 	}
-	return recs, next, nil
+	return runs, next, nil
+}
+
+// recordBytes is what the credit counts of a record: its key, value and
+// header bytes.
+func recordBytes(r *recordbatch.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, hd := range r.Headers {
+		n += len(hd.Key) + len(hd.Value)
+	}
+	return n
+}
+
+// creditOf is the records of an uncompressed batch and their bytes as
+// the credit counts them.
+func creditOf(it *recordbatch.RecordIter, raw []byte, h *recordbatch.Header) (n, size int, err error) {
+	it.Reset(raw[recordbatch.HeaderSize:], h.RecordCount)
+	for it.Next() {
+		n, size = n+1, size+recordBytes(it.Record())
+	}
+	return n, size, it.Err()
 }
 
 // checkBatches validates the client-encoded batches of a ProduceStream

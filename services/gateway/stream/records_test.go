@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-io/strata/api/kafkabatch"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
@@ -289,5 +290,95 @@ func TestDecodeSkipsAbortedTransactions(t *testing.T) {
 	}
 	if got, _, _ := decodeBatches(data, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil); len(got) != 4 {
 		t.Fatalf("read_uncommitted decoded %d records, want 4", len(got))
+	}
+}
+
+// With whole batches, readBatches delivers exactly what decoding
+// delivers, from every offset and within every budget: the same records
+// in the same order, the same next offset and the same credit taken. An
+// uncompressed batch that starts at the position and fits is passed as
+// the very bytes stored; the others (compressed, begun, cut by the
+// budget) come decoded, and a control batch not at all.
+func TestWholeBatchesDeliverWhatDecodingDoes(t *testing.T) {
+	var data []byte
+	base := int64(0)
+	for i, c := range []codec.Codec{codec.None, codec.Gzip, codec.None, codec.None, codec.Zstd, codec.None} {
+		recs := make([]*streamv1.ProduceRecord, 2+i%3)
+		for j := range recs {
+			recs[j] = &streamv1.ProduceRecord{Key: []byte(fmt.Sprint(i, j)), Value: bytes.Repeat([]byte{'v'}, 10*j),
+				Headers: []*streamv1.Header{{Key: "h", Value: []byte{byte(j)}}}}
+		}
+		b, err := buildBatches(chunkRecords(recs, 1<<20), testNow, recordbatch.ProducerOptions(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, stored(t, b, base)...)
+		base = recordbatch.LastOffsetOf(b) + 1
+		if i == 2 {
+			ctrl, err := recordbatch.BuildControl(9, 0, true, 0, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recordbatch.SetBaseOffset(ctrl, base)
+			data, base = append(data, ctrl...), base+1
+		}
+	}
+	for from := int64(0); from <= base; from++ {
+		for _, records := range []int{1, 2, 3, 5, 8, -1} {
+			for _, size := range []int{1, 25, 60, 1 << 20} {
+				name := fmt.Sprintf("from %d, %d records, %d bytes", from, records, size)
+				bd, bw := &budget{bytes: size, records: records}, &budget{bytes: size, records: records}
+				wantRecs, wantNext, err := decodeBatches(data, from, bd, 1<<20, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				runs, next, err := readBatches(data, from, bw, 1<<20, nil, true)
+				if err != nil || next != wantNext || *bw != *bd {
+					t.Fatalf("%s: next %d budget %+v (%v), decoding: next %d budget %+v", name, next, *bw, err, wantNext, *bd)
+				}
+				var got []*streamv1.Record
+				for i, r := range runs {
+					if (r.recs == nil) == (r.batches == nil) || (i > 0 && (r.batches == nil) == (runs[i-1].batches == nil)) {
+						t.Fatalf("%s: run %d has %d records and %d batches after a run of %d batches", name, i, len(r.recs), len(r.batches), len(runs[i-1].batches))
+					}
+					n := len(r.recs)
+					got = append(got, r.recs...)
+					for _, b := range r.batches {
+						if !bytes.Contains(data, b) || &b[0] != &data[bytes.Index(data, b)] {
+							t.Fatalf("%s: a whole batch is not the stored bytes", name)
+						}
+						if err := kafkabatch.Decode(b, func(k kafkabatch.Record) {
+							n++
+							rec := &streamv1.Record{Offset: k.Offset, TimestampMs: k.Timestamp, Key: k.Key, Value: k.Value,
+								TimestampType: streamv1.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
+							for _, h := range k.Headers {
+								rec.Headers = append(rec.Headers, &streamv1.Header{Key: h.Key, Value: h.Value})
+							}
+							got = append(got, rec)
+						}); err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+					}
+					if n != r.n {
+						t.Fatalf("%s: run %d counts %d records, holds %d", name, i, r.n, n)
+					}
+				}
+				equal(t, got, wantRecs)
+			}
+		}
+	}
+	// From the start with room for everything: the uncompressed batches
+	// are whole, the compressed ones decoded.
+	runs, _, _ := readBatches(data, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil, true)
+	var shape []string
+	for _, r := range runs {
+		if r.batches != nil {
+			shape = append(shape, fmt.Sprintf("%d batches", len(r.batches)))
+		} else {
+			shape = append(shape, fmt.Sprintf("%d records", len(r.recs)))
+		}
+	}
+	if got := strings.Join(shape, ", "); got != "1 batches, 3 records, 2 batches, 3 records, 1 batches" {
+		t.Fatalf("runs: %s", got)
 	}
 }

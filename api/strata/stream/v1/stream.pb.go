@@ -2264,7 +2264,11 @@ type ConsumeOpen struct {
 	// gateway keeps them the member's (commits for them succeed) and waits,
 	// at most the session timeout, before the group goes on. Without it a
 	// revocation takes effect at once.
-	RevokeAck     bool `protobuf:"varint,10,opt,name=revoke_ack,json=revokeAck,proto3" json:"revoke_ack,omitempty"`
+	RevokeAck bool `protobuf:"varint,10,opt,name=revoke_ack,json=revokeAck,proto3" json:"revoke_ack,omitempty"`
+	// The client decodes Kafka record batches: records may then come as
+	// ConsumeRecords.record_batches, the partition's batches as stored,
+	// which saves the gateway decoding them and encoding every record.
+	RecordBatches bool `protobuf:"varint,11,opt,name=record_batches,json=recordBatches,proto3" json:"record_batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2365,6 +2369,13 @@ func (x *ConsumeOpen) GetIsolationLevel() IsolationLevel {
 func (x *ConsumeOpen) GetRevokeAck() bool {
 	if x != nil {
 		return x.RevokeAck
+	}
+	return false
+}
+
+func (x *ConsumeOpen) GetRecordBatches() bool {
+	if x != nil {
+		return x.RecordBatches
 	}
 	return false
 }
@@ -2823,6 +2834,18 @@ type ConsumeRecords struct {
 	// partition stopped.
 	Records       []*Record `protobuf:"bytes,3,rep,name=records,proto3" json:"records,omitempty"`
 	HighWatermark int64     `protobuf:"varint,4,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	// Instead of records, with ConsumeOpen.record_batches: whole
+	// uncompressed Kafka v2 record batches (the format Kafka's Fetch
+	// returns), in offset order, each carrying its records' offsets,
+	// timestamps (with the LogAppendTime attribute, every record's timestamp
+	// is the batch's max timestamp), keys, values and headers. Every record
+	// of every batch is delivered: none is a control batch or of an aborted
+	// transaction, none starts before the partition's position, and the
+	// credit counts each record as for records. The gateway checked each
+	// batch's CRC. Batches it cannot send whole (compressed, begun, or
+	// beyond the credit) come decoded as records. A message has records or
+	// record_batches, not both.
+	RecordBatches [][]byte `protobuf:"bytes,5,rep,name=record_batches,json=recordBatches,proto3" json:"record_batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2883,6 +2906,13 @@ func (x *ConsumeRecords) GetHighWatermark() int64 {
 		return x.HighWatermark
 	}
 	return 0
+}
+
+func (x *ConsumeRecords) GetRecordBatches() [][]byte {
+	if x != nil {
+		return x.RecordBatches
+	}
+	return nil
 }
 
 type ConsumeCommitResult struct {
@@ -3092,7 +3122,7 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2!.strata.stream.v1.TopicPartitionsB\t\xbaH\x06\x92\x01\x03\x10\x90NR\n" +
 	"partitions\x12\x16\n" +
-	"\x06resume\x18\x02 \x01(\bR\x06resume\"\xc2\x04\n" +
+	"\x06resume\x18\x02 \x01(\bR\x06resume\"\xe9\x04\n" +
 	"\vConsumeOpen\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12 \n" +
 	"\x06topics\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\b\x01R\x06topics\x12 \n" +
@@ -3107,7 +3137,8 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x0fisolation_level\x18\t \x01(\x0e2 .strata.stream.v1.IsolationLevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eisolationLevel\x12\x1d\n" +
 	"\n" +
 	"revoke_ack\x18\n" +
-	" \x01(\bR\trevokeAckB\f\n" +
+	" \x01(\bR\trevokeAck\x12%\n" +
+	"\x0erecord_batches\x18\v \x01(\bR\rrecordBatchesB\f\n" +
 	"\n" +
 	"_member_idB\x0e\n" +
 	"\f_instance_id\"\x13\n" +
@@ -3141,12 +3172,13 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2!.strata.stream.v1.TopicPartitionsR\n" +
 	"partitions\x12#\n" +
-	"\rawaiting_done\x18\x02 \x01(\bR\fawaitingDone\"\x9f\x01\n" +
+	"\rawaiting_done\x18\x02 \x01(\bR\fawaitingDone\"\xc6\x01\n" +
 	"\x0eConsumeRecords\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x122\n" +
 	"\arecords\x18\x03 \x03(\v2\x18.strata.stream.v1.RecordR\arecords\x12%\n" +
-	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\"o\n" +
+	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\x12%\n" +
+	"\x0erecord_batches\x18\x05 \x03(\fR\rrecordBatches\"o\n" +
 	"\x13ConsumeCommitResult\x12\x1b\n" +
 	"\tcommit_id\x18\x01 \x01(\x04R\bcommitId\x12;\n" +
 	"\aresults\x18\x02 \x03(\v2!.strata.stream.v1.PartitionResultR\aresults*J\n" +
