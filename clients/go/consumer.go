@@ -11,6 +11,7 @@ import (
 	"time"
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -267,7 +268,7 @@ func (k *Consumer) session() error {
 	op := "consume group " + k.group
 	ctx, cancel := context.WithCancel(k.ctx)
 	defer cancel()
-	st, err := k.c.stream.Consume(ctx)
+	st, err := k.c.stream.Consume(ctx, grpc.ForceCodecV2(consumeCodec{}))
 	if err != nil {
 		return wrapErr(op, err)
 	}

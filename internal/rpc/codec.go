@@ -2,7 +2,9 @@ package rpc
 
 import (
 	"fmt"
+	"slices"
 
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"google.golang.org/grpc/encoding"
 	grpcproto "google.golang.org/grpc/encoding/proto"
@@ -23,7 +25,8 @@ import (
 //     and each batch field is a sub-slice of that copy, instead of a
 //     second copy made by proto.Unmarshal.
 //
-// Every other message goes through the stock codec. The wire format is
+// A Consume stream's stored batches (ConsumeRecords.record_batches) are
+// sent the same way. Every other message goes through the stock codec. The wire format is
 // plain protobuf either way, so peers with the stock codec interoperate.
 // A sent message's batches must not change until gRPC has written them:
 // the senders (the gateway's router, the storage handlers) never touch a
@@ -72,6 +75,9 @@ func fieldsOf(v any) (proto.Message, *batchFields) {
 const minAliasBytes = 4 << 10
 
 func (c batchCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if r, ok := v.(*streamv1.ConsumeResponse); ok {
+		return c.marshalConsume(r)
+	}
 	m, f := fieldsOf(v)
 	if m == nil {
 		return c.base.Marshal(v)
@@ -138,6 +144,52 @@ func (c batchCodec) Marshal(v any) (mem.BufferSlice, error) {
 		out = append(out, mem.SliceBuffer(head))
 	}
 	return out, nil
+}
+
+// The field numbers of ConsumeResponse.records and
+// ConsumeRecords.record_batches.
+var (
+	consumeRecordsField = (&streamv1.ConsumeResponse{}).ProtoReflect().Descriptor().Fields().ByName("records").Number()
+	consumeBatchesField = (&streamv1.ConsumeRecords{}).ProtoReflect().Descriptor().Fields().ByName("record_batches").Number()
+)
+
+// marshalConsume hands the stored batches a Consume stream sends to gRPC
+// as buffers of their own, as Marshal does the storage RPCs' batches: the
+// message is encoded as its records field whose body is the other fields
+// of ConsumeRecords followed by each batch.
+func (c batchCodec) marshalConsume(m *streamv1.ConsumeResponse) (mem.BufferSlice, error) {
+	recs := m.GetRecords()
+	batches := recs.GetRecordBatches()
+	if !slices.ContainsFunc(batches, func(b []byte) bool { return len(b) >= minAliasBytes }) {
+		return c.base.Marshal(m)
+	}
+	recs.RecordBatches = nil
+	head, err := proto.MarshalOptions{}.MarshalAppend(nil, recs)
+	recs.RecordBatches = batches
+	if err != nil {
+		return nil, err
+	}
+	size := len(head)
+	for _, b := range batches {
+		size += protowire.SizeTag(consumeBatchesField) + protowire.SizeBytes(len(b))
+	}
+	out := protowire.AppendTag(make([]byte, 0, 16+len(head)), consumeRecordsField, protowire.BytesType)
+	out = append(protowire.AppendVarint(out, uint64(size)), head...)
+	var bufs mem.BufferSlice
+	for _, b := range batches {
+		out = protowire.AppendTag(out, consumeBatchesField, protowire.BytesType)
+		out = protowire.AppendVarint(out, uint64(len(b)))
+		if len(b) < minAliasBytes {
+			out = append(out, b...)
+			continue
+		}
+		bufs = append(bufs, mem.SliceBuffer(out), mem.SliceBuffer(b))
+		out = nil
+	}
+	if len(out) > 0 {
+		bufs = append(bufs, mem.SliceBuffer(out))
+	}
+	return bufs, nil
 }
 
 func (c batchCodec) Unmarshal(data mem.BufferSlice, v any) error {

@@ -3,9 +3,11 @@ package rpc
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	commonv1 "github.com/strata-io/strata/api/strata/common/v1"
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
@@ -157,5 +159,41 @@ func BenchmarkBatchCodec(b *testing.B) {
 				in.Free()
 			}
 		})
+	}
+}
+
+// A Consume stream's batches are handed to gRPC by reference, and
+// protobuf reads the encoding back equal to the message, which Marshal
+// leaves as it was.
+func TestBatchCodecSendsConsumeBatchesByReference(t *testing.T) {
+	c := encoding.GetCodecV2("proto")
+	r := rand.New(rand.NewPCG(7, 8))
+	sizes := []int{0, 1, 100, minAliasBytes - 1, minAliasBytes, 70_000}
+	for range 200 {
+		recs := &streamv1.ConsumeRecords{Topic: "t", Partition: 3, HighWatermark: 99}
+		for range r.IntN(5) {
+			recs.RecordBatches = append(recs.RecordBatches, batchBytes(r, sizes[r.IntN(len(sizes))]))
+		}
+		m := &streamv1.ConsumeResponse{Message: &streamv1.ConsumeResponse_Records{Records: recs}}
+		before := proto.Clone(m)
+		data, err := c.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(m, before) {
+			t.Fatal("Marshal changed the message")
+		}
+		got := &streamv1.ConsumeResponse{}
+		if err := proto.Unmarshal(data.Materialize(), got); err != nil || !proto.Equal(got, m) {
+			t.Fatalf("protobuf reads the batch codec's encoding as %v (%v), want %v", got, err, m)
+		}
+		for _, b := range recs.RecordBatches {
+			if len(b) < minAliasBytes {
+				continue
+			}
+			if !slices.ContainsFunc(data, func(buf mem.Buffer) bool { d := buf.ReadOnlyData(); return len(d) == len(b) && &d[0] == &b[0] }) {
+				t.Fatalf("a %d-byte batch was copied", len(b))
+			}
+		}
 	}
 }
