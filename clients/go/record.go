@@ -2,7 +2,6 @@ package strata
 
 import (
 	"encoding/binary"
-	"slices"
 	"time"
 
 	"github.com/strata-io/strata/api/kafkabatch"
@@ -114,15 +113,22 @@ func recordsOf(m *streamv1.ConsumeRecords) ([]*Record, error) {
 		}
 		return recs, nil
 	}
-	var recs []*Record
+	n := 0
 	for _, b := range m.GetRecordBatches() {
 		if len(b) >= kafkabatch.HeaderSize {
 			// The record count, bounded by the bytes: a record takes 7 at least.
-			recs = slices.Grow(recs, min(int(binary.BigEndian.Uint32(b[kafkabatch.HeaderSize-4:])), len(b)/7))
+			n += min(int(binary.BigEndian.Uint32(b[kafkabatch.HeaderSize-4:])), len(b)/7)
 		}
+	}
+	// One allocation for the message's records, as Kafka clients allocate
+	// a batch's: records are processed together and dropped together.
+	slab := make([]Record, 0, n)
+	recs := make([]*Record, 0, n)
+	for _, b := range m.GetRecordBatches() {
 		err := kafkabatch.Decode(b, func(k kafkabatch.Record) {
-			r := &Record{Topic: m.GetTopic(), Partition: m.GetPartition(), Offset: k.Offset, Key: k.Key, Value: k.Value,
-				Timestamp: time.UnixMilli(k.Timestamp), LogAppendTime: k.LogAppendTime}
+			slab = append(slab, Record{Topic: m.GetTopic(), Partition: m.GetPartition(), Offset: k.Offset, Key: k.Key, Value: k.Value,
+				Timestamp: time.UnixMilli(k.Timestamp), LogAppendTime: k.LogAppendTime})
+			r := &slab[len(slab)-1]
 			if len(k.Headers) > 0 {
 				r.Headers = make([]Header, len(k.Headers))
 				for i, h := range k.Headers {
