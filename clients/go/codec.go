@@ -45,43 +45,28 @@ func unmarshalConsume(buf []byte, m *streamv1.ConsumeResponse) error {
 	rest := make([]byte, 0, 256)
 	var batches [][]byte
 	records := false
-	for b := buf; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		l := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if l < 0 {
-			return protowire.ParseError(l)
-		}
+	err := eachField(buf, func(num protowire.Number, typ protowire.Type, field []byte) error {
 		if num != consumeRecordsField || typ != protowire.BytesType {
-			rest = append(rest, b[:n+l]...)
-			b = b[n+l:]
-			continue
+			rest = append(rest, field...)
+			return nil
 		}
-		sub, _ := protowire.ConsumeBytes(b[n:])
-		b = b[n+l:]
 		records = true
 		body := make([]byte, 0, 64)
-		for s := sub; len(s) > 0; {
-			num, typ, n := protowire.ConsumeTag(s)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			l := protowire.ConsumeFieldValue(num, typ, s[n:])
-			if l < 0 {
-				return protowire.ParseError(l)
-			}
+		err := eachField(bytesValue(field), func(num protowire.Number, typ protowire.Type, field []byte) error {
 			if num == consumeBatchesField && typ == protowire.BytesType {
-				v, _ := protowire.ConsumeBytes(s[n:])
+				v := bytesValue(field)
 				batches = append(batches, v[:len(v):len(v)])
 			} else {
-				body = append(body, s[:n+l]...)
+				body = append(body, field...)
 			}
-			s = s[n+l:]
-		}
+			return nil
+		})
 		rest = protowire.AppendTag(rest, consumeRecordsField, protowire.BytesType)
 		rest = protowire.AppendBytes(rest, body)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if err := proto.Unmarshal(rest, m); err != nil {
 		return err
@@ -94,4 +79,31 @@ func unmarshalConsume(buf []byte, m *streamv1.ConsumeResponse) error {
 		recs.RecordBatches = append(recs.RecordBatches, batches...)
 	}
 	return nil
+}
+
+// eachField calls fn with each field of the encoded message b: its number,
+// its type and its whole encoding (tag and value).
+func eachField(b []byte, fn func(protowire.Number, protowire.Type, []byte) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		l := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		if err := fn(num, typ, b[:n+l]); err != nil {
+			return err
+		}
+		b = b[n+l:]
+	}
+	return nil
+}
+
+// bytesValue is the value of a whole length-delimited field.
+func bytesValue(field []byte) []byte {
+	_, _, n := protowire.ConsumeTag(field)
+	v, _ := protowire.ConsumeBytes(field[n:])
+	return v
 }

@@ -109,7 +109,7 @@ func (c batchCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out mem.BufferSlice
+	out := pieces{head: head}
 	for _, p := range parts {
 		rec := p.Get(f.records).Bytes()
 		if len(rec) == 0 {
@@ -117,8 +117,8 @@ func (c batchCodec) Marshal(v any) (mem.BufferSlice, error) {
 			if err != nil {
 				return nil, err
 			}
-			head = protowire.AppendTag(head, f.list.Number(), protowire.BytesType)
-			head = protowire.AppendBytes(head, sub)
+			out.head = protowire.AppendTag(out.head, f.list.Number(), protowire.BytesType)
+			out.head = protowire.AppendBytes(out.head, sub)
 			continue
 		}
 		p.Clear(f.records)
@@ -128,22 +128,39 @@ func (c batchCodec) Marshal(v any) (mem.BufferSlice, error) {
 			return nil, err
 		}
 		size := len(sub) + protowire.SizeTag(f.records.Number()) + protowire.SizeBytes(len(rec))
-		head = protowire.AppendTag(head, f.list.Number(), protowire.BytesType)
-		head = protowire.AppendVarint(head, uint64(size))
-		head = append(head, sub...)
-		head = protowire.AppendTag(head, f.records.Number(), protowire.BytesType)
-		head = protowire.AppendVarint(head, uint64(len(rec)))
-		if len(rec) < minAliasBytes {
-			head = append(head, rec...)
-			continue
-		}
-		out = append(out, mem.SliceBuffer(head), mem.SliceBuffer(rec))
-		head = nil
+		out.head = protowire.AppendTag(out.head, f.list.Number(), protowire.BytesType)
+		out.head = protowire.AppendVarint(out.head, uint64(size))
+		out.head = append(out.head, sub...)
+		out.bytesField(f.records.Number(), rec)
 	}
-	if len(head) > 0 {
-		out = append(out, mem.SliceBuffer(head))
+	return out.done(), nil
+}
+
+// pieces is an encoding being built whose large bytes fields are buffers
+// of their own: head is the encoded bytes since the last of them.
+type pieces struct {
+	out  mem.BufferSlice
+	head []byte
+}
+
+// bytesField appends field num holding b: copied into head when small, by
+// reference from minAliasBytes on.
+func (p *pieces) bytesField(num protowire.Number, b []byte) {
+	p.head = protowire.AppendTag(p.head, num, protowire.BytesType)
+	p.head = protowire.AppendVarint(p.head, uint64(len(b)))
+	if len(b) < minAliasBytes {
+		p.head = append(p.head, b...)
+		return
 	}
-	return out, nil
+	p.out = append(p.out, mem.SliceBuffer(p.head), mem.SliceBuffer(b))
+	p.head = nil
+}
+
+func (p *pieces) done() mem.BufferSlice {
+	if len(p.head) > 0 {
+		p.out = append(p.out, mem.SliceBuffer(p.head))
+	}
+	return p.out
 }
 
 // The field numbers of ConsumeResponse.records and
@@ -173,23 +190,12 @@ func (c batchCodec) marshalConsume(m *streamv1.ConsumeResponse) (mem.BufferSlice
 	for _, b := range batches {
 		size += protowire.SizeTag(consumeBatchesField) + protowire.SizeBytes(len(b))
 	}
-	out := protowire.AppendTag(make([]byte, 0, 16+len(head)), consumeRecordsField, protowire.BytesType)
-	out = append(protowire.AppendVarint(out, uint64(size)), head...)
-	var bufs mem.BufferSlice
+	out := pieces{head: protowire.AppendTag(make([]byte, 0, 16+len(head)), consumeRecordsField, protowire.BytesType)}
+	out.head = append(protowire.AppendVarint(out.head, uint64(size)), head...)
 	for _, b := range batches {
-		out = protowire.AppendTag(out, consumeBatchesField, protowire.BytesType)
-		out = protowire.AppendVarint(out, uint64(len(b)))
-		if len(b) < minAliasBytes {
-			out = append(out, b...)
-			continue
-		}
-		bufs = append(bufs, mem.SliceBuffer(out), mem.SliceBuffer(b))
-		out = nil
+		out.bytesField(consumeBatchesField, b)
 	}
-	if len(out) > 0 {
-		bufs = append(bufs, mem.SliceBuffer(out))
-	}
-	return bufs, nil
+	return out.done(), nil
 }
 
 func (c batchCodec) Unmarshal(data mem.BufferSlice, v any) error {
