@@ -51,12 +51,12 @@ func TestStreamConsumeRecordBatchesReadWhatRecordsRead(t *testing.T) {
 	sentinels(t, c, "whole", 3)
 	n += 6 + 3
 
-	records := consumeEverything(t, sc, "as-records", false, 1<<20, n)
+	records := consumeEverything(t, sc, "as-records", "whole", false, 1<<20, n)
 	if got := records.batches; got != 0 {
 		t.Fatalf("a member that takes records was sent %d batches", got)
 	}
 	for _, credit := range []int64{1 << 20, 7} {
-		whole := consumeEverything(t, sc, fmt.Sprintf("as-batches-%d", credit), true, credit, n)
+		whole := consumeEverything(t, sc, fmt.Sprintf("as-batches-%d", credit), "whole", true, credit, n)
 		if whole.batches == 0 {
 			t.Fatalf("credit %d: no batch came whole", credit)
 		}
@@ -92,10 +92,10 @@ type consumed struct {
 	batches int // record batches that came whole
 }
 
-// consumeEverything reads n records of topic "whole" as the only member of
-// group, granting credit records at a time (and 16 MiB), and decodes the
-// batches it is sent.
-func consumeEverything(t *testing.T, sc streamv1.StreamServiceClient, group string, batches bool, credit int64, n int) consumed {
+// consumeEverything reads n records of topic as the only member of group,
+// granting credit records at a time (and 16 MiB), and decodes the batches
+// it is sent.
+func consumeEverything(t *testing.T, sc streamv1.StreamServiceClient, group, topic string, batches bool, credit int64, n int) consumed {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -103,7 +103,7 @@ func consumeEverything(t *testing.T, sc streamv1.StreamServiceClient, group stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := consumeOpen(group, "whole")
+	open := consumeOpen(group, topic)
 	open.RecordBatches = batches
 	send := func(m *streamv1.ConsumeRequest) {
 		if err := st.Send(m); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
 	"github.com/strata-io/strata/internal/testutil"
@@ -123,6 +124,20 @@ func TestTopicTimestampConfigs(t *testing.T) {
 	for _, r := range got {
 		if r.Attrs.TimestampType() != 1 || r.Timestamp.Before(before) || r.Timestamp.After(after) {
 			t.Errorf("record %d: timestamp %v type %d, want the broker's time (type 1) in [%v, %v]", r.Offset, r.Timestamp, r.Attrs.TimestampType(), before, after)
+		}
+	}
+	// A Consume member sent the stored batches reads the same times.
+	whole := consumeEverything(t, streamClient(t, c), "lat-batches", "lat", true, 1<<20, 3)
+	if whole.batches == 0 {
+		t.Error("no batch of the LogAppendTime topic came whole")
+	}
+	for _, r := range whole.recs[0] {
+		ts := r.GetTimestampMs()
+		if r.GetTimestampType() != streamv1.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME || ts < before.UnixMilli() || ts > after.UnixMilli()+2000 {
+			t.Errorf("record %d over Consume: timestamp %d %v, want the broker's time", r.GetOffset(), ts, r.GetTimestampType())
+		}
+		if o := r.GetOffset(); o < int64(len(got)) && got[o].Timestamp.UnixMilli() != ts {
+			t.Errorf("record %d over Consume: timestamp %d, franz-go read %d", o, ts, got[o].Timestamp.UnixMilli())
 		}
 	}
 
