@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"bytes"
 	"errors"
 
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
@@ -35,7 +36,17 @@ func (consumeCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok || data.Len() < 4<<10 {
 		return stockCodec.Unmarshal(data, v)
 	}
-	return unmarshalConsume(data.Materialize(), m)
+	return unmarshalConsume(gather(data), m)
+}
+
+// gather copies data into one new buffer, as data.Materialize does but
+// without first zeroing it (bytes.Join allocates its result unzeroed).
+func gather(data mem.BufferSlice) []byte {
+	parts := make([][]byte, len(data))
+	for i, b := range data {
+		parts[i] = b.ReadOnlyData()
+	}
+	return bytes.Join(parts, nil)
 }
 
 // unmarshalConsume decodes buf into m with the record batches sub-slices

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 
@@ -203,7 +204,21 @@ func (c batchCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if m == nil {
 		return c.base.Unmarshal(data, v)
 	}
-	return unmarshalAliased(data.Materialize(), m, f)
+	return unmarshalAliased(gather(data), m, f)
+}
+
+// gather copies data into one new buffer, as data.Materialize does but
+// without first zeroing it (bytes.Join allocates its result unzeroed):
+// that zeroing was 6% of `strata dev`'s CPU while a Kafka consumer read.
+func gather(data mem.BufferSlice) []byte {
+	if len(data) == 1 {
+		return bytes.Clone(data[0].ReadOnlyData())
+	}
+	parts := make([][]byte, len(data))
+	for i, b := range data {
+		parts[i] = b.ReadOnlyData()
+	}
+	return bytes.Join(parts, nil)
 }
 
 // unmarshalAliased decodes buf into m with each partition's batch field a
