@@ -527,7 +527,7 @@ func (k *Consumer) drop(parts []topicPartition, callback bool) {
 // record batch it cannot decode, and then buffers nothing of m.
 func (k *Consumer) received(st streamv1.StreamService_ConsumeClient, m *streamv1.ConsumeRecords) error {
 	tp := topicPartition{m.GetTopic(), m.GetPartition()}
-	recs, err := recordsOf(m)
+	recs, err := recordsOf(tp.topic, tp.partition, m.GetRecords(), m.GetRecordBatches())
 	if err != nil {
 		return fmt.Errorf("records of %s[%d]: %w", tp.topic, tp.partition, err)
 	}

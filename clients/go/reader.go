@@ -271,7 +271,7 @@ func (r *Reader) Poll(ctx context.Context) (Fetches, error) {
 			r.mu.Unlock()
 			return nil, ErrClosed
 		}
-		req := &streamv1.FetchRequest{MaxBytes: r.cfg.maxBytes, MaxRecords: r.cfg.maxRecords}
+		req := &streamv1.FetchRequest{MaxBytes: r.cfg.maxBytes, MaxRecords: r.cfg.maxRecords, RecordBatches: true}
 		if r.cfg.maxWait > 0 {
 			req.MaxWait = durationpb.New(r.cfg.maxWait)
 		}
@@ -335,16 +335,22 @@ func (r *Reader) apply(resp *streamv1.FetchResponse) (out Fetches, retriable boo
 			}
 			continue
 		}
-		r.pos[tp] = At(p.GetNextOffset())
-		if len(p.GetRecords()) == 0 {
+		recs, err := recordsOf(tp.topic, tp.partition, p.GetRecords(), p.GetRecordBatches())
+		if err != nil {
+			// A batch damaged on the way: read it again from the same
+			// offset, as after any retriable error.
+			r.c.cfg.logger.Warn("strata: fetched records not decoded", "topic", tp.topic, "partition", tp.partition, "err", err)
+			retriable = true
 			continue
 		}
-		fp := FetchPartition{Topic: tp.topic, Partition: tp.partition, HighWatermark: p.GetHighWatermark(),
-			Records: make([]*Record, len(p.GetRecords()))}
+		r.pos[tp] = At(p.GetNextOffset())
+		if len(recs) == 0 {
+			continue
+		}
+		fp := FetchPartition{Topic: tp.topic, Partition: tp.partition, HighWatermark: p.GetHighWatermark(), Records: recs}
 		bytes := 0
-		for i, rec := range p.GetRecords() {
-			fp.Records[i] = recordFromProto(tp.topic, tp.partition, rec)
-			bytes += fp.Records[i].size()
+		for _, rec := range recs {
+			bytes += rec.size()
 		}
 		r.c.eachHook(func(h Hook) {
 			if hc, ok := h.(HookConsumeRecords); ok {

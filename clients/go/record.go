@@ -102,19 +102,20 @@ func recordFromProto(topic string, partition int32, p *streamv1.Record) *Record 
 	return r
 }
 
-// recordsOf is what a ConsumeRecords holds: its records, or the records of
-// its batches, which the new records' keys, values and header values
-// alias (the message's own buffers, which nothing else holds).
-func recordsOf(m *streamv1.ConsumeRecords) ([]*Record, error) {
-	if len(m.GetRecordBatches()) == 0 {
-		recs := make([]*Record, len(m.GetRecords()))
-		for i, r := range m.GetRecords() {
-			recs[i] = recordFromProto(m.GetTopic(), m.GetPartition(), r)
+// recordsOf is what a ConsumeRecords or a FetchPartitionResult of a
+// partition holds: its records, or the records of its batches, which the
+// new records' keys, values and header values alias (the message's own
+// buffers, which nothing else holds).
+func recordsOf(topic string, partition int32, records []*streamv1.Record, batches [][]byte) ([]*Record, error) {
+	if len(batches) == 0 {
+		recs := make([]*Record, len(records))
+		for i, r := range records {
+			recs[i] = recordFromProto(topic, partition, r)
 		}
 		return recs, nil
 	}
 	n := 0
-	for _, b := range m.GetRecordBatches() {
+	for _, b := range batches {
 		if len(b) >= kafkabatch.HeaderSize {
 			// The record count, bounded by the bytes: a record takes 7 at least.
 			n += min(int(binary.BigEndian.Uint32(b[kafkabatch.HeaderSize-4:])), len(b)/7)
@@ -124,9 +125,9 @@ func recordsOf(m *streamv1.ConsumeRecords) ([]*Record, error) {
 	// a batch's: records are processed together and dropped together.
 	slab := make([]Record, 0, n)
 	recs := make([]*Record, 0, n)
-	for _, b := range m.GetRecordBatches() {
+	for _, b := range batches {
 		err := kafkabatch.Decode(b, func(k kafkabatch.Record) {
-			slab = append(slab, Record{Topic: m.GetTopic(), Partition: m.GetPartition(), Offset: k.Offset, Key: k.Key, Value: k.Value,
+			slab = append(slab, Record{Topic: topic, Partition: partition, Offset: k.Offset, Key: k.Key, Value: k.Value,
 				Timestamp: time.UnixMilli(k.Timestamp), LogAppendTime: k.LogAppendTime})
 			r := &slab[len(slab)-1]
 			if len(k.Headers) > 0 {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/strata-io/strata/api/kafkabatch"
-	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 )
 
 // The records of a ConsumeRecords' batches are the batches' own: offsets
@@ -20,7 +19,7 @@ func TestRecordsOfBatches(t *testing.T) {
 	w.Add([]byte{}, []byte{}, 999, nil)
 	b := w.Finish()
 	binary.BigEndian.PutUint64(b, 40) // the base offset, as stored
-	recs, err := recordsOf(&streamv1.ConsumeRecords{Topic: "t", Partition: 3, RecordBatches: [][]byte{b, b}})
+	recs, err := recordsOf("t", 3, nil, [][]byte{b, b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +39,7 @@ func TestRecordsOfBatches(t *testing.T) {
 		t.Fatalf("third record %+v", r)
 	}
 	b[len(b)-1] = 0x7f // the last record's header count: beyond the bytes
-	if recs, err := recordsOf(&streamv1.ConsumeRecords{RecordBatches: [][]byte{b}}); err == nil {
+	if recs, err := recordsOf("t", 0, nil, [][]byte{b}); err == nil {
 		t.Fatalf("a damaged batch gave %d records", len(recs))
 	}
 }

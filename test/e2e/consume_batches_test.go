@@ -18,7 +18,7 @@ import (
 // a Kafka producer, headers, null and empty keys and values, timestamps,
 // and no record of an aborted transaction nor a marker; within a credit
 // of a few records at a time too, which cuts batches. Uncompressed
-// batches come whole.
+// batches come whole. Fetch with record_batches reads the same.
 func TestStreamConsumeRecordBatchesReadWhatRecordsRead(t *testing.T) {
 	c := kafkaCluster(t, map[string]int{"whole": 3})
 	sc := streamClient(t, c)
@@ -77,6 +77,23 @@ func TestStreamConsumeRecordBatchesReadWhatRecordsRead(t *testing.T) {
 			}
 		}
 	}
+	// Fetch with record_batches reads the same, whole and cut by max_bytes.
+	for _, maxBytes := range []int32{0, 40} {
+		for p := range int32(3) {
+			got, whole := fetchEverything(t, sc, p, maxBytes)
+			if len(got) != len(records.recs[p]) {
+				t.Fatalf("fetch %d, max_bytes %d: %d records, Consume read %d", p, maxBytes, len(got), len(records.recs[p]))
+			}
+			for i, r := range records.recs[p] {
+				if !proto.Equal(got[i], r) || (got[i].Key == nil) != (r.Key == nil) || (got[i].Value == nil) != (r.Value == nil) {
+					t.Fatalf("fetch %d, max_bytes %d, record %d:\n %v\n Consume read %v", p, maxBytes, i, got[i], r)
+				}
+			}
+			if whole == 0 && maxBytes == 0 && len(got) > 0 {
+				t.Fatalf("fetch %d: no batch came whole", p)
+			}
+		}
+	}
 	for _, rs := range records.recs {
 		for _, r := range rs {
 			if v := string(r.GetValue()); len(v) > 7 && v[:7] == "aborted" {
@@ -128,23 +145,8 @@ func consumeEverything(t *testing.T, sc streamv1.StreamServiceClient, group, top
 		if len(r.GetRecords()) > 0 && len(r.GetRecordBatches()) > 0 {
 			t.Fatalf("%s: a message with both records and batches", group)
 		}
-		recs := slices.Clone(r.GetRecords())
-		for _, b := range r.GetRecordBatches() {
-			out.batches++
-			if err := kafkabatch.Decode(b, func(k kafkabatch.Record) {
-				rec := &streamv1.Record{Offset: k.Offset, TimestampMs: k.Timestamp, Key: k.Key, Value: k.Value,
-					TimestampType: streamv1.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
-				if k.LogAppendTime {
-					rec.TimestampType = streamv1.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME
-				}
-				for _, h := range k.Headers {
-					rec.Headers = append(rec.Headers, &streamv1.Header{Key: h.Key, Value: h.Value})
-				}
-				recs = append(recs, rec)
-			}); err != nil {
-				t.Fatalf("%s: %v", group, err)
-			}
-		}
+		recs := append(slices.Clone(r.GetRecords()), decodeWhole(t, r.GetRecordBatches())...)
+		out.batches += len(r.GetRecordBatches())
 		if int64(len(recs)) > credit {
 			t.Fatalf("%s: %d records with a credit of %d", group, len(recs), credit)
 		}
@@ -153,4 +155,61 @@ func consumeEverything(t *testing.T, sc streamv1.StreamServiceClient, group, top
 		grant(int64(len(recs)))
 	}
 	return out
+}
+
+// decodeWhole is the records of batches sent whole, as a client decodes
+// them.
+func decodeWhole(t *testing.T, batches [][]byte) []*streamv1.Record {
+	t.Helper()
+	var recs []*streamv1.Record
+	for _, b := range batches {
+		if err := kafkabatch.Decode(b, func(k kafkabatch.Record) {
+			rec := &streamv1.Record{Offset: k.Offset, TimestampMs: k.Timestamp, Key: k.Key, Value: k.Value,
+				TimestampType: streamv1.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
+			if k.LogAppendTime {
+				rec.TimestampType = streamv1.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME
+			}
+			for _, h := range k.Headers {
+				rec.Headers = append(rec.Headers, &streamv1.Header{Key: h.Key, Value: h.Value})
+			}
+			recs = append(recs, rec)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return recs
+}
+
+// fetchEverything reads a partition of topic "whole" from the start with
+// Fetch, maxBytes at a time, taking record batches, until the high
+// watermark; it returns the records and the batches that came whole.
+func fetchEverything(t *testing.T, sc streamv1.StreamServiceClient, partition int32, maxBytes int32) ([]*streamv1.Record, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var recs []*streamv1.Record
+	whole := 0
+	for from := int64(0); ; {
+		resp, err := sc.Fetch(ctx, &streamv1.FetchRequest{MaxBytes: maxBytes, RecordBatches: true, Partitions: []*streamv1.FetchPartition{
+			{Topic: "whole", Partition: partition, Start: &streamv1.FetchPartition_Offset{Offset: from}}}})
+		if err != nil {
+			t.Fatalf("fetch %d at %d: %v", partition, from, err)
+		}
+		p := resp.GetPartitions()[0]
+		switch {
+		case p.GetError() != nil:
+			t.Fatalf("fetch %d at %d: %v", partition, from, p.GetError())
+		case len(p.GetRecords()) > 0 && len(p.GetRecordBatches()) > 0:
+			t.Fatalf("fetch %d at %d: a result with both records and batches", partition, from)
+		}
+		recs = append(recs, p.GetRecords()...)
+		recs = append(recs, decodeWhole(t, p.GetRecordBatches())...)
+		whole += len(p.GetRecordBatches())
+		if p.GetNextOffset() <= from && from < p.GetHighWatermark() {
+			t.Fatalf("fetch %d at %d: next offset %d", partition, from, p.GetNextOffset())
+		}
+		if from = p.GetNextOffset(); from >= p.GetHighWatermark() {
+			return recs, whole
+		}
+	}
 }

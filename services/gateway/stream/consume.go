@@ -84,9 +84,10 @@ type member struct {
 	clientID string
 	// committed reads with isolation level READ_COMMITTED (the default).
 	committed bool
-	// wholeBatches: the client takes stored batches (ConsumeOpen.record_batches).
-	wholeBatches bool
-	offer        []kgo.GroupBalancer // the assignors offered, in preference order
+	// batchMode is passWhole when the client takes stored batches
+	// (ConsumeOpen.record_batches).
+	batchMode batchMode
+	offer     []kgo.GroupBalancer // the assignors offered, in preference order
 	// revokeAck: the client answers each revocation with revoke_done,
 	// received on revokeDone.
 	revokeAck  bool
@@ -202,7 +203,10 @@ func (s *Service) openMember(stream grpc.BidiStreamingServer[streamv1.ConsumeReq
 	}
 	m := &member{s: s, stream: stream, group: open.GetGroupId(), instance: open.InstanceId, start: open.GetStartPosition(),
 		session: DefaultSessionTimeout, clientID: cmp.Or(open.GetClientId(), defaultConsumeClientID), memberID: open.GetMemberId(),
-		committed: committed, wholeBatches: open.GetRecordBatches(), revokeAck: open.GetRevokeAck(), revokeDone: make(chan struct{}, 1)}
+		committed: committed, revokeAck: open.GetRevokeAck(), revokeDone: make(chan struct{}, 1)}
+	if open.GetRecordBatches() {
+		m.batchMode = passWhole
+	}
 	m.offer = balancers
 	if names := open.GetAssignors(); len(names) > 0 {
 		m.offer = nil
@@ -831,7 +835,7 @@ func (m *member) fetch(ctx context.Context, assignment []tp, pos map[tp]int64) e
 				}
 				continue
 			}
-			runs, next, derr := readBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch, it.Result.GetAbortedTransactions(), m.wholeBatches)
+			runs, next, derr := readBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch, it.Result.GetAbortedTransactions(), m.batchMode)
 			if derr != nil && len(runs) == 0 {
 				failed++
 				continue

@@ -159,12 +159,24 @@ func (b *budget) takeBatch(n, size int) {
 // decodeBatches turns stored batches into records at or after from, within
 // the budget: readBatches for a reader that takes records only.
 func decodeBatches(data []byte, from int64, b *budget, maxInflated int, aborted []*storagev1.AbortedTxn) ([]*streamv1.Record, int64, error) {
-	runs, next, err := readBatches(data, from, b, maxInflated, aborted, false)
+	runs, next, err := readBatches(data, from, b, maxInflated, aborted, decodeAll)
 	if len(runs) == 0 {
 		return nil, next, err
 	}
 	return runs[0].recs, next, err
 }
+
+// batchMode is how readBatches hands out what it reads.
+type batchMode int
+
+const (
+	decodeAll batchMode = iota // every record decoded
+	// Whole batches where they fit, the others decoded.
+	passWhole
+	// As passWhole, ending where the kind of run would change: one Fetch
+	// result holds records or batches.
+	passWholeOneRun
+)
 
 // run is what one ConsumeRecords carries of a partition: decoded records,
 // or stored batches sent whole.
@@ -175,7 +187,7 @@ type run struct {
 }
 
 // readBatches turns stored batches into runs of the records at or after
-// from, within the budget. With whole, an uncompressed batch that starts
+// from, within the budget. Unless mode is decodeAll, an uncompressed batch that starts
 // at or after from and fits the budget is passed as it is stored (the
 // client decodes it); the others are decoded into records. next is where
 // the following fetch starts: past the last record taken, or past a whole
@@ -189,7 +201,11 @@ type run struct {
 // fetch): their producers' transactional batches are skipped from each
 // transaction's first offset up to its abort marker, as Kafka consumers
 // do.
-func readBatches(data []byte, from int64, b *budget, maxInflated int, aborted []*storagev1.AbortedTxn, whole bool) (runs []run, next int64, err error) {
+func readBatches(data []byte, from int64, b *budget, maxInflated int, aborted []*storagev1.AbortedTxn, mode batchMode) (runs []run, next int64, err error) {
+	// another says whether a run of the other kind may start.
+	another := func(batches bool) bool {
+		return mode != passWholeOneRun || len(runs) == 0 || (runs[0].batches != nil) == batches
+	}
 	next = from
 	pending := slices.SortedFunc(slices.Values(aborted), func(a, b *storagev1.AbortedTxn) int { return cmp.Compare(a.GetFirstOffset(), b.GetFirstOffset()) })
 	abortedBy := map[int64]bool{} // producers inside an aborted transaction
@@ -220,12 +236,15 @@ func readBatches(data []byte, from int64, b *budget, maxInflated int, aborted []
 			next = h.NextOffset()
 			continue
 		}
-		if whole && h.Codec() == 0 && h.BaseOffset >= next {
+		if mode != decodeAll && h.Codec() == 0 && h.BaseOffset >= next {
 			n, size, err := creditOf(&it, raw, &h)
 			if err != nil {
 				return runs, next, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 			}
 			if b.allowsBatch(n, size) {
+				if n > 0 && !another(true) {
+					return runs, next, nil
+				}
 				b.takeBatch(n, size)
 				if n > 0 {
 					if len(runs) == 0 || runs[len(runs)-1].batches == nil {
@@ -254,7 +273,7 @@ func readBatches(data []byte, from int64, b *budget, maxInflated int, aborted []
 				continue
 			}
 			size := recordBytes(r)
-			if !b.allows(size) {
+			if !b.allows(size) || !another(false) {
 				return runs, next, nil
 			}
 			b.take(size)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	storagev1 "github.com/strata-io/strata/gen/strata/storage/v1"
+	"slices"
 	"strings"
 	"testing"
 
@@ -332,7 +333,7 @@ func TestWholeBatchesDeliverWhatDecodingDoes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				runs, next, err := readBatches(data, from, bw, 1<<20, nil, true)
+				runs, next, err := readBatches(data, from, bw, 1<<20, nil, passWhole)
 				if err != nil || next != wantNext || *bw != *bd {
 					t.Fatalf("%s: next %d budget %+v (%v), decoding: next %d budget %+v", name, next, *bw, err, wantNext, *bd)
 				}
@@ -341,35 +342,49 @@ func TestWholeBatchesDeliverWhatDecodingDoes(t *testing.T) {
 					if (r.recs == nil) == (r.batches == nil) || (i > 0 && (r.batches == nil) == (runs[i-1].batches == nil)) {
 						t.Fatalf("%s: run %d has %d records and %d batches after a run of %d batches", name, i, len(r.recs), len(r.batches), len(runs[i-1].batches))
 					}
-					n := len(r.recs)
-					got = append(got, r.recs...)
 					for _, b := range r.batches {
 						if !bytes.Contains(data, b) || &b[0] != &data[bytes.Index(data, b)] {
 							t.Fatalf("%s: a whole batch is not the stored bytes", name)
 						}
-						if err := kafkabatch.Decode(b, func(k kafkabatch.Record) {
-							n++
-							rec := &streamv1.Record{Offset: k.Offset, TimestampMs: k.Timestamp, Key: k.Key, Value: k.Value,
-								TimestampType: streamv1.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
-							for _, h := range k.Headers {
-								rec.Headers = append(rec.Headers, &streamv1.Header{Key: h.Key, Value: h.Value})
-							}
-							got = append(got, rec)
-						}); err != nil {
-							t.Fatalf("%s: %v", name, err)
-						}
 					}
-					if n != r.n {
+					recs := runRecords(t, r)
+					got = append(got, recs...)
+					if n := len(recs); n != r.n {
 						t.Fatalf("%s: run %d counts %d records, holds %d", name, i, r.n, n)
 					}
 				}
 				equal(t, got, wantRecs)
+				// One run only (a Fetch result): the first of those runs,
+				// ending where the next began.
+				one, oneNext, err := readBatches(data, from, &budget{bytes: size, records: records}, 1<<20, nil, passWholeOneRun)
+				switch {
+				case err != nil || len(one) > 1 || len(one) != min(len(runs), 1):
+					t.Fatalf("%s: one run: %d runs (%v), %d without the limit", name, len(one), err, len(runs))
+				case len(one) == 1 && (one[0].n != runs[0].n || len(one[0].batches) != len(runs[0].batches)):
+					t.Fatalf("%s: one run of %d records, the first of several has %d", name, one[0].n, runs[0].n)
+				case len(runs) == 1 && oneNext != next:
+					t.Fatalf("%s: one run ends at %d, all of them at %d", name, oneNext, next)
+				}
 			}
 		}
 	}
+	// Read one run at a time, a reader gets every record once, in order.
+	var all []*streamv1.Record
+	for at := int64(0); at < base; {
+		one, next, err := readBatches(data, at, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil, passWholeOneRun)
+		if err != nil || next <= at {
+			t.Fatalf("from %d: next %d (%v)", at, next, err)
+		}
+		for _, r := range one {
+			all = append(all, runRecords(t, r)...)
+		}
+		at = next
+	}
+	everything, _, _ := decodeBatches(data, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil)
+	equal(t, all, everything)
 	// From the start with room for everything: the uncompressed batches
 	// are whole, the compressed ones decoded.
-	runs, _, _ := readBatches(data, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil, true)
+	runs, _, _ := readBatches(data, 0, &budget{bytes: 1 << 20, records: -1}, 1<<20, nil, passWhole)
 	var shape []string
 	for _, r := range runs {
 		if r.batches != nil {
@@ -381,4 +396,23 @@ func TestWholeBatchesDeliverWhatDecodingDoes(t *testing.T) {
 	if got := strings.Join(shape, ", "); got != "1 batches, 3 records, 2 batches, 3 records, 1 batches" {
 		t.Fatalf("runs: %s", got)
 	}
+}
+
+// runRecords is a run's records, its batches decoded as a client does.
+func runRecords(t *testing.T, r run) []*streamv1.Record {
+	t.Helper()
+	recs := slices.Clone(r.recs)
+	for _, b := range r.batches {
+		if err := kafkabatch.Decode(b, func(k kafkabatch.Record) {
+			rec := &streamv1.Record{Offset: k.Offset, TimestampMs: k.Timestamp, Key: k.Key, Value: k.Value,
+				TimestampType: streamv1.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
+			for _, h := range k.Headers {
+				rec.Headers = append(rec.Headers, &streamv1.Header{Key: h.Key, Value: h.Value})
+			}
+			recs = append(recs, rec)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return recs
 }

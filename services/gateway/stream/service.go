@@ -306,6 +306,10 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 	if len(items) > 0 {
 		s.router.Fetch(ctx, wait, max(minBytes, 1), maxBytes, items)
 	}
+	mode := decodeAll
+	if req.GetRecordBatches() {
+		mode = passWholeOneRun // a result holds records or batches
+	}
 	b := &budget{bytes: int(maxBytes), records: -1}
 	if maxRecords > 0 {
 		b.records = int(maxRecords)
@@ -324,9 +328,12 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 			setError(out, e)
 			continue
 		}
-		recs, next, err := decodeBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch, it.Result.GetAbortedTransactions())
-		out.Records, out.NextOffset = recs, next
-		if err != nil && len(recs) == 0 {
+		runs, next, err := readBatches(it.Result.GetRecords(), it.Offset, b, maxInflatedBatch, it.Result.GetAbortedTransactions(), mode)
+		out.NextOffset = next
+		if len(runs) > 0 {
+			out.Records, out.RecordBatches = runs[0].recs, runs[0].batches
+		}
+		if err != nil && len(runs) == 0 {
 			setError(out, errs.New(errs.CorruptMessage, "%s-%d at offset %d: %v", it.Topic, it.Partition, next, err))
 		}
 	}

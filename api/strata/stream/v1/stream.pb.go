@@ -787,8 +787,12 @@ type FetchRequest struct {
 	MaxRecords int32 `protobuf:"varint,5,opt,name=max_records,json=maxRecords,proto3" json:"max_records,omitempty"`
 	// Which records of transactions to read; unset is READ_COMMITTED.
 	IsolationLevel IsolationLevel `protobuf:"varint,6,opt,name=isolation_level,json=isolationLevel,proto3,enum=strata.stream.v1.IsolationLevel" json:"isolation_level,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The client decodes Kafka record batches: a partition's records may
+	// then come as FetchPartitionResult.record_batches, as stored, as
+	// ConsumeOpen.record_batches has them come.
+	RecordBatches bool `protobuf:"varint,7,opt,name=record_batches,json=recordBatches,proto3" json:"record_batches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FetchRequest) Reset() {
@@ -861,6 +865,13 @@ func (x *FetchRequest) GetIsolationLevel() IsolationLevel {
 		return x.IsolationLevel
 	}
 	return IsolationLevel_ISOLATION_LEVEL_UNSPECIFIED
+}
+
+func (x *FetchRequest) GetRecordBatches() bool {
+	if x != nil {
+		return x.RecordBatches
+	}
+	return false
 }
 
 // Record is one record read from a partition.
@@ -971,8 +982,15 @@ type FetchPartitionResult struct {
 	// Below it no transaction is open; READ_COMMITTED reads stop there. -1
 	// when unknown.
 	LastStableOffset int64 `protobuf:"varint,8,opt,name=last_stable_offset,json=lastStableOffset,proto3" json:"last_stable_offset,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Instead of records, with FetchRequest.record_batches: whole
+	// uncompressed Kafka v2 record batches as stored, in offset order, on
+	// the terms of ConsumeRecords.record_batches (every record of each is at
+	// or after the start offset and within max_bytes and max_records). A
+	// result has records or record_batches, not both; next_offset follows
+	// whichever it has.
+	RecordBatches [][]byte `protobuf:"bytes,9,rep,name=record_batches,json=recordBatches,proto3" json:"record_batches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FetchPartitionResult) Reset() {
@@ -1059,6 +1077,13 @@ func (x *FetchPartitionResult) GetLastStableOffset() int64 {
 		return x.LastStableOffset
 	}
 	return 0
+}
+
+func (x *FetchPartitionResult) GetRecordBatches() [][]byte {
+	if x != nil {
+		return x.RecordBatches
+	}
+	return nil
 }
 
 type FetchResponse struct {
@@ -3009,7 +3034,7 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\bposition\x18\x04 \x01(\x0e2\x1d.strata.stream.v1.LogPositionB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00H\x00R\bposition\x12,\n" +
 	"\ftimestamp_ms\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\vtimestampMsB\x0e\n" +
-	"\x05start\x12\x05\xbaH\x02\b\x01\"\xf2\x02\n" +
+	"\x05start\x12\x05\xbaH\x02\b\x01\"\x99\x03\n" +
 	"\fFetchRequest\x12M\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2 .strata.stream.v1.FetchPartitionB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\n" +
@@ -3020,7 +3045,8 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\tmax_bytes\x18\x04 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\x80\x80 (\x00R\bmaxBytes\x12(\n" +
 	"\vmax_records\x18\x05 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\n" +
 	"maxRecords\x12S\n" +
-	"\x0fisolation_level\x18\x06 \x01(\x0e2 .strata.stream.v1.IsolationLevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eisolationLevel\"\x83\x02\n" +
+	"\x0fisolation_level\x18\x06 \x01(\x0e2 .strata.stream.v1.IsolationLevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eisolationLevel\x12%\n" +
+	"\x0erecord_batches\x18\a \x01(\bR\rrecordBatches\"\x83\x02\n" +
 	"\x06Record\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12!\n" +
 	"\ftimestamp_ms\x18\x02 \x01(\x03R\vtimestampMs\x12F\n" +
@@ -3029,7 +3055,7 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"\x05value\x18\x05 \x01(\fH\x01R\x05value\x88\x01\x01\x122\n" +
 	"\aheaders\x18\x06 \x03(\v2\x18.strata.stream.v1.HeaderR\aheadersB\x06\n" +
 	"\x04_keyB\b\n" +
-	"\x06_value\"\xd3\x02\n" +
+	"\x06_value\"\xfa\x02\n" +
 	"\x14FetchPartitionResult\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x123\n" +
@@ -3039,7 +3065,8 @@ const file_strata_stream_v1_stream_proto_rawDesc = "" +
 	"nextOffset\x12%\n" +
 	"\x0ehigh_watermark\x18\x06 \x01(\x03R\rhighWatermark\x12(\n" +
 	"\x10log_start_offset\x18\a \x01(\x03R\x0elogStartOffset\x12,\n" +
-	"\x12last_stable_offset\x18\b \x01(\x03R\x10lastStableOffset\"W\n" +
+	"\x12last_stable_offset\x18\b \x01(\x03R\x10lastStableOffset\x12%\n" +
+	"\x0erecord_batches\x18\t \x03(\fR\rrecordBatches\"W\n" +
 	"\rFetchResponse\x12F\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2&.strata.stream.v1.FetchPartitionResultR\n" +
