@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-io/strata/api/kafkabatch"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
+	"github.com/strata-io/strata/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 )
@@ -161,21 +161,9 @@ func consumeEverything(t *testing.T, sc streamv1.StreamServiceClient, group, top
 // them.
 func decodeWhole(t *testing.T, batches [][]byte) []*streamv1.Record {
 	t.Helper()
-	var recs []*streamv1.Record
-	for _, b := range batches {
-		if err := kafkabatch.Decode(b, func(k kafkabatch.Record) {
-			rec := &streamv1.Record{Offset: k.Offset, TimestampMs: k.Timestamp, Key: k.Key, Value: k.Value,
-				TimestampType: streamv1.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
-			if k.LogAppendTime {
-				rec.TimestampType = streamv1.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME
-			}
-			for _, h := range k.Headers {
-				rec.Headers = append(rec.Headers, &streamv1.Header{Key: h.Key, Value: h.Value})
-			}
-			recs = append(recs, rec)
-		}); err != nil {
-			t.Fatal(err)
-		}
+	recs, err := testutil.BatchRecords(batches)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return recs
 }

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-io/strata/api/kafkabatch"
 	streamv1 "github.com/strata-io/strata/api/strata/stream/v1"
 	"github.com/strata-io/strata/internal/codec"
 	"github.com/strata-io/strata/internal/recordbatch"
+	"github.com/strata-io/strata/internal/testutil"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -401,18 +401,9 @@ func TestWholeBatchesDeliverWhatDecodingDoes(t *testing.T) {
 // runRecords is a run's records, its batches decoded as a client does.
 func runRecords(t *testing.T, r run) []*streamv1.Record {
 	t.Helper()
-	recs := slices.Clone(r.recs)
-	for _, b := range r.batches {
-		if err := kafkabatch.Decode(b, func(k kafkabatch.Record) {
-			rec := &streamv1.Record{Offset: k.Offset, TimestampMs: k.Timestamp, Key: k.Key, Value: k.Value,
-				TimestampType: streamv1.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
-			for _, h := range k.Headers {
-				rec.Headers = append(rec.Headers, &streamv1.Header{Key: h.Key, Value: h.Value})
-			}
-			recs = append(recs, rec)
-		}); err != nil {
-			t.Fatal(err)
-		}
+	recs, err := testutil.BatchRecords(r.batches)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return recs
+	return append(slices.Clone(r.recs), recs...)
 }
