@@ -294,13 +294,14 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 
 	var items []*router.FetchItem
 	var itemOf []int
+	partBytes := fetchShare(maxBytes, len(parts))
 	for i, fp := range parts {
 		if offsets[i] < 0 {
 			continue
 		}
 		resp.Partitions[i].NextOffset = offsets[i]
 		items = append(items, &router.FetchItem{Part: router.Part{Topic: fp.GetTopic(), Partition: fp.GetPartition(), ClientEpoch: -1},
-			Offset: offsets[i], MaxBytes: maxBytes, Committed: committed})
+			Offset: offsets[i], MaxBytes: partBytes, Committed: committed})
 		itemOf = append(itemOf, i)
 	}
 	if len(items) > 0 {
@@ -338,6 +339,18 @@ func (s *Service) Fetch(ctx context.Context, req *streamv1.FetchRequest) (*strea
 		}
 	}
 	return resp, nil
+}
+
+// minFetchShare is the least a partition of a Fetch asks its leader for.
+const minFetchShare = 64 << 10
+
+// fetchShare is what each of n partitions asks its leader for, so that
+// together they read about maxBytes: each leader bounds only its own
+// answer by maxBytes, and what the gateway read past maxBytes would be
+// dropped, and read again by the next fetch. A partition's leader always
+// returns its first batch, however small the share.
+func fetchShare(maxBytes int32, n int) int32 {
+	return min(maxBytes, max(maxBytes/int32(max(n, 1)), minFetchShare))
 }
 
 // ListOffsets implements StreamService.ListOffsets.

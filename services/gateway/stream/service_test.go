@@ -386,3 +386,18 @@ func requests(calls [][]*streamv1.ProduceRecord) []*streamRequest {
 	}
 	return out
 }
+
+// A Fetch's partitions share max_bytes, so the leaders together read
+// about what the answer can hold; each asks for 64 KiB at least, and none
+// for more than max_bytes.
+func TestFetchShare(t *testing.T) {
+	for _, c := range []struct {
+		max  int32
+		n    int
+		want int32
+	}{{1 << 20, 1, 1 << 20}, {16 << 20, 4, 4 << 20}, {3 << 20, 3, 1 << 20}, {1 << 20, 100, 64 << 10}, {32 << 10, 5, 32 << 10}, {1 << 20, 0, 1 << 20}} {
+		if got := fetchShare(c.max, c.n); got != c.want {
+			t.Errorf("fetchShare(%d, %d) = %d, want %d", c.max, c.n, got, c.want)
+		}
+	}
+}
