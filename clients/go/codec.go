@@ -31,9 +31,13 @@ var (
 	consumeBatchesField = (&streamv1.ConsumeRecords{}).ProtoReflect().Descriptor().Fields().ByName("record_batches").Number()
 )
 
+// minAliasBytes is the message size from which aliasing pays for the
+// walk over its fields; smaller ones go through the stock codec.
+const minAliasBytes = 4 << 10
+
 func (consumeCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(*streamv1.ConsumeResponse)
-	if !ok || data.Len() < 4<<10 {
+	if !ok || data.Len() < minAliasBytes {
 		return stockCodec.Unmarshal(data, v)
 	}
 	return unmarshalConsume(gather(data), m)

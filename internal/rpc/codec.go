@@ -27,8 +27,9 @@ import (
 //     second copy made by proto.Unmarshal.
 //
 // A Consume stream's stored batches (ConsumeRecords.record_batches) are
-// sent the same way. Every other message goes through the stock codec. The wire format is
-// plain protobuf either way, so peers with the stock codec interoperate.
+// sent the same way. Every other message goes through the stock codec.
+// The wire format is plain protobuf either way, so peers with the stock
+// codec interoperate.
 // A sent message's batches must not change until gRPC has written them:
 // the senders (the gateway's router, the storage handlers) never touch a
 // request or answer again after sending it.

@@ -187,9 +187,9 @@ type run struct {
 }
 
 // readBatches turns stored batches into runs of the records at or after
-// from, within the budget. Unless mode is decodeAll, an uncompressed batch that starts
-// at or after from and fits the budget is passed as it is stored (the
-// client decodes it); the others are decoded into records. next is where
+// from, within the budget. Unless mode is decodeAll, an uncompressed
+// batch that starts at or after from and fits the budget is passed as it
+// is stored (the client decodes it); the others are decoded into records. next is where
 // the following fetch starts: past the last record taken, or past a whole
 // batch read to its end (which skips transaction markers and compaction
 // gaps). Each batch's CRC is checked and a compressed one is inflated to
@@ -202,8 +202,9 @@ type run struct {
 // transaction's first offset up to its abort marker, as Kafka consumers
 // do.
 func readBatches(data []byte, from int64, b *budget, maxInflated int, aborted []*storagev1.AbortedTxn, mode batchMode) (runs []run, next int64, err error) {
-	// another says whether a run of the other kind may start.
-	another := func(batches bool) bool {
+	// mayAdd says whether records of the kind may be added (one kind only
+	// with passWholeOneRun).
+	mayAdd := func(batches bool) bool {
 		return mode != passWholeOneRun || len(runs) == 0 || (runs[0].batches != nil) == batches
 	}
 	next = from
@@ -242,15 +243,13 @@ func readBatches(data []byte, from int64, b *budget, maxInflated int, aborted []
 				return runs, next, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 			}
 			if b.allowsBatch(n, size) {
-				if n > 0 && !another(true) {
+				if n > 0 && !mayAdd(true) {
 					return runs, next, nil
 				}
 				b.takeBatch(n, size)
 				if n > 0 {
-					if len(runs) == 0 || runs[len(runs)-1].batches == nil {
-						runs = append(runs, run{})
-					}
-					r := &runs[len(runs)-1]
+					var r *run
+					runs, r = lastRun(runs, true)
 					r.batches, r.n = append(r.batches, raw), r.n+n
 				}
 				next = h.NextOffset()
@@ -273,7 +272,7 @@ func readBatches(data []byte, from int64, b *budget, maxInflated int, aborted []
 				continue
 			}
 			size := recordBytes(r)
-			if !b.allows(size) || !another(false) {
+			if !b.allows(size) || !mayAdd(false) {
 				return runs, next, nil
 			}
 			b.take(size)
@@ -288,10 +287,8 @@ func readBatches(data []byte, from int64, b *budget, maxInflated int, aborted []
 					out.Headers[i] = &streamv1.Header{Key: string(hd.Key), Value: hd.Value}
 				}
 			}
-			if len(runs) == 0 || runs[len(runs)-1].batches != nil {
-				runs = append(runs, run{})
-			}
-			last := &runs[len(runs)-1]
+			var last *run
+			runs, last = lastRun(runs, false)
 			last.recs, last.n = append(last.recs, out), last.n+1
 			next = off + 1
 		}
@@ -301,6 +298,15 @@ func readBatches(data []byte, from int64, b *budget, maxInflated int, aborted []
 		next = max(next, h.NextOffset())
 	}
 	return runs, next, nil
+}
+
+// lastRun is the run of the kind (batches or records) to add to: the last
+// one, or a new one when the last is of the other kind.
+func lastRun(runs []run, batches bool) ([]run, *run) {
+	if len(runs) == 0 || (runs[len(runs)-1].batches != nil) != batches {
+		runs = append(runs, run{})
+	}
+	return runs, &runs[len(runs)-1]
 }
 
 // recordBytes is what the credit counts of a record: its key, value and
