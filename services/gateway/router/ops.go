@@ -57,12 +57,44 @@ type FetchItem struct {
 }
 
 // Fetch reads every item from its leader, long-polling up to wait for
-// minBytes. With several leaders, as soon as the bytes in hand reach
-// minBytes the other polls are cut short and asked once more without
-// waiting, so the answer is prompt and carries every high watermark. A
-// partition whose leader moved is read once more from the new one, without
-// waiting.
+// minBytes. Every leader is first read without waiting: when that brings
+// minBytes it is the answer, and no leader's read is thrown away.
+// Otherwise the partitions that did not fail are long-polled; as soon as
+// the bytes in hand reach minBytes the other polls are cut short and
+// asked once more without waiting, so the answer is prompt and carries
+// every high watermark. A partition whose leader moved is read once more
+// from the new one, without waiting.
 func (r *Router) Fetch(ctx context.Context, wait time.Duration, minBytes, maxBytes int32, items []*FetchItem) {
+	if r.fetchNow(ctx, minBytes, maxBytes, items) || wait <= 0 {
+		return
+	}
+	var poll []*FetchItem
+	for _, it := range items {
+		if it.Err == nil {
+			poll = append(poll, it)
+		}
+	}
+	if len(poll) > 0 {
+		r.longPoll(ctx, wait, minBytes, maxBytes, poll)
+	}
+}
+
+// fetchNow reads every item without waiting and says whether that is the
+// answer: minBytes or more in all, or ctx ended.
+func (r *Router) fetchNow(ctx context.Context, minBytes, maxBytes int32, items []*FetchItem) bool {
+	var mu sync.Mutex
+	got := 0
+	Do(ctx, r, "fetch", items, func(ctx context.Context, c storagev1.StorageServiceClient, group []*FetchItem, _ int) {
+		n, _ := fetchFrom(ctx, ctx, c, 0, 0, maxBytes, group)
+		mu.Lock()
+		defer mu.Unlock()
+		got += n
+	})
+	return got >= int(minBytes) || ctx.Err() != nil
+}
+
+// longPoll is Fetch's wait for data that was not there.
+func (r *Router) longPoll(ctx context.Context, wait time.Duration, minBytes, maxBytes int32, items []*FetchItem) {
 	pollCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var mu sync.Mutex

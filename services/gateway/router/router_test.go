@@ -151,15 +151,77 @@ func TestDoChecksLeaderEpochs(t *testing.T) {
 	}
 }
 
-// With several leaders, the first answer that reaches min bytes cuts the
-// other long polls short, and those are read once more without waiting.
+// Data already there is read once, from every leader, without a long
+// poll: no leader's answer is thrown away.
+func TestFetchReadsWhatIsThereOnce(t *testing.T) {
+	var waited sync.Map
+	st := &stub{fetch: func(_ context.Context, a string, in *storagev1.FetchRequest) (*storagev1.FetchResponse, error) {
+		if in.GetMaxWaitMs() > 0 {
+			waited.Store(a, true)
+		}
+		out := &storagev1.FetchResponse{}
+		for _, p := range in.GetPartitions() {
+			out.Partitions = append(out.Partitions, &storagev1.FetchPartitionResult{Topic: p.GetTopic(), Partition: p.GetPartition(),
+				HighWatermark: 10, Records: make([]byte, 10+p.GetPartition())})
+		}
+		return out, nil
+	}}
+	r := New(cacheWith(6), st, nil)
+	var items []*FetchItem
+	for p := range int32(6) {
+		items = append(items, &FetchItem{Part: Part{Topic: "t", Partition: p, ClientEpoch: -1}})
+	}
+	r.Fetch(context.Background(), 10*time.Second, 1, 1<<20, items)
+	for _, it := range items {
+		if it.Err != nil || len(it.Result.GetRecords()) != 10+int(it.Partition) {
+			t.Fatalf("partition %d: %v %v", it.Partition, it.Err, it.Result)
+		}
+	}
+	for id := int32(1); id <= 3; id++ {
+		if _, w := waited.Load(addr(id)); st.calls[addr(id)] != 1 || w {
+			t.Fatalf("node %d: %d calls (long poll %v), want one without waiting", id, st.calls[addr(id)], w)
+		}
+	}
+}
+
+// A partition that fails on the first read keeps its error and is not
+// asked again; the others are long-polled for their data.
+func TestFetchPollsWhatDidNotFail(t *testing.T) {
+	st := &stub{fetch: func(_ context.Context, a string, in *storagev1.FetchRequest) (*storagev1.FetchResponse, error) {
+		out := &storagev1.FetchResponse{}
+		for _, p := range in.GetPartitions() {
+			res := &storagev1.FetchPartitionResult{Topic: p.GetTopic(), Partition: p.GetPartition(), HighWatermark: 10}
+			switch {
+			case a == addr(1):
+				res.Error = &commonv1.ErrorDetail{Code: errs.OffsetOutOfRange}
+			case in.GetMaxWaitMs() > 0: // data arrives while it polls
+				res.Records = make([]byte, 50)
+			}
+			out.Partitions = append(out.Partitions, res)
+		}
+		return out, nil
+	}}
+	r := New(cacheWith(2), st, nil)
+	items := []*FetchItem{{Part: Part{Topic: "t", Partition: 0, ClientEpoch: -1}}, {Part: Part{Topic: "t", Partition: 1, ClientEpoch: -1}}}
+	r.Fetch(context.Background(), 10*time.Second, 1, 1<<20, items)
+	if items[0].Err.Code() != errs.OffsetOutOfRange || len(items[1].Result.GetRecords()) != 50 {
+		t.Fatalf("partition 0 %v, partition 1 %v", items[0].Err, items[1].Result)
+	}
+	if st.calls[addr(1)] != 1 || st.calls[addr(2)] != 2 {
+		t.Fatalf("calls %v: want the failed node asked once, the other read then polled", st.calls)
+	}
+}
+
+// With several leaders and nothing there at first, the first long poll
+// that reaches min bytes cuts the others short, and those are read once
+// more without waiting.
 func TestFetchCutsLongPollsShort(t *testing.T) {
 	st := &stub{fetch: func(ctx context.Context, a string, in *storagev1.FetchRequest) (*storagev1.FetchResponse, error) {
 		out := &storagev1.FetchResponse{}
 		for _, p := range in.GetPartitions() {
 			out.Partitions = append(out.Partitions, &storagev1.FetchPartitionResult{Topic: p.GetTopic(), Partition: p.GetPartition(), HighWatermark: 10})
 		}
-		if a == addr(1) {
+		if a == addr(1) && in.GetMaxWaitMs() > 0 { // data arrives while it polls
 			out.Partitions[0].Records = make([]byte, 100)
 			return out, nil
 		}
@@ -182,7 +244,9 @@ func TestFetchCutsLongPollsShort(t *testing.T) {
 			t.Fatalf("partition %d: %v %v", it.Partition, it.Err, it.Result)
 		}
 	}
-	if len(items[0].Result.GetRecords()) != 100 || st.calls[addr(2)] != 2 || st.calls[addr(3)] != 2 {
+	// Each node: a read without waiting, then the poll; nodes 2 and 3 are
+	// read once more after theirs is cut short.
+	if len(items[0].Result.GetRecords()) != 100 || st.calls[addr(1)] != 2 || st.calls[addr(2)] != 3 || st.calls[addr(3)] != 3 {
 		t.Fatalf("records %d, calls %v", len(items[0].Result.GetRecords()), st.calls)
 	}
 }
