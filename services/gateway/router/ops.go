@@ -119,9 +119,7 @@ func (r *Router) longPoll(ctx context.Context, wait time.Duration, minBytes, max
 		}
 	}
 	if len(short) > 0 && ctx.Err() == nil {
-		Do(ctx, r, "fetch", short, func(ctx context.Context, c storagev1.StorageServiceClient, group []*FetchItem, _ int) {
-			fetchFrom(ctx, ctx, c, 0, 0, maxBytes, group)
-		})
+		r.fetchNow(ctx, 0, maxBytes, short)
 	}
 }
 
