@@ -90,6 +90,15 @@ const (
 	// in time, so dead peers do not hold streams.
 	GRPCKeepaliveTime    = time.Minute
 	GRPCKeepaliveTimeout = 20 * time.Second
+	// GRPCStreamWindowBytes and GRPCConnWindowBytes are the HTTP/2
+	// receive windows Strata's gRPC clients announce, a stream's and the
+	// connection's: what a server may send before the client reads it.
+	// gRPC's default (64 KiB, grown by ping-timed estimates) stalls a
+	// stream of large answers (a Consume stream, long-poll fetches) every
+	// few frames while it grows. What a server sends is bounded anyway by
+	// the request (a fetch's max bytes, a stream's credit).
+	GRPCStreamWindowBytes = 16 << 20
+	GRPCConnWindowBytes   = 32 << 20
 )
 
 // Group coordinator (services/controller/groups).

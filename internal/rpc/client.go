@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
+
+	"github.com/strata-io/strata/internal/limits"
 )
 
 var schemeSeq atomic.Int64
@@ -50,6 +52,8 @@ func DialWith(creds credentials.TransportCredentials, addrs []string, extra ...g
 		grpc.WithTransportCredentials(creds),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+		grpc.WithInitialWindowSize(limits.GRPCStreamWindowBytes),
+		grpc.WithInitialConnWindowSize(limits.GRPCConnWindowBytes),
 	}
 	opts = append(opts, extra...)
 	target := "passthrough:///" + list[0]
